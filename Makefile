@@ -1,0 +1,32 @@
+# The two commands a newcomer needs:  make report   and   make test
+# Both create .venv when missing and (re)install the project when pyproject.toml changes.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# PRICES=DIR: read recorded <SYMBOL>.csv files from DIR instead of downloading from Yahoo.
+PRICES ?=
+RUN    ?=
+CONFIG ?=
+REPORT_ARGS := $(if $(PRICES),--prices $(PRICES)) $(if $(CONFIG),--config $(CONFIG)) $(if $(RUN),--run-id $(RUN))
+
+.PHONY: report test bench study clean-venv
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+report: $(STAMP)
+	$(PY) -m analysis report $(REPORT_ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_engine.py $(if $(PRICES),--prices $(PRICES))
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,172 @@
+"""Trading sessions, day 0 of an event, and returns on a security's own sessions.
+
+Sessions and close times come from ``exchange_calendars`` (no hand-written holiday lists).
+It has no Shenzhen calendar: XSHE trades on Shanghai's (XSHG) sessions and hours.
+
+Day-0 rule: day 0 of an event for a security is the first session of its exchange whose
+close is strictly after the announcement instant; for a date-only announcement it is that
+date if it is a session, else the next session. Relative days count sessions of the
+security's own exchange (day -1 is the session before day 0, whatever the calendar date).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import UserError
+
+#: exchange_calendars has no XSHE: Shenzhen keeps Shanghai's calendar.
+CALENDAR_ALIASES = {"XSHE": "XSHG"}
+CALENDAR_START = "2005-01-01"
+
+
+@lru_cache(maxsize=None)
+def calendar(mic: str):
+    """The ``exchange_calendars`` calendar for an ISO MIC (XSHE maps to XSHG)."""
+    import exchange_calendars as xcals
+
+    name = CALENDAR_ALIASES.get(mic, mic)
+    try:
+        return xcals.get_calendar(name, start=CALENDAR_START)
+    except Exception as exc:  # InvalidCalendarName and friends
+        raise UserError(f"unknown exchange '{mic}': {exc}") from None
+
+
+def sessions(mic: str, start=None, end=None) -> pd.DatetimeIndex:
+    """Sessions of ``mic`` between ``start`` and ``end`` (inclusive), tz-naive dates."""
+    cal = calendar(mic)
+    idx = cal.sessions
+    if start is not None:
+        idx = idx[idx >= pd.Timestamp(start)]
+    if end is not None:
+        idx = idx[idx <= pd.Timestamp(end)]
+    return pd.DatetimeIndex(idx, name="date")
+
+
+def _as_instant(announced) -> tuple[pd.Timestamp, bool]:
+    """Parse an announcement into (timestamp, date_only).
+
+    A tz-aware timestamp (or a string with a UTC offset) is an instant; a tz-naive
+    midnight timestamp, a ``datetime.date`` or a date string is date-only.
+    """
+    if isinstance(announced, str):
+        text = announced.strip()
+        ts = pd.Timestamp(text)
+        if ts.tzinfo is None and ("T" in text or " " in text) and ts != ts.normalize():
+            raise ValueError(f"time of day without a UTC offset is ambiguous: '{announced}'")
+        return (ts, False) if ts.tzinfo is not None else (ts.normalize(), True)
+    ts = pd.Timestamp(announced)
+    if ts.tzinfo is not None:
+        return ts, False
+    return ts.normalize(), True
+
+
+def day_zero(announced, mic: str) -> pd.Timestamp:
+    """Day 0 (a session date, tz-naive) of an announcement for a security on ``mic``.
+
+    ``announced``: ISO string, Timestamp (tz-aware = instant; naive = date only) or date.
+    """
+    ts, date_only = _as_instant(announced)
+    cal = calendar(mic)
+    if date_only:
+        idx = cal.sessions.searchsorted(ts, side="left")
+        if idx >= len(cal.sessions):
+            raise UserError(f"announcement {ts.date()} is after the last {mic} session")
+        return cal.sessions[idx]
+    closes = cal.closes  # UTC close per session, sorted
+    pos = closes.searchsorted(ts.tz_convert("UTC"), side="right")
+    if pos >= len(closes):
+        raise UserError(f"announcement {ts} is after the last {mic} session")
+    return pd.Timestamp(closes.index[pos])
+
+
+@dataclass
+class SessionReturns:
+    """Simple returns of one security on its exchange's sessions.
+
+    Attributes (all aligned on ``sessions``):
+      ret   -- simple return (decimal) on adjusted close since the previous session that has
+               a price; NaN where there is no price (suspension) or no earlier price.
+      span  -- sessions the return covers: 1 normally, n > 1 for the first return after
+               n - 1 suspended sessions (flagged: its normal return spans all n sessions).
+      price -- adjusted close (NaN on suspended sessions).
+      close, prev_close -- raw close and raw previous close (for price-limit checks).
+      volume -- shares traded (NaN when suspended or unknown).
+    """
+
+    symbol: str
+    exchange: str
+    sessions: pd.DatetimeIndex
+    ret: np.ndarray
+    span: np.ndarray
+    price: np.ndarray
+    close: np.ndarray = field(default=None)
+    prev_close: np.ndarray = field(default=None)
+    volume: np.ndarray = field(default=None)
+    off_calendar: int = 0  # price rows dropped because they are not sessions of the exchange
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"ret": self.ret, "span": self.span, "price": self.price, "volume": self.volume},
+            index=self.sessions,
+        )
+
+    def position(self, date) -> int:
+        """Index of session ``date`` in ``sessions`` (KeyError if not a session)."""
+        return int(self.sessions.get_loc(pd.Timestamp(date)))
+
+
+def _spanning_returns(price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (ret, span) from a price series with NaN gaps (vectorized)."""
+    n = len(price)
+    have = ~np.isnan(price)
+    pos = np.arange(n)
+    last = np.where(have, pos, -1)
+    last = np.maximum.accumulate(last)  # last position with a price, at or before p
+    prev = np.empty(n, dtype=np.int64)
+    prev[0] = -1
+    prev[1:] = last[:-1]  # last priced position strictly before p
+    ok = have & (prev >= 0)
+    ret = np.full(n, np.nan)
+    span = np.zeros(n, dtype=np.int64)
+    ret[ok] = price[ok] / price[prev[ok]] - 1.0
+    span[ok] = pos[ok] - prev[ok]
+    return ret, span
+
+
+def session_returns(prices: pd.DataFrame, symbol: str, mic: str) -> SessionReturns:
+    """Returns of ``symbol`` on the sessions of ``mic`` from its price frame.
+
+    ``prices``: index date, columns ``adj_close`` (required), ``close``, ``volume``.
+    Sessions run from the first to the last priced date; a session with no price is a
+    suspension (missing, never zero), and the next return spans it (``span`` > 1).
+    Price rows on dates that are not sessions of ``mic`` are dropped and counted.
+    """
+    px = prices["adj_close"].dropna()
+    if px.empty:
+        raise UserError(f"{symbol}: no adjusted close prices")
+    sess = sessions(mic, px.index[0], px.index[-1])
+    aligned = prices.reindex(sess)
+    off = int((~px.index.isin(sess)).sum())
+    price = aligned["adj_close"].to_numpy(dtype=float)
+    ret, span = _spanning_returns(price)
+    close = aligned["close"].to_numpy(dtype=float) if "close" in aligned else np.full(len(sess), np.nan)
+    # Raw previous close: the last raw close before the session (limits apply to it).
+    prev_close = pd.Series(close).ffill().shift(1).to_numpy()
+    volume = aligned["volume"].to_numpy(dtype=float) if "volume" in aligned else np.full(len(sess), np.nan)
+    return SessionReturns(symbol, mic, sess, ret, span, price, close, prev_close, volume, off)
+
+
+def returns_on(base: SessionReturns, benchmark: pd.DataFrame) -> np.ndarray:
+    """Benchmark simple returns (decimal) on the sessions of ``base``'s exchange.
+
+    A session where the benchmark has no price, and the one after it, get NaN (the
+    benchmark's return there would span several sessions).
+    """
+    px = benchmark["adj_close"].reindex(base.sessions).to_numpy(dtype=float)
+    ret, span = _spanning_returns(px)
+    ret[span != 1] = np.nan
+    return ret
