@@ -1,0 +1,289 @@
+"""The shipped event catalogue and universe, their loaders' validation, and announced_at parsing."""
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis.catalog import (
+    DEFAULT_EVENTS,
+    DEFAULT_UNIVERSE,
+    EVENT_COLUMNS,
+    UNIVERSE_COLUMNS,
+    load_events,
+    load_universe,
+    parse_announced_at,
+    select_events,
+    select_universe,
+)
+from analysis.errors import UserError
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+
+
+def shared_dir(name: str) -> Path:
+    """``../shared/<name>``; skip when absent, except under CI (then fail)."""
+    path = SHARED / name
+    if not path.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"{path} is missing (CI is set)")
+        pytest.skip(f"{path} not present")
+    return path
+
+
+# --- the shipped files -------------------------------------------------------------------------
+
+REQUIRED = {  # event_id: (kind, announced)
+    "huawei_entity_list_2019": ("action", pd.Timestamp("2019-05-15 22:00", tz="UTC")),
+    "nyt_hikvision_2019": ("report", pd.Timestamp("2019-05-22 00:00", tz="UTC")),
+    "ndaa889_rule_2019": ("action", pd.Timestamp("2019-08-07")),
+    "entity_list_28_2019": ("action", pd.Timestamp("2019-10-07 22:00", tz="UTC")),
+    "ft_sdn_2022": ("report", pd.Timestamp("2022-05-04")),
+}
+
+
+def test_shipped_events_have_the_required_events():
+    events = load_events().set_index("event_id")
+    for event_id, (kind, announced) in REQUIRED.items():
+        row = events.loc[event_id]
+        assert row["kind"] == kind, event_id
+        assert row["announced"] == announced, event_id
+        assert row["announced"].tzinfo == announced.tzinfo, event_id
+        assert row["date_only"] == (announced.tzinfo is None), event_id
+
+
+def test_shipped_events_are_chronological():
+    events = load_events()
+    keys = [ts.tz_localize(None) if ts.tzinfo else ts for ts in events["announced"]]
+    assert keys == sorted(keys)
+
+
+def test_shipped_actions_cite_a_federal_register_notice():
+    events = load_events()
+    for _, row in events[events["kind"] == "action"].iterrows():
+        assert re.search(r"\b\d+ FR \d+\b", row["source"]), row["event_id"]
+
+
+def test_every_event_cites_existing_seed_files_and_every_seed_is_used():
+    seeds = shared_dir("seeds")
+    cited = set()
+    for _, row in load_events().iterrows():
+        files = re.findall(r"seeds/([\w.-]+\.txt)", row["source"])
+        assert files, f"{row['event_id']} cites no seed file"
+        for name in files:
+            assert (seeds / name).is_file(), f"{row['event_id']}: seeds/{name} not found"
+        cited.update(files)
+    assert cited == {p.name for p in seeds.glob("*.txt")}
+
+
+def test_shipped_universe_roles_and_exchanges():
+    uni = load_universe().set_index("symbol")
+    targets = {"002415.SZ", "002236.SZ", "002230.SZ", "300188.SZ"}
+    suppliers = {"AMBA", "INTC", "NVDA", "AMD", "XLNX", "WDC", "STX"}
+    assert set(uni.index[uni["role"] == "target"]) == targets
+    assert set(uni.index[uni["role"] == "supplier"]) == suppliers
+    assert set(uni.index[uni["role"] == "peer"]) == {"603019.SS"}
+    for symbol, row in uni.iterrows():
+        china = {".SZ": "XSHE", ".SS": "XSHG"}.get(symbol[-3:])
+        if china:
+            assert (row["exchange"], row["benchmark"]) == (china, "000300.SS"), symbol
+        else:
+            assert (row["exchange"], row["benchmark"]) == ("XNAS", "^GSPC"), symbol
+
+
+@pytest.mark.shared_prices
+def test_universe_symbols_and_benchmarks_have_recorded_prices():
+    prices = shared_dir("prices")
+    uni = load_universe()
+    for symbol in set(uni["symbol"]) | set(uni["benchmark"]):
+        path = prices / f"{symbol}.csv"
+        assert path.is_file(), f"no recorded prices for {symbol}"
+        frame = pd.read_csv(path)
+        assert frame["adj_close"].notna().sum() > 250, symbol
+
+
+# --- bad input -----------------------------------------------------------------------------------
+
+EVENT_HEADER = ",".join(EVENT_COLUMNS)
+GOOD_EVENT = "a_1,2019-05-15T18:00-04:00,A title,action,seeds/x.txt"
+UNIVERSE_HEADER = ",".join(UNIVERSE_COLUMNS)
+GOOD_SECURITY = "002415.SZ,Hikvision,target,XSHE,000300.SS"
+
+
+def write(tmp_path, name, *lines) -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def expect_error(loader, path, row, field):
+    with pytest.raises(UserError) as info:
+        loader(path)
+    msg = str(info.value)
+    assert str(path) in msg
+    assert f"row {row}," in msg
+    assert f"field '{field}'" in msg
+    return msg
+
+
+def test_good_minimal_files_load(tmp_path):
+    events = load_events(write(tmp_path, "e.csv", EVENT_HEADER, GOOD_EVENT))
+    assert list(events.columns) == [*EVENT_COLUMNS, "announced", "date_only"]
+    assert events.loc[0, "announced"] == pd.Timestamp("2019-05-15 22:00", tz="UTC")
+    uni = load_universe(write(tmp_path, "u.csv", UNIVERSE_HEADER, GOOD_SECURITY))
+    assert list(uni.columns) == list(UNIVERSE_COLUMNS)
+    assert uni.loc[0, "symbol"] == "002415.SZ"
+
+
+def test_columns_in_any_order_with_quoted_commas(tmp_path):
+    path = write(tmp_path, "e.csv", "kind,event_id,title,announced_at,source",
+                 'report,b,"Title, with comma",2020-01-02,"src, x"')
+    events = load_events(path)
+    assert events.loc[0, "title"] == "Title, with comma"
+    assert events.loc[0, "date_only"]
+
+
+def test_events_missing_column(tmp_path):
+    path = write(tmp_path, "e.csv", "event_id,announced_at,title,kind", "a,2019-05-15,t,action")
+    assert "missing column" in expect_error(load_events, path, 0, "source")
+
+
+def test_events_unknown_column(tmp_path):
+    path = write(tmp_path, "e.csv", EVENT_HEADER + ",note", GOOD_EVENT + ",x")
+    assert "unknown column" in expect_error(load_events, path, 0, "note")
+
+
+def test_events_empty_field(tmp_path):
+    path = write(tmp_path, "e.csv", EVENT_HEADER, GOOD_EVENT, "b,2019-05-16,,report,src")
+    assert "empty" in expect_error(load_events, path, 2, "title")
+
+
+def test_events_bad_date(tmp_path):
+    path = write(tmp_path, "e.csv", EVENT_HEADER, "a,2019-02-30,t,action,src")
+    expect_error(load_events, path, 1, "announced_at")
+
+
+def test_events_time_without_offset(tmp_path):
+    path = write(tmp_path, "e.csv", EVENT_HEADER, GOOD_EVENT, "b,2019-05-21T20:00,t,report,src")
+    assert "offset" in expect_error(load_events, path, 2, "announced_at")
+
+
+def test_events_unknown_kind(tmp_path):
+    path = write(tmp_path, "e.csv", EVENT_HEADER, "a,2019-05-15,t,rumour,src")
+    assert "rumour" in expect_error(load_events, path, 1, "kind")
+
+
+def test_events_duplicate_id(tmp_path):
+    path = write(tmp_path, "e.csv", EVENT_HEADER, GOOD_EVENT, "x,2019-05-16,t,report,s", GOOD_EVENT)
+    msg = expect_error(load_events, path, 3, "event_id")
+    assert "duplicate" in msg and "row 1" in msg
+
+
+def test_events_bad_id(tmp_path):
+    path = write(tmp_path, "e.csv", EVENT_HEADER, "Bad Id,2019-05-15,t,action,src")
+    expect_error(load_events, path, 1, "event_id")
+
+
+def test_events_missing_file(tmp_path):
+    path = tmp_path / "nope.csv"
+    with pytest.raises(UserError, match="nope.csv"):
+        load_events(path)
+
+
+def test_universe_missing_column(tmp_path):
+    path = write(tmp_path, "u.csv", "symbol,name,role,exchange", "AMBA,Ambarella,supplier,XNAS")
+    assert "missing column" in expect_error(load_universe, path, 0, "benchmark")
+
+
+def test_universe_unknown_column(tmp_path):
+    path = write(tmp_path, "u.csv", UNIVERSE_HEADER + ",sector", GOOD_SECURITY + ",tech")
+    assert "unknown column" in expect_error(load_universe, path, 0, "sector")
+
+
+def test_universe_empty_field(tmp_path):
+    path = write(tmp_path, "u.csv", UNIVERSE_HEADER, "AMBA,,supplier,XNAS,^GSPC")
+    expect_error(load_universe, path, 1, "name")
+
+
+def test_universe_unknown_role(tmp_path):
+    path = write(tmp_path, "u.csv", UNIVERSE_HEADER, GOOD_SECURITY, "AMBA,Ambarella,customer,XNAS,^GSPC")
+    assert "customer" in expect_error(load_universe, path, 2, "role")
+
+
+def test_universe_unknown_exchange(tmp_path):
+    path = write(tmp_path, "u.csv", UNIVERSE_HEADER, "AMBA,Ambarella,supplier,NASDAQ,^GSPC")
+    assert "NASDAQ" in expect_error(load_universe, path, 1, "exchange")
+
+
+def test_universe_duplicate_symbol(tmp_path):
+    path = write(tmp_path, "u.csv", UNIVERSE_HEADER, GOOD_SECURITY, GOOD_SECURITY)
+    assert "duplicate" in expect_error(load_universe, path, 2, "symbol")
+
+
+@pytest.mark.parametrize("without_prices_module", [False, True])
+def test_universe_bad_symbol(tmp_path, monkeypatch, without_prices_module):
+    if without_prices_module:  # the local fallback check, as when analysis.prices is absent
+        monkeypatch.setitem(sys.modules, "analysis.prices", None)
+    path = write(tmp_path, "u.csv", UNIVERSE_HEADER, GOOD_SECURITY, "../AMBA,Ambarella,supplier,XNAS,^GSPC")
+    assert "../AMBA" in expect_error(load_universe, path, 2, "symbol")
+
+
+def test_universe_bad_benchmark(tmp_path):
+    path = write(tmp_path, "u.csv", UNIVERSE_HEADER, "AMBA,Ambarella,supplier,XNAS,S&P 500")
+    expect_error(load_universe, path, 1, "benchmark")
+
+
+def test_universe_missing_file(tmp_path):
+    with pytest.raises(UserError, match="nope.csv"):
+        load_universe(tmp_path / "nope.csv")
+
+
+# --- selection -------------------------------------------------------------------------------------
+
+def test_select_events_and_universe():
+    events = load_events(DEFAULT_EVENTS)
+    picked = select_events(events, ["ft_sdn_2022", "nyt_hikvision_2019"])
+    assert list(picked["event_id"]) == ["nyt_hikvision_2019", "ft_sdn_2022"]  # catalogue order
+    assert len(select_events(events, None)) == len(events)
+    with pytest.raises(UserError, match="no_such_event"):
+        select_events(events, ["nyt_hikvision_2019", "no_such_event"])
+    uni = load_universe(DEFAULT_UNIVERSE)
+    assert list(select_universe(uni, ["AMBA"])["symbol"]) == ["AMBA"]
+    with pytest.raises(UserError, match="ZZZZ"):
+        select_universe(uni, ["AMBA", "ZZZZ"])
+
+
+# --- announced_at -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("2019-10-07T18:00-04:00", pd.Timestamp("2019-10-07 22:00", tz="UTC")),
+    ("2022-05-04T12:00+01:00", pd.Timestamp("2022-05-04 11:00", tz="UTC")),
+    ("2019-05-21T20:00:30Z", pd.Timestamp("2019-05-21 20:00:30", tz="UTC")),
+    ("2019-05-15T23:30-04:00", pd.Timestamp("2019-05-16 03:30", tz="UTC")),
+])
+def test_parse_with_offset_gives_utc_instant(text, expected):
+    ts = parse_announced_at(text)
+    assert ts == expected
+    assert str(ts.tz) == "UTC"
+
+
+def test_parse_date_only_is_naive_midnight():
+    ts = parse_announced_at(" 2019-08-07 ")
+    assert ts == pd.Timestamp("2019-08-07") and ts.tzinfo is None
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("2019-05-21T20:00", "offset"),
+    ("2019-05-21 20:00-04:00", "expected"),
+    ("21/05/2019", "expected"),
+    ("2019-13-01", "valid"),
+    ("2019-05-21T25:00+08:00", "valid"),
+    ("", "expected"),
+])
+def test_parse_rejects(text, reason):
+    with pytest.raises(ValueError, match=reason):
+        parse_announced_at(text)
