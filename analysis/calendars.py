@@ -47,21 +47,14 @@ def sessions(mic: str, start=None, end=None) -> pd.DatetimeIndex:
 
 
 def _as_instant(announced) -> tuple[pd.Timestamp, bool]:
-    """Parse an announcement into (timestamp, date_only).
-
-    A tz-aware timestamp (or a string with a UTC offset) is an instant; a tz-naive
-    midnight timestamp, a ``datetime.date`` or a date string is date-only.
-    """
+    """(timestamp, date_only): a tz-aware timestamp or an ISO string with a UTC offset is an
+    instant; a tz-naive timestamp, a date or a ``YYYY-MM-DD`` string is date-only."""
     if isinstance(announced, str):
-        text = announced.strip()
-        ts = pd.Timestamp(text)
-        if ts.tzinfo is None and ("T" in text or " " in text) and ts != ts.normalize():
-            raise ValueError(f"time of day without a UTC offset is ambiguous: '{announced}'")
-        return (ts, False) if ts.tzinfo is not None else (ts.normalize(), True)
+        from analysis.catalog import parse_announced_at
+
+        announced = parse_announced_at(announced)
     ts = pd.Timestamp(announced)
-    if ts.tzinfo is not None:
-        return ts, False
-    return ts.normalize(), True
+    return (ts, False) if ts.tzinfo is not None else (ts.normalize(), True)
 
 
 def day_zero(announced, mic: str) -> pd.Timestamp:

@@ -1,0 +1,150 @@
+"""Turn engine arrays into the tidy frames written as CSV and shown in notebooks.
+
+Column contracts (other tools read these; more columns may follow the listed ones):
+
+- abnormal_returns: event_id,symbol,day,date,return,normal_return,abnormal_return
+- car:              event_id,symbol,window,car,car_se,car_t,car_p,bhar
+- tests:            event_id,group,window,n,mean_car,test,statistic,p_value
+- estimation:       event_id,symbol,benchmark,day0,m,alpha,beta,sigma
+- skipped:          event_id,symbol,reason
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis import crosssection, inference
+from analysis.engine import EngineResult, format_window
+
+AR_COLUMNS = ["event_id", "symbol", "day", "date", "return", "normal_return", "abnormal_return"]
+CAR_COLUMNS = ["event_id", "symbol", "window", "car", "car_se", "car_t", "car_p", "bhar"]
+TEST_COLUMNS = ["event_id", "group", "window", "n", "mean_car", "test", "statistic", "p_value"]
+EST_COLUMNS = ["event_id", "symbol", "benchmark", "day0", "m", "alpha", "beta", "sigma"]
+SKIP_COLUMNS = ["event_id", "symbol", "reason"]
+
+
+def _dates(store, flat, mask):
+    d = store.date_of(store.dates[flat])
+    return np.where(mask, d, np.datetime64("NaT"))
+
+
+def estimation_frame(study, panel, out: EngineResult) -> pd.DataFrame:
+    f = panel.frame
+    spec = study.model
+    est = pd.DataFrame({
+        "event_id": f["event_id"].to_numpy(), "symbol": f["symbol"].to_numpy(),
+        "benchmark": f["benchmark"].to_numpy(), "day0": f["day0"].dt.date.to_numpy(),
+        "m": out.m, "alpha": np.nan, "beta": np.nan, "sigma": np.sqrt(out.sigma2),
+    })
+    for j, name in enumerate(spec.params):
+        est[name] = out.theta[:, j]
+    if spec.fixed:
+        est["beta"] = 1.0
+    est["model"] = spec.name
+    est["dof"] = out.dof
+    est["role"] = f["role"].to_numpy()
+    est["name"] = f["name"].to_numpy()
+    est["exchange"] = f["exchange"].to_numpy()
+    return est[out.ok].reset_index(drop=True)
+
+
+def abnormal_frame(panel, out: EngineResult) -> pd.DataFrame:
+    f = panel.frame
+    lo = min(w[0] for w in out.windows)
+    hi = max(w[1] for w in out.windows)
+    keep = (out.days >= lo) & (out.days <= hi)
+    rows = np.nonzero(out.ok)[0]
+    n, L = len(rows), int(keep.sum())
+    store = panel.store
+    flat = out.flat[rows][:, keep]
+    in_range = (panel.frame["p0"].to_numpy()[rows][:, None] + out.days[keep][None, :] >= 0) & (
+        panel.frame["p0"].to_numpy()[rows][:, None] + out.days[keep][None, :]
+        < store.length[f["sec"].to_numpy()[rows]][:, None])
+    frame = pd.DataFrame({
+        "event_id": np.repeat(f["event_id"].to_numpy()[rows], L),
+        "symbol": np.repeat(f["symbol"].to_numpy()[rows], L),
+        "day": np.tile(out.days[keep], n),
+        "date": _dates(store, flat, in_range).ravel(),
+        "return": out.ret[rows][:, keep].ravel(),
+        "normal_return": out.normal[rows][:, keep].ravel(),
+        "abnormal_return": out.ar[rows][:, keep].ravel(),
+        "span": out.span[rows][:, keep].ravel(),
+    })
+    frame["date"] = pd.to_datetime(frame["date"]).dt.date
+    return frame
+
+
+def car_frame(study, panel, out: EngineResult) -> pd.DataFrame:
+    f = panel.frame
+    rows = np.nonzero(out.ok)[0]
+    W = len(out.windows)
+    store = panel.store
+    p0 = f["p0"].to_numpy()[rows]
+    sec = f["sec"].to_numpy()[rows]
+    first = out.cover_first[rows]
+    last = out.cover_last[rows]
+
+    def at(rel):
+        pos = p0[:, None] + np.nan_to_num(rel, nan=0).astype(np.int64)
+        okp = np.isfinite(rel) & (pos >= 0) & (pos < store.length[sec][:, None])
+        flat = store.start[sec][:, None] + np.where(okp, pos, 0)
+        return pd.to_datetime(_dates(store, flat, okp).ravel()).date
+
+    frame = pd.DataFrame({
+        "event_id": np.repeat(f["event_id"].to_numpy()[rows], W),
+        "symbol": np.repeat(f["symbol"].to_numpy()[rows], W),
+        "window": np.tile([format_window(w) for w in out.windows], len(rows)),
+        "car": out.car[rows].ravel(),
+        "car_se": out.car_se[rows].ravel(),
+        "car_t": out.car_t[rows].ravel(),
+        "car_p": out.car_p[rows].ravel(),
+        "bhar": out.bhar[rows].ravel(),
+        "n_returns": out.n_returns[rows].ravel(),
+        "n_sessions": out.n_sessions[rows].ravel(),
+        "span_first": at(first),
+        "span_last": at(last),
+        "spans_suspension": out.spans_gap[rows].ravel(),
+        "role": np.repeat(f["role"].to_numpy()[rows], W),
+        "name": np.repeat(f["name"].to_numpy()[rows], W),
+    })
+    return frame
+
+
+def tests_frame(study, panel, out: EngineResult) -> pd.DataFrame:
+    f = panel.frame
+    if len(f) == 0:
+        return pd.DataFrame(columns=TEST_COLUMNS)
+    ev_codes, ev_names = pd.factorize(f["event_id"])
+    roles = list(dict.fromkeys(["target", "peer", "supplier"] + list(f["role"].unique())))
+    role_code = np.array([roles.index(r) for r in f["role"]], dtype=np.int64)
+    keys, arrays = crosssection.cross_sectional_tests(ev_codes, role_code, len(roles), out, panel.store)
+    group_names = roles + [crosssection.ALL]
+    cells = pd.DataFrame({
+        "event_id": np.asarray(ev_names)[keys["event"].to_numpy()],
+        "group": np.asarray(group_names, dtype=object)[keys["group"].to_numpy()],
+        "window": [format_window(out.windows[j]) for j in keys["window"]],
+    })
+    tests = inference.long_tests(cells, arrays)
+    tests["r_kp"] = np.tile(arrays["r_kp"], len(inference.PARAMETRIC_TESTS))
+    tests.loc[tests["test"] != "bmp_kp", "r_kp"] = np.nan
+    return tests
+
+
+def skipped_frame(panel, out: EngineResult, skipped: list[dict]) -> pd.DataFrame:
+    f = panel.frame
+    bad = np.nonzero(~out.ok)[0]
+    rows = list(skipped) + [
+        {"event_id": f["event_id"].iat[i], "symbol": f["symbol"].iat[i], "reason": out.reason[i]} for i in bad
+    ]
+    return pd.DataFrame(rows, columns=SKIP_COLUMNS)
+
+
+def tables(study, panel, out: EngineResult, skipped: list[dict]) -> dict[str, pd.DataFrame]:
+    """All result frames, keyed as the result object's attributes."""
+    return {
+        "abnormal_returns": abnormal_frame(panel, out),
+        "car": car_frame(study, panel, out),
+        "tests": tests_frame(study, panel, out),
+        "estimation": estimation_frame(study, panel, out),
+        "skipped": skipped_frame(panel, out, skipped),
+    }

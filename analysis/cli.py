@@ -1,0 +1,99 @@
+"""Command line: ``python -m analysis study ...`` and ``python -m analysis report ...``.
+
+Exit codes: 0 success (skipped firms included), 2 user error (one line on stderr, never a
+traceback), 1 an unexpected failure.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from analysis.errors import UserError
+
+DEFAULT_WINDOWS = ["0:0", "-1:1", "0:5", "-5:5"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, like every other user error
+        raise UserError(f"{self.prog}: {message}")
+
+
+def _window(text: str) -> str:
+    from analysis.engine import parse_window
+
+    try:
+        parse_window(text)
+    except (ValueError, TypeError):
+        raise argparse.ArgumentTypeError(f"bad window '{text}': expected START:END, e.g. -1:1")
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m analysis", description="Event studies of sanctions news.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("study", help="run the event study and write the CSV files")
+    s.add_argument("--prices", metavar="DIR", help="folder of <SYMBOL>.csv recorded prices (default: Yahoo + cache)")
+    s.add_argument("--events", metavar="FILE", help="event catalog (default data/events.csv)")
+    s.add_argument("--universe", metavar="FILE", help="securities (default data/universe.csv)")
+    s.add_argument("--event", action="append", metavar="ID", help="only this event (repeatable)")
+    s.add_argument("--symbol", action="append", metavar="SYM", help="only this security (repeatable)")
+    s.add_argument("--model", default="market", help="mean | market-adjusted | market | ff3 | carhart")
+    s.add_argument("--estimation", default="-250:-11", type=_window, metavar="A:B",
+                   help="estimation window, sessions relative to day 0 (default -250:-11)")
+    s.add_argument("--window", action="append", type=_window, metavar="A:B",
+                   help="event window (repeatable; default 0:0 -1:1 0:5 -5:5)")
+    s.add_argument("--min-obs", type=int, default=120, help="minimum estimation returns (default 120)")
+    s.add_argument("--factors", action="append", metavar="FILE",
+                   help="daily factor file(s), French format, percent (repeatable: 3-factor + momentum)")
+    s.add_argument("--placebo-draws", type=int, default=1000, help="pseudo-event dates per event (0: off)")
+    s.add_argument("--refresh", action="store_true", help="re-download prices even if cached")
+    s.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    s.add_argument("--quiet", action="store_true", help="do not print the summary")
+
+    r = sub.add_parser("report", help="run the notebooks with papermill and build the PDF")
+    r.add_argument("--prices", metavar="DIR", help="folder of <SYMBOL>.csv recorded prices (default: Yahoo + cache)")
+    r.add_argument("--config", metavar="FILE", help="pipeline configuration (default reports config in the repo)")
+    r.add_argument("--run-id", metavar="ID", help="name of the run folder under reports/")
+    r.add_argument("--reports-dir", metavar="DIR", default=None, help="where runs go (default reports/)")
+    r.add_argument("--event", action="append", metavar="ID", help="only these events (repeatable)")
+    r.add_argument("--refresh", action="store_true", help="re-download prices even if cached")
+    return p
+
+
+def cmd_study(args) -> int:
+    from analysis.study import EventStudy
+
+    study = EventStudy(
+        events=args.events, universe=args.universe, prices=args.prices, model=args.model,
+        estimation=args.estimation, windows=args.window or DEFAULT_WINDOWS, min_obs=args.min_obs,
+        factors=args.factors, event_ids=args.event, symbols=args.symbol,
+        placebo_draws=args.placebo_draws, progress=sys.stderr.isatty(), refresh=args.refresh,
+    )
+    res = study.fit()
+    written = res.to_csv(Path(args.out))
+    if not args.quiet:
+        res.summary()
+    print(f"wrote {', '.join(p.name for p in written)} to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from analysis.report.pipeline import run_pipeline
+
+    return run_pipeline(prices=args.prices, config=args.config, run_id=args.run_id,
+                        reports_dir=args.reports_dir, events=args.event, refresh=args.refresh)
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+        return {"study": cmd_study, "report": cmd_report}[args.command](args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

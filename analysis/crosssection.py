@@ -1,0 +1,146 @@
+"""Group firm-events into (event, group, window) cells and run the cross-sectional tests.
+
+Groups: each ``role`` present in an event, and ``all``. Everything is vectorized over cells;
+the Kolari-Pynnönen correlation is computed for all events at once on padded
+(event, calendar day, firm) arrays, in chunks of events to bound memory.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis import inference
+from analysis.engine import EngineResult, ReturnStore
+
+ALL = "all"
+
+
+def event_slots(event_code: np.ndarray) -> tuple[np.ndarray, int]:
+    """Position of each row within its event (rows grouped by event in any order)."""
+    order = np.argsort(event_code, kind="stable")
+    ev_sorted = event_code[order]
+    first = np.searchsorted(ev_sorted, ev_sorted, side="left")
+    slot = np.empty(len(event_code), dtype=np.int64)
+    slot[order] = np.arange(len(event_code)) - first
+    return slot, int(slot.max()) + 1 if len(slot) else 0
+
+
+def kp_cell_correlations(
+    event_code: np.ndarray,
+    est_ar: np.ndarray,
+    est_dates: np.ndarray,
+    cell_event: np.ndarray,
+    cell_members: list[np.ndarray] | None = None,
+    member_rows: np.ndarray | None = None,
+    member_cells: np.ndarray | None = None,
+    min_shared: int = inference.MIN_SHARED_DATES,
+    chunk_cells: int = 40_000_000,
+) -> np.ndarray:
+    """Mean pairwise AR correlation (Kolari & Pynnönen 2010) for every cell.
+
+    event_code: (R,) event of each firm-event row; est_ar, est_dates: (R, L) estimation-window
+    ARs (NaN = unused) and their calendar day numbers. Cells: ``cell_event`` (C,) event of
+    each cell; membership given as pairs (member_rows[k], member_cells[k]).
+    Pairs are correlated over the calendar dates they share (>= ``min_shared`` of them).
+    """
+    R, L = est_ar.shape
+    C = len(cell_event)
+    out = np.full(C, np.nan)
+    if R == 0 or C == 0:
+        return out
+    slot, nmax = event_slots(event_code)
+    n_events = int(event_code.max()) + 1
+    ok = np.isfinite(est_ar)
+    big = np.iinfo(np.int64).max
+    row_min = np.where(ok, est_dates, big).min(axis=1)
+    ev_min = np.full(n_events, big)
+    np.minimum.at(ev_min, event_code, row_min)
+    ev_min[ev_min == big] = 0
+    rel = np.where(ok, est_dates - ev_min[event_code][:, None], 0)
+    D = int(rel.max()) + 1
+    # membership matrix per cell over slots
+    Mb = np.zeros((C, nmax))
+    Mb[member_cells, slot[member_rows]] = 1.0
+    per_event = max(1, chunk_cells // max(1, D * nmax))
+    for e0 in range(0, n_events, per_event):
+        e1 = min(n_events, e0 + per_event)
+        rows = np.nonzero((event_code >= e0) & (event_code < e1))[0]
+        if len(rows) == 0:
+            continue
+        E = e1 - e0
+        Z = np.zeros((E, D, nmax))
+        Mk = np.zeros((E, D, nmax))
+        okr = ok[rows]
+        rr, ll = np.nonzero(okr)
+        ee = event_code[rows][rr] - e0
+        dd = rel[rows][rr, ll]
+        ss = slot[rows][rr]
+        Z[ee, dd, ss] = est_ar[rows][rr, ll]
+        Mk[ee, dd, ss] = 1.0
+        Zt, Mt = Z.transpose(0, 2, 1), Mk.transpose(0, 2, 1)
+        cnt = Mt @ Mk
+        sx = Zt @ Mk  # sx[i, j]: sum of i's ARs over dates shared with j
+        sxx = (Zt * Zt) @ Mk
+        sxy = Zt @ Z
+        with np.errstate(divide="ignore", invalid="ignore"):
+            corr = (cnt * sxy - sx * sx.transpose(0, 2, 1)) / np.sqrt(
+                (cnt * sxx - sx * sx) * (cnt * sxx - sx * sx).transpose(0, 2, 1))
+        valid = np.isfinite(corr) & (cnt >= min_shared)
+        eye = np.eye(nmax, dtype=bool)[None]
+        valid &= ~eye
+        c0 = np.where(valid, corr, 0.0)
+        vf = valid.astype(float)
+        cells = np.nonzero((cell_event >= e0) & (cell_event < e1))[0]
+        ce = cell_event[cells] - e0
+        mb = Mb[cells]
+        num = np.einsum("ci,cij,cj->c", mb, c0[ce], mb)
+        den = np.einsum("ci,cij,cj->c", mb, vf[ce], mb)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[cells] = np.where(den > 0, num / den, np.nan)
+    return out
+
+
+def cross_sectional_tests(
+    event_code: np.ndarray,
+    group_code: np.ndarray,
+    n_groups: int,
+    out: EngineResult,
+    store: ReturnStore,
+    with_all: bool = True,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Parametric tests for every (event, group, window) cell.
+
+    event_code: (R,) ints; group_code: (R,) ints in [0, n_groups) (e.g. role codes); when
+    ``with_all`` each row also joins group ``n_groups`` (= all). Returns the cell keys
+    (event, group, window index) and the test arrays of :func:`inference.cell_tests`.
+    """
+    R, W = out.car.shape
+    G = n_groups + (1 if with_all else 0)
+    rows_l, cells_l, win_l = [], [], []
+    finite = np.isfinite(out.car) & np.isfinite(out.car_se) & (out.car_se > 0)
+    for j in range(W):
+        r = np.nonzero(finite[:, j])[0]
+        groups = [group_code[r]] + ([np.full(len(r), n_groups)] if with_all else [])
+        for g in groups:
+            rows_l.append(r)
+            cells_l.append((event_code[r] * G + g) * W + j)
+            win_l.append(np.full(len(r), j))
+    rows = np.concatenate(rows_l) if rows_l else np.zeros(0, dtype=np.int64)
+    keys = np.concatenate(cells_l) if cells_l else np.zeros(0, dtype=np.int64)
+    win = np.concatenate(win_l) if win_l else np.zeros(0, dtype=np.int64)
+    uniq, cell = np.unique(keys, return_inverse=True)
+    C = len(uniq)
+    cell_event = uniq // (G * W)
+    cell_group = (uniq // W) % G
+    cell_window = uniq % W
+    est_pos = (out.est_ar > 0).sum(axis=1).astype(float)
+    est_n = np.isfinite(out.est_ar).sum(axis=1).astype(float)
+    r_kp = kp_cell_correlations(event_code, out.est_ar, store.dates[out.est_flat],
+                                cell_event, member_rows=rows, member_cells=cell)
+    arrays = inference.cell_tests(
+        cell, C, out.car[rows, win], out.car_se[rows, win], out.dof[rows],
+        est_pos[rows], est_n[rows], r_kp)
+    keys_frame = pd.DataFrame({"event": cell_event, "group": cell_group, "window": cell_window})
+    arrays["_rows"] = rows
+    arrays["_cell"] = cell
+    return keys_frame, arrays

@@ -1,0 +1,107 @@
+"""Normal-return models and their regressors, built once per security on its sessions.
+
+Every model is linear in its parameters: E[R_t] = x_t' theta (+ rf_t for factor models),
+fitted by OLS over the estimation window (MacKinlay 1997, sec. 4; Campbell, Lo & MacKinlay
+1997, ch. 4). For a return that spans n sessions (the first one after a suspension), the
+regressor row is the sum of the n session rows, so the market model predicts
+n*alpha + beta*sum(Rm) (and the constant-mean model n*mu).
+
+=================  ==========================================  ===  ==================
+model              normal return                               k    dependent variable
+=================  ==========================================  ===  ==================
+mean               mu                                          1    R
+market-adjusted    Rm  (theta fixed at 1, nothing estimated)   0    R
+market (default)   alpha + beta Rm                             2    R
+ff3                a + b MKT + s SMB + h HML                   4    R - rf
+carhart            ff3 + m MOM                                 5    R - rf
+=================  ==========================================  ===  ==================
+
+Returns are decimals; factors are converted from French's percent by the factor loader.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import UserError
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A normal-return model: its regressors, estimated parameters and dependent variable."""
+
+    name: str
+    regressors: tuple[str, ...]  # per-session base columns summed over a return's span
+    k: int  # number of estimated parameters (0 for market-adjusted)
+    excess: bool  # dependent variable is R - rf
+    fixed: bool = False  # theta fixed at 1 (market-adjusted), no estimation
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        names = {"const": "alpha", "mkt": "beta", "mkt_rf": "beta", "smb": "s", "hml": "h", "mom": "m"}
+        return tuple(names[r] for r in self.regressors)
+
+
+MODELS: dict[str, ModelSpec] = {
+    "mean": ModelSpec("mean", ("const",), 1, False),
+    "market-adjusted": ModelSpec("market-adjusted", ("mkt",), 0, False, fixed=True),
+    "market": ModelSpec("market", ("const", "mkt"), 2, False),
+    "ff3": ModelSpec("ff3", ("const", "mkt_rf", "smb", "hml"), 4, True),
+    "carhart": ModelSpec("carhart", ("const", "mkt_rf", "smb", "hml", "mom"), 5, True),
+}
+
+
+def get_model(name: str) -> ModelSpec:
+    """Look up a model by name (``mean``, ``market-adjusted``, ``market``, ``ff3``, ``carhart``)."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise UserError(f"unknown model '{name}'; choose one of: {', '.join(MODELS)}") from None
+
+
+def span_sum(values: np.ndarray, span: np.ndarray) -> np.ndarray:
+    """Sum of ``values`` over the ``span`` sessions ending at each position (vectorized).
+
+    values: (T,) or (T, c) per-session values; span: (T,) ints (0 = no return there).
+    A sum that touches a NaN is NaN; positions with span 0 give NaN.
+    """
+    v = np.asarray(values, dtype=float)
+    two_d = v.ndim == 2
+    if not two_d:
+        v = v[:, None]
+    T = v.shape[0]
+    nan = np.isnan(v)
+    cs = np.vstack([np.zeros((1, v.shape[1])), np.cumsum(np.where(nan, 0.0, v), axis=0)])
+    cn = np.vstack([np.zeros((1, v.shape[1])), np.cumsum(nan, axis=0)])
+    end = np.arange(1, T + 1)
+    start = np.clip(end - np.maximum(span, 1), 0, None)
+    out = cs[end] - cs[start]
+    out[(cn[end] - cn[start]) > 0] = np.nan
+    out[span < 1] = np.nan
+    return out if two_d else out[:, 0]
+
+
+def design(spec: ModelSpec, span: np.ndarray, base: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Regressor rows X (T, p) and the risk-free offset (T,) for one security.
+
+    base: per-session columns ``mkt`` (benchmark return) and, for factor models,
+    ``mkt_rf, smb, hml, rf[, mom]`` (decimals), aligned on the security's sessions.
+    Rows are summed over each return's span; the offset is the summed rf (0 if not excess).
+    """
+    T = len(span)
+    cols = []
+    for name in spec.regressors:
+        if name == "const":
+            cols.append(np.ones(T))
+        else:
+            if name not in base:
+                raise UserError(f"model '{spec.name}' needs the '{name}' series (supply --factors)")
+            cols.append(base[name].to_numpy(dtype=float))
+    X = span_sum(np.column_stack(cols), span)
+    if spec.excess:
+        offset = span_sum(base["rf"].to_numpy(dtype=float), span)
+    else:
+        offset = np.zeros(T)
+    return X, offset

@@ -1,0 +1,164 @@
+"""Figures: CAR paths with 95% bands, the cross-event heatmap, targets vs suppliers.
+
+All functions take an :class:`~analysis.results.EventStudyResults` and return a matplotlib
+Figure (they never call ``plt.show``), so notebooks display them and the pipeline saves them.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis import engine
+
+Z95 = 1.959963984540054
+
+
+def car_paths(res, event_id: str, start: int | None = None, end: int | None = None) -> pd.DataFrame:
+    """Per-firm CAR[start, tau] and se for each tau (decimal), tidy: event_id,symbol,role,day,car,car_se."""
+    lo = min(w[0] for w in res.study.windows) if start is None else start
+    hi = max(w[1] for w in res.study.windows) if end is None else end
+    f = res.panel.frame
+    rows = np.nonzero((f["event_id"].to_numpy() == event_id) & res.engine_result.ok)[0]
+    sub = _subset(res.engine_result, rows)
+    taus, car, se = engine.car_path(sub, lo, hi)
+    n, T = car.shape
+    return pd.DataFrame({
+        "event_id": event_id,
+        "symbol": np.repeat(f["symbol"].to_numpy()[rows], T),
+        "role": np.repeat(f["role"].to_numpy()[rows], T),
+        "day": np.tile(taus, n),
+        "car": car.ravel(),
+        "car_se": se.ravel(),
+    })
+
+
+def _subset(out, rows):
+    """An EngineResult restricted to some firm-events (window arrays left out)."""
+    import dataclasses
+
+    keep = {}
+    for fld in dataclasses.fields(out):
+        v = getattr(out, fld.name)
+        if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == len(out.ok) and fld.name != "days":
+            keep[fld.name] = v[rows]
+        else:
+            keep[fld.name] = v
+    return dataclasses.replace(out, **keep)
+
+
+def group_path(paths: pd.DataFrame, group: str | None = None) -> pd.DataFrame:
+    """Mean CAR path of a group with a 95% band: day, n, mean, lo, hi.
+
+    Band: mean +/- 1.96 * sd(CAR)/sqrt(N) across firms (cross-sectional, N >= 2);
+    for a single firm, its own CAR +/- 1.96 * se (MacKinlay 1997).
+    """
+    p = paths if group in (None, "all") else paths[paths["role"] == group]
+    p = p.dropna(subset=["car"])
+    rows = []
+    for day, g in p.groupby("day"):
+        n = len(g)
+        mean = g["car"].mean()
+        if n >= 2:
+            half = Z95 * g["car"].std(ddof=1) / np.sqrt(n)
+        else:
+            half = Z95 * g["car_se"].iloc[0]
+        rows.append({"day": day, "n": n, "mean": mean, "lo": mean - half, "hi": mean + half})
+    return pd.DataFrame(rows, columns=["day", "n", "mean", "lo", "hi"])
+
+
+def plot_car_path(res, event_id=None, group=None, ax=None, symbols=None, title=None):
+    """Mean CAR path by group (or per firm with ``symbols``) with 95% bands, in percent."""
+    import matplotlib.pyplot as plt
+
+    event_id = event_id or res.event_ids[0]
+    paths = car_paths(res, event_id)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    else:
+        fig = ax.figure
+    if symbols:
+        for sym in symbols:
+            p = paths[paths["symbol"] == sym]
+            ax.plot(p["day"], 100 * p["car"], marker="o", ms=3, label=sym)
+            ax.fill_between(p["day"], 100 * (p["car"] - Z95 * p["car_se"]),
+                            100 * (p["car"] + Z95 * p["car_se"]), alpha=0.15)
+    else:
+        groups = [group] if group else [g for g in ("target", "peer", "supplier") if (paths["role"] == g).any()]
+        for g in groups:
+            gp = group_path(paths, g)
+            if gp.empty:
+                continue
+            n = int(gp["n"].max())
+            ax.plot(gp["day"], 100 * gp["mean"], marker="o", ms=3, label=f"{g} (n={n})")
+            ax.fill_between(gp["day"], 100 * gp["lo"], 100 * gp["hi"], alpha=0.2)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.axvline(0, color="grey", lw=0.8, ls="--")
+    lo = int(paths["day"].min()) if len(paths) else 0
+    ax.set_xlabel(f"trading day relative to day 0 (CAR cumulated from day {lo})")
+    ax.set_ylabel("CAR (%)")
+    ax.set_title(title or f"{event_id}: mean CAR with 95% band")
+    ax.legend(loc="best", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_car_heatmap(res, window: str = "-1:1", ax=None):
+    """Heatmap of CAR[window] (percent), events by firms; cells marked with stars."""
+    import matplotlib.pyplot as plt
+    from analysis.results import stars
+
+    c = res.car[res.car["window"] == window]
+    order_sym = list(dict.fromkeys(res.study.universe["symbol"]))
+    order_sym = [s for s in order_sym if s in set(c["symbol"])]
+    mat = c.pivot_table(index="event_id", columns="symbol", values="car").reindex(
+        index=res.event_ids, columns=order_sym) * 100
+    pv = c.pivot_table(index="event_id", columns="symbol", values="car_p").reindex(
+        index=res.event_ids, columns=order_sym)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(max(6, 0.75 * len(order_sym) + 2), 0.6 * len(mat) + 1.8))
+    else:
+        fig = ax.figure
+    vmax = np.nanmax(np.abs(mat.to_numpy())) if mat.notna().any().any() else 1.0
+    im = ax.imshow(mat.to_numpy(), cmap="RdBu", vmin=-vmax, vmax=vmax, aspect="auto")
+    ax.set_xticks(range(len(order_sym)), order_sym, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(mat)), mat.index, fontsize=8)
+    for i in range(mat.shape[0]):
+        for j in range(mat.shape[1]):
+            v = mat.iat[i, j]
+            if np.isfinite(v):
+                ax.text(j, i, f"{v:.1f}{stars(pv.iat[i, j])}", ha="center", va="center", fontsize=7)
+    fig.colorbar(im, ax=ax, label=f"CAR[{window}] (%)")
+    ax.set_title(f"CAR[{window}] by event and firm (* p<.10, ** p<.05, *** p<.01)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_groups_by_event(res, window: str = "-1:1", ax=None):
+    """Targets vs suppliers (and peers): mean CAR[window] per event with 95% intervals."""
+    import matplotlib.pyplot as plt
+
+    c = res.car[res.car["window"] == window].dropna(subset=["car"])
+    groups = [g for g in ("target", "peer", "supplier") if (c["role"] == g).any()]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    else:
+        fig = ax.figure
+    events = res.event_ids
+    width = 0.8 / max(1, len(groups))
+    for k, g in enumerate(groups):
+        means, halves = [], []
+        for ev in events:
+            v = c[(c["event_id"] == ev) & (c["role"] == g)]["car"]
+            means.append(100 * v.mean() if len(v) else np.nan)
+            halves.append(100 * Z95 * v.std(ddof=1) / np.sqrt(len(v)) if len(v) >= 2 else 0.0)
+        x = np.arange(len(events)) + (k - (len(groups) - 1) / 2) * width
+        ax.bar(x, means, width, yerr=halves, capsize=3, label=g)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xticks(range(len(events)), events, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel(f"mean CAR[{window}] (%)")
+    ax.set_title(f"Mean CAR[{window}] by group and event (95% cross-sectional interval)")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig

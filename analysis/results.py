@@ -1,0 +1,192 @@
+"""The result object of an event study (in the manner of statsmodels / linearmodels).
+
+Tidy frames: ``.abnormal_returns``, ``.car``, ``.tests``, ``.estimation``, ``.skipped``
+(and ``.volume`` when computed); ``.summary()`` prints readable tables; ``._repr_html_``
+renders them in notebooks; ``.plot()`` draws the CAR path with 95% bands; ``.to_csv(dir)``
+writes the CSV contract atomically.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.assemble import AR_COLUMNS, CAR_COLUMNS, EST_COLUMNS, SKIP_COLUMNS, TEST_COLUMNS
+
+HEADLINE_TEST = "bmp_kp"
+
+
+def stars(p) -> str:
+    """Significance stars: *** p<0.01, ** p<0.05, * p<0.10."""
+    if p is None or not np.isfinite(p):
+        return ""
+    return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.10 else ""
+
+
+def write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
+    """Write ``frame`` to ``path`` via a temp file in the same folder, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            frame.to_csv(fh, index=False, float_format="%.10g")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass
+class EventStudyResults:
+    """Everything an event-study run produced; frames are tidy (one row per observation)."""
+
+    study: object
+    panel: object
+    engine_result: object
+    frames: dict
+    abnormal_returns: pd.DataFrame
+    car: pd.DataFrame
+    tests: pd.DataFrame
+    estimation: pd.DataFrame
+    skipped: pd.DataFrame
+    volume: pd.DataFrame | None = None
+    extras: dict = field(default_factory=dict)
+
+    # -- small helpers --------------------------------------------------------------------
+    @property
+    def windows(self) -> list[str]:
+        return [f"{a}:{b}" for a, b in self.study.windows]
+
+    @property
+    def event_ids(self) -> list[str]:
+        return list(self.study.events["event_id"])
+
+    def car_table(self, event_id=None, window=None) -> pd.DataFrame:
+        """Per-firm CARs (decimal), optionally for one event and/or window."""
+        df = self.car
+        if event_id is not None:
+            df = df[df["event_id"] == event_id]
+        if window is not None:
+            df = df[df["window"] == window]
+        return df.reset_index(drop=True)
+
+    def test_table(self, event_id=None, window=None, group=None, wide: bool = True) -> pd.DataFrame:
+        """Cross-sectional tests; ``wide`` gives one row per (event, group, window)."""
+        df = self.tests
+        for col, val in (("event_id", event_id), ("window", window), ("group", group)):
+            if val is not None:
+                df = df[df[col] == val]
+        if not wide:
+            return df.reset_index(drop=True)
+        keys = ["event_id", "group", "window"]
+        base = df.drop_duplicates(keys)[keys + ["n", "mean_car"]]
+        tests = list(dict.fromkeys(df["test"]))
+        stat = df.pivot(index=keys, columns="test", values="statistic")[tests]
+        pval = df.pivot(index=keys, columns="test", values="p_value")[tests]
+        pval.columns = [f"p_{c}" for c in pval.columns]
+        wide_df = base.merge(stat.join(pval).reset_index(), on=keys, how="left")
+        return wide_df.reset_index(drop=True)
+
+    def headline(self, event_id: str, group: str = "target", window: str = "-1:1") -> dict:
+        """Mean CAR and the KP-adjusted BMP test of a group (None if not available)."""
+        t = self.tests
+        row = t[(t["event_id"] == event_id) & (t["group"] == group) & (t["window"] == window)
+                & (t["test"] == HEADLINE_TEST)]
+        return None if row.empty else row.iloc[0].to_dict()
+
+    # -- output ---------------------------------------------------------------------------
+    def to_csv(self, out_dir) -> list[Path]:
+        """Write the CSV contract into ``out_dir`` (atomic per file); returns the paths."""
+        out = Path(out_dir)
+        files = {
+            "abnormal_returns.csv": (self.abnormal_returns, AR_COLUMNS),
+            "car.csv": (self.car, CAR_COLUMNS),
+            "tests.csv": (self.tests, TEST_COLUMNS),
+            "estimation.csv": (self.estimation, EST_COLUMNS),
+            "skipped.csv": (self.skipped, SKIP_COLUMNS),
+        }
+        if self.volume is not None:
+            files["volume.csv"] = (self.volume, list(self.volume.columns[:0]))
+        written = []
+        for name, (frame, first) in files.items():
+            cols = list(first) + [c for c in frame.columns if c not in first]
+            write_csv_atomic(frame[cols], out / name)
+            written.append(out / name)
+        return written
+
+    def summary(self, window: str = "-1:1", print_it: bool = True) -> str:
+        """A readable text summary: per-event firm CARs and group tests for one window."""
+        lines = []
+        spec = self.study.model
+        a, b = self.study.estimation
+        lines.append(f"Event study: model={spec.name}, estimation {a}:{b} sessions, "
+                     f"windows {', '.join(self.windows)}, min-obs {self.study.min_obs}")
+        lines.append(f"{len(self.event_ids)} events, {self.car['symbol'].nunique()} securities, "
+                     f"{len(self.estimation)} firm-events fitted, {len(self.skipped)} skipped")
+        for ev in self.event_ids:
+            lines.append("")
+            meta = self.study.events.set_index("event_id").loc[ev]
+            lines.append(f"== {ev} ({meta['kind']}, announced {meta['announced_at']}): {meta['title']}")
+            c = self.car_table(ev, window)
+            if c.empty:
+                lines.append("   no firm could be studied")
+                continue
+            lines.append(f"   CAR[{window}] by firm (decimal; se from MacKinlay 1997 with estimation error)")
+            lines.append(f"   {'symbol':<11}{'role':<9}{'CAR':>9}{'se':>8}{'t':>8}{'p':>8}  note")
+            for r in c.itertuples(index=False):
+                note = "spans suspension" if getattr(r, "spans_suspension", False) else ""
+                if "limit_flag" in c.columns and isinstance(getattr(r, "limit_flag"), str) and r.limit_flag:
+                    note = (note + "; " if note else "") + r.limit_flag
+                lines.append(f"   {r.symbol:<11}{r.role:<9}{r.car:>9.4f}{r.car_se:>8.4f}{r.car_t:>8.2f}"
+                             f"{r.car_p:>8.3f}{stars(r.car_p):<3} {note}")
+            t = self.test_table(ev, window)
+            if not t.empty:
+                lines.append(f"   group tests [{window}]: statistic (p)")
+                tests = [c for c in t.columns if not c.startswith("p_") and c not in
+                         ("event_id", "group", "window", "n", "mean_car")]
+                lines.append(f"   {'group':<10}{'n':>3}{'mean CAR':>10}  " + "  ".join(f"{x:>14}" for x in tests))
+                for r in t.itertuples(index=False):
+                    rd = r._asdict()
+                    cells = []
+                    for x in tests:
+                        s, p = rd.get(x), rd.get(f"p_{x}")
+                        cells.append("n/a".rjust(14) if s is None or not np.isfinite(s)
+                                     else f"{s:>6.2f} ({p:.3f}){stars(p):<3}".rjust(14))
+                    lines.append(f"   {r.group:<10}{r.n:>3}{r.mean_car:>10.4f}  " + "  ".join(cells))
+        if len(self.skipped):
+            lines.append("")
+            lines.append("Skipped:")
+            for r in self.skipped.itertuples(index=False):
+                lines.append(f"   {r.event_id} {r.symbol}: {r.reason}")
+        text = "\n".join(lines)
+        if print_it:
+            print(text)
+        return text
+
+    def __repr__(self) -> str:
+        return (f"<EventStudyResults model={self.study.model.name} events={len(self.event_ids)} "
+                f"firm-events={len(self.estimation)} skipped={len(self.skipped)}>")
+
+    def _repr_html_(self) -> str:
+        parts = [f"<p><b>Event study</b> — model {self.study.model.name}, "
+                 f"{len(self.event_ids)} events, {len(self.estimation)} firm-events, "
+                 f"{len(self.skipped)} skipped</p>"]
+        window = "-1:1" if "-1:1" in self.windows else self.windows[0]
+        c = self.car[self.car["window"] == window][["event_id", "symbol", "role", "car", "car_se", "car_t", "car_p"]]
+        parts.append(f"<p>CAR[{window}] by firm</p>" + c.to_html(index=False, float_format="%.4f"))
+        t = self.tests[(self.tests["window"] == window) & (self.tests["test"] == HEADLINE_TEST)]
+        parts.append(f"<p>KP-adjusted BMP test by group, CAR[{window}]</p>"
+                     + t[["event_id", "group", "n", "mean_car", "statistic", "p_value"]].to_html(index=False, float_format="%.4f"))
+        return "\n".join(parts)
+
+    def plot(self, event_id=None, group=None, ax=None, **kwargs):
+        """CAR path (mean over firms, or per firm) with 95% bands; see :mod:`analysis.plots`."""
+        from analysis.plots import plot_car_path
+
+        return plot_car_path(self, event_id=event_id, group=group, ax=ax, **kwargs)
