@@ -454,7 +454,6 @@ class YahooSource:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
-            raise SystemExit
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
