@@ -141,10 +141,42 @@ def skipped_frame(panel, out: EngineResult, skipped: list[dict]) -> pd.DataFrame
 
 def tables(study, panel, out: EngineResult, skipped: list[dict]) -> dict[str, pd.DataFrame]:
     """All result frames, keyed as the result object's attributes."""
+    from analysis import limits, placebo, volume
+
+    ar = abnormal_frame(panel, out)
+    car = car_frame(study, panel, out)
+    tests = tests_frame(study, panel, out)
+    # price limits (A-shares): per-day state and per-window notes
+    notes, _ = limits.window_flags(panel, out, out.windows)
+    car["limit_flag"] = notes[out.ok].ravel() if len(car) else []
+    states = limits.day_states_frame(panel, out)
+    ar = ar.merge(states, on=["event_id", "symbol", "day"], how="left")
+    ar["limit"] = ar["limit"].fillna("")
+    # placebo dates
+    if len(tests) and study.placebo_draws > 0:
+        tests["draws"] = np.nan
+        pl = placebo.placebo_tests(study, panel, out, tests, study.placebo_draws, study.seed)
+        tests = pd.concat([tests, pl], ignore_index=True)
+    vol_daily, vol_tests = volume.volume_frames(panel, out, out.windows)
     return {
-        "abnormal_returns": abnormal_frame(panel, out),
-        "car": car_frame(study, panel, out),
-        "tests": tests_frame(study, panel, out),
+        "abnormal_returns": ar,
+        "car": car,
+        "tests": _order_tests(tests),
         "estimation": estimation_frame(study, panel, out),
         "skipped": skipped_frame(panel, out, skipped),
+        "volume": vol_daily,
+        "volume_tests": vol_tests,
     }
+
+
+def _order_tests(tests: pd.DataFrame) -> pd.DataFrame:
+    """Rows sorted by event, group, window, then test, in catalog / role / window order."""
+    if tests.empty:
+        return tests
+    order = {k: i for i, k in enumerate(dict.fromkeys(tests["event_id"]))}
+    gorder = {g: i for i, g in enumerate(["target", "peer", "supplier", "all"])}
+    worder = {w: i for i, w in enumerate(dict.fromkeys(tests["window"]))}
+    torder = {t: i for i, t in enumerate(dict.fromkeys(tests["test"]))}
+    key = (tests["event_id"].map(order) * 1_000_000 + tests["group"].map(gorder).fillna(9) * 10_000
+           + tests["window"].map(worder) * 100 + tests["test"].map(torder))
+    return tests.iloc[np.argsort(key.to_numpy(), kind="stable")].reset_index(drop=True)

@@ -17,6 +17,8 @@ import pandas as pd
 
 from analysis.assemble import AR_COLUMNS, CAR_COLUMNS, EST_COLUMNS, SKIP_COLUMNS, TEST_COLUMNS
 
+VOLUME_COLUMNS = ["event_id", "symbol", "day", "date", "volume", "log_volume", "abnormal_log_volume"]
+
 HEADLINE_TEST = "bmp_kp"
 
 
@@ -56,6 +58,7 @@ class EventStudyResults:
     estimation: pd.DataFrame
     skipped: pd.DataFrame
     volume: pd.DataFrame | None = None
+    volume_tests: pd.DataFrame | None = None
     extras: dict = field(default_factory=dict)
 
     # -- small helpers --------------------------------------------------------------------
@@ -112,7 +115,8 @@ class EventStudyResults:
             "skipped.csv": (self.skipped, SKIP_COLUMNS),
         }
         if self.volume is not None:
-            files["volume.csv"] = (self.volume, list(self.volume.columns[:0]))
+            files["volume.csv"] = (self.volume, VOLUME_COLUMNS)
+            files["volume_tests.csv"] = (self.volume_tests, [])
         written = []
         for name, (frame, first) in files.items():
             cols = list(first) + [c for c in frame.columns if c not in first]

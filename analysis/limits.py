@@ -1,0 +1,123 @@
+"""China A-share daily price limits: which event-window closes sat at the limit.
+
+A close at the limit means the day's reaction was censored: the price could not move further,
+and the rest of the reaction shows on the following session(s). A limit-down day 0 is
+reported next to the number ("reaction censored; continues on day +1").
+
+Limits (SSE/SZSE trading rules), as a fraction of the reference previous close:
+- main boards (600xxx, 601xxx, 603xxx, 605xxx, 000xxx, 001xxx, 002xxx, 003xxx): 10%;
+- ChiNext (300xxx, 301xxx .SZ): 10% until 2020-08-21, 20% from 2020-08-24 (registration reform);
+- STAR Market (688xxx .SS): 20%;
+- ST / *ST names: 5% (set ``st_symbols``; the recorded data carry no ST status).
+Limit prices are the reference previous close times (1 +/- limit), rounded to 0.01 CNY.
+The reference previous close is the exchange's ex-rights one, recovered from the data as
+close_t * adj_close_{t-1} / adj_close_t (equal to the raw previous close on ordinary days).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+A_SHARE_EXCHANGES = ("XSHE", "XSHG")
+CHINEXT_REFORM = np.datetime64("2020-08-24", "D")
+TICK = 0.01
+
+
+def limit_fraction(symbol: str, dates: np.ndarray, st: bool = False) -> np.ndarray:
+    """Daily limit (decimal, e.g. 0.10) for ``symbol`` on each of ``dates`` (datetime64[D])."""
+    dates = np.asarray(dates, dtype="datetime64[D]")
+    code = symbol.split(".")[0]
+    if st:
+        return np.full(dates.shape, 0.05)
+    if code.startswith("688"):
+        return np.full(dates.shape, 0.20)
+    if code.startswith(("300", "301")):
+        return np.where(dates >= CHINEXT_REFORM, 0.20, 0.10)
+    return np.full(dates.shape, 0.10)
+
+
+def limit_state(close: np.ndarray, ref_prev_close: np.ndarray, fraction: np.ndarray) -> np.ndarray:
+    """+1 where the close is at the upper limit, -1 at the lower limit, 0 otherwise (NaN-safe).
+
+    close, ref_prev_close: raw CNY prices; fraction: daily limit (decimal). Arrays broadcast.
+    """
+    with np.errstate(invalid="ignore"):
+        up = np.round(ref_prev_close * (1 + fraction) / TICK) * TICK
+        down = np.round(ref_prev_close * (1 - fraction) / TICK) * TICK
+        state = np.where(close >= up - TICK / 2, 1, np.where(close <= down + TICK / 2, -1, 0))
+    state = np.where(np.isfinite(close) & np.isfinite(ref_prev_close), state, 0)
+    return state.astype(np.int8)
+
+
+def reference_prev_close(close: np.ndarray, ret: np.ndarray, span: np.ndarray) -> np.ndarray:
+    """Exchange reference previous close: close_t / (1 + r_t) for one-session returns r_t."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ref = close / (1.0 + ret)
+    return np.where(span >= 1, ref, np.nan)
+
+
+def event_limit_states(panel, out, st_symbols=()) -> np.ndarray:
+    """Limit state (N, L) of every firm-event on each event-period day (0 for non-A-shares)."""
+    store = panel.store
+    f = panel.frame
+    N, L = out.flat.shape
+    state = np.zeros((N, L), dtype=np.int8)
+    is_a = f["exchange"].isin(A_SHARE_EXCHANGES).to_numpy()
+    if not is_a.any():
+        return state
+    rows = np.nonzero(is_a)[0]
+    flat = out.flat[rows]
+    close = store.close[flat]
+    ref = reference_prev_close(close, store.ret[flat], np.where(out.valid[rows], out.span[rows], 0))
+    dates = store.date_of(store.dates[flat]).astype("datetime64[D]")
+    frac = np.vstack([
+        limit_fraction(sym, dates[i], sym in st_symbols) for i, sym in enumerate(f["symbol"].to_numpy()[rows])
+    ])
+    st = limit_state(close, ref, frac)
+    st[~out.valid[rows]] = 0
+    state[rows] = st
+    return state
+
+
+def describe_window(state_row: np.ndarray, days: np.ndarray, a: int, b: int) -> str:
+    """Human note for one firm-event window, e.g. 'limit-down on day 0 (censored; ...)'."""
+    inw = (days >= a) & (days <= b)
+    notes = []
+    for d, s in zip(days[inw], state_row[inw]):
+        if s == -1:
+            notes.append(f"limit-down on day {d:+d}" if d else "limit-down on day 0")
+        elif s == 1:
+            notes.append(f"limit-up on day {d:+d}" if d else "limit-up on day 0")
+    if not notes:
+        return ""
+    text = "; ".join(notes)
+    last = days[inw][state_row[inw] != 0].max()
+    if last == b:
+        text += f" (reaction censored; continues after day {b:+d})" if b else " (reaction censored; continues on day +1)"
+    return text
+
+
+def window_flags(panel, out, windows, st_symbols=()) -> tuple[np.ndarray, np.ndarray]:
+    """Per firm-event and window: (limit note strings (N, W), limit-down day-0 bool (N,))."""
+    state = event_limit_states(panel, out, st_symbols)
+    N = state.shape[0]
+    W = len(windows)
+    notes = np.full((N, W), "", dtype=object)
+    hit = np.nonzero((state != 0).any(axis=1))[0]
+    for i in hit:  # only the few firm-events that touched a limit
+        for j, (a, b) in enumerate(windows):
+            notes[i, j] = describe_window(state[i], out.days, a, b)
+    zero = np.nonzero(out.days == 0)[0]
+    day0_down = state[:, zero[0]] == -1 if len(zero) else np.zeros(N, dtype=bool)
+    return notes, day0_down
+
+
+def day_states_frame(panel, out) -> pd.DataFrame:
+    """Tidy per-day limit states for A-shares: event_id, symbol, day, limit ('up'/'down')."""
+    state = event_limit_states(panel, out)
+    i, j = np.nonzero(state)
+    f = panel.frame
+    return pd.DataFrame({
+        "event_id": f["event_id"].to_numpy()[i], "symbol": f["symbol"].to_numpy()[i],
+        "day": out.days[j], "limit": np.where(state[i, j] > 0, "up", "down"),
+    })

@@ -1,0 +1,146 @@
+"""Placebo (pseudo-event) inference: is the observed mean CAR unusual for these firms?
+
+For each catalog event, ``draws`` pseudo day-0 calendar dates are drawn (fixed seed, without
+replacement) from the firms' own histories; every firm of the event gets day 0 at the first
+of its sessions on or after the pseudo date, so the draws keep the event's cross-sectional
+correlation. Dates whose event period would overlap any catalog event's window for a firm,
+or whose estimation/event period runs outside a firm's data, are not used for that firm.
+The same firms, model, estimation window and event windows are used, in one batched engine
+run. For each (event, group, window) cell, with X_b the group's mean CAR at draw b and x
+the observed mean CAR (Nguyen & Wolf 2023 call this the "placebo"/"bootstrap-date" test;
+cf. Brown & Warner 1985 for simulation with pseudo-events):
+
+    p_lower = (1 + #{X_b <= x}) / (B + 1),   p_upper = (1 + #{X_b >= x}) / (B + 1)
+    p_value = min(1, 2 * min(p_lower, p_upper))        (two-sided, equal-tailed)
+    statistic = (x - mean(X_b)) / sd(X_b)               (standardized against the placebo law)
+
+B, the number of draws actually used for the cell, is reported in the ``draws`` column.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from analysis import engine
+from analysis.engine import format_window
+
+
+def empirical_p(observed: np.ndarray, null: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two-sided empirical p-values, z-scores and draw counts for each row.
+
+    observed: (C,); null: (C, B) with NaN for unused draws.
+    """
+    ok = np.isfinite(null)
+    B = ok.sum(axis=1)
+    x = observed[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lower = (1 + (ok & (null <= x)).sum(axis=1)) / (B + 1)
+        upper = (1 + (ok & (null >= x)).sum(axis=1)) / (B + 1)
+        p = np.minimum(1.0, 2 * np.minimum(lower, upper))
+        mean = np.nansum(null, axis=1) / B
+        sd = np.sqrt(np.nansum((null - mean[:, None]) ** 2, axis=1) / (B - 1))
+        z = (observed - mean) / sd
+    p = np.where((B > 0) & np.isfinite(observed), p, np.nan)
+    return p, z, B
+
+
+def draw_pseudo_events(store, sec_by_event, p0_by_event, estimation, windows, draws, seed,
+                       buffer=engine.SPAN_BUFFER):
+    """Pseudo firm-events for every event: arrays (event, draw, sec, p0) of equal length.
+
+    sec_by_event / p0_by_event: lists (one per event) of arrays of the event's firms'
+    security indices and actual day-0 positions. Excluded for a security: pseudo day-0
+    positions within (hi - lo) sessions of any catalog day 0 of that security (windows
+    would overlap), and positions where the estimation or event period leaves its data.
+    """
+    rng = np.random.default_rng(seed)
+    lo = min(estimation[0], min(w[0] for w in windows))
+    ev_lo = min(w[0] for w in windows)
+    hi = max(w[1] for w in windows) + buffer
+    gap = (hi - buffer) - ev_lo
+    catalog_p0: dict[int, list[int]] = {}
+    for secs, p0s in zip(sec_by_event, p0_by_event):
+        for s, p in zip(secs, p0s):
+            catalog_p0.setdefault(int(s), []).append(int(p))
+    out_e, out_b, out_s, out_p = [], [], [], []
+    for e, secs in enumerate(sec_by_event):
+        secs = np.asarray(secs, dtype=np.int64)
+        if len(secs) == 0:
+            continue
+        seg_dates = [store.dates[store.start[s]: store.start[s] + store.length[s]] for s in secs]
+        first = max(d[-lo] if len(d) > -lo else np.iinfo(np.int64).max for d in seg_dates)
+        last = min(d[len(d) - 1 - hi] if len(d) > hi else np.iinfo(np.int64).min for d in seg_dates)
+        pool = np.unique(np.concatenate(seg_dates))
+        pool = pool[(pool >= first) & (pool <= last)]
+        # drop pool dates that would overlap a catalog window for any firm of the event
+        bad = np.zeros(len(pool), dtype=bool)
+        for s, d in zip(secs, seg_dates):
+            pos = np.searchsorted(d, pool)
+            for cp in catalog_p0.get(int(s), []):
+                bad |= np.abs(pos - cp) <= gap
+        pool = pool[~bad]
+        if len(pool) == 0:
+            continue
+        chosen = rng.choice(pool, size=min(draws, len(pool)), replace=False)
+        for s, d in zip(secs, seg_dates):
+            pos = np.searchsorted(d, chosen)
+            ok = (pos + lo >= 0) & (pos + hi < len(d))
+            out_e.append(np.full(ok.sum(), e))
+            out_b.append(np.nonzero(ok)[0])
+            out_s.append(np.full(ok.sum(), s))
+            out_p.append(pos[ok])
+    cat = lambda x: np.concatenate(x).astype(np.int64) if x else np.zeros(0, dtype=np.int64)  # noqa: E731
+    return cat(out_e), cat(out_b), cat(out_s), cat(out_p)
+
+
+def placebo_tests(study, panel, out, tests: pd.DataFrame, draws: int, seed: int) -> pd.DataFrame:
+    """Rows with test == 'placebo' for every (event, group, window) cell of ``tests``."""
+    cols = ["event_id", "group", "window", "n", "mean_car", "test", "statistic", "p_value", "draws"]
+    f = panel.frame
+    okr = out.ok
+    events = list(dict.fromkeys(f["event_id"]))
+    if draws <= 0 or not len(f):
+        return pd.DataFrame(columns=cols)
+    sec_by, p0_by, role_by = [], [], []
+    for ev in events:
+        m = (f["event_id"].to_numpy() == ev) & okr
+        sec_by.append(f["sec"].to_numpy()[m])
+        p0_by.append(f["p0"].to_numpy()[m])
+        role_by.append(dict(zip(f["sec"].to_numpy()[m], f["role"].to_numpy()[m])))
+    e, b, s, p = draw_pseudo_events(panel.store, sec_by, p0_by, study.estimation, study.windows, draws, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = engine.run(panel.store, s, p, study.estimation, study.windows, study.min_obs)
+    roles = np.array([role_by[ei][si] for ei, si in zip(e, s)], dtype=object)
+    B = draws
+    rows = []
+    base = tests.drop_duplicates(["event_id", "group", "window"])
+    W = len(study.windows)
+    wnames = [format_window(w) for w in study.windows]
+    # mean CAR per (event, draw, group, window) via bincount
+    groups = ["target", "peer", "supplier", "all"]
+    g_code = np.array([groups.index(r) if r in groups else 3 for r in roles], dtype=np.int64)
+    n_ev = len(events)
+    null = {}
+    for j in range(W):
+        car = res.car[:, j]
+        fin = np.isfinite(car)
+        for gi, gname in enumerate(groups):
+            m = fin & ((g_code == gi) if gname != "all" else True)
+            key = e[m] * B + b[m]
+            sums = np.bincount(key, weights=car[m], minlength=n_ev * B)
+            cnt = np.bincount(key, minlength=n_ev * B)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                means = np.where(cnt >= 1, sums / cnt, np.nan).reshape(n_ev, B)
+            for ei, ev in enumerate(events):
+                null[(ev, gname, wnames[j])] = means[ei]
+    keys = list(zip(base["event_id"], base["group"], base["window"]))
+    obs = base["mean_car"].to_numpy(dtype=float)
+    mat = np.vstack([null.get(k, np.full(B, np.nan)) for k in keys]) if keys else np.zeros((0, B))
+    pv, z, nb = empirical_p(obs, mat)
+    for (ev, g, w), n, mc, pi, zi, bi in zip(keys, base["n"], obs, pv, z, nb):
+        rows.append({"event_id": ev, "group": g, "window": w, "n": n, "mean_car": mc,
+                     "test": "placebo", "statistic": zi, "p_value": pi, "draws": int(bi)})
+    return pd.DataFrame(rows, columns=cols)
