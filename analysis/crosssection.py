@@ -39,7 +39,8 @@ def kp_cell_correlations(
     """Mean pairwise AR correlation (Kolari & Pynnönen 2010) for every cell.
 
     event_code: (R,) event of each firm-event row; est_ar, est_dates: (R, L) estimation-window
-    ARs (NaN = unused) and their calendar day numbers. Cells: ``cell_event`` (C,) event of
+    ARs (NaN = unused) and their calendar dates as increasing integer codes (day numbers or
+    ranks of session dates). Cells: ``cell_event`` (C,) event of
     each cell; membership given as pairs (member_rows[k], member_cells[k]).
     Pairs are correlated over the calendar dates they share (>= ``min_shared`` of them).
     """
@@ -61,27 +62,27 @@ def kp_cell_correlations(
     # membership matrix per cell over slots
     Mb = np.zeros((C, nmax))
     Mb[member_cells, slot[member_rows]] = 1.0
-    per_event = max(1, chunk_cells // max(1, D * nmax))
+    per_event = max(1, chunk_cells // max(1, D * nmax))  # bounds each chunk's arrays
     for e0 in range(0, n_events, per_event):
         e1 = min(n_events, e0 + per_event)
         rows = np.nonzero((event_code >= e0) & (event_code < e1))[0]
         if len(rows) == 0:
             continue
         E = e1 - e0
-        Z = np.zeros((E, D, nmax))
-        Mk = np.zeros((E, D, nmax))
+        # firm-major (event, firm slot, calendar day) arrays, filled through one flat index
+        Z = np.zeros(E * nmax * D)
+        Mk = np.zeros(E * nmax * D)
         okr = ok[rows]
-        rr, ll = np.nonzero(okr)
-        ee = event_code[rows][rr] - e0
-        dd = rel[rows][rr, ll]
-        ss = slot[rows][rr]
-        Z[ee, dd, ss] = est_ar[rows][rr, ll]
-        Mk[ee, dd, ss] = 1.0
-        Zt, Mt = Z.transpose(0, 2, 1), Mk.transpose(0, 2, 1)
-        cnt = Mt @ Mk
-        sx = Zt @ Mk  # sx[i, j]: sum of i's ARs over dates shared with j
-        sxx = (Zt * Zt) @ Mk
-        sxy = Zt @ Z
+        lin = ((event_code[rows] - e0) * nmax + slot[rows])[:, None] * D + rel[rows]
+        Z[lin[okr]] = est_ar[rows][okr]
+        Mk[lin[okr]] = 1.0
+        Z = Z.reshape(E, nmax, D)
+        Mk = Mk.reshape(E, nmax, D)
+        MkT = Mk.transpose(0, 2, 1)
+        cnt = Mk @ MkT  # shared dates
+        sx = Z @ MkT  # sx[i, j]: sum of i's ARs over dates shared with j
+        sxx = (Z * Z) @ MkT
+        sxy = Z @ Z.transpose(0, 2, 1)
         with np.errstate(divide="ignore", invalid="ignore"):
             corr = (cnt * sxy - sx * sx.transpose(0, 2, 1)) / np.sqrt(
                 (cnt * sxx - sx * sx) * (cnt * sxx - sx * sx).transpose(0, 2, 1))
@@ -135,7 +136,7 @@ def cross_sectional_tests(
     cell_window = uniq % W
     est_pos = (out.est_ar > 0).sum(axis=1).astype(float)
     est_n = np.isfinite(out.est_ar).sum(axis=1).astype(float)
-    r_kp = kp_cell_correlations(event_code, out.est_ar, store.dates[out.est_flat],
+    r_kp = kp_cell_correlations(event_code, out.est_ar, out.est_window.take(store.date_rank),
                                 cell_event, member_rows=rows, member_cells=cell)
     arrays = inference.cell_tests(
         cell, C, out.car[rows, win], out.car_se[rows, win], out.dof[rows],

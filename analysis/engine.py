@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from analysis.calendars import SessionReturns
 from analysis.models import ModelSpec, design
@@ -63,6 +63,43 @@ class ReturnStore:
     @property
     def y(self) -> np.ndarray:
         return self.ret - self.offset
+
+    def __post_init__(self):
+        self._cache: dict = {}
+
+    @property
+    def XT(self) -> np.ndarray:
+        """Regressors as (p, T), one contiguous row per column (fast gathers)."""
+        if "XT" not in self._cache:
+            self._cache["XT"] = np.ascontiguousarray(self.X.T)
+        return self._cache["XT"]
+
+    @property
+    def eligible(self) -> np.ndarray:
+        """(T,) bool: a return usable in an estimation fit (finite y and X, one session)."""
+        if "eligible" not in self._cache:
+            self._cache["eligible"] = np.isfinite(self.y) & np.isfinite(self.X).all(axis=1) & (self.span == 1)
+        return self._cache["eligible"]
+
+    @property
+    def date_rank(self) -> np.ndarray:
+        """(T,) rank of each session date among all securities' session dates (a compact,
+        increasing calendar code: pairs align on equal ranks)."""
+        if "date_rank" not in self._cache:
+            uniq = np.unique(self.dates)
+            self._cache["date_rank"] = np.searchsorted(uniq, self.dates).astype(np.int64)
+        return self._cache["date_rank"]
+
+    def prefix_moments(self):
+        """Prefix sums (T+1, ...) over eligible rows of 1, X'X and X'y (for window fits)."""
+        if "prefix" not in self._cache:
+            w = self.eligible
+            X = np.where(w[:, None], self.X, 0.0)
+            y = np.where(w, self.y, 0.0)
+            zero = lambda a: np.concatenate([np.zeros((1,) + a.shape[1:]), np.cumsum(a, axis=0)])  # noqa: E731
+            self._cache["prefix"] = (zero(w.astype(float)), zero(X[:, :, None] * X[:, None, :]),
+                                     zero(X * y[:, None]), zero(y * y))
+        return self._cache["prefix"]
 
     def index_of(self, symbol: str) -> int:
         return self.symbols.index(symbol)
@@ -109,12 +146,54 @@ def build_store(spec: ModelSpec, series: list[SessionReturns], bases: list[pd.Da
     )
 
 
+class Window:
+    """Consecutive relative days [a, b] of N firm-events: gathers rows of store arrays.
+
+    Row i covers store positions start[sec_i] + p0_i + a ... + b. Full rows are copied from
+    a sliding-window view (no (N, L) index matrix); the few rows that run past their
+    security's data are gathered by index and marked invalid outside it.
+    """
+
+    def __init__(self, store: ReturnStore, sec: np.ndarray, p0: np.ndarray, a: int, b: int):
+        self.days = np.arange(a, b + 1)
+        self.L = b - a + 1
+        self.T = len(store.dates)
+        length = store.length[sec]
+        self.base = store.start[sec] + p0 + a
+        self.partial = np.nonzero((p0 + a < 0) | (p0 + b >= length))[0]
+        self.valid = np.ones((len(sec), self.L), dtype=bool)
+        if len(self.partial):
+            pos = p0[self.partial, None] + self.days[None, :]
+            ok = (pos >= 0) & (pos < length[self.partial, None])
+            self.valid[self.partial] = ok
+            self.pflat = store.start[sec[self.partial], None] + np.where(ok, pos, 0)
+        self.all_valid = len(self.partial) == 0
+
+    def take(self, arr: np.ndarray) -> np.ndarray:
+        """(N, L) copy of ``arr`` (a flat store array) over each firm-event's days."""
+        n = len(self.base)
+        if self.T < self.L:
+            out = np.zeros((n, self.L), dtype=arr.dtype)
+        else:
+            view = np.lib.stride_tricks.sliding_window_view(arr, self.L)
+            out = view[np.clip(self.base, 0, self.T - self.L)]
+        if len(self.partial):
+            out[self.partial] = arr[self.pflat]
+        return out
+
+    @property
+    def flat(self) -> np.ndarray:
+        """(N, L) flat store indices (positions outside the data point at its first row)."""
+        flat = self.base[:, None] + np.arange(self.L)[None, :]
+        if len(self.partial):
+            flat[self.partial] = self.pflat
+        return flat
+
+
 def gather_index(store: ReturnStore, sec: np.ndarray, p0: np.ndarray, days: np.ndarray):
-    """Flat indices (N, L) of relative ``days`` for firm-events, and their validity mask."""
-    pos = p0[:, None] + days[None, :]
-    valid = (pos >= 0) & (pos < store.length[sec][:, None])
-    flat = store.start[sec][:, None] + np.where(valid, pos, 0)
-    return flat, valid
+    """Flat indices (N, L) of consecutive relative ``days`` and their validity mask."""
+    w = Window(store, sec, p0, int(days[0]), int(days[-1]))
+    return w.flat, w.valid
 
 
 @dataclass
@@ -132,13 +211,13 @@ class EngineResult:
     reason: np.ndarray  # (N,) object: why not ok ('' if ok)
     xtx_inv: np.ndarray  # (N, p, p)
     est_ar: np.ndarray  # (N, Le) estimation-window ARs (NaN where unused)
-    est_flat: np.ndarray  # (N, Le) flat store indices of the estimation days
+    est_window: "Window"  # gathers store arrays over the estimation days
     est_used: np.ndarray  # (N, Le) bool
     ar: np.ndarray  # (N, L)
     ret: np.ndarray  # (N, L)
     normal: np.ndarray  # (N, L) normal return incl. rf
     span: np.ndarray  # (N, L)
-    flat: np.ndarray  # (N, L) flat store indices of event days
+    window: "Window"  # gathers store arrays over the event days
     valid: np.ndarray  # (N, L) bool: a return is there
     Xv: np.ndarray  # (N, L, p) event-period regressor rows (0 where no return)
     fixed: bool  # market-adjusted: no estimation error in Var(CAR)
@@ -152,6 +231,16 @@ class EngineResult:
     cover_first: np.ndarray = None  # (N, W) first relative day covered
     cover_last: np.ndarray = None  # (N, W) last relative day covered
     spans_gap: np.ndarray = None  # (N, W) bool: a return spanning a suspension is in the window
+
+    @property
+    def est_flat(self) -> np.ndarray:
+        """(N, Le) flat store indices of the estimation days."""
+        return self.est_window.flat
+
+    @property
+    def flat(self) -> np.ndarray:
+        """(N, L) flat store indices of the event days."""
+        return self.window.flat
 
 
 def parse_window(text: str) -> tuple[int, int]:
@@ -188,36 +277,50 @@ def run(
 
     # --- estimation window -------------------------------------------------------------
     est_days = np.arange(estimation[0], estimation[1] + 1)
-    ef, ev = gather_index(store, sec, p0, est_days)
-    ye = y_all[ef]
-    Xe = X_all[ef]
-    used = ev & np.isfinite(ye) & np.isfinite(Xe).all(axis=2) & (store.span[ef] == 1)
+    ew = Window(store, sec, p0, estimation[0], estimation[1])
+    used = ew.take(store.eligible)
+    if not ew.all_valid:
+        used &= ew.valid
     m = used.sum(axis=1)
-    ye0 = np.where(used, ye, 0.0)
-    Xe0 = np.where(used[:, :, None], Xe, 0.0)
+    XT = store.XT
     if spec.fixed:
         theta = np.ones((N, p))
         xtx_inv = np.zeros((N, p, p))
         k_eff = 1  # sample variance of ARs: M - 1 degrees of freedom
         fit_ok = m >= 2
     else:
-        xtx = np.einsum("nlk,nlj->nkj", Xe0, Xe0)
-        xty = np.einsum("nlk,nl->nk", Xe0, ye0)
+        # X'X and X'y over each firm-event's estimation window from prefix sums: O(p^2) each.
+        _, pxx, pxy, pyy = store.prefix_moments()
+        length = store.length[sec]
+        lo = store.start[sec] + np.clip(p0 + estimation[0], 0, length)
+        hi = store.start[sec] + np.clip(p0 + estimation[1] + 1, 0, length)
+        xtx = pxx[hi] - pxx[lo]
+        xty = pxy[hi] - pxy[lo]
         det = np.linalg.det(xtx)
-        scale = np.einsum("nkk->n", xtx) ** p
+        # Hadamard: 0 <= det <= prod(diag); the ratio does not depend on the regressors' units
+        # (factors in decimals have tiny variances, so trace**p would flag ff3/carhart as singular).
+        scale = np.prod(np.diagonal(xtx, axis1=1, axis2=2), axis=1)
         fit_ok = (m > spec.k) & (np.abs(det) > 1e-12 * np.maximum(scale, 1e-300))
         safe = np.where(fit_ok[:, None, None], xtx, np.eye(p)[None])
         xtx_inv = np.linalg.inv(safe)
-        theta = np.einsum("nkj,nj->nk", xtx_inv, xty)
+        theta = np.matmul(xtx_inv, xty[:, :, None])[:, :, 0]
         k_eff = spec.k
-    fitted_e = np.einsum("nlk,nk->nl", Xe0, theta)
-    est_ar = np.where(used, ye0 - fitted_e, np.nan)
+        # SSR = y'y - 2 theta'X'y + theta'X'X theta (same window sums; no pass over the days)
+        yty = pyy[hi] - pyy[lo]
+        ssr_fit = yty - 2 * (theta * xty).sum(axis=1) + (theta * np.matmul(xtx, theta[:, :, None])[:, :, 0]).sum(axis=1)
+    est_ar = ew.take(y_all)
+    for k, name in enumerate(spec.regressors):  # p <= 5 regressors; the constant needs no gather
+        if name == "const":
+            est_ar -= theta[:, k:k + 1]
+        else:
+            est_ar -= ew.take(XT[k]) * theta[:, k:k + 1]
+    np.copyto(est_ar, np.nan, where=~used)
     dof = (m - k_eff).astype(float)
     if spec.fixed:
-        mean_ar = np.nanmean(np.where(used, est_ar, np.nan), axis=1) if N else np.zeros(0)
+        mean_ar = np.nanmean(est_ar, axis=1) if N else np.zeros(0)
         ssr = np.nansum((est_ar - mean_ar[:, None]) ** 2, axis=1)
     else:
-        ssr = np.nansum(est_ar**2, axis=1)
+        ssr = np.maximum(ssr_fit, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         sigma2 = np.where(dof > 0, ssr / dof, np.nan)
     ok = fit_ok & (m >= min_obs) & np.isfinite(sigma2) & (sigma2 > 0)
@@ -230,23 +333,25 @@ def run(
     lo = min(w[0] for w in windows)
     hi = max(w[1] for w in windows) + SPAN_BUFFER
     days = np.arange(lo, hi + 1)
-    vf, vv = gather_index(store, sec, p0, days)
-    yv = y_all[vf]
-    Xv = X_all[vf]
-    span = np.where(vv, store.span[vf], 0)
-    fitted = np.einsum("nlk,nk->nl", np.nan_to_num(Xv), theta)
-    fitted = np.where(np.isfinite(Xv).all(axis=2), fitted, np.nan)
+    vw = Window(store, sec, p0, lo, hi)
+    vv = vw.valid
+    yv = vw.take(y_all)
+    Xv = np.stack([vw.take(XT[k]) for k in range(p)], axis=2)
+    span = np.where(vv, vw.take(store.span), 0)
+    x_ok = np.isfinite(Xv).all(axis=2)
+    Xv = np.where(x_ok[:, :, None], Xv, 0.0)
+    fitted = np.where(x_ok, (Xv * theta[:, None, :]).sum(axis=2), np.nan)
     valid = vv & np.isfinite(yv) & np.isfinite(fitted) & (span >= 1)
     ar = np.where(valid, yv - fitted, np.nan)
-    off = store.offset[vf]
+    off = vw.take(store.offset)
     normal = np.where(valid, fitted + off, np.nan)
     ret = np.where(valid, yv + off, np.nan)
     cover_start = days[None, :] - span + 1
 
     res = EngineResult(
         estimation=tuple(estimation), windows=windows, days=days, theta=theta, sigma2=sigma2,
-        m=m, dof=dof, ok=ok, reason=reason, xtx_inv=xtx_inv, est_ar=est_ar, est_flat=ef,
-        est_used=used, ar=ar, ret=ret, normal=normal, span=span, flat=vf, valid=valid,
+        m=m, dof=dof, ok=ok, reason=reason, xtx_inv=xtx_inv, est_ar=est_ar, est_window=ew,
+        est_used=used, ar=ar, ret=ret, normal=normal, span=span, window=vw, valid=valid,
         Xv=np.where(valid[:, :, None], Xv, 0.0), fixed=spec.fixed,
     )
     for name, arr in cumulate(res, windows).items():
@@ -259,48 +364,89 @@ def cumulate(res: "EngineResult", windows) -> dict[str, np.ndarray]:
 
     A return enters window [a, b] when its coverage [d - span + 1, d] meets [a, b].
     Var(CAR) = sigma^2 (L + g'(X'X)^-1 g), L = sessions covered, g = summed regressor rows.
+    Firm-events with a return on every event-period day and no spanning return ("clean",
+    nearly all) use prefix sums over days; the others take the general masked path.
     """
-    days, valid, span, ar = res.days, res.valid, res.span, res.ar
-    ret, normal, sigma2, Xv0 = res.ret, res.normal, res.sigma2, res.Xv
+    days = res.days
+    N, W = res.ar.shape[0], len(windows)
+    clean = res.valid.all(axis=1) & (res.span == 1).all(axis=1)
+    out = {
+        "car": np.full((N, W), np.nan), "var": np.full((N, W), np.nan),
+        "bhar": np.full((N, W), np.nan), "n_returns": np.zeros((N, W), dtype=np.int64),
+        "n_sessions": np.zeros((N, W), dtype=np.int64), "cover_first": np.full((N, W), np.nan),
+        "cover_last": np.full((N, W), np.nan), "spans_gap": np.zeros((N, W), dtype=bool),
+    }
+    rows = np.nonzero(clean)[0]
+    if len(rows):
+        _cumulate_clean(res, rows, windows, out)
+    rows = np.nonzero(~clean)[0]
+    if len(rows):
+        _cumulate_general(res, rows, windows, out)
+    var = out.pop("var")
+    car_se = np.sqrt(var)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        car_t = out["car"] / car_se
+    car_p = 2.0 * special.stdtr(res.dof[:, None], -np.abs(car_t))  # two-sided Student t
+    out.update(car_se=car_se, car_t=car_t, car_p=car_p)
+    for name in ("car", "car_se", "car_t", "car_p", "bhar"):
+        out[name][~res.ok] = np.nan
+    return out
+
+
+def _est_error(res, rows, g):
+    """g'(X'X)^-1 g for the given firm-events (0 for the market-adjusted model)."""
+    if res.fixed:
+        return 0.0
+    return (g * np.matmul(res.xtx_inv[rows], g[:, :, None])[:, :, 0]).sum(axis=1)
+
+
+def _cumulate_clean(res, rows, windows, out):
+    """Windows by prefix sums over days, for firm-events with one return per day."""
+    days = res.days
+    zero = lambda a: np.concatenate([np.zeros((a.shape[0], 1) + a.shape[2:]), np.cumsum(a, axis=1)], axis=1)  # noqa: E731
+    cs_ar = zero(res.ar[rows])
+    cs_x = zero(res.Xv[rows])
+    lg_r = zero(np.log1p(res.ret[rows]))
+    lg_n = zero(np.log1p(res.normal[rows]))
+    sigma2 = res.sigma2[rows]
+    for j, (a, b) in enumerate(windows):
+        i0 = int(np.searchsorted(days, a))  # days[i0] = a (event days start at min window start)
+        i1 = int(np.searchsorted(days, b)) + 1
+        L = i1 - i0
+        out["car"][rows, j] = cs_ar[:, i1] - cs_ar[:, i0]
+        g = cs_x[:, i1] - cs_x[:, i0]
+        out["var"][rows, j] = sigma2 * (L + _est_error(res, rows, g))
+        out["bhar"][rows, j] = np.exp(lg_r[:, i1] - lg_r[:, i0]) - np.exp(lg_n[:, i1] - lg_n[:, i0])
+        out["n_returns"][rows, j] = L
+        out["n_sessions"][rows, j] = L
+        out["cover_first"][rows, j] = a
+        out["cover_last"][rows, j] = b
+
+
+def _cumulate_general(res, rows, windows, out):
+    """Windows with masks: missing days and returns spanning suspensions."""
+    days = res.days
+    valid, span, ar = res.valid[rows], res.span[rows], res.ar[rows]
+    ret, normal, Xv0 = res.ret[rows], res.normal[rows], res.Xv[rows]
+    sigma2 = res.sigma2[rows]
     cover_start = days[None, :] - span + 1
-    N = ar.shape[0]
-    W = len(windows)
-    car = np.full((N, W), np.nan)
-    var = np.full((N, W), np.nan)
-    bhar = np.full((N, W), np.nan)
-    n_ret = np.zeros((N, W), dtype=np.int64)
-    n_ses = np.zeros((N, W), dtype=np.int64)
-    c_first = np.full((N, W), np.nan)
-    c_last = np.full((N, W), np.nan)
-    gap = np.zeros((N, W), dtype=bool)
     big = np.iinfo(np.int64).max
-    for j, (a, b) in enumerate(windows):  # a handful of windows, each vectorized over N
+    for j, (a, b) in enumerate(windows):
         inc = valid & (days[None, :] >= a) & (cover_start <= b)
         cnt = inc.sum(axis=1)
         has = cnt > 0
-        car[:, j] = np.where(has, np.where(inc, ar, 0.0).sum(axis=1), np.nan)
+        out["car"][rows, j] = np.where(has, np.where(inc, ar, 0.0).sum(axis=1), np.nan)
         L = np.where(inc, span, 0).sum(axis=1)
-        incf = inc.astype(float)
-        g = np.einsum("nlk,nl->nk", Xv0, incf)
-        est_err = 0.0 if res.fixed else np.einsum("nk,nkj,nj->n", g, res.xtx_inv, g)
-        var[:, j] = np.where(has, sigma2 * (L + est_err), np.nan)
+        g = (Xv0 * inc[:, :, None]).sum(axis=1)
+        out["var"][rows, j] = np.where(has, sigma2 * (L + _est_error(res, rows, g)), np.nan)
         gross = np.where(inc, 1.0 + ret, 1.0).prod(axis=1)
         gross_n = np.where(inc, 1.0 + normal, 1.0).prod(axis=1)
-        bhar[:, j] = np.where(has, gross - gross_n, np.nan)
-        n_ret[:, j] = cnt
-        n_ses[:, j] = L
-        c_first[:, j] = np.where(has, np.where(inc, cover_start, big).min(axis=1), np.nan)
-        c_last[:, j] = np.where(has, np.where(inc, days[None, :], -big).max(axis=1), np.nan)
-        gap[:, j] = (inc & (span > 1)).any(axis=1)
-    car_se = np.sqrt(var)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        car_t = car / car_se
-    car_p = 2.0 * stats.t.sf(np.abs(car_t), res.dof[:, None])
-    for arr in (car, car_se, car_t, car_p, bhar):
-        arr[~res.ok] = np.nan
-    return {"car": car, "car_se": car_se, "car_t": car_t, "car_p": car_p, "bhar": bhar,
-            "n_returns": n_ret, "n_sessions": n_ses, "cover_first": c_first,
-            "cover_last": c_last, "spans_gap": gap}
+        out["bhar"][rows, j] = np.where(has, gross - gross_n, np.nan)
+        out["n_returns"][rows, j] = cnt
+        out["n_sessions"][rows, j] = L
+        out["cover_first"][rows, j] = np.where(has, np.where(inc, cover_start, big).min(axis=1), np.nan)
+        out["cover_last"][rows, j] = np.where(has, np.where(inc, days[None, :], -big).max(axis=1), np.nan)
+        out["spans_gap"][rows, j] = (inc & (span > 1)).any(axis=1)
 
 
 def car_path(res: "EngineResult", start: int, end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ mean               mu                                          1    R
 market-adjusted    Rm  (theta fixed at 1, nothing estimated)   0    R
 market (default)   alpha + beta Rm                             2    R
 ff3                a + b MKT + s SMB + h HML                   4    R - rf
-carhart            ff3 + m MOM                                 5    R - rf
+carhart            ff3 + mom MOM                               5    R - rf
 =================  ==========================================  ===  ==================
 
 Returns are decimals; factors are converted from French's percent by the factor loader.
@@ -40,7 +40,8 @@ class ModelSpec:
 
     @property
     def params(self) -> tuple[str, ...]:
-        names = {"const": "alpha", "mkt": "beta", "mkt_rf": "beta", "smb": "s", "hml": "h", "mom": "m"}
+        # the momentum loading is "mom", not "m": "m" is the observation count in estimation.csv
+        names = {"const": "alpha", "mkt": "beta", "mkt_rf": "beta", "smb": "s", "hml": "h", "mom": "mom"}
         return tuple(names[r] for r in self.regressors)
 
 
