@@ -290,7 +290,7 @@ def run(
         fit_ok = m >= 2
     else:
         # X'X and X'y over each firm-event's estimation window from prefix sums: O(p^2) each.
-        _, pxx, pxy, pyy = store.prefix_moments()
+        _, pxx, pxy, _ = store.prefix_moments()
         length = store.length[sec]
         lo = store.start[sec] + np.clip(p0 + estimation[0], 0, length)
         hi = store.start[sec] + np.clip(p0 + estimation[1] + 1, 0, length)
@@ -305,9 +305,6 @@ def run(
         xtx_inv = np.linalg.inv(safe)
         theta = np.matmul(xtx_inv, xty[:, :, None])[:, :, 0]
         k_eff = spec.k
-        # SSR = y'y - 2 theta'X'y + theta'X'X theta (same window sums; no pass over the days)
-        yty = pyy[hi] - pyy[lo]
-        ssr_fit = yty - 2 * (theta * xty).sum(axis=1) + (theta * np.matmul(xtx, theta[:, :, None])[:, :, 0]).sum(axis=1)
     est_ar = ew.take(y_all)
     for k, name in enumerate(spec.regressors):  # p <= 5 regressors; the constant needs no gather
         if name == "const":
@@ -320,7 +317,10 @@ def run(
         mean_ar = np.nanmean(est_ar, axis=1) if N else np.zeros(0)
         ssr = np.nansum((est_ar - mean_ar[:, None]) ** 2, axis=1)
     else:
-        ssr = np.maximum(ssr_fit, 0.0)
+        # Sum the squared residuals themselves: y'y - 2 theta'X'y + theta'X'X theta from store-wide
+        # prefix sums cancels catastrophically when the fit is tight (sigma^2 off by ~1e-6 relative
+        # for a near-perfect fit in a 30-security store; worse as the store grows).
+        ssr = np.nansum(est_ar**2, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         sigma2 = np.where(dof > 0, ssr / dof, np.nan)
     ok = fit_ok & (m >= min_obs) & np.isfinite(sigma2) & (sigma2 > 0)

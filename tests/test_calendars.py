@@ -1,0 +1,175 @@
+"""Day 0, sessions and returns on a security's own sessions.
+
+Day-0 rule: the first session of the security's exchange whose close is strictly after the
+announcement instant; a date-only announcement: that date if a session, else the next session.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.calendars import day_zero, returns_on, session_returns, sessions
+from analysis.errors import UserError
+
+DAY0_TABLE = [
+    # the reference table (these must hold)
+    ("2019-05-21T20:00-04:00", "XSHE", "2019-05-22"),
+    ("2019-05-21T20:00-04:00", "XNAS", "2019-05-22"),
+    ("2019-10-07T18:00-04:00", "XSHE", "2019-10-08"),  # Golden Week: Shanghai/Shenzhen closed Oct 1-7
+    ("2019-10-07T18:00-04:00", "XNAS", "2019-10-08"),
+    ("2019-05-15T15:30-04:00", "XNAS", "2019-05-15"),  # before the 16:00 close
+    ("2019-05-15T15:30-04:00", "XSHE", "2019-05-16"),  # 03:30 Beijing on the 16th
+    ("2022-05-04T12:00+01:00", "XSHE", "2022-05-05"),  # Labour Day holiday to May 4; 19:00 Beijing anyway
+    ("2022-05-04T12:00+01:00", "XNYS", "2022-05-04"),
+    ("2019-10-05", "XNYS", "2019-10-07"),  # date only, a Saturday
+    # edge cases
+    ("2019-05-15T16:00-04:00", "XNAS", "2019-05-16"),  # exactly at the close: not strictly before it
+    ("2019-05-15T15:59:59-04:00", "XNAS", "2019-05-15"),
+    ("2019-05-15T20:00Z", "XNAS", "2019-05-16"),  # the same close instant written in UTC
+    ("2019-05-22T07:00Z", "XSHE", "2019-05-23"),  # 15:00 Beijing = the Shenzhen close
+    ("2019-05-22T06:59Z", "XSHE", "2019-05-22"),
+    ("2019-11-29T13:30-05:00", "XNAS", "2019-12-02"),  # day after Thanksgiving: early close 13:00
+    ("2019-11-29T12:59-05:00", "XNAS", "2019-11-29"),
+    ("2019-11-28T10:00-05:00", "XNAS", "2019-11-29"),  # Thanksgiving: closed
+    ("2019-10-05T12:00-04:00", "XNYS", "2019-10-07"),  # a weekend instant
+    ("2019-10-05T12:00-04:00", "XSHE", "2019-10-08"),
+    ("2019-10-05", "XSHE", "2019-10-08"),  # date only inside Golden Week
+    ("2019-05-22", "XSHE", "2019-05-22"),  # date only, a session: that date
+    ("2022-05-04", "XSHE", "2022-05-05"),
+    # DST: US clocks moved on Sun 2019-03-10; the NYSE close is 21:00 UTC before, 20:00 UTC after
+    ("2019-03-08T20:30Z", "XNYS", "2019-03-08"),  # 15:30 EST
+    ("2019-03-11T20:30Z", "XNYS", "2019-03-12"),  # 16:30 EDT
+    ("2019-11-01T20:30Z", "XNYS", "2019-11-04"),  # 16:30 EDT (Fri) -> Mon
+    ("2019-11-04T20:30Z", "XNYS", "2019-11-04"),  # 15:30 EST after the switch back
+    ("2019-05-21T23:59:59+08:00", "XSHE", "2019-05-22"),
+]
+
+
+@pytest.mark.parametrize("announced,mic,expected", DAY0_TABLE)
+def test_day_zero(announced, mic, expected):
+    assert day_zero(announced, mic) == pd.Timestamp(expected)
+
+
+def test_day_zero_accepts_timestamps_and_dates():
+    assert day_zero(pd.Timestamp("2019-05-21 20:00", tz="America/New_York"), "XSHE") == pd.Timestamp("2019-05-22")
+    assert day_zero(pd.Timestamp("2019-10-05"), "XNYS") == pd.Timestamp("2019-10-07")  # naive = date only
+    assert day_zero(pd.Timestamp("2019-10-05").date(), "XNYS") == pd.Timestamp("2019-10-07")
+
+
+def test_time_without_offset_is_refused():
+    with pytest.raises((ValueError, UserError)):
+        day_zero("2019-05-21T20:00", "XNAS")
+
+
+def test_unknown_exchange_and_beyond_the_calendar():
+    with pytest.raises(UserError):
+        day_zero("2019-05-21", "XXXX")
+    with pytest.raises(UserError):
+        day_zero("2199-01-01", "XNYS")
+
+
+def test_shenzhen_follows_shanghai_sessions():
+    s = sessions("XSHE", "2019-09-27", "2019-10-11")
+    assert [d.strftime("%m-%d") for d in s] == ["09-27", "09-30", "10-08", "10-09", "10-10", "10-11"]
+    assert s.equals(sessions("XSHG", "2019-09-27", "2019-10-11"))
+
+
+# ----------------------------------------------------------------------------- returns
+
+DATES = pd.DatetimeIndex(["2019-03-04", "2019-03-05", "2019-03-06", "2019-03-07", "2019-03-08", "2019-03-11",
+                          "2019-03-12", "2019-03-13"])
+
+
+def _frame(adj, dates=DATES):
+    adj = pd.Series(adj, index=dates, dtype=float).dropna()
+    return pd.DataFrame({"close": adj * 2, "adj_close": adj, "volume": 1000.0}, index=adj.index.rename("date"))
+
+
+def test_simple_returns_on_adjusted_close():
+    sr = session_returns(_frame([10, 11, 9.9, 9.9, 10.89, 10.89 * 1.5, 10.89 * 1.5 * 0.5, 8.0]), "X", "XNYS")
+    assert list(sr.sessions) == list(DATES)
+    np.testing.assert_allclose(sr.ret[1:], [0.1, -0.1, 0.0, 0.1, 0.5, -0.5, 8.0 / (10.89 * 0.75) - 1], rtol=1e-12)
+    assert np.isnan(sr.ret[0]) and sr.span[0] == 0
+    assert (sr.span[1:] == 1).all()
+    assert sr.ret[3] == 0.0  # a true zero return stays zero
+
+
+def test_suspension_is_missing_never_zero_and_the_next_return_spans_it():
+    # no price rows on 03-06 and 03-07 (two sessions): suspended
+    sr = session_returns(_frame([10, 11, np.nan, np.nan, 12.1, 13.31, np.nan, 13.31]), "X", "XNYS")
+    assert list(sr.sessions) == list(DATES)  # suspended sessions remain sessions
+    assert np.isnan(sr.ret[2]) and np.isnan(sr.ret[3])
+    assert sr.span[2] == 0 and sr.span[3] == 0
+    assert sr.ret[4] == pytest.approx(12.1 / 11 - 1, rel=1e-12) and sr.span[4] == 3
+    assert sr.ret[5] == pytest.approx(0.1, rel=1e-12) and sr.span[5] == 1
+    assert np.isnan(sr.ret[6]) and sr.ret[7] == pytest.approx(0.0, abs=1e-15) and sr.span[7] == 2
+    assert np.isnan(sr.price[2]) and np.isnan(sr.volume[3])
+
+
+def test_relative_days_count_own_sessions():
+    sr = session_returns(_frame([10, 11, np.nan, np.nan, 12.1, 13.31, 14, 15]), "X", "XNYS")
+    p0 = sr.position("2019-03-08")
+    assert sr.sessions[p0 - 1] == pd.Timestamp("2019-03-07")  # day -1 is a suspended session, still a session
+    assert sr.sessions[p0 + 1] == pd.Timestamp("2019-03-11")  # the weekend is not counted
+    with pytest.raises(KeyError):
+        sr.position("2019-03-09")
+
+
+def test_off_calendar_rows_are_dropped_and_counted():
+    dates = DATES.append(pd.DatetimeIndex(["2019-03-16"])).sort_values()  # a Saturday
+    f = _frame([10, 11, 12, 13, 14, 15, 16, 17, 18], dates)
+    sr = session_returns(f, "X", "XNYS")
+    assert sr.off_calendar == 1 and pd.Timestamp("2019-03-16") not in sr.sessions
+
+
+def test_benchmark_returns_on_the_security_sessions():
+    sr = session_returns(_frame([10, 11, 12, 13, 14, 15, 16, 17]), "X", "XNYS")
+    bench = _frame([100, 101, np.nan, 103, 104, 105, 106, 107])
+    rm = returns_on(sr, bench)
+    assert rm[1] == pytest.approx(0.01)
+    # the benchmark's missing day and the return after it (which would span 2 sessions): NaN
+    assert np.isnan(rm[2]) and np.isnan(rm[3])
+    assert rm[4] == pytest.approx(104 / 103 - 1)
+
+
+@pytest.mark.shared_prices
+def test_hikvision_returns_from_the_recorded_file(shared_prices):
+    raw = pd.read_csv(shared_prices / "002415.SZ.csv", parse_dates=["date"], index_col="date")
+    sr = session_returns(raw, "002415.SZ", "XSHE")
+    adj = raw["adj_close"]
+    p = sr.position("2019-05-22")
+    assert sr.ret[p] == pytest.approx(adj["2019-05-22"] / adj["2019-05-21"] - 1, rel=1e-12)
+    # 2019-10-08 and 10-09: suspended (removed rows), the 10-10 return spans 3 sessions from 09-30
+    for d in ("2019-10-08", "2019-10-09"):
+        assert np.isnan(sr.ret[sr.position(d)]) and sr.span[sr.position(d)] == 0
+    q = sr.position("2019-10-10")
+    assert sr.span[q] == 3
+    assert sr.ret[q] == pytest.approx(adj["2019-10-10"] / adj["2019-09-30"] - 1, rel=1e-12)
+    assert sr.sessions[q - 3] == pd.Timestamp("2019-09-30")  # the holiday week is not sessions
+    assert sr.off_calendar == 0
+
+
+@pytest.mark.shared_prices
+@pytest.mark.parametrize("symbol,mic,suspended", [
+    ("002415.SZ", "XSHE", ["2019-10-08", "2019-10-09"]),
+    ("002236.SZ", "XSHE", ["2019-10-08", "2019-10-09"]),
+    ("300188.SZ", "XSHE", ["2019-03-27", "2019-03-28", "2019-03-29", "2019-04-01"]),
+    ("603019.SS", "XSHG", ["2019-06-24", "2019-06-25", "2019-06-26"]),
+    ("AMBA", "XNAS", []),
+    ("000300.SS", "XSHG", []),
+    ("^GSPC", "XNYS", []),
+])
+def test_recorded_files_agree_with_the_exchange_calendars(shared_prices, symbol, mic, suspended):
+    """The sessions with no price are exactly the suspensions listed in SOURCES.md (2017-2022)."""
+    raw = pd.read_csv(shared_prices / f"{symbol}.csv", parse_dates=["date"], index_col="date")
+    sr = session_returns(raw, symbol, mic)
+    assert sr.off_calendar == 0
+    window = (sr.sessions >= "2017-01-01") & (sr.sessions <= "2022-12-31")
+    missing = sr.sessions[window & np.isnan(sr.price)]
+    assert [d.strftime("%Y-%m-%d") for d in missing] == suspended
+    # every return is a price ratio with the previous priced session
+    r = raw["adj_close"].reindex(sr.sessions).ffill()
+    have = ~np.isnan(sr.ret)
+    expect = (raw["adj_close"].reindex(sr.sessions) / r.shift(1) - 1).to_numpy()
+    np.testing.assert_allclose(sr.ret[have], expect[have], rtol=1e-12)

@@ -1,0 +1,169 @@
+"""The command-line contract of ``python -m analysis study``: files, columns, options, exit codes."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+FILES = {
+    "abnormal_returns.csv": ["event_id", "symbol", "day", "date", "return", "normal_return", "abnormal_return"],
+    "car.csv": ["event_id", "symbol", "window", "car", "car_se", "car_t", "car_p", "bhar"],
+    "tests.csv": ["event_id", "group", "window", "n", "mean_car", "test", "statistic", "p_value"],
+    "estimation.csv": ["event_id", "symbol", "benchmark", "day0", "m", "alpha", "beta", "sigma"],
+    "skipped.csv": ["event_id", "symbol", "reason"],
+}
+N_EVENTS, N_SYMBOLS = 5, 12  # data/events.csv, data/universe.csv
+
+
+def cli(*args, cwd=REPO):
+    """Run ``python -m analysis`` in a fresh interpreter; (returncode, stdout, stderr)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    p = subprocess.run([sys.executable, "-m", "analysis", *args], cwd=cwd, env=env,
+                       capture_output=True, text=True, timeout=600)
+    return p.returncode, p.stdout, p.stderr
+
+
+def read(out, name):
+    return pd.read_csv(out / name, dtype={"window": str, "day0": str, "date": str})
+
+
+def header(out, name):
+    return (out / name).read_text().splitlines()[0].split(",")
+
+
+def assert_contract(out):
+    for name, cols in FILES.items():
+        assert (out / name).is_file(), name
+        assert header(out, name)[: len(cols)] == cols, name
+
+
+@pytest.fixture(scope="module")
+def default_run(shared_prices, tmp_path_factory):
+    """Exactly the documented command, from the repository root."""
+    out = tmp_path_factory.mktemp("study")
+    assert shared_prices.resolve() == (REPO / ".." / "shared" / "prices").resolve()
+    rc, stdout, stderr = cli("study", "--prices", "../shared/prices", "--out", str(out))
+    assert rc == 0, stderr
+    return out, stdout, stderr
+
+
+@pytest.mark.shared_prices
+def test_default_study_writes_the_five_files(default_run):
+    out, stdout, stderr = default_run
+    assert_contract(out)
+    assert "Traceback" not in stderr
+    car = read(out, "car.csv")
+    assert set(car["window"]) == {"0:0", "-1:1", "0:5", "-5:5"}
+    est = read(out, "estimation.csv")
+    skipped = read(out, "skipped.csv")
+    # every (event, symbol) is either estimated or skipped with a reason
+    assert len(est) + len(skipped) == N_EVENTS * N_SYMBOLS
+    assert skipped["reason"].str.len().gt(0).all()
+    xlnx = skipped[(skipped["symbol"] == "XLNX") & (skipped["event_id"] == "ft_sdn_2022")]
+    assert len(xlnx) == 1  # delisted in Feb 2022
+    assert len(car) == 4 * len(est)
+    assert est.set_index(["event_id", "symbol"]).index.is_unique
+    hik = est[(est["event_id"] == "nyt_hikvision_2019") & (est["symbol"] == "002415.SZ")].iloc[0]
+    assert hik["day0"] == "2019-05-22" and hik["benchmark"] == "000300.SS" and hik["m"] == 240
+    tests = read(out, "tests.csv")
+    for t in ("t_cs", "patell", "bmp", "bmp_kp", "gen_sign"):
+        assert t in set(tests["test"])
+    assert {"target", "supplier", "peer", "all"} <= set(tests["group"])
+
+
+@pytest.mark.shared_prices
+def test_abnormal_returns_cover_every_window_day(default_run):
+    out, _, _ = default_run
+    ar = read(out, "abnormal_returns.csv")
+    est = read(out, "estimation.csv")
+    days = ar.groupby(["event_id", "symbol"])["day"].apply(lambda s: sorted(s))
+    assert len(days) == len(est)
+    assert all(d == list(range(-5, 6)) for d in days)  # earliest window start -5 .. latest end 5
+    # a suspended day is a row with a date and missing values (Hikvision, 2019-10-08)
+    row = ar[(ar["event_id"] == "entity_list_28_2019") & (ar["symbol"] == "002415.SZ") & (ar["day"] == 0)].iloc[0]
+    assert row["date"] == "2019-10-08" and pd.isna(row["return"]) and pd.isna(row["abnormal_return"])
+
+
+@pytest.mark.shared_prices
+def test_repeatable_options_and_equals_forms(shared_prices, tmp_path):
+    rc, _, err = cli("study", "--prices", str(shared_prices), "--out", str(tmp_path),
+                     "--event", "nyt_hikvision_2019", "--event", "entity_list_28_2019",
+                     "--symbol", "AMBA", "--symbol", "002415.SZ", "--symbol", "INTC",
+                     "--estimation=-120:-11", "--window=-1:1", "--window=0:0", "--window=2:3",
+                     "--min-obs", "100", "--placebo-draws", "0", "--quiet")
+    assert rc == 0, err
+    assert_contract(tmp_path)
+    est = read(tmp_path, "estimation.csv")
+    assert sorted(set(est["event_id"])) == ["entity_list_28_2019", "nyt_hikvision_2019"]
+    assert sorted(set(est["symbol"])) == ["002415.SZ", "AMBA", "INTC"]
+    assert (est[est["symbol"] != "002415.SZ"]["m"] == 110).all()  # -120..-11, no gaps
+    car = read(tmp_path, "car.csv")
+    assert list(car["window"].unique()) == ["-1:1", "0:0", "2:3"]
+    ar = read(tmp_path, "abnormal_returns.csv")
+    assert sorted(ar["day"].unique()) == [-1, 0, 1, 2, 3]
+    assert len(ar) == 5 * len(est)
+
+
+@pytest.mark.shared_prices
+def test_min_obs_too_large_skips_everyone_and_exits_0(shared_prices, tmp_path):
+    rc, _, err = cli("study", "--prices", str(shared_prices), "--out", str(tmp_path), "--min-obs", "100000",
+                     "--placebo-draws", "0", "--quiet")
+    assert rc == 0, err
+    assert_contract(tmp_path)
+    skipped = read(tmp_path, "skipped.csv")
+    assert len(skipped) == N_EVENTS * N_SYMBOLS
+    assert skipped["reason"].str.len().gt(0).all()
+    assert skipped["reason"].str.contains("min-obs").sum() == N_EVENTS * N_SYMBOLS - 1  # + XLNX delisted
+    for name in ("abnormal_returns.csv", "car.csv", "estimation.csv"):
+        assert len(read(tmp_path, name)) == 0
+
+
+def _bad_events(tmp_path):
+    p = tmp_path / "events.csv"
+    p.write_text("event_id,announced_at,title,kind,source\nbad_one,2019-05-21T20:00,t,report,s\n")
+    return p
+
+
+BAD = {
+    "unknown event": lambda t: ["--event", "no_such_event"],
+    "unknown model": lambda t: ["--model", "capm2"],
+    "window 1:-1": lambda t: ["--window=1:-1"],
+    "window not a:b": lambda t: ["--window=soon"],
+    "estimation 0:-5": lambda t: ["--estimation=0:-5"],
+    "prices folder": lambda t: ["--prices", str(t / "nowhere")],
+    "malformed events": lambda t: ["--events", str(_bad_events(t))],
+    "missing events file": lambda t: ["--events", str(t / "none.csv")],
+    "ff3 without factors": lambda t: ["--model", "ff3"],
+    "unknown option": lambda t: ["--frobnicate"],
+}
+
+
+@pytest.mark.shared_prices
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_exits_2_with_one_line(shared_prices, tmp_path, case):
+    args = ["study", "--prices", str(shared_prices), "--out", str(tmp_path / "out"), "--quiet"] + BAD[case](tmp_path)
+    rc, stdout, stderr = cli(*args)
+    assert rc == 2, (case, stderr)
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    assert lines[0].startswith("error:")
+    assert not (tmp_path / "out" / "car.csv").exists()
+
+
+def test_bad_input_through_main_in_process(tmp_path, capsys):
+    from analysis.cli import main
+
+    assert main(["study", "--out", str(tmp_path), "--window=3:1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "3:1" in err[0]
+    assert main(["study", "--out", str(tmp_path), "--events", str(_bad_events(tmp_path))]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "announced_at" in err[0] and "row 1" in err[0]

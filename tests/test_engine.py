@@ -1,0 +1,379 @@
+"""The engine's statistics against numbers worked out independently.
+
+- Real firm-events: statsmodels OLS on returns computed here with pandas from the recorded
+  CSV files, Var(CAR) = sigma^2 * 1'(I + X*(X'X)^-1 X*')1 from explicit matrices, and the
+  Student-t p-value from scipy (see ``conftest.Reference``).
+- Tiny synthetic cases whose expected values are worked out on paper and written as literals.
+- Suspensions: synthetic (hand numbers) and the real Hikvision/Dahua 2019-10-08/09 halt.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+RTOL = 1e-8
+WINDOWS = ("0:0", "-1:1", "-5:5")
+
+
+def close(actual, expected, rtol=RTOL, atol=1e-12):
+    np.testing.assert_allclose(np.asarray(actual, dtype=float), np.asarray(expected, dtype=float),
+                               rtol=rtol, atol=atol)
+
+
+def one(frame: pd.DataFrame, **eq) -> pd.Series:
+    sel = frame
+    for k, v in eq.items():
+        sel = sel[sel[k] == v]
+    assert len(sel) == 1, f"expected one row for {eq}, got {len(sel)}"
+    return sel.iloc[0]
+
+
+def check_windows(res, ref, event_id, symbol, windows=WINDOWS):
+    """car.csv rows (car, se, t, p, bhar) and the per-day ARs against the reference."""
+    for w in windows:
+        a, b = map(int, w.split(":"))
+        exp = ref.window(a, b)
+        row = one(res.car, event_id=event_id, symbol=symbol, window=w)
+        close(row["car"], exp["car"])
+        close(row["car_se"], exp["se"])
+        close(row["car_t"], exp["t"])
+        close(row["car_p"], exp["p"], rtol=1e-7)
+        close(row["bhar"], exp["bhar"])
+        assert row["n_returns"] == b - a + 1 and not row["spans_suspension"]
+        ars = res.abnormal_returns
+        ars = ars[(ars["event_id"] == event_id) & (ars["symbol"] == symbol)].set_index("day")
+        days = list(range(a, b + 1))
+        assert [pd.Timestamp(d) for d in ars.loc[days, "date"]] == list(exp["dates"])
+        close(ars.loc[days, "return"], exp["ret"])
+        close(ars.loc[days, "normal_return"], exp["normal"])
+        close(ars.loc[days, "abnormal_return"], exp["ar"])
+
+
+# ----------------------------------------------------------------------------- real data
+
+# (event, symbol, benchmark, day 0, M). 300188.SZ was suspended 2019-03-27..04-01 (4 sessions)
+# inside its estimation window: those 4 sessions and the spanning return are left out.
+MARKET_CASES = [
+    ("nyt_hikvision_2019", "002415.SZ", "000300.SS", "2019-05-22", 240),
+    ("entity_list_28_2019", "AMBA", "^GSPC", "2019-10-08", 240),
+    ("huawei_entity_list_2019", "002236.SZ", "000300.SS", "2019-05-16", 240),
+    ("entity_list_28_2019", "300188.SZ", "000300.SS", "2019-10-08", 235),
+    ("ft_sdn_2022", "INTC", "^GSPC", "2022-05-04", 240),
+]
+
+
+@pytest.mark.shared_prices
+@pytest.mark.parametrize("event_id,symbol,bench,day0,M", MARKET_CASES)
+def test_market_model_matches_statsmodels(run_study, ref, event_id, symbol, bench, day0, M):
+    res = run_study(events=[event_id], symbols=[symbol])
+    model = ref.Model(ref.adj(symbol), ref.adj(bench), ref.sessions(bench), day0)
+    assert model.M == M  # the reference itself agrees with the documented data
+    est = one(res.estimation, event_id=event_id, symbol=symbol)
+    assert str(est["day0"]) == day0
+    assert est["benchmark"] == bench
+    assert est["m"] == M
+    close([est["alpha"], est["beta"]], model.params)
+    close(est["sigma"], np.sqrt(model.fit.ssr / (M - 2)))
+    check_windows(res, model, event_id, symbol)
+
+
+@pytest.mark.shared_prices
+@pytest.mark.parametrize("model_name", ["mean", "market-adjusted"])
+@pytest.mark.parametrize("event_id,symbol,bench,day0,M", [MARKET_CASES[0], MARKET_CASES[1], MARKET_CASES[3]])
+def test_mean_and_market_adjusted_models(run_study, ref, model_name, event_id, symbol, bench, day0, M):
+    res = run_study(events=[event_id], symbols=[symbol], model=model_name)
+    model = ref.Model(ref.adj(symbol), ref.adj(bench), ref.sessions(bench), day0, model=model_name)
+    est = one(res.estimation, event_id=event_id, symbol=symbol)
+    assert est["m"] == M
+    if model_name == "mean":
+        # OLS on a constant: mu = sample mean, sigma^2 = SSR / (M - 1)
+        r = model.data.loc[model.est_dates, "r"]
+        close(model.params[0], r.mean())
+        close(est["alpha"], r.mean())
+        close(est["sigma"], r.std(ddof=1))
+        assert np.isnan(est["beta"])
+    else:
+        ar = model.data.loc[model.est_dates, "r"] - model.data.loc[model.est_dates, "rm"]
+        close(est["sigma"], ar.std(ddof=1))
+        assert est["beta"] == 1.0
+    assert model.dof == M - 1
+    check_windows(res, model, event_id, symbol)
+    # closed forms: Var(CAR) = sigma^2 (L + L^2 / M) for the mean model, L sigma^2 market-adjusted
+    for w in WINDOWS:
+        a, b = map(int, w.split(":"))
+        L = b - a + 1
+        s2 = est["sigma"] ** 2
+        expected = s2 * (L + L * L / M) if model_name == "mean" else s2 * L
+        close(one(res.car, event_id=event_id, symbol=symbol, window=w)["car_se"] ** 2, expected)
+
+
+@pytest.mark.shared_prices
+@pytest.mark.parametrize("model_name", ["ff3", "carhart"])
+@pytest.mark.parametrize("event_id,symbol,day0", [("entity_list_28_2019", "AMBA", "2019-10-08"),
+                                                  ("ft_sdn_2022", "INTC", "2022-05-04")])
+def test_factor_models_match_statsmodels(run_study, ref, shared_factors, model_name, event_id, symbol, day0):
+    files = [str(shared_factors / "F-F_Research_Data_Factors_daily.csv")]
+    if model_name == "carhart":
+        files.append(str(shared_factors / "F-F_Momentum_Factor_daily.csv"))
+    res = run_study(events=[event_id], symbols=[symbol], model=model_name, factors=files)
+    fac = ref.factors(shared_factors, model_name == "carhart")  # percent / 100
+    model = ref.Model(ref.adj(symbol), ref.adj("^GSPC"), ref.sessions("^GSPC"), day0, model=model_name, factors=fac)
+    assert len(res.skipped) == 0, res.skipped
+    est = one(res.estimation, event_id=event_id, symbol=symbol)
+    assert est["m"] == model.M == 240
+    names = ["alpha", "beta", "s", "h"] + (["mom"] if model_name == "carhart" else [])
+    close(est[names].to_numpy(dtype=float), model.params)
+    close(est["sigma"], np.sqrt(model.fit.ssr / (model.M - len(names))))
+    assert model.dof == model.M - len(names)
+    check_windows(res, model, event_id, symbol)
+    # the normal return adds rf back: return - normal_return == abnormal return of the excess return
+    ar = res.abnormal_returns
+    day0_row = ar[(ar["symbol"] == symbol) & (ar["day"] == 0)].iloc[0]
+    rf = fac.loc[pd.Timestamp(day0), "rf"]
+    x = model.rows([pd.Timestamp(day0)])[0]
+    close(day0_row["normal_return"], x @ model.params + rf)
+
+
+# ----------------------------------------------------------------------------- tiny hand case
+
+# XNYS sessions 2019-03-01 .. 2019-03-13 (no holiday); day 0 = 2019-03-12, estimation -6:-1.
+TINY_DATES = ["2019-03-01", "2019-03-04", "2019-03-05", "2019-03-06", "2019-03-07", "2019-03-08",
+              "2019-03-11", "2019-03-12", "2019-03-13"]
+# Estimation: Rm = -2,-1,0,1,2,0 %; R = 0.001 + 1.5 Rm + e, e = (1,-2,1,-2,1,1)e-3 (sum e = 0, sum Rm e = 0),
+# so alpha = 0.001, beta = 1.5 exactly, SSR = 12e-6, sigma^2 = 12e-6 / (6 - 2) = 3e-6.
+# X'X = [[6, 0], [0, 10e-4]] -> (X'X)^-1 = diag(1/6, 1000).
+TINY_RM = [-0.02, -0.01, 0.0, 0.01, 0.02, 0.0, 0.01, -0.03]
+TINY_R = [-0.028, -0.016, 0.002, 0.014, 0.032, 0.002, 0.03, -0.05]
+
+
+@pytest.fixture
+def tiny(synthetic_study, make_prices):
+    def run(model):
+        return synthetic_study(
+            {"SYN": ("XNYS", "BNCH", "target")},
+            {"SYN": make_prices(TINY_DATES, TINY_R), "BNCH": make_prices(TINY_DATES, TINY_RM, 1000.0)},
+            {"tiny_event": "2019-03-12"},
+            model=model, estimation=(-6, -1), windows=["0:0", "0:1"], min_obs=6)
+    return run
+
+
+def test_tiny_market_model_by_hand(tiny):
+    res = tiny("market")
+    est = one(res.estimation, symbol="SYN")
+    assert est["m"] == 6 and str(est["day0"]) == "2019-03-12"
+    close([est["alpha"], est["beta"], est["sigma"]], [0.001, 1.5, 0.0017320508075688774])
+    ar = res.abnormal_returns.set_index("day")
+    # day 0: normal 0.001 + 1.5*0.01 = 0.016, AR 0.03 - 0.016 = 0.014
+    # day 1: normal 0.001 - 1.5*0.03 = -0.044, AR -0.05 + 0.044 = -0.006
+    close(ar.loc[[0, 1], "normal_return"], [0.016, -0.044])
+    close(ar.loc[[0, 1], "abnormal_return"], [0.014, -0.006])
+    w00 = one(res.car, window="0:0")
+    # Var = 3e-6 (1 + [1, .01] diag(1/6, 1000) [1, .01]') = 3e-6 (1 + 1/6 + 0.1) = 3.8e-6
+    close(w00[["car", "car_se", "car_t", "car_p", "bhar"]].to_numpy(dtype=float),
+          [0.014, 0.0019493588689617927, 7.181848464596079, 0.001990943023476577, 0.014])
+    w01 = one(res.car, window="0:1")
+    # g = [2, -0.02]: Var = 3e-6 (2 + 4/6 + 0.4) = 9.2e-6; BHAR = 1.03*0.95 - 1.016*0.956 = 0.007204
+    # p from the closed-form t(4) cdf: F(t) = 1/2 + 3/8 (t/sqrt(1+t^2/4)) (1 - t^2/(12 (1+t^2/4)))
+    close(w01[["car", "car_se", "car_t", "car_p", "bhar"]].to_numpy(dtype=float),
+          [0.008, 0.00303315017762062, 2.6375218935831484, 0.05772982650357328, 0.007204])
+
+
+def test_tiny_mean_model_by_hand(tiny):
+    res = tiny("mean")
+    est = one(res.estimation, symbol="SYN")
+    # mu = 0.006/6 = 0.001; deviations -29,-17,1,13,31,1 (e-3): SSR = 2262e-6, sigma^2 = 452.4e-6
+    close([est["alpha"], est["sigma"] ** 2], [0.001, 452.4e-6])
+    # [0:0]: AR 0.029, Var = 452.4e-6 (1 + 1/6) = 527.8e-6;  [0:1]: CAR 0.029 - 0.051, Var = 452.4e-6 * 8/3
+    close(one(res.car, window="0:0")[["car", "car_se"]].to_numpy(dtype=float), [0.029, np.sqrt(527.8e-6)])
+    close(one(res.car, window="0:1")[["car", "car_se"]].to_numpy(dtype=float), [-0.022, np.sqrt(1206.4e-6)])
+
+
+def test_tiny_market_adjusted_by_hand(tiny):
+    res = tiny("market-adjusted")
+    est = one(res.estimation, symbol="SYN")
+    # estimation ARs R - Rm = -8,-6,2,4,12,2 (e-3), mean 1e-3, squared deviations sum 262e-6, / 5
+    close(est["sigma"] ** 2, 52.4e-6)
+    assert est["m"] == 6
+    w00 = one(res.car, window="0:0")
+    close(w00[["car", "car_se", "car_t"]].to_numpy(dtype=float),
+          [0.02, np.sqrt(52.4e-6), 0.02 / np.sqrt(52.4e-6)])
+    # t(M - 1 = 5): two-sided p of 2.7628948199776886 is 0.03969816876877505
+    close(w00["car_p"], 0.03969816876877505, rtol=1e-7)
+    w01 = one(res.car, window="0:1")  # ARs 0.02 and -0.02: CAR 0, Var = 2 sigma^2
+    close(w01[["car", "car_se"]].to_numpy(dtype=float), [0.0, np.sqrt(104.8e-6)])
+
+
+# ----------------------------------------------------------------------------- suspensions
+
+# XNYS sessions 2019-02-25 (day -11, base price) .. 2019-03-15 (day 3); day 0 = 2019-03-12.
+SUSP_DATES = ["2019-02-25", "2019-02-26", "2019-02-27", "2019-02-28", "2019-03-01", "2019-03-04",
+              "2019-03-05", "2019-03-06", "2019-03-07", "2019-03-08", "2019-03-11", "2019-03-12",
+              "2019-03-13", "2019-03-14", "2019-03-15"]
+NAN = float("nan")
+# days:       -10     -9     -8    -7    -6    -5     -4     -3     -2     -1     0      1      2     3
+SUSP_RM = [-0.02, -0.01, 0.0, 0.01, 0.02, -0.01, 0.01, 0.02, 0.0, 0.005, 0.01, -0.03, 0.03, 0.0]
+# security: the tiny estimation returns at -10..-8 and -4..-2; suspended on -7, -6 with a +50% return
+# at resumption (-5), which must not enter the fit; suspended on days 0 and 1, resumes on day 2.
+SUSP_R = [-0.028, -0.016, 0.002, NAN, NAN, 0.5, 0.014, 0.032, 0.002, 0.01, NAN, NAN, 0.02, 0.001]
+
+
+@pytest.fixture
+def suspended(synthetic_study, make_prices):
+    return synthetic_study(
+        {"HALT": ("XNYS", "BNCH", "target")},
+        {"HALT": make_prices(SUSP_DATES, SUSP_R), "BNCH": make_prices(SUSP_DATES, SUSP_RM, 1000.0)},
+        {"halt_event": "2019-03-12"},
+        estimation=(-10, -2), windows=["0:0", "-1:1", "3:3"], min_obs=6)
+
+
+def test_spanning_return_left_out_of_the_fit(suspended):
+    est = one(suspended.estimation, symbol="HALT")
+    # 9 estimation sessions - 2 suspended - 1 spanning return = the 6 tiny returns: same fit
+    assert est["m"] == 6
+    close([est["alpha"], est["beta"], est["sigma"] ** 2], [0.001, 1.5, 3e-6])
+
+
+def test_suspended_event_window_takes_the_resumption_return(suspended):
+    ar = suspended.abnormal_returns.set_index("day")
+    # suspended days: missing, never zero
+    assert ar.loc[[0, 1], ["return", "normal_return", "abnormal_return"]].isna().all().all()
+    assert str(ar.loc[2, "date"]) == "2019-03-14" and ar.loc[2, "span"] == 3
+    # normal return over the 3 sessions: 3 alpha + beta (0.01 - 0.03 + 0.03) = 0.003 + 0.015
+    close(ar.loc[2, ["return", "normal_return", "abnormal_return"]].to_numpy(dtype=float), [0.02, 0.018, 0.002])
+
+    w00 = one(suspended.car, window="0:0")  # day 0 is suspended; resumption (day 2) is after the window end
+    # g = [3, 0.01]: Var = 3e-6 (3 + 9/6 + 1000 * 1e-4) = 13.8e-6  (identity term counts the span, 3)
+    close(w00[["car", "car_se", "bhar"]].to_numpy(dtype=float), [0.002, np.sqrt(13.8e-6), 1.02 - 1.018])
+    close(w00["car_t"], 0.5383819020581655)
+    close(w00["car_p"], 0.6188752427517639, rtol=1e-7)  # t(4)
+    assert bool(w00["spans_suspension"]) and w00["n_returns"] == 1 and w00["n_sessions"] == 3
+    assert (str(w00["span_first"]), str(w00["span_last"])) == ("2019-03-12", "2019-03-14")
+
+    w = one(suspended.car, window="-1:1")
+    # day -1: AR 0.01 - (0.001 + 1.5 * 0.005) = 0.0015; plus 0.002. g = [1, .005] + [3, .01] = [4, .015]
+    # Var = 3e-6 (4 + 16/6 + 1000 * 0.015^2) = 20.675e-6
+    close(w[["car", "car_se"]].to_numpy(dtype=float), [0.0035, np.sqrt(20.675e-6)])
+    close(w["car_t"], 0.7697421795475463)
+    assert bool(w["spans_suspension"]) and w["n_returns"] == 2 and w["n_sessions"] == 4
+    assert (str(w["span_first"]), str(w["span_last"])) == ("2019-03-11", "2019-03-14")
+
+    w33 = one(suspended.car, window="3:3")  # after resumption: an ordinary one-session return
+    close(w33["car"], 0.001 - 0.001)
+    assert not bool(w33["spans_suspension"]) and w33["n_sessions"] == 1
+
+
+@pytest.mark.shared_prices
+@pytest.mark.parametrize("symbol", ["002415.SZ", "002236.SZ"])
+def test_real_suspension_entity_list_28(cli_entity_list_28, ref, symbol):
+    """Hikvision and Dahua were halted 2019-10-08/09 (day 0 and day 1) and resumed 2019-10-10."""
+    car, est = cli_entity_list_28
+    model = ref.Model(ref.adj(symbol), ref.adj("000300.SS"), ref.sessions("000300.SS"), "2019-10-08")
+    e = one(est, symbol=symbol)
+    close([e["alpha"], e["beta"], e["sigma"]], [*model.params, model.sigma])
+    px, pm = ref.adj(symbol), ref.adj("000300.SS")
+    R = px[pd.Timestamp("2019-10-10")] / px[pd.Timestamp("2019-09-30")] - 1  # day 2 over day -1
+    rm = [pm[pd.Timestamp(d)] / pm[pd.Timestamp(p)] - 1 for p, d in
+          [("2019-09-30", "2019-10-08"), ("2019-10-08", "2019-10-09"), ("2019-10-09", "2019-10-10")]]
+    g = np.array([3.0, sum(rm)])
+    normal = g @ model.params  # 3 alpha + beta * sum(Rm)
+    var = model.sigma2 * (3 + g @ model.xtx_inv @ g)
+    for w in ("0:0", "0:1"):
+        row = one(car, symbol=symbol, window=w)
+        close(row["car"], R - normal, rtol=1e-8)
+        close(row["car_se"], np.sqrt(var), rtol=1e-8)
+        assert bool(row["spans_suspension"]) is True
+        assert (row["span_first"], row["span_last"]) == ("2019-10-08", "2019-10-10")
+        assert row["n_returns"] == 1 and row["n_sessions"] == 3
+    # [-1:1]: day -1 (2019-09-30, one session) plus the spanning return
+    d = model.window(-1, -1)
+    row = one(car, symbol=symbol, window="-1:1")
+    g2 = g + model.rows([pd.Timestamp("2019-09-30")])[0]
+    close(row["car"], R - normal + d["car"], rtol=1e-8)
+    close(row["car_se"], np.sqrt(model.sigma2 * (4 + g2 @ model.xtx_inv @ g2)), rtol=1e-8)
+    assert (row["span_first"], row["span_last"]) == ("2019-09-30", "2019-10-10")
+
+
+@pytest.fixture(scope="module")
+def cli_entity_list_28(shared_prices, tmp_path_factory):
+    from analysis.cli import main
+
+    out = tmp_path_factory.mktemp("el28")
+    rc = main(["study", "--prices", str(shared_prices), "--out", str(out), "--event", "entity_list_28_2019",
+               "--symbol", "002415.SZ", "--symbol", "002236.SZ", "--window=0:0", "--window=0:1",
+               "--window=-1:1", "--placebo-draws", "0", "--quiet"])
+    assert rc == 0
+    car = pd.read_csv(out / "car.csv", dtype={"span_first": str, "span_last": str})
+    return car, pd.read_csv(out / "estimation.csv")
+
+
+# ----------------------------------------------------------------------------- engine API
+
+
+def test_parse_window():
+    from analysis.engine import format_window, parse_window
+
+    assert parse_window("-1:1") == (-1, 1) and parse_window("0:0") == (0, 0)
+    assert format_window((-5, 5)) == "-5:5"
+    for bad in ("1:-1", "a:b", "1", "1:2:3"):
+        with pytest.raises(ValueError):
+            parse_window(bad)
+
+
+def test_too_few_estimation_returns_are_skipped_with_a_reason(tiny, synthetic_study, make_prices):
+    res = synthetic_study(
+        {"SYN": ("XNYS", "BNCH", "target")},
+        {"SYN": make_prices(TINY_DATES, TINY_R), "BNCH": make_prices(TINY_DATES, TINY_RM, 1000.0)},
+        {"tiny_event": "2019-03-12"}, estimation=(-6, -1), windows=["0:0"], min_obs=7)
+    assert res.estimation.empty and res.car.empty
+    reason = one(res.skipped, symbol="SYN")["reason"]
+    assert "6" in reason and "min-obs 7" in reason
+
+
+def test_french_raw_factor_files_are_read_as_decimals(tmp_path):
+    from analysis.factors import load_factors
+
+    (tmp_path / "ff.csv").write_text(
+        "This file was created by CMPT_ME_BEME_RETS_DAILY using the 202412 CRSP database.\n\n"
+        ",Mkt-RF,SMB,HML,RF\n19260701,    0.10,   -0.25,   -0.27,    0.009\n"
+        "20191008,   -1.59,   -0.76,    0.52,    0.008\n\n Annual Factors: January-December \n"
+        ",Mkt-RF,SMB,HML,RF\n1927,   29.47,   -2.46,   -3.75,    3.12\n\nCopyright 2024 Kenneth R. French\n")
+    (tmp_path / "mom.csv").write_text(
+        "This file was created by CMPT_ME_PRIOR_RETS_DAILY.\n\n,Mom   \n19261103,    0.56\n"
+        "20191008,   -1.93\n\nCopyright 2024 Kenneth R. French\n")
+    f = load_factors([tmp_path / "ff.csv", tmp_path / "mom.csv"])
+    assert list(f.index) == [pd.Timestamp("2019-10-08")]  # inner join on date
+    close(f.loc["2019-10-08", ["mkt_rf", "smb", "hml", "rf", "mom"]].to_numpy(dtype=float),
+          [-0.0159, -0.0076, 0.0052, 0.00008, -0.0193])
+
+
+def test_tight_fit_in_a_large_store_keeps_full_precision(reference_model):
+    """sigma^2 of a near-perfect fit must not depend on what else is in the store (no SSR from
+    y'y - 2 theta'X'y + theta'X'X theta over store-wide prefix sums, which cancels)."""
+    import exchange_calendars as xcals
+
+    from analysis import engine
+    from analysis.calendars import returns_on, session_returns
+    from analysis.models import get_model
+
+    rng = np.random.default_rng(11)
+    s = xcals.get_calendar("XNYS").sessions
+    s = pd.DatetimeIndex(s[(s >= "2010-01-04") & (s <= "2019-12-31")])
+    bench = pd.Series(100 * np.cumprod(1 + rng.normal(0, 0.01, len(s))), index=s)
+    bframe = pd.DataFrame({"adj_close": bench, "close": bench, "volume": 1.0})
+    rb = bench.pct_change().fillna(0).to_numpy()
+    series, bases, prices = [], [], {}
+    for i in range(100):  # 99 noisy securities, then one tracking the benchmark to 1e-6 a day
+        noise = 0.05 if i < 99 else 1e-6
+        px = pd.Series(50 * np.cumprod(1 + 0.0001 + rb + rng.normal(0, noise, len(s))), index=s)
+        sr = session_returns(pd.DataFrame({"adj_close": px, "close": px, "volume": 1.0}), f"S{i}", "XNYS")
+        series.append(sr)
+        bases.append(pd.DataFrame({"mkt": returns_on(sr, bframe)}, index=sr.sessions))
+        prices[i] = px
+    store = engine.build_store(get_model("market"), series, bases)
+    p0 = len(s) - 20
+    out = engine.run(store, np.array([99]), np.array([p0]), (-250, -11), [(0, 0)], 120)
+    ref = reference_model(prices[99], bench, s, s[p0])
+    assert out.ok[0] and out.m[0] == ref.M == 240
+    close(out.theta[0], ref.params, rtol=1e-9)
+    close(out.sigma2[0], ref.sigma2, rtol=1e-9, atol=0)

@@ -1,0 +1,321 @@
+"""Cross-sectional tests against hand-computed and independently computed values.
+
+t_cs (Brown & Warner 1985), Patell (1976), BMP (Boehmer, Musumeci & Poulsen 1991), BMP with the
+Kolari & Pynnönen (2010) correction, and Cowan's (1992) generalized sign test with a pooled p.
+The mean pairwise correlation r is computed here with ``pandas.DataFrame.corr(min_periods=30)``
+on estimation-window ARs indexed by calendar date (firms on different calendars, missing days).
+"""
+from __future__ import annotations
+
+import math
+
+import exchange_calendars as xcals
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from analysis import crosssection, inference
+
+TESTS = ("t_cs", "patell", "bmp", "bmp_kp", "gen_sign")
+
+
+def close(actual, expected, rtol=1e-9, atol=1e-12):
+    np.testing.assert_allclose(np.asarray(actual, dtype=float), np.asarray(expected, dtype=float),
+                               rtol=rtol, atol=atol)
+
+
+def norm_p(z):
+    return math.erfc(abs(z) / math.sqrt(2.0))
+
+
+# ----------------------------------------------------------------------------- hand case
+
+
+def test_cell_tests_by_hand():
+    # cell 0: three firms; cell 1: one firm (N < 2: not applicable)
+    car = np.array([0.02, 0.04, -0.01, 0.03])
+    se = np.array([0.01, 0.02, 0.01, 0.01])  # SCAR = 2, 2, -1 | 3
+    dof = np.array([100.0, 50.0, 200.0, 100.0])  # M - k
+    est_pos = np.array([55.0, 20.0, 110.0, 50.0])
+    est_n = np.array([100.0, 50.0, 200.0, 100.0])
+    out = inference.cell_tests(np.array([0, 0, 0, 1]), 2, car, se, dof, est_pos, est_n, np.array([0.1, np.nan]))
+    close(out["n"], [3, 1])
+    close(out["mean_car"], [0.05 / 3, 0.03])
+    # t_cs: deviations 1/300, 7/300, -8/300 -> sd = sqrt(114/90000 / 2) = 0.02516611..., t = 1.14707866...
+    close(out["t_cs_stat"][0], 1.1470786693528088)
+    # t(2): two-sided p = 1 - t / sqrt(2 + t^2)
+    t = 1.1470786693528088
+    close(out["t_cs_p"][0], 1 - t / math.sqrt(2 + t * t))
+    # Patell: sum SCAR = 3; sum dof/(dof-2) = 100/98 + 50/48 + 200/198 = 3.0721757...
+    close(out["patell_stat"][0], 1.7115840077176876)
+    close(out["patell_p"][0], norm_p(1.7115840077176876))
+    # BMP: mean SCAR 1, sd SCAR sqrt((1 + 1 + 4)/2) = sqrt(3): t = 1 / (sqrt(3)/sqrt(3)) = 1; p = 1 - 1/sqrt(3)
+    close(out["bmp_stat"][0], 1.0)
+    close(out["bmp_p"][0], 1 - 1 / math.sqrt(3))
+    # KP: 1 * sqrt((1 - 0.1) / (1 + 2 * 0.1)) = sqrt(0.75)
+    close(out["bmp_kp_stat"][0], math.sqrt(0.75))
+    close(out["bmp_kp_p"][0], 1 - math.sqrt(0.75) / math.sqrt(2.75))
+    # generalized sign: w = 2 positive CARs; pooled p = (55 + 20 + 110) / 350
+    p = 185 / 350
+    close(out["gen_sign_stat"][0], (2 - 3 * p) / math.sqrt(3 * p * (1 - p)))
+    close(out["gen_sign_stat"][0], 0.47915887719338923)
+    # N = 1: every test not applicable, no error
+    for test in TESTS:
+        assert np.isnan(out[f"{test}_stat"][1]) and np.isnan(out[f"{test}_p"][1]), test
+
+
+def test_cell_tests_empty_input_does_not_fail():
+    e = np.zeros(0)
+    out = inference.cell_tests(np.zeros(0, dtype=np.int64), 0, e, e, e, e, e, e)
+    assert len(out["n"]) == 0
+
+
+# ----------------------------------------------------------------------------- correlations
+
+
+def _ar_panel(seed=7):
+    """(n, L) AR matrix with NaNs and calendar-day numbers: firms on two calendars, a firm with
+    missing days, and a firm sharing fewer than 30 dates with the others."""
+    rng = np.random.default_rng(seed)
+    days = np.arange(17000, 17000 + 200)  # calendar day numbers
+    common = rng.normal(size=len(days))
+    firms = []
+    for i in range(5):
+        ar = 0.4 * common + rng.normal(size=len(days))
+        mask = np.ones(len(days), bool)
+        if i in (0, 1):
+            mask &= (days % 7) < 5  # calendar A
+        else:
+            mask &= (days % 7) != 3  # calendar B: different closed days
+        if i == 2:
+            mask[50:60] = False  # a suspension
+        if i == 4:
+            mask[:] = False
+            mask[170:195] = True  # only 25 dates at all
+        firms.append((np.where(mask, ar, np.nan), days))
+    L = 180
+    ar = np.full((5, L), np.nan)
+    dates = np.zeros((5, L), dtype=np.int64)
+    for i, (a, d) in enumerate(firms):
+        keep = np.nonzero(np.isfinite(a))[0][-L:]
+        ar[i, :len(keep)] = a[keep]
+        dates[i, :len(keep)] = d[keep]
+        dates[i, len(keep):] = 0  # padding: NaN ARs, any date
+    return ar, dates
+
+
+def _pandas_corr(ar, dates):
+    cols = {}
+    for i in range(ar.shape[0]):
+        ok = np.isfinite(ar[i])
+        cols[i] = pd.Series(ar[i][ok], index=dates[i][ok])
+    return pd.DataFrame(cols).corr(min_periods=30).to_numpy(copy=True)
+
+
+def test_pairwise_correlations_match_pandas():
+    ar, dates = _ar_panel()
+    corr, shared = inference.pairwise_correlations(ar, dates)
+    expected = _pandas_corr(ar, dates)
+    np.fill_diagonal(expected, np.nan)
+    assert np.isnan(expected[4, :4]).all()  # the 25-date firm: every pair dropped
+    np.testing.assert_allclose(corr, expected, rtol=1e-10, atol=1e-12, equal_nan=True)
+
+
+def test_kp_cell_correlations_match_pandas():
+    ar, dates = _ar_panel()
+    ar2, dates2 = _ar_panel(seed=8)
+    # two events stacked: rows 0-4 event 0, rows 5-9 event 1
+    A = np.vstack([ar, ar2])
+    D = np.vstack([dates, dates2])
+    ev = np.repeat([0, 1], 5)
+    # cells: event 0 all firms; event 0 firms {0, 2, 4}; event 1 firms {1, 3}; event 1 firm {4} alone
+    cells = [(0, [0, 1, 2, 3, 4]), (0, [0, 2, 4]), (1, [1, 3]), (1, [4])]
+    member_rows = np.concatenate([[e * 5 + i for i in m] for e, m in cells])
+    member_cells = np.concatenate([[c] * len(m) for c, (e, m) in enumerate(cells)])
+    got = crosssection.kp_cell_correlations(ev, A, D, np.array([e for e, _ in cells]),
+                                            member_rows=member_rows, member_cells=member_cells)
+    expect = []
+    for e, members in cells:
+        block = (ar, dates) if e == 0 else (ar2, dates2)
+        c = _pandas_corr(block[0][members], block[1][members])
+        off = c[~np.eye(len(members), dtype=bool)]
+        off = off[np.isfinite(off)]
+        expect.append(off.mean() if off.size else np.nan)
+    np.testing.assert_allclose(got, expect, rtol=1e-10, equal_nan=True)
+    assert np.isnan(got[3])
+
+
+# ----------------------------------------------------------------------------- synthetic panel
+
+EST = (-120, -11)
+DAY0 = "2019-06-03"  # a session on both XNYS and XSHG
+PANEL_WINDOWS = ("0:0", "-1:1", "0:5")
+
+
+def _sessions(mic):
+    s = xcals.get_calendar(mic).sessions
+    return pd.DatetimeIndex(s[(s >= "2018-09-03") & (s <= "2019-07-31")])
+
+
+@pytest.fixture(scope="module")
+def panel_data():
+    """Synthetic prices: 3 XNYS suppliers (one with a 3-session halt in its estimation window),
+    2 XSHG targets (one with only 25 estimation returns), 1 XNYS peer alone in its group."""
+    rng = np.random.default_rng(20240601)
+    all_days = pd.date_range("2018-09-01", "2019-08-01", freq="D")
+    factor = pd.Series(rng.normal(0, 0.01, len(all_days)), index=all_days)  # common to both calendars
+    sess = {"XNYS": _sessions("XNYS"), "XSHG": _sessions("XSHG")}
+    bench_ret = {"XNYS": pd.Series(rng.normal(0.0003, 0.009, len(sess["XNYS"])), index=sess["XNYS"]),
+                 "XSHG": pd.Series(rng.normal(0.0002, 0.012, len(sess["XSHG"])), index=sess["XSHG"])}
+    prices = {"USB": 3000 * (1 + bench_ret["XNYS"]).cumprod(), "CNB": 4000 * (1 + bench_ret["XSHG"]).cumprod()}
+    spec = {  # symbol: (exchange, benchmark, role, beta, event-day shift)
+        "USA": ("XNYS", "USB", "supplier", 1.2, -0.03),
+        "USBB": ("XNYS", "USB", "supplier", 0.8, 0.01),
+        "USC": ("XNYS", "USB", "supplier", 1.5, -0.05),
+        "CNA": ("XSHG", "CNB", "target", 1.1, -0.08),
+        "CNB2": ("XSHG", "CNB", "target", 0.9, -0.02),
+        "PEER": ("XNYS", "USB", "peer", 1.0, 0.0),
+    }
+    securities = {}
+    for sym, (mic, bench, role, beta, shift) in spec.items():
+        s = sess[mic]
+        r = 0.0002 + beta * bench_ret[mic] + 0.8 * factor.reindex(s).to_numpy() + rng.normal(0, 0.015, len(s))
+        d0 = s.get_loc(pd.Timestamp(DAY0))
+        r.iloc[d0] += shift
+        px = 50 * (1 + r).cumprod()
+        if sym == "USC":
+            px.iloc[d0 - 60: d0 - 57] = np.nan  # 3-session halt inside the estimation window
+        if sym == "CNB2":
+            px.iloc[d0 - 120: d0 - 36] = np.nan  # estimation returns only on days -35..-11
+        prices[sym] = px
+        securities[sym] = (mic, bench, role)
+    return securities, prices, sess
+
+
+@pytest.fixture(scope="module")
+def panel_result(panel_data, tmp_path_factory):
+    from analysis.study import EventStudy
+
+    securities, prices, _ = panel_data
+    d = tmp_path_factory.mktemp("panel")
+    (d / "u.csv").write_text("symbol,name,role,exchange,benchmark\n" + "".join(
+        f"{s},{s},{role},{mic},{b}\n" for s, (mic, b, role) in securities.items()))
+    (d / "e.csv").write_text(f"event_id,announced_at,title,kind,source\npanel_event,{DAY0},t,action,s\n")
+    frames = {s: pd.DataFrame({"close": p, "adj_close": p, "volume": 1e6}).dropna().rename_axis("date")
+              for s, p in prices.items()}
+    return EventStudy(events=d / "e.csv", universe=d / "u.csv", prices=frames, estimation=EST,
+                      windows=list(PANEL_WINDOWS), min_obs=20, placebo_draws=0).fit()
+
+
+def expected_tests(models: dict, members: list[str], window: str) -> dict:
+    """All five statistics and p-values for one cell, from first principles."""
+    a, b = map(int, window.split(":"))
+    w = {s: models[s].window(a, b) for s in members}
+    car = np.array([w[s]["car"] for s in members])
+    se = np.array([w[s]["se"] for s in members])
+    dof = np.array([models[s].dof for s in members], dtype=float)
+    n = len(members)
+    scar = car / se
+    out = {"n": n, "mean_car": car.mean()}
+    t = car.mean() / (car.std(ddof=1) / np.sqrt(n))
+    out["t_cs"] = (t, 2 * stats.t.sf(abs(t), n - 1))
+    z = scar.sum() / np.sqrt((dof / (dof - 2)).sum())
+    out["patell"] = (z, norm_p(z))
+    bmp = scar.mean() / (scar.std(ddof=1) / np.sqrt(n))
+    out["bmp"] = (bmp, 2 * stats.t.sf(abs(bmp), n - 1))
+    ars = pd.DataFrame({s: models[s].est_ar for s in members})  # indexed by calendar date
+    c = ars.corr(min_periods=30).to_numpy(copy=True)
+    off = c[~np.eye(n, dtype=bool)]
+    off = off[np.isfinite(off)]
+    r = off.mean() if off.size else np.nan
+    kp = bmp * np.sqrt((1 - r) / (1 + (n - 1) * r))
+    out["bmp_kp"] = (kp, 2 * stats.t.sf(abs(kp), n - 1))
+    out["r"] = r
+    pos = sum(int((models[s].est_ar > 0).sum()) for s in members)
+    tot = sum(models[s].M for s in members)
+    p = pos / tot
+    g = ((car > 0).sum() - n * p) / np.sqrt(n * p * (1 - p))
+    out["gen_sign"] = (g, norm_p(g))
+    return out
+
+
+def check_cell(tests: pd.DataFrame, event_id, group, window, exp):
+    cell = tests[(tests["event_id"] == event_id) & (tests["group"] == group) & (tests["window"] == window)]
+    cell = cell[cell["test"].isin(TESTS)].set_index("test")
+    assert sorted(cell.index) == sorted(TESTS)
+    assert (cell["n"] == exp["n"]).all()
+    close(cell["mean_car"], exp["mean_car"], rtol=1e-8)
+    for test in TESTS:
+        stat, p = exp[test]
+        if np.isnan(stat):
+            assert np.isnan(cell.loc[test, "statistic"]), (group, test)
+            continue
+        close(cell.loc[test, "statistic"], stat, rtol=1e-7, atol=1e-10)
+        close(cell.loc[test, "p_value"], p, rtol=1e-6, atol=1e-12)
+    if np.isfinite(exp.get("r", np.nan)):
+        close(cell.loc["bmp_kp", "r_kp"], exp["r"], rtol=1e-8)
+    else:
+        assert np.isnan(cell.loc["bmp_kp", "r_kp"])
+
+
+@pytest.fixture(scope="module")
+def panel_models(panel_data, reference_model):
+    Reference = reference_model
+    securities, prices, sess = panel_data
+    return {s: Reference(prices[s], prices[b], sess[mic], DAY0, est=EST)
+            for s, (mic, b, role) in securities.items()}
+
+
+def test_panel_reference_has_the_intended_shape(panel_models):
+    m = panel_models
+    assert m["USA"].M == 110 and m["USC"].M == 106  # 3 halted sessions + the spanning return left out
+    assert m["CNB2"].M == 25
+    shared = pd.DataFrame({s: m[s].est_ar for s in m}).notna().astype(int)
+    shared = shared.T @ shared
+    assert (shared.loc["CNB2"].drop("CNB2") < 30).all()  # every pair with CNB2 is dropped from r
+    assert 30 <= shared.loc["USA", "CNA"] < 110  # different calendars: fewer shared dates
+
+
+@pytest.mark.parametrize("window", PANEL_WINDOWS)
+def test_panel_tests_match_independent_computation(panel_result, panel_models, window):
+    res = panel_result
+    est = res.estimation.set_index("symbol")
+    for s, m in panel_models.items():
+        assert est.loc[s, "m"] == m.M
+        close(est.loc[s, ["alpha", "beta", "sigma"]].to_numpy(dtype=float), [*m.params, m.sigma], rtol=1e-8)
+    groups = {"supplier": ["USA", "USBB", "USC"], "target": ["CNA", "CNB2"],
+              "all": ["USA", "USBB", "USC", "CNA", "CNB2", "PEER"]}
+    for g, members in groups.items():
+        check_cell(res.tests, "panel_event", g, window, expected_tests(panel_models, members, window))
+    # the target pair shares < 30 dates: r (and so the KP statistic) is not available
+    kp = res.tests[(res.tests["group"] == "target") & (res.tests["test"] == "bmp_kp")]
+    assert kp["statistic"].isna().all()
+    # one peer: N < 2 -> NaN statistics, no error
+    peer = res.tests[(res.tests["group"] == "peer") & (res.tests["window"] == window)]
+    assert (peer["n"] == 1).all() and peer["statistic"].isna().all() and peer["p_value"].isna().all()
+
+
+# ----------------------------------------------------------------------------- real data
+
+
+@pytest.mark.shared_prices
+@pytest.mark.parametrize("window", ["0:0", "-1:1"])
+def test_real_event_tests_match_independent_computation(run_study, ref, window):
+    from analysis.catalog import load_universe
+
+    event = "nyt_hikvision_2019"
+    res = run_study(events=[event])
+    uni = load_universe()
+    sessions = {"000300.SS": ref.sessions("000300.SS"), "^GSPC": ref.sessions("^GSPC")}
+    models = {r.symbol: ref.Model(ref.adj(r.symbol), ref.adj(r.benchmark), sessions[r.benchmark],
+                                  "2019-05-22", est=(-250, -11))
+              for r in uni.itertuples() if r.symbol in set(res.estimation["symbol"])}
+    assert len(models) == len(uni) == 12
+    by_role = uni.groupby("role")["symbol"].apply(list).to_dict()
+    by_role["all"] = list(uni["symbol"])
+    for g, members in by_role.items():
+        exp = expected_tests(models, members, window)
+        if len(members) < 2:
+            exp.update({k: (np.nan, np.nan) for k in TESTS}, r=np.nan)
+        check_cell(res.tests, event, g, window, exp)
