@@ -26,13 +26,21 @@ CALENDAR_START = "2005-01-01"
 @lru_cache(maxsize=None)
 def calendar(mic: str):
     """The ``exchange_calendars`` calendar for an ISO MIC (XSHE maps to XSHG)."""
+    import warnings
+
     import exchange_calendars as xcals
 
     name = CALENDAR_ALIASES.get(mic, mic)
-    try:
-        return xcals.get_calendar(name, start=CALENDAR_START)
-    except Exception as exc:  # InvalidCalendarName and friends
-        raise UserError(f"unknown exchange '{mic}': {exc}") from None
+    if name not in xcals.get_calendar_names(include_aliases=True):
+        raise UserError(f"unknown exchange '{mic}' (exchange_calendars has no such calendar)")
+    with warnings.catch_warnings():
+        # exchange_calendars 4.x calls Series.values on tz-aware data (deprecated in pandas 3.1)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        cal = xcals.get_calendar(name, start=CALENDAR_START)
+        cal.closes  # build the lazily computed schedule under the same filter
+        cal.sessions
+    return cal
 
 
 def sessions(mic: str, start=None, end=None) -> pd.DatetimeIndex:

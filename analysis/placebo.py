@@ -15,6 +15,8 @@ cf. Brown & Warner 1985 for simulation with pseudo-events):
     statistic = (x - mean(X_b)) / sd(X_b)               (standardized against the placebo law)
 
 B, the number of draws actually used for the cell, is reported in the ``draws`` column.
+Rejecting when p_value <= alpha has size exactly alpha under exchangeability when
+alpha (B + 1) / 2 is a whole number (e.g. B = 199 or 999 at 5%).
 """
 from __future__ import annotations
 

@@ -194,6 +194,7 @@ class EventStudy:
             bases.append(base)
             meta.append(row)
         store = engine.build_store(self.model, series, bases)
+        panel_series = series
         rows = []
         for ev in self.events.itertuples(index=False):
             announced = getattr(ev, "announced", None)
@@ -207,14 +208,19 @@ class EventStudy:
                     continue
                 p0 = store.position(s, d0)
                 if p0 < 0:
+                    sess = panel_series[s].sessions
                     skipped.append({"event_id": ev.event_id, "symbol": row.symbol,
-                                    "reason": f"no prices around day 0 ({d0.date()})"})
+                                    "reason": f"day 0 ({d0.date()}) is outside its prices "
+                                              f"({sess[0].date()} to {sess[-1].date()})"})
                     continue
                 rows.append({"event_id": ev.event_id, "symbol": row.symbol, "name": row.name,
                              "role": row.role, "exchange": row.exchange, "benchmark": row.benchmark,
                              "day0": d0, "sec": s, "p0": p0})
         frame = pd.DataFrame(rows, columns=["event_id", "symbol", "name", "role", "exchange",
                                             "benchmark", "day0", "sec", "p0"])
+        frame["sec"] = frame["sec"].astype(np.int64)
+        frame["p0"] = frame["p0"].astype(np.int64)
+        frame["day0"] = pd.to_datetime(frame["day0"])
         return Panel(frame, store, {sr.symbol: sr for sr in series}), skipped
 
     # -- run ------------------------------------------------------------------------------
