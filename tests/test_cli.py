@@ -167,3 +167,13 @@ def test_bad_input_through_main_in_process(tmp_path, capsys):
     assert main(["study", "--out", str(tmp_path), "--events", str(_bad_events(tmp_path))]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "announced_at" in err[0] and "row 1" in err[0]
+
+
+def test_empty_prices_folder_skips_everyone_without_a_traceback(tmp_path):
+    (tmp_path / "prices").mkdir()
+    rc, _, err = cli("study", "--prices", str(tmp_path / "prices"), "--out", str(tmp_path / "out"),
+                     "--placebo-draws", "0", "--quiet")
+    assert rc == 0 and "Traceback" not in err, err
+    assert_contract(tmp_path / "out")
+    skipped = read(tmp_path / "out", "skipped.csv")
+    assert len(skipped) == N_EVENTS * N_SYMBOLS and skipped["reason"].str.len().gt(0).all()
