@@ -86,8 +86,25 @@ def cmd_report(args) -> int:
                         reports_dir=args.reports_dir, events=args.event, refresh=args.refresh)
 
 
+_NEGATIVE_VALUE_OPTIONS = ("--window", "--estimation")
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """Let ``--window -1:1`` mean ``--window=-1:1`` (argparse would read -1:1 as an option)."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in _NEGATIVE_VALUE_OPTIONS and i + 1 < len(argv) and argv[i + 1].startswith("-") \
+                and ":" in argv[i + 1]:
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
     try:
         args = build_parser().parse_args(argv)
         return {"study": cmd_study, "report": cmd_report}[args.command](args)

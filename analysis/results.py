@@ -136,7 +136,8 @@ class EventStudyResults:
         for ev in self.event_ids:
             lines.append("")
             meta = self.study.events.set_index("event_id").loc[ev]
-            lines.append(f"== {ev} ({meta['kind']}, announced {meta['announced_at']}): {meta['title']}")
+            title = meta["title"] if len(meta["title"]) <= 110 else meta["title"][:107].rstrip() + "..."
+            lines.append(f"== {ev} ({meta['kind']}, announced {meta['announced_at']}): {title}")
             c = self.car_table(ev, window)
             if c.empty:
                 lines.append("   no firm could be studied")
@@ -145,6 +146,8 @@ class EventStudyResults:
             lines.append(f"   {'symbol':<11}{'role':<9}{'CAR':>9}{'se':>8}{'t':>8}{'p':>8}  note")
             for r in c.itertuples(index=False):
                 note = "spans suspension" if getattr(r, "spans_suspension", False) else ""
+                if not getattr(r, "complete", True):
+                    note = (note + "; " if note else "") + "incomplete window"
                 if "limit_flag" in c.columns and isinstance(getattr(r, "limit_flag"), str) and r.limit_flag:
                     note = (note + "; " if note else "") + r.limit_flag
                 lines.append(f"   {r.symbol:<11}{r.role:<9}{r.car:>9.4f}{r.car_se:>8.4f}{r.car_t:>8.2f}"

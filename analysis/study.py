@@ -74,6 +74,9 @@ class EventStudy:
         Restrict to these events / securities.
     placebo_draws : int
         Pseudo-event dates per event for the placebo test (0 turns it off).
+    factor_exchanges : tuple of str
+        Exchanges whose securities the factor models (ff3, carhart) apply to; French's factors
+        are US factors, so by default only XNAS/XNYS securities (others are skipped, listed).
     """
 
     def __init__(
@@ -89,6 +92,7 @@ class EventStudy:
         event_ids=None,
         symbols=None,
         placebo_draws: int = 1000,
+        factor_exchanges=("XNAS", "XNYS"),
         seed: int = 20190521,
         progress: bool = False,
         cache_dir=None,
@@ -109,6 +113,7 @@ class EventStudy:
         self.prices = prices
         self.factors = factors
         self.placebo_draws = int(placebo_draws)
+        self.factor_exchanges = tuple(factor_exchanges)
         self.seed = int(seed)
         self.progress = progress
         self.cache_dir = cache_dir
@@ -175,6 +180,10 @@ class EventStudy:
                 why = errors.get(sym, f"no prices for {sym}")
             elif bench in errors or bench not in frames:
                 why = f"benchmark {bench}: " + errors.get(bench, "no prices")
+            if why is None and self.model.excess and row.exchange not in self.factor_exchanges:
+                why = (f"model '{self.model.name}' uses the supplied (US) factors, which do not price "
+                       f"{row.exchange} securities; set factor_exchanges to include {row.exchange} "
+                       f"only with factors for that market")
             if why is None:
                 try:
                     sr = session_returns(frames[sym], sym, row.exchange)
