@@ -1,0 +1,479 @@
+"""``python -m analysis report``: run the notebooks with papermill, write HTML copies, build the PDF.
+
+Steps of a run (``reports/<run-id>/``):
+
+1. read the configuration (:mod:`analysis.report.config`), apply the command line;
+2. load every price series once (Yahoo with its cache, or a folder of recorded CSVs), record
+   source and SHA-256 per symbol, and hand the frames to the notebooks as a snapshot;
+3. one job per (notebook, event) and one per cross-event notebook; a job whose inputs are
+   unchanged since ``reports/latest`` (same notebook, parameters, price files, code and package
+   versions) is copied from there instead of executed; the others run with papermill, ``workers``
+   at a time, into ``notebooks/<job>.ipynb`` plus an HTML copy without inputs;
+4. build ``report.pdf`` with typst from what the notebooks saved (a failed notebook is listed in
+   the PDF's appendix, the other events still appear);
+5. only when every notebook and the PDF succeeded: switch ``reports/latest`` to this run
+   (a temporary symlink renamed over the old one) and exit 0. Otherwise exit 1 and leave
+   ``latest`` on the last good run; the error names the notebook and the cell.
+
+One line per notebook with its time goes to stderr (and ``run.log``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from analysis.errors import UserError
+from analysis.report import provenance as prov
+from analysis.report.config import REPO, Config, apply_overrides, load_config
+
+DEFAULT_CACHE = REPO / "data" / "cache"
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+#: Parameters that do not change a notebook's results (left out of its fingerprint).
+_NOT_IN_FINGERPRINT = {"output_dir", "price_snapshot", "progress", "prices", "factors"}
+
+
+def default_run_id(now: datetime | None = None) -> str:
+    """UTC timestamp such as ``20261122T031500Z``."""
+    return (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+
+
+@dataclass
+class Job:
+    """One notebook execution."""
+
+    name: str  # notebook name in the configuration
+    slug: str  # file stem: event_study-<event_id> or compare_events
+    notebook: Path
+    event_id: str | None
+    parameters: dict
+    output_dir: Path
+    executed: Path
+    html: Path
+    kernel_log: Path
+    fingerprint: str = ""
+    status: str = "pending"  # ok | reused | failed
+    seconds: float = 0.0
+    reused_from: str | None = None
+    error: dict | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.event_id}" if self.event_id else self.name
+
+    def record(self, run_dir: Path) -> dict:
+        d = asdict(self)
+        for k in ("notebook", "output_dir", "executed", "html", "kernel_log"):
+            p = Path(d[k])
+            try:
+                d[k] = str(p.relative_to(run_dir))
+            except ValueError:
+                try:
+                    d[k] = str(p.relative_to(REPO))
+                except ValueError:
+                    d[k] = str(p)
+        return d
+
+
+class _Log:
+    """Progress lines on stderr, also kept for run.log."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, text: str) -> None:
+        with self.lock:
+            self.lines.append(text)
+            print(text, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- prices
+
+
+def _load_prices(cfg: Config, refresh: bool, log: _Log):
+    """Every universe symbol and benchmark, once: (source, frames, errors, provenance rows, note)."""
+    from analysis import catalog
+    from analysis import prices as prices_mod
+
+    uni = catalog.load_universe()
+    symbols = list(dict.fromkeys(list(uni["symbol"]) + list(uni["benchmark"])))
+    source = prices_mod.get_source(str(cfg.prices) if cfg.prices else None, cache_dir=str(DEFAULT_CACHE),
+                                   refresh=refresh)
+    before = {}
+    if cfg.prices is None:
+        for sym in symbols:
+            path = source.cache_path(sym)
+            before[sym] = prov.sha256_file(path) if path.is_file() else None
+    t0 = time.monotonic()
+    frames, errors = prices_mod.load_prices(source, symbols, progress=sys.stderr.isatty())
+    rows = prov.price_provenance(source, frames, errors, symbols)
+    secs = time.monotonic() - t0
+    if not frames:
+        first = next(iter(errors.values()), "no symbols")
+        raise UserError(f"no prices could be loaded ({len(errors)} symbols failed; first: {first})")
+    if cfg.prices is None:
+        after = {r["symbol"]: r.get("sha256") for r in rows}
+        reused = sum(1 for s in symbols if before.get(s) and before[s] == after.get(s))
+        fetched = sum(1 for s in symbols if s in frames) - reused
+        note = (f"{len(frames)} of {len(symbols)} series from Yahoo Finance via the cache {DEFAULT_CACHE}: "
+                f"{reused} reused unchanged, {fetched} downloaded or updated ({secs:.1f} s)")
+    else:
+        note = (f"{len(frames)} of {len(symbols)} series read from the recorded CSV folder {cfg.prices} "
+                f"({secs:.1f} s), once for every notebook")
+    if errors:
+        note += f"; {len(errors)} could not be loaded: " + "; ".join(f"{s}: {e}" for s, e in errors.items())
+    log(f"prices: {note}")
+    return source, frames, errors, rows, note
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def _declared_parameters(path: Path) -> dict:
+    import papermill as pm
+
+    return pm.inspect_notebook(str(path))
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", str(text))[:80]
+
+
+def _build_jobs(cfg: Config, run_dir: Path, event_ids: list[str], snapshot: Path | None) -> list[Job]:
+    jobs = []
+    for spec in cfg.notebooks:
+        declared = _declared_parameters(spec.path)
+        unknown = sorted(set(spec.parameters) - set(declared))
+        if unknown:
+            raise UserError(f"{cfg.path}: notebook '{spec.name}' ({spec.path}) has no parameter '{unknown[0]}' "
+                            f"(its parameters: {', '.join(declared)})")
+        if spec.per_event and "event_id" not in declared:
+            raise UserError(f"{cfg.path}: notebook '{spec.name}' is per_event but declares no event_id parameter")
+        base = {k: v for k, v in cfg.parameters.items() if k in declared}
+        base.update(spec.parameters)
+        auto = {
+            "prices": str(cfg.prices) if cfg.prices else None,
+            "factors": str(cfg.factors) if cfg.factors else None,
+            "price_snapshot": str(snapshot) if snapshot else None,
+            "progress": False,
+            "headline_window": cfg.headline["window"],
+            "headline_symbols": [cfg.headline["symbol"]],
+        }
+        if not spec.per_event and cfg.events is not None:
+            auto["event_ids"] = list(event_ids)
+        for k, v in auto.items():
+            if k in declared and k not in spec.parameters:
+                base[k] = v
+        runs = [(e, f"{spec.name}-{_safe(e)}") for e in event_ids] if spec.per_event else [(None, spec.name)]
+        for event_id, slug in runs:
+            params = dict(base)
+            if event_id is not None:
+                params["event_id"] = event_id
+            out = run_dir / ("events" if event_id is not None else "") / (_safe(event_id) if event_id else slug)
+            params["output_dir"] = str(out)
+            jobs.append(Job(name=spec.name, slug=slug, notebook=spec.path, event_id=event_id, parameters=params,
+                            output_dir=out, executed=run_dir / "notebooks" / f"{slug}.ipynb",
+                            html=run_dir / "notebooks" / f"{slug}.html",
+                            kernel_log=run_dir / "logs" / f"{slug}.kernel.log"))
+    return jobs
+
+
+def _fingerprint(job: Job, price_rows: list[dict], factors: Path | None, code_fp: str, env_fp: str) -> str:
+    params = {k: v for k, v in job.parameters.items() if k not in _NOT_IN_FINGERPRINT}
+    payload = {
+        "notebook": prov.sha256_file(job.notebook),
+        "parameters": params,
+        "prices": {r["symbol"]: r.get("sha256") or [r.get("first"), r.get("last"), r.get("rows")]
+                   for r in price_rows},
+        "factors": prov.sha256_file(factors) if factors and factors.is_file() else None,
+        "factors_used": "factors" in job.parameters,
+        "code": code_fp,
+        "environment": env_fp,
+    }
+    return prov.sha256_text(json.dumps(payload, sort_keys=True, default=str))
+
+
+def _previous_jobs(reports_dir: Path) -> tuple[str | None, Path | None, dict]:
+    latest = reports_dir / "latest"
+    try:
+        target = latest.resolve(strict=True)
+        manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, None, {}
+    jobs = {j["slug"]: j for j in manifest.get("jobs", []) if j.get("status") in ("ok", "reused")}
+    return manifest.get("run_id"), target, jobs
+
+
+def _reuse(job: Job, prev_id: str, prev_dir: Path, prev: dict) -> bool:
+    """Copy a previous run's outputs of an unchanged job; False if anything is missing."""
+    try:
+        src_out = prev_dir / prev["output_dir"]
+        src_nb = prev_dir / prev["executed"]
+        src_html = prev_dir / prev["html"]
+        if not (src_out.is_dir() and src_nb.is_file() and src_html.is_file()):
+            return False
+        shutil.copytree(src_out, job.output_dir, dirs_exist_ok=True)
+        job.executed.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src_nb, job.executed)
+        shutil.copy2(src_html, job.html)
+    except (OSError, KeyError, shutil.Error):
+        shutil.rmtree(job.output_dir, ignore_errors=True)
+        return False
+    job.status = "reused"
+    job.reused_from = prev.get("reused_from") or prev_id
+    return True
+
+
+# --------------------------------------------------------------------------- execution
+
+
+def _kernel_manager_class(log_path: Path):
+    """A kernel manager whose kernel writes its stderr to ``log_path`` (not the terminal) and
+    draws figures inline whatever MPLBACKEND the pipeline runs with (so the HTML has them)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class ReportKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            env = dict(kw.get("env") or os.environ)
+            env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+            env.setdefault("PYTHONHASHSEED", "0")
+            kw["env"] = env
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(log_path, "ab") as fh:
+                kw["stderr"] = fh
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return ReportKernelManager
+
+
+def _failed_cell(executed: Path) -> dict:
+    """Where an executed notebook stopped: index, execution count, first source line, error."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(str(executed), as_version=4)
+    except Exception:  # noqa: BLE001 - best effort only
+        return {}
+    for i, cell in enumerate(nb.cells):
+        status = cell.get("metadata", {}).get("papermill", {}).get("status")
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if errors or status in ("failed", "running"):
+            out = {"cell_index": i, "exec_count": cell.get("execution_count"),
+                   "source": (cell.get("source") or "").strip().splitlines()[0][:120] if cell.get("source") else ""}
+            if errors:
+                out.update({"ename": errors[0].get("ename"), "evalue": errors[0].get("evalue")})
+            return out
+    return {}
+
+
+def _export_html(executed: Path, html: Path) -> None:
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=True)
+    body, _ = exporter.from_filename(str(executed))
+    tmp = html.with_suffix(".html.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    os.replace(tmp, html)
+
+
+def _execute(job: Job, timeout: int) -> Job:
+    import papermill as pm
+
+    t0 = time.monotonic()
+    job.executed.parent.mkdir(parents=True, exist_ok=True)
+    job.output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        pm.execute_notebook(
+            str(job.notebook), str(job.executed), parameters=job.parameters, cwd=str(job.notebook.parent),
+            progress_bar=False, request_save_on_cell_execute=False, start_timeout=180,
+            execution_timeout=timeout, kernel_manager_class=_kernel_manager_class(job.kernel_log),
+        )
+        job.status = "ok"
+    except pm.PapermillExecutionError as exc:
+        job.status = "failed"
+        where = _failed_cell(job.executed)
+        job.error = {"cell_index": exc.cell_index, "exec_count": exc.exec_count, "ename": exc.ename,
+                     "evalue": " ".join(str(exc.evalue).split())[:600], "source": where.get("source", "")}
+    except Exception as exc:  # noqa: BLE001 - kernel died, timeout, bad notebook: report, never crash the run
+        job.status = "failed"
+        where = _failed_cell(job.executed) if job.executed.is_file() else {}
+        job.error = {"cell_index": where.get("cell_index"), "exec_count": where.get("exec_count"),
+                     "ename": type(exc).__name__, "evalue": " ".join(str(exc).split())[:600],
+                     "source": where.get("source", "")}
+    if job.executed.is_file():
+        try:
+            _export_html(job.executed, job.html)
+        except Exception as exc:  # noqa: BLE001
+            if job.status == "ok":
+                job.status = "failed"
+                job.error = {"cell_index": None, "exec_count": None, "ename": type(exc).__name__,
+                             "evalue": f"HTML export failed: {exc}", "source": ""}
+    job.seconds = time.monotonic() - t0
+    return job
+
+
+def describe_error(job: Job) -> str:
+    """'notebook notebooks/event_study.ipynb (event_id=x) failed in cell 4 (In [3]: ...): Name: value'."""
+    e = job.error or {}
+    try:
+        nb = job.notebook.relative_to(REPO)
+    except ValueError:
+        nb = job.notebook
+    who = f"notebook {nb}" + (f" (event_id={job.event_id})" if job.event_id else "")
+    if e.get("cell_index") is not None:
+        cell = f"cell {e['cell_index']}"
+        details = [f"In [{e['exec_count']}]"] if e.get("exec_count") else []
+        if e.get("source"):
+            details.append(f"starting '{e['source']}'")
+        if details:
+            cell += f" ({', '.join(details)})"
+        where = f" failed in {cell} of the executed copy {job.executed}"
+    else:
+        where = f" failed (executed copy: {job.executed})"
+    return f"{who}{where}: {e.get('ename')}: {e.get('evalue')}"
+
+
+# --------------------------------------------------------------------------- latest
+
+
+def switch_latest(reports_dir: Path, run_id: str) -> Path:
+    """Point ``reports_dir/latest`` at ``run_id`` atomically (temp symlink, then os.replace)."""
+    latest = reports_dir / "latest"
+    if latest.exists() and not latest.is_symlink():
+        raise UserError(f"{latest} exists and is not a symlink; move it away so the pipeline can manage it")
+    tmp = reports_dir / f".latest.{os.getpid()}.{threading.get_ident()}.tmp"
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    os.symlink(run_id, tmp)
+    os.replace(tmp, latest)
+    return latest
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events=None, refresh=False) -> int:
+    """Run the report pipeline; returns the exit code (0 only when everything succeeded)."""
+    t_start = time.monotonic()
+    started = datetime.now(timezone.utc)
+    log = _Log()
+    cfg = apply_overrides(load_config(config), prices=prices, events=events, reports_dir=reports_dir,
+                          refresh=refresh)
+    run_id = run_id or default_run_id(started)
+    if not _RUN_ID.match(run_id) or run_id == "latest":
+        raise UserError(f"bad run id '{run_id}': letters, digits, '.', '_' and '-' only (and not 'latest')")
+    reports = cfg.reports_dir
+    run_dir = reports / run_id
+    if run_dir.exists():
+        raise UserError(f"run folder {run_dir} already exists: pass another --run-id")
+
+    from analysis import catalog
+
+    catalog_events = catalog.load_events()
+    if events:  # typed on the command line: check now, before anything runs
+        catalog.select_events(catalog_events, list(events))
+    event_ids = list(cfg.events) if cfg.events is not None else list(catalog_events["event_id"])
+
+    reports.mkdir(parents=True, exist_ok=True)
+    run_dir.mkdir(parents=True)
+    n_event_nbs = sum(1 for s in cfg.notebooks if s.per_event)
+    n_jobs = n_event_nbs * len(event_ids) + sum(1 for s in cfg.notebooks if not s.per_event)
+    log(f"report {run_id}: {n_jobs} notebooks ({len(event_ids)} events) with {cfg.workers} workers "
+        f"-> {run_dir}  (config {cfg.path})")
+
+    # Importing papermill pulls in jsonschema, which compiles an RFC 3987 grammar at import
+    # when the optional rfc3987_syntax package is present (~3 s). Notebook validation never
+    # checks IRI formats, so the pipeline process does without it.
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)
+
+    tmp_dir = Path(tempfile.mkdtemp(prefix="report-prices-"))
+    try:
+        source, frames, errors, price_rows, price_note = _load_prices(cfg, refresh, log)
+        from analysis.report.snapshot import write_snapshot
+
+        snapshot = write_snapshot(tmp_dir / "prices.parquet", frames, errors,
+                                  {r["symbol"]: {"source": r["source"], "path": r["path"], "sha256": r["sha256"]}
+                                   for r in price_rows}, origin=str(cfg.prices or "Yahoo Finance"))
+        jobs = _build_jobs(cfg, run_dir, event_ids, snapshot)
+        code_fp, env_fp = prov.code_fingerprint(), prov.environment_fingerprint()
+        for job in jobs:
+            job.fingerprint = _fingerprint(job, price_rows, cfg.factors, code_fp, env_fp)
+
+        prev_id, prev_dir, prev_jobs = _previous_jobs(reports) if cfg.reuse else (None, None, {})
+        todo, done = [], 0
+        for job in jobs:
+            prev = prev_jobs.get(job.slug)
+            if prev and prev.get("fingerprint") == job.fingerprint and _reuse(job, prev_id, prev_dir, prev):
+                done += 1
+                log(f"[{done}/{len(jobs)}] {job.label:<45} reused   (unchanged since run {job.reused_from})")
+            else:
+                todo.append(job)
+        # Longest first: the cross-event notebooks study every event, so they start first.
+        todo.sort(key=lambda j: j.event_id is not None)
+        t_nb = time.monotonic()
+        if todo:
+            with ThreadPoolExecutor(max_workers=min(cfg.workers, len(todo))) as pool:
+                futures = [pool.submit(_execute, job, cfg.timeout) for job in todo]
+                for fut in as_completed(futures):
+                    job = fut.result()
+                    done += 1
+                    word = "ok" if job.status == "ok" else "FAILED"
+                    log(f"[{done}/{len(jobs)}] {job.label:<45} {word:<8} {job.seconds:6.1f} s")
+        notebooks_seconds = time.monotonic() - t_nb
+        failed = [j for j in jobs if j.status == "failed"]
+        for job in failed:
+            log(f"error: {describe_error(job)}")
+
+        from analysis.report import pdf
+
+        pdf_ok, pdf_error, pages = True, None, 0
+        t_pdf = time.monotonic()
+        context = {
+            "run_id": run_id, "started": started, "cfg": cfg, "jobs": jobs, "price_rows": price_rows,
+            "price_note": price_note, "price_errors": errors, "catalog": catalog_events, "event_ids": event_ids,
+            "frames": frames, "elapsed_before_pdf": time.monotonic() - t_start, "notebooks_seconds": notebooks_seconds,
+            "failed": [describe_error(j) for j in failed], "log": log.lines,
+        }
+        try:
+            pages = pdf.build_report(run_dir, context)
+            log(f"pdf: {run_dir / 'report.pdf'} ({pages} pages, {time.monotonic() - t_pdf:.1f} s)")
+        except Exception as exc:  # noqa: BLE001 - report and fail the run
+            pdf_ok, pdf_error = False, f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            log(f"error: the PDF could not be built: {pdf_error}")
+
+        ok = not failed and pdf_ok
+        total = time.monotonic() - t_start
+        manifest = {
+            "run_id": run_id, "status": "ok" if ok else "failed", "started": started.isoformat(),
+            "seconds": round(total, 2), "notebooks_seconds": round(notebooks_seconds, 2), "config": str(cfg.path),
+            "prices": str(cfg.prices) if cfg.prices else "yahoo", "events": event_ids, "pdf_pages": pages,
+            "pdf_error": pdf_error, "jobs": [j.record(run_dir) for j in jobs],
+            "failures": [describe_error(j) for j in failed],
+        }
+        prov_path = run_dir / "provenance.json"
+        prov_path.write_text(json.dumps({"prices": price_rows, "versions": prov.versions(), "git": prov.git_state()},
+                                        indent=1, default=str), encoding="utf-8")
+        (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str), encoding="utf-8")
+        if ok:
+            switch_latest(reports, run_id)
+            log(f"done in {total:.1f} s: {reports / 'latest'} -> {run_id}")
+        else:
+            kept = os.readlink(reports / "latest") if (reports / "latest").is_symlink() else "none"
+            log(f"run failed after {total:.1f} s: {len(failed)} notebook(s) failed"
+                + ("" if pdf_ok else ", the PDF could not be built")
+                + f"; {reports / 'latest'} still points to the last good run ({kept})")
+        (run_dir / "run.log").write_text("\n".join(log.lines) + "\n", encoding="utf-8")
+        return 0 if ok else 1
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)

@@ -1,0 +1,113 @@
+"""Provenance of a report run: where every price series came from (with SHA-256), the code
+version (git commit), the software versions, and fingerprints for reusing unchanged work."""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+#: Distributions whose versions the report lists (and whose change invalidates reused notebooks).
+KEY_PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "matplotlib", "exchange_calendars", "yfinance",
+                "pyarrow", "papermill", "nbconvert", "ipykernel", "typst")
+
+
+def sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def versions() -> dict:
+    """Python and key package versions (``not installed`` when missing)."""
+    out = {"python": platform.python_version(), "implementation": platform.python_implementation(),
+           "platform": platform.platform(terse=True)}
+    for name in KEY_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def git_state(repo: Path = REPO) -> dict:
+    """``{"commit": sha or None, "dirty": bool | None, "describe": text}`` of the repository."""
+    import os
+
+    def run(*args):
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=10)
+
+    try:
+        head = run("rev-parse", "HEAD")
+        if head.returncode != 0:
+            raise OSError(head.stderr.strip())
+        commit = head.stdout.strip()
+        status = run("status", "--porcelain", "--untracked-files=no")
+        dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        commit = os.environ.get("GITHUB_SHA")
+        dirty = None
+    if commit is None:
+        text = "unknown (not a git checkout)"
+    else:
+        text = commit + (" with uncommitted changes" if dirty else "")
+    return {"commit": commit, "dirty": dirty, "describe": text}
+
+
+#: Modules of the pipeline itself: they never run inside a notebook (the PDF is rebuilt every run).
+PIPELINE_ONLY = ("report/pipeline.py", "report/pdf.py", "report/config.py", "report/summary_text.py",
+                 "report/provenance.py")
+
+
+def code_fingerprint(repo: Path = REPO) -> str:
+    """SHA-256 over what notebook results depend on: the analysis package (without the pipeline's
+    own modules) and the catalog files."""
+    h = hashlib.sha256()
+    files = [p for p in sorted((repo / "analysis").rglob("*.py"))
+             if p.relative_to(repo / "analysis").as_posix() not in PIPELINE_ONLY]
+    files += [repo / "data" / "events.csv", repo / "data" / "universe.csv"]
+    for path in files:
+        if path.is_file():
+            h.update(str(path.relative_to(repo)).encode())
+            h.update(b"\0")
+            h.update(path.read_bytes())
+            h.update(b"\0")
+    return h.hexdigest()
+
+
+def environment_fingerprint() -> str:
+    return sha256_text(json.dumps({k: v for k, v in versions().items() if k != "platform"}, sort_keys=True))
+
+
+def price_provenance(source, frames: dict, errors: dict, symbols) -> list[dict]:
+    """One row per symbol: source, path, sha256, first/last date, rows, or the load error."""
+    rows = []
+    for sym in symbols:
+        row = {"symbol": sym}
+        try:
+            desc = source.describe(sym) if hasattr(source, "describe") else {}
+        except Exception as exc:  # noqa: BLE001 - provenance must never sink the run
+            desc = {"source": getattr(source, "name", type(source).__name__), "path": None, "sha256": None,
+                    "describe_error": str(exc)}
+        row.update({"source": desc.get("source"), "path": desc.get("path"), "sha256": desc.get("sha256")})
+        frame = frames.get(sym)
+        if frame is not None and len(frame):
+            row.update({"first": frame.index[0].date().isoformat(), "last": frame.index[-1].date().isoformat(),
+                        "rows": int(len(frame))})
+        else:
+            row.update({"first": None, "last": None, "rows": 0})
+        if sym in errors:
+            row["error"] = errors[sym]
+        rows.append(row)
+    return rows

@@ -1,0 +1,297 @@
+"""The report pipeline: configuration, formatting, the executive summary, the ``latest`` switch,
+and end to end (``python -m analysis report`` on the recorded prices, PDF read back with pypdf).
+
+The end-to-end tests are marked ``slow``; they need ``<repo>/../shared/prices`` and are skipped
+without it, except when the CI environment variable is set (then they fail).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.errors import UserError
+from analysis.report import fmt
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def _shared(name: str) -> Path:
+    path = SHARED / name
+    if not path.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"{path} is missing (CI is set, so this test may not be skipped)")
+        pytest.skip(f"{path} not present")
+    return path
+
+
+# --------------------------------------------------------------------------- fast unit tests
+
+
+def test_number_formats_use_a_real_minus_and_fixed_decimals():
+    assert fmt.pct(-0.076671) == "\u22127.67"
+    assert fmt.pct(0.0008) == "0.08"
+    assert fmt.pct(-0.00001) == "0.00"  # never "−0.00"
+    assert fmt.num(np.nan) == "n/a"
+    assert fmt.pvalue(0.01937) == "0.019"
+    assert fmt.pvalue(0.0001) == "<0.001"
+    assert fmt.p_equals(0.0001) == "p < 0.001"
+    assert [fmt.stars(p) for p in (0.005, 0.03, 0.07, 0.2, np.nan)] == ["***", "**", "*", "", ""]
+    assert fmt.significance(0.004) == "significant at 1%"
+    assert fmt.significance(0.2) == "not significant at 10%"
+    assert fmt.window_label("-1:1") == "[\u22121, +1]"
+    assert fmt.window_label("0:5") == "[0, +5]"
+
+
+def test_short_titles_cut_long_catalog_titles():
+    from analysis.compare import short_title
+
+    assert short_title("Commerce (BIS) adds Huawei to the Entity List; announced Wed 15 May") == \
+        "Commerce (BIS) adds Huawei to the Entity List"
+    assert short_title("Rule released (Wed 7 Aug 2019 during US hours; time unknown): bans purchases") == "Rule released"
+
+
+def _write_config(path: Path, body: str) -> Path:
+    path.write_text(textwrap.dedent(body), encoding="utf-8")
+    return path
+
+
+def test_config_errors_name_the_file_and_the_setting(tmp_path):
+    from analysis.report.config import load_config
+
+    bad = _write_config(tmp_path / "c.yml", """
+        events: all
+        colour: blue
+        notebooks: [{name: e, path: notebooks/event_study.ipynb}]
+    """)
+    with pytest.raises(UserError, match=r"c.yml: 'colour': unknown setting"):
+        load_config(bad)
+    reserved = _write_config(tmp_path / "r.yml", """
+        parameters: {output_dir: /tmp/x}
+        notebooks: [{name: e, path: notebooks/event_study.ipynb}]
+    """)
+    with pytest.raises(UserError, match="set by the pipeline itself"):
+        load_config(reserved)
+    missing = _write_config(tmp_path / "m.yml", """
+        notebooks: [{name: e, path: notebooks/nope.ipynb}]
+    """)
+    with pytest.raises(UserError, match="not found"):
+        load_config(missing)
+
+
+def test_default_config_and_overrides():
+    from analysis.report.config import apply_overrides, load_config
+
+    cfg = load_config()
+    assert cfg.events is None and cfg.prices is None and cfg.workers == 2
+    assert [s.name for s in cfg.notebooks] == ["event_study", "compare_events"]
+    assert cfg.notebooks[0].per_event and not cfg.notebooks[1].per_event
+    over = apply_overrides(cfg, prices="some/dir", events=["a", "b", "a"], refresh=True)
+    assert over.prices == Path("some/dir").resolve() and over.events == ("a", "b") and over.reuse is False
+
+
+def test_run_id_is_a_utc_timestamp():
+    from datetime import datetime, timezone
+
+    from analysis.report.pipeline import default_run_id
+
+    assert default_run_id(datetime(2026, 11, 22, 3, 15, 0, tzinfo=timezone.utc)) == "20261122T031500Z"
+
+
+def test_switch_latest_replaces_the_link_atomically(tmp_path):
+    from analysis.report.pipeline import switch_latest
+
+    (tmp_path / "run1").mkdir()
+    (tmp_path / "run2").mkdir()
+    switch_latest(tmp_path, "run1")
+    assert os.readlink(tmp_path / "latest") == "run1"
+    switch_latest(tmp_path, "run2")
+    assert os.readlink(tmp_path / "latest") == "run2"
+    assert (tmp_path / "latest").resolve() == (tmp_path / "run2").resolve()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".latest")]  # no temp link left behind
+    (tmp_path / "latest").unlink()
+    (tmp_path / "latest").mkdir()
+    with pytest.raises(UserError, match="not a symlink"):
+        switch_latest(tmp_path, "run1")
+
+
+def test_summary_sentences_come_from_the_tables():
+    from analysis.report import summary_text
+
+    firms = pd.DataFrame({"symbol": ["002415.SZ"] * 2, "window": ["0:0", "-1:1"], "car_pct": [-4.85, -7.67],
+                          "t": [-2.5, -2.35], "p": [0.01, 0.0194], "note": ["", ""], "name": ["Hik"] * 2})
+    tests = pd.DataFrame({"group": ["target", "supplier"], "window": ["-1:1"] * 2, "test": ["bmp_kp"] * 2,
+                          "n": [4, 7], "mean_car_pct": [-4.88, -1.92], "p_value": [0.136, 0.723]})
+    event = {"short_title": "NYT reports", "kind": "report", "date": pd.Timestamp("2019-05-21")}
+    (text,) = summary_text.event_sentences(event, firms, tests, "002415.SZ", "Hikvision", "-1:1", "bmp_kp")
+    assert text.startswith("NYT reports (report, 21 May 2019): Hikvision fell 4.85% on day 0")
+    assert "7.67% over days [\u22121, +1] (CAR \u22127.67%, t = \u22122.35, p = 0.019, significant at 5%)" in text
+    assert "Targets (4 firms): mean CAR[\u22121, +1] \u22124.88%, KP-adjusted BMP test p = 0.136" in text
+    assert "US suppliers (7 firms): \u22121.92%, p = 0.723 (not significant at 10%)" in text
+
+
+def test_error_message_names_notebook_and_cell(tmp_path):
+    from analysis.report.pipeline import Job, describe_error
+
+    job = Job(name="event_study", slug="event_study-x", notebook=REPO / "notebooks" / "event_study.ipynb",
+              event_id="x", parameters={}, output_dir=tmp_path, executed=tmp_path / "e.ipynb",
+              html=tmp_path / "e.html", kernel_log=tmp_path / "k.log", status="failed",
+              error={"cell_index": 4, "exec_count": 3, "ename": "UserError", "evalue": "unknown event id: x",
+                     "source": "study = ev.build_study("})
+    text = describe_error(job)
+    assert text.startswith("notebook notebooks/event_study.ipynb (event_id=x) failed in cell 4 (In [3]")
+    assert "UserError: unknown event id: x" in text
+
+
+# --------------------------------------------------------------------------- end to end
+
+SMALL_CONFIG = """
+    title: "Test report"
+    events: [{events}]
+    factors: {factors}
+    workers: 2
+    headline: {{symbol: "002415.SZ", name: Hikvision, window: "-1:1", test: bmp_kp}}
+    parameters:
+      model: market
+      windows: ["0:0", "-1:1", "0:5"]
+      estimation: "-250:-11"
+      min_obs: 120
+      placebo_draws: 50
+    notebooks:
+      - name: event_study
+        path: {notebook}
+        per_event: true
+        parameters:
+          robustness_models: [mean, market-adjusted, ff3]
+          robustness_windows: ["-2:2"]
+      - name: compare_events
+        path: notebooks/compare_events.ipynb
+        parameters: {{placebo_draws: 0}}
+"""
+GOOD_EVENTS = ("nyt_hikvision_2019", "ft_sdn_2022")
+
+
+def _report(reports: Path, config: Path, run_id: str, prices: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONWARNINGS="ignore")
+    return subprocess.run([sys.executable, "-m", "analysis", "report", "--prices", str(prices), "--config",
+                           str(config), "--run-id", run_id, "--reports-dir", str(reports)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def good_run(tmp_path_factory):
+    prices = _shared("prices")
+    factors = SHARED / "factors" / "F-F_Research_Data_Factors_daily.csv"
+    base = tmp_path_factory.mktemp("report")
+    reports = base / "reports"
+    cfg = _write_config(base / "small.yml", SMALL_CONFIG.format(events=", ".join(GOOD_EVENTS), factors=factors,
+                                                                 notebook="notebooks/event_study.ipynb"))
+    proc = _report(reports, cfg, "good1", prices)
+    return {"proc": proc, "reports": reports, "run": reports / "good1", "base": base, "prices": prices,
+            "factors": factors}
+
+
+@pytest.mark.slow
+@pytest.mark.shared_prices
+def test_pipeline_builds_the_report_and_switches_latest(good_run):
+    from pypdf import PdfReader
+
+    proc, run, reports = good_run["proc"], good_run["run"], good_run["reports"]
+    assert proc.returncode == 0, proc.stderr
+    # progress: one line per notebook with its time, and the switch of latest
+    assert proc.stderr.count(" ok ") == len(GOOD_EVENTS) + 1, proc.stderr
+    assert "latest -> good1" in proc.stderr
+    assert os.readlink(reports / "latest") == "good1"
+    # executed notebooks, HTML copies without the code, figures and tables
+    for slug in [f"event_study-{e}" for e in GOOD_EVENTS] + ["compare_events"]:
+        assert (run / "notebooks" / f"{slug}.ipynb").is_file()
+        html = (run / "notebooks" / f"{slug}.html").read_text(encoding="utf-8")
+        assert "build_study(" not in html, "the HTML copy should hide the inputs"
+        assert "<img" in html or "image/png" in html, "the HTML copy should show the figures"
+    for ev in GOOD_EVENTS:
+        out = run / "events" / ev
+        for name in ("car_path.png", "car_path.svg", "car.csv", "tests.csv", "car_by_firm.csv", "group_tests.csv",
+                     "robustness.csv", "meta.json"):
+            assert (out / name).is_file(), f"{ev}: {name} missing"
+    for name in ("heatmap.png", "heatmap.svg", "group_by_event.csv", "kind_comparison.csv", "year_comparison.csv"):
+        assert (run / "compare_events" / name).is_file(), name
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "ok" and all(j["status"] == "ok" for j in manifest["jobs"])
+
+    # the PDF: enough pages, a page number on every page, the headline numbers of car.csv
+    reader = PdfReader(str(run / "report.pdf"))
+    n = len(reader.pages)
+    assert n > 10
+    texts = [p.extract_text() for p in reader.pages]
+    for i, text in enumerate(texts, start=1):
+        assert f"Page {i} of {n}" in text, f"page {i} has no page number"
+    full = "\n".join(texts)
+    for ev in GOOD_EVENTS:
+        car = pd.read_csv(run / "events" / ev / "car.csv")
+        row = car[(car["symbol"] == "002415.SZ") & (car["window"] == "-1:1")].iloc[0]
+        assert fmt.pct(row["car"]) in full, f"{ev}: Hikvision's CAR {fmt.pct(row['car'])} not in the PDF"
+        assert fmt.pct(row["car_se"]).lstrip(fmt.MINUS) in full
+        assert ev in full
+    # the executive summary sentence on the NYT report, built from car.csv
+    car = pd.read_csv(run / "events" / "nyt_hikvision_2019" / "car.csv")
+    r = car[(car["symbol"] == "002415.SZ") & (car["window"] == "-1:1")].iloc[0]
+    summary = " ".join(" ".join(texts[:4]).split())
+    assert f"Hikvision fell" in summary and f"(CAR {fmt.pct(r['car'])}%" in summary
+    for heading in ("Executive summary", "Event timeline", "Across events", "Robustness", "Methods",
+                    "Appendix", "SHA-256", "Placebo"):
+        assert heading in full, heading
+    assert "Fama-French 3" in full  # the ff3 robustness run on the US suppliers (factors configured)
+
+
+@pytest.mark.slow
+@pytest.mark.shared_prices
+def test_unknown_event_fails_the_run_and_keeps_latest(good_run):
+    from pypdf import PdfReader
+
+    assert good_run["proc"].returncode == 0, good_run["proc"].stderr
+    reports, base = good_run["reports"], good_run["base"]
+    cfg = _write_config(base / "bad.yml", SMALL_CONFIG.format(events="nyt_hikvision_2019, no_such_event",
+                                                              factors=good_run["factors"],
+                                                              notebook="notebooks/event_study.ipynb"))
+    proc = _report(reports, cfg, "bad1", good_run["prices"])
+    assert proc.returncode == 1, proc.stderr
+    err = proc.stderr
+    assert "notebook notebooks/event_study.ipynb (event_id=no_such_event) failed in cell" in err
+    assert "UserError: unknown event id: no_such_event" in err
+    assert os.readlink(reports / "latest") == "good1", "a failed run must not replace the last good report"
+    # the unchanged NYT notebook is reused from the last good run, not executed again
+    assert "event_study nyt_hikvision_2019" in err and "reused" in err
+    # the PDF is still built: the failure in the appendix, the other event present
+    text = "\n".join(p.extract_text() for p in PdfReader(str(reports / "bad1" / "report.pdf")).pages)
+    assert "INCOMPLETE" in text and "no_such_event" in text and "Failures" in text
+    assert "nyt_hikvision_2019" in text
+
+
+@pytest.mark.slow
+@pytest.mark.shared_prices
+def test_a_broken_notebook_is_named_with_its_cell(good_run, tmp_path):
+    import nbformat
+
+    assert good_run["proc"].returncode == 0, good_run["proc"].stderr
+    reports = good_run["reports"]
+    broken = tmp_path / "broken_event_study.ipynb"
+    nb = nbformat.read(str(REPO / "notebooks" / "event_study.ipynb"), as_version=4)
+    nb.cells.insert(5, nbformat.v4.new_code_cell('raise RuntimeError("deliberately broken")'))
+    nbformat.write(nb, str(broken))
+    cfg = _write_config(tmp_path / "broken.yml", SMALL_CONFIG.format(events="nyt_hikvision_2019",
+                                                                     factors=good_run["factors"], notebook=broken))
+    proc = _report(reports, cfg, "broken1", good_run["prices"])
+    assert proc.returncode == 1, proc.stderr
+    # papermill adds the injected-parameters cell after the parameters cell: cell 5 moves to 6
+    assert f"notebook {broken} (event_id=nyt_hikvision_2019) failed in cell 6" in proc.stderr
+    assert "RuntimeError: deliberately broken" in proc.stderr
+    assert os.readlink(reports / "latest") == "good1"
+    assert (reports / "broken1" / "notebooks" / "event_study-nyt_hikvision_2019.html").is_file()
