@@ -40,7 +40,7 @@ def shared_dir(name: str) -> Path:
 REQUIRED = {  # event_id: (kind, announced)
     "huawei_entity_list_2019": ("action", pd.Timestamp("2019-05-15 22:00", tz="UTC")),
     "nyt_hikvision_2019": ("report", pd.Timestamp("2019-05-22 00:00", tz="UTC")),
-    "ndaa889_rule_2019": ("action", pd.Timestamp("2019-08-07")),
+    "ndaa889_rule_2019": ("action", pd.Timestamp("2019-08-07T18:00Z")),
     "entity_list_28_2019": ("action", pd.Timestamp("2019-10-07 22:00", tz="UTC")),
     "ft_sdn_2022": ("report", pd.Timestamp("2022-05-04")),
 }
