@@ -1,0 +1,251 @@
+"""Rank tests (analysis.ranktests) against small cases worked out by hand.
+
+Every expected number below was computed on paper from the formulas in the docstrings; the
+code under test only produces the value that is compared with it.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from analysis import crosssection, engine
+from analysis.models import get_model
+from analysis.ranktests import average_ranks, corrado, grank, merge_ranks, rank_tests
+
+nan = np.nan
+
+
+def test_average_ranks_ties_and_missing():
+    """Ranks over a row's finite values, ties share the mean of their ranks, NaN stays NaN.
+
+    Row [0.01, NaN, 0.01, -0.02, 0.01]: -0.02 -> 1; the three 0.01 share ranks 2, 3, 4 -> 3.
+    Row [3, 2, 1, NaN, 0]: 0 -> 1, 1 -> 2, 2 -> 3, 3 -> 4.
+    """
+    x = np.array([[0.01, nan, 0.01, -0.02, 0.01], [3, 2, 1, nan, 0]])
+    want = np.array([[3, nan, 3, 1, 3], [4, 3, 2, nan, 1]])
+    np.testing.assert_array_equal(average_ranks(x), want)
+
+
+def test_ranks_agree_with_scipy_on_random_rows_with_ties_and_gaps():
+    """average_ranks and merge_ranks equal scipy.stats.rankdata(method='average'), NaN omitted,
+    on integer-valued rows (many ties) with missing values."""
+    rng = np.random.default_rng(0)
+    E = rng.integers(0, 6, (40, 15)).astype(float)
+    W = rng.integers(0, 6, (40, 3)).astype(float)
+    E[rng.random(E.shape) < 0.1] = nan
+    W[rng.random(W.shape) < 0.2] = nan
+    joint = np.concatenate([E, W], axis=1)
+    want = stats.rankdata(joint, axis=1, nan_policy="omit")
+    np.testing.assert_allclose(average_ranks(joint), want, equal_nan=True)
+    rE, rW = merge_ranks(E, average_ranks(E), W)
+    np.testing.assert_allclose(np.concatenate([rE, rW], axis=1), want, equal_nan=True)
+
+
+def test_merge_ranks_adds_window_values_to_estimation_ranks():
+    """Ranks in the joint sample [E | W] from E's own ranks.
+
+    E = [0.01, -0.02, 0.00], W = [0.03, 0.00]: joint order -0.02 (1), 0.00 and 0.00 (tie,
+    2.5 each), 0.01 (4), 0.03 (5) -> E ranks [4, 1, 2.5], W ranks [5, 2.5].
+    """
+    E = np.array([[0.01, -0.02, 0.00]])
+    W = np.array([[0.03, 0.00]])
+    rE, rW = merge_ranks(E, np.array([[3.0, 1.0, 2.0]]), W)
+    np.testing.assert_array_equal(rE, [[4, 1, 2.5]])
+    np.testing.assert_array_equal(rW, [[5, 2.5]])
+
+
+def test_corrado_day0_with_missing_value():
+    """Corrado (1989) / Corrado-Zivney (1992) one-day rank test, a missing estimation AR.
+
+    U_it = K_it / (1 + M_i); Ubar_t over firms with an AR on t;
+    S_U^2 = (1/T) sum_t (N_t/N)(Ubar_t - 1/2)^2;  Z = sqrt(L)(mean_window Ubar_t - 1/2)/S_U.
+
+    Firm A: est [0.01, -0.02, 0.03], day 0: 0.05 -> K [2, 1, 3 | 4], M 4 -> U [.4, .2, .6 | .8]
+    Firm B: est [0.02, NaN, -0.01], day 0: 0.04 -> K [2, -, 1 | 3], M 3 -> U [.5, -, .25 | .75]
+    Ubar = [.45, .2 (N_t = 1), .425 | .775]; deviations [-.05, -.3, -.075 | .275]
+    S^2 = (1/4)(.0025 + (1/2)(.09) + .005625 + .075625) = .12875 / 4
+    Z = .275 / sqrt(.0321875) = 1.53281...
+    """
+    est = np.array([[0.01, -0.02, 0.03], [0.02, nan, -0.01]])
+    win = np.array([[0.05], [0.04]])
+    stat, p = corrado(est, win, np.array([0, 1]), np.array([0, 0]), 1)
+    z = 0.275 / np.sqrt(0.12875 / 4)
+    assert stat[0] == pytest.approx(z, rel=1e-12)
+    assert z == pytest.approx(1.53281, abs=1e-5)
+    assert p[0] == pytest.approx(2 * stats.norm.sf(z), rel=1e-12)
+
+
+def test_corrado_multiday_window():
+    """Cowan (1992) multi-day form: Z = sqrt(L) (mean over window of Ubar_t - 1/2) / S_U.
+
+    Firm A: est [0.01, -0.02, 0.00], window [0.03, 0.02] -> K [3, 1, 2 | 5, 4], U = K/6
+    Firm B: est [-0.01, 0.02, 0.01], window [0.00, 0.03] -> K [1, 4, 3 | 2, 5], U = K/6
+    Ubar - 1/2 in twelfths: [-2, -1, -1 | 1, 3];  S^2 = (1/5)(4 + 1 + 1 + 1 + 9)/144 = 1/45
+    window mean deviation = (1/12 + 3/12)/2 = 1/6;  Z = sqrt(2) (1/6) / sqrt(1/45) = sqrt(90)/6
+    """
+    est = np.array([[0.01, -0.02, 0.00], [-0.01, 0.02, 0.01]])
+    win = np.array([[0.03, 0.02], [0.00, 0.03]])
+    stat, _ = corrado(est, win, np.array([0, 1]), np.array([0, 0]), 1)
+    assert stat[0] == pytest.approx(np.sqrt(90) / 6, rel=1e-12)
+    assert stat[0] == pytest.approx(1.581139, abs=1e-6)
+
+
+def test_corrado_cells_and_single_firm_cell_is_nan():
+    """Cells are aggregated separately; a cell with N < 2 firms reports NaN.
+
+    Cell 0 holds the two firms of test_corrado_multiday_window (Z = sqrt(90)/6); cell 1 holds
+    firm 0 alone.
+    """
+    est = np.array([[0.01, -0.02, 0.00], [-0.01, 0.02, 0.01]])
+    win = np.array([[0.03, 0.02], [0.00, 0.03]])
+    stat, p = corrado(est, win, np.array([0, 1, 0]), np.array([0, 0, 1]), 2)
+    assert stat[0] == pytest.approx(np.sqrt(90) / 6, rel=1e-12)
+    assert np.isnan(stat[1]) and np.isnan(p[1])
+
+
+def test_grank_restandardized_scar():
+    """Kolari & Pynnönen (2011) GRANK with the SCAR restandardized by its cross-sectional sd.
+
+    SCAR*_i = SCAR_i / sd(SCAR); U_it = rank(GSAR_it)/(T + 1) - 1/2;
+    S^2 = (1/T) sum_t (n_t/n) Ubar_t^2;  Z = Ubar_0 / S;  t = Z sqrt((T-2)/(T-1-Z^2)), t(T-2).
+
+    SCAR = [1, .5, 0]: mean .5, sd .5 -> SCAR* = [2, 1, 0]. T = 4 (3 estimation days + day 0).
+    Firm 1: [.5, -1, 1.5 | 2]   -> ranks [2, 1, 3 | 4] -> U [-.1, -.3, .1 | .3]
+    Firm 2: [-.5, .8, .1 | 1]   -> ranks [1, 3, 2 | 4] -> U [-.3, .1, -.1 | .3]
+    Firm 3: [1.2, -.3, -1.1 | 0] -> ranks [4, 2, 1 | 3] -> U [.3, -.1, -.3 | .1]
+    Ubar = [-1, -3, -3 | 7]/30;  S^2 = (1/4)(1 + 9 + 9 + 49)/900 = 17/900
+    Z = 7/sqrt(17);  t = Z sqrt(2 / (3 - 49/17)) = Z sqrt(17) = 7, 2 d.f.
+    (Unstandardized, firm 1's day 0 (1.0 < 1.5) would rank 3rd, not 4th.)
+    """
+    sar = np.array([[0.5, -1.0, 1.5], [-0.5, 0.8, 0.1], [1.2, -0.3, -1.1]])
+    t, p = grank(sar, np.array([1.0, 0.5, 0.0]), np.arange(3), np.zeros(3, dtype=int), 1)
+    assert t[0] == pytest.approx(7.0, rel=1e-12)
+    assert p[0] == pytest.approx(2 * stats.t.sf(7.0, 2), rel=1e-12)
+
+
+def test_grank_missing_estimation_day():
+    """GRANK with a missing SAR: U_it = rank/(T_i + 1) - 1/2 with T_i the firm's own count,
+    and the day's Ubar weighted by n_t / n in S^2.
+
+    As test_grank_restandardized_scar but firm 2's second SAR missing: T_2 = 3,
+    firm 2: [-.5, -, .1 | 1] -> ranks [1, -, 2 | 3] -> U [-.25, -, 0 | .25].
+    Ubar = [-.05/3, -.2 (n_t = 2), -.2/3 | .65/3]
+    S^2 = (1/4)((.05/3)^2 + (2/3)(.04) + (.2/3)^2 + (.65/3)^2) = .705/36
+    Z = (.65/3) / sqrt(.705/36) = 1.54828...;  t = Z sqrt(2 / (3 - Z^2)) = 2.82010..., 2 d.f.
+    """
+    sar = np.array([[0.5, -1.0, 1.5], [-0.5, nan, 0.1], [1.2, -0.3, -1.1]])
+    t, p = grank(sar, np.array([1.0, 0.5, 0.0]), np.arange(3), np.zeros(3, dtype=int), 1)
+    z = (0.65 / 3) / np.sqrt(0.705 / 36)
+    want = z * np.sqrt(2 / (3 - z * z))
+    assert t[0] == pytest.approx(want, rel=1e-12)
+    assert want == pytest.approx(2.820096, abs=1e-6)
+    assert p[0] == pytest.approx(2 * stats.t.sf(want, 2), rel=1e-12)
+
+
+def test_grank_single_firm_cell_is_nan():
+    """n < 2: no cross-sectional sd of SCAR, the statistic is not applicable (NaN)."""
+    sar = np.array([[0.5, -1.0, 1.5]])
+    t, p = grank(sar, np.array([1.0]), np.array([0]), np.array([0]), 1)
+    assert np.isnan(t[0]) and np.isnan(p[0])
+
+
+# --- end to end through the engine -----------------------------------------------------
+
+
+def _store(rets: list[list[float]], spans: list[list[int]]) -> engine.ReturnStore:
+    """Market-adjusted store with a zero market return, so AR = R exactly."""
+    lengths = np.array([len(r) for r in rets], dtype=np.int64)
+    start = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    total = int(lengths.sum())
+    sessions = pd.bdate_range("2024-01-02", periods=int(lengths.max())).values.astype("datetime64[D]")
+    days = (sessions - np.datetime64("1970-01-01", "D")).astype(np.int64)
+    return engine.ReturnStore(
+        spec=get_model("market-adjusted"), symbols=[f"S{k}" for k in range(len(rets))],
+        start=start, length=lengths, dates=np.concatenate([days[:n] for n in lengths]),
+        ret=np.concatenate([np.asarray(r, dtype=float) for r in rets]),
+        span=np.concatenate([np.asarray(s, dtype=np.int64) for s in spans]),
+        X=np.zeros((total, 1)), offset=np.zeros(total), volume=None, close=None, prev_close=None)
+
+
+def _run(windows):
+    # positions 0..3 are relative days -3..0; estimation -3:-1
+    rets = [
+        [0.01, -0.01, 0.00, 0.02],   # event 0, firm A
+        [0.00, 0.01, -0.01, 0.01],   # event 0, firm B
+        [-0.01, 0.00, 0.01, 0.00],   # event 0, firm C
+        [0.01, 0.02, -0.01, 0.03],   # event 1, alone
+        [0.01, -0.01, 0.00, 0.02],   # event 2, firm A again
+        [0.02, 0.00, nan, 0.05],     # event 2, firm E: day 0 return spans days -1 and 0
+    ]
+    spans = [[1, 1, 1, 1]] * 5 + [[1, 1, 0, 2]]
+    store = _store(rets, spans)
+    n = len(rets)
+    out = engine.run(store, np.arange(n), np.full(n, 3), estimation=(-3, -1), windows=windows, min_obs=2)
+    ev = np.array([0, 0, 0, 1, 2, 2])
+    keys, arrays = crosssection.cross_sectional_tests(ev, np.zeros(n, dtype=np.int64), 1, out, store,
+                                                      with_all=False)
+    res = rank_tests(out, arrays["_rows"], arrays["_cell"], keys["window"].to_numpy(), len(keys))
+    return keys, res
+
+
+def _cell(keys, event, window):
+    m = (keys["event"] == event) & (keys["window"] == window)
+    return int(np.flatnonzero(m.to_numpy())[0])
+
+
+def test_rank_tests_through_engine_day0():
+    """Both tests from engine output, window 0:0, market-adjusted model with Rm = 0 (AR = R).
+
+    Event 0 (A, B, C; every sigma^2 = 1e-4, so SAR = AR / 0.01 and SCAR = day-0 AR / 0.01):
+      A: [.01, -.01, 0 | .02] -> ranks [3, 1, 2 | 4]
+      B: [0, .01, -.01 | .01] -> ranks [2, 3.5, 1 | 3.5]   (tie)
+      C: [-.01, 0, .01 | 0]   -> ranks [1, 2.5, 4 | 2.5]   (tie)
+    Corrado: U = K/5; Ubar - 1/2 = [-.1, -1/30, -1/30 | 1/6]; S^2 = (1/4)(36/900) = .01;
+      Z = (1/6)/.1 = 5/3.
+    GRANK: SCAR = [2, 1, 0], sd 1, so SCAR* = SCAR and the ranks are the same;
+      U = K/5 - 1/2, the same deviations; Z = 5/3, t = (5/3) sqrt(2/(3 - 25/9)) = 5, 2 d.f.
+    Event 1 has one firm: NaN.
+    Event 2 (A and E): E's day-0 return spans two sessions, so the rank tests treat it as
+      missing (its estimation day -1 is missing too):
+      A: U = [.6, .2, .4 | .8];  E: [.02, 0, - | -] -> K [2, 1], M 2 -> U [2/3, 1/3, -, -]
+      Ubar - 1/2 = [2/15, -7/30, -.1 (N_t 1) | .3 (N_t 1)]
+      S^2 = (1/4)(16 + 49 + 4.5 + 40.5)/900 = 11/360;  Z = .3 / sqrt(11/360).
+    """
+    keys, res = _run([(0, 0)])
+    c0 = _cell(keys, 0, 0)
+    assert res["corrado"][0][c0] == pytest.approx(5 / 3, rel=1e-9)
+    assert res["corrado"][1][c0] == pytest.approx(2 * stats.norm.sf(5 / 3), rel=1e-9)
+    assert res["grank"][0][c0] == pytest.approx(5.0, rel=1e-9)
+    assert res["grank"][1][c0] == pytest.approx(2 * stats.t.sf(5.0, 2), rel=1e-9)
+    c1 = _cell(keys, 1, 0)
+    for test in ("corrado", "grank"):
+        assert np.isnan(res[test][0][c1]) and np.isnan(res[test][1][c1])
+    c2 = _cell(keys, 2, 0)
+    assert res["corrado"][0][c2] == pytest.approx(0.3 / np.sqrt(11 / 360), rel=1e-9)
+
+
+def test_rank_tests_through_engine_window_overlapping_estimation():
+    """Window -1:0 overlaps the estimation window -3:-1: day -1 is ranked once, as a window day.
+
+    Event 0, Corrado: the ranking samples are the same four ARs, so Ubar - 1/2 =
+      [-.1, -1/30 | -1/30, 1/6] and S^2 = .01 as in the day-0 case; window mean deviation =
+      (-1/30 + 1/6)/2 = 1/15;  Z = sqrt(2) (1/15) / .1 = 0.942809...
+    Event 0, GRANK: CAR = AR_-1 + AR_0 = [.02, 0, .01], se = .01 sqrt(2), SCAR* = [2, 0, 1];
+      SARs of days -3, -2: A [1, -1], B [0, 1], C [-1, 0]; T = 3:
+      A: [1, -1 | 2] -> ranks [2, 1, 3] -> U [0, -.25, .25]
+      B: [0, 1 | 0]  -> ranks [1.5, 3, 1.5] -> U [-.125, .25, -.125]
+      C: [-1, 0 | 1] -> ranks [1, 2, 3] -> U [-.25, 0, .25]
+      Ubar = [-.125, 0 | .125]; S^2 = (1/3)(2 * .015625) = 1/96; Z = .125 sqrt(96) = sqrt(1.5)
+      t = Z sqrt(1 / (2 - 1.5)) = sqrt(3), 1 d.f.
+    """
+    keys, res = _run([(0, 0), (-1, 0)])
+    c = _cell(keys, 0, 1)
+    assert res["corrado"][0][c] == pytest.approx(np.sqrt(2) * (1 / 15) / 0.1, rel=1e-9)
+    assert res["grank"][0][c] == pytest.approx(np.sqrt(3.0), rel=1e-9)
+    assert res["grank"][1][c] == pytest.approx(2 * stats.t.sf(np.sqrt(3.0), 1), rel=1e-9)
+    # the day-0 cells are unchanged by asking for another window
+    c0 = _cell(keys, 0, 0)
+    assert res["corrado"][0][c0] == pytest.approx(5 / 3, rel=1e-9)
+    assert res["grank"][0][c0] == pytest.approx(5.0, rel=1e-9)
