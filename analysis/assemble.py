@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis import crosssection, inference
+from analysis import crosssection, inference, ranktests
 from analysis.engine import EngineResult, format_window
 
 AR_COLUMNS = ["event_id", "symbol", "day", "date", "return", "normal_return", "abnormal_return"]
@@ -135,8 +135,13 @@ def tests_frame(study, panel, out: EngineResult) -> pd.DataFrame:
         "group": np.asarray(group_names, dtype=object)[keys["group"].to_numpy()],
         "window": [format_window(out.windows[j]) for j in keys["window"]],
     })
-    tests = inference.long_tests(cells, arrays)
-    tests["r_kp"] = np.tile(arrays["r_kp"], len(inference.PARAMETRIC_TESTS))
+    rank = ranktests.rank_tests(out, arrays["_rows"], arrays["_cell"], keys["window"].to_numpy(), len(keys))
+    for name, (stat, p) in rank.items():
+        arrays[f"{name}_stat"] = stat
+        arrays[f"{name}_p"] = p
+    names = tuple(inference.PARAMETRIC_TESTS) + tuple(rank)
+    tests = inference.long_tests(cells, arrays, names)
+    tests["r_kp"] = np.tile(arrays["r_kp"], len(names))
     tests.loc[tests["test"] != "bmp_kp", "r_kp"] = np.nan
     return tests
 
