@@ -162,28 +162,39 @@ def heatmap_figure(res, window: str = "-1:1"):
     return fig
 
 
-def car_paths_figure(res, event_ids=None, ncols: int = 2):
-    """Small multiples: each event's mean CAR path by group with 95% bands (shared y axis)."""
+def car_paths_figure(res, event_ids=None, ncols: int = 2, groups=("target", "peer", "supplier")):
+    """Small multiples: each event's mean CAR path by group with 95% bands (shared y axis).
+
+    Same paths and bands as :func:`analysis.plots.plot_car_path` (via ``car_paths`` and
+    ``group_path``), drawn once for the whole grid.
+    """
     import matplotlib.pyplot as plt
 
-    from analysis.plots import plot_car_path
+    from analysis.plots import car_paths, group_path
 
-    ids = list(event_ids or res.event_ids)
-    ids = [e for e in ids if (res.car["event_id"] == e).any()]
+    ids = [e for e in (event_ids or res.event_ids) if (res.car["event_id"] == e).any()]
     nrows = max(1, -(-len(ids) // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(PRINT_WIDTH, 2.3 * nrows + 0.4), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(PRINT_WIDTH, 2.2 * nrows + 0.5), sharey=True, squeeze=False)
+    colors = {"target": "tab:red", "peer": "tab:grey", "supplier": "tab:blue"}
     for ax, ev in zip(axes.ravel(), ids):
-        plot_car_path(res, event_id=ev, ax=ax, title=ev)
-        ax.title.set_fontsize(9)
-        ax.xaxis.label.set_fontsize(7)
-        ax.yaxis.label.set_fontsize(8)
+        paths = car_paths(res, ev)
+        for g in groups:
+            gp = group_path(paths, g)
+            if gp.empty:
+                continue
+            ax.plot(gp["day"], 100 * gp["mean"], color=colors.get(g), lw=1.2, label=f"{g} (n={int(gp['n'].max())})")
+            ax.fill_between(gp["day"], 100 * gp["lo"], 100 * gp["hi"], color=colors.get(g), alpha=0.15, lw=0)
+        ax.axhline(0, color="grey", lw=0.6)
+        ax.axvline(0, color="grey", lw=0.6, ls="--")
+        ax.set_title(ev, fontsize=8.5)
         ax.tick_params(labelsize=7)
-        legend = ax.get_legend()
-        if legend is not None:
-            for text in legend.get_texts():
-                text.set_fontsize(6.5)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6.5, loc="lower left")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("CAR (%)", fontsize=8)
     for ax in axes.ravel()[len(ids):]:
         ax.set_visible(False)
+    fig.supxlabel("trading day relative to day 0", fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -26,7 +26,6 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CACHE = REPO / "data" / "cache"
 DEFAULT_WINDOWS = ["0:0", "-1:1", "0:5", "-5:5"]
 GROUP_ORDER = ["target", "peer", "supplier", "all"]
-GROUP_LABEL = {"target": "Targets", "peer": "Peers", "supplier": "US suppliers", "all": "All firms"}
 
 #: Display names and order of the cross-sectional tests (others are appended as they come).
 TEST_LABEL = {
@@ -312,7 +311,7 @@ def show_robustness(groups: pd.DataFrame, window: str = "-1:1", test: str = "bmp
 # --------------------------------------------------------------------------- figures
 
 
-def car_path_figure(res, event_id: str, group=None, symbols=None, height: float = 3.4):
+def car_path_figure(res, event_id: str, group=None, symbols=None, height: float = 3.0):
     """Mean CAR path by group (or per firm with ``symbols``) with 95% bands, drawn at print width."""
     import matplotlib.pyplot as plt
 

@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -237,9 +237,12 @@ def _reuse(job: Job, prev_id: str, prev_dir: Path, prev: dict) -> bool:
 # --------------------------------------------------------------------------- execution
 
 
-def _kernel_manager_class(log_path: Path):
-    """A kernel manager whose kernel writes its stderr to ``log_path`` (not the terminal) and
-    draws figures inline whatever MPLBACKEND the pipeline runs with (so the HTML has them)."""
+def _kernel_manager_class(log_path: Path, cwd: Path):
+    """A kernel manager whose kernel starts in ``cwd``, writes its stderr to ``log_path`` (not
+    the terminal) and draws figures inline whatever MPLBACKEND the pipeline runs with (so the
+    HTML copies have them). The working directory is given to the kernel process itself:
+    papermill's ``cwd=`` changes the directory of the whole process, which is not safe with
+    notebooks running in parallel threads."""
     from jupyter_client.manager import AsyncKernelManager
 
     class ReportKernelManager(AsyncKernelManager):
@@ -248,6 +251,7 @@ def _kernel_manager_class(log_path: Path):
             env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
             env.setdefault("PYTHONHASHSEED", "0")
             kw["env"] = env
+            kw["cwd"] = str(cwd)
             log_path.parent.mkdir(parents=True, exist_ok=True)
             with open(log_path, "ab") as fh:
                 kw["stderr"] = fh
@@ -294,9 +298,9 @@ def _execute(job: Job, timeout: int) -> Job:
     job.output_dir.mkdir(parents=True, exist_ok=True)
     try:
         pm.execute_notebook(
-            str(job.notebook), str(job.executed), parameters=job.parameters, cwd=str(job.notebook.parent),
+            str(job.notebook), str(job.executed), parameters=job.parameters,
             progress_bar=False, request_save_on_cell_execute=False, start_timeout=180,
-            execution_timeout=timeout, kernel_manager_class=_kernel_manager_class(job.kernel_log),
+            execution_timeout=timeout, kernel_manager_class=_kernel_manager_class(job.kernel_log, job.notebook.parent),
         )
         job.status = "ok"
     except pm.PapermillExecutionError as exc:
@@ -399,13 +403,17 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
 
     tmp_dir = Path(tempfile.mkdtemp(prefix="report-prices-"))
     try:
-        source, frames, errors, price_rows, price_note = _load_prices(cfg, refresh, log)
-        from analysis.report.snapshot import write_snapshot
+        try:
+            source, frames, errors, price_rows, price_note = _load_prices(cfg, refresh, log)
+            from analysis.report.snapshot import write_snapshot
 
-        snapshot = write_snapshot(tmp_dir / "prices.parquet", frames, errors,
-                                  {r["symbol"]: {"source": r["source"], "path": r["path"], "sha256": r["sha256"]}
-                                   for r in price_rows}, origin=str(cfg.prices or "Yahoo Finance"))
-        jobs = _build_jobs(cfg, run_dir, event_ids, snapshot)
+            snapshot = write_snapshot(tmp_dir / "prices.parquet", frames, errors,
+                                      {r["symbol"]: {"source": r["source"], "path": r["path"], "sha256": r["sha256"]}
+                                       for r in price_rows}, origin=str(cfg.prices or "Yahoo Finance"))
+            jobs = _build_jobs(cfg, run_dir, event_ids, snapshot)
+        except UserError:  # nothing ran: leave no empty run folder behind
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
         code_fp, env_fp = prov.code_fingerprint(), prov.environment_fingerprint()
         for job in jobs:
             job.fingerprint = _fingerprint(job, price_rows, cfg.factors, code_fp, env_fp)
