@@ -13,6 +13,7 @@ Columns added to the results by newer versions of the engine (rank tests, placeb
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,10 @@ TEST_LABEL = {
     "placebo": "Placebo z",
 }
 US_EXCHANGES = ("XNAS", "XNYS")
+
+# Without ipywidgets tqdm.auto falls back to a text bar in notebooks: fine, but it warns about it
+# in every notebook (and every HTML copy) even when no bar is shown.
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 
 def test_label(test: str) -> str:

@@ -386,7 +386,11 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
     catalog_events = catalog.load_events()
     if events:  # typed on the command line: check now, before anything runs
         catalog.select_events(catalog_events, list(events))
-    event_ids = list(cfg.events) if cfg.events is not None else list(catalog_events["event_id"])
+    known = list(catalog_events["event_id"])
+    if cfg.events is None:
+        event_ids = known
+    else:  # catalog order; ids the catalog lacks run too (their notebook fails and says why)
+        event_ids = [e for e in known if e in cfg.events] + [e for e in cfg.events if e not in known]
 
     reports.mkdir(parents=True, exist_ok=True)
     run_dir.mkdir(parents=True)
