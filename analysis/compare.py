@@ -207,6 +207,11 @@ def groups_figure(res, window: str = "-1:1"):
 
     fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 3.4))
     plot_groups_by_event(res, window=window, ax=ax)
+    ev = events_frame(res).set_index("event_id")
+    labels = [f"{fmt.date_text(ev.at[e, 'date'])}\n{e}" if e in ev.index else e for e in res.event_ids]
+    ax.set_xticks(range(len(labels)), labels, rotation=0, ha="center", fontsize=7)  # horizontal, no overlap
+    ax.set_title(ax.get_title(), fontsize=10)
+    fig.tight_layout()
     return fig
 
 
