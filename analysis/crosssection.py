@@ -6,6 +6,9 @@ the Kolari-Pynnönen correlation is computed for all events at once on padded
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 
@@ -139,6 +142,7 @@ def kp_cell_correlations_aligned(
     member_cells: np.ndarray,
     min_shared: int = inference.MIN_SHARED_DATES,
     chunk_events: int = 128,
+    threads: int | None = None,
 ) -> np.ndarray:
     """:func:`kp_cell_correlations` for engine results, without scattering the ARs.
 
@@ -152,6 +156,7 @@ def kp_cell_correlations_aligned(
     (0 .. n_local - 1); cells must be numbered in event order.
     """
     R, C = len(event_code), len(cell_event)
+    threads = threads if threads is not None else min(2, os.cpu_count() or 1)
     res = np.full(C, np.nan)
     if R == 0 or C == 0:
         return res
@@ -202,12 +207,12 @@ def kp_cell_correlations_aligned(
     mord = np.argsort(cell_event[member_cells], kind="stable")
     m_bnd = np.searchsorted(cell_event[member_cells][mord], np.arange(n_events + 1))
     c_bnd = np.searchsorted(cell_event, np.arange(n_events + 1))
-    for ea in range(0, n_events, chunk_events):
+    def chunk(ea: int) -> None:  # events [ea, ea + chunk_events); writes disjoint cells of res
         eb = min(n_events, ea + chunk_events)
         E = eb - ea
         rows = order[bnd[ea]:bnd[eb]]
         if len(rows) == 0:
-            continue
+            return
         at = (event_code[rows] - ea) * n + slot[rows]  # (event, slot); empty slots read zeros
         gs = np.full(E * n, zero, np.int64)
         gs[at] = gstart[rows]
@@ -254,6 +259,14 @@ def kp_cell_correlations_aligned(
         with np.errstate(divide="ignore", invalid="ignore"):
             r = np.where(den > 0, num / den, np.nan)
         res[cs] = r[cell_event[cs] - ea, cell_local[cs]]
+
+    starts = range(0, n_events, chunk_events)
+    if threads > 1 and n_events > chunk_events:
+        with ThreadPoolExecutor(max_workers=threads) as pool:  # numpy releases the GIL
+            list(pool.map(chunk, starts))
+    else:
+        for ea in starts:
+            chunk(ea)
     return res
 
 

@@ -478,7 +478,7 @@ def _est_error(res, rows, g):
     """g'(X'X)^-1 g for the given firm-events (0 for the market-adjusted model)."""
     if res.fixed:
         return 0.0
-    return (g * np.matmul(res.xtx_inv[rows], g[:, :, None])[:, :, 0]).sum(axis=1)
+    return np.einsum("nj,njk,nk->n", g, res.xtx_inv[rows], g)  # faster than a batched matmul
 
 
 def _cumulate_clean(res, rows, windows, out):
