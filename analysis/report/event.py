@@ -134,7 +134,9 @@ def show_event(res, event_id: str):
 def _note(row) -> str:
     notes = []
     if bool(row.get("spans_suspension", False)):
-        notes.append("spans a suspension")
+        first, last = row.get("span_first"), row.get("span_last")
+        cover = f", one return covers {first} to {last}" if first is not None and last is not None else ""
+        notes.append(f"spans a suspension{cover}")
     flag = row.get("limit_flag")
     if isinstance(flag, str) and flag.strip():
         notes.append(flag.strip())

@@ -29,8 +29,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
+
+import numpy as np
 
 from analysis.errors import UserError
 from analysis.report import provenance as prov
@@ -134,6 +136,26 @@ def _load_prices(cfg: Config, refresh: bool, log: _Log):
         note += f"; {len(errors)} could not be loaded: " + "; ".join(f"{s}: {e}" for s, e in errors.items())
     log(f"prices: {note}")
     return source, frames, errors, rows, note
+
+
+def _log_day0(frames, errors, event_ids, log) -> None:
+    """Print day 0 and the day-0 return of every security for each event (a quick check)."""
+    from analysis import catalog
+    from analysis.study import EventStudy
+
+    events = catalog.load_events()
+    events = events[events["event_id"].isin(event_ids)]
+    if events.empty:
+        return
+    table = EventStudy(events=events, prices=frames, placebo_draws=0).day0_table(frames, errors)
+    log("day 0 and day-0 return (simple, adjusted close) per event and security:")
+    for ev, rows in table.groupby("event_id", sort=False):
+        cells = []
+        for r in rows.itertuples(index=False):
+            ret = "" if not isinstance(r.day0, date) or not np.isfinite(r.day0_return) else f" {100 * r.day0_return:+.2f}%"
+            day = r.day0.isoformat() if isinstance(r.day0, date) else "-"
+            cells.append(f"{r.symbol} {day}{ret}{' (' + r.note + ')' if r.note else ''}")
+        log(f"  {ev}: " + "; ".join(cells))
 
 
 # --------------------------------------------------------------------------- jobs
@@ -409,6 +431,7 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
     try:
         try:
             source, frames, errors, price_rows, price_note = _load_prices(cfg, refresh, log)
+            _log_day0(frames, errors, event_ids, log)
             from analysis.report.snapshot import write_snapshot
 
             snapshot = write_snapshot(tmp_dir / "prices.parquet", frames, errors,

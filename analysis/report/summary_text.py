@@ -44,8 +44,11 @@ def event_sentences(event: dict, firms: pd.DataFrame, tests: pd.DataFrame, symbo
                  f"{fmt.significance(rw['p'])}")
         if r0 is not None and np.isfinite(r0["car_pct"]):
             same = np.sign(r0["car_pct"]) == np.sign(rw["car_pct"])
-            sentence = (f"{head}: {name} {_moved(r0['car_pct'])} {fmt.num(abs(r0['car_pct']))}% on day 0 "
-                        f"(abnormal return) and {'' if same else _moved(rw['car_pct']) + ' '}"
+            suspended = "suspension" in str(r0.get("note") or "")
+            when = ("from day 0 to its first trade after a suspension (abnormal return)" if suspended
+                    else "on day 0 (abnormal return)")
+            sentence = (f"{head}: {name} {_moved(r0['car_pct'])} {fmt.num(abs(r0['car_pct']))}% {when} "
+                        f"and {'' if same else _moved(rw['car_pct']) + ' '}"
                         f"{fmt.num(abs(rw['car_pct']))}% over days {wl} ({stats})")
         else:
             sentence = f"{head}: over days {wl} {name} {_moved(rw['car_pct'])} {fmt.num(abs(rw['car_pct']))}% ({stats})"
