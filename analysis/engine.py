@@ -350,10 +350,9 @@ def _run_block(store, sec, p0, estimation, windows, min_obs) -> EngineResult:
     p0 = np.asarray(p0, dtype=np.int64)
     windows = [tuple(w) for w in windows]
     N, p = len(sec), store.X.shape[1]
-    y_all, X_all = store.y, store.X
+    y_all = store.y
 
     # --- estimation window -------------------------------------------------------------
-    est_days = np.arange(estimation[0], estimation[1] + 1)
     ew = Window(store, sec, p0, estimation[0], estimation[1])
     used = ew.take(store.eligible)
     if not ew.all_valid:
@@ -426,7 +425,6 @@ def _run_block(store, sec, p0, estimation, windows, min_obs) -> EngineResult:
     off = vw.take(store.offset)
     normal = np.where(valid, fitted + off, np.nan)
     ret = np.where(valid, yv + off, np.nan)
-    cover_start = days[None, :] - span + 1
 
     res = EngineResult(
         estimation=tuple(estimation), windows=windows, days=days, theta=theta, sigma2=sigma2,
@@ -448,7 +446,6 @@ def cumulate(res: "EngineResult", windows) -> dict[str, np.ndarray]:
     Firm-events with a return on every event-period day and no spanning return ("clean",
     nearly all) use prefix sums over days; the others take the general masked path.
     """
-    days = res.days
     N, W = res.ar.shape[0], len(windows)
     clean = res.valid.all(axis=1) & (res.span == 1).all(axis=1)
     out = {

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import catalog as catalog_mod
-from analysis import engine, inference
+from analysis import engine
 from analysis.calendars import SessionReturns, day_zero, returns_on, session_returns
 from analysis.errors import UserError
 from analysis.factors import load_factors

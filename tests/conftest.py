@@ -38,6 +38,12 @@ def shared_prices() -> Path:
 
 
 @pytest.fixture(scope="session")
+def shared_seeds() -> Path:
+    """``<repo>/../shared/seeds`` (the press articles); same skip/fail rule."""
+    return _shared_dir("seeds")
+
+
+@pytest.fixture(scope="session")
 def shared_factors() -> Path:
     """``<repo>/../shared/factors``; same rule as :func:`shared_prices`."""
     return _shared_dir("factors")

@@ -1,7 +1,6 @@
 """The shipped event catalogue and universe, their loaders' validation, and announced_at parsing."""
 from __future__ import annotations
 
-import os
 import re
 import sys
 from pathlib import Path
@@ -21,19 +20,6 @@ from analysis.catalog import (
     select_universe,
 )
 from analysis.errors import UserError
-
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
-
-
-def shared_dir(name: str) -> Path:
-    """``../shared/<name>``; skip when absent, except under CI (then fail)."""
-    path = SHARED / name
-    if not path.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"{path} is missing (CI is set)")
-        pytest.skip(f"{path} not present")
-    return path
-
 
 # --- the shipped files -------------------------------------------------------------------------
 
@@ -68,8 +54,8 @@ def test_shipped_actions_cite_a_federal_register_notice():
         assert re.search(r"\b\d+ FR \d+\b", row["source"]), row["event_id"]
 
 
-def test_every_event_cites_existing_seed_files_and_every_seed_is_used():
-    seeds = shared_dir("seeds")
+def test_every_event_cites_existing_seed_files_and_every_seed_is_used(shared_seeds):
+    seeds = shared_seeds
     cited = set()
     for _, row in load_events().iterrows():
         files = re.findall(r"seeds/([\w.-]+\.txt)", row["source"])
@@ -96,8 +82,8 @@ def test_shipped_universe_roles_and_exchanges():
 
 
 @pytest.mark.shared_prices
-def test_universe_symbols_and_benchmarks_have_recorded_prices():
-    prices = shared_dir("prices")
+def test_universe_symbols_and_benchmarks_have_recorded_prices(shared_prices):
+    prices = shared_prices
     uni = load_universe()
     for symbol in set(uni["symbol"]) | set(uni["benchmark"]):
         path = prices / f"{symbol}.csv"

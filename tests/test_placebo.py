@@ -88,7 +88,6 @@ def _simulated_rejection(shock: float, n_samples=1000, n_firms=5, draws=199, see
     chunk = 50
     for c0 in range(0, n_samples, chunk):
         S = min(chunk, n_samples - c0)
-        stores_ret, stores_x = [], []
         rm = rng.normal(0.0005, 0.01, (S, length))
         beta = rng.uniform(0.5, 1.5, (S, n_firms, 1))
         sig = rng.uniform(0.01, 0.03, (S, n_firms, 1))

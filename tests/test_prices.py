@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,6 @@ from analysis.prices import (
     validate_symbol,
 )
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "prices"
 
 # Row counts documented in ../shared/prices/SOURCES.md.
 DOCUMENTED_ROWS = {
@@ -34,16 +32,6 @@ DOCUMENTED_ROWS = {
     "NVDA": 2059, "QQQ": 2264, "SMH": 2146, "SOXX": 2146, "STX": 2059, "VOO": 2008, "WDC": 2059,
     "XLNX": 1540, "^GSPC": 2136, "^HSI": 2112, "^IXIC": 2110, "^SOX": 2264,
 }
-
-
-@pytest.fixture
-def shared_prices() -> Path:
-    """../shared/prices; skipped when absent, but a failure when the CI env var is set."""
-    if not SHARED.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"recorded prices folder {SHARED} is missing (CI is set, so this is not skipped)")
-        pytest.skip(f"recorded prices folder {SHARED} is absent")
-    return SHARED
 
 
 def assert_price_frame(frame: pd.DataFrame) -> None:

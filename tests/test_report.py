@@ -24,15 +24,6 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
-def _shared(name: str) -> Path:
-    path = SHARED / name
-    if not path.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"{path} is missing (CI is set, so this test may not be skipped)")
-        pytest.skip(f"{path} not present")
-    return path
-
-
 # --------------------------------------------------------------------------- fast unit tests
 
 
@@ -187,8 +178,8 @@ def _report(reports: Path, config: Path, run_id: str, prices: Path) -> subproces
 
 
 @pytest.fixture(scope="module")
-def good_run(tmp_path_factory):
-    prices = _shared("prices")
+def good_run(tmp_path_factory, shared_prices):
+    prices = shared_prices
     factors = SHARED / "factors" / "F-F_Research_Data_Factors_daily.csv"
     base = tmp_path_factory.mktemp("report")
     reports = base / "reports"
@@ -244,7 +235,7 @@ def test_pipeline_builds_the_report_and_switches_latest(good_run):
     car = pd.read_csv(run / "events" / "nyt_hikvision_2019" / "car.csv")
     r = car[(car["symbol"] == "002415.SZ") & (car["window"] == "-1:1")].iloc[0]
     summary = " ".join(" ".join(texts[:4]).split())
-    assert f"Hikvision fell" in summary and f"(CAR {fmt.pct(r['car'])}%" in summary
+    assert "Hikvision fell" in summary and f"(CAR {fmt.pct(r['car'])}%" in summary
     for heading in ("Executive summary", "Event timeline", "Across events", "Robustness", "Methods",
                     "Appendix", "SHA-256", "Placebo"):
         assert heading in full, heading
