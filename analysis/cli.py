@@ -72,7 +72,10 @@ def cmd_study(args) -> int:
         placebo_draws=args.placebo_draws, progress=sys.stderr.isatty(), refresh=args.refresh,
     )
     res = study.fit()
-    written = res.to_csv(Path(args.out))
+    try:
+        written = res.to_csv(Path(args.out))
+    except OSError as exc:
+        raise UserError(f"cannot write the results to {args.out}: {exc.strerror or exc}") from None
     if not args.quiet:
         res.summary()
     print(f"wrote {', '.join(p.name for p in written)} to {args.out}", file=sys.stderr)

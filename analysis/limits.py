@@ -42,8 +42,9 @@ def limit_state(close: np.ndarray, ref_prev_close: np.ndarray, fraction: np.ndar
     close, ref_prev_close: raw CNY prices; fraction: daily limit (decimal). Arrays broadcast.
     """
     with np.errstate(invalid="ignore"):
-        up = np.round(ref_prev_close * (1 + fraction) / TICK) * TICK
-        down = np.round(ref_prev_close * (1 - fraction) / TICK) * TICK
+        # the exchanges round half up to the tick; +1e-9 absorbs binary error (30.05 * 0.9 = 27.045)
+        up = np.floor(ref_prev_close * (1 + fraction) / TICK + 0.5 + 1e-9) * TICK
+        down = np.floor(ref_prev_close * (1 - fraction) / TICK + 0.5 + 1e-9) * TICK
         state = np.where(close >= up - TICK / 2, 1, np.where(close <= down + TICK / 2, -1, 0))
     state = np.where(np.isfinite(close) & np.isfinite(ref_prev_close), state, 0)
     return state.astype(np.int8)

@@ -72,8 +72,11 @@ def draw_pseudo_events(store, sec_by_event, p0_by_event, estimation, windows, dr
         if len(secs) == 0:
             continue
         seg_dates = [store.dates[store.start[s]: store.start[s] + store.length[s]] for s in secs]
+        # pseudo day 0 must leave room for the estimation window before it and the event period
+        # (incl. the span buffer) after it: positions -lo .. len - 1 - max(hi, 0)
         first = max(d[-lo] if len(d) > -lo else np.iinfo(np.int64).max for d in seg_dates)
-        last = min(d[len(d) - 1 - hi] if len(d) > hi else np.iinfo(np.int64).min for d in seg_dates)
+        last = min(d[len(d) - 1 - max(hi, 0)] if len(d) > max(hi, 0) else np.iinfo(np.int64).min
+                   for d in seg_dates)
         pool = np.unique(np.concatenate(seg_dates))
         pool = pool[(pool >= first) & (pool <= last)]
         # drop pool dates that would overlap a catalog window for any firm of the event

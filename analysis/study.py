@@ -101,6 +101,12 @@ class EventStudy:
         self.model = get_model(model)
         self.estimation = _as_windows([estimation])[0]
         self.windows = _as_windows(windows)
+        first_window_day = min(w[0] for w in self.windows)
+        if self.estimation[1] >= first_window_day:
+            raise UserError(f"estimation window {self.estimation[0]}:{self.estimation[1]} overlaps the event "
+                            f"windows (they start on day {first_window_day}); end it before that day")
+        if int(placebo_draws) < 0:
+            raise UserError(f"--placebo-draws must be 0 or more, not {placebo_draws}")
         if int(min_obs) < self.model.k + 2:
             raise UserError(f"--min-obs {min_obs} is too small for model '{model}' (needs at least {self.model.k + 2})")
         self.min_obs = int(min_obs)

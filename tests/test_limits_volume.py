@@ -26,6 +26,13 @@ def test_limit_state_by_hand():
     assert list(limits.limit_state(close, prev, np.full(5, 0.10))) == [-1, 0, 1, 0, 0]
 
 
+def test_limit_prices_round_half_up_like_the_exchange():
+    # 30.05 * 0.9 = 27.045 -> 27.05 (half up); in binary 27.045 is 27.04499..., which np.round sends down
+    assert limits.limit_state(np.array([27.05]), np.array([30.05]), np.array([0.10]))[0] == -1
+    # 10.05 * 1.1 = 11.055 -> 11.06 limit-up; 11.05 is not at the limit
+    assert list(limits.limit_state(np.array([11.06, 11.05]), np.full(2, 10.05), np.full(2, 0.10))) == [1, 0]
+
+
 def test_reference_previous_close_recovers_ex_dividend_base():
     # raw close 10.00 yesterday, 0.50 dividend: reference base 9.50; today's close 9.69 is +2%
     close, ret = np.array([9.69]), np.array([9.69 / 9.50 - 1])

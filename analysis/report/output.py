@@ -6,12 +6,12 @@ PDF builder, a second notebook) never sees half a file.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from analysis.atomic import atomic_write
 
 #: Width of the PDF's text block (A4, 1.8 cm margins), inches: figures drawn at this width are
 #: printed at 100%, so their font sizes are the printed ones.
@@ -26,18 +26,7 @@ def out_dir(path) -> Path:
 
 
 def _atomic_write(path: Path, write) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, write, mode="wb")
 
 
 def save_figure(fig, folder, name: str, formats=("png", "svg"), dpi: int = 200) -> list[Path]:

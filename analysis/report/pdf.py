@@ -195,8 +195,10 @@ def volume_table_spec(vol: pd.DataFrame, windows: list[str], caption: str) -> di
             row.append(cell(fmt.num(r["mean_cav"]), sub=f"({fmt.pvalue(p)})" if np.isfinite(p) else "(no test)",
                             sup=fmt.stars(p) or None))
         rows.append(row)
-    note = ("Mean cumulative abnormal log volume (0.69 = twice the normal volume over the window), BMP-style "
-            "test p in parentheses (Campbell & Wasley 1996).")
+    note = ("Mean cumulative abnormal log volume: the sum over the window's days of log(1 + volume) minus its "
+            "estimation-window mean (on a one-day window 0.69 means twice the normal volume; over L days, "
+            "exp(value / L) is the average daily multiple of normal volume). BMP-style test p in parentheses "
+            "(Campbell & Wasley 1996).")
     return table(["2.6cm", "0.8cm"] + ["1fr"] * len(windows), ["left", "right"] + ["right"] * len(windows),
                  header, rows, caption=caption, size="7.5pt", note=note)
 
