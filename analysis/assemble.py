@@ -104,21 +104,13 @@ def car_frame(study, panel, out: EngineResult) -> pd.DataFrame:
         "span_first": at(first),
         "span_last": at(last),
         "spans_suspension": out.spans_gap[rows].ravel(),
-        "complete": _complete(out, rows).ravel(),
+        "complete": out.complete[rows].ravel(),
+        "suspension_first": at(out.gap_first[rows]),
+        "suspension_last": at(out.gap_last[rows]),
         "role": np.repeat(f["role"].to_numpy()[rows], W),
         "name": np.repeat(f["name"].to_numpy()[rows], W),
     })
     return frame
-
-
-def _complete(out: EngineResult, rows) -> np.ndarray:
-    """(n, W) bool: the window's returns cover every one of its sessions (none missing at
-    the ends of the data or for want of a benchmark return)."""
-    a = np.array([w[0] for w in out.windows])
-    b = np.array([w[1] for w in out.windows])
-    first, last = out.cover_first[rows], out.cover_last[rows]
-    with np.errstate(invalid="ignore"):
-        return (first <= a) & (last >= b) & (out.n_sessions[rows] >= b - a + 1)
 
 
 def tests_frame(study, panel, out: EngineResult) -> pd.DataFrame:

@@ -25,7 +25,8 @@ def _window(text: str) -> str:
     try:
         parse_window(text)
     except (ValueError, TypeError):
-        raise argparse.ArgumentTypeError(f"bad window '{text}': expected START:END, e.g. -1:1")
+        raise argparse.ArgumentTypeError(f"bad window '{text}': expected START:END with START <= END "
+                                         "(trading days relative to day 0), e.g. -1:1")
     return text
 
 
@@ -77,7 +78,7 @@ def cmd_study(args) -> int:
     except OSError as exc:
         raise UserError(f"cannot write the results to {args.out}: {exc.strerror or exc}") from None
     if not args.quiet:
-        res.summary()
+        print(res.summary())
     print(f"wrote {', '.join(p.name for p in written)} to {args.out}", file=sys.stderr)
     return 0
 

@@ -287,7 +287,8 @@ def cross_sectional_tests(
     R, W = out.car.shape
     G = n_groups + (1 if with_all else 0)
     rows_l, cells_l, win_l = [], [], []
-    finite = np.isfinite(out.car) & np.isfinite(out.car_se) & (out.car_se > 0)
+    # incomplete windows (sessions without any return) are listed per firm but left out here
+    finite = np.isfinite(out.car) & np.isfinite(out.car_se) & (out.car_se > 0) & out.complete
     for j in range(W):
         r = np.nonzero(finite[:, j])[0]
         groups = [group_code[r]] + ([np.full(len(r), n_groups)] if with_all else [])

@@ -262,6 +262,9 @@ class EngineResult:
     cover_first: np.ndarray = None  # (N, W) first relative day covered
     cover_last: np.ndarray = None  # (N, W) last relative day covered
     spans_gap: np.ndarray = None  # (N, W) bool: a return spanning a suspension is in the window
+    gap_first: np.ndarray = None  # (N, W) first session (relative day) the spanning return covers
+    gap_last: np.ndarray = None  # (N, W) its own day (the first session after the suspension)
+    complete: np.ndarray = None  # (N, W) bool: the returns cover every session of the window
     sec: np.ndarray = None  # (N,) security of each firm-event
     p0: np.ndarray = None  # (N,) day-0 position
     est_pos: np.ndarray = None  # (N,) positive estimation-window ARs (generalized sign test)
@@ -453,6 +456,7 @@ def cumulate(res: "EngineResult", windows) -> dict[str, np.ndarray]:
         "bhar": np.full((N, W), np.nan), "n_returns": np.zeros((N, W), dtype=np.int64),
         "n_sessions": np.zeros((N, W), dtype=np.int64), "cover_first": np.full((N, W), np.nan),
         "cover_last": np.full((N, W), np.nan), "spans_gap": np.zeros((N, W), dtype=bool),
+        "gap_first": np.full((N, W), np.nan), "gap_last": np.full((N, W), np.nan),
     }
     rows = np.nonzero(clean)[0]
     if len(rows):
@@ -460,6 +464,13 @@ def cumulate(res: "EngineResult", windows) -> dict[str, np.ndarray]:
     rows = np.nonzero(~clean)[0]
     if len(rows):
         _cumulate_general(res, rows, windows, out)
+    lo = np.array([w[0] for w in windows])
+    hi = np.array([w[1] for w in windows])
+    with np.errstate(invalid="ignore"):
+        # every session of [a, b] is covered by a return (none missing at the ends of the data,
+        # beyond the span buffer, or for want of a benchmark return)
+        out["complete"] = ((out["cover_first"] <= lo) & (out["cover_last"] >= hi)
+                           & (out["n_sessions"] >= hi - lo + 1))
     var = out.pop("var")
     car_se = np.sqrt(var)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -524,7 +535,10 @@ def _cumulate_general(res, rows, windows, out):
         out["n_sessions"][rows, j] = L
         out["cover_first"][rows, j] = np.where(has, np.where(inc, cover_start, big).min(axis=1), np.nan)
         out["cover_last"][rows, j] = np.where(has, np.where(inc, days[None, :], -big).max(axis=1), np.nan)
-        out["spans_gap"][rows, j] = (inc & (span > 1)).any(axis=1)
+        gap = inc & (span > 1)
+        out["spans_gap"][rows, j] = gap.any(axis=1)
+        out["gap_first"][rows, j] = np.where(gap.any(axis=1), np.where(gap, cover_start, big).min(axis=1), np.nan)
+        out["gap_last"][rows, j] = np.where(gap.any(axis=1), np.where(gap, days[None, :], -big).max(axis=1), np.nan)
 
 
 def car_path(res: "EngineResult", start: int, end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

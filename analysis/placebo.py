@@ -101,51 +101,68 @@ def draw_pseudo_events(store, sec_by_event, p0_by_event, estimation, windows, dr
 
 
 def placebo_tests(study, panel, out, tests: pd.DataFrame, draws: int, seed: int) -> pd.DataFrame:
-    """Rows with test == 'placebo' for every (event, group, window) cell of ``tests``."""
+    """Rows with test == 'placebo' for every (event, group, window) cell of ``tests``.
+
+    The pseudo-events of a firm use the sessions its observed CAR actually covers: where the
+    observed window holds a return spanning a suspension (e.g. [0, 0] covered by a return over
+    days 0..2), its pseudo-events cumulate over that span ([0, 2]), so like is compared with
+    like. Only the firms in the observed cell (fitted, complete window) enter its null.
+    """
     cols = ["event_id", "group", "window", "n", "mean_car", "test", "statistic", "p_value", "draws"]
     f = panel.frame
-    okr = out.ok
     events = list(dict.fromkeys(f["event_id"]))
     if draws <= 0 or not len(f):
         return pd.DataFrame(columns=cols)
-    sec_by, p0_by, role_by = [], [], []
-    for ev in events:
-        m = (f["event_id"].to_numpy() == ev) & okr
+    ev_code = np.array([events.index(x) for x in f["event_id"]], dtype=np.int64)
+    sec_by, p0_by = [], []
+    for ei in range(len(events)):
+        m = (ev_code == ei) & out.ok
         sec_by.append(f["sec"].to_numpy()[m])
         p0_by.append(f["p0"].to_numpy()[m])
-        role_by.append(dict(zip(f["sec"].to_numpy()[m], f["role"].to_numpy()[m])))
     e, b, s, p = draw_pseudo_events(panel.store, sec_by, p0_by, study.estimation, study.windows, draws, seed)
+    # each pseudo firm-event -> the observed firm-event of the same event and security
+    lookup = {(int(ei), int(si)): i for i, (ei, si) in enumerate(zip(ev_code, f["sec"].to_numpy()))}
+    act = np.array([lookup[(int(ei), int(si))] for ei, si in zip(e, s)], dtype=np.int64)
+    windows = [tuple(w) for w in study.windows]
+    W = len(windows)
+    act_col = np.tile(np.arange(W), (len(f), 1))
+    for i, j in zip(*np.nonzero(out.spans_gap)):  # the few observed windows extended by a suspension
+        if np.isfinite(out.cover_first[i, j]) and np.isfinite(out.cover_last[i, j]):
+            w = (int(out.cover_first[i, j]), int(out.cover_last[i, j]))
+            if w not in windows:
+                windows.append(w)
+            act_col[i, j] = windows.index(w)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        res = engine.run(panel.store, s, p, study.estimation, study.windows, study.min_obs)
-    roles = np.array([role_by[ei][si] for ei, si in zip(e, s)], dtype=object)
+        res = engine.run(panel.store, s, p, study.estimation, windows, study.min_obs)
+    col = act_col[act]
+    rows_ix = np.arange(len(e))[:, None]
+    car = np.where(res.complete[rows_ix, col], res.car[rows_ix, col], np.nan)
+    member = (np.isfinite(out.car) & out.complete)[act]  # the firm is in the observed cell
+    roles = f["role"].to_numpy()[act]
     B = draws
-    rows = []
-    base = tests.drop_duplicates(["event_id", "group", "window"])
-    W = len(study.windows)
     wnames = [format_window(w) for w in study.windows]
-    # mean CAR per (event, draw, group, window) via bincount
     groups = ["target", "peer", "supplier", "all"]
     g_code = np.array([groups.index(r) if r in groups else 3 for r in roles], dtype=np.int64)
     n_ev = len(events)
     null = {}
-    for j in range(W):
-        car = res.car[:, j]
-        fin = np.isfinite(car)
+    for j in range(W):  # mean CAR per (event, draw, group, window) via bincount
+        fin = np.isfinite(car[:, j]) & member[:, j]
         for gi, gname in enumerate(groups):
             m = fin & ((g_code == gi) if gname != "all" else True)
             key = e[m] * B + b[m]
-            sums = np.bincount(key, weights=car[m], minlength=n_ev * B)
+            sums = np.bincount(key, weights=car[m, j], minlength=n_ev * B)
             cnt = np.bincount(key, minlength=n_ev * B)
             with np.errstate(invalid="ignore", divide="ignore"):
                 means = np.where(cnt >= 1, sums / cnt, np.nan).reshape(n_ev, B)
             for ei, ev in enumerate(events):
                 null[(ev, gname, wnames[j])] = means[ei]
+    base = tests.drop_duplicates(["event_id", "group", "window"])
     keys = list(zip(base["event_id"], base["group"], base["window"]))
     obs = base["mean_car"].to_numpy(dtype=float)
     mat = np.vstack([null.get(k, np.full(B, np.nan)) for k in keys]) if keys else np.zeros((0, B))
     pv, z, nb = empirical_p(obs, mat)
-    for (ev, g, w), n, mc, pi, zi, bi in zip(keys, base["n"], obs, pv, z, nb):
-        rows.append({"event_id": ev, "group": g, "window": w, "n": n, "mean_car": mc,
-                     "test": "placebo", "statistic": zi, "p_value": pi, "draws": int(bi)})
+    rows = [{"event_id": ev, "group": g, "window": w, "n": n, "mean_car": mc, "test": "placebo",
+             "statistic": zi, "p_value": pi, "draws": int(bi)}
+            for (ev, g, w), n, mc, pi, zi, bi in zip(keys, base["n"], obs, pv, z, nb)]
     return pd.DataFrame(rows, columns=cols)

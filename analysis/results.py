@@ -1,7 +1,8 @@
 """The result object of an event study (in the manner of statsmodels / linearmodels).
 
 Tidy frames: ``.abnormal_returns``, ``.car``, ``.tests``, ``.estimation``, ``.skipped``
-(and ``.volume`` when computed); ``.summary()`` prints readable tables; ``._repr_html_``
+(and ``.volume`` when computed); ``.summary()`` returns readable tables (a str that displays as
+text in notebooks and prints as text); ``._repr_html_``
 renders them in notebooks; ``.plot()`` draws the CAR path with 95% bands; ``.to_csv(dir)``
 writes the CSV contract atomically.
 """
@@ -19,6 +20,13 @@ from analysis.assemble import AR_COLUMNS, CAR_COLUMNS, EST_COLUMNS, SKIP_COLUMNS
 VOLUME_COLUMNS = ["event_id", "symbol", "day", "date", "volume", "log_volume", "abnormal_log_volume"]
 
 HEADLINE_TEST = "bmp_kp"
+
+
+class Summary(str):
+    """Summary text: ``print(res.summary())`` prints it; a notebook shows it as text once."""
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 def stars(p) -> str:
@@ -113,7 +121,7 @@ class EventStudyResults:
             written.append(out / name)
         return written
 
-    def summary(self, window: str = "-1:1", print_it: bool = True) -> str:
+    def summary(self, window: str = "-1:1") -> "Summary":
         """A readable text summary: per-event firm CARs and group tests for one window."""
         lines = []
         spec = self.study.model
@@ -136,7 +144,7 @@ class EventStudyResults:
             for r in c.itertuples(index=False):
                 note = "spans suspension" if getattr(r, "spans_suspension", False) else ""
                 if not getattr(r, "complete", True):
-                    note = (note + "; " if note else "") + "incomplete window"
+                    note = (note + "; " if note else "") + "incomplete window (not in group tests)"
                 if "limit_flag" in c.columns and isinstance(getattr(r, "limit_flag"), str) and r.limit_flag:
                     note = (note + "; " if note else "") + r.limit_flag
                 lines.append(f"   {r.symbol:<11}{r.role:<9}{r.car:>9.4f}{r.car_se:>8.4f}{r.car_t:>8.2f}"
@@ -160,10 +168,7 @@ class EventStudyResults:
             lines.append("Skipped:")
             for r in self.skipped.itertuples(index=False):
                 lines.append(f"   {r.event_id} {r.symbol}: {r.reason}")
-        text = "\n".join(lines)
-        if print_it:
-            print(text)
-        return text
+        return Summary("\n".join(lines))
 
     def __repr__(self) -> str:
         return (f"<EventStudyResults model={self.study.model.name} events={len(self.event_ids)} "

@@ -159,7 +159,12 @@ class EventStudy:
 
         source = self._source()
         self.source_ = source
-        return prices_mod.load_prices(source, needed, progress=self.progress)
+        frames, errors = prices_mod.load_prices(source, needed, progress=self.progress)
+        if not frames:
+            first = next(iter(errors.items()), ("", "no symbols"))
+            raise UserError(f"no prices could be loaded ({len(errors)} symbols failed; "
+                            f"first: {first[0]}: {first[1]})")
+        return frames, errors
 
     def _factor_frame(self) -> pd.DataFrame | None:
         if self.factors is None:

@@ -35,7 +35,8 @@ def abnormal_volume(panel, out, windows):
     inside = _inside(panel, out, out.flat, (int(out.days[0]), int(out.days[-1])))
     v = np.where(inside, np.log1p(vol[out.flat]), np.nan)
     av = v - mu[:, None]
-    sav = av / s[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sav = av / s[:, None]
     W = len(windows)
     N = av.shape[0]
     cav = np.full((N, W), np.nan)
@@ -94,8 +95,9 @@ def volume_frames(panel, out, windows) -> tuple[pd.DataFrame, pd.DataFrame]:
             zz = zz[np.isfinite(zz)]
             cav = res["cav"][idx, j]
             n = len(zz)
-            if n >= 2:
-                t = zz.mean() / (zz.std(ddof=1) / np.sqrt(n))
+            sd = zz.std(ddof=1) if n >= 2 else np.nan
+            if n >= 2 and sd > 0:
+                t = zz.mean() / (sd / np.sqrt(n))
                 p = 2 * stats.t.sf(abs(t), n - 1)
             else:
                 t = p = np.nan

@@ -169,11 +169,28 @@ def test_bad_input_through_main_in_process(tmp_path, capsys):
     assert len(err) == 1 and "announced_at" in err[0] and "row 1" in err[0]
 
 
-def test_empty_prices_folder_skips_everyone_without_a_traceback(tmp_path):
+def test_empty_prices_folder_is_one_line_error_and_writes_nothing(tmp_path):
     (tmp_path / "prices").mkdir()
     rc, _, err = cli("study", "--prices", str(tmp_path / "prices"), "--out", str(tmp_path / "out"),
                      "--placebo-draws", "0", "--quiet")
-    assert rc == 0 and "Traceback" not in err, err
-    assert_contract(tmp_path / "out")
+    assert rc == 2 and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1 and "no prices could be loaded" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.shared_prices
+def test_a_missing_symbol_is_skipped_and_the_others_run(tmp_path, shared_prices):
+    import shutil
+
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    for f in shared_prices.glob("*.csv"):
+        if f.name != "AMBA.csv":
+            shutil.copy(f, folder / f.name)
+    rc, _, err = cli("study", "--prices", str(folder), "--out", str(tmp_path / "out"), "--placebo-draws", "0",
+                     "--quiet", "--event", "nyt_hikvision_2019")
+    assert rc == 0, err
     skipped = read(tmp_path / "out", "skipped.csv")
-    assert len(skipped) == N_EVENTS * N_SYMBOLS and skipped["reason"].str.len().gt(0).all()
+    assert list(skipped["symbol"]) == ["AMBA"] and "AMBA" in skipped["reason"].iloc[0]
+    car = read(tmp_path / "out", "car.csv")
+    assert "002415.SZ" in set(car["symbol"]) and "AMBA" not in set(car["symbol"])

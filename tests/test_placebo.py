@@ -1,6 +1,8 @@
 """Placebo (pseudo-event-date) test: p-value arithmetic, draw rules, the real catalog, size/power."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -106,14 +108,18 @@ def _simulated_rejection(shock: float, n_samples=1000, n_firms=5, draws=199, see
             offset=np.zeros(total))
         secs = [np.arange(k * n_firms, (k + 1) * n_firms) for k in range(S)]
         p0s = [np.full(n_firms, ev_pos[k]) for k in range(S)]
-        e, b, s, p = placebo.draw_pseudo_events(store, secs, p0s, est, windows, draws, seed + c0)
-        real = engine.run(store, np.concatenate(secs), np.concatenate(p0s), est, windows, 120)
-        obs = real.car[:, 0].reshape(S, n_firms).mean(axis=1)
-        fake = engine.run(store, s, p, est, windows, 120)
-        sums = np.bincount(e * draws + b, weights=fake.car[:, 0], minlength=S * draws)
-        cnt = np.bincount(e * draws + b, minlength=S * draws)
-        null = np.where(cnt == n_firms, sums / np.maximum(cnt, 1), np.nan).reshape(S, draws)
-        pv, _, _ = placebo.empirical_p(obs, null)
+        # the production path: placebo_tests on this chunk's samples (one event per sample)
+        sec_all, p0_all = np.concatenate(secs), np.concatenate(p0s)
+        frame = pd.DataFrame({"event_id": np.repeat([f"s{c0 + k}" for k in range(S)], n_firms),
+                              "sec": sec_all, "p0": p0_all, "role": "target"})
+        real = engine.run(store, sec_all, p0_all, est, windows, 120)
+        obs = pd.DataFrame({"event_id": frame["event_id"], "car": real.car[:, 0]}).groupby(
+            "event_id", sort=False)["car"].agg(["mean", "size"]).reset_index()
+        tests = pd.DataFrame({"event_id": obs["event_id"], "group": "target", "window": "0:0",
+                              "n": obs["size"], "mean_car": obs["mean"]})
+        study = SimpleNamespace(estimation=est, windows=windows, min_obs=120)
+        pl = placebo.placebo_tests(study, SimpleNamespace(frame=frame, store=store), real, tests, draws, seed + c0)
+        pv = pl["p_value"].to_numpy()
         rejected += int((pv <= 0.05).sum())
     return rejected / n_samples
 

@@ -134,9 +134,13 @@ def show_event(res, event_id: str):
 def _note(row) -> str:
     notes = []
     if bool(row.get("spans_suspension", False)):
-        first, last = row.get("span_first"), row.get("span_last")
-        cover = f", one return covers {first} to {last}" if first is not None and last is not None else ""
+        first, last = row.get("suspension_first"), row.get("suspension_last")
+        cover = (f": the return at resumption covers the sessions {first} to {last}"
+                 if first is not None and last is not None else "")
         notes.append(f"spans a suspension{cover}")
+    if not bool(row.get("complete", True)):
+        notes.append(f"incomplete window: returns cover {row.get('n_sessions')} sessions; "
+                     "left out of the group tests")
     flag = row.get("limit_flag")
     if isinstance(flag, str) and flag.strip():
         notes.append(flag.strip())
