@@ -17,7 +17,6 @@ import logging
 import math
 import os
 import re
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.atomic import atomic_write
 from analysis.errors import UserError, input_error
 
 __all__ = [
@@ -447,17 +447,13 @@ class YahooSource:
             "covered_last": last.date().isoformat(),
             "source": "yahoo",
         }
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                out.to_parquet(fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+
+        def write(fh):
+            out.to_parquet(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+        atomic_write(path, write, mode="wb")
 
     def _store(self, symbol, path, frame, first, last) -> None:
         try:
