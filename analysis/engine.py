@@ -212,6 +212,22 @@ class Window:
         w.all_valid = len(w.partial) == 0
         return w
 
+    def subset(self, rows) -> "Window":
+        """The Window of some of the firm-events (indices or a boolean mask)."""
+        rows = np.asarray(rows)
+        rows = np.nonzero(rows)[0] if rows.dtype == bool else rows.astype(np.int64)
+        w = Window.__new__(Window)
+        w.days, w.L, w.T = self.days, self.L, self.T
+        w.base, w.valid = self.base[rows], self.valid[rows]
+        where = np.full(len(self.base), -1)
+        where[self.partial] = np.arange(len(self.partial))
+        sel = where[rows] >= 0
+        w.partial = np.nonzero(sel)[0]
+        if len(w.partial):
+            w.pflat = self.pflat[where[rows[sel]]]
+        w.all_valid = len(w.partial) == 0
+        return w
+
     @property
     def flat(self) -> np.ndarray:
         """(N, L) flat store indices (positions outside the data point at its first row)."""
@@ -241,9 +257,7 @@ class EngineResult:
     ok: np.ndarray  # (N,) fit usable
     reason: np.ndarray  # (N,) object: why not ok ('' if ok)
     xtx_inv: np.ndarray  # (N, p, p)
-    est_ar: np.ndarray  # (N, Le) estimation-window ARs (NaN where unused)
     est_window: "Window"  # gathers store arrays over the estimation days
-    est_used: np.ndarray  # (N, Le) bool
     ar: np.ndarray  # (N, L)
     ret: np.ndarray  # (N, L)
     normal: np.ndarray  # (N, L) normal return incl. rf
@@ -265,6 +279,21 @@ class EngineResult:
     gap_first: np.ndarray = None  # (N, W) first session (relative day) the spanning return covers
     gap_last: np.ndarray = None  # (N, W) its own day (the first session after the suspension)
     complete: np.ndarray = None  # (N, W) bool: the returns cover every session of the window
+    store: "ReturnStore" = None  # the store the firm-events index (for the estimation ARs)
+    _est: tuple = None  # (est_ar, est_used), computed on first use
+
+    @property
+    def est_ar(self) -> np.ndarray:
+        """(N, Le) estimation-window ARs (NaN where unused), computed on first use."""
+        if self._est is None:
+            self._est = estimation_residuals(self.store, self.est_window, self.theta)
+        return self._est[0]
+
+    @property
+    def est_used(self) -> np.ndarray:
+        """(N, Le) bool: the estimation days used in the fit."""
+        self.est_ar  # noqa: B018 (computes both)
+        return self._est[1]
     sec: np.ndarray = None  # (N,) security of each firm-event
     p0: np.ndarray = None  # (N,) day-0 position
     est_pos: np.ndarray = None  # (N,) positive estimation-window ARs (generalized sign test)
@@ -291,6 +320,28 @@ def parse_window(text: str) -> tuple[int, int]:
 
 def format_window(w: tuple[int, int]) -> str:
     return f"{w[0]}:{w[1]}"
+
+
+def estimation_residuals(store: ReturnStore, ew: "Window", theta: np.ndarray, used: np.ndarray | None = None,
+                         nan_unused: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Estimation-window ARs y - x'theta (N, Le) and the mask of days used in the fit.
+
+    Unused days (missing, spanning a suspension, outside the data) are NaN, or 0 with
+    ``nan_unused=False`` (so sums need no NaN handling).
+    """
+    if used is None:
+        used = ew.take(store.eligible)
+        if not ew.all_valid:
+            used &= ew.valid
+    est_ar = ew.take(store.y)
+    XT = store.XT
+    for k, name in enumerate(store.spec.regressors):  # p <= 5 regressors; the constant needs no gather
+        if name == "const":
+            est_ar -= theta[:, k:k + 1]
+        else:
+            est_ar -= ew.take(XT[k]) * theta[:, k:k + 1]
+    np.copyto(est_ar, np.nan if nan_unused else 0.0, where=~used)
+    return est_ar, used
 
 
 #: Firm-events per block: a block's (block, 240) arrays stay in the CPU cache.
@@ -384,25 +435,20 @@ def _run_block(store, sec, p0, estimation, windows, min_obs) -> EngineResult:
         xtx_inv = np.linalg.inv(safe)
         theta = np.matmul(xtx_inv, xty[:, :, None])[:, :, 0]
         k_eff = spec.k
-    est_ar = ew.take(y_all)
-    for k, name in enumerate(spec.regressors):  # p <= 5 regressors; the constant needs no gather
-        if name == "const":
-            est_ar -= theta[:, k:k + 1]
-        else:
-            est_ar -= ew.take(XT[k]) * theta[:, k:k + 1]
-    # Zero the unused days first: SSR and the positive-AR count (sign test) then need no NaN
-    # handling (np.nansum(est_ar**2) copied the (N, Le) array twice).
-    np.copyto(est_ar, 0.0, where=~used)
+    # Unused days are 0 here: SSR and the positive-AR count (sign test) need no NaN handling.
+    # The block's ARs are not kept: EngineResult.est_ar recomputes them when asked.
+    est_ar, _ = estimation_residuals(store, ew, theta, used, nan_unused=False)
     est_pos = np.count_nonzero(est_ar > 0, axis=1).astype(float)
-    if not spec.fixed:
+    dof = (m - k_eff).astype(float)
+    if spec.fixed:  # sample variance of the ARs about their mean (M - 1 d.f.)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_ar = est_ar.sum(axis=1) / m
+        ssr = (np.where(used, est_ar - mean_ar[:, None], 0.0) ** 2).sum(axis=1)
+    else:
         # Sum the squared residuals themselves: y'y - 2 theta'X'y + theta'X'X theta from
         # prefix sums cancels catastrophically when the fit is tight.
         ssr = np.einsum("nl,nl->n", est_ar, est_ar)
-    np.copyto(est_ar, np.nan, where=~used)
-    dof = (m - k_eff).astype(float)
-    if spec.fixed:
-        mean_ar = np.nanmean(est_ar, axis=1) if N else np.zeros(0)
-        ssr = np.nansum((est_ar - mean_ar[:, None]) ** 2, axis=1)
+    del est_ar
     with np.errstate(divide="ignore", invalid="ignore"):
         sigma2 = np.where(dof > 0, ssr / dof, np.nan)
     ok = fit_ok & (m >= min_obs) & np.isfinite(sigma2) & (sigma2 > 0)
@@ -431,8 +477,7 @@ def _run_block(store, sec, p0, estimation, windows, min_obs) -> EngineResult:
 
     res = EngineResult(
         estimation=tuple(estimation), windows=windows, days=days, theta=theta, sigma2=sigma2,
-        m=m, dof=dof, ok=ok, reason=reason, xtx_inv=xtx_inv, est_ar=est_ar, est_window=ew,
-        est_used=used, ar=ar, ret=ret, normal=normal, span=span, window=vw, valid=valid,
+        m=m, dof=dof, ok=ok, reason=reason, xtx_inv=xtx_inv, est_window=ew, store=store, ar=ar, ret=ret, normal=normal, span=span, window=vw, valid=valid,
         Xv=np.where(valid[:, :, None], Xv, 0.0), fixed=spec.fixed,
     )
     res.sec, res.p0, res.est_pos = sec, p0, est_pos  # for the cross-sectional tests (KP, sign)

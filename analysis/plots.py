@@ -33,7 +33,7 @@ def car_paths(res, event_id: str, start: int | None = None, end: int | None = No
 
 
 def _subset(out, rows):
-    """An EngineResult restricted to some firm-events (window arrays left out)."""
+    """An EngineResult restricted to some firm-events."""
     import dataclasses
 
     keep = {}
@@ -41,6 +41,10 @@ def _subset(out, rows):
         v = getattr(out, fld.name)
         if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == len(out.ok) and fld.name != "days":
             keep[fld.name] = v[rows]
+        elif isinstance(v, engine.Window):
+            keep[fld.name] = v.subset(rows)
+        elif fld.name == "_est":
+            keep[fld.name] = None  # recomputed for the subset when needed
         else:
             keep[fld.name] = v
     return dataclasses.replace(out, **keep)
