@@ -177,11 +177,11 @@ class Window:
         length = store.length[sec]
         self.base = store.start[sec] + p0 + a
         self.partial = np.nonzero((p0 + a < 0) | (p0 + b >= length))[0]
-        self.valid = np.ones((len(sec), self.L), dtype=bool)
+        self.pvalid = np.ones((0, self.L), dtype=bool)  # validity of the partial rows only
         if len(self.partial):
             pos = p0[self.partial, None] + self.days[None, :]
             ok = (pos >= 0) & (pos < length[self.partial, None])
-            self.valid[self.partial] = ok
+            self.pvalid = ok
             self.pflat = store.start[sec[self.partial], None] + np.where(ok, pos, 0)
         self.all_valid = len(self.partial) == 0
 
@@ -203,7 +203,7 @@ class Window:
         w = cls.__new__(cls)
         w.days, w.L, w.T = parts[0].days, parts[0].L, parts[0].T
         w.base = np.concatenate([p.base for p in parts])
-        w.valid = np.concatenate([p.valid for p in parts])
+        w.pvalid = np.concatenate([p.pvalid for p in parts])
         offsets = np.cumsum([0] + [len(p.base) for p in parts[:-1]])
         w.partial = np.concatenate([p.partial + o for p, o in zip(parts, offsets)])
         with_partial = [p.pflat for p in parts if len(p.partial)]
@@ -218,15 +218,24 @@ class Window:
         rows = np.nonzero(rows)[0] if rows.dtype == bool else rows.astype(np.int64)
         w = Window.__new__(Window)
         w.days, w.L, w.T = self.days, self.L, self.T
-        w.base, w.valid = self.base[rows], self.valid[rows]
+        w.base = self.base[rows]
         where = np.full(len(self.base), -1)
         where[self.partial] = np.arange(len(self.partial))
         sel = where[rows] >= 0
         w.partial = np.nonzero(sel)[0]
+        w.pvalid = self.pvalid[where[rows[sel]]]
         if len(w.partial):
             w.pflat = self.pflat[where[rows[sel]]]
         w.all_valid = len(w.partial) == 0
         return w
+
+    @property
+    def valid(self) -> np.ndarray:
+        """(N, L) bool: the day lies inside the security's data."""
+        valid = np.ones((len(self.base), self.L), dtype=bool)
+        if len(self.partial):
+            valid[self.partial] = self.pvalid
+        return valid
 
     @property
     def flat(self) -> np.ndarray:
