@@ -380,30 +380,34 @@ def run(
     store.eligible, store.XT, store.date_rank  # build shared caches once, before the threads
     if not store.spec.fixed:
         store.prefix_moments()
-    starts = range(0, N, BLOCK)
-    block = lambda i: _run_block(store, sec[i:i + BLOCK], p0[i:i + BLOCK], estimation, windows, min_obs)  # noqa: E731
+    starts = list(range(0, N, BLOCK))
+    first = _run_block(store, sec[:BLOCK], p0[:BLOCK], estimation, windows, min_obs)
+    # Per-firm-event arrays are allocated once; each block copies its rows in from its own
+    # thread (no final join of every array).
+    names = [f.name for f in dataclasses.fields(first)
+             if isinstance(getattr(first, f.name), np.ndarray) and f.name != "days"]
+    full = {n: np.empty((N,) + getattr(first, n).shape[1:], dtype=getattr(first, n).dtype) for n in names}
+    windows_of = [None] * len(starts)
+
+    def block(k: int) -> None:
+        i = starts[k]
+        part = first if k == 0 else _run_block(store, sec[i:i + BLOCK], p0[i:i + BLOCK], estimation, windows,
+                                                 min_obs)
+        for n in names:
+            full[n][i:i + BLOCK] = getattr(part, n)
+        windows_of[k] = (part.est_window, part.window)
+
     n_threads = threads if threads is not None else min(2, os.cpu_count() or 1)
     if n_threads > 1:
         with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            parts = list(pool.map(block, starts))
+            list(pool.map(block, range(len(starts))))
     else:
-        parts = [block(i) for i in starts]
-    return _concat(parts)
-
-
-def _concat(parts: list[EngineResult]) -> EngineResult:
-    """Join block results (firm-events along the first axis)."""
-    first = parts[0]
-    joined = {}
-    for fld in dataclasses.fields(first):
-        vals = [getattr(p, fld.name) for p in parts]
-        v0 = vals[0]
-        if isinstance(v0, Window):
-            joined[fld.name] = Window.concat(vals)
-        elif isinstance(v0, np.ndarray) and fld.name != "days" and v0.ndim >= 1:
-            joined[fld.name] = np.concatenate(vals, axis=0)
-        else:
-            joined[fld.name] = v0
+        for k in range(len(starts)):
+            block(k)
+    joined = {f.name: getattr(first, f.name) for f in dataclasses.fields(first)}
+    joined.update(full)
+    joined["est_window"] = Window.concat([w[0] for w in windows_of])
+    joined["window"] = Window.concat([w[1] for w in windows_of])
     return EngineResult(**joined)
 
 
@@ -545,12 +549,13 @@ def _est_error(res, rows, g):
 
 def _cumulate_clean(res, rows, windows, out):
     """Windows by prefix sums over days, for firm-events with one return per day."""
-    days = res.days
+    end = int(np.searchsorted(res.days, max(w[1] for w in windows))) + 1  # no buffer days needed
+    days = res.days[:end]
     zero = lambda a: np.concatenate([np.zeros((a.shape[0], 1) + a.shape[2:]), np.cumsum(a, axis=1)], axis=1)  # noqa: E731
-    cs_ar = zero(res.ar[rows])
-    cs_x = zero(res.Xv[rows])
-    lg_r = zero(np.log1p(res.ret[rows]))
-    lg_n = zero(np.log1p(res.normal[rows]))
+    cs_ar = zero(res.ar[rows, :end])
+    cs_x = zero(res.Xv[rows, :end])
+    lg_r = zero(np.log1p(res.ret[rows, :end]))
+    lg_n = zero(np.log1p(res.normal[rows, :end]))
     sigma2 = res.sigma2[rows]
     for j, (a, b) in enumerate(windows):
         i0 = int(np.searchsorted(days, a))  # days[i0] = a (event days start at min window start)
