@@ -227,12 +227,11 @@ def kp_cell_correlations_aligned(
         Z, M = A[:, :, 0], A[:, :, 2]
         Z.reshape(E * n, D)[...] = Vy[gs]
         for k in range(p):
-            if VX[k] is None:
-                Z -= th[:, :, k:k + 1]
-            else:
-                x = VX[k][gs].reshape(E, n, D)
-                x *= th[:, :, k:k + 1]
-                Z -= x
+            if VX[k] is None:  # the constant: a shift leaves the correlation over shared days unchanged
+                continue
+            x = VX[k][gs].reshape(E, n, D)
+            x *= th[:, :, k:k + 1]
+            Z -= x
         used = GE[D - lr] & LE[D - hr - 1]
         used &= Vw[gs]
         M[...] = used.reshape(E, n, D)
