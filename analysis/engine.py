@@ -348,7 +348,9 @@ def estimation_residuals(store: ReturnStore, ew: "Window", theta: np.ndarray, us
         if name == "const":
             est_ar -= theta[:, k:k + 1]
         else:
-            est_ar -= ew.take(XT[k]) * theta[:, k:k + 1]
+            x = ew.take(XT[k])
+            x *= theta[:, k:k + 1]  # in place: no extra (N, Le) temporary
+            est_ar -= x
     np.copyto(est_ar, np.nan if nan_unused else 0.0, where=~used)
     return est_ar, used
 
