@@ -33,13 +33,15 @@ def kp_cell_correlations(
     est_ar: np.ndarray,
     est_dates: np.ndarray,
     cell_event: np.ndarray,
-    cell_members: list[np.ndarray] | None = None,
     member_rows: np.ndarray | None = None,
     member_cells: np.ndarray | None = None,
     min_shared: int = inference.MIN_SHARED_DATES,
     chunk_cells: int = 40_000_000,
 ) -> np.ndarray:
-    """Mean pairwise AR correlation (Kolari & Pynnönen 2010) for every cell.
+    """Reference implementation (scatter into (event, firm, calendar day) arrays), kept for the
+    tests that check :func:`kp_cell_correlations_aligned`, the one the engine uses.
+
+    Mean pairwise AR correlation (Kolari & Pynnönen 2010) for every cell.
 
     event_code: (R,) event of each firm-event row; est_ar, est_dates: (R, L) estimation-window
     ARs (NaN = unused) and their calendar dates as increasing integer codes (day numbers or
@@ -306,17 +308,8 @@ def cross_sectional_tests(
     cell_event = uniq // (G * W)
     cell_group = (uniq // W) % G
     cell_window = uniq % W
-    if out.est_pos is not None:
-        est_pos, est_n = out.est_pos, out.m.astype(float)
-    else:
-        est_pos = (out.est_ar > 0).sum(axis=1).astype(float)
-        est_n = np.isfinite(out.est_ar).sum(axis=1).astype(float)
-    if out.sec is not None:
-        r_kp = kp_cell_correlations_aligned(event_code, out, store, cell_event, uniq % (G * W), G * W,
-                                            rows, cell)
-    else:
-        r_kp = kp_cell_correlations(event_code, out.est_ar, out.est_window.take(store.date_rank),
-                                    cell_event, member_rows=rows, member_cells=cell)
+    est_pos, est_n = out.est_pos, out.m.astype(float)
+    r_kp = kp_cell_correlations_aligned(event_code, out, store, cell_event, uniq % (G * W), G * W, rows, cell)
     arrays = inference.cell_tests(
         cell, C, out.car[rows, win], out.car_se[rows, win], out.dof[rows],
         est_pos[rows], est_n[rows], r_kp)

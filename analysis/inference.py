@@ -27,42 +27,6 @@ PARAMETRIC_TESTS = ("t_cs", "patell", "bmp", "bmp_kp", "gen_sign")
 MIN_SHARED_DATES = 30
 
 
-def pairwise_correlations(ar: np.ndarray, dates: np.ndarray, min_shared: int = MIN_SHARED_DATES):
-    """Pairwise Pearson correlations of firms' ARs over the calendar dates each pair shares.
-
-    ar: (n, L) estimation-window ARs (NaN = unused); dates: (n, L) int day numbers.
-    Returns (corr (n, n), shared (n, n) counts); corr is NaN where fewer than
-    ``min_shared`` dates are shared and on the diagonal.
-    """
-    n = ar.shape[0]
-    ok = np.isfinite(ar)
-    uniq, inv = np.unique(dates[ok], return_inverse=True)
-    D = len(uniq)
-    Z = np.zeros((D, n))
-    Mk = np.zeros((D, n))
-    rows_firm = np.nonzero(ok)[0]
-    Z[inv, rows_firm] = ar[ok]
-    Mk[inv, rows_firm] = 1.0
-    cnt = Mk.T @ Mk  # shared dates
-    sx = Z.T @ Mk  # sx[i, j] = sum of firm i's AR over dates shared with j
-    sxx = (Z * Z).T @ Mk
-    sxy = Z.T @ Z
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cov = cnt * sxy - sx * sx.T
-        vx = cnt * sxx - sx * sx
-        corr = cov / np.sqrt(vx * vx.T)
-    corr[cnt < min_shared] = np.nan
-    np.fill_diagonal(corr, np.nan)
-    return corr, cnt
-
-
-def mean_pairwise_correlation(corr: np.ndarray, members: np.ndarray) -> float:
-    """Mean of corr[i, j] over i != j both in ``members`` (bool (n,)), pairs with a value."""
-    sub = corr[np.ix_(members, members)]
-    vals = sub[np.isfinite(sub)]
-    return float(vals.mean()) if vals.size else np.nan
-
-
 def cell_tests(
     cell: np.ndarray,
     n_cells: int,

@@ -113,15 +113,6 @@ def _pandas_corr(ar, dates):
     return pd.DataFrame(cols).corr(min_periods=30).to_numpy(copy=True)
 
 
-def test_pairwise_correlations_match_pandas():
-    ar, dates = _ar_panel()
-    corr, shared = inference.pairwise_correlations(ar, dates)
-    expected = _pandas_corr(ar, dates)
-    np.fill_diagonal(expected, np.nan)
-    assert np.isnan(expected[4, :4]).all()  # the 25-date firm: every pair dropped
-    np.testing.assert_allclose(corr, expected, rtol=1e-10, atol=1e-12, equal_nan=True)
-
-
 def test_kp_cell_correlations_match_pandas():
     ar, dates = _ar_panel()
     ar2, dates2 = _ar_panel(seed=8)
