@@ -71,7 +71,22 @@ def event_sentences(event: dict, firms: pd.DataFrame, tests: pd.DataFrame, symbo
             groups.append(f"{label}: {mean} (no test)")
     if groups:
         sentence += " " + "; ".join(groups) + "."
+    mover = _largest_supplier_move(firms, window)
+    if mover is not None:
+        sentence += (f" Largest US-supplier move: {mover['name']} {fmt.num(mover['car_pct'])}% over days {wl} "
+                     f"(t = {fmt.num(mover['t'])}, {fmt.p_equals(mover['p'])}).")
     return [sentence]
+
+
+def _largest_supplier_move(firms: pd.DataFrame, window: str):
+    """The supplier whose CAR[window] is largest in absolute value (None if there is none)."""
+    if firms is None or firms.empty or "role" not in firms.columns:
+        return None
+    sup = firms[(firms["role"] == "supplier") & (firms["window"] == window)]
+    sup = sup[np.isfinite(sup["car_pct"].to_numpy(dtype=float))]
+    if sup.empty:
+        return None
+    return sup.loc[sup["car_pct"].abs().idxmax()]
 
 
 def cross_event_sentences(moved: pd.DataFrame | None, kinds: pd.DataFrame | None, years: pd.DataFrame | None,
