@@ -317,18 +317,11 @@ def test_aligned_kp_correlation_matches_the_scatter_reference(shared_prices):
     """The engine path (calendar-aligned, no scatter) gives the same r as the scatter
     reference (itself checked against pandas above), on the real catalog where firms sit on
     two calendars, one event has suspensions and one firm's data end before an event."""
-    import warnings
-
-    from analysis import crosssection, engine
+    from analysis import crosssection
     from analysis.study import EventStudy
 
-    st = EventStudy(prices=shared_prices, placebo_draws=0)
-    frames, errors = st.load_prices()
-    panel, _ = st.build_panel(frames, errors)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        out = engine.run(panel.store, panel.frame["sec"].to_numpy(), panel.frame["p0"].to_numpy(),
-                         st.estimation, st.windows, st.min_obs)
+    res = EventStudy(prices=shared_prices, placebo_draws=0).fit()
+    panel, out = res.panel, res.engine_result
     ev = pd.factorize(panel.frame["event_id"])[0]
     roles = pd.factorize(panel.frame["role"])[0]
     keys, arrays = crosssection.cross_sectional_tests(ev, roles, int(roles.max()) + 1, out, panel.store)

@@ -336,6 +336,21 @@ def compare_section(job, root: Path, describe_error, window: str, test: str) -> 
 # --------------------------------------------------------------------------- robustness
 
 
+
+def _event_group_rows(frame: pd.DataFrame, groups, key: str, values, cell_of):
+    """Table rows: one per (event, group), one column per value of ``key``; ``cell_of(row)``
+    renders a found row, a dash marks a missing one. Returns (rows, first row of each event)."""
+    rows, lines = [], []
+    for ev in dict.fromkeys(frame["event_id"]):
+        lines.append(len(rows))
+        for i, g in enumerate(groups):
+            row = [cell(ev if i == 0 else "", align="left"), cell(GROUP_LABEL[g], align="left")]
+            for v in values:
+                x = frame[(frame["event_id"] == ev) & (frame["group"] == g) & (frame[key] == v)]
+                row.append(cell("—") if x.empty else cell_of(x.iloc[0]))
+            rows.append(row)
+    return rows, lines
+
 def robustness_section(event_frames: dict, headline: dict, main_model: str) -> dict:
     window, test = headline["window"], headline["test"]
     wl = fmt.window_label(window)
@@ -351,20 +366,10 @@ def robustness_section(event_frames: dict, headline: dict, main_model: str) -> d
         header = [[cell("Event", align="left"), cell("Group", align="left")]
                   + [cell(MODEL_LABEL.get(m, m) + (" (US suppliers)" if (r[r["model"] == m]["scope"] == "US suppliers").any()
                                                    else "")) for m in models]]
-        rows, lines = [], []
-        for ev in dict.fromkeys(r["event_id"]):
-            lines.append(len(rows))
-            for i, g in enumerate(groups):
-                row = [cell(ev if i == 0 else "", align="left"), cell(GROUP_LABEL[g], align="left")]
-                for m in models:
-                    x = r[(r["event_id"] == ev) & (r["group"] == g) & (r["model"] == m)]
-                    if x.empty:
-                        row.append(cell("—"))
-                    else:
-                        x = x.iloc[0]
-                        row.append(cell(fmt.pct(x["mean_car"]), sub=f"({fmt.pvalue(x['p_value'])})",
-                                        sup=fmt.stars(x["p_value"]) or None))
-                rows.append(row)
+        rows, lines = _event_group_rows(
+            r, groups, "model", models,
+            lambda x: cell(fmt.pct(x["mean_car"]), sub=f"({fmt.pvalue(x['p_value'])})",
+                           sup=fmt.stars(x["p_value"]) or None))
         sec["models_table"] = table(["2.9cm", "2cm"] + ["1fr"] * len(models), ["left", "left"] + ["right"] * len(models),
                                     header, rows, caption=f"Other normal-return models: mean CAR{wl}", lines=lines[1:],
                                     note=f"Mean CAR in percent; {TEST_LONG.get(test, test)} p in parentheses. "
@@ -373,19 +378,8 @@ def robustness_section(event_frames: dict, headline: dict, main_model: str) -> d
         rm = robust[(robust["model"] == main_model) & (robust["test"] == test)]
         wins = _window_order(rm["window"])
         header = [[cell("Event", align="left"), cell("Group", align="left")] + [cell(fmt.window_label(w)) for w in wins]]
-        rows, lines = [], []
-        for ev in dict.fromkeys(rm["event_id"]):
-            lines.append(len(rows))
-            for i, g in enumerate(groups):
-                row = [cell(ev if i == 0 else "", align="left"), cell(GROUP_LABEL[g], align="left")]
-                for w in wins:
-                    x = rm[(rm["event_id"] == ev) & (rm["group"] == g) & (rm["window"] == w)]
-                    if x.empty:
-                        row.append(cell("—"))
-                    else:
-                        x = x.iloc[0]
-                        row.append(cell(fmt.pct(x["mean_car"]), sup=fmt.stars(x["p_value"]) or None))
-                rows.append(row)
+        rows, lines = _event_group_rows(
+            rm, groups, "window", wins, lambda x: cell(fmt.pct(x["mean_car"]), sup=fmt.stars(x["p_value"]) or None))
         sec["windows_table"] = table(["2.9cm", "2cm"] + ["1fr"] * len(wins), ["left", "left"] + ["right"] * len(wins),
                                      header, rows, caption=f"Event windows ({MODEL_LABEL.get(main_model, main_model)}): "
                                                            "mean CAR %", lines=lines[1:],
