@@ -117,9 +117,6 @@ class ReturnStore:
             self._cache["prefix"] = tuple(out)
         return self._cache["prefix"]
 
-    def index_of(self, symbol: str) -> int:
-        return self.symbols.index(symbol)
-
     def position(self, s: int, date) -> int:
         """Position (0-based, within security s) of a session date; -1 if absent."""
         d = (np.datetime64(pd.Timestamp(date).date(), "D") - _EPOCH).astype(np.int64)

@@ -37,11 +37,6 @@ def pct(x, nd: int = 2, signed: bool = False) -> str:
     return num(float(x) * 100 if _finite(x) else x, nd, signed)
 
 
-def pct_abs(x, nd: int = 2) -> str:
-    """|x| in percent: -0.07667 -> '7.67'."""
-    return num(abs(float(x)) * 100 if _finite(x) else x, nd)
-
-
 def pvalue(p) -> str:
     """p-value with 3 decimals; '<0.001' below that."""
     if not _finite(p):
