@@ -1,8 +1,9 @@
 """Group firm-events into (event, group, window) cells and run the cross-sectional tests.
 
 Groups: each ``role`` present in an event, and ``all``. Everything is vectorized over cells;
-the Kolari-Pynnönen correlation is computed for all events at once on padded
-(event, calendar day, firm) arrays, in chunks of events to bound memory.
+the Kolari-Pynnönen correlation of every cell comes from one compiled pass over the events
+(:func:`kp_cell_correlations_aligned`); :func:`kp_cell_correlations` is the independent numpy
+reference the tests hold it to.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from analysis import inference
+from analysis import inference, kernels
 from analysis.engine import EngineResult, ReturnStore
 
 ALL = "all"
@@ -110,7 +111,7 @@ def _calendar_series(store: ReturnStore, padl: int, padr: int, tail: int):
     """Eligible y and regressors of every security on the store's union session calendar.
 
     Security s covers union-calendar ranks first[s] - padl .. last[s] + padr at
-    cstart[s] ...; days it has no eligible return hold 0. A zero series of length ``tail``
+    cstart[s] ...; wc is 1 on days with an eligible return, and yc, Xc hold 0 elsewhere. A zero series of length ``tail``
     follows the last security. Cached on the store per (padl, padr, tail).
     """
     key = ("kp_calendar", padl, padr, tail)
@@ -122,13 +123,13 @@ def _calendar_series(store: ReturnStore, padl: int, padr: int, tail: int):
         cstart = np.concatenate([[0], np.cumsum(seg)]).astype(np.int64)
         sec_of = np.repeat(np.arange(len(store.symbols)), store.length)
         pos = cstart[sec_of] + padl + rank - first[sec_of]
-        w = store.eligible
+        w, y, XT = store.used_arrays
         yc = np.zeros(int(cstart[-1]) + tail)
-        yc[pos] = np.where(w, store.y, 0.0)
-        wc = np.zeros(len(yc), dtype=bool)
+        yc[pos] = y
+        wc = np.zeros(len(yc))
         wc[pos] = w
-        Xc = np.zeros((store.X.shape[1], len(yc)))
-        Xc[:, pos] = np.where(w[:, None], store.X, 0.0).T
+        Xc = np.zeros((XT.shape[0], len(yc)))
+        Xc[:, pos] = XT
         store._cache[key] = (cstart, first, yc, wc, Xc)
     return store._cache[key]
 
@@ -138,24 +139,20 @@ def kp_cell_correlations_aligned(
     out: EngineResult,
     store: ReturnStore,
     cell_event: np.ndarray,
-    cell_local: np.ndarray,
-    n_local: int,
     member_rows: np.ndarray,
     member_cells: np.ndarray,
     min_shared: int = inference.MIN_SHARED_DATES,
-    chunk_events: int = 128,
     threads: int | None = None,
 ) -> np.ndarray:
     """:func:`kp_cell_correlations` for engine results, without scattering the ARs.
 
     Same statistic; instead of scattering each firm-event's estimation ARs into an (event,
     firm, calendar day) array, an event's block is a contiguous slice of each member's
-    calendar-aligned eligible y and X (:func:`_calendar_series`), gathered row by row; the
-    ARs are recomputed there as y - x'theta (the same arithmetic as the engine's est_ar) and
-    masked to the firm-event's own estimation window. Sum x, sum x^2 and the shared counts
-    come from one batched matmul [Z; Z*Z; M] M', sum xy from Z Z'; cell means are batched
-    (event, cell, firm) matmuls. ``cell_local`` (C,) numbers the cells within their event
-    (0 .. n_local - 1); cells must be numbered in event order.
+    calendar-aligned eligible y and X (:func:`_calendar_series`); the ARs are recomputed there
+    as y - x'theta and masked to the firm-event's own estimation window, and every pair's
+    correlation over the days both use comes from one compiled loop
+    (:func:`analysis.kernels.event_pair_correlations`), run on ``threads`` threads (default up
+    to 2) over contiguous runs of events. Cells must be numbered in event order.
     """
     R, C = len(event_code), len(cell_event)
     threads = threads if threads is not None else min(2, os.cpu_count() or 1)
@@ -163,7 +160,6 @@ def kp_cell_correlations_aligned(
     if R == 0 or C == 0:
         return res
     spec = store.spec
-    p = store.X.shape[1]
     sec, p0, theta = out.sec, out.p0, out.theta
     e0, e1 = out.estimation
     rank = store.date_rank
@@ -177,7 +173,6 @@ def kp_cell_correlations_aligned(
     bnd = np.searchsorted(evs, np.arange(n_events + 1))
     slot = np.empty(R, np.int64)
     slot[order] = np.arange(R) - bnd[evs]
-    n = int(np.diff(bnd).max())
     big = np.iinfo(np.int64).max
     has = np.diff(bnd) > 0
     emin = np.zeros(n_events, np.int64)
@@ -200,74 +195,24 @@ def kp_cell_correlations_aligned(
     gstart = np.where(empty, zero, cstart[sec] + padl + off)
     lo_rel = np.where(empty, 1, lo - emin[event_code])
     hi_rel = np.where(empty, 0, hi - emin[event_code])
-    view = np.lib.stride_tricks.sliding_window_view
-    Vy, Vw = view(yc, D), view(wc, D)
-    VX = [None if name == "const" else view(Xc[k], D) for k, name in enumerate(spec.regressors)]
-    GE = view(np.r_[np.zeros(D, bool), np.ones(D, bool)], D)  # GE[D - a][d] = d >= a
-    LE = view(np.r_[np.ones(D, bool), np.zeros(D, bool)], D)  # LE[D - b - 1][d] = d <= b
-    eye = np.eye(n, dtype=bool)[None]
-    mord = np.argsort(cell_event[member_cells], kind="stable")
-    m_bnd = np.searchsorted(cell_event[member_cells][mord], np.arange(n_events + 1))
+    use_k = np.array([name != "const" for name in spec.regressors])
+    # members of each cell, in cell order, as slots (positions within their event)
+    mord = np.argsort(member_cells, kind="stable")
+    member_slot = slot[member_rows[mord]]
+    member_cell_bnd = np.searchsorted(member_cells[mord], np.arange(C + 1))
     c_bnd = np.searchsorted(cell_event, np.arange(n_events + 1))
-    def chunk(ea: int) -> None:  # events [ea, ea + chunk_events); writes disjoint cells of res
-        eb = min(n_events, ea + chunk_events)
-        E = eb - ea
-        rows = order[bnd[ea]:bnd[eb]]
-        if len(rows) == 0:
-            return
-        at = (event_code[rows] - ea) * n + slot[rows]  # (event, slot); empty slots read zeros
-        gs = np.full(E * n, zero, np.int64)
-        gs[at] = gstart[rows]
-        lr = np.ones(E * n, np.int64)
-        hr = np.zeros(E * n, np.int64)
-        lr[at] = lo_rel[rows]
-        hr[at] = hi_rel[rows]
-        th = np.zeros((E * n, p))
-        th[at] = theta[rows]
-        th = th.reshape(E, n, p)
-        A = np.empty((E, n, 3, D))  # row 3i + q of event e: q = 0 Z_i, 1 Z_i^2, 2 M_i
-        Z, M = A[:, :, 0], A[:, :, 2]
-        Z.reshape(E * n, D)[...] = Vy[gs]
-        for k in range(p):
-            if VX[k] is None:  # the constant: a shift leaves the correlation over shared days unchanged
-                continue
-            x = VX[k][gs].reshape(E, n, D)
-            x *= th[:, :, k:k + 1]
-            Z -= x
-        used = GE[D - lr] & LE[D - hr - 1]
-        used &= Vw[gs]
-        M[...] = used.reshape(E, n, D)
-        Z *= M
-        np.multiply(Z, Z, out=A[:, :, 1])
-        P = (A.reshape(E, 3 * n, D) @ M.transpose(0, 2, 1)).reshape(E, n, 3, n)
-        sx, sxx, cnt = P[:, :, 0], P[:, :, 1], P[:, :, 2]
-        sxy = Z @ Z.transpose(0, 2, 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            vx = cnt * sxx - sx * sx
-            corr = (cnt * sxy - sx * sx.transpose(0, 2, 1)) / np.sqrt(vx * vx.transpose(0, 2, 1))
-        ok = np.isfinite(corr) & (cnt >= min_shared) & ~eye
-        CV = np.empty((E, n, 2 * n))
-        CV[:, :, :n] = np.where(ok, corr, 0.0)
-        CV[:, :, n:] = ok
-        sl = mord[m_bnd[ea]:m_bnd[eb]]
-        mc, mr = member_cells[sl], member_rows[sl]
-        Mb = np.zeros((E, n_local, n))
-        Mb[cell_event[mc] - ea, cell_local[mc], slot[mr]] = 1.0
-        T2 = Mb @ CV
-        num = (T2[:, :, :n] * Mb).sum(axis=2)
-        den = (T2[:, :, n:] * Mb).sum(axis=2)
-        cs = np.arange(c_bnd[ea], c_bnd[eb])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = np.where(den > 0, num / den, np.nan)
-        res[cs] = r[cell_event[cs] - ea, cell_local[cs]]
-
-    starts = range(0, n_events, chunk_events)
-    if threads > 1 and n_events > chunk_events:
-        with ThreadPoolExecutor(max_workers=threads) as pool:  # numpy releases the GIL
-            list(pool.map(chunk, starts))
+    args = (order, bnd, yc, wc, Xc, use_k, gstart, lo_rel, hi_rel, np.ascontiguousarray(theta, dtype=float),
+            D, min_shared, c_bnd, member_cell_bnd, member_slot, res)
+    # events split into contiguous runs of about equal firm-events, one per thread (the
+    # compiled loop releases the GIL); each run writes its own cells of res
+    cuts = np.unique(np.searchsorted(bnd, np.linspace(0, R, threads + 1).round(), side="left").clip(0, n_events))
+    cuts[0], cuts[-1] = 0, n_events
+    runs = list(zip(cuts[:-1], cuts[1:]))
+    if len(runs) > 1:
+        with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+            list(pool.map(lambda r: kernels.event_pair_correlations(int(r[0]), int(r[1]), *args), runs))
     else:
-        for ea in starts:
-            chunk(ea)
+        kernels.event_pair_correlations(0, n_events, *args)
     return res
 
 
@@ -309,7 +254,7 @@ def cross_sectional_tests(
     cell_group = (uniq // W) % G
     cell_window = uniq % W
     est_pos, est_n = out.est_pos, out.m.astype(float)
-    r_kp = kp_cell_correlations_aligned(event_code, out, store, cell_event, uniq % (G * W), G * W, rows, cell)
+    r_kp = kp_cell_correlations_aligned(event_code, out, store, cell_event, rows, cell)
     arrays = inference.cell_tests(
         cell, C, out.car[rows, win], out.car_se[rows, win], out.dof[rows],
         est_pos[rows], est_n[rows], r_kp)

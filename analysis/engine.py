@@ -1,8 +1,11 @@
 """The vectorized event-study engine: batched OLS fits, abnormal returns, CARs and variances.
 
-All firm-events are processed at once with numpy (no per-firm Python loop). Each security's
-session series are concatenated in a :class:`ReturnStore`; a firm-event is (security, day-0
-position), and relative day d maps to position p0 + d of that security's own sessions.
+All firm-events are processed together (no per-firm Python loop): fits are batched numpy
+algebra on prefix sums, and the passes over every day of every firm-event (estimation
+residuals, event-period rows, window sums) are compiled loops in :mod:`analysis.kernels`.
+Each security's session series are concatenated in a :class:`ReturnStore`; a firm-event is
+(security, day-0 position), and relative day d maps to position p0 + d of that security's own
+sessions.
 
 Formulas (MacKinlay 1997, "Event Studies in Economics and Finance", JEL 35(1), sec. 4-5;
 Campbell, Lo & MacKinlay 1997, ch. 4):
@@ -31,9 +34,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
+from analysis import kernels
 from analysis.calendars import SessionReturns
+from analysis.inference import t_p_value
 from analysis.models import ModelSpec, design
 
 #: Extra sessions looked at after the last window end, to find a return at resumption.
@@ -93,6 +97,19 @@ class ReturnStore:
             self._cache["date_rank"] = np.searchsorted(uniq, self.dates).astype(np.int64)
         return self._cache["date_rank"]
 
+    @property
+    def used_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(w, y, XT) with w = eligible as 0/1 and y, X zeroed where not eligible.
+
+        A residual y - x'theta is then exactly 0 on the rows a fit leaves out, so sums over
+        a window need neither masks nor NaN handling. XT is (p, T), contiguous rows.
+        """
+        if "used" not in self._cache:
+            w = self.eligible
+            self._cache["used"] = (w.astype(float), np.where(w, self.y, 0.0),
+                                   np.ascontiguousarray(np.where(w[:, None], self.X, 0.0).T))
+        return self._cache["used"]
+
     def prefix_moments(self):
         """Prefix sums over eligible rows of 1, X'X, X'y and y'y, restarted at every security.
 
@@ -103,10 +120,9 @@ class ReturnStore:
         the direct sums on the recorded prices: theta vs statsmodels 3e-14 instead of 1e-12).
         """
         if "prefix" not in self._cache:
-            w = self.eligible
-            X = np.where(w[:, None], self.X, 0.0)
-            y = np.where(w, self.y, 0.0)
-            parts = (w.astype(float), X[:, :, None] * X[:, None, :], X * y[:, None], y * y)
+            w, y, XT = self.used_arrays
+            X = XT.T
+            parts = (w, X[:, :, None] * X[:, None, :], X * y[:, None], y * y)
             out = []
             for a in parts:
                 segs = []
@@ -328,17 +344,15 @@ def format_window(w: tuple[int, int]) -> str:
     return f"{w[0]}:{w[1]}"
 
 
-def estimation_residuals(store: ReturnStore, ew: "Window", theta: np.ndarray, used: np.ndarray | None = None,
-                         nan_unused: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def estimation_residuals(store: ReturnStore, ew: "Window", theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Estimation-window ARs y - x'theta (N, Le) and the mask of days used in the fit.
 
-    Unused days (missing, spanning a suspension, outside the data) are NaN, or 0 with
-    ``nan_unused=False`` (so sums need no NaN handling).
+    Unused days (missing, spanning a suspension, outside the data) are NaN. (The fit itself
+    needs only sums over these ARs: :func:`analysis.kernels.residual_moments`.)
     """
-    if used is None:
-        used = ew.take(store.eligible)
-        if not ew.all_valid:
-            used &= ew.valid
+    used = ew.take(store.eligible)
+    if not ew.all_valid:
+        used &= ew.valid
     est_ar = ew.take(store.y)
     XT = store.XT
     for k, name in enumerate(store.spec.regressors):  # p <= 5 regressors; the constant needs no gather
@@ -348,11 +362,11 @@ def estimation_residuals(store: ReturnStore, ew: "Window", theta: np.ndarray, us
             x = ew.take(XT[k])
             x *= theta[:, k:k + 1]  # in place: no extra (N, Le) temporary
             est_ar -= x
-    np.copyto(est_ar, np.nan if nan_unused else 0.0, where=~used)
+    np.copyto(est_ar, np.nan, where=~used)
     return est_ar, used
 
 
-#: Firm-events per block: a block's (block, 240) arrays stay in the CPU cache.
+#: Firm-events per block: a block's event-period arrays stay in the CPU cache (measured: 4096 beat 2048 and 16384).
 BLOCK = 4096
 
 
@@ -369,14 +383,14 @@ def run(
 
     sec: (N,) security indices into ``store``; p0: (N,) day-0 positions (sessions).
     Firm-events are independent: they are processed in blocks of :data:`BLOCK` (cache-sized
-    arrays), on ``threads`` threads (default: up to 2; numpy releases the GIL), and joined.
+    arrays), on ``threads`` threads (default: up to 2; numpy and the compiled loops release the GIL), and joined.
     """
     sec = np.asarray(sec, dtype=np.int64)
     p0 = np.asarray(p0, dtype=np.int64)
     N = len(sec)
     if N <= BLOCK:
         return _run_block(store, sec, p0, estimation, windows, min_obs)
-    store.eligible, store.XT, store.date_rank  # build shared caches once, before the threads
+    store.eligible, store.XT, store.date_rank, store.used_arrays  # shared caches, built before the threads
     if not store.spec.fixed:
         store.prefix_moments()
     starts = list(range(0, N, BLOCK))
@@ -420,20 +434,15 @@ def _run_block(store, sec, p0, estimation, windows, min_obs) -> EngineResult:
 
     # --- estimation window -------------------------------------------------------------
     ew = Window(store, sec, p0, estimation[0], estimation[1])
-    used = ew.take(store.eligible)
-    if not ew.all_valid:
-        used &= ew.valid
-    m = used.sum(axis=1)
-    XT = store.XT
+    length = store.length[sec]
     if spec.fixed:
         theta = np.ones((N, p))
         xtx_inv = np.zeros((N, p, p))
         k_eff = 1  # sample variance of ARs: M - 1 degrees of freedom
-        fit_ok = m >= 2
+        fit_ok = np.ones(N, dtype=bool)
     else:
         # X'X and X'y over each firm-event's estimation window from prefix sums: O(p^2) each.
         _, pxx, pxy, _ = store.prefix_moments()
-        length = store.length[sec]
         lo = store.start[sec] + sec + np.clip(p0 + estimation[0], 0, length)  # per-security prefix rows
         hi = store.start[sec] + sec + np.clip(p0 + estimation[1] + 1, 0, length)
         xtx = pxx[hi] - pxx[lo]
@@ -442,25 +451,22 @@ def _run_block(store, sec, p0, estimation, windows, min_obs) -> EngineResult:
         # Hadamard: 0 <= det <= prod(diag); the ratio does not depend on the regressors' units
         # (factors in decimals have tiny variances, so trace**p would flag ff3/carhart as singular).
         scale = np.prod(np.diagonal(xtx, axis1=1, axis2=2), axis=1)
-        fit_ok = (m > spec.k) & (np.abs(det) > 1e-12 * np.maximum(scale, 1e-300))
+        fit_ok = np.abs(det) > 1e-12 * np.maximum(scale, 1e-300)
         safe = np.where(fit_ok[:, None, None], xtx, np.eye(p)[None])
         xtx_inv = np.linalg.inv(safe)
         theta = np.matmul(xtx_inv, xty[:, :, None])[:, :, 0]
         k_eff = spec.k
-    # Unused days are 0 here: SSR and the positive-AR count (sign test) need no NaN handling.
-    # The block's ARs are not kept: EngineResult.est_ar recomputes them when asked.
-    est_ar, _ = estimation_residuals(store, ew, theta, used, nan_unused=False)
-    est_pos = np.count_nonzero(est_ar > 0, axis=1).astype(float)
+    # One compiled pass over the estimation days: M, SSR (the squared residuals themselves:
+    # y'y - 2 theta'X'y + theta'X'X theta from prefix sums cancels when the fit is tight; about
+    # the mean for market-adjusted, M - 1 d.f.) and the positive ARs (generalized sign test).
+    # The ARs are not kept: EngineResult.est_ar computes them when asked.
+    seg_lo = store.start[sec]
+    w_used, y_used, XT_used = store.used_arrays
+    m, ssr, est_pos = kernels.residual_moments(
+        y_used, XT_used, w_used, seg_lo + p0 + estimation[0], seg_lo, seg_lo + length,
+        estimation[1] - estimation[0] + 1, theta, spec.fixed)
+    fit_ok &= m > (1 if spec.fixed else spec.k)
     dof = (m - k_eff).astype(float)
-    if spec.fixed:  # sample variance of the ARs about their mean (M - 1 d.f.)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean_ar = est_ar.sum(axis=1) / m
-        ssr = (np.where(used, est_ar - mean_ar[:, None], 0.0) ** 2).sum(axis=1)
-    else:
-        # Sum the squared residuals themselves: y'y - 2 theta'X'y + theta'X'X theta from
-        # prefix sums cancels catastrophically when the fit is tight.
-        ssr = np.einsum("nl,nl->n", est_ar, est_ar)
-    del est_ar
     with np.errstate(divide="ignore", invalid="ignore"):
         sigma2 = np.where(dof > 0, ssr / dof, np.nan)
     ok = fit_ok & (m >= min_obs) & np.isfinite(sigma2) & (sigma2 > 0)
@@ -474,23 +480,18 @@ def _run_block(store, sec, p0, estimation, windows, min_obs) -> EngineResult:
     hi = max(w[1] for w in windows) + SPAN_BUFFER
     days = np.arange(lo, hi + 1)
     vw = Window(store, sec, p0, lo, hi)
-    vv = vw.valid
-    yv = vw.take(y_all)
-    Xv = np.stack([vw.take(XT[k]) for k in range(p)], axis=2)
-    span = np.where(vv, vw.take(store.span), 0)
-    x_ok = np.isfinite(Xv).all(axis=2)
-    Xv = np.where(x_ok[:, :, None], Xv, 0.0)
-    fitted = np.where(x_ok, (Xv * theta[:, None, :]).sum(axis=2), np.nan)
-    valid = vv & np.isfinite(yv) & np.isfinite(fitted) & (span >= 1)
-    ar = np.where(valid, yv - fitted, np.nan)
-    off = vw.take(store.offset)
-    normal = np.where(valid, fitted + off, np.nan)
-    ret = np.where(valid, yv + off, np.nan)
+    L = len(days)
+    ar, ret, normal = np.full((N, L), np.nan), np.full((N, L), np.nan), np.full((N, L), np.nan)
+    span = np.zeros((N, L), dtype=np.int64)
+    valid = np.zeros((N, L), dtype=bool)
+    Xv = np.zeros((N, L, p))
+    kernels.event_period(y_all, store.XT, store.offset, store.span, seg_lo + p0 + lo, seg_lo, seg_lo + length,
+                         theta, ar, ret, normal, span, valid, Xv)
 
     res = EngineResult(
         estimation=tuple(estimation), windows=windows, days=days, theta=theta, sigma2=sigma2,
-        m=m, dof=dof, ok=ok, reason=reason, xtx_inv=xtx_inv, est_window=ew, store=store, ar=ar, ret=ret, normal=normal, span=span, window=vw, valid=valid,
-        Xv=np.where(valid[:, :, None], Xv, 0.0), fixed=spec.fixed,
+        m=m, dof=dof, ok=ok, reason=reason, xtx_inv=xtx_inv, est_window=ew, store=store, ar=ar, ret=ret,
+        normal=normal, span=span, window=vw, valid=valid, Xv=Xv, fixed=spec.fixed,
     )
     res.sec, res.p0, res.est_pos = sec, p0, est_pos  # for the cross-sectional tests (KP, sign)
     for name, arr in cumulate(res, windows).items():
@@ -499,15 +500,13 @@ def _run_block(store, sec, p0, estimation, windows, min_obs) -> EngineResult:
 
 
 def cumulate(res: "EngineResult", windows) -> dict[str, np.ndarray]:
-    """CAR, se, t, p, BHAR and coverage for each window (N, W), vectorized over firm-events.
+    """CAR, se, t, p, BHAR and coverage for each window (N, W), in one compiled pass
+    (:func:`analysis.kernels.cumulate_windows`).
 
     A return enters window [a, b] when its coverage [d - span + 1, d] meets [a, b].
     Var(CAR) = sigma^2 (L + g'(X'X)^-1 g), L = sessions covered, g = summed regressor rows.
-    Firm-events with a return on every event-period day and no spanning return ("clean",
-    nearly all) use prefix sums over days; the others take the general masked path.
     """
     N, W = res.ar.shape[0], len(windows)
-    clean = res.valid.all(axis=1) & (res.span == 1).all(axis=1)
     out = {
         "car": np.full((N, W), np.nan), "var": np.full((N, W), np.nan),
         "bhar": np.full((N, W), np.nan), "n_returns": np.zeros((N, W), dtype=np.int64),
@@ -515,14 +514,13 @@ def cumulate(res: "EngineResult", windows) -> dict[str, np.ndarray]:
         "cover_last": np.full((N, W), np.nan), "spans_gap": np.zeros((N, W), dtype=bool),
         "gap_first": np.full((N, W), np.nan), "gap_last": np.full((N, W), np.nan),
     }
-    rows = np.nonzero(clean)[0]
-    if len(rows):
-        _cumulate_clean(res, rows, windows, out)
-    rows = np.nonzero(~clean)[0]
-    if len(rows):
-        _cumulate_general(res, rows, windows, out)
-    lo = np.array([w[0] for w in windows])
-    hi = np.array([w[1] for w in windows])
+    lo = np.array([w[0] for w in windows], dtype=np.int64)
+    hi = np.array([w[1] for w in windows], dtype=np.int64)
+    # xtx_inv is 0 for the market-adjusted model: no estimation error
+    kernels.cumulate_windows(np.asarray(res.days, dtype=np.int64), lo, hi, res.valid, res.span, res.ar, res.ret,
+                             res.normal, res.Xv, res.sigma2, res.xtx_inv,
+                             *(out[k] for k in ("car", "var", "bhar", "n_returns", "n_sessions", "cover_first",
+                                                "cover_last", "spans_gap", "gap_first", "gap_last")))
     with np.errstate(invalid="ignore"):
         # every session of [a, b] is covered by a return (none missing at the ends of the data,
         # beyond the span buffer, or for want of a benchmark return)
@@ -532,71 +530,11 @@ def cumulate(res: "EngineResult", windows) -> dict[str, np.ndarray]:
     car_se = np.sqrt(var)
     with np.errstate(divide="ignore", invalid="ignore"):
         car_t = out["car"] / car_se
-    car_p = 2.0 * special.stdtr(res.dof[:, None], -np.abs(car_t))  # two-sided Student t
+    car_p = t_p_value(car_t, res.dof[:, None], threads=1)  # two-sided Student t (blocks run on threads)
     out.update(car_se=car_se, car_t=car_t, car_p=car_p)
     for name in ("car", "car_se", "car_t", "car_p", "bhar"):
         out[name][~res.ok] = np.nan
     return out
-
-
-def _est_error(res, rows, g):
-    """g'(X'X)^-1 g for the given firm-events (0 for the market-adjusted model)."""
-    if res.fixed:
-        return 0.0
-    return np.einsum("nj,njk,nk->n", g, res.xtx_inv[rows], g)  # faster than a batched matmul
-
-
-def _cumulate_clean(res, rows, windows, out):
-    """Windows by prefix sums over days, for firm-events with one return per day."""
-    end = int(np.searchsorted(res.days, max(w[1] for w in windows))) + 1  # no buffer days needed
-    days = res.days[:end]
-    zero = lambda a: np.concatenate([np.zeros((a.shape[0], 1) + a.shape[2:]), np.cumsum(a, axis=1)], axis=1)  # noqa: E731
-    cs_ar = zero(res.ar[rows, :end])
-    cs_x = zero(res.Xv[rows, :end])
-    lg_r = zero(np.log1p(res.ret[rows, :end]))
-    lg_n = zero(np.log1p(res.normal[rows, :end]))
-    sigma2 = res.sigma2[rows]
-    for j, (a, b) in enumerate(windows):
-        i0 = int(np.searchsorted(days, a))  # days[i0] = a (event days start at min window start)
-        i1 = int(np.searchsorted(days, b)) + 1
-        L = i1 - i0
-        out["car"][rows, j] = cs_ar[:, i1] - cs_ar[:, i0]
-        g = cs_x[:, i1] - cs_x[:, i0]
-        out["var"][rows, j] = sigma2 * (L + _est_error(res, rows, g))
-        out["bhar"][rows, j] = np.exp(lg_r[:, i1] - lg_r[:, i0]) - np.exp(lg_n[:, i1] - lg_n[:, i0])
-        out["n_returns"][rows, j] = L
-        out["n_sessions"][rows, j] = L
-        out["cover_first"][rows, j] = a
-        out["cover_last"][rows, j] = b
-
-
-def _cumulate_general(res, rows, windows, out):
-    """Windows with masks: missing days and returns spanning suspensions."""
-    days = res.days
-    valid, span, ar = res.valid[rows], res.span[rows], res.ar[rows]
-    ret, normal, Xv0 = res.ret[rows], res.normal[rows], res.Xv[rows]
-    sigma2 = res.sigma2[rows]
-    cover_start = days[None, :] - span + 1
-    big = np.iinfo(np.int64).max
-    for j, (a, b) in enumerate(windows):
-        inc = valid & (days[None, :] >= a) & (cover_start <= b)
-        cnt = inc.sum(axis=1)
-        has = cnt > 0
-        out["car"][rows, j] = np.where(has, np.where(inc, ar, 0.0).sum(axis=1), np.nan)
-        L = np.where(inc, span, 0).sum(axis=1)
-        g = (Xv0 * inc[:, :, None]).sum(axis=1)
-        out["var"][rows, j] = np.where(has, sigma2 * (L + _est_error(res, rows, g)), np.nan)
-        gross = np.where(inc, 1.0 + ret, 1.0).prod(axis=1)
-        gross_n = np.where(inc, 1.0 + normal, 1.0).prod(axis=1)
-        out["bhar"][rows, j] = np.where(has, gross - gross_n, np.nan)
-        out["n_returns"][rows, j] = cnt
-        out["n_sessions"][rows, j] = L
-        out["cover_first"][rows, j] = np.where(has, np.where(inc, cover_start, big).min(axis=1), np.nan)
-        out["cover_last"][rows, j] = np.where(has, np.where(inc, days[None, :], -big).max(axis=1), np.nan)
-        gap = inc & (span > 1)
-        out["spans_gap"][rows, j] = gap.any(axis=1)
-        out["gap_first"][rows, j] = np.where(gap.any(axis=1), np.where(gap, cover_start, big).min(axis=1), np.nan)
-        out["gap_last"][rows, j] = np.where(gap.any(axis=1), np.where(gap, days[None, :], -big).max(axis=1), np.nan)
 
 
 def car_path(res: "EngineResult", start: int, end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -64,9 +64,10 @@ firms (or a degenerate variance) gets NaN.
 from __future__ import annotations
 
 import numpy as np
-from scipy import sparse, stats
+from scipy import sparse
 
 from analysis.engine import EngineResult, cumulate
+from analysis.inference import normal_p_value, t_p_value
 
 RANK_TESTS = ("corrado", "grank")
 
@@ -183,7 +184,7 @@ def corrado(est_ar: np.ndarray, win_ar: np.ndarray, rows: np.ndarray, cell: np.n
         z = np.sqrt(L) * mean_dev / np.sqrt(s2)
     ok = (n >= 2) & (L > 0) & (s2 > 0)
     stat = np.where(ok, z, np.nan)
-    return stat, 2.0 * stats.norm.sf(np.abs(stat))
+    return stat, normal_p_value(stat)
 
 
 def grank(est_sar: np.ndarray, scar: np.ndarray, rows: np.ndarray, cell: np.ndarray,
@@ -230,7 +231,7 @@ def grank(est_sar: np.ndarray, scar: np.ndarray, rows: np.ndarray, cell: np.ndar
         t = np.where(room > 0, z * np.sqrt((T - 2.0) / room), np.sign(z) * np.inf)
     ok = (n >= 2) & np.isfinite(sd) & (sd > 0) & (T > 2) & (s2 > 0)
     t = np.where(ok, t, np.nan)
-    p = np.where(ok, 2.0 * stats.t.sf(np.abs(t), np.where(ok, T - 2.0, 1.0)), np.nan)
+    p = np.where(ok, t_p_value(t, np.where(ok, T - 2.0, 1.0)), np.nan)
     return t, p
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis.engine import format_window
+from analysis.inference import t_p_value
 
 
 def abnormal_volume(panel, out, windows):
@@ -98,7 +98,7 @@ def volume_frames(panel, out, windows) -> tuple[pd.DataFrame, pd.DataFrame]:
             sd = zz.std(ddof=1) if n >= 2 else np.nan
             if n >= 2 and sd > 0:
                 t = zz.mean() / (sd / np.sqrt(n))
-                p = 2 * stats.t.sf(abs(t), n - 1)
+                p = float(t_p_value(t, n - 1))
             else:
                 t = p = np.nan
             recs.append({"event_id": ev, "group": role, "window": format_window(w), "n": n,

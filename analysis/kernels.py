@@ -1,0 +1,283 @@
+"""Compiled (numba) loops for the two passes that touch every estimation-window day.
+
+Both passes read each of the ~240 estimation days of every firm-event once; in numpy they
+take several full (N, 240) temporaries (gather, multiply, compare, square, reduce). Compiled,
+each is one loop over the days with nothing allocated, and releases the GIL (``nogil``) so the
+callers' threads run them side by side. Results are cached on disk (``cache=True``): only the
+first run on a machine pays the compilation (a few seconds).
+
+Formulas are the callers' (cited there): the residual pass gives M, SSR (MacKinlay 1997,
+sigma^2 = SSR / (M - k)) and the positive-AR count of the generalized sign test (Cowan 1992);
+the pair pass gives the Pearson correlation of two firms' estimation-window ARs over the
+calendar dates they share (Kolari & Pynnönen 2010).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+#: Reassociation lets LLVM vectorize the sums (SIMD); NaN and infinity keep IEEE semantics.
+FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def residual_moments(y, XT, w, base, seg_lo, seg_hi, n_days, theta, demean):
+    """Estimation-window residuals AR_t = y_t - x_t' theta_i, reduced per firm-event.
+
+    y (T,), XT (p, T), w (T,): the store's flat arrays with w = 1 on the rows a fit may use
+    and y, X zeroed elsewhere (so the residual there is exactly 0). Firm-event i covers flat
+    positions base[i] .. base[i] + n_days - 1, clipped to [seg_lo[i], seg_hi[i]) (its
+    security's data). theta (N, p).
+    Returns m (N,) returns used, ssr (N,) sum of squared ARs (about their mean when
+    ``demean``: the market-adjusted model's sample variance), pos (N,) ARs > 0.
+    """
+    N = base.shape[0]
+    p = XT.shape[0]
+    m = np.zeros(N, np.int64)
+    ssr = np.zeros(N)
+    pos = np.zeros(N)
+    r = np.empty(n_days)
+    for i in range(N):
+        t0 = max(base[i], seg_lo[i])
+        L = min(base[i] + n_days, seg_hi[i]) - t0
+        if L <= 0:
+            continue
+        yy = y[t0:t0 + L]
+        for t in range(L):
+            r[t] = yy[t]
+        for k in range(p):
+            c = theta[i, k]
+            xk = XT[k, t0:t0 + L]
+            for t in range(L):
+                r[t] -= c * xk[t]
+        ww = w[t0:t0 + L]
+        cnt = 0.0
+        s1 = 0.0
+        npos = 0.0
+        for t in range(L):
+            cnt += ww[t]
+            s1 += r[t]
+            npos += 1.0 if r[t] > 0.0 else 0.0
+        s2 = 0.0
+        if demean and cnt > 0.0:  # about the mean, over the used rows only
+            mean = s1 / cnt
+            for t in range(L):
+                d = (r[t] - mean) * ww[t]
+                s2 += d * d
+        else:
+            for t in range(L):
+                s2 += r[t] * r[t]
+        m[i] = int(cnt)
+        ssr[i] = s2
+        pos[i] = npos
+    return m, ssr, pos
+
+
+@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def event_pair_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_rel, hi_rel, theta,
+                            D, min_shared, cell_bnd, member_cell_bnd, member_slot, out):
+    """Mean pairwise AR correlation of every cell of events ev_lo .. ev_hi - 1.
+
+    Event e's firm-events are order[bnd[e]:bnd[e + 1]]; firm-event r reads the calendar-aligned
+    series yc, wc, Xc (p, Tc) (wc = 1 on usable days, yc and Xc zeroed elsewhere) at
+    gstart[r] + d, d = 0 .. D - 1, and uses day d when lo_rel[r] <= d <= hi_rel[r] and wc is
+    set: AR = y - sum_k theta[r, k] x_k over the regressors with use_k (a constant shifts
+    every AR alike: the correlation ignores it).
+    Each pair is correlated over the days both use (>= min_shared of them, else left out).
+    Cells of event e: cell_bnd[e] .. cell_bnd[e + 1]; cell c's members are the slots
+    (positions within the event) member_slot[member_cell_bnd[c]:member_cell_bnd[c + 1]].
+    Writes out[c] = mean correlation over the cell's usable pairs (NaN when none).
+    """
+    p = Xc.shape[0]
+    nmax = 0
+    for e in range(ev_lo, ev_hi):
+        nmax = max(nmax, bnd[e + 1] - bnd[e])
+    Z = np.zeros((nmax, D))
+    Mk = np.zeros((nmax, D))
+    first = np.zeros(nmax, np.int64)
+    last = np.zeros(nmax, np.int64)
+    corr = np.zeros((nmax, nmax))
+    ok = np.zeros((nmax, nmax), np.bool_)
+    for e in range(ev_lo, ev_hi):
+        n = bnd[e + 1] - bnd[e]
+        for a in range(n):
+            r = order[bnd[e] + a]
+            g = gstart[r]
+            lo = max(lo_rel[r], 0)
+            hi = min(hi_rel[r], D - 1)
+            first[a] = lo
+            last[a] = max(hi, lo - 1)
+            L = last[a] - lo + 1
+            za = Z[a, lo:lo + L]
+            ma = Mk[a, lo:lo + L]
+            ys = yc[g + lo:g + lo + L]
+            ws = wc[g + lo:g + lo + L]
+            for d in range(L):
+                za[d] = ys[d]
+                ma[d] = ws[d]
+            for k in range(p):
+                if use_k[k]:
+                    c = theta[r, k]
+                    xk = Xc[k, g + lo:g + lo + L]
+                    for d in range(L):
+                        za[d] -= c * xk[d]
+        for a in range(n):
+            ok[a, a] = False
+            for b in range(a + 1, n):
+                d0 = max(first[a], first[b])
+                d1 = min(last[a], last[b]) + 1
+                za = Z[a, d0:d1]
+                zb = Z[b, d0:d1]
+                ma = Mk[a, d0:d1]
+                mb = Mk[b, d0:d1]
+                cnt = 0.0
+                sa = 0.0
+                sb = 0.0
+                saa = 0.0
+                sbb = 0.0
+                sab = 0.0
+                for d in range(d1 - d0):  # za, zb are 0 where a, b have no AR
+                    xa = za[d] * mb[d]
+                    xb = zb[d] * ma[d]
+                    cnt += ma[d] * mb[d]
+                    sa += xa
+                    sb += xb
+                    saa += xa * xa
+                    sbb += xb * xb
+                    sab += xa * xb
+                den = (cnt * saa - sa * sa) * (cnt * sbb - sb * sb)
+                c = (cnt * sab - sa * sb) / math.sqrt(den) if den > 0.0 else np.nan
+                good = cnt >= min_shared and math.isfinite(c)
+                ok[a, b] = good
+                ok[b, a] = good
+                corr[a, b] = c
+                corr[b, a] = c
+        for c in range(cell_bnd[e], cell_bnd[e + 1]):
+            num = 0.0
+            npairs = 0
+            for u in range(member_cell_bnd[c], member_cell_bnd[c + 1]):
+                su = member_slot[u]
+                for v in range(member_cell_bnd[c], member_cell_bnd[c + 1]):
+                    sv = member_slot[v]
+                    if su != sv and ok[su, sv]:
+                        num += corr[su, sv]
+                        npairs += 1
+            out[c] = num / npairs if npairs > 0 else np.nan
+
+
+@njit(cache=True, nogil=True)
+def event_period(y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, normal, span_out, valid, Xv):
+    """Event-period rows of N firm-events, written into the (N, L[, p]) output arrays.
+
+    Firm-event i covers flat positions base[i] + d, d = 0 .. L - 1; positions outside
+    [seg_lo[i], seg_hi[i]) are outside its security's data. A day is ``valid`` when it is
+    inside, y and every regressor are finite and the return covers >= 1 session; then
+    normal = x' theta + offset (rf for excess-return models), AR = y - x' theta,
+    ret = y + offset, Xv = x (the row summed over the sessions the return spans) and
+    span_out = sessions covered. Other days keep NaN (ar, ret, normal), 0 (Xv) and
+    span_out = the store's span inside the data, else 0. The outputs must come in with
+    those fill values (NaN, 0, 0, False).
+    """
+    N, L = ar.shape
+    p = XT.shape[0]
+    for i in range(N):
+        for d in range(L):
+            t = base[i] + d
+            if t < seg_lo[i] or t >= seg_hi[i]:
+                continue
+            s = span[t]
+            span_out[i, d] = s
+            fitted = 0.0
+            finite = True
+            for k in range(p):
+                x = XT[k, t]
+                if not math.isfinite(x):
+                    finite = False
+                fitted += x * theta[i, k]
+            yt = y[t]
+            if not (finite and s >= 1 and math.isfinite(yt) and math.isfinite(fitted)):
+                continue
+            valid[i, d] = True
+            ar[i, d] = yt - fitted
+            normal[i, d] = fitted + offset[t]
+            ret[i, d] = yt + offset[t]
+            for k in range(p):
+                Xv[i, d, k] = XT[k, t]
+
+
+@njit(cache=True, nogil=True)
+def cumulate_windows(days, win_lo, win_hi, valid, span, ar, ret, normal, Xv, sigma2, xtx_inv,
+                     car, var, bhar, n_returns, n_sessions, cover_first, cover_last, spans_gap,
+                     gap_first, gap_last):
+    """CAR, Var(CAR), BHAR and coverage of N firm-events over W windows [win_lo, win_hi].
+
+    A return on relative day d spanning s sessions covers [d - s + 1, d]; it enters window
+    [a, b] when that coverage meets [a, b]. Over the returns entering a window:
+    CAR = sum AR; Var(CAR) = sigma^2 (S + g' (X'X)^-1 g), S = sessions covered, g = sum of
+    the regressor rows (MacKinlay 1997; xtx_inv = 0 gives the market-adjusted sigma^2 S);
+    BHAR = prod(1 + R) - prod(1 + E[R]); coverage: first and last relative day covered
+    and, for returns spanning a suspension (s > 1), the first day covered and their own day.
+    Windows no return enters keep the fill values (NaN, 0, False) the outputs come in with.
+    """
+    N, L = ar.shape
+    W = win_lo.shape[0]
+    p = Xv.shape[2]
+    g = np.zeros(p)
+    for i in range(N):
+        for j in range(W):
+            a = win_lo[j]
+            b = win_hi[j]
+            cnt = 0
+            sessions = 0
+            s = 0.0
+            gross = 1.0
+            gross_n = 1.0
+            for k in range(p):
+                g[k] = 0.0
+            first = 0
+            last = 0
+            gfirst = 0
+            glast = 0
+            gap = False
+            for d in range(L):
+                if not valid[i, d]:
+                    continue
+                day = days[d]
+                start = day - span[i, d] + 1
+                if day < a or start > b:
+                    continue
+                if cnt == 0:
+                    first = start
+                cnt += 1
+                last = day
+                sessions += span[i, d]
+                s += ar[i, d]
+                gross *= 1.0 + ret[i, d]
+                gross_n *= 1.0 + normal[i, d]
+                for k in range(p):
+                    g[k] += Xv[i, d, k]
+                if span[i, d] > 1:
+                    if not gap:
+                        gfirst = start
+                    gap = True
+                    glast = day
+            if cnt == 0:
+                continue
+            q = 0.0
+            for k in range(p):
+                for m in range(p):
+                    q += g[k] * xtx_inv[i, k, m] * g[m]
+            car[i, j] = s
+            var[i, j] = sigma2[i] * (sessions + q)
+            bhar[i, j] = gross - gross_n
+            n_returns[i, j] = cnt
+            n_sessions[i, j] = sessions
+            cover_first[i, j] = first
+            cover_last[i, j] = last
+            if gap:
+                spans_gap[i, j] = True
+                gap_first[i, j] = gfirst
+                gap_last[i, j] = glast

@@ -1,0 +1,122 @@
+"""The compiled loops of analysis.kernels on small cases worked out by hand (or with
+numpy.corrcoef on the shared days), including partial windows, left-out rows and a return
+spanning a suspension. The engine-level tests check the same loops against statsmodels."""
+import numpy as np
+import pytest
+
+from analysis import kernels
+
+# One security, 5 sessions; row 1 is not eligible (its y and x are zeroed, w = 0).
+Y = np.array([0.01, 0.0, 0.03, -0.02, 0.05])
+X1 = np.array([0.01, 0.0, 0.02, -0.01, 0.03])
+W = np.array([1.0, 0.0, 1.0, 1.0, 1.0])
+XT = np.vstack([W, X1])  # the constant is 1 on eligible rows, 0 elsewhere
+THETA = np.array([[0.001, 1.0]])
+# residuals y - 0.001 - x on the eligible rows: -0.001, 0.009, -0.011, 0.019
+
+
+def moments(base, lo, hi, n_days, demean=False, theta=THETA):
+    one = lambda v: np.array([v], dtype=np.int64)  # noqa: E731
+    m, ssr, pos = kernels.residual_moments(Y, XT, W, one(base), one(lo), one(hi), n_days, theta, demean)
+    return int(m[0]), float(ssr[0]), float(pos[0])
+
+
+def test_residual_moments_by_hand():
+    m, ssr, pos = moments(0, 0, 5, 5)
+    assert m == 4 and pos == 2
+    assert ssr == pytest.approx((1 + 81 + 121 + 361) * 1e-6, rel=1e-12)
+
+
+def test_residual_moments_about_the_mean():
+    # mean residual 0.004; deviations -0.005, 0.005, -0.015, 0.015
+    m, ssr, pos = moments(0, 0, 5, 5, demean=True)
+    assert m == 4 and pos == 2
+    assert ssr == pytest.approx(500e-6, rel=1e-12)
+
+
+def test_residual_moments_clip_to_the_security():
+    # a window starting 2 rows before the data and one ending past it
+    assert moments(-2, 0, 5, 4)[:2] == (1, pytest.approx(1e-6, rel=1e-12))  # rows 0, 1
+    m, ssr, _ = moments(3, 0, 5, 4)  # rows 3, 4
+    assert m == 2 and ssr == pytest.approx((121 + 361) * 1e-6, rel=1e-12)
+    assert moments(7, 0, 5, 3) == (0, 0.0, 0.0)  # entirely outside
+
+
+def test_cumulate_windows_with_a_suspension_by_hand():
+    # relative days -2..3; days 0 and 1 suspended: the day-2 return spans 3 sessions
+    days = np.arange(-2, 4)
+    valid = np.array([[True, True, False, False, True, True]])
+    span = np.array([[1, 1, 0, 0, 3, 1]])
+    ar = np.array([[0.01, -0.02, np.nan, np.nan, -0.05, 0.03]])
+    ret = np.array([[0.02, -0.01, np.nan, np.nan, -0.04, 0.01]])
+    normal = ret - np.nan_to_num(ar)
+    Xv = np.zeros((1, 6, 2))
+    Xv[0, :, 0] = [1, 1, 0, 0, 3, 1]  # constant summed over the span
+    Xv[0, :, 1] = [0.01, 0.02, 0, 0, 0.05, -0.01]
+    sigma2 = np.array([4e-4])
+    inv = np.array([[[0.01, -0.2], [-0.2, 50.0]]])
+    lo, hi = np.array([0, -1, -2, 3]), np.array([0, 0, 3, 3])
+    out = [np.full((1, 4), np.nan), np.full((1, 4), np.nan), np.full((1, 4), np.nan),
+           np.zeros((1, 4), np.int64), np.zeros((1, 4), np.int64), np.full((1, 4), np.nan),
+           np.full((1, 4), np.nan), np.zeros((1, 4), bool), np.full((1, 4), np.nan), np.full((1, 4), np.nan)]
+    kernels.cumulate_windows(days, lo, hi, valid, span, ar, ret, normal, Xv, sigma2, inv, *out)
+    car, var, bhar, n_ret, n_ses, c_first, c_last, gap, g_first, g_last = (a[0] for a in out)
+
+    def q(g):  # g' inv g
+        return g @ inv[0] @ g
+
+    # [0, 0]: only the spanning return (covers 0..2)
+    assert car[0] == pytest.approx(-0.05) and n_ret[0] == 1 and n_ses[0] == 3
+    assert var[0] == pytest.approx(4e-4 * (3 + q(np.array([3, 0.05]))))
+    assert (c_first[0], c_last[0], gap[0], g_first[0], g_last[0]) == (0, 2, True, 0, 2)
+    # [-1, 0]: day -1 and the spanning return
+    assert car[1] == pytest.approx(-0.07) and n_ses[1] == 4
+    assert var[1] == pytest.approx(4e-4 * (4 + q(np.array([4, 0.07]))))
+    assert bhar[1] == pytest.approx(0.99 * 0.96 - (1 - 0.01 + 0.02) * (1 - 0.04 + 0.05))
+    # [-2, 3]: everything
+    assert car[2] == pytest.approx(-0.03) and n_ret[2] == 4 and n_ses[2] == 6
+    assert (c_first[2], c_last[2]) == (-2, 3)
+    # [3, 3]: the last day, no gap
+    assert car[3] == pytest.approx(0.03) and not gap[3] and np.isnan(g_first[3])
+    assert var[3] == pytest.approx(4e-4 * (1 + q(np.array([1, -0.01]))))
+
+
+def test_event_pair_correlations_match_corrcoef_on_shared_days():
+    rng = np.random.default_rng(3)
+    D = 60
+    # three firm-events of one event, side by side in one calendar series (gstart apart)
+    yc = rng.normal(0, 0.02, 3 * D + D)
+    xc = rng.normal(0, 0.01, 3 * D + D)
+    wc = (rng.random(3 * D + D) > 0.1).astype(float)
+    yc *= wc
+    xc *= wc
+    Xc = np.vstack([wc, xc])
+    theta = np.array([[0.001, 0.8], [0.0, 1.2], [-0.002, 0.5]])
+    gstart = np.array([0, D, 2 * D])
+    lo_rel, hi_rel = np.array([0, 5, 0]), np.array([D - 1, D - 1, 40])
+    order, bnd = np.arange(3), np.array([0, 3])
+    # cells: {0, 1, 2}, {0, 1}, {2}
+    cell_bnd = np.array([0, 3])
+    member_cell_bnd = np.array([0, 3, 5, 6])
+    member_slot = np.array([0, 1, 2, 0, 1, 2])
+    for min_shared in (25, 30, 40):
+        out = np.full(3, -9.0)
+        kernels.event_pair_correlations(0, 1, order, bnd, yc, wc, Xc, np.array([False, True]), gstart, lo_rel,
+                                        hi_rel, theta, D, min_shared, cell_bnd, member_cell_bnd, member_slot, out)
+        z, used = [], []
+        for r in range(3):
+            sl = slice(gstart[r], gstart[r] + D)
+            days = np.arange(D)
+            used.append((wc[sl] > 0) & (days >= lo_rel[r]) & (days <= hi_rel[r]))
+            z.append(yc[sl] - theta[r, 1] * xc[sl])
+        pairs = {}
+        for a in range(3):
+            for b in range(a + 1, 3):
+                both = used[a] & used[b]
+                if both.sum() >= min_shared:
+                    pairs[(a, b)] = np.corrcoef(z[a][both], z[b][both])[0, 1]
+        # shared days: 41 (0, 1), 31 (0, 2), 27 (1, 2)
+        assert len(pairs) == {25: 3, 30: 2, 40: 1}[min_shared]
+        np.testing.assert_allclose(out[0], np.mean(list(pairs.values())), rtol=1e-12)
+        np.testing.assert_allclose(out[1], pairs[(0, 1)], rtol=1e-12)
+        assert np.isnan(out[2])  # one member: no pair
