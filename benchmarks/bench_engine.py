@@ -20,7 +20,8 @@ What it does, on the real recorded prices (nothing is copied into the repository
    (pseudo-event x role/all x window) are realistic. Pseudo-events are drawn until N firm-events.
 3. Times, in this one process: (a) ``engine.run`` + ``crosssection.cross_sectional_tests``
    (market model, every parametric test incl. the Kolari-Pynnoenen correlation) on all N
-   firm-events, after a small untimed warm-up, best wall time of ``--repeat`` runs (the
+   firm-events, after a small warm-up that loads the compiled kernels (timed and printed
+   separately: a one-off, like the imports), best wall time of ``--repeat`` runs (the
    machine may be shared: the load average and the CPU times are printed too); (b) a per-firm-event ``statsmodels.OLS`` loop
    on a random subsample of ``--loop-n`` of the same firm-events: fit over the estimation window
    (missing returns and spanned returns, span != 1, dropped like the engine), ARs, CAR per window
@@ -306,11 +307,15 @@ def main(argv=None) -> int:
           f"{', '.join(engine.format_window(w) for w in args.windows)}; model: market; "
           f"estimation {engine.format_window(ESTIMATION)}, min-obs {MIN_OBS}")
 
-    # warm-up (imports, scipy distributions, allocator) on a small slice -- not timed
+    # warm-up (imports, compiled kernels, allocator) on a small slice -- not in the rates
     m0 = min(N, 500)
     cut = int(np.searchsorted(np.cumsum(np.bincount(event_code)), m0, side="left")) + 1
     wsel = event_code < cut
+    w0 = time.perf_counter()
     run_engine(store, sec[wsel], p0[wsel], event_code[wsel], group_code[wsel], n_groups, args.windows)
+    print(f"one-off (not in the rates): warm-up on {int(wsel.sum())} firm-events incl. loading the compiled "
+          f"kernels {time.perf_counter() - w0:.3f} s (compiling them on a machine's first run takes a few seconds "
+          f"more; numba caches them)")
 
     # (a) engine on all N firm-events: best of --repeat runs (the machine may be shared)
     load = os.getloadavg()[0]
