@@ -507,6 +507,9 @@ def cumulate(res: "EngineResult", windows) -> dict[str, np.ndarray]:
     Var(CAR) = sigma^2 (L + g'(X'X)^-1 g), L = sessions covered, g = summed regressor rows.
     """
     N, W = res.ar.shape[0], len(windows)
+    for a, b in windows:  # the event-period arrays hold only these days
+        if a < res.days[0] or b > res.days[-1]:
+            raise ValueError(f"window {a}:{b} is outside the engine's event period {res.days[0]}:{res.days[-1]}")
     out = {
         "car": np.full((N, W), np.nan), "var": np.full((N, W), np.nan),
         "bhar": np.full((N, W), np.nan), "n_returns": np.zeros((N, W), dtype=np.int64),

@@ -23,7 +23,19 @@ from numba import njit
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
+def _compiled(**options):
+    """``numba.njit(nogil=True, cache=True, **options)``; without a writable cache location
+    (read-only install and no writable home) numba refuses ``cache=True``, and each process
+    compiles for itself instead."""
+    def wrap(func):
+        try:
+            return njit(nogil=True, cache=True, **options)(func)
+        except RuntimeError:
+            return njit(nogil=True, **options)(func)
+    return wrap
+
+
+@_compiled(fastmath=FASTMATH)
 def residual_moments(y, XT, w, base, seg_lo, seg_hi, n_days, theta, demean):
     """Estimation-window residuals AR_t = y_t - x_t' theta_i, reduced per firm-event.
 
@@ -76,7 +88,7 @@ def residual_moments(y, XT, w, base, seg_lo, seg_hi, n_days, theta, demean):
     return m, ssr, pos
 
 
-@njit(cache=True, nogil=True, fastmath=FASTMATH)
+@_compiled(fastmath=FASTMATH)
 def event_pair_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_rel, hi_rel, theta,
                             D, min_shared, cell_bnd, member_cell_bnd, member_slot, out):
     """Mean pairwise AR correlation of every cell of events ev_lo .. ev_hi - 1.
@@ -168,7 +180,7 @@ def event_pair_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart,
             out[c] = num / npairs if npairs > 0 else np.nan
 
 
-@njit(cache=True, nogil=True)
+@_compiled()
 def event_period(y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, normal, span_out, valid, Xv):
     """Event-period rows of N firm-events, written into the (N, L[, p]) output arrays.
 
@@ -208,7 +220,7 @@ def event_period(y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, norm
                 Xv[i, d, k] = XT[k, t]
 
 
-@njit(cache=True, nogil=True)
+@_compiled()
 def cumulate_windows(days, win_lo, win_hi, valid, span, ar, ret, normal, Xv, sigma2, xtx_inv,
                      car, var, bhar, n_returns, n_sessions, cover_first, cover_last, spans_gap,
                      gap_first, gap_last):
@@ -249,8 +261,7 @@ def cumulate_windows(days, win_lo, win_hi, valid, span, ar, ret, normal, Xv, sig
                 start = day - span[i, d] + 1
                 if day < a or start > b:
                     continue
-                if cnt == 0:
-                    first = start
+                first = start if cnt == 0 else min(first, start)
                 cnt += 1
                 last = day
                 sessions += span[i, d]
@@ -260,8 +271,7 @@ def cumulate_windows(days, win_lo, win_hi, valid, span, ar, ret, normal, Xv, sig
                 for k in range(p):
                     g[k] += Xv[i, d, k]
                 if span[i, d] > 1:
-                    if not gap:
-                        gfirst = start
+                    gfirst = start if not gap else min(gfirst, start)
                     gap = True
                     glast = day
             if cnt == 0:

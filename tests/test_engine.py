@@ -263,6 +263,17 @@ def test_suspended_event_window_takes_the_resumption_return(suspended):
     assert not bool(w33["spans_suspension"]) and w33["n_sessions"] == 1
 
 
+def test_car_path_beyond_the_event_period_is_refused(suspended):
+    from analysis import engine
+
+    out = suspended.engine_result
+    taus, car, se = engine.car_path(out, -1, 3)
+    close(car[0, [2, 4]], [0.0035, 0.0035])  # CAR[-1, 1] and CAR[-1, 3] (day 3's AR is 0)
+    last = int(out.days[-1])  # the last window end plus the span buffer
+    with pytest.raises(ValueError, match=rf"window -1:{last + 1} is outside the engine's event period"):
+        engine.car_path(out, -1, last + 1)
+
+
 @pytest.mark.shared_prices
 @pytest.mark.parametrize("symbol", ["002415.SZ", "002236.SZ"])
 def test_real_suspension_entity_list_28(cli_entity_list_28, ref, symbol):
