@@ -111,8 +111,9 @@ def _calendar_series(store: ReturnStore, padl: int, padr: int, tail: int):
     """Eligible y and regressors of every security on the store's union session calendar.
 
     Security s covers union-calendar ranks first[s] - padl .. last[s] + padr at
-    cstart[s] ...; wc is 1 on days with an eligible return, and yc, Xc hold 0 elsewhere. A zero series of length ``tail``
-    follows the last security. Cached on the store per (padl, padr, tail).
+    cstart[s] ...; wc is 1 on days with an eligible return, and yc, Xc hold 0 elsewhere. A
+    zero series of length ``tail`` follows the last security. Cached on the store per
+    (padl, padr, tail).
     """
     key = ("kp_calendar", padl, padr, tail)
     if key not in store._cache:
