@@ -1,10 +1,12 @@
 """Placebo (pseudo-event) inference: is the observed mean CAR unusual for these firms?
 
-For each catalog event, ``draws`` pseudo day-0 calendar dates are drawn (fixed seed, without
-replacement) from the firms' own histories; every firm of the event gets day 0 at the first
-of its sessions on or after the pseudo date, so the draws keep the event's cross-sectional
-correlation. Dates whose event period would overlap any catalog event's window for a firm,
-or whose estimation/event period runs outside a firm's data, are not used for that firm.
+For each event of the run, ``draws`` pseudo day-0 calendar dates are drawn (without
+replacement, from a random stream seeded by the run's seed and the event_id, so the draws do
+not depend on which other events are in the run) from the firms' own histories; every firm of
+the event gets day 0 at the first of its sessions on or after the pseudo date, so the draws
+keep the event's cross-sectional correlation. Dates whose event period would overlap the
+window of any event of the whole catalog (also events not in the run) for a firm, or whose
+estimation/event period runs outside a firm's data, are not used for that firm.
 The same firms, model, estimation window and event windows are used, in one batched engine
 run. For each (event, group, window) cell, with X_b the group's mean CAR at draw b and x
 the observed mean CAR (Nguyen & Wolf 2023 call this the "placebo"/"bootstrap-date" test;
@@ -21,6 +23,7 @@ alpha (B + 1) / 2 is a whole number (e.g. B = 199 or 999 at 5%).
 from __future__ import annotations
 
 import warnings
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -49,25 +52,31 @@ def empirical_p(observed: np.ndarray, null: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def draw_pseudo_events(store, sec_by_event, p0_by_event, estimation, windows, draws, seed,
-                       buffer=engine.SPAN_BUFFER):
+                       buffer=engine.SPAN_BUFFER, event_keys=None, catalog_p0=None):
     """Pseudo firm-events for every event: arrays (event, draw, sec, p0) of equal length.
 
     sec_by_event / p0_by_event: lists (one per event) of arrays of the event's firms'
     security indices and actual day-0 positions. Excluded for a security: pseudo day-0
     positions within (hi - lo) sessions of any catalog day 0 of that security (windows
     would overlap), and positions where the estimation or event period leaves its data.
+    ``catalog_p0``: {security: day-0 positions of every catalog event}, also events not in
+    this run (default: the events given). Each event draws from its own random stream,
+    seeded by (seed, its key from ``event_keys``, default its index), so its pseudo-dates do
+    not depend on which other events are in the run.
     """
-    rng = np.random.default_rng(seed)
     lo = min(estimation[0], min(w[0] for w in windows))
     ev_lo = min(w[0] for w in windows)
     hi = max(w[1] for w in windows) + buffer
     gap = (hi - buffer) - ev_lo
-    catalog_p0: dict[int, list[int]] = {}
-    for secs, p0s in zip(sec_by_event, p0_by_event):
-        for s, p in zip(secs, p0s):
-            catalog_p0.setdefault(int(s), []).append(int(p))
+    if catalog_p0 is None:
+        catalog_p0 = {}
+        for secs, p0s in zip(sec_by_event, p0_by_event):
+            for s, p in zip(secs, p0s):
+                catalog_p0.setdefault(int(s), []).append(int(p))
+    keys = [str(k) for k in event_keys] if event_keys is not None else [str(e) for e in range(len(sec_by_event))]
     out_e, out_b, out_s, out_p = [], [], [], []
     for e, secs in enumerate(sec_by_event):
+        rng = np.random.default_rng([int(seed) % 2**63, zlib.crc32(keys[e].encode())])
         secs = np.asarray(secs, dtype=np.int64)
         if len(secs) == 0:
             continue
@@ -119,7 +128,8 @@ def placebo_tests(study, panel, out, tests: pd.DataFrame, draws: int, seed: int)
         m = (ev_code == ei) & out.ok
         sec_by.append(f["sec"].to_numpy()[m])
         p0_by.append(f["p0"].to_numpy()[m])
-    e, b, s, p = draw_pseudo_events(panel.store, sec_by, p0_by, study.estimation, study.windows, draws, seed)
+    e, b, s, p = draw_pseudo_events(panel.store, sec_by, p0_by, study.estimation, study.windows, draws, seed,
+                                    event_keys=events, catalog_p0=getattr(panel, "catalog_p0", None))
     # each pseudo firm-event -> the observed firm-event of the same event and security
     lookup = {(int(ei), int(si)): i for i, (ei, si) in enumerate(zip(ev_code, f["sec"].to_numpy()))}
     act = np.array([lookup[(int(ei), int(si))] for ei, si in zip(e, s)], dtype=np.int64)

@@ -48,6 +48,8 @@ class Panel:
     frame: pd.DataFrame  # event_id, symbol, role, exchange, benchmark, day0, sec, p0
     store: engine.ReturnStore
     series: dict[str, SessionReturns] = field(default_factory=dict)
+    #: {security index: day-0 positions of every event of the full catalog} (placebo exclusions)
+    catalog_p0: dict[int, list[int]] = field(default_factory=dict)
 
 
 class EventStudy:
@@ -111,6 +113,7 @@ class EventStudy:
             raise UserError(f"--min-obs {min_obs} is too small for model '{model}' (needs at least {self.model.k + 2})")
         self.min_obs = int(min_obs)
         self.events = self._load_events(events)
+        self.catalog = self.events  # the full catalog: placebo dates avoid all its windows
         self.universe = self._load_universe(universe)
         if event_ids:
             self.events = catalog_mod.select_events(self.events, list(event_ids))
@@ -216,17 +219,25 @@ class EventStudy:
         store = engine.build_store(self.model, series, bases)
         panel_series = series
         rows = []
-        for ev in self.events.itertuples(index=False):
+        catalog_p0: dict[int, list[int]] = {}
+        selected = set(self.events["event_id"])
+        for ev in self.catalog.itertuples(index=False):
             announced = getattr(ev, "announced", None)
             if announced is None or (isinstance(announced, float) and np.isnan(announced)):
                 announced = ev.announced_at
+            studied = ev.event_id in selected
             for s, row in enumerate(meta):
                 try:
                     d0 = day_zero(announced, row.exchange)
                 except UserError as exc:
-                    skipped.append({"event_id": ev.event_id, "symbol": row.symbol, "reason": str(exc)})
+                    if studied:
+                        skipped.append({"event_id": ev.event_id, "symbol": row.symbol, "reason": str(exc)})
                     continue
                 p0 = store.position(s, d0)
+                if p0 >= 0:
+                    catalog_p0.setdefault(s, []).append(p0)
+                if not studied:
+                    continue
                 if p0 < 0:
                     sess = panel_series[s].sessions
                     skipped.append({"event_id": ev.event_id, "symbol": row.symbol,
@@ -241,7 +252,7 @@ class EventStudy:
         frame["sec"] = frame["sec"].astype(np.int64)
         frame["p0"] = frame["p0"].astype(np.int64)
         frame["day0"] = pd.to_datetime(frame["day0"])
-        return Panel(frame, store, {sr.symbol: sr for sr in series}), skipped
+        return Panel(frame, store, {sr.symbol: sr for sr in series}, catalog_p0), skipped
 
     def day0_table(self, frames=None, errors=None) -> pd.DataFrame:
         """Day 0 and the day-0 simple return (decimal) of every (event, security).

@@ -65,6 +65,35 @@ def test_draws_avoid_catalog_windows_and_data_ends():
     assert all((x == y).all() for x, y in zip((e, b, s, p), again))  # fixed seed
 
 
+def test_an_events_draws_do_not_depend_on_the_other_events_in_the_run():
+    rng = np.random.default_rng(0)
+    store = _store(3, 800, rng)
+    est, windows = (-250, -11), [(-1, 1)]
+    catalog = {0: [400, 600], 1: [400, 600], 2: [400]}  # day 0 of both catalog events
+    both = placebo.draw_pseudo_events(store, [np.array([0, 1, 2]), np.array([0, 1])],
+                                      [np.array([400, 400, 400]), np.array([600, 600])], est, windows,
+                                      draws=50, seed=3, event_keys=["a", "b"], catalog_p0=catalog)
+    alone = placebo.draw_pseudo_events(store, [np.array([0, 1])], [np.array([600, 600])], est, windows,
+                                       draws=50, seed=3, event_keys=["b"], catalog_p0=catalog)
+    e, b, s, p = both
+    in_b = e == 1
+    np.testing.assert_array_equal(np.c_[b[in_b], s[in_b], p[in_b]], np.c_[alone[1], alone[2], alone[3]])
+    # event "a" is not in the second run, yet its window stays excluded for "b"'s firms
+    assert (np.abs(alone[3] - 400) > 2).all() and (np.abs(alone[3] - 600) > 2).all()
+
+
+@pytest.mark.shared_prices
+def test_placebo_p_value_is_the_same_alone_and_in_the_whole_catalog(shared_prices):
+    from analysis.study import EventStudy
+
+    def placebo_rows(**kw):
+        t = EventStudy(prices=shared_prices, windows=["-1:1"], placebo_draws=199, **kw).fit().tests
+        t = t[(t["test"] == "placebo") & (t["event_id"] == "entity_list_28_2019")]
+        return t.set_index("group")[["p_value", "statistic", "draws"]].sort_index()
+
+    pd.testing.assert_frame_equal(placebo_rows(), placebo_rows(event_ids=["entity_list_28_2019"]))
+
+
 @pytest.mark.shared_prices
 def test_placebo_rows_for_the_real_catalog(shared_prices):
     from analysis.study import EventStudy
