@@ -36,6 +36,13 @@ def stars(p) -> str:
     return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.10 else ""
 
 
+def _p(p) -> str:
+    """A p-value in the summary: three decimals, '<0.001' below that (as the PDF prints it)."""
+    if p is None or not np.isfinite(p):
+        return "n/a"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` to ``path`` via a temp file in the same folder, then rename."""
     atomic_write(path, lambda fh: frame.to_csv(fh, index=False, float_format="%.10g"), mode="w")
@@ -148,20 +155,20 @@ class EventStudyResults:
                 if "limit_flag" in c.columns and isinstance(getattr(r, "limit_flag"), str) and r.limit_flag:
                     note = (note + "; " if note else "") + r.limit_flag
                 lines.append(f"   {r.symbol:<11}{r.role:<9}{r.car:>9.4f}{r.car_se:>8.4f}{r.car_t:>8.2f}"
-                             f"{r.car_p:>8.3f}{stars(r.car_p):<3} {note}")
+                             f"{_p(r.car_p):>8}{stars(r.car_p):<3} {note}")
             t = self.test_table(ev, window)
             if not t.empty:
                 lines.append(f"   group tests [{window}]: statistic (p)")
                 tests = [c for c in t.columns if not c.startswith("p_") and c not in
                          ("event_id", "group", "window", "n", "mean_car")]
-                lines.append(f"   {'group':<10}{'n':>3}{'mean CAR':>10}  " + "  ".join(f"{x:>14}" for x in tests))
+                lines.append(f"   {'group':<10}{'n':>3}{'mean CAR':>10}  " + "  ".join(f"{x:>17}" for x in tests))
                 for r in t.itertuples(index=False):
                     rd = r._asdict()
                     cells = []
                     for x in tests:
                         s, p = rd.get(x), rd.get(f"p_{x}")
-                        cells.append("n/a".rjust(14) if s is None or not np.isfinite(s)
-                                     else f"{s:>6.2f} ({p:.3f}){stars(p):<3}".rjust(14))
+                        cells.append("n/a".rjust(17) if s is None or not np.isfinite(s)
+                                     else f"{s:>6.2f} ({_p(p)}){stars(p):<3}".rjust(17))
                     lines.append(f"   {r.group:<10}{r.n:>3}{r.mean_car:>10.4f}  " + "  ".join(cells))
         if len(self.skipped):
             lines.append("")

@@ -361,14 +361,12 @@ def test_french_raw_factor_files_are_read_as_decimals(tmp_path):
 def test_tight_fit_in_a_large_store_keeps_full_precision(reference_model):
     """sigma^2 of a near-perfect fit must not depend on what else is in the store (no SSR from
     y'y - 2 theta'X'y + theta'X'X theta over store-wide prefix sums, which cancels)."""
-    import exchange_calendars as xcals
-
     from analysis import engine
-    from analysis.calendars import returns_on, session_returns
+    from analysis.calendars import calendar, returns_on, session_returns
     from analysis.models import get_model
 
     rng = np.random.default_rng(11)
-    s = xcals.get_calendar("XNYS").sessions
+    s = calendar("XNYS").sessions  # the package's calendar (built under its warning filter)
     s = pd.DatetimeIndex(s[(s >= "2010-01-04") & (s <= "2019-12-31")])
     bench = pd.Series(100 * np.cumprod(1 + rng.normal(0, 0.01, len(s))), index=s)
     bframe = pd.DataFrame({"adj_close": bench, "close": bench, "volume": 1.0})

@@ -31,6 +31,8 @@ def test_number_formats_use_a_real_minus_and_fixed_decimals():
     assert fmt.pct(-0.076671) == "\u22127.67"
     assert fmt.pct(0.0008) == "0.08"
     assert fmt.pct(-0.00001) == "0.00"  # never "−0.00"
+    assert fmt.prose("limit-down on day -4 (continues after day -1); day +2") == \
+        "limit-down on day \u22124 (continues after day \u22121); day +2"
     assert fmt.num(np.nan) == "n/a"
     assert fmt.pvalue(0.01937) == "0.019"
     assert fmt.pvalue(0.0001) == "<0.001"

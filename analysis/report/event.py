@@ -269,6 +269,7 @@ def robustness(res, models=("mean", "market-adjusted", "ff3"), factors=None, ext
         factor_note = "no factors file configured"
     runs = [study.model.name] + [m for m in models if m != study.model.name]
     groups, firms, notes = [], [], []
+    skips: dict[str, int] = {}
     for model in runs:
         scope = "all firms"
         universe = study.universe
@@ -301,7 +302,13 @@ def robustness(res, models=("mean", "market-adjusted", "ff3"), factors=None, ext
         c.insert(0, "model", model)
         firms.append(c)
         if len(r.skipped):
-            notes.append(f"{model}: {len(r.skipped)} firm-event(s) skipped")
+            skips[model] = len(r.skipped)
+    if skips:  # one line for all models (the firm-events themselves are listed with the main results)
+        if len(set(skips.values())) == 1:
+            n = next(iter(skips.values()))
+            notes.append(f"{n} firm-event(s) skipped in each of {', '.join(skips)}")
+        else:
+            notes.append("firm-events skipped: " + ", ".join(f"{m} {n}" for m, n in skips.items()))
     gcols = ["model", "scope", "event_id", "group", "window", "n", "mean_car", "test", "statistic", "p_value"]
     fcols = ["model", "scope", "event_id", "symbol", "window", "car", "car_se", "car_t", "car_p"]
     g = pd.concat(groups, ignore_index=True) if groups else pd.DataFrame(columns=gcols)

@@ -7,6 +7,7 @@ typographic minus sign (U+2212), as the PDF prints them.
 from __future__ import annotations
 
 import math
+import re
 
 MINUS = "\u2212"
 NA = "n/a"
@@ -85,3 +86,8 @@ def date_text(ts) -> str:
 
     d = pd.Timestamp(ts)
     return f"{d.day} {d.strftime('%b %Y')}"
+
+
+def prose(text: str) -> str:
+    """Relative days in a note written for CSVs ('day -4', 'after day -1') with the minus sign."""
+    return re.sub(r"\bday -(?=\d)", f"day {MINUS}", str(text))

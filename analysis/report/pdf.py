@@ -124,7 +124,7 @@ def firm_table_spec(firms: pd.DataFrame, windows: list[str], caption: str) -> di
                     continue
                 if r["note"]:
                     mark = "†"
-                    notes.append(f"{sym} {fmt.window_label(w)}: {r['note']}")
+                    notes.append(f"{sym} {fmt.window_label(w)}: {fmt.prose(r['note'])}")
                 row += [cell(fmt.num(r["car_pct"]), sub=f"({fmt.num(r['se_pct'])})", sup=r["stars"] or None),
                         cell(fmt.num(r["t"])), cell(fmt.pvalue(r["p"]))]
             rows.append([cell(f"{name}{mark}", sub=sym, align="left")] + row)
@@ -434,8 +434,8 @@ def robustness_section(event_frames: dict, headline: dict, main_model: str) -> d
                                     ["left", "left"] + ["right"] * 5, header, rows, lines=lines[1:],
                                     caption=f"Kolari-Pynnönen adjustment: BMP with and without it, CAR{wl}",
                                     note="r̄: mean pairwise correlation of the group's estimation-window abnormal "
-                                         "returns; the adjustment divides the BMP statistic by about "
-                                         "√(1 + (N − 1) r̄). p in parentheses.")
+                                         "returns; the adjusted statistic is BMP × √((1 − r̄) / (1 + (N − 1) r̄)). "
+                                         "p in parentheses.")
         pl = tests[(tests["test"] == "placebo")]
         if len(pl):
             wins = _window_order(pl["window"])
