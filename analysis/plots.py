@@ -110,7 +110,7 @@ def plot_car_path(res, event_id=None, group=None, ax=None, symbols=None, title=N
 def plot_car_heatmap(res, window: str = "-1:1", ax=None):
     """Heatmap of CAR[window] (percent), events by firms; cells marked with stars."""
     import matplotlib.pyplot as plt
-    from analysis.results import stars
+    from analysis.report.fmt import stars
 
     c = res.car[res.car["window"] == window]
     order_sym = list(dict.fromkeys(res.study.universe["symbol"]))

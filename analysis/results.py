@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.atomic import atomic_write
+from analysis.report import fmt
 from analysis.assemble import AR_COLUMNS, CAR_COLUMNS, EST_COLUMNS, SKIP_COLUMNS, TEST_COLUMNS
 
 VOLUME_COLUMNS = ["event_id", "symbol", "day", "date", "volume", "log_volume", "abnormal_log_volume"]
@@ -27,20 +28,6 @@ class Summary(str):
 
     def __repr__(self) -> str:
         return str(self)
-
-
-def stars(p) -> str:
-    """Significance stars: *** p<0.01, ** p<0.05, * p<0.10."""
-    if p is None or not np.isfinite(p):
-        return ""
-    return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.10 else ""
-
-
-def _p(p) -> str:
-    """A p-value in the summary: three decimals, '<0.001' below that (as the PDF prints it)."""
-    if p is None or not np.isfinite(p):
-        return "n/a"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
@@ -155,7 +142,7 @@ class EventStudyResults:
                 if "limit_flag" in c.columns and isinstance(getattr(r, "limit_flag"), str) and r.limit_flag:
                     note = (note + "; " if note else "") + r.limit_flag
                 lines.append(f"   {r.symbol:<11}{r.role:<9}{r.car:>9.4f}{r.car_se:>8.4f}{r.car_t:>8.2f}"
-                             f"{_p(r.car_p):>8}{stars(r.car_p):<3} {note}")
+                             f"{fmt.pvalue(r.car_p):>8}{fmt.stars(r.car_p):<3} {note}")
             t = self.test_table(ev, window)
             if not t.empty:
                 lines.append(f"   group tests [{window}]: statistic (p)")
@@ -168,7 +155,7 @@ class EventStudyResults:
                     for x in tests:
                         s, p = rd.get(x), rd.get(f"p_{x}")
                         cells.append("n/a".rjust(17) if s is None or not np.isfinite(s)
-                                     else f"{s:>6.2f} ({_p(p)}){stars(p):<3}".rjust(17))
+                                     else f"{s:>6.2f} ({fmt.pvalue(p)}){fmt.stars(p):<3}".rjust(17))
                     lines.append(f"   {r.group:<10}{r.n:>3}{r.mean_car:>10.4f}  " + "  ".join(cells))
         if len(self.skipped):
             lines.append("")
