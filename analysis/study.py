@@ -48,8 +48,9 @@ class Panel:
     frame: pd.DataFrame  # event_id, symbol, role, exchange, benchmark, day0, sec, p0
     store: engine.ReturnStore
     series: dict[str, SessionReturns] = field(default_factory=dict)
-    #: {security index: day-0 positions of every event of the full catalog} (placebo exclusions)
-    catalog_p0: dict[int, list[int]] = field(default_factory=dict)
+    #: {security index: day-0 positions of every event of the full catalog} (placebo exclusions;
+    #: None: the events of the panel)
+    catalog_p0: dict[int, list[int]] | None = None
 
 
 class EventStudy:
