@@ -7,7 +7,6 @@ reference the tests hold it to.
 """
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -156,7 +155,7 @@ def kp_cell_correlations_aligned(
     to 2) over contiguous runs of events. Cells must be numbered in event order.
     """
     R, C = len(event_code), len(cell_event)
-    threads = threads if threads is not None else min(2, os.cpu_count() or 1)
+    threads = kernels.thread_count(threads)
     res = np.full(C, np.nan)
     if R == 0 or C == 0:
         return res

@@ -28,7 +28,6 @@ Campbell, Lo & MacKinlay 1997, ch. 4):
 from __future__ import annotations
 
 import dataclasses
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -410,7 +409,7 @@ def run(
             full[n][i:i + BLOCK] = getattr(part, n)
         windows_of[k] = (part.est_window, part.window)
 
-    n_threads = threads if threads is not None else min(2, os.cpu_count() or 1)
+    n_threads = kernels.thread_count(threads)
     if n_threads > 1:
         with ThreadPoolExecutor(max_workers=n_threads) as pool:
             list(pool.map(block, range(len(starts))))

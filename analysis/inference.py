@@ -19,12 +19,13 @@ All p-values are two-sided. A cell with N < 2 reports its tests as not applicabl
 """
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 from scipy import special
+
+from analysis.kernels import thread_count
 
 PARAMETRIC_TESTS = ("t_cs", "patell", "bmp", "bmp_kp", "gen_sign")
 MIN_SHARED_DATES = 30
@@ -38,7 +39,7 @@ def t_p_value(stat, dof, threads: int | None = None) -> np.ndarray:
     behind ``scipy.stats.t``); NaN where stat is NaN or dof <= 0. Long arrays are split
     over ``threads`` (default up to 2; the ufunc releases the GIL)."""
     stat, dof = np.broadcast_arrays(np.asarray(stat, dtype=float), np.asarray(dof, dtype=float))
-    threads = threads if threads is not None else min(2, os.cpu_count() or 1)
+    threads = thread_count(threads)
     x = -np.abs(stat.ravel())
     d = dof.ravel()
     if threads < 2 or x.size < _THREADED_P:

@@ -14,9 +14,16 @@ calendar dates they share (Kolari & Pynnönen 2010).
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 from numba import njit
+
+
+def thread_count(threads: int | None = None) -> int:
+    """``threads``, or by default the machine's cores up to 2 (what the engine's loops,
+    numpy and scipy's ufuncs use side by side; they release the GIL)."""
+    return threads if threads is not None else min(2, os.cpu_count() or 1)
 
 
 #: Reassociation lets LLVM vectorize the sums (SIMD); NaN and infinity keep IEEE semantics.
