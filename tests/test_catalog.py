@@ -133,45 +133,41 @@ def test_columns_in_any_order_with_quoted_commas(tmp_path):
     assert events.loc[0, "date_only"]
 
 
-def test_events_missing_column(tmp_path):
-    path = write(tmp_path, "e.csv", "event_id,announced_at,title,kind", "a,2019-05-15,t,action")
-    assert "missing column" in expect_error(load_events, path, 0, "source")
+E, U = EVENT_HEADER, UNIVERSE_HEADER
+
+# loader, header, rows, bad row, bad field, words the message must also hold
+BAD_INPUT = {
+    "events missing column": (load_events, "event_id,announced_at,title,kind", ["a,2019-05-15,t,action"],
+                              0, "source", ["missing column"]),
+    "events unknown column": (load_events, E + ",note", [GOOD_EVENT + ",x"], 0, "note", ["unknown column"]),
+    "events empty field": (load_events, E, [GOOD_EVENT, "b,2019-05-16,,report,src"], 2, "title", ["empty"]),
+    "events bad date": (load_events, E, ["a,2019-02-30,t,action,src"], 1, "announced_at", []),
+    "events time without offset": (load_events, E, [GOOD_EVENT, "b,2019-05-21T20:00,t,report,src"], 2,
+                                   "announced_at", ["offset"]),
+    "events unknown kind": (load_events, E, ["a,2019-05-15,t,rumour,src"], 1, "kind", ["rumour"]),
+    "events duplicate id": (load_events, E, [GOOD_EVENT, "x,2019-05-16,t,report,s", GOOD_EVENT], 3, "event_id",
+                            ["duplicate", "row 1"]),
+    "events bad id": (load_events, E, ["Bad Id,2019-05-15,t,action,src"], 1, "event_id", []),
+    "universe missing column": (load_universe, "symbol,name,role,exchange", ["AMBA,Ambarella,supplier,XNAS"], 0,
+                                "benchmark", ["missing column"]),
+    "universe unknown column": (load_universe, U + ",sector", [GOOD_SECURITY + ",tech"], 0, "sector",
+                                ["unknown column"]),
+    "universe empty field": (load_universe, U, ["AMBA,,supplier,XNAS,^GSPC"], 1, "name", []),
+    "universe unknown role": (load_universe, U, [GOOD_SECURITY, "AMBA,Ambarella,customer,XNAS,^GSPC"], 2, "role",
+                              ["customer"]),
+    "universe unknown exchange": (load_universe, U, ["AMBA,Ambarella,supplier,NASDAQ,^GSPC"], 1, "exchange",
+                                  ["NASDAQ"]),
+    "universe duplicate symbol": (load_universe, U, [GOOD_SECURITY, GOOD_SECURITY], 2, "symbol", ["duplicate"]),
+    "universe bad benchmark": (load_universe, U, ["AMBA,Ambarella,supplier,XNAS,S&P 500"], 1, "benchmark", []),
+}
 
 
-def test_events_unknown_column(tmp_path):
-    path = write(tmp_path, "e.csv", EVENT_HEADER + ",note", GOOD_EVENT + ",x")
-    assert "unknown column" in expect_error(load_events, path, 0, "note")
-
-
-def test_events_empty_field(tmp_path):
-    path = write(tmp_path, "e.csv", EVENT_HEADER, GOOD_EVENT, "b,2019-05-16,,report,src")
-    assert "empty" in expect_error(load_events, path, 2, "title")
-
-
-def test_events_bad_date(tmp_path):
-    path = write(tmp_path, "e.csv", EVENT_HEADER, "a,2019-02-30,t,action,src")
-    expect_error(load_events, path, 1, "announced_at")
-
-
-def test_events_time_without_offset(tmp_path):
-    path = write(tmp_path, "e.csv", EVENT_HEADER, GOOD_EVENT, "b,2019-05-21T20:00,t,report,src")
-    assert "offset" in expect_error(load_events, path, 2, "announced_at")
-
-
-def test_events_unknown_kind(tmp_path):
-    path = write(tmp_path, "e.csv", EVENT_HEADER, "a,2019-05-15,t,rumour,src")
-    assert "rumour" in expect_error(load_events, path, 1, "kind")
-
-
-def test_events_duplicate_id(tmp_path):
-    path = write(tmp_path, "e.csv", EVENT_HEADER, GOOD_EVENT, "x,2019-05-16,t,report,s", GOOD_EVENT)
-    msg = expect_error(load_events, path, 3, "event_id")
-    assert "duplicate" in msg and "row 1" in msg
-
-
-def test_events_bad_id(tmp_path):
-    path = write(tmp_path, "e.csv", EVENT_HEADER, "Bad Id,2019-05-15,t,action,src")
-    expect_error(load_events, path, 1, "event_id")
+@pytest.mark.parametrize("case", list(BAD_INPUT))
+def test_bad_input_names_the_file_row_and_field(tmp_path, case):
+    loader, header, rows, row, field, words = BAD_INPUT[case]
+    msg = expect_error(loader, write(tmp_path, "input.csv", header, *rows), row, field)
+    for word in words:
+        assert word in msg, (case, word, msg)
 
 
 def test_events_missing_file(tmp_path):
@@ -180,47 +176,12 @@ def test_events_missing_file(tmp_path):
         load_events(path)
 
 
-def test_universe_missing_column(tmp_path):
-    path = write(tmp_path, "u.csv", "symbol,name,role,exchange", "AMBA,Ambarella,supplier,XNAS")
-    assert "missing column" in expect_error(load_universe, path, 0, "benchmark")
-
-
-def test_universe_unknown_column(tmp_path):
-    path = write(tmp_path, "u.csv", UNIVERSE_HEADER + ",sector", GOOD_SECURITY + ",tech")
-    assert "unknown column" in expect_error(load_universe, path, 0, "sector")
-
-
-def test_universe_empty_field(tmp_path):
-    path = write(tmp_path, "u.csv", UNIVERSE_HEADER, "AMBA,,supplier,XNAS,^GSPC")
-    expect_error(load_universe, path, 1, "name")
-
-
-def test_universe_unknown_role(tmp_path):
-    path = write(tmp_path, "u.csv", UNIVERSE_HEADER, GOOD_SECURITY, "AMBA,Ambarella,customer,XNAS,^GSPC")
-    assert "customer" in expect_error(load_universe, path, 2, "role")
-
-
-def test_universe_unknown_exchange(tmp_path):
-    path = write(tmp_path, "u.csv", UNIVERSE_HEADER, "AMBA,Ambarella,supplier,NASDAQ,^GSPC")
-    assert "NASDAQ" in expect_error(load_universe, path, 1, "exchange")
-
-
-def test_universe_duplicate_symbol(tmp_path):
-    path = write(tmp_path, "u.csv", UNIVERSE_HEADER, GOOD_SECURITY, GOOD_SECURITY)
-    assert "duplicate" in expect_error(load_universe, path, 2, "symbol")
-
-
 @pytest.mark.parametrize("without_prices_module", [False, True])
 def test_universe_bad_symbol(tmp_path, monkeypatch, without_prices_module):
     if without_prices_module:  # the local fallback check, as when analysis.prices is absent
         monkeypatch.setitem(sys.modules, "analysis.prices", None)
     path = write(tmp_path, "u.csv", UNIVERSE_HEADER, GOOD_SECURITY, "../AMBA,Ambarella,supplier,XNAS,^GSPC")
     assert "../AMBA" in expect_error(load_universe, path, 2, "symbol")
-
-
-def test_universe_bad_benchmark(tmp_path):
-    path = write(tmp_path, "u.csv", UNIVERSE_HEADER, "AMBA,Ambarella,supplier,XNAS,S&P 500")
-    expect_error(load_universe, path, 1, "benchmark")
 
 
 def test_universe_missing_file(tmp_path):
