@@ -20,7 +20,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _window(text: str) -> str:
-    from analysis.engine import parse_window
+    from analysis.estimation.engine import parse_window
 
     try:
         parse_window(text)

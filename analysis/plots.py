@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis import engine
+from analysis.estimation import engine
 
 Z95 = 1.959963984540054
 
@@ -110,7 +110,7 @@ def plot_car_path(res, event_id=None, group=None, ax=None, symbols=None, title=N
 def plot_car_heatmap(res, window: str = "-1:1", ax=None):
     """Heatmap of CAR[window] (percent), events by firms; cells marked with stars."""
     import matplotlib.pyplot as plt
-    from analysis.report.fmt import stars
+    from analysis.fmt import stars
 
     c = res.car[res.car["window"] == window]
     order_sym = list(dict.fromkeys(res.study.universe["symbol"]))

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.atomic import atomic_write
-from analysis.report import fmt
-from analysis.assemble import AR_COLUMNS, CAR_COLUMNS, EST_COLUMNS, SKIP_COLUMNS, TEST_COLUMNS
+from analysis import fmt
+from analysis.tables import AR_COLUMNS, CAR_COLUMNS, EST_COLUMNS, SKIP_COLUMNS, TEST_COLUMNS
 
 VOLUME_COLUMNS = ["event_id", "symbol", "day", "date", "volume", "log_volume", "abnormal_log_volume"]
 

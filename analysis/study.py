@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis import catalog as catalog_mod
-from analysis import engine
-from analysis.calendars import SessionReturns, day_zero, returns_on, session_returns
+from analysis.data import catalog as catalog_mod
+from analysis.estimation import engine
+from analysis.data.calendars import SessionReturns, day_zero, returns_on, session_returns
 from analysis.errors import UserError
-from analysis.factors import load_factors
-from analysis.models import get_model
+from analysis.data.factors import load_factors
+from analysis.estimation.models import get_model
 
 DEFAULT_WINDOWS = ((0, 0), (-1, 1), (0, 5), (-5, 5))
 DEFAULT_ESTIMATION = (-250, -11)
@@ -143,7 +143,7 @@ class EventStudy:
         return catalog_mod.load_universe(universe) if universe is not None else catalog_mod.load_universe()
 
     def _source(self):
-        from analysis import prices as prices_mod
+        from analysis.data import prices as prices_mod
 
         if self.prices is None or isinstance(self.prices, (str, bytes)) or hasattr(self.prices, "__fspath__"):
             kwargs = {"refresh": self.refresh}
@@ -159,7 +159,7 @@ class EventStudy:
             frames = {s: self.prices[s] for s in needed if s in self.prices}
             errors = {s: f"no prices supplied for {s}" for s in needed if s not in self.prices}
             return frames, errors
-        from analysis import prices as prices_mod
+        from analysis.data import prices as prices_mod
 
         source = self._source()
         self.source_ = source
@@ -275,7 +275,7 @@ class EventStudy:
     def fit(self):
         """Run the study; returns :class:`~analysis.results.EventStudyResults`."""
         from analysis.results import EventStudyResults
-        from analysis import assemble
+        from analysis import tables as assemble
 
         frames, errors = self.load_prices()
         panel, skipped = self.build_panel(frames, errors)

@@ -65,11 +65,12 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from analysis import crosssection, engine  # noqa: E402
-from analysis.calendars import returns_on, session_returns  # noqa: E402
-from analysis.catalog import ROLES, load_universe  # noqa: E402
-from analysis.models import get_model  # noqa: E402
-from analysis.prices import CsvSource, load_prices  # noqa: E402
+from analysis.inference import cells as crosssection
+from analysis.estimation import engine  # noqa: E402
+from analysis.data.calendars import returns_on, session_returns  # noqa: E402
+from analysis.data.catalog import ROLES, load_universe  # noqa: E402
+from analysis.estimation.models import get_model  # noqa: E402
+from analysis.data.prices import CsvSource, load_prices  # noqa: E402
 
 ESTIMATION = (-250, -11)
 MIN_OBS = 120

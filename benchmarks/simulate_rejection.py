@@ -9,7 +9,7 @@ b_i ~ U(0.5, 1.5), s_i ~ U(0.01, 0.03) and e_it ~ N(0, s_i^2) or s_i * t(4) / sq
 All samples go through the real engine in ONE batched call: a ReturnStore holds one security
 per (sample, firm), each with its own copy of the sample's market series as regressors
 [1, Rm] (span 1), and the firm-events' event codes are the sample index, so
-:func:`analysis.crosssection.cross_sectional_tests` and :func:`analysis.ranktests.rank_tests`
+:func:`analysis.inference.cells.cross_sectional_tests` and :func:`analysis.inference.ranks.rank_tests`
 give one cell per (sample, window). A test rejects at 5% when its two-sided p < 0.05; the
 rate is the share of samples rejected (a NaN p-value counts as not rejected).
 
@@ -29,8 +29,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from analysis import crosssection, engine, inference, ranktests
-from analysis.models import get_model
+from analysis.inference import cells as crosssection, parametric as inference, ranks as ranktests
+from analysis.estimation import engine
+from analysis.estimation.models import get_model
 
 ESTIMATION = (-260, -11)  # 250 estimation days
 WINDOWS = [(0, 0), (-1, 1)]

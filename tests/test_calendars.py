@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.calendars import day_zero, returns_on, session_returns, sessions
+from analysis.data.calendars import day_zero, returns_on, session_returns, sessions
 from analysis.errors import UserError
 
 DAY0_TABLE = [

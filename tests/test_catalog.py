@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.catalog import (
+from analysis.data.catalog import (
     DEFAULT_EVENTS,
     DEFAULT_UNIVERSE,
     EVENT_COLUMNS,
@@ -178,8 +178,8 @@ def test_events_missing_file(tmp_path):
 
 @pytest.mark.parametrize("without_prices_module", [False, True])
 def test_universe_bad_symbol(tmp_path, monkeypatch, without_prices_module):
-    if without_prices_module:  # the local fallback check, as when analysis.prices is absent
-        monkeypatch.setitem(sys.modules, "analysis.prices", None)
+    if without_prices_module:  # the local fallback check, as when analysis.data.prices is absent
+        monkeypatch.setitem(sys.modules, "analysis.data.prices", None)
     path = write(tmp_path, "u.csv", UNIVERSE_HEADER, GOOD_SECURITY, "../AMBA,Ambarella,supplier,XNAS,^GSPC")
     assert "../AMBA" in expect_error(load_universe, path, 2, "symbol")
 

@@ -264,7 +264,7 @@ def test_suspended_event_window_takes_the_resumption_return(suspended):
 
 
 def test_car_path_beyond_the_event_period_is_refused(suspended):
-    from analysis import engine
+    from analysis.estimation import engine
 
     out = suspended.engine_result
     taus, car, se = engine.car_path(out, -1, 3)
@@ -322,7 +322,7 @@ def cli_entity_list_28(shared_prices, tmp_path_factory):
 
 
 def test_parse_window():
-    from analysis.engine import format_window, parse_window
+    from analysis.estimation.engine import format_window, parse_window
 
     assert parse_window("-1:1") == (-1, 1) and parse_window("0:0") == (0, 0)
     assert format_window((-5, 5)) == "-5:5"
@@ -342,7 +342,7 @@ def test_too_few_estimation_returns_are_skipped_with_a_reason(tiny, synthetic_st
 
 
 def test_french_raw_factor_files_are_read_as_decimals(tmp_path):
-    from analysis.factors import load_factors
+    from analysis.data.factors import load_factors
 
     (tmp_path / "ff.csv").write_text(
         "This file was created by CMPT_ME_BEME_RETS_DAILY using the 202412 CRSP database.\n\n"
@@ -361,9 +361,9 @@ def test_french_raw_factor_files_are_read_as_decimals(tmp_path):
 def test_tight_fit_in_a_large_store_keeps_full_precision(reference_model):
     """sigma^2 of a near-perfect fit must not depend on what else is in the store (no SSR from
     y'y - 2 theta'X'y + theta'X'X theta over store-wide prefix sums, which cancels)."""
-    from analysis import engine
-    from analysis.calendars import calendar, returns_on, session_returns
-    from analysis.models import get_model
+    from analysis.estimation import engine
+    from analysis.data.calendars import calendar, returns_on, session_returns
+    from analysis.estimation.models import get_model
 
     rng = np.random.default_rng(11)
     s = calendar("XNYS").sessions  # the package's calendar (built under its warning filter)

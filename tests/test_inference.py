@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import crosssection, inference
-from analysis.calendars import calendar
+from analysis.inference import cells as crosssection, parametric as inference
+from analysis.data.calendars import calendar
 
 TESTS = ("t_cs", "patell", "bmp", "bmp_kp", "gen_sign")
 
@@ -295,7 +295,7 @@ def test_panel_tests_match_independent_computation(panel_result, panel_models, w
 @pytest.mark.shared_prices
 @pytest.mark.parametrize("window", ["0:0", "-1:1"])
 def test_real_event_tests_match_independent_computation(run_study, ref, window):
-    from analysis.catalog import load_universe
+    from analysis.data.catalog import load_universe
 
     event = "nyt_hikvision_2019"
     res = run_study(events=[event])
@@ -319,7 +319,7 @@ def test_aligned_kp_correlation_matches_the_scatter_reference(shared_prices):
     """The engine path (calendar-aligned, no scatter) gives the same r as the scatter
     reference (itself checked against pandas above), on the real catalog where firms sit on
     two calendars, one event has suspensions and one firm's data end before an event."""
-    from analysis import crosssection
+    from analysis.inference import cells as crosssection
     from analysis.study import EventStudy
 
     res = EventStudy(prices=shared_prices, placebo_draws=0).fit()

@@ -1,10 +1,10 @@
-"""The compiled loops of analysis.kernels on small cases worked out by hand (or with
+"""The compiled loops of analysis.estimation.kernels on small cases worked out by hand (or with
 numpy.corrcoef on the shared days), including partial windows, left-out rows and a return
 spanning a suspension. The engine-level tests check the same loops against statsmodels."""
 import numpy as np
 import pytest
 
-from analysis import kernels
+from analysis.estimation import kernels
 
 # One security, 5 sessions; row 1 is not eligible (its y and x are zeroed, w = 0).
 Y = np.array([0.01, 0.0, 0.03, -0.02, 0.05])

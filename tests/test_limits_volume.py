@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import limits
-from analysis.calendars import sessions
+from analysis.inference import limits
+from analysis.data.calendars import sessions
 from analysis.study import EventStudy
 
 

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import engine, placebo
-from analysis.models import get_model
+from analysis.estimation import engine
+from analysis.inference import placebo
+from analysis.estimation.models import get_model
 
 
 def test_empirical_p_by_hand():

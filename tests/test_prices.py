@@ -1,4 +1,4 @@
-"""Tests of analysis.prices: recorded CSV prices, symbol validation, the Yahoo source and its cache.
+"""Tests of analysis.data.prices: recorded CSV prices, symbol validation, the Yahoo source and its cache.
 
 The Yahoo tests never touch the network: a fake ``yfinance.download`` serves the recorded CSVs in
 yfinance 1.x's own output format (MultiIndex columns ``(Price, Ticker)``, ``end`` exclusive).
@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import prices
+from analysis.data import prices
 from analysis.errors import UserError
-from analysis.prices import (
+from analysis.data.prices import (
     PRICE_COLUMNS,
     CsvSource,
     YahooSource,

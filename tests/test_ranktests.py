@@ -1,4 +1,4 @@
-"""Rank tests (analysis.ranktests) against small cases worked out by hand.
+"""Rank tests (analysis.inference.ranks) against small cases worked out by hand.
 
 Every expected number below was computed on paper from the formulas in the docstrings; the
 code under test only produces the value that is compared with it.
@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import crosssection, engine
-from analysis.models import get_model
-from analysis.ranktests import average_ranks, corrado, grank, merge_ranks, rank_tests
+from analysis.inference import cells as crosssection
+from analysis.estimation import engine
+from analysis.estimation.models import get_model
+from analysis.inference.ranks import average_ranks, corrado, grank, merge_ranks, rank_tests
 
 nan = np.nan
 

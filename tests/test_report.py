@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from analysis.errors import UserError
-from analysis.report import fmt
+from analysis import fmt
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -45,7 +45,7 @@ def test_number_formats_use_a_real_minus_and_fixed_decimals():
 
 
 def test_short_titles_cut_long_catalog_titles():
-    from analysis.compare import short_title
+    from analysis.report.compare import short_title
 
     assert short_title("Commerce (BIS) adds Huawei to the Entity List; announced Wed 15 May") == \
         "Commerce (BIS) adds Huawei to the Entity List"

@@ -5,8 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import engine, placebo
-from analysis.calendars import sessions
+from analysis.estimation import engine
+from analysis.inference import placebo
+from analysis.data.calendars import sessions
 from analysis.study import EventStudy
 
 

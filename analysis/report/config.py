@@ -9,8 +9,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from analysis.errors import UserError
+from analysis.paths import PROJECT as REPO
 
-REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "pipeline.yml"
 
 _TOP_KEYS = {"title", "reports_dir", "events", "prices", "factors", "workers", "reuse", "timeout", "headline",

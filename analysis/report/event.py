@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import UserError
-from analysis.report import fmt
-from analysis.report.output import PRINT_WIDTH
+from analysis.paths import PROJECT as REPO
+from analysis import fmt
+from analysis.report.artifacts import PRINT_WIDTH
 
-REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CACHE = REPO / "data" / "cache"
 DEFAULT_WINDOWS = ["0:0", "-1:1", "0:5", "-5:5"]
 GROUP_ORDER = ["target", "peer", "supplier", "all"]
@@ -59,7 +59,7 @@ def select_symbols(groups=None, symbols=None, universe=None) -> list[str] | None
         return [symbols] if isinstance(symbols, str) else list(symbols)
     if not groups:
         return None
-    from analysis import catalog
+    from analysis.data import catalog
 
     groups = [groups] if isinstance(groups, str) else list(groups)
     uni = catalog.load_universe() if universe is None else universe
@@ -82,7 +82,7 @@ def build_study(event_ids=None, groups=None, symbols=None, model: str = "market"
     :mod:`analysis.report.snapshot`); used instead of ``prices`` while the file exists.
     ``factors`` are passed on only to models that need them (``ff3``, ``carhart``).
     """
-    from analysis.models import get_model
+    from analysis.estimation.models import get_model
     from analysis.study import EventStudy
 
     if isinstance(event_ids, str):

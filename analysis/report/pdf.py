@@ -1,7 +1,7 @@
 """Build ``report.pdf`` from what the notebooks saved, with typst (the PyPI ``typst`` package).
 
 :func:`collect` reads the tables and figures of a run folder and turns them into one JSON file
-(``report_data.json``): every number already formatted (by :mod:`analysis.report.fmt`), every
+(``report_data.json``): every number already formatted (by :mod:`analysis.fmt`), every
 table as a small spec (header rows, body rows, column widths and alignment), so the template
 (``template.typ``, copied into the run folder as ``report.typ``) only lays things out. Typst
 runs with its embedded fonts only, so the PDF looks the same on every machine.
@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.report import fmt, summary_text
+from analysis.report import summary_text
+from analysis import fmt
 from analysis.report import provenance as prov
-from analysis.report.output import read_json, write_json
+from analysis.report.artifacts import read_json, write_json
 
 TEMPLATE = Path(__file__).resolve().parent / "template.typ"
 GROUP_LABEL = {"target": "Targets", "peer": "Peers", "supplier": "US suppliers", "all": "All firms"}
@@ -204,7 +205,7 @@ def volume_table_spec(vol: pd.DataFrame, windows: list[str], caption: str) -> di
 
 
 def _event_base(ev_row) -> dict:
-    from analysis.compare import short_title
+    from analysis.report.compare import short_title
 
     announced = str(ev_row["announced_at"])
     date = pd.Timestamp(announced[:10])
@@ -525,7 +526,7 @@ def collect(run_dir: Path, ctx: dict) -> dict:
     cfg, jobs, catalog = ctx["cfg"], ctx["jobs"], ctx["catalog"]
     headline = dict(cfg.headline)
     if not headline.get("name"):
-        from analysis import catalog as catalog_mod
+        from analysis.data import catalog as catalog_mod
 
         uni = catalog_mod.load_universe()
         hit = uni[uni["symbol"] == headline["symbol"]]
@@ -588,7 +589,7 @@ def collect(run_dir: Path, ctx: dict) -> dict:
                    if r["event_id"] in set(ctx["event_ids"]))
     meta0 = next((f["meta"] for f in event_frames.values() if f.get("meta")), {})
     started = ctx["started"]
-    from analysis import catalog as catalog_mod
+    from analysis.data import catalog as catalog_mod
 
     uni = catalog_mod.load_universe()
     return {

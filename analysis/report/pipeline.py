@@ -104,8 +104,8 @@ class _Log:
 
 def _load_prices(cfg: Config, refresh: bool, log: _Log):
     """Every universe symbol and benchmark, once: (source, frames, errors, provenance rows, note)."""
-    from analysis import catalog
-    from analysis import prices as prices_mod
+    from analysis.data import catalog
+    from analysis.data import prices as prices_mod
 
     uni = catalog.load_universe()
     symbols = list(dict.fromkeys(list(uni["symbol"]) + list(uni["benchmark"])))
@@ -140,7 +140,7 @@ def _load_prices(cfg: Config, refresh: bool, log: _Log):
 
 def _log_day0(frames, errors, event_ids, log) -> None:
     """Print day 0 and the day-0 return of every security for each event (a quick check)."""
-    from analysis import catalog
+    from analysis.data import catalog
     from analysis.study import EventStudy
 
     events = catalog.load_events()
@@ -403,7 +403,7 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
     if run_dir.exists():
         raise UserError(f"run folder {run_dir} already exists: pass another --run-id")
 
-    from analysis import catalog
+    from analysis.data import catalog
 
     catalog_events = catalog.load_events()
     if events:  # typed on the command line: check now, before anything runs

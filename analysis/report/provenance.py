@@ -9,7 +9,8 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from analysis.paths import PROJECT as REPO
+
 
 #: Distributions whose versions the report lists (and whose change invalidates reused notebooks).
 KEY_PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "matplotlib", "exchange_calendars", "yfinance",

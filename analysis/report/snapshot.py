@@ -39,7 +39,7 @@ class SnapshotSource:
     """Price source over a snapshot written by :func:`write_snapshot`."""
 
     def __init__(self, path):
-        from analysis.prices import PRICE_COLUMNS
+        from analysis.data.prices import PRICE_COLUMNS
 
         self.path = Path(path)
         side = json.loads(self.path.with_suffix(".json").read_text(encoding="utf-8"))

@@ -1,13 +1,13 @@
 """The executive summary, written from the results: every number in it comes from the tables
 the notebooks saved (``car_by_firm.csv``, ``group_tests.csv``, the comparison tables), never
-from text typed by hand. Numbers are formatted by :mod:`analysis.report.fmt`, as in the tables.
+from text typed by hand. Numbers are formatted by :mod:`analysis.fmt`, as in the tables.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from analysis.report import fmt
+from analysis import fmt
 
 GROUP_WORDS = {"target": "targets", "peer": "peers", "supplier": "US suppliers", "all": "firms"}
 TEST_WORDS = {"bmp_kp": "KP-adjusted BMP test", "bmp": "BMP test", "t_cs": "cross-sectional t-test",

@@ -2,7 +2,7 @@
 
 All firm-events are processed together (no per-firm Python loop): fits are batched numpy
 algebra on prefix sums, and the passes over every day of every firm-event (estimation
-residuals, event-period rows, window sums) are compiled loops in :mod:`analysis.kernels`.
+residuals, event-period rows, window sums) are compiled loops in :mod:`analysis.estimation.kernels`.
 Each security's session series are concatenated in a :class:`ReturnStore`; a firm-event is
 (security, day-0 position), and relative day d maps to position p0 + d of that security's own
 sessions.
@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis import kernels
-from analysis.calendars import SessionReturns
-from analysis.inference import t_p_value
-from analysis.models import ModelSpec, design
+from analysis.estimation import kernels
+from analysis.data.calendars import SessionReturns
+from analysis.estimation.pvalues import t_p_value
+from analysis.estimation.models import ModelSpec, design
 
 #: Extra sessions looked at after the last window end, to find a return at resumption.
 SPAN_BUFFER = 10
@@ -347,7 +347,7 @@ def estimation_residuals(store: ReturnStore, ew: "Window", theta: np.ndarray) ->
     """Estimation-window ARs y - x'theta (N, Le) and the mask of days used in the fit.
 
     Unused days (missing, spanning a suspension, outside the data) are NaN. (The fit itself
-    needs only sums over these ARs: :func:`analysis.kernels.residual_moments`.)
+    needs only sums over these ARs: :func:`analysis.estimation.kernels.residual_moments`.)
     """
     used = ew.take(store.eligible)
     if not ew.all_valid:
@@ -500,7 +500,7 @@ def _run_block(store, sec, p0, estimation, windows, min_obs) -> EngineResult:
 
 def cumulate(res: "EngineResult", windows) -> dict[str, np.ndarray]:
     """CAR, se, t, p, BHAR and coverage for each window (N, W), in one compiled pass
-    (:func:`analysis.kernels.cumulate_windows`).
+    (:func:`analysis.estimation.kernels.cumulate_windows`).
 
     A return enters window [a, b] when its coverage [d - span + 1, d] meets [a, b].
     Var(CAR) = sigma^2 (L + g'(X'X)^-1 g), L = sessions covered, g = summed regressor rows.

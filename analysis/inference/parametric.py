@@ -19,47 +19,14 @@ All p-values are two-sided. A cell with N < 2 reports its tests as not applicabl
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import pandas as pd
 from scipy import special
 
-from analysis.kernels import thread_count
+from analysis.estimation.pvalues import normal_p_value, t_p_value
 
 PARAMETRIC_TESTS = ("t_cs", "patell", "bmp", "bmp_kp", "gen_sign")
 MIN_SHARED_DATES = 30
-
-#: Arrays at least this long are split over threads by :func:`t_p_value`.
-_THREADED_P = 100_000
-
-
-def t_p_value(stat, dof, threads: int | None = None) -> np.ndarray:
-    """Two-sided Student-t p-value 2 P(T_dof > |stat|) (``scipy.special.stdtr``, the CDF
-    behind ``scipy.stats.t``); NaN where stat is NaN or dof <= 0. Long arrays are split
-    over ``threads`` (default up to 2; the ufunc releases the GIL)."""
-    stat, dof = np.broadcast_arrays(np.asarray(stat, dtype=float), np.asarray(dof, dtype=float))
-    threads = thread_count(threads)
-    x = -np.abs(stat.ravel())
-    d = dof.ravel()
-    if threads < 2 or x.size < _THREADED_P:
-        return (2.0 * special.stdtr(d, x)).reshape(stat.shape)
-    out = np.empty(x.size)
-    cuts = np.linspace(0, x.size, threads + 1).astype(int)
-
-    def part(k: int) -> None:
-        s = slice(cuts[k], cuts[k + 1])
-        out[s] = 2.0 * special.stdtr(d[s], x[s])
-
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        list(pool.map(part, range(threads)))
-    return out.reshape(stat.shape)
-
-
-def normal_p_value(stat) -> np.ndarray:
-    """Two-sided standard-normal p-value 2 P(Z > |stat|) (``scipy.special.ndtr``)."""
-    return 2.0 * special.ndtr(-np.abs(np.asarray(stat, dtype=float)))
-
 
 def cell_tests(
     cell: np.ndarray,

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis import crosssection, inference, ranktests
-from analysis.engine import EngineResult, format_window
+from analysis.inference import cells as crosssection, parametric as inference, ranks as ranktests
+from analysis.estimation.engine import EngineResult, format_window
 
 AR_COLUMNS = ["event_id", "symbol", "day", "date", "return", "normal_return", "abnormal_return"]
 CAR_COLUMNS = ["event_id", "symbol", "window", "car", "car_se", "car_t", "car_p", "bhar"]
@@ -149,7 +149,7 @@ def skipped_frame(panel, out: EngineResult, skipped: list[dict]) -> pd.DataFrame
 
 def tables(study, panel, out: EngineResult, skipped: list[dict]) -> dict[str, pd.DataFrame]:
     """All result frames, keyed as the result object's attributes."""
-    from analysis import limits, placebo, volume
+    from analysis.inference import limits, placebo, volume
 
     ar = abnormal_frame(panel, out)
     car = car_frame(study, panel, out)

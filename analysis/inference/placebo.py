@@ -28,8 +28,8 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from analysis import engine
-from analysis.engine import format_window
+from analysis.estimation import engine
+from analysis.estimation.engine import format_window
 
 
 def empirical_p(observed: np.ndarray, null: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

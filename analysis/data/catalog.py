@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.errors import UserError, input_error
+from analysis.paths import DATA
 
 EVENT_COLUMNS = ("event_id", "announced_at", "title", "kind", "source")
 UNIVERSE_COLUMNS = ("symbol", "name", "role", "exchange", "benchmark")
@@ -20,9 +21,8 @@ KINDS = ("report", "action")
 ROLES = ("target", "peer", "supplier")
 EXCHANGES = ("XSHE", "XSHG", "XNAS", "XNYS", "XHKG")
 
-_REPO = Path(__file__).resolve().parent.parent
-DEFAULT_EVENTS = _REPO / "data" / "events.csv"
-DEFAULT_UNIVERSE = _REPO / "data" / "universe.csv"
+DEFAULT_EVENTS = DATA / "events.csv"
+DEFAULT_UNIVERSE = DATA / "universe.csv"
 
 _EVENT_ID = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
 _SYMBOL = re.compile(r"^\^?[A-Za-z0-9][A-Za-z0-9.\-=]{0,19}$")
@@ -117,9 +117,9 @@ def load_events(path=DEFAULT_EVENTS) -> pd.DataFrame:
 
 
 def _symbol_problem(symbol: str) -> str | None:
-    """Why ``symbol`` is not a valid ticker (``analysis.prices.validate_symbol`` if present), or None."""
+    """Why ``symbol`` is not a valid ticker (``analysis.data.prices.validate_symbol`` if present), or None."""
     try:
-        from analysis.prices import validate_symbol
+        from analysis.data.prices import validate_symbol
     except ImportError:
         return None if _SYMBOL.match(symbol) else f"'{symbol}' is not a valid symbol"
     try:

@@ -55,7 +55,7 @@ over the handful of windows):
     little oversized (simulated: about 5.5% at the 5% level with 44 normal firms, 6% with
     32; see benchmarks/simulate_rejection.py).
 
-Cells are the (event, group, window) cells of :func:`analysis.crosssection.cross_sectional_tests`,
+Cells are the (event, group, window) cells of :func:`analysis.inference.cells.cross_sectional_tests`,
 given as membership pairs (``cell_rows[k]`` is a firm-event row of cell ``cell_ids[k]``; the
 ``_rows``/``_cell`` arrays it returns) and each cell's window index. Rows whose fit is not
 usable (``~out.ok``) or whose window CAR is not finite are left out. A cell with fewer than 2
@@ -66,8 +66,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from analysis.engine import EngineResult, cumulate
-from analysis.inference import normal_p_value, t_p_value
+from analysis.estimation.engine import EngineResult, cumulate
+from analysis.estimation.pvalues import normal_p_value, t_p_value
 
 RANK_TESTS = ("corrado", "grank")
 
@@ -250,7 +250,7 @@ def rank_tests(
     (``arrays['_rows']`` and ``arrays['_cell']`` of ``cross_sectional_tests``); cell_window:
     (n_cells,) index into ``windows`` of each cell's window (``keys['window']``); windows:
     the (a, b) windows those indices refer to (default ``out.windows``; others must lie
-    within ``out.days``, and their CARs are recomputed with :func:`analysis.engine.cumulate`, which raises ValueError otherwise).
+    within ``out.days``, and their CARs are recomputed with :func:`analysis.estimation.engine.cumulate`, which raises ValueError otherwise).
     Returns {'corrado': (statistic, p_value), 'grank': (statistic, p_value)}, each (n_cells,).
     """
     windows = list(out.windows) if windows is None else [tuple(int(v) for v in w) for w in windows]

@@ -12,8 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from analysis import inference, kernels
-from analysis.engine import EngineResult, ReturnStore
+from analysis.inference import parametric as inference
+from analysis.estimation import kernels
+from analysis.estimation.engine import EngineResult, ReturnStore
 
 ALL = "all"
 
@@ -151,7 +152,7 @@ def kp_cell_correlations_aligned(
     calendar-aligned eligible y and X (:func:`_calendar_series`); the ARs are recomputed there
     as y - x'theta and masked to the firm-event's own estimation window, and every pair's
     correlation over the days both use comes from one compiled loop
-    (:func:`analysis.kernels.event_pair_correlations`), run on ``threads`` threads (default up
+    (:func:`analysis.estimation.kernels.event_pair_correlations`), run on ``threads`` threads (default up
     to 2) over contiguous runs of events. Cells must be numbered in event order.
     """
     R, C = len(event_code), len(cell_event)

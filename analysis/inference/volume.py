@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.engine import format_window
-from analysis.inference import t_p_value
+from analysis.estimation.engine import format_window
+from analysis.estimation.pvalues import t_p_value
 
 
 def abnormal_volume(panel, out, windows):

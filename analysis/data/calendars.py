@@ -58,7 +58,7 @@ def _as_instant(announced) -> tuple[pd.Timestamp, bool]:
     """(timestamp, date_only): a tz-aware timestamp or an ISO string with a UTC offset is an
     instant; a tz-naive timestamp, a date or a ``YYYY-MM-DD`` string is date-only."""
     if isinstance(announced, str):
-        from analysis.catalog import parse_announced_at
+        from analysis.data.catalog import parse_announced_at
 
         announced = parse_announced_at(announced)
     ts = pd.Timestamp(announced)

@@ -14,8 +14,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from analysis.report import fmt
-from analysis.report.output import PRINT_WIDTH
+from analysis import fmt
+from analysis.report.artifacts import PRINT_WIDTH
 
 Z95 = 1.959963984540054
 GROUPS = ("target", "peer", "supplier", "all")

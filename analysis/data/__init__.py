@@ -1,0 +1,1 @@
+"""Data layer: price sources, the event catalog and universe, exchange calendars, factors."""

@@ -1,0 +1,1 @@
+"""Inference layer: (event, group, window) cells and the registered test statistics."""
