@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 from analysis.errors import UserError
-
-DEFAULT_WINDOWS = ["0:0", "-1:1", "0:5", "-5:5"]
+from analysis.vocab import DEFAULT_ESTIMATION, DEFAULT_MIN_OBS, DEFAULT_MODEL, DEFAULT_WINDOWS, MODEL_LABELS, format_window
 
 
 class _Parser(argparse.ArgumentParser):
@@ -20,7 +19,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _window(text: str) -> str:
-    from analysis.estimation.engine import parse_window
+    from analysis.vocab import parse_window
 
     try:
         parse_window(text)
@@ -40,12 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--universe", metavar="FILE", help="securities (default data/universe.csv)")
     s.add_argument("--event", action="append", metavar="ID", help="only this event (repeatable)")
     s.add_argument("--symbol", action="append", metavar="SYM", help="only this security (repeatable)")
-    s.add_argument("--model", default="market", help="mean | market-adjusted | market | ff3 | carhart")
-    s.add_argument("--estimation", default="-250:-11", type=_window, metavar="A:B",
-                   help="estimation window, sessions relative to day 0 (default -250:-11)")
+    s.add_argument("--model", default=DEFAULT_MODEL, help=" | ".join(MODEL_LABELS))
+    s.add_argument("--estimation", default=format_window(DEFAULT_ESTIMATION), type=_window, metavar="A:B",
+                   help=f"estimation window, sessions relative to day 0 (default {format_window(DEFAULT_ESTIMATION)})")
     s.add_argument("--window", action="append", type=_window, metavar="A:B",
-                   help="event window (repeatable; default 0:0 -1:1 0:5 -5:5)")
-    s.add_argument("--min-obs", type=int, default=120, help="minimum estimation returns (default 120)")
+                   help=f"event window (repeatable; default {' '.join(format_window(w) for w in DEFAULT_WINDOWS)})")
+    s.add_argument("--min-obs", type=int, default=DEFAULT_MIN_OBS,
+                   help=f"minimum estimation returns (default {DEFAULT_MIN_OBS})")
     s.add_argument("--factors", action="append", metavar="FILE",
                    help="daily factor file(s), French format, percent (repeatable: 3-factor + momentum)")
     s.add_argument("--placebo-draws", type=int, default=1000, help="pseudo-event dates per event (0: off)")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.estimation import engine
+from analysis.estimation.store import RelativeDays
 
 Z95 = 1.959963984540054
 
@@ -41,7 +42,7 @@ def _subset(out, rows):
         v = getattr(out, fld.name)
         if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == len(out.ok) and fld.name != "days":
             keep[fld.name] = v[rows]
-        elif isinstance(v, engine.Window):
+        elif isinstance(v, RelativeDays):
             keep[fld.name] = v.subset(rows)
         elif fld.name == "_est":
             keep[fld.name] = None  # recomputed for the subset when needed

@@ -17,10 +17,10 @@ import pandas as pd
 from analysis.atomic import atomic_write
 from analysis import fmt
 from analysis.tables import AR_COLUMNS, CAR_COLUMNS, EST_COLUMNS, SKIP_COLUMNS, TEST_COLUMNS
+from analysis.vocab import HEADLINE_TEST
 
 VOLUME_COLUMNS = ["event_id", "symbol", "day", "date", "volume", "log_volume", "abnormal_log_volume"]
 
-HEADLINE_TEST = "bmp_kp"
 
 
 class Summary(str):
@@ -50,7 +50,6 @@ class EventStudyResults:
     skipped: pd.DataFrame
     volume: pd.DataFrame | None = None
     volume_tests: pd.DataFrame | None = None
-    extras: dict = field(default_factory=dict)
 
     # -- small helpers --------------------------------------------------------------------
     @property

@@ -12,45 +12,23 @@ One bad symbol or event never sinks the others: it is listed in ``skipped`` with
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from analysis import tables
 from analysis.data import catalog as catalog_mod
-from analysis.estimation import engine
-from analysis.data.calendars import SessionReturns, day_zero, returns_on, session_returns
-from analysis.errors import UserError
 from analysis.data.factors import load_factors
+from analysis.errors import UserError
+from analysis.estimation import engine
 from analysis.estimation.models import get_model
-
-DEFAULT_WINDOWS = ((0, 0), (-1, 1), (0, 5), (-5, 5))
-DEFAULT_ESTIMATION = (-250, -11)
-ALL = "all"
-
-
-def _as_windows(windows) -> list[tuple[int, int]]:
-    out = []
-    for w in windows:
-        try:
-            out.append(engine.parse_window(w) if isinstance(w, str) else (int(w[0]), int(w[1])))
-        except (ValueError, TypeError, IndexError):
-            raise UserError(f"bad window '{w}': expected START:END in trading days, e.g. -1:1") from None
-    if not out:
-        raise UserError("no event window given")
-    return out
-
-
-@dataclass
-class Panel:
-    """The firm-event panel: one row per (event, security) that could be studied."""
-
-    frame: pd.DataFrame  # event_id, symbol, role, exchange, benchmark, day0, sec, p0
-    store: engine.ReturnStore
-    series: dict[str, SessionReturns] = field(default_factory=dict)
-    #: {security index: day-0 positions of every event of the full catalog} (placebo exclusions;
-    #: None: the events of the panel)
-    catalog_p0: dict[int, list[int]] | None = None
+from analysis.estimation.panel import Panel, build_panel
+from analysis.inference import limits, placebo, volume
+from analysis.inference.battery import run_battery
+from analysis.inference.cells import Cells, build_cells
+from analysis.results import EventStudyResults
+from analysis.vocab import (ALL, DEFAULT_ESTIMATION, DEFAULT_MIN_OBS, DEFAULT_MODEL, DEFAULT_WINDOWS, ROLES,
+                            as_windows)
 
 
 class EventStudy:
@@ -87,10 +65,10 @@ class EventStudy:
         events=None,
         universe=None,
         prices=None,
-        model: str = "market",
+        model: str = DEFAULT_MODEL,
         estimation=DEFAULT_ESTIMATION,
         windows=DEFAULT_WINDOWS,
-        min_obs: int = 120,
+        min_obs: int = DEFAULT_MIN_OBS,
         factors=None,
         event_ids=None,
         symbols=None,
@@ -102,8 +80,8 @@ class EventStudy:
         refresh: bool = False,
     ):
         self.model = get_model(model)
-        self.estimation = _as_windows([estimation])[0]
-        self.windows = _as_windows(windows)
+        self.estimation = as_windows([estimation])[0]
+        self.windows = as_windows(windows)
         first_window_day = min(w[0] for w in self.windows)
         if self.estimation[1] >= first_window_day:
             raise UserError(f"estimation window {self.estimation[0]}:{self.estimation[1]} overlaps the event "
@@ -162,7 +140,6 @@ class EventStudy:
         from analysis.data import prices as prices_mod
 
         source = self._source()
-        self.source_ = source
         frames, errors = prices_mod.load_prices(source, needed, progress=self.progress)
         if not frames:
             first = next(iter(errors.items()), ("", "no symbols"))
@@ -182,78 +159,11 @@ class EventStudy:
         """Returns on sessions for every usable security, and the firm-event rows."""
         if frames is None:
             frames, errors = self.load_prices()
-        errors = dict(errors or {})
         factors = self._factor_frame()
         if self.model.excess and factors is None:
             raise UserError(f"model '{self.model.name}' needs daily factors: pass --factors FILE")
-        skipped: list[dict] = []
-        series, bases, meta = [], [], []
-        for row in self.universe.itertuples(index=False):
-            sym, bench = row.symbol, row.benchmark
-            why = None
-            if sym in errors or sym not in frames:
-                why = errors.get(sym, f"no prices for {sym}")
-            elif bench in errors or bench not in frames:
-                why = f"benchmark {bench}: " + errors.get(bench, "no prices")
-            if why is None and self.model.excess and row.exchange not in self.factor_exchanges:
-                why = (f"model '{self.model.name}' uses the supplied (US) factors, which do not price "
-                       f"{row.exchange} securities; set factor_exchanges to include {row.exchange} "
-                       f"only with factors for that market")
-            if why is None:
-                try:
-                    sr = session_returns(frames[sym], sym, row.exchange)
-                    base = pd.DataFrame({"mkt": returns_on(sr, frames[bench])}, index=sr.sessions)
-                    if factors is not None:
-                        f = factors.reindex(sr.sessions)
-                        if f.notna().all(axis=1).sum() == 0:
-                            raise UserError(f"the factors do not cover any {row.exchange} session of {sym}")
-                        for col in f.columns:
-                            base[col] = f[col].to_numpy()
-                except UserError as exc:
-                    why = str(exc)
-            if why is not None:
-                skipped += [{"event_id": e, "symbol": sym, "reason": why} for e in self.events["event_id"]]
-                continue
-            series.append(sr)
-            bases.append(base)
-            meta.append(row)
-        store = engine.build_store(self.model, series, bases)
-        panel_series = series
-        rows = []
-        catalog_p0: dict[int, list[int]] = {}
-        selected = set(self.events["event_id"])
-        for ev in self.catalog.itertuples(index=False):
-            announced = getattr(ev, "announced", None)
-            if announced is None or (isinstance(announced, float) and np.isnan(announced)):
-                announced = ev.announced_at
-            studied = ev.event_id in selected
-            for s, row in enumerate(meta):
-                try:
-                    d0 = day_zero(announced, row.exchange)
-                except UserError as exc:
-                    if studied:
-                        skipped.append({"event_id": ev.event_id, "symbol": row.symbol, "reason": str(exc)})
-                    continue
-                p0 = store.position(s, d0)
-                if p0 >= 0:
-                    catalog_p0.setdefault(s, []).append(p0)
-                if not studied:
-                    continue
-                if p0 < 0:
-                    sess = panel_series[s].sessions
-                    skipped.append({"event_id": ev.event_id, "symbol": row.symbol,
-                                    "reason": f"day 0 ({d0.date()}) is outside its prices "
-                                              f"({sess[0].date()} to {sess[-1].date()})"})
-                    continue
-                rows.append({"event_id": ev.event_id, "symbol": row.symbol, "name": row.name,
-                             "role": row.role, "exchange": row.exchange, "benchmark": row.benchmark,
-                             "day0": d0, "sec": s, "p0": p0})
-        frame = pd.DataFrame(rows, columns=["event_id", "symbol", "name", "role", "exchange",
-                                            "benchmark", "day0", "sec", "p0"])
-        frame["sec"] = frame["sec"].astype(np.int64)
-        frame["p0"] = frame["p0"].astype(np.int64)
-        frame["day0"] = pd.to_datetime(frame["day0"])
-        return Panel(frame, store, {sr.symbol: sr for sr in series}, catalog_p0), skipped
+        return build_panel(self.model, self.universe, self.events, self.catalog, frames, errors, factors,
+                           self.factor_exchanges)
 
     def day0_table(self, frames=None, errors=None) -> pd.DataFrame:
         """Day 0 and the day-0 simple return (decimal) of every (event, security).
@@ -272,16 +182,32 @@ class EventStudy:
         return pd.concat([table, skip], ignore_index=True) if len(skip) else table
 
     # -- run ------------------------------------------------------------------------------
-    def fit(self):
-        """Run the study; returns :class:`~analysis.results.EventStudyResults`."""
-        from analysis.results import EventStudyResults
-        from analysis import tables as assemble
+    def cells(self, panel: Panel, out: engine.EngineResult) -> Cells:
+        """The (event, group, window) cells of a fitted panel; groups are the universe roles
+        and all firms. With placebo draws, the cells carry their pseudo-event null law."""
+        f = panel.frame
+        ev_codes, ev_names = pd.factorize(f["event_id"])
+        roles = list(dict.fromkeys(list(ROLES) + list(f["role"].unique())))
+        role_code = np.array([roles.index(r) for r in f["role"]], dtype=np.int64)
+        null = None
+        if self.placebo_draws > 0 and len(f):
+            null = placebo.placebo_null(self, panel, out, ev_codes, role_code, len(roles), self.placebo_draws,
+                                        self.seed)
+        return build_cells(out, panel.store, ev_codes, role_code, len(roles), event_names=ev_names,
+                           group_names=roles + [ALL], placebo_null=null)
 
+    def fit(self) -> EventStudyResults:
+        """Run the study: prices -> panel -> engine -> cells -> every registered test -> frames."""
         frames, errors = self.load_prices()
         panel, skipped = self.build_panel(frames, errors)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             out = engine.run(panel.store, panel.frame["sec"].to_numpy(), panel.frame["p0"].to_numpy(),
                              self.estimation, self.windows, self.min_obs)
-        tables = assemble.tables(self, panel, out, skipped)
-        return EventStudyResults(study=self, panel=panel, engine_result=out, frames=frames, **tables)
+        tests = run_battery(self.cells(panel, out)) if len(panel.frame) else pd.DataFrame(
+            columns=tables.TEST_COLUMNS)
+        limit_notes, _ = limits.window_flags(panel, out, out.windows)
+        volume_daily, volume_tests = volume.volume_frames(panel, out, out.windows)
+        frames_out = tables.assemble(self, panel, out, skipped, tests, limit_notes, limits.day_states_frame(panel, out),
+                                     volume_daily, volume_tests)
+        return EventStudyResults(study=self, panel=panel, engine_result=out, frames=frames, **frames_out)

@@ -13,12 +13,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.inference import cells as crosssection, parametric as inference, ranks as ranktests
-from analysis.estimation.engine import EngineResult, format_window
+from analysis.estimation.engine import EngineResult
+from analysis.inference.battery import TEST_COLUMNS
+from analysis.vocab import GROUP_ORDER, format_window
 
 AR_COLUMNS = ["event_id", "symbol", "day", "date", "return", "normal_return", "abnormal_return"]
 CAR_COLUMNS = ["event_id", "symbol", "window", "car", "car_se", "car_t", "car_p", "bhar"]
-TEST_COLUMNS = ["event_id", "group", "window", "n", "mean_car", "test", "statistic", "p_value"]
 EST_COLUMNS = ["event_id", "symbol", "benchmark", "day0", "m", "alpha", "beta", "sigma"]
 SKIP_COLUMNS = ["event_id", "symbol", "reason"]
 
@@ -113,31 +113,6 @@ def car_frame(study, panel, out: EngineResult) -> pd.DataFrame:
     return frame
 
 
-def tests_frame(study, panel, out: EngineResult) -> pd.DataFrame:
-    f = panel.frame
-    if len(f) == 0:
-        return pd.DataFrame(columns=TEST_COLUMNS)
-    ev_codes, ev_names = pd.factorize(f["event_id"])
-    roles = list(dict.fromkeys(["target", "peer", "supplier"] + list(f["role"].unique())))
-    role_code = np.array([roles.index(r) for r in f["role"]], dtype=np.int64)
-    keys, arrays = crosssection.cross_sectional_tests(ev_codes, role_code, len(roles), out, panel.store)
-    group_names = roles + [crosssection.ALL]
-    cells = pd.DataFrame({
-        "event_id": np.asarray(ev_names)[keys["event"].to_numpy()],
-        "group": np.asarray(group_names, dtype=object)[keys["group"].to_numpy()],
-        "window": [format_window(out.windows[j]) for j in keys["window"]],
-    })
-    rank = ranktests.rank_tests(out, arrays["_rows"], arrays["_cell"], keys["window"].to_numpy(), len(keys))
-    for name, (stat, p) in rank.items():
-        arrays[f"{name}_stat"] = stat
-        arrays[f"{name}_p"] = p
-    names = tuple(inference.PARAMETRIC_TESTS) + tuple(rank)
-    tests = inference.long_tests(cells, arrays, names)
-    tests["r_kp"] = np.tile(arrays["r_kp"], len(names))
-    tests.loc[tests["test"] != "bmp_kp", "r_kp"] = np.nan
-    return tests
-
-
 def skipped_frame(panel, out: EngineResult, skipped: list[dict]) -> pd.DataFrame:
     f = panel.frame
     bad = np.nonzero(~out.ok)[0]
@@ -147,42 +122,32 @@ def skipped_frame(panel, out: EngineResult, skipped: list[dict]) -> pd.DataFrame
     return pd.DataFrame(rows, columns=SKIP_COLUMNS)
 
 
-def tables(study, panel, out: EngineResult, skipped: list[dict]) -> dict[str, pd.DataFrame]:
-    """All result frames, keyed as the result object's attributes."""
-    from analysis.inference import limits, placebo, volume
-
+def assemble(study, panel, out: EngineResult, skipped: list[dict], tests: pd.DataFrame, limit_notes: np.ndarray,
+             limit_states: pd.DataFrame, volume_daily: pd.DataFrame, volume_tests: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """All result frames, keyed as the result object's attributes, from the engine result and
+    what the inference layer computed (test rows, price-limit notes and states, volume)."""
     ar = abnormal_frame(panel, out)
     car = car_frame(study, panel, out)
-    tests = tests_frame(study, panel, out)
-    # price limits (A-shares): per-day state and per-window notes
-    notes, _ = limits.window_flags(panel, out, out.windows)
-    car["limit_flag"] = notes[out.ok].ravel() if len(car) else []
-    states = limits.day_states_frame(panel, out)
-    ar = ar.merge(states, on=["event_id", "symbol", "day"], how="left")
+    car["limit_flag"] = limit_notes[out.ok].ravel() if len(car) else []
+    ar = ar.merge(limit_states, on=["event_id", "symbol", "day"], how="left")
     ar["limit"] = ar["limit"].fillna("")
-    # placebo dates
-    if len(tests) and study.placebo_draws > 0:
-        tests["draws"] = np.nan
-        pl = placebo.placebo_tests(study, panel, out, tests, study.placebo_draws, study.seed)
-        tests = pd.concat([tests, pl], ignore_index=True)
-    vol_daily, vol_tests = volume.volume_frames(panel, out, out.windows)
     return {
         "abnormal_returns": ar,
         "car": car,
-        "tests": _order_tests(tests),
+        "tests": order_tests(tests),
         "estimation": estimation_frame(study, panel, out),
         "skipped": skipped_frame(panel, out, skipped),
-        "volume": vol_daily,
-        "volume_tests": vol_tests,
+        "volume": volume_daily,
+        "volume_tests": volume_tests,
     }
 
 
-def _order_tests(tests: pd.DataFrame) -> pd.DataFrame:
+def order_tests(tests: pd.DataFrame) -> pd.DataFrame:
     """Rows sorted by event, group, window, then test, in catalog / role / window order."""
     if tests.empty:
         return tests
     order = {k: i for i, k in enumerate(dict.fromkeys(tests["event_id"]))}
-    gorder = {g: i for i, g in enumerate(["target", "peer", "supplier", "all"])}
+    gorder = {g: i for i, g in enumerate(GROUP_ORDER)}
     worder = {w: i for i, w in enumerate(dict.fromkeys(tests["window"]))}
     torder = {t: i for i, t in enumerate(dict.fromkeys(tests["test"]))}
     key = (tests["event_id"].map(order) * 1_000_000 + tests["group"].map(gorder).fillna(9) * 10_000

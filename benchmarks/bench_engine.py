@@ -67,6 +67,8 @@ if str(REPO) not in sys.path:
 
 from analysis.inference import cells as crosssection
 from analysis.estimation import engine  # noqa: E402
+from analysis.vocab import format_window, parse_window
+from analysis.estimation import store as store_mod
 from analysis.data.calendars import returns_on, session_returns  # noqa: E402
 from analysis.data.catalog import ROLES, load_universe  # noqa: E402
 from analysis.estimation.models import get_model  # noqa: E402
@@ -94,7 +96,7 @@ def parse_args(argv=None):
     ap.add_argument("--tracemalloc", action="store_true",
                     help="also report the engine's own peak traced allocation (an extra, untimed run)")
     args = ap.parse_args(argv)
-    args.windows = [engine.parse_window(w) for w in re.split(r"[,\s]+", args.windows.strip()) if w]
+    args.windows = [parse_window(w) for w in re.split(r"[,\s]+", args.windows.strip()) if w]
     if not args.windows:
         ap.error("no event window given")
     if args.n < 1 or args.loop_n < 1 or args.repeat < 1:
@@ -130,7 +132,7 @@ def load_data(prices_dir):
         series.append(sr)
         meta.append(row)
     t1 = time.perf_counter()
-    store = engine.build_store(get_model("market"), series, bases)
+    store = store_mod.build_store(get_model("market"), series, bases)
     t2 = time.perf_counter()
     return meta, series, bases, store, t1 - t0, t2 - t1
 
@@ -305,8 +307,8 @@ def main(argv=None) -> int:
     n_events = int(event_code.max()) + 1
     print(f"firm-events: {N:,} in {n_events:,} pseudo-events "
           f"(mean {N / n_events:.1f} firms each); windows: "
-          f"{', '.join(engine.format_window(w) for w in args.windows)}; model: market; "
-          f"estimation {engine.format_window(ESTIMATION)}, min-obs {MIN_OBS}")
+          f"{', '.join(format_window(w) for w in args.windows)}; model: market; "
+          f"estimation {format_window(ESTIMATION)}, min-obs {MIN_OBS}")
 
     # warm-up (imports, compiled kernels, allocator) on a small slice -- not in the rates
     m0 = min(N, 500)

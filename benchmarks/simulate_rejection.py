@@ -9,8 +9,11 @@ b_i ~ U(0.5, 1.5), s_i ~ U(0.01, 0.03) and e_it ~ N(0, s_i^2) or s_i * t(4) / sq
 All samples go through the real engine in ONE batched call: a ReturnStore holds one security
 per (sample, firm), each with its own copy of the sample's market series as regressors
 [1, Rm] (span 1), and the firm-events' event codes are the sample index, so
-:func:`analysis.inference.cells.cross_sectional_tests` and :func:`analysis.inference.ranks.rank_tests`
-give one cell per (sample, window). A test rejects at 5% when its two-sided p < 0.05; the
+:func:`analysis.inference.cells.build_cells` gives one cell per (sample, window), and every
+registered test (:data:`analysis.inference.registry.REGISTRY`) runs on those cells (the placebo
+test, which needs pseudo-event draws, has its own simulation in tests/test_placebo.py).
+Samples are simulated together and run through the engine in chunks (:data:`CHUNK` samples),
+which bounds memory without changing a single random number. A test rejects at 5% when its two-sided p < 0.05; the
 rate is the share of samples rejected (a NaN p-value counts as not rejected).
 
     .venv/bin/python benchmarks/simulate_rejection.py [--samples 1000] [--firms 44] [--seed 7]
@@ -29,27 +32,25 @@ import time
 import numpy as np
 import pandas as pd
 
-from analysis.inference import cells as crosssection, parametric as inference, ranks as ranktests
 from analysis.estimation import engine
+from analysis.estimation import store as store_mod
 from analysis.estimation.models import get_model
+from analysis.inference.battery import tests_for
+from analysis.inference.cells import build_cells
+from analysis.vocab import format_window
 
 ESTIMATION = (-260, -11)  # 250 estimation days
 WINDOWS = [(0, 0), (-1, 1)]
-TESTS = tuple(inference.PARAMETRIC_TESTS) + tuple(ranktests.RANK_TESTS)
+CHUNK = 250  # samples per engine run
 SHOCK = 0.03
 ALPHA = 0.05
 ERRORS = ("normal", "t4")  # e_it ~ N(0, s_i^2) or s_i t(4) / sqrt(2)
 
 
-def simulate_store(n_samples: int, n_firms: int, errors: str, seed: int):
-    """A ReturnStore with one security per (sample, firm), no event effect.
-
-    Returns (store, sec, p0, event_code, day0_flat): firm-event arrays for engine.run and the
-    flat store index of every firm-event's day 0 (where a shock is added).
-    """
+def simulate_returns(n_samples: int, n_firms: int, errors: str, seed: int):
+    """Returns (S, N, length) with no event effect, and the market (S, length)."""
     rng = np.random.default_rng(seed)
-    p0 = -ESTIMATION[0]
-    length = p0 + 1 + max(w[1] for w in WINDOWS) + engine.SPAN_BUFFER
+    length = -ESTIMATION[0] + 1 + max(w[1] for w in WINDOWS) + engine.SPAN_BUFFER
     S, N = n_samples, n_firms
     rm = rng.normal(0.0005, 0.01, (S, length))
     a = rng.normal(0.0, 0.0005, (S, N, 1))
@@ -61,53 +62,38 @@ def simulate_store(n_samples: int, n_firms: int, errors: str, seed: int):
         z = rng.standard_t(4, (S, N, length)) / np.sqrt(2.0)  # t(4) has variance 2
     else:
         raise ValueError(f"unknown errors '{errors}'")
-    ret = (a + b * rm[:, None, :] + s * z).reshape(-1)
-    del z
-    n_sec = S * N
-    total = n_sec * length
-    X = np.empty((total, 2))
-    X[:, 0] = 1.0
-    X[:, 1] = np.broadcast_to(rm[:, None, :], (S, N, length)).reshape(-1)
-    sessions = pd.bdate_range("2001-01-02", periods=length).values.astype("datetime64[D]")
-    day_numbers = (sessions - np.datetime64("1970-01-01", "D")).astype(np.int64)
-    start = np.arange(n_sec, dtype=np.int64) * length
-    store = engine.ReturnStore(
-        spec=get_model("market"),
-        symbols=[f"S{k}" for k in range(n_sec)],
-        start=start,
-        length=np.full(n_sec, length, dtype=np.int64),
-        dates=np.tile(day_numbers, n_sec),
-        ret=ret,
-        span=np.ones(total, dtype=np.int64),
-        X=X,
-        offset=np.zeros(total),
-        volume=None,
-        close=None,
-        prev_close=None,
-    )
-    sec = np.arange(n_sec, dtype=np.int64)
-    p0s = np.full(n_sec, p0, dtype=np.int64)
-    event_code = np.repeat(np.arange(S, dtype=np.int64), N)
-    return store, sec, p0s, event_code, start + p0
+    return a + b * rm[:, None, :] + s * z, rm
 
 
-def p_values(store, sec, p0, event_code) -> dict[tuple[str, int], np.ndarray]:
-    """Engine -> cross-sectional and rank tests; p-values per (test, window index), (samples,)."""
-    out = engine.run(store, sec, p0, estimation=ESTIMATION, windows=WINDOWS)
-    group = np.zeros(len(sec), dtype=np.int64)
-    keys, arrays = crosssection.cross_sectional_tests(event_code, group, 1, out, store, with_all=False)
-    win = keys["window"].to_numpy()
-    rank = ranktests.rank_tests(out, arrays["_rows"], arrays["_cell"], win, len(keys))
-    ev = keys["event"].to_numpy()
-    n_samples = int(event_code.max()) + 1
-    res = {}
-    for test in TESTS:
-        p = arrays[f"{test}_p"] if test in inference.PARAMETRIC_TESTS else rank[test][1]
-        for j in range(len(WINDOWS)):
-            pj = np.full(n_samples, np.nan)
-            m = win == j
-            pj[ev[m]] = p[m]
-            res[(test, j)] = pj
+def p_values(ret: np.ndarray, rm: np.ndarray, shock: float = 0.0) -> dict[tuple[str, int], np.ndarray]:
+    """Engine -> every registered test; p-values per (test, window index), (samples,).
+
+    ret: (S, N, length) returns, rm: (S, length) market; ``shock`` is added to every firm's
+    day-0 return. Samples go through the engine :data:`CHUNK` at a time.
+    """
+    S, N, length = ret.shape
+    p0 = -ESTIMATION[0]
+    spec = get_model("market")
+    res: dict[tuple[str, int], np.ndarray] = {}
+    for c0 in range(0, S, CHUNK):
+        c1 = min(S, c0 + CHUNK)
+        r = ret[c0:c1].copy()
+        r[:, :, p0] += shock
+        n_sec = (c1 - c0) * N
+        X = np.empty((n_sec * length, 2))
+        X[:, 0] = 1.0
+        X[:, 1] = np.broadcast_to(rm[c0:c1, None, :], r.shape).reshape(-1)
+        store = store_mod.store_from_arrays(spec, list(r.reshape(n_sec, length)),
+                                            X=list(X.reshape(n_sec, length, 2)), start_date="2001-01-02")
+        out = engine.run(store, np.arange(n_sec), np.full(n_sec, p0), estimation=ESTIMATION, windows=WINDOWS)
+        event_code = np.repeat(np.arange(c1 - c0), N)
+        cells = build_cells(out, store, event_code, np.zeros(n_sec, dtype=np.int64), 1, with_all=False)
+        for test in tests_for(cells):
+            p = test.run(cells).p_value
+            for j in range(len(WINDOWS)):
+                pj = res.setdefault((test.name, j), np.full(S, np.nan))
+                m = cells.cell_window == j
+                pj[c0 + cells.cell_event[m]] = p[m]
     return res
 
 
@@ -123,16 +109,15 @@ def rejection_rates(n_samples: int = 1000, n_firms: int = 44, seed: int = 7,
     cols = {}
     nan_p = 0
     for err in errors:
-        store, sec, p0, ev, day0 = simulate_store(n_samples, n_firms, err, seed + ERRORS.index(err))
+        ret, rm = simulate_returns(n_samples, n_firms, err, seed + ERRORS.index(err))
         for scenario in ("null",) + (("shock",) if shock is not None else ()):
-            if scenario == "shock":
-                store.ret[day0] += shock
-            pv = p_values(store, sec, p0, ev)
+            pv = p_values(ret, rm, shock if scenario == "shock" else 0.0)
+            names = list(dict.fromkeys(t for t, _ in pv))
             nan_p += int(sum(np.isnan(v).sum() for v in pv.values()))
             for j, w in enumerate(WINDOWS):
-                key = (scenario, err, engine.format_window(w))
-                cols[key] = [float(np.mean(pv[(t, j)] < ALPHA)) for t in TESTS]
-    frame = pd.DataFrame(cols, index=list(TESTS))
+                key = (scenario, err, format_window(w))
+                cols[key] = [float(np.mean(pv[(t, j)] < ALPHA)) for t in names]
+    frame = pd.DataFrame(cols, index=names)
     frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["scenario", "errors", "window"])
     frame.attrs["nan_p"] = nan_p
     return frame

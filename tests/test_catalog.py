@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -176,10 +175,7 @@ def test_events_missing_file(tmp_path):
         load_events(path)
 
 
-@pytest.mark.parametrize("without_prices_module", [False, True])
-def test_universe_bad_symbol(tmp_path, monkeypatch, without_prices_module):
-    if without_prices_module:  # the local fallback check, as when analysis.data.prices is absent
-        monkeypatch.setitem(sys.modules, "analysis.data.prices", None)
+def test_universe_bad_symbol(tmp_path):
     path = write(tmp_path, "u.csv", UNIVERSE_HEADER, GOOD_SECURITY, "../AMBA,Ambarella,supplier,XNAS,^GSPC")
     assert "../AMBA" in expect_error(load_universe, path, 2, "symbol")
 

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.estimation import store as store_mod
+
 RTOL = 1e-8
 WINDOWS = ("0:0", "-1:1", "-5:5")
 
@@ -322,7 +324,7 @@ def cli_entity_list_28(shared_prices, tmp_path_factory):
 
 
 def test_parse_window():
-    from analysis.estimation.engine import format_window, parse_window
+    from analysis.vocab import format_window, parse_window
 
     assert parse_window("-1:1") == (-1, 1) and parse_window("0:0") == (0, 0)
     assert format_window((-5, 5)) == "-5:5"
@@ -379,7 +381,7 @@ def test_tight_fit_in_a_large_store_keeps_full_precision(reference_model):
         series.append(sr)
         bases.append(pd.DataFrame({"mkt": returns_on(sr, bframe)}, index=sr.sessions))
         prices[i] = px
-    store = engine.build_store(get_model("market"), series, bases)
+    store = store_mod.build_store(get_model("market"), series, bases)
     p0 = len(s) - 20
     out = engine.run(store, np.array([99]), np.array([p0]), (-250, -11), [(0, 0)], 120)
     ref = reference_model(prices[99], bench, s, s[p0])

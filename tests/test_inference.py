@@ -14,10 +14,23 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis.inference import cells as crosssection, parametric as inference
+from analysis.inference import battery  # noqa: F401  (registers the tests)
+from analysis.inference.cells import Cells, build_cells
+from analysis.inference.registry import REGISTRY
+from kp_reference import kp_cell_correlations
 from analysis.data.calendars import calendar
 
 TESTS = ("t_cs", "patell", "bmp", "bmp_kp", "gen_sign")
+
+
+def cell_tests(cell, n_cells, car, car_se, dof, est_pos, est_n, r_kp) -> dict[str, np.ndarray]:
+    """The registered parametric tests on cells given by their members' arrays."""
+    cells = Cells.from_members(cell, car, car_se, dof, est_pos, est_n, r_kp, n_cells=n_cells)
+    out = {"n": cells.n, "mean_car": cells.mean_car}
+    for name in TESTS:
+        res = REGISTRY[name].run(cells)
+        out[f"{name}_stat"], out[f"{name}_p"] = res.statistic, res.p_value
+    return out
 
 
 def close(actual, expected, rtol=1e-9, atol=1e-12):
@@ -39,7 +52,7 @@ def test_cell_tests_by_hand():
     dof = np.array([100.0, 50.0, 200.0, 100.0])  # M - k
     est_pos = np.array([55.0, 20.0, 110.0, 50.0])
     est_n = np.array([100.0, 50.0, 200.0, 100.0])
-    out = inference.cell_tests(np.array([0, 0, 0, 1]), 2, car, se, dof, est_pos, est_n, np.array([0.1, np.nan]))
+    out = cell_tests(np.array([0, 0, 0, 1]), 2, car, se, dof, est_pos, est_n, np.array([0.1, np.nan]))
     close(out["n"], [3, 1])
     close(out["mean_car"], [0.05 / 3, 0.03])
     # t_cs: deviations 1/300, 7/300, -8/300 -> sd = sqrt(114/90000 / 2) = 0.02516611..., t = 1.14707866...
@@ -67,7 +80,7 @@ def test_cell_tests_by_hand():
 
 def test_cell_tests_empty_input_does_not_fail():
     e = np.zeros(0)
-    out = inference.cell_tests(np.zeros(0, dtype=np.int64), 0, e, e, e, e, e, e)
+    out = cell_tests(np.zeros(0, dtype=np.int64), 0, e, e, e, e, e, e)
     assert len(out["n"]) == 0
 
 
@@ -124,7 +137,7 @@ def test_kp_cell_correlations_match_pandas():
     cells = [(0, [0, 1, 2, 3, 4]), (0, [0, 2, 4]), (1, [1, 3]), (1, [4])]
     member_rows = np.concatenate([[e * 5 + i for i in m] for e, m in cells])
     member_cells = np.concatenate([[c] * len(m) for c, (e, m) in enumerate(cells)])
-    got = crosssection.kp_cell_correlations(ev, A, D, np.array([e for e, _ in cells]),
+    got = kp_cell_correlations(ev, A, D, np.array([e for e, _ in cells]),
                                             member_rows=member_rows, member_cells=member_cells)
     expect = []
     for e, members in cells:
@@ -319,16 +332,14 @@ def test_aligned_kp_correlation_matches_the_scatter_reference(shared_prices):
     """The engine path (calendar-aligned, no scatter) gives the same r as the scatter
     reference (itself checked against pandas above), on the real catalog where firms sit on
     two calendars, one event has suspensions and one firm's data end before an event."""
-    from analysis.inference import cells as crosssection
     from analysis.study import EventStudy
 
     res = EventStudy(prices=shared_prices, placebo_draws=0).fit()
     panel, out = res.panel, res.engine_result
     ev = pd.factorize(panel.frame["event_id"])[0]
     roles = pd.factorize(panel.frame["role"])[0]
-    keys, arrays = crosssection.cross_sectional_tests(ev, roles, int(roles.max()) + 1, out, panel.store)
-    ref = crosssection.kp_cell_correlations(ev, out.est_ar, out.est_window.take(panel.store.date_rank),
-                                            keys["event"].to_numpy(), member_rows=arrays["_rows"],
-                                            member_cells=arrays["_cell"])
+    cells = build_cells(out, panel.store, ev, roles, int(roles.max()) + 1)
+    ref = kp_cell_correlations(ev, out.est_ar, out.est_window.take(panel.store.date_rank),
+                               cells.cell_event, member_rows=cells.rows, member_cells=cells.cell)
     assert np.isfinite(ref).sum() > 10
-    np.testing.assert_allclose(arrays["r_kp"], ref, rtol=0, atol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(cells.r_kp, ref, rtol=0, atol=1e-12, equal_nan=True)

@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 
 from analysis.estimation import engine
+from analysis.estimation import store as store_mod
 from analysis.inference import placebo
+from analysis.inference.cells import build_cells
 from analysis.estimation.models import get_model
 
 
@@ -30,18 +32,11 @@ def test_empirical_p_ignores_missing_draws():
     assert B[0] == 2 and p[0] == pytest.approx(2 * 1 / 3)
 
 
-def _store(n_sec: int, length: int, rng) -> engine.ReturnStore:
+def _store(n_sec: int, length: int, rng) -> store_mod.ReturnStore:
     rm = rng.normal(0.0005, 0.01, length)
-    total = n_sec * length
-    X = np.column_stack([np.ones(total), np.tile(rm, n_sec)])
-    ret = 0.0002 + 1.0 * X[:, 1] + rng.normal(0, 0.02, total)
-    days = (pd.bdate_range("2005-01-03", periods=length).values.astype("datetime64[D]")
-            - np.datetime64("1970-01-01", "D")).astype(np.int64)
-    return engine.ReturnStore(
-        spec=get_model("market"), symbols=[f"S{i}" for i in range(n_sec)],
-        start=np.arange(n_sec, dtype=np.int64) * length, length=np.full(n_sec, length, dtype=np.int64),
-        dates=np.tile(days, n_sec), ret=ret, span=np.ones(total, dtype=np.int64), X=X,
-        offset=np.zeros(total), volume=np.ones(total), close=np.ones(total), prev_close=np.ones(total))
+    X = np.column_stack([np.ones(length), rm])
+    rets = [0.0002 + 1.0 * rm + rng.normal(0, 0.02, length) for _ in range(n_sec)]
+    return store_mod.store_from_arrays(get_model("market"), rets, X=[X] * n_sec)
 
 
 def test_draws_avoid_catalog_windows_and_data_ends():
@@ -126,30 +121,23 @@ def _simulated_rejection(shock: float, n_samples=1000, n_firms=5, draws=199, see
         ret = beta * rm[:, None, :] + sig * rng.standard_normal((S, n_firms, length))
         ev_pos = rng.integers(260, length - 20, S)
         ret[np.arange(S), :, ev_pos] += shock
-        n_sec = S * n_firms
-        total = n_sec * length
-        X = np.column_stack([np.ones(total), np.broadcast_to(rm[:, None, :], (S, n_firms, length)).reshape(-1)])
-        days = (pd.bdate_range("2005-01-03", periods=length).values.astype("datetime64[D]")
-                - np.datetime64("1970-01-01", "D")).astype(np.int64)
-        store = engine.ReturnStore(
-            spec=get_model("market"), symbols=[str(i) for i in range(n_sec)],
-            start=np.arange(n_sec, dtype=np.int64) * length, length=np.full(n_sec, length, dtype=np.int64),
-            dates=np.tile(days, n_sec), ret=ret.reshape(-1), span=np.ones(total, dtype=np.int64), X=X,
-            offset=np.zeros(total))
+        store = store_mod.store_from_arrays(
+            get_model("market"), list(ret.reshape(S * n_firms, length)),
+            X=[np.column_stack([np.ones(length), rm[k]]) for k in range(S) for _ in range(n_firms)])
         secs = [np.arange(k * n_firms, (k + 1) * n_firms) for k in range(S)]
         p0s = [np.full(n_firms, ev_pos[k]) for k in range(S)]
-        # the production path: placebo_tests on this chunk's samples (one event per sample)
+        # the production path: the placebo null law and the registered test, one event per sample
         sec_all, p0_all = np.concatenate(secs), np.concatenate(p0s)
         frame = pd.DataFrame({"event_id": np.repeat([f"s{c0 + k}" for k in range(S)], n_firms),
                               "sec": sec_all, "p0": p0_all, "role": "target"})
         real = engine.run(store, sec_all, p0_all, est, windows, 120)
-        obs = pd.DataFrame({"event_id": frame["event_id"], "car": real.car[:, 0]}).groupby(
-            "event_id", sort=False)["car"].agg(["mean", "size"]).reset_index()
-        tests = pd.DataFrame({"event_id": obs["event_id"], "group": "target", "window": "0:0",
-                              "n": obs["size"], "mean_car": obs["mean"]})
+        ev = np.repeat(np.arange(S), n_firms)
+        grp = np.zeros(len(ev), dtype=np.int64)
         study = SimpleNamespace(estimation=est, windows=windows, min_obs=120)
-        pl = placebo.placebo_tests(study, SimpleNamespace(frame=frame, store=store), real, tests, draws, seed + c0)
-        pv = pl["p_value"].to_numpy()
+        null = placebo.placebo_null(study, SimpleNamespace(frame=frame, store=store), real, ev, grp, 1, draws,
+                                    seed + c0)
+        cells = build_cells(real, store, ev, grp, 1, with_all=False, placebo_null=null)
+        pv = placebo.Placebo().run(cells).p_value
         rejected += int((pv <= 0.05).sum())
     return rejected / n_samples
 

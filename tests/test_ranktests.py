@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis.inference import cells as crosssection
+from analysis.inference.cells import build_cells
 from analysis.estimation import engine
+from analysis.estimation import store as store_mod
 from analysis.estimation.models import get_model
 from analysis.inference.ranks import average_ranks, corrado, grank, merge_ranks, rank_tests
 
@@ -155,19 +156,9 @@ def test_grank_single_firm_cell_is_nan():
 # --- end to end through the engine -----------------------------------------------------
 
 
-def _store(rets: list[list[float]], spans: list[list[int]]) -> engine.ReturnStore:
+def _store(rets: list[list[float]], spans: list[list[int]]) -> store_mod.ReturnStore:
     """Market-adjusted store with a zero market return, so AR = R exactly."""
-    lengths = np.array([len(r) for r in rets], dtype=np.int64)
-    start = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    total = int(lengths.sum())
-    sessions = pd.bdate_range("2024-01-02", periods=int(lengths.max())).values.astype("datetime64[D]")
-    days = (sessions - np.datetime64("1970-01-01", "D")).astype(np.int64)
-    return engine.ReturnStore(
-        spec=get_model("market-adjusted"), symbols=[f"S{k}" for k in range(len(rets))],
-        start=start, length=lengths, dates=np.concatenate([days[:n] for n in lengths]),
-        ret=np.concatenate([np.asarray(r, dtype=float) for r in rets]),
-        span=np.concatenate([np.asarray(s, dtype=np.int64) for s in spans]),
-        X=np.zeros((total, 1)), offset=np.zeros(total), volume=None, close=None, prev_close=None)
+    return store_mod.store_from_arrays(get_model("market-adjusted"), rets, spans=spans, start_date="2024-01-02")
 
 
 def _run(windows):
@@ -185,9 +176,9 @@ def _run(windows):
     n = len(rets)
     out = engine.run(store, np.arange(n), np.full(n, 3), estimation=(-3, -1), windows=windows, min_obs=2)
     ev = np.array([0, 0, 0, 1, 2, 2])
-    keys, arrays = crosssection.cross_sectional_tests(ev, np.zeros(n, dtype=np.int64), 1, out, store,
-                                                      with_all=False)
-    res = rank_tests(out, arrays["_rows"], arrays["_cell"], keys["window"].to_numpy(), len(keys))
+    cells = build_cells(out, store, ev, np.zeros(n, dtype=np.int64), 1, with_all=False)
+    keys = pd.DataFrame({"event": cells.cell_event, "window": cells.cell_window})
+    res = rank_tests(out, cells.rows, cells.cell, cells.cell_window, cells.n_cells)
     return keys, res
 
 

@@ -132,16 +132,18 @@ def test_summary_sentences_come_from_the_tables():
 
 
 def test_error_message_names_notebook_and_cell(tmp_path):
-    from analysis.report.pipeline import Job, describe_error
+    from analysis.report.jobs import Job, NotebookFailure, describe_error
 
+    failure = NotebookFailure(cell_index=4, exec_count=3, ename="UserError", evalue="unknown event id: x",
+                              source="study = ev.build_study(")
     job = Job(name="event_study", slug="event_study-x", notebook=REPO / "notebooks" / "event_study.ipynb",
               event_id="x", parameters={}, output_dir=tmp_path, executed=tmp_path / "e.ipynb",
-              html=tmp_path / "e.html", kernel_log=tmp_path / "k.log", status="failed",
-              error={"cell_index": 4, "exec_count": 3, "ename": "UserError", "evalue": "unknown event id: x",
-                     "source": "study = ev.build_study("})
+              html=tmp_path / "e.html", kernel_log=tmp_path / "k.log", status="failed", error=failure)
     text = describe_error(job)
     assert text.startswith("notebook notebooks/event_study.ipynb (event_id=x) failed in cell 4 (In [3]")
     assert "UserError: unknown event id: x" in text
+    assert str(failure) == ("failed in cell 4 (In [3], starting 'study = ev.build_study('): "
+                            "UserError: unknown event id: x")
 
 
 # --------------------------------------------------------------------------- end to end

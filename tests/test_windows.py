@@ -61,6 +61,8 @@ def test_placebo_uses_the_sessions_a_suspension_spanning_car_covers(shared_price
                      windows=["0:0"], placebo_draws=0).fit()
     assert bool(res.car.set_index("symbol").loc["002415.SZ", "spans_suspension"])
     monkeypatch.setattr(placebo.engine, "run", spy)
-    pl = placebo.placebo_tests(res.study, res.panel, res.engine_result, res.tests, draws=50, seed=1)
+    res.study.placebo_draws = 50
+    cells = res.study.cells(res.panel, res.engine_result)  # computes the pseudo-event null law
     assert seen and (0, 2) in seen[0] and (0, 0) in seen[0]
-    assert (pl["draws"] == 50).all()
+    pl = placebo.Placebo().run(cells)
+    assert (pl.extra["draws"] == 50).all()

@@ -109,12 +109,6 @@ class SessionReturns:
     volume: np.ndarray = field(default=None)
     off_calendar: int = 0  # price rows dropped because they are not sessions of the exchange
 
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            {"ret": self.ret, "span": self.span, "price": self.price, "volume": self.volume},
-            index=self.sessions,
-        )
-
     def position(self, date) -> int:
         """Index of session ``date`` in ``sessions`` (KeyError if not a session)."""
         return int(self.sessions.get_loc(pd.Timestamp(date)))

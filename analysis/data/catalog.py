@@ -25,7 +25,6 @@ DEFAULT_EVENTS = DATA / "events.csv"
 DEFAULT_UNIVERSE = DATA / "universe.csv"
 
 _EVENT_ID = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
-_SYMBOL = re.compile(r"^\^?[A-Za-z0-9][A-Za-z0-9.\-=]{0,19}$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _DATETIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2})?(?P<offset>Z|[+-][0-9]{2}:[0-9]{2})?$")
 
@@ -117,11 +116,9 @@ def load_events(path=DEFAULT_EVENTS) -> pd.DataFrame:
 
 
 def _symbol_problem(symbol: str) -> str | None:
-    """Why ``symbol`` is not a valid ticker (``analysis.data.prices.validate_symbol`` if present), or None."""
-    try:
-        from analysis.data.prices import validate_symbol
-    except ImportError:
-        return None if _SYMBOL.match(symbol) else f"'{symbol}' is not a valid symbol"
+    """Why ``symbol`` is not a valid ticker (:func:`analysis.data.prices.validate_symbol`), or None."""
+    from analysis.data.prices import validate_symbol
+
     try:
         validate_symbol(symbol)
     except (UserError, ValueError) as exc:

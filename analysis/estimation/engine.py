@@ -35,236 +35,15 @@ import numpy as np
 import pandas as pd
 
 from analysis.estimation import kernels
-from analysis.data.calendars import SessionReturns
 from analysis.estimation.pvalues import t_p_value
-from analysis.estimation.models import ModelSpec, design
+from analysis.estimation.store import ReturnStore, RelativeDays
+from analysis.vocab import DEFAULT_ESTIMATION, DEFAULT_MIN_OBS, DEFAULT_WINDOWS
 
 #: Extra sessions looked at after the last window end, to find a return at resumption.
 SPAN_BUFFER = 10
 
-_EPOCH = np.datetime64("1970-01-01", "D")
 
-
-@dataclass
-class ReturnStore:
-    """Concatenated session series of many securities, with one model's regressors.
-
-    Arrays are flat over all securities' sessions; security s occupies
-    ``start[s] : start[s] + length[s]``.
-    """
-
-    spec: ModelSpec
-    symbols: list[str]
-    start: np.ndarray  # (S,) int64
-    length: np.ndarray  # (S,) int64
-    dates: np.ndarray  # (T,) int64 days since 1970-01-01
-    ret: np.ndarray  # (T,) simple return, decimal (NaN = missing)
-    span: np.ndarray  # (T,) sessions covered by the return (0 = none)
-    X: np.ndarray  # (T, p) regressor rows summed over the span
-    offset: np.ndarray  # (T,) summed rf for excess-return models, else 0
-    volume: np.ndarray = field(default=None)  # (T,) shares
-    close: np.ndarray = field(default=None)  # (T,) raw close
-    prev_close: np.ndarray = field(default=None)  # (T,) raw previous close
-
-    @property
-    def y(self) -> np.ndarray:
-        return self.ret - self.offset
-
-    def __post_init__(self):
-        self._cache: dict = {}
-
-    @property
-    def XT(self) -> np.ndarray:
-        """Regressors as (p, T), one contiguous row per column (fast gathers)."""
-        if "XT" not in self._cache:
-            self._cache["XT"] = np.ascontiguousarray(self.X.T)
-        return self._cache["XT"]
-
-    @property
-    def eligible(self) -> np.ndarray:
-        """(T,) bool: a return usable in an estimation fit (finite y and X, one session)."""
-        if "eligible" not in self._cache:
-            self._cache["eligible"] = np.isfinite(self.y) & np.isfinite(self.X).all(axis=1) & (self.span == 1)
-        return self._cache["eligible"]
-
-    @property
-    def date_rank(self) -> np.ndarray:
-        """(T,) rank of each session date among all securities' session dates (a compact,
-        increasing calendar code: pairs align on equal ranks)."""
-        if "date_rank" not in self._cache:
-            uniq = np.unique(self.dates)
-            self._cache["date_rank"] = np.searchsorted(uniq, self.dates).astype(np.int64)
-        return self._cache["date_rank"]
-
-    @property
-    def used_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(w, y, XT) with w = eligible as 0/1 and y, X zeroed where not eligible.
-
-        A residual y - x'theta is then exactly 0 on the rows a fit leaves out, so sums over
-        a window need neither masks nor NaN handling. XT is (p, T), contiguous rows.
-        """
-        if "used" not in self._cache:
-            w = self.eligible
-            self._cache["used"] = (w.astype(float), np.where(w, self.y, 0.0),
-                                   np.ascontiguousarray(np.where(w[:, None], self.X, 0.0).T))
-        return self._cache["used"]
-
-    def prefix_moments(self):
-        """Prefix sums over eligible rows of 1, X'X, X'y and y'y, restarted at every security.
-
-        Layout (T + S, ...): security s occupies rows start[s] + s ... start[s] + s + length[s]
-        (one leading zero row each), so a window [lo, hi) of s sums as P[hi + s] - P[lo + s].
-        Restarting per security keeps the rounding of a window sum proportional to that
-        security's own history instead of the whole store's (X'X, X'y 30x-40x closer to
-        the direct sums on the recorded prices: theta vs statsmodels 3e-14 instead of 1e-12).
-        """
-        if "prefix" not in self._cache:
-            w, y, XT = self.used_arrays
-            X = XT.T
-            parts = (w, X[:, :, None] * X[:, None, :], X * y[:, None], y * y)
-            out = []
-            for a in parts:
-                segs = []
-                for s0, n in zip(self.start, self.length):
-                    segs.append(np.zeros((1,) + a.shape[1:]))
-                    segs.append(np.cumsum(a[s0:s0 + n], axis=0))
-                out.append(np.concatenate(segs) if segs else np.zeros((0,) + a.shape[1:]))
-            self._cache["prefix"] = tuple(out)
-        return self._cache["prefix"]
-
-    def position(self, s: int, date) -> int:
-        """Position (0-based, within security s) of a session date; -1 if absent."""
-        d = (np.datetime64(pd.Timestamp(date).date(), "D") - _EPOCH).astype(np.int64)
-        seg = self.dates[self.start[s]: self.start[s] + self.length[s]]
-        i = int(np.searchsorted(seg, d))
-        return i if i < len(seg) and seg[i] == d else -1
-
-    def date_of(self, flat_index) -> np.ndarray:
-        return (_EPOCH + np.asarray(flat_index, dtype="int64")).astype("datetime64[ns]")
-
-
-def build_store(spec: ModelSpec, series: list[SessionReturns], bases: list[pd.DataFrame]) -> ReturnStore:
-    """Concatenate securities' session returns and build ``spec``'s regressors for each.
-
-    bases[i]: per-session frame aligned on series[i].sessions with ``mkt`` (benchmark
-    return) and the factor columns the model needs (decimals).
-    """
-    rows, offs = [], []
-    for sr, base in zip(series, bases):
-        X, off = design(spec, sr.span, base)
-        rows.append(X)
-        offs.append(off)
-    lengths = np.array([len(sr.sessions) for sr in series], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    cat = lambda parts: np.concatenate(parts) if parts else np.empty(0)  # noqa: E731
-    dates = cat([(sr.sessions.values.astype("datetime64[D]") - _EPOCH).astype(np.int64) for sr in series])
-    return ReturnStore(
-        spec=spec,
-        symbols=[sr.symbol for sr in series],
-        start=starts,
-        length=lengths,
-        dates=dates.astype(np.int64),
-        ret=cat([sr.ret for sr in series]),
-        span=cat([sr.span for sr in series]).astype(np.int64),
-        X=np.vstack(rows) if rows else np.empty((0, len(spec.regressors))),
-        offset=cat(offs),
-        volume=cat([sr.volume for sr in series]),
-        close=cat([sr.close for sr in series]),
-        prev_close=cat([sr.prev_close for sr in series]),
-    )
-
-
-class Window:
-    """Consecutive relative days [a, b] of N firm-events: gathers rows of store arrays.
-
-    Row i covers store positions start[sec_i] + p0_i + a ... + b. Full rows are copied from
-    a sliding-window view (no (N, L) index matrix); the few rows that run past their
-    security's data are gathered by index and marked invalid outside it.
-    """
-
-    def __init__(self, store: ReturnStore, sec: np.ndarray, p0: np.ndarray, a: int, b: int):
-        self.days = np.arange(a, b + 1)
-        self.L = b - a + 1
-        self.T = len(store.dates)
-        length = store.length[sec]
-        self.base = store.start[sec] + p0 + a
-        self.partial = np.nonzero((p0 + a < 0) | (p0 + b >= length))[0]
-        self.pvalid = np.ones((0, self.L), dtype=bool)  # validity of the partial rows only
-        if len(self.partial):
-            pos = p0[self.partial, None] + self.days[None, :]
-            ok = (pos >= 0) & (pos < length[self.partial, None])
-            self.pvalid = ok
-            self.pflat = store.start[sec[self.partial], None] + np.where(ok, pos, 0)
-        self.all_valid = len(self.partial) == 0
-
-    def take(self, arr: np.ndarray) -> np.ndarray:
-        """(N, L) copy of ``arr`` (a flat store array) over each firm-event's days."""
-        n = len(self.base)
-        if self.T < self.L:
-            out = np.zeros((n, self.L), dtype=arr.dtype)
-        else:
-            view = np.lib.stride_tricks.sliding_window_view(arr, self.L)
-            out = view[np.clip(self.base, 0, self.T - self.L)]
-        if len(self.partial):
-            out[self.partial] = arr[self.pflat]
-        return out
-
-    @classmethod
-    def concat(cls, parts: list["Window"]) -> "Window":
-        """One Window for consecutive blocks of firm-events."""
-        w = cls.__new__(cls)
-        w.days, w.L, w.T = parts[0].days, parts[0].L, parts[0].T
-        w.base = np.concatenate([p.base for p in parts])
-        w.pvalid = np.concatenate([p.pvalid for p in parts])
-        offsets = np.cumsum([0] + [len(p.base) for p in parts[:-1]])
-        w.partial = np.concatenate([p.partial + o for p, o in zip(parts, offsets)])
-        with_partial = [p.pflat for p in parts if len(p.partial)]
-        if with_partial:
-            w.pflat = np.concatenate(with_partial)
-        w.all_valid = len(w.partial) == 0
-        return w
-
-    def subset(self, rows) -> "Window":
-        """The Window of some of the firm-events (indices or a boolean mask)."""
-        rows = np.asarray(rows)
-        rows = np.nonzero(rows)[0] if rows.dtype == bool else rows.astype(np.int64)
-        w = Window.__new__(Window)
-        w.days, w.L, w.T = self.days, self.L, self.T
-        w.base = self.base[rows]
-        where = np.full(len(self.base), -1)
-        where[self.partial] = np.arange(len(self.partial))
-        sel = where[rows] >= 0
-        w.partial = np.nonzero(sel)[0]
-        w.pvalid = self.pvalid[where[rows[sel]]]
-        if len(w.partial):
-            w.pflat = self.pflat[where[rows[sel]]]
-        w.all_valid = len(w.partial) == 0
-        return w
-
-    @property
-    def valid(self) -> np.ndarray:
-        """(N, L) bool: the day lies inside the security's data."""
-        valid = np.ones((len(self.base), self.L), dtype=bool)
-        if len(self.partial):
-            valid[self.partial] = self.pvalid
-        return valid
-
-    @property
-    def flat(self) -> np.ndarray:
-        """(N, L) flat store indices (positions outside the data point at its first row)."""
-        flat = self.base[:, None] + np.arange(self.L)[None, :]
-        if len(self.partial):
-            flat[self.partial] = self.pflat
-        return flat
-
-
-def gather_index(store: ReturnStore, sec: np.ndarray, p0: np.ndarray, days: np.ndarray):
-    """Flat indices (N, L) of consecutive relative ``days`` and their validity mask."""
-    w = Window(store, sec, p0, int(days[0]), int(days[-1]))
-    return w.flat, w.valid
-
-
-@dataclass
+@dataclass(frozen=True, eq=False)
 class EngineResult:
     """Arrays for N firm-events; windows along the last axis of the per-window arrays."""
 
@@ -278,12 +57,12 @@ class EngineResult:
     ok: np.ndarray  # (N,) fit usable
     reason: np.ndarray  # (N,) object: why not ok ('' if ok)
     xtx_inv: np.ndarray  # (N, p, p)
-    est_window: "Window"  # gathers store arrays over the estimation days
+    est_window: "RelativeDays"  # gathers store arrays over the estimation days
     ar: np.ndarray  # (N, L)
     ret: np.ndarray  # (N, L)
     normal: np.ndarray  # (N, L) normal return incl. rf
     span: np.ndarray  # (N, L)
-    window: "Window"  # gathers store arrays over the event days
+    window: "RelativeDays"  # gathers store arrays over the event days
     valid: np.ndarray  # (N, L) bool: a return is there
     Xv: np.ndarray  # (N, L, p) event-period regressor rows (0 where no return)
     fixed: bool  # market-adjusted: no estimation error in Var(CAR)
@@ -301,23 +80,17 @@ class EngineResult:
     gap_last: np.ndarray = None  # (N, W) its own day (the first session after the suspension)
     complete: np.ndarray = None  # (N, W) bool: the returns cover every session of the window
     store: "ReturnStore" = None  # the store the firm-events index (for the estimation ARs)
-    _est: tuple = None  # (est_ar, est_used), computed on first use
-
-    @property
-    def est_ar(self) -> np.ndarray:
-        """(N, Le) estimation-window ARs (NaN where unused), computed on first use."""
-        if self._est is None:
-            self._est = estimation_residuals(self.store, self.est_window, self.theta)
-        return self._est[0]
-
-    @property
-    def est_used(self) -> np.ndarray:
-        """(N, Le) bool: the estimation days used in the fit."""
-        self.est_ar  # noqa: B018 (computes both)
-        return self._est[1]
     sec: np.ndarray = None  # (N,) security of each firm-event
     p0: np.ndarray = None  # (N,) day-0 position
     est_pos: np.ndarray = None  # (N,) positive estimation-window ARs (generalized sign test)
+
+    @property
+    def est_ar(self) -> np.ndarray:
+        """(N, Le) estimation-window ARs (NaN where unused), computed on first use and kept."""
+        cache = self.__dict__.setdefault("_cache", {})
+        if "est_ar" not in cache:
+            cache["est_ar"] = estimation_residuals(self.store, self.est_window, self.theta)[0]
+        return cache["est_ar"]
 
     @property
     def est_flat(self) -> np.ndarray:
@@ -330,20 +103,7 @@ class EngineResult:
         return self.window.flat
 
 
-def parse_window(text: str) -> tuple[int, int]:
-    """'-1:1' -> (-1, 1); relative sessions, inclusive."""
-    a, b = str(text).split(":")
-    a, b = int(a), int(b)
-    if a > b:
-        raise ValueError(f"window start {a} is after its end {b}")
-    return a, b
-
-
-def format_window(w: tuple[int, int]) -> str:
-    return f"{w[0]}:{w[1]}"
-
-
-def estimation_residuals(store: ReturnStore, ew: "Window", theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def estimation_residuals(store: ReturnStore, ew: "RelativeDays", theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Estimation-window ARs y - x'theta (N, Le) and the mask of days used in the fit.
 
     Unused days (missing, spanning a suspension, outside the data) are NaN. (The fit itself
@@ -373,9 +133,9 @@ def run(
     store: ReturnStore,
     sec: np.ndarray,
     p0: np.ndarray,
-    estimation: tuple[int, int] = (-250, -11),
-    windows: list[tuple[int, int]] = ((0, 0), (-1, 1), (0, 5), (-5, 5)),
-    min_obs: int = 120,
+    estimation: tuple[int, int] = DEFAULT_ESTIMATION,
+    windows: list[tuple[int, int]] = DEFAULT_WINDOWS,
+    min_obs: int = DEFAULT_MIN_OBS,
     threads: int | None = None,
 ) -> EngineResult:
     """Fit the store's model and compute ARs, CARs and their variances for N firm-events.
@@ -418,8 +178,8 @@ def run(
             block(k)
     joined = {f.name: getattr(first, f.name) for f in dataclasses.fields(first)}
     joined.update(full)
-    joined["est_window"] = Window.concat([w[0] for w in windows_of])
-    joined["window"] = Window.concat([w[1] for w in windows_of])
+    joined["est_window"] = RelativeDays.concat([w[0] for w in windows_of])
+    joined["window"] = RelativeDays.concat([w[1] for w in windows_of])
     return EngineResult(**joined)
 
 
@@ -432,7 +192,7 @@ def _run_block(store, sec, p0, estimation, windows, min_obs) -> EngineResult:
     y_all = store.y
 
     # --- estimation window -------------------------------------------------------------
-    ew = Window(store, sec, p0, estimation[0], estimation[1])
+    ew = RelativeDays(store, sec, p0, estimation[0], estimation[1])
     length = store.length[sec]
     if spec.fixed:
         theta = np.ones((N, p))
@@ -478,7 +238,7 @@ def _run_block(store, sec, p0, estimation, windows, min_obs) -> EngineResult:
     lo = min(w[0] for w in windows)
     hi = max(w[1] for w in windows) + SPAN_BUFFER
     days = np.arange(lo, hi + 1)
-    vw = Window(store, sec, p0, lo, hi)
+    vw = RelativeDays(store, sec, p0, lo, hi)
     L = len(days)
     ar, ret, normal = np.full((N, L), np.nan), np.full((N, L), np.nan), np.full((N, L), np.nan)
     span = np.zeros((N, L), dtype=np.int64)
@@ -491,11 +251,9 @@ def _run_block(store, sec, p0, estimation, windows, min_obs) -> EngineResult:
         estimation=tuple(estimation), windows=windows, days=days, theta=theta, sigma2=sigma2,
         m=m, dof=dof, ok=ok, reason=reason, xtx_inv=xtx_inv, est_window=ew, store=store, ar=ar, ret=ret,
         normal=normal, span=span, window=vw, valid=valid, Xv=Xv, fixed=spec.fixed,
+        sec=sec, p0=p0, est_pos=est_pos,
     )
-    res.sec, res.p0, res.est_pos = sec, p0, est_pos  # for the cross-sectional tests (KP, sign)
-    for name, arr in cumulate(res, windows).items():
-        setattr(res, name, arr)
-    return res
+    return dataclasses.replace(res, **cumulate(res, windows))
 
 
 def cumulate(res: "EngineResult", windows) -> dict[str, np.ndarray]:

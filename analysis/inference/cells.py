@@ -1,110 +1,31 @@
-"""Group firm-events into (event, group, window) cells and run the cross-sectional tests.
+"""The (event, group, window) cells every test statistic is computed over.
 
-Groups: each ``role`` present in an event, and ``all``. Everything is vectorized over cells;
-the Kolari-Pynnönen correlation of every cell comes from one compiled pass over the events
-(:func:`kp_cell_correlations_aligned`); :func:`kp_cell_correlations` is the independent numpy
-reference the tests hold it to.
+A cell is the firms of one group of one event with a usable CAR over one window (fitted,
+finite, positive se, and every session of the window covered: ``complete``). :class:`Cells`
+holds the membership of all cells at once (pairs: firm-event row, cell) and the per-member
+arrays the tests need, computed once: CAR, se(CAR), SCAR, estimation d.f., the
+generalized-sign counts, and (on first use) the Kolari-Pynnönen mean pairwise correlation of
+each cell's estimation-window ARs, from one compiled pass over the events
+(:func:`kp_cell_correlations_aligned`; ``tests/kp_reference.py`` is the independent numpy
+reference the tests hold it to).
 """
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from analysis.inference import parametric as inference
 from analysis.estimation import kernels
-from analysis.estimation.engine import EngineResult, ReturnStore
+from analysis.estimation.engine import EngineResult
+from analysis.estimation.store import ReturnStore
+from analysis.vocab import format_window
 
-ALL = "all"
-
-
-def event_slots(event_code: np.ndarray) -> tuple[np.ndarray, int]:
-    """Position of each row within its event (rows grouped by event in any order)."""
-    order = np.argsort(event_code, kind="stable")
-    ev_sorted = event_code[order]
-    first = np.searchsorted(ev_sorted, ev_sorted, side="left")
-    slot = np.empty(len(event_code), dtype=np.int64)
-    slot[order] = np.arange(len(event_code)) - first
-    return slot, int(slot.max()) + 1 if len(slot) else 0
-
-
-def kp_cell_correlations(
-    event_code: np.ndarray,
-    est_ar: np.ndarray,
-    est_dates: np.ndarray,
-    cell_event: np.ndarray,
-    member_rows: np.ndarray | None = None,
-    member_cells: np.ndarray | None = None,
-    min_shared: int = inference.MIN_SHARED_DATES,
-    chunk_cells: int = 40_000_000,
-) -> np.ndarray:
-    """Reference implementation (scatter into (event, firm, calendar day) arrays), kept for the
-    tests that check :func:`kp_cell_correlations_aligned`, the one the engine uses.
-
-    Mean pairwise AR correlation (Kolari & Pynnönen 2010) for every cell.
-
-    event_code: (R,) event of each firm-event row; est_ar, est_dates: (R, L) estimation-window
-    ARs (NaN = unused) and their calendar dates as increasing integer codes (day numbers or
-    ranks of session dates). Cells: ``cell_event`` (C,) event of
-    each cell; membership given as pairs (member_rows[k], member_cells[k]).
-    Pairs are correlated over the calendar dates they share (>= ``min_shared`` of them).
-    """
-    R, L = est_ar.shape
-    C = len(cell_event)
-    out = np.full(C, np.nan)
-    if R == 0 or C == 0:
-        return out
-    slot, nmax = event_slots(event_code)
-    n_events = int(event_code.max()) + 1
-    ok = np.isfinite(est_ar)
-    big = np.iinfo(np.int64).max
-    row_min = np.where(ok, est_dates, big).min(axis=1)
-    ev_min = np.full(n_events, big)
-    np.minimum.at(ev_min, event_code, row_min)
-    ev_min[ev_min == big] = 0
-    rel = np.where(ok, est_dates - ev_min[event_code][:, None], 0)
-    D = int(rel.max()) + 1
-    # membership matrix per cell over slots
-    Mb = np.zeros((C, nmax))
-    Mb[member_cells, slot[member_rows]] = 1.0
-    per_event = max(1, chunk_cells // max(1, D * nmax))  # bounds each chunk's arrays
-    for e0 in range(0, n_events, per_event):
-        e1 = min(n_events, e0 + per_event)
-        rows = np.nonzero((event_code >= e0) & (event_code < e1))[0]
-        if len(rows) == 0:
-            continue
-        E = e1 - e0
-        # firm-major (event, firm slot, calendar day) arrays, filled through one flat index
-        Z = np.zeros(E * nmax * D)
-        Mk = np.zeros(E * nmax * D)
-        okr = ok[rows]
-        lin = ((event_code[rows] - e0) * nmax + slot[rows])[:, None] * D + rel[rows]
-        Z[lin[okr]] = est_ar[rows][okr]
-        Mk[lin[okr]] = 1.0
-        Z = Z.reshape(E, nmax, D)
-        Mk = Mk.reshape(E, nmax, D)
-        MkT = Mk.transpose(0, 2, 1)
-        cnt = Mk @ MkT  # shared dates
-        sx = Z @ MkT  # sx[i, j]: sum of i's ARs over dates shared with j
-        sxx = (Z * Z) @ MkT
-        sxy = Z @ Z.transpose(0, 2, 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            corr = (cnt * sxy - sx * sx.transpose(0, 2, 1)) / np.sqrt(
-                (cnt * sxx - sx * sx) * (cnt * sxx - sx * sx).transpose(0, 2, 1))
-        valid = np.isfinite(corr) & (cnt >= min_shared)
-        eye = np.eye(nmax, dtype=bool)[None]
-        valid &= ~eye
-        c0 = np.where(valid, corr, 0.0)
-        vf = valid.astype(float)
-        cells = np.nonzero((cell_event >= e0) & (cell_event < e1))[0]
-        ce = cell_event[cells] - e0
-        mb = Mb[cells]
-        num = np.einsum("ci,cij,cj->c", mb, c0[ce], mb)
-        den = np.einsum("ci,cij,cj->c", mb, vf[ce], mb)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[cells] = np.where(den > 0, num / den, np.nan)
-    return out
+#: Pairs of firms sharing fewer calendar dates are left out of the KP mean correlation.
+MIN_SHARED_DATES = 30
 
 
 def _calendar_series(store: ReturnStore, padl: int, padr: int, tail: int):
@@ -142,12 +63,13 @@ def kp_cell_correlations_aligned(
     cell_event: np.ndarray,
     member_rows: np.ndarray,
     member_cells: np.ndarray,
-    min_shared: int = inference.MIN_SHARED_DATES,
+    min_shared: int = MIN_SHARED_DATES,
     threads: int | None = None,
 ) -> np.ndarray:
-    """:func:`kp_cell_correlations` for engine results, without scattering the ARs.
+    """Mean pairwise AR correlation (Kolari & Pynnönen 2010) of every cell.
 
-    Same statistic; instead of scattering each firm-event's estimation ARs into an (event,
+    Pairs are correlated over the calendar dates both firm-events use in their fits (at least
+    ``min_shared``). Instead of scattering each firm-event's estimation ARs into an (event,
     firm, calendar day) array, an event's block is a contiguous slice of each member's
     calendar-aligned eligible y and X (:func:`_calendar_series`); the ARs are recomputed there
     as y - x'theta and masked to the firm-event's own estimation window, and every pair's
@@ -217,49 +139,158 @@ def kp_cell_correlations_aligned(
     return res
 
 
-def cross_sectional_tests(
+@dataclass(eq=False)
+class Cells:
+    """All (event, group, window) cells of a run, and what the tests need of their members.
+
+    ``rows``/``cell`` are membership pairs: firm-event ``rows[k]`` (a row of the engine result)
+    is in cell ``cell[k]``; members are sorted by window, then group. Per-cell arrays have
+    length C = ``n_cells``; per-member arrays length K. Labels (event ids, group names,
+    window texts) are in :attr:`keys`.
+    """
+
+    result: EngineResult
+    store: ReturnStore
+    event_code: np.ndarray  # (R,) event of each firm-event row
+    rows: np.ndarray  # (K,) firm-event row of each member
+    cell: np.ndarray  # (K,) cell of each member
+    cell_event: np.ndarray  # (C,) event code of each cell
+    cell_group: np.ndarray  # (C,) group code of each cell
+    cell_window: np.ndarray  # (C,) window index (into result.windows) of each cell
+    event_names: list = field(default_factory=list)
+    group_names: list = field(default_factory=list)
+    #: pseudo-event null distribution of each cell's mean CAR, (C, B); None: no draws
+    placebo_null: Callable[["Cells"], np.ndarray] | None = None
+
+    @classmethod
+    def from_members(cls, cell, car, car_se, dof=None, est_pos=None, est_n=None, r_kp=None,
+                     n_cells: int | None = None) -> "Cells":
+        """Cells given directly by their members' arrays (hand-worked cases, simulations):
+        cell (K,) of each member, CAR and se (K,), estimation d.f., positive and total
+        estimation ARs (K,), and each cell's KP correlation (C,). Tests that need the engine
+        result (rank, placebo) do not apply to such cells."""
+        cell = np.asarray(cell, dtype=np.int64)
+        C = int(cell.max()) + 1 if n_cells is None and len(cell) else int(n_cells or 0)
+        out = cls(result=None, store=None, event_code=np.zeros(0, dtype=np.int64), rows=np.arange(len(cell)),
+                  cell=cell, cell_event=np.arange(C), cell_group=np.zeros(C, dtype=np.int64),
+                  cell_window=np.zeros(C, dtype=np.int64))
+        given = {"car": car, "car_se": car_se, "dof": dof, "est_pos": est_pos, "est_n": est_n, "r_kp": r_kp}
+        for name, value in given.items():
+            if value is not None:
+                out.__dict__[name] = np.asarray(value, dtype=float)
+        return out
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.cell_event)
+
+    @cached_property
+    def n(self) -> np.ndarray:
+        """(C,) firms in each cell (float)."""
+        return np.bincount(self.cell, minlength=self.n_cells).astype(float)
+
+    def sum(self, values: np.ndarray) -> np.ndarray:
+        """(C,) sum of a per-member array over each cell's members."""
+        return np.bincount(self.cell, weights=values, minlength=self.n_cells)
+
+    @cached_property
+    def member_window(self) -> np.ndarray:
+        return self.cell_window[self.cell] if len(self.cell) else np.zeros(0, dtype=np.int64)
+
+    @cached_property
+    def car(self) -> np.ndarray:
+        """(K,) each member's CAR over its cell's window (decimal)."""
+        return self.result.car[self.rows, self.member_window]
+
+    @cached_property
+    def car_se(self) -> np.ndarray:
+        """(K,) se(CAR) with estimation error (MacKinlay 1997)."""
+        return self.result.car_se[self.rows, self.member_window]
+
+    @cached_property
+    def scar(self) -> np.ndarray:
+        return self.car / self.car_se
+
+    @cached_property
+    def dof(self) -> np.ndarray:
+        """(K,) estimation degrees of freedom M_i - k."""
+        return self.result.dof[self.rows]
+
+    @cached_property
+    def est_pos(self) -> np.ndarray:
+        """(K,) positive estimation-window ARs (generalized sign test)."""
+        return self.result.est_pos[self.rows].astype(float)
+
+    @cached_property
+    def est_n(self) -> np.ndarray:
+        """(K,) estimation-window ARs used (M_i)."""
+        return self.result.m[self.rows].astype(float)
+
+    @cached_property
+    def mean_car(self) -> np.ndarray:
+        """(C,) equal-weighted mean CAR of each cell (decimal)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.sum(self.car) / self.n
+
+    @cached_property
+    def r_kp(self) -> np.ndarray:
+        """(C,) mean pairwise correlation of the members' estimation-window ARs (KP 2010)."""
+        return kp_cell_correlations_aligned(self.event_code, self.result, self.store, self.cell_event,
+                                            self.rows, self.cell)
+
+    @property
+    def keys(self) -> pd.DataFrame:
+        """event_id, group, window of every cell (labels)."""
+        return pd.DataFrame({
+            "event_id": np.asarray(self.event_names, dtype=object)[self.cell_event],
+            "group": np.asarray(self.group_names, dtype=object)[self.cell_group],
+            "window": np.asarray([format_window(w) for w in self.result.windows], dtype=object)[self.cell_window],
+        })
+
+
+def usable(result: EngineResult) -> np.ndarray:
+    """(R, W) bool: the firm-event's CAR over the window can enter a cell (finite CAR, positive
+    se, every session of the window covered; incomplete windows are listed per firm only)."""
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(result.car) & np.isfinite(result.car_se) & (result.car_se > 0) & result.complete
+
+
+def build_cells(
+    result: EngineResult,
+    store: ReturnStore,
     event_code: np.ndarray,
     group_code: np.ndarray,
     n_groups: int,
-    out: EngineResult,
-    store: ReturnStore,
     with_all: bool = True,
-) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Parametric tests for every (event, group, window) cell.
+    event_names=None,
+    group_names=None,
+    placebo_null=None,
+) -> Cells:
+    """Cells for every (event, group, window) with at least one usable firm.
 
-    event_code: (R,) ints; group_code: (R,) ints in [0, n_groups) (e.g. role codes); when
-    ``with_all`` each row also joins group ``n_groups`` (= all). Returns the cell keys
-    (event, group, window index) and the test arrays of :func:`inference.cell_tests`.
+    event_code: (R,) ints; group_code: (R,) ints in [0, n_groups); with ``with_all`` each row
+    also joins group ``n_groups`` (= all). Cells are numbered in (event, group, window) order.
     """
-    R, W = out.car.shape
+    event_code = np.asarray(event_code, dtype=np.int64)
+    group_code = np.asarray(group_code, dtype=np.int64)
+    R, W = result.car.shape
     G = n_groups + (1 if with_all else 0)
-    rows_l, cells_l, win_l = [], [], []
-    # incomplete windows (sessions without any return) are listed per firm but left out here
-    finite = np.isfinite(out.car) & np.isfinite(out.car_se) & (out.car_se > 0) & out.complete
+    ok = usable(result)
+    rows_l, keys_l = [], []
     for j in range(W):
-        r = np.nonzero(finite[:, j])[0]
+        r = np.nonzero(ok[:, j])[0]
         groups = [group_code[r]] + ([np.full(len(r), n_groups)] if with_all else [])
         for g in groups:
             rows_l.append(r)
-            cells_l.append((event_code[r] * G + g) * W + j)
-            win_l.append(np.full(len(r), j))
-    rows = np.concatenate(rows_l) if rows_l else np.zeros(0, dtype=np.int64)
-    keys = np.concatenate(cells_l) if cells_l else np.zeros(0, dtype=np.int64)
-    win = np.concatenate(win_l) if win_l else np.zeros(0, dtype=np.int64)
+            keys_l.append((event_code[r] * G + g) * W + j)
+    rows = np.concatenate(rows_l).astype(np.int64) if rows_l else np.zeros(0, dtype=np.int64)
+    keys = np.concatenate(keys_l).astype(np.int64) if keys_l else np.zeros(0, dtype=np.int64)
     n_keys = (int(event_code.max()) + 1) * G * W if len(event_code) else 0
     present = np.bincount(keys, minlength=n_keys) > 0  # dense key space: no sort (np.unique)
     uniq = np.nonzero(present)[0]
-    cell = (np.cumsum(present) - 1)[keys]
-    C = len(uniq)
-    cell_event = uniq // (G * W)
-    cell_group = (uniq // W) % G
-    cell_window = uniq % W
-    est_pos, est_n = out.est_pos, out.m.astype(float)
-    r_kp = kp_cell_correlations_aligned(event_code, out, store, cell_event, rows, cell)
-    arrays = inference.cell_tests(
-        cell, C, out.car[rows, win], out.car_se[rows, win], out.dof[rows],
-        est_pos[rows], est_n[rows], r_kp)
-    keys_frame = pd.DataFrame({"event": cell_event, "group": cell_group, "window": cell_window})
-    arrays["_rows"] = rows
-    arrays["_cell"] = cell
-    return keys_frame, arrays
+    cell = (np.cumsum(present) - 1)[keys] if len(keys) else np.zeros(0, dtype=np.int64)
+    return Cells(result=result, store=store, event_code=event_code, rows=rows, cell=cell.astype(np.int64),
+                 cell_event=uniq // (G * W), cell_group=(uniq // W) % G, cell_window=uniq % W,
+                 event_names=list(event_names) if event_names is not None else [],
+                 group_names=list(group_names) if group_names is not None else [],
+                 placebo_null=placebo_null)

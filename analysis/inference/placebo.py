@@ -26,10 +26,9 @@ import warnings
 import zlib
 
 import numpy as np
-import pandas as pd
 
 from analysis.estimation import engine
-from analysis.estimation.engine import format_window
+from analysis.inference.registry import CellTest, TestOutcome, register
 
 
 def empirical_p(observed: np.ndarray, null: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -109,29 +108,30 @@ def draw_pseudo_events(store, sec_by_event, p0_by_event, estimation, windows, dr
     return cat(out_e), cat(out_b), cat(out_s), cat(out_p)
 
 
-def placebo_tests(study, panel, out, tests: pd.DataFrame, draws: int, seed: int) -> pd.DataFrame:
-    """Rows with test == 'placebo' for every (event, group, window) cell of ``tests``.
+def placebo_null(study, panel, out, event_code: np.ndarray, group_code: np.ndarray, n_groups: int,
+                 draws: int, seed: int):
+    """The pseudo-event null law of every cell's mean CAR: a function ``cells -> (C, B)``.
 
-    The pseudo-events of a firm use the sessions its observed CAR actually covers: where the
+    event_code, group_code: (R,) the cell codes of the observed firm-events (as given to
+    :func:`analysis.inference.cells.build_cells`; group ``n_groups`` is all firms). The
+    pseudo-events of a firm use the sessions its observed CAR actually covers: where the
     observed window holds a return spanning a suspension (e.g. [0, 0] covered by a return over
     days 0..2), its pseudo-events cumulate over that span ([0, 2]), so like is compared with
     like. Only the firms in the observed cell (fitted, complete window) enter its null.
+    One batched engine run for all events and draws.
     """
-    cols = ["event_id", "group", "window", "n", "mean_car", "test", "statistic", "p_value", "draws"]
     f = panel.frame
+    n_ev = int(event_code.max()) + 1 if len(event_code) else 0
     events = list(dict.fromkeys(f["event_id"]))
-    if draws <= 0 or not len(f):
-        return pd.DataFrame(columns=cols)
-    ev_code = np.array([events.index(x) for x in f["event_id"]], dtype=np.int64)
     sec_by, p0_by = [], []
-    for ei in range(len(events)):
-        m = (ev_code == ei) & out.ok
+    for ei in range(n_ev):
+        m = (event_code == ei) & out.ok
         sec_by.append(f["sec"].to_numpy()[m])
         p0_by.append(f["p0"].to_numpy()[m])
     e, b, s, p = draw_pseudo_events(panel.store, sec_by, p0_by, study.estimation, study.windows, draws, seed,
                                     event_keys=events, catalog_p0=getattr(panel, "catalog_p0", None))
     # each pseudo firm-event -> the observed firm-event of the same event and security
-    lookup = {(int(ei), int(si)): i for i, (ei, si) in enumerate(zip(ev_code, f["sec"].to_numpy()))}
+    lookup = {(int(ei), int(si)): i for i, (ei, si) in enumerate(zip(event_code, f["sec"].to_numpy()))}
     act = np.array([lookup[(int(ei), int(si))] for ei, si in zip(e, s)], dtype=np.int64)
     windows = [tuple(w) for w in study.windows]
     W = len(windows)
@@ -149,30 +149,40 @@ def placebo_tests(study, panel, out, tests: pd.DataFrame, draws: int, seed: int)
     rows_ix = np.arange(len(e))[:, None]
     car = np.where(res.complete[rows_ix, col], res.car[rows_ix, col], np.nan)
     member = (np.isfinite(out.car) & out.complete)[act]  # the firm is in the observed cell
-    roles = f["role"].to_numpy()[act]
+    g_code = group_code[act]
     B = draws
-    wnames = [format_window(w) for w in study.windows]
-    groups = ["target", "peer", "supplier", "all"]
-    g_code = np.array([groups.index(r) if r in groups else 3 for r in roles], dtype=np.int64)
-    n_ev = len(events)
-    null = {}
+    null = np.full((n_ev, n_groups + 1, W, B), np.nan)
     for j in range(W):  # mean CAR per (event, draw, group, window) via bincount
         fin = np.isfinite(car[:, j]) & member[:, j]
-        for gi, gname in enumerate(groups):
-            m = fin & ((g_code == gi) if gname != "all" else True)
+        for g in range(n_groups + 1):
+            m = fin & ((g_code == g) if g < n_groups else True)
             key = e[m] * B + b[m]
             sums = np.bincount(key, weights=car[m, j], minlength=n_ev * B)
             cnt = np.bincount(key, minlength=n_ev * B)
             with np.errstate(invalid="ignore", divide="ignore"):
-                means = np.where(cnt >= 1, sums / cnt, np.nan).reshape(n_ev, B)
-            for ei, ev in enumerate(events):
-                null[(ev, gname, wnames[j])] = means[ei]
-    base = tests.drop_duplicates(["event_id", "group", "window"])
-    keys = list(zip(base["event_id"], base["group"], base["window"]))
-    obs = base["mean_car"].to_numpy(dtype=float)
-    mat = np.vstack([null.get(k, np.full(B, np.nan)) for k in keys]) if keys else np.zeros((0, B))
-    pv, z, nb = empirical_p(obs, mat)
-    rows = [{"event_id": ev, "group": g, "window": w, "n": n, "mean_car": mc, "test": "placebo",
-             "statistic": zi, "p_value": pi, "draws": int(bi)}
-            for (ev, g, w), n, mc, pi, zi, bi in zip(keys, base["n"], obs, pv, z, nb)]
-    return pd.DataFrame(rows, columns=cols)
+                null[:, g, j, :] = np.where(cnt >= 1, sums / cnt, np.nan).reshape(n_ev, B)
+
+    def of_cells(cells) -> np.ndarray:
+        return null[cells.cell_event, cells.cell_group, cells.cell_window]
+
+    return of_cells
+
+
+@register
+class Placebo(CellTest):
+    """Empirical two-sided p of the cell's mean CAR against its pseudo-event law (above)."""
+
+    name = "placebo"
+    label = "Placebo z"
+    description = "placebo (pseudo-event date) test"
+    words = "placebo test"
+    reference = "Brown & Warner (1985); Nguyen & Wolf (2023)"
+    distribution = "pseudo-event dates"
+    min_n = 1
+
+    def available(self, cells) -> bool:
+        return cells.placebo_null is not None
+
+    def compute(self, cells) -> TestOutcome:
+        pv, z, nb = empirical_p(np.asarray(cells.mean_car, dtype=float), cells.placebo_null(cells))
+        return TestOutcome(z, pv, extra={"draws": nb.astype(float)})

@@ -68,6 +68,7 @@ from scipy import sparse
 
 from analysis.estimation.engine import EngineResult, cumulate
 from analysis.estimation.pvalues import normal_p_value, t_p_value
+from analysis.inference.registry import CellTest, TestOutcome, register
 
 RANK_TESTS = ("corrado", "grank")
 
@@ -294,3 +295,43 @@ def rank_tests(
         st, p = grank(sar, scar, rinv, cinv, len(uc), est_ranks=base)
         res["grank"][0][uc], res["grank"][1][uc] = st, p
     return res
+
+
+def _rank_results(cells) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Both rank tests for every cell, computed once per :class:`Cells` (they share ranks)."""
+    cache = cells.__dict__.setdefault("_rank_results", {})
+    if not cache:
+        cache.update(rank_tests(cells.result, cells.rows, cells.cell, cells.cell_window, cells.n_cells))
+    return cache
+
+
+@register
+class Corrado(CellTest):
+    """Corrado (1989) rank test, multi-day form of Cowan (1992); N(0, 1) (see module doc)."""
+
+    name = "corrado"
+    label = "Corrado"
+    description = "Corrado (1989) rank test"
+    words = "Corrado rank test"
+    reference = "Corrado (1989); Cowan (1992); Corrado & Zivney (1992)"
+    distribution = "N(0,1)"
+
+    def compute(self, cells) -> TestOutcome:
+        stat, p = _rank_results(cells)["corrado"]
+        return TestOutcome(stat, p)
+
+
+@register
+class GeneralizedRank(CellTest):
+    """Kolari & Pynnönen (2011) generalized rank test; Student t(T - 2) (see module doc)."""
+
+    name = "grank"
+    label = "GRANK t"
+    description = "generalized rank test (Kolari & Pynnönen 2011)"
+    words = "GRANK test"
+    reference = "Kolari & Pynnönen (2011)"
+    distribution = "t(T-2)"
+
+    def compute(self, cells) -> TestOutcome:
+        stat, p = _rank_results(cells)["grank"]
+        return TestOutcome(stat, p)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.estimation.engine import format_window
+from analysis.vocab import format_window
 from analysis.estimation.pvalues import t_p_value
 
 

@@ -20,13 +20,12 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import UserError
+from analysis.vocab import DEFAULT_WINDOWS, US_EXCHANGES
 from analysis.paths import PROJECT as REPO
 from analysis import fmt
 from analysis.report.artifacts import PRINT_WIDTH
 
 DEFAULT_CACHE = REPO / "data" / "cache"
-DEFAULT_WINDOWS = ["0:0", "-1:1", "0:5", "-5:5"]
-GROUP_ORDER = ["target", "peer", "supplier", "all"]
 
 #: Display names and order of the cross-sectional tests (others are appended as they come).
 TEST_LABEL = {
@@ -39,7 +38,6 @@ TEST_LABEL = {
     "grank": "GRANK t",
     "placebo": "Placebo z",
 }
-US_EXCHANGES = ("XNAS", "XNYS")
 
 # Without ipywidgets tqdm.auto falls back to a text bar in notebooks: fine, but it warns about it
 # in every notebook (and every HTML copy) even when no bar is shown.
@@ -229,8 +227,6 @@ def optional_tables(res) -> dict[str, pd.DataFrame]:
     found = {}
     for name in ("volume_tests",):
         frame = getattr(res, name, None)
-        if frame is None:
-            frame = (getattr(res, "extras", None) or {}).get(name)
         if isinstance(frame, pd.DataFrame) and len(frame):
             found[name] = frame
     return found

@@ -521,7 +521,7 @@ def provenance_section(ctx: dict, root: Path, event_frames: dict, describe_error
 
 def collect(run_dir: Path, ctx: dict) -> dict:
     """Everything the template shows, as JSON-ready data."""
-    from analysis.report.pipeline import describe_error
+    from analysis.report.jobs import describe_error
 
     cfg, jobs, catalog = ctx["cfg"], ctx["jobs"], ctx["catalog"]
     headline = dict(cfg.headline)

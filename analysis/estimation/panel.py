@@ -1,0 +1,108 @@
+"""The firm-event panel: returns on each security's own sessions, day 0 per (event, security).
+
+Catalog + universe + price frames -> one :class:`~analysis.estimation.store.ReturnStore` (the
+model's regressors built per security) and one row per (event, security) that can be studied.
+One bad symbol or event never sinks the others: it is listed in ``skipped`` with its reason.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analysis.data.calendars import SessionReturns, day_zero, returns_on, session_returns
+from analysis.errors import UserError
+from analysis.estimation.models import ModelSpec
+from analysis.estimation.store import ReturnStore, build_store
+
+
+@dataclass
+class Panel:
+    """The firm-event panel: one row per (event, security) that could be studied."""
+
+    frame: pd.DataFrame  # event_id, symbol, role, exchange, benchmark, day0, sec, p0
+    store: ReturnStore
+    #: {security index: day-0 positions of every event of the full catalog} (placebo exclusions;
+    #: None: the events of the panel)
+    catalog_p0: dict[int, list[int]] | None = None
+
+
+def build_panel(model: ModelSpec, universe: pd.DataFrame, events: pd.DataFrame, catalog: pd.DataFrame,
+                frames: dict, errors: dict | None, factors: pd.DataFrame | None,
+                factor_exchanges=("XNAS", "XNYS")) -> tuple[Panel, list[dict]]:
+    """The panel of ``events`` (a selection of ``catalog``) for the ``universe`` securities.
+
+    frames: {symbol: price frame} for securities and benchmarks; errors: {symbol: why its
+    prices failed}; factors: daily factors (decimals) for excess-return models. Day-0
+    positions of every ``catalog`` event are kept per security (placebo exclusions).
+    """
+    errors = dict(errors or {})
+    skipped: list[dict] = []
+    series, bases, meta = [], [], []
+    for row in universe.itertuples(index=False):
+        sym, bench = row.symbol, row.benchmark
+        why = None
+        if sym in errors or sym not in frames:
+            why = errors.get(sym, f"no prices for {sym}")
+        elif bench in errors or bench not in frames:
+            why = f"benchmark {bench}: " + errors.get(bench, "no prices")
+        if why is None and model.excess and row.exchange not in factor_exchanges:
+            why = (f"model '{model.name}' uses the supplied (US) factors, which do not price "
+                   f"{row.exchange} securities; set factor_exchanges to include {row.exchange} "
+                   f"only with factors for that market")
+        if why is None:
+            try:
+                sr = session_returns(frames[sym], sym, row.exchange)
+                base = pd.DataFrame({"mkt": returns_on(sr, frames[bench])}, index=sr.sessions)
+                if factors is not None:
+                    f = factors.reindex(sr.sessions)
+                    if f.notna().all(axis=1).sum() == 0:
+                        raise UserError(f"the factors do not cover any {row.exchange} session of {sym}")
+                    for col in f.columns:
+                        base[col] = f[col].to_numpy()
+            except UserError as exc:
+                why = str(exc)
+        if why is not None:
+            skipped += [{"event_id": e, "symbol": sym, "reason": why} for e in events["event_id"]]
+            continue
+        series.append(sr)
+        bases.append(base)
+        meta.append(row)
+    store = build_store(model, series, bases)
+    panel_series = series
+    rows = []
+    catalog_p0: dict[int, list[int]] = {}
+    selected = set(events["event_id"])
+    for ev in catalog.itertuples(index=False):
+        announced = getattr(ev, "announced", None)
+        if announced is None or (isinstance(announced, float) and np.isnan(announced)):
+            announced = ev.announced_at
+        studied = ev.event_id in selected
+        for s, row in enumerate(meta):
+            try:
+                d0 = day_zero(announced, row.exchange)
+            except UserError as exc:
+                if studied:
+                    skipped.append({"event_id": ev.event_id, "symbol": row.symbol, "reason": str(exc)})
+                continue
+            p0 = store.position(s, d0)
+            if p0 >= 0:
+                catalog_p0.setdefault(s, []).append(p0)
+            if not studied:
+                continue
+            if p0 < 0:
+                sess = panel_series[s].sessions
+                skipped.append({"event_id": ev.event_id, "symbol": row.symbol,
+                                "reason": f"day 0 ({d0.date()}) is outside its prices "
+                                          f"({sess[0].date()} to {sess[-1].date()})"})
+                continue
+            rows.append({"event_id": ev.event_id, "symbol": row.symbol, "name": row.name,
+                         "role": row.role, "exchange": row.exchange, "benchmark": row.benchmark,
+                         "day0": d0, "sec": s, "p0": p0})
+    frame = pd.DataFrame(rows, columns=["event_id", "symbol", "name", "role", "exchange",
+                                        "benchmark", "day0", "sec", "p0"])
+    frame["sec"] = frame["sec"].astype(np.int64)
+    frame["p0"] = frame["p0"].astype(np.int64)
+    frame["day0"] = pd.to_datetime(frame["day0"])
+    return Panel(frame, store, catalog_p0), skipped

@@ -1,0 +1,99 @@
+"""The study's vocabulary, defined once: groups, roles, models, exchanges, windows.
+
+Lowest layer (imports nothing from the package but :mod:`analysis.errors`). Every other module,
+notebook and the PDF takes names, labels, order and colours from here. Test statistics are
+defined by the registry (:mod:`analysis.inference.registry`), each with its own label.
+
+Windows are (start, end) in trading days relative to day 0, inclusive; written ``"-1:1"``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from analysis.errors import UserError
+
+
+@dataclass(frozen=True)
+class Group:
+    """A group of firms in an (event, group, window) cell."""
+
+    name: str  # in CSV files: tests.csv ``group``
+    label: str  # in tables and figures: "US suppliers"
+    words: str  # in sentences: "the US suppliers"
+    color: str  # one colour per group in every figure
+
+
+#: Universe roles (``data/universe.csv`` column ``role``), in display order.
+ROLES = ("target", "peer", "supplier")
+#: The group every firm of an event belongs to.
+ALL = "all"
+GROUPS: dict[str, Group] = {g.name: g for g in (
+    Group("target", "Targets", "targets", "tab:red"),
+    Group("peer", "Peers", "peers", "tab:grey"),
+    Group("supplier", "US suppliers", "US suppliers", "tab:blue"),
+    Group(ALL, "All firms", "firms", "black"),
+)}
+#: Group order in tables, files and figures.
+GROUP_ORDER = tuple(GROUPS)
+
+
+def group_label(name: str) -> str:
+    return GROUPS[name].label if name in GROUPS else str(name)
+
+
+def group_color(name: str) -> str:
+    return GROUPS[name].color if name in GROUPS else "#555555"
+
+
+#: Normal-return models (:mod:`analysis.estimation.models` defines them), in display order.
+MODEL_LABELS = {
+    "mean": "Constant mean",
+    "market-adjusted": "Market-adjusted",
+    "market": "Market model",
+    "ff3": "Fama-French 3",
+    "carhart": "Carhart 4",
+}
+DEFAULT_MODEL = "market"
+#: The test the summaries quote first (until the portfolio test lands).
+HEADLINE_TEST = "bmp_kp"
+
+#: Exchanges (ISO 10383 MIC) the universe may name, with their calendar (Shenzhen trades on
+#: Shanghai's sessions; exchange_calendars has no XSHE).
+EXCHANGE_CALENDAR = {"XSHG": "XSHG", "XSHE": "XSHG", "XNAS": "XNAS", "XNYS": "XNYS", "XHKG": "XHKG"}
+US_EXCHANGES = ("XNAS", "XNYS")
+
+# -- windows -------------------------------------------------------------------------------
+Window = tuple[int, int]
+
+DEFAULT_WINDOWS: tuple[Window, ...] = ((0, 0), (-1, 1), (0, 5), (-5, 5))
+DEFAULT_ESTIMATION: Window = (-250, -11)
+#: The window the summaries and the PDF quote first.
+HEADLINE_WINDOW = "-1:1"
+DEFAULT_MIN_OBS = 120
+
+
+def parse_window(text: str) -> Window:
+    """'-1:1' -> (-1, 1); relative sessions, inclusive. ValueError on bad text."""
+    a, b = str(text).split(":")
+    a, b = int(a), int(b)
+    if a > b:
+        raise ValueError(f"window start {a} is after its end {b}")
+    return a, b
+
+
+def format_window(w) -> str:
+    """(-1, 1) -> '-1:1'."""
+    return f"{w[0]}:{w[1]}"
+
+
+def as_windows(windows) -> list[Window]:
+    """Windows given as 'A:B' strings or (a, b) pairs -> list of (a, b); UserError if bad."""
+    out = []
+    for w in windows:
+        try:
+            out.append(parse_window(w) if isinstance(w, str) else (int(w[0]), int(w[1])))
+        except (ValueError, TypeError, IndexError):
+            raise UserError(f"bad window '{w}': expected START:END in trading days, e.g. -1:1") from None
+    if not out:
+        raise UserError("no event window given")
+    return out
