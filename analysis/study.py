@@ -175,14 +175,14 @@ class EventStudy:
             if why:
                 n = self.universe_rows.get(row.symbol, "?")
                 raise UserError(f"{self.universe_file}: row {n}, field 'exchange': prices of {row.symbol}: {why}")
-        longest = max((len(f) for f in frames.values()), default=0)
-        if not longest:
+        if not frames:
             return
+        longest, which = max((len(f), s) for s, f in frames.items())
         for option, wins in (("estimation", [self.estimation]), ("window", self.windows)):
             for a, b in wins:
                 if b - a + 1 > longest:
                     raise UserError(f"--{option} {a}:{b} spans {b - a + 1} sessions, more than the longest "
-                                    f"price history ({longest} days)")
+                                    f"price history ({longest} days, {which})")
 
     def _factor_frame(self) -> pd.DataFrame | None:
         if self.factors is None:
