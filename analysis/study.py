@@ -164,10 +164,15 @@ class EventStudy:
         return frames, errors
 
     def check_data(self, frames: dict) -> None:
-        """Refuse a universe whose declared exchanges disagree with the price files' dates (more than
-        2% of a file's dates are not sessions of its exchange), and windows longer than the longest
-        price history: ``UserError`` naming the universe file and row, or the option."""
+        """Refuse a security that is its own benchmark, a universe whose declared exchanges disagree with
+        the price files' dates (more than 2% of a file's dates are not sessions of its exchange), and
+        windows longer than the longest price history: ``UserError`` naming the universe file and row,
+        or the option."""
         for row in self.universe.itertuples(index=False):
+            if row.symbol == row.benchmark:  # a universe given as a frame skipped load_universe's check
+                n = self.universe_rows.get(row.symbol, "?")
+                raise UserError(f"{self.universe_file}: row {n}, field 'benchmark': '{row.benchmark}' is the "
+                                "security itself; a benchmark must be another series (its market index)")
             frame = frames.get(row.symbol)
             if frame is None or not len(frame):
                 continue

@@ -301,3 +301,17 @@ def test_exit_1_one_line_when_the_disk_is_full(tmp_path, capsys, monkeypatch):
     assert _main("study", "--out", str(tmp_path / "out"), "--quiet") == 1
     assert _one_line(capsys).startswith(f"error: cannot write the results to {tmp_path / 'out'}: No space left")
     assert results  # imported for the monkeypatch target's module
+
+
+def test_case6_own_benchmark_in_a_universe_frame_is_refused_too():
+    import pandas as pd
+
+    from analysis.errors import UserError
+    from analysis.study import EventStudy
+
+    uni = pd.DataFrame([{"symbol": "^GSPC", "name": "S&P", "role": "supplier", "exchange": "XNAS",
+                         "benchmark": "^GSPC"}])
+    idx = pd.bdate_range("2019-01-02", periods=300, name="date")
+    frames = {"^GSPC": pd.DataFrame({"adj_close": 100.0, "close": 100.0, "volume": 1.0}, index=idx)}
+    with pytest.raises(UserError, match=r"universe: row 1, field 'benchmark': '\^GSPC' is the security itself"):
+        EventStudy(universe=uni, prices=frames, placebo_draws=0).fit()
