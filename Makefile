@@ -8,7 +8,10 @@ STAMP  := $(VENV)/.installed
 PRICES ?=
 RUN    ?=
 CONFIG ?=
-REPORT_ARGS := $(if $(PRICES),--prices $(PRICES)) $(if $(CONFIG),--config $(CONFIG)) $(if $(RUN),--run-id $(RUN))
+# FACTORS=FILE: a local daily factor file (French format) instead of the download from Kenneth French's library.
+FACTORS ?=
+REPORT_ARGS := $(if $(PRICES),--prices $(PRICES)) $(if $(CONFIG),--config $(CONFIG)) $(if $(RUN),--run-id $(RUN)) \
+               $(if $(FACTORS),--factors $(FACTORS))
 
 .PHONY: report test bench study clean-venv
 

@@ -1,7 +1,7 @@
 """Command line: ``python -m analysis study ...`` and ``python -m analysis report ...``.
 
 Exit codes: 0 success (skipped firms included), 2 user error (one line on stderr, never a
-traceback), 1 an unexpected failure.
+traceback), 1 a failure of the machine (disk full, file too large: one line) or an unexpected one.
 """
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from analysis.errors import UserError
-from analysis.vocab import DEFAULT_ESTIMATION, DEFAULT_MIN_OBS, DEFAULT_MODEL, DEFAULT_WINDOWS, MODEL_LABELS, format_window
+from analysis.errors import SystemFailure, UserError, os_error
+from analysis.vocab import (DEFAULT_ESTIMATION, DEFAULT_MIN_OBS, DEFAULT_MODEL, DEFAULT_WINDOWS, MAX_RELATIVE_DAY,
+                            MODEL_LABELS, format_window)
+
+#: Upper bound of --placebo-draws (a typo must not ask for terabytes).
+MAX_PLACEBO_DRAWS = 100_000
 
 
 class _Parser(argparse.ArgumentParser):
@@ -21,12 +25,29 @@ class _Parser(argparse.ArgumentParser):
 def _window(text: str) -> str:
     from analysis.vocab import parse_window
 
+    shown = text if len(text) <= 40 else text[:37] + "..."
     try:
-        parse_window(text)
+        a, b = parse_window(text)
     except (ValueError, TypeError):
-        raise argparse.ArgumentTypeError(f"bad window '{text}': expected START:END with START <= END "
+        raise argparse.ArgumentTypeError(f"bad window '{shown}': expected START:END with START <= END "
                                          "(trading days relative to day 0), e.g. -1:1")
+    if max(abs(a), abs(b)) > MAX_RELATIVE_DAY:
+        raise argparse.ArgumentTypeError(f"bad window '{shown}': bounds must lie within "
+                                         f"-{MAX_RELATIVE_DAY}..{MAX_RELATIVE_DAY} sessions of day 0")
     return text
+
+
+def _count(low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, not '{text[:40]}'") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is outside {low}..{high:,}")
+        return value
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,8 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--min-obs", type=int, default=DEFAULT_MIN_OBS,
                    help=f"minimum estimation returns (default {DEFAULT_MIN_OBS})")
     s.add_argument("--factors", action="append", metavar="FILE",
-                   help="daily factor file(s), French format, percent (repeatable: 3-factor + momentum)")
-    s.add_argument("--placebo-draws", type=int, default=1000, help="pseudo-event dates per event (0: off)")
+                   help="daily factor file(s), French format, percent (repeatable: 3-factor + momentum; "
+                        "default: downloaded from Kenneth French's data library and cached)")
+    s.add_argument("--placebo-draws", type=_count(0, MAX_PLACEBO_DRAWS), default=1000,
+                   help="pseudo-event dates per event (0: off)")
+    s.add_argument("--allow-extreme-returns", action="store_true",
+                   help="keep securities with a daily return outside -80%%..+400%% (default: a data error, skipped)")
     s.add_argument("--refresh", action="store_true", help="re-download prices even if cached")
     s.add_argument("--out", required=True, metavar="DIR", help="output folder")
     s.add_argument("--quiet", action="store_true", help="do not print the summary")
@@ -59,24 +84,38 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--run-id", metavar="ID", help="name of the run folder under reports/")
     r.add_argument("--reports-dir", metavar="DIR", default=None, help="where runs go (default reports/)")
     r.add_argument("--event", action="append", metavar="ID", help="only these events (repeatable)")
+    r.add_argument("--factors", metavar="FILE",
+                   help="daily factor file for the ff3 robustness (default: the config's, else downloaded)")
     r.add_argument("--refresh", action="store_true", help="re-download prices even if cached")
     return p
+
+
+def _check_out(out: str) -> Path:
+    """``--out`` must name a folder (existing or not), never '' or a file."""
+    if not out or not out.strip():
+        raise UserError("--out: expected a folder name, got an empty string")
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--out {out}: is a file, not a folder")
+    return path
 
 
 def cmd_study(args) -> int:
     from analysis.study import EventStudy
 
+    out = _check_out(args.out)
     study = EventStudy(
         events=args.events, universe=args.universe, prices=args.prices, model=args.model,
         estimation=args.estimation, windows=args.window or DEFAULT_WINDOWS, min_obs=args.min_obs,
         factors=args.factors, event_ids=args.event, symbols=args.symbol,
         placebo_draws=args.placebo_draws, progress=sys.stderr.isatty(), refresh=args.refresh,
+        allow_extreme_returns=args.allow_extreme_returns,
     )
     res = study.fit()
     try:
-        written = res.to_csv(Path(args.out))
+        written = res.to_csv(out)
     except OSError as exc:
-        raise UserError(f"cannot write the results to {args.out}: {exc.strerror or exc}") from None
+        raise os_error(exc, f"cannot write the results to {args.out}") from None
     if not args.quiet:
         print(res.summary())
     print(f"wrote {', '.join(p.name for p in written)} to {args.out}", file=sys.stderr)
@@ -86,8 +125,12 @@ def cmd_study(args) -> int:
 def cmd_report(args) -> int:
     from analysis.report.pipeline import run_pipeline
 
-    return run_pipeline(prices=args.prices, config=args.config, run_id=args.run_id,
-                        reports_dir=args.reports_dir, events=args.event, refresh=args.refresh)
+    try:
+        return run_pipeline(prices=args.prices, config=args.config, run_id=args.run_id,
+                            reports_dir=args.reports_dir, events=args.event, refresh=args.refresh,
+                            factors=args.factors)
+    except OSError as exc:  # the reports folder: read-only, full, not a folder
+        raise os_error(exc, "cannot write the report") from None
 
 
 _NEGATIVE_VALUE_OPTIONS = ("--window", "--estimation")
@@ -115,6 +158,9 @@ def main(argv=None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except SystemFailure as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

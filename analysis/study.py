@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 
 from analysis import tables
+from analysis.data import calendars
 from analysis.data import catalog as catalog_mod
-from analysis.data.factors import load_factors
+from analysis.data.factors import default_factors, load_factors
 from analysis.errors import UserError
 from analysis.estimation import engine
 from analysis.estimation.models import get_model
@@ -27,8 +28,8 @@ from analysis.inference import limits, placebo, volume
 from analysis.inference.battery import run_battery
 from analysis.inference.cells import Cells, build_cells
 from analysis.results import EventStudyResults
-from analysis.vocab import (ALL, DEFAULT_ESTIMATION, DEFAULT_MIN_OBS, DEFAULT_MODEL, DEFAULT_WINDOWS, ROLES,
-                            as_windows)
+from analysis.vocab import (ALL, DEFAULT_ESTIMATION, DEFAULT_MIN_OBS, DEFAULT_MODEL, DEFAULT_WINDOWS,
+                            MAX_RELATIVE_DAY, ROLES, as_windows, format_window)
 
 
 class EventStudy:
@@ -50,7 +51,8 @@ class EventStudy:
     min_obs : int
         Minimum estimation returns; fewer skips the firm for that event.
     factors : path or list of paths or DataFrame, optional
-        Daily factors (French's files, percent) for ``ff3``/``carhart``.
+        Daily factors (French's files, percent) for ``ff3``/``carhart``; None downloads them from
+        Kenneth French's data library into the cache (:class:`~analysis.data.factors.FrenchLibrary`).
     event_ids, symbols : list of str, optional
         Restrict to these events / securities.
     placebo_draws : int
@@ -58,6 +60,9 @@ class EventStudy:
     factor_exchanges : tuple of str
         Exchanges whose securities the factor models (ff3, carhart) apply to; French's factors
         are US factors, so by default only XNAS/XNYS securities (others are skipped, listed).
+    allow_extreme_returns : bool
+        Keep a security with a daily return outside -80%..+400% (by default such a return is
+        taken for a data error and the security is skipped, the date named).
     """
 
     def __init__(
@@ -78,10 +83,16 @@ class EventStudy:
         progress: bool = False,
         cache_dir=None,
         refresh: bool = False,
+        allow_extreme_returns: bool = False,
     ):
         self.model = get_model(model)
         self.estimation = as_windows([estimation])[0]
         self.windows = as_windows(windows)
+        for option, wins in (("estimation", [self.estimation]), ("window", self.windows)):
+            for w in wins:
+                if max(abs(w[0]), abs(w[1])) > MAX_RELATIVE_DAY:
+                    raise UserError(f"--{option} {format_window(w)}: bounds must lie within "
+                                    f"-{MAX_RELATIVE_DAY}..{MAX_RELATIVE_DAY} sessions of day 0")
         first_window_day = min(w[0] for w in self.windows)
         if self.estimation[1] >= first_window_day:
             raise UserError(f"estimation window {self.estimation[0]}:{self.estimation[1]} overlaps the event "
@@ -94,6 +105,9 @@ class EventStudy:
         self.events = self._load_events(events)
         self.catalog = self.events  # the full catalog: placebo dates avoid all its windows
         self.universe = self._load_universe(universe)
+        attrs = getattr(self.universe, "attrs", {}) or {}
+        self.universe_file = attrs.get("path", "universe")
+        self.universe_rows = dict(attrs.get("rows") or {s: i + 1 for i, s in enumerate(self.universe["symbol"])})
         if event_ids:
             self.events = catalog_mod.select_events(self.events, list(event_ids))
         if symbols:
@@ -106,6 +120,7 @@ class EventStudy:
         self.progress = progress
         self.cache_dir = cache_dir
         self.refresh = refresh
+        self.allow_extreme_returns = bool(allow_extreme_returns)
 
     # -- inputs ---------------------------------------------------------------------------
     @staticmethod
@@ -140,16 +155,46 @@ class EventStudy:
         from analysis.data import prices as prices_mod
 
         source = self._source()
-        frames, errors = prices_mod.load_prices(source, needed, progress=self.progress)
+        frames, errors = prices_mod.load_prices(source, needed, progress=self.progress,
+                                                allow_extreme_returns=self.allow_extreme_returns)
         if not frames:
             first = next(iter(errors.items()), ("", "no symbols"))
             raise UserError(f"no prices could be loaded ({len(errors)} symbols failed; "
                             f"first: {first[0]}: {first[1]})")
         return frames, errors
 
+    def check_data(self, frames: dict) -> None:
+        """Refuse a security that is its own benchmark, a universe whose declared exchanges disagree with
+        the price files' dates (more than 2% of a file's dates are not sessions of its exchange), and
+        windows longer than the longest price history: ``UserError`` naming the universe file and row,
+        or the option."""
+        for row in self.universe.itertuples(index=False):
+            if row.symbol == row.benchmark:  # a universe given as a frame skipped load_universe's check
+                n = self.universe_rows.get(row.symbol, "?")
+                raise UserError(f"{self.universe_file}: row {n}, field 'benchmark': '{row.benchmark}' is the "
+                                "security itself; a benchmark must be another series (its market index)")
+            frame = frames.get(row.symbol)
+            if frame is None or not len(frame):
+                continue
+            why = calendars.calendar_mismatch(frame, row.exchange)
+            if why:
+                n = self.universe_rows.get(row.symbol, "?")
+                raise UserError(f"{self.universe_file}: row {n}, field 'exchange': prices of {row.symbol}: {why}")
+        if not frames:
+            return
+        longest, which = max((len(f), s) for s, f in frames.items())
+        for option, wins in (("estimation", [self.estimation]), ("window", self.windows)):
+            for a, b in wins:
+                if b - a + 1 > longest:
+                    raise UserError(f"--{option} {a}:{b} spans {b - a + 1} sessions, more than the longest "
+                                    f"price history ({longest} days, {which})")
+
     def _factor_frame(self) -> pd.DataFrame | None:
         if self.factors is None:
-            return None
+            if not self.model.excess:
+                return None
+            return default_factors(momentum="mom" in self.model.regressors, cache_dir=self.cache_dir,
+                                   refresh=self.refresh)
         if isinstance(self.factors, pd.DataFrame):
             return self.factors
         return load_factors(self.factors)
@@ -159,9 +204,8 @@ class EventStudy:
         """Returns on sessions for every usable security, and the firm-event rows."""
         if frames is None:
             frames, errors = self.load_prices()
+        self.check_data(frames)
         factors = self._factor_frame()
-        if self.model.excess and factors is None:
-            raise UserError(f"model '{self.model.name}' needs daily factors: pass --factors FILE")
         return build_panel(self.model, self.universe, self.events, self.catalog, frames, errors, factors,
                            self.factor_exchanges)
 

@@ -70,6 +70,8 @@ DEFAULT_ESTIMATION: Window = (-250, -11)
 #: The window the summaries and the PDF quote first.
 HEADLINE_WINDOW = "-1:1"
 DEFAULT_MIN_OBS = 120
+#: Window bounds (estimation and event windows) must lie within +-MAX_RELATIVE_DAY sessions of day 0.
+MAX_RELATIVE_DAY = 5000
 
 
 def parse_window(text: str) -> Window:

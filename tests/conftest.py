@@ -244,3 +244,35 @@ def prices_from_returns(dates, returns, start=100.0) -> pd.Series:
 def make_prices():
     """:func:`prices_from_returns`."""
     return prices_from_returns
+
+
+# ----------------------------------------------------------------------------- factor downloads
+
+
+def french_zip(csv_path: Path, name: str) -> bytes:
+    """A zip like Kenneth French's (``<name>_CSV.zip`` holding ``<name>.CSV``) around a local file."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(f"{name}.CSV", Path(csv_path).read_bytes())
+    return buf.getvalue()
+
+
+@pytest.fixture
+def fake_french(shared_factors, monkeypatch):
+    """Patch the download of :mod:`analysis.data.factors` to serve ``../shared/factors`` as French's
+    zip files (no network); returns the list of URLs asked for."""
+    from analysis.data import factors
+
+    calls = []
+
+    def download(url, timeout=60.0):
+        calls.append(url)
+        name = url.rsplit("/", 1)[-1].removesuffix("_CSV.zip")
+        return french_zip(shared_factors / f"{name}.csv", name)
+
+    monkeypatch.setattr(factors, "_download", download)
+    monkeypatch.setattr(factors.time, "sleep", lambda s: None)
+    return calls

@@ -173,3 +173,45 @@ def test_recorded_files_agree_with_the_exchange_calendars(shared_prices, symbol,
     have = ~np.isnan(sr.ret)
     expect = (raw["adj_close"].reindex(sr.sessions) / r.shift(1) - 1).to_numpy()
     np.testing.assert_allclose(sr.ret[have], expect[have], rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- issue 13, case 9
+
+
+def test_case9_an_event_before_the_calendar_has_no_day_zero():
+    """Issue 13, case 9: an event in 1950 was reported with day 0 2005-01-04."""
+    with pytest.raises(UserError, match=r"announcement 1950-06-01 is before the first XNYS session of the "
+                                        r"calendar \(1990-01-02\)"):
+        day_zero("1950-06-01", "XNYS")
+    with pytest.raises(UserError, match=r"before the first XSHE session of the calendar \(1990-12-03\)"):
+        day_zero("1990-06-01T10:00+08:00", "XSHE")
+    assert day_zero("1995-03-03", "XNYS") == pd.Timestamp("1995-03-03")  # covered now (was 2005 on)
+
+
+def test_case9_prices_before_2005_are_used(synthetic_study, make_prices):
+    """Issue 13, case 9: pre-2005 prices were dropped silently (the calendar started in 2005)."""
+    dates = sessions("XNYS", "1998-01-02", "1999-12-31")
+    rng = np.random.default_rng(3)
+    mkt = rng.normal(0.0005, 0.01, len(dates) - 1)
+    prices = {"IDX": make_prices(dates, mkt), "SYN": make_prices(dates, 0.001 + 1.2 * mkt + rng.normal(0, 0.01, len(mkt)))}
+    res = synthetic_study({"SYN": ("XNYS", "IDX", "supplier")}, prices,
+                          {"old_event": "1999-06-01", "ancient": "1950-06-01"}, windows=["0:0"])
+    est = res.estimation.set_index("event_id")
+    assert str(est.loc["old_event", "day0"])[:10] == "1999-06-01" and est.loc["old_event", "m"] == 240
+    skipped = res.skipped.set_index("event_id")
+    assert "before the first XNYS session" in skipped.loc["ancient", "reason"]
+
+
+def test_calendar_mismatch_counts_dates_that_are_not_sessions():
+    from analysis.data.calendars import MAX_OFF_CALENDAR, calendar_mismatch
+
+    us = sessions("XNYS", "2019-01-01", "2019-12-31")
+    frame = pd.DataFrame({"adj_close": 1.0}, index=us)
+    assert calendar_mismatch(frame, "XNYS") is None
+    why = calendar_mismatch(frame, "XSHE")  # US dates on the Shanghai calendar: Golden Week, Spring Festival...
+    assert why is not None and why.endswith("are not XSHE sessions (at most 2% may be): is the exchange right?")
+    n_off = int((~us.isin(sessions("XSHG", "2019-01-01", "2019-12-31"))).sum())
+    assert why.startswith(f"{n_off} of {len(us)} price dates (") and n_off / len(us) > MAX_OFF_CALENDAR
+    # A few vendor rows on holidays (at most 2%) are tolerated.
+    extra = pd.DatetimeIndex(["2019-07-04", "2019-12-25"])
+    assert calendar_mismatch(pd.DataFrame({"adj_close": 1.0}, index=us.union(extra)), "XNYS") is None

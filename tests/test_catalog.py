@@ -158,6 +158,11 @@ BAD_INPUT = {
                                   ["NASDAQ"]),
     "universe duplicate symbol": (load_universe, U, [GOOD_SECURITY, GOOD_SECURITY], 2, "symbol", ["duplicate"]),
     "universe bad benchmark": (load_universe, U, ["AMBA,Ambarella,supplier,XNAS,S&P 500"], 1, "benchmark", []),
+    # issue 13, case 6: a security that is its own benchmark (sigma ~ 1e-18, entered every test)
+    "universe own benchmark": (load_universe, U, [GOOD_SECURITY, "^GSPC,S&P 500,supplier,XNAS,^GSPC"], 2,
+                               "benchmark", ["is the security itself"]),
+    # issue 13, case 9: Windows device names
+    "universe device name": (load_universe, U, ["NUL,Null,supplier,XNAS,^GSPC"], 1, "symbol", ["Windows device"]),
 }
 
 
@@ -230,3 +235,40 @@ def test_parse_date_only_is_naive_midnight():
 def test_parse_rejects(text, reason):
     with pytest.raises(ValueError, match=reason):
         parse_announced_at(text)
+
+
+# --- issue 13: empty files, bad bytes, huge fields ------------------------------------------------
+
+@pytest.mark.parametrize("loader, header", [(load_events, E), (load_universe, U)])
+def test_case8_a_header_only_file_is_an_error(tmp_path, loader, header):
+    """Issue 13, case 8: an events or universe file with only a header ran with empty outputs."""
+    path = write(tmp_path, "only.csv", header, "")
+    with pytest.raises(UserError) as info:
+        loader(path)
+    assert str(info.value) == f"{path}: no rows: the file has only a header ({header})"
+
+
+@pytest.mark.parametrize("loader, header, good", [(load_events, E, GOOD_EVENT), (load_universe, U, GOOD_SECURITY)])
+def test_case8_non_utf8_byte_names_the_row(tmp_path, loader, header, good):
+    """Issue 13, case 8: a non-UTF-8 byte gave a message naming no row."""
+    path = tmp_path / "bin.csv"
+    path.write_bytes((header + "\n" + good + "\n").encode() + b"x,\xff\n")
+    with pytest.raises(UserError) as info:
+        loader(path)
+    assert str(info.value).startswith(f"{path}: row 2: not UTF-8 text (byte 3 of the line")
+
+
+@pytest.mark.parametrize("size", [20_000, 1_000_000])
+def test_case8_a_huge_field_names_the_row(tmp_path, size):
+    """Issue 13, case 8: a 1 MB field gave a message naming no row (and would be echoed)."""
+    path = write(tmp_path, "e.csv", E, GOOD_EVENT, f"b,2019-05-16,{'t' * size},report,src")
+    with pytest.raises(UserError) as info:
+        load_events(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: row 2: ") and "longer than 10000 characters" in msg and len(msg) < 300
+
+
+def test_universe_records_its_file_and_rows(tmp_path):
+    path = write(tmp_path, "u.csv", U, GOOD_SECURITY, "AMBA,Ambarella,supplier,XNAS,^GSPC")
+    uni = load_universe(path)
+    assert uni.attrs == {"path": str(path), "rows": {"002415.SZ": 1, "AMBA": 2}}

@@ -140,7 +140,7 @@ BAD = {
     "prices folder": lambda t: ["--prices", str(t / "nowhere")],
     "malformed events": lambda t: ["--events", str(_bad_events(t))],
     "missing events file": lambda t: ["--events", str(t / "none.csv")],
-    "ff3 without factors": lambda t: ["--model", "ff3"],
+    "ff3 with a missing factor file": lambda t: ["--model", "ff3", "--factors", str(t / "none.csv")],
     "unknown option": lambda t: ["--frobnicate"],
 }
 
@@ -194,3 +194,124 @@ def test_a_missing_symbol_is_skipped_and_the_others_run(tmp_path, shared_prices)
     assert list(skipped["symbol"]) == ["AMBA"] and "AMBA" in skipped["reason"].iloc[0]
     car = read(tmp_path / "out", "car.csv")
     assert "002415.SZ" in set(car["symbol"]) and "AMBA" not in set(car["symbol"])
+
+
+# --------------------------------------------------------------------------- issue 13: hardening
+
+
+def _main(*args):
+    from analysis.cli import main
+
+    return main(list(args))
+
+
+def _one_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("error:") and "Traceback" not in err[0]
+    return err[0]
+
+
+SMALL = ["--event", "nyt_hikvision_2019", "--placebo-draws", "0", "--quiet"]
+
+
+@pytest.mark.parametrize("option, value", [("--estimation", "-5000000:-11"), ("--window", "0:99999999999999999999"),
+                                           ("--window", "-5001:0"), ("--estimation", "-6000:-11")])
+def test_case7_unbounded_ranges_exit_2_naming_the_option(tmp_path, capsys, option, value):
+    """Issue 13, case 7: --estimation -5000000:-11 took 10 GB and ended in a MemoryError traceback."""
+    assert _main("study", "--out", str(tmp_path / "out"), option, value) == 2
+    line = _one_line(capsys)
+    assert f"argument {option}" in line and "within -5000..5000" in line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.shared_prices
+@pytest.mark.parametrize("option, value, span", [("--estimation", "-4000:-11", 3990), ("--window", "0:2999", 3000)])
+def test_case7_windows_longer_than_the_price_history_exit_2(shared_prices, tmp_path, capsys, option, value, span):
+    assert _main("study", "--prices", str(shared_prices), "--out", str(tmp_path / "out"), option, value, *SMALL) == 2
+    line = _one_line(capsys)
+    assert line == (f"error: {option} {value} spans {span} sessions, more than the longest price history "
+                     "(2136 days, ^GSPC)")
+    assert not (tmp_path / "out").exists()
+
+
+def test_case8_out_empty_or_a_file_exits_2_before_running(tmp_path, capsys, monkeypatch):
+    """Issue 13, case 8: --out "" wrote seven CSVs into the current directory."""
+    monkeypatch.chdir(tmp_path)
+    assert _main("study", "--out", "") == 2
+    assert _one_line(capsys) == "error: --out: expected a folder name, got an empty string"
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "afile").write_text("keep me")
+    assert _main("study", "--out", "afile") == 2
+    assert _one_line(capsys) == "error: --out afile: is a file, not a folder"
+    assert (tmp_path / "afile").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("which", ["events", "universe"])
+def test_case8_header_only_events_or_universe_exit_2(tmp_path, capsys, which):
+    """Issue 13, case 8: a header-only file gave exit 0 with empty outputs (or '0 symbols failed')."""
+    header = {"events": "event_id,announced_at,title,kind,source", "universe": "symbol,name,role,exchange,benchmark"}
+    path = tmp_path / f"{which}.csv"
+    path.write_text(header[which] + "\n\n")
+    assert _main("study", f"--{which}", str(path), "--out", str(tmp_path / "out")) == 2
+    assert _one_line(capsys) == f"error: {path}: no rows: the file has only a header ({header[which]})"
+    assert not (tmp_path / "out").exists()
+
+
+def _universe(tmp_path, *rows):
+    path = tmp_path / "universe.csv"
+    path.write_text("symbol,name,role,exchange,benchmark\n" + "".join(r + "\n" for r in rows))
+    return path
+
+
+def test_case6_a_symbol_that_is_its_own_benchmark_exits_2(tmp_path, capsys):
+    """Issue 13, case 6: ^GSPC with benchmark ^GSPC was studied (sigma ~ 1e-18)."""
+    uni = _universe(tmp_path, "AMBA,Ambarella,supplier,XNAS,^GSPC", "^GSPC,S&P 500,supplier,XNAS,^GSPC")
+    assert _main("study", "--universe", str(uni), "--out", str(tmp_path / "out")) == 2
+    assert _one_line(capsys) == (f"error: {uni}: row 2, field 'benchmark': '^GSPC' is the security itself; a "
+                                 "benchmark must be another series (its market index)")
+
+
+@pytest.mark.shared_prices
+def test_case9_an_exchange_that_disagrees_with_the_price_file_exits_2(shared_prices, tmp_path, capsys):
+    """Issue 13, case 9: a US stock declared XSHE was analysed on the Shanghai calendar without a word."""
+    uni = _universe(tmp_path, "INTC,Intel,supplier,XNAS,^GSPC", "AMBA,Ambarella,supplier,XSHE,^GSPC")
+    assert _main("study", "--prices", str(shared_prices), "--universe", str(uni), "--out", str(tmp_path / "out"),
+                 *SMALL) == 2
+    line = _one_line(capsys)
+    assert line.startswith(f"error: {uni}: row 2, field 'exchange': prices of AMBA: ")
+    assert "are not XSHE sessions (at most 2% may be): is the exchange right?" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_exit_1_one_line_when_the_disk_is_full(tmp_path, capsys, monkeypatch):
+    import errno
+
+    from analysis import results
+    from analysis.study import EventStudy
+
+    class Fake:
+        def to_csv(self, out):
+            raise OSError(errno.ENOSPC, "No space left on device", str(out))
+
+        def summary(self):
+            return ""
+
+    monkeypatch.setattr(EventStudy, "fit", lambda self: Fake())
+    assert _main("study", "--out", str(tmp_path / "out"), "--quiet") == 1
+    assert _one_line(capsys).startswith(f"error: cannot write the results to {tmp_path / 'out'}: No space left")
+    assert results  # imported for the monkeypatch target's module
+
+
+def test_case6_own_benchmark_in_a_universe_frame_is_refused_too():
+    import pandas as pd
+
+    from analysis.errors import UserError
+    from analysis.study import EventStudy
+
+    uni = pd.DataFrame([{"symbol": "^GSPC", "name": "S&P", "role": "supplier", "exchange": "XNAS",
+                         "benchmark": "^GSPC"}])
+    idx = pd.bdate_range("2019-01-02", periods=300, name="date")
+    frames = {"^GSPC": pd.DataFrame({"adj_close": 100.0, "close": 100.0, "volume": 1.0}, index=idx)}
+    with pytest.raises(UserError, match=r"universe: row 1, field 'benchmark': '\^GSPC' is the security itself"):
+        EventStudy(universe=uni, prices=frames, placebo_draws=0).fit()

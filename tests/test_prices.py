@@ -511,3 +511,191 @@ def test_load_prices_through_yahoo_source(shared_prices, tmp_path, sleeps):
     frames, errors = load_prices(src, ["INTC", "NVDA", "0020.HK"], "2019-01-01", "2019-01-31")
     assert sorted(frames) == ["INTC", "NVDA"] and list(errors) == ["0020.HK"]
     assert errors["0020.HK"].startswith("could not download 0020.HK from Yahoo Finance (possibly delisted")
+
+
+# --------------------------------------------------------------------------- issue 13: implausible data
+
+
+def _px_copy(shared_prices, tmp_path, symbols=None):
+    """A writable copy of the recorded prices (only ``symbols`` when given)."""
+    import shutil
+
+    folder = tmp_path / "PX"
+    folder.mkdir()
+    for f in shared_prices.glob("*.csv"):
+        if symbols is None or f.stem in symbols:
+            shutil.copy(f, folder / f.name)
+    return folder
+
+
+@pytest.mark.parametrize("day", ["2300-01-02", "1600-01-03"])
+def test_case2_implausible_date_names_file_row_and_field(tmp_path, day):
+    """Issue 13, case 2: a row dated 2300 (or 1600) was an OutOfBoundsDatetime traceback."""
+    path = tmp_path / "X.csv"
+    path.write_text(GOOD_HEADER + "2020-01-02,1,1,1,1,1,10\n" + f"{day},1,1,1,1,1,10\n")
+    with pytest.raises(UserError) as err:
+        CsvSource(tmp_path).fetch("X")
+    assert str(err.value) == (f"{path}: row 2, field 'date': {day} is outside the plausible "
+                              "1900-01-01..2100-12-31")
+
+
+@pytest.mark.shared_prices
+def test_case2_one_bad_price_file_skips_only_that_symbol(shared_prices, tmp_path, capsys):
+    from analysis.cli import main
+
+    px = _px_copy(shared_prices, tmp_path, {"AMBA", "INTC", "^GSPC", "002415.SZ", "000300.SS"})
+    with open(px / "AMBA.csv", "a") as fh:
+        fh.write("2300-01-02,1,1,1,1,1,10\n")
+    out = tmp_path / "out"
+    rc = main(["study", "--prices", str(px), "--out", str(out), "--event", "nyt_hikvision_2019", "--symbol", "AMBA",
+               "--symbol", "INTC", "--symbol", "002415.SZ", "--placebo-draws", "0", "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    skipped = pd.read_csv(out / "skipped.csv")
+    assert list(skipped["symbol"]) == ["AMBA"]
+    assert skipped["reason"].iloc[0] == (f"{px / 'AMBA.csv'}: row 2060, field 'date': 2300-01-02 is outside the "
+                                         "plausible 1900-01-01..2100-12-31")
+    assert set(pd.read_csv(out / "car.csv")["symbol"]) == {"INTC", "002415.SZ"}
+
+
+@pytest.mark.shared_prices
+def test_case4_symlink_out_of_the_prices_folder_is_refused(shared_prices, tmp_path):
+    """Issue 13, case 4: a symlink resolving outside the prices folder was followed."""
+    px = tmp_path / "PX"
+    px.mkdir()
+    secret = tmp_path / "secret.csv"
+    secret.write_text("date,adj_close\n2020-01-02,1\n")
+    (px / "LEAK.csv").symlink_to(secret)
+    (px / "INSIDE.csv").symlink_to(px / "REAL.csv")  # a link inside the folder is fine
+    (px / "REAL.csv").write_text("date,adj_close\n2020-01-02,1\n")
+    with pytest.raises(UserError, match=r"LEAK.csv: a link to a file outside the prices folder .*refused"):
+        CsvSource(px).fetch("LEAK")
+    with pytest.raises(UserError, match="outside the prices folder"):
+        CsvSource(px).describe("LEAK")
+    assert len(CsvSource(px).fetch("INSIDE")) == 1
+
+
+def test_case4_messages_never_echo_file_contents(tmp_path):
+    """Issue 13, case 4: the first line of a file was echoed (``header has: api_token=...``)."""
+    cases = {
+        "HDR": "api_token=s3cr3t,foo\n1,2\n",
+        "VAL": GOOD_HEADER + "2020-01-02,1,1,1,s3cr3t,1,10\n",
+        "DAT": GOOD_HEADER + "s3cr3t,1,1,1,1,1,10\n",
+        "QUO": GOOD_HEADER + '2020-01-02,1,1,1,1,1,10\n"s3cr3t\n',
+    }
+    for name, text in cases.items():
+        (tmp_path / f"{name}.csv").write_text(text)
+        with pytest.raises(UserError) as err:
+            CsvSource(tmp_path).fetch(name)
+        assert "s3cr3t" not in str(err.value) and "api_token" not in str(err.value), (name, str(err.value))
+    with pytest.raises(UserError, match=r"HDR.csv: field 'date': missing required column \(expected a header "
+                                        r"date,open,high,low,close,adj_close,volume\)"):
+        CsvSource(tmp_path).fetch("HDR")
+
+
+def test_case8_non_utf8_byte_and_huge_field_name_the_row(tmp_path):
+    """Issue 13, case 8: a non-UTF-8 byte or a 1 MB field gave a message naming no row."""
+    (tmp_path / "BIN.csv").write_bytes((GOOD_HEADER + "2020-01-02,1,1,1,1,1,10\n2020-01-03,1,1,1,\xff,1,10\n")
+                                       .encode("latin-1"))
+    with pytest.raises(UserError, match=r"BIN.csv: row 2: not UTF-8 text"):
+        CsvSource(tmp_path).fetch("BIN")
+    (tmp_path / "BIG.csv").write_text(GOOD_HEADER + "2020-01-02,1,1,1,1,1,10\n2020-01-03,1,1,1," + "9" * 1_000_000
+                                      + ",1,10\n")
+    with pytest.raises(UserError) as err:
+        CsvSource(tmp_path).fetch("BIG")
+    assert str(err.value) == f"{tmp_path / 'BIG.csv'}: row 2, field 'close': longer than 10000 characters"
+
+
+def _times_1000(folder, symbol, day):
+    path = folder / f"{symbol}.csv"
+    lines = path.read_text().splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith(day):
+            cells = line.split(",")
+            cells[1:6] = [str(float(c) * 1000) for c in cells[1:6]]
+            lines[i] = ",".join(cells)
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.shared_prices
+def test_case5_prices_times_1000_on_one_day_skip_the_symbol(shared_prices, tmp_path, capsys):
+    """Issue 13, case 5: AMBA x1000 on one day gave CAR +96,996%, t = 39,866 and exit 0."""
+    from analysis.cli import main
+
+    px = _px_copy(shared_prices, tmp_path, {"AMBA", "INTC", "^GSPC"})
+    _times_1000(px, "AMBA", "2019-05-22")
+    out = tmp_path / "out"
+    args = ["study", "--prices", str(px), "--event", "nyt_hikvision_2019", "--symbol", "AMBA", "--symbol", "INTC",
+            "--placebo-draws", "0", "--quiet"]
+    assert main(args + ["--out", str(out)]) == 0
+    skipped = pd.read_csv(out / "skipped.csv")
+    assert list(skipped["symbol"]) == ["AMBA"]
+    reason = skipped["reason"].iloc[0]
+    assert reason.startswith(f"{px / 'AMBA.csv'}: date 2019-05-22, field 'adj_close': daily return +")
+    assert "outside -80%..+400%" in reason and "--allow-extreme-returns" in reason
+    car = pd.read_csv(out / "car.csv")
+    assert set(car["symbol"]) == {"INTC"}
+    # Allowed explicitly: the symbol is studied (and its absurd CAR is the user's choice).
+    assert main(args + ["--out", str(tmp_path / "allowed"), "--allow-extreme-returns"]) == 0
+    car = pd.read_csv(tmp_path / "allowed" / "car.csv")
+    assert set(car["symbol"]) == {"AMBA", "INTC"}
+    assert car.loc[car["symbol"] == "AMBA", "car"].abs().max() > 100
+
+
+def test_check_returns_bounds_are_log5_both_ways():
+    idx = pd.DatetimeIndex(pd.to_datetime(["2020-01-02", "2020-01-03", "2020-01-06"]), name="date")
+
+    def frame(p):
+        return pd.DataFrame({"adj_close": p}, index=idx)
+
+    prices.check_returns(frame([1.0, 4.99, 1.0]), "x")  # +399%, then -80% (|log r| = log 4.99 < log 5): kept
+    with pytest.raises(UserError, match="x: date 2020-01-03, field 'adj_close': daily return \\+401%"):
+        prices.check_returns(frame([1.0, 5.01, 5.0]), "x")
+    with pytest.raises(UserError, match="date 2020-01-06, field 'adj_close': daily return -80%"):
+        prices.check_returns(frame([1.0, 1.0, 0.199]), "x")
+    prices.check_returns(frame([1.0, 1.0, 0.199]), "x", allow=True)
+
+
+@pytest.mark.shared_prices
+@pytest.mark.parametrize("bad", [0.0, -1.0])
+def test_case5_yahoo_answer_with_a_non_positive_price_is_refused(shared_prices, tmp_path, bad):
+    """Issue 13, case 5: Yahoo answers with zero or negative prices were accepted (a -100% return)."""
+    fake = FakeYahoo(shared_prices)
+
+    def broken(tickers, **kwargs):
+        raw = fake(tickers, **kwargs)
+        raw.iloc[3, raw.columns.get_loc(("Close", "AMBA"))] = bad
+        return raw
+
+    with pytest.raises(UserError) as err:
+        YahooSource(cache_dir=tmp_path, downloader=broken).fetch("AMBA", "2019-03-01", "2019-03-29")
+    assert str(err.value) == "Yahoo Finance answer for AMBA: date 2019-03-06, field 'close': price must be positive"
+    assert not (tmp_path / "AMBA.parquet").exists()  # never cached
+
+
+@pytest.mark.shared_prices
+def test_case5_cache_with_a_non_positive_price_is_ignored_and_refetched(shared_prices, tmp_path):
+    """Issue 13, case 5: a cached parquet with a zero price was used as it was."""
+    fake = FakeYahoo(shared_prices)
+    src = YahooSource(cache_dir=tmp_path, downloader=fake)
+    good = src.fetch("AMBA", "2019-03-01", "2019-03-29")
+    cache = tmp_path / "AMBA.parquet"
+    poisoned = pd.read_parquet(cache)
+    poisoned.iloc[2, poisoned.columns.get_loc("adj_close")] = 0.0
+    poisoned.to_parquet(cache)
+    with pytest.warns(UserWarning, match=r"ignoring price cache .*AMBA.parquet \(cache: date 2019-03-05, "
+                                         r"field 'adj_close': price must be positive\)"):
+        again = YahooSource(cache_dir=tmp_path, downloader=fake).fetch("AMBA", "2019-03-01", "2019-03-29")
+    pd.testing.assert_frame_equal(again, good)
+    assert len(fake.calls) == 2  # downloaded again
+
+
+@pytest.mark.parametrize("symbol", ["CON", "nul", "COM1", "LPT9", "Aux", "PRN.SZ", "NUL.csv"])
+def test_case9_windows_device_names_are_refused(symbol):
+    """Issue 13, case 9: CON, NUL, COM1 passed validate_symbol."""
+    with pytest.raises(UserError, match="Windows device name"):
+        validate_symbol(symbol)
+
+
+@pytest.mark.parametrize("symbol", ["CONE", "COM", "NULL", "LPT", "AUXL.SZ", "^CON"])
+def test_device_like_symbols_that_are_not_devices_pass(symbol):
+    assert validate_symbol(symbol) == symbol

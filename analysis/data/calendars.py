@@ -7,6 +7,12 @@ Day-0 rule: day 0 of an event for a security is the first session of its exchang
 close is strictly after the announcement instant; for a date-only announcement it is that
 date if it is a session, else the next session. Relative days count sessions of the
 security's own exchange (day -1 is the session before day 0, whatever the calendar date).
+
+Calendars start in 1990 (1990-01-02; XSHG: its first day, 1990-12-03), so they cover every
+price from then on; an announcement before a calendar's first session has no day 0 (an error).
+A price file whose dates disagree with its exchange's sessions (more than
+:data:`MAX_OFF_CALENDAR` of them are not sessions) most likely belongs to another exchange:
+:func:`calendar_mismatch` says so.
 """
 from __future__ import annotations
 
@@ -20,7 +26,11 @@ from analysis.errors import UserError
 
 #: exchange_calendars has no XSHE: Shenzhen keeps Shanghai's calendar.
 CALENDAR_ALIASES = {"XSHE": "XSHG"}
-CALENDAR_START = "2005-01-01"
+#: Calendars cover prices from this date on (or the calendar's own first day, if later).
+CALENDAR_START = "1990-01-01"
+#: Largest share of a price file's dates that may fall on non-sessions of its exchange (a few
+#: vendor rows on holidays are dropped); more means the declared exchange is wrong.
+MAX_OFF_CALENDAR = 0.02
 
 
 @lru_cache(maxsize=None)
@@ -37,7 +47,12 @@ def calendar(mic: str):
         # exchange_calendars 4.x calls Series.values on tz-aware data (deprecated in pandas 3.1)
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
-        cal = xcals.get_calendar(name, start=CALENDAR_START)
+        factory = getattr(xcals.calendar_utils, "_default_calendar_factories", {}).get(name)
+        bound = getattr(factory, "bound_min", None)
+        start = pd.Timestamp(CALENDAR_START)
+        if callable(bound) and bound() is not None:
+            start = max(start, pd.Timestamp(bound()))
+        cal = xcals.get_calendar(name, start=start)
         cal.closes  # build the lazily computed schedule under the same filter
         cal.sessions
     return cal
@@ -72,6 +87,10 @@ def day_zero(announced, mic: str) -> pd.Timestamp:
     """
     ts, date_only = _as_instant(announced)
     cal = calendar(mic)
+    first = cal.sessions[0]
+    if (ts if date_only else ts.tz_convert(None)) < first:
+        day = ts.date() if date_only else ts
+        raise UserError(f"announcement {day} is before the first {mic} session of the calendar ({first.date()})")
     if date_only:
         idx = cal.sessions.searchsorted(ts, side="left")
         if idx >= len(cal.sessions):
@@ -130,6 +149,25 @@ def _spanning_returns(price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ret[ok] = price[ok] / price[prev[ok]] - 1.0
     span[ok] = pos[ok] - prev[ok]
     return ret, span
+
+
+def calendar_mismatch(prices: pd.DataFrame, mic: str) -> str | None:
+    """Why the dates of a price frame do not fit ``mic``'s sessions, or None when they do.
+
+    More than :data:`MAX_OFF_CALENDAR` of the priced dates (from the calendar's first session on)
+    falling on days the exchange is closed means the file belongs to another market.
+    """
+    px = prices["adj_close"].dropna()
+    cal = calendar(mic)
+    px = px[(px.index >= cal.sessions[0]) & (px.index <= cal.sessions[-1])]
+    if px.empty:
+        return None
+    off = ~px.index.isin(cal.sessions)
+    if off.mean() <= MAX_OFF_CALENDAR:
+        return None
+    first = px.index[int(np.argmax(off))].date()
+    return (f"{int(off.sum())} of {len(px)} price dates ({off.mean():.0%}; first {first}) are not {mic} sessions "
+            f"(at most {MAX_OFF_CALENDAR:.0%} may be): is the exchange right?")
 
 
 def session_returns(prices: pd.DataFrame, symbol: str, mic: str) -> SessionReturns:

@@ -6,12 +6,14 @@ file, the 1-based data row (0 = header) and the field.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
 
+from analysis.data.textfile import MAX_FIELD, read_text
 from analysis.errors import UserError, input_error
 from analysis.paths import DATA
 
@@ -53,13 +55,19 @@ def _read_rows(path, columns) -> list[tuple[int, dict]]:
     (unless a quoted field spans lines). Every column is required to be non-empty.
     """
     path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            records = list(csv.reader(fh))
-    except FileNotFoundError:
-        raise input_error(path, None, None, "file not found") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise input_error(path, None, None, f"cannot read: {exc}") from None
+    reader = csv.reader(io.StringIO(read_text(path), newline=""))
+    records = []
+    while True:
+        try:
+            rec = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problem = f"longer than {MAX_FIELD} characters" if "field limit" in str(exc) else "not a readable CSV row"
+            raise input_error(path, len(records), None, problem) from None
+        if any(len(c) > MAX_FIELD for c in rec):
+            raise input_error(path, len(records), None, f"a field is longer than {MAX_FIELD} characters")
+        records.append(rec)
     if not records or not any(c.strip() for c in records[0]):
         raise input_error(path, 0, None, f"no header; expected {','.join(columns)}")
     header = [c.strip() for c in records[0]]
@@ -82,6 +90,8 @@ def _read_rows(path, columns) -> list[tuple[int, dict]]:
             if not values[col]:
                 raise input_error(path, n, col, "empty")
         rows.append((n, values))
+    if not rows:
+        raise input_error(path, None, None, f"no rows: the file has only a header ({','.join(columns)})")
     return rows
 
 
@@ -127,19 +137,28 @@ def _symbol_problem(symbol: str) -> str | None:
 
 
 def load_universe(path=DEFAULT_UNIVERSE) -> pd.DataFrame:
-    """The security universe: columns UNIVERSE_COLUMNS, in file order."""
+    """The security universe: columns UNIVERSE_COLUMNS, in file order.
+
+    ``frame.attrs``: ``path`` (the file) and ``rows`` ({symbol: its 1-based row}), so later checks
+    against the price data can name the row.
+    """
     rows = _read_rows(path, UNIVERSE_COLUMNS)
     for n, v in rows:
         for col in ("symbol", "benchmark"):
             problem = _symbol_problem(v[col])
             if problem:
                 raise input_error(path, n, col, problem)
+        if v["benchmark"] == v["symbol"]:
+            raise input_error(path, n, "benchmark", f"'{v['benchmark']}' is the security itself; a benchmark "
+                                                    "must be another series (its market index)")
         if v["role"] not in ROLES:
             raise input_error(path, n, "role", f"'{v['role']}' is not one of {', '.join(ROLES)}")
         if v["exchange"] not in EXCHANGES:
             raise input_error(path, n, "exchange", f"'{v['exchange']}' is not one of {', '.join(EXCHANGES)}")
     _check_unique(path, rows, "symbol")
-    return pd.DataFrame([v for _, v in rows], columns=list(UNIVERSE_COLUMNS))
+    frame = pd.DataFrame([v for _, v in rows], columns=list(UNIVERSE_COLUMNS))
+    frame.attrs = {"path": str(path), "rows": {v["symbol"]: n for n, v in rows}}
+    return frame
 
 
 def _select(frame: pd.DataFrame, key: str, wanted, what: str) -> pd.DataFrame:

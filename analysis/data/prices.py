@@ -6,6 +6,12 @@ Every source returns the same frame shape (a "price frame"):
 * columns: exactly :data:`PRICE_COLUMNS`, all float64; prices in the listing currency per share,
   ``volume`` in shares; ``NaN`` where unknown. Rows without ``adj_close`` are dropped.
 
+Every input (a CSV file, a Yahoo answer, the parquet cache) passes the same checks: dates within
+:data:`DATE_MIN`..:data:`DATE_MAX`, prices positive and finite, volume finite and not negative
+(:func:`validate_frame`); :func:`load_prices` also refuses a daily return outside -80%..+400%
+(:func:`check_returns`). Messages name the file (or source), row or date and field, never a
+file's contents beyond the expected column names.
+
 ``start`` / ``end`` arguments are calendar dates (anything ``pandas.Timestamp`` parses), both inclusive.
 A fetch returns a non-empty frame or raises :class:`~analysis.errors.UserError`.
 """
@@ -13,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
 import math
 import os
@@ -26,7 +33,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.atomic import atomic_write
+from analysis.data.textfile import MAX_FIELD, read_text
 from analysis.errors import UserError, input_error
+from analysis.paths import cache_dir as project_cache_dir
 
 __all__ = [
     "PRICE_COLUMNS",
@@ -35,15 +44,30 @@ __all__ = [
     "YahooSource",
     "get_source",
     "load_prices",
+    "validate_frame",
+    "check_returns",
+    "DATE_MIN",
+    "DATE_MAX",
+    "MAX_LOG_RETURN",
 ]
 
 PRICE_COLUMNS = ["open", "high", "low", "close", "adj_close", "volume"]
 _REQUIRED_CSV = ["date", "adj_close"]
+_CSV_HEADER = ["date", *PRICE_COLUMNS]
 _PRICE_ONLY = ["open", "high", "low", "close", "adj_close"]  # must be > 0 when known
 _INDEX_DTYPE = "datetime64[us]"
 _MISSING_TOKENS = {"", "nan", "na", "n/a", "null", "none"}
 
 _SYMBOL_RE = re.compile(r"^\^?[A-Za-z0-9][A-Za-z0-9.\-=]{0,19}$")
+#: Plausible price dates (inclusive): anything outside is a data error.
+DATE_MIN = pd.Timestamp("1900-01-01")
+DATE_MAX = pd.Timestamp("2100-12-31")
+#: Largest plausible absolute daily log return of adjusted close: log 5, i.e. a simple return
+#: outside (-80%, +400%) is refused as a data error unless explicitly allowed.
+MAX_LOG_RETURN = math.log(5.0)
+#: Names Windows reserves for devices (also with an extension: ``NUL.csv`` opens the device).
+_WINDOWS_DEVICES = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
+                              *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))})
 _CSV_DATE_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$"
 )
@@ -57,13 +81,18 @@ def validate_symbol(symbol: str) -> str:
 
     Allowed: letters, digits, ``.``, ``-``, ``=`` and one leading ``^`` (``AMBA``, ``002415.SZ``, ``^GSPC``,
     ``BRK-B``, ``EURUSD=X``), at most 21 characters. Never touches the file system, so it is safe to
-    call before building a path from the symbol (rejects ``..``, ``/``, ``\\``, NUL, whitespace, leading dot).
+    call before building a path from the symbol (rejects ``..``, ``/``, ``\\``, NUL, whitespace, leading dot,
+    and Windows device names such as ``CON``, ``NUL``, ``COM1`` even with a suffix: ``NUL.SZ``).
     """
     if not isinstance(symbol, str) or not _SYMBOL_RE.fullmatch(symbol) or ".." in symbol:
+        shown = repr(symbol[:30] + "...") if isinstance(symbol, str) and len(symbol) > 30 else repr(symbol)
         raise UserError(
-            f"invalid symbol {symbol!r}: expected a Yahoo Finance symbol such as AMBA, 002415.SZ or ^GSPC "
+            f"invalid symbol {shown}: expected a Yahoo Finance symbol such as AMBA, 002415.SZ or ^GSPC "
             "(letters, digits, '.', '-', '=', an optional leading '^', at most 20 characters after it)"
         )
+    if symbol.split(".")[0].upper() in _WINDOWS_DEVICES:
+        raise UserError(f"invalid symbol {symbol!r}: a Windows device name (CON, PRN, AUX, NUL, COM0-9, LPT0-9) "
+                        "cannot name a price file")
     return symbol
 
 
@@ -134,27 +163,30 @@ def read_price_csv(path: Path) -> pd.DataFrame:
 
     ``date`` and ``adj_close`` are required; other price columns are optional (``NaN`` when absent);
     empty cells mean unknown. Headers are matched case-insensitively (``Adj Close`` works too).
-    Raises ``UserError`` naming file, 1-based data row and field for bad dates, non-numeric or
-    non-positive prices, negative volume and duplicate dates.
+    Raises ``UserError`` naming file, 1-based data row and field for bad bytes (not UTF-8), bad or
+    implausible dates (outside 1900-2100), non-numeric or non-positive prices, negative volume, overlong
+    fields and duplicate dates. Messages never quote the file's contents (a cell may hold anything).
     """
+    text = read_text(path, "price file")
     try:
-        raw = pd.read_csv(
-            path, dtype=str, keep_default_na=False, skip_blank_lines=False, encoding="utf-8-sig"
-        )
+        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False)
     except pd.errors.EmptyDataError:
-        raise input_error(path, None, None, "file is empty (expected a header line date,...,adj_close,...)")
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise input_error(path, None, None, f"not a readable CSV file ({first})")
+        raise input_error(path, None, None, f"file is empty (expected a header line {','.join(_CSV_HEADER)})")
+    except (pd.errors.ParserError, ValueError) as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        row = int(m.group(1)) - 1 if m else None
+        raise input_error(path, row, None, "not a readable CSV row (wrong number of fields or a broken quote)")
     raw.columns = [_norm_header(c) for c in raw.columns]
     for col in _REQUIRED_CSV:
         if col not in raw.columns:
-            raise input_error(
-                path, None, col, f"missing required column (header has: {', '.join(raw.columns)})"
-            )
+            raise input_error(path, None, col, f"missing required column (expected a header {','.join(_CSV_HEADER)})")
     raw = raw.map(lambda v: v.strip() if isinstance(v, str) else "")
     raw = raw[(raw != "").any(axis=1)]  # blank lines; the index keeps the original row numbers
     row_no = raw.index.to_numpy() + 1  # 1-based data row (header = row 0)
+    for col in [c for c in raw.columns if c in _CSV_HEADER]:
+        long = (raw[col].str.len() > MAX_FIELD).to_numpy()
+        if long.any():
+            raise input_error(path, int(row_no[int(np.argmax(long))]), col, f"longer than {MAX_FIELD} characters")
 
     dates = raw["date"]
     ok = dates.str.fullmatch(_CSV_DATE_RE)
@@ -162,13 +194,18 @@ def read_price_csv(path: Path) -> pd.DataFrame:
     bad = parsed.isna().to_numpy()
     if bad.any():
         i = int(np.argmax(bad))
-        raise input_error(path, int(row_no[i]), "date", f"not a date (expected YYYY-MM-DD): {dates.iloc[i]!r}")
+        raise input_error(path, int(row_no[i]), "date", "not a date (expected YYYY-MM-DD)")
+    out_of_range = ((parsed < DATE_MIN) | (parsed > DATE_MAX)).to_numpy()
+    if out_of_range.any():
+        i = int(np.argmax(out_of_range))
+        raise input_error(path, int(row_no[i]), "date", f"{parsed.iloc[i].date()} is outside the plausible "
+                                                         f"{DATE_MIN.date()}..{DATE_MAX.date()}")
     dup = parsed.duplicated().to_numpy()
     if dup.any():
         i = int(np.argmax(dup))
         first = int(row_no[int(np.argmax((parsed == parsed.iloc[i]).to_numpy()))])
         raise input_error(
-            path, int(row_no[i]), "date", f"duplicate date {dates.iloc[i]} (first seen at row {first})"
+            path, int(row_no[i]), "date", f"duplicate date {parsed.iloc[i].date()} (first seen at row {first})"
         )
 
     columns = {}
@@ -181,22 +218,78 @@ def read_price_csv(path: Path) -> pd.DataFrame:
         problem = None
         if (bad := ~missing & np.isnan(values)).any():
             problem = "not a number"
-        elif (bad := np.isinf(values)).any():
-            problem = "not a finite number"
-        elif col in _PRICE_ONLY and (bad := values <= 0).any():
-            problem = "price must be positive"
-        elif col == "volume" and (bad := values < 0).any():
-            problem = "volume must not be negative"
+        else:
+            problem, bad = _value_problem(col, values)
         if problem:
             i = int(np.argmax(bad))
-            raise input_error(path, int(row_no[i]), col, f"{problem}: {text.iloc[i]!r}")
+            raise input_error(path, int(row_no[i]), col, problem)
         columns[col] = values
     frame = pd.DataFrame(columns, index=pd.DatetimeIndex(parsed.to_numpy()))
     return _finish(frame)
 
 
+def _value_problem(col: str, values: np.ndarray) -> tuple[str | None, np.ndarray | None]:
+    """Why some known ``values`` of column ``col`` are implausible (and which), or (None, None)."""
+    with np.errstate(invalid="ignore"):
+        if (bad := np.isinf(values)).any():
+            return "not a finite number", bad
+        if col in _PRICE_ONLY and (bad := values <= 0).any():
+            return "price must be positive", bad
+        if col == "volume" and (bad := values < 0).any():
+            return "volume must not be negative", bad
+    return None, None
+
+
+def validate_frame(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    """Check a price frame from any source (Yahoo answer, cache, CSV) like :func:`read_price_csv`
+    checks a file: dates within 1900-2100, prices positive and finite, volume finite and not negative.
+
+    Returns ``frame``; raises ``UserError`` naming ``where``, the date and the field.
+    """
+    if len(frame):
+        idx = frame.index
+        bad = (idx < DATE_MIN) | (idx > DATE_MAX)
+        if bad.any():
+            day = idx[int(np.argmax(bad))]
+            raise UserError(f"{where}: date {day.date()}: outside the plausible {DATE_MIN.date()}..{DATE_MAX.date()}")
+    for col in PRICE_COLUMNS:
+        if col not in frame.columns:
+            continue
+        problem, bad = _value_problem(col, frame[col].to_numpy(dtype="float64"))
+        if problem:
+            day = frame.index[int(np.argmax(bad))]
+            raise UserError(f"{where}: date {day.date()}, field '{col}': {problem}")
+    return frame
+
+
+def check_returns(frame: pd.DataFrame, where: str, allow: bool = False) -> pd.DataFrame:
+    """Refuse a daily return of adjusted close outside (-80%, +400%) (|log return| > log 5).
+
+    Such a move is almost always a data error (a misplaced decimal point, a missing split
+    adjustment) and would dominate every statistic it touches. Returns ``frame``; raises
+    ``UserError`` naming ``where`` and the first such date unless ``allow``.
+    """
+    if allow or len(frame) < 2:
+        return frame
+    px = frame["adj_close"].to_numpy(dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lr = np.abs(np.diff(np.log(px)))
+    bad = lr > MAX_LOG_RETURN
+    if bad.any():
+        i = int(np.argmax(bad)) + 1
+        ret = px[i] / px[i - 1] - 1.0
+        raise UserError(f"{where}: date {frame.index[i].date()}, field 'adj_close': daily return {ret:+.0%} since "
+                        f"{frame.index[i - 1].date()} is outside -80%..+400%, a data error? "
+                        "(pass --allow-extreme-returns to keep it)")
+    return frame
+
+
 class CsvSource:
-    """Recorded prices: one ``<folder>/<SYMBOL>.csv`` per Yahoo symbol (see :func:`read_price_csv`)."""
+    """Recorded prices: one ``<folder>/<SYMBOL>.csv`` per Yahoo symbol (see :func:`read_price_csv`).
+
+    A file that is a symbolic link resolving outside the folder is refused (a symlink inside it is
+    followed).
+    """
 
     def __init__(self, folder):
         self.folder = Path(folder)
@@ -208,13 +301,22 @@ class CsvSource:
         """Path of the CSV for ``symbol`` (validated first)."""
         return self.folder / f"{validate_symbol(symbol)}.csv"
 
+    def _checked_path(self, symbol: str) -> Path:
+        """The existing file of ``symbol``, refusing one that resolves outside the prices folder."""
+        path = self.path_for(symbol)
+        if not path.is_file():
+            raise UserError(f"no file {path} for symbol {symbol}")
+        real, root = path.resolve(), self.folder.resolve()
+        if not real.is_relative_to(root):
+            raise UserError(f"{path}: a link to a file outside the prices folder {self.folder}; refused "
+                            "(copy the file into the folder instead)")
+        return path
+
     def fetch(self, symbol: str, start=None, end=None) -> pd.DataFrame:
         """Price frame of ``symbol`` for ``start..end`` (inclusive dates; ``None`` = open-ended)."""
         symbol = validate_symbol(symbol)
         start, end = _to_day(start, "start"), _to_day(end, "end")
-        path = self.path_for(symbol)
-        if not path.is_file():
-            raise UserError(f"no file {path} for symbol {symbol}")
+        path = self._checked_path(symbol)
         frame = _slice(read_price_csv(path), start, end)
         if frame.empty:
             raise UserError(f"{path}: no prices with adj_close for {symbol} in {_span(start, end)}")
@@ -222,9 +324,7 @@ class CsvSource:
 
     def describe(self, symbol: str) -> dict:
         """Provenance: ``{"source": "csv", "path": str, "sha256": hex digest of the file bytes}``."""
-        path = self.path_for(symbol)
-        if not path.is_file():
-            raise UserError(f"no file {path} for symbol {symbol}")
+        path = self._checked_path(symbol)
         return {"source": "csv", "path": str(path), "sha256": _sha256(path)}
 
     def __repr__(self) -> str:
@@ -310,11 +410,12 @@ def _from_yahoo(raw, symbol: str) -> pd.DataFrame:
         return _empty_frame()
     if "adj_close" not in raw.columns:
         raise _DownloadFailed("answer has no 'Adj Close' column", network=False)
-    return _finish(raw)
+    return validate_frame(_finish(raw), f"Yahoo Finance answer for {symbol}")
 
 
 class YahooSource:
-    """Yahoo Finance via ``yfinance.download``, cached as ``<cache_dir>/<SYMBOL>.parquet``.
+    """Yahoo Finance via ``yfinance.download``, cached as ``<cache_dir>/<SYMBOL>.parquet``
+    (``cache_dir=None``: the project's cache, :func:`analysis.paths.cache_dir`).
 
     * ``end=None`` means yesterday: today's bar may be incomplete, so it is never requested or cached.
     * A fetch inside the cached date range makes no request; otherwise only the missing ends are requested,
@@ -331,7 +432,7 @@ class YahooSource:
 
     def __init__(
         self,
-        cache_dir="data/cache",
+        cache_dir=None,
         refresh: bool = False,
         retries: int = 3,
         backoff: float = 1.0,
@@ -345,7 +446,7 @@ class YahooSource:
                     f"yfinance is not installed ({exc}); install it or use recorded prices with --prices DIR"
                 ) from exc
             downloader = yfinance.download
-        self.cache_dir = Path(cache_dir)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else project_cache_dir()
         self.refresh = bool(refresh)
         self.retries = max(0, int(retries))
         self.backoff = float(backoff)
@@ -427,10 +528,13 @@ class YahooSource:
             return None
         try:
             raw = pd.read_parquet(path)
-            frame = _finish(raw)
+            frame = validate_frame(_finish(raw), "cache")
             attrs = raw.attrs or {}
             first = pd.Timestamp(attrs.get("covered_first", frame.index[0]))
             last = pd.Timestamp(attrs.get("covered_last", frame.index[-1]))
+        except UserError as exc:  # implausible data in the cache: re-downloaded like an unreadable file
+            warnings.warn(f"ignoring price cache {path} ({exc})", stacklevel=3)
+            return None
         except Exception as exc:  # noqa: BLE001 - any unreadable cache is simply re-downloaded
             warnings.warn(f"ignoring unreadable price cache {path} ({_exc_reason(exc)})", stacklevel=3)
             return None
@@ -555,20 +659,32 @@ def _splice(cached: pd.DataFrame, new: pd.DataFrame, symbol: str) -> pd.DataFram
 # --------------------------------------------------------------------------- entry points
 
 
-def get_source(prices_dir=None, cache_dir="data/cache", refresh: bool = False):
-    """``CsvSource(prices_dir)`` when a folder is given, else ``YahooSource(cache_dir, refresh)``."""
+def get_source(prices_dir=None, cache_dir=None, refresh: bool = False):
+    """``CsvSource(prices_dir)`` when a folder is given, else ``YahooSource(cache_dir, refresh)``
+    (``cache_dir=None``: the project's cache, :func:`analysis.paths.cache_dir`)."""
     if prices_dir:
         return CsvSource(prices_dir)
     return YahooSource(cache_dir=cache_dir, refresh=refresh)
 
 
+def _where(source, symbol: str) -> str:
+    """How messages name the input of ``symbol``: its file for a CSV folder, else the source."""
+    if isinstance(source, CsvSource):
+        return str(source.path_for(symbol))
+    if isinstance(source, YahooSource):
+        return f"Yahoo Finance prices of {symbol}"
+    return f"prices of {symbol}"
+
+
 def load_prices(
-    source, symbols: Iterable[str], start=None, end=None, progress: bool = False
+    source, symbols: Iterable[str], start=None, end=None, progress: bool = False,
+    allow_extreme_returns: bool = False,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """Fetch every symbol from ``source``: ``({symbol: price frame}, {symbol: error message})``.
 
-    One bad symbol (``UserError``) never stops the others; duplicates are fetched once.
-    ``progress=True`` shows a tqdm bar on stderr.
+    One bad symbol (``UserError``) never stops the others; duplicates are fetched once. A daily
+    return outside -80%..+400% makes its symbol an error naming the date (:func:`check_returns`)
+    unless ``allow_extreme_returns``. ``progress=True`` shows a tqdm bar on stderr.
     """
     from tqdm.auto import tqdm
 
@@ -578,7 +694,8 @@ def load_prices(
     errors: dict[str, str] = {}
     for symbol in tqdm(list(dict.fromkeys(symbols)), desc="prices", unit="symbol", disable=not progress):
         try:
-            frames[symbol] = source.fetch(symbol, start=start, end=end)
+            frame = source.fetch(symbol, start=start, end=end)
+            frames[symbol] = check_returns(frame, _where(source, symbol), allow_extreme_returns)
         except UserError as err:
             errors[symbol] = str(err)
     return frames, errors

@@ -1,11 +1,18 @@
 """The report pipeline's configuration (``analysis/report/pipeline.yml`` by default).
 
-See that file for the format. :func:`load_config` validates it and resolves paths (relative
-paths are relative to the repository root); :func:`apply_overrides` applies the command line.
+See that file for the format and ``docs/config.md`` for the schema (every key, its type, range
+and default). :func:`load_config` parses it with ``yaml.safe_load`` (plain data: no Python tags),
+checks every value against the schema (so only strings, numbers, true/false and lists of those
+ever reach a notebook as parameters) and resolves paths (relative paths are relative to the
+repository root); :func:`apply_overrides` applies the command line.
 """
 from __future__ import annotations
 
+import keyword
+import math
+import re
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from pathlib import Path
 
 from analysis.errors import UserError
@@ -13,12 +20,239 @@ from analysis.paths import PROJECT as REPO
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "pipeline.yml"
 
-_TOP_KEYS = {"title", "reports_dir", "events", "prices", "factors", "workers", "reuse", "timeout", "headline",
-             "parameters", "notebooks"}
-_NB_KEYS = {"name", "path", "per_event", "parameters"}
-_HEADLINE_KEYS = {"symbol", "name", "window", "test"}
 #: Parameters the pipeline sets itself; a configuration may not set them.
 RESERVED = {"output_dir", "price_snapshot", "progress", "prices", "event_id"}
+#: Largest configuration file read (bytes).
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_TEXT = 1000  # characters of a string value
+MAX_LIST = 1000  # items of a list value
+
+_EVENT_ID = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
+_SYMBOL = re.compile(r"^\^?[A-Za-z0-9][A-Za-z0-9.\-=]{0,19}$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")  # a Python identifier (notebook parameter)
+_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,59}$")  # a notebook's name in the run folder
+_TEST = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class _Bad(Exception):
+    """A value that does not fit its key: (dotted key, why); load_config adds the file."""
+
+    def __init__(self, key: str, why: str):
+        super().__init__(why)
+        self.key, self.why = key, why
+
+
+def _kind(value) -> str:
+    """What a YAML value is, in words (for messages; never the value itself)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a true/false value"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (bytes, bytearray)):
+        return "binary data (!!binary)"
+    if isinstance(value, (set, frozenset)):
+        return "a set (!!set)"
+    if isinstance(value, datetime):
+        return "a date and time"
+    if isinstance(value, date):
+        return "a date"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+# -- value checkers: each returns the clean value or raises _Bad(key, why) ---------------------
+
+
+def _text(key, v, pattern=None, what="text", max_len=MAX_TEXT):
+    if not isinstance(v, str):
+        raise _Bad(key, f"expected {what} (a string), got {_kind(v)}")
+    if len(v) > max_len:
+        raise _Bad(key, f"longer than {max_len} characters")
+    if "\x00" in v:
+        raise _Bad(key, "contains a NUL character")
+    if pattern is not None and not pattern.fullmatch(v):
+        raise _Bad(key, f"not {what}")
+    return v
+
+
+def _path(key, v):
+    return _text(key, v, what="a path", max_len=4096)
+
+
+def _integer(key, v, low, high):
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise _Bad(key, f"expected a whole number {low}..{high}, got {_kind(v)}")
+    if not low <= v <= high:
+        raise _Bad(key, f"{v} is outside {low}..{high}")
+    return v
+
+
+def _boolean(key, v):
+    if not isinstance(v, bool):
+        raise _Bad(key, f"expected true or false, got {_kind(v)}")
+    return v
+
+
+def _window(key, v):
+    from analysis.vocab import MAX_RELATIVE_DAY, parse_window
+
+    _text(key, v, what="a window such as -1:1 (quote it)", max_len=40)
+    try:
+        a, b = parse_window(v)
+    except (ValueError, TypeError):
+        raise _Bad(key, "not a window START:END with START <= END (sessions relative to day 0), e.g. -1:1") from None
+    if max(abs(a), abs(b)) > MAX_RELATIVE_DAY:
+        raise _Bad(key, f"window bounds must lie within -{MAX_RELATIVE_DAY}..{MAX_RELATIVE_DAY} sessions")
+    return v
+
+
+def _model(key, v):
+    from analysis.vocab import MODEL_LABELS
+
+    _text(key, v, what="a model name", max_len=40)
+    if v not in MODEL_LABELS:
+        raise _Bad(key, f"unknown model (choose from {', '.join(MODEL_LABELS)})")
+    return v
+
+
+def _role(key, v):
+    from analysis.vocab import ROLES
+
+    _text(key, v, what="a group", max_len=40)
+    if v not in ROLES:
+        raise _Bad(key, f"unknown group (choose from {', '.join(ROLES)})")
+    return v
+
+
+def _event_id(key, v):
+    return _text(key, v, _EVENT_ID, "an event id (snake_case: a-z, 0-9, _)", max_len=100)
+
+
+def _symbol(key, v):
+    return _text(key, v, _SYMBOL, "a ticker symbol such as 002415.SZ, AMBA or ^GSPC", max_len=21)
+
+
+def _list_of(check, min_items=0):
+    def run(key, v):
+        if not isinstance(v, list):
+            raise _Bad(key, f"expected a list, got {_kind(v)}")
+        if not min_items <= len(v) <= MAX_LIST:
+            raise _Bad(key, f"expected {min_items}..{MAX_LIST} items, got {len(v)}")
+        return [check(f"{key}[{i}]", x) for i, x in enumerate(v)]
+
+    return run
+
+
+def _scalar(key, v):
+    """A notebook parameter value: str, int, float (finite) or bool; nothing else reaches papermill."""
+    if isinstance(v, str):
+        return _text(key, v)
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int):
+        if abs(v) > 10**15:
+            raise _Bad(key, "number too large")
+        return v
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise _Bad(key, "not a finite number")
+        return v
+    raise _Bad(key, f"a notebook parameter must be a string, number or true/false (or a list of those), "
+                    f"got {_kind(v)}")
+
+
+def _generic(key, v):
+    if isinstance(v, list):
+        return _list_of(_scalar)(key, v)
+    return _scalar(key, v)
+
+
+#: Notebook parameters the notebooks declare, with their type and range (others: :func:`_generic`).
+PARAMETERS = {
+    "model": (_model, "model name: mean, market-adjusted, market, ff3, carhart"),
+    "estimation": (_window, "estimation window START:END, sessions relative to day 0, within +-5000"),
+    "windows": (_list_of(_window, 1), "list of event windows START:END, within +-5000"),
+    "window": (_window, "event window START:END, within +-5000"),
+    "min_obs": (lambda k, v: _integer(k, v, 1, 10_000), "whole number 1..10000"),
+    "placebo_draws": (lambda k, v: _integer(k, v, 0, 100_000), "whole number 0..100000"),
+    "robustness_models": (_list_of(_model), "list of model names"),
+    "robustness_windows": (_list_of(_window), "list of windows START:END, within +-5000"),
+    "headline_window": (_window, "window START:END, within +-5000"),
+    "headline_symbols": (_list_of(_symbol), "list of ticker symbols"),
+    "symbols": (_list_of(_symbol, 1), "list of ticker symbols"),
+    "groups": (_list_of(_role, 1), "list of groups: target, peer, supplier"),
+    "event_ids": (_list_of(_event_id, 1), "list of event ids (snake_case)"),
+    "test": (lambda k, v: _text(k, v, _TEST, "a test name such as bmp_kp", 40), "test name such as bmp_kp"),
+    "factors": (_path, "path of a daily factor file (French format)"),
+}
+
+
+def _parameters(key, v) -> dict:
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise _Bad(key, f"expected a mapping of notebook parameters, got {_kind(v)}")
+    out = {}
+    for name, value in v.items():
+        if not isinstance(name, str) or not _NAME.fullmatch(name) or keyword.iskeyword(name):
+            raise _Bad(f"{key}.{str(name)[:40]}", "a parameter name must be a Python identifier")
+        if name in RESERVED:
+            raise _Bad(f"{key}.{name}", "set by the pipeline itself; remove it")
+        check = PARAMETERS.get(name, (_generic, ""))[0]
+        out[name] = check(f"{key}.{name}", value)
+    return out
+
+
+def _mapping(key, v, known) -> dict:
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise _Bad(key, f"expected a mapping with keys {', '.join(known)}, got {_kind(v)}")
+    for k in v:
+        if k not in known:
+            raise _Bad(f"{key}.{str(k)[:40]}" if key else str(k)[:40], f"unknown setting (known: {', '.join(known)})")
+    return v
+
+
+#: Top-level settings: key -> (checker, default, documentation). docs/config.md lists them all.
+TOP = {
+    "title": (lambda k, v: _text(k, v, what="a title", max_len=200), "Event study report",
+              "string, at most 200 characters"),
+    "reports_dir": (_path, "reports", "path (relative: to the repository root)"),
+    "events": (None, "all", "'all' or a list of event ids (snake_case), 1..1000"),
+    "prices": (lambda k, v: None if v is None else _path(k, v), None,
+               "path of a folder of <SYMBOL>.csv, or null (Yahoo Finance with the cache)"),
+    "factors": (lambda k, v: None if v is None else _path(k, v), None,
+                "path of a daily factor file, or null (downloaded from Kenneth French's data library, cached)"),
+    "workers": (lambda k, v: _integer(k, v, 1, 32), 2, "whole number 1..32"),
+    "reuse": (_boolean, True, "true or false"),
+    "timeout": (lambda k, v: _integer(k, v, 1, 86_400), 900, "whole number of seconds 1..86400"),
+    "headline": (None, None, "mapping: symbol, name, window, test"),
+    "parameters": (_parameters, {}, "mapping of notebook parameters"),
+    "notebooks": (None, None, "non-empty list of notebooks (name, path, per_event, parameters)"),
+}
+HEADLINE = {
+    "symbol": (_symbol, "002415.SZ", "ticker symbol"),
+    "name": (lambda k, v: _text(k, v, what="a name", max_len=100), "", "string, at most 100 characters "
+             "(empty: the name in data/universe.csv)"),
+    "window": (_window, "-1:1", "window START:END, within +-5000"),
+    "test": (lambda k, v: _text(k, v, _TEST, "a test name such as bmp_kp", 40), "bmp_kp", "test name"),
+}
+NOTEBOOK = {
+    "name": (lambda k, v: _text(k, v, _SLUG, "a name of letters, digits, '_' and '-'", 60), None,
+             "letters, digits, '_', '-' (required, unique)"),
+    "path": (_path, None, "path of the .ipynb (required; relative: to the repository root)"),
+    "per_event": (_boolean, False, "true: one run per event, with parameter event_id"),
+    "parameters": (_parameters, {}, "mapping of notebook parameters (win over the top-level ones)"),
+}
+MAX_NOTEBOOKS = 50
 
 
 @dataclass(frozen=True)
@@ -50,95 +284,104 @@ def _repo_path(value) -> Path:
     return p if p.is_absolute() else (REPO / p)
 
 
-def load_config(path=None) -> Config:
-    """Read and validate a pipeline configuration (YAML); errors name the file and the key."""
+def _read_yaml(path: Path):
+    """``yaml.safe_load`` of the file: plain data only (no Python tags); one-line errors."""
     import yaml
 
-    path = Path(path) if path else DEFAULT_CONFIG
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise UserError(f"{path}: {size} bytes, more than the {MAX_CONFIG_BYTES} accepted for a configuration")
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UserError(f"pipeline configuration {path} not found") from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise UserError(f"{path}: not a readable YAML file ({' '.join(str(exc).split())})") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8 text") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise UserError(f"{path}: not a readable YAML file{where} ({' '.join(str(problem).split())[:200]})") from None
+
+
+def _events(key, v):
+    if v in (None, "all"):
+        return None
+    if isinstance(v, str):
+        return (_event_id(key, v),)
+    if not isinstance(v, list) or not v:
+        raise _Bad(key, f"expected 'all' or a non-empty list of event ids, got {_kind(v)}")
+    return tuple(_list_of(_event_id, 1)(key, v))
+
+
+def load_config(path=None) -> Config:
+    """Read and validate a pipeline configuration (YAML) against the schema (:data:`TOP`,
+    :data:`HEADLINE`, :data:`NOTEBOOK`, :data:`PARAMETERS`): every key known, every value of its
+    type and range. A bad one is a ``UserError`` naming the file and the key."""
+    path = Path(path) if path else DEFAULT_CONFIG
+    raw = _read_yaml(path)
+    try:
+        return _build(path, raw)
+    except _Bad as bad:
+        raise UserError(f"{path}: '{bad.key}': {bad.why}") from None
+
+
+def _build(path: Path, raw) -> Config:
     if not isinstance(raw, dict):
         raise UserError(f"{path}: expected a mapping of settings at the top level")
-
-    def bad(key, why):
-        return UserError(f"{path}: '{key}': {why}")
-
-    unknown = sorted(set(raw) - _TOP_KEYS)
-    if unknown:
-        raise bad(unknown[0], f"unknown setting (known: {', '.join(sorted(_TOP_KEYS))})")
-    events = raw.get("events", "all")
-    if events in (None, "all"):
-        events = None
-    elif isinstance(events, str):
-        events = (events,)
-    elif isinstance(events, list) and events and all(isinstance(e, str) for e in events):
-        events = tuple(events)
-    else:
-        raise bad("events", "expected 'all' or a non-empty list of event ids")
-    try:
-        workers = int(raw.get("workers", 2))
-        timeout = int(raw.get("timeout", 900))
-    except (TypeError, ValueError):
-        raise bad("workers/timeout", "expected whole numbers") from None
-    if workers < 1:
-        raise bad("workers", "must be at least 1")
-    headline = {"symbol": "002415.SZ", "name": "", "window": "-1:1", "test": "bmp_kp"}
-    h = raw.get("headline") or {}
-    if not isinstance(h, dict) or set(h) - _HEADLINE_KEYS:
-        raise bad("headline", f"expected a mapping with keys {', '.join(sorted(_HEADLINE_KEYS))}")
-    headline.update({k: str(v) for k, v in h.items()})
-    params = raw.get("parameters") or {}
-    if not isinstance(params, dict):
-        raise bad("parameters", "expected a mapping of notebook parameters")
-    reserved = sorted(set(params) & RESERVED)
-    if reserved:
-        raise bad(f"parameters.{reserved[0]}", "set by the pipeline itself; remove it")
+    _mapping("", raw, list(TOP))
+    value = {}
+    for key, (check, default, _) in TOP.items():
+        if check is not None:
+            value[key] = check(key, raw[key]) if key in raw and raw[key] is not None else default
+    events = _events("events", raw.get("events", "all"))
+    headline = {k: d for k, (_, d, _) in HEADLINE.items()}
+    for k, v in _mapping("headline", raw.get("headline"), list(HEADLINE)).items():
+        headline[k] = HEADLINE[k][0](f"headline.{k}", v)
     nbs = raw.get("notebooks")
     if not isinstance(nbs, list) or not nbs:
-        raise bad("notebooks", "expected a non-empty list of notebooks")
+        raise _Bad("notebooks", f"expected a non-empty list of notebooks, got {_kind(nbs)}")
+    if len(nbs) > MAX_NOTEBOOKS:
+        raise _Bad("notebooks", f"at most {MAX_NOTEBOOKS} notebooks")
     specs, names = [], set()
     for i, nb in enumerate(nbs):
         where = f"notebooks[{i}]"
         if not isinstance(nb, dict):
-            raise bad(where, "expected a mapping with name, path, per_event, parameters")
-        unknown = sorted(set(nb) - _NB_KEYS)
-        if unknown:
-            raise bad(f"{where}.{unknown[0]}", f"unknown setting (known: {', '.join(sorted(_NB_KEYS))})")
+            raise _Bad(where, f"expected a mapping with name, path, per_event, parameters, got {_kind(nb)}")
+        _mapping(where, nb, list(NOTEBOOK))
         if not nb.get("name") or not nb.get("path"):
-            raise bad(where, "needs a name and a path")
-        name = str(nb["name"])
+            raise _Bad(where, "needs a name and a path")
+        name = NOTEBOOK["name"][0](f"{where}.name", nb["name"])
         if name in names:
-            raise bad(f"{where}.name", f"duplicate notebook name '{name}'")
+            raise _Bad(f"{where}.name", f"duplicate notebook name '{name}'")
         names.add(name)
-        nb_params = nb.get("parameters") or {}
-        if not isinstance(nb_params, dict):
-            raise bad(f"{where}.parameters", "expected a mapping")
-        reserved = sorted(set(nb_params) & RESERVED)
-        if reserved:
-            raise bad(f"{where}.parameters.{reserved[0]}", "set by the pipeline itself; remove it")
-        nb_path = _repo_path(nb["path"])
+        nb_path = _repo_path(NOTEBOOK["path"][0](f"{where}.path", nb["path"]))
+        per_event = NOTEBOOK["per_event"][0](f"{where}.per_event", nb["per_event"]) if "per_event" in nb else False
+        nb_params = _parameters(f"{where}.parameters", nb.get("parameters"))
         if not nb_path.is_file():
-            raise bad(f"{where}.path", f"notebook {nb_path} not found")
-        specs.append(NotebookSpec(name, nb_path, bool(nb.get("per_event", False)), dict(nb_params)))
-    prices = raw.get("prices")
-    factors = raw.get("factors")
+            raise _Bad(f"{where}.path", f"notebook {nb_path} not found")
+        specs.append(NotebookSpec(name, nb_path, per_event, nb_params))
+    prices, factors = value["prices"], value["factors"]
     return Config(
-        path=path, title=str(raw.get("title") or "Event study report"),
-        reports_dir=_repo_path(raw.get("reports_dir") or "reports"), events=events,
+        path=path, title=value["title"] or "Event study report",
+        reports_dir=_repo_path(value["reports_dir"] or "reports"), events=events,
         prices=_repo_path(prices) if prices else None, factors=_repo_path(factors) if factors else None,
-        workers=workers, reuse=bool(raw.get("reuse", True)), timeout=timeout, headline=headline,
-        parameters=dict(params), notebooks=tuple(specs),
+        workers=value["workers"], reuse=value["reuse"], timeout=value["timeout"], headline=headline,
+        parameters=value["parameters"], notebooks=tuple(specs),
     )
 
 
-def apply_overrides(cfg: Config, prices=None, events=None, reports_dir=None, refresh: bool = False) -> Config:
+def apply_overrides(cfg: Config, prices=None, events=None, reports_dir=None, refresh: bool = False,
+                    factors=None) -> Config:
     """Command-line options win over the file: paths given on the command line are relative to
     the current directory."""
     changes = {}
+    if factors:
+        changes["factors"] = Path(factors).expanduser().resolve()
     if prices:
         changes["prices"] = Path(prices).expanduser().resolve()
     if events:

@@ -21,11 +21,11 @@ import pandas as pd
 
 from analysis.errors import UserError
 from analysis.vocab import DEFAULT_WINDOWS, US_EXCHANGES
-from analysis.paths import PROJECT as REPO
+from analysis.paths import cache_dir as project_cache_dir
 from analysis import fmt
 from analysis.report.artifacts import PRINT_WIDTH
 
-DEFAULT_CACHE = REPO / "data" / "cache"
+DEFAULT_CACHE = project_cache_dir()  # the one cache of study and report (analysis.paths)
 
 #: Display names and order of the cross-sectional tests (others are appended as they come).
 TEST_LABEL = {
@@ -75,7 +75,7 @@ def build_study(event_ids=None, groups=None, symbols=None, model: str = "market"
 
     ``event_ids``: one id, a list, or None for every catalog event; ``groups`` (target, peer,
     supplier) or ``symbols`` restrict the securities; ``prices``: a folder of recorded CSVs or
-    None for Yahoo Finance, cached in the repository's ``data/cache`` unless ``cache_dir``.
+    None for Yahoo Finance, cached in :func:`analysis.paths.cache_dir` unless ``cache_dir``.
     ``price_snapshot``: prices already loaded by the report pipeline (see
     :mod:`analysis.report.snapshot`); used instead of ``prices`` while the file exists.
     ``factors`` are passed on only to models that need them (``ff3``, ``carhart``).

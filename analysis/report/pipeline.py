@@ -23,23 +23,25 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from analysis.errors import UserError
+from analysis.errors import UserError, os_error
+from analysis.paths import cache_dir
 from analysis.report import provenance as prov
 from analysis.report.config import REPO, Config, apply_overrides, load_config
 from analysis.report.jobs import Job, NotebookFailure, describe_error, execute
 
-DEFAULT_CACHE = REPO / "data" / "cache"
+DEFAULT_CACHE = cache_dir()
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 #: Parameters that do not change a notebook's results (left out of its fingerprint).
 _NOT_IN_FINGERPRINT = {"output_dir", "price_snapshot", "progress", "prices", "factors"}
@@ -120,6 +122,96 @@ def _log_day0(frames, errors, event_ids, log) -> None:
             day = r.day0.isoformat() if isinstance(r.day0, date) else "-"
             cells.append(f"{r.symbol} {day}{ret}{' (' + r.note + ')' if r.note else ''}")
         log(f"  {ev}: " + "; ".join(cells))
+
+
+def _resolve_factors(cfg: Config, log: _Log) -> Config:
+    """With no factor file configured, download French's daily 3 factors (cached) when a notebook
+    runs a factor model; offline, point at the missing cache file so the PDF and the notebooks
+    say the ff3 robustness is left out."""
+    if cfg.factors is not None:
+        return cfg
+    wanted = [cfg.parameters] + [s.parameters for s in cfg.notebooks]
+    models = {m for p in wanted for m in [p.get("model")] + list(p.get("robustness_models") or [])}
+    if not models & {"ff3", "carhart"}:
+        return cfg
+    from analysis.data.factors import THREE_FACTORS, FrenchLibrary
+
+    library = FrenchLibrary(cache_dir=DEFAULT_CACHE)
+    try:
+        path = library.fetch(THREE_FACTORS)
+        log(f"factors: {path}")
+    except UserError as exc:
+        path = library.path(THREE_FACTORS)
+        log(f"factors: {exc}; the factor-model robustness is left out")
+    return replace(cfg, factors=path)
+
+
+def _make_run_dir(reports: Path, run_id: str, chosen: bool) -> tuple[str, Path]:
+    """Create ``reports/<run_id>`` (and ``reports``); without a chosen id a run started in the same
+    second gets ``-2``, ``-3``, ... One-line errors: exit 2 for a folder that exists, is a file or is
+    read-only, exit 1 for a full disk."""
+    if reports.exists() and not reports.is_dir():
+        raise UserError(f"--reports-dir {reports}: is a file, not a folder")
+    try:
+        reports.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise os_error(exc, f"cannot create the reports folder {reports}") from None
+    base = run_id
+    for n in range(1, 100):
+        run_dir = reports / run_id
+        try:
+            run_dir.mkdir()
+            return run_id, run_dir
+        except FileExistsError:
+            if chosen:
+                raise UserError(f"run folder {run_dir} already exists: pass another --run-id") from None
+            run_id = f"{base}-{n + 1}"
+        except OSError as exc:
+            raise os_error(exc, f"cannot create the run folder {run_dir}") from None
+    raise UserError(f"too many runs named {base}* in {reports}: pass --run-id")
+
+
+_TMP_PREFIX = "report-prices-"
+
+
+def _remove_stale_temp() -> None:
+    """Remove ``report-prices-<pid>-*`` folders of runs whose process is gone (killed with -9)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{_TMP_PREFIX}*-*"):
+        m = re.match(rf"{_TMP_PREFIX}(\d+)-", folder.name)
+        if not m or int(m.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
+
+
+class _RemoveOnSignal:
+    """Remove a temporary folder when SIGTERM/SIGHUP ends the run, then end as that signal would."""
+
+    SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
+
+    def __init__(self, folder: Path):
+        self.folder, self.previous = folder, {}
+
+    def _handle(self, signum, frame):
+        shutil.rmtree(self.folder, ignore_errors=True)
+        signal.signal(signum, self.previous.get(signum) or signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        return False
 
 
 # --------------------------------------------------------------------------- jobs
@@ -239,19 +331,21 @@ def switch_latest(reports_dir: Path, run_id: str) -> Path:
 # --------------------------------------------------------------------------- the run
 
 
-def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events=None, refresh=False) -> int:
+def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events=None, refresh=False,
+                 factors=None) -> int:
     """Run the report pipeline; returns the exit code (0 only when everything succeeded)."""
     t_start = time.monotonic()
     started = datetime.now(timezone.utc)
     log = _Log()
     cfg = apply_overrides(load_config(config), prices=prices, events=events, reports_dir=reports_dir,
-                          refresh=refresh)
+                          refresh=refresh, factors=factors)
+    chosen = bool(run_id)
     run_id = run_id or default_run_id(started)
     if not _RUN_ID.match(run_id) or run_id == "latest":
         raise UserError(f"bad run id '{run_id}': letters, digits, '.', '_' and '-' only (and not 'latest')")
     reports = cfg.reports_dir
     run_dir = reports / run_id
-    if run_dir.exists():
+    if chosen and run_dir.exists():
         raise UserError(f"run folder {run_dir} already exists: pass another --run-id")
 
     from analysis.data import catalog
@@ -265,8 +359,7 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
     else:  # catalog order; ids the catalog lacks run too (their notebook fails and says why)
         event_ids = [e for e in known if e in cfg.events] + [e for e in cfg.events if e not in known]
 
-    reports.mkdir(parents=True, exist_ok=True)
-    run_dir.mkdir(parents=True)
+    run_id, run_dir = _make_run_dir(reports, run_id, chosen)
     n_event_nbs = sum(1 for s in cfg.notebooks if s.per_event)
     n_jobs = n_event_nbs * len(event_ids) + sum(1 for s in cfg.notebooks if not s.per_event)
     log(f"report {run_id}: {n_jobs} notebooks ({len(event_ids)} events) with {cfg.workers} workers "
@@ -278,10 +371,13 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
     if "jsonschema" not in sys.modules:
         sys.modules.setdefault("rfc3987_syntax", None)
 
-    tmp_dir = Path(tempfile.mkdtemp(prefix="report-prices-"))
+    _remove_stale_temp()
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-"))
+    cleanup = _RemoveOnSignal(tmp_dir).__enter__()  # SIGTERM too: the folder goes, whatever ends the run
     try:
         try:
             source, frames, errors, price_rows, price_note = _load_prices(cfg, refresh, log)
+            cfg = _resolve_factors(cfg, log)
             _log_day0(frames, errors, event_ids, log)
             from analysis.report.snapshot import write_snapshot
 
@@ -362,4 +458,4 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
         (run_dir / "run.log").write_text("\n".join(log.lines) + "\n", encoding="utf-8")
         return 0 if ok else 1
     finally:
-        shutil.rmtree(tmp_dir, ignore_errors=True)
+        cleanup.__exit__(None, None, None)

@@ -1,0 +1,63 @@
+"""Writing the CSV set (analysis.results.write_set): the whole set or nothing.
+
+Issue 13, case 3: with a file-size limit hit mid-run, car.csv and tests.csv held the new run
+while volume*.csv held the previous run's. Each file was atomic; the set was not.
+"""
+from __future__ import annotations
+
+import errno
+
+import pandas as pd
+import pytest
+
+from analysis.results import RESULT_FILES, write_set
+
+
+def _set(tag: str) -> dict:
+    return {name: pd.DataFrame({"run": [tag] * 3, "x": [1.5, 2.5, 3.5]}) for name in RESULT_FILES}
+
+
+class _TooBig(pd.DataFrame):
+    """A frame whose writing fails like ``ulimit -f`` does (EFBIG), after a partial file."""
+
+    def to_csv(self, path, **kwargs):
+        with open(path, "w") as fh:
+            fh.write("run,x\nnew,")
+        raise OSError(errno.EFBIG, "File too large", str(path))
+
+
+def _runs(out):
+    return {p.name: set(pd.read_csv(p)["run"]) for p in sorted(out.glob("*.csv"))}
+
+
+def test_case3_a_failure_mid_set_leaves_the_previous_set_whole(tmp_path):
+    out = tmp_path / "out"
+    write_set(_set("old"), out)
+    new = _set("new")
+    new["volume.csv"] = _TooBig(new["volume.csv"])  # car.csv, tests.csv, ... are written before it
+    with pytest.raises(OSError) as err:
+        write_set(new, out)
+    assert err.value.errno == errno.EFBIG
+    assert _runs(out) == {name: {"old"} for name in RESULT_FILES}
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary folder left beside it
+
+
+def test_a_complete_set_replaces_the_old_one_and_keeps_other_files(tmp_path):
+    out = tmp_path / "out"
+    write_set(_set("old"), out)
+    (out / "notes.txt").write_text("mine")
+    (out / "nyt").mkdir()  # a nested run's folder (README: --out out/nyt)
+    (out / "nyt" / "car.csv").write_text("run\nnested\n")
+    new = {k: v for k, v in _set("new").items() if not k.startswith("volume")}
+    written = write_set(new, out)
+    assert [p.name for p in written] == list(new)
+    assert _runs(out) == {name: {"new"} for name in new}  # the old volume files are gone: not of this set
+    assert (out / "notes.txt").read_text() == "mine" and (out / "nyt" / "car.csv").read_text() == "run\nnested\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_write_set_refuses_a_file(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(NotADirectoryError):
+        write_set(_set("new"), tmp_path / "f")
+    assert (tmp_path / "f").read_text() == "x"
