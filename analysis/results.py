@@ -16,7 +16,7 @@ import pandas as pd
 
 from analysis.atomic import atomic_write
 from analysis import fmt
-from analysis.tables import AR_COLUMNS, CAR_COLUMNS, EST_COLUMNS, SKIP_COLUMNS, TEST_COLUMNS
+from analysis.tables import AR_COLUMNS, CAR_COLUMNS, EST_COLUMNS, SENSITIVITY_COLUMNS, SKIP_COLUMNS, TEST_COLUMNS
 from analysis.vocab import HEADLINE_TEST
 
 VOLUME_COLUMNS = ["event_id", "symbol", "day", "date", "volume", "log_volume", "abnormal_log_volume"]
@@ -50,6 +50,8 @@ class EventStudyResults:
     skipped: pd.DataFrame
     volume: pd.DataFrame | None = None
     volume_tests: pd.DataFrame | None = None
+    #: the headline group test with day 0 moved to each alternative date (sensitivity.csv)
+    sensitivity: pd.DataFrame | None = None
 
     # -- small helpers --------------------------------------------------------------------
     @property
@@ -107,6 +109,8 @@ class EventStudyResults:
         if self.volume is not None:
             files["volume.csv"] = (self.volume, VOLUME_COLUMNS)
             files["volume_tests.csv"] = (self.volume_tests, [])
+        if self.sensitivity is not None:
+            files["sensitivity.csv"] = (self.sensitivity, SENSITIVITY_COLUMNS)
         written = []
         for name, (frame, first) in files.items():
             cols = list(first) + [c for c in frame.columns if c not in first]
