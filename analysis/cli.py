@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from analysis.errors import UserError
-from analysis.vocab import DEFAULT_ESTIMATION, DEFAULT_MIN_OBS, DEFAULT_MODEL, DEFAULT_WINDOWS, MODEL_LABELS, format_window
+from analysis.vocab import (DEFAULT_ESTIMATION, DEFAULT_EXCLUDE_DAYS, DEFAULT_MIN_OBS, DEFAULT_MODEL, DEFAULT_WINDOWS,
+                            MODEL_LABELS, format_window)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--factors", action="append", metavar="FILE",
                    help="daily factor file(s), French format, percent (repeatable: 3-factor + momentum)")
     s.add_argument("--placebo-draws", type=int, default=1000, help="pseudo-event dates per event (0: off)")
+    s.add_argument("--event-firms", metavar="FILE",
+                   help="who each event named (default data/event_firms.csv; a header-only file: groups by role)")
+    s.add_argument("--event-dates", metavar="FILE", help="alternative event dates (default data/event_dates.csv)")
+    s.add_argument("--confounders", metavar="FILE", help="known other news (default data/confounders.csv)")
+    s.add_argument("--exclude-event-days", type=int, default=DEFAULT_EXCLUDE_DAYS, metavar="K",
+                   help=f"leave sessions within K sessions of a catalog event's day 0 out of the estimation "
+                        f"windows (default {DEFAULT_EXCLUDE_DAYS}; 0 keeps every session)")
     s.add_argument("--refresh", action="store_true", help="re-download prices even if cached")
     s.add_argument("--out", required=True, metavar="DIR", help="output folder")
     s.add_argument("--quiet", action="store_true", help="do not print the summary")
@@ -71,6 +79,8 @@ def cmd_study(args) -> int:
         estimation=args.estimation, windows=args.window or DEFAULT_WINDOWS, min_obs=args.min_obs,
         factors=args.factors, event_ids=args.event, symbols=args.symbol,
         placebo_draws=args.placebo_draws, progress=sys.stderr.isatty(), refresh=args.refresh,
+        event_firms=args.event_firms, event_dates=args.event_dates, confounders=args.confounders,
+        exclude_event_days=args.exclude_event_days,
     )
     res = study.fit()
     try:
