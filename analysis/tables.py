@@ -123,6 +123,13 @@ def car_frame(study, panel, out: EngineResult) -> pd.DataFrame:
     return frame
 
 
+def requested_windows(car: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a car frame over the requested windows (without the limit-extended ones)."""
+    if "window_kind" not in car.columns:
+        return car
+    return car[car["window_kind"] != "limit_extended"]
+
+
 def skipped_frame(panel, out: EngineResult, skipped: list[dict]) -> pd.DataFrame:
     f = panel.frame
     bad = np.nonzero(~out.ok)[0]
