@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from analysis.errors import SystemFailure, UserError, os_error
-from analysis.vocab import (DEFAULT_ESTIMATION, DEFAULT_MIN_OBS, DEFAULT_MODEL, DEFAULT_WINDOWS, MAX_RELATIVE_DAY,
-                            MODEL_LABELS, format_window)
+from analysis.vocab import (DEFAULT_ESTIMATION, DEFAULT_EXCLUDE_DAYS, DEFAULT_MIN_OBS, DEFAULT_MODEL, DEFAULT_WINDOWS,
+                            MAX_RELATIVE_DAY, MODEL_LABELS, format_window)
 
 #: Upper bound of --placebo-draws (a typo must not ask for terabytes).
 MAX_PLACEBO_DRAWS = 100_000
@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pseudo-event dates per event (0: off)")
     s.add_argument("--allow-extreme-returns", action="store_true",
                    help="keep securities with a daily return outside -80%%..+400%% (default: a data error, skipped)")
+    s.add_argument("--event-firms", metavar="FILE",
+                   help="who each event named (default data/event_firms.csv; a header-only file: groups by role)")
+    s.add_argument("--event-dates", metavar="FILE", help="alternative event dates (default data/event_dates.csv)")
+    s.add_argument("--confounders", metavar="FILE", help="known other news (default data/confounders.csv)")
+    s.add_argument("--exclude-event-days", type=int, default=DEFAULT_EXCLUDE_DAYS, metavar="K",
+                   help=f"leave sessions within K sessions of a catalog event's day 0 out of the estimation "
+                        f"windows (default {DEFAULT_EXCLUDE_DAYS}; 0 keeps every session)")
     s.add_argument("--refresh", action="store_true", help="re-download prices even if cached")
     s.add_argument("--out", required=True, metavar="DIR", help="output folder")
     s.add_argument("--quiet", action="store_true", help="do not print the summary")
@@ -110,6 +117,8 @@ def cmd_study(args) -> int:
         factors=args.factors, event_ids=args.event, symbols=args.symbol,
         placebo_draws=args.placebo_draws, progress=sys.stderr.isatty(), refresh=args.refresh,
         allow_extreme_returns=args.allow_extreme_returns,
+        event_firms=args.event_firms, event_dates=args.event_dates, confounders=args.confounders,
+        exclude_event_days=args.exclude_event_days,
     )
     res = study.fit()
     try:

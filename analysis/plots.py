@@ -10,6 +10,16 @@ import pandas as pd
 
 from analysis.estimation import engine
 from analysis.estimation.store import RelativeDays
+from analysis.tables import requested_windows
+from analysis.vocab import ALL, GROUP_ORDER
+
+#: The firm groups drawn (every group but all firms), in display order.
+DRAWN_GROUPS = tuple(g for g in GROUP_ORDER if g != ALL)
+
+
+def _group_col(frame: pd.DataFrame) -> str:
+    """The column holding each firm's group for its event (``group``; older frames: ``role``)."""
+    return "group" if "group" in frame.columns else "role"
 
 Z95 = 1.959963984540054
 
@@ -27,6 +37,7 @@ def car_paths(res, event_id: str, start: int | None = None, end: int | None = No
         "event_id": event_id,
         "symbol": np.repeat(f["symbol"].to_numpy()[rows], T),
         "role": np.repeat(f["role"].to_numpy()[rows], T),
+        "group": np.repeat((f["group"] if "group" in f.columns else f["role"]).to_numpy()[rows], T),
         "day": np.tile(taus, n),
         "car": car.ravel(),
         "car_se": se.ravel(),
@@ -57,7 +68,7 @@ def group_path(paths: pd.DataFrame, group: str | None = None) -> pd.DataFrame:
     Band: mean +/- 1.96 * sd(CAR)/sqrt(N) across firms (cross-sectional, N >= 2);
     for a single firm, its own CAR +/- 1.96 * se (MacKinlay 1997).
     """
-    p = paths if group in (None, "all") else paths[paths["role"] == group]
+    p = paths if group in (None, "all") else paths[paths[_group_col(paths)] == group]
     p = p.dropna(subset=["car"])
     rows = []
     for day, g in p.groupby("day"):
@@ -88,7 +99,7 @@ def plot_car_path(res, event_id=None, group=None, ax=None, symbols=None, title=N
             ax.fill_between(p["day"], 100 * (p["car"] - Z95 * p["car_se"]),
                             100 * (p["car"] + Z95 * p["car_se"]), alpha=0.15)
     else:
-        groups = [group] if group else [g for g in ("target", "peer", "supplier") if (paths["role"] == g).any()]
+        groups = [group] if group else [g for g in DRAWN_GROUPS if (paths[_group_col(paths)] == g).any()]
         for g in groups:
             gp = group_path(paths, g)
             if gp.empty:
@@ -113,7 +124,8 @@ def plot_car_heatmap(res, window: str = "-1:1", ax=None):
     import matplotlib.pyplot as plt
     from analysis.fmt import stars
 
-    c = res.car[res.car["window"] == window]
+    c = requested_windows(res.car)
+    c = c[c["window"] == window]
     order_sym = list(dict.fromkeys(res.study.universe["symbol"]))
     order_sym = [s for s in order_sym if s in set(c["symbol"])]
     mat = c.pivot_table(index="event_id", columns="symbol", values="car").reindex(
@@ -143,8 +155,10 @@ def plot_groups_by_event(res, window: str = "-1:1", ax=None):
     """Targets vs suppliers (and peers): mean CAR[window] per event with 95% intervals."""
     import matplotlib.pyplot as plt
 
-    c = res.car[res.car["window"] == window].dropna(subset=["car"])
-    groups = [g for g in ("target", "peer", "supplier") if (c["role"] == g).any()]
+    c = requested_windows(res.car)
+    c = c[c["window"] == window].dropna(subset=["car"])
+    gcol = _group_col(c)
+    groups = [g for g in DRAWN_GROUPS if (c[gcol] == g).any()]
     if ax is None:
         fig, ax = plt.subplots(figsize=(7.5, 4.2))
     else:
@@ -154,7 +168,7 @@ def plot_groups_by_event(res, window: str = "-1:1", ax=None):
     for k, g in enumerate(groups):
         means, halves = [], []
         for ev in events:
-            v = c[(c["event_id"] == ev) & (c["role"] == g)]["car"]
+            v = c[(c["event_id"] == ev) & (c[gcol] == g)]["car"]
             means.append(100 * v.mean() if len(v) else np.nan)
             halves.append(100 * Z95 * v.std(ddof=1) / np.sqrt(len(v)) if len(v) >= 2 else 0.0)
         x = np.arange(len(events)) + (k - (len(groups) - 1) / 2) * width

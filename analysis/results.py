@@ -19,7 +19,8 @@ import pandas as pd
 
 from analysis.atomic import atomic_write
 from analysis import fmt
-from analysis.tables import AR_COLUMNS, CAR_COLUMNS, EST_COLUMNS, SKIP_COLUMNS, TEST_COLUMNS
+from analysis.tables import (AR_COLUMNS, CAR_COLUMNS, EST_COLUMNS, SENSITIVITY_COLUMNS, SKIP_COLUMNS, TEST_COLUMNS,
+                             requested_windows)
 from analysis.vocab import HEADLINE_TEST
 
 VOLUME_COLUMNS = ["event_id", "symbol", "day", "date", "volume", "log_volume", "abnormal_log_volume"]
@@ -107,6 +108,8 @@ class EventStudyResults:
     skipped: pd.DataFrame
     volume: pd.DataFrame | None = None
     volume_tests: pd.DataFrame | None = None
+    #: the headline group test with day 0 moved to each alternative date (sensitivity.csv)
+    sensitivity: pd.DataFrame | None = None
 
     # -- small helpers --------------------------------------------------------------------
     @property
@@ -118,8 +121,9 @@ class EventStudyResults:
         return list(self.study.events["event_id"])
 
     def car_table(self, event_id=None, window=None) -> pd.DataFrame:
-        """Per-firm CARs (decimal), optionally for one event and/or window."""
-        df = self.car
+        """Per-firm CARs (decimal), optionally for one event and/or requested window (the
+        limit-extended windows are in ``car`` with ``window_kind`` limit_extended)."""
+        df = self.car if window is None else requested_windows(self.car)
         if event_id is not None:
             df = df[df["event_id"] == event_id]
         if window is not None:
@@ -164,6 +168,8 @@ class EventStudyResults:
         if self.volume is not None:
             files["volume.csv"] = (self.volume, VOLUME_COLUMNS)
             files["volume_tests.csv"] = (self.volume_tests, [])
+        if self.sensitivity is not None:
+            files["sensitivity.csv"] = (self.sensitivity, SENSITIVITY_COLUMNS)
         ordered = {}
         for name, (frame, first) in files.items():
             ordered[name] = frame[list(first) + [c for c in frame.columns if c not in first]]
@@ -227,7 +233,8 @@ class EventStudyResults:
                  f"{len(self.event_ids)} events, {len(self.estimation)} firm-events, "
                  f"{len(self.skipped)} skipped</p>"]
         window = "-1:1" if "-1:1" in self.windows else self.windows[0]
-        c = self.car[self.car["window"] == window][["event_id", "symbol", "role", "car", "car_se", "car_t", "car_p"]]
+        c = requested_windows(self.car)
+        c = c[c["window"] == window][["event_id", "symbol", "role", "car", "car_se", "car_t", "car_p"]]
         parts.append(f"<p>CAR[{window}] by firm</p>" + c.to_html(index=False, float_format="%.4f"))
         t = self.tests[(self.tests["window"] == window) & (self.tests["test"] == HEADLINE_TEST)]
         parts.append(f"<p>KP-adjusted BMP test by group, CAR[{window}]</p>"

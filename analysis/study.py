@@ -11,6 +11,7 @@ One bad symbol or event never sinks the others: it is listed in ``skipped`` with
 """
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -28,8 +29,10 @@ from analysis.inference import limits, placebo, volume
 from analysis.inference.battery import run_battery
 from analysis.inference.cells import Cells, build_cells
 from analysis.results import EventStudyResults
-from analysis.vocab import (ALL, DEFAULT_ESTIMATION, DEFAULT_MIN_OBS, DEFAULT_MODEL, DEFAULT_WINDOWS,
-                            MAX_RELATIVE_DAY, ROLES, as_windows, format_window)
+from analysis.inference import flags as flags_mod
+from analysis.vocab import (ALL, DEFAULT_ESTIMATION, DEFAULT_EXCLUDE_DAYS, DEFAULT_MIN_OBS, DEFAULT_MODEL,
+                            DEFAULT_WINDOWS, GROUP_ORDER, HEADLINE_TEST, MAX_RELATIVE_DAY, NAMED, as_windows,
+                            format_window)
 
 
 class EventStudy:
@@ -63,6 +66,14 @@ class EventStudy:
     allow_extreme_returns : bool
         Keep a security with a daily return outside -80%..+400% (by default such a return is
         taken for a data error and the security is skipped, the date named).
+    event_firms, event_dates, confounders : DataFrame or path, optional
+        Who each event named, alternative event dates, known other news (default
+        ``data/event_firms.csv``, ``data/event_dates.csv``, ``data/confounders.csv``; rows of
+        the default files about events or symbols not in use are left out, a file given
+        explicitly must match the catalog and universe). A header-only file turns one off.
+    exclude_event_days : int
+        K: every session within K sessions of a catalog event's day 0 for a security is left
+        out of that security's estimation windows (default 5; 0 keeps every session).
     """
 
     def __init__(
@@ -84,6 +95,10 @@ class EventStudy:
         cache_dir=None,
         refresh: bool = False,
         allow_extreme_returns: bool = False,
+        event_firms=None,
+        event_dates=None,
+        confounders=None,
+        exclude_event_days: int = DEFAULT_EXCLUDE_DAYS,
     ):
         self.model = get_model(model)
         self.estimation = as_windows([estimation])[0]
@@ -108,6 +123,16 @@ class EventStudy:
         attrs = getattr(self.universe, "attrs", {}) or {}
         self.universe_file = attrs.get("path", "universe")
         self.universe_rows = dict(attrs.get("rows") or {s: i + 1 for i, s in enumerate(self.universe["symbol"])})
+        if int(exclude_event_days) < 0:
+            raise UserError(f"--exclude-event-days must be 0 or more, not {exclude_event_days}")
+        self.exclude_event_days = int(exclude_event_days)
+        ids, syms = self.catalog["event_id"], self.universe["symbol"]
+        self.event_firms = self._side(event_firms, catalog_mod.DEFAULT_EVENT_FIRMS, catalog_mod.load_event_firms,
+                                      catalog_mod.EVENT_FIRM_COLUMNS, events=ids, symbols=syms)
+        self.event_dates = self._side(event_dates, catalog_mod.DEFAULT_EVENT_DATES, catalog_mod.load_event_dates,
+                                      [*catalog_mod.EVENT_DATE_COLUMNS, "announced"], events=self.catalog)
+        self.confounders = self._side(confounders, catalog_mod.DEFAULT_CONFOUNDERS, catalog_mod.load_confounders,
+                                      [*catalog_mod.CONFOUNDER_COLUMNS, "day"], symbols=syms)
         if event_ids:
             self.events = catalog_mod.select_events(self.events, list(event_ids))
         if symbols:
@@ -134,6 +159,18 @@ class EventStudy:
         if isinstance(universe, pd.DataFrame):
             return universe.copy()
         return catalog_mod.load_universe(universe) if universe is not None else catalog_mod.load_universe()
+
+    @staticmethod
+    def _side(value, default, loader, columns, **known) -> pd.DataFrame:
+        """A file describing the events: a frame as given, an explicit path loaded strictly, or
+        (None) the shipped default, whose rows about other events or symbols are left out."""
+        if isinstance(value, pd.DataFrame):
+            return value.copy()
+        if value is None:
+            if not default.is_file():
+                return pd.DataFrame(columns=list(columns))
+            return loader(default, strict=False, **known)
+        return loader(value, strict=True, **known)
 
     def _source(self):
         from analysis.data import prices as prices_mod
@@ -206,8 +243,29 @@ class EventStudy:
             frames, errors = self.load_prices()
         self.check_data(frames)
         factors = self._factor_frame()
-        return build_panel(self.model, self.universe, self.events, self.catalog, frames, errors, factors,
-                           self.factor_exchanges)
+        panel, skipped = build_panel(self.model, self.universe, self.events, self.catalog, frames, errors, factors,
+                                     self.factor_exchanges, exclude_days=self.exclude_event_days)
+        panel.frame["group"] = self.firm_groups(panel.frame)
+        return panel, skipped
+
+    def firm_groups(self, frame: pd.DataFrame, event_of=None) -> np.ndarray:
+        """The group of each firm-event (event_id, symbol, role rows): for an event with rows in
+        ``event_firms``, ``named`` (relation named), else ``peer`` for Chinese firms (roles target
+        and peer) and ``supplier`` for US suppliers; for an event without rows, its role.
+        ``event_of``: the catalog event of each row when ``frame`` holds other ids."""
+        ef = self.event_firms
+        covered = set(ef["event_id"])
+        named = set(zip(ef.loc[ef["relation"] == NAMED, "event_id"], ef.loc[ef["relation"] == NAMED, "symbol"]))
+        events = frame["event_id"] if event_of is None else event_of
+        out = []
+        for e, sym, role in zip(events, frame["symbol"], frame["role"]):
+            if e not in covered:
+                out.append(role)
+            elif (e, sym) in named:
+                out.append(NAMED)
+            else:
+                out.append({"target": "peer", "peer": "peer", "supplier": "supplier"}.get(role, role))
+        return np.array(out, dtype=object)
 
     def day0_table(self, frames=None, errors=None) -> pd.DataFrame:
         """Day 0 and the day-0 simple return (decimal) of every (event, security).
@@ -226,32 +284,133 @@ class EventStudy:
         return pd.concat([table, skip], ignore_index=True) if len(skip) else table
 
     # -- run ------------------------------------------------------------------------------
-    def cells(self, panel: Panel, out: engine.EngineResult) -> Cells:
-        """The (event, group, window) cells of a fitted panel; groups are the universe roles
-        and all firms. With placebo draws, the cells carry their pseudo-event null law."""
+    def cells(self, panel: Panel, out: engine.EngineResult, placebo_draws: int | None = None) -> Cells:
+        """The (event, group, window) cells of a fitted panel; groups per firm-event from
+        :meth:`firm_groups` (column ``group`` of the panel), and all firms. Groups with no firm
+        make no cell. With placebo draws, the cells carry their pseudo-event null law, over the
+        same groups."""
         f = panel.frame
         ev_codes, ev_names = pd.factorize(f["event_id"])
-        roles = list(dict.fromkeys(list(ROLES) + list(f["role"].unique())))
-        role_code = np.array([roles.index(r) for r in f["role"]], dtype=np.int64)
+        groups = f["group"] if "group" in f.columns else self.firm_groups(f)
+        names = [g for g in GROUP_ORDER if g != ALL]
+        names += [g for g in dict.fromkeys(groups) if g not in names]
+        group_code = np.array([names.index(g) for g in groups], dtype=np.int64)
+        draws = self.placebo_draws if placebo_draws is None else placebo_draws
         null = None
-        if self.placebo_draws > 0 and len(f):
-            null = placebo.placebo_null(self, panel, out, ev_codes, role_code, len(roles), self.placebo_draws,
-                                        self.seed)
-        return build_cells(out, panel.store, ev_codes, role_code, len(roles), event_names=ev_names,
-                           group_names=roles + [ALL], placebo_null=null)
+        if draws > 0 and len(f):
+            null = placebo.placebo_null(self, panel, out, ev_codes, group_code, len(names), draws, self.seed)
+        return build_cells(out, panel.store, ev_codes, group_code, len(names), event_names=ev_names,
+                           group_names=names + [ALL], placebo_null=null)
 
-    def fit(self) -> EventStudyResults:
-        """Run the study: prices -> panel -> engine -> cells -> every registered test -> frames."""
-        frames, errors = self.load_prices()
-        panel, skipped = self.build_panel(frames, errors)
+    def _run_engine(self, panel: Panel) -> engine.EngineResult:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            out = engine.run(panel.store, panel.frame["sec"].to_numpy(), panel.frame["p0"].to_numpy(),
-                             self.estimation, self.windows, self.min_obs)
-        tests = run_battery(self.cells(panel, out)) if len(panel.frame) else pd.DataFrame(
-            columns=tables.TEST_COLUMNS)
+            return engine.run(panel.store, panel.frame["sec"].to_numpy(), panel.frame["p0"].to_numpy(),
+                              self.estimation, self.windows, self.min_obs, last_day=flags_mod.LIMIT_RUN_MAX)
+
+    def flag_columns(self, panel: Panel, out: engine.EngineResult, lo, hi, rows=None) -> dict[str, np.ndarray]:
+        """The flags of :mod:`analysis.inference.flags` for firm-events ``rows`` (default all)
+        over windows lo..hi ((W,) for all, or (n, W) per firm-event): (n, W) arrays."""
+        f = panel.frame
+        rows = np.arange(len(f)) if rows is None else np.asarray(rows, dtype=np.int64)
+        ids, sec = f["event_id"].to_numpy()[rows], f["sec"].to_numpy()[rows]
+        p0, sym = f["p0"].to_numpy()[rows], f["symbol"].to_numpy()[rows]
+        day, ar, off = flags_mod.drivers(out, lo, hi, rows)
+        return {
+            "overlaps": flags_mod.overlaps(ids, sec, p0, lo, hi, panel.catalog_day0),
+            "driver_day": day, "driver_ar": ar, "off_day0_driver": off,
+            "confounders": flags_mod.confounders(panel.store, sec, p0, sym, lo, hi, self.confounders),
+        }
+
+    def fit(self) -> EventStudyResults:
+        """Run the study: prices -> panel -> engine -> cells -> every registered test -> frames,
+        with the flags next to every CAR, the limit-extended windows and the alternative-date
+        sensitivity."""
+        frames, errors = self.load_prices()
+        panel, skipped = self.build_panel(frames, errors)
+        out = self._run_engine(panel)
+        lo = np.array([w[0] for w in out.windows], dtype=np.int64)
+        hi = np.array([w[1] for w in out.windows], dtype=np.int64)
+        row_flags = self.flag_columns(panel, out, lo, hi)
+        if len(panel.frame):
+            cells = self.cells(panel, out)
+            tests = run_battery(cells)
+            cell_flags = pd.DataFrame({**{k: v for k, v in cells.keys.items()},
+                                       "flags": flags_mod.cell_flags(cells, {
+                                           "overlaps": row_flags["overlaps"] != "",
+                                           "off_day0_driver": row_flags["off_day0_driver"],
+                                           "confounders": row_flags["confounders"] != ""})})
+            tests = tests.merge(cell_flags, on=["event_id", "group", "window"], how="left")
+        else:
+            tests = pd.DataFrame(columns=tables.TEST_COLUMNS)
         limit_notes, _ = limits.window_flags(panel, out, out.windows)
+        extended = self._limit_extended(panel, out)
         volume_daily, volume_tests = volume.volume_frames(panel, out, out.windows)
         frames_out = tables.assemble(self, panel, out, skipped, tests, limit_notes, limits.day_states_frame(panel, out),
-                                     volume_daily, volume_tests)
-        return EventStudyResults(study=self, panel=panel, engine_result=out, frames=frames, **frames_out)
+                                     volume_daily, volume_tests, row_flags=row_flags, extended=extended)
+        sensitivity = self.sensitivity(frames, errors) if len(panel.frame) else tables.empty_sensitivity()
+        return EventStudyResults(study=self, panel=panel, engine_result=out, frames=frames, sensitivity=sensitivity,
+                                 **frames_out)
+
+    def _limit_extended(self, panel: Panel, out: engine.EngineResult) -> pd.DataFrame:
+        """car.csv rows of the limit-extended windows 0:k (A-shares whose day-0 close is at the
+        daily limit; :func:`analysis.inference.flags.limit_extended_k`), with their flags."""
+        state = limits.event_limit_states(panel, out)
+        k = flags_mod.limit_extended_k(state, out.days)
+        k[~out.ok] = -1
+        parts = []
+        for kk in sorted(set(k[k >= 0])):
+            w = [(0, int(kk))]
+            res_k = dataclasses.replace(out, windows=w, **engine.cumulate(out, w))
+            frame = tables.car_frame(self, panel, res_k)
+            rows = np.nonzero(out.ok)[0]
+            pick = k[rows] == kk
+            frame = frame[pick].reset_index(drop=True)
+            sel = rows[pick]
+            extra = self.flag_columns(panel, res_k, np.array([0]), np.array([kk]), sel)
+            for name, values in extra.items():
+                frame[name] = values[:, 0]
+            frame["limit_flag"] = [limits.describe_window(state[i], out.days, 0, int(kk)) for i in sel]
+            frame["_row"] = sel
+            parts.append(frame)
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def sensitivity(self, frames=None, errors=None) -> pd.DataFrame:
+        """The headline group test (:data:`analysis.vocab.HEADLINE_TEST`) with day 0 moved to each
+        date of ``event_dates`` (and, as the baseline, the catalog's announcement) for the events
+        of the run that have an alternative date: rows of tables.SENSITIVITY_COLUMNS.
+        The groups are the event's own; the estimation windows leave out the catalog's event
+        days as in the main run; no placebo draws."""
+        ed = self.event_dates
+        ed = ed[ed["event_id"].isin(set(self.events["event_id"]))]
+        alt = ed[ed["date_kind"] != "announcement"]
+        if alt.empty:
+            return tables.empty_sensitivity()
+        rows = []
+        for ev in self.events[self.events["event_id"].isin(set(alt["event_id"]))].itertuples(index=False):
+            rows.append((ev.event_id, "announcement", ev.announced_at, ev.announced))
+            for r in alt[alt["event_id"] == ev.event_id].itertuples(index=False):
+                rows.append((ev.event_id, r.date_kind, r.announced_at, r.announced))
+        moved = pd.DataFrame({"event_id": [f"{e}@{k}" for e, k, _, _ in rows],
+                              "announced_at": [a for _, _, a, _ in rows],
+                              "announced": pd.Series([t for _, _, _, t in rows], dtype=object)})
+        of = dict(zip(moved["event_id"], rows))
+        if frames is None:
+            frames, errors = self.load_prices()
+        factors = self._factor_frame()
+        panel, _ = build_panel(self.model, self.universe, moved, self.catalog, frames, errors, factors,
+                               self.factor_exchanges, exclude_days=self.exclude_event_days)
+        if not len(panel.frame):
+            return tables.empty_sensitivity()
+        base = [of[e][0] for e in panel.frame["event_id"]]
+        panel.frame["group"] = self.firm_groups(panel.frame, event_of=base)
+        out = self._run_engine(panel)
+        tests = run_battery(self.cells(panel, out, placebo_draws=0), names=[HEADLINE_TEST])
+        if tests.empty:
+            return tables.empty_sensitivity()
+        key = tests["event_id"].map(of)
+        tests["date_kind"] = [k[1] for k in key]
+        tests["announced_at"] = [k[2] for k in key]
+        tests["event_id"] = [k[0] for k in key]
+        tests = tests[tests["test"] == HEADLINE_TEST]
+        return tables.order_tests(tests, by_kind=True)[tables.SENSITIVITY_COLUMNS + ["test"]].reset_index(drop=True)

@@ -7,12 +7,14 @@ Column contracts (other tools read these; more columns may follow the listed one
 - tests:            event_id,group,window,n,mean_car,test,statistic,p_value
 - estimation:       event_id,symbol,benchmark,day0,m,alpha,beta,sigma
 - skipped:          event_id,symbol,reason
+- sensitivity:      event_id,date_kind,announced_at,group,window,n,mean_car,statistic,p_value
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from analysis.data.catalog import DATE_KINDS
 from analysis.estimation.engine import EngineResult
 from analysis.inference.battery import TEST_COLUMNS
 from analysis.vocab import GROUP_ORDER, format_window
@@ -21,6 +23,10 @@ AR_COLUMNS = ["event_id", "symbol", "day", "date", "return", "normal_return", "a
 CAR_COLUMNS = ["event_id", "symbol", "window", "car", "car_se", "car_t", "car_p", "bhar"]
 EST_COLUMNS = ["event_id", "symbol", "benchmark", "day0", "m", "alpha", "beta", "sigma"]
 SKIP_COLUMNS = ["event_id", "symbol", "reason"]
+SENSITIVITY_COLUMNS = ["event_id", "date_kind", "announced_at", "group", "window", "n", "mean_car", "statistic",
+                       "p_value"]
+#: car.csv flag columns (:mod:`analysis.inference.flags`), after the others.
+FLAG_COLUMNS = ["overlaps", "driver_day", "driver_ar", "off_day0_driver", "confounders"]
 
 
 def _dates(store, flat, mask):
@@ -40,6 +46,8 @@ def estimation_frame(study, panel, out: EngineResult) -> pd.DataFrame:
         est[name] = out.theta[:, j]
     if spec.fixed:
         est["beta"] = 1.0
+    est["m_excluded"] = panel.store.excluded_count(f["sec"].to_numpy(), f["p0"].to_numpy() + out.estimation[0],
+                                                   f["p0"].to_numpy() + out.estimation[1])
     est["model"] = spec.name
     est["dof"] = out.dof
     est["role"] = f["role"].to_numpy()
@@ -110,7 +118,16 @@ def car_frame(study, panel, out: EngineResult) -> pd.DataFrame:
         "role": np.repeat(f["role"].to_numpy()[rows], W),
         "name": np.repeat(f["name"].to_numpy()[rows], W),
     })
+    if "group" in f.columns:
+        frame["group"] = np.repeat(f["group"].to_numpy()[rows], W)
     return frame
+
+
+def requested_windows(car: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a car frame over the requested windows (without the limit-extended ones)."""
+    if "window_kind" not in car.columns:
+        return car
+    return car[car["window_kind"] != "limit_extended"]
 
 
 def skipped_frame(panel, out: EngineResult, skipped: list[dict]) -> pd.DataFrame:
@@ -123,12 +140,26 @@ def skipped_frame(panel, out: EngineResult, skipped: list[dict]) -> pd.DataFrame
 
 
 def assemble(study, panel, out: EngineResult, skipped: list[dict], tests: pd.DataFrame, limit_notes: np.ndarray,
-             limit_states: pd.DataFrame, volume_daily: pd.DataFrame, volume_tests: pd.DataFrame) -> dict[str, pd.DataFrame]:
+             limit_states: pd.DataFrame, volume_daily: pd.DataFrame, volume_tests: pd.DataFrame,
+             row_flags: dict | None = None, extended: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """All result frames, keyed as the result object's attributes, from the engine result and
-    what the inference layer computed (test rows, price-limit notes and states, volume)."""
+    what the inference layer computed (test rows, price-limit notes and states, volume, the
+    flags of every requested window ``row_flags`` {column: (N, W)}, and the limit-extended
+    rows ``extended``, placed after their firm-event's requested windows)."""
     ar = abnormal_frame(panel, out)
     car = car_frame(study, panel, out)
     car["limit_flag"] = limit_notes[out.ok].ravel() if len(car) else []
+    car["window_kind"] = "requested"
+    for name in FLAG_COLUMNS:
+        if row_flags is not None and name in row_flags:
+            car[name] = row_flags[name][out.ok].ravel() if len(car) else []
+    if extended is not None and len(extended):
+        W = len(out.windows)
+        car["_row"] = np.repeat(np.nonzero(out.ok)[0], W)
+        car["_k"] = np.tile(np.arange(W), int(out.ok.sum()))
+        ext = extended.assign(window_kind="limit_extended", _k=W)
+        car = pd.concat([car, ext[car.columns]], ignore_index=True)
+        car = car.sort_values(["_row", "_k"], kind="stable").drop(columns=["_row", "_k"]).reset_index(drop=True)
     ar = ar.merge(limit_states, on=["event_id", "symbol", "day"], how="left")
     ar["limit"] = ar["limit"].fillna("")
     return {
@@ -142,7 +173,11 @@ def assemble(study, panel, out: EngineResult, skipped: list[dict], tests: pd.Dat
     }
 
 
-def order_tests(tests: pd.DataFrame) -> pd.DataFrame:
+def empty_sensitivity() -> pd.DataFrame:
+    return pd.DataFrame(columns=SENSITIVITY_COLUMNS)
+
+
+def order_tests(tests: pd.DataFrame, by_kind: bool = False) -> pd.DataFrame:
     """Rows sorted by event, group, window, then test, in catalog / role / window order."""
     if tests.empty:
         return tests
@@ -152,4 +187,7 @@ def order_tests(tests: pd.DataFrame) -> pd.DataFrame:
     torder = {t: i for i, t in enumerate(dict.fromkeys(tests["test"]))}
     key = (tests["event_id"].map(order) * 1_000_000 + tests["group"].map(gorder).fillna(9) * 10_000
            + tests["window"].map(worder) * 100 + tests["test"].map(torder))
+    if by_kind:  # sensitivity rows: event, date kind (catalog order of kinds), group, window
+        korder = {k: i for i, k in enumerate(DATE_KINDS)}
+        key = key + tests["date_kind"].map(korder).fillna(9) * 100_000
     return tests.iloc[np.argsort(key.to_numpy(), kind="stable")].reset_index(drop=True)

@@ -27,7 +27,12 @@ class Group:
 ROLES = ("target", "peer", "supplier")
 #: The group every firm of an event belongs to.
 ALL = "all"
+#: The firms an event named (``data/event_firms.csv``). An event the file describes groups its
+#: firms as named / peer (other Chinese firms: roles target and peer) / supplier (role
+#: supplier), each not named; an event it does not describe keeps the universe roles.
+NAMED = "named"
 GROUPS: dict[str, Group] = {g.name: g for g in (
+    Group(NAMED, "Named firms", "named firms", "tab:purple"),
     Group("target", "Targets", "targets", "tab:red"),
     Group("peer", "Peers", "peers", "tab:grey"),
     Group("supplier", "US suppliers", "US suppliers", "tab:blue"),
@@ -72,6 +77,8 @@ HEADLINE_WINDOW = "-1:1"
 DEFAULT_MIN_OBS = 120
 #: Window bounds (estimation and event windows) must lie within +-MAX_RELATIVE_DAY sessions of day 0.
 MAX_RELATIVE_DAY = 5000
+#: Sessions on each side of another catalog event's day 0 left out of an estimation window.
+DEFAULT_EXCLUDE_DAYS = 5
 
 
 def parse_window(text: str) -> Window:

@@ -181,18 +181,21 @@ def ref(shared_prices):
 
 @pytest.fixture(scope="session")
 def run_study(shared_prices):
-    """Cached ``EventStudy(...).fit()`` on the recorded prices (placebo off)."""
+    """Cached ``EventStudy(...).fit()`` on the recorded prices (placebo off; every estimation
+    session kept, ``exclude_event_days=0``, so fits compare with the plain reference fits)."""
     from analysis.study import EventStudy
 
     cache = {}
 
     def run(events=None, symbols=None, model="market", windows=("0:0", "-1:1", "-5:5"), factors=None,
-            estimation=(-250, -11)):
-        key = (tuple(events or ()), tuple(symbols or ()), model, tuple(windows), tuple(factors or ()), estimation)
+            estimation=(-250, -11), exclude_event_days=0):
+        key = (tuple(events or ()), tuple(symbols or ()), model, tuple(windows), tuple(factors or ()), estimation,
+               exclude_event_days)
         if key not in cache:
             cache[key] = EventStudy(prices=str(shared_prices), event_ids=events, symbols=symbols, model=model,
                                     windows=list(windows), factors=list(factors) if factors else None,
-                                    estimation=estimation, placebo_draws=0).fit()
+                                    estimation=estimation, placebo_draws=0,
+                                    exclude_event_days=exclude_event_days).fit()
         return cache[key]
 
     return run
@@ -204,7 +207,7 @@ def synthetic_study(tmp_path):
 
     securities: {symbol: (exchange, benchmark, role)}; prices: {symbol: adj_close Series by date}
     (benchmarks included); events: {event_id: announced_at string}. Extra keywords go to
-    ``EventStudy`` (placebo off).
+    ``EventStudy`` (placebo off and every estimation session kept unless given).
     """
     from analysis.study import EventStudy
 
@@ -222,6 +225,7 @@ def synthetic_study(tmp_path):
             frames[sym] = pd.DataFrame({"open": np.nan, "high": np.nan, "low": np.nan, "close": px.to_numpy(),
                                         "adj_close": px.to_numpy(), "volume": 1e6}, index=idx)
         kwargs.setdefault("placebo_draws", 0)
+        kwargs.setdefault("exclude_event_days", 0)
         return EventStudy(events=ev, universe=uni, prices=frames, **kwargs).fit()
 
     return run

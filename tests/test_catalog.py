@@ -8,10 +8,17 @@ import pandas as pd
 import pytest
 
 from analysis.data.catalog import (
+    CONFOUNDER_COLUMNS,
     DEFAULT_EVENTS,
     DEFAULT_UNIVERSE,
     EVENT_COLUMNS,
+    EVENT_DATE_COLUMNS,
+    EVENT_FIRM_COLUMNS,
+    SHORT_TITLE_MAX,
     UNIVERSE_COLUMNS,
+    load_confounders,
+    load_event_dates,
+    load_event_firms,
     load_events,
     load_universe,
     parse_announced_at,
@@ -47,18 +54,48 @@ def test_shipped_events_are_chronological():
     assert keys == sorted(keys)
 
 
-def test_shipped_actions_cite_a_federal_register_notice():
+#: An official document: Federal Register notice, public law, executive order, FCC document or
+#: docket, a DoD list under its statute, a Treasury release.
+OFFICIAL = re.compile(r"\b\d+ FR \d+\b|Pub\. L\. \d+-\d+|Executive Order \d+|\bDA \d+-\d+|\bFCC \d+-\d+"
+                      r"|Docket No\. \d+-\d+|DoD .*sec\. 12\d\d|Treasury press release")
+
+
+def test_shipped_actions_cite_an_official_document():
     events = load_events()
     for _, row in events[events["kind"] == "action"].iterrows():
-        assert re.search(r"\b\d+ FR \d+\b", row["source"]), row["event_id"]
+        assert OFFICIAL.search(row["source"]), row["event_id"]
 
 
-def test_every_event_cites_existing_seed_files_and_every_seed_is_used(shared_seeds):
+def test_shipped_catalog_covers_2018_to_2022_with_short_titles():
+    events = load_events()
+    years = {ts.year for ts in events["announced"]}
+    assert len(events) >= 12 and {2018, 2019, 2020, 2021, 2022} <= years
+    assert all(0 < len(t) <= SHORT_TITLE_MAX for t in events["short_title"])
+    assert events["short_title"].is_unique
+    for _, row in events[events["date_only"]].iterrows():  # no hour: the source says so
+        assert "unknown" in (row["title"] + row["source"]).lower() or row["kind"] == "report", row["event_id"]
+
+
+def test_shipped_event_firms_dates_and_confounders_load_against_the_catalog():
+    events, uni = load_events(), load_universe()
+    firms = load_event_firms(events=events["event_id"], symbols=uni["symbol"])
+    named = firms[firms["relation"] == "named"].groupby("event_id")["symbol"].apply(set)
+    assert named["entity_list_28_2019"] == {"002415.SZ", "002236.SZ", "002230.SZ", "300188.SZ"}
+    assert named["ft_sdn_2022"] == {"002415.SZ"}
+    assert "huawei_entity_list_2019" not in named  # it named no firm of the universe ...
+    assert "huawei_entity_list_2019" in set(firms["event_id"])  # ... and the file says so
+    dates = load_event_dates(events=events).set_index(["event_id", "date_kind"])["announced_at"]
+    assert dates[("huawei_entity_list_2019", "publication")] == "2019-05-21"
+    assert dates[("entity_list_28_2019", "publication")] == "2019-10-09"
+    conf = load_confounders(symbols=uni["symbol"])
+    assert len(conf) and set(conf["symbol"]) - {""} <= set(uni["symbol"])
+
+
+def test_every_seed_file_cited_exists_and_every_seed_is_used(shared_seeds):
     seeds = shared_seeds
     cited = set()
     for _, row in load_events().iterrows():
         files = re.findall(r"seeds/([\w.-]+\.txt)", row["source"])
-        assert files, f"{row['event_id']} cites no seed file"
         for name in files:
             assert (seeds / name).is_file(), f"{row['event_id']}: seeds/{name} not found"
         cited.update(files)
@@ -117,7 +154,8 @@ def expect_error(loader, path, row, field):
 
 def test_good_minimal_files_load(tmp_path):
     events = load_events(write(tmp_path, "e.csv", EVENT_HEADER, GOOD_EVENT))
-    assert list(events.columns) == [*EVENT_COLUMNS, "announced", "date_only"]
+    assert list(events.columns) == [*EVENT_COLUMNS, "short_title", "announced", "date_only"]
+    assert events.loc[0, "short_title"] == "A title"  # no short_title column: the title
     assert events.loc[0, "announced"] == pd.Timestamp("2019-05-15 22:00", tz="UTC")
     uni = load_universe(write(tmp_path, "u.csv", UNIVERSE_HEADER, GOOD_SECURITY))
     assert list(uni.columns) == list(UNIVERSE_COLUMNS)
@@ -133,6 +171,24 @@ def test_columns_in_any_order_with_quoted_commas(tmp_path):
 
 
 E, U = EVENT_HEADER, UNIVERSE_HEADER
+EF, ED, CF = (",".join(c) for c in (EVENT_FIRM_COLUMNS, EVENT_DATE_COLUMNS, CONFOUNDER_COLUMNS))
+#: the catalog and universe the files describing events are checked against
+KNOWN_EVENTS = pd.DataFrame({"event_id": ["a_1", "b_2"],
+                             "announced": [pd.Timestamp("2019-05-15 22:00", tz="UTC"), pd.Timestamp("2020-01-02")]})
+KNOWN_SYMBOLS = ["002415.SZ", "AMBA"]
+
+
+def firms_loader(path):
+    return load_event_firms(path, events=KNOWN_EVENTS["event_id"], symbols=KNOWN_SYMBOLS)
+
+
+def dates_loader(path):
+    return load_event_dates(path, events=KNOWN_EVENTS)
+
+
+def confounders_loader(path):
+    return load_confounders(path, symbols=KNOWN_SYMBOLS)
+
 
 # loader, header, rows, bad row, bad field, words the message must also hold
 BAD_INPUT = {
@@ -163,6 +219,30 @@ BAD_INPUT = {
                                "benchmark", ["is the security itself"]),
     # issue 13, case 9: Windows device names
     "universe device name": (load_universe, U, ["NUL,Null,supplier,XNAS,^GSPC"], 1, "symbol", ["Windows device"]),
+    "events short title too long": (load_events, E + ",short_title", [GOOD_EVENT + "," + "x" * 41], 1, "short_title",
+                                    ["41 characters", "40"]),
+    "event_firms unknown event": (firms_loader, EF, ["a_1,AMBA,named,src", "zz_9,AMBA,named,src"], 2, "event_id",
+                                  ["unknown event", "zz_9"]),
+    "event_firms unknown symbol": (firms_loader, EF, ["a_1,NVDA,named,src"], 1, "symbol", ["unknown symbol", "NVDA"]),
+    "event_firms bad symbol": (firms_loader, EF, ["a_1,../AMBA,named,src"], 1, "symbol", []),
+    "event_firms bad relation": (firms_loader, EF, ["a_1,AMBA,supplies,src"], 1, "relation", ["supplies"]),
+    "event_firms duplicate": (firms_loader, EF, ["a_1,AMBA,named,s", "a_1,AMBA,named,t"], 2, "symbol",
+                              ["duplicate"]),
+    "event_firms empty source": (firms_loader, EF, ["a_1,AMBA,named,"], 1, "source", ["empty"]),
+    "event_dates unknown event": (dates_loader, ED, ["zz_9,publication,2019-05-21,src"], 1, "event_id",
+                                  ["unknown event"]),
+    "event_dates bad kind": (dates_loader, ED, ["a_1,rumour,2019-05-21,src"], 1, "date_kind", ["rumour"]),
+    "event_dates bad date": (dates_loader, ED, ["a_1,publication,2019-02-30,src"], 1, "announced_at", []),
+    "event_dates announcement differs": (dates_loader, ED, ["a_1,announcement,2019-05-16,src"], 1, "announced_at",
+                                         ["catalog"]),
+    "event_dates duplicate": (dates_loader, ED, ["b_2,effective,2020-02-01,s", "b_2,effective,2020-03-01,s"], 2,
+                              "date_kind", ["duplicate"]),
+    "confounders bad date": (confounders_loader, CF, ["2019-05-32,,FOMC,src"], 1, "date", []),
+    "confounders date with time": (confounders_loader, CF, ["2019-05-01T14:00-04:00,,FOMC,src"], 1, "date",
+                                   ["YYYY-MM-DD"]),
+    "confounders unknown symbol": (confounders_loader, CF, ["2019-05-01,,FOMC,src", "2019-05-02,NVDA,results,src"],
+                                   2, "symbol", ["unknown symbol"]),
+    "confounders empty what": (confounders_loader, CF, ["2019-05-01,AMBA,,src"], 1, "what", ["empty"]),
 }
 
 
@@ -172,6 +252,23 @@ def test_bad_input_names_the_file_row_and_field(tmp_path, case):
     msg = expect_error(loader, write(tmp_path, "input.csv", header, *rows), row, field)
     for word in words:
         assert word in msg, (case, word, msg)
+
+
+def test_event_files_good_rows_and_lenient_mode(tmp_path):
+    firms = write(tmp_path, "f.csv", EF, "a_1,AMBA,named,src", "zz_9,AMBA,named,src", "a_1,NVDA,not_named,src")
+    with pytest.raises(UserError):
+        firms_loader(firms)
+    got = load_event_firms(firms, events=KNOWN_EVENTS["event_id"], symbols=KNOWN_SYMBOLS, strict=False)
+    assert list(got["event_id"]) == ["a_1"] and list(got["relation"]) == ["named"]  # others left out
+    assert load_event_firms(write(tmp_path, "h.csv", EF)).empty  # header only: describes no event
+    dates = dates_loader(write(tmp_path, "d.csv", ED, "a_1,announcement,2019-05-15T18:00-04:00,s",
+                               "a_1,publication,2019-05-21,s"))
+    assert list(dates["date_kind"]) == ["announcement", "publication"]
+    assert dates.loc[1, "announced"] == pd.Timestamp("2019-05-21")
+    conf = confounders_loader(write(tmp_path, "c.csv", CF, "2019-05-01,,FOMC,src", "2019-05-02,AMBA,results,src"))
+    assert list(conf["symbol"]) == ["", "AMBA"] and conf.loc[0, "day"] == pd.Timestamp("2019-05-01")
+    no_symbol_column = confounders_loader(write(tmp_path, "c2.csv", "date,what,source", "2019-05-01,FOMC,src"))
+    assert list(no_symbol_column["symbol"]) == [""]
 
 
 def test_events_missing_file(tmp_path):

@@ -19,7 +19,8 @@ FILES = {
     "estimation.csv": ["event_id", "symbol", "benchmark", "day0", "m", "alpha", "beta", "sigma"],
     "skipped.csv": ["event_id", "symbol", "reason"],
 }
-N_EVENTS, N_SYMBOLS = 5, 12  # data/events.csv, data/universe.csv
+N_EVENTS, N_SYMBOLS = 17, 12  # data/events.csv, data/universe.csv
+XLNX_GONE = 3  # events after Xilinx's delisting (Feb 2022)
 
 
 def cli(*args, cwd=REPO):
@@ -60,7 +61,7 @@ def test_default_study_writes_the_five_files(default_run):
     assert_contract(out)
     assert "Traceback" not in stderr
     car = read(out, "car.csv")
-    assert set(car["window"]) == {"0:0", "-1:1", "0:5", "-5:5"}
+    assert set(car.loc[car["window_kind"] == "requested", "window"]) == {"0:0", "-1:1", "0:5", "-5:5"}
     est = read(out, "estimation.csv")
     skipped = read(out, "skipped.csv")
     # every (event, symbol) is either estimated or skipped with a reason
@@ -68,14 +69,23 @@ def test_default_study_writes_the_five_files(default_run):
     assert skipped["reason"].str.len().gt(0).all()
     xlnx = skipped[(skipped["symbol"] == "XLNX") & (skipped["event_id"] == "ft_sdn_2022")]
     assert len(xlnx) == 1  # delisted in Feb 2022
-    assert len(car) == 4 * len(est)
+    assert len(skipped[skipped["symbol"] == "XLNX"]) == XLNX_GONE
+    assert len(car[car["window_kind"] == "requested"]) == 4 * len(est)
+    assert set(car["window_kind"]) == {"requested", "limit_extended"}
     assert est.set_index(["event_id", "symbol"]).index.is_unique
     hik = est[(est["event_id"] == "nyt_hikvision_2019") & (est["symbol"] == "002415.SZ")].iloc[0]
-    assert hik["day0"] == "2019-05-22" and hik["benchmark"] == "000300.SS" and hik["m"] == 240
+    assert hik["day0"] == "2019-05-22" and hik["benchmark"] == "000300.SS"
+    # the NDAA passage (Aug 2018) lies in the window: its +-5 sessions are left out
+    assert hik["m"] + hik["m_excluded"] == 240 and hik["m_excluded"] == 11
     tests = read(out, "tests.csv")
     for t in ("t_cs", "patell", "bmp", "bmp_kp", "gen_sign"):
         assert t in set(tests["test"])
-    assert {"target", "supplier", "peer", "all"} <= set(tests["group"])
+    assert {"named", "supplier", "peer", "all"} <= set(tests["group"])
+    assert "flags" in tests.columns
+    sens = read(out, "sensitivity.csv")
+    assert header(out, "sensitivity.csv")[:9] == ["event_id", "date_kind", "announced_at", "group", "window", "n",
+                                                   "mean_car", "statistic", "p_value"]
+    assert {"announcement", "publication"} <= set(sens[sens["event_id"] == "entity_list_28_2019"]["date_kind"])
 
 
 @pytest.mark.shared_prices
@@ -97,7 +107,7 @@ def test_repeatable_options_and_equals_forms(shared_prices, tmp_path):
                      "--event", "nyt_hikvision_2019", "--event", "entity_list_28_2019",
                      "--symbol", "AMBA", "--symbol", "002415.SZ", "--symbol", "INTC",
                      "--estimation=-120:-11", "--window=-1:1", "--window=0:0", "--window=2:3",
-                     "--min-obs", "100", "--placebo-draws", "0", "--quiet")
+                     "--min-obs", "100", "--placebo-draws", "0", "--exclude-event-days", "0", "--quiet")
     assert rc == 0, err
     assert_contract(tmp_path)
     est = read(tmp_path, "estimation.csv")
@@ -120,7 +130,7 @@ def test_min_obs_too_large_skips_everyone_and_exits_0(shared_prices, tmp_path):
     skipped = read(tmp_path, "skipped.csv")
     assert len(skipped) == N_EVENTS * N_SYMBOLS
     assert skipped["reason"].str.len().gt(0).all()
-    assert skipped["reason"].str.contains("min-obs").sum() == N_EVENTS * N_SYMBOLS - 1  # + XLNX delisted
+    assert skipped["reason"].str.contains("min-obs").sum() == N_EVENTS * N_SYMBOLS - XLNX_GONE  # + XLNX delisted
     for name in ("abnormal_returns.csv", "car.csv", "estimation.csv"):
         assert len(read(tmp_path, name)) == 0
 

@@ -314,7 +314,7 @@ def cli_entity_list_28(shared_prices, tmp_path_factory):
     out = tmp_path_factory.mktemp("el28")
     rc = main(["study", "--prices", str(shared_prices), "--out", str(out), "--event", "entity_list_28_2019",
                "--symbol", "002415.SZ", "--symbol", "002236.SZ", "--window=0:0", "--window=0:1",
-               "--window=-1:1", "--placebo-draws", "0", "--quiet"])
+               "--window=-1:1", "--placebo-draws", "0", "--exclude-event-days", "0", "--quiet"])
     assert rc == 0
     car = pd.read_csv(out / "car.csv", dtype={"span_first": str, "span_last": str})
     return car, pd.read_csv(out / "estimation.csv")

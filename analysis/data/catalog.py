@@ -1,6 +1,8 @@
-"""The event catalogue (``data/events.csv``) and the security universe (``data/universe.csv``).
+"""The event catalogue (``data/events.csv``), the security universe (``data/universe.csv``) and
+the files that describe the events further: who each named (``data/event_firms.csv``), their
+alternative dates (``data/event_dates.csv``) and known other news (``data/confounders.csv``).
 
-Both loaders validate every row and raise :class:`analysis.errors.UserError` naming the
+Every loader validates every row and raises :class:`analysis.errors.UserError` naming the
 file, the 1-based data row (0 = header) and the field.
 """
 from __future__ import annotations
@@ -18,6 +20,18 @@ from analysis.errors import UserError, input_error
 from analysis.paths import DATA
 
 EVENT_COLUMNS = ("event_id", "announced_at", "title", "kind", "source")
+#: Optional catalog column: a title for figures and tables (at most SHORT_TITLE_MAX characters);
+#: absent or empty: the title, cut to that length.
+SHORT_TITLE = "short_title"
+SHORT_TITLE_MAX = 40
+EVENT_FIRM_COLUMNS = ("event_id", "symbol", "relation", "source")
+#: ``named``: the act or report named this firm (or its parent); ``not_named``: the file says the
+#: event named no such firm (an event with only such rows has no ``named`` group, but its other
+#: firms are still grouped as not named).
+RELATIONS = ("named", "not_named")
+EVENT_DATE_COLUMNS = ("event_id", "date_kind", "announced_at", "source")
+DATE_KINDS = ("first_report", "announcement", "publication", "effective")
+CONFOUNDER_COLUMNS = ("date", "symbol", "what", "source")
 UNIVERSE_COLUMNS = ("symbol", "name", "role", "exchange", "benchmark")
 KINDS = ("report", "action")
 ROLES = ("target", "peer", "supplier")
@@ -25,6 +39,9 @@ EXCHANGES = ("XSHE", "XSHG", "XNAS", "XNYS", "XHKG")
 
 DEFAULT_EVENTS = DATA / "events.csv"
 DEFAULT_UNIVERSE = DATA / "universe.csv"
+DEFAULT_EVENT_FIRMS = DATA / "event_firms.csv"
+DEFAULT_EVENT_DATES = DATA / "event_dates.csv"
+DEFAULT_CONFOUNDERS = DATA / "confounders.csv"
 
 _EVENT_ID = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
@@ -48,11 +65,14 @@ def parse_announced_at(text: str) -> pd.Timestamp:
         raise ValueError(f"not a valid date or time: '{s}' ({exc})") from None
 
 
-def _read_rows(path, columns) -> list[tuple[int, dict]]:
-    """Rows of a CSV with exactly ``columns`` (any order): [(row number, {column: stripped value})].
+def _read_rows(path, columns, optional=(), allow_empty: bool = False) -> list[tuple[int, dict]]:
+    """Rows of a CSV with exactly ``columns`` (any order) and any of ``optional``:
+    [(row number, {column: stripped value})].
 
     Blank lines are skipped but counted, so a row number is its line number minus one
-    (unless a quoted field spans lines). Every column is required to be non-empty.
+    (unless a quoted field spans lines). Every column of ``columns`` is required to be
+    non-empty; an ``optional`` column may be absent (then '') or empty. A file with only a
+    header is an error unless ``allow_empty`` (the side files: a header-only file turns one off).
     """
     path = Path(path)
     reader = csv.reader(io.StringIO(read_text(path), newline=""))
@@ -72,8 +92,8 @@ def _read_rows(path, columns) -> list[tuple[int, dict]]:
         raise input_error(path, 0, None, f"no header; expected {','.join(columns)}")
     header = [c.strip() for c in records[0]]
     for col in header:
-        if col not in columns:
-            raise input_error(path, 0, col, f"unknown column (expected {','.join(columns)})")
+        if col not in columns and col not in optional:
+            raise input_error(path, 0, col, f"unknown column (expected {','.join((*columns, *optional))})")
         if header.count(col) > 1:
             raise input_error(path, 0, col, "column appears twice")
     for col in columns:
@@ -86,11 +106,13 @@ def _read_rows(path, columns) -> list[tuple[int, dict]]:
         if len(rec) != len(header):
             raise input_error(path, n, None, f"{len(rec)} fields, header has {len(header)}")
         values = {col: val.strip() for col, val in zip(header, rec)}
+        for col in optional:
+            values.setdefault(col, "")
         for col in columns:
             if not values[col]:
                 raise input_error(path, n, col, "empty")
         rows.append((n, values))
-    if not rows:
+    if not rows and not allow_empty:
         raise input_error(path, None, None, f"no rows: the file has only a header ({','.join(columns)})")
     return rows
 
@@ -104,9 +126,10 @@ def _check_unique(path, rows, key) -> None:
 
 
 def load_events(path=DEFAULT_EVENTS) -> pd.DataFrame:
-    """The event catalogue: columns EVENT_COLUMNS plus ``announced`` (Timestamp: UTC instant,
-    or tz-naive midnight for a date-only event) and ``date_only`` (bool), in file order."""
-    rows = _read_rows(path, EVENT_COLUMNS)
+    """The event catalogue: columns EVENT_COLUMNS, ``short_title`` (optional in the file: the
+    title cut to 40 characters when absent), ``announced`` (Timestamp: UTC instant, or tz-naive
+    midnight for a date-only event) and ``date_only`` (bool), in file order."""
+    rows = _read_rows(path, EVENT_COLUMNS, optional=(SHORT_TITLE,))
     records = []
     for n, v in rows:
         if not _EVENT_ID.match(v["event_id"]):
@@ -117,12 +140,25 @@ def load_events(path=DEFAULT_EVENTS) -> pd.DataFrame:
             raise input_error(path, n, "announced_at", str(exc)) from None
         if v["kind"] not in KINDS:
             raise input_error(path, n, "kind", f"'{v['kind']}' is not one of {', '.join(KINDS)}")
+        if len(v[SHORT_TITLE]) > SHORT_TITLE_MAX:
+            raise input_error(path, n, SHORT_TITLE, f"{len(v[SHORT_TITLE])} characters; at most {SHORT_TITLE_MAX}")
+        if not v[SHORT_TITLE]:
+            v[SHORT_TITLE] = cut_title(v["title"])
         records.append({**v, "announced": announced, "date_only": announced.tzinfo is None})
     _check_unique(path, rows, "event_id")
-    frame = pd.DataFrame(records, columns=[*EVENT_COLUMNS, "announced", "date_only"])
+    frame = pd.DataFrame(records, columns=[*EVENT_COLUMNS, SHORT_TITLE, "announced", "date_only"])
     frame["announced"] = frame["announced"].astype(object)
     frame["date_only"] = frame["date_only"].astype(bool)
     return frame
+
+
+def cut_title(title: str, limit: int = SHORT_TITLE_MAX) -> str:
+    """``title`` if it fits in ``limit`` characters, else cut at a word and ended with '...'."""
+    title = " ".join(str(title).split())
+    if len(title) <= limit:
+        return title
+    head = title[:limit - 3].rsplit(" ", 1)[0] if " " in title[:limit - 3] else title[:limit - 3]
+    return head.rstrip(" ,;:") + "..."
 
 
 def _symbol_problem(symbol: str) -> str | None:
@@ -179,3 +215,103 @@ def select_events(events: pd.DataFrame, ids) -> pd.DataFrame:
 def select_universe(universe: pd.DataFrame, symbols) -> pd.DataFrame:
     """Rows of ``universe`` whose symbol is in ``symbols`` (file order); ``None`` keeps all."""
     return _select(universe, "symbol", symbols, "symbol")
+
+
+# -- files describing the events further -----------------------------------------------------------
+
+def _check_known(path, n, field, value, known, what, strict) -> bool:
+    """True if ``value`` is in ``known`` (or nothing is known); else a UserError when ``strict``,
+    False (drop the row) otherwise."""
+    if known is None or value in known:
+        return True
+    if strict:
+        raise input_error(path, n, field, f"unknown {what} '{value}' (not in the {what}s in use)")
+    return False
+
+
+def _check_unique_pair(path, rows, keys) -> None:
+    seen: dict[tuple, int] = {}
+    for n, v in rows:
+        k = tuple(v[c] for c in keys)
+        if k in seen:
+            raise input_error(path, n, keys[-1], f"duplicate {'/'.join(k)} (first at row {seen[k]})")
+        seen[k] = n
+
+
+def load_event_firms(path=DEFAULT_EVENT_FIRMS, events=None, symbols=None, strict: bool = True) -> pd.DataFrame:
+    """Who each event named: columns EVENT_FIRM_COLUMNS, in file order.
+
+    ``events`` / ``symbols``: the event ids and universe symbols in use; a row naming another
+    is an error when ``strict``, else left out (the shipped file used with another catalog).
+    """
+    rows = _read_rows(path, EVENT_FIRM_COLUMNS, allow_empty=True)
+    keep = []
+    for n, v in rows:
+        if not _EVENT_ID.match(v["event_id"]):
+            raise input_error(path, n, "event_id", f"'{v['event_id']}' is not snake_case (a-z, 0-9, _)")
+        problem = _symbol_problem(v["symbol"])
+        if problem:
+            raise input_error(path, n, "symbol", problem)
+        if v["relation"] not in RELATIONS:
+            raise input_error(path, n, "relation", f"'{v['relation']}' is not one of {', '.join(RELATIONS)}")
+        ok = _check_known(path, n, "event_id", v["event_id"], None if events is None else set(events), "event",
+                          strict)
+        if ok and _check_known(path, n, "symbol", v["symbol"], None if symbols is None else set(symbols), "symbol",
+                               strict):
+            keep.append(v)
+    _check_unique_pair(path, rows, ("event_id", "symbol"))
+    return pd.DataFrame(keep, columns=list(EVENT_FIRM_COLUMNS))
+
+
+def load_event_dates(path=DEFAULT_EVENT_DATES, events: pd.DataFrame | None = None, strict: bool = True) -> pd.DataFrame:
+    """Alternative dates of the events: columns EVENT_DATE_COLUMNS plus ``announced`` (as in the
+    catalog), in file order. With the catalog ``events``: an unknown event is an error when
+    ``strict`` (else the row is left out), and an ``announcement`` row must equal the catalog's
+    ``announced_at`` (the catalog's own date is the announcement)."""
+    rows = _read_rows(path, EVENT_DATE_COLUMNS, allow_empty=True)
+    catalog = None if events is None else dict(zip(events["event_id"], events["announced"]))
+    records = []
+    for n, v in rows:
+        if not _EVENT_ID.match(v["event_id"]):
+            raise input_error(path, n, "event_id", f"'{v['event_id']}' is not snake_case (a-z, 0-9, _)")
+        if v["date_kind"] not in DATE_KINDS:
+            raise input_error(path, n, "date_kind", f"'{v['date_kind']}' is not one of {', '.join(DATE_KINDS)}")
+        try:
+            announced = parse_announced_at(v["announced_at"])
+        except ValueError as exc:
+            raise input_error(path, n, "announced_at", str(exc)) from None
+        if not _check_known(path, n, "event_id", v["event_id"], catalog, "event", strict):
+            continue
+        if catalog is not None and v["date_kind"] == "announcement" and announced != catalog[v["event_id"]]:
+            raise input_error(path, n, "announced_at", f"the announcement is the catalog's announced_at of "
+                                                       f"{v['event_id']}; '{v['announced_at']}' differs")
+        records.append({**v, "announced": announced})
+    _check_unique_pair(path, rows, ("event_id", "date_kind"))
+    frame = pd.DataFrame(records, columns=[*EVENT_DATE_COLUMNS, "announced"])
+    frame["announced"] = frame["announced"].astype(object)
+    return frame
+
+
+def load_confounders(path=DEFAULT_CONFOUNDERS, symbols=None, strict: bool = True) -> pd.DataFrame:
+    """Known firm or market news: columns CONFOUNDER_COLUMNS (``symbol`` '' = the whole market)
+    plus ``day`` (datetime64 date), in file order. ``date`` is a calendar date (YYYY-MM-DD)."""
+    rows = _read_rows(path, ("date", "what", "source"), optional=("symbol",), allow_empty=True)
+    keep = []
+    for n, v in rows:
+        try:
+            if not _DATE.match(v["date"]):
+                raise ValueError(f"expected YYYY-MM-DD, got '{v['date']}'")
+            day = date.fromisoformat(v["date"])
+        except ValueError as exc:
+            raise input_error(path, n, "date", str(exc)) from None
+        if v["symbol"]:
+            problem = _symbol_problem(v["symbol"])
+            if problem:
+                raise input_error(path, n, "symbol", problem)
+            if not _check_known(path, n, "symbol", v["symbol"], None if symbols is None else set(symbols),
+                                "symbol", strict):
+                continue
+        keep.append({**{c: v[c] for c in CONFOUNDER_COLUMNS}, "day": pd.Timestamp(day)})
+    frame = pd.DataFrame(keep, columns=[*CONFOUNDER_COLUMNS, "day"])
+    frame["day"] = pd.to_datetime(frame["day"])
+    return frame

@@ -137,10 +137,13 @@ def run(
     windows: list[tuple[int, int]] = DEFAULT_WINDOWS,
     min_obs: int = DEFAULT_MIN_OBS,
     threads: int | None = None,
+    last_day: int | None = None,
 ) -> EngineResult:
     """Fit the store's model and compute ARs, CARs and their variances for N firm-events.
 
     sec: (N,) security indices into ``store``; p0: (N,) day-0 positions (sessions).
+    ``last_day``: the event period reaches at least this relative day (for windows cumulated
+    later, e.g. limit-extended ones; by default the last window end plus :data:`SPAN_BUFFER`).
     Firm-events are independent: they are processed in blocks of :data:`BLOCK` (cache-sized
     arrays), on ``threads`` threads (default: up to 2; numpy and the compiled loops release the GIL), and joined.
     """
@@ -148,12 +151,12 @@ def run(
     p0 = np.asarray(p0, dtype=np.int64)
     N = len(sec)
     if N <= BLOCK:
-        return _run_block(store, sec, p0, estimation, windows, min_obs)
+        return _run_block(store, sec, p0, estimation, windows, min_obs, last_day)
     store.eligible, store.XT, store.date_rank, store.used_arrays  # shared caches, built before the threads
     if not store.spec.fixed:
         store.prefix_moments()
     starts = list(range(0, N, BLOCK))
-    first = _run_block(store, sec[:BLOCK], p0[:BLOCK], estimation, windows, min_obs)
+    first = _run_block(store, sec[:BLOCK], p0[:BLOCK], estimation, windows, min_obs, last_day)
     # Per-firm-event arrays are allocated once; each block copies its rows in from its own
     # thread (no final join of every array).
     names = [f.name for f in dataclasses.fields(first)
@@ -164,7 +167,7 @@ def run(
     def block(k: int) -> None:
         i = starts[k]
         part = first if k == 0 else _run_block(store, sec[i:i + BLOCK], p0[i:i + BLOCK], estimation, windows,
-                                                 min_obs)
+                                                 min_obs, last_day)
         for n in names:
             full[n][i:i + BLOCK] = getattr(part, n)
         windows_of[k] = (part.est_window, part.window)
@@ -183,7 +186,7 @@ def run(
     return EngineResult(**joined)
 
 
-def _run_block(store, sec, p0, estimation, windows, min_obs) -> EngineResult:
+def _run_block(store, sec, p0, estimation, windows, min_obs, last_day=None) -> EngineResult:
     spec = store.spec
     sec = np.asarray(sec, dtype=np.int64)
     p0 = np.asarray(p0, dtype=np.int64)
@@ -237,6 +240,8 @@ def _run_block(store, sec, p0, estimation, windows, min_obs) -> EngineResult:
     # --- event period ---------------------------------------------------------------
     lo = min(w[0] for w in windows)
     hi = max(w[1] for w in windows) + SPAN_BUFFER
+    if last_day is not None:
+        hi = max(hi, int(last_day))
     days = np.arange(lo, hi + 1)
     vw = RelativeDays(store, sec, p0, lo, hi)
     L = len(days)

@@ -26,16 +26,23 @@ class Panel:
     #: {security index: day-0 positions of every event of the full catalog} (placebo exclusions;
     #: None: the events of the panel)
     catalog_p0: dict[int, list[int]] | None = None
+    #: event_id, sec, p0 of every catalog event's day 0 on each security (overlap flags)
+    catalog_day0: pd.DataFrame | None = None
+    #: sessions around each catalog day 0 left out of the estimation windows (0: none)
+    exclude_days: int = 0
 
 
 def build_panel(model: ModelSpec, universe: pd.DataFrame, events: pd.DataFrame, catalog: pd.DataFrame,
                 frames: dict, errors: dict | None, factors: pd.DataFrame | None,
-                factor_exchanges=("XNAS", "XNYS")) -> tuple[Panel, list[dict]]:
-    """The panel of ``events`` (a selection of ``catalog``) for the ``universe`` securities.
+                factor_exchanges=("XNAS", "XNYS"), exclude_days: int = 0) -> tuple[Panel, list[dict]]:
+    """The panel of ``events`` (a selection of ``catalog``, or events outside it, e.g. an
+    event moved to an alternative date) for the ``universe`` securities.
 
     frames: {symbol: price frame} for securities and benchmarks; errors: {symbol: why its
     prices failed}; factors: daily factors (decimals) for excess-return models. Day-0
-    positions of every ``catalog`` event are kept per security (placebo exclusions).
+    positions of every ``catalog`` event are kept per security (placebo exclusions, overlap
+    flags); with ``exclude_days`` = K > 0 the store leaves every session within K sessions of
+    one of them out of the estimation windows (:func:`event_day_mask`).
     """
     errors = dict(errors or {})
     skipped: list[dict] = []
@@ -73,12 +80,16 @@ def build_panel(model: ModelSpec, universe: pd.DataFrame, events: pd.DataFrame, 
     panel_series = series
     rows = []
     catalog_p0: dict[int, list[int]] = {}
+    day0_rows = []  # (event_id, sec, p0) of every catalog event
     selected = set(events["event_id"])
-    for ev in catalog.itertuples(index=False):
+    in_catalog = set(catalog["event_id"])
+    extra = events[~events["event_id"].isin(in_catalog)]  # studied, not part of the catalog
+    for ev in list(catalog.itertuples(index=False)) + list(extra.itertuples(index=False)):
         announced = getattr(ev, "announced", None)
         if announced is None or (isinstance(announced, float) and np.isnan(announced)):
             announced = ev.announced_at
         studied = ev.event_id in selected
+        listed = ev.event_id in in_catalog
         for s, row in enumerate(meta):
             try:
                 d0 = day_zero(announced, row.exchange)
@@ -87,8 +98,9 @@ def build_panel(model: ModelSpec, universe: pd.DataFrame, events: pd.DataFrame, 
                     skipped.append({"event_id": ev.event_id, "symbol": row.symbol, "reason": str(exc)})
                 continue
             p0 = store.position(s, d0)
-            if p0 >= 0:
+            if p0 >= 0 and listed:
                 catalog_p0.setdefault(s, []).append(p0)
+                day0_rows.append((ev.event_id, s, p0))
             if not studied:
                 continue
             if p0 < 0:
@@ -100,9 +112,29 @@ def build_panel(model: ModelSpec, universe: pd.DataFrame, events: pd.DataFrame, 
             rows.append({"event_id": ev.event_id, "symbol": row.symbol, "name": row.name,
                          "role": row.role, "exchange": row.exchange, "benchmark": row.benchmark,
                          "day0": d0, "sec": s, "p0": p0})
+    if exclude_days > 0:
+        store.set_excluded(event_day_mask(store, catalog_p0, exclude_days))
+    catalog_day0 = pd.DataFrame(day0_rows, columns=["event_id", "sec", "p0"])
     frame = pd.DataFrame(rows, columns=["event_id", "symbol", "name", "role", "exchange",
                                         "benchmark", "day0", "sec", "p0"])
     frame["sec"] = frame["sec"].astype(np.int64)
     frame["p0"] = frame["p0"].astype(np.int64)
     frame["day0"] = pd.to_datetime(frame["day0"])
-    return Panel(frame, store, catalog_p0), skipped
+    return Panel(frame, store, catalog_p0, catalog_day0, int(exclude_days)), skipped
+
+
+def event_day_mask(store: ReturnStore, catalog_p0: dict[int, list[int]], k: int) -> np.ndarray:
+    """(T,) bool: the sessions of each security within -k..+k sessions of a catalog event's day 0
+    for that security (positions on its own exchange's sessions). Left out of every estimation
+    window, so that no event's reaction enters another's normal-return fit (MacKinlay 1997,
+    sec. 4: the estimation and event windows must not overlap)."""
+    mask = np.zeros(len(store.dates), dtype=bool)
+    for s, positions in catalog_p0.items():
+        n = int(store.length[s])
+        seg = np.zeros(n + 1, dtype=np.int64)
+        for p in positions:
+            seg[max(p - k, 0)] += 1
+            seg[min(p + k + 1, n)] -= 1
+        start = int(store.start[s])
+        mask[start:start + n] = np.cumsum(seg)[:n] > 0
+    return mask

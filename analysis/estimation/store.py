@@ -37,6 +37,9 @@ class ReturnStore:
     volume: np.ndarray = field(default=None)  # (T,) shares
     close: np.ndarray = field(default=None)  # (T,) raw close
     prev_close: np.ndarray = field(default=None)  # (T,) raw previous close
+    #: (T,) bool: sessions no estimation fit may use (near a catalog event's day 0; see
+    #: :meth:`set_excluded`); None: none
+    excluded: np.ndarray = field(default=None)
 
     @property
     def y(self) -> np.ndarray:
@@ -53,11 +56,42 @@ class ReturnStore:
         return self._cache["XT"]
 
     @property
+    def usable_return(self) -> np.ndarray:
+        """(T,) bool: finite y and X over one session (before the event-day exclusion)."""
+        if "usable_return" not in self._cache:
+            self._cache["usable_return"] = np.isfinite(self.y) & np.isfinite(self.X).all(axis=1) & (self.span == 1)
+        return self._cache["usable_return"]
+
+    @property
     def eligible(self) -> np.ndarray:
-        """(T,) bool: a return usable in an estimation fit (finite y and X, one session)."""
+        """(T,) bool: a return usable in an estimation fit (finite y and X, one session, not
+        ``excluded``). Every fit, residual moment, sign count, rank and KP correlation reads it."""
         if "eligible" not in self._cache:
-            self._cache["eligible"] = np.isfinite(self.y) & np.isfinite(self.X).all(axis=1) & (self.span == 1)
+            ok = self.usable_return
+            self._cache["eligible"] = ok & ~self.excluded if self.excluded is not None else ok
         return self._cache["eligible"]
+
+    def set_excluded(self, excluded: np.ndarray | None) -> None:
+        """Leave the sessions where ``excluded`` (T,) is True out of every estimation window
+        (clean estimation windows: MacKinlay 1997, sec. 4, the estimation window must not hold
+        event days). Clears the derived caches; the event period is not affected."""
+        self.excluded = None if excluded is None else np.asarray(excluded, dtype=bool)
+        self._cache.clear()
+
+    def excluded_count(self, sec: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """(N,) usable returns of security sec[i] at positions lo[i] .. hi[i] (inclusive, clipped
+        to its data) that the exclusion drops: what it removes from an estimation window."""
+        sec = np.asarray(sec, dtype=np.int64)
+        if self.excluded is None or len(sec) == 0:
+            return np.zeros(len(sec), dtype=np.int64)
+        if "excluded_prefix" not in self._cache:
+            dropped = (self.usable_return & self.excluded).astype(np.int64)
+            self._cache["excluded_prefix"] = np.concatenate([[0], np.cumsum(dropped)])
+        pre = self._cache["excluded_prefix"]
+        length = self.length[sec]
+        a = self.start[sec] + np.clip(np.asarray(lo), 0, length)
+        b = self.start[sec] + np.clip(np.asarray(hi) + 1, 0, length)
+        return np.maximum(pre[b] - pre[a], 0)
 
     @property
     def date_rank(self) -> np.ndarray:

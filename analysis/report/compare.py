@@ -15,11 +15,21 @@ import numpy as np
 import pandas as pd
 
 from analysis import fmt
+from analysis.tables import requested_windows
 from analysis.report.artifacts import PRINT_WIDTH
 
 Z95 = 1.959963984540054
-GROUPS = ("target", "peer", "supplier", "all")
-GROUP_LABEL = {"target": "Targets", "peer": "Peers", "supplier": "US suppliers", "all": "All firms"}
+from analysis.vocab import GROUP_ORDER, GROUPS as _GROUPS, NAMED
+
+GROUPS = GROUP_ORDER
+GROUP_LABEL = {g.name: g.label for g in _GROUPS.values()}
+
+
+def _in_group(c: pd.DataFrame, group: str) -> pd.Series:
+    """Rows of a car frame whose firm is in ``group`` for its event (all: every row)."""
+    if group == "all":
+        return pd.Series(True, index=c.index)
+    return c["group" if "group" in c.columns else "role"] == group
 
 
 def short_title(title: str, max_words_in_parentheses: int = 4) -> str:
@@ -49,7 +59,8 @@ def events_frame(res) -> pd.DataFrame:
         "kind": ev["kind"].to_numpy(),
         "date": dates,
         "year": [d.year for d in dates],
-        "short_title": [short_title(t) for t in ev["title"]],
+        "short_title": (list(ev["short_title"]) if "short_title" in ev.columns
+                        else [short_title(t) for t in ev["title"]]),
     })
 
 
@@ -82,12 +93,13 @@ def moved_matrix(table: pd.DataFrame):
 
 def _pooled(res, window: str, by: str, test: str) -> pd.DataFrame:
     ev = events_frame(res)
-    c = res.car[res.car["window"] == window].merge(ev, on="event_id")
+    c = requested_windows(res.car)
+    c = c[c["window"] == window].merge(ev, on="event_id")
     c = c[np.isfinite(c["car"].astype(float))]
     g = group_event_table(res, window, test)
     rows = []
     for group in GROUPS:
-        cg = c if group == "all" else c[c["role"] == group]
+        cg = c[_in_group(c, group)]
         gg = g[g["group"] == group]
         for key in sorted(set(ev[by])):
             x = cg[cg[by] == key]["car"].astype(float)
@@ -118,8 +130,11 @@ def year_table(res, window: str = "-1:1", test: str = "bmp_kp") -> pd.DataFrame:
 
 def targets_vs_suppliers(res, window: str = "-1:1", test: str = "bmp_kp") -> pd.DataFrame:
     """Per event: targets' and suppliers' mean CAR[window] with their group-test p-values, and
-    the difference (targets minus suppliers)."""
+    the difference (targets minus suppliers). The targets of an event are the firms it named
+    (group ``named``) when ``data/event_firms.csv`` describes it, else the role ``target``."""
     g = group_event_table(res, window, test)
+    named_events = set(g.loc[g["group"] == NAMED, "event_id"])
+    g = g[~((g["group"] == "target") & g["event_id"].isin(named_events))].replace({"group": {NAMED: "target"}})
     ev = events_frame(res)
     out = ev[["event_id", "date", "kind"]].copy()
     for group, tag in (("target", "targets"), ("supplier", "suppliers")):
@@ -162,7 +177,7 @@ def heatmap_figure(res, window: str = "-1:1"):
     return fig
 
 
-def car_paths_figure(res, event_ids=None, ncols: int = 2, groups=("target", "peer", "supplier")):
+def car_paths_figure(res, event_ids=None, ncols: int = 2, groups=("named", "target", "peer", "supplier")):
     """Small multiples: each event's mean CAR path by group with 95% bands (shared y axis).
 
     Same paths and bands as :func:`analysis.plots.plot_car_path` (via ``car_paths`` and
@@ -175,7 +190,7 @@ def car_paths_figure(res, event_ids=None, ncols: int = 2, groups=("target", "pee
     ids = [e for e in (event_ids or res.event_ids) if (res.car["event_id"] == e).any()]
     nrows = max(1, -(-len(ids) // ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(PRINT_WIDTH, 2.2 * nrows + 0.5), sharey=True, squeeze=False)
-    colors = {"target": "tab:red", "peer": "tab:grey", "supplier": "tab:blue"}
+    colors = {g.name: g.color for g in _GROUPS.values()}
     for ax, ev in zip(axes.ravel(), ids):
         paths = car_paths(res, ev)
         for g in groups:
@@ -215,20 +230,21 @@ def groups_figure(res, window: str = "-1:1"):
     return fig
 
 
-def reaction_timeline_figure(res, window: str = "-1:1", groups=("target", "supplier")):
+def reaction_timeline_figure(res, window: str = "-1:1", groups=("named", "target", "supplier")):
     """Mean CAR[window] of each group at each event in date order; filled markers for actions,
     open markers for press reports; bars are 95% cross-sectional intervals (N >= 2)."""
     import matplotlib.pyplot as plt
 
     ev = events_frame(res).sort_values("date", kind="stable").reset_index(drop=True)
-    c = res.car[res.car["window"] == window]
+    c = requested_windows(res.car)
+    c = c[c["window"] == window]
     fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 3.4))
     offsets = np.linspace(-0.12, 0.12, len(groups)) if len(groups) > 1 else [0.0]
-    colors = {"target": "tab:red", "peer": "tab:grey", "supplier": "tab:blue", "all": "black"}
+    colors = {g.name: g.color for g in _GROUPS.values()}
     for off, group in zip(offsets, groups):
         xs, ys, hs, kinds = [], [], [], []
         for i, row in ev.iterrows():
-            v = c[(c["event_id"] == row["event_id"]) & ((c["role"] == group) if group != "all" else True)]["car"]
+            v = c[(c["event_id"] == row["event_id"]) & _in_group(c, group)]["car"]
             v = v[np.isfinite(v.astype(float))]
             if not len(v):
                 continue

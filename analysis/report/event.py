@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import UserError
+from analysis.tables import requested_windows
 from analysis.vocab import DEFAULT_WINDOWS, US_EXCHANGES
 from analysis.paths import cache_dir as project_cache_dir
 from analysis import fmt
@@ -70,7 +71,7 @@ def select_symbols(groups=None, symbols=None, universe=None) -> list[str] | None
 def build_study(event_ids=None, groups=None, symbols=None, model: str = "market", windows=None,
                 estimation="-250:-11", min_obs: int = 120, prices=None, factors=None,
                 placebo_draws: int = 1000, cache_dir=None, progress: bool = True, refresh: bool = False,
-                events=None, universe=None, price_snapshot=None):
+                events=None, universe=None, price_snapshot=None, event_firms=None):
     """An :class:`~analysis.study.EventStudy` from notebook parameters.
 
     ``event_ids``: one id, a list, or None for every catalog event; ``groups`` (target, peer,
@@ -79,6 +80,8 @@ def build_study(event_ids=None, groups=None, symbols=None, model: str = "market"
     ``price_snapshot``: prices already loaded by the report pipeline (see
     :mod:`analysis.report.snapshot`); used instead of ``prices`` while the file exists.
     ``factors`` are passed on only to models that need them (``ff3``, ``carhart``).
+    ``event_firms``: who each event named (None: ``data/event_firms.csv``; a relative path is
+    relative to the repository root).
     """
     from analysis.estimation.models import get_model
     from analysis.study import EventStudy
@@ -99,6 +102,7 @@ def build_study(event_ids=None, groups=None, symbols=None, model: str = "market"
         factors=factors, event_ids=event_ids, symbols=select_symbols(groups, symbols),
         placebo_draws=placebo_draws, progress=progress, refresh=refresh,
         cache_dir=str(cache_dir) if cache_dir else str(DEFAULT_CACHE),
+        event_firms=(event_firms if event_firms is None or Path(event_firms).is_absolute() else REPO / event_firms),
     )
 
 
@@ -147,7 +151,8 @@ def _note(row) -> str:
 
 def firm_table(res, event_id: str | None = None, windows=None) -> pd.DataFrame:
     """CAR by firm and window: percent CAR and s.e., t, p, stars, BHAR and notes (numbers, not text)."""
-    c = res.car if event_id is None else res.car[res.car["event_id"] == event_id]
+    c = requested_windows(res.car)  # limit-extended windows: in res.car (window_kind)
+    c = c if event_id is None else c[c["event_id"] == event_id]
     if windows is not None:
         c = c[c["window"].isin(list(windows))]
     out = pd.DataFrame({
@@ -279,9 +284,12 @@ def robustness(res, models=("mean", "market-adjusted", "ff3"), factors=None, ext
                 notes.append(f"{model} left out: no US supplier among the studied firms")
                 continue
         try:
-            r = EventStudy(events=study.events, universe=universe, prices=res.frames, model=model,
-                           estimation=study.estimation, windows=windows, min_obs=study.min_obs,
-                           factors=factors if model in ("ff3", "carhart") else None, placebo_draws=0).fit()
+            # the same catalog (clean windows, overlaps), groups and flags; no alternative-date runs
+            r = EventStudy(events=study.catalog, event_ids=list(study.events["event_id"]), universe=universe,
+                           prices=res.frames, model=model, estimation=study.estimation, windows=windows,
+                           min_obs=study.min_obs, factors=factors if model in ("ff3", "carhart") else None,
+                           placebo_draws=0, event_firms=study.event_firms, event_dates=study.event_dates.iloc[0:0],
+                           confounders=study.confounders, exclude_event_days=study.exclude_event_days).fit()
         except UserError as exc:
             notes.append(f"{model} left out: {exc}")
             continue
@@ -290,7 +298,7 @@ def robustness(res, models=("mean", "market-adjusted", "ff3"), factors=None, ext
         t.insert(0, "scope", scope)
         t.insert(0, "model", model)
         groups.append(t)
-        c = r.car
+        c = requested_windows(r.car)
         if headline_symbols:
             c = c[c["symbol"].isin(list(headline_symbols))]
         c = c[["event_id", "symbol", "window", "car", "car_se", "car_t", "car_p"]].copy()

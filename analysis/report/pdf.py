@@ -18,11 +18,12 @@ import pandas as pd
 
 from analysis.report import summary_text
 from analysis import fmt
+from analysis.vocab import GROUP_ORDER, GROUPS
 from analysis.report import provenance as prov
 from analysis.report.artifacts import read_json, write_json
 
 TEMPLATE = Path(__file__).resolve().parent / "template.typ"
-GROUP_LABEL = {"target": "Targets", "peer": "Peers", "supplier": "US suppliers", "all": "All firms"}
+GROUP_LABEL = {g.name: g.label for g in GROUPS.values()}  # incl. "named" (issue 10)
 ROLE_ORDER = ("target", "peer", "supplier")
 TEST_LABEL = {"t_cs": "Cross-sect. t", "patell": "Patell Z", "bmp": "BMP t", "bmp_kp": "KP-BMP t",
               "gen_sign": "Gen. sign Z", "corrado": "Corrado", "grank": "GRANK t", "placebo": "Placebo z"}
@@ -148,7 +149,7 @@ def test_table_spec(tests: pd.DataFrame, windows: list[str], caption: str) -> di
     at = {(r["window"], r["group"], r["test"]): r for r in records}
     present = {(r["window"], r["group"]): int(r["n"]) for r in records}
     for w in windows:
-        groups = [g for g in ("target", "peer", "supplier", "all") if (w, g) in present]
+        groups = [g for g in GROUP_ORDER if (w, g) in present]
         if not groups:
             continue
         lines.append(len(rows))
@@ -179,7 +180,7 @@ def volume_table_spec(vol: pd.DataFrame, windows: list[str], caption: str) -> di
     need = {"group", "window", "n", "mean_cav", "statistic", "p_value"}
     if vol is None or vol.empty or not need <= set(vol.columns):
         return None
-    groups = [g for g in ("target", "peer", "supplier", "all") if g in set(vol["group"])]
+    groups = [g for g in GROUP_ORDER if g in set(vol["group"])]
     header = [[cell("Group", align="left"), cell("N")] + [cell(f"{fmt.window_label(w)}") for w in windows]]
     rows = []
     for g in groups:
@@ -266,7 +267,7 @@ def compare_section(job, root: Path, describe_error, window: str, test: str) -> 
     wl = fmt.window_label(window)
     if moved is not None and len(moved):
         moved["date"] = pd.to_datetime(moved["date"])
-        groups = [g for g in ("target", "peer", "supplier", "all") if g in set(moved["group"])]
+        groups = [g for g in GROUP_ORDER if g in set(moved["group"])]
         has_placebo = "placebo_p" in moved.columns and moved["placebo_p"].notna().any()
         header = [[cell("Date", align="left"), cell("Event", align="left"), cell("Kind", align="left")]
                   + [cell(GROUP_LABEL.get(g, g)) for g in groups]]

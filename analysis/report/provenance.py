@@ -76,7 +76,8 @@ def code_fingerprint(repo: Path = REPO) -> str:
     h = hashlib.sha256()
     files = [p for p in sorted((repo / "analysis").rglob("*.py"))
              if p.relative_to(repo / "analysis").as_posix() not in PIPELINE_ONLY]
-    files += [repo / "data" / "events.csv", repo / "data" / "universe.csv"]
+    files += [repo / "data" / name for name in ("events.csv", "universe.csv", "event_firms.csv", "event_dates.csv",
+                                                "confounders.csv")]
     for path in files:
         if path.is_file():
             h.update(str(path.relative_to(repo)).encode())

@@ -1,0 +1,168 @@
+"""Flags next to every CAR: what a reader should weigh before reading a window's CAR as the
+event's reaction.
+
+- ``overlaps``: other catalog events whose day 0 for this security lies inside the window (their
+  reactions are in this CAR too);
+- ``driver_day`` / ``driver_ar``: the relative day of the window's largest |AR| and that AR;
+  ``off_day0_driver`` when that day is not day 0, |AR| > 3 sigma (the firm's estimation-window
+  residual sd) and |AR| > 0.5 |CAR|: most of the CAR is one day other than the event's own.
+  Windows of one day are never flagged;
+- ``confounders``: known firm or market news (``data/confounders.csv``) whose first session on
+  or after its date, on the security's exchange, lies inside the window.
+
+Windows are given per firm-event: ``lo``, ``hi`` (N, W) relative days, so the same functions
+serve the requested windows and the limit-extended ones (:func:`limit_extended_k`).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: How many estimation sigmas a day's AR must exceed to be an off-day-0 driver.
+DRIVER_SIGMAS = 3.0
+#: ... and which share of |CAR| it must exceed.
+DRIVER_SHARE = 0.5
+#: The longest limit run followed after day 0 (sessions).
+LIMIT_RUN_MAX = 10
+#: Separators in the text columns (confounder texts hold ';').
+OVERLAP_SEP = ";"
+CONFOUNDER_SEP = " | "
+#: tests.csv ``flags``: the names of the row flags any member of the cell carries.
+CELL_FLAGS = ("overlaps", "off_day0_driver", "confounders")
+
+
+def _per_row(lo, hi, n):
+    """Windows as (n, W) arrays: given per firm-event (n, W) or once for all (W,)."""
+    lo, hi = np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
+    if lo.ndim == 1:
+        lo, hi = np.broadcast_to(lo[None, :], (n, len(lo))), np.broadcast_to(hi[None, :], (n, len(hi)))
+    return lo, hi
+
+
+def overlaps(event_ids, sec, p0, lo, hi, catalog_day0: pd.DataFrame | None) -> np.ndarray:
+    """(N, W) ';'-joined ids of other catalog events whose day 0 for the same security lies in
+    [p0 + lo, p0 + hi] (positions on the security's own sessions); '' when none.
+
+    catalog_day0: event_id, sec, p0 of every catalog event (:class:`~analysis.estimation.panel.Panel`).
+    """
+    N = len(event_ids)
+    lo, hi = _per_row(lo, hi, N)
+    out = np.full(lo.shape, "", dtype=object)
+    if catalog_day0 is None or not len(catalog_day0):
+        return out
+    by_sec: dict[int, list[tuple[str, int]]] = {}
+    for e, s, p in catalog_day0[["event_id", "sec", "p0"]].itertuples(index=False):
+        by_sec.setdefault(int(s), []).append((e, int(p)))
+    for i in range(N):
+        others = [(e, p) for e, p in by_sec.get(int(sec[i]), []) if e != event_ids[i]]
+        if not others:
+            continue
+        for j in range(lo.shape[1]):
+            a, b = p0[i] + lo[i, j], p0[i] + hi[i, j]
+            out[i, j] = OVERLAP_SEP.join(dict.fromkeys(e for e, p in others if a <= p <= b))
+    return out
+
+
+def drivers(out, lo, hi, rows=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Largest-|AR| day of each window and the off-day-0 rule (module docstring).
+
+    out: the engine result; rows: its firm-events (default all); lo, hi: (n, W) windows.
+    A return enters window [a, b] as in the CAR (its coverage meets [a, b]); its day is its own.
+    Returns driver_day (n, W) float (NaN: no return), driver_ar (n, W), off_day0_driver (n, W) bool.
+    """
+    rows = np.arange(out.ar.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
+    lo, hi = _per_row(lo, hi, len(rows))
+    days = np.asarray(out.days)
+    valid = out.valid[rows][:, None, :]
+    start = days[None, None, :] - out.span[rows][:, None, :] + 1
+    enters = valid & (days[None, None, :] >= lo[:, :, None]) & (start <= hi[:, :, None])
+    absar = np.where(enters, np.abs(np.nan_to_num(out.ar[rows]))[:, None, :], -1.0)
+    k = absar.argmax(axis=2)
+    has = enters.any(axis=2)
+    day = np.where(has, days[k], np.nan).astype(float)
+    ar = np.where(has, np.take_along_axis(np.broadcast_to(out.ar[rows][:, None, :], absar.shape), k[:, :, None],
+                                          axis=2)[:, :, 0], np.nan)
+    sigma = np.sqrt(out.sigma2[rows])[:, None]
+    car = _car_of(out, rows, lo, hi)
+    with np.errstate(invalid="ignore"):
+        off = ((lo != hi) & has & (day != 0) & (np.abs(ar) > DRIVER_SIGMAS * sigma)
+               & (np.abs(ar) > DRIVER_SHARE * np.abs(car)))
+    return day, ar, off
+
+
+def _car_of(out, rows, lo, hi) -> np.ndarray:
+    """(n, W) CAR of the given windows (sum of the ARs entering each window)."""
+    days = np.asarray(out.days)
+    start = days[None, None, :] - out.span[rows][:, None, :] + 1
+    enters = out.valid[rows][:, None, :] & (days[None, None, :] >= lo[:, :, None]) & (start <= hi[:, :, None])
+    return np.where(enters, np.nan_to_num(out.ar[rows])[:, None, :], 0.0).sum(axis=2)
+
+
+def confounders(store, sec, p0, symbols, lo, hi, table: pd.DataFrame | None) -> np.ndarray:
+    """(N, W) ' | '-joined ``what`` of the confounders (date, symbol '' = market, what) whose
+    first session on or after their date, for the security, lies in [p0 + lo, p0 + hi]."""
+    N = len(sec)
+    lo, hi = _per_row(lo, hi, N)
+    out = np.full(lo.shape, "", dtype=object)
+    if table is None or not len(table):
+        return out
+    day_num = (pd.to_datetime(table["day"]).to_numpy().astype("datetime64[D]")
+               - np.datetime64("1970-01-01", "D")).astype(np.int64)
+    whats = table["what"].to_numpy()
+    syms = table["symbol"].fillna("").to_numpy()
+    cache: dict[int, np.ndarray] = {}
+    for i in range(N):
+        s = int(sec[i])
+        if s not in cache:
+            seg = store.dates[store.start[s]: store.start[s] + store.length[s]]
+            pos = np.searchsorted(seg, day_num)
+            cache[s] = np.where(pos < len(seg), pos, -10**9)
+        pos = cache[s]
+        applies = (syms == "") | (syms == symbols[i])
+        for j in range(lo.shape[1]):
+            hit = applies & (pos >= p0[i] + lo[i, j]) & (pos <= p0[i] + hi[i, j])
+            out[i, j] = CONFOUNDER_SEP.join(dict.fromkeys(whats[hit]))
+    return out
+
+
+def limit_extended_k(state: np.ndarray, days: np.ndarray, max_k: int = LIMIT_RUN_MAX) -> np.ndarray:
+    """(N,) k of the limit-extended window 0:k, or -1: for a firm-event whose day-0 close is at
+    the daily limit, the first later session whose close is off the limit, at most ``max_k``.
+
+    state: (N, L) limit states (+1 up, -1 down, 0 off or no return) on relative ``days``
+    (:func:`analysis.inference.limits.event_limit_states`). Counting stops at a session that is
+    off the limit in the same direction; when every session up to ``max_k`` is at the limit, k =
+    ``max_k``.
+    """
+    days = np.asarray(days)
+    N = state.shape[0]
+    k = np.full(N, -1, dtype=np.int64)
+    zero = np.nonzero(days == 0)[0]
+    if not len(zero):
+        return k
+    z = zero[0]
+    for i in np.nonzero(state[:, z] != 0)[0]:
+        direction = state[i, z]
+        k[i] = max_k
+        for d in range(1, max_k + 1):
+            col = z + d
+            if col >= len(days) or state[i, col] != direction:
+                k[i] = d
+                break
+    return k
+
+
+def cell_flags(cells, row_flags: dict[str, np.ndarray]) -> np.ndarray:
+    """(C,) ';'-joined names of the flags any member of each cell carries ('' when none).
+
+    row_flags: {name: (R, W) bool} per firm-event and window of the engine result."""
+    C = cells.n_cells
+    out = [[] for _ in range(C)]
+    for name in CELL_FLAGS:
+        if name not in row_flags:
+            continue
+        hit = row_flags[name][cells.rows, cells.member_window].astype(float)
+        any_ = np.bincount(cells.cell, weights=hit, minlength=C) > 0
+        for c in np.nonzero(any_)[0]:
+            out[c].append(name)
+    return np.array([";".join(x) for x in out], dtype=object)
