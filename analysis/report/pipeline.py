@@ -28,21 +28,17 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
-
-import numpy as np
 
 from analysis.errors import UserError
 from analysis.report import provenance as prov
-from analysis.report.config import REPO, Config, apply_overrides, load_config
-from analysis.report.jobs import Job, NotebookFailure, describe_error, execute
+from analysis.report.config import apply_overrides, load_config
+from analysis.report.jobs import build_jobs, describe_error, execute
+from analysis.report.price_inputs import load_prices, log_day0
+from analysis.report.reuse import fingerprint, previous_jobs, reuse
 
-DEFAULT_CACHE = REPO / "data" / "cache"
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-#: Parameters that do not change a notebook's results (left out of its fingerprint).
-_NOT_IN_FINGERPRINT = {"output_dir", "price_snapshot", "progress", "prices", "factors"}
 
 
 def default_run_id(now: datetime | None = None) -> str:
@@ -61,163 +57,6 @@ class _Log:
         with self.lock:
             self.lines.append(text)
             print(text, file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------- prices
-
-
-def _load_prices(cfg: Config, refresh: bool, log: _Log):
-    """Every universe symbol and benchmark, once: (source, frames, errors, provenance rows, note)."""
-    from analysis.data import catalog
-    from analysis.data import prices as prices_mod
-
-    uni = catalog.load_universe()
-    symbols = list(dict.fromkeys(list(uni["symbol"]) + list(uni["benchmark"])))
-    source = prices_mod.get_source(str(cfg.prices) if cfg.prices else None, cache_dir=str(DEFAULT_CACHE),
-                                   refresh=refresh)
-    before = {}
-    if cfg.prices is None:
-        for sym in symbols:
-            path = source.cache_path(sym)
-            before[sym] = prov.sha256_file(path) if path.is_file() else None
-    t0 = time.monotonic()
-    frames, errors = prices_mod.load_prices(source, symbols, progress=sys.stderr.isatty())
-    rows = prov.price_provenance(source, frames, errors, symbols)
-    secs = time.monotonic() - t0
-    if not frames:
-        first = next(iter(errors.values()), "no symbols")
-        raise UserError(f"no prices could be loaded ({len(errors)} symbols failed; first: {first})")
-    if cfg.prices is None:
-        after = {r["symbol"]: r.get("sha256") for r in rows}
-        reused = sum(1 for s in symbols if before.get(s) and before[s] == after.get(s))
-        fetched = sum(1 for s in symbols if s in frames) - reused
-        note = (f"{len(frames)} of {len(symbols)} series from Yahoo Finance via the cache {DEFAULT_CACHE}: "
-                f"{reused} reused unchanged, {fetched} downloaded or updated ({secs:.1f} s)")
-    else:
-        note = (f"{len(frames)} of {len(symbols)} series read from the recorded CSV folder {cfg.prices} "
-                f"({secs:.1f} s), once for every notebook")
-    if errors:
-        note += f"; {len(errors)} could not be loaded: " + "; ".join(f"{s}: {e}" for s, e in errors.items())
-    log(f"prices: {note}")
-    return source, frames, errors, rows, note
-
-
-def _log_day0(frames, errors, event_ids, log) -> None:
-    """Print day 0 and the day-0 return of every security for each event (a quick check)."""
-    from analysis.data import catalog
-    from analysis.study import EventStudy
-
-    events = catalog.load_events()
-    events = events[events["event_id"].isin(event_ids)]
-    if events.empty:
-        return
-    table = EventStudy(events=events, prices=frames, placebo_draws=0).day0_table(frames, errors)
-    log("day 0 and day-0 return (simple, adjusted close) per event and security:")
-    for ev, rows in table.groupby("event_id", sort=False):
-        cells = []
-        for r in rows.itertuples(index=False):
-            ret = "" if not isinstance(r.day0, date) or not np.isfinite(r.day0_return) else f" {100 * r.day0_return:+.2f}%"
-            day = r.day0.isoformat() if isinstance(r.day0, date) else "-"
-            cells.append(f"{r.symbol} {day}{ret}{' (' + r.note + ')' if r.note else ''}")
-        log(f"  {ev}: " + "; ".join(cells))
-
-
-# --------------------------------------------------------------------------- jobs
-
-
-def _declared_parameters(path: Path) -> dict:
-    import papermill as pm
-
-    return pm.inspect_notebook(str(path))
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", str(text))[:80]
-
-
-def _build_jobs(cfg: Config, run_dir: Path, event_ids: list[str], snapshot: Path | None) -> list[Job]:
-    jobs = []
-    for spec in cfg.notebooks:
-        declared = _declared_parameters(spec.path)
-        unknown = sorted(set(spec.parameters) - set(declared))
-        if unknown:
-            raise UserError(f"{cfg.path}: notebook '{spec.name}' ({spec.path}) has no parameter '{unknown[0]}' "
-                            f"(its parameters: {', '.join(declared)})")
-        if spec.per_event and "event_id" not in declared:
-            raise UserError(f"{cfg.path}: notebook '{spec.name}' is per_event but declares no event_id parameter")
-        base = {k: v for k, v in cfg.parameters.items() if k in declared}
-        base.update(spec.parameters)
-        auto = {
-            "prices": str(cfg.prices) if cfg.prices else None,
-            "factors": str(cfg.factors) if cfg.factors else None,
-            "price_snapshot": str(snapshot) if snapshot else None,
-            "progress": False,
-            "headline_window": cfg.headline["window"],
-            "headline_symbols": [cfg.headline["symbol"]],
-        }
-        if not spec.per_event and cfg.events is not None:
-            auto["event_ids"] = list(event_ids)
-        for k, v in auto.items():
-            if k in declared and k not in spec.parameters:
-                base[k] = v
-        runs = [(e, f"{spec.name}-{_safe(e)}") for e in event_ids] if spec.per_event else [(None, spec.name)]
-        for event_id, slug in runs:
-            params = dict(base)
-            if event_id is not None:
-                params["event_id"] = event_id
-            out = run_dir / ("events" if event_id is not None else "") / (_safe(event_id) if event_id else slug)
-            params["output_dir"] = str(out)
-            jobs.append(Job(name=spec.name, slug=slug, notebook=spec.path, event_id=event_id, parameters=params,
-                            output_dir=out, executed=run_dir / "notebooks" / f"{slug}.ipynb",
-                            html=run_dir / "notebooks" / f"{slug}.html",
-                            kernel_log=run_dir / "logs" / f"{slug}.kernel.log"))
-    return jobs
-
-
-def _fingerprint(job: Job, price_rows: list[dict], factors: Path | None, code_fp: str, env_fp: str) -> str:
-    params = {k: v for k, v in job.parameters.items() if k not in _NOT_IN_FINGERPRINT}
-    payload = {
-        "notebook": prov.sha256_file(job.notebook),
-        "parameters": params,
-        "prices": {r["symbol"]: r.get("sha256") or [r.get("first"), r.get("last"), r.get("rows")]
-                   for r in price_rows},
-        "factors": prov.sha256_file(factors) if factors and factors.is_file() else None,
-        "factors_used": "factors" in job.parameters,
-        "code": code_fp,
-        "environment": env_fp,
-    }
-    return prov.sha256_text(json.dumps(payload, sort_keys=True, default=str))
-
-
-def _previous_jobs(reports_dir: Path) -> tuple[str | None, Path | None, dict]:
-    latest = reports_dir / "latest"
-    try:
-        target = latest.resolve(strict=True)
-        manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None, None, {}
-    jobs = {j["slug"]: j for j in manifest.get("jobs", []) if j.get("status") in ("ok", "reused")}
-    return manifest.get("run_id"), target, jobs
-
-
-def _reuse(job: Job, prev_id: str, prev_dir: Path, prev: dict) -> bool:
-    """Copy a previous run's outputs of an unchanged job; False if anything is missing."""
-    try:
-        src_out = prev_dir / prev["output_dir"]
-        src_nb = prev_dir / prev["executed"]
-        src_html = prev_dir / prev["html"]
-        if not (src_out.is_dir() and src_nb.is_file() and src_html.is_file()):
-            return False
-        shutil.copytree(src_out, job.output_dir, dirs_exist_ok=True)
-        job.executed.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src_nb, job.executed)
-        shutil.copy2(src_html, job.html)
-    except (OSError, KeyError, shutil.Error):
-        shutil.rmtree(job.output_dir, ignore_errors=True)
-        return False
-    job.status = "reused"
-    job.reused_from = prev.get("reused_from") or prev_id
-    return True
 
 
 # --------------------------------------------------------------------------- latest
@@ -281,26 +120,26 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
     tmp_dir = Path(tempfile.mkdtemp(prefix="report-prices-"))
     try:
         try:
-            source, frames, errors, price_rows, price_note = _load_prices(cfg, refresh, log)
-            _log_day0(frames, errors, event_ids, log)
+            source, frames, errors, price_rows, price_note = load_prices(cfg, refresh, log)
+            log_day0(frames, errors, event_ids, log)
             from analysis.report.snapshot import write_snapshot
 
             snapshot = write_snapshot(tmp_dir / "prices.parquet", frames, errors,
                                       {r["symbol"]: {"source": r["source"], "path": r["path"], "sha256": r["sha256"]}
                                        for r in price_rows}, origin=str(cfg.prices or "Yahoo Finance"))
-            jobs = _build_jobs(cfg, run_dir, event_ids, snapshot)
+            jobs = build_jobs(cfg, run_dir, event_ids, snapshot)
         except UserError:  # nothing ran: leave no empty run folder behind
             shutil.rmtree(run_dir, ignore_errors=True)
             raise
         code_fp, env_fp = prov.code_fingerprint(), prov.environment_fingerprint()
         for job in jobs:
-            job.fingerprint = _fingerprint(job, price_rows, cfg.factors, code_fp, env_fp)
+            job.fingerprint = fingerprint(job, price_rows, cfg.factors, code_fp, env_fp)
 
-        prev_id, prev_dir, prev_jobs = _previous_jobs(reports) if cfg.reuse else (None, None, {})
+        prev_id, prev_dir, prev_jobs = previous_jobs(reports) if cfg.reuse else (None, None, {})
         todo, done = [], 0
         for job in jobs:
             prev = prev_jobs.get(job.slug)
-            if prev and prev.get("fingerprint") == job.fingerprint and _reuse(job, prev_id, prev_dir, prev):
+            if prev and prev.get("fingerprint") == job.fingerprint and reuse(job, prev_id, prev_dir, prev):
                 done += 1
                 log(f"[{done}/{len(jobs)}] {job.label:<45} reused   (unchanged since run {job.reused_from})")
             else:
