@@ -23,6 +23,7 @@ from analysis.errors import UserError
 from analysis.vocab import DEFAULT_WINDOWS, US_EXCHANGES
 from analysis.paths import PROJECT as REPO
 from analysis import fmt
+from analysis.report import artifacts
 from analysis.report.artifacts import PRINT_WIDTH
 
 DEFAULT_CACHE = REPO / "data" / "cache"
@@ -222,13 +223,13 @@ def show_group_tests(tests: pd.DataFrame, window: str | None = None):
     return base.style.format({"mean CAR %": "{:.2f}"})
 
 
-def optional_tables(res) -> dict[str, pd.DataFrame]:
-    """Result tables that only newer engine versions produce (e.g. volume tests), when present."""
+def optional_tables(res) -> dict[artifacts.Artifact, pd.DataFrame]:
+    """Result tables that only some runs produce (e.g. volume tests), when present, by artifact."""
     found = {}
-    for name in ("volume_tests",):
-        frame = getattr(res, name, None)
+    for artifact in (artifacts.VOLUME_TESTS,):
+        frame = getattr(res, artifact.name, None)
         if isinstance(frame, pd.DataFrame) and len(frame):
-            found[name] = frame
+            found[artifact] = frame
     return found
 
 
