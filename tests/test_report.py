@@ -119,10 +119,10 @@ def test_switch_latest_replaces_the_link_atomically(tmp_path):
 def test_summary_sentences_come_from_the_tables():
     from analysis.report import summary_text
 
-    firms = pd.DataFrame({"symbol": ["002415.SZ"] * 2, "window": ["0:0", "-1:1"], "car_pct": [-4.85, -7.67],
+    firms = pd.DataFrame({"symbol": ["002415.SZ"] * 2, "window": ["0:0", "-1:1"], "car": [-0.0485, -0.0767],
                           "t": [-2.5, -2.35], "p": [0.01, 0.0194], "note": ["", ""], "name": ["Hik"] * 2})
     tests = pd.DataFrame({"group": ["target", "supplier"], "window": ["-1:1"] * 2, "test": ["bmp_kp"] * 2,
-                          "n": [4, 7], "mean_car_pct": [-4.88, -1.92], "p_value": [0.136, 0.723]})
+                          "n": [4, 7], "mean_car": [-0.0488, -0.0192], "p_value": [0.136, 0.723]})
     event = {"short_title": "NYT reports", "kind": "report", "date": pd.Timestamp("2019-05-21")}
     (text,) = summary_text.event_sentences(event, firms, tests, "002415.SZ", "Hikvision", "-1:1", "bmp_kp")
     assert text.startswith("NYT reports (report, 21 May 2019): Hikvision fell 4.85% on day 0")

@@ -161,15 +161,15 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
             log(f"error: {describe_error(job)}")
 
         from analysis.report import pdf
+        from analysis.report.context import RunContext
 
         pdf_ok, pdf_error, pages = True, None, 0
         t_pdf = time.monotonic()
-        context = {
-            "run_id": run_id, "started": started, "cfg": cfg, "jobs": jobs, "price_rows": price_rows,
-            "price_note": price_note, "price_errors": errors, "catalog": catalog_events, "event_ids": event_ids,
-            "frames": frames, "elapsed_before_pdf": time.monotonic() - t_start, "notebooks_seconds": notebooks_seconds,
-            "failed": [describe_error(j) for j in failed], "log": log.lines,
-        }
+        context = RunContext(
+            run_id=run_id, started=started, cfg=cfg, jobs=jobs, catalog=catalog_events, event_ids=event_ids,
+            price_rows=price_rows, price_note=price_note, price_errors=errors,
+            elapsed_before_pdf=time.monotonic() - t_start, notebooks_seconds=notebooks_seconds,
+            failed=[describe_error(j) for j in failed])
         try:
             pages = pdf.build_report(run_dir, context)
             log(f"pdf: {run_dir / 'report.pdf'} ({pages} pages, {time.monotonic() - t_pdf:.1f} s)")

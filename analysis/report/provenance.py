@@ -68,7 +68,8 @@ def git_state(repo: Path = REPO) -> dict:
 #: Modules of the pipeline itself: they never run inside a notebook (the PDF is rebuilt every run).
 #: A path ending in '/' stands for the folder's modules.
 PIPELINE_ONLY = ("report/pipeline.py", "report/pdf.py", "report/config.py", "report/summary_text.py",
-                 "report/provenance.py", "report/jobs.py", "report/reuse.py", "report/price_inputs.py")
+                 "report/provenance.py", "report/context.py", "report/typst_tables.py", "report/sections/",
+                 "report/jobs.py", "report/reuse.py", "report/price_inputs.py")
 
 
 def _pipeline_only(rel: str) -> bool:
