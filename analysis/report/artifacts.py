@@ -147,7 +147,7 @@ def read_table(folder, artifact: Artifact) -> pd.DataFrame | None:
     frame = pd.read_csv(path, keep_default_na=True)
     for col in TEXT_COLUMNS:
         if col in frame.columns:
-            frame[col] = frame[col].fillna("")
+            frame[col] = frame[col].astype(object).fillna("")
     return frame
 
 
