@@ -163,17 +163,19 @@ SMALL_CONFIG = """
       estimation: "-250:-11"
       min_obs: 120
       placebo_draws: 50
-    notebooks:{extra}
+    notebooks:{before}
       - name: event_study
         path: notebooks/event_study.ipynb
         per_event: true
         parameters:
           robustness_models: [mean, market-adjusted, ff3]
           robustness_windows: ["-2:2"]
+{after}
+"""
+COMPARE_NOTEBOOK = """
       - name: compare_events
         path: notebooks/compare_events.ipynb
-        parameters: {{placebo_draws: 0}}
-"""
+        parameters: {placebo_draws: 0}"""
 GOOD_EVENTS = ("nyt_hikvision_2019", "ft_sdn_2022")
 
 
@@ -191,7 +193,7 @@ def good_run(tmp_path_factory, shared_prices):
     base = tmp_path_factory.mktemp("report")
     reports = base / "reports"
     cfg = _write_config(base / "small.yml", SMALL_CONFIG.format(events=", ".join(GOOD_EVENTS), factors=factors,
-                                                                 extra=""))
+                                                                 before="", after=COMPARE_NOTEBOOK))
     proc = _report(reports, cfg, "good1", prices)
     return {"proc": proc, "reports": reports, "run": reports / "good1", "base": base, "prices": prices,
             "factors": factors}
@@ -206,8 +208,9 @@ BROKEN_NOTEBOOK = """
 @pytest.fixture(scope="module")
 def failed_run(good_run):
     """A second run after ``good1``: an unknown event id (every notebook fails on it) and, beside
-    the unchanged event study (reused), a copy of it with a failing cell inserted. The broken
-    notebook comes first in the configuration, so the PDF shows the event study's results."""
+    the unchanged event study (reused), a copy of it with a failing cell inserted; no comparison
+    notebook (its run is covered by ``good1``). The broken notebook comes first in the
+    configuration, so the PDF shows the event study's results."""
     import nbformat
 
     base = good_run["base"]
@@ -217,7 +220,8 @@ def failed_run(good_run):
     nbformat.write(nb, str(broken))
     cfg = _write_config(base / "bad.yml", SMALL_CONFIG.format(events="nyt_hikvision_2019, no_such_event",
                                                               factors=good_run["factors"],
-                                                              extra=BROKEN_NOTEBOOK.format(path=broken)))
+                                                              before=BROKEN_NOTEBOOK.format(path=broken),
+                                                              after=""))
     proc = _report(good_run["reports"], cfg, "bad1", good_run["prices"])
     return {"proc": proc, "reports": good_run["reports"], "run": good_run["reports"] / "bad1", "broken": broken}
 
