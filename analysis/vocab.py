@@ -66,6 +66,12 @@ HEADLINE_TEST = "bmp_kp"
 #: Shanghai's sessions; exchange_calendars has no XSHE).
 EXCHANGE_CALENDAR = {"XSHG": "XSHG", "XSHE": "XSHG", "XNAS": "XNAS", "XNYS": "XNYS", "XHKG": "XHKG"}
 US_EXCHANGES = ("XNAS", "XNYS")
+#: Exchange names in tables and the PDF.
+EXCHANGE_LABELS = {"XSHE": "Shenzhen", "XSHG": "Shanghai", "XNAS": "Nasdaq", "XNYS": "NYSE", "XHKG": "Hong Kong"}
+
+
+def exchange_label(mic: str) -> str:
+    return EXCHANGE_LABELS.get(mic, str(mic))
 
 # -- windows -------------------------------------------------------------------------------
 Window = tuple[int, int]

@@ -27,7 +27,7 @@ def test_outside_a_project_the_cache_is_the_platform_user_cache(monkeypatch):
 def test_case9_study_and_report_share_the_cache_whatever_the_current_folder(tmp_path, monkeypatch):
     from analysis.data.factors import FrenchLibrary
     from analysis.data.prices import YahooSource, get_source
-    from analysis.report import event, pipeline
+    from analysis.report import event, price_inputs
     from analysis.study import EventStudy
 
     monkeypatch.chdir(tmp_path)  # "study run from another folder"
@@ -36,5 +36,5 @@ def test_case9_study_and_report_share_the_cache_whatever_the_current_folder(tmp_
     assert get_source().cache_dir == expected
     assert EventStudy(placebo_draws=0)._source().cache_dir == expected
     assert FrenchLibrary().cache_dir == expected / "french"
-    assert pipeline.DEFAULT_CACHE == expected and event.DEFAULT_CACHE == expected
+    assert price_inputs.DEFAULT_CACHE == expected and event.DEFAULT_CACHE == expected
     assert not (tmp_path / "data").exists()

@@ -1,4 +1,5 @@
-"""The report pipeline's run folder, temporary folder and factor file (analysis.report.pipeline).
+"""The report pipeline's run folder, temporary folder and factor file (analysis.report.folders,
+analysis.report.price_inputs).
 
 Issue 13: case 8 (tracebacks for two runs in the same second, a read-only or full reports folder,
 --reports-dir naming a file), case 9 (a killed report left its report-prices-* folder behind),
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from analysis.errors import UserError
-from analysis.report import pipeline
+from analysis.report import folders, price_inputs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,7 +44,7 @@ def test_case8_two_runs_in_the_same_second_get_their_own_folders(tmp_path):
 
     def start():
         barrier.wait()
-        got.append(pipeline._make_run_dir(tmp_path, "20261122T031500Z", chosen=False))
+        got.append(folders.make_run_dir(tmp_path, "20261122T031500Z", chosen=False))
 
     threads = [threading.Thread(target=start) for _ in range(4)]
     for t in threads:
@@ -54,7 +55,7 @@ def test_case8_two_runs_in_the_same_second_get_their_own_folders(tmp_path):
     assert ids == ["20261122T031500Z", "20261122T031500Z-2", "20261122T031500Z-3", "20261122T031500Z-4"]
     assert all(d.is_dir() for _, d in got)
     with pytest.raises(UserError, match="already exists: pass another --run-id"):
-        pipeline._make_run_dir(tmp_path, "20261122T031500Z", chosen=True)
+        folders.make_run_dir(tmp_path, "20261122T031500Z", chosen=True)
 
 
 def test_case8_an_existing_run_id_is_one_line_exit_2(tmp_path, capsys):
@@ -109,7 +110,7 @@ def test_case9_temp_folders_of_dead_runs_are_removed(tmp_path, monkeypatch):
     other = tmp_path / "report-prices-xyz"  # not ours (no pid): left alone
     for d in (stale, alive, other):
         d.mkdir()
-    pipeline._remove_stale_temp()
+    folders.remove_stale_temp()
     assert not stale.exists() and alive.exists() and other.exists()
 
 
@@ -117,7 +118,7 @@ def test_the_temp_folder_goes_on_a_normal_exit(tmp_path):
     folder = tmp_path / "report-prices-1-x"
     folder.mkdir()
     before = signal.getsignal(signal.SIGTERM)
-    with pipeline._RemoveOnSignal(folder):
+    with folders.RemoveOnSignal(folder):
         assert signal.getsignal(signal.SIGTERM) != before
     assert not folder.exists() and signal.getsignal(signal.SIGTERM) == before
 
@@ -176,13 +177,13 @@ def _cfg(**changes):
 
 
 def test_case10_factors_are_downloaded_when_none_is_configured(fake_french, tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, "DEFAULT_CACHE", tmp_path)
+    monkeypatch.setattr(price_inputs, "DEFAULT_CACHE", tmp_path)
     lines = []
-    cfg = pipeline._resolve_factors(_cfg(), lines.append)
+    cfg = price_inputs.resolve_factors(_cfg(), lines.append)
     assert cfg.factors == tmp_path / "french" / "F-F_Research_Data_Factors_daily_CSV.zip" and cfg.factors.is_file()
     assert lines == [f"factors: {cfg.factors}"]
     local = Path("/somewhere/ff.csv")
-    assert pipeline._resolve_factors(_cfg(factors=local), lines.append).factors == local  # configured: kept
+    assert price_inputs.resolve_factors(_cfg(factors=local), lines.append).factors == local  # configured: kept
     assert len(fake_french) == 1
 
 
@@ -194,9 +195,9 @@ def test_case10_offline_the_ff3_robustness_is_left_out_with_a_note(tmp_path, mon
 
     monkeypatch.setattr(factors, "_download", offline)
     monkeypatch.setattr(factors.time, "sleep", lambda s: None)
-    monkeypatch.setattr(pipeline, "DEFAULT_CACHE", tmp_path)
+    monkeypatch.setattr(price_inputs, "DEFAULT_CACHE", tmp_path)
     lines = []
-    cfg = pipeline._resolve_factors(_cfg(), lines.append)
+    cfg = price_inputs.resolve_factors(_cfg(), lines.append)
     # A path that does not exist: the notebooks note "ff3 left out: factor file(s) not found", the PDF's
     # appendix "(not found: factor-model robustness left out)".
     assert cfg.factors == tmp_path / "french" / "F-F_Research_Data_Factors_daily_CSV.zip"
@@ -214,7 +215,7 @@ def test_no_download_when_no_notebook_uses_a_factor_model(tmp_path, monkeypatch)
     monkeypatch.setattr(factors, "_download", lambda url, timeout=60.0: pytest.fail("downloaded"))
     cfg = _cfg()
     cfg = replace(cfg, notebooks=tuple(replace(s, parameters={}) for s in cfg.notebooks))
-    assert pipeline._resolve_factors(cfg, print).factors is None
+    assert price_inputs.resolve_factors(cfg, print).factors is None
 
 
 @pytest.mark.shared_prices
@@ -226,7 +227,7 @@ def test_case2_a_bad_price_file_costs_only_its_symbol_in_the_report(shared_price
     with open(px / "AMBA.csv", "a") as fh:
         fh.write("2300-01-02,1,1,1,1,1,10\n")
     lines = []
-    _, frames, errors, rows, note = pipeline._load_prices(_cfg(prices=px), False, lines.append)
+    _, frames, errors, rows, note = price_inputs.load_prices(_cfg(prices=px), False, lines.append)
     assert "AMBA" not in frames and len(frames) == 13
     assert errors == {"AMBA": f"{px / 'AMBA.csv'}: row 2060, field 'date': 2300-01-02 is outside the plausible "
                               "1900-01-01..2100-12-31"}

@@ -2,12 +2,15 @@
 and end to end (``python -m analysis report`` on the recorded prices, PDF read back with pypdf).
 
 The end-to-end tests are marked ``slow``; they need ``<repo>/../shared/prices`` and are skipped
-without it, except when the CI environment variable is set (then they fail).
+without it, except when the CI environment variable is set (then they fail). They share two
+pipeline runs (module-scoped fixtures): a good one, then a failing one (an unknown event id and a
+deliberately broken notebook) into the same reports folder.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -119,10 +122,10 @@ def test_switch_latest_replaces_the_link_atomically(tmp_path):
 def test_summary_sentences_come_from_the_tables():
     from analysis.report import summary_text
 
-    firms = pd.DataFrame({"symbol": ["002415.SZ"] * 2, "window": ["0:0", "-1:1"], "car_pct": [-4.85, -7.67],
+    firms = pd.DataFrame({"symbol": ["002415.SZ"] * 2, "window": ["0:0", "-1:1"], "car": [-0.0485, -0.0767],
                           "t": [-2.5, -2.35], "p": [0.01, 0.0194], "note": ["", ""], "name": ["Hik"] * 2})
     tests = pd.DataFrame({"group": ["target", "supplier"], "window": ["-1:1"] * 2, "test": ["bmp_kp"] * 2,
-                          "n": [4, 7], "mean_car_pct": [-4.88, -1.92], "p_value": [0.136, 0.723]})
+                          "n": [4, 7], "mean_car": [-0.0488, -0.0192], "p_value": [0.136, 0.723]})
     event = {"short_title": "NYT reports", "kind": "report", "date": pd.Timestamp("2019-05-21")}
     (text,) = summary_text.event_sentences(event, firms, tests, "002415.SZ", "Hikvision", "-1:1", "bmp_kp")
     assert text.startswith("NYT reports (report, 21 May 2019): Hikvision fell 4.85% on day 0")
@@ -160,17 +163,19 @@ SMALL_CONFIG = """
       estimation: "-250:-11"
       min_obs: 120
       placebo_draws: 50
-    notebooks:
+    notebooks:{before}
       - name: event_study
-        path: {notebook}
+        path: notebooks/event_study.ipynb
         per_event: true
         parameters:
           robustness_models: [mean, market-adjusted, ff3]
           robustness_windows: ["-2:2"]
+{after}
+"""
+COMPARE_NOTEBOOK = """
       - name: compare_events
         path: notebooks/compare_events.ipynb
-        parameters: {{placebo_draws: 0}}
-"""
+        parameters: {placebo_draws: 0}"""
 GOOD_EVENTS = ("nyt_hikvision_2019", "ft_sdn_2022")
 
 
@@ -188,10 +193,37 @@ def good_run(tmp_path_factory, shared_prices):
     base = tmp_path_factory.mktemp("report")
     reports = base / "reports"
     cfg = _write_config(base / "small.yml", SMALL_CONFIG.format(events=", ".join(GOOD_EVENTS), factors=factors,
-                                                                 notebook="notebooks/event_study.ipynb"))
+                                                                 before="", after=COMPARE_NOTEBOOK))
     proc = _report(reports, cfg, "good1", prices)
     return {"proc": proc, "reports": reports, "run": reports / "good1", "base": base, "prices": prices,
             "factors": factors}
+
+
+BROKEN_NOTEBOOK = """
+      - name: broken_event_study
+        path: {path}
+        per_event: true"""
+
+
+@pytest.fixture(scope="module")
+def failed_run(good_run):
+    """A second run after ``good1``: an unknown event id (every notebook fails on it) and, beside
+    the unchanged event study (reused), a copy of it with a failing cell inserted; no comparison
+    notebook (its run is covered by ``good1``). The broken notebook comes first in the
+    configuration, so the PDF shows the event study's results."""
+    import nbformat
+
+    base = good_run["base"]
+    broken = base / "broken_event_study.ipynb"
+    nb = nbformat.read(str(REPO / "notebooks" / "event_study.ipynb"), as_version=4)
+    nb.cells.insert(5, nbformat.v4.new_code_cell('raise RuntimeError("deliberately broken")'))
+    nbformat.write(nb, str(broken))
+    cfg = _write_config(base / "bad.yml", SMALL_CONFIG.format(events="nyt_hikvision_2019, no_such_event",
+                                                              factors=good_run["factors"],
+                                                              before=BROKEN_NOTEBOOK.format(path=broken),
+                                                              after=""))
+    proc = _report(good_run["reports"], cfg, "bad1", good_run["prices"])
+    return {"proc": proc, "reports": good_run["reports"], "run": good_run["reports"] / "bad1", "broken": broken}
 
 
 @pytest.mark.slow
@@ -211,13 +243,21 @@ def test_pipeline_builds_the_report_and_switches_latest(good_run):
         html = (run / "notebooks" / f"{slug}.html").read_text(encoding="utf-8")
         assert "build_study(" not in html, "the HTML copy should hide the inputs"
         assert "<img" in html or "image/png" in html, "the HTML copy should show the figures"
+    from analysis.report import artifacts
+
     for ev in GOOD_EVENTS:
         out = run / "events" / ev
-        for name in ("car_path.png", "car_path.svg", "car.csv", "tests.csv", "car_by_firm.csv", "group_tests.csv",
-                     "robustness.csv", "meta.json"):
+        for name in ("car.csv", "tests.csv") + sum((a.files for a in (
+                artifacts.CAR_PATH, artifacts.CAR_BY_FIRM, artifacts.GROUP_TESTS, artifacts.ROBUSTNESS,
+                artifacts.ROBUSTNESS_FIRMS, artifacts.META)), ()):
             assert (out / name).is_file(), f"{ev}: {name} missing"
-    for name in ("heatmap.png", "heatmap.svg", "group_by_event.csv", "kind_comparison.csv", "year_comparison.csv"):
-        assert (run / "compare_events" / name).is_file(), name
+        # artifacts are decimals: the firm table's CAR is car.csv's
+        firms = artifacts.read_table(out, artifacts.CAR_BY_FIRM)
+        car = pd.read_csv(out / "car.csv").merge(firms, on=["symbol", "window"], suffixes=("", "_firm"))
+        np.testing.assert_allclose(car["car_firm"], car["car"], rtol=1e-8)
+    for a in (artifacts.HEATMAP, artifacts.GROUP_BY_EVENT, artifacts.KIND_COMPARISON, artifacts.YEAR_COMPARISON):
+        for name in a.files:
+            assert (run / "compare_events" / name).is_file(), name
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "ok" and all(j["status"] == "ok" for j in manifest["jobs"])
 
@@ -248,45 +288,32 @@ def test_pipeline_builds_the_report_and_switches_latest(good_run):
 
 @pytest.mark.slow
 @pytest.mark.shared_prices
-def test_unknown_event_fails_the_run_and_keeps_latest(good_run):
+def test_unknown_event_fails_the_run_and_keeps_latest(good_run, failed_run):
     from pypdf import PdfReader
 
     assert good_run["proc"].returncode == 0, good_run["proc"].stderr
-    reports, base = good_run["reports"], good_run["base"]
-    cfg = _write_config(base / "bad.yml", SMALL_CONFIG.format(events="nyt_hikvision_2019, no_such_event",
-                                                              factors=good_run["factors"],
-                                                              notebook="notebooks/event_study.ipynb"))
-    proc = _report(reports, cfg, "bad1", good_run["prices"])
+    reports, proc = failed_run["reports"], failed_run["proc"]
     assert proc.returncode == 1, proc.stderr
     err = proc.stderr
     assert "notebook notebooks/event_study.ipynb (event_id=no_such_event) failed in cell" in err
     assert "UserError: unknown event id: no_such_event" in err
     assert os.readlink(reports / "latest") == "good1", "a failed run must not replace the last good report"
     # the unchanged NYT notebook is reused from the last good run, not executed again
-    assert "event_study nyt_hikvision_2019" in err and "reused" in err
+    assert re.search(r"\] event_study nyt_hikvision_2019 +reused", err), err
     # the PDF is still built: the failure in the appendix, the other event present
     text = "\n".join(p.extract_text() for p in PdfReader(str(reports / "bad1" / "report.pdf")).pages)
     assert "INCOMPLETE" in text and "no_such_event" in text and "Failures" in text
-    assert "nyt_hikvision_2019" in text
+    assert "nyt_hikvision_2019" in text and "nyt_hikvision_2019: CAR by firm and window" in text
 
 
 @pytest.mark.slow
 @pytest.mark.shared_prices
-def test_a_broken_notebook_is_named_with_its_cell(good_run, tmp_path):
-    import nbformat
-
+def test_a_broken_notebook_is_named_with_its_cell(good_run, failed_run):
     assert good_run["proc"].returncode == 0, good_run["proc"].stderr
-    reports = good_run["reports"]
-    broken = tmp_path / "broken_event_study.ipynb"
-    nb = nbformat.read(str(REPO / "notebooks" / "event_study.ipynb"), as_version=4)
-    nb.cells.insert(5, nbformat.v4.new_code_cell('raise RuntimeError("deliberately broken")'))
-    nbformat.write(nb, str(broken))
-    cfg = _write_config(tmp_path / "broken.yml", SMALL_CONFIG.format(events="nyt_hikvision_2019",
-                                                                     factors=good_run["factors"], notebook=broken))
-    proc = _report(reports, cfg, "broken1", good_run["prices"])
+    reports, proc, broken = failed_run["reports"], failed_run["proc"], failed_run["broken"]
     assert proc.returncode == 1, proc.stderr
     # papermill adds the injected-parameters cell after the parameters cell: cell 5 moves to 6
     assert f"notebook {broken} (event_id=nyt_hikvision_2019) failed in cell 6" in proc.stderr
     assert "RuntimeError: deliberately broken" in proc.stderr
     assert os.readlink(reports / "latest") == "good1"
-    assert (reports / "broken1" / "notebooks" / "event_study-nyt_hikvision_2019.html").is_file()
+    assert (reports / "bad1" / "notebooks" / "broken_event_study-nyt_hikvision_2019.html").is_file()

@@ -1,4 +1,10 @@
-"""Saving what notebooks produce: figures (PNG and SVG), tables (CSV), small JSON files.
+"""The files the notebooks write and the PDF reads: their names and units, and saving them.
+
+Each file is one :class:`Artifact` below (name, kind, contents, units), so its name is written
+once: the notebooks save through :func:`save_table`, :func:`save_figure`, :func:`save_json`
+with the artifact, the PDF builder reads through :func:`read_table`, :func:`find_figure`,
+:func:`read_json`. Every return, CAR and standard error in a table is a decimal (0.0123 is
+1.23%); the PDF builder formats percent (:func:`analysis.fmt.pct`).
 
 Every write is atomic (temp file in the target folder, then ``os.replace``), so a reader (the
 PDF builder, a second notebook) never sees half a file.
@@ -6,6 +12,7 @@ PDF builder, a second notebook) never sees half a file.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +23,72 @@ from analysis.atomic import atomic_write
 #: Width of the PDF's text block (A4, 1.8 cm margins), inches: figures drawn at this width are
 #: printed at 100%, so their font sizes are the printed ones.
 PRINT_WIDTH = 6.85
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One file a notebook saves in its ``output_dir``: ``<name>.csv``, ``<name>.json`` or a
+    figure ``<name>.<format>`` for each of ``formats``."""
+
+    name: str
+    kind: str  # "table" (CSV), "figure", "json"
+    what: str  # contents and units
+    formats: tuple[str, ...] = ()
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The file names this artifact is saved as."""
+        if self.kind == "figure":
+            return tuple(f"{self.name}.{f}" for f in self.formats)
+        return (f"{self.name}.{'csv' if self.kind == 'table' else 'json'}",)
+
+    def path(self, folder) -> Path:
+        """The file in ``folder`` (a figure: its first format)."""
+        return Path(folder) / self.files[0]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _table(name: str, what: str) -> Artifact:
+    return Artifact(name, "table", what)
+
+
+def _figure(name: str, what: str, formats=("png", "svg")) -> Artifact:
+    return Artifact(name, "figure", what, tuple(formats))
+
+
+# -- the event notebook (one event; the comparison notebook saves the first two for every event)
+CAR_BY_FIRM = _table("car_by_firm", "CAR by firm and window: event_id, symbol, name, role, window, car and car_se "
+                     "(decimals), t, p, stars, bhar (decimal), note")
+GROUP_TESTS = _table("group_tests", "every group test: the columns of tests.csv (mean_car decimal) plus stars")
+ROBUSTNESS = _table("robustness", "group tests under other models and windows: model, scope, event_id, group, "
+                    "window, n, mean_car (decimal), test, statistic, p_value")
+ROBUSTNESS_FIRMS = _table("robustness_firms", "the headline firms' CAR under every model: model, scope, event_id, "
+                          "symbol, window, car and car_se (decimals), car_t, car_p")
+VOLUME_TESTS = _table("volume_tests", "abnormal volume tests: group, window, n, mean_cav (cumulative abnormal "
+                      "log volume), statistic, p_value")
+META = Artifact("meta", "json", "event, model, windows, estimation window, skipped firms, notes")
+CAR_PATH = _figure("car_path", "mean CAR path by group with 95% bands")
+# -- the comparison notebook
+GROUP_BY_EVENT = _table("group_by_event", "per event and group: mean_car (decimal), n, statistic, p_value "
+                        "(placebo_p when present)")
+TARGETS_VS_SUPPLIERS = _table("targets_vs_suppliers", "per event: targets' and suppliers' mean CAR (decimals), "
+                              "their p-values, the difference")
+KIND_COMPARISON = _table("kind_comparison", "reports vs actions per group: firm-event mean and median CAR "
+                         "(decimals), share negative, events significant at 10%")
+YEAR_COMPARISON = _table("year_comparison", "the same by year of the announcement")
+HEATMAP = _figure("heatmap", "CAR of every firm at every event")
+CAR_PATHS = _figure("car_paths", "each event's mean CAR paths by group", formats=("png",))
+GROUPS_BY_EVENT = _figure("groups_by_event", "mean CAR by group and event with 95% intervals")
+REACTION_TIMELINE = _figure("reaction_timeline", "mean CAR of targets and suppliers by event date")
+
+#: Every artifact, by name.
+ARTIFACTS = {a.name: a for a in (CAR_BY_FIRM, GROUP_TESTS, ROBUSTNESS, ROBUSTNESS_FIRMS, VOLUME_TESTS, META, CAR_PATH,
+                                 GROUP_BY_EVENT, TARGETS_VS_SUPPLIERS, KIND_COMPARISON, YEAR_COMPARISON, HEATMAP,
+                                 CAR_PATHS, GROUPS_BY_EVENT, REACTION_TIMELINE)}
+#: Text columns whose empty cells read back as '' (not NaN).
+TEXT_COLUMNS = ("stars", "note", "limit_flag", "reason")
 
 
 def out_dir(path) -> Path:
@@ -29,9 +102,17 @@ def _atomic_write(path: Path, write) -> Path:
     return atomic_write(path, write, mode="wb")
 
 
-def save_figure(fig, folder, name: str, formats=("png", "svg"), dpi: int = 200) -> list[Path]:
-    """Save ``fig`` as ``<folder>/<name>.<fmt>`` for each format; returns the paths."""
+def _name(artifact) -> str:
+    return artifact.name if isinstance(artifact, Artifact) else str(artifact)
+
+
+def save_figure(fig, folder, artifact, formats=None, dpi: int = 200) -> list[Path]:
+    """Save ``fig`` as ``<folder>/<name>.<fmt>`` for each format (default: the artifact's, or PNG
+    and SVG for a plain name); returns the paths."""
     folder = out_dir(folder)
+    name = _name(artifact)
+    if formats is None:
+        formats = artifact.formats if isinstance(artifact, Artifact) else ("png", "svg")
     paths = []
     for fmt in formats:
         paths.append(_atomic_write(folder / f"{name}.{fmt}",
@@ -49,13 +130,34 @@ def _fig_metadata(fmt: str) -> dict:
     return {}
 
 
-def save_table(frame: pd.DataFrame, folder, name: str) -> Path:
+def save_table(frame: pd.DataFrame, folder, artifact) -> Path:
     """Write ``frame`` to ``<folder>/<name>.csv`` (no index, full precision)."""
     from analysis.results import write_csv_atomic
 
-    path = out_dir(folder) / f"{name}.csv"
+    path = out_dir(folder) / f"{_name(artifact)}.csv"
     write_csv_atomic(frame, path)
     return path
+
+
+def read_table(folder, artifact: Artifact) -> pd.DataFrame | None:
+    """A saved table (text columns with '' for empty cells), or None if the file is missing."""
+    path = artifact.path(folder)
+    if not path.is_file():
+        return None
+    frame = pd.read_csv(path, keep_default_na=True)
+    for col in TEXT_COLUMNS:
+        if col in frame.columns:
+            frame[col] = frame[col].astype(object).fillna("")
+    return frame
+
+
+def find_figure(folder, artifact: Artifact) -> Path | None:
+    """A saved figure, SVG preferred over PNG; None if neither is there."""
+    for ext in ("svg", "png"):
+        path = Path(folder) / f"{artifact.name}.{ext}"
+        if path.is_file():
+            return path
+    return None
 
 
 def _json_default(o):
@@ -91,6 +193,11 @@ def write_json(obj, path) -> Path:
     """Write ``obj`` as pretty JSON (NaN -> null), atomically."""
     text = json.dumps(_clean(obj), indent=2, default=_json_default, ensure_ascii=False)
     return _atomic_write(Path(path), lambda fh: fh.write(text.encode("utf-8")))
+
+
+def save_json(obj, folder, artifact: Artifact) -> Path:
+    """Write ``obj`` as ``<folder>/<name>.json`` (see :func:`write_json`)."""
+    return write_json(obj, artifact.path(out_dir(folder)))
 
 
 def read_json(path):

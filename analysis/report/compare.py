@@ -17,12 +17,9 @@ import pandas as pd
 from analysis import fmt
 from analysis.tables import requested_windows
 from analysis.report.artifacts import PRINT_WIDTH
+from analysis.vocab import GROUP_ORDER, NAMED, group_color, group_label
 
 Z95 = 1.959963984540054
-from analysis.vocab import GROUP_ORDER, GROUPS as _GROUPS, NAMED
-
-GROUPS = GROUP_ORDER
-GROUP_LABEL = {g.name: g.label for g in _GROUPS.values()}
 
 
 def _in_group(c: pd.DataFrame, group: str) -> pd.Series:
@@ -76,7 +73,7 @@ def group_event_table(res, window: str = "-1:1", test: str = "bmp_kp") -> pd.Dat
     out["window"] = window
     out["test"] = test
     out["stars"] = [fmt.stars(p) for p in out["p_value"]]
-    order = {g: i for i, g in enumerate(GROUPS)}
+    order = {g: i for i, g in enumerate(GROUP_ORDER)}
     out["_g"] = out["group"].map(order).fillna(len(order))
     out = out.sort_values(["date", "_g"], kind="stable").drop(columns="_g")
     return out.reset_index(drop=True)
@@ -88,7 +85,7 @@ def moved_matrix(table: pd.DataFrame):
              zip(table["mean_car"], table["stars"], table["n"])]
     wide = table.assign(cell=cells).pivot_table(index=["date", "event_id", "kind"], columns="group",
                                                  values="cell", aggfunc="first", sort=False)
-    return wide.reindex(columns=[g for g in GROUPS if g in wide.columns])
+    return wide.reindex(columns=[g for g in GROUP_ORDER if g in wide.columns])
 
 
 def _pooled(res, window: str, by: str, test: str) -> pd.DataFrame:
@@ -98,7 +95,7 @@ def _pooled(res, window: str, by: str, test: str) -> pd.DataFrame:
     c = c[np.isfinite(c["car"].astype(float))]
     g = group_event_table(res, window, test)
     rows = []
-    for group in GROUPS:
+    for group in GROUP_ORDER:
         cg = c[_in_group(c, group)]
         gg = g[g["group"] == group]
         for key in sorted(set(ev[by])):
@@ -190,15 +187,14 @@ def car_paths_figure(res, event_ids=None, ncols: int = 2, groups=("named", "targ
     ids = [e for e in (event_ids or res.event_ids) if (res.car["event_id"] == e).any()]
     nrows = max(1, -(-len(ids) // ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(PRINT_WIDTH, 2.2 * nrows + 0.5), sharey=True, squeeze=False)
-    colors = {g.name: g.color for g in _GROUPS.values()}
     for ax, ev in zip(axes.ravel(), ids):
         paths = car_paths(res, ev)
         for g in groups:
             gp = group_path(paths, g)
             if gp.empty:
                 continue
-            ax.plot(gp["day"], 100 * gp["mean"], color=colors.get(g), lw=1.2, label=f"{g} (n={int(gp['n'].max())})")
-            ax.fill_between(gp["day"], 100 * gp["lo"], 100 * gp["hi"], color=colors.get(g), alpha=0.15, lw=0)
+            ax.plot(gp["day"], 100 * gp["mean"], color=group_color(g), lw=1.2, label=f"{g} (n={int(gp['n'].max())})")
+            ax.fill_between(gp["day"], 100 * gp["lo"], 100 * gp["hi"], color=group_color(g), alpha=0.15, lw=0)
         ax.axhline(0, color="grey", lw=0.6)
         ax.axvline(0, color="grey", lw=0.6, ls="--")
         ax.set_title(ev, fontsize=8.5)
@@ -240,7 +236,6 @@ def reaction_timeline_figure(res, window: str = "-1:1", groups=("named", "target
     c = c[c["window"] == window]
     fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 3.4))
     offsets = np.linspace(-0.12, 0.12, len(groups)) if len(groups) > 1 else [0.0]
-    colors = {g.name: g.color for g in _GROUPS.values()}
     for off, group in zip(offsets, groups):
         xs, ys, hs, kinds = [], [], [], []
         for i, row in ev.iterrows():
@@ -254,13 +249,13 @@ def reaction_timeline_figure(res, window: str = "-1:1", groups=("named", "target
             kinds.append(row["kind"])
         if not xs:
             continue
-        color = colors.get(group, None)
+        color = group_color(group)
         ax.errorbar(xs, ys, yerr=hs, fmt="none", ecolor=color, alpha=0.6, capsize=3)
         ax.plot(xs, ys, color=color, lw=0.8, alpha=0.5)
         for x, y, k in zip(xs, ys, kinds):
             ax.plot([x], [y], marker="o", ms=6, color=color,
                     markerfacecolor=color if k == "action" else "white", markeredgewidth=1.5)
-        ax.plot([], [], marker="o", color=color, lw=0.8, label=GROUP_LABEL.get(group, group))
+        ax.plot([], [], marker="o", color=color, lw=0.8, label=group_label(group))
     ax.plot([], [], marker="o", ls="none", color="black", label="action (filled)")
     ax.plot([], [], marker="o", ls="none", color="black", markerfacecolor="white", label="press report (open)")
     ax.axhline(0, color="grey", lw=0.8)

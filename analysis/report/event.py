@@ -3,7 +3,7 @@
 ``build_study`` turns the notebook's parameters into an :class:`~analysis.study.EventStudy`;
 the other functions turn its results into the tables and figures of one event:
 
-- :func:`firm_table`   CAR by firm and window (percent), s.e., t, p, stars, notes;
+- :func:`firm_table`   CAR by firm and window (decimals), s.e., t, p, stars, notes;
 - :func:`group_tests`  every cross-sectional test of every group and window (long), with stars;
 - :func:`robustness`   the same event under other normal-return models and windows;
 - :func:`car_path_figure` mean CAR path by group with 95% bands, sized for print.
@@ -24,29 +24,16 @@ from analysis.tables import requested_windows
 from analysis.vocab import DEFAULT_WINDOWS, US_EXCHANGES
 from analysis.paths import cache_dir as project_cache_dir
 from analysis import fmt
+from analysis.inference.battery import describe
+from analysis.inference.registry import REGISTRY
+from analysis.report import artifacts
 from analysis.report.artifacts import PRINT_WIDTH
 
 DEFAULT_CACHE = project_cache_dir()  # the one cache of study and report (analysis.paths)
 
-#: Display names and order of the cross-sectional tests (others are appended as they come).
-TEST_LABEL = {
-    "t_cs": "Cross-sect. t",
-    "patell": "Patell Z",
-    "bmp": "BMP t",
-    "bmp_kp": "KP-adj. BMP t",
-    "gen_sign": "Gen. sign Z",
-    "corrado": "Corrado rank",
-    "grank": "GRANK t",
-    "placebo": "Placebo z",
-}
-
 # Without ipywidgets tqdm.auto falls back to a text bar in notebooks: fine, but it warns about it
 # in every notebook (and every HTML copy) even when no bar is shown.
 warnings.filterwarnings("ignore", message="IProgress not found")
-
-
-def test_label(test: str) -> str:
-    return TEST_LABEL.get(test, test)
 
 
 # --------------------------------------------------------------------------- the study
@@ -150,7 +137,7 @@ def _note(row) -> str:
 
 
 def firm_table(res, event_id: str | None = None, windows=None) -> pd.DataFrame:
-    """CAR by firm and window: percent CAR and s.e., t, p, stars, BHAR and notes (numbers, not text)."""
+    """CAR by firm and window: CAR and s.e. (decimals), t, p, stars, BHAR (decimal) and notes."""
     c = requested_windows(res.car)  # limit-extended windows: in res.car (window_kind)
     c = c if event_id is None else c[c["event_id"] == event_id]
     if windows is not None:
@@ -161,20 +148,21 @@ def firm_table(res, event_id: str | None = None, windows=None) -> pd.DataFrame:
         "name": c["name"].to_numpy() if "name" in c else c["symbol"].to_numpy(),
         "role": c["role"].to_numpy() if "role" in c else "",
         "window": c["window"].to_numpy(),
-        "car_pct": 100 * c["car"].to_numpy(dtype=float),
-        "se_pct": 100 * c["car_se"].to_numpy(dtype=float),
+        "car": c["car"].to_numpy(dtype=float),
+        "car_se": c["car_se"].to_numpy(dtype=float),
         "t": c["car_t"].to_numpy(dtype=float),
         "p": c["car_p"].to_numpy(dtype=float),
         "stars": [fmt.stars(p) for p in c["car_p"]],
-        "bhar_pct": 100 * c["bhar"].to_numpy(dtype=float) if "bhar" in c else np.nan,
+        "bhar": c["bhar"].to_numpy(dtype=float) if "bhar" in c else np.nan,
         "note": [_note(r) for r in c.to_dict("records")],
     })
     return out.reset_index(drop=True)
 
 
 def show_firm_table(table: pd.DataFrame, window: str | None = None):
-    """Styled per-firm table for the notebook: one row per firm, windows side by side."""
+    """Styled per-firm table for the notebook: one row per firm, windows side by side (CAR in percent)."""
     t = table if window is None else table[table["window"] == window]
+    t = t.assign(car_pct=100 * t["car"], se_pct=100 * t["car_se"])
     keys = (["event_id"] if t["event_id"].nunique() > 1 else []) + ["symbol", "name", "role"]
     wide = t.pivot_table(index=keys, columns="window",
                          values=["car_pct", "se_pct", "t", "p"], sort=False, aggfunc="first")
@@ -193,20 +181,20 @@ def show_firm_table(table: pd.DataFrame, window: str | None = None):
 
 
 def group_tests(res, event_id: str | None = None) -> pd.DataFrame:
-    """Every test row (long): event, group, window, n, mean CAR %, test, statistic, p, stars."""
+    """Every test row (long): event, group, window, n, mean CAR (decimal), test, statistic, p, stars."""
     t = res.tests if event_id is None else res.tests[res.tests["event_id"] == event_id]
     out = t.copy()
-    out["mean_car_pct"] = 100 * out["mean_car"].astype(float)
+    out["mean_car"] = out["mean_car"].astype(float)
     out["stars"] = [fmt.stars(p) for p in out["p_value"]]
-    cols = ["event_id", "group", "window", "n", "mean_car_pct", "test", "statistic", "p_value", "stars"]
-    extra = [c for c in out.columns if c not in cols and c != "mean_car"]
+    cols = ["event_id", "group", "window", "n", "mean_car", "test", "statistic", "p_value", "stars"]
+    extra = [c for c in out.columns if c not in cols]
     return out[cols + extra].reset_index(drop=True)
 
 
 def tests_present(tests: pd.DataFrame) -> list[str]:
-    """Test names in display order (known ones first)."""
+    """Test names in display order (the registry's, then any others as they come)."""
     have = list(dict.fromkeys(tests["test"])) if len(tests) else []
-    return [t for t in TEST_LABEL if t in have] + [t for t in have if t not in TEST_LABEL]
+    return [t for t in REGISTRY if t in have] + [t for t in have if t not in REGISTRY]
 
 
 def show_group_tests(tests: pd.DataFrame, window: str | None = None):
@@ -216,24 +204,25 @@ def show_group_tests(tests: pd.DataFrame, window: str | None = None):
         return pd.DataFrame({"note": ["no cross-sectional test (fewer than 2 firms per group)"]})
     names = tests_present(t)
     keys = (["event_id"] if t["event_id"].nunique() > 1 else []) + ["group", "window"]
-    base = t.drop_duplicates(keys)[keys + ["n", "mean_car_pct"]].set_index(keys)
+    base = t.drop_duplicates(keys)[keys + ["n", "mean_car"]].set_index(keys)
+    base["mean_car"] = 100 * base["mean_car"]
     for name in names:
         sub = t[t["test"] == name].set_index(keys)
-        base[test_label(name)] = [
+        base[describe(name, "label")] = [
             "n/a" if not np.isfinite(r.statistic) else f"{fmt.num(r.statistic)} ({fmt.pvalue(r.p_value)}){r.stars}"
             for r in sub.reindex(base.index).itertuples()
         ]
-    base = base.rename(columns={"mean_car_pct": "mean CAR %"})
+    base = base.rename(columns={"mean_car": "mean CAR %"})
     return base.style.format({"mean CAR %": "{:.2f}"})
 
 
-def optional_tables(res) -> dict[str, pd.DataFrame]:
-    """Result tables that only newer engine versions produce (e.g. volume tests), when present."""
+def optional_tables(res) -> dict[artifacts.Artifact, pd.DataFrame]:
+    """Result tables that only some runs produce (e.g. volume tests), when present, by artifact."""
     found = {}
-    for name in ("volume_tests",):
-        frame = getattr(res, name, None)
+    for artifact in (artifacts.VOLUME_TESTS,):
+        frame = getattr(res, artifact.name, None)
         if isinstance(frame, pd.DataFrame) and len(frame):
-            found[name] = frame
+            found[artifact] = frame
     return found
 
 

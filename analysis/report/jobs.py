@@ -3,11 +3,14 @@ typed failure (:class:`NotebookFailure`, with papermill's fields: which cell, wh
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from analysis.errors import UserError
 from analysis.paths import PROJECT as REPO
+from analysis.report.config import Config
 
 
 @dataclass
@@ -176,3 +179,57 @@ def describe_error(job: Job) -> str:
     else:
         where = f" failed (executed copy: {job.executed})"
     return f"{who}{where}: {e.ename}: {e.evalue}"
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def _declared_parameters(path: Path) -> dict:
+    import papermill as pm
+
+    return pm.inspect_notebook(str(path))
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", str(text))[:80]
+
+
+def build_jobs(cfg: Config, run_dir: Path, event_ids: list[str], snapshot: Path | None) -> list[Job]:
+    """One job per (per-event notebook, event) and one per other notebook, with their parameters
+    and files in ``run_dir``; UserError when the configuration passes an undeclared parameter."""
+    jobs = []
+    for spec in cfg.notebooks:
+        declared = _declared_parameters(spec.path)
+        unknown = sorted(set(spec.parameters) - set(declared))
+        if unknown:
+            raise UserError(f"{cfg.path}: notebook '{spec.name}' ({spec.path}) has no parameter '{unknown[0]}' "
+                            f"(its parameters: {', '.join(declared)})")
+        if spec.per_event and "event_id" not in declared:
+            raise UserError(f"{cfg.path}: notebook '{spec.name}' is per_event but declares no event_id parameter")
+        base = {k: v for k, v in cfg.parameters.items() if k in declared}
+        base.update(spec.parameters)
+        auto = {
+            "prices": str(cfg.prices) if cfg.prices else None,
+            "factors": str(cfg.factors) if cfg.factors else None,
+            "price_snapshot": str(snapshot) if snapshot else None,
+            "progress": False,
+            "headline_window": cfg.headline["window"],
+            "headline_symbols": [cfg.headline["symbol"]],
+        }
+        if not spec.per_event and cfg.events is not None:
+            auto["event_ids"] = list(event_ids)
+        for k, v in auto.items():
+            if k in declared and k not in spec.parameters:
+                base[k] = v
+        runs = [(e, f"{spec.name}-{_safe(e)}") for e in event_ids] if spec.per_event else [(None, spec.name)]
+        for event_id, slug in runs:
+            params = dict(base)
+            if event_id is not None:
+                params["event_id"] = event_id
+            out = run_dir / ("events" if event_id is not None else "") / (_safe(event_id) if event_id else slug)
+            params["output_dir"] = str(out)
+            jobs.append(Job(name=spec.name, slug=slug, notebook=spec.path, event_id=event_id, parameters=params,
+                            output_dir=out, executed=run_dir / "notebooks" / f"{slug}.ipynb",
+                            html=run_dir / "notebooks" / f"{slug}.html",
+                            kernel_log=run_dir / "logs" / f"{slug}.kernel.log"))
+    return jobs

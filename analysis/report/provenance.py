@@ -66,8 +66,14 @@ def git_state(repo: Path = REPO) -> dict:
 
 
 #: Modules of the pipeline itself: they never run inside a notebook (the PDF is rebuilt every run).
+#: A path ending in '/' stands for the folder's modules.
 PIPELINE_ONLY = ("report/pipeline.py", "report/pdf.py", "report/config.py", "report/summary_text.py",
-                 "report/provenance.py")
+                 "report/provenance.py", "report/context.py", "report/typst_tables.py", "report/sections/",
+                 "report/jobs.py", "report/reuse.py", "report/price_inputs.py")
+
+
+def _pipeline_only(rel: str) -> bool:
+    return any(rel == p or (p.endswith("/") and rel.startswith(p)) for p in PIPELINE_ONLY)
 
 
 def code_fingerprint(repo: Path = REPO) -> str:
@@ -75,7 +81,7 @@ def code_fingerprint(repo: Path = REPO) -> str:
     own modules) and the catalog files."""
     h = hashlib.sha256()
     files = [p for p in sorted((repo / "analysis").rglob("*.py"))
-             if p.relative_to(repo / "analysis").as_posix() not in PIPELINE_ONLY]
+             if not _pipeline_only(p.relative_to(repo / "analysis").as_posix())]
     files += [repo / "data" / name for name in ("events.csv", "universe.csv", "event_firms.csv", "event_dates.csv",
                                                 "confounders.csv")]
     for path in files:

@@ -1,6 +1,8 @@
 """The executive summary, written from the results: every number in it comes from the tables
-the notebooks saved (``car_by_firm.csv``, ``group_tests.csv``, the comparison tables), never
-from text typed by hand. Numbers are formatted by :mod:`analysis.fmt`, as in the tables.
+the notebooks saved (:data:`~analysis.report.artifacts.CAR_BY_FIRM`,
+:data:`~analysis.report.artifacts.GROUP_TESTS`, the comparison tables; returns in decimals),
+never from text typed by hand. Numbers are formatted by :mod:`analysis.fmt`, as in the tables;
+group and test names come from :mod:`analysis.vocab` and the test registry.
 """
 from __future__ import annotations
 
@@ -8,11 +10,12 @@ import numpy as np
 import pandas as pd
 
 from analysis import fmt
+from analysis.inference.battery import describe
+from analysis.vocab import GROUPS
 
-GROUP_WORDS = {"target": "targets", "peer": "peers", "supplier": "US suppliers", "all": "firms"}
-TEST_WORDS = {"bmp_kp": "KP-adjusted BMP test", "bmp": "BMP test", "t_cs": "cross-sectional t-test",
-              "patell": "Patell test", "gen_sign": "generalized sign test", "corrado": "Corrado rank test",
-              "grank": "GRANK test", "placebo": "placebo test"}
+
+def _words(group: str) -> str:
+    return GROUPS[group].words
 
 
 def _row(frame: pd.DataFrame, **match):
@@ -39,19 +42,19 @@ def event_sentences(event: dict, firms: pd.DataFrame, tests: pd.DataFrame, symbo
     wl = fmt.window_label(window)
     r0 = _row(firms, symbol=symbol, window="0:0")
     rw = _row(firms, symbol=symbol, window=window)
-    if rw is not None and np.isfinite(rw["car_pct"]):
-        stats = (f"CAR {fmt.num(rw['car_pct'])}%, t = {fmt.num(rw['t'])}, {fmt.p_equals(rw['p'])}, "
+    if rw is not None and np.isfinite(rw["car"]):
+        stats = (f"CAR {fmt.pct(rw['car'])}%, t = {fmt.num(rw['t'])}, {fmt.p_equals(rw['p'])}, "
                  f"{fmt.significance(rw['p'])}")
-        if r0 is not None and np.isfinite(r0["car_pct"]):
-            same = np.sign(r0["car_pct"]) == np.sign(rw["car_pct"])
+        if r0 is not None and np.isfinite(r0["car"]):
+            same = np.sign(r0["car"]) == np.sign(rw["car"])
             suspended = "suspension" in str(r0.get("note") or "")
             when = ("from day 0 to its first trade after a suspension (abnormal return)" if suspended
                     else "on day 0 (abnormal return)")
-            sentence = (f"{head}: {name} {_moved(r0['car_pct'])} {fmt.num(abs(r0['car_pct']))}% {when} "
-                        f"and {'' if same else _moved(rw['car_pct']) + ' '}"
-                        f"{fmt.num(abs(rw['car_pct']))}% over days {wl} ({stats})")
+            sentence = (f"{head}: {name} {_moved(r0['car'])} {fmt.pct(abs(r0['car']))}% {when} "
+                        f"and {'' if same else _moved(rw['car']) + ' '}"
+                        f"{fmt.pct(abs(rw['car']))}% over days {wl} ({stats})")
         else:
-            sentence = f"{head}: over days {wl} {name} {_moved(rw['car_pct'])} {fmt.num(abs(rw['car_pct']))}% ({stats})"
+            sentence = f"{head}: over days {wl} {name} {_moved(rw['car'])} {fmt.pct(abs(rw['car']))}% ({stats})"
         if isinstance(rw.get("note"), str) and rw["note"]:
             sentence += f"; {rw['note']}"
         sentence += "."
@@ -60,12 +63,12 @@ def event_sentences(event: dict, firms: pd.DataFrame, tests: pd.DataFrame, symbo
     groups = []
     for group in ("target", "supplier"):
         g = _row(tests, group=group, window=window, test=test)
-        if g is None or not np.isfinite(g["mean_car_pct"]):
+        if g is None or not np.isfinite(g["mean_car"]):
             continue
-        label = f"{GROUP_WORDS[group].capitalize() if not groups else GROUP_WORDS[group]} ({int(g['n'])} firms)"
-        mean = f"mean CAR{wl} {fmt.num(g['mean_car_pct'])}%" if not groups else f"{fmt.num(g['mean_car_pct'])}%"
+        label = f"{_words(group).capitalize() if not groups else _words(group)} ({int(g['n'])} firms)"
+        mean = f"mean CAR{wl} {fmt.pct(g['mean_car'])}%" if not groups else f"{fmt.pct(g['mean_car'])}%"
         if np.isfinite(g["p_value"]):
-            what = f"{TEST_WORDS.get(test, test)} " if not groups else ""
+            what = f"{describe(test, 'words')} " if not groups else ""
             groups.append(f"{label}: {mean}, {what}{fmt.p_equals(g['p_value'])} ({fmt.significance(g['p_value'])})")
         else:
             groups.append(f"{label}: {mean} (no test)")
@@ -73,7 +76,7 @@ def event_sentences(event: dict, firms: pd.DataFrame, tests: pd.DataFrame, symbo
         sentence += " " + "; ".join(groups) + "."
     mover = _largest_supplier_move(firms, window)
     if mover is not None:
-        sentence += (f" Largest US-supplier move: {mover['name']} {fmt.num(mover['car_pct'])}% over days {wl} "
+        sentence += (f" Largest US-supplier move: {mover['name']} {fmt.pct(mover['car'])}% over days {wl} "
                      f"(t = {fmt.num(mover['t'])}, {fmt.p_equals(mover['p'])}).")
     return [sentence]
 
@@ -83,10 +86,10 @@ def _largest_supplier_move(firms: pd.DataFrame, window: str):
     if firms is None or firms.empty or "role" not in firms.columns:
         return None
     sup = firms[(firms["role"] == "supplier") & (firms["window"] == window)]
-    sup = sup[np.isfinite(sup["car_pct"].to_numpy(dtype=float))]
+    sup = sup[np.isfinite(sup["car"].to_numpy(dtype=float))]
     if sup.empty:
         return None
-    return sup.loc[sup["car_pct"].abs().idxmax()]
+    return sup.loc[sup["car"].abs().idxmax()]
 
 
 def cross_event_sentences(moved: pd.DataFrame | None, kinds: pd.DataFrame | None, years: pd.DataFrame | None,
@@ -102,9 +105,9 @@ def cross_event_sentences(moved: pd.DataFrame | None, kinds: pd.DataFrame | None
             worst = g.loc[g["mean_car"].astype(float).idxmin()]
             sig = g[g["p_value"].astype(float) < 0.10]
             out.append(
-                f"Across the {len(g)} events, the {GROUP_WORDS[group]}' largest fall in mean CAR{wl} was "
+                f"Across the {len(g)} events, the {_words(group)}' largest fall in mean CAR{wl} was "
                 f"{fmt.pct(worst['mean_car'])}% after {worst['event_id']} ({fmt.date_text(worst['date'])}); "
-                f"their mean reaction was significant at 10% under the {TEST_WORDS.get(test, test)} in "
+                f"their mean reaction was significant at 10% under the {describe(test, 'words')} in "
                 f"{len(sig)} of {len(g)} events"
                 + (f" ({', '.join(sig['event_id'])})." if len(sig) else "."))
     if kinds is not None and len(kinds):
@@ -113,7 +116,7 @@ def cross_event_sentences(moved: pd.DataFrame | None, kinds: pd.DataFrame | None
             if {"report", "action"} <= set(k.index):
                 rep, act = k.loc["report"], k.loc["action"]
                 out.append(
-                    f"Press reports vs government actions ({GROUP_WORDS[group]}): mean CAR{wl} "
+                    f"Press reports vs government actions ({_words(group)}): mean CAR{wl} "
                     f"{fmt.pct(rep['mean_car'])}% over {int(rep['firm_events'])} firm-events at "
                     f"{int(rep['events'])} reports, {fmt.pct(act['mean_car'])}% over {int(act['firm_events'])} "
                     f"firm-events at {int(act['events'])} actions (descriptive).")
@@ -123,7 +126,7 @@ def cross_event_sentences(moved: pd.DataFrame | None, kinds: pd.DataFrame | None
             if len(y) >= 2:
                 parts = [f"{fmt.pct(r['mean_car'])}% in {int(r['year'])} ({int(r['events'])} "
                          f"event{'s' if int(r['events']) != 1 else ''})" for _, r in y.iterrows()]
-                out.append(f"Over time, the {GROUP_WORDS[group]}' mean CAR{wl} was " + ", ".join(parts) + ".")
+                out.append(f"Over time, the {_words(group)}' mean CAR{wl} was " + ", ".join(parts) + ".")
     return out
 
 

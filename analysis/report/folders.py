@@ -1,0 +1,82 @@
+"""The folders of a report run: the run folder (created once, one-line errors) and the temporary
+price-snapshot folder (removed on any exit, SIGTERM and SIGHUP included; a folder left by a
+killed run is removed by the next run)."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import tempfile
+import threading
+from pathlib import Path
+
+from analysis.errors import UserError, os_error
+
+
+def make_run_dir(reports: Path, run_id: str, chosen: bool) -> tuple[str, Path]:
+    """Create ``reports/<run_id>`` (and ``reports``); without a chosen id a run started in the same
+    second gets ``-2``, ``-3``, ... One-line errors: exit 2 for a folder that exists, is a file or is
+    read-only, exit 1 for a full disk."""
+    if reports.exists() and not reports.is_dir():
+        raise UserError(f"--reports-dir {reports}: is a file, not a folder")
+    try:
+        reports.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise os_error(exc, f"cannot create the reports folder {reports}") from None
+    base = run_id
+    for n in range(1, 100):
+        run_dir = reports / run_id
+        try:
+            run_dir.mkdir()
+            return run_id, run_dir
+        except FileExistsError:
+            if chosen:
+                raise UserError(f"run folder {run_dir} already exists: pass another --run-id") from None
+            run_id = f"{base}-{n + 1}"
+        except OSError as exc:
+            raise os_error(exc, f"cannot create the run folder {run_dir}") from None
+    raise UserError(f"too many runs named {base}* in {reports}: pass --run-id")
+
+
+TMP_PREFIX = "report-prices-"
+
+
+def remove_stale_temp() -> None:
+    """Remove ``report-prices-<pid>-*`` folders of runs whose process is gone (killed with -9)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{TMP_PREFIX}*-*"):
+        m = re.match(rf"{TMP_PREFIX}(\d+)-", folder.name)
+        if not m or int(m.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
+
+
+class RemoveOnSignal:
+    """Remove a temporary folder when SIGTERM/SIGHUP ends the run, then end as that signal would."""
+
+    SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
+
+    def __init__(self, folder: Path):
+        self.folder, self.previous = folder, {}
+
+    def _handle(self, signum, frame):
+        shutil.rmtree(self.folder, ignore_errors=True)
+        signal.signal(signum, self.previous.get(signum) or signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        return False

@@ -1,0 +1,109 @@
+"""PDF section "Across events": which announcements moved which groups, targets versus
+suppliers, reports versus actions, 2019 versus 2022 (template block ``data.compare``)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis import fmt
+from analysis.inference.battery import describe
+from analysis.report import artifacts
+from analysis.report.context import ReportInputs
+from analysis.report.typst_tables import cell, table
+from analysis.vocab import GROUP_ORDER, group_label
+
+
+def moved_table(moved: pd.DataFrame, window: str, test: str) -> dict:
+    """Mean CAR of each group at each event, with the group test's p (and the placebo p)."""
+    wl = fmt.window_label(window)
+    groups = [g for g in GROUP_ORDER if g in set(moved["group"])]
+    has_placebo = "placebo_p" in moved.columns and moved["placebo_p"].notna().any()
+    header = [[cell("Date", align="left"), cell("Event", align="left"), cell("Kind", align="left")]
+              + [cell(group_label(g)) for g in groups]]
+    rows = []
+    for ev_id in dict.fromkeys(moved["event_id"]):
+        m = moved[moved["event_id"] == ev_id]
+        row = [cell(fmt.date_text(m["date"].iloc[0]), align="left"), cell(ev_id, align="left"),
+               cell(m["kind"].iloc[0], align="left")]
+        for g in groups:
+            r = m[m["group"] == g]
+            if r.empty:
+                row.append(cell("n/a"))
+                continue
+            r = r.iloc[0]
+            if int(r["n"]) < 2 or not np.isfinite(r["p_value"]):
+                row.append(cell(fmt.pct(r["mean_car"]), sub=f"(N = {int(r['n'])}, no test)"))
+                continue
+            sub = f"(p = {fmt.pvalue(r['p_value'])}"
+            if has_placebo and np.isfinite(r.get("placebo_p", np.nan)):
+                sub += f"; placebo {fmt.pvalue(r['placebo_p'])}"
+            row.append(cell(fmt.pct(r["mean_car"]), sub=sub + ")", sup=fmt.stars(r["p_value"]) or None))
+        rows.append(row)
+    note = (f"Mean CAR{wl} in percent of each group's firms; p-value of the {describe(test, 'description')}"
+            + ("; placebo: two-sided p of the pseudo-event date test" if has_placebo else "")
+            + ". * p < 0.10, ** p < 0.05, *** p < 0.01.")
+    return table(["1.8cm", "3.4cm", "1.1cm"] + ["1fr"] * len(groups),
+                 ["left", "left", "left"] + ["right"] * len(groups), header, rows,
+                 caption=f"Which announcements moved which groups: mean CAR{wl}", size="8pt", note=note)
+
+
+def targets_vs_suppliers_table(tvs: pd.DataFrame, window: str, test: str) -> dict:
+    """Per event: the targets' and the suppliers' mean CAR with their p, and the difference."""
+    header = [[cell("Date", align="left"), cell("Event", align="left"), cell("Targets %"), cell("US suppliers %"),
+               cell("Difference %")]]
+    rows = []
+    for _, r in tvs.iterrows():
+        rows.append([cell(fmt.date_text(r["date"]), align="left"), cell(r["event_id"], align="left"),
+                     cell(fmt.pct(r["targets_mean_car"]), sub=f"(p = {fmt.pvalue(r['targets_p'])})",
+                          sup=fmt.stars(r["targets_p"]) or None),
+                     cell(fmt.pct(r["suppliers_mean_car"]), sub=f"(p = {fmt.pvalue(r['suppliers_p'])})",
+                          sup=fmt.stars(r["suppliers_p"]) or None),
+                     cell(fmt.pct(r["difference"]))])
+    return table(["1.8cm", "3.6cm", "1fr", "1fr", "1fr"], ["left", "left", "right", "right", "right"],
+                 header, rows, caption=f"Targets versus US suppliers: mean CAR{fmt.window_label(window)}",
+                 note=f"Group means with the p-value of the {describe(test, 'description')}; "
+                      "difference = targets minus suppliers (descriptive).")
+
+
+def pooled_table(frame: pd.DataFrame, by: str, title: str, window: str, test: str) -> dict:
+    """Firm-events pooled by ``by`` (kind or year) per group: counts, mean and median CAR, share
+    negative, events whose group test has p < 0.10 (descriptive)."""
+    header = [[cell("Group", align="left"), cell(by.capitalize(), align="left"), cell("Events"), cell("Firm-events"),
+               cell("Mean CAR %"), cell("Median CAR %"), cell("Share < 0"), cell("Events p < 0.10")]]
+    rows, lines = [], []
+    for g in [g for g in ("target", "supplier", "peer", "all") if g in set(frame["group"])]:
+        fg = frame[frame["group"] == g]
+        lines.append(len(rows))
+        for i, (_, r) in enumerate(fg.iterrows()):
+            rows.append([cell(group_label(g) if i == 0 else "", align="left"), cell(str(r[by]), align="left"),
+                         cell(str(int(r["events"]))), cell(str(int(r["firm_events"]))),
+                         cell(fmt.pct(r["mean_car"])), cell(fmt.pct(r["median_car"])),
+                         cell(f"{100 * r['share_negative']:.0f}%"),
+                         cell(f"{int(r['events_significant_10'])} of {int(r['events_tested'])}")])
+    return table(["2.4cm", "1.4cm", "1fr", "1fr", "1fr", "1fr", "1fr", "1.3fr"],
+                 ["left", "left"] + ["right"] * 6, header, rows, caption=f"{title}: CAR{fmt.window_label(window)}",
+                 note="Pooled over the firm-events of each class (descriptive: too few events per class "
+                      f"for a test across classes). Last column: events whose group {describe(test, 'label')} "
+                      "has p < 0.10.", lines=lines[1:])
+
+
+def build(inputs: ReportInputs) -> dict:
+    """Status, figures and tables of the comparison notebook (or its error)."""
+    out = inputs.compare
+    section = {"status": out.status}
+    if out.error is not None:
+        section["error"] = out.error
+        return section
+    window, test = inputs.headline.window, inputs.headline.test
+    section["heatmap"] = out.figures.get(artifacts.HEATMAP.name)
+    section["groups_figure"] = out.figures.get(artifacts.GROUPS_BY_EVENT.name)
+    section["timeline_figure"] = out.figures.get(artifacts.REACTION_TIMELINE.name)
+    if out.moved is not None and len(out.moved):
+        section["moved_table"] = moved_table(out.moved, window, test)
+    if out.tvs is not None and len(out.tvs):
+        section["tvs_table"] = targets_vs_suppliers_table(out.tvs, window, test)
+    for key, frame, by, title in (("kind_table", out.kinds, "kind", "Press reports versus government actions"),
+                                  ("year_table", out.years, "year", "The reaction in 2019 and in 2022")):
+        if frame is not None and not frame.empty:
+            section[key] = pooled_table(frame, by, title, window, test)
+    return section

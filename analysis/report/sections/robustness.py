@@ -1,0 +1,175 @@
+"""PDF section "Robustness": other normal-return models and windows, the Kolari-Pynnönen
+adjustment, placebo p-values (template block ``data.robustness``)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis import fmt
+from analysis.inference.battery import describe
+from analysis.report.context import Headline, ReportInputs
+from analysis.report.sections.common import window_order
+from analysis.report.typst_tables import cell, table
+from analysis.vocab import MODEL_LABELS, group_label
+
+#: The groups of the robustness tables.
+GROUPS = ("target", "supplier", "all")
+
+
+def _model_label(model: str) -> str:
+    return MODEL_LABELS.get(model, model)
+
+
+def _event_group_rows(frame: pd.DataFrame, groups, key: str, values, cell_of):
+    """Table rows: one per (event, group), one column per value of ``key``; ``cell_of(row)``
+    renders a found row, a dash marks a missing one. Returns (rows, first row of each event)."""
+    rows, lines = [], []
+    for ev in dict.fromkeys(frame["event_id"]):
+        lines.append(len(rows))
+        for i, g in enumerate(groups):
+            row = [cell(ev if i == 0 else "", align="left"), cell(group_label(g), align="left")]
+            for v in values:
+                x = frame[(frame["event_id"] == ev) & (frame["group"] == g) & (frame[key] == v)]
+                row.append(cell("—") if x.empty else cell_of(x.iloc[0]))
+            rows.append(row)
+    return rows, lines
+
+
+def models_table(robust: pd.DataFrame, models: list[str], window: str, test: str) -> dict:
+    """Mean CAR of each (event, group) under each model, with the test's p."""
+    wl = fmt.window_label(window)
+    r = robust[(robust["window"] == window) & (robust["test"] == test)]
+    header = [[cell("Event", align="left"), cell("Group", align="left")]
+              + [cell(_model_label(m) + (" (US suppliers)" if (r[r["model"] == m]["scope"] == "US suppliers").any()
+                                         else "")) for m in models]]
+    rows, lines = _event_group_rows(
+        r, GROUPS, "model", models,
+        lambda x: cell(fmt.pct(x["mean_car"]), sub=f"({fmt.pvalue(x['p_value'])})",
+                       sup=fmt.stars(x["p_value"]) or None))
+    return table(["2.9cm", "2cm"] + ["1fr"] * len(models), ["left", "left"] + ["right"] * len(models),
+                 header, rows, caption=f"Other normal-return models: mean CAR{wl}", lines=lines[1:],
+                 note=f"Mean CAR in percent; {describe(test, 'description')} p in parentheses. "
+                      "The factor model uses US factors and covers the US suppliers only "
+                      "(its 'All firms' row is the suppliers). — : not estimated.")
+
+
+def windows_table(robust: pd.DataFrame, main_model: str, test: str) -> dict:
+    """Mean CAR of each (event, group) over every window of the main model, stars from the test."""
+    rm = robust[(robust["model"] == main_model) & (robust["test"] == test)]
+    wins = window_order(rm["window"])
+    header = [[cell("Event", align="left"), cell("Group", align="left")] + [cell(fmt.window_label(w)) for w in wins]]
+    rows, lines = _event_group_rows(
+        rm, GROUPS, "window", wins, lambda x: cell(fmt.pct(x["mean_car"]), sup=fmt.stars(x["p_value"]) or None))
+    return table(["2.9cm", "2cm"] + ["1fr"] * len(wins), ["left", "left"] + ["right"] * len(wins),
+                 header, rows, caption=f"Event windows ({_model_label(main_model)}): mean CAR %", lines=lines[1:],
+                 note=f"Stars from the {describe(test, 'description')}: * p < 0.10, ** p < 0.05, *** p < 0.01.")
+
+
+def firm_models_table(robust_firms: pd.DataFrame, models: list[str], headline: Headline) -> dict | None:
+    """The headline firm's CAR at each event under each model (None when it has no rows)."""
+    rf = robust_firms[(robust_firms["window"] == headline.window) & (robust_firms["symbol"] == headline.symbol)]
+    fmodels = [m for m in models if m in set(rf["model"])]
+    header = [[cell("Event", align="left")] + [cell(_model_label(m)) for m in fmodels]]
+    rows = []
+    for ev in dict.fromkeys(rf["event_id"]):
+        row = [cell(ev, align="left")]
+        for m in fmodels:
+            x = rf[(rf["event_id"] == ev) & (rf["model"] == m)]
+            if x.empty:
+                row.append(cell("—"))
+            else:
+                x = x.iloc[0]
+                row.append(cell(fmt.pct(x["car"]), sub=f"(t = {fmt.num(x['car_t'])})", sup=fmt.stars(x["car_p"]) or None))
+        rows.append(row)
+    if not rows:
+        return None
+    return table(["4cm"] + ["1fr"] * len(fmodels), ["left"] + ["right"] * len(fmodels),
+                 header, rows, caption=f"{headline.name or headline.symbol} "
+                 f"({headline.symbol}): CAR{fmt.window_label(headline.window)} under each model",
+                 note="CAR in percent, firm t-statistic in parentheses.")
+
+
+def kp_table(tests: pd.DataFrame, window: str) -> dict | None:
+    """BMP with and without the Kolari-Pynnönen adjustment, with the mean correlation r̄."""
+    kp = tests[(tests["window"] == window) & tests["test"].isin(["bmp", "bmp_kp"]) & (tests["n"] >= 2)]
+    if not len(kp):
+        return None
+    header = [[cell("Event", align="left"), cell("Group", align="left"), cell("N"), cell("Mean CAR %"),
+               cell("r̄"), cell(describe("bmp", "label")), cell(describe("bmp_kp", "label"))]]
+    rows, lines = [], []
+    for ev in dict.fromkeys(kp["event_id"]):
+        lines.append(len(rows))
+        for i, g in enumerate([g for g in GROUPS if g in set(kp[kp["event_id"] == ev]["group"])]):
+            x = kp[(kp["event_id"] == ev) & (kp["group"] == g)]
+            b, k = x[x["test"] == "bmp"], x[x["test"] == "bmp_kp"]
+            rbar = k["r_kp"].iloc[0] if "r_kp" in k.columns and len(k) else np.nan
+            row = [cell(ev if i == 0 else "", align="left"), cell(group_label(g), align="left"),
+                   cell(str(int(x["n"].iloc[0]))), cell(fmt.pct(x["mean_car"].iloc[0])),
+                   cell(fmt.num(rbar, 3))]
+            for part in (b, k):
+                if part.empty:
+                    row.append(cell("n/a"))
+                else:
+                    p = part.iloc[0]
+                    row.append(cell(fmt.num(p["statistic"]), sub=f"({fmt.pvalue(p['p_value'])})",
+                                    sup=fmt.stars(p["p_value"]) or None))
+            rows.append(row)
+    return table(["2.9cm", "2cm", "0.8cm", "1fr", "1fr", "1fr", "1fr"],
+                 ["left", "left"] + ["right"] * 5, header, rows, lines=lines[1:],
+                 caption=f"Kolari-Pynnönen adjustment: BMP with and without it, CAR{fmt.window_label(window)}",
+                 note="r̄: mean pairwise correlation of the group's estimation-window abnormal "
+                      "returns; the adjusted statistic is BMP × √((1 − r̄) / (1 + (N − 1) r̄)). "
+                      "p in parentheses.")
+
+
+def placebo_table(placebo: pd.DataFrame) -> dict:
+    """Placebo p-values by (event, group) and window."""
+    wins = window_order(placebo["window"])
+    header = [[cell("Event", align="left"), cell("Group", align="left")] + [cell(fmt.window_label(w)) for w in wins]]
+    rows, lines = [], []
+    for ev in dict.fromkeys(placebo["event_id"]):
+        lines.append(len(rows))
+        for i, g in enumerate([g for g in GROUPS if g in set(placebo[placebo["event_id"] == ev]["group"])]):
+            row = [cell(ev if i == 0 else "", align="left"), cell(group_label(g), align="left")]
+            for w in wins:
+                x = placebo[(placebo["event_id"] == ev) & (placebo["group"] == g) & (placebo["window"] == w)]
+                if x.empty or not np.isfinite(x["p_value"].iloc[0]):
+                    row.append(cell("n/a"))
+                else:
+                    row.append(cell(fmt.pvalue(x["p_value"].iloc[0]), sup=fmt.stars(x["p_value"].iloc[0]) or None))
+            rows.append(row)
+    draws = placebo["draws"].dropna() if "draws" in placebo.columns else pd.Series(dtype=float)
+    dtext = (f"{int(draws.min())}–{int(draws.max())}" if len(draws) and draws.min() != draws.max()
+             else f"{int(draws.iloc[0])}" if len(draws) else "the configured number of")
+    return table(["2.9cm", "2cm"] + ["1fr"] * len(wins), ["left", "left"] + ["right"] * len(wins),
+                 header, rows, lines=lines[1:], caption="Placebo test: two-sided p-values",
+                 note=f"Share of {dtext} pseudo-event dates per event (drawn from the firms' own "
+                      "histories, away from catalog events) whose mean CAR is at least as "
+                      "extreme as the observed one.")
+
+
+def build(inputs: ReportInputs) -> dict:
+    """The robustness tables of the studied events (a table is left out when it has no rows)."""
+    headline, main_model = inputs.headline, inputs.main_model
+    window, test = headline.window, headline.test
+    robust, tests = inputs.concat("robust"), inputs.concat("tests")
+    section = {"notes": sorted({n for e in inputs.studied for n in e.meta.get("notes", [])})}
+    if robust is not None and len(robust):
+        models = list(dict.fromkeys([main_model] + list(robust["model"])))
+        section["models_table"] = models_table(robust, models, window, test)
+        section["windows_table"] = windows_table(robust, main_model, test)
+        robust_firms = inputs.concat("robust_firms")
+        if robust_firms is not None and len(robust_firms):
+            spec = firm_models_table(robust_firms, models, headline)
+            if spec is not None:
+                section["firm_models_table"] = spec
+    if tests is not None and len(tests):
+        spec = kp_table(tests, window)
+        if spec is not None:
+            section["kp_table"] = spec
+        placebo = tests[(tests["test"] == "placebo")]
+        if len(placebo):
+            section["placebo_table"] = placebo_table(placebo)
+        else:
+            section["placebo_missing"] = "The results of this run have no placebo rows (test = 'placebo' in tests.csv)."
+    return section
