@@ -65,10 +65,21 @@ US_EXCHANGES = ("XNAS", "XNYS")
 # -- windows -------------------------------------------------------------------------------
 Window = tuple[int, int]
 
-DEFAULT_WINDOWS: tuple[Window, ...] = ((0, 0), (-1, 1), (0, 5), (-5, 5))
+DEFAULT_WINDOWS: tuple[Window, ...] = ((0, 0), (0, 1), (-1, 1), (0, 5), (-5, 5))
 DEFAULT_ESTIMATION: Window = (-250, -11)
 #: The window the summaries and the PDF quote first.
 HEADLINE_WINDOW = "-1:1"
+#: The primary family of hypotheses (issue 11): ``portfolio`` rows of this window and these
+#: groups, over all events of the run; Holm's step-down adjustment (``p_holm``) runs over it.
+#: Day 0 is the first session closing after the news, so 0:1 holds the reaction and its
+#: continuation and leaves out day -1, which precedes the news.
+PRIMARY_WINDOW = "0:1"
+PRIMARY_TEST = "portfolio"
+PRIMARY_GROUPS = ("named", "supplier")
+#: Until runs have a ``named`` group (the named firms of each event), the universe role
+#: ``target`` stands in for it in the primary family (see
+#: :func:`analysis.inference.multiple.primary_groups`).
+PRIMARY_FALLBACK = {"named": "target"}
 DEFAULT_MIN_OBS = 120
 
 
