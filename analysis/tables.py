@@ -15,6 +15,7 @@ import pandas as pd
 
 from analysis.estimation.engine import EngineResult
 from analysis.inference.battery import TEST_COLUMNS
+from analysis.inference.portfolio import firm_sq_p
 from analysis.vocab import GROUP_ORDER, format_window
 
 AR_COLUMNS = ["event_id", "symbol", "day", "date", "return", "normal_return", "abnormal_return"]
@@ -129,6 +130,7 @@ def assemble(study, panel, out: EngineResult, skipped: list[dict], tests: pd.Dat
     ar = abnormal_frame(panel, out)
     car = car_frame(study, panel, out)
     car["limit_flag"] = limit_notes[out.ok].ravel() if len(car) else []
+    car["sq_p"] = firm_sq_p(out)[out.ok].ravel() if len(car) else []  # sample-quantile p (GHK 2013)
     ar = ar.merge(limit_states, on=["event_id", "symbol", "day"], how="left")
     ar["limit"] = ar["limit"].fillna("")
     return {

@@ -60,7 +60,7 @@ def test_default_study_writes_the_five_files(default_run):
     assert_contract(out)
     assert "Traceback" not in stderr
     car = read(out, "car.csv")
-    assert set(car["window"]) == {"0:0", "-1:1", "0:5", "-5:5"}
+    assert set(car["window"]) == {"0:0", "0:1", "-1:1", "0:5", "-5:5"}
     est = read(out, "estimation.csv")
     skipped = read(out, "skipped.csv")
     # every (event, symbol) is either estimated or skipped with a reason
@@ -68,7 +68,7 @@ def test_default_study_writes_the_five_files(default_run):
     assert skipped["reason"].str.len().gt(0).all()
     xlnx = skipped[(skipped["symbol"] == "XLNX") & (skipped["event_id"] == "ft_sdn_2022")]
     assert len(xlnx) == 1  # delisted in Feb 2022
-    assert len(car) == 4 * len(est)
+    assert len(car) == 5 * len(est)
     assert est.set_index(["event_id", "symbol"]).index.is_unique
     hik = est[(est["event_id"] == "nyt_hikvision_2019") & (est["symbol"] == "002415.SZ")].iloc[0]
     assert hik["day0"] == "2019-05-22" and hik["benchmark"] == "000300.SS" and hik["m"] == 240

@@ -297,9 +297,12 @@ def test_panel_tests_match_independent_computation(panel_result, panel_models, w
     # the target pair shares < 30 dates: r (and so the KP statistic) is not available
     kp = res.tests[(res.tests["group"] == "target") & (res.tests["test"] == "bmp_kp")]
     assert kp["statistic"].isna().all()
-    # one peer: N < 2 -> NaN statistics, no error
+    # one peer: N < 2 -> NaN statistics of the cross-sectional tests, no error (the portfolio
+    # and sample-quantile tests apply to one firm)
     peer = res.tests[(res.tests["group"] == "peer") & (res.tests["window"] == window)]
-    assert (peer["n"] == 1).all() and peer["statistic"].isna().all() and peer["p_value"].isna().all()
+    cross = peer[peer["test"].isin(TESTS)]
+    assert (peer["n"] == 1).all() and cross["statistic"].isna().all() and cross["p_value"].isna().all()
+    assert peer.loc[peer["test"] == "portfolio", "p_value"].notna().all()
 
 
 # ----------------------------------------------------------------------------- real data

@@ -1,6 +1,7 @@
 """Run every registered test over the cells: the tidy ``tests.csv`` rows.
 
 Importing this module registers the tests, in the order tests.csv lists them: the
+event-time portfolio and sample-quantile tests (:mod:`~analysis.inference.portfolio`), the
 parametric tests (:mod:`~analysis.inference.parametric`), the rank tests
 (:mod:`~analysis.inference.ranks`), the placebo test (:mod:`~analysis.inference.placebo`).
 """
@@ -9,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-# Registration order is tests.csv's order: parametric, then rank, then placebo tests.
+# Registration order is tests.csv's order: portfolio, parametric, rank, then placebo tests.
+from analysis.inference import portfolio  # noqa: F401, I001
 from analysis.inference import parametric  # noqa: F401, I001
 from analysis.inference import ranks  # noqa: F401, I001
 from analysis.inference import placebo  # noqa: F401, I001
