@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--factors", action="append", metavar="FILE",
                    help="daily factor file(s), French format, percent (repeatable: 3-factor + momentum)")
     s.add_argument("--placebo-draws", type=int, default=1000, help="pseudo-event dates per event (0: off)")
+    s.add_argument("--primary-window", type=_window, metavar="A:B", default=None,
+                   help="window of the primary family (Holm-adjusted portfolio tests; default 0:1)")
     s.add_argument("--refresh", action="store_true", help="re-download prices even if cached")
     s.add_argument("--out", required=True, metavar="DIR", help="output folder")
     s.add_argument("--quiet", action="store_true", help="do not print the summary")
@@ -71,6 +73,7 @@ def cmd_study(args) -> int:
         estimation=args.estimation, windows=args.window or DEFAULT_WINDOWS, min_obs=args.min_obs,
         factors=args.factors, event_ids=args.event, symbols=args.symbol,
         placebo_draws=args.placebo_draws, progress=sys.stderr.isatty(), refresh=args.refresh,
+        primary_window=args.primary_window,
     )
     res = study.fit()
     try:
@@ -90,7 +93,7 @@ def cmd_report(args) -> int:
                         reports_dir=args.reports_dir, events=args.event, refresh=args.refresh)
 
 
-_NEGATIVE_VALUE_OPTIONS = ("--window", "--estimation")
+_NEGATIVE_VALUE_OPTIONS = ("--window", "--estimation", "--primary-window")
 
 
 def _join_negative_values(argv: list[str]) -> list[str]:

@@ -11,6 +11,7 @@ One bad symbol or event never sinks the others: it is listed in ``skipped`` with
 """
 from __future__ import annotations
 
+import sys
 import warnings
 
 import numpy as np
@@ -23,12 +24,12 @@ from analysis.errors import UserError
 from analysis.estimation import engine
 from analysis.estimation.models import get_model
 from analysis.estimation.panel import Panel, build_panel
-from analysis.inference import limits, placebo, volume
+from analysis.inference import calibration, limits, multiple, placebo, volume
 from analysis.inference.battery import run_battery
 from analysis.inference.cells import Cells, build_cells
 from analysis.results import EventStudyResults
-from analysis.vocab import (ALL, DEFAULT_ESTIMATION, DEFAULT_MIN_OBS, DEFAULT_MODEL, DEFAULT_WINDOWS, ROLES,
-                            as_windows)
+from analysis.vocab import (ALL, DEFAULT_ESTIMATION, DEFAULT_MIN_OBS, DEFAULT_MODEL, DEFAULT_WINDOWS,
+                            PRIMARY_WINDOW, ROLES, as_windows, format_window)
 
 
 class EventStudy:
@@ -55,6 +56,10 @@ class EventStudy:
         Restrict to these events / securities.
     placebo_draws : int
         Pseudo-event dates per event for the placebo test (0 turns it off).
+    primary_window : str, optional
+        Window of the primary family (Holm-adjusted ``p_holm``; default ``0:1``). Given
+        explicitly, it must be one of ``windows``; by default a run without 0:1 has no
+        primary family.
     factor_exchanges : tuple of str
         Exchanges whose securities the factor models (ff3, carhart) apply to; French's factors
         are US factors, so by default only XNAS/XNYS securities (others are skipped, listed).
@@ -78,6 +83,7 @@ class EventStudy:
         progress: bool = False,
         cache_dir=None,
         refresh: bool = False,
+        primary_window: str | None = None,
     ):
         self.model = get_model(model)
         self.estimation = as_windows([estimation])[0]
@@ -91,6 +97,12 @@ class EventStudy:
         if int(min_obs) < self.model.k + 2:
             raise UserError(f"--min-obs {min_obs} is too small for model '{model}' (needs at least {self.model.k + 2})")
         self.min_obs = int(min_obs)
+        if primary_window is not None:
+            pw = format_window(as_windows([primary_window])[0])
+            if pw not in [format_window(w) for w in self.windows]:
+                raise UserError(f"primary window {pw} is not one of the event windows "
+                                f"({', '.join(format_window(w) for w in self.windows)}); add it with --window {pw}")
+        self.primary_window = format_window(as_windows([primary_window or PRIMARY_WINDOW])[0])
         self.events = self._load_events(events)
         self.catalog = self.events  # the full catalog: placebo dates avoid all its windows
         self.universe = self._load_universe(universe)
@@ -189,12 +201,26 @@ class EventStudy:
         ev_codes, ev_names = pd.factorize(f["event_id"])
         roles = list(dict.fromkeys(list(ROLES) + list(f["role"].unique())))
         role_code = np.array([roles.index(r) for r in f["role"]], dtype=np.int64)
-        null = None
+        null = calib = None
         if self.placebo_draws > 0 and len(f):
             null = placebo.placebo_null(self, panel, out, ev_codes, role_code, len(roles), self.placebo_draws,
                                         self.seed)
-        return build_cells(out, panel.store, ev_codes, role_code, len(roles), event_names=ev_names,
-                           group_names=roles + [ALL], placebo_null=null)
+            # every test again at the same pseudo-event dates: p_calibrated, size_5pct
+            calib = calibration.Calibration(null.run, out, role_code, len(roles), roles + [ALL])
+        cells = build_cells(out, panel.store, ev_codes, role_code, len(roles), event_names=ev_names,
+                            group_names=roles + [ALL], placebo_null=null)
+        cells.calibration = calib
+        return cells
+
+    def _note_short_draws(self, tests: pd.DataFrame) -> None:
+        """Say on stderr when an event has fewer pseudo-event dates than requested (its
+        calibrated p-values and placebo test use those; ``calibration_draws`` has the count)."""
+        if "calibration_draws" not in tests or not self.placebo_draws:
+            return
+        d = tests.groupby("event_id")["calibration_draws"].max()
+        for ev, n in d[d < self.placebo_draws].items():
+            print(f"note: {ev}: only {int(n) if n == n else 0} pseudo-event dates of the {self.placebo_draws} "
+                  f"requested exist; its placebo and calibrated p-values use those", file=sys.stderr)
 
     def fit(self) -> EventStudyResults:
         """Run the study: prices -> panel -> engine -> cells -> every registered test -> frames."""
@@ -206,6 +232,8 @@ class EventStudy:
                              self.estimation, self.windows, self.min_obs)
         tests = run_battery(self.cells(panel, out)) if len(panel.frame) else pd.DataFrame(
             columns=tables.TEST_COLUMNS)
+        self._note_short_draws(tests)
+        tests = multiple.adjust(tests, self.primary_window)
         limit_notes, _ = limits.window_flags(panel, out, out.windows)
         volume_daily, volume_tests = volume.volume_frames(panel, out, out.windows)
         frames_out = tables.assemble(self, panel, out, skipped, tests, limit_notes, limits.day_states_frame(panel, out),

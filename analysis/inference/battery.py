@@ -37,7 +37,9 @@ def tests_for(cells: Cells, names=None) -> list[CellTest]:
 
 def run_battery(cells: Cells, names=None) -> pd.DataFrame:
     """One row per (cell, test): the columns of :data:`TEST_COLUMNS` plus each test's extras
-    (``r_kp`` of the KP-adjusted BMP, ``draws`` of the placebo test; NaN on other rows)."""
+    (``r_kp`` of the KP-adjusted BMP, ``draws`` of the placebo test, ``estimate ... dof`` of
+    the portfolio test; NaN on other rows) and, when the cells carry a calibration
+    (:mod:`analysis.inference.calibration`), ``p_calibrated, size_5pct, calibration_draws``."""
     tests = tests_for(cells, names)
     if cells.n_cells == 0 or not tests:
         return pd.DataFrame(columns=TEST_COLUMNS)
@@ -51,7 +53,10 @@ def run_battery(cells: Cells, names=None) -> pd.DataFrame:
         f["test"] = test.name
         f["statistic"] = outcome.statistic
         f["p_value"] = outcome.p_value
-        for col, values in outcome.extra.items():
+        extra = dict(outcome.extra)
+        if cells.calibration is not None:  # p_calibrated, size_5pct at the pseudo-event dates
+            extra.update(cells.calibration(cells, test, outcome))
+        for col, values in extra.items():
             f[col] = values
             if col not in extra_names:
                 extra_names.append(col)

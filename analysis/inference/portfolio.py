@@ -105,7 +105,8 @@ def _portfolio_store(res: EngineResult, rows: np.ndarray, port: np.ndarray, n_po
     ew = res.est_window.subset(ur)
     used = np.isfinite(res.est_ar[ur])
     y_est = np.where(used, ew.take(store.y), 0.0)
-    X_est = [np.where(used, ew.take(store.XT[k]), 0.0) for k in range(p)]
+    X_est = [used.astype(float) if name == "const" else np.where(used, ew.take(store.XT[k]), 0.0)
+             for k, name in enumerate(spec.regressors)]
     # event period: returns spread over the sessions they span
     vw = res.window.subset(ur)
     valid = res.valid[ur]
@@ -153,7 +154,12 @@ def _cell_sets(rows: np.ndarray, cell: np.ndarray, n_cells: int) -> tuple[np.nda
     n = np.bincount(cell, minlength=n_cells).astype(np.uint64)
     ident = np.stack([h, n], axis=1)
     _, first, of_cell = np.unique(ident, axis=0, return_index=True, return_inverse=True)
-    return of_cell.ravel(), first
+    # number the sets in the order of their first cell (cells are in event order), so a
+    # chunk of sets holds the firm-events of a few events only
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[order] = np.arange(len(first))
+    return rank[of_cell.ravel()], first[order]
 
 
 def portfolios(res: EngineResult, rows: np.ndarray, cell: np.ndarray, n_cells: int,
@@ -200,33 +206,43 @@ def _concat(parts: list[EngineResult]) -> EngineResult:
     return out
 
 
-def sample_quantile_p(est_ar: np.ndarray, car: np.ndarray, length) -> np.ndarray:
-    """Two-sided sample-quantile p-values (Gelbach, Helland & Klick 2013), one per row.
+def sample_quantile_p(est_ar: np.ndarray, car: np.ndarray, length, rows=None) -> np.ndarray:
+    """Two-sided sample-quantile p-values (Gelbach, Helland & Klick 2013), one per CAR.
 
     est_ar: (n, Le) estimation residuals in event-time order (NaN = unused, skipped);
-    car: (n,) the window's CAR; length: (n,) or scalar L, the window length in sessions.
+    car: (q,) CARs; length: (q,) or scalar L, the window length in sessions; rows: (q,) the
+    row of ``est_ar`` each CAR is tested against (default: row k for CAR k, q = n).
     NaN where the CAR is not finite or fewer than L residuals exist (J < 1).
     """
     est_ar = np.asarray(est_ar, dtype=float)
     n, Le = est_ar.shape
     car = np.asarray(car, dtype=float)
-    L = np.broadcast_to(np.asarray(length, dtype=np.int64), (n,))
+    q = len(car)
+    rows = np.arange(q) if rows is None else np.asarray(rows, dtype=np.int64)
+    L = np.broadcast_to(np.asarray(length, dtype=np.int64), (q,))
     fin = np.isfinite(est_ar)
     order = np.argsort(~fin, axis=1, kind="stable")  # used residuals first, in event-time order
     vals = np.take_along_axis(np.where(fin, est_ar, 0.0), order, axis=1)
-    M = fin.sum(axis=1)
+    M = fin.sum(axis=1)[rows]
     cs = np.concatenate([np.zeros((n, 1)), np.cumsum(vals, axis=1)], axis=1)
     j = np.arange(Le)[None, :]
-    end = np.clip(j + L[:, None], 0, Le)
-    sums = np.take_along_axis(cs, end, axis=1) - cs[:, :Le]
-    J = np.maximum(M - L + 1, 0)
-    use = j < J[:, None]
-    x = car[:, None]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lower = (1 + (use & (sums <= x)).sum(axis=1)) / (J + 1)
-        upper = (1 + (use & (sums >= x)).sum(axis=1)) / (J + 1)
-        p = np.minimum(1.0, 2 * np.minimum(lower, upper))
-    return np.where((J >= 1) & np.isfinite(car) & (L >= 1), p, np.nan)
+    out = np.full(q, np.nan)
+    for Lv in np.unique(L):  # a handful of window lengths: L-day sums once per row and length
+        m = L == Lv
+        if Lv < 1:
+            continue
+        end = np.minimum(np.arange(Le) + Lv, Le)
+        sums = cs[:, end] - cs[:, :Le]
+        J = np.maximum(M[m] - Lv + 1, 0)
+        use = j < J[:, None]
+        x = car[m][:, None]
+        s = sums[rows[m]]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lower = (1 + (use & (s <= x)).sum(axis=1)) / (J + 1)
+            upper = (1 + (use & (s >= x)).sum(axis=1)) / (J + 1)
+            p = np.minimum(1.0, 2 * np.minimum(lower, upper))
+        out[m] = np.where((J >= 1) & np.isfinite(car[m]), p, np.nan)
+    return out
 
 
 def firm_sq_p(res: EngineResult) -> np.ndarray:
@@ -263,7 +279,7 @@ def _portfolio_results(cells) -> dict[str, np.ndarray]:
         out["dof"] = np.where(ok, r.dof[u], np.nan)
         wins = np.asarray(r.windows)
         L = wins[j, 1] - wins[j, 0] + 1
-        out["sq_p"] = sample_quantile_p(r.est_ar[u], out["car"], L)
+        out["sq_p"] = sample_quantile_p(r.est_ar, out["car"], L, rows=u)
         cache["run"] = run
     cache.update(out)
     return cache
