@@ -54,8 +54,9 @@ MODEL_LABELS = {
     "carhart": "Carhart 4",
 }
 DEFAULT_MODEL = "market"
-#: The test the summaries quote first (until the portfolio test lands).
-HEADLINE_TEST = "bmp_kp"
+#: The test the summaries quote first: the equal-weighted event-time portfolio test, valid for
+#: a few correlated firms sharing one date (issue 11).
+HEADLINE_TEST = "portfolio"
 
 #: Exchanges (ISO 10383 MIC) the universe may name, with their calendar (Shenzhen trades on
 #: Shanghai's sessions; exchange_calendars has no XSHE).

@@ -169,3 +169,19 @@ def test_interval_by_hand():
     assert r["ci_low"][0] == pytest.approx(0.05 - 0.02228139, abs=1e-8)
     assert r["ci_high"][0] == pytest.approx(0.05 + 0.02228139, abs=1e-8)
     assert r["mde"][0] == pytest.approx(0.02228139 + 0.00879058, abs=1e-8)
+
+
+def test_portfolio_path_is_the_portfolio_car_with_its_interval():
+    """The figure band: CAR_p[0, tau] and its se equal the portfolio test's window 0:tau."""
+    from analysis.inference.portfolio import portfolio_path
+
+    store, ra, rb, rm, xb = _two_firms()
+    out, _ = _cells(store)
+    path = portfolio_path(out, np.array([0, 1]), 0, 1)
+    ref = _reference(ra, rb, rm, xb, (0, 1))
+    assert list(path["day"]) == [0, 1]
+    assert path["car"][1] == pytest.approx(ref["car"], rel=1e-9)
+    assert path["se"][1] == pytest.approx(ref["se"], rel=1e-9)
+    q = stats.t.ppf(0.975, ref["dof"])
+    assert path["lo"][1] == pytest.approx(ref["car"] - q * ref["se"], rel=1e-9)
+    assert path["car"][0] == pytest.approx(_reference(ra, rb, rm, xb, (0, 0))["car"], rel=1e-9)

@@ -285,6 +285,27 @@ def _portfolio_results(cells) -> dict[str, np.ndarray]:
     return cache
 
 
+def portfolio_path(res: EngineResult, rows, start: int, end: int, level: float = 0.95) -> dict[str, np.ndarray]:
+    """The CAR path of the equal-weighted portfolio of firm-events ``rows`` of ``res``, with
+    its interval: CAR_p[start, tau] for tau = start..end (cumulative portfolio AR up to each
+    day), se = sqrt(Var(CAR_p[start, tau])) with estimation error (module doc), and
+    lo/hi = CAR_p -+ t((1 + level)/2, M_p - k) se. Returns day, n (firms), car, se, lo, hi
+    (arrays over tau; NaN where the portfolio has no fit). For figures' bands: never
+    mean +- 1.96 sd / sqrt(N)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    taus = np.arange(start, end + 1)
+    nan = np.full(len(taus), np.nan)
+    if len(rows) == 0:
+        return {"day": taus, "n": np.zeros(len(taus)), "car": nan, "se": nan, "lo": nan, "hi": nan}
+    run = portfolios(res, rows, np.zeros(len(rows), dtype=np.int64), 1, windows=[(start, int(t)) for t in taus])
+    r = run.result
+    car = np.where(r.ok[0], r.car[0], np.nan)
+    se = np.where(r.ok[0], r.car_se[0], np.nan)
+    iv = interval(car, se, np.full(len(taus), r.dof[0]), level=level)
+    return {"day": taus, "n": np.full(len(taus), float(len(rows))), "car": car, "se": se,
+            "lo": iv["ci_low"], "hi": iv["ci_high"]}
+
+
 def interval(estimate, se, dof, level: float = 0.95, power: float = 0.80) -> dict[str, np.ndarray]:
     """ci_low, ci_high = estimate -+ t(1 - (1 - level)/2, dof) se; mde = (t(1 - (1 - level)/2,
     dof) + t(power, dof)) se, the smallest true effect a two-sided test at 1 - level detects
