@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--exclude-event-days", type=int, default=DEFAULT_EXCLUDE_DAYS, metavar="K",
                    help=f"leave sessions within K sessions of a catalog event's day 0 out of the estimation "
                         f"windows (default {DEFAULT_EXCLUDE_DAYS}; 0 keeps every session)")
+    s.add_argument("--primary-window", type=_window, metavar="A:B", default=None,
+                   help="window of the primary family (Holm-adjusted portfolio tests; default 0:1)")
     s.add_argument("--refresh", action="store_true", help="re-download prices even if cached")
     s.add_argument("--out", required=True, metavar="DIR", help="output folder")
     s.add_argument("--quiet", action="store_true", help="do not print the summary")
@@ -119,6 +121,7 @@ def cmd_study(args) -> int:
         allow_extreme_returns=args.allow_extreme_returns,
         event_firms=args.event_firms, event_dates=args.event_dates, confounders=args.confounders,
         exclude_event_days=args.exclude_event_days,
+        primary_window=args.primary_window,
     )
     res = study.fit()
     try:
@@ -142,7 +145,7 @@ def cmd_report(args) -> int:
         raise os_error(exc, "cannot write the report") from None
 
 
-_NEGATIVE_VALUE_OPTIONS = ("--window", "--estimation")
+_NEGATIVE_VALUE_OPTIONS = ("--window", "--estimation", "--primary-window")
 
 
 def _join_negative_values(argv: list[str]) -> list[str]:

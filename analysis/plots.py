@@ -1,5 +1,10 @@
 """Figures: CAR paths with 95% bands, the cross-event heatmap, targets vs suppliers.
 
+Every group band and interval is the equal-weighted event-time portfolio's (its CAR path and
+Var(CAR_p) with estimation error, Student t(M_p - k); :func:`portfolio_band`,
+:func:`analysis.inference.portfolio.portfolio_path`), never mean +- 1.96 sd / sqrt(N): with a
+few correlated firms that band is far too narrow.
+
 All functions take an :class:`~analysis.results.EventStudyResults` and return a matplotlib
 Figure (they never call ``plt.show``), so notebooks display them and the pipeline saves them.
 """
@@ -62,11 +67,32 @@ def _subset(out, rows):
     return dataclasses.replace(out, **keep)
 
 
-def group_path(paths: pd.DataFrame, group: str | None = None) -> pd.DataFrame:
-    """Mean CAR path of a group with a 95% band: day, n, mean, lo, hi.
+def portfolio_band(res, event_id: str, group: str | None = None, start: int | None = None,
+                   end: int | None = None) -> pd.DataFrame:
+    """The group's portfolio CAR path with its 95% interval: day, n, mean, lo, hi (the columns
+    of :func:`group_path`; ``mean`` = CAR_p[start, day], the portfolio's CAR, decimal).
 
-    Band: mean +/- 1.96 * sd(CAR)/sqrt(N) across firms (cross-sectional, N >= 2);
-    for a single firm, its own CAR +/- 1.96 * se (MacKinlay 1997).
+    The group's fitted firms of the event form one equal-weighted event-time portfolio
+    (:func:`analysis.inference.portfolio.portfolio_path`); group None or "all": every firm.
+    """
+    from analysis.inference.portfolio import portfolio_path
+
+    lo = min(w[0] for w in res.study.windows) if start is None else start
+    hi = max(w[1] for w in res.study.windows) if end is None else end
+    f = res.panel.frame
+    m = (f["event_id"].to_numpy() == event_id) & res.engine_result.ok
+    if group not in (None, "all"):
+        m &= (f["group"] if "group" in f.columns else f["role"]).to_numpy() == group
+    p = portfolio_path(res.engine_result, np.nonzero(m)[0], lo, hi)
+    return pd.DataFrame({"day": p["day"], "n": p["n"].astype(int), "mean": p["car"], "lo": p["lo"], "hi": p["hi"]})
+
+
+def group_path(paths: pd.DataFrame, group: str | None = None) -> pd.DataFrame:
+    """Mean CAR path of a group with the OLD cross-sectional band: day, n, mean, lo, hi.
+
+    Band: mean +/- 1.96 * sd(CAR)/sqrt(N) across firms (N >= 2); for a single firm, its own
+    CAR +/- 1.96 * se. Too narrow for a few correlated firms: figures use
+    :func:`portfolio_band` instead (kept for callers that still read it).
     """
     p = paths if group in (None, "all") else paths[paths[_group_col(paths)] == group]
     p = p.dropna(subset=["car"])
@@ -101,8 +127,8 @@ def plot_car_path(res, event_id=None, group=None, ax=None, symbols=None, title=N
     else:
         groups = [group] if group else [g for g in DRAWN_GROUPS if (paths[_group_col(paths)] == g).any()]
         for g in groups:
-            gp = group_path(paths, g)
-            if gp.empty:
+            gp = portfolio_band(res, event_id, g)
+            if gp.empty or not np.isfinite(gp["mean"]).any():
                 continue
             n = int(gp["n"].max())
             ax.plot(gp["day"], 100 * gp["mean"], marker="o", ms=3, label=f"{g} (n={n})")
@@ -112,7 +138,7 @@ def plot_car_path(res, event_id=None, group=None, ax=None, symbols=None, title=N
     lo = int(paths["day"].min()) if len(paths) else 0
     ax.set_xlabel(f"trading day relative to day 0 (CAR cumulated from day {lo})")
     ax.set_ylabel("CAR (%)")
-    ax.set_title(title or f"{event_id}: mean CAR with 95% band")
+    ax.set_title(title or f"{event_id}: portfolio CAR with 95% interval")
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -152,7 +178,8 @@ def plot_car_heatmap(res, window: str = "-1:1", ax=None):
 
 
 def plot_groups_by_event(res, window: str = "-1:1", ax=None):
-    """Targets vs suppliers (and peers): mean CAR[window] per event with 95% intervals."""
+    """Targets vs suppliers (and peers): portfolio CAR[window] per event with its 95% interval
+    (the ``portfolio`` rows of ``res.tests``)."""
     import matplotlib.pyplot as plt
 
     c = requested_windows(res.car)
@@ -165,18 +192,27 @@ def plot_groups_by_event(res, window: str = "-1:1", ax=None):
         fig = ax.figure
     events = res.event_ids
     width = 0.8 / max(1, len(groups))
+    t = res.tests
+    pf = t[(t["test"] == "portfolio") & (t["window"] == window)] if "estimate" in t.columns else t.iloc[:0]
     for k, g in enumerate(groups):
-        means, halves = [], []
+        means, errs = [], [[], []]
         for ev in events:
-            v = c[(c["event_id"] == ev) & (c[gcol] == g)]["car"]
-            means.append(100 * v.mean() if len(v) else np.nan)
-            halves.append(100 * Z95 * v.std(ddof=1) / np.sqrt(len(v)) if len(v) >= 2 else 0.0)
+            r = pf[(pf["event_id"] == ev) & (pf["group"] == g)]
+            if len(r) and np.isfinite(r["estimate"].iloc[0]):
+                est, lo, hi = (100 * float(r[c].iloc[0]) for c in ("estimate", "ci_low", "ci_high"))
+                means.append(est)
+                errs[0].append(est - lo)
+                errs[1].append(hi - est)
+            else:
+                means.append(np.nan)
+                errs[0].append(0.0)
+                errs[1].append(0.0)
         x = np.arange(len(events)) + (k - (len(groups) - 1) / 2) * width
-        ax.bar(x, means, width, yerr=halves, capsize=3, label=g)
+        ax.bar(x, means, width, yerr=errs, capsize=3, label=g)
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xticks(range(len(events)), events, rotation=20, ha="right", fontsize=8)
-    ax.set_ylabel(f"mean CAR[{window}] (%)")
-    ax.set_title(f"Mean CAR[{window}] by group and event (95% cross-sectional interval)")
+    ax.set_ylabel(f"portfolio CAR[{window}] (%)")
+    ax.set_title(f"Portfolio CAR[{window}] by group and event (95% interval)")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()

@@ -19,9 +19,12 @@ import pandas as pd
 
 from analysis.atomic import atomic_write
 from analysis import fmt
+from analysis.inference.battery import describe
+from analysis.inference.design import oversized_here
+from analysis.inference.multiple import primary_groups, verdict
 from analysis.tables import (AR_COLUMNS, CAR_COLUMNS, EST_COLUMNS, SENSITIVITY_COLUMNS, SKIP_COLUMNS, TEST_COLUMNS,
                              requested_windows)
-from analysis.vocab import HEADLINE_TEST
+from analysis.vocab import HEADLINE_TEST, PRIMARY_WINDOW
 
 VOLUME_COLUMNS = ["event_id", "symbol", "day", "date", "volume", "log_volume", "abnormal_log_volume"]
 #: Every file of the CSV set: a file of an older set that this run does not write is removed.
@@ -148,7 +151,8 @@ class EventStudyResults:
         return wide_df.reset_index(drop=True)
 
     def headline(self, event_id: str, group: str = "target", window: str = "-1:1") -> dict:
-        """Mean CAR and the KP-adjusted BMP test of a group (None if not available)."""
+        """The headline test's row (:data:`~analysis.vocab.HEADLINE_TEST`) of a group (None if
+        not available)."""
         t = self.tests
         row = t[(t["event_id"] == event_id) & (t["group"] == group) & (t["window"] == window)
                 & (t["test"] == HEADLINE_TEST)]
@@ -202,10 +206,11 @@ class EventStudyResults:
                 if "limit_flag" in c.columns and isinstance(getattr(r, "limit_flag"), str) and r.limit_flag:
                     note = (note + "; " if note else "") + r.limit_flag
                 lines.append(f"   {r.symbol:<11}{r.role:<9}{r.car:>9.4f}{r.car_se:>8.4f}{r.car_t:>8.2f}"
-                             f"{fmt.pvalue(r.car_p):>8}{fmt.stars(r.car_p):<3} {note}")
+                             f"{fmt.pvalue(r.car_p):>8}    {note}")
+            lines += self._primary_lines(ev)
             t = self.test_table(ev, window)
             if not t.empty:
-                lines.append(f"   group tests [{window}]: statistic (p)")
+                lines.append(f"   group tests [{window}], exploratory (unadjusted p; not findings): statistic (p)")
                 tests = [c for c in t.columns if not c.startswith("p_") and c not in
                          ("event_id", "group", "window", "n", "mean_car")]
                 lines.append(f"   {'group':<10}{'n':>3}{'mean CAR':>10}  " + "  ".join(f"{x:>17}" for x in tests))
@@ -215,14 +220,43 @@ class EventStudyResults:
                     for x in tests:
                         s, p = rd.get(x), rd.get(f"p_{x}")
                         cells.append("n/a".rjust(17) if s is None or not np.isfinite(s)
-                                     else f"{s:>6.2f} ({fmt.pvalue(p)}){fmt.stars(p):<3}".rjust(17))
+                                     else f"{s:>6.2f} ({fmt.pvalue(p)})".rjust(17))
                     lines.append(f"   {r.group:<10}{r.n:>3}{r.mean_car:>10.4f}  " + "  ".join(cells))
+        over = sorted(oversized_here() & set(self.tests["test"] if len(self.tests) else []))
+        if over:
+            lines.append("")
+            lines.append(f"Oversized here (simulated size above 7% with a few correlated firms; README): "
+                         f"{', '.join(over)}; read their p_calibrated in tests.csv.")
+        lines.append("")
+        lines.append("Significant means p_holm < 0.05 on a primary row (portfolio test, window "
+                     f"{getattr(self.study, 'primary_window', PRIMARY_WINDOW)}, groups "
+                     f"{'/'.join(primary_groups(self.tests['group'].unique() if len(self.tests) else []))}, "
+                     "Holm over all events); every other p-value is exploratory.")
         if len(self.skipped):
             lines.append("")
             lines.append("Skipped:")
             for r in self.skipped.itertuples(index=False):
                 lines.append(f"   {r.event_id} {r.symbol}: {r.reason}")
         return Summary("\n".join(lines))
+
+    def _primary_lines(self, event_id: str) -> list[str]:
+        """The event's primary rows: portfolio CAR, 95% interval, p, Holm p, verdict."""
+        t = self.tests
+        if "primary" not in t.columns:
+            return []
+        rows = t[(t["event_id"] == event_id) & t["primary"].astype(bool)]
+        if rows.empty:
+            return []
+        w = rows["window"].iloc[0]
+        out = [f"   primary: portfolio CAR[{w}] (95% interval), p, Holm-adjusted p"]
+        for r in rows.to_dict("records"):
+            if not np.isfinite(r.get("estimate", np.nan)):
+                out.append(f"   {r['group']:<10}{int(r['n']):>3}  n/a")
+                continue
+            out.append(f"   {r['group']:<10}{int(r['n']):>3}{r['estimate']:>10.4f} ({r['ci_low']:.4f}, "
+                       f"{r['ci_high']:.4f})  p {fmt.pvalue(r['p_value'])}  p_holm {fmt.pvalue(r['p_holm'])}"
+                       f"  {verdict(r)}")
+        return out
 
     def __repr__(self) -> str:
         return (f"<EventStudyResults model={self.study.model.name} events={len(self.event_ids)} "
@@ -237,7 +271,7 @@ class EventStudyResults:
         c = c[c["window"] == window][["event_id", "symbol", "role", "car", "car_se", "car_t", "car_p"]]
         parts.append(f"<p>CAR[{window}] by firm</p>" + c.to_html(index=False, float_format="%.4f"))
         t = self.tests[(self.tests["window"] == window) & (self.tests["test"] == HEADLINE_TEST)]
-        parts.append(f"<p>KP-adjusted BMP test by group, CAR[{window}]</p>"
+        parts.append(f"<p>{describe(HEADLINE_TEST, 'words')} by group, CAR[{window}]</p>"
                      + t[["event_id", "group", "n", "mean_car", "statistic", "p_value"]].to_html(index=False, float_format="%.4f"))
         return "\n".join(parts)
 

@@ -12,6 +12,7 @@ One bad symbol or event never sinks the others: it is listed in ``skipped`` with
 from __future__ import annotations
 
 import dataclasses
+import sys
 import warnings
 
 import numpy as np
@@ -25,14 +26,15 @@ from analysis.errors import UserError
 from analysis.estimation import engine
 from analysis.estimation.models import get_model
 from analysis.estimation.panel import Panel, build_panel
-from analysis.inference import limits, placebo, volume
+from analysis.inference import calibration, limits, multiple, placebo, volume
 from analysis.inference.battery import run_battery
 from analysis.inference.cells import Cells, build_cells
+from analysis.inference.portfolio import firm_sq_p
 from analysis.results import EventStudyResults
 from analysis.inference import flags as flags_mod
 from analysis.vocab import (ALL, DEFAULT_ESTIMATION, DEFAULT_EXCLUDE_DAYS, DEFAULT_MIN_OBS, DEFAULT_MODEL,
-                            DEFAULT_WINDOWS, GROUP_ORDER, HEADLINE_TEST, MAX_RELATIVE_DAY, NAMED, as_windows,
-                            format_window)
+                            DEFAULT_WINDOWS, GROUP_ORDER, HEADLINE_TEST, MAX_RELATIVE_DAY, NAMED, PRIMARY_WINDOW,
+                            as_windows, format_window)
 
 
 class EventStudy:
@@ -60,6 +62,10 @@ class EventStudy:
         Restrict to these events / securities.
     placebo_draws : int
         Pseudo-event dates per event for the placebo test (0 turns it off).
+    primary_window : str, optional
+        Window of the primary family (Holm-adjusted ``p_holm``; default ``0:1``). Given
+        explicitly, it must be one of ``windows``; by default a run without 0:1 has no
+        primary family.
     factor_exchanges : tuple of str
         Exchanges whose securities the factor models (ff3, carhart) apply to; French's factors
         are US factors, so by default only XNAS/XNYS securities (others are skipped, listed).
@@ -99,6 +105,7 @@ class EventStudy:
         event_dates=None,
         confounders=None,
         exclude_event_days: int = DEFAULT_EXCLUDE_DAYS,
+        primary_window: str | None = None,
     ):
         self.model = get_model(model)
         self.estimation = as_windows([estimation])[0]
@@ -117,6 +124,12 @@ class EventStudy:
         if int(min_obs) < self.model.k + 2:
             raise UserError(f"--min-obs {min_obs} is too small for model '{model}' (needs at least {self.model.k + 2})")
         self.min_obs = int(min_obs)
+        if primary_window is not None:
+            pw = format_window(as_windows([primary_window])[0])
+            if pw not in [format_window(w) for w in self.windows]:
+                raise UserError(f"primary window {pw} is not one of the event windows "
+                                f"({', '.join(format_window(w) for w in self.windows)}); add it with --window {pw}")
+        self.primary_window = format_window(as_windows([primary_window or PRIMARY_WINDOW])[0])
         self.events = self._load_events(events)
         self.catalog = self.events  # the full catalog: placebo dates avoid all its windows
         self.universe = self._load_universe(universe)
@@ -296,11 +309,25 @@ class EventStudy:
         names += [g for g in dict.fromkeys(groups) if g not in names]
         group_code = np.array([names.index(g) for g in groups], dtype=np.int64)
         draws = self.placebo_draws if placebo_draws is None else placebo_draws
-        null = None
+        null = calib = None
         if draws > 0 and len(f):
             null = placebo.placebo_null(self, panel, out, ev_codes, group_code, len(names), draws, self.seed)
-        return build_cells(out, panel.store, ev_codes, group_code, len(names), event_names=ev_names,
-                           group_names=names + [ALL], placebo_null=null)
+            # every test again at the same pseudo-event dates: p_calibrated, size_5pct
+            calib = calibration.Calibration(null.run, out, group_code, len(names), names + [ALL])
+        cells = build_cells(out, panel.store, ev_codes, group_code, len(names), event_names=ev_names,
+                            group_names=names + [ALL], placebo_null=null)
+        cells.calibration = calib
+        return cells
+
+    def _note_short_draws(self, tests: pd.DataFrame) -> None:
+        """Say on stderr when an event has fewer pseudo-event dates than requested (its
+        calibrated p-values and placebo test use those; ``calibration_draws`` has the count)."""
+        if "calibration_draws" not in tests or not self.placebo_draws:
+            return
+        d = tests.groupby("event_id")["calibration_draws"].max()
+        for ev, n in d[d < self.placebo_draws].items():
+            print(f"note: {ev}: only {int(n) if n == n else 0} pseudo-event dates of the {self.placebo_draws} "
+                  f"requested exist; its placebo and calibrated p-values use those", file=sys.stderr)
 
     def _run_engine(self, panel: Panel) -> engine.EngineResult:
         with warnings.catch_warnings():
@@ -343,6 +370,8 @@ class EventStudy:
             tests = tests.merge(cell_flags, on=["event_id", "group", "window"], how="left")
         else:
             tests = pd.DataFrame(columns=tables.TEST_COLUMNS)
+        self._note_short_draws(tests)
+        tests = multiple.adjust(tests, self.primary_window)
         limit_notes, _ = limits.window_flags(panel, out, out.windows)
         extended = self._limit_extended(panel, out)
         volume_daily, volume_tests = volume.volume_frames(panel, out, out.windows)
@@ -371,6 +400,7 @@ class EventStudy:
             for name, values in extra.items():
                 frame[name] = values[:, 0]
             frame["limit_flag"] = [limits.describe_window(state[i], out.days, 0, int(kk)) for i in sel]
+            frame["sq_p"] = firm_sq_p(res_k)[sel, 0]
             frame["_row"] = sel
             parts.append(frame)
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

@@ -17,6 +17,7 @@ import pandas as pd
 from analysis.data.catalog import DATE_KINDS
 from analysis.estimation.engine import EngineResult
 from analysis.inference.battery import TEST_COLUMNS
+from analysis.inference.portfolio import firm_sq_p
 from analysis.vocab import GROUP_ORDER, format_window
 
 AR_COLUMNS = ["event_id", "symbol", "day", "date", "return", "normal_return", "abnormal_return"]
@@ -149,6 +150,7 @@ def assemble(study, panel, out: EngineResult, skipped: list[dict], tests: pd.Dat
     ar = abnormal_frame(panel, out)
     car = car_frame(study, panel, out)
     car["limit_flag"] = limit_notes[out.ok].ravel() if len(car) else []
+    car["sq_p"] = firm_sq_p(out)[out.ok].ravel() if len(car) else []  # sample-quantile p (GHK 2013)
     car["window_kind"] = "requested"
     for name in FLAG_COLUMNS:
         if row_flags is not None and name in row_flags:
@@ -158,7 +160,7 @@ def assemble(study, panel, out: EngineResult, skipped: list[dict], tests: pd.Dat
         car["_row"] = np.repeat(np.nonzero(out.ok)[0], W)
         car["_k"] = np.tile(np.arange(W), int(out.ok.sum()))
         ext = extended.assign(window_kind="limit_extended", _k=W)
-        car = pd.concat([car, ext[car.columns]], ignore_index=True)
+        car = pd.concat([car, ext.reindex(columns=car.columns)], ignore_index=True)
         car = car.sort_values(["_row", "_k"], kind="stable").drop(columns=["_row", "_k"]).reset_index(drop=True)
     ar = ar.merge(limit_states, on=["event_id", "symbol", "day"], how="left")
     ar["limit"] = ar["limit"].fillna("")

@@ -59,8 +59,9 @@ MODEL_LABELS = {
     "carhart": "Carhart 4",
 }
 DEFAULT_MODEL = "market"
-#: The test the summaries quote first (until the portfolio test lands).
-HEADLINE_TEST = "bmp_kp"
+#: The test the summaries quote first: the equal-weighted event-time portfolio test, valid for
+#: a few correlated firms sharing one date (issue 11).
+HEADLINE_TEST = "portfolio"
 
 #: Exchanges (ISO 10383 MIC) the universe may name, with their calendar (Shenzhen trades on
 #: Shanghai's sessions; exchange_calendars has no XSHE).
@@ -76,10 +77,21 @@ def exchange_label(mic: str) -> str:
 # -- windows -------------------------------------------------------------------------------
 Window = tuple[int, int]
 
-DEFAULT_WINDOWS: tuple[Window, ...] = ((0, 0), (-1, 1), (0, 5), (-5, 5))
+DEFAULT_WINDOWS: tuple[Window, ...] = ((0, 0), (0, 1), (-1, 1), (0, 5), (-5, 5))
 DEFAULT_ESTIMATION: Window = (-250, -11)
 #: The window the summaries and the PDF quote first.
 HEADLINE_WINDOW = "-1:1"
+#: The primary family of hypotheses (issue 11): ``portfolio`` rows of this window and these
+#: groups, over all events of the run; Holm's step-down adjustment (``p_holm``) runs over it.
+#: Day 0 is the first session closing after the news, so 0:1 holds the reaction and its
+#: continuation and leaves out day -1, which precedes the news.
+PRIMARY_WINDOW = "0:1"
+PRIMARY_TEST = "portfolio"
+PRIMARY_GROUPS = ("named", "supplier")
+#: Until runs have a ``named`` group (the named firms of each event), the universe role
+#: ``target`` stands in for it in the primary family (see
+#: :func:`analysis.inference.multiple.primary_groups`).
+PRIMARY_FALLBACK = {"named": "target"}
 DEFAULT_MIN_OBS = 120
 #: Window bounds (estimation and event windows) must lie within +-MAX_RELATIVE_DAY sessions of day 0.
 MAX_RELATIVE_DAY = 5000

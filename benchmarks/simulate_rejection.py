@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -47,29 +48,41 @@ ALPHA = 0.05
 ERRORS = ("normal", "t4")  # e_it ~ N(0, s_i^2) or s_i t(4) / sqrt(2)
 
 
-def simulate_returns(n_samples: int, n_firms: int, errors: str, seed: int):
-    """Returns (S, N, length) with no event effect, and the market (S, length)."""
+def simulate_returns(n_samples: int, n_firms: int, errors: str, seed: int, rho: float = 0.0,
+                     windows=WINDOWS):
+    """Returns (S, N, length) with no event effect, and the market (S, length).
+
+    ``rho``: pairwise correlation of the firms' residuals within a sample (a common factor:
+    e_it = s_i (sqrt(rho) f_t + sqrt(1 - rho) u_it), f and u independent with unit variance and
+    the same law), on every day, the event days included.
+    """
     rng = np.random.default_rng(seed)
-    length = -ESTIMATION[0] + 1 + max(w[1] for w in WINDOWS) + engine.SPAN_BUFFER
+    length = -ESTIMATION[0] + 1 + max(w[1] for w in windows) + engine.SPAN_BUFFER
     S, N = n_samples, n_firms
     rm = rng.normal(0.0005, 0.01, (S, length))
     a = rng.normal(0.0, 0.0005, (S, N, 1))
     b = rng.uniform(0.5, 1.5, (S, N, 1))
     s = rng.uniform(0.01, 0.03, (S, N, 1))
-    if errors == "normal":
-        z = rng.standard_normal((S, N, length))
-    elif errors == "t4":
-        z = rng.standard_t(4, (S, N, length)) / np.sqrt(2.0)  # t(4) has variance 2
-    else:
+    draw = {"normal": lambda shape: rng.standard_normal(shape),
+            "t4": lambda shape: rng.standard_t(4, shape) / np.sqrt(2.0)}  # t(4) has variance 2
+    if errors not in draw:
         raise ValueError(f"unknown errors '{errors}'")
+    z = draw[errors]((S, N, length))
+    if rho > 0:
+        z = np.sqrt(rho) * draw[errors]((S, 1, length)) + np.sqrt(1.0 - rho) * z
     return a + b * rm[:, None, :] + s * z, rm
 
 
-def p_values(ret: np.ndarray, rm: np.ndarray, shock: float = 0.0) -> dict[tuple[str, int], np.ndarray]:
+def p_values(ret: np.ndarray, rm: np.ndarray, shock: float = 0.0, windows=WINDOWS,
+             suspended: int = 0, tests=None) -> dict[tuple[str, int], np.ndarray]:
     """Engine -> every registered test; p-values per (test, window index), (samples,).
 
     ret: (S, N, length) returns, rm: (S, length) market; ``shock`` is added to every firm's
-    day-0 return. Samples go through the engine :data:`CHUNK` at a time.
+    day-0 return. The first ``suspended`` firms of each sample are suspended on day 0: no
+    day-0 return, and the day-1 return spans days 0-1 (their sum, with the summed regressor
+    row, as the engine stores a return after a suspension). Samples go through the engine
+    :data:`CHUNK` at a time. ``tests``: names of the tests to run (default every registered
+    test the cells allow).
     """
     S, N, length = ret.shape
     p0 = -ESTIMATION[0]
@@ -80,17 +93,27 @@ def p_values(ret: np.ndarray, rm: np.ndarray, shock: float = 0.0) -> dict[tuple[
         r = ret[c0:c1].copy()
         r[:, :, p0] += shock
         n_sec = (c1 - c0) * N
-        X = np.empty((n_sec * length, 2))
-        X[:, 0] = 1.0
-        X[:, 1] = np.broadcast_to(rm[c0:c1, None, :], r.shape).reshape(-1)
+        X = np.empty((c1 - c0, N, length, 2))
+        X[..., 0] = 1.0
+        X[..., 1] = rm[c0:c1, None, :]
+        span = np.ones((c1 - c0, N, length), dtype=np.int64)
+        if suspended:
+            k = slice(0, suspended)
+            r[:, k, p0 + 1] += r[:, k, p0]
+            r[:, k, p0] = np.nan
+            X[:, k, p0 + 1] += X[:, k, p0]
+            X[:, k, p0] = np.nan
+            span[:, k, p0] = 0
+            span[:, k, p0 + 1] = 2
         store = store_mod.store_from_arrays(spec, list(r.reshape(n_sec, length)),
-                                            X=list(X.reshape(n_sec, length, 2)), start_date="2001-01-02")
-        out = engine.run(store, np.arange(n_sec), np.full(n_sec, p0), estimation=ESTIMATION, windows=WINDOWS)
+                                            X=list(X.reshape(n_sec, length, 2)),
+                                            spans=list(span.reshape(n_sec, length)), start_date="2001-01-02")
+        out = engine.run(store, np.arange(n_sec), np.full(n_sec, p0), estimation=ESTIMATION, windows=windows)
         event_code = np.repeat(np.arange(c1 - c0), N)
         cells = build_cells(out, store, event_code, np.zeros(n_sec, dtype=np.int64), 1, with_all=False)
-        for test in tests_for(cells):
+        for test in tests_for(cells, tests):
             p = test.run(cells).p_value
-            for j in range(len(WINDOWS)):
+            for j in range(len(windows)):
                 pj = res.setdefault((test.name, j), np.full(S, np.nan))
                 m = cells.cell_window == j
                 pj[c0 + cells.cell_event[m]] = p[m]
@@ -132,14 +155,105 @@ def markdown(frame: pd.DataFrame, shock: float = SHOCK) -> str:
     return "\n".join(lines)
 
 
+# -- this study's own design (issue 11) ---------------------------------------------------
+#: The cells of this study: a few named firms sharing one date, correlated, fat-tailed.
+DESIGNS = {
+    "4 firms": dict(n_firms=4, suspended=0),
+    "7 firms": dict(n_firms=7, suspended=0),
+    "4 firms, 2 suspended on day 0": dict(n_firms=4, suspended=2),
+}
+DESIGN_RHO = 0.27
+DESIGN_ERRORS = "t4"
+DESIGN_WINDOWS = [(0, 0), (0, 1)]
+DESIGN_SHOCKS = (0.02, 0.04, 0.08)
+#: A test rejecting more often than this under the null in any design cell is "oversized here".
+OVERSIZED = 0.07
+#: Where the design table is stored (generated by ``--design --write``; the README's table,
+#: the PDF and :func:`analysis.inference.design.oversized_here` read it).
+DESIGN_FILE = Path(__file__).resolve().parents[1] / "analysis" / "inference" / "design_size.csv"
+
+
+def design_rates(n_samples: int = 1000, seed: int = 11, designs=None, shocks=DESIGN_SHOCKS,
+                 tests=None) -> pd.DataFrame:
+    """Size and power of every registered test (placebo excluded: it needs pseudo-event
+    draws; tests/test_placebo.py simulates it) in this study's design.
+
+    For each design of :data:`DESIGNS` (or those named in ``designs``): ``n_samples`` samples
+    of N firms, pairwise residual correlation :data:`DESIGN_RHO`, t(4) errors, windows 0:0 and
+    0:1; share of samples rejected at 5% under the null (``size``) and with every firm's
+    day-0 return raised by each shock (``power_2`` ... for 2%, ...). Design k uses seed
+    ``seed + k`` (its position in :data:`DESIGNS`). One row per (design, window, test).
+    """
+    rows = []
+    nan_p = 0
+    for k, (name, d) in enumerate(DESIGNS.items()):
+        if designs is not None and name not in designs:
+            continue
+        ret, rm = simulate_returns(n_samples, d["n_firms"], DESIGN_ERRORS, seed + k, rho=DESIGN_RHO,
+                                   windows=DESIGN_WINDOWS)
+        by_shock = {0.0: p_values(ret, rm, 0.0, DESIGN_WINDOWS, d["suspended"], tests)}
+        for sh in shocks:
+            by_shock[sh] = p_values(ret, rm, sh, DESIGN_WINDOWS, d["suspended"], tests)
+        names = list(dict.fromkeys(t for t, _ in by_shock[0.0]))
+        nan_p += int(sum(np.isnan(v).sum() for v in by_shock[0.0].values()))
+        for j, w in enumerate(DESIGN_WINDOWS):
+            for t in names:
+                row = {"design": name, "window": format_window(w), "test": t,
+                       "size": float(np.mean(by_shock[0.0][(t, j)] < ALPHA))}
+                for sh in shocks:
+                    row[f"power_{round(100 * sh)}"] = float(np.mean(by_shock[sh][(t, j)] < ALPHA))
+                rows.append(row)
+    frame = pd.DataFrame(rows)
+    frame["oversized"] = frame["size"] > OVERSIZED
+    frame.attrs["nan_p"] = nan_p
+    return frame
+
+
+def design_markdown(frame: pd.DataFrame) -> str:
+    """The design table as markdown: one row per (test, design), size and power per window;
+    tests oversized in any design cell are marked "oversized here"."""
+    shocks = [c for c in frame.columns if c.startswith("power_")]
+    wins = list(dict.fromkeys(frame["window"]))
+    heads = []
+    for w in wins:
+        heads += [f"size {w}"] + [f"{c[6:]}% shock {w}" for c in shocks]
+    lines = ["| test | design | " + " | ".join(heads) + " | verdict |",
+             "|---|---|" + "---:|" * len(heads) + "---|"]
+    over = set(frame.loc[frame["oversized"], "test"])
+    for t in dict.fromkeys(frame["test"]):
+        for dname in dict.fromkeys(frame["design"]):
+            sub = frame[(frame["test"] == t) & (frame["design"] == dname)].set_index("window")
+            vals = []
+            for w in wins:
+                vals += [f"{100 * sub.at[w, 'size']:.1f}%"] + [f"{100 * sub.at[w, c]:.1f}%" for c in shocks]
+            verdict = "oversized here" if t in over else ""
+            lines.append(f"| {t} | {dname} | " + " | ".join(vals) + f" | {verdict} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=1000)
     ap.add_argument("--firms", type=int, default=44)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--shock", type=float, default=SHOCK, help="day-0 abnormal return (decimal)")
+    ap.add_argument("--design", action="store_true",
+                    help="this study's design (4 and 7 correlated fat-tailed firms, suspensions) instead")
+    ap.add_argument("--write", action="store_true", help=f"with --design: write the table to {DESIGN_FILE.name}")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
+    if args.design:
+        seed = 11 if args.seed == 7 else args.seed
+        frame = design_rates(args.samples, seed)
+        secs = time.perf_counter() - t0
+        print(f"Rejection rates at 5% (two-sided) in this study's design: {args.samples} samples per design, "
+              f"pairwise residual correlation {DESIGN_RHO}, t(4) errors, market model, 250 estimation days, "
+              f"seed {seed}; {secs:.0f} s\n")
+        print(design_markdown(frame))
+        if args.write:
+            frame.to_csv(DESIGN_FILE, index=False, float_format="%.4f")
+            print(f"\nwrote {DESIGN_FILE}")
+        return
     frame = rejection_rates(args.samples, args.firms, args.seed, shock=args.shock)
     secs = time.perf_counter() - t0
     print(f"Rejection rates at 5% (two-sided), {args.samples} samples of {args.firms} firms, "

@@ -61,7 +61,7 @@ def test_default_study_writes_the_five_files(default_run):
     assert_contract(out)
     assert "Traceback" not in stderr
     car = read(out, "car.csv")
-    assert set(car.loc[car["window_kind"] == "requested", "window"]) == {"0:0", "-1:1", "0:5", "-5:5"}
+    assert set(car.loc[car["window_kind"] == "requested", "window"]) == {"0:0", "0:1", "-1:1", "0:5", "-5:5"}
     est = read(out, "estimation.csv")
     skipped = read(out, "skipped.csv")
     # every (event, symbol) is either estimated or skipped with a reason
@@ -70,7 +70,7 @@ def test_default_study_writes_the_five_files(default_run):
     xlnx = skipped[(skipped["symbol"] == "XLNX") & (skipped["event_id"] == "ft_sdn_2022")]
     assert len(xlnx) == 1  # delisted in Feb 2022
     assert len(skipped[skipped["symbol"] == "XLNX"]) == XLNX_GONE
-    assert len(car[car["window_kind"] == "requested"]) == 4 * len(est)
+    assert len(car[car["window_kind"] == "requested"]) == 5 * len(est)
     assert set(car["window_kind"]) == {"requested", "limit_extended"}
     assert est.set_index(["event_id", "symbol"]).index.is_unique
     hik = est[(est["event_id"] == "nyt_hikvision_2019") & (est["symbol"] == "002415.SZ")].iloc[0]

@@ -297,9 +297,12 @@ def test_panel_tests_match_independent_computation(panel_result, panel_models, w
     # the target pair shares < 30 dates: r (and so the KP statistic) is not available
     kp = res.tests[(res.tests["group"] == "target") & (res.tests["test"] == "bmp_kp")]
     assert kp["statistic"].isna().all()
-    # one peer: N < 2 -> NaN statistics, no error
+    # one peer: N < 2 -> NaN statistics of the cross-sectional tests, no error (the portfolio
+    # and sample-quantile tests apply to one firm)
     peer = res.tests[(res.tests["group"] == "peer") & (res.tests["window"] == window)]
-    assert (peer["n"] == 1).all() and peer["statistic"].isna().all() and peer["p_value"].isna().all()
+    cross = peer[peer["test"].isin(TESTS)]
+    assert (peer["n"] == 1).all() and cross["statistic"].isna().all() and cross["p_value"].isna().all()
+    assert peer.loc[peer["test"] == "portfolio", "p_value"].notna().all()
 
 
 # ----------------------------------------------------------------------------- real data
@@ -346,3 +349,34 @@ def test_aligned_kp_correlation_matches_the_scatter_reference(shared_prices):
                                cells.cell_event, member_rows=cells.rows, member_cells=cells.cell)
     assert np.isfinite(ref).sum() > 10
     np.testing.assert_allclose(cells.r_kp, ref, rtol=0, atol=1e-12, equal_nan=True)
+
+
+# ----------------------------------------------------------------------------- exact sign test
+
+
+def test_exact_sign_by_hand():
+    """w = 4 of N = 4 positive, p = 1/2: P(W = 4) = P(W = 0) = 1/16, the only outcomes as
+    unlikely -> p = 2/16 = 0.125. w = 3 of 4, p = 0.6: P(W = j) = [.0256, .1536, .3456,
+    .3456, .1296]; those <= P(W = 3) = .3456: all -> p = 1. w = 0 of 4, p = 0.6: P(W = 0) =
+    .0256, no other as small -> p = .0256. Cell 3 (one firm, w = 1, p = .5): p = 1."""
+    car = np.array([0.01, 0.02, 0.03, 0.04, 0.01, 0.02, 0.03, -0.04, -0.01, -0.02, -0.03, -0.04, 0.02])
+    cell = np.repeat([0, 1, 2, 3], [4, 4, 4, 1])
+    est_n = np.full(13, 100.0)
+    est_pos = np.where(cell == 0, 50.0, np.where(cell == 3, 50.0, 60.0))
+    cells = Cells.from_members(cell, car, np.full(13, 0.01), np.full(13, 98.0), est_pos, est_n, n_cells=4)
+    res = REGISTRY["sign_exact"].run(cells)
+    close(res.p_value, [0.125, 1.0, 0.0256, 1.0], rtol=1e-9)
+    close(res.statistic, [4 - 2, 3 - 2.4, 0 - 2.4, 1 - 0.5])
+
+
+def test_exact_sign_matches_scipy_binomtest():
+    from analysis.inference.parametric import binomial_two_sided_p
+
+    rng = np.random.default_rng(1)
+    n = rng.integers(1, 15, 300)
+    k = np.array([rng.integers(0, m + 1) for m in n])
+    p = rng.uniform(0.3, 0.7, 300)
+    p[:5] = 0.5
+    ours = binomial_two_sided_p(k, n, p)
+    ref = [stats.binomtest(int(a), int(b), float(c)).pvalue for a, b, c in zip(k, n, p)]
+    close(ours, ref, rtol=1e-9, atol=1e-15)

@@ -203,7 +203,8 @@ def test_rank_tests_through_engine_day0():
       missing (its estimation day -1 is missing too):
       A: U = [.6, .2, .4 | .8];  E: [.02, 0, - | -] -> K [2, 1], M 2 -> U [2/3, 1/3, -, -]
       Ubar - 1/2 = [2/15, -7/30, -.1 (N_t 1) | .3 (N_t 1)]
-      S^2 = (1/4)(16 + 49 + 4.5 + 40.5)/900 = 11/360;  Z = .3 / sqrt(11/360).
+      S^2 = (1/4)(16 + 49 + 4.5 + 40.5)/900 = 11/360;  day 0 has N_t = 1 of N = 2 firms, so
+      its deviation is scaled by sqrt(1/2):  Z = .3 sqrt(1/2) / sqrt(11/360) = 1.21356.
     """
     keys, res = _run([(0, 0)])
     c0 = _cell(keys, 0, 0)
@@ -215,7 +216,8 @@ def test_rank_tests_through_engine_day0():
     for test in ("corrado", "grank"):
         assert np.isnan(res[test][0][c1]) and np.isnan(res[test][1][c1])
     c2 = _cell(keys, 2, 0)
-    assert res["corrado"][0][c2] == pytest.approx(0.3 / np.sqrt(11 / 360), rel=1e-9)
+    assert res["corrado"][0][c2] == pytest.approx(0.3 * np.sqrt(0.5) / np.sqrt(11 / 360), rel=1e-9)
+    assert res["corrado"][0][c2] == pytest.approx(1.21356, abs=1e-5)
 
 
 def test_rank_tests_through_engine_window_overlapping_estimation():

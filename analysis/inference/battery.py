@@ -1,6 +1,7 @@
 """Run every registered test over the cells: the tidy ``tests.csv`` rows.
 
 Importing this module registers the tests, in the order tests.csv lists them: the
+event-time portfolio and sample-quantile tests (:mod:`~analysis.inference.portfolio`), the
 parametric tests (:mod:`~analysis.inference.parametric`), the rank tests
 (:mod:`~analysis.inference.ranks`), the placebo test (:mod:`~analysis.inference.placebo`).
 """
@@ -9,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-# Registration order is tests.csv's order: parametric, then rank, then placebo tests.
+# Registration order is tests.csv's order: portfolio, parametric, rank, then placebo tests.
+from analysis.inference import portfolio  # noqa: F401, I001
 from analysis.inference import parametric  # noqa: F401, I001
 from analysis.inference import ranks  # noqa: F401, I001
 from analysis.inference import placebo  # noqa: F401, I001
@@ -35,7 +37,9 @@ def tests_for(cells: Cells, names=None) -> list[CellTest]:
 
 def run_battery(cells: Cells, names=None) -> pd.DataFrame:
     """One row per (cell, test): the columns of :data:`TEST_COLUMNS` plus each test's extras
-    (``r_kp`` of the KP-adjusted BMP, ``draws`` of the placebo test; NaN on other rows)."""
+    (``r_kp`` of the KP-adjusted BMP, ``draws`` of the placebo test, ``estimate ... dof`` of
+    the portfolio test; NaN on other rows) and, when the cells carry a calibration
+    (:mod:`analysis.inference.calibration`), ``p_calibrated, size_5pct, calibration_draws``."""
     tests = tests_for(cells, names)
     if cells.n_cells == 0 or not tests:
         return pd.DataFrame(columns=TEST_COLUMNS)
@@ -49,7 +53,10 @@ def run_battery(cells: Cells, names=None) -> pd.DataFrame:
         f["test"] = test.name
         f["statistic"] = outcome.statistic
         f["p_value"] = outcome.p_value
-        for col, values in outcome.extra.items():
+        extra = dict(outcome.extra)
+        if cells.calibration is not None:  # p_calibrated, size_5pct at the pseudo-event dates
+            extra.update(cells.calibration(cells, test, outcome))
+        for col, values in extra.items():
             f[col] = values
             if col not in extra_names:
                 extra_names.append(col)

@@ -161,6 +161,9 @@ class Cells:
     group_names: list = field(default_factory=list)
     #: pseudo-event null distribution of each cell's mean CAR, (C, B); None: no draws
     placebo_null: Callable[["Cells"], np.ndarray] | None = None
+    #: (cells, test, outcome) -> extra tests.csv columns calibrating the test at pseudo-event
+    #: dates (:mod:`analysis.inference.calibration`); None: not calibrated
+    calibration: Callable | None = None
 
     @classmethod
     def from_members(cls, cell, car, car_se, dof=None, est_pos=None, est_n=None, r_kp=None,
@@ -265,17 +268,22 @@ def build_cells(
     event_names=None,
     group_names=None,
     placebo_null=None,
+    mask: np.ndarray | None = None,
 ) -> Cells:
     """Cells for every (event, group, window) with at least one usable firm.
 
     event_code: (R,) ints; group_code: (R,) ints in [0, n_groups); with ``with_all`` each row
-    also joins group ``n_groups`` (= all). Cells are numbered in (event, group, window) order.
+    also joins group ``n_groups`` (= all). ``mask``: optional (R, W) bool, firm-event windows
+    allowed in cells (e.g. pseudo-events: only the firms of the observed cell). Cells are
+    numbered in (event, group, window) order.
     """
     event_code = np.asarray(event_code, dtype=np.int64)
     group_code = np.asarray(group_code, dtype=np.int64)
     R, W = result.car.shape
     G = n_groups + (1 if with_all else 0)
     ok = usable(result)
+    if mask is not None:
+        ok &= mask
     rows_l, keys_l = [], []
     for j in range(W):
         r = np.nonzero(ok[:, j])[0]

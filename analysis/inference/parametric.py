@@ -14,6 +14,10 @@ With N firms in a cell, CAR_i their cumulative abnormal returns, se_i = sqrt(Var
              (Kolari & Pynnönen 2010, eq. 13.)
 - ``gen_sign`` w = #{CAR_i > 0}; p = pooled share of positive estimation-window ARs of the
              cell's firms; Z = (w - N p) / sqrt(N p (1 - p));  N(0, 1).  (Cowan 1992.)
+- ``sign_exact`` the same w and p with the exact binomial law Bin(N, p): two-sided p =
+             sum of P(W = j) over every j with P(W = j) <= P(W = w) (the "minimum
+             likelihood" rule of ``scipy.stats.binomtest``); statistic w - N p.
+             (Cowan 1992 with the exact law; Clopper & Pearson 1934; Conover 1999 sec. 3.1.)
 
 All p-values are two-sided. A cell with N < 2 reports its tests as not applicable (NaN).
 Each test is a registered :class:`~analysis.inference.registry.CellTest`.
@@ -21,6 +25,8 @@ Each test is a registered :class:`~analysis.inference.registry.CellTest`.
 from __future__ import annotations
 
 import numpy as np
+
+from scipy import stats
 
 from analysis.estimation.pvalues import normal_p_value, t_p_value
 from analysis.inference.cells import Cells
@@ -127,3 +133,42 @@ class GeneralizedSign(CellTest):
             p = cells.sum(cells.est_pos) / cells.sum(cells.est_n)
             stat = (w - n * p) / np.sqrt(n * p * (1 - p))
         return TestOutcome(stat, normal_p_value(stat))
+
+
+def binomial_two_sided_p(k, n, p) -> np.ndarray:
+    """Exact two-sided binomial p-values, vectorized: sum of Bin(n, p) probabilities of the
+    outcomes no more likely than k (relative tolerance 1e-7, as ``scipy.stats.binomtest``);
+    1 when k = n p. k, n, p broadcast; NaN where n < 1 or p is not in (0, 1)."""
+    k, n, p = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (k, n, p)))
+    good = (n >= 1) & np.isfinite(p) & (p > 0) & (p < 1) & np.isfinite(k)
+    nn = np.where(good, n, 1.0)
+    pp = np.where(good, p, 0.5)
+    kk = np.where(good, k, 0.0)
+    top = int(nn.max()) if nn.size else 1
+    j = np.arange(top + 1, dtype=float).reshape((1,) * nn.ndim + (-1,))
+    pmf = stats.binom.pmf(j, nn[..., None], pp[..., None])  # 0 beyond n
+    d = stats.binom.pmf(kk, nn, pp)
+    out = np.where(pmf <= d[..., None] * (1 + 1e-7), pmf, 0.0).sum(axis=-1)
+    out = np.where(kk == nn * pp, 1.0, np.minimum(1.0, out))
+    return np.where(good, out, np.nan)
+
+
+@register
+class ExactSign(CellTest):
+    """w = #{CAR_i > 0} against Bin(N, p), p = pooled share of positive estimation-window ARs of
+    the cell's firms; exact two-sided p (``scipy.stats.binomtest``); statistic w - N p."""
+
+    name = "sign_exact"
+    label = "Exact sign"
+    description = "exact binomial sign test (generalized sign test with its exact law)"
+    words = "exact sign test"
+    reference = "Cowan (1992); Clopper & Pearson (1934)"
+    distribution = "Bin(N, p)"
+    min_n = 1
+
+    def compute(self, cells: Cells) -> TestOutcome:
+        n = cells.n
+        w = cells.sum((cells.car > 0).astype(float))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = cells.sum(cells.est_pos) / cells.sum(cells.est_n)
+        return TestOutcome(w - n * p, binomial_two_sided_p(w, n, p))

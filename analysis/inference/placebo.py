@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import warnings
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -108,18 +109,33 @@ def draw_pseudo_events(store, sec_by_event, p0_by_event, estimation, windows, dr
     return cat(out_e), cat(out_b), cat(out_s), cat(out_p)
 
 
-def placebo_null(study, panel, out, event_code: np.ndarray, group_code: np.ndarray, n_groups: int,
-                 draws: int, seed: int):
-    """The pseudo-event null law of every cell's mean CAR: a function ``cells -> (C, B)``.
+@dataclass(frozen=True, eq=False)
+class PseudoRun:
+    """The pseudo-event firm-events of a run and their batched engine result.
 
-    event_code, group_code: (R,) the cell codes of the observed firm-events (as given to
-    :func:`analysis.inference.cells.build_cells`; group ``n_groups`` is all firms). The
-    pseudo-events of a firm use the sessions its observed CAR actually covers: where the
-    observed window holds a return spanning a suspension (e.g. [0, 0] covered by a return over
-    days 0..2), its pseudo-events cumulate over that span ([0, 2]), so like is compared with
-    like. Only the firms in the observed cell (fitted, complete window) enter its null.
-    One batched engine run for all events and draws.
+    Pseudo firm-event k is security ``sec[k]`` with day 0 at ``p0[k]`` for draw ``draw[k]`` of
+    event ``event[k]``, standing for the observed firm-event (row of the observed result)
+    ``act[k]``. ``result.windows`` starts with the run's windows; the observed windows a
+    suspension extended follow (``act_col``: (R, W) the column each observed firm-event's
+    window reads). ``requested``: draws asked for per event; ``available``: (events,) dates
+    actually drawn per event (fewer when the pool of dates is smaller).
     """
+
+    event: np.ndarray
+    draw: np.ndarray
+    sec: np.ndarray
+    p0: np.ndarray
+    act: np.ndarray
+    result: engine.EngineResult
+    act_col: np.ndarray
+    n_windows: int
+    requested: int
+    available: np.ndarray
+
+
+def pseudo_run(study, panel, out, event_code: np.ndarray, draws: int, seed: int) -> PseudoRun:
+    """Draw the pseudo-event dates of every event (:func:`draw_pseudo_events`) and run the
+    engine once over all pseudo firm-events (see :func:`placebo_null` for the windows)."""
     f = panel.frame
     n_ev = int(event_code.max()) + 1 if len(event_code) else 0
     events = list(dict.fromkeys(f["event_id"]))
@@ -145,7 +161,30 @@ def placebo_null(study, panel, out, event_code: np.ndarray, group_code: np.ndarr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         res = engine.run(panel.store, s, p, study.estimation, windows, study.min_obs)
-    col = act_col[act]
+    available = np.zeros(n_ev, dtype=np.int64)
+    if len(e):
+        np.maximum.at(available, e, b + 1)
+    return PseudoRun(e, b, s, p, act, res, act_col, W, int(draws), available)
+
+
+def placebo_null(study, panel, out, event_code: np.ndarray, group_code: np.ndarray, n_groups: int,
+                 draws: int, seed: int, run: PseudoRun | None = None):
+    """The pseudo-event null law of every cell's mean CAR: a function ``cells -> (C, B)``
+    (its attribute ``run`` is the :class:`PseudoRun` it came from).
+
+    event_code, group_code: (R,) the cell codes of the observed firm-events (as given to
+    :func:`analysis.inference.cells.build_cells`; group ``n_groups`` is all firms). The
+    pseudo-events of a firm use the sessions its observed CAR actually covers: where the
+    observed window holds a return spanning a suspension (e.g. [0, 0] covered by a return over
+    days 0..2), its pseudo-events cumulate over that span ([0, 2]), so like is compared with
+    like. Only the firms in the observed cell (fitted, complete window) enter its null.
+    One batched engine run for all events and draws.
+    """
+    if run is None:
+        run = pseudo_run(study, panel, out, event_code, draws, seed)
+    n_ev = int(event_code.max()) + 1 if len(event_code) else 0
+    e, b, act, res, W = run.event, run.draw, run.act, run.result, run.n_windows
+    col = run.act_col[act]
     rows_ix = np.arange(len(e))[:, None]
     car = np.where(res.complete[rows_ix, col], res.car[rows_ix, col], np.nan)
     member = (np.isfinite(out.car) & out.complete)[act]  # the firm is in the observed cell
@@ -165,6 +204,7 @@ def placebo_null(study, panel, out, event_code: np.ndarray, group_code: np.ndarr
     def of_cells(cells) -> np.ndarray:
         return null[cells.cell_event, cells.cell_group, cells.cell_window]
 
+    of_cells.run = run
     return of_cells
 
 

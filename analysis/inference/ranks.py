@@ -20,8 +20,14 @@ over the handful of windows):
         Ubar_t = mean of U_it over the N_t cell firms with an AR on day t
         S_U^2 = (1 / T) * sum_t (N_t / N) (Ubar_t - 1/2)^2
                 over the T days of the sample on which some cell firm has an AR
-        Z     = sqrt(L) * ( (1/L) sum_{t=a..b} Ubar_t - 1/2 ) / S_U
+        Z     = sqrt(L) * ( (1/L) sum_{t=a..b} sqrt(N_t / N) (Ubar_t - 1/2) ) / S_U
                 over the L window days on which some cell firm has an AR;  N(0, 1)
+
+    A day's mean rank deviation over N_t < N firms has variance N / N_t times that over
+    all N firms, which is what S_U^2 estimates (each term of S_U^2 carries the same weight
+    N_t / N); scaling each window day's deviation by sqrt(N_t / N) keeps Z at unit variance
+    when firms are missing on window days (e.g. suspended on day 0; without it, 2 of 4
+    firms missing on day 0 reject about 20% of the time at 5%).
 
     N = cell firms. (Cowan 1992, "Nonparametric event study tests", Review of Quantitative
     Finance and Accounting 2:343-358, rank test for a multiday window; Corrado 1989, JFE
@@ -63,9 +69,12 @@ firms (or a degenerate variance) gets NaN.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import sparse
 
+from analysis.estimation import kernels
 from analysis.estimation.engine import EngineResult, cumulate
 from analysis.estimation.pvalues import normal_p_value, t_p_value
 from analysis.inference.registry import CellTest, TestOutcome, register
@@ -75,30 +84,36 @@ RANK_TESTS = ("corrado", "grank")
 
 def average_ranks(x: np.ndarray) -> np.ndarray:
     """Ranks (1-based) within each row of ``x`` (n, T) over its finite values; ties get the
-    average of the ranks they span; NaN where ``x`` is not finite."""
-    x = np.asarray(x, dtype=float)
-    n, T = x.shape
-    out = np.full((n, T), np.nan)
-    if n == 0 or T == 0:
-        return out
-    xs = np.where(np.isfinite(x), x, np.inf)  # missing sort last
-    order = np.argsort(xs, axis=1, kind="stable")
-    s = np.take_along_axis(xs, order, axis=1)
-    idx = np.broadcast_to(np.arange(T, dtype=float), (n, T))
-    tied = (s[:, 1:] == s[:, :-1]) & np.isfinite(s[:, 1:])
-    if tied.any():
-        new = np.ones((n, T), dtype=bool)
-        new[:, 1:] = s[:, 1:] != s[:, :-1]
-        first = np.maximum.accumulate(np.where(new, idx, 0.0), axis=1)
-        last_of_group = np.ones((n, T), dtype=bool)
-        last_of_group[:, :-1] = new[:, 1:]
-        last = np.minimum.accumulate(np.where(last_of_group, idx, T - 1.0)[:, ::-1], axis=1)[:, ::-1]
-        r_sorted = (first + last) / 2.0 + 1.0
-    else:  # no ties (the usual case with continuous returns): rank = sorted position + 1
-        r_sorted = idx + 1.0
-    np.put_along_axis(out, order, r_sorted, axis=1)
-    out[~np.isfinite(x)] = np.nan
+    average of the ranks they span; NaN where ``x`` is not finite (one compiled pass)."""
+    x = np.ascontiguousarray(x, dtype=float)
+    out = np.full(x.shape, np.nan)
+    if x.size:
+        _average_ranks(x, out)
     return out
+
+
+@kernels._compiled()
+def _average_ranks(x, out):
+    n, T = x.shape
+    vals = np.empty(T)
+    idx = np.empty(T, np.int64)
+    for i in range(n):
+        m = 0
+        for t in range(T):
+            if math.isfinite(x[i, t]):
+                vals[m] = x[i, t]
+                idx[m] = t
+                m += 1
+        order = np.argsort(vals[:m], kind="mergesort")
+        a = 0
+        while a < m:
+            b = a
+            while b + 1 < m and vals[order[b + 1]] == vals[order[a]]:
+                b += 1
+            r = (a + b) / 2.0 + 1.0
+            for k in range(a, b + 1):
+                out[i, idx[order[k]]] = r
+            a = b + 1
 
 
 def _take(a: np.ndarray, rows: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
@@ -129,22 +144,98 @@ def merge_ranks(E: np.ndarray, base: np.ndarray, W: np.ndarray) -> tuple[np.ndar
     """Average ranks within each row of the joint sample [E | W], from ``base`` =
     ``average_ranks(E)``: (ranks of E's values, ranks of W's values), NaN where missing.
 
-    Costs 2 * W.shape[1] comparisons of E-sized arrays (no sort), so E's sort is done once
-    and shared by every window and by both tests.
+    Costs 2 * W.shape[1] comparisons per value of E (no sort), so E's sort is done once and
+    shared by every window and by both tests; one compiled pass (:func:`_merge_ranks`).
     """
-    E = np.asarray(E, dtype=float)
-    W = np.asarray(W, dtype=float)
+    E = np.ascontiguousarray(E, dtype=float)
+    W = np.ascontiguousarray(W, dtype=float)
     rE = np.array(base, dtype=float)  # a copy
     rW = np.full(W.shape, np.nan)
-    for col in range(W.shape[1]):  # the window's days (a handful), each vectorized over rows
-        w = W[:, col:col + 1]
-        lt = E < w
-        eq = E == w
-        rE += (w < E) + 0.5 * eq  # w below E lifts E's rank by 1, a tie by 1/2
-        below = lt.sum(axis=1) + (W < w).sum(axis=1)
-        ties = eq.sum(axis=1) + (W == w).sum(axis=1) - 1  # minus itself
-        rW[:, col] = np.where(np.isfinite(w[:, 0]), 1.0 + below + 0.5 * ties, np.nan)
+    _merge_ranks(E, W, rE, rW)
     return rE, rW
+
+
+@kernels._compiled()
+def _merge_ranks(E, W, rE, rW):
+    """rE (in: average ranks within E's rows) += for each finite window value w of the row,
+    1 where w < E and 1/2 where w == E; rW = 1 + #{values of [E | W] below w} + (ties - 1)/2."""
+    n, Le = E.shape
+    L = W.shape[1]
+    for i in range(n):
+        for c in range(L):
+            w = W[i, c]
+            if not math.isfinite(w):
+                continue
+            below = 0.0
+            ties = -1.0  # w itself
+            for t in range(Le):
+                e = E[i, t]
+                if e < w:
+                    below += 1.0
+                elif e == w:
+                    ties += 1.0
+                    rE[i, t] += 0.5
+                elif e > w:
+                    rE[i, t] += 1.0
+            for d in range(L):
+                v = W[i, d]
+                if v < w:
+                    below += 1.0
+                elif v == w:
+                    ties += 1.0
+            rW[i, c] = 1.0 + below + 0.5 * ties
+
+
+@kernels._compiled()
+def _grank_cells(E, base, rows, xs, ptr, u0, s2, T_out):
+    """GRANK per cell without a (pairs, days) array: pairs ptr[c]..ptr[c+1] of cell c are
+    firm rows ``rows`` of E (SARs, NaN = missing; base = their average ranks) with day-0 value
+    ``xs`` (SCAR*). Writes Ubar_0 (u0), S_Ubar^2 (s2) and T (time points with some firm)."""
+    C = ptr.shape[0] - 1
+    Le = E.shape[1]
+    tot = np.zeros(Le + 1)
+    cnt = np.zeros(Le + 1)
+    for c in range(C):
+        tot[:] = 0.0
+        cnt[:] = 0.0
+        n = ptr[c + 1] - ptr[c]
+        for k in range(ptr[c], ptr[c + 1]):
+            x = xs[k]
+            if not math.isfinite(x):
+                continue
+            i = rows[k]
+            Ti = 1.0
+            for t in range(Le):
+                if math.isfinite(E[i, t]):
+                    Ti += 1.0
+            below = 0.0
+            ties = 0.0
+            for t in range(Le):
+                e = E[i, t]
+                if not math.isfinite(e):
+                    continue
+                r = base[i, t]
+                if x < e:
+                    r += 1.0
+                elif x == e:
+                    r += 0.5
+                    ties += 1.0
+                else:
+                    below += 1.0
+                tot[t] += r / (Ti + 1.0) - 0.5
+                cnt[t] += 1.0
+            tot[Le] += (1.0 + below + 0.5 * ties) / (Ti + 1.0) - 0.5
+            cnt[Le] += 1.0
+        T = 0.0
+        acc = 0.0
+        for t in range(Le + 1):
+            if cnt[t] > 0:
+                T += 1.0
+                ub = tot[t] / cnt[t]
+                acc += cnt[t] / n * ub * ub
+        T_out[c] = T
+        s2[c] = acc / T if T > 0 else np.nan
+        u0[c] = tot[Le] / cnt[Le] if cnt[Le] > 0 else np.nan
 
 
 def corrado(est_ar: np.ndarray, win_ar: np.ndarray, rows: np.ndarray, cell: np.ndarray,
@@ -164,28 +255,99 @@ def corrado(est_ar: np.ndarray, win_ar: np.ndarray, rows: np.ndarray, cell: np.n
     if len(rows) == 0:
         return stat, stat.copy()
     ur, inv = np.unique(rows, return_inverse=True)
-    E = _take(est_ar, ur)
+    E = np.ascontiguousarray(_take(est_ar, ur), dtype=float)
     base = average_ranks(E) if est_ranks is None else _take(np.asarray(est_ranks), ur)
-    rE, rW = merge_ranks(E, base, _take(win_ar, ur))
-    K = np.concatenate([rE, rW], axis=1)
-    Le = E.shape[1]
-    M = np.isfinite(K).sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        U = K / (1.0 + M)[:, None]
-    member = _membership(cell, inv, n_cells, len(ur))
-    ubar, cnt = _cell_day_means(member, U)
-    n = np.bincount(cell, minlength=n_cells).astype(float)
-    has = cnt > 0
-    dev = np.where(has, ubar - 0.5, 0.0)
-    T = has.sum(axis=1)
-    L = has[:, Le:].sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s2 = (cnt / n[:, None] * dev**2).sum(axis=1) / T
-        mean_dev = dev[:, Le:].sum(axis=1) / L
-        z = np.sqrt(L) * mean_dev / np.sqrt(s2)
-    ok = (n >= 2) & (L > 0) & (s2 > 0)
-    stat = np.where(ok, z, np.nan)
-    return stat, normal_p_value(stat)
+    Wv = np.ascontiguousarray(_take(win_ar, ur), dtype=float)
+    U = np.empty((E.shape[0], E.shape[1] + Wv.shape[1]))
+    _corrado_u(E, np.ascontiguousarray(base, dtype=float), Wv, U)
+    order = np.argsort(cell, kind="stable")
+    ptr = np.searchsorted(cell[order], np.arange(n_cells + 1)).astype(np.int64)
+    z = np.full(n_cells, np.nan)
+    _corrado_cells(U, E.shape[1], inv[order].astype(np.int64), ptr, z)
+    return z, normal_p_value(z)
+
+
+@kernels._compiled()
+def _corrado_u(E, base, Wv, U):
+    """U = K / (1 + M) of every row's joint sample [E | Wv] (ranks merged as
+    :func:`merge_ranks`; NaN where missing)."""
+    n, Le = E.shape
+    L = Wv.shape[1]
+    for i in range(n):
+        M = 0.0
+        for t in range(Le):
+            U[i, t] = base[i, t]
+            if math.isfinite(E[i, t]):
+                M += 1.0
+        for d in range(L):
+            U[i, Le + d] = np.nan
+            if math.isfinite(Wv[i, d]):
+                M += 1.0
+        for d in range(L):
+            w = Wv[i, d]
+            if not math.isfinite(w):
+                continue
+            below = 0.0
+            ties = -1.0
+            for t in range(Le):
+                e = E[i, t]
+                if e < w:
+                    below += 1.0
+                elif e == w:
+                    ties += 1.0
+                    U[i, t] += 0.5
+                elif e > w:
+                    U[i, t] += 1.0
+            for d2 in range(L):
+                v = Wv[i, d2]
+                if v < w:
+                    below += 1.0
+                elif v == w:
+                    ties += 1.0
+            U[i, Le + d] = 1.0 + below + 0.5 * ties
+        for t in range(Le + L):
+            U[i, t] /= 1.0 + M
+
+
+@kernels._compiled()
+def _corrado_cells(U, Le, rows, ptr, z_out):
+    """Corrado-Cowan Z per cell from the members' U rows (module doc): members
+    ptr[c]..ptr[c+1] of cell c are rows ``rows`` of U (columns: Le estimation days, then the
+    window days; NaN = missing). Z stays NaN unless N >= 2, some window day has a rank and
+    S_U^2 > 0."""
+    C = ptr.shape[0] - 1
+    D = U.shape[1]
+    tot = np.zeros(D)
+    cnt = np.zeros(D)
+    for c in range(C):
+        n = ptr[c + 1] - ptr[c]
+        if n < 2:
+            continue
+        tot[:] = 0.0
+        cnt[:] = 0.0
+        for k in range(ptr[c], ptr[c + 1]):
+            i = rows[k]
+            for t in range(D):
+                u = U[i, t]
+                if math.isfinite(u):
+                    tot[t] += u
+                    cnt[t] += 1.0
+        T = 0.0
+        s2 = 0.0
+        for t in range(D):
+            if cnt[t] > 0:
+                T += 1.0
+                dev = tot[t] / cnt[t] - 0.5
+                s2 += cnt[t] / n * dev * dev
+        s2 /= T if T > 0 else 1.0
+        Lc = 0.0
+        md = 0.0
+        for t in range(Le, D):
+            if cnt[t] > 0:
+                Lc += 1.0
+                md += (tot[t] / cnt[t] - 0.5) * math.sqrt(cnt[t] / n)
+        if Lc > 0 and s2 > 0:
+            z_out[c] = math.sqrt(Lc) * (md / Lc) / math.sqrt(s2)
 
 
 def grank(est_sar: np.ndarray, scar: np.ndarray, rows: np.ndarray, cell: np.ndarray,
@@ -214,20 +376,17 @@ def grank(est_sar: np.ndarray, scar: np.ndarray, rows: np.ndarray, cell: np.ndar
         sd = np.sqrt(np.bincount(cell, weights=(x - mean[cell]) ** 2, minlength=n_cells) / (n - 1))
         xs = x / sd[cell]  # SCAR*
     ur, inv = np.unique(rows, return_inverse=True)
-    E = _take(est_sar, ur)
+    E = np.ascontiguousarray(_take(est_sar, ur), dtype=float)
     base = average_ranks(E) if est_ranks is None else _take(np.asarray(est_ranks), ur)
-    # one GSAR series per (firm, cell) pair: SCAR* depends on the cell
-    r_est, r_event = merge_ranks(E[inv], base[inv], xs[:, None])
-    Ti = np.isfinite(r_est).sum(axis=1) + 1.0
-    U = np.column_stack([r_est, r_event[:, 0]]) / (Ti + 1.0)[:, None] - 0.5
-    U[~np.isfinite(xs)] = np.nan  # degenerate cell (sd = 0): no statistic
-    member = _membership(cell, np.arange(len(rows)), n_cells, len(rows))
-    ubar, cnt = _cell_day_means(member, U)
-    has = cnt > 0
-    T = has.sum(axis=1).astype(float)
+    # one GSAR series per (firm, cell) pair (SCAR* depends on the cell), ranked and averaged
+    # per cell in one compiled pass (:func:`_grank_cells`)
+    order = np.argsort(cell, kind="stable")
+    ptr = np.searchsorted(cell[order], np.arange(n_cells + 1))
+    u0, s2, T = np.full(n_cells, np.nan), np.full(n_cells, np.nan), np.zeros(n_cells)
+    _grank_cells(E, np.ascontiguousarray(base, dtype=float), inv[order].astype(np.int64),
+                 np.ascontiguousarray(xs[order], dtype=float), ptr.astype(np.int64), u0, s2, T)
     with np.errstate(divide="ignore", invalid="ignore"):
-        s2 = (cnt / n[:, None] * np.where(has, ubar, 0.0) ** 2).sum(axis=1) / T
-        z = ubar[:, -1] / np.sqrt(s2)
+        z = u0 / np.sqrt(s2)
         room = T - 1.0 - z**2
         t = np.where(room > 0, z * np.sqrt((T - 2.0) / room), np.sign(z) * np.inf)
     ok = (n >= 2) & np.isfinite(sd) & (sd > 0) & (T > 2) & (s2 > 0)

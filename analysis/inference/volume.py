@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.vocab import format_window
+from analysis.vocab import ALL, GROUP_ORDER, format_window
 from analysis.estimation.pvalues import t_p_value
 
 
@@ -112,8 +112,8 @@ def _groups(f, rows):
     sub = f.iloc[rows]
     for ev in dict.fromkeys(sub["event_id"]):
         evrows = rows[(sub["event_id"] == ev).to_numpy()]
-        roles = f["role"].to_numpy()[evrows]
-        for role in ("target", "peer", "supplier"):
-            if (roles == role).any():
-                yield (ev, role), evrows[roles == role]
-        yield (ev, "all"), evrows
+        groups = (f["group"] if "group" in f.columns else f["role"]).to_numpy()[evrows]
+        for group in GROUP_ORDER:
+            if group != ALL and (groups == group).any():
+                yield (ev, group), evrows[groups == group]
+        yield (ev, ALL), evrows
