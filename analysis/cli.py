@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from analysis.errors import SystemFailure, UserError, os_error
-from analysis.vocab import (DEFAULT_ESTIMATION, DEFAULT_EXCLUDE_DAYS, DEFAULT_MIN_OBS, DEFAULT_MODEL, DEFAULT_WINDOWS,
+from analysis.vocab import (DEFAULT_CALIBRATION_DRAWS, DEFAULT_ESTIMATION, DEFAULT_EXCLUDE_DAYS, DEFAULT_MIN_OBS, DEFAULT_MODEL, DEFAULT_WINDOWS,
                             MAX_RELATIVE_DAY, MODEL_LABELS, format_window)
 
 #: Upper bound of --placebo-draws (a typo must not ask for terabytes).
@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: downloaded from Kenneth French's data library and cached)")
     s.add_argument("--placebo-draws", type=_count(0, MAX_PLACEBO_DRAWS), default=1000,
                    help="pseudo-event dates per event (0: off)")
+    s.add_argument("--calibration-draws", type=_count(0, MAX_PLACEBO_DRAWS), default=DEFAULT_CALIBRATION_DRAWS,
+                   help=f"of those, the dates every test is re-run at for p_calibrated and size_5pct "
+                        f"(default {DEFAULT_CALIBRATION_DRAWS})")
     s.add_argument("--allow-extreme-returns", action="store_true",
                    help="keep securities with a daily return outside -80%%..+400%% (default: a data error, skipped)")
     s.add_argument("--event-firms", metavar="FILE",
@@ -117,7 +120,7 @@ def cmd_study(args) -> int:
         events=args.events, universe=args.universe, prices=args.prices, model=args.model,
         estimation=args.estimation, windows=args.window or DEFAULT_WINDOWS, min_obs=args.min_obs,
         factors=args.factors, event_ids=args.event, symbols=args.symbol,
-        placebo_draws=args.placebo_draws, progress=sys.stderr.isatty(), refresh=args.refresh,
+        placebo_draws=args.placebo_draws, calibration_draws=args.calibration_draws, progress=sys.stderr.isatty(), refresh=args.refresh,
         allow_extreme_returns=args.allow_extreme_returns,
         event_firms=args.event_firms, event_dates=args.event_dates, confounders=args.confounders,
         exclude_event_days=args.exclude_event_days,

@@ -32,7 +32,7 @@ from analysis.inference.cells import Cells, build_cells
 from analysis.inference.portfolio import firm_sq_p
 from analysis.results import EventStudyResults
 from analysis.inference import flags as flags_mod
-from analysis.vocab import (ALL, DEFAULT_ESTIMATION, DEFAULT_EXCLUDE_DAYS, DEFAULT_MIN_OBS, DEFAULT_MODEL,
+from analysis.vocab import (ALL, DEFAULT_CALIBRATION_DRAWS, DEFAULT_ESTIMATION, DEFAULT_EXCLUDE_DAYS, DEFAULT_MIN_OBS, DEFAULT_MODEL,
                             DEFAULT_WINDOWS, GROUP_ORDER, HEADLINE_TEST, MAX_RELATIVE_DAY, NAMED, PRIMARY_WINDOW,
                             as_windows, format_window)
 
@@ -61,6 +61,11 @@ class EventStudy:
     event_ids, symbols : list of str, optional
         Restrict to these events / securities.
     placebo_draws : int
+        Pseudo-event dates per event for the placebo test (0 turns it and the calibration off).
+    calibration_draws : int
+        How many of those pseudo-event dates every other test is run at for ``p_calibrated``
+        and ``size_5pct`` (the first ones drawn; default 200: the Monte Carlo standard error of
+        a 5% size is then 1.5 points).
         Pseudo-event dates per event for the placebo test (0 turns it off).
     primary_window : str, optional
         Window of the primary family (Holm-adjusted ``p_holm``; default ``0:1``). Given
@@ -95,6 +100,7 @@ class EventStudy:
         event_ids=None,
         symbols=None,
         placebo_draws: int = 1000,
+        calibration_draws: int = DEFAULT_CALIBRATION_DRAWS,
         factor_exchanges=("XNAS", "XNYS"),
         seed: int = 20190521,
         progress: bool = False,
@@ -153,6 +159,9 @@ class EventStudy:
         self.prices = prices
         self.factors = factors
         self.placebo_draws = int(placebo_draws)
+        if int(calibration_draws) < 0:
+            raise UserError(f"--calibration-draws must be 0 or more, not {calibration_draws}")
+        self.calibration_draws = int(calibration_draws)
         self.factor_exchanges = tuple(factor_exchanges)
         self.seed = int(seed)
         self.progress = progress
@@ -313,7 +322,8 @@ class EventStudy:
         if draws > 0 and len(f):
             null = placebo.placebo_null(self, panel, out, ev_codes, group_code, len(names), draws, self.seed)
             # every test again at the same pseudo-event dates: p_calibrated, size_5pct
-            calib = calibration.Calibration(null.run, out, group_code, len(names), names + [ALL])
+            calib = calibration.Calibration(null.run, out, group_code, len(names), names + [ALL],
+                                            draws=self.calibration_draws)
         cells = build_cells(out, panel.store, ev_codes, group_code, len(names), event_names=ev_names,
                             group_names=names + [ALL], placebo_null=null)
         cells.calibration = calib
@@ -322,9 +332,9 @@ class EventStudy:
     def _note_short_draws(self, tests: pd.DataFrame) -> None:
         """Say on stderr when an event has fewer pseudo-event dates than requested (its
         calibrated p-values and placebo test use those; ``calibration_draws`` has the count)."""
-        if "calibration_draws" not in tests or not self.placebo_draws:
+        if "draws" not in tests or not self.placebo_draws:
             return
-        d = tests.groupby("event_id")["calibration_draws"].max()
+        d = tests.groupby("event_id")["draws"].max()
         for ev, n in d[d < self.placebo_draws].items():
             print(f"note: {ev}: only {int(n) if n == n else 0} pseudo-event dates of the {self.placebo_draws} "
                   f"requested exist; its placebo and calibrated p-values use those", file=sys.stderr)

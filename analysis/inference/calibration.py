@@ -62,13 +62,17 @@ def leave_one_out_size(null: np.ndarray) -> np.ndarray:
     return out
 
 
-def pseudo_cells(run: PseudoRun, out, group_code: np.ndarray, n_groups: int, group_names=None) -> Cells:
+def pseudo_cells(run: PseudoRun, out, group_code: np.ndarray, n_groups: int, group_names=None,
+                 draws: int | None = None) -> Cells:
     """Cells of the pseudo-events keyed (event * requested + draw, group, window): each
-    pseudo-event's firms that are in the observed cell (and have a usable CAR there)."""
+    pseudo-event's firms that are in the observed cell (and have a usable CAR there); only
+    the first ``draws`` pseudo-dates of each event (default all)."""
     res = run.result
     W = run.n_windows
     mask = np.zeros(res.car.shape, dtype=bool)
     mask[:, :W] = usable(out)[run.act][:, :W]
+    if draws is not None:
+        mask[run.draw >= draws] = False
     code = run.event * run.requested + run.draw
     return build_cells(res, res.store, code, np.asarray(group_code)[run.act], n_groups, with_all=True,
                        group_names=group_names, mask=mask)
@@ -78,8 +82,11 @@ class Calibration:
     """``cells.calibration``: the calibration columns of a test on the observed cells, from
     its run on the pseudo cells (built once, on first use, and shared by every test)."""
 
-    def __init__(self, run: PseudoRun, out, group_code: np.ndarray, n_groups: int, group_names=None):
+    def __init__(self, run: PseudoRun, out, group_code: np.ndarray, n_groups: int, group_names=None,
+                 draws: int | None = None):
         self.run = run
+        #: pseudo-dates per event the tests are run at (the first ``draws`` of the placebo's)
+        self.draws = run.requested if draws is None else min(int(draws), run.requested)
         self.out = out
         self.group_code = np.asarray(group_code, dtype=np.int64)
         self.n_groups = n_groups
@@ -89,13 +96,14 @@ class Calibration:
     @property
     def pseudo(self) -> Cells:
         if self._pseudo is None:
-            self._pseudo = pseudo_cells(self.run, self.out, self.group_code, self.n_groups, self.group_names)
+            self._pseudo = pseudo_cells(self.run, self.out, self.group_code, self.n_groups, self.group_names,
+                                        self.draws)
         return self._pseudo
 
     def null(self, cells: Cells, values: np.ndarray) -> np.ndarray:
         """(C, B) per-pseudo-cell ``values`` placed at their observed cell and draw."""
         pc = self.pseudo
-        B = self.run.requested
+        B = self.run.requested  # the pseudo cells' key: event * requested + draw
         C = cells.n_cells
         out = np.full((C, B), np.nan)
         if C == 0 or pc.n_cells == 0:
