@@ -35,7 +35,7 @@ def car_paths(res, event_id: str, start: int | None = None, end: int | None = No
     hi = max(w[1] for w in res.study.windows) if end is None else end
     f = res.panel.frame
     rows = np.nonzero((f["event_id"].to_numpy() == event_id) & res.engine_result.ok)[0]
-    sub = _subset(res.engine_result, rows)
+    sub = res.engine_result.take(rows)
     taus, car, se = engine.car_path(sub, lo, hi)
     n, T = car.shape
     return pd.DataFrame({
@@ -47,24 +47,6 @@ def car_paths(res, event_id: str, start: int | None = None, end: int | None = No
         "car": car.ravel(),
         "car_se": se.ravel(),
     })
-
-
-def _subset(out, rows):
-    """An EngineResult restricted to some firm-events."""
-    import dataclasses
-
-    keep = {}
-    for fld in dataclasses.fields(out):
-        v = getattr(out, fld.name)
-        if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == len(out.ok) and fld.name != "days":
-            keep[fld.name] = v[rows]
-        elif isinstance(v, RelativeDays):
-            keep[fld.name] = v.subset(rows)
-        elif fld.name == "_est":
-            keep[fld.name] = None  # recomputed for the subset when needed
-        else:
-            keep[fld.name] = v
-    return dataclasses.replace(out, **keep)
 
 
 def portfolio_band(res, event_id: str, group: str | None = None, start: int | None = None,

@@ -1,6 +1,8 @@
 """The command-line contract of ``python -m analysis study``: files, columns, options, exit codes."""
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -23,12 +25,23 @@ N_EVENTS, N_SYMBOLS = 17, 12  # data/events.csv, data/universe.csv
 XLNX_GONE = 3  # events after Xilinx's delisting (Feb 2022)
 
 
-def cli(*args, cwd=REPO):
+def cli_process(*args, cwd=REPO):
     """Run ``python -m analysis`` in a fresh interpreter; (returncode, stdout, stderr)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
     p = subprocess.run([sys.executable, "-m", "analysis", *args], cwd=cwd, env=env,
                        capture_output=True, text=True, timeout=600)
     return p.returncode, p.stdout, p.stderr
+
+
+def cli(*args, cwd=REPO):
+    """``analysis.cli.main`` in this process (what ``python -m analysis`` runs), from ``cwd``;
+    (returncode, stdout, stderr). An uncaught exception (a traceback) fails the test."""
+    from analysis.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(list(args))
+    return rc, out.getvalue(), err.getvalue()
 
 
 def read(out, name):
@@ -50,7 +63,7 @@ def default_run(shared_prices, tmp_path_factory):
     """Exactly the documented command, from the repository root."""
     out = tmp_path_factory.mktemp("study")
     assert shared_prices.resolve() == (REPO / ".." / "shared" / "prices").resolve()
-    rc, stdout, stderr = cli("study", "--prices", "../shared/prices", "--out", str(out))
+    rc, stdout, stderr = cli_process("study", "--prices", "../shared/prices", "--out", str(out))
     assert rc == 0, stderr
     return out, stdout, stderr
 

@@ -83,7 +83,7 @@ def test_placebo_p_value_is_the_same_alone_and_in_the_whole_catalog(shared_price
     from analysis.study import EventStudy
 
     def placebo_rows(**kw):
-        t = EventStudy(prices=shared_prices, windows=["-1:1"], placebo_draws=199, **kw).fit().tests
+        t = EventStudy(prices=shared_prices, windows=["-1:1"], placebo_draws=199, calibration_draws=0, **kw).fit().tests
         t = t[(t["test"] == "placebo") & (t["event_id"] == "entity_list_28_2019")]
         return t.set_index("group")[["p_value", "statistic", "draws"]].sort_index()
 
@@ -94,7 +94,7 @@ def test_placebo_p_value_is_the_same_alone_and_in_the_whole_catalog(shared_price
 def test_placebo_rows_for_the_real_catalog(shared_prices):
     from analysis.study import EventStudy
 
-    res = EventStudy(prices=shared_prices, windows=["0:0", "-1:1"], placebo_draws=1000).fit()
+    res = EventStudy(prices=shared_prices, windows=["0:0", "-1:1"], placebo_draws=1000, calibration_draws=0).fit()
     t = res.tests
     pl = t[t["test"] == "placebo"]
     cells = t[t["test"] == "bmp"][["event_id", "group", "window"]]

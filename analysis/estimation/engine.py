@@ -84,6 +84,21 @@ class EngineResult:
     p0: np.ndarray = None  # (N,) day-0 position
     est_pos: np.ndarray = None  # (N,) positive estimation-window ARs (generalized sign test)
 
+    def take(self, rows) -> "EngineResult":
+        """The result of some of the firm-events (indices or a boolean mask), same windows."""
+        rows = np.asarray(rows)
+        rows = np.nonzero(rows)[0] if rows.dtype == bool else rows.astype(np.int64)
+        keep = {}
+        for fld in dataclasses.fields(self):
+            v = getattr(self, fld.name)
+            if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == len(self.ok) and fld.name != "days":
+                keep[fld.name] = v[rows]
+            elif isinstance(v, RelativeDays):
+                keep[fld.name] = v.subset(rows)
+            else:
+                keep[fld.name] = v
+        return EngineResult(**keep)
+
     @property
     def est_ar(self) -> np.ndarray:
         """(N, Le) estimation-window ARs (NaN where unused), computed on first use and kept."""

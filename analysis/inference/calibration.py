@@ -67,14 +67,14 @@ def pseudo_cells(run: PseudoRun, out, group_code: np.ndarray, n_groups: int, gro
     """Cells of the pseudo-events keyed (event * requested + draw, group, window): each
     pseudo-event's firms that are in the observed cell (and have a usable CAR there); only
     the first ``draws`` pseudo-dates of each event (default all)."""
-    res = run.result
+    keep = np.arange(len(run.draw)) if draws is None else np.nonzero(run.draw < draws)[0]
+    res = run.result.take(keep)  # only the pseudo-dates used: estimation ARs for those alone
+    act = run.act[keep]
     W = run.n_windows
     mask = np.zeros(res.car.shape, dtype=bool)
-    mask[:, :W] = usable(out)[run.act][:, :W]
-    if draws is not None:
-        mask[run.draw >= draws] = False
-    code = run.event * run.requested + run.draw
-    return build_cells(res, res.store, code, np.asarray(group_code)[run.act], n_groups, with_all=True,
+    mask[:, :W] = usable(out)[act][:, :W]
+    code = run.event[keep] * run.requested + run.draw[keep]
+    return build_cells(res, res.store, code, np.asarray(group_code)[act], n_groups, with_all=True,
                        group_names=group_names, mask=mask)
 
 

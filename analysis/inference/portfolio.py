@@ -190,19 +190,26 @@ def portfolios(res: EngineResult, rows: np.ndarray, cell: np.ndarray, n_cells: i
         if nu <= 0:
             continue
         pstore, p0 = _portfolio_store(res, prow[lo:hi], pidx[lo:hi] - u0, nu)
-        parts.append(engine.run(pstore, np.arange(nu), np.full(nu, p0), res.estimation, windows, k_min))
+        part = engine.run(pstore, np.arange(nu), np.full(nu, p0), res.estimation, windows, k_min)
+        if len(bnd) > 2:  # keep only what the tests read: a chunk's store and event arrays go
+            part = {n: getattr(part, n) for n in _KEPT} | {"est_ar": part.est_ar, "_first": part if not parts else None}
+        parts.append(part)
     result = parts[0] if len(parts) == 1 else _concat(parts)
     return PortfolioRun(result=result, of_cell=of_cell, n_firms=n_firms)
 
 
-def _concat(parts: list[EngineResult]) -> EngineResult:
-    """The arrays the tests read, joined over chunks (their est_ar is joined eagerly)."""
+#: The arrays of a chunk's engine result the tests read.
+_KEPT = ("car", "car_se", "car_t", "car_p", "dof", "ok", "m", "sigma2")
+
+
+def _concat(parts: list[dict]) -> EngineResult:
+    """The arrays the tests read, joined over chunks (their est_ar is joined eagerly); the
+    other fields are the first chunk's."""
     import dataclasses
 
-    names = ("car", "car_se", "car_t", "car_p", "dof", "ok", "m", "sigma2")
-    joined = {n: np.concatenate([getattr(p, n) for p in parts]) for n in names}
-    out = dataclasses.replace(parts[0], **joined)
-    out.__dict__.setdefault("_cache", {})["est_ar"] = np.concatenate([p.est_ar for p in parts])
+    joined = {n: np.concatenate([p[n] for p in parts]) for n in _KEPT}
+    out = dataclasses.replace(parts[0]["_first"], **joined)
+    out.__dict__.setdefault("_cache", {})["est_ar"] = np.concatenate([p["est_ar"] for p in parts])
     return out
 
 
