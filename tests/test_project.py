@@ -52,3 +52,22 @@ def test_gitignore_keeps_caches_and_reports_out_of_git():
     ignored = (ROOT / ".gitignore").read_text().split()
     for entry in ("data/cache/", ".venv/", "reports/*"):
         assert entry in ignored
+
+
+def test_readme_box_names_every_module():
+    """README's "What is in the box" names every module and subpackage of analysis/ (and no
+    module that no longer exists)."""
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    box = text.split("## What is in the box", 1)[1].split("### Libraries", 1)[0]
+    named = set(re.findall(r"\b([a-z_]+\.(?:py|typ|yml))\b", box)) | set(re.findall(r"\b([a-z_]+)/", box))
+    pkg = ROOT / "analysis"
+    modules = {p.name for p in pkg.rglob("*.py") if p.name not in ("__init__.py", "__main__.py")
+               and "__pycache__" not in p.parts and p.parent.name != "sections"}
+    modules |= {p.name for p in pkg.rglob("*.typ")}
+    subpackages = {p.parent.name for p in pkg.rglob("__init__.py") if p.parent != pkg}
+    missing = sorted((modules - named) | (subpackages - named))
+    assert not missing, f"README's box does not name: {missing}"
+    stale = sorted(n for n in named if n.endswith(".py") and not n.startswith("test_") and n not in modules)
+    assert not stale, f"README's box names modules that do not exist: {stale}"
