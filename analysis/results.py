@@ -198,15 +198,22 @@ class EventStudyResults:
                 lines.append("   no firm could be studied")
                 continue
             lines.append(f"   CAR[{window}] by firm (decimal; se from MacKinlay 1997 with estimation error)")
-            lines.append(f"   {'symbol':<11}{'role':<9}{'CAR':>9}{'se':>8}{'t':>8}{'p':>8}  note")
+            lines.append(f"   {'symbol':<11}{'group':<9}{'CAR':>9}{'se':>8}{'t':>8}{'p':>8}  note")
             for r in c.itertuples(index=False):
-                note = "spans suspension" if getattr(r, "spans_suspension", False) else ""
+                notes = ["spans suspension"] if getattr(r, "spans_suspension", False) else []
                 if not getattr(r, "complete", True):
-                    note = (note + "; " if note else "") + "incomplete window (not in group tests)"
-                if "limit_flag" in c.columns and isinstance(getattr(r, "limit_flag"), str) and r.limit_flag:
-                    note = (note + "; " if note else "") + r.limit_flag
-                lines.append(f"   {r.symbol:<11}{r.role:<9}{r.car:>9.4f}{r.car_se:>8.4f}{r.car_t:>8.2f}"
-                             f"{fmt.pvalue(r.car_p):>8}    {note}")
+                    notes.append("incomplete window (not in group tests)")
+                if isinstance(getattr(r, "limit_flag", None), str) and r.limit_flag:
+                    notes.append(r.limit_flag)
+                if isinstance(getattr(r, "overlaps", None), str) and r.overlaps:
+                    notes.append(f"window holds {r.overlaps.replace(';', ', ')}")
+                if getattr(r, "off_day0_driver", False) is True:
+                    notes.append(f"driven by day {int(r.driver_day):+d} ({100 * r.driver_ar:+.1f}%)")
+                if isinstance(getattr(r, "confounders", None), str) and r.confounders:
+                    notes.append("other news in window")
+                group = getattr(r, "group", None) or r.role
+                lines.append(f"   {r.symbol:<11}{group:<9}{r.car:>9.4f}{r.car_se:>8.4f}{r.car_t:>8.2f}"
+                             f"{fmt.pvalue(r.car_p):>8}    {'; '.join(notes)}")
             lines += self._primary_lines(ev)
             t = self.test_table(ev, window)
             if not t.empty:
@@ -268,7 +275,8 @@ class EventStudyResults:
                  f"{len(self.skipped)} skipped</p>"]
         window = "-1:1" if "-1:1" in self.windows else self.windows[0]
         c = requested_windows(self.car)
-        c = c[c["window"] == window][["event_id", "symbol", "role", "car", "car_se", "car_t", "car_p"]]
+        c = c[c["window"] == window][["event_id", "symbol", "group" if "group" in c.columns else "role", "car",
+                                      "car_se", "car_t", "car_p"]]
         parts.append(f"<p>CAR[{window}] by firm</p>" + c.to_html(index=False, float_format="%.4f"))
         t = self.tests[(self.tests["window"] == window) & (self.tests["test"] == HEADLINE_TEST)]
         parts.append(f"<p>{describe(HEADLINE_TEST, 'words')} by group, CAR[{window}]</p>"
