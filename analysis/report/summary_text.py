@@ -40,7 +40,7 @@ def window_words(window: str = PRIMARY_WINDOW) -> str:
     if a == b:
         return f"on day {day(a)}"
     if b == a + 1:
-        return f"over days {day(a)} and {day(b)} (two sessions)"
+        return f"over days {day(a)} and {day(b)}"
     return f"over days {day(a)} to {day(b)} ({b - a + 1} sessions)"
 
 
@@ -106,7 +106,8 @@ def group_paragraph(rows: pd.DataFrame, group: str, members: dict, window: str =
     claims = "; ".join(claim(r, members, window) for _, r in sig.iterrows())
     text = f"Yes, at {len(sig)} of {len(g)} events: {claims}."
     if not rest.empty:
-        text += (f" At the other {len(rest)} event{'s' if len(rest) != 1 else ''}, the moves of {words} are "
+        text += (f" At {'the other ' + str(len(rest)) + ' events' if len(rest) != 1 else 'the remaining event'}, "
+                 f"the moves of {words} are "
                  f"{NOT_DISTINGUISHABLE}; {mde_words(rest)}.")
     return text[0].upper() + text[1:]
 
@@ -115,15 +116,18 @@ def _listing(sig: pd.DataFrame) -> str:
     return _and(f"{_title(r)} ({pct(r['estimate'])})" for _, r in sig.iterrows())
 
 
-def _count(rows: pd.DataFrame, group: str, events: list[str]) -> str:
-    """'after 1 of 2 (FT ... (−15.9%))' for the rows of ``group`` at ``events``."""
+def _count(rows: pd.DataFrame, group: str, events: list[str], kind: str) -> str:
+    """'after 1 of the 2 press reports (FT ..., −15.9%)' for the rows of ``group`` at ``events``."""
+    one, many = KIND_WORDS[kind]
     g = rows[(rows["group"] == group) & rows["event_id"].isin(events)]
     sig = g[g["significant"]]
+    noun = one if len(g) == 1 else many
     if g.empty:
-        return "no result"
+        return f"at no {one} with results"
     if sig.empty:
-        return f"after none of {len(g)}"
-    return f"after {len(sig)} of {len(g)} ({_listing(sig)})"
+        return f"after none of the {len(g)} {noun}" if len(g) > 1 else f"not after the one {noun}"
+    listing = "; ".join(f"{_title(r)}, {pct(r['estimate'])}" for _, r in sig.iterrows())
+    return f"after {len(sig)} of the {len(g)} {noun} ({listing})"
 
 
 def kinds_paragraph(rows: pd.DataFrame) -> str:
@@ -140,8 +144,8 @@ def kinds_paragraph(rows: pd.DataFrame) -> str:
     parts = []
     for group in [g for g in GROUPS if g in set(rows["group"])]:
         parts.append(f"{_group_words(group)} moved by more than ordinary day-to-day moves "
-                     f"{_count(rows, group, by_kind['report'])} {rs if nr != 1 else r1} and "
-                     f"{_count(rows, group, by_kind['action'])} {as_ if na != 1 else a1}")
+                     f"{_count(rows, group, by_kind['report'], 'report')} and "
+                     f"{_count(rows, group, by_kind['action'], 'action')}")
     text = (f"The run has {nr} {rs if nr != 1 else r1} and {na} {as_ if na != 1 else a1}. "
             + "; ".join(p[0].upper() + p[1:] for p in parts) + ". ")
     text += (f"No test compares the two kinds: with {nr} {rs if nr != 1 else r1}, the design cannot say whether "
@@ -189,6 +193,6 @@ def basis_sentence(rows: pd.DataFrame, window: str = PRIMARY_WINDOW) -> str:
     """What counts as a move: the primary test and Holm's adjustment, in words."""
     m = int(np.isfinite(rows["p_value"].astype(float)).sum()) if len(rows) else 0
     return (f"Each answer rests on one test per event and group: the equal-weighted portfolio of the group's firms, "
-            f"its return beyond what its market predicts (abnormal return) summed {window_words(window)} after the "
-            f"news, with a 95% confidence interval (CI). With {m} such tests in this run, a move counts only when "
+            f"its return beyond what its market predicts (abnormal return) summed {window_words(window)} (day 0 is "
+            f"the first session after the news), with a 95% confidence interval (CI). With {m} such tests in this run, a move counts only when "
             f"it stays significant at {int(ALPHA * 100)}% after Holm's adjustment for testing {m} times.")

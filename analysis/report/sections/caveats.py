@@ -60,16 +60,18 @@ def overlaps(car: pd.DataFrame, titles: dict, names: dict) -> list[str]:
     """Which windows of which event contain another event's day 0, and for which firms."""
     if car is None or "overlaps" not in car.columns:
         return []
-    c = _requested(car)
+    c = c_all = _requested(car)
     c = c[c["overlaps"].astype(str).str.strip() != ""]
     out = []
     for ev, sub in c.groupby("event_id", sort=False):
         others = sorted({o for text in sub["overlaps"] for o in _IDS.split(str(text)) if o})
-        firms = list(dict.fromkeys(names.get(s, s) for s in sub["symbol"]))
-        out.append(f"{titles.get(ev, ev)}: its window{'s' if sub['window'].nunique() > 1 else ''} "
-                   f"{_windows(sub['window'])} contain{'' if sub['window'].nunique() > 1 else 's'} day 0 of "
-                   f"{' and '.join(titles.get(o, o) for o in others)} (for {', '.join(firms)}); a CAR over "
-                   f"{'these windows' if sub['window'].nunique() > 1 else 'this window'} mixes the two events.")
+        syms = list(dict.fromkeys(sub["symbol"]))
+        everyone = set(syms) >= set(c_all.loc[c_all["event_id"] == ev, "symbol"])
+        firms = "every firm" if everyone else ", ".join(names.get(s, s) for s in syms)
+        many = sub["window"].nunique() > 1
+        out.append(f"{titles.get(ev, ev)}: its window{'s' if many else ''} {_windows(sub['window'])} "
+                   f"contain{'' if many else 's'} day 0 of {' and '.join(titles.get(o, o) for o in others)} "
+                   f"(for {firms}); a CAR over {'these windows' if many else 'this window'} mixes the two events.")
     return out
 
 
@@ -184,9 +186,11 @@ def small_cells(tests: pd.DataFrame | None, titles: dict) -> list[str]:
         if not need:
             continue
         evs = list(dict.fromkeys(sub["event_id"]))
-        tests_words = ", ".join(f"{t.label} (needs {t.min_n})" for t in need)
-        out.append(f"{group_label(group)} with {int(n)} firm{'s' if int(n) != 1 else ''} at "
-                   f"{', '.join(titles.get(e, e) for e in evs)}: no {tests_words}.")
+        least = min(t.min_n for t in need)
+        out.append(f"{group_label(group)}: {int(n)} firm{'s' if int(n) != 1 else ''} at "
+                   f"{', '.join(titles.get(e, e) for e in evs)}; the tests that need {least} firms or more are not "
+                   f"computed there ({', '.join(t.label for t in need)}); the portfolio, sample-quantile and exact "
+                   f"sign tests are.")
     return out
 
 
@@ -194,8 +198,8 @@ def design(rows: pd.DataFrame | None) -> list[str]:
     out = []
     if rows is not None and len(rows):
         for g in [g for g in GROUPS if g in set(rows["group"])]:
-            out.append(f"{group_label(g)}: {mde_words(rows[rows['group'] == g])} (80% power at 5%, the primary "
-                       f"test over {fmt.window_label(PRIMARY_WINDOW)}); smaller true effects are likely missed.")
+            out.append(f"{group_label(g)}: {mde_words(rows[rows['group'] == g])} (the primary test over days "
+                       f"{fmt.window_label(PRIMARY_WINDOW)}); smaller true effects are likely missed.")
     over = sorted(oversized_here())
     if over:
         out.append("Tests that reject too often in this design (simulated size above 7%): "
@@ -268,4 +272,23 @@ def build(inputs: ReportInputs) -> list[dict]:
         ("Number of tests", multiplicity(tests, rows, titles)),
         ("Placebo draws short of the request", placebo_short(inputs, titles)),
     ]
-    return [{"title": t, "items": items} for t, items in cats if items]
+    return [{"title": t, "lead": LEADS.get(t, ""), "items": items} for t, items in cats if items]
+
+
+#: One sentence under each category's heading: what the flag means for the numbers.
+LEADS = {
+    "Overlapping events": "Another event's day 0 falls inside these windows: their CARs hold the reaction to both.",
+    "Largest move off the news day": "In these windows the largest abnormal return is not on day 0: before the news "
+                                     "it cannot be the reaction, after it it may be other news.",
+    "Other news inside the windows": "News listed in data/confounders.csv falls inside a window of the event; "
+                                     "firm news with the firm's abnormal return that day.",
+    "Suspensions and price-limit runs": "A suspended firm has no return until it trades again; a firm closing at "
+                                        "its daily price limit has a censored reaction that continues the next "
+                                        "session, so its window is extended through the limit run.",
+    "Firms left out": "",
+    "Cells too small for some tests": "",
+    "What this design can detect": "The smallest true move the primary test finds in 80% of samples, at 5%; "
+                                   "\"not distinguishable\" is not \"no effect\".",
+    "Number of tests": "",
+    "Placebo draws short of the request": "",
+}
