@@ -108,7 +108,10 @@ def independent_table_spec() -> dict | None:
         name = r[0]
         label = describe(name, "label") if re.fullmatch(r"[a-z_]+", name) else name
         rows.append([cell(label, align="left")] + [cell(fmt.prose(v).replace("%", "") or "—") for v in r[1:n]])
-    heads = [cell("Test", align="left")] + [cell(h.replace("null", "no effect") + " (%)") for h in header[1:]]
+    win = re.compile(r"-?\d+:-?\d+")
+    heads = [cell("Test", align="left")] + [cell(win.sub(lambda m: fmt.window_label(m.group(0)),
+                                                         h.replace("null", "no effect")) + " (%)")
+                                            for h in header[1:]]
     spec = table(["2.6cm"] + ["1fr"] * (n - 1), ["left"] + ["right"] * (n - 1), [heads], rows,
                  caption="Size and power with 44 independent firms: share of 1,000 simulated samples rejected at 5% "
                          "(two-sided)", size="7pt")
@@ -185,9 +188,17 @@ def versions_table() -> dict:
                  vrows, caption="Software versions", size="8pt")
 
 
+def _titles(inputs: ReportInputs) -> dict[str, str]:
+    """event_id -> the catalog's short title."""
+    from analysis.report.answer import event_titles
+
+    t = event_titles(inputs.run.catalog)
+    return dict(zip(t["event_id"], t["short_title"]))
+
+
 def notebooks_table(inputs: ReportInputs) -> dict:
     root = inputs.root
-    titles = {e.event_id: e.info.get("short_title", e.event_id) for e in inputs.events}
+    titles = _titles(inputs)
     jobs = []
     for j in inputs.run.jobs:
         status = {"ok": "executed", "reused": f"reused from {j.reused_from}", "failed": "FAILED"}.get(j.status, j.status)
@@ -205,10 +216,11 @@ def notebooks_table(inputs: ReportInputs) -> dict:
 def skipped_table(inputs: ReportInputs) -> dict | None:
     """Firm-events the notebooks skipped and symbols without prices (None if there are none)."""
     names = dict(zip(inputs.universe["symbol"], inputs.universe["name"]))
+    titles = _titles(inputs)
     skipped = []
     for event in inputs.studied:
         for s in event.meta.get("skipped", []):
-            skipped.append([cell(event.info.get("short_title", event.event_id), align="left"),
+            skipped.append([cell(titles.get(event.event_id, event.event_id), align="left"),
                             cell(names.get(s["symbol"], s["symbol"]), sub=s["symbol"], align="left"),
                             cell(fmt.prose(s["reason"]), align="left")])
     for sym, err in inputs.run.price_errors.items():
