@@ -119,21 +119,6 @@ def test_switch_latest_replaces_the_link_atomically(tmp_path):
         switch_latest(tmp_path, "run1")
 
 
-def test_summary_sentences_come_from_the_tables():
-    from analysis.report import summary_text
-
-    firms = pd.DataFrame({"symbol": ["002415.SZ"] * 2, "window": ["0:0", "-1:1"], "car": [-0.0485, -0.0767],
-                          "t": [-2.5, -2.35], "p": [0.01, 0.0194], "note": ["", ""], "name": ["Hik"] * 2})
-    tests = pd.DataFrame({"group": ["target", "supplier"], "window": ["-1:1"] * 2, "test": ["bmp_kp"] * 2,
-                          "n": [4, 7], "mean_car": [-0.0488, -0.0192], "p_value": [0.136, 0.723]})
-    event = {"short_title": "NYT reports", "kind": "report", "date": pd.Timestamp("2019-05-21")}
-    (text,) = summary_text.event_sentences(event, firms, tests, "002415.SZ", "Hikvision", "-1:1", "bmp_kp")
-    assert text.startswith("NYT reports (report, 21 May 2019): Hikvision fell 4.85% on day 0")
-    assert "7.67% over days [\u22121, +1] (CAR \u22127.67%, t = \u22122.35, p = 0.019, significant at 5%)" in text
-    assert "Targets (4 firms): mean CAR[\u22121, +1] \u22124.88%, KP-adjusted BMP test p = 0.136" in text
-    assert "US suppliers (7 firms): \u22121.92%, p = 0.723 (not significant at 10%)" in text
-
-
 def test_error_message_names_notebook_and_cell(tmp_path):
     from analysis.report.jobs import Job, NotebookFailure, describe_error
 
@@ -159,7 +144,7 @@ SMALL_CONFIG = """
     headline: {{symbol: "002415.SZ", name: Hikvision, window: "-1:1", test: bmp_kp}}
     parameters:
       model: market
-      windows: ["0:0", "-1:1", "0:5"]
+      windows: ["0:0", "0:1", "-1:1", "0:5"]
       estimation: "-250:-11"
       min_obs: 120
       placebo_draws: 50
@@ -275,12 +260,7 @@ def test_pipeline_builds_the_report_and_switches_latest(good_run):
         assert fmt.pct(row["car"]) in full, f"{ev}: Hikvision's CAR {fmt.pct(row['car'])} not in the PDF"
         assert fmt.pct(row["car_se"]).lstrip(fmt.MINUS) in full
         assert ev in full
-    # the executive summary sentence on the NYT report, built from car.csv
-    car = pd.read_csv(run / "events" / "nyt_hikvision_2019" / "car.csv")
-    r = car[(car["symbol"] == "002415.SZ") & (car["window"] == "-1:1")].iloc[0]
-    summary = " ".join(" ".join(texts[:4]).split())
-    assert "Hikvision fell" in summary and f"(CAR {fmt.pct(r['car'])}%" in summary
-    for heading in ("Executive summary", "Event timeline", "Across events", "Robustness", "Methods",
+    for heading in ("The answer", "Caveats", "Event timeline", "Across events", "Robustness", "Methods",
                     "Appendix", "SHA-256", "Placebo"):
         assert heading in full, heading
     assert "Fama-French 3" in full  # the ff3 robustness run on the US suppliers (factors configured)
@@ -317,3 +297,52 @@ def test_a_broken_notebook_is_named_with_its_cell(good_run, failed_run):
     assert "RuntimeError: deliberately broken" in proc.stderr
     assert os.readlink(reports / "latest") == "good1"
     assert (reports / "bad1" / "notebooks" / "broken_event_study-nyt_hikvision_2019.html").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.shared_prices
+def test_the_answer_page_quotes_only_tests_csv(good_run):
+    """Page 2 is "The answer": its forest plot, the four questions, every percentage one of
+    the primary rows' estimate, ci_low, ci_high or mde (absolute value, to the printed
+    precision) in the tests.csv the PDF builder read; no event id, no seeds/, no absolute
+    path, no test statistic."""
+    from pypdf import PdfReader
+
+    from analysis.report import summary_text
+
+    run = good_run["run"]
+    assert good_run["proc"].returncode == 0, good_run["proc"].stderr
+    data = json.loads((run / "report_data.json").read_text(encoding="utf-8"))
+    source = data["answer"]["source"]
+    assert source, data["answer"].get("missing")
+    tests = pd.read_csv(run / source)
+    primary = tests[tests["primary"].astype(str) == "True"]
+    assert len(primary) == 2 * len(GOOD_EVENTS)  # named firms and US suppliers of each event
+    assert (run / data["answer"]["figure"]).is_file()
+    page = PdfReader(str(run / "report.pdf")).pages[1].extract_text()
+    flat = " ".join(page.split())
+    assert flat.startswith("The answer") or "The answer" in flat.split(". ")[0]
+    for q in ("Did the news move the firms it named?", "Did it move their US suppliers?",
+              "Did press reports move prices as much as official acts?"):
+        assert q in flat, q
+    nd = summary_text.DECIMALS
+    values = {fmt.pct(abs(v), nd) for col in ("estimate", "ci_low", "ci_high", "mde") for v in primary[col].dropna()}
+    printed = re.findall(r"(\d+\.\d+)\s?%", flat)
+    assert printed, "the answer page prints no percentage"
+    for p in printed:
+        assert p in values, f"{p}% on the answer page is not in {source}"
+    # Holm-significant rows are claimed with their interval; the rest get the detectable effect
+    for _, r in primary.iterrows():
+        if r["p_holm"] < 0.05:
+            assert f"95% CI {fmt.pct(r['ci_low'], nd)}% to {fmt.pct(r['ci_high'], nd)}%" in flat
+    if (primary["p_holm"] >= 0.05).any():
+        assert "not distinguishable from ordinary day-to-day moves" in flat and "would detect moves larger than" in flat
+    # house style: no ids, seed files, absolute paths or t statistics
+    events = pd.read_csv(REPO / "data" / "events.csv")
+    for ev in events["event_id"]:
+        assert ev not in flat, ev
+    assert "seeds/" not in flat
+    assert not re.search(r"(^|\s)/(work|home|tmp|usr|var)/", flat), flat
+    assert str(REPO) not in flat and str(good_run["base"]) not in flat
+    assert not re.search(r"\bt\s?=\s?", flat)
+    assert "Events" in flat and "Caveats" in flat  # the pointer to where the statistics are

@@ -82,13 +82,26 @@ HEATMAP = _figure("heatmap", "CAR of every firm at every event")
 CAR_PATHS = _figure("car_paths", "each event's mean CAR paths by group", formats=("png",))
 GROUPS_BY_EVENT = _figure("groups_by_event", "mean CAR by group and event with 95% intervals")
 REACTION_TIMELINE = _figure("reaction_timeline", "mean CAR of targets and suppliers by event date")
+# -- the study's own CSV files (the CLI contract), which the comparison notebook saves for the whole run
+STUDY_TESTS = _table("tests", "tests.csv of the whole run: every test of every (event, group, window) cell, "
+                     "estimate, ci_low, ci_high, mde (decimals), primary, p_holm, q_bh (the primary family of "
+                     "\"The answer\")")
+STUDY_CAR = _table("car", "car.csv of the whole run: CAR by firm-event and window (decimals) with the flags "
+                   "(overlaps, driver_day, driver_ar, off_day0_driver, confounders, window_kind, limit_flag)")
+STUDY_AR = _table("abnormal_returns", "abnormal_returns.csv of the whole run: event_id, symbol, day, date, "
+                  "abnormal_return (decimal)")
+STUDY_SKIPPED = _table("skipped", "skipped.csv of the whole run: event_id, symbol, reason")
+# -- drawn by the PDF builder in the run folder
+ANSWER_FOREST = _figure("answer_forest", "the primary CAR (portfolio, 0:1) with its 95% interval by event and "
+                        "group, Holm-significant rows marked", formats=("svg",))
 
 #: Every artifact, by name.
 ARTIFACTS = {a.name: a for a in (CAR_BY_FIRM, GROUP_TESTS, ROBUSTNESS, ROBUSTNESS_FIRMS, VOLUME_TESTS, META, CAR_PATH,
                                  GROUP_BY_EVENT, TARGETS_VS_SUPPLIERS, KIND_COMPARISON, YEAR_COMPARISON, HEATMAP,
-                                 CAR_PATHS, GROUPS_BY_EVENT, REACTION_TIMELINE)}
+                                 CAR_PATHS, GROUPS_BY_EVENT, REACTION_TIMELINE, STUDY_TESTS, STUDY_CAR, STUDY_AR,
+                                 STUDY_SKIPPED, ANSWER_FOREST)}
 #: Text columns whose empty cells read back as '' (not NaN).
-TEXT_COLUMNS = ("stars", "note", "limit_flag", "reason")
+TEXT_COLUMNS = ("stars", "note", "limit_flag", "reason", "flags", "overlaps", "confounders")
 
 
 def out_dir(path) -> Path:

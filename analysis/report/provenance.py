@@ -12,9 +12,24 @@ from pathlib import Path
 from analysis.paths import PROJECT as REPO
 
 
-#: Distributions whose versions the report lists (and whose change invalidates reused notebooks).
-KEY_PACKAGES = ("numpy", "pandas", "scipy", "statsmodels", "matplotlib", "exchange_calendars", "yfinance",
-                "pyarrow", "papermill", "nbconvert", "ipykernel", "typst")
+#: Distributions whose versions the report lists (and whose change invalidates reused notebooks),
+#: with what each computes or makes in a run.
+PACKAGE_ROLES = {
+    "numpy": "every array computation: returns, fits, CARs, test statistics",
+    "scipy": "Student-t, normal and binomial tails; t quantiles of the intervals and the detectable effect",
+    "numba": "the compiled engine loops: estimation fits, abnormal returns, CARs, Var(CAR), correlations",
+    "pandas": "tables, dates and CSV files",
+    "exchange_calendars": "exchange sessions, day 0 and relative days",
+    "statsmodels": "the reference OLS the engine is tested against",
+    "matplotlib": "figures",
+    "pyarrow": "the price snapshot and the price cache (parquet)",
+    "yfinance": "price downloads (runs without recorded prices)",
+    "papermill": "notebook execution",
+    "nbconvert": "HTML copies of the notebooks",
+    "ipykernel": "the notebooks' Python kernel",
+    "typst": "the PDF",
+}
+KEY_PACKAGES = tuple(PACKAGE_ROLES)
 
 
 def sha256_file(path) -> str:
@@ -23,6 +38,28 @@ def sha256_file(path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def display_path(path) -> str:
+    """A path as the PDF shows it: relative to the project (``data/events.csv``,
+    ``../shared/prices``), never the machine's absolute path."""
+    import os
+
+    p = Path(path).expanduser()
+    if not p.is_absolute():
+        return p.as_posix()
+    try:
+        return p.resolve().relative_to(REPO).as_posix()
+    except ValueError:
+        return Path(os.path.relpath(p.resolve(), REPO)).as_posix()
+
+
+def display_text(text: str, *paths) -> str:
+    """``text`` with each of ``paths`` (absolute) and the project folder written as :func:`display_path`."""
+    out = str(text)
+    for p in sorted({str(Path(p)) for p in paths if p}, key=len, reverse=True):
+        out = out.replace(p, display_path(p))
+    return out.replace(str(REPO) + "/", "")
 
 
 def sha256_text(text: str) -> str:

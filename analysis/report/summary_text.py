@@ -1,8 +1,13 @@
-"""The executive summary, written from the results: every number in it comes from the tables
-the notebooks saved (:data:`~analysis.report.artifacts.CAR_BY_FIRM`,
-:data:`~analysis.report.artifacts.GROUP_TESTS`, the comparison tables; returns in decimals),
-never from text typed by hand. Numbers are formatted by :mod:`analysis.fmt`, as in the tables;
-group and test names come from :mod:`analysis.vocab` and the test registry.
+"""The paragraphs of "The answer", written from the primary family's rows
+(:func:`analysis.report.answer.primary_rows`: the study's ``tests.csv``, decimals), never from
+text typed by hand.
+
+Stakeholder rule: an effect is claimed only where the primary test supports it after Holm's
+adjustment (``p_holm`` < 0.05), with its size and 95% interval; everywhere else the text says
+the move is not distinguishable from ordinary day-to-day moves and gives the smallest effect
+the design detects (``mde``). Every percentage printed here is ``estimate``, ``ci_low``,
+``ci_high`` or ``mde`` of a primary row, formatted by :func:`pct` (one decimal), so an
+end-to-end test can find each one in ``tests.csv``. No test statistic appears.
 """
 from __future__ import annotations
 
@@ -10,146 +15,184 @@ import numpy as np
 import pandas as pd
 
 from analysis import fmt
-from analysis.inference.battery import describe
-from analysis.vocab import GROUPS
+from analysis.inference.multiple import ALPHA
+from analysis.vocab import GROUPS, PRIMARY_WINDOW, parse_window
+
+#: Decimals of the percentages on "The answer" page.
+DECIMALS = 1
+#: The two years the fourth question compares (the earliest and latest year of the run when
+#: either is missing).
+QUESTION_YEARS = (2019, 2022)
+#: Words for the catalog's event kinds.
+KIND_WORDS = {"report": ("press report", "press reports"), "action": ("official act", "official acts")}
+NOT_DISTINGUISHABLE = "not distinguishable from ordinary day-to-day moves"
 
 
-def _words(group: str) -> str:
-    return GROUPS[group].words
+def pct(x, signed: bool = True) -> str:
+    """A decimal as percent with :data:`DECIMALS` decimals and the % sign ('−15.9%')."""
+    return fmt.pct(x, DECIMALS) + "%" if signed else fmt.pct(abs(float(x)), DECIMALS) + "%"
 
 
-def _row(frame: pd.DataFrame, **match):
-    if frame is None or frame.empty:
-        return None
-    m = np.ones(len(frame), dtype=bool)
-    for k, v in match.items():
-        if k not in frame.columns:
-            return None
-        m &= (frame[k] == v).to_numpy()
-    sub = frame[m]
-    return None if sub.empty else sub.iloc[0]
+def window_words(window: str = PRIMARY_WINDOW) -> str:
+    """'0:1' -> 'over days 0 and +1 (two sessions)'."""
+    a, b = parse_window(window)
+    day = lambda d: fmt.num(d, 0, signed=d != 0)  # noqa: E731
+    if a == b:
+        return f"on day {day(a)}"
+    if b == a + 1:
+        return f"over days {day(a)} and {day(b)}"
+    return f"over days {day(a)} to {day(b)} ({b - a + 1} sessions)"
 
 
-def _moved(x) -> str:
-    return "fell" if x < 0 else "rose"
+def _group_words(group: str) -> str:
+    return GROUPS[group].words if group in GROUPS else str(group)
 
 
-def event_sentences(event: dict, firms: pd.DataFrame, tests: pd.DataFrame, symbol: str, name: str,
-                    window: str, test: str) -> list[str]:
-    """One paragraph on one event: the headline firm's day-0 abnormal return and CAR[window]
-    (firm t-test), then the targets' and suppliers' mean CAR with the group test."""
-    head = f"{event['short_title']} ({event['kind']}, {fmt.date_text(event['date'])})"
-    wl = fmt.window_label(window)
-    r0 = _row(firms, symbol=symbol, window="0:0")
-    rw = _row(firms, symbol=symbol, window=window)
-    if rw is not None and np.isfinite(rw["car"]):
-        stats = (f"CAR {fmt.pct(rw['car'])}%, t = {fmt.num(rw['t'])}, {fmt.p_equals(rw['p'])}, "
-                 f"{fmt.significance(rw['p'])}")
-        if r0 is not None and np.isfinite(r0["car"]):
-            same = np.sign(r0["car"]) == np.sign(rw["car"])
-            suspended = "suspension" in str(r0.get("note") or "")
-            when = ("from day 0 to its first trade after a suspension (abnormal return)" if suspended
-                    else "on day 0 (abnormal return)")
-            sentence = (f"{head}: {name} {_moved(r0['car'])} {fmt.pct(abs(r0['car']))}% {when} "
-                        f"and {'' if same else _moved(rw['car']) + ' '}"
-                        f"{fmt.pct(abs(rw['car']))}% over days {wl} ({stats})")
-        else:
-            sentence = f"{head}: over days {wl} {name} {_moved(rw['car'])} {fmt.pct(abs(rw['car']))}% ({stats})"
-        if isinstance(rw.get("note"), str) and rw["note"]:
-            sentence += f"; {rw['note']}"
-        sentence += "."
-    else:
-        sentence = f"{head}: {name} could not be studied (see the appendix)."
-    groups = []
-    for group in ("target", "supplier"):
-        g = _row(tests, group=group, window=window, test=test)
-        if g is None or not np.isfinite(g["mean_car"]):
-            continue
-        label = f"{_words(group).capitalize() if not groups else _words(group)} ({int(g['n'])} firms)"
-        mean = f"mean CAR{wl} {fmt.pct(g['mean_car'])}%" if not groups else f"{fmt.pct(g['mean_car'])}%"
-        if np.isfinite(g["p_value"]):
-            what = f"{describe(test, 'words')} " if not groups else ""
-            groups.append(f"{label}: {mean}, {what}{fmt.p_equals(g['p_value'])} ({fmt.significance(g['p_value'])})")
-        else:
-            groups.append(f"{label}: {mean} (no test)")
-    if groups:
-        sentence += " " + "; ".join(groups) + "."
-    mover = _largest_supplier_move(firms, window)
-    if mover is not None:
-        sentence += (f" Largest US-supplier move: {mover['name']} {fmt.pct(mover['car'])}% over days {wl} "
-                     f"(t = {fmt.num(mover['t'])}, {fmt.p_equals(mover['p'])}).")
-    return [sentence]
+def _title(r) -> str:
+    return str(r["short_title"])
 
 
-def _largest_supplier_move(firms: pd.DataFrame, window: str):
-    """The supplier whose CAR[window] is largest in absolute value (None if there is none)."""
-    if firms is None or firms.empty or "role" not in firms.columns:
-        return None
-    sup = firms[(firms["role"] == "supplier") & (firms["window"] == window)]
-    sup = sup[np.isfinite(sup["car"].to_numpy(dtype=float))]
-    if sup.empty:
-        return None
-    return sup.loc[sup["car"].abs().idxmax()]
+def _subject(r, members: dict) -> str:
+    """'Hikvision, the one named firm,' / 'the 3 named firms (A, B and C) together'."""
+    names = members.get((r["event_id"], r["group"])) or []
+    words = _group_words(r["group"])
+    n = int(r["n"]) if np.isfinite(float(r["n"])) else len(names)
+    if n == 1 and names:
+        return f"{names[0]}, the one {words.rstrip('s') if words.endswith('firms') else words},"
+    listed = f" ({_and(names)})" if names and len(names) <= 4 else ""
+    return f"the {n} {words}{listed} together"
 
 
-def cross_event_sentences(moved: pd.DataFrame | None, kinds: pd.DataFrame | None, years: pd.DataFrame | None,
-                          window: str, test: str) -> list[str]:
-    """Sentences across events: the largest reactions, reports vs actions, the change over years."""
+def _and(items) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def claim(r, members: dict, window: str = PRIMARY_WINDOW) -> str:
+    """One Holm-significant primary row in words, with its size and 95% interval."""
+    est = float(r["estimate"])
+    verb = "lost" if est < 0 else "gained"
+    their = "its" if int(r["n"]) == 1 else "their"
+    return (f"after {_title(r)} ({fmt.date_text(r['date'])}), {_subject(r, members)} {verb} {pct(est, signed=False)} "
+            f"against {their} market {window_words(window)} (95% CI {pct(r['ci_low'])} to {pct(r['ci_high'])})")
+
+
+def mde_words(rows: pd.DataFrame) -> str:
+    """'this design would detect moves larger than 5.0%' (or 'than 4.3% to 11.0%, depending on
+    the event and its number of firms') from the rows' ``mde``."""
+    m = rows["mde"].astype(float)
+    m = m[np.isfinite(m)]
+    if m.empty:
+        return "the design's detectable effect is not available"
+    lo, hi = pct(m.min(), signed=False), pct(m.max(), signed=False)
+    if lo == hi:
+        return f"this design would detect moves larger than {lo}"
+    return f"this design would detect moves larger than {lo} to {hi}, depending on the event and its number of firms"
+
+
+def group_paragraph(rows: pd.DataFrame, group: str, members: dict, window: str = PRIMARY_WINDOW) -> str:
+    """Did the news move ``group``? The Holm-significant rows as claims, the others as not
+    distinguishable with the design's detectable effect."""
+    g = rows[rows["group"] == group]
+    words = _group_words(group)
+    if g.empty:
+        return f"No event of this run has {words} in the data, so there is no answer for them."
+    sig, rest = g[g["significant"]], g[~g["significant"]]
+    if sig.empty:
+        return (f"No. At none of the {len(g)} events did {words} move by more than ordinary day-to-day moves: "
+                f"their moves {window_words(window)} are {NOT_DISTINGUISHABLE}; {mde_words(g)}.")
+    claims = "; ".join(claim(r, members, window) for _, r in sig.iterrows())
+    text = f"Yes, at {len(sig)} of {len(g)} events: {claims}."
+    if not rest.empty:
+        text += (f" At {'the other ' + str(len(rest)) + ' events' if len(rest) != 1 else 'the remaining event'}, "
+                 f"the moves of {words} are "
+                 f"{NOT_DISTINGUISHABLE}; {mde_words(rest)}.")
+    return text[0].upper() + text[1:]
+
+
+def _listing(sig: pd.DataFrame) -> str:
+    return _and(f"{_title(r)} ({pct(r['estimate'])})" for _, r in sig.iterrows())
+
+
+def _count(rows: pd.DataFrame, group: str, events: list[str], kind: str) -> str:
+    """'after 1 of the 2 press reports (FT ..., −15.9%)' for the rows of ``group`` at ``events``."""
+    one, many = KIND_WORDS[kind]
+    g = rows[(rows["group"] == group) & rows["event_id"].isin(events)]
+    sig = g[g["significant"]]
+    noun = one if len(g) == 1 else many
+    if g.empty:
+        return f"at no {one} with results"
+    if sig.empty:
+        return f"after none of the {len(g)} {noun}" if len(g) > 1 else f"not after the one {noun}"
+    listing = "; ".join(f"{_title(r)}, {pct(r['estimate'])}" for _, r in sig.iterrows())
+    return f"after {len(sig)} of the {len(g)} {noun} ({listing})"
+
+
+def kinds_paragraph(rows: pd.DataFrame) -> str:
+    """Did press reports move prices as much as official acts? Counts of Holm-significant rows
+    per kind and group; no test compares the kinds."""
+    ev = rows.drop_duplicates("event_id")
+    by_kind = {k: list(ev.loc[ev["kind"] == k, "event_id"]) for k in KIND_WORDS}
+    if not all(by_kind.values()):
+        have = [KIND_WORDS[k][1] for k, v in by_kind.items() if v]
+        return (f"This run has only {_and(have) or 'no'} events of a known kind, so the two kinds cannot be "
+                "compared.")
+    (r1, rs), (a1, as_) = KIND_WORDS["report"], KIND_WORDS["action"]
+    nr, na = len(by_kind["report"]), len(by_kind["action"])
+    parts = []
+    for group in [g for g in GROUPS if g in set(rows["group"])]:
+        parts.append(f"{_group_words(group)} moved by more than ordinary day-to-day moves "
+                     f"{_count(rows, group, by_kind['report'], 'report')} and "
+                     f"{_count(rows, group, by_kind['action'], 'action')}")
+    text = (f"The run has {nr} {rs if nr != 1 else r1} and {na} {as_ if na != 1 else a1}. "
+            + "; ".join(p[0].upper() + p[1:] for p in parts) + ". ")
+    text += (f"No test compares the two kinds: with {nr} {rs if nr != 1 else r1}, the design cannot say whether "
+             f"{rs} move prices more or less than {as_}; only the moves named above are supported by the test.")
+    return text
+
+
+def years_paragraph(rows: pd.DataFrame) -> str:
+    """Did the later year differ from the earlier one (:data:`QUESTION_YEARS`)?"""
+    years = sorted({d.year for d in rows["date"]})
+    if len(years) < 2:
+        return (f"This run covers events of {years[0] if years else 'no'} year only, so it cannot compare years."
+                if years else "This run has no results to compare over time.")
+    y1, y2 = QUESTION_YEARS if set(QUESTION_YEARS) <= set(years) else (years[0], years[-1])
     out = []
-    wl = fmt.window_label(window)
-    if moved is not None and len(moved):
-        for group in ("target", "supplier"):
-            g = moved[(moved["group"] == group) & np.isfinite(moved["mean_car"].astype(float))]
-            if g.empty:
-                continue
-            worst = g.loc[g["mean_car"].astype(float).idxmin()]
-            sig = g[g["p_value"].astype(float) < 0.10]
-            out.append(
-                f"Across the {len(g)} events, the {_words(group)}' largest fall in mean CAR{wl} was "
-                f"{fmt.pct(worst['mean_car'])}% after {worst['event_id']} ({fmt.date_text(worst['date'])}); "
-                f"their mean reaction was significant at 10% under the {describe(test, 'words')} in "
-                f"{len(sig)} of {len(g)} events"
-                + (f" ({', '.join(sig['event_id'])})." if len(sig) else "."))
-    if kinds is not None and len(kinds):
-        for group in ("target", "supplier"):
-            k = kinds[kinds["group"] == group].set_index("kind")
-            if {"report", "action"} <= set(k.index):
-                rep, act = k.loc["report"], k.loc["action"]
-                out.append(
-                    f"Press reports vs government actions ({_words(group)}): mean CAR{wl} "
-                    f"{fmt.pct(rep['mean_car'])}% over {int(rep['firm_events'])} firm-events at "
-                    f"{int(rep['events'])} reports, {fmt.pct(act['mean_car'])}% over {int(act['firm_events'])} "
-                    f"firm-events at {int(act['events'])} actions (descriptive).")
-    if years is not None and len(years):
-        for group in ("target", "supplier"):
-            y = years[years["group"] == group].sort_values("year")
-            if len(y) >= 2:
-                parts = [f"{fmt.pct(r['mean_car'])}% in {int(r['year'])} ({int(r['events'])} "
-                         f"event{'s' if int(r['events']) != 1 else ''})" for _, r in y.iterrows()]
-                out.append(f"Over time, the {_words(group)}' mean CAR{wl} was " + ", ".join(parts) + ".")
-    return out
+    for y in (y1, y2):
+        sub = rows[[d.year == y for d in rows["date"]]]
+        n_ev = sub["event_id"].nunique()
+        sig = sub[sub["significant"]]
+        head = f"In {y} ({n_ev} event{'s' if n_ev != 1 else ''})"
+        if sig.empty:
+            out.append(f"{head}, no move of the {' or the '.join(_group_words(g) for g in GROUPS if g in set(sub['group']))} "
+                       f"was distinguishable from ordinary day-to-day moves")
+        else:
+            parts = [f"{_group_words(g)} moved after {_listing(sig[sig['group'] == g])}"
+                     for g in GROUPS if (sig["group"] == g).any()]
+            out.append(f"{head}, {'; '.join(parts)}")
+    return ("; ".join(out) + ". No test compares the years directly (a handful of events each): the difference "
+            "lies in which events cleared the bar, not in a measured change of the reaction.")
 
 
-def robustness_sentence(robust: pd.DataFrame | None, window: str, test: str, main_model: str) -> str | None:
-    """How often the targets' mean CAR keeps its sign and significance under the other models."""
-    if robust is None or robust.empty:
-        return None
-    r = robust[(robust["window"] == window) & (robust["test"] == test) & (robust["group"] == "target")]
-    if r.empty:
-        return None
-    base = r[r["model"] == main_model].set_index("event_id")
-    others = sorted(set(r["model"]) - {main_model})
-    if base.empty or not others:
-        return None
-    same_sign = total = 0
-    for model in others:
-        o = r[r["model"] == model].set_index("event_id")
-        for ev in base.index.intersection(o.index):
-            total += 1
-            same_sign += int(np.sign(base.at[ev, "mean_car"]) == np.sign(o.at[ev, "mean_car"]))
-    if not total:
-        return None
-    names = " and ".join([", ".join(others[:-1]), others[-1]]) if len(others) > 1 else others[0]
-    return (f"Robustness: under the {names} model{'s' if len(others) > 1 else ''}, the targets' mean "
-            f"CAR{fmt.window_label(window)} has the same sign as under the {main_model} model in {same_sign} of "
-            f"{total} event-model pairs.")
+def question_paragraphs(rows: pd.DataFrame, members: dict, window: str = PRIMARY_WINDOW) -> list[dict]:
+    """The four questions of "The answer", each ``{"question", "text"}``."""
+    y = sorted({d.year for d in rows["date"]}) if len(rows) else []
+    y1, y2 = QUESTION_YEARS if set(QUESTION_YEARS) <= set(y) or len(y) < 2 else (y[0], y[-1])
+    return [
+        {"question": "Did the news move the firms it named?", "text": group_paragraph(rows, "named", members, window)},
+        {"question": "Did it move their US suppliers?", "text": group_paragraph(rows, "supplier", members, window)},
+        {"question": "Did press reports move prices as much as official acts?", "text": kinds_paragraph(rows)},
+        {"question": f"Did {y2} differ from {y1}?", "text": years_paragraph(rows)},
+    ]
+
+
+def basis_sentence(rows: pd.DataFrame, window: str = PRIMARY_WINDOW) -> str:
+    """What counts as a move: the primary test and Holm's adjustment, in words."""
+    m = int(np.isfinite(rows["p_value"].astype(float)).sum()) if len(rows) else 0
+    return (f"Each answer rests on one test per event and group: the equal-weighted portfolio of the group's firms, "
+            f"its return beyond what its market predicts (abnormal return) summed {window_words(window)} (day 0 is "
+            f"the first session after the news), with a 95% confidence interval (CI). With {m} such tests in this run, a move counts only when "
+            f"it stays significant at {int(ALPHA * 100)}% after Holm's adjustment for testing {m} times.")

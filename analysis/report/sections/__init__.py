@@ -8,7 +8,7 @@ stores its result under its key in ``report_data.json``, where ``template.typ`` 
 """
 from __future__ import annotations
 
-from analysis.report.sections import across_events, appendix, events, front, robustness, summary, timeline
+from analysis.report.sections import across_events, answer, appendix, caveats, events, front, robustness, timeline
 
 #: (key in report_data.json, builder), in the order of the JSON file.
 SECTIONS = (
@@ -16,10 +16,12 @@ SECTIONS = (
     ("run", front.run),
     ("data_range", front.data_range),
     ("settings", front.settings),
-    ("summary", summary.build),
+    ("answer", answer.build),
+    ("caveats", caveats.build),
     ("timeline", timeline.build),
     ("events", events.build),
     ("compare", across_events.build),
     ("robustness", robustness.build),
+    ("methods", appendix.methods),
     ("provenance", appendix.build),
 )

@@ -11,7 +11,7 @@ from analysis import fmt
 from analysis.inference.battery import describe
 from analysis.report import provenance as prov
 from analysis.report.context import ReportInputs
-from analysis.vocab import DEFAULT_ESTIMATION, DEFAULT_MIN_OBS, MODEL_LABELS, exchange_label, format_window
+from analysis.vocab import PRIMARY_WINDOW, DEFAULT_ESTIMATION, DEFAULT_MIN_OBS, MODEL_LABELS, exchange_label, format_window
 
 
 def title(inputs: ReportInputs) -> str:
@@ -36,7 +36,7 @@ def data_range(inputs: ReportInputs) -> dict:
                    if r["event_id"] in set(ctx.event_ids))
     return {"first": min((r["first"] for r in used), default="—"),
             "last": max((r["last"] for r in used), default="—"), "series": len(used),
-            "source": f"recorded CSV files ({cfg.prices})" if cfg.prices else "Yahoo Finance (cached)",
+            "source": f"recorded CSV files in {prov.display_path(cfg.prices)}" if cfg.prices else "Yahoo Finance (cached)",
             "events_first": fmt.date_text(dates[0]) if dates else "—",
             "events_last": fmt.date_text(dates[-1]) if dates else "—", "events": len(ctx.event_ids)}
 
@@ -56,4 +56,4 @@ def settings(inputs: ReportInputs) -> dict:
             "headline_firm": f"{headline.name} ({headline.symbol})",
             "benchmarks": "; ".join(f"{exchange_label(e)}: {b}" for e, b in
                                     uni.drop_duplicates("exchange")[["exchange", "benchmark"]].itertuples(index=False)),
-            "firms": str(len(uni))}
+            "firms": str(len(uni)), "primary_window": fmt.window_label(PRIMARY_WINDOW)}

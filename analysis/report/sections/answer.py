@@ -1,0 +1,85 @@
+"""PDF page "The answer" (the first page after the cover; template block ``data.answer``): four
+questions answered from the primary family of the whole run (:mod:`analysis.report.answer`,
+:mod:`analysis.report.summary_text`), and the forest plot of those rows.
+
+The rows come from the study's ``tests.csv`` of the whole run (:data:`~analysis.report.artifacts.STUDY_TESTS`):
+``<run>/study/`` when the pipeline saved the study there, else the comparison notebook's output
+folder. ``source`` (in ``report_data.json``) names the file read, relative to the run folder, so
+a test can check every printed percentage against the same file.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.report import artifacts
+from analysis.report import answer as answer_mod
+from analysis.report import summary_text
+from analysis.report.context import ReportInputs
+from analysis.vocab import PRIMARY_TEST, PRIMARY_WINDOW
+
+#: Sub-folder of the run folder where the pipeline saves the study's CSV files (when it does).
+STUDY_DIR = "study"
+
+
+def study_folder(inputs: ReportInputs, artifact=artifacts.STUDY_TESTS) -> Path | None:
+    """The folder holding the whole run's ``artifact`` (``<run>/study``, else the comparison
+    notebook's output folder); None when neither has it."""
+    candidates = [inputs.root / STUDY_DIR]
+    job = inputs.compare.job
+    if job is not None and inputs.compare.error is None:
+        candidates.append(Path(job.output_dir))
+    return next((c for c in candidates if artifact.path(c).is_file()), None)
+
+
+def study_table(inputs: ReportInputs, artifact) -> pd.DataFrame | None:
+    """The whole run's table ``artifact`` (None when no folder has it); read once per build."""
+    cache = inputs.__dict__.setdefault("_study_tables", {})
+    if artifact.name not in cache:
+        folder = study_folder(inputs, artifact)
+        cache[artifact.name] = None if folder is None else artifacts.read_table(folder, artifact)
+    return cache[artifact.name]
+
+
+def primary(inputs: ReportInputs) -> pd.DataFrame | None:
+    """The primary family's rows of the whole run (:func:`analysis.report.answer.primary_rows`)."""
+    tests = study_table(inputs, artifacts.STUDY_TESTS)
+    return None if tests is None else answer_mod.primary_rows(tests, inputs.run.catalog)
+
+
+def members(inputs: ReportInputs, window: str = PRIMARY_WINDOW) -> dict:
+    """(event_id, group) -> names of the firms in the primary cell (from the run's car.csv)."""
+    car = study_table(inputs, artifacts.STUDY_CAR)
+    if car is None or "group" not in car.columns:
+        return {}
+    c = car[car["window"] == window]
+    if "window_kind" in c.columns:
+        c = c[c["window_kind"].fillna("requested") == "requested"]
+    return {k: list(dict.fromkeys(v["name"])) for k, v in c.groupby(["event_id", "group"], sort=False)}
+
+
+def build(inputs: ReportInputs) -> dict:
+    folder = study_folder(inputs)
+    rows = primary(inputs)
+    out = {"source": None, "figure": None, "basis": "", "questions": [], "missing": None,
+           "window": PRIMARY_WINDOW, "test": PRIMARY_TEST}
+    if rows is None or rows.empty:
+        why = ("the study's tests.csv of the whole run is not in this run folder (the comparison notebook "
+               "did not run or failed)" if rows is None else
+               f"the run has no primary rows (the primary window {PRIMARY_WINDOW} was not among the event windows)")
+        out["missing"] = f"The answer is not available in this run: {why}."
+        return out
+    out["source"] = str(artifacts.STUDY_TESTS.path(folder).resolve().relative_to(inputs.root.resolve())) \
+        if folder is not None and Path(folder).resolve().is_relative_to(inputs.root.resolve()) else None
+    import matplotlib.pyplot as plt
+
+    fig = answer_mod.forest_figure(rows)
+    path = artifacts.save_figure(fig, inputs.root, artifacts.ANSWER_FOREST)[0]
+    plt.close(fig)
+    out["figure"] = str(path.resolve().relative_to(inputs.root.resolve()))
+    out["basis"] = summary_text.basis_sentence(rows)
+    out["questions"] = summary_text.question_paragraphs(rows, members(inputs))
+    out["n_primary"] = str(len(rows))
+    out["n_significant"] = str(int(rows["significant"].sum()))
+    return out

@@ -1,0 +1,294 @@
+"""PDF section "Caveats" (template block ``data.caveats``), generated from the run's flags.
+
+Categories, each left out when empty: overlapping events (``car.csv`` ``overlaps``), the
+largest move of a window falling before or after the news (``off_day0_driver``, ``driver_day``,
+``driver_ar``), other news listed in ``data/confounders.csv`` inside a window (firm, day and the
+firm's abnormal return that day), suspensions and price-limit runs, firm-events left out,
+cells too small for tests that need more firms (the registry's ``min_n``), what the design can
+detect (``mde`` of the primary family; tests oversized in this design), how many tests ran and
+what Holm and Benjamini-Hochberg leave standing, placebo draws short of the request. Firms by
+name, events by short title, days relative to day 0, returns in percent.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from analysis import fmt
+from analysis.inference.battery import REGISTRY, describe
+from analysis.inference.design import oversized_here
+from analysis.inference.multiple import ALPHA
+from analysis.report import artifacts
+from analysis.report.answer import event_titles
+from analysis.report.context import ReportInputs
+from analysis.report.sections.answer import primary, study_table
+from analysis.report.summary_text import mde_words, pct
+from analysis.vocab import GROUPS, PRIMARY_WINDOW, group_label, parse_window
+
+#: Separator of several event ids in car.csv ``overlaps`` and of texts in ``confounders``.
+_IDS = re.compile(r"\s*[;|,]\s*")
+_TEXTS = " | "
+
+
+def _titles(inputs: ReportInputs) -> dict[str, str]:
+    t = event_titles(inputs.run.catalog)
+    return dict(zip(t["event_id"], t["short_title"]))
+
+
+def _names(inputs: ReportInputs) -> dict[str, str]:
+    return dict(zip(inputs.universe["symbol"], inputs.universe["name"]))
+
+
+def _windows(ws) -> str:
+    ws = sorted(set(ws), key=lambda w: (parse_window(w)[1] - parse_window(w)[0], parse_window(w)[0]))
+    return ", ".join(fmt.window_label(w) for w in ws)
+
+
+def _day(d) -> str:
+    return "day " + fmt.num(int(d), 0, signed=int(d) != 0)
+
+
+def _requested(car: pd.DataFrame) -> pd.DataFrame:
+    if "window_kind" in car.columns:
+        return car[car["window_kind"].fillna("requested") == "requested"]
+    return car
+
+
+def overlaps(car: pd.DataFrame, titles: dict, names: dict) -> list[str]:
+    """Which windows of which event contain another event's day 0, and for which firms."""
+    if car is None or "overlaps" not in car.columns:
+        return []
+    c = c_all = _requested(car)
+    c = c[c["overlaps"].astype(str).str.strip() != ""]
+    out = []
+    for ev, sub in c.groupby("event_id", sort=False):
+        others = sorted({o for text in sub["overlaps"] for o in _IDS.split(str(text)) if o})
+        syms = list(dict.fromkeys(sub["symbol"]))
+        everyone = set(syms) >= set(c_all.loc[c_all["event_id"] == ev, "symbol"])
+        firms = "every firm" if everyone else ", ".join(names.get(s, s) for s in syms)
+        many = sub["window"].nunique() > 1
+        out.append(f"{titles.get(ev, ev)}: its window{'s' if many else ''} {_windows(sub['window'])} "
+                   f"contain{'' if many else 's'} day 0 of {' and '.join(titles.get(o, o) for o in others)} "
+                   f"(for {firms}); a CAR over {'these windows' if many else 'this window'} mixes the two events.")
+    return out
+
+
+def drivers(car: pd.DataFrame, titles: dict, names: dict) -> list[str]:
+    """Windows whose largest abnormal return falls before or after day 0: firm, day, size."""
+    if car is None or "off_day0_driver" not in car.columns:
+        return []
+    c = _requested(car)
+    c = c[c["off_day0_driver"].astype(str).str.lower() == "true"]
+    out = []
+    for ev, sub in c.groupby("event_id", sort=False):
+        parts = []
+        for (sym, day), s in sub.groupby(["symbol", "driver_day"], sort=False):
+            parts.append(f"{names.get(sym, sym)} {pct(s['driver_ar'].iloc[0])} on {_day(day)} "
+                         f"({_windows(s['window'])})")
+        out.append(f"{titles.get(ev, ev)}: " + "; ".join(parts) + ".")
+    return out
+
+
+def confounders(car: pd.DataFrame, ar: pd.DataFrame | None, listed: pd.DataFrame | None, titles: dict,
+                names: dict) -> list[str]:
+    """Other news (``data/confounders.csv``) inside a window: whose, which day, the firm's
+    abnormal return that day (firm news), or the date (market news)."""
+    if car is None or "confounders" not in car.columns:
+        return []
+    c = _requested(car)
+    c = c[c["confounders"].astype(str).str.strip() != ""]
+    by_what = {}
+    if listed is not None and len(listed):
+        by_what = {str(r["what"]): r for _, r in listed.iterrows()}
+    out = []
+    for ev, sub in c.groupby("event_id", sort=False):
+        market, firm = [], []
+        seen = set()
+        for sym, text in zip(sub["symbol"], sub["confounders"]):
+            for what in str(text).split(_TEXTS):
+                what = what.strip()
+                row = by_what.get(what)
+                conf_sym = "" if row is None or not isinstance(row["symbol"], str) else row["symbol"]
+                key = (what, conf_sym)
+                if not what or key in seen or (conf_sym and conf_sym != sym):
+                    continue
+                seen.add(key)
+                date = pd.Timestamp(row["date"]) if row is not None else None
+                short = _short(what)
+                if not conf_sym:
+                    market.append(f"{short} ({fmt.date_text(date)})" if date is not None else short)
+                    continue
+                where = ""
+                if ar is not None and date is not None:
+                    a = ar[(ar["event_id"] == ev) & (ar["symbol"] == sym) & (pd.to_datetime(ar["date"]) >= date)]
+                    if len(a):
+                        a = a.sort_values("day").iloc[0]
+                        where = f", {_day(a['day'])}, abnormal return {pct(a['abnormal_return'])}"
+                firm.append(f"{names.get(sym, sym)}: {short}{where}")
+        parts = []
+        if firm:
+            parts.append("firm news: " + "; ".join(firm))
+        if market:
+            parts.append("market news: " + "; ".join(market))
+        if parts:
+            out.append(f"{titles.get(ev, ev)}: " + ". ".join(parts) + ".")
+    return out
+
+
+def _short(what: str, limit: int = 110) -> str:
+    what = " ".join(what.split())
+    return what if len(what) <= limit else what[:limit].rsplit(" ", 1)[0] + " …"
+
+
+def suspensions_and_limits(car: pd.DataFrame, titles: dict, names: dict) -> list[str]:
+    """Suspended sessions inside windows, and day-0 price-limit runs (window extended)."""
+    if car is None:
+        return []
+    out = []
+    if "spans_suspension" in car.columns:
+        c = _requested(car)
+        c = c[c["spans_suspension"].astype(str).str.lower() == "true"]
+        for (ev, sym), sub in c.groupby(["event_id", "symbol"], sort=False):
+            r = sub.iloc[0]
+            out.append(f"{titles.get(ev, ev)}: {names.get(sym, sym)} suspended from "
+                       f"{fmt.date_text(r['suspension_first'])} to {fmt.date_text(r['suspension_last'])}; its first "
+                       f"return after the suspension spans those sessions ({_windows(sub['window'])}).")
+    if "window_kind" in car.columns:
+        ext = car[car["window_kind"] == "limit_extended"]
+        for _, r in ext.iterrows():
+            flag = str(r.get("limit_flag") or "a price limit")
+            out.append(f"{titles.get(r['event_id'], r['event_id'])}: {names.get(r['symbol'], r['symbol'])} closed at "
+                       f"{fmt.prose(flag)}; its {fmt.window_label(r['window'])} window runs to the end of the limit "
+                       f"run ({fmt.date_text(r['span_last'])}), CAR {pct(r['car'])}.")
+    return out
+
+
+def skipped(sk: pd.DataFrame | None, titles: dict, names: dict) -> list[str]:
+    if sk is None or sk.empty:
+        return []
+    out = []
+    for (sym, reason), sub in sk.groupby(["symbol", "reason"], sort=False):
+        out.append(f"{names.get(sym, sym)} left out of {', '.join(titles.get(e, e) for e in sub['event_id'])}: "
+                   f"{fmt.prose(reason)}.")
+    return out
+
+
+def small_cells(tests: pd.DataFrame | None, titles: dict) -> list[str]:
+    """Cells (event, group) with fewer firms than some test needs (the registry's ``min_n``)."""
+    if tests is None or tests.empty:
+        return []
+    cells = tests.drop_duplicates(["event_id", "group", "n"])[["event_id", "group", "n"]]
+    out = []
+    for (group, n), sub in cells.groupby(["group", "n"], sort=False):
+        need = [t for t in REGISTRY.values() if int(n) < t.min_n]
+        if not need:
+            continue
+        evs = list(dict.fromkeys(sub["event_id"]))
+        least = min(t.min_n for t in need)
+        out.append(f"{group_label(group)}: {int(n)} firm{'s' if int(n) != 1 else ''} at "
+                   f"{', '.join(titles.get(e, e) for e in evs)}; the tests that need {least} firms or more are not "
+                   f"computed there ({', '.join(t.label for t in need)}); the portfolio, sample-quantile and exact "
+                   f"sign tests are.")
+    return out
+
+
+def design(rows: pd.DataFrame | None) -> list[str]:
+    out = []
+    if rows is not None and len(rows):
+        for g in [g for g in GROUPS if g in set(rows["group"])]:
+            out.append(f"{group_label(g)}: {mde_words(rows[rows['group'] == g])} (the primary test over days "
+                       f"{fmt.window_label(PRIMARY_WINDOW)}); smaller true effects are likely missed.")
+    over = sorted(oversized_here())
+    if over:
+        out.append("Tests that reject too often in this design (simulated size above 7%): "
+                   f"{', '.join(describe(t, 'label') for t in over)}; read their calibrated p-values, not their "
+                   "own (Methods).")
+    return out
+
+
+def multiplicity(tests: pd.DataFrame | None, rows: pd.DataFrame | None, titles: dict) -> list[str]:
+    if tests is None or tests.empty:
+        return []
+    p = tests["p_value"].astype(float)
+    n_run = int(np.isfinite(p).sum())
+    raw = int((p < ALPHA).sum())
+    out = [f"{n_run} tests were run (every test, group, window and event); {raw} have an unadjusted p below "
+           f"{ALPHA:.2f}, about {round(ALPHA * n_run)} of which would be expected by chance alone."]
+    if rows is not None and len(rows):
+        sig = rows[rows["significant"]]
+        m = int(np.isfinite(rows["p_value"].astype(float)).sum())
+        nominal = int((rows["p_value"].astype(float) < ALPHA).sum())
+        left = ", ".join(f"{titles.get(r['event_id'], r['event_id'])} ({GROUPS[r['group']].words if r['group'] in GROUPS else r['group']})"
+                         for _, r in sig.iterrows())
+        out.append(f"Primary family ({m} tests): {nominal} below {ALPHA:.2f} before adjustment; Holm leaves "
+                   f"{len(sig)} standing" + (f": {left}." if len(sig) else "."))
+    if "q_bh" in tests.columns:
+        q = tests["q_bh"].astype(float)
+        by = tests[q < ALPHA].groupby("test").size()
+        detail = ", ".join(f"{describe(t, 'label')} {int(by.get(t, 0))}" for t in REGISTRY if t in set(tests["test"]))
+        out.append(f"Benjamini-Hochberg (false discovery rate {ALPHA:.0%}, each test over all its cells) leaves "
+                   f"{int((q < ALPHA).sum())} of {int(np.isfinite(q).sum())} standing ({detail}).")
+    return out
+
+
+def placebo_short(inputs: ReportInputs, titles: dict) -> list[str]:
+    """Events whose placebo test found fewer pseudo-event dates than requested."""
+    out = []
+    for e in inputs.studied:
+        requested = e.meta.get("placebo_draws") or inputs.run.cfg.parameters.get("placebo_draws") or 0
+        t = e.tests
+        if not requested or t is None or "draws" not in t.columns:
+            continue
+        have = pd.to_numeric(t["draws"], errors="coerce").max()
+        if np.isfinite(have) and have < int(requested):
+            out.append(f"{titles.get(e.event_id, e.event_id)}: {int(have)} pseudo-event dates of the "
+                       f"{int(requested)} requested; its placebo and calibrated p-values rest on those.")
+    return out
+
+
+def build(inputs: ReportInputs) -> list[dict]:
+    """``[{"title", "items": [...]}]``, empty categories left out."""
+    from analysis.data.catalog import DEFAULT_CONFOUNDERS, load_confounders
+
+    titles, names = _titles(inputs), _names(inputs)
+    car = study_table(inputs, artifacts.STUDY_CAR)
+    tests = study_table(inputs, artifacts.STUDY_TESTS)
+    ar = study_table(inputs, artifacts.STUDY_AR)
+    rows = primary(inputs)
+    try:
+        listed = load_confounders(inputs.run.cfg.parameters.get("confounders") or DEFAULT_CONFOUNDERS, strict=False)
+    except Exception:  # noqa: BLE001 - a caveat list must not sink the PDF; the study already checked the file
+        listed = None
+    cats = [
+        ("Overlapping events", overlaps(car, titles, names)),
+        ("Largest move off the news day", drivers(car, titles, names)),
+        ("Other news inside the windows", confounders(car, ar, listed, titles, names)),
+        ("Suspensions and price-limit runs", suspensions_and_limits(car, titles, names)),
+        ("Firms left out", skipped(study_table(inputs, artifacts.STUDY_SKIPPED), titles, names)),
+        ("Cells too small for some tests", small_cells(tests, titles)),
+        ("What this design can detect", design(rows)),
+        ("Number of tests", multiplicity(tests, rows, titles)),
+        ("Placebo draws short of the request", placebo_short(inputs, titles)),
+    ]
+    return [{"title": t, "lead": LEADS.get(t, ""), "items": items} for t, items in cats if items]
+
+
+#: One sentence under each category's heading: what the flag means for the numbers.
+LEADS = {
+    "Overlapping events": "Another event's day 0 falls inside these windows: their CARs hold the reaction to both.",
+    "Largest move off the news day": "In these windows the largest abnormal return is not on day 0: before the news "
+                                     "it cannot be the reaction, after it it may be other news.",
+    "Other news inside the windows": "News listed in data/confounders.csv falls inside a window of the event; "
+                                     "firm news with the firm's abnormal return that day.",
+    "Suspensions and price-limit runs": "A suspended firm has no return until it trades again; a firm closing at "
+                                        "its daily price limit has a censored reaction that continues the next "
+                                        "session, so its window is extended through the limit run.",
+    "Firms left out": "",
+    "Cells too small for some tests": "",
+    "What this design can detect": "The smallest true move the primary test finds in 80% of samples, at 5%; "
+                                   "\"not distinguishable\" is not \"no effect\".",
+    "Number of tests": "",
+    "Placebo draws short of the request": "",
+}
