@@ -338,7 +338,7 @@ def plot_car_heatmap(res, window: str = "-1:1", ax=None):
     names = dict(zip(res.study.universe["symbol"], res.study.universe["name"]))
     ax.set_xticks(range(len(order_sym)), [fmt.short_name(names.get(s, s)) for s in order_sym], rotation=45,
                   ha="right", fontsize=8)
-    ax.set_yticks(range(len(mat)), [event_label(res, e) for e in mat.index], fontsize=8)
+    ax.set_yticks(range(len(mat)), [event_label(res, e, with_date=False) for e in mat.index], fontsize=8)
     for i in range(mat.shape[0]):
         for j in range(mat.shape[1]):
             v = mat.iat[i, j]

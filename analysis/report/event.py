@@ -409,7 +409,7 @@ def robustness(res, models=("mean", "market-adjusted", "ff3"), factors=None, ext
         missing = [str(f) for f in factors if not Path(f).is_file()]
         if missing:
             factors = None
-            factor_note = f"factor file(s) not found: {', '.join(missing)}"
+            factor_note = f"factor file(s) not found: {', '.join(Path(m).name for m in missing)}"
         else:
             factor_note = ""
     else:

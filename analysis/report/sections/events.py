@@ -296,8 +296,9 @@ def event_section(event: EventOutputs, titles: dict | None = None) -> dict:
     section["volume_table"] = volume_table_spec(event.volume, windows, f"{name}: abnormal trading volume")
     names = dict(zip(event.firms["symbol"], event.firms["name"])) if len(event.firms) else {}
     skipped = meta.get("skipped", [])
-    section["notes"] = ([f"{names.get(s['symbol'], s['symbol'])} ({s['symbol']}) not studied: {s['reason']}"
-                         for s in skipped] + list(meta.get("notes", [])))
+    # the notebook's robustness notes are the same for every event: the robustness section gives them once
+    section["notes"] = [f"{names.get(s['symbol'], s['symbol'])} ({s['symbol']}) not studied: {s['reason']}"
+                        for s in skipped]
     return section
 
 

@@ -48,16 +48,24 @@ def _event_group_rows(frame: pd.DataFrame, groups, key: str, values, cell_of):
     return rows, lines
 
 
+def _p_sub(x, test: str) -> str:
+    """'(0.0498**)' under a mean CAR; '(N = 1, no test)' when the group is too small for the test."""
+    p = x["p_value"]
+    if not np.isfinite(p):
+        return f"(N = {int(x['n'])}, no test)"
+    return f"({fmt.pvalue(p)}{test_stars(test, p)[0]})"
+
+
 def models_table(robust: pd.DataFrame, models: list[str], window: str, test: str) -> dict:
     """Mean CAR of each (event, group) under each model, with the test's p."""
     wl = fmt.window_label(window)
     r = robust[(robust["window"] == window) & (robust["test"] == test)]
     header = [[cell("Event", align="left"), cell("Group", align="left")]
               + [cell(_model_label(m) + (" (US suppliers)" if (r[r["model"] == m]["scope"] == "US suppliers").any()
-                                         else "")) for m in models]]
+                                         else "") + " %") for m in models]]
     rows, lines = _event_group_rows(
         r, _groups(r), "model", models,
-        lambda x: cell(fmt.pct(x["mean_car"]), sub=f"({fmt.pvalue(x['p_value'])}{test_stars(test, x['p_value'])[0]})"))
+        lambda x: cell(fmt.pct(x["mean_car"]), sub=_p_sub(x, test)))
     return table(["2.9cm", "2cm"] + ["1fr"] * len(models), ["left", "left"] + ["right"] * len(models),
                  header, rows, caption=f"Other normal-return models: mean CAR{wl}", lines=lines[1:],
                  note=f"Mean CAR in percent; {describe(test, 'description')} p in parentheses ({fmt.STAR_NOTE}). "
@@ -73,7 +81,7 @@ def windows_table(robust: pd.DataFrame, main_model: str, test: str) -> dict:
               + [cell(f"{fmt.window_label(w)} %") for w in wins]]
     rows, lines = _event_group_rows(
         rm, _groups(rm), "window", wins,
-        lambda x: cell(fmt.pct(x["mean_car"]), sub=f"({fmt.pvalue(x['p_value'])}{test_stars(test, x['p_value'])[0]})"))
+        lambda x: cell(fmt.pct(x["mean_car"]), sub=_p_sub(x, test)))
     return table(["2.9cm", "2cm"] + ["1fr"] * len(wins), ["left", "left"] + ["right"] * len(wins),
                  header, rows, caption=f"Event windows ({_model_label(main_model)}): mean CAR %", lines=lines[1:],
                  note=f"Mean CAR in percent; p of the {describe(test, 'description')} in parentheses; {fmt.STAR_NOTE}.")
@@ -160,7 +168,7 @@ def placebo_table(placebo: pd.DataFrame) -> dict:
                  header, rows, lines=lines[1:], caption="Placebo test: two-sided p-values",
                  note=f"Share of {dtext} pseudo-event dates per event (drawn from the firms' own "
                       "histories, away from catalog events) whose mean CAR is at least as "
-                      "extreme as the observed one.")
+                      f"extreme as the observed one; {fmt.STAR_NOTE}.")
 
 
 def build(inputs: ReportInputs) -> dict:

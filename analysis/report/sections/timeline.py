@@ -28,7 +28,7 @@ def build(inputs: ReportInputs) -> dict:
                       cell(t["source"], align="left")])
     spec = table(["2.1cm", "1.1cm", "1.25fr", "1fr"], ["left"] * 4,
                  [[cell("Date", align="left"), cell("Kind", align="left"), cell("What happened", align="left"),
-                   cell("Source", align="left")]], trows, caption="Event timeline", size="7.5pt",
+                   cell("Source", align="left")]], trows, caption="Event timeline", size="7.5pt", breakable=True,
                  note="Announcement dates and times (local time with its UTC offset; data/events.csv); "
                       "day 0 is the first session of each exchange that closes after the announcement.")
     return {"rows": timeline, "table": spec}
