@@ -38,12 +38,45 @@ def pct(x, nd: int = 2, signed: bool = False) -> str:
     return num(float(x) * 100 if _finite(x) else x, nd, signed)
 
 
+#: Star levels, strictest first: p below the level earns the stars.
+STAR_LEVELS = ((0.01, "***"), (0.05, "**"), (0.10, "*"))
+#: The star legend printed under tables.
+STAR_NOTE = "* p < 0.10, ** p < 0.05, *** p < 0.01, read from the p-value as printed"
+
+
+def _stars_exact(p: float) -> str:
+    return next((s for level, s in STAR_LEVELS if p < level), "")
+
+
+def stars_of_printed(text: str) -> str:
+    """Stars that a printed p-value earns: '0.0498' -> '**', '0.050' -> '', '<0.001' -> '***'."""
+    text = str(text).strip()
+    if text.startswith("<"):
+        bound = float(text[1:])
+        return next((s for level, s in STAR_LEVELS if bound <= level), "")
+    try:
+        return _stars_exact(float(text))
+    except ValueError:
+        return ""
+
+
 def pvalue(p) -> str:
-    """p-value with 3 decimals; '<0.001' below that."""
+    """p-value with 3 decimals, or more when 3 would put it on the other side of a star level
+    (0.0498, not 0.050, which would read as "not below 0.05"); '<0.001' below 0.0005.
+
+    The stars of :func:`stars` are read from this text, so a printed p and its stars agree.
+    """
     if not _finite(p):
         return NA
     p = float(p)
-    return "<0.001" if p < 0.0005 else f"{p:.3f}"
+    if p < 0.0005:
+        return "<0.001"
+    want = _stars_exact(p)
+    for nd in range(3, 7):
+        text = f"{p:.{nd}f}"
+        if stars_of_printed(text) == want:
+            return text
+    return text
 
 
 def p_equals(p) -> str:
@@ -53,11 +86,11 @@ def p_equals(p) -> str:
 
 
 def stars(p) -> str:
-    """Significance stars: *** p<0.01, ** p<0.05, * p<0.10."""
+    """Significance stars read from the printed p (:func:`pvalue`): *** p < 0.01, ** p < 0.05,
+    * p < 0.10. 'p = 0.050' gets none; p = 0.0498 prints as '0.0498' and gets '**'."""
     if not _finite(p):
         return ""
-    p = float(p)
-    return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.10 else ""
+    return stars_of_printed(pvalue(p))
 
 
 def significance(p) -> str:
@@ -69,6 +102,40 @@ def significance(p) -> str:
         if p < level:
             return f"significant at {word}"
     return "not significant at 10%"
+
+
+#: Words at the end of a company name that a short name drops ("Seagate Technology" -> "Seagate").
+_NAME_SUFFIXES = ("digital technology", "information industry", "technology", "technologies", "information",
+                  "holdings", "group", "corporation", "corp.", "corp", "co., ltd.", "co.", "ltd.", "inc.", "company")
+
+
+def short_name(name: str) -> str:
+    """A firm's name for figures and sentences: the alias in parentheses when it has one
+    ("Dawning Information Industry (Sugon)" -> "Sugon"), else the name without trailing
+    corporate words ("Hangzhou Hikvision Digital Technology" -> "Hangzhou Hikvision")."""
+    text = " ".join(str(name).split())
+    m = re.search(r"\(([^()]+)\)\s*$", text)
+    if m:
+        return m.group(1).strip()
+    changed = True
+    while changed:
+        changed = False
+        for suffix in _NAME_SUFFIXES:
+            if text.lower().endswith(" " + suffix):
+                text = text[: -len(suffix) - 1].rstrip(" ,")
+                changed = True
+    return text
+
+
+def public_source(text: str) -> str:
+    """A source text for readers: no file names of the seed articles ('seeds/000_....txt') and
+    no machine paths; what remains cites outlet and title."""
+    text = re.sub(r"\(\s*seeds/[\w.\-]+\s*\)", "", str(text))
+    text = re.sub(r"[;,]?\s*seeds/[\w.\-]+", "", text)
+    text = re.sub(r"SOURCES\.md of the recorded prices \([^)]*\)", "the notes of the recorded price files", text)
+    text = re.sub(r"\(\s*\)", "", text)
+    text = re.sub(r"\s+([,;.)])", r"\1", text)
+    return " ".join(text.split())
 
 
 def window_label(window: str) -> str:

@@ -86,3 +86,100 @@ def test_group_test_table_follows_the_registry():
     assert row[0]["t"] == "Targets" and row[2]["t"] == fmt.pct(-0.0488) == "\u22124.88"
     for n in order:
         assert f"{describe(n, 'label')}: {describe(n, 'description')}" in spec["note"]
+
+
+def _firm_rows(**extra):
+    base = {"symbol": ["AMBA", "INTC", "002415.SZ"], "name": ["Ambarella", "Intel", "Hangzhou Hikvision"],
+            "role": ["supplier", "supplier", "target"], "group": ["supplier", "supplier", "named"],
+            "window": ["0:0"] * 3, "car": [-0.0251, 0.01, -0.099], "car_se": [0.0112, 0.01, 0.02],
+            "t": [-2.24, 1.0, -4.95], "p": [0.03, 0.3, 0.0001], "stars": ["**", "", "***"], "note": ["", "", ""],
+            "overlaps": ["nyt_hikvision_2019", "nyt_hikvision_2019", ""], "off_day0_driver": [False] * 3,
+            "driver_day": [0.0] * 3, "driver_ar": [0.0] * 3, "confounders": ["", "", ""],
+            "limit_flag": ["", "", "limit-down on day 0 (reaction censored; continues on day +1)"],
+            "limit_window": ["", "", "0:2"], "limit_car": [np.nan, np.nan, -0.18],
+            "limit_car_se": [np.nan, np.nan, 0.03], "limit_p": [np.nan, np.nan, 0.0002]}
+    base.update(extra)
+    return pd.DataFrame(base)
+
+
+def test_firm_table_flags_are_notes_next_to_the_numbers_once_per_table():
+    from analysis.report.sections.events import OVERLAP, firm_table_spec
+
+    spec = firm_table_spec(_firm_rows(), ["0:0"], "caption", {"nyt_hikvision_2019": "NYT: Hikvision (2019)"})
+    amba = next(r for r in spec["rows"] if r[0]["t"] == "Ambarella")
+    intc = next(r for r in spec["rows"] if r[0]["t"] == "Intel")
+    letter = intc[1]["sup"]
+    assert len(letter) == 1 and amba[1]["sup"] == f"** {letter}"  # the same letter on both rows, stars first
+    assert spec["note"].count(f"({letter}) {OVERLAP}") == 1
+    assert spec["note"].count(OVERLAP) == 1 and spec["note"].count("NYT: Hikvision (2019)") == 1
+    assert "nyt_hikvision_2019" not in str(spec)  # events by short title, never by id
+    # groups by label, named firms first; the ticker is the name's second line
+    texts = _texts(spec)
+    assert texts.index("Named firms") < texts.index("US suppliers")
+    assert amba[0]["s"] == "AMBA"
+
+
+def test_limit_extended_window_sits_beside_the_censored_day0_car():
+    from analysis.report.sections.events import firm_table_spec
+
+    spec = firm_table_spec(_firm_rows(), ["0:0", "-1:1"], "caption")
+    assert [c["t"] for c in spec["header"][1]][1:4] == ["CAR %", "p", "to limit end %"]
+    hik = next(r for r in spec["rows"] if r[0]["t"] == "Hangzhou Hikvision")
+    assert hik[1]["t"] == "\u22129.90" and hik[3]["t"] == "\u221218.00" and hik[3]["s"].startswith("[0, +2]")
+    assert "limit" in spec["note"]
+
+
+def test_an_oversized_test_never_carries_stars_from_its_own_p():
+    from analysis.inference.design import oversized_here
+    from analysis.report.event import test_stars
+    from analysis.report.sections.events import test_table_spec
+
+    over = sorted(oversized_here())
+    assert over, "the design table names oversized tests"
+    t = over[0]
+    assert test_stars(t, 0.001, 0.30) == ("", "")
+    assert test_stars(t, 0.001, 0.02) == ("", "**")
+    assert test_stars("portfolio", 0.0498, 0.2) == ("**", "")
+    tests = pd.DataFrame({"group": "named", "window": "0:1", "n": 4, "mean_car": -0.05, "test": [t, "portfolio"],
+                          "statistic": [-4.0, -2.0], "p_value": [0.001, 0.0498], "p_calibrated": [0.3, 0.2],
+                          "estimate": [np.nan, -0.05], "ci_low": [np.nan, -0.0999], "ci_high": [np.nan, -0.0001],
+                          "flags": ["", "overlaps"]})
+    spec = test_table_spec(tests, ["0:1"], "caption")
+    row = spec["rows"][1]
+    cells = {c["t"]: c for c in row}
+    assert cells["\u22124.00"]["s"] == "(0.001)\n[0.300]"  # no star at all
+    assert cells["\u22122.00"]["s"] == "(0.0498)**\n[0.200]"
+    assert row[2]["t"] == "\u22125.00" and row[2]["s"] == "[\u22129.99, \u22120.01]"  # the portfolio CI
+    assert "oversized here" in spec["note"]
+
+
+def test_fit_names_the_notebook_parameter_when_yahoo_fails():
+    from analysis.errors import UserError
+    from analysis.report.event import fit
+
+    class Offline:
+        prices = None
+
+        def fit(self):
+            raise UserError("could not download AMBA from Yahoo Finance (DNSError); check the network or use "
+                            "recorded prices with PRICES=DIR (--prices DIR)")
+
+    try:
+        fit(Offline())
+    except UserError as exc:
+        text = str(exc)
+    assert 'prices = "../../shared/prices"' in text and "PRICES=" not in text
+
+
+def test_notebook_tables_have_no_index_and_no_nan():
+    from analysis.report.event import show_firm_table, show_group_tests
+
+    firms = _firm_rows().assign(event_id="e")
+    html = show_firm_table(firms).to_html()
+    assert "nan" not in html.lower() and "CAR[0, 0] %" in html and "\u22129.90***" in html
+    assert "<th class=\"row_heading" not in html  # no index column
+    tests = pd.DataFrame({"event_id": "e", "group": "named", "window": "0:1", "n": 1, "mean_car": -0.05,
+                          "test": ["portfolio", "bmp"], "statistic": [-2.0, np.nan], "p_value": [0.0498, np.nan],
+                          "estimate": [-0.05, np.nan], "ci_low": [-0.1, np.nan], "ci_high": [0.0, np.nan]})
+    html = show_group_tests(tests).to_html()
+    assert "nan" not in html.lower() and "n/a" in html and "(0.0498**)" in html

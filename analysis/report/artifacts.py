@@ -69,7 +69,8 @@ ROBUSTNESS_FIRMS = _table("robustness_firms", "the headline firms' CAR under eve
 VOLUME_TESTS = _table("volume_tests", "abnormal volume tests: group, window, n, mean_cav (cumulative abnormal "
                       "log volume), statistic, p_value")
 META = Artifact("meta", "json", "event, model, windows, estimation window, skipped firms, notes")
-CAR_PATH = _figure("car_path", "mean CAR path by group with 95% bands")
+CAR_PATH = _figure("car_path", "each group's portfolio CAR path with its 95% interval")
+PRICE_PATH = _figure("price_path", "prices around day 0 indexed to 100 on day -1: named firms, exposed supplier, benchmarks")
 # -- the comparison notebook
 GROUP_BY_EVENT = _table("group_by_event", "per event and group: mean_car (decimal), n, statistic, p_value "
                         "(placebo_p when present)")
@@ -97,6 +98,7 @@ ANSWER_FOREST = _figure("answer_forest", "the primary CAR (portfolio, 0:1) with 
 
 #: Every artifact, by name.
 ARTIFACTS = {a.name: a for a in (CAR_BY_FIRM, GROUP_TESTS, ROBUSTNESS, ROBUSTNESS_FIRMS, VOLUME_TESTS, META, CAR_PATH,
+                                 PRICE_PATH,
                                  GROUP_BY_EVENT, TARGETS_VS_SUPPLIERS, KIND_COMPARISON, YEAR_COMPARISON, HEATMAP,
                                  CAR_PATHS, GROUPS_BY_EVENT, REACTION_TIMELINE, STUDY_TESTS, STUDY_CAR, STUDY_AR,
                                  STUDY_SKIPPED, ANSWER_FOREST)}

@@ -1,4 +1,4 @@
-"""Comparing events: which announcements moved which groups, reports vs actions, targets vs
+"""Comparing events: which announcements moved which groups, reports vs actions, named firms vs
 suppliers, and how the reaction changed from 2019 to 2022.
 
 Everything takes an :class:`~analysis.results.EventStudyResults` of several events and returns
@@ -88,6 +88,62 @@ def moved_matrix(table: pd.DataFrame):
     return wide.reindex(columns=[g for g in GROUP_ORDER if g in wide.columns])
 
 
+def _styled(frame: pd.DataFrame, caption: str):
+    from analysis.report.event import _styled as styled
+
+    return styled(frame, caption)
+
+
+def show_moved(table: pd.DataFrame):
+    """:func:`group_event_table` for the notebook: one row per event (date, short title, kind),
+    one column per group: mean CAR % with stars read from the printed p, and its p; no index."""
+    from analysis.report.event import test_stars
+
+    rows = []
+    test = table["test"].iloc[0] if len(table) else ""
+    for ev_id, x in table.groupby("event_id", sort=False):
+        row = {"Date": fmt.date_text(x["date"].iloc[0]), "Event": x["short_title"].iloc[0], "Kind": x["kind"].iloc[0]}
+        for g in [g for g in GROUP_ORDER if g in set(table["group"])]:
+            r = x[x["group"] == g]
+            if r.empty:
+                row[f"{group_label(g)} %"] = fmt.NA
+                continue
+            r = r.iloc[0]
+            tested = int(r["n"]) >= 2 and np.isfinite(r["p_value"])
+            row[f"{group_label(g)} %"] = (fmt.pct(r["mean_car"]) + (test_stars(test, r["p_value"])[0] if tested else "")
+                                          + ("" if tested else f" (N = {int(r['n'])}, no test)"))
+            row[f"{group_label(g)} p"] = fmt.pvalue(r["p_value"]) if tested else fmt.NA
+        rows.append(row)
+    w = table["window"].iloc[0] if len(table) else ""
+    return _styled(pd.DataFrame(rows), f"Mean CAR{fmt.window_label(w)} in percent of each group's firms; p of the "
+                   f"group test; {fmt.STAR_NOTE}; n/a: the group has no firm at this event.")
+
+
+def show_targets_vs_suppliers(tvs: pd.DataFrame):
+    """:func:`targets_vs_suppliers` for the notebook (percent, units, no index)."""
+    rows = []
+    for _, r in tvs.iterrows():
+        rows.append({"Date": fmt.date_text(r["date"]), "Event": r.get("short_title", r["event_id"]),
+                     "Named firms %": fmt.pct(r["targets_mean_car"]) + fmt.stars(r["targets_p"]),
+                     "Named firms p": fmt.pvalue(r["targets_p"]),
+                     "US suppliers %": fmt.pct(r["suppliers_mean_car"]) + fmt.stars(r["suppliers_p"]),
+                     "US suppliers p": fmt.pvalue(r["suppliers_p"]),
+                     "Difference (pp)": fmt.pct(r["difference"])})
+    return _styled(pd.DataFrame(rows), f"Mean CAR in percent; difference = named firms minus US suppliers, in "
+                   f"percentage points (descriptive); {fmt.STAR_NOTE}; n/a: the event named none of the firms.")
+
+
+def show_pooled(frame: pd.DataFrame, by: str):
+    """:func:`kind_table` / :func:`year_table` for the notebook (percent, units, no index)."""
+    rows = []
+    for _, r in frame.iterrows():
+        rows.append({"Group": group_label(r["group"]), by.capitalize(): str(r[by]), "Events": int(r["events"]),
+                     "Firm-events": int(r["firm_events"]), "Mean CAR %": fmt.pct(r["mean_car"]),
+                     "Median CAR %": fmt.pct(r["median_car"]), "Share < 0 %": fmt.num(100 * r["share_negative"], 0),
+                     "Events p < 0.10": f"{int(r['events_significant_10'])} of {int(r['events_tested'])}"})
+    return _styled(pd.DataFrame(rows), "Pooled over the firm-events of each class (descriptive).")
+
+
 def _pooled(res, window: str, by: str, test: str) -> pd.DataFrame:
     ev = events_frame(res)
     c = requested_windows(res.car)
@@ -133,7 +189,7 @@ def targets_vs_suppliers(res, window: str = "-1:1", test: str = "bmp_kp") -> pd.
     named_events = set(g.loc[g["group"] == NAMED, "event_id"])
     g = g[~((g["group"] == "target") & g["event_id"].isin(named_events))].replace({"group": {NAMED: "target"}})
     ev = events_frame(res)
-    out = ev[["event_id", "date", "kind"]].copy()
+    out = ev[["event_id", "date", "kind", "short_title"]].copy()
     for group, tag in (("target", "targets"), ("supplier", "suppliers")):
         sub = g[g["group"] == group].set_index("event_id")
         out[f"{tag}_n"] = out["event_id"].map(sub["n"])
@@ -147,7 +203,8 @@ def targets_vs_suppliers(res, window: str = "-1:1", test: str = "bmp_kp") -> pd.
 
 
 def heatmap_figure(res, window: str = "-1:1"):
-    """CAR[window] (percent) of every firm at every event, events by firms, stars from the firm t-test."""
+    """CAR[window] (percent) of every firm at every event, events (short titles) by firms
+    (names), stars from the firm t-test's printed p, a dagger on flagged CARs."""
     import matplotlib.pyplot as plt
 
     from analysis.plots import plot_car_heatmap
@@ -155,18 +212,19 @@ def heatmap_figure(res, window: str = "-1:1"):
     n_events = len(res.event_ids)
     fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 1.0 + 0.48 * n_events + 1.3))
     plot_car_heatmap(res, window=window, ax=ax)
+    ax.set_title(ax.get_title(), fontsize=9)
     # Cell labels legible at print size: stars on a second line, white on dark cells.
     image = ax.images[0] if ax.images else None
     vmax = max(abs(image.norm.vmin), abs(image.norm.vmax)) if image is not None else None
     for text in ax.texts:
         label = text.get_text()
-        number = label.rstrip("*")
-        starred = label[len(number):]
+        number = label.rstrip("*\u2020")
+        marks = label[len(number):]
         try:
             value = float(number)
         except ValueError:
             continue
-        text.set_text(fmt.num(value, 1) + ("\n" + starred if starred else ""))
+        text.set_text(fmt.num(value, 1) + ("\n" + marks if marks else ""))
         text.set_fontsize(6.5)
         text.set_linespacing(0.9)
         if vmax and abs(value) > 0.6 * vmax:
@@ -175,29 +233,28 @@ def heatmap_figure(res, window: str = "-1:1"):
 
 
 def car_paths_figure(res, event_ids=None, ncols: int = 2, groups=("named", "target", "peer", "supplier")):
-    """Small multiples: each event's mean CAR path by group with 95% bands (shared y axis).
-
-    Same paths and bands as :func:`analysis.plots.plot_car_path` (via ``car_paths`` and
-    ``group_path``), drawn once for the whole grid.
-    """
+    """Small multiples: each event's portfolio CAR path by group with its 95% t-interval
+    (:func:`analysis.plots.portfolio_band`; shared y axis), one colour per group."""
     import matplotlib.pyplot as plt
 
-    from analysis.plots import car_paths, group_path
+    from analysis.plots import event_label, portfolio_band
 
     ids = [e for e in (event_ids or res.event_ids) if (res.car["event_id"] == e).any()]
     nrows = max(1, -(-len(ids) // ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(PRINT_WIDTH, 2.2 * nrows + 0.5), sharey=True, squeeze=False)
+    gcol = "group" if "group" in res.panel.frame.columns else "role"
     for ax, ev in zip(axes.ravel(), ids):
-        paths = car_paths(res, ev)
-        for g in groups:
-            gp = group_path(paths, g)
-            if gp.empty:
+        present = set(res.panel.frame.loc[res.panel.frame["event_id"] == ev, gcol])
+        for g in [g for g in groups if g in present]:
+            gp = portfolio_band(res, ev, g)
+            if gp.empty or not np.isfinite(gp["mean"]).any():
                 continue
-            ax.plot(gp["day"], 100 * gp["mean"], color=group_color(g), lw=1.2, label=f"{g} (n={int(gp['n'].max())})")
+            ax.plot(gp["day"], 100 * gp["mean"], color=group_color(g), lw=1.2,
+                    label=f"{group_label(g)} (N = {int(gp['n'].max())})")
             ax.fill_between(gp["day"], 100 * gp["lo"], 100 * gp["hi"], color=group_color(g), alpha=0.15, lw=0)
         ax.axhline(0, color="grey", lw=0.6)
-        ax.axvline(0, color="grey", lw=0.6, ls="--")
-        ax.set_title(ev, fontsize=8.5)
+        ax.axvline(0, color="black", lw=0.6, ls=":")
+        ax.set_title(event_label(res, ev), fontsize=8.5)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6.5, loc="lower left")
@@ -211,58 +268,55 @@ def car_paths_figure(res, event_ids=None, ncols: int = 2, groups=("named", "targ
 
 
 def groups_figure(res, window: str = "-1:1"):
-    """Targets vs suppliers (and peers): mean CAR[window] per event with 95% cross-sectional intervals."""
+    """Named firms vs US suppliers (and peers): portfolio CAR[window] per event with its 95% interval."""
     import matplotlib.pyplot as plt
 
     from analysis.plots import plot_groups_by_event
 
-    fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 3.4))
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 3.8))
     plot_groups_by_event(res, window=window, ax=ax)
-    ev = events_frame(res).set_index("event_id")
-    labels = [f"{fmt.date_text(ev.at[e, 'date'])}\n{e}" if e in ev.index else e for e in res.event_ids]
-    ax.set_xticks(range(len(labels)), labels, rotation=0, ha="center", fontsize=7)  # horizontal, no overlap
     ax.set_title(ax.get_title(), fontsize=10)
     fig.tight_layout()
     return fig
 
 
 def reaction_timeline_figure(res, window: str = "-1:1", groups=("named", "target", "supplier")):
-    """Mean CAR[window] of each group at each event in date order; filled markers for actions,
-    open markers for press reports; bars are 95% cross-sectional intervals (N >= 2)."""
+    """Portfolio CAR[window] of each group at each event in date order, with the portfolio
+    test's 95% interval; filled markers for actions, open markers for press reports."""
     import matplotlib.pyplot as plt
 
     ev = events_frame(res).sort_values("date", kind="stable").reset_index(drop=True)
-    c = requested_windows(res.car)
-    c = c[c["window"] == window]
-    fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 3.4))
+    t = res.tests
+    pf = t[(t["test"] == "portfolio") & (t["window"] == window)] if "estimate" in t.columns else t.iloc[:0]
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 3.8))
     offsets = np.linspace(-0.12, 0.12, len(groups)) if len(groups) > 1 else [0.0]
     for off, group in zip(offsets, groups):
-        xs, ys, hs, kinds = [], [], [], []
+        xs, ys, lo, hi, kinds = [], [], [], [], []
         for i, row in ev.iterrows():
-            v = c[(c["event_id"] == row["event_id"]) & _in_group(c, group)]["car"]
-            v = v[np.isfinite(v.astype(float))]
-            if not len(v):
+            r = pf[(pf["event_id"] == row["event_id"]) & (pf["group"] == group)]
+            if r.empty or not np.isfinite(r["estimate"].iloc[0]):
                 continue
+            r = r.iloc[0]
             xs.append(i + off)
-            ys.append(100 * v.mean())
-            hs.append(100 * Z95 * v.std(ddof=1) / np.sqrt(len(v)) if len(v) >= 2 else 0.0)
+            ys.append(100 * r["estimate"])
+            lo.append(100 * (r["estimate"] - r["ci_low"]))
+            hi.append(100 * (r["ci_high"] - r["estimate"]))
             kinds.append(row["kind"])
         if not xs:
             continue
         color = group_color(group)
-        ax.errorbar(xs, ys, yerr=hs, fmt="none", ecolor=color, alpha=0.6, capsize=3)
+        ax.errorbar(xs, ys, yerr=[lo, hi], fmt="none", ecolor=color, alpha=0.6, capsize=2)
         ax.plot(xs, ys, color=color, lw=0.8, alpha=0.5)
         for x, y, k in zip(xs, ys, kinds):
-            ax.plot([x], [y], marker="o", ms=6, color=color,
+            ax.plot([x], [y], marker="o", ms=5, color=color,
                     markerfacecolor=color if k == "action" else "white", markeredgewidth=1.5)
         ax.plot([], [], marker="o", color=color, lw=0.8, label=group_label(group))
     ax.plot([], [], marker="o", ls="none", color="black", label="action (filled)")
     ax.plot([], [], marker="o", ls="none", color="black", markerfacecolor="white", label="press report (open)")
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xticks(range(len(ev)), [f"{fmt.date_text(d)}\n{e}" for d, e in zip(ev["date"], ev["event_id"])],
-                  fontsize=7)
-    ax.set_ylabel(f"mean CAR{fmt.window_label(window)} (%)")
-    ax.set_title(f"Reaction by event date: mean CAR{fmt.window_label(window)} with 95% interval", fontsize=10)
+    ax.set_xticks(range(len(ev)), [f"{t}" for t in ev["short_title"]], fontsize=6.5, rotation=35, ha="right")
+    ax.set_ylabel(f"portfolio CAR{fmt.window_label(window)} (%)")
+    ax.set_title(f"Reaction by event date: portfolio CAR{fmt.window_label(window)} with 95% interval", fontsize=10)
     ax.legend(fontsize=7.5, loc="best", ncol=2)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()

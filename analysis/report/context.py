@@ -60,6 +60,7 @@ class EventOutputs:
     robust_firms: pd.DataFrame | None = None  # artifacts.ROBUSTNESS_FIRMS
     meta: dict = field(default_factory=dict)  # artifacts.META
     figure: str | None = None  # artifacts.CAR_PATH
+    price_figure: str | None = None  # artifacts.PRICE_PATH
 
     @property
     def has_results(self) -> bool:

@@ -6,7 +6,14 @@ the other functions turn its results into the tables and figures of one event:
 - :func:`firm_table`   CAR by firm and window (decimals), s.e., t, p, stars, notes;
 - :func:`group_tests`  every cross-sectional test of every group and window (long), with stars;
 - :func:`robustness`   the same event under other normal-return models and windows;
-- :func:`car_path_figure` mean CAR path by group with 95% bands, sized for print.
+- :func:`car_path_figure` each group's portfolio CAR path with its 95% interval, sized for print;
+- :func:`price_figure`    prices around day 0 indexed to 100 on day -1;
+- :func:`fit`             the study's results, with an error that names the notebook parameter
+  ``prices`` when Yahoo Finance cannot be reached.
+
+The ``show_*`` functions format a table for the notebook the way the PDF prints it: percent with
+the unit in the column header, p-values as "<0.001", stars read from the printed p, "n/a" (with
+a note) instead of NaN, no index column.
 
 Columns added to the results by newer versions of the engine (rank tests, placebo rows,
 ``limit_flag``, volume tests) are shown when present and ignored when absent.
@@ -22,7 +29,7 @@ import pandas as pd
 from analysis.errors import UserError
 from analysis.tables import requested_windows
 from analysis.vocab import DEFAULT_WINDOWS, US_EXCHANGES
-from analysis.paths import cache_dir as project_cache_dir
+from analysis.paths import PROJECT as REPO, cache_dir as project_cache_dir
 from analysis import fmt
 from analysis.inference.battery import describe
 from analysis.inference.registry import REGISTRY
@@ -93,6 +100,24 @@ def build_study(event_ids=None, groups=None, symbols=None, model: str = "market"
     )
 
 
+#: What the event notebook tells its user to set when Yahoo Finance cannot be reached.
+OFFLINE_HINT = 'set the notebook parameter prices = "../../shared/prices" (a folder of recorded <SYMBOL>.csv files)'
+
+
+def fit(study):
+    """``study.fit()``; when the prices come from Yahoo Finance and none could be loaded, the
+    error says which notebook parameter to set instead (not the make variable)."""
+    try:
+        return study.fit()
+    except UserError as exc:
+        if study.prices is not None:
+            raise
+        text = str(exc).replace("use recorded prices with PRICES=DIR (--prices DIR)", OFFLINE_HINT)
+        if OFFLINE_HINT not in text:
+            text += f"; to work offline, {OFFLINE_HINT}"
+        raise UserError(text) from None
+
+
 def event_info(res, event_id: str) -> dict:
     """Catalog row of an event plus its day 0 on each exchange (from the fitted firms)."""
     ev = res.study.events.set_index("event_id").loc[event_id]
@@ -103,16 +128,47 @@ def event_info(res, event_id: str) -> dict:
         if "exchange" in e.columns:
             for exch, d in e.groupby("exchange")["day0"].first().items():
                 day0[str(exch)] = str(d)
-    return {"event_id": event_id, "title": ev["title"], "kind": ev["kind"], "announced_at": ev["announced_at"],
-            "source": ev["source"], "day0": day0}
+    return {"event_id": event_id, "title": ev["title"], "short_title": ev.get("short_title", event_id),
+            "kind": ev["kind"], "announced_at": ev["announced_at"], "source": fmt.public_source(ev["source"]),
+            "day0": day0, **event_groups(res, event_id)}
+
+
+def event_groups(res, event_id: str) -> dict:
+    """Who the event named and how its firms are grouped: ``named`` (firm names), ``named_source``
+    (what ``data/event_firms.csv`` cites, seed file names left out), ``groups`` {group: [{symbol,
+    name}]} in display order (firms with prices around the event)."""
+    from analysis.vocab import GROUP_ORDER, NAMED
+
+    f = res.panel.frame
+    rows = f[f["event_id"] == event_id]
+    gcol = "group" if "group" in rows.columns else "role"
+    groups = {g: [{"symbol": s, "name": n} for s, n in zip(rows.loc[rows[gcol] == g, "symbol"],
+                                                            rows.loc[rows[gcol] == g, "name"])]
+              for g in GROUP_ORDER if (rows[gcol] == g).any()}
+    ef = getattr(res.study, "event_firms", None)
+    named, source, described = [], [], False
+    if isinstance(ef, pd.DataFrame) and len(ef):
+        e = ef[ef["event_id"] == event_id]
+        described = len(e) > 0
+        names = dict(zip(res.study.universe["symbol"], res.study.universe["name"]))
+        hit = e[e["relation"] == NAMED]
+        named = [names.get(s, s) for s in hit["symbol"]]
+        source = list(dict.fromkeys(fmt.public_source(x) for x in (hit if len(hit) else e)["source"]))
+    return {"named": named, "named_source": source, "described": described, "groups": groups}
 
 
 def show_event(res, event_id: str):
-    """A small table describing the event (for the notebook)."""
+    """A small table describing the event (for the notebook): short title, date, who was named,
+    the groups, day 0 on each exchange."""
+    from analysis.vocab import exchange_label, group_label
+
     info = event_info(res, event_id)
-    rows = [("Event", info["event_id"]), ("Kind", info["kind"]), ("Announced", info["announced_at"]),
-            ("What happened", info["title"]), ("Source", info["source"])]
-    rows += [(f"Day 0 ({k})", v) for k, v in info["day0"].items()]
+    rows = [("Event", info["short_title"]), ("Kind", info["kind"]), ("Announced", info["announced_at"]),
+            ("What happened", info["title"]), ("Source", info["source"]),
+            ("Named", ", ".join(info["named"]) or "none of the studied firms")]
+    rows += [(group_label(g), ", ".join(fmt.short_name(m["name"]) for m in members))
+             for g, members in info["groups"].items()]
+    rows += [(f"Day 0 ({exchange_label(k)})", v) for k, v in info["day0"].items()]
     return pd.DataFrame(rows, columns=["", "value"]).style.hide(axis="index").set_properties(
         **{"text-align": "left", "white-space": "pre-wrap"})
 
@@ -136,9 +192,17 @@ def _note(row) -> str:
     return "; ".join(notes)
 
 
+#: car.csv flag columns carried into the firm table (:mod:`analysis.inference.flags`).
+FLAG_COLUMNS = ("overlaps", "driver_day", "driver_ar", "off_day0_driver", "confounders")
+
+
 def firm_table(res, event_id: str | None = None, windows=None) -> pd.DataFrame:
-    """CAR by firm and window: CAR and s.e. (decimals), t, p, stars, BHAR (decimal) and notes."""
-    c = requested_windows(res.car)  # limit-extended windows: in res.car (window_kind)
+    """CAR by firm and window: CAR and s.e. (decimals), t, p, stars, BHAR (decimal) and notes,
+    then the firm's group, the flags of car.csv (overlaps, driver_day, driver_ar,
+    off_day0_driver, confounders), the suspension span and, on a window whose day-0 close sat at
+    the daily price limit, the limit-extended window 0:k beside it (limit_window, limit_car,
+    limit_car_se, limit_p: the CAR until the first close off the limit, decimals)."""
+    c = requested_windows(res.car)
     c = c if event_id is None else c[c["event_id"] == event_id]
     if windows is not None:
         c = c[c["window"].isin(list(windows))]
@@ -156,36 +220,102 @@ def firm_table(res, event_id: str | None = None, windows=None) -> pd.DataFrame:
         "bhar": c["bhar"].to_numpy(dtype=float) if "bhar" in c else np.nan,
         "note": [_note(r) for r in c.to_dict("records")],
     })
+    out["group"] = c["group"].to_numpy() if "group" in c else out["role"].to_numpy()
+    for col in FLAG_COLUMNS + ("spans_suspension", "suspension_first", "suspension_last", "limit_flag"):
+        if col in c.columns:
+            v = c[col].to_numpy()
+            out[col] = v if col not in ("overlaps", "confounders", "limit_flag") else [
+                x if isinstance(x, str) else "" for x in v]
+    out["limit_window"], out["limit_car"], out["limit_car_se"], out["limit_p"] = "", np.nan, np.nan, np.nan
+    if "window_kind" in res.car.columns:
+        ext = res.car[res.car["window_kind"] == "limit_extended"]
+        for i, r in enumerate(out.itertuples(index=False)):
+            if r.window != "0:0":
+                continue
+            e = ext[(ext["event_id"] == r.event_id) & (ext["symbol"] == r.symbol)]
+            if len(e):
+                e = e.iloc[0]
+                out.loc[i, ["limit_window", "limit_car", "limit_car_se", "limit_p"]] = (
+                    e["window"], float(e["car"]), float(e["car_se"]), float(e["car_p"]))
     return out.reset_index(drop=True)
 
 
+def _styled(frame: pd.DataFrame, caption: str | None = None):
+    """A table of formatted text for the notebook: no index column, left-aligned text."""
+    st = frame.style.hide(axis="index").set_properties(**{"text-align": "right"})
+    text_cols = [c for c in frame.columns if frame[c].map(lambda x: isinstance(x, str) and not _numberish(x)).any()]
+    if text_cols:
+        st = st.set_properties(subset=text_cols, **{"text-align": "left"})
+    if caption:
+        st = st.set_caption(caption).set_table_styles(
+            [{"selector": "caption", "props": "caption-side: bottom; text-align: left; font-size: 0.85em"}])
+    return st
+
+
+def _numberish(text: str) -> bool:
+    t = text.replace(fmt.MINUS, "-").rstrip("*").strip()
+    return t in (fmt.NA, "") or t.startswith("<") or t.replace(".", "", 1).lstrip("+-").isdigit()
+
+
 def show_firm_table(table: pd.DataFrame, window: str | None = None):
-    """Styled per-firm table for the notebook: one row per firm, windows side by side (CAR in percent)."""
+    """The per-firm table for the notebook as the PDF prints it: one row per firm, for each
+    window CAR % (stars from the printed p) and p; notes once per firm; no index column."""
+    from analysis.vocab import group_label
+
     t = table if window is None else table[table["window"] == window]
-    t = t.assign(car_pct=100 * t["car"], se_pct=100 * t["car_se"])
-    keys = (["event_id"] if t["event_id"].nunique() > 1 else []) + ["symbol", "name", "role"]
-    wide = t.pivot_table(index=keys, columns="window",
-                         values=["car_pct", "se_pct", "t", "p"], sort=False, aggfunc="first")
     windows = list(dict.fromkeys(t["window"]))
-    order = [(v, w) for w in windows for v in ("car_pct", "se_pct", "t", "p")]
-    wide = wide.reindex(columns=order)
-    wide.columns = pd.MultiIndex.from_tuples([(f"CAR{fmt.window_label(w)}", {"car_pct": "CAR %", "se_pct": "s.e. %",
-                                               "t": "t", "p": "p"}[v]) for v, w in order])
-    notes = t.groupby(keys[:-2], sort=False)["note"].agg(lambda s: "; ".join(sorted({x for x in s if x})))
-    wide[("", "notes")] = [notes.get(k[:-2] if len(k) > 3 else k[0], "") for k in wide.index]
-    formats = {col: "{:.2f}" for col in wide.columns if col[1] in ("CAR %", "s.e. %", "t")}
-    formats.update({col: "{:.3f}" for col in wide.columns if col[1] == "p"})
-    return wide.style.format(formats, na_rep="n/a").apply(
-        lambda s: ["font-weight: bold" if (isinstance(v, float) and v < 0.05) else "" for v in s],
-        subset=[c for c in wide.columns if c[1] == "p"])
+    many = t["event_id"].nunique() > 1
+    rows = []
+    for (ev_id, sym), g in t.groupby(["event_id", "symbol"], sort=False):
+        first = g.iloc[0]
+        row = ({"Event": ev_id} if many else {}) | {
+            "Firm": first["name"], "Ticker": sym, "Group": group_label(first.get("group", first["role"]))}
+        for w in windows:
+            r = g[g["window"] == w]
+            wl = fmt.window_label(w)
+            if r.empty:
+                row[f"CAR{wl} %"], row[f"p{wl}"] = fmt.NA, fmt.NA
+                continue
+            r = r.iloc[0]
+            row[f"CAR{wl} %"] = fmt.pct(r["car"]) + fmt.stars(r["p"])
+            row[f"p{wl}"] = fmt.pvalue(r["p"])
+        row["Notes"] = "; ".join(dict.fromkeys(fmt.prose(x) for x in g["note"] if x))
+        rows.append(row)
+    return _styled(pd.DataFrame(rows), f"CAR in percent; {fmt.STAR_NOTE}; n/a: no return in the window.")
+
+
+#: The star rule of every test table (notebooks and PDF), in words for the table notes.
+OVERSIZED_RULE = ("oversized here (its size in this design's simulation exceeds 7%): its stars come from "
+                  "the calibrated p only, never from its own p")
+
+
+def oversized(test: str) -> bool:
+    """Is ``test`` oversized in this study's design (:func:`analysis.inference.design.oversized_here`)?"""
+    from analysis.inference.design import oversized_here
+
+    return test in oversized_here()
+
+
+def test_stars(test: str, p, p_calibrated=np.nan) -> tuple[str, str]:
+    """Stars of a test row as (next to its p, next to its calibrated p), each read from the
+    printed value. An oversized test never carries stars from its own p: only its calibrated p
+    earns them. Other tests carry them next to their p."""
+    if oversized(test):
+        return "", fmt.stars(p_calibrated)
+    return fmt.stars(p), ""
 
 
 def group_tests(res, event_id: str | None = None) -> pd.DataFrame:
-    """Every test row (long): event, group, window, n, mean CAR (decimal), test, statistic, p, stars."""
+    """Every test row (long): event, group, window, n, mean CAR (decimal), test, statistic, p,
+    stars (next to p), then the other columns of tests.csv and ``stars_calibrated`` (next to the
+    calibrated p; :func:`test_stars`)."""
     t = res.tests if event_id is None else res.tests[res.tests["event_id"] == event_id]
     out = t.copy()
     out["mean_car"] = out["mean_car"].astype(float)
-    out["stars"] = [fmt.stars(p) for p in out["p_value"]]
+    pcal = out["p_calibrated"] if "p_calibrated" in out.columns else pd.Series(np.nan, index=out.index)
+    pairs = [test_stars(n, p, q) for n, p, q in zip(out["test"], out["p_value"], pcal)]
+    out["stars"] = [a for a, _ in pairs]
+    out["stars_calibrated"] = [b for _, b in pairs]
     cols = ["event_id", "group", "window", "n", "mean_car", "test", "statistic", "p_value", "stars"]
     extra = [c for c in out.columns if c not in cols]
     return out[cols + extra].reset_index(drop=True)
@@ -198,22 +328,49 @@ def tests_present(tests: pd.DataFrame) -> list[str]:
 
 
 def show_group_tests(tests: pd.DataFrame, window: str | None = None):
-    """Styled test table for the notebook: rows (group, window), cells 'statistic (p)***'."""
+    """The group tests for the notebook as the PDF prints them: rows (group, window), N, the
+    portfolio CAR % with its 95% interval, then each test as 'statistic (p) [calibrated p]'
+    with stars by :func:`test_stars`; no index column."""
+    from analysis.vocab import GROUP_ORDER, group_label
+
     t = tests if window is None else tests[tests["window"] == window]
     if t.empty:
-        return pd.DataFrame({"note": ["no cross-sectional test (fewer than 2 firms per group)"]})
+        return _styled(pd.DataFrame({"Note": ["no cross-sectional test (fewer than 2 firms per group)"]}))
     names = tests_present(t)
-    keys = (["event_id"] if t["event_id"].nunique() > 1 else []) + ["group", "window"]
-    base = t.drop_duplicates(keys)[keys + ["n", "mean_car"]].set_index(keys)
-    base["mean_car"] = 100 * base["mean_car"]
-    for name in names:
-        sub = t[t["test"] == name].set_index(keys)
-        base[describe(name, "label")] = [
-            "n/a" if not np.isfinite(r.statistic) else f"{fmt.num(r.statistic)} ({fmt.pvalue(r.p_value)}){r.stars}"
-            for r in sub.reindex(base.index).itertuples()
-        ]
-    base = base.rename(columns={"mean_car": "mean CAR %"})
-    return base.style.format({"mean CAR %": "{:.2f}"})
+    many = t["event_id"].nunique() > 1
+    order = {g: i for i, g in enumerate(GROUP_ORDER)}
+    rows = []
+    keys = ["event_id", "window", "group"]
+    ev_pos = {e: i for i, e in enumerate(dict.fromkeys(t["event_id"]))}
+    w_pos = {w: i for i, w in enumerate(dict.fromkeys(t["window"]))}
+    cells = sorted(t.groupby(keys, sort=False),
+                   key=lambda kv: (ev_pos[kv[0][0]], w_pos[kv[0][1]], order.get(kv[0][2], len(order))))
+    for (ev_id, w, g), x in cells:
+        row = ({"Event": ev_id} if many else {}) | {"Window": fmt.window_label(w), "Group": group_label(g),
+                                                    "N": int(x["n"].iloc[0])}
+        pf = x[x["test"] == "portfolio"]
+        if len(pf) and "estimate" in pf.columns and np.isfinite(pf["estimate"].iloc[0]):
+            r = pf.iloc[0]
+            row["Portfolio CAR %"] = fmt.pct(r["estimate"])
+            row["95% CI %"] = f"{fmt.pct(r['ci_low'])} to {fmt.pct(r['ci_high'])}"
+        else:
+            row["Portfolio CAR %"] = fmt.pct(x["mean_car"].iloc[0])
+            row["95% CI %"] = fmt.NA
+        for name in names:
+            r = x[x["test"] == name]
+            label = describe(name, "label") + (" (oversized here)" if oversized(name) else "")
+            if r.empty or not np.isfinite(r["statistic"].iloc[0]):
+                row[label] = fmt.NA
+                continue
+            r = r.iloc[0]
+            pc = r.get("p_calibrated", np.nan)
+            st, stc = test_stars(name, r["p_value"], pc)
+            cal = f" [{fmt.pvalue(pc)}{stc}]" if np.isfinite(pc) else ""
+            row[label] = f"{fmt.num(r['statistic'])} ({fmt.pvalue(r['p_value'])}{st}){cal}"
+        rows.append(row)
+    note = (f"Statistic (p) [calibrated p]; {fmt.STAR_NOTE}. A test marked {OVERSIZED_RULE}. "
+            "n/a: the test needs more firms than the group has.")
+    return _styled(pd.DataFrame(rows), note)
 
 
 def optional_tables(res) -> dict[artifacts.Artifact, pd.DataFrame]:
@@ -252,7 +409,7 @@ def robustness(res, models=("mean", "market-adjusted", "ff3"), factors=None, ext
         missing = [str(f) for f in factors if not Path(f).is_file()]
         if missing:
             factors = None
-            factor_note = f"factor file(s) not found: {', '.join(missing)}"
+            factor_note = f"factor file(s) not found: {', '.join(Path(m).name for m in missing)}"
         else:
             factor_note = ""
     else:
@@ -310,28 +467,69 @@ def robustness(res, models=("mean", "market-adjusted", "ff3"), factors=None, ext
 
 
 def show_robustness(groups: pd.DataFrame, window: str = "-1:1", test: str = "bmp_kp"):
-    """Styled view: mean CAR % (stars from ``test``) by event and group, one column per model."""
+    """The robustness view for the notebook: mean CAR % (stars from ``test``, read from its
+    printed p) by event and group, one column per model; no index column."""
+    from analysis.vocab import MODEL_LABELS, group_label
+
     t = groups[(groups["window"] == window) & (groups["test"] == test)]
     if t.empty:
-        return pd.DataFrame({"note": [f"no robustness rows for window {window}"]})
-    cell = [f"{fmt.pct(m)}{fmt.stars(p)} (n={n})" for m, p, n in zip(t["mean_car"], t["p_value"], t["n"])]
-    t = t.assign(cell=cell, column=[f"{m} ({s})" for m, s in zip(t["model"], t["scope"])])
-    return t.pivot_table(index=["event_id", "group"], columns="column", values="cell", aggfunc="first", sort=False)
+        return _styled(pd.DataFrame({"Note": [f"no robustness rows for window {window}"]}))
+    models = list(dict.fromkeys(zip(t["model"], t["scope"])))
+    rows = []
+    for (ev_id, g), x in t.groupby(["event_id", "group"], sort=False):
+        row = {"Event": ev_id, "Group": group_label(g)}
+        for m, scope in models:
+            r = x[(x["model"] == m) & (x["scope"] == scope)]
+            col = f"{MODEL_LABELS.get(m, m)} ({scope}) %"
+            row[col] = fmt.NA if r.empty else (f"{fmt.pct(r['mean_car'].iloc[0])}"
+                                              f"{test_stars(test, r['p_value'].iloc[0])[0]} (N = {int(r['n'].iloc[0])})")
+        rows.append(row)
+    return _styled(pd.DataFrame(rows), f"Mean CAR{fmt.window_label(window)} in percent; stars from the "
+                   f"{describe(test, 'label')} test ({fmt.STAR_NOTE}); n/a: not estimated.")
 
 
 # --------------------------------------------------------------------------- figures
 
 
-def car_path_figure(res, event_id: str, group=None, symbols=None, height: float = 3.0):
-    """Mean CAR path by group (or per firm with ``symbols``) with 95% bands, drawn at print width."""
+#: Size of the two small figures of an event (prices, CAR path), side by side in the PDF, inches.
+SMALL_FIGURE = (PRINT_WIDTH / 2, 2.9)
+
+
+def car_path_figure(res, event_id: str, group=None, symbols=None, size=SMALL_FIGURE):
+    """Each group's portfolio CAR path with its 95% t-interval (per firm with ``symbols``),
+    one colour per group, drawn at the printed size."""
     import matplotlib.pyplot as plt
 
     from analysis.plots import plot_car_path
 
-    fig, ax = plt.subplots(figsize=(PRINT_WIDTH, height))
-    plot_car_path(res, event_id=event_id, group=group, ax=ax, symbols=symbols,
-                  title=f"{event_id}: mean CAR with 95% band")
+    fig, ax = plt.subplots(figsize=size)
+    plot_car_path(res, event_id=event_id, group=group, ax=ax, symbols=symbols, title="Portfolio CAR by group")
+    _small(ax)
+    ax.legend(fontsize=6.3, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
+    ax.set_xlabel("trading day (CAR cumulated from the first day shown)", fontsize=7.5)
+    fig.tight_layout()
     return fig
+
+
+def price_figure(res, event_id: str, symbols=None, size=SMALL_FIGURE):
+    """Prices around day 0, indexed to 100 on day -1 (:func:`analysis.plots.plot_prices`): the
+    named firms, the most exposed US supplier and each market's benchmark, drawn at the printed size."""
+    import matplotlib.pyplot as plt
+
+    from analysis.plots import plot_prices
+
+    fig, ax = plt.subplots(figsize=size)
+    plot_prices(res, event_id, ax=ax, symbols=symbols)
+    _small(ax)
+    fig.tight_layout()
+    return fig
+
+
+def _small(ax) -> None:
+    ax.title.set_fontsize(8.5)
+    ax.xaxis.label.set_fontsize(7.5)
+    ax.yaxis.label.set_fontsize(7.5)
+    ax.tick_params(labelsize=7)
 
 
 def event_meta(res, event_id: str, notes=()) -> dict:

@@ -44,7 +44,7 @@ def _event_info(ev_id: str, catalog_row: dict | None) -> dict:
                 "source": "—"}
     announced = str(catalog_row["announced_at"])
     date = pd.Timestamp(announced[:10])
-    return {"event_id": ev_id, "title": catalog_row["title"], "short_title": short_title(catalog_row["title"]),
+    return {"event_id": ev_id, "title": catalog_row["title"], "short_title": catalog_row.get("short_title") or short_title(catalog_row["title"]),
             "kind": catalog_row["kind"], "announced_at": announced, "date": date, "date_text": fmt.date_text(date),
             "source": catalog_row["source"]}
 
@@ -75,7 +75,8 @@ def collect_event(info: dict, job: Job | None, root: Path) -> EventOutputs:
         robust=artifacts.read_table(out, artifacts.ROBUSTNESS),
         robust_firms=artifacts.read_table(out, artifacts.ROBUSTNESS_FIRMS),
         meta=artifacts.read_json(meta_path) if meta_path.is_file() else {},
-        figure=_relative(artifacts.find_figure(out, artifacts.CAR_PATH), root))
+        figure=_relative(artifacts.find_figure(out, artifacts.CAR_PATH), root),
+        price_figure=_relative(artifacts.find_figure(out, artifacts.PRICE_PATH), root))
 
 
 def collect_compare(job: Job | None, root: Path) -> CompareOutputs:

@@ -1,5 +1,7 @@
-"""PDF section "Events": per event its CAR path, CAR by firm and window, the group tests and
-abnormal volume (template block ``data.events``)."""
+"""PDF section "Events": per event who was named and the groups, a price figure and the
+portfolio CAR path, CAR by firm and window, the group tests and abnormal volume (template block
+``data.events``). Flags are short notes next to the numbers they concern, each note once per
+table (:class:`~analysis.report.sections.common.Notes`)."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,59 +10,138 @@ import pandas as pd
 from analysis import fmt
 from analysis.inference.battery import describe
 from analysis.report.context import EventOutputs, ReportInputs
-from analysis.report.sections.common import test_order, window_order
+from analysis.report.event import OVERSIZED_RULE, oversized, test_stars
+from analysis.report.sections.common import Notes, sup, test_order, window_order
 from analysis.report.typst_tables import cell, table
-from analysis.vocab import GROUP_ORDER, ROLES, exchange_label, group_label
+from analysis.vocab import GROUP_ORDER, exchange_label, group_color, group_label
+
+#: Note heads of the flags (the same letters' meaning is spelled out under each table).
+OVERLAP = "the window also holds day 0 of another event of the catalog"
+DRIVER = "most of this CAR is one day other than day 0 (|AR| above 3 estimation s.d. and half the CAR)"
+NEWS = "other news in the window (data/confounders.csv)"
+SUSPENSION = "a trading suspension: the return at resumption spans the suspended sessions"
+LIMIT = "a close at the daily price limit (the reaction is censored that day)"
+INCOMPLETE = "incomplete window: fewer returns than sessions; left out of the group tests"
+LIMIT_EXTENDED = ("day-0 close at the daily price limit: the day-0 CAR is censored; beside it, the CAR until the "
+                  "first close off the limit")
 
 
-def firm_table_spec(firms: pd.DataFrame, windows: list[str], caption: str) -> dict:
-    """CAR by firm (rows, grouped by role) and window (column groups: CAR % with s.e. below, t, p)."""
-    header = [[cell("")] + [cell(f"CAR{fmt.window_label(w)}", colspan=3, align="center") for w in windows],
-              [cell("Firm", align="left")] + [c for _ in windows for c in
-                                                (cell("CAR %"), cell("t"), cell("p"))]]
-    rows, lines = [], []
-    notes = []
+def _titles(titles: dict | None, ids: str) -> str:
+    found = [t for t in (x.strip() for x in str(ids).split(";")) if t]
+    return ", ".join((titles or {}).get(e, e) for e in found)
+
+
+def _flag_marks(r: dict, notes: Notes, titles: dict | None, firm: str) -> list[str]:
+    """Letters of the flags of one firm-window row (car_by_firm), with their details noted once."""
+    marks = []
+    ov = r.get("overlaps")
+    if isinstance(ov, str) and ov.strip():
+        marks.append(notes.mark("overlap", OVERLAP, _titles(titles, ov)))
+    if bool(r.get("off_day0_driver", False)) and np.isfinite(r.get("driver_day", np.nan)):
+        marks.append(notes.mark("driver", DRIVER, f"{firm} day {fmt.num(r['driver_day'], 0, signed=True)} "
+                                                  f"(AR {fmt.pct(r['driver_ar'], 1)}%)"))
+    cf = r.get("confounders")
+    if isinstance(cf, str) and cf.strip():
+        for what in cf.split(" | "):
+            marks.append(notes.mark("news", NEWS, fmt.prose(what.strip())))
+    if bool(r.get("spans_suspension", False)):
+        first, last = r.get("suspension_first"), r.get("suspension_last")
+        span = (f" {fmt.date_text(first)} to {fmt.date_text(last)}" if isinstance(first, str) and first
+                and isinstance(last, str) and last else "")
+        marks.append(notes.mark("suspension", SUSPENSION, f"{firm},{span}" if span else firm))
+    lf = r.get("limit_flag")
+    if isinstance(lf, str) and lf.strip():
+        days = "; ".join(x.split(" (")[0].strip() for x in lf.split(";"))
+        marks.append(notes.mark("limit", LIMIT, f"{firm} {fmt.prose(days)}"))
+    if not bool(r.get("complete", True)):
+        marks.append(notes.mark("incomplete", INCOMPLETE))
+    return marks
+
+
+def firm_table_spec(firms: pd.DataFrame, windows: list[str], caption: str, titles: dict | None = None) -> dict:
+    """CAR by firm (rows, grouped by group) and window (column groups: CAR % with s.e. below, and
+    p); flags as lettered notes next to the CAR they concern, each note once; beside a censored
+    day-0 CAR, the limit-extended window's CAR."""
     records = firms.to_dict("records")
+    extended = [w for w in windows if w == "0:0"] if "limit_window" in firms.columns and (
+        firms["limit_window"].fillna("").astype(str) != "").any() else []
+    cols_of = {w: 3 if w in extended else 2 for w in windows}
+    header = [[cell("")] + [cell(f"CAR{fmt.window_label(w)}", colspan=cols_of[w], align="center") for w in windows],
+              [cell("Firm", align="left")] + [c for w in windows for c in
+                                                ((cell("CAR %"), cell("p"))
+                                                 + ((cell("to limit end %", sub="window, p"),) if w in extended else ()))]]
+    rows, lines = [], []
+    notes = Notes()
     at = {(r["symbol"], r["window"]): r for r in records}
-    roles = list(dict.fromkeys(r["role"] for r in records))
-    for role in [x for x in ROLES if x in roles] + sorted(set(roles) - set(ROLES)):
-        symbols = list(dict.fromkeys(r["symbol"] for r in records if r["role"] == role))
+    key = "group" if "group" in firms.columns else "role"
+    groups = list(dict.fromkeys(r[key] for r in records))
+    ordered = [g for g in GROUP_ORDER if g in groups] + [g for g in groups if g not in GROUP_ORDER]
+    width = 1 + sum(cols_of.values())
+    for g in ordered:
+        symbols = list(dict.fromkeys(r["symbol"] for r in records if r[key] == g))
         lines.append(len(rows))
-        rows.append([cell(group_label(role), colspan=1 + 3 * len(windows), align="left", italic=True)])
+        rows.append([cell(group_label(g), colspan=width, align="left", italic=True)])
         for sym in symbols:
             name = next(r["name"] for r in records if r["symbol"] == sym)
-            mark = ""
+            short = fmt.short_name(name)
             row = []
             for w in windows:
                 r = at.get((sym, w))
                 if r is None:
-                    row += [cell("n/a"), cell(""), cell("")]
+                    row += [cell(fmt.NA), cell("")] + ([cell("")] if w in extended else [])
+                    notes.mark("na", "n/a: no return of the firm in the window")
                     continue
-                if r["note"]:
-                    mark = "†"
-                    notes.append(f"{sym} {fmt.window_label(w)}: {fmt.prose(r['note'])}")
-                row += [cell(fmt.pct(r["car"]), sub=f"({fmt.pct(r['car_se'])})", sup=r["stars"] or None),
-                        cell(fmt.num(r["t"])), cell(fmt.pvalue(r["p"]))]
-            rows.append([cell(f"{name}{mark}", sub=sym, align="left")] + row)
-    note = ("CAR and its standard error (in parentheses) in percent; t = CAR / s.e.; two-sided p from Student t "
-            "with the estimation residual degrees of freedom. * p < 0.10, ** p < 0.05, *** p < 0.01.")
+                marks = _flag_marks(r, notes, titles, short)
+                row += [cell(fmt.pct(r["car"]), sub=f"({fmt.pct(r['car_se'])})", sup=sup(fmt.stars(r["p"]), marks)),
+                        cell(fmt.pvalue(r["p"]))]
+                if w in extended:
+                    lw = r.get("limit_window")
+                    if isinstance(lw, str) and lw:
+                        m = notes.mark("extended", LIMIT_EXTENDED)
+                        row.append(cell(fmt.pct(r["limit_car"]),
+                                        sub=f"{fmt.window_label(lw)} p {fmt.pvalue(r['limit_p'])}",
+                                        sup=sup(fmt.stars(r["limit_p"]), [m])))
+                    else:
+                        row.append(cell(""))
+            rows.append([cell(name, sub=sym, align="left")] + row)
+    note = ("CAR and its standard error (in parentheses) in percent; two-sided p of t = CAR / s.e. from Student t "
+            f"with the estimation residual degrees of freedom; {fmt.STAR_NOTE}.")
     if notes:
-        note += " † " + "; ".join(dict.fromkeys(notes)) + "."
-    width = f"{max(3.0, 17.4 - 1.17 * 3 * len(windows)):.2f}cm"
-    return table([width] + ["1fr"] * (3 * len(windows)), ["left"] + ["right"] * (3 * len(windows)), header, rows,
-                 caption=caption, size="7.5pt", note=note, lines=lines)
+        note += " " + notes.text()
+    first = f"{max(3.0, 17.4 - 1.3 * (sum(cols_of.values()))):.2f}cm"
+    return table([first] + ["1fr"] * sum(cols_of.values()), ["left"] + ["right"] * sum(cols_of.values()), header, rows,
+                 caption=caption, size="7.5pt", note=note, lines=lines, breakable=True)
+
+
+def _cell_flag_marks(flags: str, notes: Notes) -> list[str]:
+    """Letters of a test row's ``flags`` (tests.csv: names joined by ';')."""
+    heads = {"overlaps": ("overlap", "a firm of the group has another event's day 0 in the window"),
+             "off_day0_driver": ("driver", "most of a member firm's CAR is one day other than day 0"),
+             "confounders": ("news", "other news in the window for a member firm")}
+    out = []
+    for f in str(flags or "").split(";"):
+        f = f.strip()
+        if f in heads:
+            out.append(notes.mark(*heads[f]))
+    return out
 
 
 def test_table_spec(tests: pd.DataFrame, windows: list[str], caption: str) -> dict:
-    """Group tests: rows (window, group), columns N, mean CAR %, then each registered test:
-    statistic with stars, p below."""
+    """Group tests: rows (window, group); columns N, the portfolio CAR % with its 95% interval,
+    then each registered test: statistic, its p and its calibrated p below; stars next to the p
+    they come from (:func:`analysis.report.event.test_stars`: an oversized test only from its
+    calibrated p); flags as lettered notes on the group, each note once."""
     names = test_order(tests["test"])
-    header = [[cell("Group", align="left"), cell("N"), cell("Mean CAR %")]
-              + [cell(describe(t, "label")) for t in names]]
+    over = [t for t in names if oversized(t)]
+    header = [[cell("Group", align="left"), cell("N"), cell("Portfolio CAR %")]
+              + [cell(describe(t, "label"), sup="°" if t in over else None) for t in names]]
     rows, lines, untested = [], [], set()
+    notes = Notes()
     records = tests.to_dict("records")
     at = {(r["window"], r["group"], r["test"]): r for r in records}
     present = {(r["window"], r["group"]): int(r["n"]) for r in records}
+    has_cal = "p_calibrated" in tests.columns and tests["p_calibrated"].notna().any()
+    any_na = False
     for w in windows:
         groups = [g for g in GROUP_ORDER if (w, g) in present]
         if not groups:
@@ -69,24 +150,42 @@ def test_table_spec(tests: pd.DataFrame, windows: list[str], caption: str) -> di
         rows.append([cell(f"Window {fmt.window_label(w)}", colspan=3 + len(names), align="left", italic=True)])
         for group in groups:
             n = present[(w, group)]
-            if n < 2:
-                untested.add(f"{group_label(group).lower()} (N = {n})")
-                continue
             first = next(at[(w, group, t)] for t in names if (w, group, t) in at)
-            row = [cell(group_label(group), align="left"), cell(str(n)), cell(fmt.pct(first["mean_car"]))]
+            marks = _cell_flag_marks(first.get("flags", ""), notes)
+            pf = at.get((w, group, "portfolio"))
+            if pf is not None and np.isfinite(pf.get("estimate", np.nan)):
+                pcell = cell(fmt.pct(pf["estimate"]), sub=f"[{fmt.pct(pf['ci_low'])}, {fmt.pct(pf['ci_high'])}]")
+            else:
+                pcell = cell(fmt.pct(first["mean_car"]))
+            row = [cell(group_label(group), align="left", sup=sup("", marks)), cell(str(n)), pcell]
             for t in names:
                 r = at.get((w, group, t))
                 if r is None or not np.isfinite(r["statistic"]):
-                    row.append(cell("n/a"))
-                else:
-                    row.append(cell(fmt.num(r["statistic"]), sub=f"({fmt.pvalue(r['p_value'])})", sup=r["stars"] or None))
+                    row.append(cell(fmt.NA))
+                    any_na = True
+                    continue
+                pc = r.get("p_calibrated", np.nan)
+                st, stc = test_stars(t, r["p_value"], pc)
+                lines_ = f"({fmt.pvalue(r['p_value'])}){st}"
+                if has_cal:
+                    lines_ += f"\n[{fmt.pvalue(pc)}]{stc}" if np.isfinite(pc) else f"\n[{fmt.NA}]"
+                row.append(cell(fmt.num(r["statistic"]), sub=lines_))
             rows.append(row)
-    note = ("Statistic with its two-sided p-value in parentheses; * p < 0.10, ** p < 0.05, *** p < 0.01. "
+            if n < 2:
+                untested.add(f"{group_label(group)} (N = {n})")
+    note = ("Portfolio CAR: the group's equal-weighted portfolio, its 95% t-interval below. Each test: statistic, "
+            "two-sided p in parentheses" + (", calibrated p in brackets (the same test at pseudo-event dates "
+                                           "of the firms' own histories)" if has_cal else "")
+            + f"; {fmt.STAR_NOTE}, next to the p they come from. "
+            + (f"° {OVERSIZED_RULE}. " if over else "")
             + "; ".join(f"{describe(t, 'label')}: {describe(t, 'description')}" for t in names) + ".")
-    if untested:
-        note += f" Not tested (fewer than 2 firms): {', '.join(sorted(untested))}."
-    return table(["2.2cm", "0.7cm", "1.5cm"] + ["1fr"] * len(names), ["left", "right", "right"] + ["right"] * len(names),
-                 header, rows, caption=caption, size="7.5pt", note=note, lines=lines)
+    if any_na:
+        note += f" {fmt.NA}: the test needs more firms than the group has" + (
+            f" ({', '.join(sorted(untested))})" if untested else "") + "."
+    if notes:
+        note += " " + notes.text()
+    return table(["2.0cm", "0.5cm", "1.45cm"] + ["1fr"] * len(names), ["left", "right", "right"] + ["right"] * len(names),
+                 header, rows, caption=caption, size="7pt", note=note, lines=lines, breakable=True)
 
 
 def volume_table_spec(vol: pd.DataFrame | None, windows: list[str], caption: str) -> dict | None:
@@ -95,7 +194,8 @@ def volume_table_spec(vol: pd.DataFrame | None, windows: list[str], caption: str
     if vol is None or vol.empty or not need <= set(vol.columns):
         return None
     groups = [g for g in GROUP_ORDER if g in set(vol["group"])]
-    header = [[cell("Group", align="left"), cell("N")] + [cell(f"{fmt.window_label(w)}") for w in windows]]
+    header = [[cell("Group", align="left"), cell("N")] + [cell(f"CAV{fmt.window_label(w)}", sub="log units")
+                                                          for w in windows]]
     rows = []
     for g in groups:
         vg = vol[vol["group"] == g]
@@ -104,7 +204,7 @@ def volume_table_spec(vol: pd.DataFrame | None, windows: list[str], caption: str
         for w in windows:
             r = vg[vg["window"] == w]
             if r.empty or not np.isfinite(r["mean_cav"].iloc[0]):
-                row.append(cell("n/a"))
+                row.append(cell(fmt.NA))
                 continue
             r = r.iloc[0]
             p = r["p_value"]
@@ -126,33 +226,84 @@ def event_windows(event: EventOutputs) -> list[str]:
 
 
 def day0_text(event: EventOutputs) -> str:
-    """'Shenzhen 2019-05-22; Nasdaq 2019-05-21' (empty without results)."""
+    """'Shenzhen 22 May 2019; Nasdaq 21 May 2019' (empty without results)."""
     if not event.has_results:
         return ""
-    return "; ".join(f"{exchange_label(k)} {v}" for k, v in sorted(event.meta.get("day0", {}).items()))
+    return "; ".join(f"{exchange_label(k)} {fmt.date_text(v)}" for k, v in sorted(event.meta.get("day0", {}).items()))
 
 
-def event_section(event: EventOutputs) -> dict:
-    """The data of one event's block: catalog entry, status, and its figure and tables (or the error)."""
-    section = {k: (v if k != "date" else v.date().isoformat()) for k, v in event.info.items()}
+#: What each group is, in one line (the firms follow).
+GROUP_DEFINITIONS = {
+    "named": "the firms this event named",
+    "target": "the study's Chinese target firms (universe role; no list of who this event named)",
+    "peer": "the other Chinese firms of the study, not named by this event",
+    "supplier": "US chip and storage makers that sell to the Chinese firms, not named",
+    "all": "every firm above",
+}
+
+
+def named_text(meta: dict) -> str:
+    """Who the event named, by name, and what says so (data/event_firms.csv)."""
+    named = meta.get("named") or []
+    source = "; ".join(meta.get("named_source") or [])
+    if named:
+        who = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+    elif meta.get("described"):
+        who = "none of the studied firms"
+    else:
+        return "Who this event named is not recorded (data/event_firms.csv); its firms are grouped by their role."
+    return f"Named: {who}" + (f" (source: {source})" if source else "") + "."
+
+
+def group_lines(meta: dict) -> list[dict]:
+    """One line per group: label, size, definition, members by name."""
+    out = []
+    for g, members in (meta.get("groups") or {}).items():
+        names = ", ".join(fmt.short_name(m["name"]) for m in members)
+        out.append({"group": g, "label": group_label(g), "n": len(members), "color": _hex(group_color(g)),
+                    "text": f"{GROUP_DEFINITIONS.get(g, '')}" + (f": {names}" if g != "all" else f" ({len(members)})")})
+    return out
+
+
+def _hex(color: str) -> str:
+    from matplotlib.colors import to_hex
+
+    return to_hex(color)
+
+
+def event_section(event: EventOutputs, titles: dict | None = None) -> dict:
+    """The data of one event's block: catalog entry, who was named, the groups, status, its
+    figures and tables (or the error). ``titles``: event id -> short title (for overlap notes)."""
+    info = dict(event.info)
+    info["title"] = fmt.public_source(info.get("title", ""))
+    info["source"] = fmt.public_source(info.get("source", ""))
+    section = {k: (v if k != "date" else v.date().isoformat()) for k, v in info.items() if k != "event_id"}
     section["status"] = event.status
     if not event.has_results:
         section["error"] = event.error
         return section
-    ev_id = event.event_id
     windows = event_windows(event)
     meta = event.meta
+    name = event.info.get("short_title") or event.event_id
     section["windows"] = windows
     section["day0"] = day0_text(event)
+    section["named"] = named_text(meta)
+    section["groups"] = group_lines(meta)
     section["figure"] = event.figure
-    section["firm_table"] = firm_table_spec(event.firms, windows, f"{ev_id}: CAR by firm and window")
-    section["test_table"] = test_table_spec(event.tests, windows, f"{ev_id}: group tests")
-    section["volume_table"] = volume_table_spec(event.volume, windows, f"{ev_id}: abnormal trading volume")
+    section["price_figure"] = event.price_figure
+    section["firm_table"] = firm_table_spec(event.firms, windows, f"{name}: CAR by firm and window", titles)
+    section["test_table"] = test_table_spec(event.tests, windows, f"{name}: group tests")
+    section["volume_table"] = volume_table_spec(event.volume, windows, f"{name}: abnormal trading volume")
+    names = dict(zip(event.firms["symbol"], event.firms["name"])) if len(event.firms) else {}
     skipped = meta.get("skipped", [])
-    section["notes"] = [f"{s['symbol']} skipped: {s['reason']}" for s in skipped] + list(meta.get("notes", []))
+    # the notebook's robustness notes are the same for every event: the robustness section gives them once
+    section["notes"] = [f"{names.get(s['symbol'], s['symbol'])} ({s['symbol']}) not studied: {s['reason']}"
+                        for s in skipped]
     return section
 
 
 def build(inputs: ReportInputs) -> list[dict]:
     """One block per event of the run, in run order."""
-    return [event_section(e) for e in inputs.events]
+    cat = inputs.run.catalog
+    titles = dict(zip(cat["event_id"], cat["short_title"])) if "short_title" in cat.columns else {}
+    return [event_section(e, titles) for e in inputs.events]

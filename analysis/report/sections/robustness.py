@@ -10,10 +10,22 @@ from analysis.inference.battery import describe
 from analysis.report.context import Headline, ReportInputs
 from analysis.report.sections.common import window_order
 from analysis.report.typst_tables import cell, table
-from analysis.vocab import MODEL_LABELS, group_label
+from analysis.report.event import test_stars
+from analysis.vocab import GROUP_ORDER, MODEL_LABELS, group_label
 
-#: The groups of the robustness tables.
-GROUPS = ("target", "supplier", "all")
+#: The groups of the robustness tables, in this order when present.
+GROUPS = ("named", "target", "supplier", "all")
+#: Event id -> short title, set by :func:`build` for the tables of the run.
+TITLES: dict[str, str] = {}
+
+
+def _groups(frame: pd.DataFrame) -> list[str]:
+    have = set(frame["group"]) if "group" in frame.columns else set()
+    return [g for g in GROUPS if g in have]
+
+
+def _ev(ev_id: str) -> str:
+    return TITLES.get(ev_id, ev_id)
 
 
 def _model_label(model: str) -> str:
@@ -26,13 +38,22 @@ def _event_group_rows(frame: pd.DataFrame, groups, key: str, values, cell_of):
     rows, lines = [], []
     for ev in dict.fromkeys(frame["event_id"]):
         lines.append(len(rows))
-        for i, g in enumerate(groups):
-            row = [cell(ev if i == 0 else "", align="left"), cell(group_label(g), align="left")]
+        present = [g for g in groups if ((frame["event_id"] == ev) & (frame["group"] == g)).any()]
+        for i, g in enumerate(present):
+            row = [cell(_ev(ev) if i == 0 else "", align="left"), cell(group_label(g), align="left")]
             for v in values:
                 x = frame[(frame["event_id"] == ev) & (frame["group"] == g) & (frame[key] == v)]
                 row.append(cell("—") if x.empty else cell_of(x.iloc[0]))
             rows.append(row)
     return rows, lines
+
+
+def _p_sub(x, test: str) -> str:
+    """'(0.0498**)' under a mean CAR; '(N = 1, no test)' when the group is too small for the test."""
+    p = x["p_value"]
+    if not np.isfinite(p):
+        return f"(N = {int(x['n'])}, no test)"
+    return f"({fmt.pvalue(p)}{test_stars(test, p)[0]})"
 
 
 def models_table(robust: pd.DataFrame, models: list[str], window: str, test: str) -> dict:
@@ -41,14 +62,13 @@ def models_table(robust: pd.DataFrame, models: list[str], window: str, test: str
     r = robust[(robust["window"] == window) & (robust["test"] == test)]
     header = [[cell("Event", align="left"), cell("Group", align="left")]
               + [cell(_model_label(m) + (" (US suppliers)" if (r[r["model"] == m]["scope"] == "US suppliers").any()
-                                         else "")) for m in models]]
+                                         else "") + " %") for m in models]]
     rows, lines = _event_group_rows(
-        r, GROUPS, "model", models,
-        lambda x: cell(fmt.pct(x["mean_car"]), sub=f"({fmt.pvalue(x['p_value'])})",
-                       sup=fmt.stars(x["p_value"]) or None))
+        r, _groups(r), "model", models,
+        lambda x: cell(fmt.pct(x["mean_car"]), sub=_p_sub(x, test)))
     return table(["2.9cm", "2cm"] + ["1fr"] * len(models), ["left", "left"] + ["right"] * len(models),
                  header, rows, caption=f"Other normal-return models: mean CAR{wl}", lines=lines[1:],
-                 note=f"Mean CAR in percent; {describe(test, 'description')} p in parentheses. "
+                 note=f"Mean CAR in percent; {describe(test, 'description')} p in parentheses ({fmt.STAR_NOTE}). "
                       "The factor model uses US factors and covers the US suppliers only "
                       "(its 'All firms' row is the suppliers). — : not estimated.")
 
@@ -57,36 +77,38 @@ def windows_table(robust: pd.DataFrame, main_model: str, test: str) -> dict:
     """Mean CAR of each (event, group) over every window of the main model, stars from the test."""
     rm = robust[(robust["model"] == main_model) & (robust["test"] == test)]
     wins = window_order(rm["window"])
-    header = [[cell("Event", align="left"), cell("Group", align="left")] + [cell(fmt.window_label(w)) for w in wins]]
+    header = [[cell("Event", align="left"), cell("Group", align="left")]
+              + [cell(f"{fmt.window_label(w)} %") for w in wins]]
     rows, lines = _event_group_rows(
-        rm, GROUPS, "window", wins, lambda x: cell(fmt.pct(x["mean_car"]), sup=fmt.stars(x["p_value"]) or None))
+        rm, _groups(rm), "window", wins,
+        lambda x: cell(fmt.pct(x["mean_car"]), sub=_p_sub(x, test)))
     return table(["2.9cm", "2cm"] + ["1fr"] * len(wins), ["left", "left"] + ["right"] * len(wins),
                  header, rows, caption=f"Event windows ({_model_label(main_model)}): mean CAR %", lines=lines[1:],
-                 note=f"Stars from the {describe(test, 'description')}: * p < 0.10, ** p < 0.05, *** p < 0.01.")
+                 note=f"Mean CAR in percent; p of the {describe(test, 'description')} in parentheses; {fmt.STAR_NOTE}.")
 
 
 def firm_models_table(robust_firms: pd.DataFrame, models: list[str], headline: Headline) -> dict | None:
     """The headline firm's CAR at each event under each model (None when it has no rows)."""
     rf = robust_firms[(robust_firms["window"] == headline.window) & (robust_firms["symbol"] == headline.symbol)]
     fmodels = [m for m in models if m in set(rf["model"])]
-    header = [[cell("Event", align="left")] + [cell(_model_label(m)) for m in fmodels]]
+    header = [[cell("Event", align="left")] + [cell(f"{_model_label(m)} %") for m in fmodels]]
     rows = []
     for ev in dict.fromkeys(rf["event_id"]):
-        row = [cell(ev, align="left")]
+        row = [cell(_ev(ev), align="left")]
         for m in fmodels:
             x = rf[(rf["event_id"] == ev) & (rf["model"] == m)]
             if x.empty:
                 row.append(cell("—"))
             else:
                 x = x.iloc[0]
-                row.append(cell(fmt.pct(x["car"]), sub=f"(t = {fmt.num(x['car_t'])})", sup=fmt.stars(x["car_p"]) or None))
+                row.append(cell(fmt.pct(x["car"]), sub=f"(p = {fmt.pvalue(x['car_p'])}{fmt.stars(x['car_p'])})"))
         rows.append(row)
     if not rows:
         return None
     return table(["4cm"] + ["1fr"] * len(fmodels), ["left"] + ["right"] * len(fmodels),
-                 header, rows, caption=f"{headline.name or headline.symbol} "
-                 f"({headline.symbol}): CAR{fmt.window_label(headline.window)} under each model",
-                 note="CAR in percent, firm t-statistic in parentheses.")
+                 header, rows, caption=f"{headline.name or headline.symbol}: "
+                 f"CAR{fmt.window_label(headline.window)} under each model",
+                 note=f"CAR in percent, the firm t-test's p in parentheses ({fmt.STAR_NOTE}).")
 
 
 def kp_table(tests: pd.DataFrame, window: str) -> dict | None:
@@ -103,23 +125,24 @@ def kp_table(tests: pd.DataFrame, window: str) -> dict | None:
             x = kp[(kp["event_id"] == ev) & (kp["group"] == g)]
             b, k = x[x["test"] == "bmp"], x[x["test"] == "bmp_kp"]
             rbar = k["r_kp"].iloc[0] if "r_kp" in k.columns and len(k) else np.nan
-            row = [cell(ev if i == 0 else "", align="left"), cell(group_label(g), align="left"),
+            row = [cell(_ev(ev) if i == 0 else "", align="left"), cell(group_label(g), align="left"),
                    cell(str(int(x["n"].iloc[0]))), cell(fmt.pct(x["mean_car"].iloc[0])),
                    cell(fmt.num(rbar, 3))]
-            for part in (b, k):
+            for name, part in (("bmp", b), ("bmp_kp", k)):
                 if part.empty:
-                    row.append(cell("n/a"))
+                    row.append(cell(fmt.NA))
                 else:
                     p = part.iloc[0]
-                    row.append(cell(fmt.num(p["statistic"]), sub=f"({fmt.pvalue(p['p_value'])})",
-                                    sup=fmt.stars(p["p_value"]) or None))
+                    row.append(cell(fmt.num(p["statistic"]),
+                                    sub=f"({fmt.pvalue(p['p_value'])}{test_stars(name, p['p_value'])[0]})"))
             rows.append(row)
     return table(["2.9cm", "2cm", "0.8cm", "1fr", "1fr", "1fr", "1fr"],
                  ["left", "left"] + ["right"] * 5, header, rows, lines=lines[1:],
                  caption=f"Kolari-Pynnönen adjustment: BMP with and without it, CAR{fmt.window_label(window)}",
                  note="r̄: mean pairwise correlation of the group's estimation-window abnormal "
                       "returns; the adjusted statistic is BMP × √((1 − r̄) / (1 + (N − 1) r̄)). "
-                      "p in parentheses.")
+                      f"p in parentheses; {fmt.STAR_NOTE}. BMP is oversized in this design: its stars are "
+                      "left out (the calibrated p of every test is in the event tables).")
 
 
 def placebo_table(placebo: pd.DataFrame) -> dict:
@@ -130,13 +153,13 @@ def placebo_table(placebo: pd.DataFrame) -> dict:
     for ev in dict.fromkeys(placebo["event_id"]):
         lines.append(len(rows))
         for i, g in enumerate([g for g in GROUPS if g in set(placebo[placebo["event_id"] == ev]["group"])]):
-            row = [cell(ev if i == 0 else "", align="left"), cell(group_label(g), align="left")]
+            row = [cell(_ev(ev) if i == 0 else "", align="left"), cell(group_label(g), align="left")]
             for w in wins:
                 x = placebo[(placebo["event_id"] == ev) & (placebo["group"] == g) & (placebo["window"] == w)]
                 if x.empty or not np.isfinite(x["p_value"].iloc[0]):
-                    row.append(cell("n/a"))
+                    row.append(cell(fmt.NA))
                 else:
-                    row.append(cell(fmt.pvalue(x["p_value"].iloc[0]), sup=fmt.stars(x["p_value"].iloc[0]) or None))
+                    row.append(cell(fmt.pvalue(x["p_value"].iloc[0]) + test_stars("placebo", x["p_value"].iloc[0])[0]))
             rows.append(row)
     draws = placebo["draws"].dropna() if "draws" in placebo.columns else pd.Series(dtype=float)
     dtext = (f"{int(draws.min())}–{int(draws.max())}" if len(draws) and draws.min() != draws.max()
@@ -145,12 +168,16 @@ def placebo_table(placebo: pd.DataFrame) -> dict:
                  header, rows, lines=lines[1:], caption="Placebo test: two-sided p-values",
                  note=f"Share of {dtext} pseudo-event dates per event (drawn from the firms' own "
                       "histories, away from catalog events) whose mean CAR is at least as "
-                      "extreme as the observed one.")
+                      f"extreme as the observed one; {fmt.STAR_NOTE}.")
 
 
 def build(inputs: ReportInputs) -> dict:
     """The robustness tables of the studied events (a table is left out when it has no rows)."""
     headline, main_model = inputs.headline, inputs.main_model
+    cat = inputs.run.catalog
+    TITLES.clear()
+    if "short_title" in cat.columns:
+        TITLES.update(zip(cat["event_id"], cat["short_title"]))
     window, test = headline.window, headline.test
     robust, tests = inputs.concat("robust"), inputs.concat("tests")
     section = {"notes": sorted({n for e in inputs.studied for n in e.meta.get("notes", [])})}

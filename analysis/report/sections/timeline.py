@@ -9,25 +9,26 @@ from analysis.report.typst_tables import cell, table
 
 
 def build(inputs: ReportInputs) -> dict:
-    """``rows``: one dict per event (date, announced, kind, title, source, event_id, day0);
+    """``rows``: one dict per event (date, announced, kind, short title, title, source, day0);
     ``table``: the timeline table, sorted by announcement time."""
     timeline = []
     for event in inputs.events:
         ev = event.info
         timeline.append({"date": ev["date_text"], "announced": ev["announced_at"], "kind": ev["kind"],
-                         "title": ev["title"], "source": ev["source"], "event_id": event.event_id,
+                         "short_title": ev.get("short_title") or event.event_id,
+                         "title": fmt.public_source(ev["title"]), "source": fmt.public_source(ev["source"]),
                          "day0": day0_text(event)})
     trows = []
     for t in sorted(timeline, key=lambda t: t["announced"]):
         a = t["announced"]
         when = (f"{a[11:16]} (UTC{a[16:].replace('-', fmt.MINUS)})" if len(a) > 10 else "time of day unknown") if a else ""
         trows.append([cell(t["date"], sub=when, align="left"), cell(t["kind"], align="left"),
-                      cell(t["title"], sub=f"{t['event_id']} — day 0: {t['day0']}" if t["day0"] else t["event_id"],
-                           align="left"),
+                      cell(t["short_title"], sub=t["title"] + (f"\nDay 0: {t['day0']}" if t["day0"] else ""),
+                           align="left", bold=True),
                       cell(t["source"], align="left")])
     spec = table(["2.1cm", "1.1cm", "1.25fr", "1fr"], ["left"] * 4,
                  [[cell("Date", align="left"), cell("Kind", align="left"), cell("What happened", align="left"),
-                   cell("Source", align="left")]], trows, caption="Event timeline", size="7.5pt",
-                 note="Announcement dates and times as in data/events.csv (local time with its UTC offset); "
+                   cell("Source", align="left")]], trows, caption="Event timeline", size="7.5pt", breakable=True,
+                 note="Announcement dates and times (local time with its UTC offset; data/events.csv); "
                       "day 0 is the first session of each exchange that closes after the announcement.")
     return {"rows": timeline, "table": spec}

@@ -1,0 +1,57 @@
+"""analysis.plots on the recorded prices: the price figure's paths (indexed to 100 on day -1,
+suspensions and limit closes marked) and one colour per group from the vocabulary."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.vocab import group_color, group_label
+
+
+@pytest.fixture(scope="module")
+def sugon(shared_prices):
+    from analysis.study import EventStudy
+
+    return EventStudy(prices=str(shared_prices), event_ids=["sugon_entity_list_2019"], placebo_draws=0,
+                      progress=False).fit()
+
+
+@pytest.mark.shared_prices
+def test_price_paths_index_to_100_on_day_minus_1_and_mark_the_suspension(sugon, shared_prices):
+    from analysis.plots import price_paths, price_symbols
+
+    syms = price_symbols(sugon, "sugon_entity_list_2019")
+    assert syms == ["603019.SS", "AMD"]  # the named firm and its most exposed US supplier
+    p = price_paths(sugon, "sugon_entity_list_2019")
+    assert set(p["symbol"]) == {"603019.SS", "AMD", "000300.SS", "^GSPC"}
+    at = p.set_index(["symbol", "day"])
+    for s in ("603019.SS", "AMD", "000300.SS", "^GSPC"):
+        assert at.loc[(s, -1), "index"] == pytest.approx(100.0)
+    # Sugon did not trade 24-26 Jun 2019 (days +1..+3); +4 closed limit-down
+    su = p[p["symbol"] == "603019.SS"].set_index("day")
+    assert list(su.loc[1:3, "suspended"]) == [True, True, True] and su.loc[1:3, "index"].isna().all()
+    assert su.loc[4, "limit"] == -1
+    # the level at day +4 is the adjusted close relative to day -1's, straight from the file
+    raw = pd.read_csv(shared_prices / "603019.SS.csv", index_col="date")["adj_close"]
+    assert su.loc[4, "index"] == pytest.approx(100 * raw["2019-06-27"] / raw["2019-06-20"], rel=1e-9)
+
+
+@pytest.mark.shared_prices
+def test_figures_use_one_colour_per_group(sugon):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.colors import to_hex
+
+    from analysis.plots import plot_car_path, plot_prices
+
+    fig = plot_car_path(sugon, "sugon_entity_list_2019")
+    lines = {l.get_label().split(" (")[0]: to_hex(l.get_color()) for l in fig.axes[0].get_lines()
+             if not l.get_label().startswith("_")}
+    for g in ("named", "peer", "supplier"):
+        assert lines[group_label(g)] == to_hex(group_color(g))
+    fig = plot_prices(sugon, "sugon_entity_list_2019")
+    colors = {l.get_label(): to_hex(l.get_color()) for l in fig.axes[0].get_lines()}
+    assert colors["Sugon (named)"] == to_hex(group_color("named"))
+    assert colors["Advanced Micro Devices (US supplier)"] == to_hex(group_color("supplier"))
