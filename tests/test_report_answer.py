@@ -85,6 +85,20 @@ def test_paragraphs_claim_only_holm_significant_rows_and_print_only_their_values
     assert "33" not in summary_text.basis_sentence(r) and "6 such tests" in summary_text.basis_sentence(r)
 
 
+def test_a_claim_carries_its_caution_and_no_extra_percentage():
+    """A Holm-significant row whose cell is flagged (other news in the window) says so next to
+    the number, without printing any number that is not in tests.csv."""
+    r = _rows()
+    caution = "other news in the same days: Agency issues export controls (see Caveats)"
+    r["caution"] = ["", "", "", "", caution, ""]
+    text = summary_text.group_paragraph(r, "named", {})
+    assert "lost 7.8% against their market over days 0 and +1 (95% CI \u221211.3% to \u22124.2%) " \
+           f"[caution: {caution}]" in text
+    assert text.count("[caution:") == 1  # the unflagged claim carries none
+    values = {fmt.pct(abs(v), 1) for col in ("estimate", "ci_low", "ci_high", "mde") for v in r[col]}
+    assert all(p.lstrip("\u2212-").rstrip("%") in values for p in _percentages(text))
+
+
 def test_no_claim_without_holm_even_when_the_raw_p_is_small():
     t = _tests()
     t.loc[t["group"] == "named", "p_holm"] = 0.06  # raw p < 0.05 at two events, Holm not

@@ -75,8 +75,12 @@ def claim(r, members: dict, window: str = PRIMARY_WINDOW) -> str:
     est = float(r["estimate"])
     verb = "lost" if est < 0 else "gained"
     their = "its" if int(r["n"]) == 1 else "their"
-    return (f"after {_title(r)} ({fmt.date_text(r['date'])}), {_subject(r, members)} {verb} {pct(est, signed=False)} "
+    text = (f"after {_title(r)} ({fmt.date_text(r['date'])}), {_subject(r, members)} {verb} {pct(est, signed=False)} "
             f"against {their} market {window_words(window)} (95% CI {pct(r['ci_low'])} to {pct(r['ci_high'])})")
+    caution = r.get("caution", "") if hasattr(r, "get") else ""
+    if isinstance(caution, str) and caution:
+        text += f" [caution: {caution}]"
+    return text
 
 
 def mde_words(rows: pd.DataFrame) -> str:

@@ -59,6 +59,45 @@ def members(inputs: ReportInputs, window: str = PRIMARY_WINDOW) -> dict:
     return {k: list(dict.fromkeys(v["name"])) for k, v in c.groupby(["event_id", "group"], sort=False)}
 
 
+def _first_clause(text: str, limit: int = 90) -> str:
+    """The first clause of a confounder's description, at most ``limit`` characters."""
+    s = str(text).split(";")[0].split(" (")[0].strip()
+    return s if len(s) <= limit else s[: limit - 1].rstrip() + "…"
+
+
+def cautions(inputs: ReportInputs, rows: pd.DataFrame, window: str = PRIMARY_WINDOW) -> dict:
+    """(event_id, group) -> what the reader must weigh next to that primary number: other
+    catalog events in the same days, a move driven by a day other than the news day, other
+    news in the window (from the run's car.csv flags of the cell's firms)."""
+    car = study_table(inputs, artifacts.STUDY_CAR)
+    if car is None or "group" not in car.columns:
+        return {}
+    c = car[car["window"] == window]
+    if "window_kind" in c.columns:
+        c = c[c["window_kind"].fillna("requested") == "requested"]
+    titles = dict(zip(rows["event_id"], rows["short_title"]))
+    titles.update(answer_mod.event_titles(inputs.run.catalog).set_index("event_id")["short_title"].to_dict())
+    out = {}
+    for (ev, group), g in c.groupby(["event_id", "group"], sort=False):
+        notes = []
+        over = sorted({o for v in g.get("overlaps", pd.Series(dtype=object)).dropna() for o in str(v).split(";") if o})
+        if over:
+            notes.append("the same days also follow " + ", ".join(titles.get(o, o) for o in over))
+        if "off_day0_driver" in g.columns:
+            d = g[g["off_day0_driver"].astype(str).str.lower() == "true"]
+            for r in d.itertuples(index=False):
+                notes.append(f"{r.name}'s move came mostly on day {int(r.driver_day):+d}")
+        if "confounders" in g.columns:
+            news = list(dict.fromkeys(_first_clause(w) for v in g["confounders"].dropna()
+                                      for w in str(v).split(" | ") if w.strip()))
+            if news:
+                notes.append("other news in the same days: " + "; ".join(news[:2])
+                             + (f" (and {len(news) - 2} more)" if len(news) > 2 else ""))
+        if notes:
+            out[(ev, group)] = "; ".join(notes) + " (see Caveats)"
+    return out
+
+
 def build(inputs: ReportInputs) -> dict:
     folder = study_folder(inputs)
     rows = primary(inputs)
@@ -79,6 +118,8 @@ def build(inputs: ReportInputs) -> dict:
     plt.close(fig)
     out["figure"] = str(path.resolve().relative_to(inputs.root.resolve()))
     out["basis"] = summary_text.basis_sentence(rows)
+    notes = cautions(inputs, rows)
+    rows = rows.assign(caution=[notes.get((e, g), "") for e, g in zip(rows["event_id"], rows["group"])])
     out["questions"] = summary_text.question_paragraphs(rows, members(inputs))
     out["n_primary"] = str(len(rows))
     out["n_significant"] = str(int(rows["significant"].sum()))

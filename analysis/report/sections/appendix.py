@@ -202,15 +202,15 @@ def notebooks_table(inputs: ReportInputs) -> dict:
     jobs = []
     for j in inputs.run.jobs:
         status = {"ok": "executed", "reused": f"reused from {j.reused_from}", "failed": "FAILED"}.get(j.status, j.status)
-        html = str(Path(j.html).resolve().relative_to(root.resolve())) if j.html.is_file() else "—"
+        html = "yes" if j.html.is_file() else "—"
         jobs.append([cell(j.name, align="left"), cell(titles.get(j.event_id, j.event_id) if j.event_id else "all events",
                                                       align="left"),
                      cell(status, align="left"), cell(f"{j.seconds:.1f}" if j.status != "reused" else "—"),
                      cell(html, align="left", mono=True)])
     return table(["2.6cm", "4.4cm", "2.8cm", "1.2cm", "1fr"], ["left", "left", "left", "right", "left"],
                  [[cell("Notebook", align="left"), cell("Event", align="left"), cell("Status", align="left"),
-                   cell("Seconds"), cell("HTML copy (in the run folder)", align="left")]], jobs,
-                 caption="Notebook runs", size="7pt")
+                   cell("Seconds"), cell("HTML copy", align="left")]], jobs,
+                 caption="Notebook runs (HTML copies: the run folder's notebooks/)", size="7pt")
 
 
 def skipped_table(inputs: ReportInputs) -> dict | None:
