@@ -65,6 +65,27 @@ class _Log:
             print(text, file=sys.stderr, flush=True)
 
 
+class _Background:
+    """``fn(*args)`` in a daemon thread; :meth:`result` waits and returns it (or raises its error)."""
+
+    def __init__(self, fn, *args):
+        self.value, self.error = None, None
+        self.thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
+        self.thread.start()
+
+    def _run(self, fn, args):
+        try:
+            self.value = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            self.error = exc
+
+    def result(self):
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
 # --------------------------------------------------------------------------- latest
 
 
@@ -134,14 +155,19 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
                           cfg.timeout).start()
     try:
         try:
+            # the factor download (network, retries) runs beside the price loading and the day-0 check
+            factor_lines: list[str] = []
+            factor_thread = _Background(resolve_factors, cfg, factor_lines.append)
             source, frames, errors, price_rows, price_note = load_prices(cfg, refresh, log)
-            cfg = resolve_factors(cfg, log)
-            log_day0(frames, errors, event_ids, log)
             from analysis.report.snapshot import write_snapshot
 
             snapshot = write_snapshot(tmp_dir / "prices.parquet", frames, errors,
                                       {r["symbol"]: {"source": r["source"], "path": r["path"], "sha256": r["sha256"]}
                                        for r in price_rows}, origin=str(cfg.prices or "Yahoo Finance"))
+            log_day0(frames, errors, event_ids, log)
+            cfg = factor_thread.result()
+            for line in factor_lines:
+                log(line)
             jobs = build_jobs(cfg, run_dir, event_ids, snapshot)
         except UserError:  # nothing ran: leave no empty run folder behind
             if workers is not None:
