@@ -232,3 +232,65 @@ def test_case2_a_bad_price_file_costs_only_its_symbol_in_the_report(shared_price
     assert errors == {"AMBA": f"{px / 'AMBA.csv'}: row 2060, field 'date': 2300-01-02 is outside the plausible "
                               "1900-01-01..2100-12-31"}
     assert "13 of 14 series" in note and "row 2060" in note
+
+
+def _fake_run(reports: Path, name: str, started: str) -> None:
+    import json
+
+    (reports / name).mkdir(parents=True)
+    (reports / name / "manifest.json").write_text(json.dumps({"run_id": name, "started": started}))
+
+
+def test_keep_removes_the_oldest_runs_but_never_latest_or_other_files(tmp_path):
+    reports = tmp_path / "reports"
+    for i in range(6):
+        _fake_run(reports, f"r{i}", f"2026-01-0{i + 1}T00:00:00+00:00")
+    (reports / "notes").mkdir()  # not a run (no manifest.json): left alone
+    (reports / "readme.txt").write_text("mine")
+    os.symlink("r0", reports / "latest")  # the oldest run is the last good one
+    removed = folders.prune_runs(reports, keep=2, current="r5")
+    assert removed == ["r1", "r2", "r3"]
+    assert sorted(p.name for p in reports.iterdir()) == ["latest", "notes", "r0", "r4", "r5", "readme.txt"]
+    assert folders.prune_runs(reports, keep=2, current="r5") == []
+
+
+def test_keep_is_a_config_key_with_default_20(tmp_path):
+    from analysis.report.config import load_config
+
+    assert load_config().keep == 20
+    cfg = tmp_path / "c.yml"
+    cfg.write_text("keep: 0\nnotebooks: [{name: a, path: notebooks/event_study.ipynb}]\n")
+    with pytest.raises(UserError, match="keep"):
+        load_config(cfg)
+
+
+def test_the_run_study_set_is_the_events_sets_with_holm_over_all_events(tmp_path):
+    """reports/<run-id>/study/: the events' CSV sets one after the other; p_holm and q_bh again
+    over all events (here 2 primary rows: Holm multiplies the smaller p by 2, hand-worked)."""
+    import pandas as pd
+
+    from analysis.report import artifacts
+    from analysis.report.jobs import Job
+    from analysis.report.study_set import write_study
+
+    jobs = []
+    for ev, p in (("a", 0.01), ("b", 0.04)):
+        out = tmp_path / "events" / ev
+        out.mkdir(parents=True)
+        pd.DataFrame({"event_id": [ev] * 2, "group": ["named", "named"], "window": ["0:1", "0:0"], "n": [4, 4],
+                      "mean_car": [-0.05, -0.03], "test": ["portfolio", "portfolio"], "statistic": [-2.5, -2.0],
+                      "p_value": [p, 0.5], "primary": [True, False], "p_holm": [p, float("nan")],
+                      "q_bh": [p, 0.5], "flags": ["", ""]}).to_csv(out / "tests.csv", index=False)
+        pd.DataFrame({"event_id": [ev], "symbol": ["X"], "window": ["0:1"], "car": [-0.05]}).to_csv(
+            out / "car.csv", index=False)
+        jobs.append(Job(name="event_study", slug=f"event_study-{ev}", notebook=tmp_path / "nb.ipynb", event_id=ev,
+                        parameters={}, output_dir=out, executed=tmp_path / f"{ev}.ipynb", html=tmp_path / f"{ev}.html",
+                        kernel_log=tmp_path / "k.log", status="ok"))
+    note = write_study(tmp_path, jobs)
+    assert "2 events" in note
+    tests = pd.read_csv(artifacts.study_dir(tmp_path) / "tests.csv")
+    assert list(tests.columns)[:8] == ["event_id", "group", "window", "n", "mean_car", "test", "statistic", "p_value"]
+    assert list(tests["event_id"]) == ["a", "a", "b", "b"]
+    primary = tests[tests["primary"]]
+    assert primary["p_holm"].tolist() == pytest.approx([0.02, 0.04])  # Holm: 2 x 0.01, then max(0.02, 1 x 0.04)
+    assert len(pd.read_csv(artifacts.study_dir(tmp_path) / "car.csv")) == 2

@@ -218,16 +218,20 @@ def test_pipeline_builds_the_report_and_switches_latest(good_run):
 
     proc, run, reports = good_run["proc"], good_run["run"], good_run["reports"]
     assert proc.returncode == 0, proc.stderr
-    # progress: one line per notebook with its time, and the switch of latest
-    assert proc.stderr.count(" ok ") == len(GOOD_EVENTS) + 1, proc.stderr
-    assert "latest -> good1" in proc.stderr
+    # progress on stdout: one line per notebook with its time, and the switch of latest
+    assert proc.stdout.count(" ok ") == len(GOOD_EVENTS) + 1, proc.stdout
+    assert "latest -> good1" in proc.stdout and " ok " not in proc.stderr
     assert os.readlink(reports / "latest") == "good1"
     # executed notebooks, HTML copies without the code, figures and tables
     for slug in [f"event_study-{e}" for e in GOOD_EVENTS] + ["compare_events"]:
         assert (run / "notebooks" / f"{slug}.ipynb").is_file()
         html = (run / "notebooks" / f"{slug}.html").read_text(encoding="utf-8")
         assert "build_study(" not in html, "the HTML copy should hide the inputs"
-        assert "<img" in html or "image/png" in html, "the HTML copy should show the figures"
+        assert "<svg" in html or "<img" in html, "the HTML copy should show the figures"
+        # a reused kernel looks fresh to every notebook: its cells count from 1
+        counts = [c.get("execution_count") for c in json.loads((run / "notebooks" / f"{slug}.ipynb").read_text())["cells"]
+                  if c["cell_type"] == "code"]
+        assert counts[0] == 1 and counts == sorted(counts), counts
     from analysis.report import artifacts
 
     for ev in GOOD_EVENTS:
@@ -245,6 +249,16 @@ def test_pipeline_builds_the_report_and_switches_latest(good_run):
             assert (run / "compare_events" / name).is_file(), name
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "ok" and all(j["status"] == "ok" for j in manifest["jobs"])
+    # the run's study set (the CLI's contract), every event, Holm over all of them
+    study = pd.read_csv(artifacts.study_dir(run) / "tests.csv")
+    assert sorted(study["event_id"].unique()) == sorted(GOOD_EVENTS)
+    for name in ("car.csv", "abnormal_returns.csv", "estimation.csv", "skipped.csv", "sensitivity.csv"):
+        assert (artifacts.study_dir(run) / name).is_file(), name
+    one = pd.read_csv(run / "events" / GOOD_EVENTS[0] / "tests.csv")
+    mine = study[study["event_id"] == GOOD_EVENTS[0]].reset_index(drop=True)
+    np.testing.assert_allclose(mine["p_value"], one["p_value"], rtol=1e-9)
+    # one kernel per worker, reused: at most `workers` kernel logs for the 3 notebooks
+    assert 1 <= len(list((run / "logs").glob("kernel-*.log"))) <= 2
 
     # the PDF: enough pages, a page number on every page, the headline numbers of car.csv
     reader = PdfReader(str(run / "report.pdf"))
@@ -279,7 +293,7 @@ def test_unknown_event_fails_the_run_and_keeps_latest(good_run, failed_run):
     assert "UserError: unknown event id: no_such_event" in err
     assert os.readlink(reports / "latest") == "good1", "a failed run must not replace the last good report"
     # the unchanged NYT notebook is reused from the last good run, not executed again
-    assert re.search(r"\] event_study nyt_hikvision_2019 +reused", err), err
+    assert re.search(r"\] event_study nyt_hikvision_2019 +reused", proc.stdout), proc.stdout
     # the PDF is still built: the failure in the appendix, the other event present
     text = "\n".join(p.extract_text() for p in PdfReader(str(reports / "bad1" / "report.pdf")).pages)
     assert "INCOMPLETE" in text and "no_such_event" in text and "Failures" in text

@@ -23,8 +23,9 @@ def test_artifacts_have_unique_names_and_their_files(tmp_path):
     assert len(artifacts.ARTIFACTS) == len({a.files for a in artifacts.ARTIFACTS.values()})
     assert artifacts.CAR_BY_FIRM.files == ("car_by_firm.csv",)
     assert artifacts.META.files == ("meta.json",)
-    assert artifacts.CAR_PATH.files == ("car_path.png", "car_path.svg")
-    assert artifacts.CAR_PATHS.files == ("car_paths.png",)
+    # each figure is drawn once, in the PDF's format
+    assert artifacts.CAR_PATH.files == ("car_path.svg",)
+    assert artifacts.CAR_PATHS.files == ("car_paths.svg",)
 
 
 def test_tables_round_trip_with_empty_text_as_blank(tmp_path):

@@ -54,7 +54,12 @@ def _table(name: str, what: str) -> Artifact:
     return Artifact(name, "table", what)
 
 
-def _figure(name: str, what: str, formats=("png", "svg")) -> Artifact:
+#: The format every figure is saved in: the one the PDF uses (typst draws SVG as vectors). A
+#: notebook shows the same drawing inline (:func:`save_figure`), so each figure is drawn once.
+FIGURE_FORMATS = ("svg",)
+
+
+def _figure(name: str, what: str, formats=FIGURE_FORMATS) -> Artifact:
     return Artifact(name, "figure", what, tuple(formats))
 
 
@@ -80,7 +85,7 @@ KIND_COMPARISON = _table("kind_comparison", "reports vs actions per group: firm-
                          "(decimals), share negative, events significant at 10%")
 YEAR_COMPARISON = _table("year_comparison", "the same by year of the announcement")
 HEATMAP = _figure("heatmap", "CAR of every firm at every event")
-CAR_PATHS = _figure("car_paths", "each event's mean CAR paths by group", formats=("png",))
+CAR_PATHS = _figure("car_paths", "each event's mean CAR paths by group")
 GROUPS_BY_EVENT = _figure("groups_by_event", "mean CAR by group and event with 95% intervals")
 REACTION_TIMELINE = _figure("reaction_timeline", "mean CAR of targets and suppliers by event date")
 # -- the study's own CSV files (the CLI contract), which the comparison notebook saves for the whole run
@@ -102,6 +107,16 @@ ARTIFACTS = {a.name: a for a in (CAR_BY_FIRM, GROUP_TESTS, ROBUSTNESS, ROBUSTNES
                                  GROUP_BY_EVENT, TARGETS_VS_SUPPLIERS, KIND_COMPARISON, YEAR_COMPARISON, HEATMAP,
                                  CAR_PATHS, GROUPS_BY_EVENT, REACTION_TIMELINE, STUDY_TESTS, STUDY_CAR, STUDY_AR,
                                  STUDY_SKIPPED, ANSWER_FOREST)}
+#: The folder of a report run (``reports/<run-id>/<STUDY>/``) holding the study's CSV set for the
+#: whole run (tests.csv, car.csv, ...: the CLI's contract); see :mod:`analysis.report.study_set`.
+STUDY = "study"
+
+
+def study_dir(run_dir) -> Path:
+    """``run_dir/study``: the run's CSV set (tests.csv, car.csv, ...)."""
+    return Path(run_dir) / STUDY
+
+
 #: Text columns whose empty cells read back as '' (not NaN).
 TEXT_COLUMNS = ("stars", "note", "limit_flag", "reason", "flags", "overlaps", "confounders")
 
@@ -121,19 +136,55 @@ def _name(artifact) -> str:
     return artifact.name if isinstance(artifact, Artifact) else str(artifact)
 
 
-def save_figure(fig, folder, artifact, formats=None, dpi: int = 200) -> list[Path]:
-    """Save ``fig`` as ``<folder>/<name>.<fmt>`` for each format (default: the artifact's, or PNG
-    and SVG for a plain name); returns the paths."""
+def save_figure(fig, folder, artifact, formats=None, dpi: int = 200, show=None) -> list[Path]:
+    """Save ``fig`` as ``<folder>/<name>.<fmt>`` for each format (default: the artifact's, or
+    :data:`FIGURE_FORMATS` for a plain name); returns the paths.
+
+    ``show`` (default: when running in a notebook with matplotlib's inline backend): display the
+    saved SVG as the cell's output and close ``fig``, so the figure is drawn once, not again for
+    the notebook (a following ``plt.show()`` then draws nothing)."""
+    import io
+
     folder = out_dir(folder)
     name = _name(artifact)
     if formats is None:
-        formats = artifact.formats if isinstance(artifact, Artifact) else ("png", "svg")
-    paths = []
+        formats = artifact.formats if isinstance(artifact, Artifact) else FIGURE_FORMATS
+    paths, svg = [], None
     for fmt in formats:
-        paths.append(_atomic_write(folder / f"{name}.{fmt}",
-                                   lambda fh, fmt=fmt: fig.savefig(fh, format=fmt, dpi=dpi, bbox_inches="tight",
-                                                                   metadata=_fig_metadata(fmt))))
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", metadata=_fig_metadata(fmt))
+        data = buf.getvalue()
+        svg = data if fmt == "svg" else svg
+        paths.append(_atomic_write(folder / f"{name}.{fmt}", lambda fh, data=data: fh.write(data)))
+    if show is None:
+        show = _inline_notebook()
+    if show:
+        import matplotlib.pyplot as plt
+        from IPython.display import SVG, display
+
+        if svg is None:
+            buf = io.BytesIO()
+            fig.savefig(buf, format="svg", bbox_inches="tight", metadata=_fig_metadata("svg"))
+            svg = buf.getvalue()
+        display(SVG(svg))
+        plt.close(fig)
     return paths
+
+
+def _inline_notebook() -> bool:
+    """True inside a Jupyter kernel whose matplotlib backend is the inline one."""
+    import sys
+
+    if "IPython" not in sys.modules:
+        return False
+    from IPython import get_ipython
+
+    ip = get_ipython()
+    if ip is None or not hasattr(ip, "kernel"):
+        return False
+    import matplotlib
+
+    return "inline" in str(matplotlib.get_backend()).lower()
 
 
 def _fig_metadata(fmt: str) -> dict:

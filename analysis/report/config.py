@@ -234,6 +234,7 @@ TOP = {
     "workers": (lambda k, v: _integer(k, v, 1, 32), 2, "whole number 1..32"),
     "reuse": (_boolean, True, "true or false"),
     "timeout": (lambda k, v: _integer(k, v, 1, 86_400), 900, "whole number of seconds 1..86400"),
+    "keep": (lambda k, v: _integer(k, v, 1, 10_000), 20, "whole number 1..10000"),
     "headline": (None, None, "mapping: symbol, name, window, test"),
     "parameters": (_parameters, {}, "mapping of notebook parameters"),
     "notebooks": (None, None, "non-empty list of notebooks (name, path, per_event, parameters)"),
@@ -277,6 +278,7 @@ class Config:
     headline: dict
     parameters: dict
     notebooks: tuple
+    keep: int = 20  # run folders kept in reports_dir (the newest; never the one `latest` points to)
 
 
 def _repo_path(value) -> Path:
@@ -371,7 +373,7 @@ def _build(path: Path, raw) -> Config:
         reports_dir=_repo_path(value["reports_dir"] or "reports"), events=events,
         prices=_repo_path(prices) if prices else None, factors=_repo_path(factors) if factors else None,
         workers=value["workers"], reuse=value["reuse"], timeout=value["timeout"], headline=headline,
-        parameters=value["parameters"], notebooks=tuple(specs),
+        parameters=value["parameters"], notebooks=tuple(specs), keep=value["keep"],
     )
 
 

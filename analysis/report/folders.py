@@ -80,3 +80,34 @@ class RemoveOnSignal:
             signal.signal(sig, handler)
         shutil.rmtree(self.folder, ignore_errors=True)
         return False
+
+
+def prune_runs(reports: Path, keep: int, current: str | None = None) -> list[str]:
+    """Remove all but the newest ``keep`` run folders of ``reports`` (newest by the start time in
+    their ``manifest.json``); never the run ``latest`` points to, nor ``current``. Only folders
+    with a ``manifest.json`` count as runs (a run still going has none yet; other files and
+    folders are left alone). Returns the removed run ids, oldest first."""
+    import json
+
+    latest = reports / "latest"
+    protected = {current}
+    if latest.is_symlink():
+        protected.add(Path(os.readlink(latest)).name)
+    runs = []
+    for folder in reports.iterdir() if reports.is_dir() else ():
+        manifest = folder / "manifest.json"
+        if folder.is_symlink() or not folder.is_dir() or folder.name.startswith(".") or not manifest.is_file():
+            continue
+        try:
+            started = str(json.loads(manifest.read_text(encoding="utf-8")).get("started") or "")
+        except (OSError, ValueError):
+            started = ""
+        runs.append((started, manifest.stat().st_mtime, folder.name))
+    runs.sort(reverse=True)  # newest first
+    removed = []
+    for _, _, name in runs[keep:]:
+        if name in protected:
+            continue
+        shutil.rmtree(reports / name, ignore_errors=True)
+        removed.append(name)
+    return removed[::-1]

@@ -101,6 +101,223 @@ def _kernel_manager_class(log_path: Path, cwd: Path):
     return ReportKernelManager
 
 
+# --------------------------------------------------------------------------- reused kernels
+
+#: Modules a worker's kernel imports as soon as it starts (while the pipeline still loads the
+#: prices), so the notebooks it runs do not wait for them.
+WARM_MODULES = ("numpy", "pandas", "scipy.stats", "matplotlib.pyplot", "analysis.study", "analysis.plots",
+                "analysis.report.event", "analysis.report.compare", "analysis.report.artifacts")
+
+_RC_AT_START: dict = {}
+
+
+def warm_kernel() -> None:
+    """Run inside a worker's kernel when it starts: import :data:`WARM_MODULES` and remember
+    matplotlib's settings (:func:`reset_kernel` restores them before every notebook)."""
+    import importlib
+
+    for name in WARM_MODULES:
+        importlib.import_module(name)
+    import matplotlib
+
+    _RC_AT_START.clear()
+    _RC_AT_START.update(matplotlib.rcParams)
+
+
+def reset_kernel() -> None:
+    """Run inside a worker's kernel before each notebook: a notebook sees the state of a fresh
+    kernel (empty namespace, execution count 1, no open figures, matplotlib settings as at
+    start); only imported modules stay loaded."""
+    import warnings
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+    from IPython import get_ipython
+
+    plt.close("all")
+    if _RC_AT_START:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            matplotlib.rcParams.update(_RC_AT_START)
+    warnings.resetwarnings()
+    get_ipython().reset(new_session=True)
+
+
+def _run_in_kernel(km, code: str, timeout: float) -> None:
+    """Execute ``code`` silently in ``km``'s kernel; RuntimeError when it fails."""
+    from jupyter_client import BlockingKernelClient
+
+    kc = BlockingKernelClient(connection_file=km.connection_file)
+    kc.load_connection_file()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=timeout)
+        reply = kc.execute_interactive(code, silent=True, store_history=False, timeout=timeout,
+                                       output_hook=lambda msg: None)
+    finally:
+        kc.stop_channels()
+    if reply["content"].get("status") != "ok":
+        raise RuntimeError(f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}")
+
+
+_ENGINE = "analysis-reused-kernel"
+
+
+def _register_engine() -> str:
+    """A papermill engine that runs a notebook on a kernel it is given (``km=``) and closes the
+    client it opened afterwards (nbclient leaves a kernel it does not own running, as wanted,
+    but also leaves its client's channels open)."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    if _ENGINE in papermill_engines._engines:
+        return _ENGINE
+
+    class ReusedKernelEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
+            kwargs.pop("input_path", None)
+            client = PapermillNotebookClient(nb_man, timeout=execution_timeout, startup_timeout=start_timeout,
+                                             kernel_name=kernel_name, log_output=log_output,
+                                             stdout_file=stdout_file, stderr_file=stderr_file, **kwargs)
+            try:
+                return client.execute()
+            finally:
+                if client.kc is not None:
+                    client.kc.stop_channels()
+                    client.kc = None
+
+    papermill_engines.register(_ENGINE, ReusedKernelEngine)
+    return _ENGINE
+
+
+class Worker:
+    """One worker of the pipeline: a kernel started once and reused by every notebook the
+    worker runs (reset before each, see :func:`reset_kernel`), and one HTML exporter.
+
+    A kernel is started again when a notebook failed (it may be dead, or still busy with a cell
+    that timed out) or when a notebook lives in another folder (the kernel runs in the
+    notebook's folder). Its stderr goes to ``log_path``."""
+
+    def __init__(self, log_path: Path, cwd: Path, start_timeout: int = 180):
+        self.log_path, self.cwd, self.start_timeout = log_path, Path(cwd), start_timeout
+        self.km = None
+        self.exporter = None
+
+    def start(self) -> None:
+        """Start the kernel (if none runs) and import :data:`WARM_MODULES` in it."""
+        from jupyter_core.utils import run_sync
+
+        if self.km is not None:
+            return
+        km = _kernel_manager_class(self.log_path, self.cwd)(kernel_name="python3")
+        run_sync(km.start_kernel)(extra_arguments=["--HistoryManager.hist_file=:memory:"])
+        self.km = km
+        _run_in_kernel(km, "import analysis.report.jobs as _j; _j.warm_kernel(); del _j", self.start_timeout)
+
+    def stop(self) -> None:
+        from jupyter_core.utils import run_sync
+
+        km, self.km = self.km, None
+        if km is None:
+            return
+        try:
+            run_sync(km.shutdown_kernel)(now=True)
+        except Exception:  # noqa: BLE001 - already dead
+            pass
+
+    def run(self, job: "Job", timeout: int) -> "Job":
+        """Run ``job`` on this worker's kernel (see :func:`execute`)."""
+        if self.km is not None and job.notebook.parent.resolve() != self.cwd.resolve():
+            self.stop()
+        self.cwd = job.notebook.parent
+        job.kernel_log = self.log_path
+        try:
+            self.start()
+            _run_in_kernel(self.km, "import analysis.report.jobs as _j; _j.reset_kernel()", self.start_timeout)
+        except Exception as exc:  # noqa: BLE001 - no kernel: the job fails, the run goes on
+            self.stop()
+            job.status = "failed"
+            job.error = NotebookFailure(None, None, type(exc).__name__, f"the kernel could not start: {exc}"[:600])
+            return job
+        execute(job, timeout, km=self.km, exporter=self._exporter())
+        if job.status != "ok":
+            self.stop()  # dead, or busy with a cell that timed out: the next notebook gets a new kernel
+        return job
+
+    def _exporter(self):
+        if self.exporter is None:
+            from nbconvert import HTMLExporter
+
+            self.exporter = HTMLExporter(exclude_input=True)
+        return self.exporter
+
+
+class Workers:
+    """``n`` :class:`Worker` threads pulling jobs from one queue. :meth:`start` starts their
+    kernels at once (in the background: the pipeline goes on loading prices meanwhile);
+    :meth:`run` executes jobs, in the order given, and returns when all are done; :meth:`close`
+    shuts the kernels down."""
+
+    def __init__(self, n: int, log_dir: Path, cwd: Path, timeout: int):
+        import queue
+        import threading
+
+        self.timeout = timeout
+        self.workers = [Worker(Path(log_dir) / f"kernel-{i + 1}.log", cwd) for i in range(max(1, n))]
+        self.todo: "queue.Queue" = queue.Queue()
+        self.done: "queue.Queue" = queue.Queue()
+        self.threads = [threading.Thread(target=self._loop, args=(w,), name=f"notebook-worker-{i + 1}", daemon=True)
+                        for i, w in enumerate(self.workers)]
+        self.started = False
+
+    def start(self) -> "Workers":
+        if not self.started:
+            self.started = True
+            for t in self.threads:
+                t.start()
+        return self
+
+    def _loop(self, worker: Worker) -> None:
+        try:
+            worker.start()
+        except Exception:  # noqa: BLE001 - tried again (and reported) with the first job
+            worker.stop()
+        while True:
+            job = self.todo.get()
+            if job is None:
+                worker.stop()
+                return
+            try:
+                worker.run(job, self.timeout)
+            except Exception as exc:  # noqa: BLE001 - never lose a job
+                job.status = "failed"
+                job.error = NotebookFailure(None, None, type(exc).__name__, " ".join(str(exc).split())[:600])
+                worker.stop()
+            self.done.put(job)
+
+    def run(self, jobs, on_done=None) -> None:
+        """Execute ``jobs`` (longest first is the caller's business); ``on_done(job)`` after each."""
+        self.start()
+        for job in jobs:
+            self.todo.put(job)
+        for _ in jobs:
+            job = self.done.get()
+            if on_done is not None:
+                on_done(job)
+
+    def close(self) -> None:
+        if self.started:
+            for _ in self.threads:
+                self.todo.put(None)
+            for t in self.threads:
+                t.join(timeout=60)
+        else:
+            for w in self.workers:
+                w.stop()
+
+
 def _failed_cell(executed: Path) -> dict:
     """Where an executed notebook stopped: index, execution count, first source line, error."""
     import nbformat
@@ -121,28 +338,32 @@ def _failed_cell(executed: Path) -> dict:
     return {}
 
 
-def _export_html(executed: Path, html: Path) -> None:
-    from nbconvert import HTMLExporter
+def _export_html(executed: Path, html: Path, exporter=None) -> None:
+    if exporter is None:
+        from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(exclude_input=True)
+        exporter = HTMLExporter(exclude_input=True)
     body, _ = exporter.from_filename(str(executed))
     tmp = html.with_suffix(".html.tmp")
     tmp.write_text(body, encoding="utf-8")
     os.replace(tmp, html)
 
 
-def execute(job: Job, timeout: int) -> Job:
-    """Run one notebook with papermill; a failure is recorded on the job, never raised."""
+def execute(job: Job, timeout: int, km=None, exporter=None) -> Job:
+    """Run one notebook with papermill, on the kernel of ``km`` when given (a :class:`Worker`'s,
+    left running), else on a kernel of its own; a failure is recorded on the job, never raised."""
     import papermill as pm
 
     t0 = time.monotonic()
     job.executed.parent.mkdir(parents=True, exist_ok=True)
     job.output_dir.mkdir(parents=True, exist_ok=True)
+    kernel = ({"km": km, "engine_name": _register_engine()} if km is not None else
+              {"kernel_manager_class": _kernel_manager_class(job.kernel_log, job.notebook.parent)})
     try:
         pm.execute_notebook(
             str(job.notebook), str(job.executed), parameters=job.parameters,
             progress_bar=False, request_save_on_cell_execute=False, start_timeout=180,
-            execution_timeout=timeout, kernel_manager_class=_kernel_manager_class(job.kernel_log, job.notebook.parent),
+            execution_timeout=timeout, **kernel,
         )
         job.status = "ok"
     except pm.PapermillExecutionError as exc:
@@ -157,7 +378,7 @@ def execute(job: Job, timeout: int) -> Job:
                                     " ".join(str(exc).split())[:600], where.get("source", ""))
     if job.executed.is_file():
         try:
-            _export_html(job.executed, job.html)
+            _export_html(job.executed, job.html, exporter)
         except Exception as exc:  # noqa: BLE001
             if job.status == "ok":
                 job.status = "failed"

@@ -27,17 +27,17 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timezone
 from pathlib import Path
 
 from analysis.errors import UserError
-from analysis.report.folders import TMP_PREFIX, RemoveOnSignal, make_run_dir, remove_stale_temp
+from analysis.report.folders import TMP_PREFIX, RemoveOnSignal, make_run_dir, prune_runs, remove_stale_temp
 from analysis.report import provenance as prov
 from analysis.report.config import apply_overrides, load_config
-from analysis.report.jobs import build_jobs, describe_error, execute
+from analysis.report.jobs import Workers, build_jobs, describe_error
 from analysis.report.price_inputs import load_prices, log_day0, resolve_factors
 from analysis.report.reuse import fingerprint, previous_jobs, reuse
+from analysis.report.study_set import write_study
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -48,7 +48,7 @@ def default_run_id(now: datetime | None = None) -> str:
 
 
 class _Log:
-    """Progress lines on stderr, also kept for run.log."""
+    """Progress lines on stdout, errors on stderr; both kept for run.log."""
 
     def __init__(self):
         self.lines: list[str] = []
@@ -57,7 +57,33 @@ class _Log:
     def __call__(self, text: str) -> None:
         with self.lock:
             self.lines.append(text)
+            print(text, file=sys.stdout, flush=True)
+
+    def error(self, text: str) -> None:
+        with self.lock:
+            self.lines.append(text)
             print(text, file=sys.stderr, flush=True)
+
+
+class _Background:
+    """``fn(*args)`` in a daemon thread; :meth:`result` waits and returns it (or raises its error)."""
+
+    def __init__(self, fn, *args):
+        self.value, self.error = None, None
+        self.thread = threading.Thread(target=self._run, args=(fn, args), daemon=True)
+        self.thread.start()
+
+    def _run(self, fn, args):
+        try:
+            self.value = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            self.error = exc
+
+    def result(self):
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.value
 
 
 # --------------------------------------------------------------------------- latest
@@ -122,18 +148,31 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
     remove_stale_temp()
     tmp_dir = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-"))
     cleanup = RemoveOnSignal(tmp_dir).__enter__()  # SIGTERM too: the folder goes, whatever ends the run
+    workers = None
+    if refresh or not cfg.reuse or previous_jobs(reports)[0] is None:
+        # every notebook will run: start the kernels now, they import while the prices load
+        workers = Workers(min(cfg.workers, n_jobs), run_dir / "logs", cfg.notebooks[0].path.parent,
+                          cfg.timeout).start()
     try:
         try:
+            # the factor download (network, retries) runs beside the price loading and the day-0 check
+            factor_lines: list[str] = []
+            factor_thread = _Background(resolve_factors, cfg, factor_lines.append)
             source, frames, errors, price_rows, price_note = load_prices(cfg, refresh, log)
-            cfg = resolve_factors(cfg, log)
-            log_day0(frames, errors, event_ids, log)
             from analysis.report.snapshot import write_snapshot
 
             snapshot = write_snapshot(tmp_dir / "prices.parquet", frames, errors,
                                       {r["symbol"]: {"source": r["source"], "path": r["path"], "sha256": r["sha256"]}
                                        for r in price_rows}, origin=str(cfg.prices or "Yahoo Finance"))
+            log_day0(frames, errors, event_ids, log)
+            cfg = factor_thread.result()
+            for line in factor_lines:
+                log(line)
             jobs = build_jobs(cfg, run_dir, event_ids, snapshot)
         except UserError:  # nothing ran: leave no empty run folder behind
+            if workers is not None:
+                workers.close()
+                workers = None
             shutil.rmtree(run_dir, ignore_errors=True)
             raise
         code_fp, env_fp = prov.code_fingerprint(), prov.environment_fingerprint()
@@ -153,17 +192,26 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
         todo.sort(key=lambda j: j.event_id is not None)
         t_nb = time.monotonic()
         if todo:
-            with ThreadPoolExecutor(max_workers=min(cfg.workers, len(todo))) as pool:
-                futures = [pool.submit(execute, job, cfg.timeout) for job in todo]
-                for fut in as_completed(futures):
-                    job = fut.result()
-                    done += 1
-                    word = "ok" if job.status == "ok" else "FAILED"
-                    log(f"[{done}/{len(jobs)}] {job.label:<45} {word:<8} {job.seconds:6.1f} s")
+            workers = workers or Workers(min(cfg.workers, len(todo)), run_dir / "logs", todo[0].notebook.parent,
+                                         cfg.timeout)
+
+            def finished(job):
+                nonlocal done
+                done += 1
+                word = "ok" if job.status == "ok" else "FAILED"
+                log(f"[{done}/{len(jobs)}] {job.label:<45} {word:<8} {job.seconds:6.1f} s")
+
+            workers.run(todo, finished)
+        if workers is not None:
+            workers.close()
+            workers = None
         notebooks_seconds = time.monotonic() - t_nb
         failed = [j for j in jobs if j.status == "failed"]
         for job in failed:
-            log(f"error: {describe_error(job)}")
+            log.error(f"error: {describe_error(job)}")
+        t_study = time.monotonic()
+        study_note = write_study(run_dir, jobs)
+        log(f"study: {study_note} ({time.monotonic() - t_study:.1f} s)")
 
         from analysis.report import pdf
         from analysis.report.context import RunContext
@@ -180,7 +228,7 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
             log(f"pdf: {run_dir / 'report.pdf'} ({pages} pages, {time.monotonic() - t_pdf:.1f} s)")
         except Exception as exc:  # noqa: BLE001 - report and fail the run
             pdf_ok, pdf_error = False, f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-            log(f"error: the PDF could not be built: {pdf_error}")
+            log.error(f"error: the PDF could not be built: {pdf_error}")
 
         ok = not failed and pdf_ok
         total = time.monotonic() - t_start
@@ -200,10 +248,15 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
             log(f"done in {total:.1f} s: {reports / 'latest'} -> {run_id}")
         else:
             kept = os.readlink(reports / "latest") if (reports / "latest").is_symlink() else "none"
-            log(f"run failed after {total:.1f} s: {len(failed)} notebook(s) failed"
-                + ("" if pdf_ok else ", the PDF could not be built")
-                + f"; {reports / 'latest'} still points to the last good run ({kept})")
+            log.error(f"run failed after {total:.1f} s: {len(failed)} notebook(s) failed"
+                      + ("" if pdf_ok else ", the PDF could not be built")
+                      + f"; {reports / 'latest'} still points to the last good run ({kept})")
+        removed = prune_runs(reports, cfg.keep, current=run_id)
+        if removed:
+            log(f"removed {len(removed)} old run(s) (keep: {cfg.keep}): {', '.join(removed)}")
         (run_dir / "run.log").write_text("\n".join(log.lines) + "\n", encoding="utf-8")
         return 0 if ok else 1
     finally:
+        if workers is not None:
+            workers.close()
         cleanup.__exit__(None, None, None)

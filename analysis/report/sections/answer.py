@@ -19,14 +19,12 @@ from analysis.report import summary_text
 from analysis.report.context import ReportInputs
 from analysis.vocab import PRIMARY_TEST, PRIMARY_WINDOW
 
-#: Sub-folder of the run folder where the pipeline saves the study's CSV files (when it does).
-STUDY_DIR = "study"
 
 
 def study_folder(inputs: ReportInputs, artifact=artifacts.STUDY_TESTS) -> Path | None:
     """The folder holding the whole run's ``artifact`` (``<run>/study``, else the comparison
     notebook's output folder); None when neither has it."""
-    candidates = [inputs.root / STUDY_DIR]
+    candidates = [artifacts.study_dir(inputs.root)]
     job = inputs.compare.job
     if job is not None and inputs.compare.error is None:
         candidates.append(Path(job.output_dir))

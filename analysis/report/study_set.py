@@ -1,0 +1,57 @@
+"""The study's CSV set of a whole report run (``reports/<run-id>/study/``, the CLI's contract:
+``tests.csv``, ``car.csv``, ``abnormal_returns.csv``, ``estimation.csv``, ``skipped.csv``,
+``volume*.csv``, ``sensitivity.csv``), so every number of the PDF can be traced to one set.
+
+Each event notebook fits its own event and saves the set for it; every result of an event is
+the same whether it is fitted alone or with the whole catalog (its placebo draws are seeded by
+the run's seed and its event_id), except the multiple-testing columns, which span all events.
+So the run's set is the events' sets one after the other, with ``primary``, ``p_holm`` and
+``q_bh`` computed again over all of them (:func:`analysis.inference.multiple.adjust`): the
+same files as ``python -m analysis study`` for the run's events, settings and prices.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.report import artifacts
+
+#: The files of the set, in the order of the CLI's contract.
+STUDY_FILES = ("abnormal_returns.csv", "car.csv", "tests.csv", "estimation.csv", "skipped.csv", "volume.csv",
+               "volume_tests.csv", "sensitivity.csv")
+
+
+def write_study(run_dir: Path, jobs, primary_window: str | None = None) -> str:
+    """Write ``run_dir/study/`` from the event notebooks' sets (for each event the first
+    per-event notebook of the configuration that saved one); returns one line for the log."""
+    from analysis.inference.multiple import adjust
+    from analysis.results import write_set
+    from analysis.vocab import PRIMARY_WINDOW
+
+    chosen: dict[str, Path] = {}
+    for job in jobs:
+        if job.event_id is None or job.event_id in chosen or job.status not in ("ok", "reused"):
+            continue
+        if (Path(job.output_dir) / "tests.csv").is_file():
+            chosen[job.event_id] = Path(job.output_dir)
+    wanted = list(dict.fromkeys(j.event_id for j in jobs if j.event_id is not None))
+    missing = [e for e in wanted if e not in chosen]
+    if not chosen:
+        return "no event notebook saved results; no study set written"
+    frames = {}
+    for name in STUDY_FILES:
+        parts = [pd.read_csv(folder / name, keep_default_na=True, low_memory=False)
+                 for folder in chosen.values() if (folder / name).is_file()]
+        parts = [p for p in parts if len(p.columns)]
+        if parts:
+            frames[name] = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
+    if "tests.csv" in frames and len(frames["tests.csv"]):
+        tests = frames["tests.csv"].drop(columns=[c for c in ("primary", "p_holm", "q_bh")
+                                                  if c in frames["tests.csv"].columns])
+        adjusted = adjust(tests, primary_window or PRIMARY_WINDOW)
+        frames["tests.csv"] = adjusted[list(frames["tests.csv"].columns)]
+    out = artifacts.study_dir(run_dir)
+    write_set(frames, out)
+    text = f"{len(frames)} files for {len(chosen)} events in {out.relative_to(run_dir)}/"
+    return text + (f" (no results for {', '.join(missing)})" if missing else "")
