@@ -273,7 +273,7 @@ def test_pipeline_builds_the_report_and_switches_latest(good_run):
         row = car[(car["symbol"] == "002415.SZ") & (car["window"] == "-1:1")].iloc[0]
         assert fmt.pct(row["car"]) in full, f"{ev}: Hikvision's CAR {fmt.pct(row['car'])} not in the PDF"
         assert fmt.pct(row["car_se"]).lstrip(fmt.MINUS) in full
-        assert ev in full
+        assert ev not in full  # stakeholders see the event's short title, never its id
     for heading in ("The answer", "Caveats", "Event timeline", "Across events", "Robustness", "Methods",
                     "Appendix", "SHA-256", "Placebo"):
         assert heading in full, heading

@@ -177,3 +177,17 @@ def test_paths_are_shown_relative_to_the_project():
                                            ("-1:1", "over days \u22121 to +1 (3 sessions)")])
 def test_window_words(window, words):
     assert summary_text.window_words(window) == words
+
+
+@pytest.mark.parametrize("what, short", [
+    ("FOMC raises rates 50bp (first since 2000), 14:00 ET; Dow +932 (+2.8%), Nasdaq +3.2%",
+     "FOMC raises rates 50bp, 14:00 ET"),
+    ("US stocks reverse: Nasdaq nearly -5%, S&P 500 -3.6%, Dow -1,063", "US stocks reverse"),
+    ("Commerce (BIS) issues sweeping export controls on advanced computing chips, supercomputer end uses and "
+     "chipmaking equipment for China (Fri 7 Oct); A-shares first trade on them 10 Oct",
+     "Commerce issues sweeping export controls on advanced computing chips…"),
+])
+def test_a_caution_names_the_news_without_numbers_in_percent(what, short):
+    from analysis.report.sections.answer import _first_clause
+
+    assert _first_clause(what) == short

@@ -210,7 +210,7 @@ def heatmap_figure(res, window: str = "-1:1"):
     from analysis.plots import plot_car_heatmap
 
     n_events = len(res.event_ids)
-    fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 1.0 + 0.48 * n_events + 1.3))
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 1.0 + 0.40 * n_events + 1.3))
     plot_car_heatmap(res, window=window, ax=ax)
     ax.set_title(ax.get_title(), fontsize=9)
     # Cell labels legible at print size: stars on a second line, white on dark cells.

@@ -9,6 +9,7 @@ a test can check every printed percentage against the same file.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -57,10 +58,16 @@ def members(inputs: ReportInputs, window: str = PRIMARY_WINDOW) -> dict:
     return {k: list(dict.fromkeys(v["name"])) for k, v in c.groupby(["event_id", "group"], sort=False)}
 
 
-def _first_clause(text: str, limit: int = 90) -> str:
-    """The first clause of a confounder's description, at most ``limit`` characters."""
-    s = str(text).split(";")[0].split(" (")[0].strip()
-    return s if len(s) <= limit else s[: limit - 1].rstrip() + "…"
+def _first_clause(text: str, limit: int = 80) -> str:
+    """A confounder's description shortened for a sentence: no parentheses, the part before the
+    first ';' or ':', no numbers with units (they are in Caveats), at most ``limit`` characters."""
+    s = re.sub(r"\s*\([^)]*\)", "", str(text))
+    s = re.split(r";|:\s", s)[0]
+    s = re.sub(r"[\s,]*[-+\u2212~$]*\d[\d.,]*\s*(%|bn|bp\b)?", lambda m: "" if m.group(1) == "%" else m.group(0), s)
+    s = " ".join(s.split()).strip(" ,")
+    if len(s) > limit:
+        s = s[: limit].rsplit(" ", 1)[0].rstrip(" ,") + "…"
+    return s
 
 
 def cautions(inputs: ReportInputs, rows: pd.DataFrame, window: str = PRIMARY_WINDOW) -> dict:
