@@ -70,6 +70,11 @@ def _first_clause(text: str, limit: int = 80) -> str:
     return s
 
 
+def _and_names(names) -> str:
+    names = list(dict.fromkeys(names))
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def cautions(inputs: ReportInputs, rows: pd.DataFrame, window: str = PRIMARY_WINDOW) -> dict:
     """(event_id, group) -> what the reader must weigh next to that primary number: other
     catalog events in the same days, a move driven by a day other than the news day, other
@@ -92,6 +97,15 @@ def cautions(inputs: ReportInputs, rows: pd.DataFrame, window: str = PRIMARY_WIN
             d = g[g["off_day0_driver"].astype(str).str.lower() == "true"]
             for r in d.itertuples(index=False):
                 notes.append(f"{r.name}'s move came mostly on day {int(r.driver_day):+d}")
+        if "limit_flag" in g.columns:
+            lim = [r.name for r in g.itertuples(index=False) if isinstance(r.limit_flag, str) and r.limit_flag]
+            if lim:
+                notes.append(f"{_and_names(lim)} closed at the daily price limit, so the move is a censored lower "
+                             f"bound")
+        if "spans_suspension" in g.columns:
+            sus = [r.name for r in g.itertuples(index=False) if str(r.spans_suspension).lower() == "true"]
+            if sus:
+                notes.append(f"{_and_names(sus)} did not trade on some of these days (suspended)")
         if "confounders" in g.columns:
             news = list(dict.fromkeys(_first_clause(w) for v in g["confounders"].dropna()
                                       for w in str(v).split(" | ") if w.strip()))
