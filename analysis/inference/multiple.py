@@ -29,16 +29,19 @@ from analysis.vocab import PRIMARY_FALLBACK, PRIMARY_GROUPS, PRIMARY_TEST, PRIMA
 ALPHA = 0.05
 
 
+def _ascending(p) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(p as floats, an all-NaN output, the positions of the finite p-values in ascending order)."""
+    p = np.asarray(p, dtype=float)
+    idx = np.nonzero(np.isfinite(p))[0]
+    return p, np.full(p.shape, np.nan), idx[np.argsort(p[idx], kind="stable")]
+
+
 def holm(p) -> np.ndarray:
     """Holm (1979) step-down adjusted p-values (NaN stays NaN and is not counted)."""
-    p = np.asarray(p, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    m = int(ok.sum())
+    p, out, order = _ascending(p)
+    m = len(order)
     if m == 0:
         return out
-    idx = np.nonzero(ok)[0]
-    order = idx[np.argsort(p[idx], kind="stable")]
     adj = np.minimum(1.0, (m - np.arange(m)) * p[order])
     out[order] = np.maximum.accumulate(adj)
     return out
@@ -46,14 +49,10 @@ def holm(p) -> np.ndarray:
 
 def bh(p) -> np.ndarray:
     """Benjamini-Hochberg (1995) q-values (NaN stays NaN and is not counted)."""
-    p = np.asarray(p, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    m = int(ok.sum())
+    p, out, order = _ascending(p)
+    m = len(order)
     if m == 0:
         return out
-    idx = np.nonzero(ok)[0]
-    order = idx[np.argsort(p[idx], kind="stable")]
     q = np.minimum(1.0, m * p[order] / np.arange(1, m + 1))
     out[order] = np.minimum.accumulate(q[::-1])[::-1]
     return out

@@ -47,14 +47,22 @@ def primary(inputs: ReportInputs) -> pd.DataFrame | None:
     return None if tests is None else answer_mod.primary_rows(tests, inputs.run.catalog)
 
 
-def members(inputs: ReportInputs, window: str = PRIMARY_WINDOW) -> dict:
-    """(event_id, group) -> names of the firms in the primary cell (from the run's car.csv)."""
+def _window_rows(inputs: ReportInputs, window: str) -> pd.DataFrame | None:
+    """The run's car.csv rows of the requested ``window`` (None without a grouped car.csv)."""
     car = study_table(inputs, artifacts.STUDY_CAR)
     if car is None or "group" not in car.columns:
-        return {}
+        return None
     c = car[car["window"] == window]
     if "window_kind" in c.columns:
         c = c[c["window_kind"].fillna("requested") == "requested"]
+    return c
+
+
+def members(inputs: ReportInputs, window: str = PRIMARY_WINDOW) -> dict:
+    """(event_id, group) -> names of the firms in the primary cell (from the run's car.csv)."""
+    c = _window_rows(inputs, window)
+    if c is None:
+        return {}
     return {k: list(dict.fromkeys(v["name"])) for k, v in c.groupby(["event_id", "group"], sort=False)}
 
 
@@ -79,12 +87,9 @@ def cautions(inputs: ReportInputs, rows: pd.DataFrame, window: str = PRIMARY_WIN
     """(event_id, group) -> what the reader must weigh next to that primary number: other
     catalog events in the same days, a move driven by a day other than the news day, other
     news in the window (from the run's car.csv flags of the cell's firms)."""
-    car = study_table(inputs, artifacts.STUDY_CAR)
-    if car is None or "group" not in car.columns:
+    c = _window_rows(inputs, window)
+    if c is None:
         return {}
-    c = car[car["window"] == window]
-    if "window_kind" in c.columns:
-        c = c[c["window_kind"].fillna("requested") == "requested"]
     titles = dict(zip(rows["event_id"], rows["short_title"]))
     titles.update(answer_mod.event_titles(inputs.run.catalog).set_index("event_id")["short_title"].to_dict())
     out = {}
