@@ -67,6 +67,10 @@ HEADLINE_TEST = "portfolio"
 #: Shanghai's sessions; exchange_calendars has no XSHE).
 EXCHANGE_CALENDAR = {"XSHG": "XSHG", "XSHE": "XSHG", "XNAS": "XNAS", "XNYS": "XNYS", "XHKG": "XHKG"}
 US_EXCHANGES = ("XNAS", "XNYS")
+#: A date-only announcement is taken as made at DATE_ONLY_HOUR:00 in NEWS_TIMEZONE (the catalog's
+#: news are US acts and US press, released in US business hours; analysis.data.calendars.day_zero).
+NEWS_TIMEZONE = "America/New_York"
+DATE_ONLY_HOUR = 9
 #: Exchange names in tables and the PDF.
 EXCHANGE_LABELS = {"XSHE": "Shenzhen", "XSHG": "Shanghai", "XNAS": "Nasdaq", "XNYS": "NYSE", "XHKG": "Hong Kong"}
 

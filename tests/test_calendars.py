@@ -1,7 +1,9 @@
 """Day 0, sessions and returns on a security's own sessions.
 
 Day-0 rule: the first session of the security's exchange whose close is strictly after the
-announcement instant; a date-only announcement: that date if a session, else the next session.
+announcement instant; a date-only announcement is taken as made at 09:00 New York time (US acts
+and US press appear in US business hours): that date for a US exchange when it is a session, the
+next session for Shanghai/Shenzhen, which closed before New York woke up.
 """
 from __future__ import annotations
 
@@ -35,7 +37,11 @@ DAY0_TABLE = [
     ("2019-10-05T12:00-04:00", "XNYS", "2019-10-07"),  # a weekend instant
     ("2019-10-05T12:00-04:00", "XSHE", "2019-10-08"),
     ("2019-10-05", "XSHE", "2019-10-08"),  # date only inside Golden Week
-    ("2019-05-22", "XSHE", "2019-05-22"),  # date only, a session: that date
+    ("2019-05-22", "XSHE", "2019-05-23"),  # date only: 09:00 New York is after the Shenzhen close of the 22nd
+    ("2019-05-22", "XNYS", "2019-05-22"),  # date only, a US session: that date
+    ("2020-11-12", "XSHE", "2020-11-13"),  # EO 13959 (date only): A-shares first react on Fri 13 Nov
+    ("2021-03-12", "XSHE", "2021-03-15"),  # FCC Covered List, Fri (date only): A-shares Mon 15 Mar
+    ("2020-06-24", "XSHE", "2020-06-29"),  # DoD 1237 list: Dragon Boat holiday 25-26 Jun
     ("2022-05-04", "XSHE", "2022-05-05"),
     # DST: US clocks moved on Sun 2019-03-10; the NYSE close is 21:00 UTC before, 20:00 UTC after
     ("2019-03-08T20:30Z", "XNYS", "2019-03-08"),  # 15:30 EST

@@ -288,7 +288,8 @@ def _a_share_prices(limit_days: int):
 
 def test_limit_extended_row_and_it_stays_out_of_the_group_tests(synthetic_study):
     cn = {"600001.SS": ("XSHG", "000300.SS", "target"), "600002.SS": ("XSHG", "000300.SS", "target")}
-    res = synthetic_study(cn, _a_share_prices(2), {"ev": "2019-06-03"}, windows=["0:0", "-1:1"])
+    # 01:00 New York = 13:00 Beijing, before the Shanghai close: day 0 is 3 Jun
+    res = synthetic_study(cn, _a_share_prices(2), {"ev": "2019-06-03T01:00-04:00"}, windows=["0:0", "-1:1"])
     car = res.car[res.car["symbol"] == "600001.SS"]
     assert list(car["window"]) == ["0:0", "-1:1", "0:2"]
     assert list(car["window_kind"]) == ["requested", "requested", "limit_extended"]

@@ -154,6 +154,7 @@ def test_kp_cell_correlations_match_pandas():
 
 EST = (-120, -11)
 DAY0 = "2019-06-03"  # a session on both XNYS and XSHG
+DAY0_AT = "2019-06-03T01:00-04:00"  # 13:00 Beijing: before both closes of 3 Jun (day 0 on both)
 PANEL_WINDOWS = ("0:0", "-1:1", "0:5")
 
 
@@ -205,7 +206,7 @@ def panel_result(panel_data, tmp_path_factory):
     d = tmp_path_factory.mktemp("panel")
     (d / "u.csv").write_text("symbol,name,role,exchange,benchmark\n" + "".join(
         f"{s},{s},{role},{mic},{b}\n" for s, (mic, b, role) in securities.items()))
-    (d / "e.csv").write_text(f"event_id,announced_at,title,kind,source\npanel_event,{DAY0},t,action,s\n")
+    (d / "e.csv").write_text(f"event_id,announced_at,title,kind,source\npanel_event,{DAY0_AT},t,action,s\n")
     frames = {s: pd.DataFrame({"close": p, "adj_close": p, "volume": 1e6}).dropna().rename_axis("date")
               for s, p in prices.items()}
     return EventStudy(events=d / "e.csv", universe=d / "u.csv", prices=frames, estimation=EST,

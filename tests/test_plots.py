@@ -28,13 +28,14 @@ def test_price_paths_index_to_100_on_day_minus_1_and_mark_the_suspension(sugon, 
     at = p.set_index(["symbol", "day"])
     for s in ("603019.SS", "AMD", "000300.SS", "^GSPC"):
         assert at.loc[(s, -1), "index"] == pytest.approx(100.0)
-    # Sugon did not trade 24-26 Jun 2019 (days +1..+3); +4 closed limit-down
+    # announced Fri 21 Jun (US time, date only): Shanghai's day 0 is Mon 24 Jun. Sugon did not
+    # trade 24-26 Jun 2019 (days 0..+2); +3 closed limit-down
     su = p[p["symbol"] == "603019.SS"].set_index("day")
-    assert list(su.loc[1:3, "suspended"]) == [True, True, True] and su.loc[1:3, "index"].isna().all()
-    assert su.loc[4, "limit"] == -1
-    # the level at day +4 is the adjusted close relative to day -1's, straight from the file
+    assert list(su.loc[0:2, "suspended"]) == [True, True, True] and su.loc[0:2, "index"].isna().all()
+    assert su.loc[3, "limit"] == -1
+    # the level at day +3 is the adjusted close relative to day -1's (Fri 21 Jun), straight from the file
     raw = pd.read_csv(shared_prices / "603019.SS.csv", index_col="date")["adj_close"]
-    assert su.loc[4, "index"] == pytest.approx(100 * raw["2019-06-27"] / raw["2019-06-20"], rel=1e-9)
+    assert su.loc[3, "index"] == pytest.approx(100 * raw["2019-06-27"] / raw["2019-06-21"], rel=1e-9)
 
 
 @pytest.mark.shared_prices

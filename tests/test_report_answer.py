@@ -65,7 +65,7 @@ def test_paragraphs_claim_only_holm_significant_rows_and_print_only_their_values
     assert qs[3]["question"] == "Did 2022 differ from 2019?"
     named, suppliers = qs[0]["text"], qs[1]["text"]
     # the two Holm-significant rows, with size and interval (printed with one decimal)
-    assert named.startswith("Yes, at 2 of 3 events")
+    assert named.startswith("Yes, at 2 of the 3 events that named a firm of this study")
     assert "the 2 named firms (Alpha Co and Beta Co) together lost 7.6% against their market over days 0 and +1 " \
            "(95% CI \u221213.0% to \u22122.2%)" in named
     assert "the 3 named firms together lost 7.8%" in named

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import UserError
+from analysis.vocab import DATE_ONLY_HOUR, NEWS_TIMEZONE
 
 #: exchange_calendars has no XSHE: Shenzhen keeps Shanghai's calendar.
 CALENDAR_ALIASES = {"XSHE": "XSHG"}
@@ -81,25 +82,28 @@ def _as_instant(announced) -> tuple[pd.Timestamp, bool]:
 
 
 def day_zero(announced, mic: str) -> pd.Timestamp:
-    """Day 0 (a session date, tz-naive) of an announcement for a security on ``mic``.
+    """Day 0 (a session date, tz-naive) of an announcement for a security on ``mic``: the first
+    session whose close is strictly after the announcement instant.
 
-    ``announced``: ISO string, Timestamp (tz-aware = instant; naive = date only) or date.
+    ``announced``: ISO string, Timestamp (tz-aware = instant; naive = date only) or date. A
+    date-only announcement is taken as made at :data:`~analysis.vocab.DATE_ONLY_HOUR`:00 in
+    :data:`~analysis.vocab.NEWS_TIMEZONE` (US official acts and US press appear in US business
+    hours): a US security's day 0 is that date when it is a session, and a Shanghai/Shenzhen or
+    Hong Kong security's day 0 is its next session, since those markets closed before New York
+    woke up.
     """
     ts, date_only = _as_instant(announced)
+    if date_only:
+        ts = (ts + pd.Timedelta(hours=DATE_ONLY_HOUR)).tz_localize(NEWS_TIMEZONE)
     cal = calendar(mic)
+    closes = cal.closes  # UTC close per session, sorted
     first = cal.sessions[0]
-    if (ts if date_only else ts.tz_convert(None)) < first:
+    if ts.tz_convert("UTC") < closes.iloc[0] - pd.Timedelta(days=1):
         day = ts.date() if date_only else ts
         raise UserError(f"announcement {day} is before the first {mic} session of the calendar ({first.date()})")
-    if date_only:
-        idx = cal.sessions.searchsorted(ts, side="left")
-        if idx >= len(cal.sessions):
-            raise UserError(f"announcement {ts.date()} is after the last {mic} session")
-        return cal.sessions[idx]
-    closes = cal.closes  # UTC close per session, sorted
     pos = closes.searchsorted(ts.tz_convert("UTC"), side="right")
     if pos >= len(closes):
-        raise UserError(f"announcement {ts} is after the last {mic} session")
+        raise UserError(f"announcement {ts.date() if date_only else ts} is after the last {mic} session")
     return pd.Timestamp(closes.index[pos])
 
 

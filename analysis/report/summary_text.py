@@ -105,10 +105,12 @@ def group_paragraph(rows: pd.DataFrame, group: str, members: dict, window: str =
         return f"No event of this run has {words} in the data, so there is no answer for them."
     sig, rest = g[g["significant"]], g[~g["significant"]]
     if sig.empty:
-        return (f"No. At none of the {len(g)} events did {words} move by more than ordinary day-to-day moves: "
+        of = f"{len(g)} events" + (" that named a firm of this study" if group == "named" else "")
+        return (f"No. At none of the {of} did {words} move by more than ordinary day-to-day moves: "
                 f"their moves {window_words(window)} are {NOT_DISTINGUISHABLE}; {mde_words(g)}.")
     claims = "; ".join(claim(r, members, window) for _, r in sig.iterrows())
-    text = f"Yes, at {len(sig)} of {len(g)} events: {claims}."
+    of = f"{len(g)} events" + (" that named a firm of this study" if group == "named" else "")
+    text = f"Yes, at {len(sig)} of the {of}: {claims}."
     if not rest.empty:
         text += (f" At {'the other ' + str(len(rest)) + ' events' if len(rest) != 1 else 'the remaining event'}, "
                  f"the moves of {words} are "
