@@ -48,10 +48,11 @@ def display_path(path) -> str:
     p = Path(path).expanduser()
     if not p.is_absolute():
         return p.as_posix()
+    p = Path(os.path.abspath(p))  # '..' folded, symlinks kept: the folder as the user named it
     try:
-        return p.resolve().relative_to(REPO).as_posix()
+        return p.relative_to(REPO).as_posix()
     except ValueError:
-        return Path(os.path.relpath(p.resolve(), REPO)).as_posix()
+        return Path(os.path.relpath(p, REPO)).as_posix()
 
 
 def display_text(text: str, *paths) -> str:
