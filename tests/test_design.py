@@ -17,19 +17,12 @@ from analysis.estimation.panel import event_day_mask
 from analysis.estimation.store import store_from_arrays
 from analysis.inference import flags
 from analysis.study import EventStudy
+from frames import one
 
 
 def close(actual, expected, rtol=1e-10, atol=1e-12):
     np.testing.assert_allclose(np.asarray(actual, dtype=float), np.asarray(expected, dtype=float),
                                rtol=rtol, atol=atol)
-
-
-def one(frame: pd.DataFrame, **eq) -> pd.Series:
-    sel = frame
-    for k, v in eq.items():
-        sel = sel[sel[k] == v]
-    assert len(sel) == 1, f"expected one row for {eq}, got {len(sel)}"
-    return sel.iloc[0]
 
 
 # ----------------------------------------------------------------------------- clean estimation windows

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from analysis.estimation import store as store_mod
+from frames import one
 
 RTOL = 1e-8
 WINDOWS = ("0:0", "-1:1", "-5:5")
@@ -21,14 +22,6 @@ WINDOWS = ("0:0", "-1:1", "-5:5")
 def close(actual, expected, rtol=RTOL, atol=1e-12):
     np.testing.assert_allclose(np.asarray(actual, dtype=float), np.asarray(expected, dtype=float),
                                rtol=rtol, atol=atol)
-
-
-def one(frame: pd.DataFrame, **eq) -> pd.Series:
-    sel = frame
-    for k, v in eq.items():
-        sel = sel[sel[k] == v]
-    assert len(sel) == 1, f"expected one row for {eq}, got {len(sel)}"
-    return sel.iloc[0]
 
 
 def check_windows(res, ref, event_id, symbol, windows=WINDOWS):
