@@ -28,6 +28,12 @@ def describe(name: str, what: str = "label") -> str:
     return getattr(t, what) if t is not None else str(name)
 
 
+def min_firms(name: str) -> int:
+    """The fewest firms a registered test applies to (2 for a name that is not registered)."""
+    t = REGISTRY.get(name)
+    return int(t.min_n) if t is not None else 2
+
+
 def tests_for(cells: Cells, names=None) -> list[CellTest]:
     """The registered tests to run on ``cells`` (those ``names``, default all), in registry
     order, leaving out those the run cannot provide for (e.g. placebo without draws)."""

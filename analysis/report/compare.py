@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import fmt
+from analysis.inference.battery import min_firms
 from analysis.tables import requested_windows
 from analysis.report.artifacts import PRINT_WIDTH
 from analysis.vocab import GROUP_ORDER, NAMED, group_color, group_label
@@ -65,7 +66,11 @@ def group_event_table(res, window: str = "-1:1", test: str = "bmp_kp") -> pd.Dat
     """Which announcements moved which groups: per (event, group) mean CAR[window], n, the
     ``test`` statistic and p-value (and the placebo p-value when the results have one)."""
     t = res.tests[(res.tests["window"] == window)]
-    main = t[t["test"] == test][["event_id", "group", "n", "mean_car", "statistic", "p_value"]]
+    main = t[t["test"] == test]
+    if "estimate" in main.columns and main["estimate"].notna().any():
+        # a test with its own estimate (the portfolio's CAR_p): show that, as "The answer" does
+        main = main.assign(mean_car=main["estimate"].where(main["estimate"].notna(), main["mean_car"]))
+    main = main[["event_id", "group", "n", "mean_car", "statistic", "p_value"]]
     if (t["test"] == "placebo").any():
         pl = t[t["test"] == "placebo"][["event_id", "group", "p_value"]].rename(columns={"p_value": "placebo_p"})
         main = main.merge(pl, on=["event_id", "group"], how="left")
@@ -109,7 +114,7 @@ def show_moved(table: pd.DataFrame):
                 row[f"{group_label(g)} %"] = fmt.NA
                 continue
             r = r.iloc[0]
-            tested = int(r["n"]) >= 2 and np.isfinite(r["p_value"])
+            tested = int(r["n"]) >= min_firms(test) and np.isfinite(r["p_value"])
             row[f"{group_label(g)} %"] = (fmt.pct(r["mean_car"]) + (test_stars(test, r["p_value"])[0] if tested else "")
                                           + ("" if tested else f" (N = {int(r['n'])}, no test)"))
             row[f"{group_label(g)} p"] = fmt.pvalue(r["p_value"]) if tested else fmt.NA

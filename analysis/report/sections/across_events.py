@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import fmt
-from analysis.inference.battery import describe
+from analysis.inference.battery import describe, min_firms
 from analysis.report import artifacts
 from analysis.report.context import ReportInputs
 from analysis.report.event import test_stars
@@ -40,7 +40,7 @@ def moved_table(moved: pd.DataFrame, window: str, test: str) -> dict:
                 absent = True
                 continue
             r = r.iloc[0]
-            if int(r["n"]) < 2 or not np.isfinite(r["p_value"]):
+            if int(r["n"]) < min_firms(test) or not np.isfinite(r["p_value"]):
                 row.append(cell(fmt.pct(r["mean_car"]), sub=f"(N = {int(r['n'])}, no test)"))
                 continue
             sub = f"(p = {fmt.pvalue(r['p_value'])}{test_stars(test, r['p_value'])[0]}"
@@ -48,7 +48,10 @@ def moved_table(moved: pd.DataFrame, window: str, test: str) -> dict:
                 sub += f"; placebo {fmt.pvalue(r['placebo_p'])}"
             row.append(cell(fmt.pct(r["mean_car"]), sub=sub + ")"))
         rows.append(row)
-    note = (f"Mean CAR{wl} in percent of each group's firms; p-value of the {describe(test, 'description')}"
+    what = ("CAR of the group's equal-weighted portfolio (as in The answer)" if test == "portfolio"
+            else "mean CAR of the group's firms")
+    note = (f"{what[0].upper() + what[1:]}{wl} in percent; unadjusted p-value of the {describe(test, 'description')} "
+            f"(exploratory: only Holm-adjusted p on the answer page supports a claim)"
             + ("; placebo: two-sided p of the pseudo-event date test" if has_placebo else "")
             + f"; {fmt.STAR_NOTE}, next to the p they come from."
             + (f" {fmt.NA}: the event has no firm in that group (e.g. it named none)." if absent else ""))
