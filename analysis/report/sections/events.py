@@ -271,7 +271,7 @@ def _hex(color: str) -> str:
     return to_hex(color)
 
 
-def event_section(event: EventOutputs, titles: dict | None = None) -> dict:
+def event_section(event: EventOutputs, titles: dict | None = None, firm_names: dict | None = None) -> dict:
     """The data of one event's block: catalog entry, who was named, the groups, status, its
     figures and tables (or the error). ``titles``: event id -> short title (for overlap notes)."""
     info = dict(event.info)
@@ -294,11 +294,12 @@ def event_section(event: EventOutputs, titles: dict | None = None) -> dict:
     section["firm_table"] = firm_table_spec(event.firms, windows, f"{name}: CAR by firm and window", titles)
     section["test_table"] = test_table_spec(event.tests, windows, f"{name}: group tests")
     section["volume_table"] = volume_table_spec(event.volume, windows, f"{name}: abnormal trading volume")
-    names = dict(zip(event.firms["symbol"], event.firms["name"])) if len(event.firms) else {}
+    names = dict(firm_names or {})
+    if len(event.firms):
+        names.update(zip(event.firms["symbol"], event.firms["name"]))
     skipped = meta.get("skipped", [])
     # the notebook's robustness notes are the same for every event: the robustness section gives them once
-    section["notes"] = [f"{names.get(s['symbol'], s['symbol'])} ({s['symbol']}) not studied: {s['reason']}"
-                        for s in skipped]
+    section["notes"] = [f"{names.get(s['symbol'], s['symbol'])} not studied: {s['reason']}" for s in skipped]
     return section
 
 
@@ -306,4 +307,5 @@ def build(inputs: ReportInputs) -> list[dict]:
     """One block per event of the run, in run order."""
     cat = inputs.run.catalog
     titles = dict(zip(cat["event_id"], cat["short_title"])) if "short_title" in cat.columns else {}
-    return [event_section(e, titles) for e in inputs.events]
+    names = dict(zip(inputs.universe["symbol"], inputs.universe["name"])) if inputs.universe is not None else {}
+    return [event_section(e, titles, names) for e in inputs.events]
