@@ -269,42 +269,23 @@ def corrado(est_ar: np.ndarray, win_ar: np.ndarray, rows: np.ndarray, cell: np.n
 
 @kernels._compiled()
 def _corrado_u(E, base, Wv, U):
-    """U = K / (1 + M) of every row's joint sample [E | Wv] (ranks merged as
-    :func:`merge_ranks`; NaN where missing)."""
+    """U = K / (1 + M) of every row's joint sample [E | Wv] (ranks merged by
+    :func:`_merge_ranks`, as :func:`merge_ranks`; NaN where missing)."""
     n, Le = E.shape
     L = Wv.shape[1]
+    rE = U[:, :Le]
+    rW = U[:, Le:]
+    rE[:, :] = base
+    rW[:, :] = np.nan
+    _merge_ranks(E, Wv, rE, rW)
     for i in range(n):
         M = 0.0
         for t in range(Le):
-            U[i, t] = base[i, t]
             if math.isfinite(E[i, t]):
                 M += 1.0
         for d in range(L):
-            U[i, Le + d] = np.nan
             if math.isfinite(Wv[i, d]):
                 M += 1.0
-        for d in range(L):
-            w = Wv[i, d]
-            if not math.isfinite(w):
-                continue
-            below = 0.0
-            ties = -1.0
-            for t in range(Le):
-                e = E[i, t]
-                if e < w:
-                    below += 1.0
-                elif e == w:
-                    ties += 1.0
-                    U[i, t] += 0.5
-                elif e > w:
-                    U[i, t] += 1.0
-            for d2 in range(L):
-                v = Wv[i, d2]
-                if v < w:
-                    below += 1.0
-                elif v == w:
-                    ties += 1.0
-            U[i, Le + d] = 1.0 + below + 0.5 * ties
         for t in range(Le + L):
             U[i, t] /= 1.0 + M
 
