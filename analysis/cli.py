@@ -1,4 +1,5 @@
-"""Command line: ``python -m analysis study ...`` and ``python -m analysis report ...``.
+"""Command line: ``python -m analysis study ...``, ``python -m analysis report ...`` and
+``python -m analysis compile`` (fill the compiled kernels' cache; ``make`` runs it at install).
 
 Exit codes: 0 success (skipped firms included), 2 user error (one line on stderr, never a
 traceback), 1 a failure of the machine (disk full, file too large: one line) or an unexpected one.
@@ -90,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, metavar="DIR", help="output folder")
     s.add_argument("--quiet", action="store_true", help="do not print the summary")
 
+    sub.add_parser("compile", help="compile the numba kernels into their on-disk cache (make runs it at "
+                                   "install, so no run pays the ~15 s compilation)")
+
     r = sub.add_parser("report", help="run the notebooks with papermill and build the PDF")
     r.add_argument("--prices", metavar="DIR", help="folder of <SYMBOL>.csv recorded prices (default: Yahoo + cache)")
     r.add_argument("--config", metavar="FILE", help="pipeline configuration (default reports config in the repo)")
@@ -137,6 +141,19 @@ def cmd_study(args) -> int:
     return 0
 
 
+def cmd_compile(args) -> int:
+    import tempfile
+
+    from analysis.warmup import compile_kernels
+
+    with tempfile.TemporaryDirectory(prefix="analysis-compile-") as tmp:
+        done = compile_kernels(Path(tmp))
+    compiled = sum(1 for miss, _ in done["kernels"].values() if miss)
+    cached = sum(1 for miss, hit in done["kernels"].values() if hit and not miss)
+    print(f"kernels: {compiled} compiled, {cached} already in the cache ({done['seconds']:.1f} s)", file=sys.stderr)
+    return 0
+
+
 def cmd_report(args) -> int:
     from analysis.report.pipeline import run_pipeline
 
@@ -169,7 +186,7 @@ def main(argv=None) -> int:
     argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
     try:
         args = build_parser().parse_args(argv)
-        return {"study": cmd_study, "report": cmd_report}[args.command](args)
+        return {"study": cmd_study, "report": cmd_report, "compile": cmd_compile}[args.command](args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

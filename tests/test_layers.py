@@ -20,7 +20,7 @@ LAYERS = [
     ("data", ["analysis.data"]),
     ("estimation", ["analysis.estimation"]),
     ("inference", ["analysis.inference"]),
-    ("results", ["analysis.tables", "analysis.results", "analysis.plots", "analysis.study"]),
+    ("results", ["analysis.tables", "analysis.results", "analysis.plots", "analysis.study", "analysis.warmup"]),
     ("report", ["analysis.report"]),
     ("cli", ["analysis.cli"]),
 ]

@@ -294,3 +294,27 @@ def test_the_run_study_set_is_the_events_sets_with_holm_over_all_events(tmp_path
     primary = tests[tests["primary"]]
     assert primary["p_holm"].tolist() == pytest.approx([0.02, 0.04])  # Holm: 2 x 0.01, then max(0.02, 1 x 0.04)
     assert len(pd.read_csv(artifacts.study_dir(tmp_path) / "car.csv")) == 2
+
+
+def test_day0_lines_read_the_run_study_set(tmp_path):
+    """The log's day-0 check comes from the run's study set: day 0 per firm-event, its simple
+    return in percent, a suspended day 0 or a multi-session return noted, a firm left out with
+    its reason."""
+    import pandas as pd
+
+    from analysis.report import artifacts
+    from analysis.report.study_set import day0_lines
+
+    folder = artifacts.study_dir(tmp_path)
+    folder.mkdir(parents=True)
+    pd.DataFrame({"event_id": ["e"] * 3, "symbol": ["A", "B", "C"],
+                  "day0": ["2019-05-16", "2019-05-17", "2019-05-16"]}).to_csv(folder / "estimation.csv", index=False)
+    pd.DataFrame({"event_id": ["e"] * 4, "symbol": ["A", "A", "B", "C"], "day": [-1, 0, 0, 0],
+                  "return": [0.5, -0.0554, float("nan"), 0.0338], "span": [1, 1, 0, 3]}).to_csv(
+        folder / "abnormal_returns.csv", index=False)
+    pd.DataFrame({"event_id": ["e"], "symbol": ["D"], "reason": ["no prices"]}).to_csv(folder / "skipped.csv",
+                                                                                         index=False)
+    lines = day0_lines(tmp_path)
+    assert lines[1] == ("  e: A 2019-05-16 -5.54%; B 2019-05-17 (suspended on day 0); "
+                        "C 2019-05-16 +3.38% (spans 3 sessions); D - (no prices)")
+    assert day0_lines(tmp_path / "nothing") == []

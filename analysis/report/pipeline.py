@@ -35,9 +35,9 @@ from analysis.report.folders import TMP_PREFIX, RemoveOnSignal, make_run_dir, pr
 from analysis.report import provenance as prov
 from analysis.report.config import apply_overrides, load_config
 from analysis.report.jobs import Workers, build_jobs, describe_error
-from analysis.report.price_inputs import load_prices, log_day0, resolve_factors
+from analysis.report.price_inputs import load_prices, resolve_factors
 from analysis.report.reuse import fingerprint, previous_jobs, reuse
-from analysis.report.study_set import write_study
+from analysis.report.study_set import day0_lines, write_study
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -164,7 +164,6 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
             snapshot = write_snapshot(tmp_dir / "prices.parquet", frames, errors,
                                       {r["symbol"]: {"source": r["source"], "path": r["path"], "sha256": r["sha256"]}
                                        for r in price_rows}, origin=str(cfg.prices or "Yahoo Finance"))
-            log_day0(frames, errors, event_ids, log)
             cfg = factor_thread.result()
             for line in factor_lines:
                 log(line)
@@ -212,6 +211,8 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
         t_study = time.monotonic()
         study_note = write_study(run_dir, jobs)
         log(f"study: {study_note} ({time.monotonic() - t_study:.1f} s)")
+        for line in day0_lines(run_dir):
+            log(line)
 
         from analysis.report import pdf
         from analysis.report.context import RunContext

@@ -1,13 +1,9 @@
-"""The prices of a report run: every universe symbol and benchmark loaded once (with provenance),
-and a quick day-0 check printed to the log."""
+"""The prices of a report run: every universe symbol and benchmark loaded once (with provenance)."""
 from __future__ import annotations
 
 import sys
 import time
 from dataclasses import replace
-from datetime import date
-
-import numpy as np
 
 from analysis.errors import UserError
 from analysis.report import provenance as prov
@@ -51,26 +47,6 @@ def load_prices(cfg: Config, refresh: bool, log):
         note += f"; {len(errors)} could not be loaded: " + "; ".join(f"{s}: {e}" for s, e in errors.items())
     log(f"prices: {note}")
     return source, frames, errors, rows, note
-
-
-def log_day0(frames, errors, event_ids, log) -> None:
-    """Print day 0 and the day-0 return of every security for each event (a quick check)."""
-    from analysis.data import catalog
-    from analysis.study import EventStudy
-
-    events = catalog.load_events()
-    events = events[events["event_id"].isin(event_ids)]
-    if events.empty:
-        return
-    table = EventStudy(events=events, prices=frames, placebo_draws=0).day0_table(frames, errors)
-    log("day 0 and day-0 return (simple, adjusted close) per event and security:")
-    for ev, rows in table.groupby("event_id", sort=False):
-        cells = []
-        for r in rows.itertuples(index=False):
-            ret = "" if not isinstance(r.day0, date) or not np.isfinite(r.day0_return) else f" {100 * r.day0_return:+.2f}%"
-            day = r.day0.isoformat() if isinstance(r.day0, date) else "-"
-            cells.append(f"{r.symbol} {day}{ret}{' (' + r.note + ')' if r.note else ''}")
-        log(f"  {ev}: " + "; ".join(cells))
 
 
 def resolve_factors(cfg: Config, log) -> Config:

@@ -55,3 +55,29 @@ def write_study(run_dir: Path, jobs, primary_window: str | None = None) -> str:
     write_set(frames, out)
     text = f"{len(frames)} files for {len(chosen)} events in {out.relative_to(run_dir)}/"
     return text + (f" (no results for {', '.join(missing)})" if missing else "")
+
+
+def day0_lines(run_dir: Path) -> list[str]:
+    """Day 0 and the day-0 simple return (adjusted close) of every (event, security) of the run's
+    set, one line per event (a quick check for the log; firm-events left out give their reason)."""
+    folder = artifacts.study_dir(run_dir)
+    try:
+        est = pd.read_csv(folder / "estimation.csv", usecols=["event_id", "symbol", "day0"])
+        ar = pd.read_csv(folder / "abnormal_returns.csv", usecols=["event_id", "symbol", "day", "return", "span"])
+    except (OSError, ValueError):
+        return []
+    skipped = (pd.read_csv(folder / "skipped.csv") if (folder / "skipped.csv").is_file()
+               else pd.DataFrame(columns=["event_id", "symbol", "reason"]))
+    day0 = ar[ar["day"] == 0].set_index(["event_id", "symbol"])
+    lines = ["day 0 and day-0 return (simple, adjusted close) per event and security:"]
+    for event_id in dict.fromkeys(list(est["event_id"]) + list(skipped["event_id"])):
+        cells = []
+        for r in est[est["event_id"] == event_id].itertuples(index=False):
+            key = (event_id, r.symbol)
+            ret, span = (day0.loc[key, "return"], day0.loc[key, "span"]) if key in day0.index else (float("nan"), 0)
+            note = " (suspended on day 0)" if span == 0 else (f" (spans {int(span)} sessions)" if span > 1 else "")
+            cells.append(f"{r.symbol} {r.day0}" + (f" {100 * ret:+.2f}%" if pd.notna(ret) else "") + note)
+        for r in skipped[skipped["event_id"] == event_id].itertuples(index=False):
+            cells.append(f"{r.symbol} - ({r.reason})")
+        lines.append(f"  {event_id}: " + "; ".join(cells))
+    return lines if len(lines) > 1 else []

@@ -1,0 +1,51 @@
+"""``python -m analysis compile`` (run by make at install) leaves nothing for a real run to compile."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+REAL_FIT = """
+import json, sys
+from analysis.study import EventStudy
+from analysis import warmup
+EventStudy(prices=sys.argv[1], event_ids=["ft_sdn_2022", "sugon_entity_list_2019"], placebo_draws=200).fit()
+print(json.dumps(warmup.cache_counts()))
+"""
+
+
+@pytest.mark.slow
+def test_a_real_fit_after_compile_loads_every_kernel_from_the_cache(shared_prices):
+    """After ``compile``, a new process fitting real events (a suspension included: Sugon,
+    June 2019) compiles no kernel: every kernel it calls is a cache hit, so the synthetic study
+    passed the same argument types as real data."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-m", "analysis", "compile"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "kernels:" in done.stderr
+    fit = subprocess.run([sys.executable, "-c", REAL_FIT, str(shared_prices)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert fit.returncode == 0, fit.stderr[-2000:]
+    counts = json.loads(fit.stdout.strip().splitlines()[-1])
+    compiled = {name: miss for name, (miss, _) in counts.items() if miss}
+    assert compiled == {}
+    assert sum(hit for _, hit in counts.values()) >= 5  # the engine's and the rank tests' kernels were called
+
+
+def test_the_synthetic_study_reaches_every_kernel(tmp_path):
+    """Every kernel of the package is called by the synthetic study (directly or through another
+    kernel), so a real run finds each in the cache."""
+    from analysis import warmup
+
+    done = warmup.compile_kernels(tmp_path)
+    called = {name for name, (miss, hit) in done["kernels"].items() if miss or hit}
+    nested = {"analysis.inference.ranks._merge_ranks"}  # compiled into _corrado_u and _grank_cells
+    assert set(warmup.dispatchers()) - called <= nested
+    assert len(warmup.dispatchers()) >= 9
