@@ -8,16 +8,13 @@ writes the CSV contract as one set (all new files or all old ones, never a mix).
 """
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from analysis.atomic import atomic_write
+from analysis.atomic import write_set  # noqa: F401 - the CSV set is written by analysis.atomic
 from analysis import fmt
 from analysis.inference.battery import describe
 from analysis.inference.design import oversized_here
@@ -38,62 +35,6 @@ class Summary(str):
 
     def __repr__(self) -> str:
         return str(self)
-
-
-def write_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` to ``path`` via a temp file in the same folder, then rename."""
-    atomic_write(path, lambda fh: frame.to_csv(fh, index=False, float_format="%.10g"), mode="w")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_set(frames: dict, out_dir) -> list[Path]:
-    """Write ``{file name: frame}`` into ``out_dir`` as one set.
-
-    The files go into a temporary folder beside ``out_dir``; only when all of them are complete
-    is that folder renamed to ``out_dir`` (the previous folder is renamed away first and removed
-    after). Until then ``out_dir`` keeps the previous set untouched; a failure (disk full, a
-    file-size limit) leaves it as it was. Other files in ``out_dir`` (not of :data:`RESULT_FILES`)
-    are carried over into the new folder.
-    """
-    out = Path(out_dir)
-    if out.is_symlink():
-        out = out.resolve()
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(20, "Not a directory", str(out))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
-    old = None
-    try:
-        for name, frame in frames.items():
-            frame.to_csv(tmp / name, index=False, float_format="%.10g")
-        for name in frames:
-            with open(tmp / name, "rb") as fh:
-                os.fsync(fh.fileno())
-        mode = (out.stat().st_mode & 0o7777) if out.is_dir() else (0o777 & ~_umask())
-        os.chmod(tmp, mode)
-        for name in frames:
-            os.chmod(tmp / name, 0o666 & ~_umask())
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.rmdir(old)
-            os.rename(out, old)
-        os.rename(tmp, out)
-    except BaseException:
-        if old is not None and old.exists() and not out.exists():
-            os.rename(old, out)  # put the previous set back
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if old is not None:
-        for entry in old.iterdir():  # the user's own files in the folder stay
-            if entry.name not in RESULT_FILES:
-                os.replace(entry, out / entry.name)
-        shutil.rmtree(old, ignore_errors=True)
-    return [out / name for name in frames]
 
 
 @dataclass
@@ -177,7 +118,7 @@ class EventStudyResults:
         ordered = {}
         for name, (frame, first) in files.items():
             ordered[name] = frame[list(first) + [c for c in frame.columns if c not in first]]
-        return write_set(ordered, out)
+        return write_set(ordered, out, owned=RESULT_FILES)
 
     def summary(self, window: str = "-1:1") -> "Summary":
         """A readable text summary: per-event firm CARs and group tests for one window."""

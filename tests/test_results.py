@@ -1,4 +1,4 @@
-"""Writing the CSV set (analysis.results.write_set): the whole set or nothing.
+"""Writing the CSV set (analysis.atomic.write_set): the whole set or nothing.
 
 Issue 13, case 3: with a file-size limit hit mid-run, car.csv and tests.csv held the new run
 while volume*.csv held the previous run's. Each file was atomic; the set was not.
@@ -49,11 +49,20 @@ def test_a_complete_set_replaces_the_old_one_and_keeps_other_files(tmp_path):
     (out / "nyt").mkdir()  # a nested run's folder (README: --out out/nyt)
     (out / "nyt" / "car.csv").write_text("run\nnested\n")
     new = {k: v for k, v in _set("new").items() if not k.startswith("volume")}
-    written = write_set(new, out)
+    written = write_set(new, out, owned=RESULT_FILES)
     assert [p.name for p in written] == list(new)
     assert _runs(out) == {name: {"new"} for name in new}  # the old volume files are gone: not of this set
     assert (out / "notes.txt").read_text() == "mine" and (out / "nyt" / "car.csv").read_text() == "run\nnested\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_files_a_set_does_not_own_are_carried_over(tmp_path):
+    """Without ``owned``, a file of the folder that the new set does not write is someone else's
+    and stays."""
+    out = tmp_path / "out"
+    write_set(_set("old"), out)
+    write_set({"car.csv": _set("new")["car.csv"]}, out)
+    assert _runs(out) == {name: {"new" if name == "car.csv" else "old"} for name in RESULT_FILES}
 
 
 def test_write_set_refuses_a_file(tmp_path):

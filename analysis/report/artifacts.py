@@ -198,7 +198,7 @@ def _fig_metadata(fmt: str) -> dict:
 
 def save_table(frame: pd.DataFrame, folder, artifact) -> Path:
     """Write ``frame`` to ``<folder>/<name>.csv`` (no index, full precision)."""
-    from analysis.results import write_csv_atomic
+    from analysis.atomic import write_csv_atomic
 
     path = out_dir(folder) / f"{_name(artifact)}.csv"
     write_csv_atomic(frame, path)

@@ -26,7 +26,7 @@ def write_study(run_dir: Path, jobs, primary_window: str | None = None) -> str:
     """Write ``run_dir/study/`` from the event notebooks' sets (for each event the first
     per-event notebook of the configuration that saved one); returns one line for the log."""
     from analysis.inference.multiple import adjust
-    from analysis.results import write_set
+    from analysis.atomic import write_set
     from analysis.vocab import PRIMARY_WINDOW
 
     chosen: dict[str, Path] = {}
@@ -52,7 +52,7 @@ def write_study(run_dir: Path, jobs, primary_window: str | None = None) -> str:
         adjusted = adjust(tests, primary_window or PRIMARY_WINDOW)
         frames["tests.csv"] = adjusted[list(frames["tests.csv"].columns)]
     out = artifacts.study_dir(run_dir)
-    write_set(frames, out)
+    write_set(frames, out, owned=STUDY_FILES)
     text = f"{len(frames)} files for {len(chosen)} events in {out.relative_to(run_dir)}/"
     return text + (f" (no results for {', '.join(missing)})" if missing else "")
 
