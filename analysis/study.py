@@ -391,6 +391,30 @@ class EventStudy:
         return EventStudyResults(study=self, panel=panel, engine_result=out, frames=frames, sensitivity=sensitivity,
                                  **frames_out)
 
+    def fit_tests(self, names=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """The CARs and group tests alone, as a robustness run under another model needs them:
+        ``(tests, car, skipped)`` with the rows and columns :meth:`fit` gives (tests of the
+        registered tests ``names``, default all; car over the requested windows: event_id,
+        symbol, window, car, car_se, car_t, car_p, decimals), but no placebo draws, flags,
+        limit-extended windows, volume or date sensitivity, and no multiplicity columns."""
+        frames, errors = self.load_prices()
+        panel, skipped = self.build_panel(frames, errors)
+        out = self._run_engine(panel)
+        if len(panel.frame):
+            tests = tables.order_tests(run_battery(self.cells(panel, out, placebo_draws=0), names=names))
+        else:
+            tests = pd.DataFrame(columns=tables.TEST_COLUMNS)
+        rows = np.nonzero(out.ok)[0]
+        W = len(out.windows)
+        f = panel.frame
+        car = pd.DataFrame({
+            "event_id": np.repeat(f["event_id"].to_numpy()[rows], W),
+            "symbol": np.repeat(f["symbol"].to_numpy()[rows], W),
+            "window": np.tile([format_window(w) for w in out.windows], len(rows)),
+            **{k: getattr(out, k)[rows].ravel() for k in ("car", "car_se", "car_t", "car_p")},
+        })
+        return tests, car, tables.skipped_frame(panel, out, skipped)
+
     def _limit_extended(self, panel: Panel, out: engine.EngineResult) -> pd.DataFrame:
         """car.csv rows of the limit-extended windows 0:k (A-shares whose day-0 close is at the
         daily limit; :func:`analysis.inference.flags.limit_extended_k`), with their flags."""

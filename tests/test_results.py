@@ -70,3 +70,25 @@ def test_write_set_refuses_a_file(tmp_path):
     with pytest.raises(NotADirectoryError):
         write_set(_set("new"), tmp_path / "f")
     assert (tmp_path / "f").read_text() == "x"
+
+
+def test_fit_tests_gives_the_rows_of_a_full_fit(shared_prices):
+    """The robustness runs' quick fit (CARs and chosen tests only) gives exactly the rows a full
+    fit has for those tests and windows, under another model, a suspension included (Sugon,
+    June 2019) and a firm left out (Xilinx after its delisting, FT report of May 2022)."""
+    from analysis.study import EventStudy
+    from analysis.tables import requested_windows
+
+    kw = dict(prices=str(shared_prices), event_ids=["sugon_entity_list_2019", "ft_sdn_2022"], model="mean",
+              windows=["0:1", "-2:2"], placebo_draws=0, event_dates=pd.DataFrame(
+                  columns=["event_id", "date_kind", "announced_at", "source"]))
+    full = EventStudy(**kw).fit()
+    tests, car, skipped = EventStudy(**kw).fit_tests(["t_cs", "bmp_kp"])
+    want = full.tests[full.tests["test"].isin(["t_cs", "bmp_kp"])].reset_index(drop=True)
+    common = [c for c in tests.columns if c in want.columns]
+    assert {"n", "mean_car", "statistic", "p_value"} <= set(common)
+    pd.testing.assert_frame_equal(tests[common], want[common])
+    cols = ["event_id", "symbol", "window", "car", "car_se", "car_t", "car_p"]
+    pd.testing.assert_frame_equal(car, requested_windows(full.car)[cols].reset_index(drop=True))
+    assert list(skipped["symbol"]) == list(full.skipped["symbol"]) == ["XLNX"]
+    assert len(tests) == 2 * 2 * tests.groupby(["event_id", "group"]).ngroups

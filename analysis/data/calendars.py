@@ -81,6 +81,7 @@ def _as_instant(announced) -> tuple[pd.Timestamp, bool]:
     return (ts, False) if ts.tzinfo is not None else (ts.normalize(), True)
 
 
+@lru_cache(maxsize=65536)
 def day_zero(announced, mic: str) -> pd.Timestamp:
     """Day 0 (a session date, tz-naive) of an announcement for a security on ``mic``: the first
     session whose close is strictly after the announcement instant.
@@ -90,7 +91,8 @@ def day_zero(announced, mic: str) -> pd.Timestamp:
     :data:`~analysis.vocab.NEWS_TIMEZONE` (US official acts and US press appear in US business
     hours): a US security's day 0 is that date when it is a session, and a Shanghai/Shenzhen or
     Hong Kong security's day 0 is its next session, since those markets closed before New York
-    woke up.
+    woke up. Cached per (announcement, exchange): every firm of an exchange and every fit of a
+    run share the answer.
     """
     ts, date_only = _as_instant(announced)
     if date_only:

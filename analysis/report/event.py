@@ -397,7 +397,9 @@ def robustness(res, models=("mean", "market-adjusted", "ff3"), factors=None, ext
     car, car_se, car_t, car_p) and notes on what was left out. The main model is re-run with the
     extra windows added. Factor models (``ff3``, ``carhart``) use US factors, so they cover the US
     suppliers only, and are left out (with a note) when no ``factors`` file is given or found.
-    Prices are not read again: the runs reuse ``res.frames``. Placebo draws are off here.
+    Prices are not read again: the runs reuse ``res.frames``. Each run computes only the CARs
+    and these tests (:meth:`~analysis.study.EventStudy.fit_tests`: no placebo draws, flags or
+    volume).
     """
     from analysis.study import EventStudy
 
@@ -431,28 +433,29 @@ def robustness(res, models=("mean", "market-adjusted", "ff3"), factors=None, ext
                 continue
         try:
             # the same catalog (clean windows, overlaps), groups and flags; no alternative-date runs
-            r = EventStudy(events=study.catalog, event_ids=list(study.events["event_id"]), universe=universe,
-                           prices=res.frames, model=model, estimation=study.estimation, windows=windows,
-                           min_obs=study.min_obs, factors=factors if model in ("ff3", "carhart") else None,
-                           placebo_draws=0, event_firms=study.event_firms, event_dates=study.event_dates.iloc[0:0],
-                           confounders=study.confounders, exclude_event_days=study.exclude_event_days).fit()
+            r_tests, r_car, r_skipped = EventStudy(
+                events=study.catalog, event_ids=list(study.events["event_id"]), universe=universe,
+                prices=res.frames, model=model, estimation=study.estimation, windows=windows,
+                min_obs=study.min_obs, factors=factors if model in ("ff3", "carhart") else None,
+                placebo_draws=0, event_firms=study.event_firms, event_dates=study.event_dates.iloc[0:0],
+                confounders=study.confounders, exclude_event_days=study.exclude_event_days,
+            ).fit_tests(list(tests) if tests else None)
         except UserError as exc:
             notes.append(f"{model} left out: {exc}")
             continue
-        t = r.tests[r.tests["test"].isin(list(tests))] if tests else r.tests
-        t = t[["event_id", "group", "window", "n", "mean_car", "test", "statistic", "p_value"]].copy()
+        t = r_tests[["event_id", "group", "window", "n", "mean_car", "test", "statistic", "p_value"]].copy()
         t.insert(0, "scope", scope)
         t.insert(0, "model", model)
         groups.append(t)
-        c = requested_windows(r.car)
+        c = r_car
         if headline_symbols:
             c = c[c["symbol"].isin(list(headline_symbols))]
         c = c[["event_id", "symbol", "window", "car", "car_se", "car_t", "car_p"]].copy()
         c.insert(0, "scope", scope)
         c.insert(0, "model", model)
         firms.append(c)
-        if len(r.skipped):
-            skips[model] = len(r.skipped)
+        if len(r_skipped):
+            skips[model] = len(r_skipped)
     if skips:  # one line for all models (the firm-events themselves are listed with the main results)
         if len(set(skips.values())) == 1:
             n = next(iter(skips.values()))
