@@ -86,6 +86,18 @@ class _Background:
         return self.value
 
 
+#: What building the PDF imports, loaded in the background while the notebooks run.
+PDF_MODULES = ("analysis.report.pdf", "analysis.report.event", "analysis.report.compare", "analysis.report.answer",
+               "matplotlib.figure", "matplotlib.backends.backend_svg", "typst")
+
+
+def _import_modules(names) -> None:
+    import importlib
+
+    for name in names:
+        importlib.import_module(name)
+
+
 # --------------------------------------------------------------------------- latest
 
 
@@ -189,6 +201,8 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
                 todo.append(job)
         # Longest first: the cross-event notebooks study every event, so they start first.
         todo.sort(key=lambda j: j.event_id is not None)
+        # The PDF's modules import while the notebooks run (the process only waits for them then).
+        preload = _Background(_import_modules, PDF_MODULES)
         t_nb = time.monotonic()
         if todo:
             workers = workers or Workers(min(cfg.workers, len(todo)), run_dir / "logs", todo[0].notebook.parent,
@@ -214,6 +228,7 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
         for line in day0_lines(run_dir):
             log(line)
 
+        preload.result()
         from analysis.report import pdf
         from analysis.report.context import RunContext
 

@@ -1,0 +1,91 @@
+"""Benchmark: wall time of the report pipeline, ``--refresh`` and cold, several runs in one go.
+
+    .venv/bin/python benchmarks/bench_report.py --prices ../shared/prices \
+        --factors ../shared/factors/F-F_Research_Data_Factors_daily.csv [--runs 3] [--event ID ...]
+
+Each run is ``python -m analysis report`` in a new process (as ``make report`` runs it), into a
+temporary reports folder removed afterwards:
+
+- ``refresh``: ``--refresh`` (every notebook executed, nothing reused) into a folder that already
+  holds one run;
+- ``cold``: the first report after install: the package's bytecode and the numba kernels'
+  disk cache are deleted, ``python -m analysis compile`` (the install step ``make`` runs) fills
+  the kernel cache again untimed, then a report into an empty reports folder.
+
+Printed per run: wall seconds, the pipeline's own phases from its ``manifest.json`` (notebooks,
+total), and the machine's load average before the run (the machine may be shared: a load
+above ~0.5 on 2 cores means the numbers are slower than they would be).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _report(args, reports: Path, refresh: bool) -> dict:
+    cmd = [sys.executable, "-m", "analysis", "report", "--prices", args.prices, "--reports-dir", str(reports)]
+    cmd += ["--factors", args.factors] if args.factors else []
+    cmd += ["--refresh"] if refresh else []
+    for e in args.event or []:
+        cmd += ["--event", e]
+    load = os.getloadavg()[0]
+    t0 = time.monotonic()
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    wall = time.monotonic() - t0
+    if done.returncode != 0:
+        sys.exit(f"report failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:]}")
+    manifest = json.loads((reports / "latest" / "manifest.json").read_text())
+    return {"wall": wall, "total": manifest["seconds"], "notebooks": manifest["notebooks_seconds"],
+            "pages": manifest["pdf_pages"], "load": load}
+
+
+def _clear_caches() -> None:
+    """Delete the package's bytecode and numba cache files (analysis/**/__pycache__)."""
+    for cache in (ROOT / "analysis").rglob("__pycache__"):
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def _line(kind: str, i: int, r: dict) -> str:
+    return (f"{kind:<8} run {i}: {r['wall']:5.1f} s wall (pipeline {r['total']:5.1f} s, notebooks "
+            f"{r['notebooks']:5.1f} s, {r['pages']} pages; load before {r['load']:.2f})")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--prices", required=True, help="folder of recorded <SYMBOL>.csv")
+    p.add_argument("--factors", help="daily factor file (French format)")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--event", action="append", help="only these events (repeatable)")
+    p.add_argument("--skip-cold", action="store_true")
+    args = p.parse_args(argv)
+    results = {"refresh": [], "cold": []}
+    with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
+        warm = Path(tmp) / "warm"
+        _report(args, warm, refresh=False)  # a first run to refresh over (untimed)
+        for i in range(1, args.runs + 1):
+            results["refresh"].append(_report(args, warm, refresh=True))
+            print(_line("refresh", i, results["refresh"][-1]), flush=True)
+        for i in range(1, 0 if args.skip_cold else args.runs + 1):
+            _clear_caches()
+            subprocess.run([sys.executable, "-m", "analysis", "compile"], cwd=ROOT, check=True, capture_output=True)
+            cold = Path(tmp) / f"cold{i}"
+            results["cold"].append(_report(args, cold, refresh=False))
+            print(_line("cold", i, results["cold"][-1]), flush=True)
+    for kind, runs in results.items():
+        if runs:
+            walls = sorted(r["wall"] for r in runs)
+            print(f"{kind}: {', '.join(f'{w:.1f}' for w in walls)} s (median {walls[len(walls) // 2]:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
