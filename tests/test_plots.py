@@ -56,3 +56,40 @@ def test_figures_use_one_colour_per_group(sugon):
     colors = {l.get_label(): to_hex(l.get_color()) for l in fig.axes[0].get_lines()}
     assert colors["Sugon (named)"] == to_hex(group_color("named"))
     assert colors["Advanced Micro Devices (US supplier)"] == to_hex(group_color("supplier"))
+
+
+@pytest.mark.shared_prices
+def test_car_path_figure_at_day_1_is_the_portfolio_car_of_window_0_1(sugon):
+    """The event figure's path starts at the close of day -1: on day 1 each group's line and
+    band are the 0:1 portfolio CAR and 95% interval of tests.csv (Sugon: suspended days 0..2,
+    its return at resumption spread over the sessions it spans), day -1 is 0, and day 1 minus
+    day -2 is the -1:1 portfolio CAR."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from analysis.plots import portfolio_band
+    from analysis.report.event import car_path_figure
+
+    ev = "sugon_entity_list_2019"
+    t = sugon.tests[(sugon.tests["event_id"] == ev) & (sugon.tests["test"] == "portfolio")].set_index(["group", "window"])
+    fig = car_path_figure(sugon, ev)
+    lines = {l.get_label().split(" (")[0]: l for l in fig.axes[0].get_lines() if not l.get_label().startswith("_")}
+    assert "day \u22121" in fig.axes[0].get_ylabel()
+    for g in ("named", "peer", "supplier", "all"):
+        b = portfolio_band(sugon, ev, g).set_index("day")
+        w01, w11 = t.loc[(g, "0:1")], t.loc[(g, "-1:1")]
+        assert b.loc[1, "n"] == w01["n"]
+        assert b.loc[1, "mean"] == pytest.approx(w01["estimate"], rel=1e-12)
+        assert (b.loc[1, "lo"], b.loc[1, "hi"]) == pytest.approx((w01["ci_low"], w01["ci_high"]), rel=1e-12)
+        assert b.loc[-1, ["mean", "lo", "hi"]].tolist() == [0.0, 0.0, 0.0]
+        assert b.loc[1, "mean"] - b.loc[-2, "mean"] == pytest.approx(w11["estimate"], rel=1e-9)
+        if g != "all":  # the figure draws the named firms, peers and suppliers
+            x, y = lines[group_label(g)].get_data()
+            assert y[list(x).index(1)] == pytest.approx(100 * w01["estimate"], rel=1e-12)
+    assert t.loc[("named", "0:1"), "estimate"] != pytest.approx(
+        one_firm_car(sugon, ev, "603019.SS", "0:1"), rel=1e-3)  # the spread portfolio is not the firm's own CAR
+
+
+def one_firm_car(res, event_id, symbol, window):
+    c = res.car
+    return float(c[(c["event_id"] == event_id) & (c["symbol"] == symbol) & (c["window"] == window)]["car"].iloc[0])

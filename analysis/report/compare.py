@@ -238,11 +238,12 @@ def heatmap_figure(res, window: str = "-1:1"):
 
 
 def car_paths_figure(res, event_ids=None, ncols: int = 2, groups=("named", "target", "peer", "supplier")):
-    """Small multiples: each event's portfolio CAR path by group with its 95% t-interval
-    (:func:`analysis.plots.portfolio_band`; shared y axis), one colour per group."""
+    """Small multiples: each event's portfolio CAR path by group from the close of day -1 with
+    its 95% t-interval (:func:`analysis.plots.portfolio_band`, as the event figure; shared y
+    axis), one colour per group."""
     import matplotlib.pyplot as plt
 
-    from analysis.plots import event_label, portfolio_band
+    from analysis.plots import PATH_LABEL, event_label, portfolio_band
 
     ids = [e for e in (event_ids or res.event_ids) if (res.car["event_id"] == e).any()]
     nrows = max(1, -(-len(ids) // ncols))
@@ -264,7 +265,7 @@ def car_paths_figure(res, event_ids=None, ncols: int = 2, groups=("named", "targ
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6.5, loc="lower left")
     for ax in axes[:, 0]:
-        ax.set_ylabel("CAR (%)", fontsize=8)
+        ax.set_ylabel(PATH_LABEL, fontsize=8)
     for ax in axes.ravel()[len(ids):]:
         ax.set_visible(False)
     fig.supxlabel("trading day relative to day 0", fontsize=8)
