@@ -184,3 +184,55 @@ def test_notebook_tables_have_no_index_and_no_nan():
                           "estimate": [-0.05, np.nan], "ci_low": [-0.1, np.nan], "ci_high": [0.0, np.nan]})
     html = show_group_tests(tests).to_html()
     assert "nan" not in html.lower() and "n/a" in html and "(0.0498**)" in html
+
+
+def _moved_rows():
+    """Two events: named firms and US suppliers primary (Holm p), peers not (BH q only)."""
+    return pd.DataFrame({
+        "event_id": ["ev_a"] * 3 + ["ev_b"] * 2, "date": pd.to_datetime(["2019-05-15"] * 3 + ["2022-05-04"] * 2),
+        "kind": ["action"] * 3 + ["report"] * 2, "short_title": ["Entity List: A (2019)"] * 3 + ["FT: B (2022)"] * 2,
+        "group": ["named", "peer", "supplier", "named", "supplier"], "n": [2, 4, 7, 2, 6],
+        "mean_car": [-0.0514, -0.0138, 0.0070, -0.1585, -0.0043], "statistic": [-2.1, -0.6, 0.3, -5.0, -0.2],
+        "p_value": [0.0412, 0.534, 0.729, 0.0004, 0.822], "primary": [True, False, True, True, True],
+        "p_holm": [0.1648, np.nan, 1.0, 0.0016, 1.0], "q_bh": [0.21, 0.86, 0.9, 0.004, 0.9]})
+
+
+def test_across_events_tables_print_the_adjusted_p_beside_the_unadjusted():
+    from analysis.report.sections.across_events import moved_table
+
+    spec = moved_table(_moved_rows(), "0:1", "portfolio")
+    assert spec["caption"].endswith("portfolio CAR[0, +1]")
+    assert [c["t"] for c in spec["header"][0][3:]] == ["Named firms %", "Peers %", "US suppliers %"]
+    a, b = spec["rows"]
+    # unadjusted p with its stars, then Holm's p (primary) or BH's q (other groups) with theirs
+    assert a[3]["t"] == "\u22125.14" and a[3]["s"] == "(p = 0.041**)\nHolm p = 0.165"
+    assert a[4]["s"] == "(p = 0.534)\nBH q = 0.860"
+    assert b[3]["s"] == "(p < 0.001***)\nHolm p = 0.002***"
+    assert b[4]["t"] == fmt.NA and b[5]["t"] == "\u22120.43"  # ev_b has no peers
+    note = " ".join(spec["note"].split())
+    assert "Holm's p for the primary family" in note and "Benjamini-Hochberg q" in note
+    assert "equal-weighted portfolio" in note and "mean of the firms' own CARs" in note
+
+
+def test_named_vs_suppliers_table_prints_holm_p_and_says_which_car():
+    from analysis.report.sections.across_events import targets_vs_suppliers_table
+
+    tvs = pd.DataFrame({"event_id": ["ev_a"], "date": pd.to_datetime(["2019-05-15"]), "short_title": ["A (2019)"],
+                        "targets_mean_car": [-0.0514], "targets_p": [0.0412], "targets_p_holm": [0.1648],
+                        "targets_q_bh": [0.21], "suppliers_mean_car": [0.0070], "suppliers_p": [0.729],
+                        "suppliers_p_holm": [1.0], "suppliers_q_bh": [0.9], "difference": [-0.0584]})
+    spec = targets_vs_suppliers_table(tvs, "0:1", "portfolio")
+    assert "portfolio CAR[0, +1]" in spec["caption"]
+    row = spec["rows"][0]
+    assert row[2]["s"] == "(p = 0.041**)\nHolm p = 0.165" and row[3]["s"] == "(p = 0.729)\nHolm p = 1.000"
+    assert row[4]["t"] == "\u22125.84"
+
+
+def test_pooled_tables_say_their_car_is_the_firms_own():
+    from analysis.report.sections.across_events import pooled_table
+
+    frame = pd.DataFrame({"group": ["named"], "kind": ["action"], "events": [3], "firm_events": [5],
+                          "mean_car": [-0.1], "median_car": [-0.08], "share_negative": [0.8],
+                          "events_significant_10": [1], "events_tested": [3]})
+    spec = pooled_table(frame, "kind", "Reports versus actions", "0:1", "portfolio")
+    assert "Mean firm CAR %" in _texts(spec) and "not the groups' portfolio CAR" in spec["note"]

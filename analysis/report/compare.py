@@ -63,14 +63,17 @@ def events_frame(res) -> pd.DataFrame:
 
 
 def group_event_table(res, window: str = "-1:1", test: str = "bmp_kp") -> pd.DataFrame:
-    """Which announcements moved which groups: per (event, group) mean CAR[window], n, the
-    ``test`` statistic and p-value (and the placebo p-value when the results have one)."""
+    """Which announcements moved which groups: per (event, group) CAR[window] (``mean_car``:
+    the portfolio's CAR_p for a test with its own estimate, ``portfolio``; else the firms' mean),
+    n, the ``test`` statistic and p-value, its multiplicity adjustment when the results have one
+    (``primary``, ``p_holm`` for the primary family, ``q_bh``) and the placebo p-value when present."""
     t = res.tests[(res.tests["window"] == window)]
     main = t[t["test"] == test]
     if "estimate" in main.columns and main["estimate"].notna().any():
         # a test with its own estimate (the portfolio's CAR_p): show that, as "The answer" does
         main = main.assign(mean_car=main["estimate"].where(main["estimate"].notna(), main["mean_car"]))
-    main = main[["event_id", "group", "n", "mean_car", "statistic", "p_value"]]
+    main = main[["event_id", "group", "n", "mean_car", "statistic", "p_value"]
+                + [c for c in ("primary", "p_holm", "q_bh") if c in main.columns]]
     if (t["test"] == "placebo").any():
         pl = t[t["test"] == "placebo"][["event_id", "group", "p_value"]].rename(columns={"p_value": "placebo_p"})
         main = main.merge(pl, on=["event_id", "group"], how="left")
@@ -187,9 +190,11 @@ def year_table(res, window: str = "-1:1", test: str = "bmp_kp") -> pd.DataFrame:
 
 
 def targets_vs_suppliers(res, window: str = "-1:1", test: str = "bmp_kp") -> pd.DataFrame:
-    """Per event: targets' and suppliers' mean CAR[window] with their group-test p-values, and
-    the difference (targets minus suppliers). The targets of an event are the firms it named
-    (group ``named``) when ``data/event_firms.csv`` describes it, else the role ``target``."""
+    """Per event: targets' and suppliers' CAR[window] (as :func:`group_event_table`: the
+    portfolio CAR for ``portfolio``) with their group-test p-values and their adjusted values
+    (``*_p_holm`` primary family, ``*_q_bh``, when the results have them), and the difference
+    (targets minus suppliers). The targets of an event are the firms it named (group ``named``)
+    when ``data/event_firms.csv`` describes it, else the role ``target``."""
     g = group_event_table(res, window, test)
     named_events = set(g.loc[g["group"] == NAMED, "event_id"])
     g = g[~((g["group"] == "target") & g["event_id"].isin(named_events))].replace({"group": {NAMED: "target"}})
@@ -200,6 +205,9 @@ def targets_vs_suppliers(res, window: str = "-1:1", test: str = "bmp_kp") -> pd.
         out[f"{tag}_n"] = out["event_id"].map(sub["n"])
         out[f"{tag}_mean_car"] = out["event_id"].map(sub["mean_car"])
         out[f"{tag}_p"] = out["event_id"].map(sub["p_value"])
+        for col in ("p_holm", "q_bh"):
+            if col in sub.columns:
+                out[f"{tag}_{col}"] = out["event_id"].map(sub[col])
     out["difference"] = out["targets_mean_car"] - out["suppliers_mean_car"]
     return out.sort_values("date", kind="stable").reset_index(drop=True)
 
