@@ -226,10 +226,11 @@ def heatmap_figure(res, window: str = "-1:1"):
     fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 1.0 + 0.40 * n_events + 1.3))
     plot_car_heatmap(res, window=window, ax=ax)
     ax.set_title(ax.get_title(), fontsize=9)
-    # Cell labels legible at print size: stars on a second line, white on dark cells.
+    # Cell labels legible at print size: the number in the upper half of the cell, its stars and
+    # dagger below it, larger and bold (HEATMAP_MARK_SIZE); white on dark cells.
     image = ax.images[0] if ax.images else None
     vmax = max(abs(image.norm.vmin), abs(image.norm.vmax)) if image is not None else None
-    for text in ax.texts:
+    for text in list(ax.texts):
         label = text.get_text()
         number = label.rstrip("*\u2020")
         marks = label[len(number):]
@@ -237,12 +238,20 @@ def heatmap_figure(res, window: str = "-1:1"):
             value = float(number)
         except ValueError:
             continue
-        text.set_text(fmt.num(value, 1) + ("\n" + marks if marks else ""))
-        text.set_fontsize(6.5)
-        text.set_linespacing(0.9)
-        if vmax and abs(value) > 0.6 * vmax:
-            text.set_color("white")
+        colour = "white" if vmax and abs(value) > 0.6 * vmax else "black"
+        x, y = text.get_position()
+        text.set_text(fmt.num(value, 1))
+        text.set_fontsize(HEATMAP_NUMBER_SIZE)
+        text.set_color(colour)
+        if marks:
+            text.set_position((x, y - 0.17))
+            ax.text(x, y + 0.24, marks, ha="center", va="center", fontsize=HEATMAP_MARK_SIZE, fontweight="bold",
+                    color=colour)
     return fig
+
+
+#: Font sizes (points, at print size) of the heatmap's numbers and of their stars and daggers.
+HEATMAP_NUMBER_SIZE, HEATMAP_MARK_SIZE = 6.5, 8.5
 
 
 def car_paths_figure(res, event_ids=None, ncols: int = 2, groups=("named", "target", "peer", "supplier")):
