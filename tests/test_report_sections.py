@@ -77,16 +77,60 @@ def test_group_test_table_follows_the_registry():
     from analysis.inference.registry import REGISTRY
     from analysis.report.sections.events import test_table_spec
 
-    names = ["placebo", "bmp_kp", "t_cs"]  # shuffled on purpose
+    names = ["placebo", "bmp_kp", "corrado"]  # shuffled on purpose; none oversized here
     tests = pd.DataFrame({"group": "target", "window": "-1:1", "n": 4, "mean_car": -0.0488, "test": names,
                           "statistic": [1.0, -1.5, -2.1], "p_value": [0.3, 0.136, 0.04], "stars": ["", "", "**"]})
     spec = test_table_spec(tests, ["-1:1"], "caption")
     order = [n for n in REGISTRY if n in names]
+    assert order == ["bmp_kp", "corrado", "placebo"]
     assert [c["t"] for c in spec["header"][0][3:]] == [describe(n, "label") for n in order]
     row = spec["rows"][1]
-    assert row[0]["t"] == "Targets" and row[2]["t"] == fmt.pct(-0.0488) == "\u22124.88"
+    # no portfolio row: the mean of the firms' CARs, marked as such
+    assert row[0]["t"] == "Targets" and row[2]["t"] == fmt.pct(-0.0488) == "\u22124.88" and row[2]["sup"] == "a"
+    assert "(a) no portfolio fit: the mean of the firms' CARs instead" in spec["note"]
     for n in order:
         assert f"{describe(n, 'label')}: {describe(n, 'description')}" in spec["note"]
+
+
+def _battery_rows(event_id="e", windows=("0:1",), groups=(("named", 2), ("supplier", 7))):
+    """One row per registered test for each (window, group): statistic -1.5, p 0.0498, calibrated p 0.2."""
+    from analysis.inference.battery import REGISTRY
+
+    rows = [{"event_id": event_id, "group": g, "window": w, "n": n, "mean_car": -0.05, "test": t, "statistic": -1.5,
+             "p_value": 0.0498, "p_calibrated": 0.2, "estimate": -0.04 if t == "portfolio" else np.nan,
+             "ci_low": -0.09 if t == "portfolio" else np.nan, "ci_high": 0.01 if t == "portfolio" else np.nan,
+             "flags": ""} for w in windows for g, n in groups for t in REGISTRY]
+    return pd.DataFrame(rows)
+
+
+def test_event_table_shows_the_tests_that_hold_their_size_and_the_appendix_the_others():
+    from analysis.inference.battery import describe
+    from analysis.inference.design import oversized_here
+    from analysis.report.context import EventOutputs
+    from analysis.report.sections.events import oversized_table_spec, test_table_spec
+
+    over = {describe(t, "label") for t in oversized_here()}
+    assert {"Cross-sect. t", "Patell Z", "BMP t"} <= over  # design_size.csv: sizes above 7%
+    held = {"Portfolio t", "SQ (CAR_p)", "KP-BMP t", "Corrado", "Placebo z"}
+    tests = _battery_rows()
+    spec = test_table_spec(tests, ["0:1"], "caption")
+    heads = {c["t"] for c in spec["header"][0][3:]}
+    assert heads == held and not heads & over
+    assert "Appendix A" in spec["note"] and all(label in spec["note"] for label in over)
+    assert "°" not in str(spec["header"])
+    # the appendix: one table, every event, only the oversized tests, stars from the calibrated p only
+    events = [EventOutputs(info={"event_id": e, "short_title": title}, job=None, status="ok", tests=_battery_rows(e),
+                           firms=pd.DataFrame({"window": ["0:1"]}), meta={"windows": ["0:1"]})
+              for e, title in (("ev_a", "Entity List: A (2019)"), ("ev_b", "FT: B mulled (2022)"))]
+    app = oversized_table_spec(events)
+    assert {c["t"] for c in app["header"][0][3:]} == over
+    texts = _texts(app)
+    assert "Entity List: A (2019)" in texts and "FT: B mulled (2022)" in texts
+    assert "ev_a" not in str(app) and "ev_b" not in str(app)
+    assert len(app["rows"]) == 2 * (1 + 2)  # per event: its title row, then named firms and US suppliers
+    body = [c for row in app["rows"][1:3] for c in row[3:]]
+    assert len(body) == 2 * len(over)
+    assert all(c["t"] == "\u22121.50 (0.0498)" and c["s"] == "[0.200]" for c in body)  # 0.0498 earns no star here
 
 
 def _firm_rows(**extra):
@@ -145,7 +189,7 @@ def test_an_oversized_test_never_carries_stars_from_its_own_p():
                           "statistic": [-4.0, -2.0], "p_value": [0.001, 0.0498], "p_calibrated": [0.3, 0.2],
                           "estimate": [np.nan, -0.05], "ci_low": [np.nan, -0.0999], "ci_high": [np.nan, -0.0001],
                           "flags": ["", "overlaps"]})
-    spec = test_table_spec(tests, ["0:1"], "caption")
+    spec = test_table_spec(tests, ["0:1"], "caption", scope="all")
     row = spec["rows"][1]
     cells = {c["t"]: c for c in row}
     assert cells["\u22124.00"]["s"] == "(0.001)\n[0.300]"  # no star at all

@@ -23,5 +23,6 @@ SECTIONS = (
     ("compare", across_events.build),
     ("robustness", robustness.build),
     ("methods", appendix.methods),
+    ("oversized", events.oversized_appendix),
     ("provenance", appendix.build),
 )
