@@ -133,6 +133,34 @@ def test_event_table_shows_the_tests_that_hold_their_size_and_the_appendix_the_o
     assert all(c["t"] == "\u22121.50 (0.0498)" and c["s"] == "[0.200]" for c in body)  # 0.0498 earns no star here
 
 
+def test_reading_guide_names_the_tests_in_plain_words_and_the_groups():
+    from types import SimpleNamespace
+
+    from analysis.inference.battery import REGISTRY, describe
+    from analysis.report.sections.events import reading_guide
+    from analysis.vocab import GROUPS, group_color
+
+    guide = reading_guide(SimpleNamespace(studied=[]))
+    from analysis.inference.design import oversized_here
+
+    texts = {t["label"]: t["text"] for t in guide["tests"] + guide["oversized"]}
+    assert sorted(texts) == sorted(describe(t, "label") for t in REGISTRY)
+    for name in REGISTRY:  # every test has its plain words, and the guide prints them
+        assert describe(name, "plain") and texts[describe(name, "label")] == describe(name, "plain")
+    assert {t["label"] for t in guide["oversized"]} == {describe(t, "label") for t in oversized_here()}
+    assert [g["label"] for g in guide["groups"]] == [g.label for g in GROUPS.values()]
+    from matplotlib.colors import to_hex
+    assert guide["groups"][0]["color"] == to_hex(group_color("named"))
+    heads = [x["head"] for x in guide["numbers"]]
+    assert {"(p)", "[p]", "Stars", "Holm p, BH q"} <= set(heads)
+
+
+def test_reading_guide_comes_before_the_first_event_table():
+    text = TEMPLATE.read_text(encoding="utf-8")
+    assert text.index("How to read the tables") < text.index("#render-table(ev.firm_table)")
+    assert text.index("How to read the tables") < text.index("#render-table(ev.test_table)")
+
+
 def _firm_rows(**extra):
     base = {"symbol": ["AMBA", "INTC", "002415.SZ"], "name": ["Ambarella", "Intel", "Hangzhou Hikvision"],
             "role": ["supplier", "supplier", "target"], "group": ["supplier", "supplier", "named"],

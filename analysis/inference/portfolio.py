@@ -338,6 +338,8 @@ class Portfolio(CellTest):
     label = "Portfolio t"
     description = "equal-weighted event-time portfolio t-test (Jaffe 1974; Mandelker 1974)"
     words = "portfolio test"
+    plain = ("treats the group as one equal-weighted portfolio and compares its CAR with the portfolio's own "
+             "day-to-day swings before the event; valid for a few correlated firms")
     reference = "Jaffe (1974); Mandelker (1974); Sefcik & Thompson (1986); Campbell, Lo & MacKinlay (1997), sec. 4.4.5"
     distribution = "t(M_p-k)"
     min_n = 1
@@ -359,6 +361,8 @@ class SampleQuantile(CellTest):
     label = "SQ (CAR_p)"
     description = "sample-quantile test of the portfolio CAR (Gelbach, Helland & Klick 2013)"
     words = "sample-quantile test"
+    plain = ("ranks the portfolio's CAR among the sums of as many consecutive pre-event days of its abnormal "
+             "returns; assumes nothing about their shape")
     reference = "Gelbach, Helland & Klick (2013)"
     distribution = "estimation-window L-day sums"
     min_n = 1

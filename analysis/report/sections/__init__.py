@@ -19,6 +19,7 @@ SECTIONS = (
     ("answer", answer.build),
     ("caveats", caveats.build),
     ("timeline", timeline.build),
+    ("reading", events.reading_guide),
     ("events", events.build),
     ("compare", across_events.build),
     ("robustness", robustness.build),

@@ -396,3 +396,47 @@ def oversized_appendix(inputs: ReportInputs) -> dict:
     return {"table": oversized_table_spec(inputs.events),
             "names": ", ".join(describe(t, "label") for t in shown_tests(oversized_here(), OVERSIZED))}
 
+
+def reading_guide(inputs: ReportInputs) -> dict:
+    """The box "How to read the tables", printed before the first event table: what the
+    numbers are (days, CAR, portfolio CAR, p, calibrated p, stars, adjusted p), the tests of the
+    event tables in plain words (registry ``plain``), the oversized ones (appendix), and the
+    groups with their colours (:mod:`analysis.vocab`)."""
+    from analysis.inference.battery import REGISTRY
+    from analysis.vocab import PRIMARY_WINDOW
+
+    have = [t for e in inputs.studied if e.tests is not None for t in dict.fromkeys(e.tests["test"])]
+    names = test_order(have) if have else list(REGISTRY)
+    primary = fmt.window_label(PRIMARY_WINDOW)
+    numbers = [
+        ("Days", "day 0 is the first session after the news on the firm's own exchange; a window such as "
+                 f"{primary} is day 0 and the next session; windows count sessions, not calendar days."),
+        ("CAR %", "cumulative abnormal return in percent: the return beyond what the firm's market model predicts, "
+                  "summed over the window."),
+        ("Portfolio CAR %", "the CAR of the group's equal-weighted portfolio, its 95% t-interval [low, high] below; "
+                            "where a firm was suspended it differs from the mean of the firms' own CARs (the "
+                            "portfolio spreads the return at resumption over the sessions it spans)."),
+        ("(p)", "two-sided p-value of the test, in parentheses under its statistic; not adjusted for the number of "
+                "tests."),
+        ("[p]", "calibrated p, in brackets: how often the same test, run at pseudo-event dates drawn from the same "
+                "firms' histories away from every catalog event, is at least as extreme; it stays valid on these "
+                "few correlated firms where a test's own p does not."),
+        ("Stars", f"{fmt.STAR_NOTE}, next to the value they come from; a test oversized here gets stars only from "
+                  "its calibrated p."),
+        ("Holm p, BH q", f"adjusted for the number of tests (Across events): Holm's p over the primary family (the "
+                         f"portfolio test over {primary} for the named firms and the US suppliers of every event) "
+                         "is the only basis for a claim of an effect; the Benjamini-Hochberg q of every other cell "
+                         "is exploratory."),
+        (fmt.NA, "the test needs more firms than the group has, or the firm has no return in the window."),
+    ]
+    groups = [{"label": group_label(g), "color": _hex(group_color(g)), "text": GROUP_DEFINITIONS.get(g, "")}
+              for g in GROUP_ORDER]
+    return {
+        "numbers": [{"head": h, "text": t} for h, t in numbers],
+        "tests": [{"label": describe(t, "label"), "text": describe(t, "plain") or describe(t, "description")}
+                  for t in shown_tests(names, HELD)],
+        "oversized": [{"label": describe(t, "label"), "text": describe(t, "plain") or describe(t, "description")}
+                      for t in shown_tests(names, OVERSIZED)],
+        "oversized_where": OVERSIZED_WHERE,
+        "groups": groups,
+    }
