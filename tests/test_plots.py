@@ -93,3 +93,24 @@ def test_car_path_figure_at_day_1_is_the_portfolio_car_of_window_0_1(sugon):
 def one_firm_car(res, event_id, symbol, window):
     c = res.car
     return float(c[(c["event_id"] == event_id) & (c["symbol"] == symbol) & (c["window"] == window)]["car"].iloc[0])
+
+
+@pytest.mark.shared_prices
+def test_heatmap_stars_are_bold_and_larger_than_the_numbers(sugon):
+    """At print size the stars and daggers sit on their own line, bold, 8.5 pt (numbers 6.5 pt),
+    and follow each firm's printed p (Sugon's CAR[0, +1] of -10.3% has p 0.065: one star)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from analysis.report.compare import heatmap_figure
+
+    ax = heatmap_figure(sugon, "0:1").axes[0]
+    numbers = [t for t in ax.texts if t.get_text().lstrip("\u2212-").replace(".", "", 1).isdigit()]
+    marks = [t for t in ax.texts if t.get_text() and set(t.get_text()) <= set("*\u2020")]
+    assert len(numbers) == 12 and marks
+    assert all(t.get_fontsize() == 6.5 for t in numbers)
+    assert all(t.get_fontsize() == 8.5 and t.get_fontweight() == "bold" for t in marks)
+    su = next(t for t in numbers if t.get_text() == "\u221210.3")
+    below = [m for m in marks if m.get_position()[0] == su.get_position()[0]]
+    assert len(below) == 1 and below[0].get_text().startswith("*") and not below[0].get_text().startswith("**")
+    assert below[0].get_position()[1] > su.get_position()[1]  # below the number (rows grow downwards)
