@@ -38,6 +38,11 @@ EXPOSED_SUPPLIER = {"002415.SZ": "AMBA", "002236.SZ": "AMBA", "603019.SS": "AMD"
 DEFAULT_EXPOSED_SUPPLIER = "AMBA"
 #: Days of the price figure, relative to day 0 (each market's own sessions).
 PRICE_DAYS = (-10, 10)
+#: CAR paths start from the close of this day, as prices are indexed to 100 on it: the path's
+#: value on day b >= 0 is CAR[0, b], the CAR of the window 0:b in the tables.
+PATH_ANCHOR = -1
+#: The axis label of every CAR path figure.
+PATH_LABEL = "CAR from the close of day \u22121 (%)"
 
 
 def event_label(res, event_id: str, with_date: bool = True) -> str:
@@ -208,14 +213,16 @@ def _singular(label: str) -> str:
     return label[:-1] if label.endswith("s") else label
 
 
-def car_paths(res, event_id: str, start: int | None = None, end: int | None = None) -> pd.DataFrame:
-    """Per-firm CAR[start, tau] and se for each tau (decimal), tidy: event_id,symbol,role,day,car,car_se."""
+def car_paths(res, event_id: str, start: int | None = None, end: int | None = None,
+              anchor: int | None = PATH_ANCHOR) -> pd.DataFrame:
+    """Per-firm CAR path and se for each day tau (decimal), tidy: event_id,symbol,role,day,car,car_se;
+    from the close of day ``anchor`` (:data:`PATH_ANCHOR`; None: CAR[start, tau])."""
     lo = min(w[0] for w in res.study.windows) if start is None else start
     hi = max(w[1] for w in res.study.windows) if end is None else end
     f = res.panel.frame
     rows = np.nonzero((f["event_id"].to_numpy() == event_id) & res.engine_result.ok)[0]
     sub = res.engine_result.take(rows)
-    taus, car, se = engine.car_path(sub, lo, hi)
+    taus, car, se = engine.car_path(sub, lo, hi, anchor=anchor)
     n, T = car.shape
     return pd.DataFrame({
         "event_id": event_id,
@@ -229,9 +236,12 @@ def car_paths(res, event_id: str, start: int | None = None, end: int | None = No
 
 
 def portfolio_band(res, event_id: str, group: str | None = None, start: int | None = None,
-                   end: int | None = None) -> pd.DataFrame:
+                   end: int | None = None, anchor: int | None = PATH_ANCHOR) -> pd.DataFrame:
     """The group's portfolio CAR path with its 95% interval: day, n, mean, lo, hi (the columns
-    of :func:`group_path`; ``mean`` = CAR_p[start, day], the portfolio's CAR, decimal).
+    of :func:`group_path`; decimals). ``mean`` is the portfolio's CAR from the close of day
+    ``anchor`` (:data:`PATH_ANCHOR`): CAR_p[0, day] for day >= 0 (the portfolio test's CAR of
+    window 0:day), -CAR_p[day + 1, -1] before day -1; lo, hi: the 95% t-interval of that span.
+    anchor None: CAR_p[start, day].
 
     The group's fitted firms of the event form one equal-weighted event-time portfolio
     (:func:`analysis.inference.portfolio.portfolio_path`); group None or "all": every firm.
@@ -244,7 +254,7 @@ def portfolio_band(res, event_id: str, group: str | None = None, start: int | No
     m = (f["event_id"].to_numpy() == event_id) & res.engine_result.ok
     if group not in (None, "all"):
         m &= (f["group"] if "group" in f.columns else f["role"]).to_numpy() == group
-    p = portfolio_path(res.engine_result, np.nonzero(m)[0], lo, hi)
+    p = portfolio_path(res.engine_result, np.nonzero(m)[0], lo, hi, anchor=anchor)
     return pd.DataFrame({"day": p["day"], "n": p["n"].astype(int), "mean": p["car"], "lo": p["lo"], "hi": p["hi"]})
 
 
@@ -270,7 +280,8 @@ def group_path(paths: pd.DataFrame, group: str | None = None) -> pd.DataFrame:
 
 
 def plot_car_path(res, event_id=None, group=None, ax=None, symbols=None, title=None):
-    """CAR path by group: each group's equal-weighted portfolio CAR with its 95% t-interval
+    """CAR path by group from the close of day -1 (:data:`PATH_ANCHOR`; its value on day 1 is
+    the CAR of window 0:1): each group's equal-weighted portfolio CAR with its 95% t-interval
     (:func:`portfolio_band`), in percent, one colour per group (:mod:`analysis.vocab`); per
     firm with ``symbols`` (its CAR +- 1.96 s.e.)."""
     import matplotlib.pyplot as plt
@@ -303,9 +314,8 @@ def plot_car_path(res, event_id=None, group=None, ax=None, symbols=None, title=N
             ax.fill_between(gp["day"], 100 * gp["lo"], 100 * gp["hi"], color=color, alpha=0.15, lw=0)
     ax.axhline(0, color="grey", lw=0.8)
     ax.axvline(0, color="black", lw=0.8, ls=":")
-    lo = int(paths["day"].min()) if len(paths) else 0
-    ax.set_xlabel(f"trading day (CAR cumulated from day {fmt.num(lo, 0)})")
-    ax.set_ylabel("CAR (%)")
+    ax.set_xlabel("trading day (day 0: first session after the news)")
+    ax.set_ylabel(PATH_LABEL)
     ax.set_title(title or f"{event_label(res, event_id)}: portfolio CAR with 95% interval")
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)

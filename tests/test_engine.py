@@ -269,6 +269,19 @@ def test_car_path_beyond_the_event_period_is_refused(suspended):
         engine.car_path(out, -1, last + 1)
 
 
+def test_car_path_from_the_close_of_day_minus_1(suspended):
+    """Anchored at day -1's close: day -2 takes back day -1's AR, day -1 is 0, days 0..3 are
+    CAR[0, tau] (the resumption return of day 2 spans 0..2, so every window from day 0 holds it)."""
+    from analysis.estimation import engine
+
+    taus, car, se = engine.car_path(suspended.engine_result, -2, 3, anchor=-1)
+    assert list(taus) == [-2, -1, 0, 1, 2, 3]
+    # day -1: AR 0.01 - (0.001 + 1.5 * 0.005) = 0.0015, taken back on day -2
+    close(car[0], [-0.0015, 0.0, 0.002, 0.002, 0.002, 0.002])
+    # day -2: Var(CAR[-1, -1]) = 3e-6 (1 + 1/6 + 1000 * 0.005^2); days 0..2: g = [3, 0.01], 13.8e-6
+    close(se[0, [0, 1, 2, 3]], [np.sqrt(3e-6 * (1 + 1 / 6 + 0.025)), 0.0, np.sqrt(13.8e-6), np.sqrt(13.8e-6)])
+
+
 @pytest.mark.shared_prices
 @pytest.mark.parametrize("symbol", ["002415.SZ", "002236.SZ"])
 def test_real_suspension_entity_list_28(cli_entity_list_28, ref, symbol):

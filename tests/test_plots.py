@@ -56,3 +56,61 @@ def test_figures_use_one_colour_per_group(sugon):
     colors = {l.get_label(): to_hex(l.get_color()) for l in fig.axes[0].get_lines()}
     assert colors["Sugon (named)"] == to_hex(group_color("named"))
     assert colors["Advanced Micro Devices (US supplier)"] == to_hex(group_color("supplier"))
+
+
+@pytest.mark.shared_prices
+def test_car_path_figure_at_day_1_is_the_portfolio_car_of_window_0_1(sugon):
+    """The event figure's path starts at the close of day -1: on day 1 each group's line and
+    band are the 0:1 portfolio CAR and 95% interval of tests.csv (Sugon: suspended days 0..2,
+    its return at resumption spread over the sessions it spans), day -1 is 0, and day 1 minus
+    day -2 is the -1:1 portfolio CAR."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from analysis.plots import portfolio_band
+    from analysis.report.event import car_path_figure
+
+    ev = "sugon_entity_list_2019"
+    t = sugon.tests[(sugon.tests["event_id"] == ev) & (sugon.tests["test"] == "portfolio")].set_index(["group", "window"])
+    fig = car_path_figure(sugon, ev)
+    lines = {l.get_label().split(" (")[0]: l for l in fig.axes[0].get_lines() if not l.get_label().startswith("_")}
+    assert "day \u22121" in fig.axes[0].get_ylabel()
+    for g in ("named", "peer", "supplier", "all"):
+        b = portfolio_band(sugon, ev, g).set_index("day")
+        w01, w11 = t.loc[(g, "0:1")], t.loc[(g, "-1:1")]
+        assert b.loc[1, "n"] == w01["n"]
+        assert b.loc[1, "mean"] == pytest.approx(w01["estimate"], rel=1e-12)
+        assert (b.loc[1, "lo"], b.loc[1, "hi"]) == pytest.approx((w01["ci_low"], w01["ci_high"]), rel=1e-12)
+        assert b.loc[-1, ["mean", "lo", "hi"]].tolist() == [0.0, 0.0, 0.0]
+        assert b.loc[1, "mean"] - b.loc[-2, "mean"] == pytest.approx(w11["estimate"], rel=1e-9)
+        if g != "all":  # the figure draws the named firms, peers and suppliers
+            x, y = lines[group_label(g)].get_data()
+            assert y[list(x).index(1)] == pytest.approx(100 * w01["estimate"], rel=1e-12)
+    assert t.loc[("named", "0:1"), "estimate"] != pytest.approx(
+        one_firm_car(sugon, ev, "603019.SS", "0:1"), rel=1e-3)  # the spread portfolio is not the firm's own CAR
+
+
+def one_firm_car(res, event_id, symbol, window):
+    c = res.car
+    return float(c[(c["event_id"] == event_id) & (c["symbol"] == symbol) & (c["window"] == window)]["car"].iloc[0])
+
+
+@pytest.mark.shared_prices
+def test_heatmap_stars_are_bold_and_larger_than_the_numbers(sugon):
+    """At print size the stars and daggers sit on their own line, bold, 8.5 pt (numbers 6.5 pt),
+    and follow each firm's printed p (Sugon's CAR[0, +1] of -10.3% has p 0.065: one star)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from analysis.report.compare import heatmap_figure
+
+    ax = heatmap_figure(sugon, "0:1").axes[0]
+    numbers = [t for t in ax.texts if t.get_text().lstrip("\u2212-").replace(".", "", 1).isdigit()]
+    marks = [t for t in ax.texts if t.get_text() and set(t.get_text()) <= set("*\u2020")]
+    assert len(numbers) == 12 and marks
+    assert all(t.get_fontsize() == 6.5 for t in numbers)
+    assert all(t.get_fontsize() == 8.5 and t.get_fontweight() == "bold" for t in marks)
+    su = next(t for t in numbers if t.get_text() == "\u221210.3")
+    below = [m for m in marks if m.get_position()[0] == su.get_position()[0]]
+    assert len(below) == 1 and below[0].get_text().startswith("*") and not below[0].get_text().startswith("**")
+    assert below[0].get_position()[1] > su.get_position()[1]  # below the number (rows grow downwards)

@@ -185,3 +185,23 @@ def test_portfolio_path_is_the_portfolio_car_with_its_interval():
     q = stats.t.ppf(0.975, ref["dof"])
     assert path["lo"][1] == pytest.approx(ref["car"] - q * ref["se"], rel=1e-9)
     assert path["car"][0] == pytest.approx(_reference(ra, rb, rm, xb, (0, 0))["car"], rel=1e-9)
+
+
+def test_portfolio_path_from_the_close_of_day_minus_1():
+    """Anchored at day -1: day 1 is the portfolio test's CAR_p[0, 1] (with B's spanning return
+    spread over days 0 and 1), day -2 takes back CAR_p[-1, -1], day -1 is 0; each band is the
+    t-interval of its own span."""
+    from analysis.inference.portfolio import portfolio_path
+
+    store, ra, rb, rm, xb = _two_firms()
+    out, _ = _cells(store)
+    path = portfolio_path(out, np.array([0, 1]), -2, 1, anchor=-1)
+    assert list(path["day"]) == [-2, -1, 0, 1]
+    back, w0, w01 = (_reference(ra, rb, rm, xb, w) for w in ((-1, -1), (0, 0), (0, 1)))
+    q = stats.t.ppf(0.975, 28)
+    for k, (car, se) in enumerate([(-back["car"], back["se"]), (0.0, 0.0), (w0["car"], w0["se"]),
+                                   (w01["car"], w01["se"])]):
+        assert path["car"][k] == pytest.approx(car, rel=1e-9, abs=1e-14)
+        assert path["se"][k] == pytest.approx(se, rel=1e-9, abs=1e-14)
+        assert path["lo"][k] == pytest.approx(car - q * se, rel=1e-9, abs=1e-14)
+        assert path["hi"][k] == pytest.approx(car + q * se, rel=1e-9, abs=1e-14)

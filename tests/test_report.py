@@ -361,3 +361,58 @@ def test_the_answer_page_quotes_only_tests_csv(good_run):
     assert str(REPO) not in flat and str(good_run["base"]) not in flat
     assert not re.search(r"\bt\s?=\s?", flat)
     assert "Events" in flat and "Caveats" in flat  # the pointer to where the statistics are
+
+
+@pytest.mark.slow
+@pytest.mark.shared_prices
+def test_pdf_reading_guide_adjusted_p_and_oversized_appendix(good_run):
+    """The event tables show only the tests that hold their size here and say where the others
+    went; Appendix A has those, every event; the reading guide comes before the first table;
+    the across-events table prints each primary row's Holm p from the run's tests.csv; the
+    whole PDF names no event id, seed file or absolute path."""
+    from pypdf import PdfReader
+
+    from analysis.inference.battery import describe
+    from analysis.inference.design import oversized_here
+    from analysis.report import artifacts
+    from analysis.vocab import group_label
+
+    run = good_run["run"]
+    assert good_run["proc"].returncode == 0, good_run["proc"].stderr
+    data = json.loads((run / "report_data.json").read_text(encoding="utf-8"))
+    over = {describe(t, "label") for t in oversized_here()}
+    assert over
+    for ev in data["events"]:
+        heads = {c["t"] for c in ev["test_table"]["header"][0]}
+        assert "Portfolio t" in heads and not heads & over, ev["short_title"]
+        assert "Appendix A" in ev["test_table"]["note"]
+    app = data["oversized"]["table"]
+    assert {c["t"] for c in app["header"][0][3:]} == over
+    assert [r[0]["t"] for r in app["rows"] if len(r) == 1] == [ev["short_title"] for ev in data["events"]]
+
+    catalog = pd.read_csv(REPO / "data" / "events.csv")
+    titles = dict(zip(catalog["event_id"], catalog["short_title"]))
+    study = pd.read_csv(artifacts.study_dir(run) / "tests.csv")
+    moved = data["compare"]["moved_table"]
+    columns = [c["t"] for c in moved["header"][0]]
+    # SMALL_CONFIG's headline: window -1:1, the KP-adjusted BMP test (mean CAR; BH q, never Holm)
+    assert moved["caption"].endswith("mean CAR[\u22121, +1]")
+    rows = study[(study["test"] == "bmp_kp") & (study["window"] == "-1:1") & study["p_value"].notna()]
+    assert len(rows) >= 4
+    for r in rows.itertuples(index=False):
+        row = next(x for x in moved["rows"] if x[1]["t"] == titles[r.event_id])
+        c = row[columns.index(f"{group_label(r.group)} %")]
+        assert c["t"] == fmt.pct(r.mean_car)
+        q = fmt.pvalue(r.q_bh)
+        assert c["s"].split("\n")[1] == (f"BH q = {q}" if not q.startswith("<") else f"BH q < {q[1:]}") + fmt.stars(
+            r.q_bh)
+
+    texts = [p.extract_text() for p in PdfReader(str(run / "report.pdf")).pages]
+    full = " ".join(" ".join(texts).split())
+    assert full.index("How to read the tables") < full.index("CAR by firm and window")
+    assert "Appendix: tests oversized in this design" in full
+    for ev in catalog["event_id"]:
+        assert ev not in full, ev
+    assert "seeds/" not in full
+    assert not re.search(r"(^|\s)/(work|home|tmp|usr|var)/", full)
+    assert str(REPO) not in full  # (this test's own config file lies outside the project: shown as ../..)

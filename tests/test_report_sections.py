@@ -77,16 +77,88 @@ def test_group_test_table_follows_the_registry():
     from analysis.inference.registry import REGISTRY
     from analysis.report.sections.events import test_table_spec
 
-    names = ["placebo", "bmp_kp", "t_cs"]  # shuffled on purpose
+    names = ["placebo", "bmp_kp", "corrado"]  # shuffled on purpose; none oversized here
     tests = pd.DataFrame({"group": "target", "window": "-1:1", "n": 4, "mean_car": -0.0488, "test": names,
                           "statistic": [1.0, -1.5, -2.1], "p_value": [0.3, 0.136, 0.04], "stars": ["", "", "**"]})
     spec = test_table_spec(tests, ["-1:1"], "caption")
     order = [n for n in REGISTRY if n in names]
+    assert order == ["bmp_kp", "corrado", "placebo"]
     assert [c["t"] for c in spec["header"][0][3:]] == [describe(n, "label") for n in order]
     row = spec["rows"][1]
-    assert row[0]["t"] == "Targets" and row[2]["t"] == fmt.pct(-0.0488) == "\u22124.88"
+    # no portfolio row: the mean of the firms' CARs, marked as such
+    assert row[0]["t"] == "Targets" and row[2]["t"] == fmt.pct(-0.0488) == "\u22124.88" and row[2]["sup"] == "a"
+    assert "(a) no portfolio fit: the mean of the firms' CARs instead" in spec["note"]
     for n in order:
         assert f"{describe(n, 'label')}: {describe(n, 'description')}" in spec["note"]
+
+
+def _battery_rows(event_id="e", windows=("0:1",), groups=(("named", 2), ("supplier", 7))):
+    """One row per registered test for each (window, group): statistic -1.5, p 0.0498, calibrated p 0.2."""
+    from analysis.inference.battery import REGISTRY
+
+    rows = [{"event_id": event_id, "group": g, "window": w, "n": n, "mean_car": -0.05, "test": t, "statistic": -1.5,
+             "p_value": 0.0498, "p_calibrated": 0.2, "estimate": -0.04 if t == "portfolio" else np.nan,
+             "ci_low": -0.09 if t == "portfolio" else np.nan, "ci_high": 0.01 if t == "portfolio" else np.nan,
+             "flags": ""} for w in windows for g, n in groups for t in REGISTRY]
+    return pd.DataFrame(rows)
+
+
+def test_event_table_shows_the_tests_that_hold_their_size_and_the_appendix_the_others():
+    from analysis.inference.battery import describe
+    from analysis.inference.design import oversized_here
+    from analysis.report.context import EventOutputs
+    from analysis.report.sections.events import oversized_table_spec, test_table_spec
+
+    over = {describe(t, "label") for t in oversized_here()}
+    assert {"Cross-sect. t", "Patell Z", "BMP t"} <= over  # design_size.csv: sizes above 7%
+    held = {"Portfolio t", "SQ (CAR_p)", "KP-BMP t", "Corrado", "Placebo z"}
+    tests = _battery_rows()
+    spec = test_table_spec(tests, ["0:1"], "caption")
+    heads = {c["t"] for c in spec["header"][0][3:]}
+    assert heads == held and not heads & over
+    assert "Appendix A" in spec["note"] and all(label in spec["note"] for label in over)
+    assert "°" not in str(spec["header"])
+    # the appendix: one table, every event, only the oversized tests, stars from the calibrated p only
+    events = [EventOutputs(info={"event_id": e, "short_title": title}, job=None, status="ok", tests=_battery_rows(e),
+                           firms=pd.DataFrame({"window": ["0:1"]}), meta={"windows": ["0:1"]})
+              for e, title in (("ev_a", "Entity List: A (2019)"), ("ev_b", "FT: B mulled (2022)"))]
+    app = oversized_table_spec(events)
+    assert {c["t"] for c in app["header"][0][3:]} == over
+    texts = _texts(app)
+    assert "Entity List: A (2019)" in texts and "FT: B mulled (2022)" in texts
+    assert "ev_a" not in str(app) and "ev_b" not in str(app)
+    assert len(app["rows"]) == 2 * (1 + 2)  # per event: its title row, then named firms and US suppliers
+    body = [c for row in app["rows"][1:3] for c in row[3:]]
+    assert len(body) == 2 * len(over)
+    assert all(c["t"] == "\u22121.50 (0.0498)" and c["s"] == "[0.200]" for c in body)  # 0.0498 earns no star here
+
+
+def test_reading_guide_names_the_tests_in_plain_words_and_the_groups():
+    from types import SimpleNamespace
+
+    from analysis.inference.battery import REGISTRY, describe
+    from analysis.report.sections.events import reading_guide
+    from analysis.vocab import GROUPS, group_color
+
+    guide = reading_guide(SimpleNamespace(studied=[]))
+    from analysis.inference.design import oversized_here
+
+    texts = {t["label"]: t["text"] for t in guide["tests"] + guide["oversized"]}
+    assert sorted(texts) == sorted(describe(t, "label") for t in REGISTRY)
+    for name in REGISTRY:  # every test has its plain words, and the guide prints them
+        assert describe(name, "plain") and texts[describe(name, "label")] == describe(name, "plain")
+    assert {t["label"] for t in guide["oversized"]} == {describe(t, "label") for t in oversized_here()}
+    assert [g["label"] for g in guide["groups"]] == [g.label for g in GROUPS.values()]
+    from matplotlib.colors import to_hex
+    assert guide["groups"][0]["color"] == to_hex(group_color("named"))
+    heads = [x["head"] for x in guide["numbers"]]
+    assert {"(p)", "[p]", "Stars", "Holm p, BH q"} <= set(heads)
+
+
+def test_reading_guide_comes_before_the_first_event_table():
+    text = TEMPLATE.read_text(encoding="utf-8")
+    assert text.index("How to read the tables") < text.index("#render-table(ev.firm_table)")
+    assert text.index("How to read the tables") < text.index("#render-table(ev.test_table)")
 
 
 def _firm_rows(**extra):
@@ -145,7 +217,7 @@ def test_an_oversized_test_never_carries_stars_from_its_own_p():
                           "statistic": [-4.0, -2.0], "p_value": [0.001, 0.0498], "p_calibrated": [0.3, 0.2],
                           "estimate": [np.nan, -0.05], "ci_low": [np.nan, -0.0999], "ci_high": [np.nan, -0.0001],
                           "flags": ["", "overlaps"]})
-    spec = test_table_spec(tests, ["0:1"], "caption")
+    spec = test_table_spec(tests, ["0:1"], "caption", scope="all")
     row = spec["rows"][1]
     cells = {c["t"]: c for c in row}
     assert cells["\u22124.00"]["s"] == "(0.001)\n[0.300]"  # no star at all
@@ -184,3 +256,55 @@ def test_notebook_tables_have_no_index_and_no_nan():
                           "estimate": [-0.05, np.nan], "ci_low": [-0.1, np.nan], "ci_high": [0.0, np.nan]})
     html = show_group_tests(tests).to_html()
     assert "nan" not in html.lower() and "n/a" in html and "(0.0498**)" in html
+
+
+def _moved_rows():
+    """Two events: named firms and US suppliers primary (Holm p), peers not (BH q only)."""
+    return pd.DataFrame({
+        "event_id": ["ev_a"] * 3 + ["ev_b"] * 2, "date": pd.to_datetime(["2019-05-15"] * 3 + ["2022-05-04"] * 2),
+        "kind": ["action"] * 3 + ["report"] * 2, "short_title": ["Entity List: A (2019)"] * 3 + ["FT: B (2022)"] * 2,
+        "group": ["named", "peer", "supplier", "named", "supplier"], "n": [2, 4, 7, 2, 6],
+        "mean_car": [-0.0514, -0.0138, 0.0070, -0.1585, -0.0043], "statistic": [-2.1, -0.6, 0.3, -5.0, -0.2],
+        "p_value": [0.0412, 0.534, 0.729, 0.0004, 0.822], "primary": [True, False, True, True, True],
+        "p_holm": [0.1648, np.nan, 1.0, 0.0016, 1.0], "q_bh": [0.21, 0.86, 0.9, 0.004, 0.9]})
+
+
+def test_across_events_tables_print_the_adjusted_p_beside_the_unadjusted():
+    from analysis.report.sections.across_events import moved_table
+
+    spec = moved_table(_moved_rows(), "0:1", "portfolio")
+    assert spec["caption"].endswith("portfolio CAR[0, +1]")
+    assert [c["t"] for c in spec["header"][0][3:]] == ["Named firms %", "Peers %", "US suppliers %"]
+    a, b = spec["rows"]
+    # unadjusted p with its stars, then Holm's p (primary) or BH's q (other groups) with theirs
+    assert a[3]["t"] == "\u22125.14" and a[3]["s"] == "(p = 0.041**)\nHolm p = 0.165"
+    assert a[4]["s"] == "(p = 0.534)\nBH q = 0.860"
+    assert b[3]["s"] == "(p < 0.001***)\nHolm p = 0.002***"
+    assert b[4]["t"] == fmt.NA and b[5]["t"] == "\u22120.43"  # ev_b has no peers
+    note = " ".join(spec["note"].split())
+    assert "Holm's p for the primary family" in note and "Benjamini-Hochberg q" in note
+    assert "equal-weighted portfolio" in note and "mean of the firms' own CARs" in note
+
+
+def test_named_vs_suppliers_table_prints_holm_p_and_says_which_car():
+    from analysis.report.sections.across_events import targets_vs_suppliers_table
+
+    tvs = pd.DataFrame({"event_id": ["ev_a"], "date": pd.to_datetime(["2019-05-15"]), "short_title": ["A (2019)"],
+                        "targets_mean_car": [-0.0514], "targets_p": [0.0412], "targets_p_holm": [0.1648],
+                        "targets_q_bh": [0.21], "suppliers_mean_car": [0.0070], "suppliers_p": [0.729],
+                        "suppliers_p_holm": [1.0], "suppliers_q_bh": [0.9], "difference": [-0.0584]})
+    spec = targets_vs_suppliers_table(tvs, "0:1", "portfolio")
+    assert "portfolio CAR[0, +1]" in spec["caption"]
+    row = spec["rows"][0]
+    assert row[2]["s"] == "(p = 0.041**)\nHolm p = 0.165" and row[3]["s"] == "(p = 0.729)\nHolm p = 1.000"
+    assert row[4]["t"] == "\u22125.84"
+
+
+def test_pooled_tables_say_their_car_is_the_firms_own():
+    from analysis.report.sections.across_events import pooled_table
+
+    frame = pd.DataFrame({"group": ["named"], "kind": ["action"], "events": [3], "firm_events": [5],
+                          "mean_car": [-0.1], "median_car": [-0.08], "share_negative": [0.8],
+                          "events_significant_10": [1], "events_tested": [3]})
+    spec = pooled_table(frame, "kind", "Reports versus actions", "0:1", "portfolio")
+    assert "Mean firm CAR %" in _texts(spec) and "not the groups' portfolio CAR" in spec["note"]

@@ -317,8 +317,43 @@ def cumulate(res: "EngineResult", windows) -> dict[str, np.ndarray]:
     return out
 
 
-def car_path(res: "EngineResult", start: int, end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """CAR[start, tau] and its se for tau = start..end: (taus, car (N, T), se (N, T))."""
+def path_windows(start: int, end: int, anchor: int | None = None):
+    """The windows whose CARs make a CAR path over days start..end: (taus, windows, col, sign),
+    path value on day taus[k] = sign[k] * CAR[windows[col[k]]] (0 where col[k] < 0).
+
+    anchor None: CAR[start, tau], cumulated from the first day. anchor a: the path from the
+    close of day a, as a price indexed to that close: tau > a: CAR[a + 1, tau]; tau < a:
+    -CAR[tau + 1, a] (what the days after tau up to a added, taken back); tau = a: 0.
+    """
     taus = np.arange(start, end + 1)
-    c = cumulate(res, [(start, int(t)) for t in taus])
-    return taus, c["car"], c["car_se"]
+    if anchor is None:
+        return taus, [(start, int(t)) for t in taus], np.arange(len(taus)), np.ones(len(taus))
+    windows, col, sign = [], np.full(len(taus), -1), np.zeros(len(taus))
+    for k, t in enumerate(int(t) for t in taus):
+        if t == anchor:
+            continue
+        windows.append((anchor + 1, t) if t > anchor else (t + 1, anchor))
+        col[k], sign[k] = len(windows) - 1, 1.0 if t > anchor else -1.0
+    return taus, windows, col, sign
+
+
+def on_path(values: np.ndarray, col: np.ndarray, sign: np.ndarray) -> np.ndarray:
+    """(..., W) window values laid on a path of :func:`path_windows` (..., T): sign * value,
+    0 at the anchor (use ``abs(sign)`` for a standard error)."""
+    values = np.asarray(values, dtype=float)
+    if values.shape[-1] == 0:
+        return np.zeros(values.shape[:-1] + (len(col),))
+    return np.where(col >= 0, sign * values[..., np.maximum(col, 0)], 0.0)
+
+
+def car_path(res: "EngineResult", start: int, end: int,
+             anchor: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CAR path and its se for tau = start..end: (taus, car (N, T), se (N, T)), decimals.
+    anchor None: CAR[start, tau]; anchor a: from the close of day a (:func:`path_windows`)."""
+    taus, windows, col, sign = path_windows(start, end, anchor)
+    c = cumulate(res, windows) if windows else {"car": np.zeros((res.ar.shape[0], 0)),
+                                                "car_se": np.zeros((res.ar.shape[0], 0))}
+    car, se = on_path(c["car"], col, sign), on_path(c["car_se"], col, np.abs(sign))
+    if anchor is not None:  # a firm without a fit has no path, not a zero at the anchor
+        car[~res.ok], se[~res.ok] = np.nan, np.nan
+    return taus, car, se

@@ -51,6 +51,7 @@ class CrossSectionalT(CellTest):
     label = "Cross-sect. t"
     description = "cross-sectional t-test"
     words = "cross-sectional t-test"
+    plain = "compares the firms' mean CAR with how much their CARs differ from each other"
     reference = "Brown & Warner (1985); MacKinlay (1997), sec. 5"
     distribution = "t(N-1)"
 
@@ -67,6 +68,7 @@ class Patell(CellTest):
     label = "Patell Z"
     description = "Patell test"
     words = "Patell test"
+    plain = "adds up each firm's CAR divided by its own pre-event volatility"
     reference = "Patell (1976)"
     distribution = "N(0,1)"
 
@@ -86,6 +88,8 @@ class BMP(CellTest):
     label = "BMP t"
     description = "BMP test (Boehmer, Musumeci & Poulsen 1991)"
     words = "BMP test"
+    plain = ("averages each firm's CAR divided by its own pre-event volatility, judged against the spread of "
+             "these across the firms at the event")
     reference = "Boehmer, Musumeci & Poulsen (1991)"
     distribution = "t(N-1)"
 
@@ -103,6 +107,7 @@ class BMPKolariPynnonen(CellTest):
     label = "KP-BMP t"
     description = "BMP test with the Kolari-Pynnönen (2010) adjustment"
     words = "KP-adjusted BMP test"
+    plain = "the BMP test corrected for the correlation of firms whose event falls on the same day"
     reference = "Kolari & Pynnönen (2010), eq. 13"
     distribution = "t(N-1)"
 
@@ -123,6 +128,8 @@ class GeneralizedSign(CellTest):
     label = "Gen. sign Z"
     description = "generalized sign test (Cowan 1992)"
     words = "generalized sign test"
+    plain = ("counts the firms with a positive CAR against the count their pre-event share of positive days "
+             "predicts")
     reference = "Cowan (1992)"
     distribution = "N(0,1)"
 
@@ -162,6 +169,7 @@ class ExactSign(CellTest):
     label = "Exact sign"
     description = "exact binomial sign test (generalized sign test with its exact law)"
     words = "exact sign test"
+    plain = "counts the firms with a positive CAR against its exact binomial law (pre-event share of positive days)"
     reference = "Cowan (1992); Clopper & Pearson (1934)"
     distribution = "Bin(N, p)"
     min_n = 1

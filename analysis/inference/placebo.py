@@ -216,6 +216,8 @@ class Placebo(CellTest):
     label = "Placebo z"
     description = "placebo (pseudo-event date) test"
     words = "placebo test"
+    plain = ("compares the group's mean CAR with the mean CARs of the same firms at many dates drawn from "
+             "their own histories, away from every catalog event")
     reference = "Brown & Warner (1985); Nguyen & Wolf (2023)"
     distribution = "pseudo-event dates"
     min_n = 1

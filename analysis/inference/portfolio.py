@@ -292,22 +292,25 @@ def _portfolio_results(cells) -> dict[str, np.ndarray]:
     return cache
 
 
-def portfolio_path(res: EngineResult, rows, start: int, end: int, level: float = 0.95) -> dict[str, np.ndarray]:
+def portfolio_path(res: EngineResult, rows, start: int, end: int, level: float = 0.95,
+                   anchor: int | None = None) -> dict[str, np.ndarray]:
     """The CAR path of the equal-weighted portfolio of firm-events ``rows`` of ``res``, with
-    its interval: CAR_p[start, tau] for tau = start..end (cumulative portfolio AR up to each
-    day), se = sqrt(Var(CAR_p[start, tau])) with estimation error (module doc), and
-    lo/hi = CAR_p -+ t((1 + level)/2, M_p - k) se. Returns day, n (firms), car, se, lo, hi
-    (arrays over tau; NaN where the portfolio has no fit). For figures' bands: never
-    mean +- 1.96 sd / sqrt(N)."""
+    its interval, for tau = start..end (decimals). anchor None: CAR_p[start, tau]; anchor a:
+    from the close of day a (:func:`analysis.estimation.engine.path_windows`: CAR_p[a + 1, tau]
+    after a, -CAR_p[tau + 1, a] before it, 0 at a), so the value on day b > a is the portfolio
+    test's CAR_p over a+1:b. se = sqrt(Var(CAR_p)) of the same span with estimation error
+    (module doc); lo/hi = value -+ t((1 + level)/2, M_p - k) se. Returns day, n (firms), car,
+    se, lo, hi (arrays over tau; NaN where the portfolio has no fit). For figures' bands:
+    never mean +- 1.96 sd / sqrt(N)."""
     rows = np.asarray(rows, dtype=np.int64)
-    taus = np.arange(start, end + 1)
+    taus, windows, col, sign = engine.path_windows(start, end, anchor)
     nan = np.full(len(taus), np.nan)
     if len(rows) == 0:
         return {"day": taus, "n": np.zeros(len(taus)), "car": nan, "se": nan, "lo": nan, "hi": nan}
-    run = portfolios(res, rows, np.zeros(len(rows), dtype=np.int64), 1, windows=[(start, int(t)) for t in taus])
+    run = portfolios(res, rows, np.zeros(len(rows), dtype=np.int64), 1, windows=windows or [(start, start)])
     r = run.result
-    car = np.where(r.ok[0], r.car[0], np.nan)
-    se = np.where(r.ok[0], r.car_se[0], np.nan)
+    car = np.where(r.ok[0], engine.on_path(r.car[0], col, sign), np.nan)
+    se = np.where(r.ok[0], engine.on_path(r.car_se[0], col, np.abs(sign)), np.nan)
     iv = interval(car, se, np.full(len(taus), r.dof[0]), level=level)
     return {"day": taus, "n": np.full(len(taus), float(len(rows))), "car": car, "se": se,
             "lo": iv["ci_low"], "hi": iv["ci_high"]}
@@ -335,6 +338,8 @@ class Portfolio(CellTest):
     label = "Portfolio t"
     description = "equal-weighted event-time portfolio t-test (Jaffe 1974; Mandelker 1974)"
     words = "portfolio test"
+    plain = ("treats the group as one equal-weighted portfolio and compares its CAR with the portfolio's own "
+             "day-to-day swings before the event; valid for a few correlated firms")
     reference = "Jaffe (1974); Mandelker (1974); Sefcik & Thompson (1986); Campbell, Lo & MacKinlay (1997), sec. 4.4.5"
     distribution = "t(M_p-k)"
     min_n = 1
@@ -356,6 +361,8 @@ class SampleQuantile(CellTest):
     label = "SQ (CAR_p)"
     description = "sample-quantile test of the portfolio CAR (Gelbach, Helland & Klick 2013)"
     words = "sample-quantile test"
+    plain = ("ranks the portfolio's CAR among the sums of as many consecutive pre-event days of its abnormal "
+             "returns; assumes nothing about their shape")
     reference = "Gelbach, Helland & Klick (2013)"
     distribution = "estimation-window L-day sums"
     min_n = 1

@@ -453,6 +453,8 @@ class Corrado(CellTest):
     label = "Corrado"
     description = "Corrado (1989) rank test"
     words = "Corrado rank test"
+    plain = ("checks whether the event days' abnormal returns rank unusually high or low among each firm's own"
+             " pre-event days")
     reference = "Corrado (1989); Cowan (1992); Corrado & Zivney (1992)"
     distribution = "N(0,1)"
 
@@ -469,6 +471,8 @@ class GeneralizedRank(CellTest):
     label = "GRANK t"
     description = "generalized rank test (Kolari & Pynnönen 2011)"
     words = "GRANK test"
+    plain = ("ranks each firm's standardized CAR among its own standardized pre-event abnormal returns, "
+             "allowing for the firms' cross-correlation")
     reference = "Kolari & Pynnönen (2011)"
     distribution = "t(T-2)"
 

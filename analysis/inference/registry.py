@@ -41,6 +41,8 @@ class CellTest:
     label: ClassVar[str]  # table headers: "KP-BMP t"
     description: ClassVar[str]  # table notes and the methods text: "BMP test with the ... adjustment"
     words: ClassVar[str]  # in sentences: "KP-adjusted BMP test"
+    #: what the test asks, in plain words for a reader without the method (the PDF's reading guide)
+    plain: ClassVar[str] = ""
     reference: ClassVar[str]
     distribution: ClassVar[str]
     #: smallest number of firms in a cell for the test to apply

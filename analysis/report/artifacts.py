@@ -77,10 +77,10 @@ META = Artifact("meta", "json", "event, model, windows, estimation window, skipp
 CAR_PATH = _figure("car_path", "each group's portfolio CAR path with its 95% interval")
 PRICE_PATH = _figure("price_path", "prices around day 0 indexed to 100 on day -1: named firms, exposed supplier, benchmarks")
 # -- the comparison notebook
-GROUP_BY_EVENT = _table("group_by_event", "per event and group: mean_car (decimal), n, statistic, p_value "
-                        "(placebo_p when present)")
-TARGETS_VS_SUPPLIERS = _table("targets_vs_suppliers", "per event: targets' and suppliers' mean CAR (decimals), "
-                              "their p-values, the difference")
+GROUP_BY_EVENT = _table("group_by_event", "per event and group: mean_car (decimal; the portfolio CAR for the "
+                        "portfolio test), n, statistic, p_value, primary, p_holm, q_bh (placebo_p when present)")
+TARGETS_VS_SUPPLIERS = _table("targets_vs_suppliers", "per event: targets' and suppliers' CAR (decimals; the "
+                              "portfolio CAR for the portfolio test), their p-values and adjusted p, the difference")
 KIND_COMPARISON = _table("kind_comparison", "reports vs actions per group: firm-event mean and median CAR "
                          "(decimals), share negative, events significant at 10%")
 YEAR_COMPARISON = _table("year_comparison", "the same by year of the announcement")

@@ -63,14 +63,17 @@ def events_frame(res) -> pd.DataFrame:
 
 
 def group_event_table(res, window: str = "-1:1", test: str = "bmp_kp") -> pd.DataFrame:
-    """Which announcements moved which groups: per (event, group) mean CAR[window], n, the
-    ``test`` statistic and p-value (and the placebo p-value when the results have one)."""
+    """Which announcements moved which groups: per (event, group) CAR[window] (``mean_car``:
+    the portfolio's CAR_p for a test with its own estimate, ``portfolio``; else the firms' mean),
+    n, the ``test`` statistic and p-value, its multiplicity adjustment when the results have one
+    (``primary``, ``p_holm`` for the primary family, ``q_bh``) and the placebo p-value when present."""
     t = res.tests[(res.tests["window"] == window)]
     main = t[t["test"] == test]
     if "estimate" in main.columns and main["estimate"].notna().any():
         # a test with its own estimate (the portfolio's CAR_p): show that, as "The answer" does
         main = main.assign(mean_car=main["estimate"].where(main["estimate"].notna(), main["mean_car"]))
-    main = main[["event_id", "group", "n", "mean_car", "statistic", "p_value"]]
+    main = main[["event_id", "group", "n", "mean_car", "statistic", "p_value"]
+                + [c for c in ("primary", "p_holm", "q_bh") if c in main.columns]]
     if (t["test"] == "placebo").any():
         pl = t[t["test"] == "placebo"][["event_id", "group", "p_value"]].rename(columns={"p_value": "placebo_p"})
         main = main.merge(pl, on=["event_id", "group"], how="left")
@@ -187,9 +190,11 @@ def year_table(res, window: str = "-1:1", test: str = "bmp_kp") -> pd.DataFrame:
 
 
 def targets_vs_suppliers(res, window: str = "-1:1", test: str = "bmp_kp") -> pd.DataFrame:
-    """Per event: targets' and suppliers' mean CAR[window] with their group-test p-values, and
-    the difference (targets minus suppliers). The targets of an event are the firms it named
-    (group ``named``) when ``data/event_firms.csv`` describes it, else the role ``target``."""
+    """Per event: targets' and suppliers' CAR[window] (as :func:`group_event_table`: the
+    portfolio CAR for ``portfolio``) with their group-test p-values and their adjusted values
+    (``*_p_holm`` primary family, ``*_q_bh``, when the results have them), and the difference
+    (targets minus suppliers). The targets of an event are the firms it named (group ``named``)
+    when ``data/event_firms.csv`` describes it, else the role ``target``."""
     g = group_event_table(res, window, test)
     named_events = set(g.loc[g["group"] == NAMED, "event_id"])
     g = g[~((g["group"] == "target") & g["event_id"].isin(named_events))].replace({"group": {NAMED: "target"}})
@@ -200,6 +205,9 @@ def targets_vs_suppliers(res, window: str = "-1:1", test: str = "bmp_kp") -> pd.
         out[f"{tag}_n"] = out["event_id"].map(sub["n"])
         out[f"{tag}_mean_car"] = out["event_id"].map(sub["mean_car"])
         out[f"{tag}_p"] = out["event_id"].map(sub["p_value"])
+        for col in ("p_holm", "q_bh"):
+            if col in sub.columns:
+                out[f"{tag}_{col}"] = out["event_id"].map(sub[col])
     out["difference"] = out["targets_mean_car"] - out["suppliers_mean_car"]
     return out.sort_values("date", kind="stable").reset_index(drop=True)
 
@@ -218,10 +226,11 @@ def heatmap_figure(res, window: str = "-1:1"):
     fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 1.0 + 0.40 * n_events + 1.3))
     plot_car_heatmap(res, window=window, ax=ax)
     ax.set_title(ax.get_title(), fontsize=9)
-    # Cell labels legible at print size: stars on a second line, white on dark cells.
+    # Cell labels legible at print size: the number in the upper half of the cell, its stars and
+    # dagger below it, larger and bold (HEATMAP_MARK_SIZE); white on dark cells.
     image = ax.images[0] if ax.images else None
     vmax = max(abs(image.norm.vmin), abs(image.norm.vmax)) if image is not None else None
-    for text in ax.texts:
+    for text in list(ax.texts):
         label = text.get_text()
         number = label.rstrip("*\u2020")
         marks = label[len(number):]
@@ -229,20 +238,29 @@ def heatmap_figure(res, window: str = "-1:1"):
             value = float(number)
         except ValueError:
             continue
-        text.set_text(fmt.num(value, 1) + ("\n" + marks if marks else ""))
-        text.set_fontsize(6.5)
-        text.set_linespacing(0.9)
-        if vmax and abs(value) > 0.6 * vmax:
-            text.set_color("white")
+        colour = "white" if vmax and abs(value) > 0.6 * vmax else "black"
+        x, y = text.get_position()
+        text.set_text(fmt.num(value, 1))
+        text.set_fontsize(HEATMAP_NUMBER_SIZE)
+        text.set_color(colour)
+        if marks:
+            text.set_position((x, y - 0.17))
+            ax.text(x, y + 0.24, marks, ha="center", va="center", fontsize=HEATMAP_MARK_SIZE, fontweight="bold",
+                    color=colour)
     return fig
 
 
+#: Font sizes (points, at print size) of the heatmap's numbers and of their stars and daggers.
+HEATMAP_NUMBER_SIZE, HEATMAP_MARK_SIZE = 6.5, 8.5
+
+
 def car_paths_figure(res, event_ids=None, ncols: int = 2, groups=("named", "target", "peer", "supplier")):
-    """Small multiples: each event's portfolio CAR path by group with its 95% t-interval
-    (:func:`analysis.plots.portfolio_band`; shared y axis), one colour per group."""
+    """Small multiples: each event's portfolio CAR path by group from the close of day -1 with
+    its 95% t-interval (:func:`analysis.plots.portfolio_band`, as the event figure; shared y
+    axis), one colour per group."""
     import matplotlib.pyplot as plt
 
-    from analysis.plots import event_label, portfolio_band
+    from analysis.plots import PATH_LABEL, event_label, portfolio_band
 
     ids = [e for e in (event_ids or res.event_ids) if (res.car["event_id"] == e).any()]
     nrows = max(1, -(-len(ids) // ncols))
@@ -264,7 +282,7 @@ def car_paths_figure(res, event_ids=None, ncols: int = 2, groups=("named", "targ
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6.5, loc="lower left")
     for ax in axes[:, 0]:
-        ax.set_ylabel("CAR (%)", fontsize=8)
+        ax.set_ylabel(PATH_LABEL, fontsize=8)
     for ax in axes.ravel()[len(ids):]:
         ax.set_visible(False)
     fig.supxlabel("trading day relative to day 0", fontsize=8)

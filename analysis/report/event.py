@@ -499,8 +499,9 @@ SMALL_FIGURE = (PRINT_WIDTH / 2, 2.9)
 
 
 def car_path_figure(res, event_id: str, group=None, symbols=None, size=SMALL_FIGURE):
-    """Each group's portfolio CAR path with its 95% t-interval (per firm with ``symbols``),
-    one colour per group, drawn at the printed size."""
+    """Each group's portfolio CAR path from the close of day -1 (its value on day 1 is the group
+    test's portfolio CAR of window 0:1) with its 95% t-interval (per firm with ``symbols``), one
+    colour per group, drawn at the printed size (:func:`analysis.plots.plot_car_path`)."""
     import matplotlib.pyplot as plt
 
     from analysis.plots import plot_car_path
@@ -509,7 +510,6 @@ def car_path_figure(res, event_id: str, group=None, symbols=None, size=SMALL_FIG
     plot_car_path(res, event_id=event_id, group=group, ax=ax, symbols=symbols, title="Portfolio CAR by group")
     _small(ax)
     ax.legend(fontsize=6.3, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
-    ax.set_xlabel("trading day (CAR cumulated from the first day shown)", fontsize=7.5)
     fig.tight_layout()
     return fig
 

@@ -19,9 +19,11 @@ SECTIONS = (
     ("answer", answer.build),
     ("caveats", caveats.build),
     ("timeline", timeline.build),
+    ("reading", events.reading_guide),
     ("events", events.build),
     ("compare", across_events.build),
     ("robustness", robustness.build),
     ("methods", appendix.methods),
+    ("oversized", events.oversized_appendix),
     ("provenance", appendix.build),
 )

@@ -11,7 +11,7 @@ from analysis.report import artifacts
 from analysis.report.context import ReportInputs
 from analysis.report.event import test_stars
 from analysis.report.typst_tables import cell, table
-from analysis.vocab import GROUP_ORDER, group_label
+from analysis.vocab import GROUP_ORDER, PRIMARY_WINDOW, group_label
 
 
 def _title(frame: pd.DataFrame, ev_id: str) -> str:
@@ -21,11 +21,49 @@ def _title(frame: pd.DataFrame, ev_id: str) -> str:
     return ev_id
 
 
+#: How each across-events table reads its adjusted values (the note says which a cell shows).
+ADJUSTED_NOTE = ("below it the multiplicity-adjusted value: Holm's p for the primary family (the portfolio test over "
+                 "{primary} for the named firms and the US suppliers of every event of the run; the only basis for a "
+                 "claim of an effect), else the Benjamini-Hochberg q over every cell of the test (exploratory)")
+#: Why a group's portfolio CAR and the mean of its firms' CARs can differ.
+PORTFOLIO_NOTE = ("the CAR of the group's equal-weighted portfolio, as in The answer and in each event's group tests "
+                  "(it spreads a return that spans a suspension over the sessions it covers, so where a firm was "
+                  "suspended it differs from the mean of the firms' own CARs in the heatmap and the pooled tables)")
+
+
+def equals(name: str, p) -> str:
+    """'p = 0.041' or 'p < 0.001' (the value as :func:`analysis.fmt.pvalue` prints it)."""
+    text = fmt.pvalue(p)
+    return f"{name} {text[0]} {text[1:]}" if text.startswith("<") else f"{name} = {text}"
+
+
+def adjusted_text(p_holm, q_bh) -> str:
+    """'Holm p = 0.520' for a primary row (finite ``p_holm``), else 'BH q = 0.310' (stars read
+    from the value as printed); '' when neither is finite."""
+    for name, v in (("Holm p", p_holm), ("BH q", q_bh)):
+        if v is not None and np.isfinite(v):
+            return f"{equals(name, v)}{fmt.stars(v)}"
+    return ""
+
+
+def _what(test: str) -> str:
+    """What the CAR beside ``test`` is, in a caption: the portfolio's CAR or the firms' mean."""
+    return "portfolio CAR" if test == "portfolio" else "mean CAR"
+
+
+def _p_lines(test: str, p, p_holm=np.nan, q_bh=np.nan, extra: str = "") -> str:
+    """'(p = 0.046**)' and, on the next line, the adjusted value (:func:`adjusted_text`)."""
+    adj = adjusted_text(p_holm, q_bh)
+    return f"({equals('p', p)}{test_stars(test, p)[0]}{extra})" + (f"\n{adj}" if adj else "")
+
+
 def moved_table(moved: pd.DataFrame, window: str, test: str) -> dict:
-    """Mean CAR of each group at each event, with the group test's p (and the placebo p)."""
+    """CAR of each group at each event (the portfolio's for the portfolio test), with the group
+    test's p, its multiplicity-adjusted value (and the placebo p)."""
     wl = fmt.window_label(window)
     groups = [g for g in GROUP_ORDER if g in set(moved["group"])]
     has_placebo = "placebo_p" in moved.columns and moved["placebo_p"].notna().any()
+    has_adj = any(c in moved.columns and moved[c].notna().any() for c in ("p_holm", "q_bh"))
     header = [[cell("Date", align="left"), cell("Event", align="left"), cell("Kind", align="left")]
               + [cell(f"{group_label(g)} %") for g in groups]]
     rows, absent = [], False
@@ -43,52 +81,61 @@ def moved_table(moved: pd.DataFrame, window: str, test: str) -> dict:
             if int(r["n"]) < min_firms(test) or not np.isfinite(r["p_value"]):
                 row.append(cell(fmt.pct(r["mean_car"]), sub=f"(N = {int(r['n'])}, no test)"))
                 continue
-            sub = f"(p = {fmt.pvalue(r['p_value'])}{test_stars(test, r['p_value'])[0]}"
-            if has_placebo and np.isfinite(r.get("placebo_p", np.nan)):
-                sub += f"; placebo {fmt.pvalue(r['placebo_p'])}"
-            row.append(cell(fmt.pct(r["mean_car"]), sub=sub + ")"))
+            extra = (f"; placebo {fmt.pvalue(r['placebo_p'])}"
+                     if has_placebo and np.isfinite(r.get("placebo_p", np.nan)) else "")
+            row.append(cell(fmt.pct(r["mean_car"]),
+                            sub=_p_lines(test, r["p_value"], r.get("p_holm", np.nan), r.get("q_bh", np.nan), extra)))
         rows.append(row)
-    what = ("CAR of the group's equal-weighted portfolio (as in The answer)" if test == "portfolio"
-            else "mean CAR of the group's firms")
-    note = (f"{what[0].upper() + what[1:]}{wl} in percent; unadjusted p-value of the {describe(test, 'description')} "
-            f"(exploratory: only Holm-adjusted p on the answer page supports a claim)"
+    what = PORTFOLIO_NOTE if test == "portfolio" else "the mean CAR of the group's firms"
+    note = (f"CAR{wl} in percent: {what}. In parentheses the unadjusted p of the {describe(test, 'description')}"
+            + ("; " + ADJUSTED_NOTE.format(primary=fmt.window_label(PRIMARY_WINDOW)) if has_adj
+               else " (exploratory: only Holm-adjusted p on the answer page supports a claim)")
             + ("; placebo: two-sided p of the pseudo-event date test" if has_placebo else "")
-            + f"; {fmt.STAR_NOTE}, next to the p they come from."
+            + f". {fmt.STAR_NOTE}, next to the value they come from."
             + (f" {fmt.NA}: the event has no firm in that group (e.g. it named none)." if absent else ""))
     return table(["1.8cm", "3.4cm", "1.1cm"] + ["1fr"] * len(groups),
                  ["left", "left", "left"] + ["right"] * len(groups), header, rows,
-                 caption=f"Which announcements moved which groups: mean CAR{wl}", size="8pt", note=note)
+                 caption=f"Which announcements moved which groups: {_what(test)}{wl}", size="8pt", note=note)
 
 
 def targets_vs_suppliers_table(tvs: pd.DataFrame, window: str, test: str) -> dict:
-    """Per event: the named firms' and the US suppliers' mean CAR with their p, and the difference."""
+    """Per event: the named firms' and the US suppliers' CAR (the portfolio's for the portfolio
+    test) with their p and adjusted p, and the difference."""
     header = [[cell("Date", align="left"), cell("Event", align="left"), cell("Named firms %"),
                cell("US suppliers %"), cell("Difference (pp)")]]
     rows, absent = [], False
+    has_adj = any(c in tvs.columns and tvs[c].notna().any()
+                  for c in ("targets_p_holm", "targets_q_bh", "suppliers_p_holm", "suppliers_q_bh"))
 
-    def car_cell(m, p):
+    def car_cell(r, tag):
         nonlocal absent
+        m, p = r[f"{tag}_mean_car"], r[f"{tag}_p"]
         if not np.isfinite(m):
             absent = True
             return cell(fmt.NA)
-        return cell(fmt.pct(m), sub=f"(p = {fmt.pvalue(p)}{test_stars(test, p)[0]})" if np.isfinite(p) else "(no test)")
+        if not np.isfinite(p):
+            return cell(fmt.pct(m), sub="(no test)")
+        return cell(fmt.pct(m), sub=_p_lines(test, p, r.get(f"{tag}_p_holm", np.nan), r.get(f"{tag}_q_bh", np.nan)))
 
     for _, r in tvs.iterrows():
         rows.append([cell(fmt.date_text(r["date"]), align="left"), cell(_title(tvs.loc[[_]], r["event_id"]), align="left"),
-                     car_cell(r["targets_mean_car"], r["targets_p"]), car_cell(r["suppliers_mean_car"], r["suppliers_p"]),
-                     cell(fmt.pct(r["difference"]))])
+                     car_cell(r, "targets"), car_cell(r, "suppliers"), cell(fmt.pct(r["difference"]))])
+    what = PORTFOLIO_NOTE if test == "portfolio" else "the mean CAR of the group's firms"
     return table(["1.8cm", "4.6cm", "1fr", "1fr", "1fr"], ["left", "left", "right", "right", "right"],
-                 header, rows, caption=f"Named firms versus US suppliers: mean CAR{fmt.window_label(window)}",
-                 note=f"Group means in percent with the p-value of the {describe(test, 'description')} "
-                      f"({fmt.STAR_NOTE}); difference = named firms minus US suppliers, in percentage points "
-                      "(descriptive)." + (f" {fmt.NA}: the event named none of the studied firms." if absent else ""))
+                 header, rows, caption=f"Named firms versus US suppliers: {_what(test)}{fmt.window_label(window)}",
+                 note=f"CAR in percent: {what}. In parentheses the unadjusted p of the {describe(test, 'description')}"
+                      + ("; " + ADJUSTED_NOTE.format(primary=fmt.window_label(PRIMARY_WINDOW)) if has_adj else "")
+                      + f". {fmt.STAR_NOTE}, next to the value they come from. Difference = named firms minus US "
+                      "suppliers, in percentage points (descriptive)."
+                      + (f" {fmt.NA}: the event named none of the studied firms." if absent else ""))
 
 
 def pooled_table(frame: pd.DataFrame, by: str, title: str, window: str, test: str) -> dict:
-    """Firm-events pooled by ``by`` (kind or year) per group: counts, mean and median CAR, share
-    negative, events whose group test has p < 0.10 (descriptive)."""
+    """Firm-events pooled by ``by`` (kind or year) per group: counts, mean and median of the
+    firms' own CARs (not the portfolio's), share negative, events whose group test has an
+    unadjusted p < 0.10 (descriptive)."""
     header = [[cell("Group", align="left"), cell(by.capitalize(), align="left"), cell("Events"), cell("Firm-events"),
-               cell("Mean CAR %"), cell("Median CAR %"), cell("Share < 0 %"), cell("Events p < 0.10")]]
+               cell("Mean firm CAR %"), cell("Median firm CAR %"), cell("Share < 0 %"), cell("Events p < 0.10")]]
     rows, lines = [], []
     for g in [g for g in GROUP_ORDER if g in set(frame["group"])]:
         fg = frame[frame["group"] == g]
@@ -102,8 +149,10 @@ def pooled_table(frame: pd.DataFrame, by: str, title: str, window: str, test: st
     return table(["2.4cm", "1.4cm", "1fr", "1fr", "1fr", "1fr", "1fr", "1.3fr"],
                  ["left", "left"] + ["right"] * 6, header, rows, caption=f"{title}: CAR{fmt.window_label(window)}",
                  note="Pooled over the firm-events of each class (descriptive: too few events per class "
-                      f"for a test across classes). Last column: events whose group {describe(test, 'label')} "
-                      "has p < 0.10.", lines=lines[1:])
+                      "for a test across classes). Mean and median of the firms' own CARs, in percent (not the "
+                      "groups' portfolio CAR of the tables above: a firm suspended in the window counts with its "
+                      f"whole return at resumption). Last column: events whose group {describe(test, 'label')} "
+                      "has an unadjusted p < 0.10.", lines=lines[1:])
 
 
 def build(inputs: ReportInputs) -> dict:

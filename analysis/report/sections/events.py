@@ -126,12 +126,60 @@ def _cell_flag_marks(flags: str, notes: Notes) -> list[str]:
     return out
 
 
-def test_table_spec(tests: pd.DataFrame, windows: list[str], caption: str) -> dict:
+#: Which tests a group-test table shows: those that hold their size in this design (the event
+#: tables), the oversized ones (the appendix), or all.
+HELD, OVERSIZED, ALL_TESTS = "held", "oversized", "all"
+#: Where the oversized tests go, named in the event tables' note.
+OVERSIZED_WHERE = "Appendix A (one table for all events)"
+
+
+def shown_tests(names, scope: str = HELD) -> list[str]:
+    """The tests of ``names`` (registry order) a table of ``scope`` shows: :data:`HELD` those
+    that hold their size here, :data:`OVERSIZED` those "oversized here"
+    (:func:`analysis.inference.design.oversized_here`), :data:`ALL_TESTS` every one."""
+    names = test_order(names)
+    if scope == ALL_TESTS:
+        return names
+    return [t for t in names if oversized(t) == (scope == OVERSIZED)]
+
+
+def _test_cells(at: dict, w: str, group: str, names: list[str], has_cal: bool,
+                compact: bool = False) -> tuple[list, bool]:
+    """One group's test cells: statistic, its p in parentheses (below it; beside it when
+    ``compact``) and the calibrated p in brackets below, stars next to the p they come from
+    (:func:`analysis.report.event.test_stars`); (cells, whether a test did not apply)."""
+    cells, any_na = [], False
+    for t in names:
+        r = at.get((w, group, t))
+        if r is None or not np.isfinite(r["statistic"]):
+            cells.append(cell(fmt.NA))
+            any_na = True
+            continue
+        pc = r.get("p_calibrated", np.nan)
+        st, stc = test_stars(t, r["p_value"], pc)
+        own = f"({fmt.pvalue(r['p_value'])}){st}"
+        cal = (f"[{fmt.pvalue(pc)}]{stc}" if np.isfinite(pc) else f"[{fmt.NA}]") if has_cal else ""
+        if compact:
+            cells.append(cell(f"{fmt.num(r['statistic'])} {own}", sub=cal or None))
+        else:
+            cells.append(cell(fmt.num(r["statistic"]), sub=own + (f"\n{cal}" if cal else "")))
+    return cells, any_na
+
+
+def _has_cal(tests: pd.DataFrame) -> bool:
+    return "p_calibrated" in tests.columns and tests["p_calibrated"].notna().any()
+
+
+def test_table_spec(tests: pd.DataFrame, windows: list[str], caption: str, scope: str = HELD) -> dict:
     """Group tests: rows (window, group); columns N, the portfolio CAR % with its 95% interval,
-    then each registered test: statistic, its p and its calibrated p below; stars next to the p
-    they come from (:func:`analysis.report.event.test_stars`: an oversized test only from its
-    calibrated p); flags as lettered notes on the group, each note once."""
-    names = test_order(tests["test"])
+    then each registered test of ``scope`` (:func:`shown_tests`; the event tables show the
+    tests that hold their size here, the oversized ones are in the appendix,
+    :func:`oversized_table_spec`): statistic, its p and its calibrated p below; stars next to
+    the p they come from (:func:`analysis.report.event.test_stars`: an oversized test only from
+    its calibrated p); flags as lettered notes on the group, each note once."""
+    every = test_order(tests["test"])
+    names = shown_tests(every, scope)
+    left_out = [t for t in every if t not in names]
     over = [t for t in names if oversized(t)]
     header = [[cell("Group", align="left"), cell("N"), cell("Portfolio CAR %")]
               + [cell(describe(t, "label"), sup="°" if t in over else None) for t in names]]
@@ -140,7 +188,7 @@ def test_table_spec(tests: pd.DataFrame, windows: list[str], caption: str) -> di
     records = tests.to_dict("records")
     at = {(r["window"], r["group"], r["test"]): r for r in records}
     present = {(r["window"], r["group"]): int(r["n"]) for r in records}
-    has_cal = "p_calibrated" in tests.columns and tests["p_calibrated"].notna().any()
+    has_cal = _has_cal(tests)
     any_na = False
     for w in windows:
         groups = [g for g in GROUP_ORDER if (w, g) in present]
@@ -150,28 +198,18 @@ def test_table_spec(tests: pd.DataFrame, windows: list[str], caption: str) -> di
         rows.append([cell(f"Window {fmt.window_label(w)}", colspan=3 + len(names), align="left", italic=True)])
         for group in groups:
             n = present[(w, group)]
-            first = next(at[(w, group, t)] for t in names if (w, group, t) in at)
+            first = next(at[(w, group, t)] for t in every if (w, group, t) in at)
             marks = _cell_flag_marks(first.get("flags", ""), notes)
             pf = at.get((w, group, "portfolio"))
             if pf is not None and np.isfinite(pf.get("estimate", np.nan)):
                 pcell = cell(fmt.pct(pf["estimate"]), sub=f"[{fmt.pct(pf['ci_low'])}, {fmt.pct(pf['ci_high'])}]")
             else:
-                pcell = cell(fmt.pct(first["mean_car"]))
-            row = [cell(group_label(group), align="left", sup=sup("", marks)), cell(str(n)), pcell]
-            for t in names:
-                r = at.get((w, group, t))
-                if r is None or not np.isfinite(r["statistic"]):
-                    row.append(cell(fmt.NA))
-                    any_na = True
-                    continue
-                pc = r.get("p_calibrated", np.nan)
-                st, stc = test_stars(t, r["p_value"], pc)
-                lines_ = f"({fmt.pvalue(r['p_value'])}){st}"
-                if has_cal:
-                    lines_ += f"\n[{fmt.pvalue(pc)}]{stc}" if np.isfinite(pc) else f"\n[{fmt.NA}]"
-                row.append(cell(fmt.num(r["statistic"]), sub=lines_))
-            rows.append(row)
-            if n < 2:
+                pcell = cell(fmt.pct(first["mean_car"]),
+                             sup=notes.mark("mean", "no portfolio fit: the mean of the firms' CARs instead"))
+            cells, na = _test_cells(at, w, group, names, has_cal)
+            any_na |= na
+            rows.append([cell(group_label(group), align="left", sup=sup("", marks)), cell(str(n)), pcell] + cells)
+            if n < 2 and na:
                 untested.add(f"{group_label(group)} (N = {n})")
     note = ("Portfolio CAR: the group's equal-weighted portfolio, its 95% t-interval below. Each test: statistic, "
             "two-sided p in parentheses" + (", calibrated p in brackets (the same test at pseudo-event dates "
@@ -179,6 +217,9 @@ def test_table_spec(tests: pd.DataFrame, windows: list[str], caption: str) -> di
             + f"; {fmt.STAR_NOTE}, next to the p they come from. "
             + (f"° {OVERSIZED_RULE}. " if over else "")
             + "; ".join(f"{describe(t, 'label')}: {describe(t, 'description')}" for t in names) + ".")
+    if left_out and scope == HELD:
+        note += (f" The tests oversized in this design ({', '.join(describe(t, 'label') for t in left_out)}: size "
+                 f"above 7% in the simulation of Methods) are in {OVERSIZED_WHERE}.")
     if any_na:
         note += f" {fmt.NA}: the test needs more firms than the group has" + (
             f" ({', '.join(sorted(untested))})" if untested else "") + "."
@@ -186,6 +227,43 @@ def test_table_spec(tests: pd.DataFrame, windows: list[str], caption: str) -> di
         note += " " + notes.text()
     return table(["2.0cm", "0.5cm", "1.45cm"] + ["1fr"] * len(names), ["left", "right", "right"] + ["right"] * len(names),
                  header, rows, caption=caption, size="7pt", note=note, lines=lines, breakable=True)
+
+
+def oversized_table_spec(events: list[EventOutputs]) -> dict | None:
+    """The tests oversized in this design (:func:`shown_tests` :data:`OVERSIZED`) of every
+    studied event, in one table: an event's title row, then rows (window, group) with N and
+    each test's statistic, its p in parentheses (no stars) and its calibrated p in brackets
+    (stars from it). None when no event has such a test."""
+    studied = [e for e in events if e.has_results and e.tests is not None and len(e.tests)]
+    names = shown_tests([t for e in studied for t in dict.fromkeys(e.tests["test"])], OVERSIZED)
+    if not names:
+        return None
+    header = [[cell("Window", align="left"), cell("Group", align="left"), cell("N")]
+              + [cell(describe(t, "label")) for t in names]]
+    rows, lines, any_na = [], [], False
+    has_cal = any(_has_cal(e.tests) for e in studied)
+    for e in studied:
+        records = e.tests.to_dict("records")
+        at = {(r["window"], r["group"], r["test"]): r for r in records}
+        present = {(r["window"], r["group"]): int(r["n"]) for r in records}
+        lines.append(len(rows))
+        rows.append([cell(e.info.get("short_title") or "", colspan=3 + len(names), align="left", bold=True)])
+        for w in event_windows(e):
+            groups = [g for g in GROUP_ORDER if (w, g) in present]
+            for i, group in enumerate(groups):
+                cells, na = _test_cells(at, w, group, names, has_cal, compact=True)
+                any_na |= na
+                rows.append([cell(fmt.window_label(w) if i == 0 else "", align="left"),
+                             cell(group_label(group), align="left"), cell(str(present[(w, group)]))] + cells)
+    note = ("The tests whose size in this study's design exceeds 7% (Methods), left out of the event tables: "
+            "statistic and its two-sided p in parentheses (no stars: in this design these p-values are too small)"
+            + ("; calibrated p in brackets (the same test at pseudo-event dates of the firms' own histories), "
+               f"with stars ({fmt.STAR_NOTE})" if has_cal else "")
+            + ". " + "; ".join(f"{describe(t, 'label')}: {describe(t, 'description')}" for t in names) + "."
+            + (f" {fmt.NA}: the test needs more firms than the group has." if any_na else ""))
+    return table(["1.5cm", "2.0cm", "0.6cm"] + ["1fr"] * len(names), ["left", "left", "right"] + ["right"] * len(names),
+                 header, rows, caption="Tests oversized in this design, every event", size="7pt", note=note,
+                 lines=lines[1:], breakable=True)
 
 
 def volume_table_spec(vol: pd.DataFrame | None, windows: list[str], caption: str) -> dict | None:
@@ -309,3 +387,56 @@ def build(inputs: ReportInputs) -> list[dict]:
     titles = dict(zip(cat["event_id"], cat["short_title"])) if "short_title" in cat.columns else {}
     names = dict(zip(inputs.universe["symbol"], inputs.universe["name"])) if inputs.universe is not None else {}
     return [event_section(e, titles, names) for e in inputs.events]
+
+
+def oversized_appendix(inputs: ReportInputs) -> dict:
+    """Appendix A: the oversized tests of every studied event (:func:`oversized_table_spec`)."""
+    from analysis.inference.design import oversized_here
+
+    return {"table": oversized_table_spec(inputs.events),
+            "names": ", ".join(describe(t, "label") for t in shown_tests(oversized_here(), OVERSIZED))}
+
+
+def reading_guide(inputs: ReportInputs) -> dict:
+    """The box "How to read the tables", printed before the first event table: what the
+    numbers are (days, CAR, portfolio CAR, p, calibrated p, stars, adjusted p), the tests of the
+    event tables in plain words (registry ``plain``), the oversized ones (appendix), and the
+    groups with their colours (:mod:`analysis.vocab`)."""
+    from analysis.inference.battery import REGISTRY
+    from analysis.vocab import PRIMARY_WINDOW
+
+    have = [t for e in inputs.studied if e.tests is not None for t in dict.fromkeys(e.tests["test"])]
+    names = test_order(have) if have else list(REGISTRY)
+    primary = fmt.window_label(PRIMARY_WINDOW)
+    numbers = [
+        ("Days", "day 0 is the first session after the news on the firm's own exchange; a window such as "
+                 f"{primary} is day 0 and the next session; windows count sessions, not calendar days."),
+        ("CAR %", "cumulative abnormal return in percent: the return beyond what the firm's market model predicts, "
+                  "summed over the window."),
+        ("Portfolio CAR %", "the CAR of the group's equal-weighted portfolio, its 95% t-interval [low, high] below; "
+                            "where a firm was suspended it differs from the mean of the firms' own CARs (the "
+                            "portfolio spreads the return at resumption over the sessions it spans)."),
+        ("(p)", "two-sided p-value of the test, in parentheses under its statistic; not adjusted for the number of "
+                "tests."),
+        ("[p]", "calibrated p, in brackets: how often the same test, run at pseudo-event dates drawn from the same "
+                "firms' histories away from every catalog event, is at least as extreme; it stays valid on these "
+                "few correlated firms where a test's own p does not."),
+        ("Stars", f"{fmt.STAR_NOTE}, next to the value they come from; a test oversized here gets stars only from "
+                  "its calibrated p."),
+        ("Holm p, BH q", f"adjusted for the number of tests (Across events): Holm's p over the primary family (the "
+                         f"portfolio test over {primary} for the named firms and the US suppliers of every event) "
+                         "is the only basis for a claim of an effect; the Benjamini-Hochberg q of every other cell "
+                         "is exploratory."),
+        (fmt.NA, "the test needs more firms than the group has, or the firm has no return in the window."),
+    ]
+    groups = [{"label": group_label(g), "color": _hex(group_color(g)), "text": GROUP_DEFINITIONS.get(g, "")}
+              for g in GROUP_ORDER]
+    return {
+        "numbers": [{"head": h, "text": t} for h, t in numbers],
+        "tests": [{"label": describe(t, "label"), "text": describe(t, "plain") or describe(t, "description")}
+                  for t in shown_tests(names, HELD)],
+        "oversized": [{"label": describe(t, "label"), "text": describe(t, "plain") or describe(t, "description")}
+                      for t in shown_tests(names, OVERSIZED)],
+        "oversized_where": OVERSIZED_WHERE,
+        "groups": groups,
+    }
