@@ -416,3 +416,43 @@ def test_pdf_reading_guide_adjusted_p_and_oversized_appendix(good_run):
     assert "seeds/" not in full
     assert not re.search(r"(^|\s)/(work|home|tmp|usr|var)/", full)
     assert str(REPO) not in full  # (this test's own config file lies outside the project: shown as ../..)
+
+
+def test_robustness_tables_have_rows_for_the_headline_test(good_run):
+    """The robustness runs carry the headline test, so its tables are never headers alone: every
+    studied event has a row under each model, and each printed CAR is the saved robustness row's."""
+    from analysis.report import artifacts
+
+    run = good_run["run"]
+    assert good_run["proc"].returncode == 0, good_run["proc"].stderr
+    data = json.loads((run / "report_data.json").read_text(encoding="utf-8"))
+    models = data["robustness"]["models_table"]
+    assert len(models["rows"]) >= len(GOOD_EVENTS)
+    assert data["robustness"]["windows_table"]["rows"]
+    robust = artifacts.read_table(run / "events" / "ft_sdn_2022", artifacts.ROBUSTNESS)
+    r = robust[(robust["test"] == "bmp_kp") & (robust["window"] == "-1:1") & (robust["model"] == "mean")
+               & (robust["group"] == "named")].iloc[0]
+    columns = [c["t"] for c in models["header"][0]]
+    title = pd.read_csv(REPO / "data" / "events.csv").set_index("event_id").loc["ft_sdn_2022", "short_title"]
+    event, rows = None, {}
+    for row in models["rows"]:
+        event = row[0]["t"] or event
+        rows[(event, row[1]["t"])] = row
+    row = rows[(title, "Named firms")]
+    assert row[columns.index("Constant mean %")]["t"] == fmt.pct(r["mean_car"])
+
+
+def test_robustness_prints_the_portfolio_car_beside_the_portfolio_test():
+    """Beside the portfolio test the table prints the portfolio's CAR (estimate), not the firms'
+    mean CAR, and says so; beside another test, the mean CAR."""
+    from analysis.report.sections.robustness import models_table
+
+    frame = pd.DataFrame({"model": ["market", "market"], "scope": ["all firms"] * 2, "event_id": ["e", "e"],
+                          "group": ["named", "named"], "window": ["0:1", "0:1"], "n": [4, 4],
+                          "mean_car": [-0.04, -0.04], "estimate": [-0.05, float("nan")],
+                          "test": ["portfolio", "bmp_kp"], "statistic": [-2.5, -2.0], "p_value": [0.02, 0.06]})
+    spec = models_table(frame, ["market"], "0:1", "portfolio")
+    assert spec["rows"][0][2]["t"] == "\u22125.00" and "portfolio CAR" in spec["caption"]
+    assert spec["note"].startswith("Portfolio CAR in percent")
+    spec = models_table(frame, ["market"], "0:1", "bmp_kp")
+    assert spec["rows"][0][2]["t"] == "\u22124.00" and "mean CAR" in spec["caption"]

@@ -385,7 +385,8 @@ def optional_tables(res) -> dict[artifacts.Artifact, pd.DataFrame]:
 
 # --------------------------------------------------------------------------- robustness
 
-ROBUST_TESTS = ("t_cs", "bmp", "bmp_kp")
+#: The group tests of the robustness runs: the headline (portfolio) test first.
+ROBUST_TESTS = ("portfolio", "t_cs", "bmp", "bmp_kp")
 
 
 def robustness(res, models=("mean", "market-adjusted", "ff3"), factors=None, extra_windows=(),
@@ -393,7 +394,8 @@ def robustness(res, models=("mean", "market-adjusted", "ff3"), factors=None, ext
     """Re-run the study of ``res`` (same events, firms, estimation window) under other models and windows.
 
     Returns ``(groups, firms, notes)``: group tests (long: model, scope, event_id, group, window,
-    n, mean_car, test, statistic, p_value), per-firm CARs (model, scope, event_id, symbol, window,
+    n, mean_car, estimate (the portfolio test's CAR of the equal-weighted portfolio; else NaN),
+    test, statistic, p_value; decimals), per-firm CARs (model, scope, event_id, symbol, window,
     car, car_se, car_t, car_p) and notes on what was left out. The main model is re-run with the
     extra windows added. Factor models (``ff3``, ``carhart``) use US factors, so they cover the US
     suppliers only, and are left out (with a note) when no ``factors`` file is given or found.
@@ -443,7 +445,8 @@ def robustness(res, models=("mean", "market-adjusted", "ff3"), factors=None, ext
         except UserError as exc:
             notes.append(f"{model} left out: {exc}")
             continue
-        t = r_tests[["event_id", "group", "window", "n", "mean_car", "test", "statistic", "p_value"]].copy()
+        t = r_tests.reindex(columns=["event_id", "group", "window", "n", "mean_car", "estimate", "test", "statistic",
+                                     "p_value"])
         t.insert(0, "scope", scope)
         t.insert(0, "model", model)
         groups.append(t)
@@ -462,16 +465,31 @@ def robustness(res, models=("mean", "market-adjusted", "ff3"), factors=None, ext
             notes.append(f"{n} firm-event(s) skipped in each of {', '.join(skips)}")
         else:
             notes.append("firm-events skipped: " + ", ".join(f"{m} {n}" for m, n in skips.items()))
-    gcols = ["model", "scope", "event_id", "group", "window", "n", "mean_car", "test", "statistic", "p_value"]
+    gcols = ["model", "scope", "event_id", "group", "window", "n", "mean_car", "estimate", "test", "statistic",
+             "p_value"]
     fcols = ["model", "scope", "event_id", "symbol", "window", "car", "car_se", "car_t", "car_p"]
     g = pd.concat(groups, ignore_index=True) if groups else pd.DataFrame(columns=gcols)
     f = pd.concat(firms, ignore_index=True) if firms else pd.DataFrame(columns=fcols)
     return g, f, notes
 
 
-def show_robustness(groups: pd.DataFrame, window: str = "-1:1", test: str = "bmp_kp"):
-    """The robustness view for the notebook: mean CAR % (stars from ``test``, read from its
-    printed p) by event and group, one column per model; no index column."""
+def group_car(row, test: str) -> float:
+    """The CAR printed for a group beside ``test`` (decimal): the equal-weighted portfolio's CAR
+    (``estimate``) for the portfolio test, else the firms' mean CAR."""
+    est = row.get("estimate", np.nan) if test == "portfolio" else np.nan
+    return float(est) if pd.notna(est) else float(row["mean_car"])
+
+
+def car_label(test: str, start: bool = True) -> str:
+    """'Portfolio CAR' beside the portfolio test, else 'Mean CAR' (see :func:`group_car`);
+    lower-case first letter unless ``start``."""
+    label = "Portfolio CAR" if test == "portfolio" else "Mean CAR"
+    return label if start else label[0].lower() + label[1:]
+
+
+def show_robustness(groups: pd.DataFrame, window: str = "0:1", test: str = "portfolio"):
+    """The robustness view for the notebook: the group's CAR % (:func:`group_car`; stars from
+    ``test``, read from its printed p) by event and group, one column per model; no index column."""
     from analysis.vocab import MODEL_LABELS, group_label
 
     t = groups[(groups["window"] == window) & (groups["test"] == test)]
@@ -484,10 +502,10 @@ def show_robustness(groups: pd.DataFrame, window: str = "-1:1", test: str = "bmp
         for m, scope in models:
             r = x[(x["model"] == m) & (x["scope"] == scope)]
             col = f"{MODEL_LABELS.get(m, m)} ({scope}) %"
-            row[col] = fmt.NA if r.empty else (f"{fmt.pct(r['mean_car'].iloc[0])}"
+            row[col] = fmt.NA if r.empty else (f"{fmt.pct(group_car(r.iloc[0], test))}"
                                               f"{test_stars(test, r['p_value'].iloc[0])[0]} (N = {int(r['n'].iloc[0])})")
         rows.append(row)
-    return _styled(pd.DataFrame(rows), f"Mean CAR{fmt.window_label(window)} in percent; stars from the "
+    return _styled(pd.DataFrame(rows), f"{car_label(test)}{fmt.window_label(window)} in percent; stars from the "
                    f"{describe(test, 'label')} test ({fmt.STAR_NOTE}); n/a: not estimated.")
 
 

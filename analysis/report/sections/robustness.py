@@ -10,7 +10,7 @@ from analysis.inference.battery import describe
 from analysis.report.context import Headline, ReportInputs
 from analysis.report.sections.common import window_order
 from analysis.report.typst_tables import cell, table
-from analysis.report.event import test_stars
+from analysis.report.event import car_label, group_car, test_stars
 from analysis.vocab import GROUP_ORDER, MODEL_LABELS, group_label
 
 #: The groups of the robustness tables, in this order when present.
@@ -36,14 +36,18 @@ def _event_group_rows(frame: pd.DataFrame, groups, key: str, values, cell_of):
     """Table rows: one per (event, group), one column per value of ``key``; ``cell_of(row)``
     renders a found row, a dash marks a missing one. Returns (rows, first row of each event)."""
     rows, lines = [], []
+    first = {}  # (event, group, value) -> its first row
+    for r in frame.to_dict("records"):
+        first.setdefault((r["event_id"], r["group"], r[key]), r)
+    have = {(e, g) for e, g, _ in first}
     for ev in dict.fromkeys(frame["event_id"]):
         lines.append(len(rows))
-        present = [g for g in groups if ((frame["event_id"] == ev) & (frame["group"] == g)).any()]
+        present = [g for g in groups if (ev, g) in have]
         for i, g in enumerate(present):
             row = [cell(_ev(ev) if i == 0 else "", align="left"), cell(group_label(g), align="left")]
             for v in values:
-                x = frame[(frame["event_id"] == ev) & (frame["group"] == g) & (frame[key] == v)]
-                row.append(cell("—") if x.empty else cell_of(x.iloc[0]))
+                x = first.get((ev, g, v))
+                row.append(cell("—") if x is None else cell_of(x))
             rows.append(row)
     return rows, lines
 
@@ -65,10 +69,10 @@ def models_table(robust: pd.DataFrame, models: list[str], window: str, test: str
                                          else "") + " %") for m in models]]
     rows, lines = _event_group_rows(
         r, _groups(r), "model", models,
-        lambda x: cell(fmt.pct(x["mean_car"]), sub=_p_sub(x, test)))
+        lambda x: cell(fmt.pct(group_car(x, test)), sub=_p_sub(x, test)))
     return table(["2.9cm", "2cm"] + ["1fr"] * len(models), ["left", "left"] + ["right"] * len(models),
-                 header, rows, caption=f"Other normal-return models: mean CAR{wl}", lines=lines[1:],
-                 note=f"Mean CAR in percent; {describe(test, 'description')} p in parentheses ({fmt.STAR_NOTE}). "
+                 header, rows, caption=f"Other normal-return models: {car_label(test, start=False)}{wl}", lines=lines[1:],
+                 note=f"{car_label(test)} in percent; {describe(test, 'description')} p in parentheses ({fmt.STAR_NOTE}). "
                       "The factor model uses US factors and covers the US suppliers only "
                       "(its 'All firms' row is the suppliers). — : not estimated.")
 
@@ -81,10 +85,12 @@ def windows_table(robust: pd.DataFrame, main_model: str, test: str) -> dict:
               + [cell(f"{fmt.window_label(w)} %") for w in wins]]
     rows, lines = _event_group_rows(
         rm, _groups(rm), "window", wins,
-        lambda x: cell(fmt.pct(x["mean_car"]), sub=_p_sub(x, test)))
+        lambda x: cell(fmt.pct(group_car(x, test)), sub=_p_sub(x, test)))
     return table(["2.9cm", "2cm"] + ["1fr"] * len(wins), ["left", "left"] + ["right"] * len(wins),
-                 header, rows, caption=f"Event windows ({_model_label(main_model)}): mean CAR %", lines=lines[1:],
-                 note=f"Mean CAR in percent; p of the {describe(test, 'description')} in parentheses; {fmt.STAR_NOTE}.")
+                 header, rows, caption=f"Event windows ({_model_label(main_model)}): {car_label(test, start=False)} %",
+                 lines=lines[1:],
+                 note=f"{car_label(test)} in percent; p of the {describe(test, 'description')} in parentheses; "
+                      f"{fmt.STAR_NOTE}.")
 
 
 def firm_models_table(robust_firms: pd.DataFrame, models: list[str], headline: Headline) -> dict | None:
@@ -183,8 +189,10 @@ def build(inputs: ReportInputs) -> dict:
     section = {"notes": sorted({n for e in inputs.studied for n in e.meta.get("notes", [])})}
     if robust is not None and len(robust):
         models = list(dict.fromkeys([main_model] + list(robust["model"])))
-        section["models_table"] = models_table(robust, models, window, test)
-        section["windows_table"] = windows_table(robust, main_model, test)
+        for key, spec in (("models_table", models_table(robust, models, window, test)),
+                          ("windows_table", windows_table(robust, main_model, test))):
+            if spec["rows"]:
+                section[key] = spec
         robust_firms = inputs.concat("robust_firms")
         if robust_firms is not None and len(robust_firms):
             spec = firm_models_table(robust_firms, models, headline)
