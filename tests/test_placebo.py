@@ -151,3 +151,13 @@ def test_placebo_size_and_power_by_simulation():
     power = _simulated_rejection(0.03)
     assert 0.03 <= size <= 0.07, size
     assert power > 0.8, power
+
+
+def test_observed_row_of_pseudo_firm_events():
+    """Observed rows (event, sec): 0:(0,3) 1:(0,5) 2:(1,3) 3:(1,5) 4:(0,3) -> pseudo (1,3) is row 2,
+    (0,3) the last such row 4, (0,5) row 1, (1,5) row 3; (2,3) has no observed row: KeyError."""
+    ev, sec = np.array([0, 0, 1, 1, 0]), np.array([3, 5, 3, 5, 3])
+    got = placebo._observed_row(ev, sec, np.array([1, 0, 0, 1]), np.array([3, 3, 5, 5]))
+    assert got.tolist() == [2, 4, 1, 3]
+    with pytest.raises(KeyError):
+        placebo._observed_row(ev, sec, np.array([2]), np.array([3]))

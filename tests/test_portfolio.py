@@ -146,6 +146,19 @@ def test_sample_quantile_by_hand():
     assert np.isnan(p[4])
 
 
+def test_sample_quantile_rows_pick_each_cars_residuals():
+    """rows: CAR k is tested against residual row rows[k]. Row 0 = [1, 2, 3], row 1 = [-1, (missing), 0].
+      CAR 0.5 vs row 1, L = 1: S = [-1, 0], J = 2: #S <= .5 = 2, #S >= .5 = 0 -> upper 1/3 -> p = 2/3
+      CAR 3.5 vs row 0, L = 1: S = [1, 2, 3]: #S <= 3.5 = 3, #S >= 3.5 = 0 -> upper 1/4 -> p = 1/2
+      CAR 2.5 vs row 0, L = 2: S = [3, 5]: #S <= 2.5 = 0 -> lower 1/3 -> p = 2/3
+      CAR NaN, or L = 0: NaN."""
+    est = np.array([[1.0, 2.0, 3.0], [-1.0, np.nan, 0.0]])
+    p = sample_quantile_p(est, np.array([0.5, 3.5, 2.5, np.nan, 1.0]), np.array([1, 1, 2, 1, 0]),
+                          rows=np.array([1, 0, 0, 0, 0]))
+    np.testing.assert_allclose(p[:3], [2 / 3, 0.5, 2 / 3], rtol=1e-12)
+    assert np.isnan(p[3]) and np.isnan(p[4])
+
+
 def test_firm_sq_p_uses_sessions_covered():
     """Per firm: L = the sessions the CAR covers (B's 0:0 CAR is its 2-session return)."""
     store, *_ = _two_firms()

@@ -8,7 +8,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from scipy import special
 
 from analysis.estimation.kernels import thread_count
 
@@ -20,6 +19,8 @@ def t_p_value(stat, dof, threads: int | None = None) -> np.ndarray:
     """Two-sided Student-t p-value 2 P(T_dof > |stat|) (``scipy.special.stdtr``, the CDF
     behind ``scipy.stats.t``); NaN where stat is NaN or dof <= 0. Long arrays are split
     over ``threads`` (default up to 2; the ufunc releases the GIL)."""
+    from scipy import special  # deferred (here and below): keeps `import analysis.study` light
+
     stat, dof = np.broadcast_arrays(np.asarray(stat, dtype=float), np.asarray(dof, dtype=float))
     threads = thread_count(threads)
     x = -np.abs(stat.ravel())
@@ -40,4 +41,6 @@ def t_p_value(stat, dof, threads: int | None = None) -> np.ndarray:
 
 def normal_p_value(stat) -> np.ndarray:
     """Two-sided standard-normal p-value 2 P(Z > |stat|) (``scipy.special.ndtr``)."""
+    from scipy import special
+
     return 2.0 * special.ndtr(-np.abs(np.asarray(stat, dtype=float)))

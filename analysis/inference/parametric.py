@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from scipy import stats
-
 from analysis.estimation.pvalues import normal_p_value, t_p_value
 from analysis.inference.cells import Cells
 from analysis.inference.registry import CellTest, TestOutcome, register
@@ -146,6 +144,8 @@ def binomial_two_sided_p(k, n, p) -> np.ndarray:
     """Exact two-sided binomial p-values, vectorized: sum of Bin(n, p) probabilities of the
     outcomes no more likely than k (relative tolerance 1e-7, as ``scipy.stats.binomtest``);
     1 when k = n p. k, n, p broadcast; NaN where n < 1 or p is not in (0, 1)."""
+    from scipy import stats  # deferred: keeps `import analysis.study` light
+
     k, n, p = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (k, n, p)))
     good = (n >= 1) & np.isfinite(p) & (p > 0) & (p < 1) & np.isfinite(k)
     nn = np.where(good, n, 1.0)

@@ -133,6 +133,22 @@ class PseudoRun:
     available: np.ndarray
 
 
+def _observed_row(ev: np.ndarray, sec: np.ndarray, e: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """(len(e),) index of the observed firm-event (ev, sec) of each pseudo one (e, s) (the last
+    such row if several); KeyError if one has none."""
+    width = int(max(sec.max(initial=0), s.max(initial=0))) + 1
+    key = ev * width + sec
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    want = e * width + s
+    pos = np.searchsorted(ks, want, side="right") - 1
+    found = (pos >= 0) & (ks[np.maximum(pos, 0)] == want) if len(ks) else np.zeros(len(want), dtype=bool)
+    if not found.all():
+        k = int(np.argmin(found))
+        raise KeyError((int(e[k]), int(s[k])))
+    return order[pos].astype(np.int64)
+
+
 def pseudo_run(study, panel, out, event_code: np.ndarray, draws: int, seed: int) -> PseudoRun:
     """Draw the pseudo-event dates of every event (:func:`draw_pseudo_events`) and run the
     engine once over all pseudo firm-events (see :func:`placebo_null` for the windows)."""
@@ -147,8 +163,8 @@ def pseudo_run(study, panel, out, event_code: np.ndarray, draws: int, seed: int)
     e, b, s, p = draw_pseudo_events(panel.store, sec_by, p0_by, study.estimation, study.windows, draws, seed,
                                     event_keys=events, catalog_p0=getattr(panel, "catalog_p0", None))
     # each pseudo firm-event -> the observed firm-event of the same event and security
-    lookup = {(int(ei), int(si)): i for i, (ei, si) in enumerate(zip(event_code, f["sec"].to_numpy()))}
-    act = np.array([lookup[(int(ei), int(si))] for ei, si in zip(e, s)], dtype=np.int64)
+    act = _observed_row(np.asarray(event_code, dtype=np.int64), f["sec"].to_numpy().astype(np.int64),
+                        np.asarray(e, dtype=np.int64), np.asarray(s, dtype=np.int64))
     windows = [tuple(w) for w in study.windows]
     W = len(windows)
     act_col = np.tile(np.arange(W), (len(f), 1))

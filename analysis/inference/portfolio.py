@@ -43,12 +43,12 @@
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse, stats
 
-from analysis.estimation import engine
+from analysis.estimation import engine, kernels
 from analysis.estimation.engine import EngineResult
 from analysis.estimation.store import ReturnStore
 from analysis.inference.registry import CellTest, TestOutcome, register
@@ -95,6 +95,8 @@ def _portfolio_store(res: EngineResult, rows: np.ndarray, port: np.ndarray, n_po
     """The portfolios' series in event time as a store (one equal-length segment each) and
     the day-0 position; membership pairs: firm-event ``rows[k]`` of ``res`` is in portfolio
     ``port[k]``."""
+    from scipy import sparse  # deferred: keeps `import analysis.study` light
+
     store = res.store
     spec = store.spec
     ur, inv = np.unique(rows, return_inverse=True)
@@ -232,24 +234,34 @@ def sample_quantile_p(est_ar: np.ndarray, car: np.ndarray, length, rows=None) ->
     vals = np.take_along_axis(np.where(fin, est_ar, 0.0), order, axis=1)
     M = fin.sum(axis=1)[rows]
     cs = np.concatenate([np.zeros((n, 1)), np.cumsum(vals, axis=1)], axis=1)
-    j = np.arange(Le)[None, :]
-    out = np.full(q, np.nan)
-    for Lv in np.unique(L):  # a handful of window lengths: L-day sums once per row and length
-        m = L == Lv
-        if Lv < 1:
+    J = np.maximum(M - L + 1, 0)
+    lower = np.zeros(q, dtype=np.int64)
+    upper = np.zeros(q, dtype=np.int64)
+    if q:  # the L-day sums cs[j + L] - cs[j], j < J, counted <= and >= each CAR (one compiled pass)
+        _sq_counts(cs, rows, np.ascontiguousarray(car), np.ascontiguousarray(L), J.astype(np.int64), lower, upper)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.minimum(1.0, 2 * np.minimum((1 + lower) / (J + 1), (1 + upper) / (J + 1)))
+    return np.where((J >= 1) & (L >= 1) & np.isfinite(car), p, np.nan)
+
+
+@kernels._compiled()
+def _sq_counts(cs, rows, car, L, J, lower, upper):
+    """lower[k], upper[k] = #{j < J[k] : S_j <= car[k]}, #{j < J[k] : S_j >= car[k]} with
+    S_j = cs[rows[k], j + L[k]] - cs[rows[k], j] (sums of L[k] consecutive residuals)."""
+    for k in range(car.shape[0]):
+        x = car[k]
+        if L[k] < 1 or not math.isfinite(x):
             continue
-        end = np.minimum(np.arange(Le) + Lv, Le)
-        sums = cs[:, end] - cs[:, :Le]
-        J = np.maximum(M[m] - Lv + 1, 0)
-        use = j < J[:, None]
-        x = car[m][:, None]
-        s = sums[rows[m]]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            lower = (1 + (use & (s <= x)).sum(axis=1)) / (J + 1)
-            upper = (1 + (use & (s >= x)).sum(axis=1)) / (J + 1)
-            p = np.minimum(1.0, 2 * np.minimum(lower, upper))
-        out[m] = np.where((J >= 1) & np.isfinite(car[m]), p, np.nan)
-    return out
+        c = cs[rows[k]]
+        Lk = L[k]
+        lo = 0
+        up = 0
+        for j in range(J[k]):
+            v = c[j + Lk] - c[j]
+            lo += v <= x
+            up += v >= x
+        lower[k] = lo
+        upper[k] = up
 
 
 def firm_sq_p(res: EngineResult) -> np.ndarray:
@@ -320,6 +332,8 @@ def interval(estimate, se, dof, level: float = 0.95, power: float = 0.80) -> dic
     """ci_low, ci_high = estimate -+ t(1 - (1 - level)/2, dof) se; mde = (t(1 - (1 - level)/2,
     dof) + t(power, dof)) se, the smallest true effect a two-sided test at 1 - level detects
     with probability ``power`` (Bloom 1995, "Minimum detectable effects")."""
+    from scipy import stats  # deferred: keeps `import analysis.study` light
+
     estimate, se, dof = (np.asarray(a, dtype=float) for a in (estimate, se, dof))
     good = np.isfinite(dof) & (dof > 0)
     d = np.where(good, dof, 1.0)

@@ -72,7 +72,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import sparse
 
 from analysis.estimation import kernels
 from analysis.estimation.engine import EngineResult, cumulate
@@ -125,21 +124,6 @@ def _take(a: np.ndarray, rows: np.ndarray, cols: np.ndarray | None = None) -> np
     return a
 
 
-def _membership(cell: np.ndarray, col: np.ndarray, n_cells: int, n_cols: int):
-    """Sparse (n_cells, n_cols) 0/1 matrix with a one at (cell[k], col[k])."""
-    return sparse.csr_matrix((np.ones(len(cell)), (cell, col)), shape=(n_cells, n_cols))
-
-
-def _cell_day_means(member, U: np.ndarray):
-    """Cross-sectional sums of U (rows = members) per cell and day: (mean, count)."""
-    fin = np.isfinite(U)
-    tot = np.asarray(member @ np.where(fin, U, 0.0))
-    cnt = np.asarray(member @ fin.astype(float))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.where(cnt > 0, tot / cnt, np.nan)
-    return mean, cnt
-
-
 def merge_ranks(E: np.ndarray, base: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Average ranks within each row of the joint sample [E | W], from ``base`` =
     ``average_ranks(E)``: (ranks of E's values, ranks of W's values), NaN where missing.
@@ -159,31 +143,32 @@ def merge_ranks(E: np.ndarray, base: np.ndarray, W: np.ndarray) -> tuple[np.ndar
 def _merge_ranks(E, W, rE, rW):
     """rE (in: average ranks within E's rows) += for each finite window value w of the row,
     1 where w < E and 1/2 where w == E; rW = 1 + #{values of [E | W] below w} + (ties - 1)/2."""
-    n, Le = E.shape
-    L = W.shape[1]
-    for i in range(n):
-        for c in range(L):
-            w = W[i, c]
-            if not math.isfinite(w):
-                continue
-            below = 0.0
-            ties = -1.0  # w itself
-            for t in range(Le):
-                e = E[i, t]
-                if e < w:
-                    below += 1.0
-                elif e == w:
-                    ties += 1.0
-                    rE[i, t] += 0.5
-                elif e > w:
-                    rE[i, t] += 1.0
-            for d in range(L):
-                v = W[i, d]
-                if v < w:
-                    below += 1.0
-                elif v == w:
-                    ties += 1.0
-            rW[i, c] = 1.0 + below + 0.5 * ties
+    for i in range(E.shape[0]):
+        _merge_row(E[i], W[i], rE[i], rW[i])
+
+
+@kernels._compiled()
+def _merge_row(e, w, re, rw):
+    """One row of :func:`_merge_ranks`. The increments (1, 1/2) and counts are exact in
+    floating point, so their order is free: the loops have no branch and vectorize."""
+    Le = e.shape[0]
+    L = w.shape[0]
+    for c in range(L):
+        x = w[c]
+        if not math.isfinite(x):
+            continue
+        below = 0
+        ties = 0
+        for t in range(Le):
+            v = e[t]
+            below += v < x
+            ties += v == x
+            re[t] += (v > x) * 1.0 + (v == x) * 0.5
+        for d in range(L):
+            v = w[d]
+            below += v < x
+            ties += v == x
+        rw[c] = 1.0 + float(below) + 0.5 * float(ties - 1)
 
 
 @kernels._compiled()
@@ -192,7 +177,13 @@ def _grank_cells(E, base, rows, xs, ptr, u0, s2, T_out):
     firm rows ``rows`` of E (SARs, NaN = missing; base = their average ranks) with day-0 value
     ``xs`` (SCAR*). Writes Ubar_0 (u0), S_Ubar^2 (s2) and T (time points with some firm)."""
     C = ptr.shape[0] - 1
-    Le = E.shape[1]
+    n_rows, Le = E.shape
+    T_i = np.zeros(n_rows)  # non-missing SARs of each row, plus day 0
+    for i in range(n_rows):
+        m = 0
+        for t in range(Le):
+            m += math.isfinite(E[i, t])
+        T_i[i] = 1.0 + m
     tot = np.zeros(Le + 1)
     cnt = np.zeros(Le + 1)
     for c in range(C):
@@ -204,27 +195,8 @@ def _grank_cells(E, base, rows, xs, ptr, u0, s2, T_out):
             if not math.isfinite(x):
                 continue
             i = rows[k]
-            Ti = 1.0
-            for t in range(Le):
-                if math.isfinite(E[i, t]):
-                    Ti += 1.0
-            below = 0.0
-            ties = 0.0
-            for t in range(Le):
-                e = E[i, t]
-                if not math.isfinite(e):
-                    continue
-                r = base[i, t]
-                if x < e:
-                    r += 1.0
-                elif x == e:
-                    r += 0.5
-                    ties += 1.0
-                else:
-                    below += 1.0
-                tot[t] += r / (Ti + 1.0) - 0.5
-                cnt[t] += 1.0
-            tot[Le] += (1.0 + below + 0.5 * ties) / (Ti + 1.0) - 0.5
+            below, ties = _grank_add(E[i], base[i], x, T_i[i] + 1.0, tot, cnt)
+            tot[Le] += (1.0 + float(below) + 0.5 * float(ties)) / (T_i[i] + 1.0) - 0.5
             cnt[Le] += 1.0
         T = 0.0
         acc = 0.0
@@ -236,6 +208,25 @@ def _grank_cells(E, base, rows, xs, ptr, u0, s2, T_out):
         T_out[c] = T
         s2[c] = acc / T if T > 0 else np.nan
         u0[c] = tot[Le] / cnt[Le] if cnt[Le] > 0 else np.nan
+
+
+@kernels._compiled()
+def _grank_add(e, b, x, denom, tot, cnt):
+    """One firm's estimation days into a GRANK cell: tot[t] += rank/denom - 1/2 and cnt[t] += 1
+    where e[t] is finite (rank = b[t] + 1 if x < e[t], + 1/2 if x == e[t]); returns how many
+    of them are below x and equal to x. Branch-free (adding 0.0 leaves tot unchanged: it is
+    never -0.0), so the loop vectorizes; the sums per day are in the callers' order."""
+    below = 0
+    ties = 0
+    for t in range(e.shape[0]):
+        v = e[t]
+        fin = math.isfinite(v)
+        r = b[t] + (x < v) * 1.0 + (x == v) * 0.5
+        tot[t] += (r / denom - 0.5) if fin else 0.0
+        cnt[t] += 1.0 if fin else 0.0
+        below += v < x
+        ties += v == x
+    return below, ties
 
 
 def corrado(est_ar: np.ndarray, win_ar: np.ndarray, rows: np.ndarray, cell: np.ndarray,
