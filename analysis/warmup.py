@@ -1,6 +1,7 @@
 """Fill the numba kernels' on-disk cache once, at install, so no run pays their compilation.
 
-The compiled loops (:mod:`analysis.estimation.kernels`, :mod:`analysis.inference.ranks`) are
+The compiled loops (:mod:`analysis.estimation.kernels`, :mod:`analysis.inference.ranks`,
+:mod:`analysis.inference.portfolio`) are
 cached on disk (``cache=True``) after their first call; a first call without a cache compiles
 them, about 15 s on a 2-core machine, and in a report every notebook kernel would do so at
 once. :func:`compile_kernels` runs one small event study on synthetic prices through the same
@@ -21,15 +22,21 @@ _SECURITIES = {"A.SZ": ("XSHE", "B.SS", "target"), "C.SZ": ("XSHE", "B.SS", "tar
 
 
 def dispatchers() -> dict:
-    """Every compiled kernel of the package by name (numba dispatchers)."""
-    from analysis.estimation import kernels
-    from analysis.inference import ranks
+    """Every compiled kernel of the estimation and inference layers by name (numba dispatchers)."""
+    import importlib
+    import pkgutil
+
+    import analysis.estimation
+    import analysis.inference
 
     found = {}
-    for module in (kernels, ranks):
-        for name, obj in vars(module).items():
-            if hasattr(obj, "signatures") and hasattr(obj, "py_func") and obj.py_func.__module__ == module.__name__:
-                found[f"{module.__name__}.{name}"] = obj
+    for package in (analysis.estimation, analysis.inference):
+        for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+            module = importlib.import_module(info.name)
+            for name, obj in vars(module).items():
+                if hasattr(obj, "signatures") and hasattr(obj, "py_func") \
+                        and obj.py_func.__module__ == module.__name__:
+                    found[f"{module.__name__}.{name}"] = obj
     return found
 
 
