@@ -42,7 +42,7 @@ def write_csv_atomic(frame, path: Path) -> None:
 
 
 def write_set(frames: dict, out_dir, owned=()) -> list[Path]:
-    """Write ``{file name: frame}`` into ``out_dir`` as one set.
+    """Write ``{file name: frame or CSV text}`` into ``out_dir`` as one set.
 
     The files go into a temporary folder beside ``out_dir``; only when all of them are complete
     is that folder renamed to ``out_dir`` (the previous folder is renamed away first and removed
@@ -61,7 +61,10 @@ def write_set(frames: dict, out_dir, owned=()) -> list[Path]:
     old = None
     try:
         for name, frame in frames.items():
-            frame.to_csv(tmp / name, index=False, float_format="%.10g")
+            if isinstance(frame, str):  # CSV text already rendered
+                (tmp / name).write_text(frame, encoding="utf-8", newline="")
+            else:
+                frame.to_csv(tmp / name, index=False, float_format="%.10g")
         for name in frames:
             with open(tmp / name, "rb") as fh:
                 os.fsync(fh.fileno())

@@ -318,3 +318,18 @@ def test_day0_lines_read_the_run_study_set(tmp_path):
     assert lines[1] == ("  e: A 2019-05-16 -5.54%; B 2019-05-17 (suspended on day 0); "
                         "C 2019-05-16 +3.38% (spans 3 sessions); D - (no prices)")
     assert day0_lines(tmp_path / "nothing") == []
+
+
+def test_study_set_joins_csv_files_row_for_row(tmp_path):
+    """Files with one header are joined as written (a header-only file adds nothing, a missing
+    final newline is supplied); files whose headers differ are not joined textually."""
+    from analysis.report.study_set import _joined
+
+    a, b, c, d = (tmp_path / n for n in "abcd")
+    a.write_text("x,y\n1,0.5\n")
+    b.write_text("x,y\n")
+    c.write_text("x,y\n2,\n3,1e-12")
+    d.write_text("x,z\n4,5\n")
+    assert _joined([a, b, c]) == "x,y\n1,0.5\n2,\n3,1e-12\n"
+    assert _joined([b]) == "x,y\n"
+    assert _joined([a, d]) is None

@@ -41,8 +41,12 @@ def write_study(run_dir: Path, jobs, primary_window: str | None = None) -> str:
         return "no event notebook saved results; no study set written"
     frames = {}
     for name in STUDY_FILES:
-        parts = [pd.read_csv(folder / name, keep_default_na=True, low_memory=False)
-                 for folder in chosen.values() if (folder / name).is_file()]
+        paths = [folder / name for folder in chosen.values() if (folder / name).is_file()]
+        text = None if name == "tests.csv" else _joined(paths)
+        if text is not None:
+            frames[name] = text
+            continue
+        parts = [pd.read_csv(path, keep_default_na=True, low_memory=False) for path in paths]
         parts = [p for p in parts if len(p.columns)]
         if parts:
             frames[name] = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
@@ -55,6 +59,18 @@ def write_study(run_dir: Path, jobs, primary_window: str | None = None) -> str:
     write_set(frames, out, owned=STUDY_FILES)
     text = f"{len(frames)} files for {len(chosen)} events in {out.relative_to(run_dir)}/"
     return text + (f" (no results for {', '.join(missing)})" if missing else "")
+
+
+def _joined(paths) -> str | None:
+    """The CSV files ``paths`` one after the other as one CSV text, when they share one header
+    line (the rows as written, byte for byte); None when their headers differ (or none has one)."""
+    texts = [path.read_text(encoding="utf-8") for path in paths]
+    heads = {t.split("\n", 1)[0] for t in texts if t.strip()}
+    if len(heads) != 1:
+        return None
+    head = heads.pop()
+    bodies = [t.split("\n", 1)[1] if "\n" in t else "" for t in texts if t.strip()]
+    return head + "\n" + "".join(b if b.endswith("\n") or not b else b + "\n" for b in bodies)
 
 
 def day0_lines(run_dir: Path) -> list[str]:
