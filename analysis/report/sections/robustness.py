@@ -125,20 +125,23 @@ def kp_table(tests: pd.DataFrame, window: str) -> dict | None:
     header = [[cell("Event", align="left"), cell("Group", align="left"), cell("N"), cell("Mean CAR %"),
                cell("r̄"), cell(describe("bmp", "label")), cell(describe("bmp_kp", "label"))]]
     rows, lines = [], []
+    first: dict = {}  # (event, group) -> {test: its first row}, in the frame's order
+    for r in kp.to_dict("records"):
+        first.setdefault((r["event_id"], r["group"]), {}).setdefault(r["test"], r)
     for ev in dict.fromkeys(kp["event_id"]):
         lines.append(len(rows))
-        for i, g in enumerate([g for g in GROUPS if g in set(kp[kp["event_id"] == ev]["group"])]):
-            x = kp[(kp["event_id"] == ev) & (kp["group"] == g)]
-            b, k = x[x["test"] == "bmp"], x[x["test"] == "bmp_kp"]
-            rbar = k["r_kp"].iloc[0] if "r_kp" in k.columns and len(k) else np.nan
+        for i, g in enumerate([g for g in GROUPS if (ev, g) in first]):
+            by_test = first[(ev, g)]
+            x = next(iter(by_test.values()))
+            k = by_test.get("bmp_kp")
+            rbar = k.get("r_kp", np.nan) if k is not None else np.nan
             row = [cell(_ev(ev) if i == 0 else "", align="left"), cell(group_label(g), align="left"),
-                   cell(str(int(x["n"].iloc[0]))), cell(fmt.pct(x["mean_car"].iloc[0])),
-                   cell(fmt.num(rbar, 3))]
-            for name, part in (("bmp", b), ("bmp_kp", k)):
-                if part.empty:
+                   cell(str(int(x["n"]))), cell(fmt.pct(x["mean_car"])), cell(fmt.num(rbar, 3))]
+            for name in ("bmp", "bmp_kp"):
+                p = by_test.get(name)
+                if p is None:
                     row.append(cell(fmt.NA))
                 else:
-                    p = part.iloc[0]
                     row.append(cell(fmt.num(p["statistic"]),
                                     sub=f"({fmt.pvalue(p['p_value'])}{test_stars(name, p['p_value'])[0]})"))
             rows.append(row)
@@ -156,16 +159,17 @@ def placebo_table(placebo: pd.DataFrame) -> dict:
     wins = window_order(placebo["window"])
     header = [[cell("Event", align="left"), cell("Group", align="left")] + [cell(fmt.window_label(w)) for w in wins]]
     rows, lines = [], []
+    first: dict = {}  # (event, group, window) -> its first p
+    for ev, g, w, pv in zip(placebo["event_id"], placebo["group"], placebo["window"], placebo["p_value"]):
+        first.setdefault((ev, g, w), float(pv))
+    have = {(ev, g) for ev, g, _ in first}
     for ev in dict.fromkeys(placebo["event_id"]):
         lines.append(len(rows))
-        for i, g in enumerate([g for g in GROUPS if g in set(placebo[placebo["event_id"] == ev]["group"])]):
+        for i, g in enumerate([g for g in GROUPS if (ev, g) in have]):
             row = [cell(_ev(ev) if i == 0 else "", align="left"), cell(group_label(g), align="left")]
             for w in wins:
-                x = placebo[(placebo["event_id"] == ev) & (placebo["group"] == g) & (placebo["window"] == w)]
-                if x.empty or not np.isfinite(x["p_value"].iloc[0]):
-                    row.append(cell(fmt.NA))
-                else:
-                    row.append(cell(fmt.pvalue(x["p_value"].iloc[0]) + test_stars("placebo", x["p_value"].iloc[0])[0]))
+                pv = first.get((ev, g, w), np.nan)
+                row.append(cell(fmt.NA) if not np.isfinite(pv) else cell(fmt.pvalue(pv) + test_stars("placebo", pv)[0]))
             rows.append(row)
     draws = placebo["draws"].dropna() if "draws" in placebo.columns else pd.Series(dtype=float)
     dtext = (f"{int(draws.min())}–{int(draws.max())}" if len(draws) and draws.min() != draws.max()
