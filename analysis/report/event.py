@@ -176,6 +176,10 @@ def show_event(res, event_id: str):
 # --------------------------------------------------------------------------- tables
 
 
+#: The car.csv columns :func:`_note` reads.
+NOTE_COLUMNS = ("spans_suspension", "suspension_first", "suspension_last", "complete", "n_sessions", "limit_flag")
+
+
 def _note(row) -> str:
     notes = []
     if bool(row.get("spans_suspension", False)):
@@ -218,7 +222,7 @@ def firm_table(res, event_id: str | None = None, windows=None) -> pd.DataFrame:
         "p": c["car_p"].to_numpy(dtype=float),
         "stars": [fmt.stars(p) for p in c["car_p"]],
         "bhar": c["bhar"].to_numpy(dtype=float) if "bhar" in c else np.nan,
-        "note": [_note(r) for r in c.to_dict("records")],
+        "note": [_note(r) for r in c[[k for k in NOTE_COLUMNS if k in c.columns]].to_dict("records")],
     })
     out["group"] = c["group"].to_numpy() if "group" in c else out["role"].to_numpy()
     for col in FLAG_COLUMNS + ("spans_suspension", "suspension_first", "suspension_last", "limit_flag"):
@@ -232,8 +236,9 @@ def firm_table(res, event_id: str | None = None, windows=None) -> pd.DataFrame:
         first: dict[tuple, tuple] = {}  # (event_id, symbol) -> its first limit-extended row
         for key in zip(ext["event_id"], ext["symbol"], ext["window"], ext["car"], ext["car_se"], ext["car_p"]):
             first.setdefault(key[:2], key[2:])
+        ids, syms = out["event_id"].to_numpy(), out["symbol"].to_numpy()
         for i in np.nonzero(out["window"].to_numpy() == "0:0")[0] if first else ():
-            e = first.get((out["event_id"].iat[i], out["symbol"].iat[i]))
+            e = first.get((ids[i], syms[i]))
             if e is not None:
                 out.loc[i, ["limit_window", "limit_car", "limit_car_se", "limit_p"]] = (
                     e[0], float(e[1]), float(e[2]), float(e[3]))
