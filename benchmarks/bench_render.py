@@ -21,6 +21,11 @@ What it does, on the recorded prices (nothing is copied into the repository):
    but ``build_study``/``fit``/``robustness``) and "compare helpers" (every call of the compare
    notebook but the fit).
 
+Measured on the shared 2-core machine (load 2-5, so +-20%), event ft_sdn_2022: event non-fit
+calls 1.13-1.15 s before the one-pass tables, 0.30-0.43 s after; compare helpers 7.2-8.2 s
+before, 3.4-4.4 s after, of which about 3.3 s is matplotlib laying out and writing the five
+figures (car_paths alone 1.6-1.9 s: 17 panels, three layout passes, unchanged output).
+
 ``--dump DIR`` also writes each table's HTML, each figure's SVG (fixed ``svg.hashsalt``, no date)
 and each returned frame (CSV) to DIR, to compare the output of two versions of the code (the
 Styler's random table id ``T_xxxxx`` differs between runs).
