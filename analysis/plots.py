@@ -23,6 +23,17 @@ from analysis.vocab import ALL, GROUP_ORDER, GROUPS, NAMED, group_color, group_l
 DRAWN_GROUPS = tuple(g for g in GROUP_ORDER if g != ALL)
 
 
+def first_rows(frame: pd.DataFrame, keys, values) -> dict[tuple, tuple]:
+    """{key: values of the first row with that key} (``keys``, ``values``: column names): one
+    pass instead of filtering ``frame`` once per key."""
+    found: dict[tuple, tuple] = {}
+    cols = [frame[c].to_numpy() for c in (*keys, *values)]
+    n = len(keys)
+    for row in zip(*cols):
+        found.setdefault(row[:n], row[n:])
+    return found
+
+
 def _group_col(frame: pd.DataFrame) -> str:
     """The column holding each firm's group for its event (``group``; older frames: ``role``)."""
     return "group" if "group" in frame.columns else "role"
@@ -47,14 +58,24 @@ PATH_LABEL = "CAR from the close of day \u22121 (%)"
 
 def event_label(res, event_id: str, with_date: bool = True) -> str:
     """An event as readers see it: its short title (data/events.csv), optionally with its date."""
-    ev = res.study.events.set_index("event_id")
-    if event_id not in ev.index:
-        return str(event_id)
-    row = ev.loc[event_id]
-    title = row.get("short_title") or str(row["title"])[:40]
-    if not with_date:
-        return str(title)
-    return f"{title}, {fmt.date_text(str(row['announced_at'])[:10])}"
+    return event_labels(res, [event_id], with_date)[0]
+
+
+def event_labels(res, event_ids, with_date: bool = True) -> list[str]:
+    """:func:`event_label` of each of ``event_ids``, reading the catalog once."""
+    ev = res.study.events
+    rows: dict = {}
+    for key, row in zip(ev["event_id"], ev.to_dict("records")):
+        rows.setdefault(key, row)
+    out = []
+    for event_id in event_ids:
+        row = rows.get(event_id)
+        if row is None:
+            out.append(str(event_id))
+            continue
+        title = row.get("short_title") or str(row["title"])[:40]
+        out.append(f"{title}, {fmt.date_text(str(row['announced_at'])[:10])}" if with_date else str(title))
+    return out
 
 
 def _frame_rows(res, event_id: str) -> pd.DataFrame:
@@ -348,7 +369,7 @@ def plot_car_heatmap(res, window: str = "-1:1", ax=None):
     names = dict(zip(res.study.universe["symbol"], res.study.universe["name"]))
     ax.set_xticks(range(len(order_sym)), [fmt.short_name(names.get(s, s)) for s in order_sym], rotation=45,
                   ha="right", fontsize=8)
-    ax.set_yticks(range(len(mat)), [event_label(res, e, with_date=False) for e in mat.index], fontsize=8)
+    ax.set_yticks(range(len(mat)), event_labels(res, mat.index, with_date=False), fontsize=8)
     for i in range(mat.shape[0]):
         for j in range(mat.shape[1]):
             v = mat.iat[i, j]
@@ -390,12 +411,13 @@ def plot_groups_by_event(res, window: str = "-1:1", ax=None, test: str = "portfo
     width = 0.8 / max(1, len(groups))
     t = res.tests
     pf = t[(t["test"] == test) & (t["window"] == window)] if "estimate" in t.columns else t.iloc[:0]
+    found = first_rows(pf, ("event_id", "group"), ("estimate", "ci_low", "ci_high"))
     for k, g in enumerate(groups):
         means, errs = [], [[], []]
         for ev in events:
-            r = pf[(pf["event_id"] == ev) & (pf["group"] == g)]
-            if len(r) and np.isfinite(r["estimate"].iloc[0]):
-                est, lo, hi = (100 * float(r[col].iloc[0]) for col in ("estimate", "ci_low", "ci_high"))
+            r = found.get((ev, g))
+            if r is not None and np.isfinite(r[0]):
+                est, lo, hi = (100 * float(v) for v in r)
                 means.append(est)
                 errs[0].append(est - lo)
                 errs[1].append(hi - est)
@@ -407,7 +429,7 @@ def plot_groups_by_event(res, window: str = "-1:1", ax=None, test: str = "portfo
         ax.bar(x, means, width, yerr=errs, capsize=2, color=group_color(g), alpha=0.85,
                error_kw={"lw": 0.8}, label=group_label(g))
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xticks(range(len(events)), [event_label(res, e, with_date=False) for e in events], rotation=35,
+    ax.set_xticks(range(len(events)), event_labels(res, events, with_date=False), rotation=35,
                   ha="right", fontsize=7)
     ax.set_ylabel(f"portfolio CAR{fmt.window_label(window)} (%)")
     ax.set_title(f"Portfolio CAR{fmt.window_label(window)} by group and event (95% interval)")

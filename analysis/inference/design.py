@@ -32,7 +32,9 @@ def design_table() -> pd.DataFrame:
     return pd.read_csv(DESIGN_FILE)
 
 
+@lru_cache(maxsize=1)
 def oversized_here() -> frozenset[str]:
-    """Names of the tests whose simulated size in this study's design exceeds 7%."""
+    """Names of the tests whose simulated size in this study's design exceeds 7% (read once;
+    the table tests call it per row)."""
     t = design_table()
     return frozenset(t.loc[t["oversized"].astype(bool), "test"])

@@ -109,14 +109,19 @@ def show_moved(table: pd.DataFrame):
 
     rows = []
     test = table["test"].iloc[0] if len(table) else ""
-    for ev_id, x in table.groupby("event_id", sort=False):
-        row = {"Date": fmt.date_text(x["date"].iloc[0]), "Event": x["short_title"].iloc[0], "Kind": x["kind"].iloc[0]}
-        for g in [g for g in GROUP_ORDER if g in set(table["group"])]:
-            r = x[x["group"] == g]
-            if r.empty:
+    groups = [g for g in GROUP_ORDER if g in set(table["group"])]
+    events: dict = {}  # event_id -> (its first row, {group: its first row}), in table order
+    for rec in table[["event_id", "date", "short_title", "kind", "group", "n", "mean_car",
+                      "p_value"]].to_dict("records"):
+        if not pd.isna(rec["event_id"]):  # as groupby: rows without an event are left out
+            events.setdefault(rec["event_id"], (rec, {}))[1].setdefault(rec["group"], rec)
+    for first, x in events.values():
+        row = {"Date": fmt.date_text(first["date"]), "Event": first["short_title"], "Kind": first["kind"]}
+        for g in groups:
+            r = x.get(g)
+            if r is None:
                 row[f"{group_label(g)} %"] = fmt.NA
                 continue
-            r = r.iloc[0]
             tested = int(r["n"]) >= min_firms(test) and np.isfinite(r["p_value"])
             row[f"{group_label(g)} %"] = (fmt.pct(r["mean_car"]) + (test_stars(test, r["p_value"])[0] if tested else "")
                                           + ("" if tested else f" (N = {int(r['n'])}, no test)"))
@@ -159,13 +164,16 @@ def _pooled(res, window: str, by: str, test: str) -> pd.DataFrame:
     c = c[np.isfinite(c["car"].astype(float))]
     g = group_event_table(res, window, test)
     rows = []
+    keys = sorted(set(ev[by]))
+    empty = g.iloc[:0]
     for group in GROUP_ORDER:
         cg = c[_in_group(c, group)]
-        gg = g[g["group"] == group]
-        for key in sorted(set(ev[by])):
-            x = cg[cg[by] == key]["car"].astype(float)
-            e = gg[gg[by] == key]
-            if not len(x):
+        cars = {k: x for k, x in cg["car"].astype(float).groupby(cg[by].to_numpy(), sort=False)}
+        tests = {k: e for k, e in g[g["group"] == group].groupby(by, sort=False)}
+        for key in keys:
+            x = cars.get(key)
+            e = tests.get(key, empty)
+            if x is None or not len(x):
                 continue
             rows.append({
                 by: key, "group": group, "events": int(e["event_id"].nunique()), "firm_events": int(len(x)),
@@ -260,15 +268,19 @@ def car_paths_figure(res, event_ids=None, ncols: int = 2, groups=("named", "targ
     axis), one colour per group."""
     import matplotlib.pyplot as plt
 
-    from analysis.plots import PATH_LABEL, event_label, portfolio_band
+    from analysis.plots import PATH_LABEL, event_labels, portfolio_band
 
-    ids = [e for e in (event_ids or res.event_ids) if (res.car["event_id"] == e).any()]
+    have = set(res.car["event_id"])
+    ids = [e for e in (event_ids or res.event_ids) if e in have]
     nrows = max(1, -(-len(ids) // ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(PRINT_WIDTH, 2.2 * nrows + 0.5), sharey=True, squeeze=False)
-    gcol = "group" if "group" in res.panel.frame.columns else "role"
-    for ax, ev in zip(axes.ravel(), ids):
-        present = set(res.panel.frame.loc[res.panel.frame["event_id"] == ev, gcol])
-        for g in [g for g in groups if g in present]:
+    f = res.panel.frame
+    present: dict = {}  # event -> the groups of its firms
+    for e, g in zip(f["event_id"], f["group" if "group" in f.columns else "role"]):
+        present.setdefault(e, set()).add(g)
+    titles = event_labels(res, ids)
+    for ax, ev, title in zip(axes.ravel(), ids, titles):
+        for g in [g for g in groups if g in present.get(ev, ())]:
             gp = portfolio_band(res, ev, g)
             if gp.empty or not np.isfinite(gp["mean"]).any():
                 continue
@@ -277,7 +289,7 @@ def car_paths_figure(res, event_ids=None, ncols: int = 2, groups=("named", "targ
             ax.fill_between(gp["day"], 100 * gp["lo"], 100 * gp["hi"], color=group_color(g), alpha=0.15, lw=0)
         ax.axhline(0, color="grey", lw=0.6)
         ax.axvline(0, color="black", lw=0.6, ls=":")
-        ax.set_title(event_label(res, ev), fontsize=8.5)
+        ax.set_title(title, fontsize=8.5)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6.5, loc="lower left")
@@ -308,23 +320,26 @@ def reaction_timeline_figure(res, window: str = "-1:1", groups=("named", "target
     test's 95% interval; filled markers for actions, open markers for press reports."""
     import matplotlib.pyplot as plt
 
+    from analysis.plots import first_rows
+
     ev = events_frame(res).sort_values("date", kind="stable").reset_index(drop=True)
     t = res.tests
     pf = t[(t["test"] == "portfolio") & (t["window"] == window)] if "estimate" in t.columns else t.iloc[:0]
     fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 3.8))
     offsets = np.linspace(-0.12, 0.12, len(groups)) if len(groups) > 1 else [0.0]
+    found = first_rows(pf, ("event_id", "group"), ("estimate", "ci_low", "ci_high"))
     for off, group in zip(offsets, groups):
         xs, ys, lo, hi, kinds = [], [], [], [], []
-        for i, row in ev.iterrows():
-            r = pf[(pf["event_id"] == row["event_id"]) & (pf["group"] == group)]
-            if r.empty or not np.isfinite(r["estimate"].iloc[0]):
+        for i, (ev_id, kind) in enumerate(zip(ev["event_id"], ev["kind"])):
+            r = found.get((ev_id, group))
+            if r is None or not np.isfinite(r[0]):
                 continue
-            r = r.iloc[0]
+            est, ci_low, ci_high = r
             xs.append(i + off)
-            ys.append(100 * r["estimate"])
-            lo.append(100 * (r["estimate"] - r["ci_low"]))
-            hi.append(100 * (r["ci_high"] - r["estimate"]))
-            kinds.append(row["kind"])
+            ys.append(100 * est)
+            lo.append(100 * (est - ci_low))
+            hi.append(100 * (ci_high - est))
+            kinds.append(kind)
         if not xs:
             continue
         color = group_color(group)

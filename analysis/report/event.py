@@ -176,6 +176,10 @@ def show_event(res, event_id: str):
 # --------------------------------------------------------------------------- tables
 
 
+#: The car.csv columns :func:`_note` reads.
+NOTE_COLUMNS = ("spans_suspension", "suspension_first", "suspension_last", "complete", "n_sessions", "limit_flag")
+
+
 def _note(row) -> str:
     notes = []
     if bool(row.get("spans_suspension", False)):
@@ -218,7 +222,7 @@ def firm_table(res, event_id: str | None = None, windows=None) -> pd.DataFrame:
         "p": c["car_p"].to_numpy(dtype=float),
         "stars": [fmt.stars(p) for p in c["car_p"]],
         "bhar": c["bhar"].to_numpy(dtype=float) if "bhar" in c else np.nan,
-        "note": [_note(r) for r in c.to_dict("records")],
+        "note": [_note(r) for r in c[[k for k in NOTE_COLUMNS if k in c.columns]].to_dict("records")],
     })
     out["group"] = c["group"].to_numpy() if "group" in c else out["role"].to_numpy()
     for col in FLAG_COLUMNS + ("spans_suspension", "suspension_first", "suspension_last", "limit_flag"):
@@ -229,14 +233,15 @@ def firm_table(res, event_id: str | None = None, windows=None) -> pd.DataFrame:
     out["limit_window"], out["limit_car"], out["limit_car_se"], out["limit_p"] = "", np.nan, np.nan, np.nan
     if "window_kind" in res.car.columns:
         ext = res.car[res.car["window_kind"] == "limit_extended"]
-        for i, r in enumerate(out.itertuples(index=False)):
-            if r.window != "0:0":
-                continue
-            e = ext[(ext["event_id"] == r.event_id) & (ext["symbol"] == r.symbol)]
-            if len(e):
-                e = e.iloc[0]
+        first: dict[tuple, tuple] = {}  # (event_id, symbol) -> its first limit-extended row
+        for key in zip(ext["event_id"], ext["symbol"], ext["window"], ext["car"], ext["car_se"], ext["car_p"]):
+            first.setdefault(key[:2], key[2:])
+        ids, syms = out["event_id"].to_numpy(), out["symbol"].to_numpy()
+        for i in np.nonzero(out["window"].to_numpy() == "0:0")[0] if first else ():
+            e = first.get((ids[i], syms[i]))
+            if e is not None:
                 out.loc[i, ["limit_window", "limit_car", "limit_car_se", "limit_p"]] = (
-                    e["window"], float(e["car"]), float(e["car_se"]), float(e["car_p"]))
+                    e[0], float(e[1]), float(e[2]), float(e[3]))
     return out.reset_index(drop=True)
 
 
@@ -264,22 +269,30 @@ def show_firm_table(table: pd.DataFrame, window: str | None = None):
 
     t = table if window is None else table[table["window"] == window]
     windows = list(dict.fromkeys(t["window"]))
+    labels = {w: fmt.window_label(w) for w in windows}
     many = t["event_id"].nunique() > 1
+    cols = ["event_id", "symbol", "name", "role", "window", "car", "p", "note"] + (["group"] if "group" in t else [])
+    firms: dict[tuple, list[dict]] = {}  # (event_id, symbol) -> its rows, in table order
+    for rec in t[cols].to_dict("records"):
+        key = (rec["event_id"], rec["symbol"])
+        if not (pd.isna(key[0]) or pd.isna(key[1])):  # as groupby: rows without a key are left out
+            firms.setdefault(key, []).append(rec)
     rows = []
-    for (ev_id, sym), g in t.groupby(["event_id", "symbol"], sort=False):
-        first = g.iloc[0]
+    for (ev_id, sym), g in firms.items():
+        first = g[0]
         row = ({"Event": ev_id} if many else {}) | {
             "Firm": first["name"], "Ticker": sym, "Group": group_label(first.get("group", first["role"]))}
+        by_window: dict = {}
+        for r in g:
+            by_window.setdefault(r["window"], r)
         for w in windows:
-            r = g[g["window"] == w]
-            wl = fmt.window_label(w)
-            if r.empty:
+            r, wl = by_window.get(w), labels[w]
+            if r is None:
                 row[f"CAR{wl} %"], row[f"p{wl}"] = fmt.NA, fmt.NA
                 continue
-            r = r.iloc[0]
             row[f"CAR{wl} %"] = fmt.pct(r["car"]) + fmt.stars(r["p"])
             row[f"p{wl}"] = fmt.pvalue(r["p"])
-        row["Notes"] = "; ".join(dict.fromkeys(fmt.prose(x) for x in g["note"] if x))
+        row["Notes"] = "; ".join(dict.fromkeys(fmt.prose(r["note"]) for r in g if r["note"]))
         rows.append(row)
     return _styled(pd.DataFrame(rows), f"CAR in percent; {fmt.STAR_NOTE}; n/a: no return in the window.")
 
@@ -313,9 +326,9 @@ def group_tests(res, event_id: str | None = None) -> pd.DataFrame:
     out = t.copy()
     out["mean_car"] = out["mean_car"].astype(float)
     pcal = out["p_calibrated"] if "p_calibrated" in out.columns else pd.Series(np.nan, index=out.index)
-    pairs = [test_stars(n, p, q) for n, p, q in zip(out["test"], out["p_value"], pcal)]
-    out["stars"] = [a for a, _ in pairs]
-    out["stars_calibrated"] = [b for _, b in pairs]
+    over = {n: oversized(n) for n in set(out["test"])}  # test_stars, with the design read once per test
+    out["stars"] = ["" if over[n] else fmt.stars(p) for n, p in zip(out["test"], out["p_value"])]
+    out["stars_calibrated"] = [fmt.stars(q) if over[n] else "" for n, q in zip(out["test"], pcal)]
     cols = ["event_id", "group", "window", "n", "mean_car", "test", "statistic", "p_value", "stars"]
     extra = [c for c in out.columns if c not in cols]
     return out[cols + extra].reset_index(drop=True)
@@ -337,36 +350,41 @@ def show_group_tests(tests: pd.DataFrame, window: str | None = None):
     if t.empty:
         return _styled(pd.DataFrame({"Note": ["no cross-sectional test (fewer than 2 firms per group)"]}))
     names = tests_present(t)
+    labels = {name: describe(name, "label") + (" (oversized here)" if oversized(name) else "") for name in names}
     many = t["event_id"].nunique() > 1
     order = {g: i for i, g in enumerate(GROUP_ORDER)}
     rows = []
     keys = ["event_id", "window", "group"]
     ev_pos = {e: i for i, e in enumerate(dict.fromkeys(t["event_id"]))}
     w_pos = {w: i for i, w in enumerate(dict.fromkeys(t["window"]))}
-    cells = sorted(t.groupby(keys, sort=False),
-                   key=lambda kv: (ev_pos[kv[0][0]], w_pos[kv[0][1]], order.get(kv[0][2], len(order))))
-    for (ev_id, w, g), x in cells:
+    cols = keys + [c for c in ("n", "mean_car", "test", "statistic", "p_value", "p_calibrated", "estimate", "ci_low",
+                               "ci_high") if c in t.columns]
+    found: dict[tuple, tuple[dict, dict]] = {}  # (event, window, group) -> (first row, {test: its first row})
+    for rec in t[cols].to_dict("records"):
+        key = (rec["event_id"], rec["window"], rec["group"])
+        if any(pd.isna(k) for k in key):  # as groupby: rows without a key are left out
+            continue
+        found.setdefault(key, (rec, {}))[1].setdefault(rec["test"], rec)
+    cells = sorted(found.items(), key=lambda kv: (ev_pos[kv[0][0]], w_pos[kv[0][1]], order.get(kv[0][2], len(order))))
+    for (ev_id, w, g), (first, x) in cells:
         row = ({"Event": ev_id} if many else {}) | {"Window": fmt.window_label(w), "Group": group_label(g),
-                                                    "N": int(x["n"].iloc[0])}
-        pf = x[x["test"] == "portfolio"]
-        if len(pf) and "estimate" in pf.columns and np.isfinite(pf["estimate"].iloc[0]):
-            r = pf.iloc[0]
-            row["Portfolio CAR %"] = fmt.pct(r["estimate"])
-            row["95% CI %"] = f"{fmt.pct(r['ci_low'])} to {fmt.pct(r['ci_high'])}"
+                                                    "N": int(first["n"])}
+        pf = x.get("portfolio")
+        if pf is not None and "estimate" in pf and np.isfinite(pf["estimate"]):
+            row["Portfolio CAR %"] = fmt.pct(pf["estimate"])
+            row["95% CI %"] = f"{fmt.pct(pf['ci_low'])} to {fmt.pct(pf['ci_high'])}"
         else:
-            row["Portfolio CAR %"] = fmt.pct(x["mean_car"].iloc[0])
+            row["Portfolio CAR %"] = fmt.pct(first["mean_car"])
             row["95% CI %"] = fmt.NA
         for name in names:
-            r = x[x["test"] == name]
-            label = describe(name, "label") + (" (oversized here)" if oversized(name) else "")
-            if r.empty or not np.isfinite(r["statistic"].iloc[0]):
-                row[label] = fmt.NA
+            r = x.get(name)
+            if r is None or not np.isfinite(r["statistic"]):
+                row[labels[name]] = fmt.NA
                 continue
-            r = r.iloc[0]
             pc = r.get("p_calibrated", np.nan)
             st, stc = test_stars(name, r["p_value"], pc)
             cal = f" [{fmt.pvalue(pc)}{stc}]" if np.isfinite(pc) else ""
-            row[label] = f"{fmt.num(r['statistic'])} ({fmt.pvalue(r['p_value'])}{st}){cal}"
+            row[labels[name]] = f"{fmt.num(r['statistic'])} ({fmt.pvalue(r['p_value'])}{st}){cal}"
         rows.append(row)
     note = (f"Statistic (p) [calibrated p]; {fmt.STAR_NOTE}. A test marked {OVERSIZED_RULE}. "
             "n/a: the test needs more firms than the group has.")
