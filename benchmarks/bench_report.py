@@ -8,6 +8,7 @@ temporary reports folder removed afterwards:
 
 - ``refresh``: ``--refresh`` (every notebook executed, nothing reused) into a folder that already
   holds one run;
+- ``reuse``: nothing changed since the last run (every notebook's results copied from it);
 - ``cold``: the first report after install: the package's bytecode and the numba kernels'
   disk cache are deleted, ``python -m analysis compile`` (the install step ``make`` runs) fills
   the kernel cache again untimed, then a report into an empty reports folder.
@@ -67,13 +68,16 @@ def main(argv=None) -> int:
     p.add_argument("--event", action="append", help="only these events (repeatable)")
     p.add_argument("--skip-cold", action="store_true")
     args = p.parse_args(argv)
-    results = {"refresh": [], "cold": []}
+    results = {"refresh": [], "reuse": [], "cold": []}
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
         warm = Path(tmp) / "warm"
         _report(args, warm, refresh=False)  # a first run to refresh over (untimed)
         for i in range(1, args.runs + 1):
             results["refresh"].append(_report(args, warm, refresh=True))
             print(_line("refresh", i, results["refresh"][-1]), flush=True)
+        for i in range(1, args.runs + 1):
+            results["reuse"].append(_report(args, warm, refresh=False))
+            print(_line("reuse", i, results["reuse"][-1]), flush=True)
         for i in range(1, 0 if args.skip_cold else args.runs + 1):
             _clear_caches()
             subprocess.run([sys.executable, "-m", "analysis", "compile"], cwd=ROOT, check=True, capture_output=True)

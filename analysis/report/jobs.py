@@ -119,8 +119,12 @@ def warm_kernel() -> None:
 
     import gc
 
-    for name in WARM_MODULES:
-        importlib.import_module(name)
+    gc.disable()  # importing allocates many objects that all stay: collecting meanwhile is wasted (~10%)
+    try:
+        for name in WARM_MODULES:
+            importlib.import_module(name)
+    finally:
+        gc.enable()
     import matplotlib
 
     _RC_AT_START.clear()
