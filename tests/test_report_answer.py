@@ -67,21 +67,25 @@ def test_paragraphs_claim_only_holm_significant_rows_and_print_only_their_values
     # the two Holm-significant rows, with size and interval (printed with one decimal)
     assert named.startswith("Yes, at 2 of the 3 events that named a firm of this study")
     assert "the 2 named firms (Alpha Co and Beta Co) together lost 7.6% against their market over days 0 and +1 " \
-           "(95% CI \u221213.0% to \u22122.2%)" in named
-    assert "the 3 named firms together lost 7.8%" in named
-    # the rest: not distinguishable, with the detectable effect of those rows
+           "(95% CI \u221213.0% to \u22122.2%, Holm p = 0.029)" in named
+    assert "the 3 named firms together lost 7.8%" in named and "to \u22124.2%, Holm p < 0.001)" in named
+    # the rest: not distinguishable, with the detectable effect of the group (all its events, as in Caveats)
     assert "At the remaining event, the moves of named firms are not distinguishable from ordinary day-to-day moves; " \
-           "this design would detect moves larger than 11.0%" in named
+           "this design would detect moves larger than 5.0% to 11.0%" in named
     assert suppliers.startswith("No. At none of the 3 events")
     assert "larger than 5.6% to 5.7%" in suppliers
     assert "after 1 of the 2 official acts (Ministry list (Oct 2022), \u22127.8%)" in qs[2]["text"]
+    # an act that named no firm of the study leaves the named firms' count short: the noun says so
+    fewer = r[~((r["event_id"] == "ev_act_a") & (r["group"] == "named"))]
+    assert "after 1 of the 1 official act that named a firm of this study" in summary_text.kinds_paragraph(fewer)
     assert "In 2019 (2 events), named firms moved after Paper: listing weighed (2019) (\u22127.6%)" in qs[3]["text"]
     # every percentage is estimate, ci_low, ci_high or mde of a primary row, to one decimal
     values = {fmt.pct(abs(v), 1) for col in ("estimate", "ci_low", "ci_high", "mde") for v in r[col]}
     for q in qs:
         for p in _percentages(q["text"]):
             assert p.lstrip("\u2212-").rstrip("%") in values, (p, q["question"])
-        assert not re.search(r"\bt = |\bp = ", q["text"]), "no test statistics on the answer page"
+        # no test statistics on the answer page; the only p is Holm's, beside a claim
+        assert not re.search(r"\bt = |(?<!Holm )\bp = ", q["text"]), "no test statistics on the answer page"
     assert "33" not in summary_text.basis_sentence(r) and "6 such tests" in summary_text.basis_sentence(r)
 
 
@@ -92,7 +96,7 @@ def test_a_claim_carries_its_caution_and_no_extra_percentage():
     caution = "other news in the same days: Agency issues export controls (see Caveats)"
     r["caution"] = ["", "", "", "", caution, ""]
     text = summary_text.group_paragraph(r, "named", {})
-    assert "lost 7.8% against their market over days 0 and +1 (95% CI \u221211.3% to \u22124.2%) " \
+    assert "lost 7.8% against their market over days 0 and +1 (95% CI \u221211.3% to \u22124.2%, Holm p < 0.001) " \
            f"[caution: {caution}]" in text
     assert text.count("[caution:") == 1  # the unflagged claim carries none
     values = {fmt.pct(abs(v), 1) for col in ("estimate", "ci_low", "ci_high", "mde") for v in r[col]}
@@ -185,9 +189,29 @@ def test_window_words(window, words):
     ("US stocks reverse: Nasdaq nearly -5%, S&P 500 -3.6%, Dow -1,063", "US stocks reverse"),
     ("Commerce (BIS) issues sweeping export controls on advanced computing chips, supercomputer end uses and "
      "chipmaking equipment for China (Fri 7 Oct); A-shares first trade on them 10 Oct",
-     "Commerce issues sweeping export controls on advanced computing chips…"),
+     "Commerce issues sweeping export controls on advanced computing chips, supercomputer end uses and chipmaking "
+     "equipment for China"),
+    ("Commerce (BIS) issues sweeping export controls on advanced computing chips, supercomputer end uses and "
+     "chipmaking equipment for China and on the semiconductor tools its foundries buy from abroad (Fri 7 Oct)",
+     "Commerce issues sweeping export controls on advanced computing chips, supercomputer end uses and chipmaking "
+     "equipment for China…"),  # cut at a word boundary within 130 characters
 ])
 def test_a_caution_names_the_news_without_numbers_in_percent(what, short):
     from analysis.report.sections.answer import _first_clause
 
     assert _first_clause(what) == short
+
+
+def test_a_price_limit_makes_a_lower_bound_only_while_it_outlasts_the_window():
+    """FT report, 0:1: Hikvision closed limit-down on day 0 and traded freely on day +1, so its
+    two-day move is not censored; over 0:0 the window ends at the limit: a censored lower bound."""
+    from analysis.report.sections.answer import limit_notes
+
+    assert limit_notes([("Hikvision", "limit-down on day 0"), ("Dahua", ""), ("iFlytek", float("nan"))]) == [
+        "Hikvision closed at the daily price limit within the window and traded freely again before its end, "
+        "so the move is not cut short"]
+    assert limit_notes([("Hikvision", "limit-down on day 0 (reaction censored; continues on day +1)"),
+                        ("Sugon", "limit-down on day 0 (reaction censored; continues on day +1)")]) == [
+        "Hikvision and Sugon still sat at the daily price limit at the window's end, so the move is a censored "
+        "lower bound"]
+    assert limit_notes([]) == []

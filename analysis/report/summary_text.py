@@ -75,8 +75,10 @@ def claim(r, members: dict, window: str = PRIMARY_WINDOW) -> str:
     est = float(r["estimate"])
     verb = "lost" if est < 0 else "gained"
     their = "its" if int(r["n"]) == 1 else "their"
+    holm = fmt.pvalue(r["p_holm"]) if "p_holm" in r and np.isfinite(float(r["p_holm"])) else None
+    holm = "" if holm is None else (f", Holm p < {holm[1:]}" if holm.startswith("<") else f", Holm p = {holm}")
     text = (f"after {_title(r)} ({fmt.date_text(r['date'])}), {_subject(r, members)} {verb} {pct(est, signed=False)} "
-            f"against {their} market {window_words(window)} (95% CI {pct(r['ci_low'])} to {pct(r['ci_high'])})")
+            f"against {their} market {window_words(window)} (95% CI {pct(r['ci_low'])} to {pct(r['ci_high'])}{holm})")
     caution = r.get("caution", "") if hasattr(r, "get") else ""
     if isinstance(caution, str) and caution:
         text += f" [caution: {caution}]"
@@ -111,10 +113,10 @@ def group_paragraph(rows: pd.DataFrame, group: str, members: dict, window: str =
     claims = "; ".join(claim(r, members, window) for _, r in sig.iterrows())
     of = f"{len(g)} events" + (" that named a firm of this study" if group == "named" else "")
     text = f"Yes, at {len(sig)} of the {of}: {claims}."
-    if not rest.empty:
+    if not rest.empty:  # the design's detectable effect of the group, as in Caveats
         text += (f" At {'the other ' + str(len(rest)) + ' events' if len(rest) != 1 else 'the remaining event'}, "
                  f"the moves of {words} are "
-                 f"{NOT_DISTINGUISHABLE}; {mde_words(rest)}.")
+                 f"{NOT_DISTINGUISHABLE}; {mde_words(g)}.")
     return text[0].upper() + text[1:]
 
 
@@ -123,11 +125,16 @@ def _listing(sig: pd.DataFrame) -> str:
 
 
 def _count(rows: pd.DataFrame, group: str, events: list[str], kind: str) -> str:
-    """'after 1 of the 2 press reports (FT ..., −15.9%)' for the rows of ``group`` at ``events``."""
+    """'after 1 of the 2 press reports (FT ..., −15.9%)' for the rows of ``group`` at ``events``;
+    when the group has results at fewer of these events than the run has, the noun says which
+    ('of the 14 official acts that named a firm of this study')."""
     one, many = KIND_WORDS[kind]
     g = rows[(rows["group"] == group) & rows["event_id"].isin(events)]
     sig = g[g["significant"]]
     noun = one if len(g) == 1 else many
+    if 0 < g["event_id"].nunique() < len(set(events)):
+        noun += (" that named a firm of this study" if group == "named"
+                 else f" with {_group_words(group)} in the data")
     if g.empty:
         return f"at no {one} with results"
     if sig.empty:
@@ -200,5 +207,7 @@ def basis_sentence(rows: pd.DataFrame, window: str = PRIMARY_WINDOW) -> str:
     m = int(np.isfinite(rows["p_value"].astype(float)).sum()) if len(rows) else 0
     return (f"Each answer rests on one test per event and group: the equal-weighted portfolio of the group's firms, "
             f"its return beyond what its market predicts (abnormal return) summed {window_words(window)} (day 0 is "
-            f"the first session after the news), with a 95% confidence interval (CI). With {m} such tests in this run, a move counts only when "
-            f"it stays significant at {int(ALPHA * 100)}% after Holm's adjustment for testing {m} times.")
+            f"the first session after the news): the cumulative abnormal return (CAR), in percent, with a 95% "
+            f"confidence interval (CI). With {m} such tests in this run, a move counts only when it stays "
+            f"significant at {int(ALPHA * 100)}% after Holm's adjustment for testing {m} times (Holm p below 0.05: "
+            f"the chance of any false alarm among the {m} stays under 5%).")

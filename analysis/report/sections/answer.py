@@ -66,7 +66,7 @@ def members(inputs: ReportInputs, window: str = PRIMARY_WINDOW) -> dict:
     return {k: list(dict.fromkeys(v["name"])) for k, v in c.groupby(["event_id", "group"], sort=False)}
 
 
-def _first_clause(text: str, limit: int = 80) -> str:
+def _first_clause(text: str, limit: int = 130) -> str:
     """A confounder's description shortened for a sentence: no parentheses, the part before the
     first ';' or ':', no numbers with units (they are in Caveats), at most ``limit`` characters."""
     s = re.sub(r"\s*\([^)]*\)", "", str(text))
@@ -81,6 +81,23 @@ def _first_clause(text: str, limit: int = 80) -> str:
 def _and_names(names) -> str:
     names = list(dict.fromkeys(names))
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def limit_notes(flags) -> list[str]:
+    """What the daily price limit means for a cell's number, from its firms' ``(name, limit_flag)``
+    (car.csv): a firm still at the limit on the window's last day (flag says 'censored') makes the
+    move a censored lower bound; a firm whose limit run ended inside the window does not."""
+    flags = [(n, f) for n, f in flags if isinstance(f, str) and f.strip()]
+    cut = [n for n, f in flags if "censored" in f]
+    free = [n for n, f in flags if "censored" not in f]
+    notes = []
+    if cut:
+        notes.append(f"{_and_names(cut)} still sat at the daily price limit at the window's end, so the move is a "
+                     f"censored lower bound")
+    if free:
+        notes.append(f"{_and_names(free)} closed at the daily price limit within the window and traded freely "
+                     f"again before its end, so the move is not cut short")
+    return notes
 
 
 def cautions(inputs: ReportInputs, rows: pd.DataFrame, window: str = PRIMARY_WINDOW) -> dict:
@@ -103,10 +120,7 @@ def cautions(inputs: ReportInputs, rows: pd.DataFrame, window: str = PRIMARY_WIN
             for r in d.itertuples(index=False):
                 notes.append(f"{r.name}'s move came mostly on day {int(r.driver_day):+d}")
         if "limit_flag" in g.columns:
-            lim = [r.name for r in g.itertuples(index=False) if isinstance(r.limit_flag, str) and r.limit_flag]
-            if lim:
-                notes.append(f"{_and_names(lim)} closed at the daily price limit, so the move is a censored lower "
-                             f"bound")
+            notes += limit_notes(zip(g["name"], g["limit_flag"]))
         if "spans_suspension" in g.columns:
             sus = [r.name for r in g.itertuples(index=False) if str(r.spans_suspension).lower() == "true"]
             if sus:

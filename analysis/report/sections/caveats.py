@@ -227,9 +227,14 @@ def multiplicity(tests: pd.DataFrame | None, rows: pd.DataFrame | None, titles: 
     if "q_bh" in tests.columns:
         q = tests["q_bh"].astype(float)
         by = tests[q < ALPHA].groupby("test").size()
-        detail = ", ".join(f"{describe(t, 'label')} {int(by.get(t, 0))}" for t in REGISTRY if t in set(tests["test"]))
+        over = oversized_here()
+        names = [t for t in REGISTRY if t in set(tests["test"])]
+        held = ", ".join(f"{describe(t, 'label')} {int(by.get(t, 0))}" for t in names if t not in over)
+        loose = ", ".join(f"{describe(t, 'label')} {int(by.get(t, 0))}" for t in names if t in over)
         out.append(f"Benjamini-Hochberg (false discovery rate {ALPHA:.0%}, each test over all its cells) leaves "
-                   f"{int((q < ALPHA).sum())} of {int(np.isfinite(q).sum())} standing ({detail}).")
+                   f"{int((q < ALPHA).sum())} of {int(np.isfinite(q).sum())} standing: {held or 'none'}"
+                   + (f"; and among the tests that reject too often in this design (no evidence on their own): "
+                      f"{loose}" if loose else "") + ".")
     return out
 
 
