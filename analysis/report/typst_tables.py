@@ -30,6 +30,6 @@ def table(columns, align, header, rows, caption=None, size="8pt", note=None, lin
     ``lines`` lists body row indexes to draw a thin rule above (group separators). Long tables
     may break across pages (the header repeats); short ones move whole to the next page."""
     if breakable is None:
-        breakable = len(rows) > 24
+        breakable = len(rows) > 12
     return {"columns": list(columns), "align": list(align), "header": header, "rows": rows, "caption": caption,
             "size": size, "note": note, "lines": list(lines or []), "breakable": bool(breakable)}
