@@ -17,7 +17,7 @@ from analysis.estimation import engine
 from analysis.estimation.store import RelativeDays
 from analysis import fmt
 from analysis.tables import requested_windows
-from analysis.vocab import ALL, GROUP_ORDER, GROUPS, NAMED, group_color, group_label
+from analysis.vocab import ALL, BENCHMARK_NAMES, GROUP_ORDER, GROUPS, NAMED, group_color, group_label
 
 #: The firm groups drawn (every group but all firms), in display order.
 DRAWN_GROUPS = tuple(g for g in GROUP_ORDER if g != ALL)
@@ -143,11 +143,6 @@ def price_paths(res, event_id: str, start: int = PRICE_DAYS[0], end: int = PRICE
                                  "limit": 0, "suspended": False}))
     cols = ["symbol", "name", "group", "exchange", "day", "date", "index", "limit", "suspended"]
     return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
-
-
-#: Benchmark names in figures (the universe's ``benchmark`` column holds the symbols).
-BENCHMARK_NAMES = {"000300.SS": "CSI 300", "^GSPC": "S&P 500", "^IXIC": "Nasdaq Composite", "^HSI": "Hang Seng",
-                   "399001.SZ": "SZSE Component", "^SOX": "PHLX Semiconductor"}
 
 
 def price_symbols(res, event_id: str) -> list[str]:

@@ -78,6 +78,16 @@ EXCHANGE_LABELS = {"XSHE": "Shenzhen", "XSHG": "Shanghai", "XNAS": "Nasdaq", "XN
 def exchange_label(mic: str) -> str:
     return EXCHANGE_LABELS.get(mic, str(mic))
 
+
+#: Benchmark index names (the universe's ``benchmark`` column holds their ticker symbols).
+BENCHMARK_NAMES = {"000300.SS": "CSI 300", "^GSPC": "S&P 500", "^IXIC": "Nasdaq Composite", "^HSI": "Hang Seng",
+                   "399001.SZ": "SZSE Component", "^SOX": "PHLX Semiconductor"}
+
+
+def benchmark_name(symbol: str) -> str:
+    """'^GSPC' -> 'S&P 500'; an unknown symbol is its own name."""
+    return BENCHMARK_NAMES.get(symbol, str(symbol))
+
 # -- windows -------------------------------------------------------------------------------
 Window = tuple[int, int]
 

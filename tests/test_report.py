@@ -418,6 +418,67 @@ def test_pdf_reading_guide_adjusted_p_and_oversized_appendix(good_run):
     assert str(REPO) not in full  # (this test's own config file lies outside the project: shown as ../..)
 
 
+
+def _text_depth(page) -> float:
+    """How far down a PDF page its body text reaches: 0 at the top edge, 1 at the bottom (the
+    footer, in the bottom 9% of the page, left out)."""
+    height = float(page.mediabox.height)
+    ys = []
+
+    def visit(text, cm, tm, font, size):
+        if text.strip():
+            ys.append(tm[5] * cm[3] + cm[5])
+
+    page.extract_text(visitor_text=visit)
+    body = [y for y in ys if 0.09 * height < y < height]
+    return 1 - min(body) / height if body else 0.0
+
+
+@pytest.mark.slow
+@pytest.mark.shared_prices
+def test_pdf_layout_fills_the_event_pages_and_prints_shared_legends_once(good_run):
+    """Events follow one another: no page of the event section but its last ends in its top half
+    (a page holding only a volume table reached 0.2 of the page); the legends of the tests and of
+    abnormal volume are in the reading guide, not under each table; the guide lists only the
+    groups of the run's tables; benchmarks by name; stars after the parenthesis everywhere."""
+    from pypdf import PdfReader
+
+    from analysis.inference.battery import describe
+    from analysis.report import artifacts
+
+    run = good_run["run"]
+    assert good_run["proc"].returncode == 0, good_run["proc"].stderr
+    data = json.loads((run / "report_data.json").read_text(encoding="utf-8"))
+    pages = PdfReader(str(run / "report.pdf")).pages
+    texts = [" ".join(p.extract_text().split()) for p in pages]
+    start = next(i for i, t in enumerate(texts) if "How to read the tables" in t)
+    end = next(i for i, t in enumerate(texts) if i > start and "4 Across events" in t)
+    assert end - start >= 2
+    for i in range(start, end - 1):
+        assert _text_depth(pages[i]) > 0.5, f"page {i + 1}: {_text_depth(pages[i]):.2f}"
+
+    full = " ".join(texts)
+    assert full.count("Campbell & Wasley") == 1  # the volume legend, once (reading guide)
+    for ev in data["events"]:
+        assert ev["volume_table"]["note"] == "CAV: see How to read the tables."
+        for spec in (ev["firm_table"], ev["test_table"]):
+            assert "see How to read the tables" in spec["note"]
+            assert "read from the p-value as printed" not in spec["note"]
+            for t in ("portfolio", "sq", "bmp_kp", "corrado"):
+                assert describe(t, "description") not in spec["note"]
+
+    study = pd.read_csv(artifacts.study_dir(run) / "tests.csv")
+    labels = [g["label"] for g in data["reading"]["groups"]]
+    assert "Targets" not in labels and set(study["group"]) == {"named", "peer", "supplier", "all"}
+    assert labels == ["Named firms", "Peers", "US suppliers", "All firms"]
+
+    assert "S&P 500 (^GSPC)" in full and "CSI 300 (000300.SS)" in full
+    prices = {r[0]["s"]: r[0]["t"] for r in data["provenance"]["prices_table"]["rows"]}
+    assert prices["^GSPC"] == "S&P 500" and prices["000300.SS"] == "CSI 300"
+    # '(0.006)***', never '(0.006***)', in every table of the PDF
+    dump = json.dumps(data, ensure_ascii=False)
+    assert not re.search(r"\([^()]*\d\*+\)", dump) and re.search(r"\([^()]*\d\)\*+", dump)
+
 def test_robustness_tables_have_rows_for_the_headline_test(good_run):
     """The robustness runs carry the headline test, so its tables are never headers alone: every
     studied event has a row under each model, and each printed CAR is the saved robustness row's."""

@@ -87,9 +87,12 @@ def test_group_test_table_follows_the_registry():
     row = spec["rows"][1]
     # no portfolio row: the mean of the firms' CARs, marked as such
     assert row[0]["t"] == "Targets" and row[2]["t"] == fmt.pct(-0.0488) == "\u22124.88" and row[2]["sup"] == "a"
-    assert "(a) no portfolio fit: the mean of the firms' CARs instead" in spec["note"]
+    # the note: the table's own flag, then the pointer to the reading guide, which defines the
+    # tests and the star rule once (not under each of the 17 event tables)
+    assert spec["note"] == ("(a) no portfolio fit: the mean of the firms' CARs instead. "
+                            "Tests and stars: see How to read the tables.")
     for n in order:
-        assert f"{describe(n, 'label')}: {describe(n, 'description')}" in spec["note"]
+        assert describe(n, "description") not in spec["note"]
 
 
 def _battery_rows(event_id="e", windows=("0:1",), groups=(("named", 2), ("supplier", 7))):
@@ -116,7 +119,8 @@ def test_event_table_shows_the_tests_that_hold_their_size_and_the_appendix_the_o
     spec = test_table_spec(tests, ["0:1"], "caption")
     heads = {c["t"] for c in spec["header"][0][3:]}
     assert heads == held and not heads & over
-    assert "Appendix A" in spec["note"] and all(label in spec["note"] for label in over)
+    assert spec["note"].endswith("see How to read the tables; the tests oversized in this design are in Appendix A.")
+    assert not any(label in spec["note"] for label in over)  # the reading guide names them, once
     assert "°" not in str(spec["header"])
     # the appendix: one table, every event, only the oversized tests, stars from the calibrated p only
     events = [EventOutputs(info={"event_id": e, "short_title": title}, job=None, status="ok", tests=_battery_rows(e),
@@ -140,7 +144,10 @@ def test_reading_guide_names_the_tests_in_plain_words_and_the_groups():
     from analysis.report.sections.events import reading_guide
     from analysis.vocab import GROUPS, group_color
 
-    guide = reading_guide(SimpleNamespace(studied=[]))
+    # a run whose tables hold named firms, peers and US suppliers (no "target" role group), no volume
+    tests = pd.DataFrame([{"group": g, "test": t} for g in ("named", "peer", "supplier") for t in REGISTRY])
+    ev = SimpleNamespace(tests=tests, firms=tests.assign(symbol="X"), volume=None, robust=None)
+    guide = reading_guide(SimpleNamespace(studied=[ev]))
     from analysis.inference.design import oversized_here
 
     texts = {t["label"]: t["text"] for t in guide["tests"] + guide["oversized"]}
@@ -148,11 +155,56 @@ def test_reading_guide_names_the_tests_in_plain_words_and_the_groups():
     for name in REGISTRY:  # every test has its plain words, and the guide prints them
         assert describe(name, "plain") and texts[describe(name, "label")] == describe(name, "plain")
     assert {t["label"] for t in guide["oversized"]} == {describe(t, "label") for t in oversized_here()}
-    assert [g["label"] for g in guide["groups"]] == [g.label for g in GROUPS.values()]
+    # only the groups of the run's tables, in display order: no "Targets" when no table has them
+    assert [g["label"] for g in guide["groups"]] == ["Named firms", "Peers", "US suppliers"]
     from matplotlib.colors import to_hex
     assert guide["groups"][0]["color"] == to_hex(group_color("named"))
     heads = [x["head"] for x in guide["numbers"]]
-    assert {"(p)", "[p]", "Stars", "Holm p, BH q"} <= set(heads)
+    assert {"(p)", "[p]", "Stars", "Holm p, BH q"} <= set(heads) and "CAV" not in heads
+    # with an abnormal-volume table in the run the guide explains CAV (once for every event); the
+    # groups of every table count (here "All firms" only in the volume table)
+    vol = pd.DataFrame({"group": ["named", "all"], "window": "0:0", "n": [2, 9], "mean_cav": 0.1,
+                        "statistic": 1.0, "p_value": 0.3})
+    guide = reading_guide(SimpleNamespace(studied=[SimpleNamespace(tests=tests, firms=None, volume=vol, robust=None)]))
+    cav = {x["head"]: x["text"] for x in guide["numbers"]}["CAV"]
+    assert "log(1 + volume)" in cav and "Campbell & Wasley 1996" in cav
+    assert [g["label"] for g in guide["groups"]] == ["Named firms", "Peers", "US suppliers", "All firms"]
+    assert reading_guide(SimpleNamespace(studied=[]))["groups"] == []
+    assert len(GROUPS) == 5
+
+
+def test_volume_table_points_to_the_reading_guide():
+    from analysis.report.sections.events import volume_table_spec
+
+    vol = pd.DataFrame({"group": ["supplier", "named"], "window": "0:0", "n": [7, 2], "mean_cav": [0.69, -0.2],
+                        "statistic": [2.0, -0.5], "p_value": [0.004, 0.62]})
+    spec = volume_table_spec(vol, ["0:0"], "caption")
+    assert spec["note"] == "CAV: see How to read the tables."
+    assert [r[0]["t"] for r in spec["rows"]] == ["Named firms", "US suppliers"]
+    assert spec["rows"][1][2] == {"t": "0.69", "s": "(0.004)", "sup": "***"}
+
+
+def test_benchmarks_print_their_names_with_the_ticker():
+    from analysis.report.sections.appendix import prices_table
+    from analysis.vocab import benchmark_name
+
+    assert benchmark_name("^GSPC") == "S&P 500" and benchmark_name("000300.SS") == "CSI 300"
+    assert benchmark_name("^XYZ") == "^XYZ"
+    spec = prices_table([{"symbol": "^GSPC", "source": "csv"}, {"symbol": "000300.SS", "source": "csv"},
+                         {"symbol": "AMBA", "source": "csv"}], {"AMBA": "Ambarella"})
+    assert [(r[0]["t"], r[0]["s"]) for r in spec["rows"]] == [("S&P 500", "^GSPC"), ("CSI 300", "000300.SS"),
+                                                             ("Ambarella", "AMBA")]
+
+
+def test_robustness_tables_put_stars_after_the_parenthesis():
+    from analysis.report.sections.robustness import kp_table
+
+    tests = pd.DataFrame({"event_id": "e", "group": "named", "window": "0:1", "n": 3, "mean_car": -0.05,
+                          "test": ["bmp", "bmp_kp"], "statistic": [-4.0, -3.1], "p_value": [0.006, 0.006],
+                          "r_kp": [np.nan, 0.2]})
+    row = kp_table(tests, "0:1")["rows"][0]
+    # BMP is oversized here: no stars from its own p; KP-BMP holds its size: 0.006 < 0.01 earns ***
+    assert row[5]["s"] == "(0.006)" and row[6]["s"] == "(0.006)***"
 
 
 def test_reading_guide_comes_before_the_first_event_table():
@@ -277,9 +329,9 @@ def test_across_events_tables_print_the_adjusted_p_beside_the_unadjusted():
     assert [c["t"] for c in spec["header"][0][3:]] == ["Named firms %", "Peers %", "US suppliers %"]
     a, b = spec["rows"]
     # unadjusted p with its stars, then Holm's p (primary) or BH's q (other groups) with theirs
-    assert a[3]["t"] == "\u22125.14" and a[3]["s"] == "(p = 0.041**)\nHolm p = 0.165"
+    assert a[3]["t"] == "\u22125.14" and a[3]["s"] == "(p = 0.041)**\nHolm p = 0.165"
     assert a[4]["s"] == "(p = 0.534)\nBH q = 0.860"
-    assert b[3]["s"] == "(p < 0.001***)\nHolm p = 0.002***"
+    assert b[3]["s"] == "(p < 0.001)***\nHolm p = 0.002***"
     assert b[4]["t"] == fmt.NA and b[5]["t"] == "\u22120.43"  # ev_b has no peers
     note = " ".join(spec["note"].split())
     assert "Holm's p for the primary family" in note and "Benjamini-Hochberg q" in note
@@ -296,7 +348,7 @@ def test_named_vs_suppliers_table_prints_holm_p_and_says_which_car():
     spec = targets_vs_suppliers_table(tvs, "0:1", "portfolio")
     assert "portfolio CAR[0, +1]" in spec["caption"]
     row = spec["rows"][0]
-    assert row[2]["s"] == "(p = 0.041**)\nHolm p = 0.165" and row[3]["s"] == "(p = 0.729)\nHolm p = 1.000"
+    assert row[2]["s"] == "(p = 0.041)**\nHolm p = 0.165" and row[3]["s"] == "(p = 0.729)\nHolm p = 1.000"
     assert row[4]["t"] == "\u22125.84"
 
 

@@ -27,9 +27,10 @@ def cell(text, sub=None, sup=None, colspan=None, align=None, bold=False, italic=
 
 def table(columns, align, header, rows, caption=None, size="8pt", note=None, lines=None, breakable=None) -> dict:
     """A table spec: ``header``/``rows`` are lists of rows of cells (str or :func:`cell`);
-    ``lines`` lists body row indexes to draw a thin rule above (group separators). Long tables
-    may break across pages (the header repeats); short ones move whole to the next page."""
+    ``lines`` lists body row indexes to draw a thin rule above (group separators). Tables of more
+    than 12 rows may break across pages (the header repeats, the caption and a title row stay with
+    the row after them); shorter ones move whole to the next page."""
     if breakable is None:
-        breakable = len(rows) > 24
+        breakable = len(rows) > 12
     return {"columns": list(columns), "align": list(align), "header": header, "rows": rows, "caption": caption,
             "size": size, "note": note, "lines": list(lines or []), "breakable": bool(breakable)}

@@ -52,9 +52,10 @@ def _what(test: str) -> str:
 
 
 def _p_lines(test: str, p, p_holm=np.nan, q_bh=np.nan, extra: str = "") -> str:
-    """'(p = 0.046**)' and, on the next line, the adjusted value (:func:`adjusted_text`)."""
+    """'(p = 0.046)**' (stars after the parenthesis, as in every table of the PDF), then ``extra``,
+    and on the next line the adjusted value (:func:`adjusted_text`)."""
     adj = adjusted_text(p_holm, q_bh)
-    return f"({equals('p', p)}{test_stars(test, p)[0]}{extra})" + (f"\n{adj}" if adj else "")
+    return f"({equals('p', p)}){test_stars(test, p)[0]}{extra}" + (f"\n{adj}" if adj else "")
 
 
 def moved_table(moved: pd.DataFrame, window: str, test: str) -> dict:
@@ -81,7 +82,7 @@ def moved_table(moved: pd.DataFrame, window: str, test: str) -> dict:
             if int(r["n"]) < min_firms(test) or not np.isfinite(r["p_value"]):
                 row.append(cell(fmt.pct(r["mean_car"]), sub=f"(N = {int(r['n'])}, no test)"))
                 continue
-            extra = (f"; placebo {fmt.pvalue(r['placebo_p'])}"
+            extra = (f" (placebo {fmt.pvalue(r['placebo_p'])})"
                      if has_placebo and np.isfinite(r.get("placebo_p", np.nan)) else "")
             row.append(cell(fmt.pct(r["mean_car"]),
                             sub=_p_lines(test, r["p_value"], r.get("p_holm", np.nan), r.get("q_bh", np.nan), extra)))

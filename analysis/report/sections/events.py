@@ -15,6 +15,8 @@ from analysis.report.sections.common import Notes, sup, test_order, window_order
 from analysis.report.typst_tables import cell, table
 from analysis.vocab import GROUP_ORDER, exchange_label, group_color, group_label
 
+#: The pointer under each event table to what every table shares (the box before the first event).
+SEE_GUIDE = "Tests and stars: see How to read the tables."
 #: Note heads of the flags (the same letters' meaning is spelled out under each table).
 OVERLAP = "the window also holds day 0 of another event of the catalog"
 DRIVER = "most of this CAR is one day other than day 0 (|AR| above 3 estimation s.d. and half the CAR)"
@@ -61,7 +63,8 @@ def _flag_marks(r: dict, notes: Notes, titles: dict | None, firm: str) -> list[s
 def firm_table_spec(firms: pd.DataFrame, windows: list[str], caption: str, titles: dict | None = None) -> dict:
     """CAR by firm (rows, grouped by group) and window (column groups: CAR % with s.e. below, and
     p); flags as lettered notes next to the CAR they concern, each note once; beside a censored
-    day-0 CAR, the limit-extended window's CAR."""
+    day-0 CAR, the limit-extended window's CAR. The note holds the table's own flags and a
+    pointer to the reading guide (:func:`reading_guide` explains CAR, s.e., p and stars)."""
     records = firms.to_dict("records")
     extended = [w for w in windows if w == "0:0"] if "limit_window" in firms.columns and (
         firms["limit_window"].fillna("").astype(str) != "").any() else []
@@ -104,10 +107,7 @@ def firm_table_spec(firms: pd.DataFrame, windows: list[str], caption: str, title
                     else:
                         row.append(cell(""))
             rows.append([cell(name, sub=sym, align="left")] + row)
-    note = ("CAR and its standard error (in parentheses) in percent; two-sided p of t = CAR / s.e. from Student t "
-            f"with the estimation residual degrees of freedom; {fmt.STAR_NOTE}.")
-    if notes:
-        note += " " + notes.text()
+    note = " ".join(x for x in ((notes.text() if notes else ""), SEE_GUIDE) if x)
     first = f"{max(3.0, 17.4 - 1.3 * (sum(cols_of.values()))):.2f}cm"
     return table([first] + ["1fr"] * sum(cols_of.values()), ["left"] + ["right"] * sum(cols_of.values()), header, rows,
                  caption=caption, size="7.5pt", note=note, lines=lines, breakable=True)
@@ -176,7 +176,9 @@ def test_table_spec(tests: pd.DataFrame, windows: list[str], caption: str, scope
     tests that hold their size here, the oversized ones are in the appendix,
     :func:`oversized_table_spec`): statistic, its p and its calibrated p below; stars next to
     the p they come from (:func:`analysis.report.event.test_stars`: an oversized test only from
-    its calibrated p); flags as lettered notes on the group, each note once."""
+    its calibrated p); flags as lettered notes on the group, each note once. The note holds what
+    is particular to the table (its flags, why a test is n/a); what the tests are and the star
+    rule are in the reading guide (:func:`reading_guide`), once."""
     every = test_order(tests["test"])
     names = shown_tests(every, scope)
     left_out = [t for t in every if t not in names]
@@ -211,20 +213,14 @@ def test_table_spec(tests: pd.DataFrame, windows: list[str], caption: str, scope
             rows.append([cell(group_label(group), align="left", sup=sup("", marks)), cell(str(n)), pcell] + cells)
             if n < 2 and na:
                 untested.add(f"{group_label(group)} (N = {n})")
-    note = ("Portfolio CAR: the group's equal-weighted portfolio, its 95% t-interval below. Each test: statistic, "
-            "two-sided p in parentheses" + (", calibrated p in brackets (the same test at pseudo-event dates "
-                                           "of the firms' own histories)" if has_cal else "")
-            + f"; {fmt.STAR_NOTE}, next to the p they come from. "
-            + (f"° {OVERSIZED_RULE}. " if over else "")
-            + "; ".join(f"{describe(t, 'label')}: {describe(t, 'description')}" for t in names) + ".")
-    if left_out and scope == HELD:
-        note += (f" The tests oversized in this design ({', '.join(describe(t, 'label') for t in left_out)}: size "
-                 f"above 7% in the simulation of Methods) are in {OVERSIZED_WHERE}.")
+    parts = [f"° {OVERSIZED_RULE}." if over else ""]
     if any_na:
-        note += f" {fmt.NA}: the test needs more firms than the group has" + (
-            f" ({', '.join(sorted(untested))})" if untested else "") + "."
-    if notes:
-        note += " " + notes.text()
+        parts.append(f"{fmt.NA}: the test needs more firms than the group has"
+                     + (f" ({', '.join(sorted(untested))})" if untested else "") + ".")
+    parts.append(notes.text() if notes else "")
+    parts.append(SEE_GUIDE[:-1] + ("; the tests oversized in this design are in Appendix A."
+                                   if left_out and scope == HELD else "."))
+    note = " ".join(x for x in parts if x)
     return table(["2.0cm", "0.5cm", "1.45cm"] + ["1fr"] * len(names), ["left", "right", "right"] + ["right"] * len(names),
                  header, rows, caption=caption, size="7pt", note=note, lines=lines, breakable=True)
 
@@ -267,7 +263,8 @@ def oversized_table_spec(events: list[EventOutputs]) -> dict | None:
 
 
 def volume_table_spec(vol: pd.DataFrame | None, windows: list[str], caption: str) -> dict | None:
-    """Mean cumulative abnormal log volume by group (rows) and window, test p below; None without data."""
+    """Mean cumulative abnormal log volume by group (rows) and window, test p below; None without
+    data. What CAV is and its test are explained once, in the reading guide (:data:`VOLUME_NOTE`)."""
     need = {"group", "window", "n", "mean_cav", "statistic", "p_value"}
     if vol is None or vol.empty or not need <= set(vol.columns):
         return None
@@ -289,12 +286,15 @@ def volume_table_spec(vol: pd.DataFrame | None, windows: list[str], caption: str
             row.append(cell(fmt.num(r["mean_cav"]), sub=f"({fmt.pvalue(p)})" if np.isfinite(p) else "(no test)",
                             sup=fmt.stars(p) or None))
         rows.append(row)
-    note = ("Mean cumulative abnormal log volume: the sum over the window's days of log(1 + volume) minus its "
-            "estimation-window mean (on a one-day window 0.69 means twice the normal volume; over L days, "
-            "exp(value / L) is the average daily multiple of normal volume). BMP-style test p in parentheses "
-            "(Campbell & Wasley 1996).")
     return table(["2.6cm", "0.8cm"] + ["1fr"] * len(windows), ["left", "right"] + ["right"] * len(windows),
-                 header, rows, caption=caption, size="7.5pt", note=note)
+                 header, rows, caption=caption, size="7.5pt", note="CAV: see How to read the tables.")
+
+
+#: The abnormal-volume tables' legend, printed once in the reading guide.
+VOLUME_NOTE = ("mean cumulative abnormal log volume of the group (abnormal-volume tables): the sum over the window's "
+               "days of log(1 + volume) minus its estimation-window mean (on a one-day window 0.69 means twice the "
+               "normal volume; over L days, exp(value / L) is the average daily multiple of normal volume); the p "
+               "of a BMP-style test in parentheses (Campbell & Wasley 1996).")
 
 
 def event_windows(event: EventOutputs) -> list[str]:
@@ -397,11 +397,22 @@ def oversized_appendix(inputs: ReportInputs) -> dict:
             "names": ", ".join(describe(t, "label") for t in shown_tests(oversized_here(), OVERSIZED))}
 
 
+def present_groups(events: list[EventOutputs]) -> list[str]:
+    """The groups of the tables of ``events`` (group tests, firms, volume), in display order."""
+    have: set = set()
+    for e in events:
+        for frame in (e.tests, e.volume, e.firms, e.robust):
+            if frame is not None and "group" in frame.columns:
+                have.update(frame["group"].dropna())
+    return [g for g in GROUP_ORDER if g in have] + sorted(str(g) for g in have - set(GROUP_ORDER))
+
+
 def reading_guide(inputs: ReportInputs) -> dict:
     """The box "How to read the tables", printed before the first event table: what the
     numbers are (days, CAR, portfolio CAR, p, calibrated p, stars, adjusted p), the tests of the
-    event tables in plain words (registry ``plain``), the oversized ones (appendix), and the
-    groups with their colours (:mod:`analysis.vocab`)."""
+    event tables in plain words (registry ``plain``), the oversized ones (appendix), the abnormal
+    volume (when an event has it), and the groups of the run's tables with their colours
+    (:mod:`analysis.vocab`; :func:`present_groups`)."""
     from analysis.inference.battery import REGISTRY
     from analysis.vocab import PRIMARY_WINDOW
 
@@ -412,7 +423,9 @@ def reading_guide(inputs: ReportInputs) -> dict:
         ("Days", "day 0 is the first session after the news on the firm's own exchange; a window such as "
                  f"{primary} is day 0 and the next session; windows count sessions, not calendar days."),
         ("CAR %", "cumulative abnormal return in percent: the return beyond what the firm's market model predicts, "
-                  "summed over the window."),
+                  "summed over the window; in the tables by firm, its standard error in parentheses below and the "
+                  "two-sided p of t = CAR / s.e. (Student t with the estimation residual degrees of freedom) beside "
+                  "it."),
         ("Portfolio CAR %", "the CAR of the group's equal-weighted portfolio, its 95% t-interval [low, high] below; "
                             "where a firm was suspended it differs from the mean of the firms' own CARs (the "
                             "portfolio spreads the return at resumption over the sessions it spans)."),
@@ -429,8 +442,10 @@ def reading_guide(inputs: ReportInputs) -> dict:
                          "is exploratory."),
         (fmt.NA, "the test needs more firms than the group has, or the firm has no return in the window."),
     ]
+    if any(e.volume is not None and len(e.volume) for e in inputs.studied):
+        numbers.append(("CAV", VOLUME_NOTE))
     groups = [{"label": group_label(g), "color": _hex(group_color(g)), "text": GROUP_DEFINITIONS.get(g, "")}
-              for g in GROUP_ORDER]
+              for g in present_groups(inputs.studied)]
     return {
         "numbers": [{"head": h, "text": t} for h, t in numbers],
         "tests": [{"label": describe(t, "label"), "text": describe(t, "plain") or describe(t, "description")}

@@ -11,7 +11,7 @@ from analysis import fmt
 from analysis.inference.battery import describe
 from analysis.report import provenance as prov
 from analysis.report.context import ReportInputs
-from analysis.vocab import PRIMARY_WINDOW, DEFAULT_ESTIMATION, DEFAULT_MIN_OBS, MODEL_LABELS, exchange_label, format_window
+from analysis.vocab import PRIMARY_WINDOW, DEFAULT_ESTIMATION, DEFAULT_MIN_OBS, MODEL_LABELS, benchmark_name, exchange_label, format_window
 
 
 def title(inputs: ReportInputs) -> str:
@@ -54,6 +54,6 @@ def settings(inputs: ReportInputs) -> dict:
             "placebo_draws": str(meta0.get("placebo_draws", params.get("placebo_draws", 0))),
             "headline_window": fmt.window_label(headline.window), "headline_test": describe(headline.test, "description"),
             "headline_firm": f"{headline.name} ({headline.symbol})",
-            "benchmarks": "; ".join(f"{exchange_label(e)}: {b}" for e, b in
+            "benchmarks": "; ".join(f"{exchange_label(e)}: {benchmark_name(b)} ({b})" for e, b in
                                     uni.drop_duplicates("exchange")[["exchange", "benchmark"]].itertuples(index=False)),
             "firms": str(len(uni)), "primary_window": fmt.window_label(PRIMARY_WINDOW)}

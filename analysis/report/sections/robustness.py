@@ -53,11 +53,12 @@ def _event_group_rows(frame: pd.DataFrame, groups, key: str, values, cell_of):
 
 
 def _p_sub(x, test: str) -> str:
-    """'(0.0498**)' under a mean CAR; '(N = 1, no test)' when the group is too small for the test."""
+    """'(0.0498)**' under a mean CAR (stars after the parenthesis, as in every table of the PDF);
+    '(N = 1, no test)' when the group is too small for the test."""
     p = x["p_value"]
     if not np.isfinite(p):
         return f"(N = {int(x['n'])}, no test)"
-    return f"({fmt.pvalue(p)}{test_stars(test, p)[0]})"
+    return f"({fmt.pvalue(p)}){test_stars(test, p)[0]}"
 
 
 def models_table(robust: pd.DataFrame, models: list[str], window: str, test: str) -> dict:
@@ -107,7 +108,7 @@ def firm_models_table(robust_firms: pd.DataFrame, models: list[str], headline: H
                 row.append(cell("—"))
             else:
                 x = x.iloc[0]
-                row.append(cell(fmt.pct(x["car"]), sub=f"(p = {fmt.pvalue(x['car_p'])}{fmt.stars(x['car_p'])})"))
+                row.append(cell(fmt.pct(x["car"]), sub=f"(p = {fmt.pvalue(x['car_p'])}){fmt.stars(x['car_p'])}"))
         rows.append(row)
     if not rows:
         return None
@@ -143,7 +144,7 @@ def kp_table(tests: pd.DataFrame, window: str) -> dict | None:
                     row.append(cell(fmt.NA))
                 else:
                     row.append(cell(fmt.num(p["statistic"]),
-                                    sub=f"({fmt.pvalue(p['p_value'])}{test_stars(name, p['p_value'])[0]})"))
+                                    sub=f"({fmt.pvalue(p['p_value'])}){test_stars(name, p['p_value'])[0]}"))
             rows.append(row)
     return table(["2.9cm", "2cm", "0.8cm", "1fr", "1fr", "1fr", "1fr"],
                  ["left", "left"] + ["right"] * 5, header, rows, lines=lines[1:],
