@@ -334,9 +334,12 @@ def test_the_answer_page_quotes_only_tests_csv(good_run):
     primary = tests[tests["primary"].astype(str) == "True"]
     assert len(primary) == 2 * len(GOOD_EVENTS)  # named firms and US suppliers of each event
     assert (run / data["answer"]["figure"]).is_file()
-    page = PdfReader(str(run / "report.pdf")).pages[1].extract_text()
+    pages = PdfReader(str(run / "report.pdf")).pages
+    page = pages[1].extract_text()
     flat = " ".join(page.split())
     assert flat.startswith("The answer") or "The answer" in flat.split(". ")[0]
+    assert "Methods." in flat  # the page's last line: the answer fits on its one page
+    assert " ".join(pages[2].extract_text().split()).startswith("Contents")
     for q in ("Did the news move the firms it named?", "Did it move their US suppliers?",
               "Did press reports move prices as much as official acts?"):
         assert q in flat, q
