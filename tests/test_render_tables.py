@@ -45,8 +45,8 @@ def test_show_group_tests_one_row_per_cell_in_display_order_first_row_wins():
     assert list(data["Portfolio CAR %"]) == ["1.23", "2.50", f"{M}2.00", "4.00"]
     assert list(data["95% CI %"]) == [f"{M}0.50 to 2.96", f"{M}0.10 to 5.10", "n/a", "n/a"]
     # KP-BMP: the first bmp_kp row of each cell (e1 named: 3.0 with p 0.004, not 9.0)
-    assert list(data["KP-BMP t"]) == ["2.50 (0.012**)", "3.00 (0.004***)", f"{M}1.23 (0.200)", "0.50 (0.600)"]
-    assert list(data["Portfolio t"]) == ["1.00 (0.300)", "2.00 (0.060*)", "n/a", "n/a"]
+    assert list(data["KP-BMP t"]) == ["2.50 (0.012)**", "3.00 (0.004)***", f"{M}1.23 (0.200)", "0.50 (0.600)"]
+    assert list(data["Portfolio t"]) == ["1.00 (0.300)", "2.00 (0.060)*", "n/a", "n/a"]
 
 
 def test_group_tests_stars_of_an_oversized_test_come_from_its_calibrated_p_only():

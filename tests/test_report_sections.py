@@ -307,7 +307,7 @@ def test_notebook_tables_have_no_index_and_no_nan():
                           "test": ["portfolio", "bmp"], "statistic": [-2.0, np.nan], "p_value": [0.0498, np.nan],
                           "estimate": [-0.05, np.nan], "ci_low": [-0.1, np.nan], "ci_high": [0.0, np.nan]})
     html = show_group_tests(tests).to_html()
-    assert "nan" not in html.lower() and "n/a" in html and "(0.0498**)" in html
+    assert "nan" not in html.lower() and "n/a" in html and "(0.0498)**" in html
 
 
 def _moved_rows():

@@ -383,8 +383,8 @@ def show_group_tests(tests: pd.DataFrame, window: str | None = None):
                 continue
             pc = r.get("p_calibrated", np.nan)
             st, stc = test_stars(name, r["p_value"], pc)
-            cal = f" [{fmt.pvalue(pc)}{stc}]" if np.isfinite(pc) else ""
-            row[labels[name]] = f"{fmt.num(r['statistic'])} ({fmt.pvalue(r['p_value'])}{st}){cal}"
+            cal = f" [{fmt.pvalue(pc)}]{stc}" if np.isfinite(pc) else ""
+            row[labels[name]] = f"{fmt.num(r['statistic'])} ({fmt.pvalue(r['p_value'])}){st}{cal}"
         rows.append(row)
     note = (f"Statistic (p) [calibrated p]; {fmt.STAR_NOTE}. A test marked {OVERSIZED_RULE}. "
             "n/a: the test needs more firms than the group has.")
