@@ -82,6 +82,10 @@ def test_shipped_event_firms_dates_and_confounders_load_against_the_catalog():
     named = firms[firms["relation"] == "named"].groupby("event_id")["symbol"].apply(set)
     assert named["entity_list_28_2019"] == {"002415.SZ", "002236.SZ", "002230.SZ", "300188.SZ"}
     assert named["ft_sdn_2022"] == {"002415.SZ"}
+    # the Oct 2022 1260H update added Dahua; Hikvision and Sugon were on the list before
+    carried = firms[firms["carried_over"]]
+    assert set(zip(carried["event_id"], carried["symbol"])) == {("dod_1260h_list_2022", "002415.SZ"),
+                                                                ("dod_1260h_list_2022", "603019.SS")}
     assert "huawei_entity_list_2019" not in named  # it named no firm of the universe ...
     assert "huawei_entity_list_2019" in set(firms["event_id"])  # ... and the file says so
     dates = load_event_dates(events=events).set_index(["event_id", "date_kind"])["announced_at"]
@@ -226,6 +230,10 @@ BAD_INPUT = {
     "event_firms unknown symbol": (firms_loader, EF, ["a_1,NVDA,named,src"], 1, "symbol", ["unknown symbol", "NVDA"]),
     "event_firms bad symbol": (firms_loader, EF, ["a_1,../AMBA,named,src"], 1, "symbol", []),
     "event_firms bad relation": (firms_loader, EF, ["a_1,AMBA,supplies,src"], 1, "relation", ["supplies"]),
+    "event_firms bad carried_over": (firms_loader, EF + ",carried_over", ["a_1,AMBA,named,src,maybe"], 1,
+                                     "carried_over", ["maybe", "yes, no or empty"]),
+    "event_firms carried_over not named": (firms_loader, EF + ",carried_over", ["a_1,AMBA,not_named,src,yes"], 1,
+                                           "carried_over", ["only a named firm"]),
     "event_firms duplicate": (firms_loader, EF, ["a_1,AMBA,named,s", "a_1,AMBA,named,t"], 2, "symbol",
                               ["duplicate"]),
     "event_firms empty source": (firms_loader, EF, ["a_1,AMBA,named,"], 1, "source", ["empty"]),

@@ -215,3 +215,13 @@ def test_a_price_limit_makes_a_lower_bound_only_while_it_outlasts_the_window():
         "Hikvision and Sugon still sat at the daily price limit at the window's end, so the move is a censored "
         "lower bound"]
     assert limit_notes([]) == []
+
+
+def test_a_carried_over_firm_is_named_as_not_new():
+    """A named firm the act only carried over from an earlier list is said to be no news."""
+    from analysis.report.sections.answer import carried_note
+
+    assert carried_note(["Hikvision", "Sugon", "Hikvision"]) == (
+        "Hikvision and Sugon were already on an earlier version of this list (carried over, not newly named), "
+        "so for them the act was not new")
+    assert carried_note(["Sugon"]).startswith("Sugon was already") and carried_note([]) == ""

@@ -29,6 +29,9 @@ EVENT_FIRM_COLUMNS = ("event_id", "symbol", "relation", "source")
 #: event named no such firm (an event with only such rows has no ``named`` group, but its other
 #: firms are still grouped as not named).
 RELATIONS = ("named", "not_named")
+#: Optional event_firms column: ``yes`` when the act only carried a named firm over from an
+#: earlier version of the same list (not a new addition); empty or ``no`` otherwise.
+CARRIED_OVER = "carried_over"
 EVENT_DATE_COLUMNS = ("event_id", "date_kind", "announced_at", "source")
 DATE_KINDS = ("first_report", "announcement", "publication", "effective")
 CONFOUNDER_COLUMNS = ("date", "symbol", "what", "source")
@@ -239,14 +242,20 @@ def _check_unique_pair(path, rows, keys) -> None:
 
 
 def load_event_firms(path=DEFAULT_EVENT_FIRMS, events=None, symbols=None, strict: bool = True) -> pd.DataFrame:
-    """Who each event named: columns EVENT_FIRM_COLUMNS, in file order.
+    """Who each event named: columns EVENT_FIRM_COLUMNS and ``carried_over`` (bool), in file order.
 
     ``events`` / ``symbols``: the event ids and universe symbols in use; a row naming another
     is an error when ``strict``, else left out (the shipped file used with another catalog).
     """
-    rows = _read_rows(path, EVENT_FIRM_COLUMNS, allow_empty=True)
+    rows = _read_rows(path, EVENT_FIRM_COLUMNS, optional=(CARRIED_OVER,), allow_empty=True)
     keep = []
     for n, v in rows:
+        flag = v.get(CARRIED_OVER, "").lower()
+        if flag not in ("", "yes", "no"):
+            raise input_error(path, n, CARRIED_OVER, f"'{v[CARRIED_OVER]}' is not yes, no or empty")
+        if flag == "yes" and v["relation"] != "named":
+            raise input_error(path, n, CARRIED_OVER, "only a named firm can be carried over")
+        v = {**v, CARRIED_OVER: flag == "yes"}
         if not _EVENT_ID.match(v["event_id"]):
             raise input_error(path, n, "event_id", f"'{v['event_id']}' is not snake_case (a-z, 0-9, _)")
         problem = _symbol_problem(v["symbol"])
@@ -260,7 +269,7 @@ def load_event_firms(path=DEFAULT_EVENT_FIRMS, events=None, symbols=None, strict
                                strict):
             keep.append(v)
     _check_unique_pair(path, rows, ("event_id", "symbol"))
-    return pd.DataFrame(keep, columns=list(EVENT_FIRM_COLUMNS))
+    return pd.DataFrame(keep, columns=[*EVENT_FIRM_COLUMNS, CARRIED_OVER])
 
 
 def load_event_dates(path=DEFAULT_EVENT_DATES, events: pd.DataFrame | None = None, strict: bool = True) -> pd.DataFrame:

@@ -133,8 +133,13 @@ def event_info(res, event_id: str) -> dict:
             "day0": day0, **event_groups(res, event_id)}
 
 
+#: How a named firm that the act only carried over from an earlier list is marked.
+CARRIED_OVER_WORDS = "carried over from an earlier version of the list"
+
+
 def event_groups(res, event_id: str) -> dict:
-    """Who the event named and how its firms are grouped: ``named`` (firm names), ``named_source``
+    """Who the event named and how its firms are grouped: ``named`` (firm names, a carried-over
+    firm marked with :data:`CARRIED_OVER_WORDS`), ``carried_over`` (those firms' names), ``named_source``
     (what ``data/event_firms.csv`` cites, seed file names left out), ``groups`` {group: [{symbol,
     name}]} in display order (firms with prices around the event)."""
     from analysis.vocab import GROUP_ORDER, NAMED
@@ -146,15 +151,19 @@ def event_groups(res, event_id: str) -> dict:
                                                             rows.loc[rows[gcol] == g, "name"])]
               for g in GROUP_ORDER if (rows[gcol] == g).any()}
     ef = getattr(res.study, "event_firms", None)
-    named, source, described = [], [], False
+    named, source, described, carried = [], [], False, []
     if isinstance(ef, pd.DataFrame) and len(ef):
         e = ef[ef["event_id"] == event_id]
         described = len(e) > 0
         names = dict(zip(res.study.universe["symbol"], res.study.universe["name"]))
         hit = e[e["relation"] == NAMED]
-        named = [names.get(s, s) for s in hit["symbol"]]
+        flag = hit["carried_over"] if "carried_over" in hit.columns else pd.Series(False, index=hit.index)
+        kept = set(hit.loc[[v is True or str(v).strip().lower() in ("yes", "true") for v in flag], "symbol"])
+        carried = [names.get(s, s) for s in hit["symbol"] if s in kept]
+        named = [names.get(s, s) + (f" ({CARRIED_OVER_WORDS})" if s in kept else "") for s in hit["symbol"]]
         source = list(dict.fromkeys(fmt.public_source(x) for x in (hit if len(hit) else e)["source"]))
-    return {"named": named, "named_source": source, "described": described, "groups": groups}
+    return {"named": named, "named_source": source, "described": described, "groups": groups,
+            "carried_over": carried}
 
 
 def show_event(res, event_id: str):

@@ -100,6 +100,16 @@ def limit_notes(flags) -> list[str]:
     return notes
 
 
+def carried_note(names) -> str:
+    """The caution for named firms that the act only carried over from an earlier list."""
+    names = list(dict.fromkeys(names))
+    if not names:
+        return ""
+    verb = "was" if len(names) == 1 else "were"
+    return (f"{_and_names(names)} {verb} already on an earlier version of this list (carried over, not newly "
+            f"named), so for {'it' if len(names) == 1 else 'them'} the act was not new")
+
+
 def cautions(inputs: ReportInputs, rows: pd.DataFrame, window: str = PRIMARY_WINDOW) -> dict:
     """(event_id, group) -> what the reader must weigh next to that primary number: other
     catalog events in the same days, a move driven by a day other than the news day, other
@@ -109,9 +119,14 @@ def cautions(inputs: ReportInputs, rows: pd.DataFrame, window: str = PRIMARY_WIN
         return {}
     titles = dict(zip(rows["event_id"], rows["short_title"]))
     titles.update(answer_mod.event_titles(inputs.run.catalog).set_index("event_id")["short_title"].to_dict())
+    carried = {e.event_id: set(e.meta.get("carried_over") or []) for e in inputs.studied}
     out = {}
     for (ev, group), g in c.groupby(["event_id", "group"], sort=False):
         notes = []
+        if group == "named":
+            note = carried_note(n for n in g["name"] if n in carried.get(ev, ()))
+            if note:
+                notes.append(note)
         over = sorted({o for v in g.get("overlaps", pd.Series(dtype=object)).dropna() for o in str(v).split(";") if o})
         if over:
             notes.append("the same days also follow " + ", ".join(titles.get(o, o) for o in over))
