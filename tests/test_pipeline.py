@@ -333,3 +333,27 @@ def test_study_set_joins_csv_files_row_for_row(tmp_path):
     assert _joined([a, b, c]) == "x,y\n1,0.5\n2,\n3,1e-12\n"
     assert _joined([b]) == "x,y\n"
     assert _joined([a, d]) is None
+
+
+def test_the_comparison_notebook_gets_the_headline_window_and_test(tmp_path):
+    """The comparison across events uses the configured headline (window, test) unless its own
+    configuration entry sets them, so the PDF's across-events captions (the headline's) and
+    numbers (the notebook's) describe the same window and test."""
+    import textwrap
+
+    from analysis.report.config import load_config
+    from analysis.report.jobs import build_jobs
+
+    repo = Path(__file__).resolve().parents[1]
+    body = textwrap.dedent(f"""\
+        events: [ft_sdn_2022]
+        headline: {{symbol: "002415.SZ", window: "-1:1", test: bmp_kp}}
+        notebooks:
+          - {{name: compare_events, path: {repo / 'notebooks/compare_events.ipynb'}}}
+          - {{name: other, path: {repo / 'notebooks/compare_events.ipynb'}, parameters: {{window: "0:5"}}}}
+        """)
+    (tmp_path / "c.yml").write_text(body, encoding="utf-8")
+    jobs = build_jobs(load_config(tmp_path / "c.yml"), tmp_path / "run", ["ft_sdn_2022"], None)
+    params = {j.name: j.parameters for j in jobs}
+    assert (params["compare_events"]["window"], params["compare_events"]["test"]) == ("-1:1", "bmp_kp")
+    assert (params["other"]["window"], params["other"]["test"]) == ("0:5", "bmp_kp")  # its own entry wins

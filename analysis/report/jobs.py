@@ -461,6 +461,9 @@ def build_jobs(cfg: Config, run_dir: Path, event_ids: list[str], snapshot: Path 
             "progress": False,
             "headline_window": cfg.headline["window"],
             "headline_symbols": [cfg.headline["symbol"]],
+            # the comparison across events uses the headline's window and test, as the PDF says
+            "window": cfg.headline["window"],
+            "test": cfg.headline["test"],
         }
         if not spec.per_event and cfg.events is not None:
             auto["event_ids"] = list(event_ids)
