@@ -377,3 +377,15 @@ def test_universe_records_its_file_and_rows(tmp_path):
     path = write(tmp_path, "u.csv", U, GOOD_SECURITY, "AMBA,Ambarella,supplier,XNAS,^GSPC")
     uni = load_universe(path)
     assert uni.attrs == {"path": str(path), "rows": {"002415.SZ": 1, "AMBA": 2}}
+
+
+def test_shipped_texts_name_no_event_id():
+    """Titles and sources are printed in the PDF: none may carry an event id of the catalog."""
+    events, uni = load_events(), load_universe()
+    ids = set(events["event_id"])
+    texts = list(events["title"]) + list(events["source"]) + list(events["short_title"])
+    texts += list(load_event_firms(events=events["event_id"], symbols=uni["symbol"])["source"])
+    texts += list(load_confounders(symbols=uni["symbol"])["what"]) + list(load_confounders(symbols=uni["symbol"])["source"])
+    texts += list(load_event_dates(events=events)["source"])
+    leaks = sorted({i for t in texts for i in ids if i in str(t)})
+    assert leaks == []
