@@ -68,7 +68,7 @@ CAR_BY_FIRM = _table("car_by_firm", "CAR by firm and window: event_id, symbol, n
                      "(decimals), t, p, stars, bhar (decimal), note")
 GROUP_TESTS = _table("group_tests", "every group test: the columns of tests.csv (mean_car decimal) plus stars")
 ROBUSTNESS = _table("robustness", "group tests under other models and windows: model, scope, event_id, group, "
-                    "window, n, mean_car (decimal), test, statistic, p_value")
+                    "window, n, mean_car and estimate (decimals; estimate: the portfolio CAR), test, statistic, p_value")
 ROBUSTNESS_FIRMS = _table("robustness_firms", "the headline firms' CAR under every model: model, scope, event_id, "
                           "symbol, window, car and car_se (decimals), car_t, car_p")
 VOLUME_TESTS = _table("volume_tests", "abnormal volume tests: group, window, n, mean_cav (cumulative abnormal "

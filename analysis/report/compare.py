@@ -67,11 +67,11 @@ def group_event_table(res, window: str = "-1:1", test: str = "bmp_kp") -> pd.Dat
     the portfolio's CAR_p for a test with its own estimate, ``portfolio``; else the firms' mean),
     n, the ``test`` statistic and p-value, its multiplicity adjustment when the results have one
     (``primary``, ``p_holm`` for the primary family, ``q_bh``) and the placebo p-value when present."""
+    from analysis.report.event import group_cars
+
     t = res.tests[(res.tests["window"] == window)]
     main = t[t["test"] == test]
-    if "estimate" in main.columns and main["estimate"].notna().any():
-        # a test with its own estimate (the portfolio's CAR_p): show that, as "The answer" does
-        main = main.assign(mean_car=main["estimate"].where(main["estimate"].notna(), main["mean_car"]))
+    main = main.assign(mean_car=group_cars(main))  # a test's own estimate (the portfolio's CAR_p), as "The answer"
     main = main[["event_id", "group", "n", "mean_car", "statistic", "p_value"]
                 + [c for c in ("primary", "p_holm", "q_bh") if c in main.columns]]
     if (t["test"] == "placebo").any():

@@ -500,11 +500,18 @@ def robustness(res, models=("mean", "market-adjusted", "ff3"), factors=None, ext
     return g, f, notes
 
 
-def group_car(row, test: str) -> float:
-    """The CAR printed for a group beside ``test`` (decimal): the equal-weighted portfolio's CAR
-    (``estimate``) for the portfolio test, else the firms' mean CAR."""
-    est = row.get("estimate", np.nan) if test == "portfolio" else np.nan
+def group_car(row) -> float:
+    """The CAR printed for a group beside a test row (decimal): the test's own estimate when it
+    has one (the portfolio test: the equal-weighted portfolio's CAR), else the firms' mean CAR."""
+    est = row.get("estimate", np.nan)
     return float(est) if pd.notna(est) else float(row["mean_car"])
+
+
+def group_cars(rows: pd.DataFrame) -> pd.Series:
+    """:func:`group_car` of every row of a test frame."""
+    if "estimate" not in rows.columns:
+        return rows["mean_car"]
+    return rows["estimate"].where(rows["estimate"].notna(), rows["mean_car"])
 
 
 def car_label(test: str, start: bool = True) -> str:
@@ -529,7 +536,7 @@ def show_robustness(groups: pd.DataFrame, window: str = "0:1", test: str = "port
         for m, scope in models:
             r = x[(x["model"] == m) & (x["scope"] == scope)]
             col = f"{MODEL_LABELS.get(m, m)} ({scope}) %"
-            row[col] = fmt.NA if r.empty else (f"{fmt.pct(group_car(r.iloc[0], test))}"
+            row[col] = fmt.NA if r.empty else (f"{fmt.pct(group_car(r.iloc[0]))}"
                                               f"{test_stars(test, r['p_value'].iloc[0])[0]} (N = {int(r['n'].iloc[0])})")
         rows.append(row)
     return _styled(pd.DataFrame(rows), f"{car_label(test)}{fmt.window_label(window)} in percent; stars from the "

@@ -70,7 +70,7 @@ def models_table(robust: pd.DataFrame, models: list[str], window: str, test: str
                                          else "") + " %") for m in models]]
     rows, lines = _event_group_rows(
         r, _groups(r), "model", models,
-        lambda x: cell(fmt.pct(group_car(x, test)), sub=_p_sub(x, test)))
+        lambda x: cell(fmt.pct(group_car(x)), sub=_p_sub(x, test)))
     return table(["2.9cm", "2cm"] + ["1fr"] * len(models), ["left", "left"] + ["right"] * len(models),
                  header, rows, caption=f"Other normal-return models: {car_label(test, start=False)}{wl}", lines=lines[1:],
                  note=f"{car_label(test)} in percent; {describe(test, 'description')} p in parentheses ({fmt.STAR_NOTE}). "
@@ -86,7 +86,7 @@ def windows_table(robust: pd.DataFrame, main_model: str, test: str) -> dict:
               + [cell(f"{fmt.window_label(w)} %") for w in wins]]
     rows, lines = _event_group_rows(
         rm, _groups(rm), "window", wins,
-        lambda x: cell(fmt.pct(group_car(x, test)), sub=_p_sub(x, test)))
+        lambda x: cell(fmt.pct(group_car(x)), sub=_p_sub(x, test)))
     return table(["2.9cm", "2cm"] + ["1fr"] * len(wins), ["left", "left"] + ["right"] * len(wins),
                  header, rows, caption=f"Event windows ({_model_label(main_model)}): {car_label(test, start=False)} %",
                  lines=lines[1:],
