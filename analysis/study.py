@@ -404,16 +404,7 @@ class EventStudy:
             tests = tables.order_tests(run_battery(self.cells(panel, out, placebo_draws=0), names=names))
         else:
             tests = pd.DataFrame(columns=tables.TEST_COLUMNS)
-        rows = np.nonzero(out.ok)[0]
-        W = len(out.windows)
-        f = panel.frame
-        car = pd.DataFrame({
-            "event_id": np.repeat(f["event_id"].to_numpy()[rows], W),
-            "symbol": np.repeat(f["symbol"].to_numpy()[rows], W),
-            "window": np.tile([format_window(w) for w in out.windows], len(rows)),
-            **{k: getattr(out, k)[rows].ravel() for k in ("car", "car_se", "car_t", "car_p")},
-        })
-        return tests, car, tables.skipped_frame(panel, out, skipped)
+        return tests, tables.car_core(panel, out), tables.skipped_frame(panel, out, skipped)
 
     def _limit_extended(self, panel: Panel, out: engine.EngineResult) -> pd.DataFrame:
         """car.csv rows of the limit-extended windows 0:k (A-shares whose day-0 close is at the

@@ -83,6 +83,20 @@ def abnormal_frame(panel, out: EngineResult) -> pd.DataFrame:
     return frame
 
 
+def car_core(panel, out: EngineResult) -> pd.DataFrame:
+    """The CAR of every fitted firm-event and window: event_id, symbol, window, car, car_se,
+    car_t, car_p (decimals); the first columns of :func:`car_frame`."""
+    f = panel.frame
+    rows = np.nonzero(out.ok)[0]
+    W = len(out.windows)
+    return pd.DataFrame({
+        "event_id": np.repeat(f["event_id"].to_numpy()[rows], W),
+        "symbol": np.repeat(f["symbol"].to_numpy()[rows], W),
+        "window": np.tile([format_window(w) for w in out.windows], len(rows)),
+        **{k: getattr(out, k)[rows].ravel() for k in ("car", "car_se", "car_t", "car_p")},
+    })
+
+
 def car_frame(study, panel, out: EngineResult) -> pd.DataFrame:
     f = panel.frame
     rows = np.nonzero(out.ok)[0]
@@ -99,14 +113,7 @@ def car_frame(study, panel, out: EngineResult) -> pd.DataFrame:
         flat = store.start[sec][:, None] + np.where(okp, pos, 0)
         return pd.to_datetime(_dates(store, flat, okp).ravel()).date
 
-    frame = pd.DataFrame({
-        "event_id": np.repeat(f["event_id"].to_numpy()[rows], W),
-        "symbol": np.repeat(f["symbol"].to_numpy()[rows], W),
-        "window": np.tile([format_window(w) for w in out.windows], len(rows)),
-        "car": out.car[rows].ravel(),
-        "car_se": out.car_se[rows].ravel(),
-        "car_t": out.car_t[rows].ravel(),
-        "car_p": out.car_p[rows].ravel(),
+    frame = car_core(panel, out).assign(**{
         "bhar": out.bhar[rows].ravel(),
         "n_returns": out.n_returns[rows].ravel(),
         "n_sessions": out.n_sessions[rows].ravel(),
