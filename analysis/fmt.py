@@ -109,6 +109,14 @@ _NAME_SUFFIXES = ("digital technology", "information industry", "technology", "t
                   "holdings", "group", "corporation", "corp.", "corp", "co., ltd.", "co.", "ltd.", "inc.", "company")
 
 
+def and_list(items) -> str:
+    """'A', 'A and B', 'A, B and C' (items as given; '' for none)."""
+    items = [str(i) for i in items]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def short_name(name: str) -> str:
     """A firm's name for figures and sentences: the alias in parentheses when it has one
     ("Dawning Information Industry (Sugon)" -> "Sugon"), else the name without trailing

@@ -41,7 +41,7 @@ def dispatchers() -> dict:
 
 
 def _synthetic_prices(seed: int = 1) -> dict:
-    """Random-walk prices (daily returns 1-2% s.d.) on each exchange's sessions, 2018-2019; one
+    """Random-walk prices (daily log returns of 1.5% s.d.) on each exchange's sessions, 2018-2019; one
     Shenzhen firm suspended for three sessions around the second event."""
     from analysis.data import calendars
 

@@ -54,3 +54,9 @@ def test_public_source_drops_seed_file_names():
     assert "seeds/" not in out and ".txt" not in out
     assert out.startswith('The Week, "Why US might blacklist Hikvision"; E&T')
     assert "(../shared/prices)" not in fmt.public_source("Suspension: SOURCES.md of the recorded prices (../shared/prices)")
+
+
+def test_and_list_joins_names_in_prose():
+    assert fmt.and_list([]) == "" and fmt.and_list(["Hikvision"]) == "Hikvision"
+    assert fmt.and_list(["Hikvision", "Dahua"]) == "Hikvision and Dahua"
+    assert fmt.and_list(iter(["A", "B", "C"])) == "A, B and C"

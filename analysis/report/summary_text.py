@@ -59,15 +59,8 @@ def _subject(r, members: dict) -> str:
     n = int(r["n"]) if np.isfinite(float(r["n"])) else len(names)
     if n == 1 and names:
         return f"{names[0]}, the one {words.rstrip('s') if words.endswith('firms') else words},"
-    listed = f" ({_and(names)})" if names and len(names) <= 4 else ""
+    listed = f" ({fmt.and_list(names)})" if names and len(names) <= 4 else ""
     return f"the {n} {words}{listed} together"
-
-
-def _and(items) -> str:
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def claim(r, members: dict, window: str = PRIMARY_WINDOW) -> str:
@@ -121,7 +114,7 @@ def group_paragraph(rows: pd.DataFrame, group: str, members: dict, window: str =
 
 
 def _listing(sig: pd.DataFrame) -> str:
-    return _and(f"{_title(r)} ({pct(r['estimate'])})" for _, r in sig.iterrows())
+    return fmt.and_list(f"{_title(r)} ({pct(r['estimate'])})" for _, r in sig.iterrows())
 
 
 def _count(rows: pd.DataFrame, group: str, events: list[str], kind: str) -> str:
@@ -150,7 +143,7 @@ def kinds_paragraph(rows: pd.DataFrame) -> str:
     by_kind = {k: list(ev.loc[ev["kind"] == k, "event_id"]) for k in KIND_WORDS}
     if not all(by_kind.values()):
         have = [KIND_WORDS[k][1] for k, v in by_kind.items() if v]
-        return (f"This run has only {_and(have) or 'no'} events of a known kind, so the two kinds cannot be "
+        return (f"This run has only {fmt.and_list(have) or 'no'} events of a known kind, so the two kinds cannot be "
                 "compared.")
     (r1, rs), (a1, as_) = KIND_WORDS["report"], KIND_WORDS["action"]
     nr, na = len(by_kind["report"]), len(by_kind["action"])

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis import fmt
 from analysis.report import artifacts
 from analysis.report import answer as answer_mod
 from analysis.report import summary_text
@@ -78,9 +79,9 @@ def _first_clause(text: str, limit: int = 130) -> str:
     return s
 
 
-def _and_names(names) -> str:
-    names = list(dict.fromkeys(names))
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+def _names(names) -> str:
+    """'A, B and C' with each name once."""
+    return fmt.and_list(dict.fromkeys(names))
 
 
 def limit_notes(flags) -> list[str]:
@@ -92,10 +93,10 @@ def limit_notes(flags) -> list[str]:
     free = [n for n, f in flags if "censored" not in f]
     notes = []
     if cut:
-        notes.append(f"{_and_names(cut)} still sat at the daily price limit at the window's end, so the move is a "
+        notes.append(f"{_names(cut)} still sat at the daily price limit at the window's end, so the move is a "
                      f"censored lower bound")
     if free:
-        notes.append(f"{_and_names(free)} closed at the daily price limit within the window and traded freely "
+        notes.append(f"{_names(free)} closed at the daily price limit within the window and traded freely "
                      f"again before its end, so the move is not cut short")
     return notes
 
@@ -106,7 +107,7 @@ def carried_note(names) -> str:
     if not names:
         return ""
     verb = "was" if len(names) == 1 else "were"
-    return (f"{_and_names(names)} {verb} already on an earlier version of this list (carried over, not newly "
+    return (f"{_names(names)} {verb} already on an earlier version of this list (carried over, not newly "
             f"named), so for {'it' if len(names) == 1 else 'them'} the act was not new")
 
 
@@ -139,7 +140,7 @@ def cautions(inputs: ReportInputs, rows: pd.DataFrame, window: str = PRIMARY_WIN
         if "spans_suspension" in g.columns:
             sus = [r.name for r in g.itertuples(index=False) if str(r.spans_suspension).lower() == "true"]
             if sus:
-                notes.append(f"{_and_names(sus)} did not trade on some of these days (suspended)")
+                notes.append(f"{_names(sus)} did not trade on some of these days (suspended)")
         if "confounders" in g.columns:
             news = list(dict.fromkeys(_first_clause(w) for v in g["confounders"].dropna()
                                       for w in str(v).split(" | ") if w.strip()))

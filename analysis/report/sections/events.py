@@ -325,7 +325,7 @@ def named_text(meta: dict) -> str:
     named = meta.get("named") or []
     source = "; ".join(meta.get("named_source") or [])
     if named:
-        who = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+        who = fmt.and_list(named)
     elif meta.get("described"):
         who = "none of the studied firms"
     else:
