@@ -201,6 +201,15 @@ def run_study(shared_prices):
     return run
 
 
+@pytest.fixture(scope="session")
+def full_catalog(shared_prices):
+    """The whole catalog fitted once on the recorded prices (defaults, placebo off), shared by
+    the test modules that check results on it."""
+    from analysis.study import EventStudy
+
+    return EventStudy(prices=shared_prices, placebo_draws=0).fit()
+
+
 @pytest.fixture
 def synthetic_study(tmp_path):
     """Run ``EventStudy`` on synthetic prices.

@@ -336,12 +336,6 @@ def test_sensitivity_moves_day0_to_each_alternative_date(tmp_path, synthetic_stu
 # ----------------------------------------------------------------------------- the full catalog
 
 
-@pytest.fixture(scope="module")
-def full_catalog(request):
-    prices = request.getfixturevalue("shared_prices")
-    return EventStudy(prices=prices, placebo_draws=0).fit()
-
-
 @pytest.mark.shared_prices
 def test_what_must_show_on_the_full_catalog(full_catalog):
     res = full_catalog

@@ -47,19 +47,13 @@ def test_window_note_says_censored_when_the_limit_is_the_windows_last_day():
     assert limits.describe_window(state, days, 1, 3) == ""
 
 
-@pytest.fixture(scope="module")
-def catalog_result(request):
-    prices = request.getfixturevalue("shared_prices")
-    return EventStudy(prices=prices, placebo_draws=0).fit()
-
-
 @pytest.mark.shared_prices
-def test_hikvision_limit_down_on_the_ft_report(catalog_result):
-    car = catalog_result.car
+def test_hikvision_limit_down_on_the_ft_report(full_catalog):
+    car = full_catalog.car
     row = car[(car["event_id"] == "ft_sdn_2022") & (car["symbol"] == "002415.SZ") & (car["window"] == "0:0")].iloc[0]
     assert row["limit_flag"].startswith("limit-down on day 0")
     assert "censored" in row["limit_flag"]
-    ar = catalog_result.abnormal_returns
+    ar = full_catalog.abnormal_returns
     day0 = ar[(ar["event_id"] == "ft_sdn_2022") & (ar["symbol"] == "002415.SZ") & (ar["day"] == 0)].iloc[0]
     assert day0["limit"] == "down"
     assert str(day0["date"]) == "2022-05-05"
@@ -106,8 +100,8 @@ def test_abnormal_log_volume_by_hand():
 
 
 @pytest.mark.shared_prices
-def test_volume_spike_on_the_ft_report(catalog_result):
-    v = catalog_result.volume
+def test_volume_spike_on_the_ft_report(full_catalog):
+    v = full_catalog.volume
     hk = v[(v["event_id"] == "ft_sdn_2022") & (v["symbol"] == "002415.SZ")].set_index("day")
     # 117,874,937 shares on 2022-05-05 (recorded file), far above normal
     assert hk.loc[0, "volume"] == pytest.approx(117874937)
