@@ -80,8 +80,13 @@ def event_limit_states(panel, out, st_symbols=()) -> np.ndarray:
     return state
 
 
+#: The words of a window note whose window ends at the limit (readers of car.csv's
+#: ``limit_flag`` test for them).
+CENSORED = "reaction censored"
+
+
 def describe_window(state_row: np.ndarray, days: np.ndarray, a: int, b: int) -> str:
-    """Human note for one firm-event window, e.g. 'limit-down on day 0 (censored; ...)'."""
+    """Human note for one firm-event window, e.g. 'limit-down on day 0 (reaction censored; ...)'."""
     inw = (days >= a) & (days <= b)
     notes = []
     for d, s in zip(days[inw], state_row[inw]):
@@ -94,7 +99,7 @@ def describe_window(state_row: np.ndarray, days: np.ndarray, a: int, b: int) -> 
     text = "; ".join(notes)
     last = days[inw][state_row[inw] != 0].max()
     if last == b:
-        text += f" (reaction censored; continues after day {b:+d})" if b else " (reaction censored; continues on day +1)"
+        text += f" ({CENSORED}; continues after day {b:+d})" if b else f" ({CENSORED}; continues on day +1)"
     return text
 
 

@@ -86,11 +86,14 @@ def _names(names) -> str:
 
 def limit_notes(flags) -> list[str]:
     """What the daily price limit means for a cell's number, from its firms' ``(name, limit_flag)``
-    (car.csv): a firm still at the limit on the window's last day (flag says 'censored') makes the
+    (car.csv): a firm still at the limit on the window's last day (:data:`~analysis.inference.limits.CENSORED`
+    in its flag) makes the
     move a censored lower bound; a firm whose limit run ended inside the window does not."""
     flags = [(n, f) for n, f in flags if isinstance(f, str) and f.strip()]
-    cut = [n for n, f in flags if "censored" in f]
-    free = [n for n, f in flags if "censored" not in f]
+    from analysis.inference.limits import CENSORED
+
+    cut = [n for n, f in flags if CENSORED in f]
+    free = [n for n, f in flags if CENSORED not in f]
     notes = []
     if cut:
         notes.append(f"{_names(cut)} still sat at the daily price limit at the window's end, so the move is a "
