@@ -33,7 +33,7 @@ from analysis.inference.portfolio import firm_sq_p
 from analysis.results import EventStudyResults
 from analysis.inference import flags as flags_mod
 from analysis.vocab import (ALL, DEFAULT_CALIBRATION_DRAWS, DEFAULT_ESTIMATION, DEFAULT_EXCLUDE_DAYS, DEFAULT_MIN_OBS, DEFAULT_MODEL,
-                            DEFAULT_WINDOWS, GROUP_ORDER, HEADLINE_TEST, MAX_RELATIVE_DAY, NAMED, PRIMARY_WINDOW,
+                            DEFAULT_WINDOWS, GROUP_ORDER, HEADLINE_TEST, MAX_RELATIVE_DAY, NAMED, PRIMARY_WINDOW, REMOVED,
                             as_windows, format_window)
 
 
@@ -272,12 +272,14 @@ class EventStudy:
 
     def firm_groups(self, frame: pd.DataFrame, event_of=None) -> np.ndarray:
         """The group of each firm-event (event_id, symbol, role rows): for an event with rows in
-        ``event_firms``, ``named`` (relation named), else ``peer`` for Chinese firms (roles target
+        ``event_firms``, ``named`` (relation named), ``removed`` (relation removed: its own group,
+        never in the primary family), else ``peer`` for Chinese firms (roles target
         and peer) and ``supplier`` for US suppliers; for an event without rows, its role.
         ``event_of``: the catalog event of each row when ``frame`` holds other ids."""
         ef = self.event_firms
         covered = set(ef["event_id"])
         named = set(zip(ef.loc[ef["relation"] == NAMED, "event_id"], ef.loc[ef["relation"] == NAMED, "symbol"]))
+        removed = set(zip(ef.loc[ef["relation"] == REMOVED, "event_id"], ef.loc[ef["relation"] == REMOVED, "symbol"]))
         events = frame["event_id"] if event_of is None else event_of
         out = []
         for e, sym, role in zip(events, frame["symbol"], frame["role"]):
@@ -285,6 +287,8 @@ class EventStudy:
                 out.append(role)
             elif (e, sym) in named:
                 out.append(NAMED)
+            elif (e, sym) in removed:
+                out.append(REMOVED)
             else:
                 out.append({"target": "peer", "peer": "peer", "supplier": "supplier"}.get(role, role))
         return np.array(out, dtype=object)

@@ -180,6 +180,22 @@ def test_not_named_rows_give_no_named_group_and_a_header_only_file_keeps_roles(t
     assert set(res.tests["group"]) == {"target", "peer", "supplier", "all"}
 
 
+def test_removed_firms_form_their_own_group_outside_the_primary_family(tmp_path, synthetic_study):
+    """Issue 18: a firm an act took off a list (relation removed) is its own group ``removed``:
+    reported with its tests, not among the peers, and never in the primary family (p_holm)."""
+    res = _groups_study(tmp_path, synthetic_study, [("ev_a", "AAA", "named"), ("ev_a", "BBB", "removed")])
+    car = res.car[res.car["window"] == "0:0"].set_index(["event_id", "symbol"])["group"]
+    assert dict(car["ev_a"]) == {"AAA": "named", "BBB": "removed", "CCC": "peer", "DDD": "supplier",
+                                 "EEE": "supplier"}
+    t = res.tests[res.tests["event_id"] == "ev_a"]
+    assert list(dict.fromkeys(t["group"])) == ["named", "peer", "supplier", "removed", "all"]
+    removed = t[t["group"] == "removed"]
+    assert set(removed["n"]) == {1}
+    assert removed["p_holm"].isna().all() and not removed["primary"].any()
+    assert t[(t["group"] == "named") & (t["window"] == res.study.primary_window)
+             & (t["test"] == "portfolio")]["primary"].all()
+
+
 def test_explicit_event_firms_naming_an_unknown_event_is_a_user_error(tmp_path, synthetic_study):
     from analysis.errors import UserError
 

@@ -27,8 +27,9 @@ SHORT_TITLE_MAX = 40
 EVENT_FIRM_COLUMNS = ("event_id", "symbol", "relation", "source")
 #: ``named``: the act or report named this firm (or its parent); ``not_named``: the file says the
 #: event named no such firm (an event with only such rows has no ``named`` group, but its other
-#: firms are still grouped as not named).
-RELATIONS = ("named", "not_named")
+#: firms are still grouped as not named); ``removed``: the act took the firm off a list it was on
+#: (its own group, :data:`analysis.vocab.REMOVED`: reported, never in the primary family).
+RELATIONS = ("named", "not_named", "removed")
 #: Optional event_firms column: ``yes`` when the act only carried a named firm over from an
 #: earlier version of the same list (not a new addition); empty or ``no`` otherwise.
 CARRIED_OVER = "carried_over"
