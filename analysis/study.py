@@ -22,6 +22,7 @@ from analysis import tables
 from analysis.data import calendars
 from analysis.data import catalog as catalog_mod
 from analysis.data.factors import default_factors, load_factors
+from analysis.data.news_days import place_confounders
 from analysis.errors import UserError
 from analysis.estimation import engine
 from analysis.estimation.models import get_model
@@ -150,8 +151,10 @@ class EventStudy:
                                       catalog_mod.EVENT_FIRM_COLUMNS, events=ids, symbols=syms)
         self.event_dates = self._side(event_dates, catalog_mod.DEFAULT_EVENT_DATES, catalog_mod.load_event_dates,
                                       [*catalog_mod.EVENT_DATE_COLUMNS, "announced"], events=self.catalog)
-        self.confounders = self._side(confounders, catalog_mod.DEFAULT_CONFOUNDERS, catalog_mod.load_confounders,
-                                      [*catalog_mod.CONFOUNDER_COLUMNS, "day"], symbols=syms)
+        # each item placed on each market by the events' day-0 rule (day_US, day_CN, ...; issue 18)
+        self.confounders = place_confounders(self._side(
+            confounders, catalog_mod.DEFAULT_CONFOUNDERS, catalog_mod.load_confounders,
+            [*catalog_mod.CONFOUNDER_COLUMNS, "announced", "day"], symbols=syms))
         if event_ids:
             self.events = catalog_mod.select_events(self.events, list(event_ids))
         if symbols:
@@ -360,7 +363,8 @@ class EventStudy:
         return {
             "overlaps": flags_mod.overlaps(ids, sec, p0, lo, hi, panel.catalog_day0),
             "driver_day": day, "driver_ar": ar, "off_day0_driver": off,
-            "confounders": flags_mod.confounders(panel.store, sec, p0, sym, lo, hi, self.confounders),
+            "confounders": flags_mod.confounders(panel.store, sec, p0, sym, lo, hi, self.confounders,
+                                                 f["exchange"].to_numpy()[rows]),
         }
 
     def fit(self) -> EventStudyResults:

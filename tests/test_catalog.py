@@ -255,12 +255,26 @@ BAD_INPUT = {
                                          ["catalog"]),
     "event_dates duplicate": (dates_loader, ED, ["b_2,effective,2020-02-01,s", "b_2,effective,2020-03-01,s"], 2,
                               "date_kind", ["duplicate"]),
-    "confounders bad date": (confounders_loader, CF, ["2019-05-32,,FOMC,src"], 1, "date", []),
-    "confounders date with time": (confounders_loader, CF, ["2019-05-01T14:00-04:00,,FOMC,src"], 1, "date",
-                                   ["YYYY-MM-DD"]),
-    "confounders unknown symbol": (confounders_loader, CF, ["2019-05-01,,FOMC,src", "2019-05-02,NVDA,results,src"],
+    "confounders bad date": (confounders_loader, CF, ["2019-05-32,,US,minor,FOMC,src"], 1, "announced_at", []),
+    "confounders time without offset": (confounders_loader, CF, ["2019-05-01T14:00,,US,minor,FOMC,src"], 1,
+                                        "announced_at", ["offset"]),
+    "confounders old date column": (confounders_loader, "date,symbol,what,source", ["2019-05-01,,FOMC,src"], 0,
+                                    "date", ["unknown column"]),
+    "confounders missing markets": (confounders_loader, "announced_at,symbol,severity,what,source",
+                                    ["2019-05-01,,minor,FOMC,src"], 0, "markets", ["missing column"]),
+    "confounders bad markets": (confounders_loader, CF, ["2019-05-01,,US,minor,FOMC,src",
+                                                         "2019-05-02,,HK,minor,HSI,src"], 2, "markets",
+                                ["'HK'", "US, CN, all"]),
+    "confounders empty markets": (confounders_loader, CF, ["2019-05-01,,,minor,FOMC,src"], 1, "markets", ["empty"]),
+    "confounders bad severity": (confounders_loader, CF, ["2019-05-01,,US,high,FOMC,src"], 1, "severity",
+                                 ["'high'", "major, minor"]),
+    "confounders severity case": (confounders_loader, CF, ["2019-05-01,,US,Major,FOMC,src"], 1, "severity",
+                                  ["'Major'"]),
+    "confounders empty severity": (confounders_loader, CF, ["2019-05-01,,US,,FOMC,src"], 1, "severity", ["empty"]),
+    "confounders unknown symbol": (confounders_loader, CF, ["2019-05-01,,US,minor,FOMC,src",
+                                                            "2019-05-02,NVDA,US,major,results,src"],
                                    2, "symbol", ["unknown symbol"]),
-    "confounders empty what": (confounders_loader, CF, ["2019-05-01,AMBA,,src"], 1, "what", ["empty"]),
+    "confounders empty what": (confounders_loader, CF, ["2019-05-01,AMBA,US,minor,,src"], 1, "what", ["empty"]),
 }
 
 
@@ -283,9 +297,14 @@ def test_event_files_good_rows_and_lenient_mode(tmp_path):
                                "a_1,publication,2019-05-21,s"))
     assert list(dates["date_kind"]) == ["announcement", "publication"]
     assert dates.loc[1, "announced"] == pd.Timestamp("2019-05-21")
-    conf = confounders_loader(write(tmp_path, "c.csv", CF, "2019-05-01,,FOMC,src", "2019-05-02,AMBA,results,src"))
+    conf = confounders_loader(write(tmp_path, "c.csv", CF, "2019-05-01T14:00-04:00,,US,minor,FOMC,src",
+                                    "2019-05-02,AMBA,all,major,results,src"))
     assert list(conf["symbol"]) == ["", "AMBA"] and conf.loc[0, "day"] == pd.Timestamp("2019-05-01")
-    no_symbol_column = confounders_loader(write(tmp_path, "c2.csv", "date,what,source", "2019-05-01,FOMC,src"))
+    assert conf.loc[0, "announced"] == pd.Timestamp("2019-05-01 18:00", tz="UTC")
+    assert conf.loc[1, "announced"] == pd.Timestamp("2019-05-02")  # date only: naive midnight
+    assert list(conf["markets"]) == ["US", "all"] and list(conf["severity"]) == ["minor", "major"]
+    no_symbol_column = confounders_loader(write(tmp_path, "c2.csv", "announced_at,markets,severity,what,source",
+                                                "2019-05-01,CN,minor,FOMC,src"))
     assert list(no_symbol_column["symbol"]) == [""]
 
 

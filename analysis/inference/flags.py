@@ -7,8 +7,9 @@ event's reaction.
   ``off_day0_driver`` when that day is not day 0, |AR| > 3 sigma (the firm's estimation-window
   residual sd) and |AR| > 0.5 |CAR|: most of the CAR is one day other than the event's own.
   Windows of one day are never flagged;
-- ``confounders``: known firm or market news (``data/confounders.csv``) whose first session on
-  or after its date, on the security's exchange, lies inside the window.
+- ``confounders``: known firm or market news (``data/confounders.csv``) that lands inside the
+  window: on the first session of the security's market closing after the news (the events' day-0
+  rule, :mod:`analysis.data.news_days`), and only on the markets the item names.
 
 Windows are given per firm-event: ``lo``, ``hi`` (N, W) relative days, so the same functions
 serve the requested windows and the limit-extended ones (:func:`limit_extended_k`).
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from analysis.data.news_days import day_column, market_of
 
 #: How many estimation sigmas a day's AR must exceed to be an off-day-0 driver.
 DRIVER_SIGMAS = 3.0
@@ -98,30 +101,63 @@ def _car_of(out, rows, lo, hi) -> np.ndarray:
     return np.where(enters, np.nan_to_num(out.ar[rows])[:, None, :], 0.0).sum(axis=2)
 
 
-def confounders(store, sec, p0, symbols, lo, hi, table: pd.DataFrame | None) -> np.ndarray:
-    """(N, W) ' | '-joined ``what`` of the confounders (date, symbol '' = market, what) whose
-    first session on or after their date, for the security, lies in [p0 + lo, p0 + hi]."""
+def confounder_rows(store, sec, p0, symbols, lo, hi, table: pd.DataFrame | None, exchanges=None) -> np.ndarray:
+    """(N, W) object array of int arrays: the rows of ``table`` (positions) whose news lands inside
+    [p0 + lo, p0 + hi] for the firm-event's security.
+
+    Where an item lands: with ``exchanges`` (N,) and a placed table
+    (:func:`analysis.data.news_days.place_confounders`: ``day_<market>`` columns), the session on
+    which it first reaches the security's market (NaT: it does not reach that market); otherwise
+    the first session on or after its calendar ``day``. A firm item (``symbol`` set) applies to
+    that security only. Readers of ``severity`` (major / minor) index the table with these rows.
+    """
     N = len(sec)
     lo, hi = _per_row(lo, hi, N)
-    out = np.full(lo.shape, "", dtype=object)
+    out = np.empty(lo.shape, dtype=object)
+    empty = np.zeros(0, dtype=np.int64)
+    for idx in np.ndindex(*lo.shape):
+        out[idx] = empty
     if table is None or not len(table):
         return out
-    day_num = (pd.to_datetime(table["day"]).to_numpy().astype("datetime64[D]")
-               - np.datetime64("1970-01-01", "D")).astype(np.int64)
-    whats = table["what"].to_numpy()
     syms = table["symbol"].fillna("").to_numpy()
-    cache: dict[int, np.ndarray] = {}
+
+    def as_num(col) -> tuple[np.ndarray, np.ndarray]:
+        d = pd.to_datetime(table[col])
+        num = (d.to_numpy().astype("datetime64[D]") - np.datetime64("1970-01-01", "D")).astype(np.int64)
+        return num, d.notna().to_numpy()
+
+    placed = exchanges is not None
+    cache: dict[tuple, np.ndarray] = {}
     for i in range(N):
         s = int(sec[i])
-        if s not in cache:
+        col = day_column(market_of(str(exchanges[i]))) if placed else "day"
+        if placed and col not in table.columns:
+            col = "day"
+        key = (s, col)
+        if key not in cache:
+            num, ok = as_num(col)
             seg = store.dates[store.start[s]: store.start[s] + store.length[s]]
-            pos = np.searchsorted(seg, day_num)
-            cache[s] = np.where(pos < len(seg), pos, -10**9)
-        pos = cache[s]
+            pos = np.searchsorted(seg, num)
+            cache[key] = np.where(ok & (pos < len(seg)), pos, -10**9)
+        pos = cache[key]
         applies = (syms == "") | (syms == symbols[i])
         for j in range(lo.shape[1]):
-            hit = applies & (pos >= p0[i] + lo[i, j]) & (pos <= p0[i] + hi[i, j])
-            out[i, j] = CONFOUNDER_SEP.join(dict.fromkeys(whats[hit]))
+            out[i, j] = np.nonzero(applies & (pos >= p0[i] + lo[i, j]) & (pos <= p0[i] + hi[i, j]))[0]
+    return out
+
+
+def confounders(store, sec, p0, symbols, lo, hi, table: pd.DataFrame | None, exchanges=None) -> np.ndarray:
+    """(N, W) ' | '-joined ``what`` of the confounders landing in [p0 + lo, p0 + hi] for the
+    security (:func:`confounder_rows`: on its market's first session after the news when
+    ``exchanges`` and a placed table are given), '' when none."""
+    rows = confounder_rows(store, sec, p0, symbols, lo, hi, table, exchanges)
+    out = np.full(rows.shape, "", dtype=object)
+    if table is None or not len(table):
+        return out
+    whats = table["what"].to_numpy()
+    for idx in np.ndindex(*rows.shape):
+        if len(rows[idx]):
+            out[idx] = CONFOUNDER_SEP.join(dict.fromkeys(whats[rows[idx]]))
     return out
 
 

@@ -115,7 +115,7 @@ def confounders(car: pd.DataFrame, ar: pd.DataFrame | None, listed: pd.DataFrame
                 if not what or key in seen or (conf_sym and conf_sym != sym):
                     continue
                 seen.add(key)
-                date = pd.Timestamp(row["date"]) if row is not None else None
+                date = _landing(row)
                 short = _short(what)
                 if not conf_sym:
                     market.append(f"{short} ({fmt.date_text(date)})" if date is not None else short)
@@ -135,6 +135,15 @@ def confounders(car: pd.DataFrame, ar: pd.DataFrame | None, listed: pd.DataFrame
         if parts:
             out.append(f"{titles.get(ev, ev)}: " + ". ".join(parts) + ".")
     return out
+
+
+def _landing(row) -> pd.Timestamp | None:
+    """A listed confounder's first session on the markets it reaches (its ``day_<market>`` columns,
+    :func:`analysis.data.news_days.place_confounders`), else its calendar day; None if unlisted."""
+    if row is None:
+        return None
+    placed = [pd.Timestamp(row[c]) for c in row.index if str(c).startswith("day_") and pd.notna(row[c])]
+    return min(placed) if placed else pd.Timestamp(row["day"])
 
 
 def _short(what: str, limit: int = 110) -> str:
@@ -256,6 +265,7 @@ def placebo_short(inputs: ReportInputs, titles: dict) -> list[str]:
 def build(inputs: ReportInputs) -> list[dict]:
     """``[{"title", "items": [...]}]``, empty categories left out."""
     from analysis.data.catalog import DEFAULT_CONFOUNDERS, load_confounders
+    from analysis.data.news_days import place_confounders
 
     titles, names = _titles(inputs), _names(inputs)
     car = study_table(inputs, artifacts.STUDY_CAR)
@@ -263,7 +273,8 @@ def build(inputs: ReportInputs) -> list[dict]:
     ar = study_table(inputs, artifacts.STUDY_AR)
     rows = primary(inputs)
     try:
-        listed = load_confounders(inputs.run.cfg.parameters.get("confounders") or DEFAULT_CONFOUNDERS, strict=False)
+        listed = place_confounders(load_confounders(inputs.run.cfg.parameters.get("confounders")
+                                                    or DEFAULT_CONFOUNDERS, strict=False))
     except Exception:  # noqa: BLE001 - a caveat list must not sink the PDF; the study already checked the file
         listed = None
     cats = [
