@@ -417,8 +417,9 @@ class EventStudy:
     def _limit_extended(self, panel: Panel, out: engine.EngineResult) -> pd.DataFrame:
         """car.csv rows of the limit-extended windows 0:k (A-shares whose day-0 close is at the
         daily limit; :func:`analysis.inference.flags.limit_extended_k`), with their flags."""
-        state = limits.event_limit_states(panel, out)
-        k = flags_mod.limit_extended_k(state, out.days)
+        state, locked = limits.event_limit_arrays(panel, out)
+        # a suspended day 0 starts the run at the first trade after it (issue 18: one-price reopenings)
+        k = flags_mod.limit_extended_k(state, out.days, start=flags_mod.day0_cover(out.valid, out.span, out.days))
         k[~out.ok] = -1
         parts = []
         for kk in sorted(set(k[k >= 0])):
@@ -432,7 +433,8 @@ class EventStudy:
             extra = self.flag_columns(panel, res_k, np.array([0]), np.array([kk]), sel)
             for name, values in extra.items():
                 frame[name] = values[:, 0]
-            frame["limit_flag"] = [limits.describe_window(state[i], out.days, 0, int(kk)) for i in sel]
+            frame["limit_flag"] = [limits.describe_window(state[i], out.days, 0, int(kk), locked[i],
+                                                          np.where(out.valid[i], out.span[i], 1)) for i in sel]
             frame["sq_p"] = firm_sq_p(res_k)[sel, 0]
             frame["_row"] = sel
             parts.append(frame)

@@ -161,14 +161,25 @@ def confounders(store, sec, p0, symbols, lo, hi, table: pd.DataFrame | None, exc
     return out
 
 
-def limit_extended_k(state: np.ndarray, days: np.ndarray, max_k: int = LIMIT_RUN_MAX) -> np.ndarray:
+def day0_cover(valid: np.ndarray, span: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """(N,) column of the first return covering day 0: day 0's own, or, when day 0 is suspended,
+    the first trade after it, whose return spans back over day 0 (its coverage [d - span + 1, d]
+    holds 0); -1 when none. valid, span: (N, L) of the engine result on relative ``days``."""
+    days = np.asarray(days)
+    covers = valid & (days[None, :] >= 0) & (days[None, :] - np.maximum(span, 1) + 1 <= 0)
+    return np.where(covers.any(axis=1), covers.argmax(axis=1), -1)
+
+
+def limit_extended_k(state: np.ndarray, days: np.ndarray, max_k: int = LIMIT_RUN_MAX, start=None) -> np.ndarray:
     """(N,) k of the limit-extended window 0:k, or -1: for a firm-event whose day-0 close is at
     the daily limit, the first later session whose close is off the limit, at most ``max_k``.
 
     state: (N, L) limit states (+1 up, -1 down, 0 off or no return) on relative ``days``
     (:func:`analysis.inference.limits.event_limit_states`). Counting stops at a session that is
     off the limit in the same direction; when every session up to ``max_k`` is at the limit, k =
-    ``max_k``.
+    ``max_k``. ``start`` (N,): the column of the return covering day 0 (:func:`day0_cover`;
+    default day 0's own): a suspended day 0 whose first trade after it closes at the limit (a
+    one-price reopening) starts the run there.
     """
     days = np.asarray(days)
     N = state.shape[0]
@@ -177,14 +188,22 @@ def limit_extended_k(state: np.ndarray, days: np.ndarray, max_k: int = LIMIT_RUN
     if not len(zero):
         return k
     z = zero[0]
-    for i in np.nonzero(state[:, z] != 0)[0]:
-        direction = state[i, z]
+    start = np.full(N, z, dtype=np.int64) if start is None else np.asarray(start, dtype=np.int64)
+    has = start >= 0
+    first = np.where(has, state[np.arange(N), np.where(has, start, 0)], 0)
+    for i in np.nonzero(first != 0)[0]:
+        direction, c = first[i], int(start[i])
         k[i] = max_k
-        for d in range(1, max_k + 1):
-            col = z + d
-            if col >= len(days) or state[i, col] != direction:
+        for col in range(c + 1, len(days)):
+            d = int(days[col])
+            if d > max_k:
+                break
+            if state[i, col] != direction:
                 k[i] = d
                 break
+        else:
+            k[i] = max_k
+        k[i] = max(k[i], int(days[c]))
     return k
 
 
