@@ -27,7 +27,7 @@ from analysis.errors import UserError
 from analysis.estimation import engine
 from analysis.estimation.models import get_model
 from analysis.estimation.panel import Panel, build_panel
-from analysis.inference import calibration, limits, multiple, placebo, volume
+from analysis.inference import calibration, limits, multiple, placebo, timing, volume
 from analysis.inference.battery import run_battery
 from analysis.inference.cells import Cells, build_cells
 from analysis.inference.portfolio import firm_sq_p
@@ -443,19 +443,27 @@ class EventStudy:
     def sensitivity(self, frames=None, errors=None) -> pd.DataFrame:
         """The headline group test (:data:`analysis.vocab.HEADLINE_TEST`) with day 0 moved to each
         date of ``event_dates`` (and, as the baseline, the catalog's announcement) for the events
-        of the run that have an alternative date: rows of tables.SENSITIVITY_COLUMNS.
+        of the run that have an alternative date, and, for every date-only event, to the
+        announcement taken as made after the US close (``date_kind`` ``after_close``,
+        :mod:`analysis.inference.timing`): rows of tables.SENSITIVITY_COLUMNS.
         The groups are the event's own; the estimation windows leave out the catalog's event
         days as in the main run; no placebo draws."""
         ed = self.event_dates
         ed = ed[ed["event_id"].isin(set(self.events["event_id"]))]
         alt = ed[ed["date_kind"] != "announcement"]
-        if alt.empty:
+        date_only = self.events["date_only"].astype(bool) if "date_only" in self.events.columns else pd.Series(
+            [pd.Timestamp(a).tzinfo is None for a in self.events["announced"]], index=self.events.index)
+        if alt.empty and not date_only.any():
             return tables.empty_sensitivity()
         rows = []
-        for ev in self.events[self.events["event_id"].isin(set(alt["event_id"]))].itertuples(index=False):
+        has_alt = self.events["event_id"].isin(set(alt["event_id"])) | date_only
+        for ev, only in zip(self.events[has_alt].itertuples(index=False), date_only[has_alt]):
             rows.append((ev.event_id, "announcement", ev.announced_at, ev.announced))
             for r in alt[alt["event_id"] == ev.event_id].itertuples(index=False):
                 rows.append((ev.event_id, r.date_kind, r.announced_at, r.announced))
+            if only:  # the 09:00 assumption's alternative: after the US close (US day 0 one session later)
+                rows.append((ev.event_id, timing.AFTER_CLOSE, timing.after_close_text(ev.announced),
+                             timing.after_close_instant(ev.announced)))
         moved = pd.DataFrame({"event_id": [f"{e}@{k}" for e, k, _, _ in rows],
                               "announced_at": [a for _, _, a, _ in rows],
                               "announced": pd.Series([t for _, _, _, t in rows], dtype=object)})

@@ -287,8 +287,49 @@ def build(inputs: ReportInputs) -> list[dict]:
         ("What this design can detect", design(rows)),
         ("Number of tests", multiplicity(tests, rows, titles)),
         ("Placebo draws short of the request", placebo_short(inputs, titles)),
+        ("Time of day of date-only news", after_close(tests, _sensitivity(inputs), titles, names)),
     ]
     return [{"title": t, "lead": LEADS.get(t, ""), "items": items} for t, items in cats if items]
+
+
+def _sensitivity(inputs: ReportInputs) -> pd.DataFrame | None:
+    """The run's sensitivity.csv (its study folder), None when absent or unreadable."""
+    path = artifacts.study_dir(inputs.root) / "sensitivity.csv"
+    if not path.is_file():
+        return None
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError):
+        return None
+
+
+def after_close(tests: pd.DataFrame | None, sensitivity: pd.DataFrame | None, titles: dict,
+                names: dict) -> list[str]:
+    """Whether a conclusion of the primary family (Holm at 5%) changes when every date-only
+    announcement is taken as made after the US close (:func:`analysis.inference.timing.conclusions`)."""
+    from analysis.inference import timing
+
+    if tests is None or sensitivity is None or "date_kind" not in sensitivity.columns:
+        return []
+    moved = sensitivity[sensitivity["date_kind"] == timing.AFTER_CLOSE]
+    if moved.empty or "p_value" not in tests.columns:
+        return []
+    c = timing.conclusions(tests, sensitivity)
+    n_events = moved["event_id"].nunique()
+    changed = c[c["changed"]]
+    head = (f"{n_events} event{'s have' if n_events != 1 else ' has'} no time of day and "
+            f"{'are' if n_events != 1 else 'is'} taken as announced at 09:00 New York time; taken "
+            "instead as announced after the US close (US day 0 one session later, A-share day 0 unchanged), ")
+    if changed.empty:
+        return [head + f"no conclusion of the primary family changes (Holm-adjusted p below 5% for the same "
+                       f"{int(c['significant_main'].sum())} of {len(c)} rows)."]
+    parts = []
+    for r in changed.itertuples(index=False):
+        was = "significant" if r.significant_main else "not significant"
+        now = "significant" if r.significant_moved else "not significant"
+        parts.append(f"{titles.get(r.event_id, r.event_id)}, {group_label(r.group).lower()}: {was} -> {now} "
+                     f"(Holm p {fmt.pvalue(r.p_holm_main)} -> {fmt.pvalue(r.p_holm_moved)})")
+    return [head + f"{len(changed)} of {len(c)} primary conclusions change: " + "; ".join(parts) + "."]
 
 
 #: One sentence under each category's heading: what the flag means for the numbers.
@@ -307,4 +348,6 @@ LEADS = {
                                    "\"not distinguishable\" is not \"no effect\".",
     "Number of tests": "",
     "Placebo draws short of the request": "",
+    "Time of day of date-only news": "sensitivity.csv, date_kind after_close: the headline test with the US day 0 "
+                                     "of every date-only event one session later.",
 }
