@@ -1,5 +1,6 @@
-"""Command line: ``python -m analysis study ...``, ``python -m analysis report ...`` and
-``python -m analysis compile`` (fill the compiled kernels' cache; ``make`` runs it at install).
+"""Command line: ``python -m analysis study ...``, ``python -m analysis report ...``,
+``python -m analysis compile`` (fill the compiled kernels' cache; ``make`` runs it at install) and
+``python -m analysis events-doc`` (write ``docs/events.md`` from the data files).
 
 Exit codes: 0 success (skipped firms included), 2 user error (one line on stderr, never a
 traceback), 1 a failure of the machine (disk full, file too large: one line) or an unexpected one.
@@ -94,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("compile", help="compile the numba kernels into their on-disk cache (make runs it at "
                                    "install, so no run pays the ~15 s compilation)")
 
+    d = sub.add_parser("events-doc", help="write docs/events.md, the event record, from the data files")
+    d.add_argument("--out", metavar="FILE", help="where to write it (default docs/events.md)")
+    d.add_argument("--check", action="store_true", help="write nothing; exit 2 when the file is not current")
     r = sub.add_parser("report", help="run the notebooks with papermill and build the PDF")
     r.add_argument("--prices", metavar="DIR", help="folder of <SYMBOL>.csv recorded prices (default: Yahoo + cache)")
     r.add_argument("--config", metavar="FILE", help="pipeline configuration (default reports config in the repo)")
@@ -182,11 +186,27 @@ def _join_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
+def cmd_events_doc(args) -> int:
+    """Write (or, with --check, compare) the event record page."""
+    from analysis.report import event_record
+
+    path = Path(args.out) if args.out else event_record.EVENTS_DOC
+    if args.check:
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if current != event_record.events_doc_text():
+            raise UserError(f"{path} is not current: run {event_record.COMMAND}")
+        print(f"{path} is current")
+        return 0
+    print(event_record.write_events_doc(path))
+    return 0
+
+
 def main(argv=None) -> int:
     argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
     try:
         args = build_parser().parse_args(argv)
-        return {"study": cmd_study, "report": cmd_report, "compile": cmd_compile}[args.command](args)
+        return {"study": cmd_study, "report": cmd_report, "compile": cmd_compile,
+                "events-doc": cmd_events_doc}[args.command](args)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -22,18 +22,19 @@ from analysis import tables
 from analysis.data import calendars
 from analysis.data import catalog as catalog_mod
 from analysis.data.factors import default_factors, load_factors
+from analysis.data.news_days import place_confounders
 from analysis.errors import UserError
 from analysis.estimation import engine
 from analysis.estimation.models import get_model
 from analysis.estimation.panel import Panel, build_panel
-from analysis.inference import calibration, limits, multiple, placebo, volume
+from analysis.inference import calibration, limits, multiple, placebo, timing, volume
 from analysis.inference.battery import run_battery
 from analysis.inference.cells import Cells, build_cells
 from analysis.inference.portfolio import firm_sq_p
 from analysis.results import EventStudyResults
 from analysis.inference import flags as flags_mod
 from analysis.vocab import (ALL, DEFAULT_CALIBRATION_DRAWS, DEFAULT_ESTIMATION, DEFAULT_EXCLUDE_DAYS, DEFAULT_MIN_OBS, DEFAULT_MODEL,
-                            DEFAULT_WINDOWS, GROUP_ORDER, HEADLINE_TEST, MAX_RELATIVE_DAY, NAMED, PRIMARY_WINDOW,
+                            DEFAULT_WINDOWS, GROUP_ORDER, HEADLINE_TEST, MAX_RELATIVE_DAY, NAMED, PRIMARY_WINDOW, REMOVED,
                             as_windows, format_window)
 
 
@@ -150,8 +151,10 @@ class EventStudy:
                                       catalog_mod.EVENT_FIRM_COLUMNS, events=ids, symbols=syms)
         self.event_dates = self._side(event_dates, catalog_mod.DEFAULT_EVENT_DATES, catalog_mod.load_event_dates,
                                       [*catalog_mod.EVENT_DATE_COLUMNS, "announced"], events=self.catalog)
-        self.confounders = self._side(confounders, catalog_mod.DEFAULT_CONFOUNDERS, catalog_mod.load_confounders,
-                                      [*catalog_mod.CONFOUNDER_COLUMNS, "day"], symbols=syms)
+        # each item placed on each market by the events' day-0 rule (day_US, day_CN, ...; issue 18)
+        self.confounders = place_confounders(self._side(
+            confounders, catalog_mod.DEFAULT_CONFOUNDERS, catalog_mod.load_confounders,
+            [*catalog_mod.CONFOUNDER_COLUMNS, "announced", "day"], symbols=syms))
         if event_ids:
             self.events = catalog_mod.select_events(self.events, list(event_ids))
         if symbols:
@@ -272,12 +275,14 @@ class EventStudy:
 
     def firm_groups(self, frame: pd.DataFrame, event_of=None) -> np.ndarray:
         """The group of each firm-event (event_id, symbol, role rows): for an event with rows in
-        ``event_firms``, ``named`` (relation named), else ``peer`` for Chinese firms (roles target
+        ``event_firms``, ``named`` (relation named), ``removed`` (relation removed: its own group,
+        never in the primary family), else ``peer`` for Chinese firms (roles target
         and peer) and ``supplier`` for US suppliers; for an event without rows, its role.
         ``event_of``: the catalog event of each row when ``frame`` holds other ids."""
         ef = self.event_firms
         covered = set(ef["event_id"])
         named = set(zip(ef.loc[ef["relation"] == NAMED, "event_id"], ef.loc[ef["relation"] == NAMED, "symbol"]))
+        removed = set(zip(ef.loc[ef["relation"] == REMOVED, "event_id"], ef.loc[ef["relation"] == REMOVED, "symbol"]))
         events = frame["event_id"] if event_of is None else event_of
         out = []
         for e, sym, role in zip(events, frame["symbol"], frame["role"]):
@@ -285,6 +290,8 @@ class EventStudy:
                 out.append(role)
             elif (e, sym) in named:
                 out.append(NAMED)
+            elif (e, sym) in removed:
+                out.append(REMOVED)
             else:
                 out.append({"target": "peer", "peer": "peer", "supplier": "supplier"}.get(role, role))
         return np.array(out, dtype=object)
@@ -356,7 +363,8 @@ class EventStudy:
         return {
             "overlaps": flags_mod.overlaps(ids, sec, p0, lo, hi, panel.catalog_day0),
             "driver_day": day, "driver_ar": ar, "off_day0_driver": off,
-            "confounders": flags_mod.confounders(panel.store, sec, p0, sym, lo, hi, self.confounders),
+            "confounders": flags_mod.confounders(panel.store, sec, p0, sym, lo, hi, self.confounders,
+                                                 f["exchange"].to_numpy()[rows]),
         }
 
     def fit(self) -> EventStudyResults:
@@ -409,8 +417,9 @@ class EventStudy:
     def _limit_extended(self, panel: Panel, out: engine.EngineResult) -> pd.DataFrame:
         """car.csv rows of the limit-extended windows 0:k (A-shares whose day-0 close is at the
         daily limit; :func:`analysis.inference.flags.limit_extended_k`), with their flags."""
-        state = limits.event_limit_states(panel, out)
-        k = flags_mod.limit_extended_k(state, out.days)
+        state, locked = limits.event_limit_arrays(panel, out)
+        # a suspended day 0 starts the run at the first trade after it (issue 18: one-price reopenings)
+        k = flags_mod.limit_extended_k(state, out.days, start=flags_mod.day0_cover(out.valid, out.span, out.days))
         k[~out.ok] = -1
         parts = []
         for kk in sorted(set(k[k >= 0])):
@@ -424,7 +433,8 @@ class EventStudy:
             extra = self.flag_columns(panel, res_k, np.array([0]), np.array([kk]), sel)
             for name, values in extra.items():
                 frame[name] = values[:, 0]
-            frame["limit_flag"] = [limits.describe_window(state[i], out.days, 0, int(kk)) for i in sel]
+            frame["limit_flag"] = [limits.describe_window(state[i], out.days, 0, int(kk), locked[i],
+                                                          np.where(out.valid[i], out.span[i], 1)) for i in sel]
             frame["sq_p"] = firm_sq_p(res_k)[sel, 0]
             frame["_row"] = sel
             parts.append(frame)
@@ -433,19 +443,27 @@ class EventStudy:
     def sensitivity(self, frames=None, errors=None) -> pd.DataFrame:
         """The headline group test (:data:`analysis.vocab.HEADLINE_TEST`) with day 0 moved to each
         date of ``event_dates`` (and, as the baseline, the catalog's announcement) for the events
-        of the run that have an alternative date: rows of tables.SENSITIVITY_COLUMNS.
+        of the run that have an alternative date, and, for every date-only event, to the
+        announcement taken as made after the US close (``date_kind`` ``after_close``,
+        :mod:`analysis.inference.timing`): rows of tables.SENSITIVITY_COLUMNS.
         The groups are the event's own; the estimation windows leave out the catalog's event
         days as in the main run; no placebo draws."""
         ed = self.event_dates
         ed = ed[ed["event_id"].isin(set(self.events["event_id"]))]
         alt = ed[ed["date_kind"] != "announcement"]
-        if alt.empty:
+        date_only = self.events["date_only"].astype(bool) if "date_only" in self.events.columns else pd.Series(
+            [pd.Timestamp(a).tzinfo is None for a in self.events["announced"]], index=self.events.index)
+        if alt.empty and not date_only.any():
             return tables.empty_sensitivity()
         rows = []
-        for ev in self.events[self.events["event_id"].isin(set(alt["event_id"]))].itertuples(index=False):
+        has_alt = self.events["event_id"].isin(set(alt["event_id"])) | date_only
+        for ev, only in zip(self.events[has_alt].itertuples(index=False), date_only[has_alt]):
             rows.append((ev.event_id, "announcement", ev.announced_at, ev.announced))
             for r in alt[alt["event_id"] == ev.event_id].itertuples(index=False):
                 rows.append((ev.event_id, r.date_kind, r.announced_at, r.announced))
+            if only:  # the 09:00 assumption's alternative: after the US close (US day 0 one session later)
+                rows.append((ev.event_id, timing.AFTER_CLOSE, timing.after_close_text(ev.announced),
+                             timing.after_close_instant(ev.announced)))
         moved = pd.DataFrame({"event_id": [f"{e}@{k}" for e, k, _, _ in rows],
                               "announced_at": [a for _, _, a, _ in rows],
                               "announced": pd.Series([t for _, _, _, t in rows], dtype=object)})

@@ -31,11 +31,15 @@ ALL = "all"
 #: firms as named / peer (other Chinese firms: roles target and peer) / supplier (role
 #: supplier), each not named; an event it does not describe keeps the universe roles.
 NAMED = "named"
+#: Firms an act took off a list they were on (``data/event_firms.csv`` relation ``removed``):
+#: reported in their own group, never in the primary family.
+REMOVED = "removed"
 GROUPS: dict[str, Group] = {g.name: g for g in (
     Group(NAMED, "Named firms", "named firms", "tab:purple"),
     Group("target", "Targets", "targets", "tab:red"),
     Group("peer", "Peers", "peers", "tab:grey"),
     Group("supplier", "US suppliers", "US suppliers", "tab:blue"),
+    Group(REMOVED, "Removed from a list", "firms removed from a list", "tab:green"),
     Group(ALL, "All firms", "firms", "black"),
 )}
 #: Group order in tables, files and figures.

@@ -82,13 +82,23 @@ def test_shipped_event_firms_dates_and_confounders_load_against_the_catalog():
     named = firms[firms["relation"] == "named"].groupby("event_id")["symbol"].apply(set)
     assert named["entity_list_28_2019"] == {"002415.SZ", "002236.SZ", "002230.SZ", "300188.SZ"}
     assert named["ft_sdn_2022"] == {"002415.SZ"}
-    # the Oct 2022 1260H update added Dahua; Hikvision and Sugon were on the list before
+    # the Oct 2022 1260H update added Dahua and (as far as can be told) Sugon; Hikvision was on the
+    # first 1260H list of June 2021, itself the continuation of the sec. 1237 list (issue 18)
     carried = firms[firms["carried_over"]]
     assert set(zip(carried["event_id"], carried["symbol"])) == {("dod_1260h_list_2022", "002415.SZ"),
-                                                                ("dod_1260h_list_2022", "603019.SS")}
+                                                                ("dod_1260h_list_2021", "002415.SZ"),
+                                                                ("bloomberg_five_2019", "002415.SZ"),
+                                                                ("bloomberg_five_2019", "002236.SZ")}
+    # the Bloomberg report of May 2019 named iFlytek and Meiya Pico; EO 14032 removed Sugon
+    assert named["bloomberg_five_2019"] >= {"002230.SZ", "300188.SZ"}
+    removed = firms[firms["relation"] == "removed"]
+    assert set(zip(removed["event_id"], removed["symbol"])) == {("eo14032_2021", "603019.SS")}
     assert "huawei_entity_list_2019" not in named  # it named no firm of the universe ...
     assert "huawei_entity_list_2019" in set(firms["event_id"])  # ... and the file says so
     dates = load_event_dates(events=events).set_index(["event_id", "date_kind"])["announced_at"]
+    assert dates[("far889_partb_rule_2020", "publication")] == "2020-07-14"
+    assert dates[("ns_cmic_2021", "first_report")] == "2021-12-15"
+    assert dates[("fcc_equipment_ban_2022", "first_report")] == "2022-10-13"
     assert dates[("huawei_entity_list_2019", "publication")] == "2019-05-21"
     assert dates[("entity_list_28_2019", "publication")] == "2019-10-09"
     conf = load_confounders(symbols=uni["symbol"])
@@ -245,12 +255,26 @@ BAD_INPUT = {
                                          ["catalog"]),
     "event_dates duplicate": (dates_loader, ED, ["b_2,effective,2020-02-01,s", "b_2,effective,2020-03-01,s"], 2,
                               "date_kind", ["duplicate"]),
-    "confounders bad date": (confounders_loader, CF, ["2019-05-32,,FOMC,src"], 1, "date", []),
-    "confounders date with time": (confounders_loader, CF, ["2019-05-01T14:00-04:00,,FOMC,src"], 1, "date",
-                                   ["YYYY-MM-DD"]),
-    "confounders unknown symbol": (confounders_loader, CF, ["2019-05-01,,FOMC,src", "2019-05-02,NVDA,results,src"],
+    "confounders bad date": (confounders_loader, CF, ["2019-05-32,,US,minor,FOMC,src"], 1, "announced_at", []),
+    "confounders time without offset": (confounders_loader, CF, ["2019-05-01T14:00,,US,minor,FOMC,src"], 1,
+                                        "announced_at", ["offset"]),
+    "confounders old date column": (confounders_loader, "date,symbol,what,source", ["2019-05-01,,FOMC,src"], 0,
+                                    "date", ["unknown column"]),
+    "confounders missing markets": (confounders_loader, "announced_at,symbol,severity,what,source",
+                                    ["2019-05-01,,minor,FOMC,src"], 0, "markets", ["missing column"]),
+    "confounders bad markets": (confounders_loader, CF, ["2019-05-01,,US,minor,FOMC,src",
+                                                         "2019-05-02,,HK,minor,HSI,src"], 2, "markets",
+                                ["'HK'", "US, CN, all"]),
+    "confounders empty markets": (confounders_loader, CF, ["2019-05-01,,,minor,FOMC,src"], 1, "markets", ["empty"]),
+    "confounders bad severity": (confounders_loader, CF, ["2019-05-01,,US,high,FOMC,src"], 1, "severity",
+                                 ["'high'", "major, minor"]),
+    "confounders severity case": (confounders_loader, CF, ["2019-05-01,,US,Major,FOMC,src"], 1, "severity",
+                                  ["'Major'"]),
+    "confounders empty severity": (confounders_loader, CF, ["2019-05-01,,US,,FOMC,src"], 1, "severity", ["empty"]),
+    "confounders unknown symbol": (confounders_loader, CF, ["2019-05-01,,US,minor,FOMC,src",
+                                                            "2019-05-02,NVDA,US,major,results,src"],
                                    2, "symbol", ["unknown symbol"]),
-    "confounders empty what": (confounders_loader, CF, ["2019-05-01,AMBA,,src"], 1, "what", ["empty"]),
+    "confounders empty what": (confounders_loader, CF, ["2019-05-01,AMBA,US,minor,,src"], 1, "what", ["empty"]),
 }
 
 
@@ -273,9 +297,14 @@ def test_event_files_good_rows_and_lenient_mode(tmp_path):
                                "a_1,publication,2019-05-21,s"))
     assert list(dates["date_kind"]) == ["announcement", "publication"]
     assert dates.loc[1, "announced"] == pd.Timestamp("2019-05-21")
-    conf = confounders_loader(write(tmp_path, "c.csv", CF, "2019-05-01,,FOMC,src", "2019-05-02,AMBA,results,src"))
+    conf = confounders_loader(write(tmp_path, "c.csv", CF, "2019-05-01T14:00-04:00,,US,minor,FOMC,src",
+                                    "2019-05-02,AMBA,all,major,results,src"))
     assert list(conf["symbol"]) == ["", "AMBA"] and conf.loc[0, "day"] == pd.Timestamp("2019-05-01")
-    no_symbol_column = confounders_loader(write(tmp_path, "c2.csv", "date,what,source", "2019-05-01,FOMC,src"))
+    assert conf.loc[0, "announced"] == pd.Timestamp("2019-05-01 18:00", tz="UTC")
+    assert conf.loc[1, "announced"] == pd.Timestamp("2019-05-02")  # date only: naive midnight
+    assert list(conf["markets"]) == ["US", "all"] and list(conf["severity"]) == ["minor", "major"]
+    no_symbol_column = confounders_loader(write(tmp_path, "c2.csv", "announced_at,markets,severity,what,source",
+                                                "2019-05-01,CN,minor,FOMC,src"))
     assert list(no_symbol_column["symbol"]) == [""]
 
 
@@ -389,3 +418,19 @@ def test_shipped_texts_name_no_event_id():
     texts += list(load_event_dates(events=events)["source"])
     leaks = sorted({i for t in texts for i in ids if i in str(t)})
     assert leaks == []
+
+
+# --- issue 18: day 0s the sources time -------------------------------------------------------------
+
+@pytest.mark.parametrize("event_id, us_day0, cn_day0", [
+    ("dod_1237_list_2020", "2020-06-25", "2020-06-29"),  # reported after the US close of 24 Jun
+    ("far889_partb_rule_2020", "2020-07-10", "2020-07-13"),  # released Fri 10 Jul, published 14 Jul
+    ("fcc_equipment_ban_2022", "2022-11-28", "2022-11-28"),  # 14:54 ET, after the 13:00 half-day close
+    ("bloomberg_five_2019", "2019-05-22", "2019-05-23"),
+])
+def test_shipped_day0s_follow_the_timed_announcements(event_id, us_day0, cn_day0):
+    from analysis.data.calendars import day_zero
+
+    announced = load_events().set_index("event_id").loc[event_id, "announced"]
+    assert day_zero(announced, "XNAS") == pd.Timestamp(us_day0)
+    assert day_zero(announced, "XSHE") == pd.Timestamp(cn_day0)

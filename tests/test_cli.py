@@ -21,7 +21,7 @@ FILES = {
     "estimation.csv": ["event_id", "symbol", "benchmark", "day0", "m", "alpha", "beta", "sigma"],
     "skipped.csv": ["event_id", "symbol", "reason"],
 }
-N_EVENTS, N_SYMBOLS = 17, 12  # data/events.csv, data/universe.csv
+N_EVENTS, N_SYMBOLS = 19, 12  # data/events.csv, data/universe.csv
 XLNX_GONE = 3  # events after Xilinx's delisting (Feb 2022)
 
 

@@ -180,6 +180,22 @@ def test_not_named_rows_give_no_named_group_and_a_header_only_file_keeps_roles(t
     assert set(res.tests["group"]) == {"target", "peer", "supplier", "all"}
 
 
+def test_removed_firms_form_their_own_group_outside_the_primary_family(tmp_path, synthetic_study):
+    """Issue 18: a firm an act took off a list (relation removed) is its own group ``removed``:
+    reported with its tests, not among the peers, and never in the primary family (p_holm)."""
+    res = _groups_study(tmp_path, synthetic_study, [("ev_a", "AAA", "named"), ("ev_a", "BBB", "removed")])
+    car = res.car[res.car["window"] == "0:0"].set_index(["event_id", "symbol"])["group"]
+    assert dict(car["ev_a"]) == {"AAA": "named", "BBB": "removed", "CCC": "peer", "DDD": "supplier",
+                                 "EEE": "supplier"}
+    t = res.tests[res.tests["event_id"] == "ev_a"]
+    assert list(dict.fromkeys(t["group"])) == ["named", "peer", "supplier", "removed", "all"]
+    removed = t[t["group"] == "removed"]
+    assert set(removed["n"]) == {1}
+    assert removed["p_holm"].isna().all() and not removed["primary"].any()
+    assert t[(t["group"] == "named") & (t["window"] == res.study.primary_window)
+             & (t["test"] == "portfolio")]["primary"].all()
+
+
 def test_explicit_event_firms_naming_an_unknown_event_is_a_user_error(tmp_path, synthetic_study):
     from analysis.errors import UserError
 
@@ -314,13 +330,16 @@ def test_sensitivity_moves_day0_to_each_alternative_date(tmp_path, synthetic_stu
     s = res.sensitivity
     assert list(s.columns[:9]) == ["event_id", "date_kind", "announced_at", "group", "window", "n", "mean_car",
                                    "statistic", "p_value"]
-    assert set(s["event_id"]) == {"ev_a"}  # ev_b has no alternative date
-    assert list(dict.fromkeys(s["date_kind"])) == ["announcement", "publication", "effective"]
+    # ev_b has no alternative date, but both are date-only: both get the after-close variant (issue 18)
+    assert set(s["event_id"]) == {"ev_a", "ev_b"}
+    assert list(dict.fromkeys(s.loc[s["event_id"] == "ev_a", "date_kind"])) == ["announcement", "publication",
+                                                                               "effective", "after_close"]
+    assert list(dict.fromkeys(s.loc[s["event_id"] == "ev_b", "date_kind"])) == ["announcement", "after_close"]
     # the announcement rows are the main run's headline test
     from analysis.vocab import HEADLINE_TEST
 
     for r in s[s["date_kind"] == "announcement"].itertuples():
-        t = one(res.tests, event_id="ev_a", group=r.group, window=r.window, test=HEADLINE_TEST)
+        t = one(res.tests, event_id=r.event_id, group=r.group, window=r.window, test=HEADLINE_TEST)
         close([r.n, r.mean_car, r.statistic], [t["n"], t["mean_car"], t["statistic"]])
     # the publication rows: a study whose catalog puts ev_a on 2019-06-05 (same cleaned windows)
     moved = synthetic_study(US, prices, {"ev_a": "2019-06-05", "ev_b": "2019-09-03"}, **kw)
@@ -328,6 +347,14 @@ def test_sensitivity_moves_day0_to_each_alternative_date(tmp_path, synthetic_stu
         t = one(moved.tests, event_id="ev_a", group=r.group, window=r.window, test=HEADLINE_TEST)
         close([r.n, r.mean_car, r.statistic, r.p_value], [t["n"], t["mean_car"], t["statistic"], t["p_value"]])
         assert r.announced_at == "2019-06-05"
+    # the after-close rows: a study whose catalog puts ev_a at 16:00 New York (US day 0 Tue 4 Jun)
+    late = synthetic_study(US, prices, {"ev_a": "2019-06-03T16:00-04:00", "ev_b": "2019-09-03"}, **kw)
+    assert set(late.car.loc[late.car["event_id"] == "ev_a", "span_first"].astype(str)) >= {"2019-06-04"}
+    rows = s[(s["event_id"] == "ev_a") & (s["date_kind"] == "after_close")]
+    assert len(rows) and set(rows["announced_at"]) == {"2019-06-03T16:00-04:00"}
+    for r in rows.itertuples():
+        t = one(late.tests, event_id="ev_a", group=r.group, window=r.window, test=HEADLINE_TEST)
+        close([r.n, r.mean_car, r.statistic, r.p_value], [t["n"], t["mean_car"], t["statistic"], t["p_value"]])
     res.to_csv(tmp_path / "out")
     assert (tmp_path / "out" / "sensitivity.csv").read_text().startswith(
         "event_id,date_kind,announced_at,group,window,n,mean_car,statistic,p_value")

@@ -106,3 +106,54 @@ def test_volume_spike_on_the_ft_report(full_catalog):
     # 117,874,937 shares on 2022-05-05 (recorded file), far above normal
     assert hk.loc[0, "volume"] == pytest.approx(117874937)
     assert hk.loc[1, "abnormal_log_volume"] > 1.0
+
+
+# --- issue 18: one-price limit days, incl. the first trade after a suspension ---------------------
+
+def test_one_price_rule_by_hand():
+    state = np.array([-1, -1, 1, 0, -1])
+    high = np.array([36.50, 36.90, 46.74, 40.00, np.nan])
+    low = np.array([36.50, 36.50, 46.74, 40.00, 36.50])
+    # locked down (high == low); down but traded above the limit; locked up; one price but off the
+    # limit (not censored); high unknown
+    assert list(limits.one_price(state, high, low)) == [True, False, True, False, False]
+
+
+def test_sugons_reopening_by_hand():
+    """Sugon (603019.SS): last close 40.55 on Fri 21 Jun 2019, suspended 24-26 Jun (days 0..+2),
+    reopens Thu 27 Jun at 36.50 = 40.55 * 0.9 = 36.495 -> 36.50 with high = low (day +3; its
+    return spans 4 sessions), then closes 35.10 on 28 Jun, off the limit (32.85): the 0:0 CAR
+    holds the reopening return and is censored; the extended window is 0:4."""
+    ret = np.array([36.50 / 40.55 - 1])
+    ref = limits.reference_prev_close(np.array([36.50]), ret, np.array([4]))
+    assert ref[0] == pytest.approx(40.55)
+    st = limits.limit_state(np.array([36.50]), ref, np.array([0.10]))
+    assert st[0] == -1 and limits.one_price(st, np.array([36.50]), np.array([36.50]))[0]
+    days = np.arange(-2, 6)
+    state = np.array([0, 0, 0, 0, 0, -1, 0, 0], dtype=np.int8)
+    locked = state != 0
+    span = np.array([1, 1, 0, 0, 0, 4, 1, 1])
+    valid = span > 0
+    note = limits.describe_window(state, days, 0, 0, locked, np.where(valid, span, 1))
+    assert note == ("limit-down on day +3 (one price, high = low; first trade after a 3-session suspension) "
+                    "(reaction censored; continues after day +3)")
+    assert limits.describe_window(state, days, 0, 5, locked, np.where(valid, span, 1)).startswith("limit-down on day +3")
+    assert "censored" not in limits.describe_window(state, days, 0, 5, locked, np.where(valid, span, 1))
+    assert limits.describe_window(state, days, -2, -1, locked, span) == ""
+    from analysis.inference import flags
+
+    start = flags.day0_cover(valid[None, :], span[None, :], days)
+    assert list(start) == [5]  # the column of day +3
+    assert list(flags.limit_extended_k(state[None, :], days, start=start)) == [4]
+    assert list(flags.limit_extended_k(state[None, :], days)) == [-1]  # day 0's own state: nothing
+
+
+@pytest.mark.shared_prices
+def test_sugons_one_price_reopening_is_flagged_on_the_full_catalog(full_catalog):
+    car = full_catalog.car
+    s = car[(car["event_id"] == "sugon_entity_list_2019") & (car["symbol"] == "603019.SS")]
+    row = s[s["window"] == "0:0"].iloc[0]
+    assert "one price" in row["limit_flag"] and limits.CENSORED in row["limit_flag"]
+    ext = s[s["window_kind"] == "limit_extended"]
+    assert list(ext["window"]) == ["0:4"]
+    assert "one price" in ext.iloc[0]["limit_flag"] and limits.CENSORED not in ext.iloc[0]["limit_flag"]

@@ -121,6 +121,8 @@ class SessionReturns:
       price -- adjusted close (NaN on suspended sessions).
       close, prev_close -- raw close and raw previous close (for price-limit checks).
       volume -- shares traded (NaN when suspended or unknown).
+      high, low -- raw session high and low (NaN when suspended or unknown): high == low at the
+               daily limit is a one-price (locked) session.
     """
 
     symbol: str
@@ -133,6 +135,8 @@ class SessionReturns:
     prev_close: np.ndarray = field(default=None)
     volume: np.ndarray = field(default=None)
     off_calendar: int = 0  # price rows dropped because they are not sessions of the exchange
+    high: np.ndarray = field(default=None)
+    low: np.ndarray = field(default=None)
 
     def position(self, date) -> int:
         """Index of session ``date`` in ``sessions`` (KeyError if not a session)."""
@@ -196,7 +200,9 @@ def session_returns(prices: pd.DataFrame, symbol: str, mic: str) -> SessionRetur
     # Raw previous close: the last raw close before the session (limits apply to it).
     prev_close = pd.Series(close).ffill().shift(1).to_numpy()
     volume = aligned["volume"].to_numpy(dtype=float) if "volume" in aligned else np.full(len(sess), np.nan)
-    return SessionReturns(symbol, mic, sess, ret, span, price, close, prev_close, volume, off)
+    high, low = (aligned[c].to_numpy(dtype=float) if c in aligned else np.full(len(sess), np.nan)
+                 for c in ("high", "low"))
+    return SessionReturns(symbol, mic, sess, ret, span, price, close, prev_close, volume, off, high, low)
 
 
 def returns_on(base: SessionReturns, benchmark: pd.DataFrame) -> np.ndarray:

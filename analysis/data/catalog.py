@@ -27,14 +27,22 @@ SHORT_TITLE_MAX = 40
 EVENT_FIRM_COLUMNS = ("event_id", "symbol", "relation", "source")
 #: ``named``: the act or report named this firm (or its parent); ``not_named``: the file says the
 #: event named no such firm (an event with only such rows has no ``named`` group, but its other
-#: firms are still grouped as not named).
-RELATIONS = ("named", "not_named")
+#: firms are still grouped as not named); ``removed``: the act took the firm off a list it was on
+#: (its own group, :data:`analysis.vocab.REMOVED`: reported, never in the primary family).
+RELATIONS = ("named", "not_named", "removed")
 #: Optional event_firms column: ``yes`` when the act only carried a named firm over from an
 #: earlier version of the same list (not a new addition); empty or ``no`` otherwise.
 CARRIED_OVER = "carried_over"
 EVENT_DATE_COLUMNS = ("event_id", "date_kind", "announced_at", "source")
 DATE_KINDS = ("first_report", "announcement", "publication", "effective")
-CONFOUNDER_COLUMNS = ("date", "symbol", "what", "source")
+CONFOUNDER_COLUMNS = ("announced_at", "symbol", "markets", "severity", "what", "source")
+#: Confounder ``markets``: the markets the news reaches (``US``: Nasdaq/NYSE, ``CN``: Shanghai/
+#: Shenzhen, ``all``: every exchange); each places it on its own next session after the news.
+MARKETS = ("US", "CN", "all")
+#: Confounder ``severity``: ``major`` news could by itself move the firm(s) as much as the event (a
+#: cell holding it is not attributable to the event); ``minor`` news is listed, not disqualifying.
+#: The reason is written in ``what``.
+SEVERITIES = ("major", "minor")
 UNIVERSE_COLUMNS = ("symbol", "name", "role", "exchange", "benchmark")
 KINDS = ("report", "action")
 ROLES = ("target", "peer", "supplier")
@@ -302,17 +310,26 @@ def load_event_dates(path=DEFAULT_EVENT_DATES, events: pd.DataFrame | None = Non
 
 
 def load_confounders(path=DEFAULT_CONFOUNDERS, symbols=None, strict: bool = True) -> pd.DataFrame:
-    """Known firm or market news: columns CONFOUNDER_COLUMNS (``symbol`` '' = the whole market)
-    plus ``day`` (datetime64 date), in file order. ``date`` is a calendar date (YYYY-MM-DD)."""
-    rows = _read_rows(path, ("date", "what", "source"), optional=("symbol",), allow_empty=True)
+    """Known firm or market news: columns CONFOUNDER_COLUMNS (``symbol`` '' = the whole market),
+    ``announced`` (as the catalog's: a UTC instant, or tz-naive midnight for a date-only item) and
+    ``day`` (datetime64: the calendar date as written), in file order.
+
+    ``announced_at``: ``YYYY-MM-DD`` or a date-time with its UTC offset; ``markets``: one of
+    :data:`MARKETS`; ``severity``: one of :data:`SEVERITIES`. Where each item lands on each
+    exchange (the events' day-0 rule) is :func:`analysis.data.news_days.place_confounders`.
+    """
+    rows = _read_rows(path, ("announced_at", "markets", "severity", "what", "source"), optional=("symbol",),
+                      allow_empty=True)
     keep = []
     for n, v in rows:
         try:
-            if not _DATE.match(v["date"]):
-                raise ValueError(f"expected YYYY-MM-DD, got '{v['date']}'")
-            day = date.fromisoformat(v["date"])
+            announced = parse_announced_at(v["announced_at"])
         except ValueError as exc:
-            raise input_error(path, n, "date", str(exc)) from None
+            raise input_error(path, n, "announced_at", str(exc)) from None
+        if v["markets"] not in MARKETS:
+            raise input_error(path, n, "markets", f"'{v['markets']}' is not one of {', '.join(MARKETS)}")
+        if v["severity"] not in SEVERITIES:
+            raise input_error(path, n, "severity", f"'{v['severity']}' is not one of {', '.join(SEVERITIES)}")
         if v["symbol"]:
             problem = _symbol_problem(v["symbol"])
             if problem:
@@ -320,7 +337,9 @@ def load_confounders(path=DEFAULT_CONFOUNDERS, symbols=None, strict: bool = True
             if not _check_known(path, n, "symbol", v["symbol"], None if symbols is None else set(symbols),
                                 "symbol", strict):
                 continue
-        keep.append({**{c: v[c] for c in CONFOUNDER_COLUMNS}, "day": pd.Timestamp(day)})
-    frame = pd.DataFrame(keep, columns=[*CONFOUNDER_COLUMNS, "day"])
+        keep.append({**{c: v[c] for c in CONFOUNDER_COLUMNS}, "announced": announced,
+                     "day": pd.Timestamp(v["announced_at"][:10])})
+    frame = pd.DataFrame(keep, columns=[*CONFOUNDER_COLUMNS, "announced", "day"])
+    frame["announced"] = frame["announced"].astype(object)
     frame["day"] = pd.to_datetime(frame["day"])
     return frame

@@ -37,6 +37,8 @@ class ReturnStore:
     volume: np.ndarray = field(default=None)  # (T,) shares
     close: np.ndarray = field(default=None)  # (T,) raw close
     prev_close: np.ndarray = field(default=None)  # (T,) raw previous close
+    high: np.ndarray = field(default=None)  # (T,) raw session high (NaN unknown)
+    low: np.ndarray = field(default=None)  # (T,) raw session low (NaN unknown)
     #: (T,) bool: sessions no estimation fit may use (near a catalog event's day 0; see
     #: :meth:`set_excluded`); None: none
     excluded: np.ndarray = field(default=None)
@@ -222,6 +224,8 @@ def build_store(spec: ModelSpec, series: list[SessionReturns], bases: list[pd.Da
         volume=cat([sr.volume for sr in series]),
         close=cat([sr.close for sr in series]),
         prev_close=cat([sr.prev_close for sr in series]),
+        high=cat([sr.high if sr.high is not None else np.full(len(sr.sessions), np.nan) for sr in series]),
+        low=cat([sr.low if sr.low is not None else np.full(len(sr.sessions), np.nan) for sr in series]),
     )
 
 

@@ -7,8 +7,9 @@ event's reaction.
   ``off_day0_driver`` when that day is not day 0, |AR| > 3 sigma (the firm's estimation-window
   residual sd) and |AR| > 0.5 |CAR|: most of the CAR is one day other than the event's own.
   Windows of one day are never flagged;
-- ``confounders``: known firm or market news (``data/confounders.csv``) whose first session on
-  or after its date, on the security's exchange, lies inside the window.
+- ``confounders``: known firm or market news (``data/confounders.csv``) that lands inside the
+  window: on the first session of the security's market closing after the news (the events' day-0
+  rule, :mod:`analysis.data.news_days`), and only on the markets the item names.
 
 Windows are given per firm-event: ``lo``, ``hi`` (N, W) relative days, so the same functions
 serve the requested windows and the limit-extended ones (:func:`limit_extended_k`).
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from analysis.data.news_days import day_column, market_of
 
 #: How many estimation sigmas a day's AR must exceed to be an off-day-0 driver.
 DRIVER_SIGMAS = 3.0
@@ -98,41 +101,85 @@ def _car_of(out, rows, lo, hi) -> np.ndarray:
     return np.where(enters, np.nan_to_num(out.ar[rows])[:, None, :], 0.0).sum(axis=2)
 
 
-def confounders(store, sec, p0, symbols, lo, hi, table: pd.DataFrame | None) -> np.ndarray:
-    """(N, W) ' | '-joined ``what`` of the confounders (date, symbol '' = market, what) whose
-    first session on or after their date, for the security, lies in [p0 + lo, p0 + hi]."""
+def confounder_rows(store, sec, p0, symbols, lo, hi, table: pd.DataFrame | None, exchanges=None) -> np.ndarray:
+    """(N, W) object array of int arrays: the rows of ``table`` (positions) whose news lands inside
+    [p0 + lo, p0 + hi] for the firm-event's security.
+
+    Where an item lands: with ``exchanges`` (N,) and a placed table
+    (:func:`analysis.data.news_days.place_confounders`: ``day_<market>`` columns), the session on
+    which it first reaches the security's market (NaT: it does not reach that market); otherwise
+    the first session on or after its calendar ``day``. A firm item (``symbol`` set) applies to
+    that security only. Readers of ``severity`` (major / minor) index the table with these rows.
+    """
     N = len(sec)
     lo, hi = _per_row(lo, hi, N)
-    out = np.full(lo.shape, "", dtype=object)
+    out = np.empty(lo.shape, dtype=object)
+    empty = np.zeros(0, dtype=np.int64)
+    for idx in np.ndindex(*lo.shape):
+        out[idx] = empty
     if table is None or not len(table):
         return out
-    day_num = (pd.to_datetime(table["day"]).to_numpy().astype("datetime64[D]")
-               - np.datetime64("1970-01-01", "D")).astype(np.int64)
-    whats = table["what"].to_numpy()
     syms = table["symbol"].fillna("").to_numpy()
-    cache: dict[int, np.ndarray] = {}
+
+    def as_num(col) -> tuple[np.ndarray, np.ndarray]:
+        d = pd.to_datetime(table[col])
+        num = (d.to_numpy().astype("datetime64[D]") - np.datetime64("1970-01-01", "D")).astype(np.int64)
+        return num, d.notna().to_numpy()
+
+    placed = exchanges is not None
+    cache: dict[tuple, np.ndarray] = {}
     for i in range(N):
         s = int(sec[i])
-        if s not in cache:
+        col = day_column(market_of(str(exchanges[i]))) if placed else "day"
+        if placed and col not in table.columns:
+            col = "day"
+        key = (s, col)
+        if key not in cache:
+            num, ok = as_num(col)
             seg = store.dates[store.start[s]: store.start[s] + store.length[s]]
-            pos = np.searchsorted(seg, day_num)
-            cache[s] = np.where(pos < len(seg), pos, -10**9)
-        pos = cache[s]
+            pos = np.searchsorted(seg, num)
+            cache[key] = np.where(ok & (pos < len(seg)), pos, -10**9)
+        pos = cache[key]
         applies = (syms == "") | (syms == symbols[i])
         for j in range(lo.shape[1]):
-            hit = applies & (pos >= p0[i] + lo[i, j]) & (pos <= p0[i] + hi[i, j])
-            out[i, j] = CONFOUNDER_SEP.join(dict.fromkeys(whats[hit]))
+            out[i, j] = np.nonzero(applies & (pos >= p0[i] + lo[i, j]) & (pos <= p0[i] + hi[i, j]))[0]
     return out
 
 
-def limit_extended_k(state: np.ndarray, days: np.ndarray, max_k: int = LIMIT_RUN_MAX) -> np.ndarray:
+def confounders(store, sec, p0, symbols, lo, hi, table: pd.DataFrame | None, exchanges=None) -> np.ndarray:
+    """(N, W) ' | '-joined ``what`` of the confounders landing in [p0 + lo, p0 + hi] for the
+    security (:func:`confounder_rows`: on its market's first session after the news when
+    ``exchanges`` and a placed table are given), '' when none."""
+    rows = confounder_rows(store, sec, p0, symbols, lo, hi, table, exchanges)
+    out = np.full(rows.shape, "", dtype=object)
+    if table is None or not len(table):
+        return out
+    whats = table["what"].to_numpy()
+    for idx in np.ndindex(*rows.shape):
+        if len(rows[idx]):
+            out[idx] = CONFOUNDER_SEP.join(dict.fromkeys(whats[rows[idx]]))
+    return out
+
+
+def day0_cover(valid: np.ndarray, span: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """(N,) column of the first return covering day 0: day 0's own, or, when day 0 is suspended,
+    the first trade after it, whose return spans back over day 0 (its coverage [d - span + 1, d]
+    holds 0); -1 when none. valid, span: (N, L) of the engine result on relative ``days``."""
+    days = np.asarray(days)
+    covers = valid & (days[None, :] >= 0) & (days[None, :] - np.maximum(span, 1) + 1 <= 0)
+    return np.where(covers.any(axis=1), covers.argmax(axis=1), -1)
+
+
+def limit_extended_k(state: np.ndarray, days: np.ndarray, max_k: int = LIMIT_RUN_MAX, start=None) -> np.ndarray:
     """(N,) k of the limit-extended window 0:k, or -1: for a firm-event whose day-0 close is at
     the daily limit, the first later session whose close is off the limit, at most ``max_k``.
 
     state: (N, L) limit states (+1 up, -1 down, 0 off or no return) on relative ``days``
     (:func:`analysis.inference.limits.event_limit_states`). Counting stops at a session that is
     off the limit in the same direction; when every session up to ``max_k`` is at the limit, k =
-    ``max_k``.
+    ``max_k``. ``start`` (N,): the column of the return covering day 0 (:func:`day0_cover`;
+    default day 0's own): a suspended day 0 whose first trade after it closes at the limit (a
+    one-price reopening) starts the run there.
     """
     days = np.asarray(days)
     N = state.shape[0]
@@ -141,14 +188,22 @@ def limit_extended_k(state: np.ndarray, days: np.ndarray, max_k: int = LIMIT_RUN
     if not len(zero):
         return k
     z = zero[0]
-    for i in np.nonzero(state[:, z] != 0)[0]:
-        direction = state[i, z]
+    start = np.full(N, z, dtype=np.int64) if start is None else np.asarray(start, dtype=np.int64)
+    has = start >= 0
+    first = np.where(has, state[np.arange(N), np.where(has, start, 0)], 0)
+    for i in np.nonzero(first != 0)[0]:
+        direction, c = first[i], int(start[i])
         k[i] = max_k
-        for d in range(1, max_k + 1):
-            col = z + d
-            if col >= len(days) or state[i, col] != direction:
+        for col in range(c + 1, len(days)):
+            d = int(days[col])
+            if d > max_k:
+                break
+            if state[i, col] != direction:
                 k[i] = d
                 break
+        else:
+            k[i] = max_k
+        k[i] = max(k[i], int(days[c]))
     return k
 
 

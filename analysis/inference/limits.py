@@ -12,6 +12,12 @@ Limits (SSE/SZSE trading rules), as a fraction of the reference previous close:
 Limit prices are the reference previous close times (1 +/- limit), rounded to 0.01 CNY.
 The reference previous close is the exchange's ex-rights one, recovered from the data as
 close_t * adj_close_{t-1} / adj_close_t (equal to the raw previous close on ordinary days).
+
+A one-price (locked) session closes at the limit with high == low: no trade happened at any
+other price, the clearest censoring. The first trade after a suspension is such a session more
+often than not (Sugon, 27 Jun 2019), and its return spans the suspended sessions: a window whose
+CAR takes that return in (its coverage meets the window) carries its limit note, and the
+limit-extended window runs from the return covering day 0 through the limit run.
 """
 from __future__ import annotations
 
@@ -57,15 +63,25 @@ def reference_prev_close(close: np.ndarray, ret: np.ndarray, span: np.ndarray) -
     return np.where(span >= 1, ref, np.nan)
 
 
-def event_limit_states(panel, out, st_symbols=()) -> np.ndarray:
-    """Limit state (N, L) of every firm-event on each event-period day (0 for non-A-shares)."""
+def one_price(state: np.ndarray, high: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """True where a session closes at the limit (``state`` != 0) and traded at one price only:
+    high == low (within half a tick; NaN high or low: unknown, False). Arrays broadcast."""
+    with np.errstate(invalid="ignore"):
+        flat = np.abs(np.asarray(high, dtype=float) - np.asarray(low, dtype=float)) < TICK / 2
+    return (np.asarray(state) != 0) & flat
+
+
+def event_limit_arrays(panel, out, st_symbols=()) -> tuple[np.ndarray, np.ndarray]:
+    """(state, locked), each (N, L) on the event-period days: the limit state (+1 up, -1 down, 0
+    off, no return or not an A-share) and :func:`one_price` (a locked session at the limit)."""
     store = panel.store
     f = panel.frame
     N, L = out.flat.shape
     state = np.zeros((N, L), dtype=np.int8)
+    locked = np.zeros((N, L), dtype=bool)
     is_a = f["exchange"].isin(A_SHARE_EXCHANGES).to_numpy()
     if not is_a.any():
-        return state
+        return state, locked
     rows = np.nonzero(is_a)[0]
     flat = out.flat[rows]
     close = store.close[flat]
@@ -77,7 +93,14 @@ def event_limit_states(panel, out, st_symbols=()) -> np.ndarray:
     st = limit_state(close, ref, frac)
     st[~out.valid[rows]] = 0
     state[rows] = st
-    return state
+    if getattr(store, "high", None) is not None and getattr(store, "low", None) is not None:
+        locked[rows] = one_price(st, store.high[flat], store.low[flat])
+    return state, locked
+
+
+def event_limit_states(panel, out, st_symbols=()) -> np.ndarray:
+    """Limit state (N, L) of every firm-event on each event-period day (0 for non-A-shares)."""
+    return event_limit_arrays(panel, out, st_symbols)[0]
 
 
 #: The words of a window note whose window ends at the limit (readers of car.csv's
@@ -85,34 +108,50 @@ def event_limit_states(panel, out, st_symbols=()) -> np.ndarray:
 CENSORED = "reaction censored"
 
 
-def describe_window(state_row: np.ndarray, days: np.ndarray, a: int, b: int) -> str:
-    """Human note for one firm-event window, e.g. 'limit-down on day 0 (reaction censored; ...)'."""
-    inw = (days >= a) & (days <= b)
+def describe_window(state_row: np.ndarray, days: np.ndarray, a: int, b: int, locked_row=None,
+                    span_row=None) -> str:
+    """Human note for one firm-event window, e.g. 'limit-down on day 0 (reaction censored; ...)'.
+
+    A return enters the window as in the CAR: its coverage [d - span + 1, d] meets [a, b] (so the
+    first trade after a suspension covering the window enters it, whatever its own day). The note
+    says 'one price' for a locked session (``locked_row``) and 'first trade after an n-session
+    suspension' for a return spanning n + 1 sessions; the window is censored when its last limit
+    session is on or after its end ('continues after' that session)."""
+    days = np.asarray(days)
+    span = np.ones(len(days), dtype=np.int64) if span_row is None else np.maximum(np.asarray(span_row), 1)
+    locked = np.zeros(len(days), dtype=bool) if locked_row is None else np.asarray(locked_row, dtype=bool)
+    inw = (days >= a) & (days - span + 1 <= b)
     notes = []
-    for d, s in zip(days[inw], state_row[inw]):
-        if s == -1:
-            notes.append(f"limit-down on day {d:+d}" if d else "limit-down on day 0")
-        elif s == 1:
-            notes.append(f"limit-up on day {d:+d}" if d else "limit-up on day 0")
+    for d, s, lk, sp in zip(days[inw], state_row[inw], locked[inw], span[inw]):
+        if s == 0:
+            continue
+        text = f"limit-{'down' if s == -1 else 'up'} on day {d:+d}" if d else f"limit-{'down' if s == -1 else 'up'} on day 0"
+        extra = []
+        if lk:
+            extra.append("one price, high = low")
+        if sp > 1:
+            extra.append(f"first trade after a {sp - 1}-session suspension")
+        notes.append(text + (f" ({'; '.join(extra)})" if extra else ""))
     if not notes:
         return ""
     text = "; ".join(notes)
-    last = days[inw][state_row[inw] != 0].max()
-    if last == b:
-        text += f" ({CENSORED}; continues after day {b:+d})" if b else f" ({CENSORED}; continues on day +1)"
+    last = int(days[inw][state_row[inw] != 0].max())
+    if last >= b:
+        text += f" ({CENSORED}; continues on day +1)" if last == 0 else f" ({CENSORED}; continues after day {last:+d})"
     return text
 
 
 def window_flags(panel, out, windows, st_symbols=()) -> tuple[np.ndarray, np.ndarray]:
     """Per firm-event and window: (limit note strings (N, W), limit-down day-0 bool (N,))."""
-    state = event_limit_states(panel, out, st_symbols)
+    state, locked = event_limit_arrays(panel, out, st_symbols)
     N = state.shape[0]
     W = len(windows)
     notes = np.full((N, W), "", dtype=object)
     hit = np.nonzero((state != 0).any(axis=1))[0]
     for i in hit:  # only the few firm-events that touched a limit
+        span = np.where(out.valid[i], out.span[i], 1)
         for j, (a, b) in enumerate(windows):
-            notes[i, j] = describe_window(state[i], out.days, a, b)
+            notes[i, j] = describe_window(state[i], out.days, a, b, locked[i], span)
     zero = np.nonzero(out.days == 0)[0]
     day0_down = state[:, zero[0]] == -1 if len(zero) else np.zeros(N, dtype=bool)
     return notes, day0_down

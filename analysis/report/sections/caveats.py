@@ -115,7 +115,7 @@ def confounders(car: pd.DataFrame, ar: pd.DataFrame | None, listed: pd.DataFrame
                 if not what or key in seen or (conf_sym and conf_sym != sym):
                     continue
                 seen.add(key)
-                date = pd.Timestamp(row["date"]) if row is not None else None
+                date = _landing(row)
                 short = _short(what)
                 if not conf_sym:
                     market.append(f"{short} ({fmt.date_text(date)})" if date is not None else short)
@@ -135,6 +135,15 @@ def confounders(car: pd.DataFrame, ar: pd.DataFrame | None, listed: pd.DataFrame
         if parts:
             out.append(f"{titles.get(ev, ev)}: " + ". ".join(parts) + ".")
     return out
+
+
+def _landing(row) -> pd.Timestamp | None:
+    """A listed confounder's first session on the markets it reaches (its ``day_<market>`` columns,
+    :func:`analysis.data.news_days.place_confounders`), else its calendar day; None if unlisted."""
+    if row is None:
+        return None
+    placed = [pd.Timestamp(row[c]) for c in row.index if str(c).startswith("day_") and pd.notna(row[c])]
+    return min(placed) if placed else pd.Timestamp(row["day"])
 
 
 def _short(what: str, limit: int = 110) -> str:
@@ -256,6 +265,7 @@ def placebo_short(inputs: ReportInputs, titles: dict) -> list[str]:
 def build(inputs: ReportInputs) -> list[dict]:
     """``[{"title", "items": [...]}]``, empty categories left out."""
     from analysis.data.catalog import DEFAULT_CONFOUNDERS, load_confounders
+    from analysis.data.news_days import place_confounders
 
     titles, names = _titles(inputs), _names(inputs)
     car = study_table(inputs, artifacts.STUDY_CAR)
@@ -263,7 +273,8 @@ def build(inputs: ReportInputs) -> list[dict]:
     ar = study_table(inputs, artifacts.STUDY_AR)
     rows = primary(inputs)
     try:
-        listed = load_confounders(inputs.run.cfg.parameters.get("confounders") or DEFAULT_CONFOUNDERS, strict=False)
+        listed = place_confounders(load_confounders(inputs.run.cfg.parameters.get("confounders")
+                                                    or DEFAULT_CONFOUNDERS, strict=False))
     except Exception:  # noqa: BLE001 - a caveat list must not sink the PDF; the study already checked the file
         listed = None
     cats = [
@@ -276,8 +287,49 @@ def build(inputs: ReportInputs) -> list[dict]:
         ("What this design can detect", design(rows)),
         ("Number of tests", multiplicity(tests, rows, titles)),
         ("Placebo draws short of the request", placebo_short(inputs, titles)),
+        ("Time of day of date-only news", after_close(tests, _sensitivity(inputs), titles, names)),
     ]
     return [{"title": t, "lead": LEADS.get(t, ""), "items": items} for t, items in cats if items]
+
+
+def _sensitivity(inputs: ReportInputs) -> pd.DataFrame | None:
+    """The run's sensitivity.csv (its study folder), None when absent or unreadable."""
+    path = artifacts.study_dir(inputs.root) / "sensitivity.csv"
+    if not path.is_file():
+        return None
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError):
+        return None
+
+
+def after_close(tests: pd.DataFrame | None, sensitivity: pd.DataFrame | None, titles: dict,
+                names: dict) -> list[str]:
+    """Whether a conclusion of the primary family (Holm at 5%) changes when every date-only
+    announcement is taken as made after the US close (:func:`analysis.inference.timing.conclusions`)."""
+    from analysis.inference import timing
+
+    if tests is None or sensitivity is None or "date_kind" not in sensitivity.columns:
+        return []
+    moved = sensitivity[sensitivity["date_kind"] == timing.AFTER_CLOSE]
+    if moved.empty or "p_value" not in tests.columns:
+        return []
+    c = timing.conclusions(tests, sensitivity)
+    n_events = moved["event_id"].nunique()
+    changed = c[c["changed"]]
+    head = (f"{n_events} event{'s have' if n_events != 1 else ' has'} no time of day and "
+            f"{'are' if n_events != 1 else 'is'} taken as announced at 09:00 New York time; taken "
+            "instead as announced after the US close (US day 0 one session later, A-share day 0 unchanged), ")
+    if changed.empty:
+        return [head + f"no conclusion of the primary family changes (Holm-adjusted p below 5% for the same "
+                       f"{int(c['significant_main'].sum())} of {len(c)} rows)."]
+    parts = []
+    for r in changed.itertuples(index=False):
+        was = "significant" if r.significant_main else "not significant"
+        now = "significant" if r.significant_moved else "not significant"
+        parts.append(f"{titles.get(r.event_id, r.event_id)}, {group_label(r.group).lower()}: {was} -> {now} "
+                     f"(Holm p {fmt.pvalue(r.p_holm_main)} -> {fmt.pvalue(r.p_holm_moved)})")
+    return [head + f"{len(changed)} of {len(c)} primary conclusions change: " + "; ".join(parts) + "."]
 
 
 #: One sentence under each category's heading: what the flag means for the numbers.
@@ -296,4 +348,6 @@ LEADS = {
                                    "\"not distinguishable\" is not \"no effect\".",
     "Number of tests": "",
     "Placebo draws short of the request": "",
+    "Time of day of date-only news": "sensitivity.csv, date_kind after_close: the headline test with the US day 0 "
+                                     "of every date-only event one session later.",
 }

@@ -316,6 +316,7 @@ GROUP_DEFINITIONS = {
     "target": "the study's Chinese target firms (universe role; no list of who this event named)",
     "peer": "the other Chinese firms of the study, not named by this event",
     "supplier": "US chip and storage makers that sell to the Chinese firms, not named",
+    "removed": "firms this act took off a list they were on (reported, never in the primary family)",
     "all": "every firm above",
 }
 

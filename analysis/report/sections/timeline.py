@@ -1,8 +1,10 @@
 """PDF section "Event timeline": every event of the run by announcement time (template block
-``data.timeline``)."""
+``data.timeline``); how each instant was timed in the event record's words
+(:mod:`analysis.report.event_record`, the source of ``docs/events.md``)."""
 from __future__ import annotations
 
 from analysis import fmt
+from analysis.report import event_record
 from analysis.report.context import ReportInputs
 from analysis.report.sections.events import day0_text
 from analysis.report.typst_tables import cell, table
@@ -21,7 +23,8 @@ def build(inputs: ReportInputs) -> dict:
     trows = []
     for t in sorted(timeline, key=lambda t: t["announced"]):
         a = t["announced"]
-        when = (f"{a[11:16]} (UTC{a[16:].replace('-', fmt.MINUS)})" if len(a) > 10 else "time of day unknown") if a else ""
+        # how the instant was timed: the event record's words (docs/events.md uses the same function)
+        when = event_record.timing_text(a).replace("-", fmt.MINUS) if a else ""
         trows.append([cell(t["date"], sub=when, align="left"), cell(t["kind"], align="left"),
                       cell(t["short_title"], sub=t["title"] + (f"\nDay 0: {t['day0']}" if t["day0"] else ""),
                            align="left", bold=True),
@@ -30,5 +33,7 @@ def build(inputs: ReportInputs) -> dict:
                  [[cell("Date", align="left"), cell("Kind", align="left"), cell("What happened", align="left"),
                    cell("Source", align="left")]], trows, caption="Event timeline", size="7.5pt", breakable=True,
                  note="Announcement dates and times (local time with its UTC offset; data/events.csv); "
-                      "day 0 is the first session of each exchange that closes after the announcement.")
+                      "day 0 is the first session of each exchange that closes after the announcement. The full "
+                      "record of each event (who was named and by what words, other dates, other news with its "
+                      "severity) is docs/events.md, generated from the same files.")
     return {"rows": timeline, "table": spec}
