@@ -26,7 +26,7 @@ from analysis.errors import UserError
 from analysis.estimation import engine
 from analysis.estimation.models import get_model
 from analysis.estimation.panel import Panel, build_panel
-from analysis.inference import calibration, limits, multiple, placebo, volume
+from analysis.inference import calibration, history, limits, multiple, placebo, volume
 from analysis.inference.battery import run_battery
 from analysis.inference.cells import Cells, build_cells
 from analysis.inference.portfolio import firm_sq_p
@@ -378,6 +378,7 @@ class EventStudy:
                                            "off_day0_driver": row_flags["off_day0_driver"],
                                            "confounders": row_flags["confounders"] != ""})})
             tests = tests.merge(cell_flags, on=["event_id", "group", "window"], how="left")
+            tests = history.with_tests_history(tests, cells, panel.catalog_p0, panel.exclude_days)
         else:
             tests = pd.DataFrame(columns=tables.TEST_COLUMNS)
         self._note_short_draws(tests)
@@ -387,6 +388,8 @@ class EventStudy:
         volume_daily, volume_tests = volume.volume_frames(panel, out, out.windows)
         frames_out = tables.assemble(self, panel, out, skipped, tests, limit_notes, limits.day_states_frame(panel, out),
                                      volume_daily, volume_tests, row_flags=row_flags, extended=extended)
+        frames_out["car"] = history.with_car_history(frames_out["car"], panel.frame, out, panel.store,
+                                                      panel.catalog_p0, panel.exclude_days)
         sensitivity = self.sensitivity(frames, errors) if len(panel.frame) else tables.empty_sensitivity()
         return EventStudyResults(study=self, panel=panel, engine_result=out, frames=frames, sensitivity=sensitivity,
                                  **frames_out)
