@@ -367,7 +367,7 @@ def show_group_tests(tests: pd.DataFrame, window: str | None = None):
     ev_pos = {e: i for i, e in enumerate(dict.fromkeys(t["event_id"]))}
     w_pos = {w: i for i, w in enumerate(dict.fromkeys(t["window"]))}
     cols = keys + [c for c in ("n", "mean_car", "test", "statistic", "p_value", "p_calibrated", "estimate", "ci_low",
-                               "ci_high") if c in t.columns]
+                               "ci_high", "p_history", "p_history_floor") if c in t.columns]
     found: dict[tuple, tuple[dict, dict]] = {}  # (event, window, group) -> (first row, {test: its first row})
     for rec in t[cols].to_dict("records"):
         key = (rec["event_id"], rec["window"], rec["group"])
@@ -382,6 +382,8 @@ def show_group_tests(tests: pd.DataFrame, window: str | None = None):
         if pf is not None and "estimate" in pf and np.isfinite(pf["estimate"]):
             row["Portfolio CAR %"] = fmt.pct(pf["estimate"])
             row["95% CI %"] = f"{fmt.pct(pf['ci_low'])} to {fmt.pct(pf['ci_high'])}"
+            if np.isfinite(pf.get("p_history", np.nan)):
+                row["History p (floor)"] = f"{fmt.pvalue(pf['p_history'])} ({fmt.pvalue(pf['p_history_floor'])})"
         else:
             row["Portfolio CAR %"] = fmt.pct(first["mean_car"])
             row["95% CI %"] = fmt.NA

@@ -166,6 +166,15 @@ def _test_cells(at: dict, w: str, group: str, names: list[str], has_cal: bool,
     return cells, any_na
 
 
+def history_text(row) -> str:
+    """The history p of a portfolio row, with its floor, as printed under its CAR ('' without
+    one): '\\nhist. p 0.0006 (floor 0.0006)' (:mod:`analysis.inference.history`)."""
+    ph = row.get("p_history", np.nan)
+    if ph is None or not np.isfinite(ph):
+        return ""
+    return f"\nhist. p {fmt.pvalue(ph)} (floor {fmt.pvalue(row.get('p_history_floor', np.nan))})"
+
+
 def _has_cal(tests: pd.DataFrame) -> bool:
     return "p_calibrated" in tests.columns and tests["p_calibrated"].notna().any()
 
@@ -204,7 +213,8 @@ def test_table_spec(tests: pd.DataFrame, windows: list[str], caption: str, scope
             marks = _cell_flag_marks(first.get("flags", ""), notes)
             pf = at.get((w, group, "portfolio"))
             if pf is not None and np.isfinite(pf.get("estimate", np.nan)):
-                pcell = cell(fmt.pct(pf["estimate"]), sub=f"[{fmt.pct(pf['ci_low'])}, {fmt.pct(pf['ci_high'])}]")
+                pcell = cell(fmt.pct(pf["estimate"]), sub=f"[{fmt.pct(pf['ci_low'])}, {fmt.pct(pf['ci_high'])}]"
+                             + history_text(pf))
             else:
                 pcell = cell(fmt.pct(first["mean_car"]),
                              sup=notes.mark("mean", "no portfolio fit: the mean of the firms' CARs instead"))
@@ -434,6 +444,10 @@ def reading_guide(inputs: ReportInputs) -> dict:
         ("[p]", "calibrated p, in brackets: how often the same test, run at pseudo-event dates drawn from the same "
                 "firms' histories away from every catalog event, is at least as extreme; it stays valid on these "
                 "few correlated firms where a test's own p does not."),
+        ("hist. p", "history p, under the portfolio CAR: the share of all windows of the same length in the "
+                    "group's whole price history (away from this event and from every catalog event's day 0) whose "
+                    "abnormal return is at least as large in absolute value, counting this one; it assumes nothing "
+                    "about the returns' tails, and cannot fall below its floor, 1 / (1 + the number of windows)."),
         ("Stars", f"{fmt.STAR_NOTE}, next to the value they come from; a test oversized here gets stars only from "
                   "its calibrated p."),
         ("Holm p, BH q", f"adjusted for the number of tests (Across events): Holm's p over the primary family (the "
