@@ -150,7 +150,7 @@ def cell_text(cells, row_text: np.ndarray) -> np.ndarray:
     """(C,) the distinct non-empty ``row_text`` values of each cell's members, ' | '-joined in
     member order ('' when none). row_text: (R, W) per firm-event and window of the engine result."""
     C = cells.n_cells
-    out = [dict() for _ in range(C)]
+    out: list[dict] = [{} for _ in range(C)]
     text = row_text[cells.rows, cells.member_window]
     for c, t in zip(cells.cell, text):
         if isinstance(t, str) and t:
