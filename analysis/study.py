@@ -357,6 +357,7 @@ class EventStudy:
             "overlaps": flags_mod.overlaps(ids, sec, p0, lo, hi, panel.catalog_day0),
             "driver_day": day, "driver_ar": ar, "off_day0_driver": off,
             "confounders": flags_mod.confounders(panel.store, sec, p0, sym, lo, hi, self.confounders),
+            "confounded_by": flags_mod.major_confounders(panel.store, sec, p0, sym, lo, hi, self.confounders),
         }
 
     def fit(self) -> EventStudyResults:
@@ -377,6 +378,8 @@ class EventStudy:
                                            "overlaps": row_flags["overlaps"] != "",
                                            "off_day0_driver": row_flags["off_day0_driver"],
                                            "confounders": row_flags["confounders"] != ""})})
+            cell_flags["confounded_by"] = flags_mod.cell_text(cells, row_flags["confounded_by"])
+            cell_flags["attributable"] = cell_flags["confounded_by"] == ""
             tests = tests.merge(cell_flags, on=["event_id", "group", "window"], how="left")
             tests = history.with_tests_history(tests, cells, panel.catalog_p0, panel.exclude_days)
         else:

@@ -251,6 +251,9 @@ BAD_INPUT = {
     "confounders unknown symbol": (confounders_loader, CF, ["2019-05-01,,FOMC,src", "2019-05-02,NVDA,results,src"],
                                    2, "symbol", ["unknown symbol"]),
     "confounders empty what": (confounders_loader, CF, ["2019-05-01,AMBA,,src"], 1, "what", ["empty"]),
+    "confounders bad severity": (confounders_loader, CF + ",severity", ["2019-05-01,,FOMC,src,minor",
+                                                                        "2019-05-02,,tariffs,src,Major"],
+                                 2, "severity", ["'Major'", "major, minor"]),
 }
 
 
@@ -277,6 +280,17 @@ def test_event_files_good_rows_and_lenient_mode(tmp_path):
     assert list(conf["symbol"]) == ["", "AMBA"] and conf.loc[0, "day"] == pd.Timestamp("2019-05-01")
     no_symbol_column = confounders_loader(write(tmp_path, "c2.csv", "date,what,source", "2019-05-01,FOMC,src"))
     assert list(no_symbol_column["symbol"]) == [""]
+    assert list(conf["severity"]) == ["minor", "minor"]  # no severity column: minor
+    graded = confounders_loader(write(tmp_path, "c3.csv", CF + ",severity", "2019-05-01,,FOMC,src,major",
+                                      "2019-05-02,AMBA,results,src,"))
+    assert list(graded["severity"]) == ["major", "minor"]  # empty: minor
+
+
+def test_the_october_2022_export_controls_are_the_major_confounder():
+    conf = load_confounders(strict=False)
+    major = conf[conf["severity"] == "major"]
+    assert list(major["date"]) == ["2022-10-07"] and "export controls" in major["what"].iat[0]
+    assert set(conf["severity"]) == {"major", "minor"}
 
 
 def test_events_missing_file(tmp_path):

@@ -35,6 +35,11 @@ CARRIED_OVER = "carried_over"
 EVENT_DATE_COLUMNS = ("event_id", "date_kind", "announced_at", "source")
 DATE_KINDS = ("first_report", "announcement", "publication", "effective")
 CONFOUNDER_COLUMNS = ("date", "symbol", "what", "source")
+#: Optional confounders column: ``major`` when the news alone can move the firms it reaches as much
+#: as the event (a cell whose days 0 to +1 hold one is not attributable to the event), else
+#: ``minor`` (the default when the column is absent or empty).
+SEVERITY = "severity"
+SEVERITIES = ("major", "minor")
 UNIVERSE_COLUMNS = ("symbol", "name", "role", "exchange", "benchmark")
 KINDS = ("report", "action")
 ROLES = ("target", "peer", "supplier")
@@ -302,11 +307,15 @@ def load_event_dates(path=DEFAULT_EVENT_DATES, events: pd.DataFrame | None = Non
 
 
 def load_confounders(path=DEFAULT_CONFOUNDERS, symbols=None, strict: bool = True) -> pd.DataFrame:
-    """Known firm or market news: columns CONFOUNDER_COLUMNS (``symbol`` '' = the whole market)
-    plus ``day`` (datetime64 date), in file order. ``date`` is a calendar date (YYYY-MM-DD)."""
-    rows = _read_rows(path, ("date", "what", "source"), optional=("symbol",), allow_empty=True)
+    """Known firm or market news: columns CONFOUNDER_COLUMNS (``symbol`` '' = the whole market),
+    ``severity`` (:data:`SEVERITIES`; optional column, empty = minor) and ``day`` (datetime64
+    date), in file order. ``date`` is a calendar date (YYYY-MM-DD)."""
+    rows = _read_rows(path, ("date", "what", "source"), optional=("symbol", SEVERITY), allow_empty=True)
     keep = []
     for n, v in rows:
+        v = {**v, SEVERITY: v.get(SEVERITY, "") or "minor"}
+        if v[SEVERITY] not in SEVERITIES:
+            raise input_error(path, n, SEVERITY, f"'{v[SEVERITY]}' is not one of {', '.join(SEVERITIES)}")
         try:
             if not _DATE.match(v["date"]):
                 raise ValueError(f"expected YYYY-MM-DD, got '{v['date']}'")
@@ -320,7 +329,7 @@ def load_confounders(path=DEFAULT_CONFOUNDERS, symbols=None, strict: bool = True
             if not _check_known(path, n, "symbol", v["symbol"], None if symbols is None else set(symbols),
                                 "symbol", strict):
                 continue
-        keep.append({**{c: v[c] for c in CONFOUNDER_COLUMNS}, "day": pd.Timestamp(day)})
-    frame = pd.DataFrame(keep, columns=[*CONFOUNDER_COLUMNS, "day"])
+        keep.append({**{c: v[c] for c in CONFOUNDER_COLUMNS}, SEVERITY: v[SEVERITY], "day": pd.Timestamp(day)})
+    frame = pd.DataFrame(keep, columns=[*CONFOUNDER_COLUMNS, SEVERITY, "day"])
     frame["day"] = pd.to_datetime(frame["day"])
     return frame
