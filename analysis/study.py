@@ -26,7 +26,7 @@ from analysis.errors import UserError
 from analysis.estimation import engine
 from analysis.estimation.models import get_model
 from analysis.estimation.panel import Panel, build_panel
-from analysis.inference import calibration, history, limits, multiple, placebo, volume
+from analysis.inference import calibration, design, history, limits, multiple, placebo, volume
 from analysis.inference.battery import run_battery
 from analysis.inference.cells import Cells, build_cells
 from analysis.inference.portfolio import firm_sq_p
@@ -386,6 +386,7 @@ class EventStudy:
             tests = pd.DataFrame(columns=tables.TEST_COLUMNS)
         self._note_short_draws(tests)
         tests = multiple.adjust(tests, self.primary_window)
+        tests["oversized_here"] = design.oversized_cells(tests)  # simulated, or in this cell's own calibration
         limit_notes, _ = limits.window_flags(panel, out, out.windows)
         extended = self._limit_extended(panel, out)
         volume_daily, volume_tests = volume.volume_frames(panel, out, out.windows)

@@ -10,7 +10,7 @@ import pandas as pd
 from analysis import fmt
 from analysis.inference.battery import describe
 from analysis.report.context import EventOutputs, ReportInputs
-from analysis.report.event import OVERSIZED_RULE, oversized, test_stars
+from analysis.report.event import OVERSIZED_RULE, RUN_OVERSIZED_RULE, oversized, oversized_in_cell, test_stars
 from analysis.report.sections.common import Notes, sup, test_order, window_order
 from analysis.report.typst_tables import cell, table
 from analysis.vocab import GROUP_ORDER, exchange_label, group_color, group_label
@@ -156,8 +156,10 @@ def _test_cells(at: dict, w: str, group: str, names: list[str], has_cal: bool,
             any_na = True
             continue
         pc = r.get("p_calibrated", np.nan)
-        st, stc = test_stars(t, r["p_value"], pc)
+        st, stc = test_stars(t, r["p_value"], pc, r.get("size_5pct", np.nan))
         own = f"({fmt.pvalue(r['p_value'])}){st}"
+        if not oversized(t) and oversized_in_cell(r.get("size_5pct", np.nan)):
+            own += "†"
         cal = (f"[{fmt.pvalue(pc)}]{stc}" if np.isfinite(pc) else f"[{fmt.NA}]") if has_cal else ""
         if compact:
             cells.append(cell(f"{fmt.num(r['statistic'])} {own}", sub=cal or None))
@@ -224,6 +226,9 @@ def test_table_spec(tests: pd.DataFrame, windows: list[str], caption: str, scope
             if n < 2 and na:
                 untested.add(f"{group_label(group)} (N = {n})")
     parts = [f"° {OVERSIZED_RULE}." if over else ""]
+    if any(not oversized(r["test"]) and oversized_in_cell(r.get("size_5pct", np.nan)) for r in records
+           if r["test"] in names):
+        parts.append(f"† {RUN_OVERSIZED_RULE}.")
     if any_na:
         parts.append(f"{fmt.NA}: the test needs more firms than the group has"
                      + (f" ({', '.join(sorted(untested))})" if untested else "") + ".")
