@@ -360,3 +360,40 @@ def test_pooled_tables_say_their_car_is_the_firms_own():
                           "events_significant_10": [1], "events_tested": [3]})
     spec = pooled_table(frame, "kind", "Reports versus actions", "0:1", "portfolio")
     assert "Mean firm CAR %" in _texts(spec) and "not the groups' portfolio CAR" in spec["note"]
+
+
+def _size_rows():
+    return pd.DataFrame({
+        "event_id": ["a", "b", "a", "b", "a"], "group": ["named", "named", "supplier", "supplier", "named"],
+        "window": ["0:1"] * 5, "test": ["portfolio", "portfolio", "portfolio", "portfolio", "bmp_kp"],
+        "p_value": [0.01, 0.2, 0.3, 0.4, 0.02], "primary": [True, True, True, True, False],
+        "p_history": [0.0006, 0.3, 0.2, 0.5, np.nan], "p_history_floor": [1 / 1628, 1 / 1628, 1 / 1865, 1 / 1865, np.nan],
+        "calibration_draws": [1199.0, 999.0, 1199.0, 999.0, 1199.0], "draws": [1199.0, 999.0, 1199.0, 999.0, 1199.0],
+        "size_5pct": [0.09, 0.05, 0.04, 0.05, 0.03]})
+
+
+def test_caveats_state_the_p_floors_and_the_cells_oversized_in_the_run():
+    """Floors: history 1/1865 = 0.00054 to 1/1628 = 0.00061, calibrated 1/1200 = 0.00083 to 1/1000
+    = 0.001, placebo 2/1200 = 0.0017 to 2/1000 = 0.002; Holm over 4 primary tests asks 0.0125 (printed 0.013);
+    the portfolio test exceeds 7% in 1 of its 4 cells."""
+    from analysis.report.sections.caveats import p_floors
+
+    lines = p_floors(_size_rows())
+    assert "floor 0.00054 to 0.00061" in lines[0]
+    assert "calibrated p: floor 0.00083 to 0.001" in lines[0]
+    assert "placebo p: floor 0.0017 to 0.002" in lines[0]
+    assert "Holm over the 4 primary tests asks p < 0.013 of the first" in lines[0]
+    assert "Portfolio" in lines[1] and "in 1 of 4 cells" in lines[1]
+
+
+def test_methods_run_size_table_by_group_and_window():
+    """Portfolio, named 0:1: (0.09 x 1199 + 0.05 x 999) / 2198 = 7.18% -> bold, 1 of 2 cells above 7%;
+    suppliers (0.04 x 1199 + 0.05 x 999) / 2198 = 4.45%."""
+    from analysis.report.sections.appendix import run_size_table_spec
+
+    spec = run_size_table_spec(_size_rows())
+    rows = {r[0]["t"]: r[1:] for r in spec["rows"]}
+    port = rows[next(k for k in rows if k.lower().startswith("portfolio"))]
+    assert port[0]["t"] == "7.2" and port[0]["s"] == "1 of 2 cells > 7%" and port[0].get("b")
+    assert port[1]["t"] == "4.5" and port[1]["s"] == "0 of 2 cells > 7%"
+    assert run_size_table_spec(_size_rows().drop(columns=["size_5pct"])) is None

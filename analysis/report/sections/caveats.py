@@ -5,7 +5,8 @@ largest move of a window falling before or after the news (``off_day0_driver``, 
 ``driver_ar``), other news listed in ``data/confounders.csv`` inside a window (firm, day and the
 firm's abnormal return that day), suspensions and price-limit runs, firm-events left out,
 cells too small for tests that need more firms (the registry's ``min_n``), what the design can
-detect (``mde`` of the primary family; tests oversized in this design), how many tests ran and
+detect (``mde`` of the primary family; tests oversized in this design), the floors of the
+tail-robust p-values and the cells the run's own calibration finds oversized, how many tests ran and
 what Holm and Benjamini-Hochberg leave standing, placebo draws short of the request. Firms by
 name, events by short title, days relative to day 0, returns in percent.
 """
@@ -208,6 +209,63 @@ def design(rows: pd.DataFrame | None) -> list[str]:
     return out
 
 
+def _small(p: float) -> str:
+    """A small probability with two significant digits, without an exponent (0.00054)."""
+    return f"{p:.2g}" if p >= 1e-4 else f"{p:.6f}".rstrip("0")
+
+
+def p_floors(tests: pd.DataFrame | None) -> list[str]:
+    """The smallest p each tail-robust p-value of the run can reach (its floor), against the level
+    Holm asks of the first primary test: history p 1 / (1 + n) (n reference windows of the
+    firm's or portfolio's history), calibrated p 1 / (1 + D) (D pseudo-event dates), placebo p
+    2 / (1 + B); and the run's own size of the tests at 5% where it exceeds 7% in a cell."""
+    if tests is None or tests.empty:
+        return []
+    out = []
+
+    def span(values, text):
+        v = pd.to_numeric(values, errors="coerce")
+        v = v[np.isfinite(v)]
+        if not len(v):
+            return None
+        lo, hi = float(v.min()), float(v.max())
+        return text(lo, hi)
+
+    fl = span(tests["p_history_floor"], lambda lo, hi: f"history p (the move's rank among all windows of the same "
+                                                       f"length in the firms' whole price history): floor "
+                                                       f"{_small(lo)} to {_small(hi)}"
+              ) if "p_history_floor" in tests.columns else None
+    cal = None
+    if "calibration_draws" in tests.columns:
+        cal = span(1.0 / (1.0 + pd.to_numeric(tests["calibration_draws"], errors="coerce")),
+                   lambda lo, hi: f"calibrated p: floor {_small(lo)} to {_small(hi)} (1 / (1 + the "
+                                  "pseudo-event dates))")
+    pl = None
+    if "draws" in tests.columns:
+        pl = span(2.0 / (1.0 + pd.to_numeric(tests["draws"], errors="coerce")),
+                  lambda lo, hi: f"placebo p: floor {_small(lo)} to {_small(hi)}")
+    floors = [x for x in (fl, cal, pl) if x]
+    prim = tests["primary"].astype(bool) if "primary" in tests.columns else pd.Series(False, index=tests.index)
+    m = int(prim.sum())
+    if floors:
+        out.append("No tail-robust p-value can fall below its floor: " + "; ".join(floors) + "."
+                   + (f" Holm over the {m} primary tests asks p < {_small(ALPHA / m)} of the first, so "
+                      "only a floor below that can carry a claim." if m else ""))
+    if "size_5pct" in tests.columns:
+        from analysis.inference.design import OVERSIZED_SIZE
+
+        size = pd.to_numeric(tests["size_5pct"], errors="coerce")
+        over = tests[size > OVERSIZED_SIZE]
+        if len(over):
+            by = over.groupby("test").size()
+            tot = tests[np.isfinite(size)].groupby("test").size()
+            out.append("At the pseudo-event dates of these firms' own histories some tests reject more than 7% at a "
+                       "nominal 5% (oversized in those cells, whatever the simulation says; their stars come from "
+                       "the calibrated p): " + ", ".join(f"{describe(t, 'label')} in {int(by[t])} of {int(tot[t])} "
+                                                         "cells" for t in by.index) + ".")
+    return out
+
+
 def multiplicity(tests: pd.DataFrame | None, rows: pd.DataFrame | None, titles: dict) -> list[str]:
     if tests is None or tests.empty:
         return []
@@ -274,6 +332,7 @@ def build(inputs: ReportInputs) -> list[dict]:
         ("Firms left out", skipped(study_table(inputs, artifacts.STUDY_SKIPPED), titles, names)),
         ("Cells too small for some tests", small_cells(tests, titles)),
         ("What this design can detect", design(rows)),
+        ("What the p-values can show", p_floors(tests)),
         ("Number of tests", multiplicity(tests, rows, titles)),
         ("Placebo draws short of the request", placebo_short(inputs, titles)),
     ]
@@ -294,6 +353,9 @@ LEADS = {
     "Cells too small for some tests": "",
     "What this design can detect": "The smallest true move the primary test finds in 80% of samples, at 5%; "
                                    "\"not distinguishable\" is not \"no effect\".",
+    "What the p-values can show": "A p-value read off the data (history, calibration, placebo) is a rank among "
+                                  "the comparable values the data hold, so it cannot be smaller than one over "
+                                  "their number.",
     "Number of tests": "",
     "Placebo draws short of the request": "",
 }
