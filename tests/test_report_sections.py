@@ -8,12 +8,25 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from analysis import fmt
 from analysis.report import artifacts
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "analysis" / "report" / "template.typ"
 
+
+
+@pytest.fixture
+def portfolio_holds(monkeypatch):
+    """The stored verdicts minus the portfolio, sample-quantile and Corrado tests (which hold in
+    every design without event-induced variance): these tests check the star and table rules,
+    whichever tests the stored design table finds oversized."""
+    from analysis.inference import design
+
+    held = design.oversized_here() - {"portfolio", "sq", "corrado"}
+    monkeypatch.setattr(design, "oversized_here", lambda: held)
+    return held
 
 def _texts(spec: dict) -> list[str]:
     return [c["t"] if isinstance(c, dict) else c for row in spec["header"] + spec["rows"] for c in row]
@@ -72,7 +85,7 @@ def test_firm_table_prints_decimals_as_percent():
     assert hik[1]["t"] == "\u22127.67" and hik[1]["s"] == "(3.26)" and hik[1]["sup"] == "**"
 
 
-def test_group_test_table_follows_the_registry():
+def test_group_test_table_follows_the_registry(portfolio_holds):
     from analysis.inference.battery import describe
     from analysis.inference.registry import REGISTRY
     from analysis.report.sections.events import test_table_spec
@@ -106,7 +119,7 @@ def _battery_rows(event_id="e", windows=("0:1",), groups=(("named", 2), ("suppli
     return pd.DataFrame(rows)
 
 
-def test_event_table_shows_the_tests_that_hold_their_size_and_the_appendix_the_others():
+def test_event_table_shows_the_tests_that_hold_their_size_and_the_appendix_the_others(portfolio_holds):
     from analysis.inference.battery import describe
     from analysis.inference.design import oversized_here
     from analysis.report.context import EventOutputs
@@ -254,7 +267,7 @@ def test_limit_extended_window_sits_beside_the_censored_day0_car():
     assert "limit" in spec["note"]
 
 
-def test_an_oversized_test_never_carries_stars_from_its_own_p():
+def test_an_oversized_test_never_carries_stars_from_its_own_p(portfolio_holds):
     from analysis.inference.design import oversized_here
     from analysis.report.event import test_stars
     from analysis.report.sections.events import test_table_spec
@@ -296,7 +309,7 @@ def test_fit_names_the_notebook_parameter_when_yahoo_fails():
     assert 'prices = "../../shared/prices"' in text and "PRICES=" not in text
 
 
-def test_notebook_tables_have_no_index_and_no_nan():
+def test_notebook_tables_have_no_index_and_no_nan(portfolio_holds):
     from analysis.report.event import show_firm_table, show_group_tests
 
     firms = _firm_rows().assign(event_id="e")
@@ -321,7 +334,7 @@ def _moved_rows():
         "p_holm": [0.1648, np.nan, 1.0, 0.0016, 1.0], "q_bh": [0.21, 0.86, 0.9, 0.004, 0.9]})
 
 
-def test_across_events_tables_print_the_adjusted_p_beside_the_unadjusted():
+def test_across_events_tables_print_the_adjusted_p_beside_the_unadjusted(portfolio_holds):
     from analysis.report.sections.across_events import moved_table
 
     spec = moved_table(_moved_rows(), "0:1", "portfolio")
@@ -338,7 +351,7 @@ def test_across_events_tables_print_the_adjusted_p_beside_the_unadjusted():
     assert "equal-weighted portfolio" in note and "mean of the firms' own CARs" in note
 
 
-def test_named_vs_suppliers_table_prints_holm_p_and_says_which_car():
+def test_named_vs_suppliers_table_prints_holm_p_and_says_which_car(portfolio_holds):
     from analysis.report.sections.across_events import targets_vs_suppliers_table
 
     tvs = pd.DataFrame({"event_id": ["ev_a"], "date": pd.to_datetime(["2019-05-15"]), "short_title": ["A (2019)"],
@@ -397,3 +410,13 @@ def test_methods_run_size_table_by_group_and_window():
     assert port[0]["t"] == "7.2" and port[0]["s"] == "1 of 2 cells > 7%" and port[0].get("b")
     assert port[1]["t"] == "4.5" and port[1]["s"] == "0 of 2 cells > 7%"
     assert run_size_table_spec(_size_rows().drop(columns=["size_5pct"])) is None
+
+
+def test_event_table_prints_the_history_p_with_its_floor_under_the_portfolio_car(portfolio_holds):
+    from analysis.report.sections.events import test_table_spec
+
+    tests = pd.DataFrame({"group": "named", "window": "0:1", "n": 1, "mean_car": -0.158, "test": ["portfolio"],
+                          "statistic": [-7.0], "p_value": [5e-11], "estimate": [-0.1585], "ci_low": [-0.2],
+                          "ci_high": [-0.117], "p_history": [1 / 1628], "p_history_floor": [1 / 1628], "flags": [""]})
+    row = test_table_spec(tests, ["0:1"], "caption")["rows"][1]
+    assert row[2]["t"] == "\u221215.85" and row[2]["s"] == "[\u221220.00, \u221211.70]\nhist. p 0.00061 (floor 0.00061)"

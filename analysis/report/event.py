@@ -314,6 +314,14 @@ RUN_OVERSIZED_RULE = ("oversized in this cell (it rejects more than 7% of the ps
                       "own histories at 5%): its stars come from the calibrated p only")
 
 
+def small_p(p) -> str:
+    """A p-value that may sit at a floor far below 0.001 (history p): :func:`analysis.fmt.pvalue`
+    from 0.01 up, two significant digits below (0.00061), so a floor reads as itself."""
+    if p is None or not np.isfinite(p):
+        return fmt.NA
+    return fmt.pvalue(p) if p >= 0.01 else (f"{p:.2g}" if p >= 1e-4 else f"{p:.6f}".rstrip("0"))
+
+
 def oversized(test: str) -> bool:
     """Is ``test`` oversized in this study's design (:func:`analysis.inference.design.oversized_here`)?"""
     from analysis.inference.design import oversized_here
@@ -396,11 +404,13 @@ def show_group_tests(tests: pd.DataFrame, window: str | None = None):
         if pf is not None and "estimate" in pf and np.isfinite(pf["estimate"]):
             row["Portfolio CAR %"] = fmt.pct(pf["estimate"])
             row["95% CI %"] = f"{fmt.pct(pf['ci_low'])} to {fmt.pct(pf['ci_high'])}"
-            if np.isfinite(pf.get("p_history", np.nan)):
-                row["History p (floor)"] = f"{fmt.pvalue(pf['p_history'])} ({fmt.pvalue(pf['p_history_floor'])})"
         else:
             row["Portfolio CAR %"] = fmt.pct(first["mean_car"])
             row["95% CI %"] = fmt.NA
+        if "p_history" in t.columns:  # the portfolio's history p and its floor (analysis.inference.history)
+            ph = pf.get("p_history", np.nan) if pf is not None else np.nan
+            row["History p (floor)"] = (f"{small_p(ph)} ({small_p(pf['p_history_floor'])})"
+                                        if np.isfinite(ph) else fmt.NA)
         for name in names:
             r = x.get(name)
             if r is None or not np.isfinite(r["statistic"]):

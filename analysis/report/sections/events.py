@@ -10,7 +10,8 @@ import pandas as pd
 from analysis import fmt
 from analysis.inference.battery import describe
 from analysis.report.context import EventOutputs, ReportInputs
-from analysis.report.event import OVERSIZED_RULE, RUN_OVERSIZED_RULE, oversized, oversized_in_cell, test_stars
+from analysis.report.event import (OVERSIZED_RULE, RUN_OVERSIZED_RULE, oversized, oversized_in_cell, small_p,
+                                   test_stars)
 from analysis.report.sections.common import Notes, sup, test_order, window_order
 from analysis.report.typst_tables import cell, table
 from analysis.vocab import GROUP_ORDER, exchange_label, group_color, group_label
@@ -170,11 +171,11 @@ def _test_cells(at: dict, w: str, group: str, names: list[str], has_cal: bool,
 
 def history_text(row) -> str:
     """The history p of a portfolio row, with its floor, as printed under its CAR ('' without
-    one): '\\nhist. p 0.0006 (floor 0.0006)' (:mod:`analysis.inference.history`)."""
+    one): '\\nhist. p 0.00061 (floor 0.00061)' (:mod:`analysis.inference.history`)."""
     ph = row.get("p_history", np.nan)
     if ph is None or not np.isfinite(ph):
         return ""
-    return f"\nhist. p {fmt.pvalue(ph)} (floor {fmt.pvalue(row.get('p_history_floor', np.nan))})"
+    return f"\nhist. p {small_p(ph)} (floor {small_p(row.get('p_history_floor', np.nan))})"
 
 
 def _has_cal(tests: pd.DataFrame) -> bool:
