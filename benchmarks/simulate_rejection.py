@@ -173,13 +173,13 @@ def markdown(frame: pd.DataFrame, shock: float = SHOCK) -> str:
 #: event-induced variance; and the study's own firms' returns resampled in blocks of sessions.
 #: ``resample``: the universe role whose firms' own returns are drawn (:func:`own_returns`).
 DESIGNS = {
-    "4 firms": dict(n_firms=4),
-    "7 firms": dict(n_firms=7),
-    "4 firms, 2 suspended on day 0": dict(n_firms=4, suspended=2),
-    "4 firms, day-0 s.d. x1.5": dict(n_firms=4, day0_sd=1.5),
-    "4 firms, day-0 s.d. x2": dict(n_firms=4, day0_sd=2.0),
-    "Chinese targets' own returns, 10-session blocks": dict(resample="target"),
-    "US suppliers' own returns, 10-session blocks": dict(resample="supplier"),
+    "4 firms": {"n_firms": 4},
+    "7 firms": {"n_firms": 7},
+    "4 firms, 2 suspended on day 0": {"n_firms": 4, "suspended": 2},
+    "4 firms, day-0 s.d. x1.5": {"n_firms": 4, "day0_sd": 1.5},
+    "4 firms, day-0 s.d. x2": {"n_firms": 4, "day0_sd": 2.0},
+    "Chinese targets' own returns, 10-session blocks": {"resample": "target"},
+    "US suppliers' own returns, 10-session blocks": {"resample": "supplier"},
 }
 DESIGN_RHO = 0.27
 DESIGN_ERRORS = "t4"

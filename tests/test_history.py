@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from frames import one
 
 from analysis.estimation.models import get_model
 from analysis.estimation.store import store_from_arrays
 from analysis.inference import history, multiple
-from frames import one
 
 THETA = np.array([0.001, 1.2])  # market model: R = 0.001 + 1.2 Rm + e
 

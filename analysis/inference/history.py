@@ -60,7 +60,7 @@ def window_exceedances(x, flag, seg_start, seg_len, q_seg, q_len, q_lo, q_hi, q_
         m = seg_len[s]
         L = q_len[q]
         thr = abs(q_obs[q])
-        for j in range(0, m - L + 1):
+        for j in range(m - L + 1):
             if j <= q_hi[q] and j + L - 1 >= q_lo[q]:
                 continue
             tot = 0.0
@@ -71,7 +71,7 @@ def window_exceedances(x, flag, seg_start, seg_len, q_seg, q_len, q_lo, q_hi, q_
                     bad = True
                     break
                 v = x[u]
-                if v == v:
+                if not np.isnan(v):
                     tot += v
                     have += 1
             if bad or have == 0:

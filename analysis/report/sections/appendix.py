@@ -12,7 +12,13 @@ import pandas as pd
 
 from analysis import fmt
 from analysis.inference.battery import describe
-from analysis.inference.design import OVERSIZED_SIZE, OVERSIZED_WORDS, design_table, oversized_here, run_size
+from analysis.inference.design import (
+    OVERSIZED_SIZE,
+    OVERSIZED_WORDS,
+    design_table,
+    oversized_here,
+    run_size,
+)
 from analysis.paths import PROJECT
 from analysis.report import provenance as prov
 from analysis.report.context import ReportInputs

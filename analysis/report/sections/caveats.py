@@ -353,9 +353,9 @@ LEADS = {
     "Cells too small for some tests": "",
     "What this design can detect": "The smallest true move the primary test finds in 80% of samples, at 5%; "
                                    "\"not distinguishable\" is not \"no effect\".",
-    "What the p-values can show": "A p-value read off the data (history, calibration, placebo) is a rank among "
-                                  "the comparable values the data hold, so it cannot be smaller than one over "
-                                  "their number.",
+    "What the p-values can show": ("A p-value read off the data (history, calibration, placebo) is a rank among "
+                                   "the comparable values the data hold, so it cannot be smaller than one over "
+                                   "their number."),
     "Number of tests": "",
     "Placebo draws short of the request": "",
 }

@@ -10,8 +10,14 @@ import pandas as pd
 from analysis import fmt
 from analysis.inference.battery import describe
 from analysis.report.context import EventOutputs, ReportInputs
-from analysis.report.event import (OVERSIZED_RULE, RUN_OVERSIZED_RULE, oversized, oversized_in_cell, small_p,
-                                   test_stars)
+from analysis.report.event import (
+    OVERSIZED_RULE,
+    RUN_OVERSIZED_RULE,
+    oversized,
+    oversized_in_cell,
+    small_p,
+    test_stars,
+)
 from analysis.report.sections.common import Notes, sup, test_order, window_order
 from analysis.report.typst_tables import cell, table
 from analysis.vocab import GROUP_ORDER, exchange_label, group_color, group_label
