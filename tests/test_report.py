@@ -387,7 +387,7 @@ def test_pdf_reading_guide_adjusted_p_and_oversized_appendix(good_run):
     assert over
     for ev in data["events"]:
         heads = {c["t"] for c in ev["test_table"]["header"][0]}
-        assert "Portfolio t" in heads and not heads & over, ev["short_title"]
+        assert describe("bmp_kp", "label") in heads and not heads & over, ev["short_title"]
         assert "Appendix A" in ev["test_table"]["note"]
     app = data["oversized"]["table"]
     assert {c["t"] for c in app["header"][0][3:]} == over
