@@ -196,14 +196,19 @@ class EventStudyResults:
         if rows.empty:
             return []
         w = rows["window"].iloc[0]
-        out = [f"   primary: portfolio CAR[{w}] (95% interval), p, Holm-adjusted p"]
+        out = [f"   primary: portfolio CAR[{w}] (95% interval), p, Holm-adjusted p"
+               + (", history p (its floor, Holm)" if "p_history" in rows.columns else "")]
         for r in rows.to_dict("records"):
             if not np.isfinite(r.get("estimate", np.nan)):
                 out.append(f"   {r['group']:<10}{int(r['n']):>3}  n/a")
                 continue
+            hist = ""
+            if np.isfinite(r.get("p_history", np.nan)):  # the tail-robust p (analysis.inference.history)
+                hist = (f"  p_history {r['p_history']:.2g} (floor {r['p_history_floor']:.2g}, "
+                        f"Holm {fmt.pvalue(r.get('p_holm_history', np.nan))})")
             out.append(f"   {r['group']:<10}{int(r['n']):>3}{r['estimate']:>10.4f} ({r['ci_low']:.4f}, "
                        f"{r['ci_high']:.4f})  p {fmt.pvalue(r['p_value'])}  p_holm {fmt.pvalue(r['p_holm'])}"
-                       f"  {verdict(r)}")
+                       f"{hist}  {verdict(r)}")
         return out
 
     def __repr__(self) -> str:
