@@ -117,22 +117,27 @@ def history_ar(store: ReturnStore, sec: np.ndarray, theta: np.ndarray) -> tuple[
     return ar, seg[:-1]
 
 
-def firm_p_history(store: ReturnStore, catalog_p0, k: int, sec, p0, theta, lo, hi, car) -> dict[str, np.ndarray]:
+def firm_p_history(store: ReturnStore, catalog_p0, k: int, sec, p0, theta, lo, hi, car,
+                   series=None) -> dict[str, np.ndarray]:
     """The history columns of Q firm rows: security ``sec``, day-0 position ``p0``, model
-    ``theta`` (Q, p), window lo..hi (relative sessions, (Q,)) and observed ``car`` (Q,)."""
+    ``theta`` (Q, p), window lo..hi (relative sessions, (Q,)) and observed ``car`` (Q,).
+    ``series`` (Q,) ints: rows with the same value are the same firm-event (same security and
+    theta: one history series for all its windows); default one series per row."""
     sec = np.asarray(sec, dtype=np.int64)
     Q = len(sec)
     if Q == 0:
         return p_from_counts(np.zeros(0), np.zeros(0), np.zeros(0))
-    ar, start = history_ar(store, sec, theta)
-    excl = excluded_sessions(store, catalog_p0, k)
-    lens = store.length[sec]
-    owner = np.repeat(np.arange(Q), lens)
-    flag = excl[store.start[sec][owner] + (np.arange(len(ar)) - start[owner])]
+    series = np.arange(Q) if series is None else np.asarray(series)
+    _, first, q_seg = np.unique(series, return_index=True, return_inverse=True)
+    usec = sec[first]
+    ar, start = history_ar(store, usec, np.asarray(theta, dtype=float)[first])
+    lens = store.length[usec].astype(np.int64)
+    owner = np.repeat(np.arange(len(usec)), lens)
+    flag = excluded_sessions(store, catalog_p0, k)[store.start[usec][owner] + (np.arange(len(ar)) - start[owner])]
     lo, hi, p0 = (np.asarray(v, dtype=np.int64) for v in (lo, hi, p0))
     car = np.asarray(car, dtype=float)
-    n, cnt = window_exceedances(ar, flag, start, lens.astype(np.int64), np.arange(Q, dtype=np.int64),
-                                hi - lo + 1, p0 + lo, p0 + hi, car)
+    n, cnt = window_exceedances(ar, flag, start, lens, q_seg.astype(np.int64).ravel(), hi - lo + 1, p0 + lo,
+                                p0 + hi, car)
     return p_from_counts(n, cnt, car)
 
 
@@ -245,7 +250,7 @@ def with_car_history(car, frame, out, store: ReturnStore, catalog_p0, k: int):
     r = np.array([row_of[key] for key in zip(res["event_id"], res["symbol"])], dtype=np.int64)
     ab = np.array([parse_window(w) for w in res["window"]], dtype=np.int64).reshape(-1, 2)
     cols = firm_p_history(store, catalog_p0, k, out.sec[r], out.p0[r], out.theta[r], ab[:, 0], ab[:, 1],
-                          res["car"].to_numpy(dtype=float))
+                          res["car"].to_numpy(dtype=float), series=r)
     for col in HISTORY_COLUMNS:
         res[col] = cols[col]
     return res
