@@ -214,6 +214,11 @@ def _small(p: float) -> str:
     return f"{p:.2g}" if p >= 1e-4 else f"{p:.6f}".rstrip("0")
 
 
+def _registry_order(names) -> list[str]:
+    names = list(names)
+    return [t for t in REGISTRY if t in names] + [t for t in names if t not in REGISTRY]
+
+
 def p_floors(tests: pd.DataFrame | None) -> list[str]:
     """The smallest p each tail-robust p-value of the run can reach (its floor), against the level
     Holm asks of the first primary test: history p 1 / (1 + n) (n reference windows of the
@@ -237,12 +242,14 @@ def p_floors(tests: pd.DataFrame | None) -> list[str]:
               ) if "p_history_floor" in tests.columns else None
     cal = None
     if "calibration_draws" in tests.columns:
-        cal = span(1.0 / (1.0 + pd.to_numeric(tests["calibration_draws"], errors="coerce")),
+        d = pd.to_numeric(tests["calibration_draws"], errors="coerce")
+        cal = span(1.0 / (1.0 + d[d > 0]),
                    lambda lo, hi: f"calibrated p: floor {_small(lo)} to {_small(hi)} (1 / (1 + the "
                                   "pseudo-event dates))")
     pl = None
     if "draws" in tests.columns:
-        pl = span(2.0 / (1.0 + pd.to_numeric(tests["draws"], errors="coerce")),
+        d = pd.to_numeric(tests["draws"], errors="coerce")
+        pl = span(2.0 / (1.0 + d[d > 0]),
                   lambda lo, hi: f"placebo p: floor {_small(lo)} to {_small(hi)}")
     floors = [x for x in (fl, cal, pl) if x]
     prim = tests["primary"].astype(bool) if "primary" in tests.columns else pd.Series(False, index=tests.index)
@@ -262,7 +269,7 @@ def p_floors(tests: pd.DataFrame | None) -> list[str]:
             out.append("At the pseudo-event dates of these firms' own histories some tests reject more than 7% at a "
                        "nominal 5% (oversized in those cells, whatever the simulation says; their stars come from "
                        "the calibrated p): " + ", ".join(f"{describe(t, 'label')} in {int(by[t])} of {int(tot[t])} "
-                                                         "cells" for t in by.index) + ".")
+                                                         "cells" for t in _registry_order(by.index)) + ".")
     return out
 
 
