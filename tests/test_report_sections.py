@@ -391,7 +391,9 @@ def test_caveats_state_the_p_floors_and_the_cells_oversized_in_the_run():
     the portfolio test exceeds 7% in 1 of its 4 cells."""
     from analysis.report.sections.caveats import p_floors
 
-    lines = p_floors(_size_rows())
+    rows = _size_rows()
+    none = rows.iloc[[0]].assign(calibration_draws=0.0, draws=0.0, size_5pct=np.nan, primary=False)
+    lines = p_floors(pd.concat([rows, none], ignore_index=True))  # a cell without draws has no floor
     assert "floor 0.00054 to 0.00061" in lines[0]
     assert "calibrated p: floor 0.00083 to 0.001" in lines[0]
     assert "placebo p: floor 0.0017 to 0.002" in lines[0]
