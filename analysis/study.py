@@ -29,6 +29,7 @@ from analysis.estimation.panel import Panel, build_panel
 from analysis.inference import calibration, limits, multiple, placebo, volume
 from analysis.inference.battery import run_battery
 from analysis.inference.cells import Cells, build_cells
+from analysis.inference.pooled import pooled_frame
 from analysis.inference.portfolio import firm_sq_p
 from analysis.results import EventStudyResults
 from analysis.inference import flags as flags_mod
@@ -391,8 +392,9 @@ class EventStudy:
         frames_out = tables.assemble(self, panel, out, skipped, tests, limit_notes, limits.day_states_frame(panel, out),
                                      volume_daily, volume_tests, row_flags=row_flags, extended=extended)
         sensitivity = self.sensitivity(frames, errors) if len(panel.frame) else tables.empty_sensitivity()
+        pooled = pooled_frame(frames_out["tests"], self.primary_window)
         return EventStudyResults(study=self, panel=panel, engine_result=out, frames=frames, sensitivity=sensitivity,
-                                 **frames_out)
+                                 pooled=pooled, **frames_out)
 
     def fit_tests(self, names=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """The CARs and group tests alone, as a robustness run under another model needs them:
