@@ -278,7 +278,7 @@ def years_paragraph(rows: pd.DataFrame) -> str:
             parts = [f"{_group_words(g)} moved after {_listing(sig[sig['group'] == g])}"
                      for g in GROUPS if (sig["group"] == g).any()]
             out.append(f"{head}, {'; '.join(parts)}")
-    return ("; ".join(out) + ". No test compares the years directly (a handful of events each): the difference "
+    return (". ".join(out) + ". No test compares the years directly (a handful of events each): the difference "
             "lies in which events cleared the bar, not in a measured change of the reaction.")
 
 

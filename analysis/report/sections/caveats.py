@@ -224,8 +224,15 @@ def multiplicity(tests: pd.DataFrame | None, rows: pd.DataFrame | None, titles: 
         nominal = int((rows["p_value"].astype(float) < ALPHA).sum())
         left = ", ".join(f"{titles.get(r['event_id'], r['event_id'])} ({GROUPS[r['group']].words if r['group'] in GROUPS else r['group']})"
                          for _, r in sig.iterrows())
-        out.append(f"Primary family ({m} tests): {nominal} below {ALPHA:.2f} before adjustment; Holm leaves "
-                   f"{len(sig)} standing" + (f": {left}." if len(sig) else "."))
+        text = (f"Primary family ({m} tests): {nominal} below {ALPHA:.2f} before adjustment; Holm leaves "
+                f"{len(sig)} standing" + (f": {left}." if len(sig) else "."))
+        if "claimed" in rows.columns:
+            n_claimed = int(rows["claimed"].astype(bool).sum())
+            text += (f" These p-values rest on the normal tail, which a handful of firms cannot support at Holm's "
+                     f"level; The answer claims a single event only when Holm on the tail-robust p (the move against "
+                     f"the firms' own price history) is below {ALPHA:.2f} and the move can be attributed: "
+                     f"{n_claimed} {'event' if n_claimed == 1 else 'events'} here.")
+        out.append(text)
     if "q_bh" in tests.columns:
         q = tests["q_bh"].astype(float)
         by = tests[q < ALPHA].groupby("test").size()
