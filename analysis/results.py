@@ -157,6 +157,8 @@ class EventStudyResults:
                     notes.append(f"driven by day {int(r.driver_day):+d} ({100 * r.driver_ar:+.1f}%)")
                 if isinstance(getattr(r, "confounders", None), str) and r.confounders:
                     notes.append("other news in window")
+                if getattr(r, "attributable", True) is False or str(getattr(r, "attributable", "")) == "False":
+                    notes.append("not attributable (major news on days 0..+1)")
                 group = getattr(r, "group", None) or r.role
                 lines.append(f"   {r.symbol:<11}{group:<9}{r.car:>9.4f}{r.car_se:>8.4f}{r.car_t:>8.2f}"
                              f"{fmt.pvalue(r.car_p):>8}    {'; '.join(notes)}")
@@ -209,7 +211,8 @@ class EventStudyResults:
                 continue
             out.append(f"   {r['group']:<10}{int(r['n']):>3}{r['estimate']:>10.4f} ({r['ci_low']:.4f}, "
                        f"{r['ci_high']:.4f})  p {fmt.pvalue(r['p_value'])}  p_holm {fmt.pvalue(r['p_holm'])}"
-                       f"  {verdict(r)}")
+                       f"  {verdict(r)}" + ("" if r.get("attributable", True) in (True, "True") else
+                                            "  (not attributable: major news on days 0..+1)"))
         return out
 
     def _pooled_lines(self) -> list[str]:
