@@ -29,6 +29,7 @@ from analysis.estimation.panel import Panel, build_panel
 from analysis.inference import calibration, design, history, limits, multiple, placebo, volume
 from analysis.inference.battery import run_battery
 from analysis.inference.cells import Cells, build_cells
+from analysis.inference.pooled import pooled_frame
 from analysis.inference.portfolio import firm_sq_p
 from analysis.results import EventStudyResults
 from analysis.inference import flags as flags_mod
@@ -395,8 +396,9 @@ class EventStudy:
         frames_out["car"] = history.with_car_history(frames_out["car"], panel.frame, out, panel.store,
                                                       panel.catalog_p0, panel.exclude_days)
         sensitivity = self.sensitivity(frames, errors) if len(panel.frame) else tables.empty_sensitivity()
+        pooled = pooled_frame(frames_out["tests"], self.primary_window)
         return EventStudyResults(study=self, panel=panel, engine_result=out, frames=frames, sensitivity=sensitivity,
-                                 **frames_out)
+                                 pooled=pooled, **frames_out)
 
     def fit_tests(self, names=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """The CARs and group tests alone, as a robustness run under another model needs them:

@@ -403,3 +403,19 @@ def test_the_dod_1260h_named_cell_is_not_attributable(full_catalog):
     # every other primary cell of the catalog is attributable
     prim = t[t["primary"].astype(bool)]
     assert set(prim.loc[~prim["attributable"].astype(bool), "event_id"]) == {"dod_1260h_list_2022"}
+
+
+@pytest.mark.shared_prices
+def test_the_answer_never_claims_the_dod_1260h_named_move(full_catalog):
+    """Even with a tail-robust Holm p of 0 at every primary cell, the DoD 1260H named move is not
+    claimed: The answer names the export controls instead; every attributable cell is claimed."""
+    from analysis.report import answer, summary_text
+
+    t = full_catalog.tests.assign(p_history=0.0, p_holm_history=0.0)
+    rows = answer.primary_rows(t, full_catalog.study.events)
+    dod = rows[(rows["event_id"] == "dod_1260h_list_2022") & (rows["group"] == "named")].iloc[0]
+    assert not dod["claimed"] and dod["significant"]
+    assert rows.loc[rows["attributable"], "claimed"].all()
+    text = summary_text.group_paragraph(rows, "named", {})
+    assert "but the same session priced other major news (Commerce (BIS) issues sweeping export controls" in text
+    assert "the move cannot be attributed" in text

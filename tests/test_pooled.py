@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 from statsmodels.stats.meta_analysis import combine_effects
@@ -113,3 +114,100 @@ def test_ci_level():
 def test_unknown_test_is_refused():
     with pytest.raises(ValueError, match="pooled_mean"):
         pool("mean", CAR, SE)
+
+
+# ----------------------------------------------------------------------------- pooled.csv
+
+
+def _tests_frame():
+    """Portfolio rows of 4 events x (named, peer, supplier) at 0:1 and 0:0; ev4's named and peer
+    cells are not attributable; a t_cs row that pooled.csv must ignore."""
+    rows = []
+    cars = {"named": [-0.05, -0.02, -0.04, -0.10], "peer": [-0.01, 0.00, -0.02, -0.03],
+            "supplier": [0.01, -0.02, 0.005, 0.00]}
+    for window, scale in (("0:1", 1.0), ("0:0", 0.5)):
+        for g, values in cars.items():
+            for k, car in enumerate(values):
+                rows.append({"event_id": f"ev{k + 1}", "group": g, "window": window, "test": "portfolio",
+                             "estimate": car * scale, "se": 0.01 + 0.002 * k, "p_value": 0.5,
+                             "attributable": not (k == 3 and g != "supplier")})
+    rows.append({"event_id": "ev1", "group": "named", "window": "0:1", "test": "t_cs", "estimate": 9.0, "se": 1.0,
+                 "p_value": 0.5, "attributable": True})
+    return pd.DataFrame(rows)
+
+
+def test_pooled_frame_scopes_named_minus_peer_and_holm():
+    from analysis.inference.pooled import POOLED_COLUMNS, pooled_frame
+
+    p = pooled_frame(_tests_frame())
+    assert list(p.columns[: len(POOLED_COLUMNS)]) == POOLED_COLUMNS
+    row = p[(p["scope"] == "attributable") & (p["group"] == "named") & (p["window"] == "0:1")
+            & (p["test"] == "pooled_mean")].iloc[0]
+    ref = stats.ttest_1samp([-0.05, -0.02, -0.04], 0.0)
+    assert row["n_events"] == 3 and row["event_ids"] == "ev1;ev2;ev3"
+    assert row["p_value"] == pytest.approx(ref.pvalue, rel=1e-12)
+    every = p[(p["scope"] == "all") & (p["group"] == "named") & (p["window"] == "0:1")
+              & (p["test"] == "pooled_mean")].iloc[0]
+    assert every["n_events"] == 4 and every["estimate"] == pytest.approx(-0.0525)
+    assert np.isnan(every["p_holm"]) and not every["primary"]
+    # named minus peer: ev1..ev3 (attributable), d = -0.04, -0.02, -0.02
+    d = p[(p["scope"] == "attributable") & (p["test"] == "named_minus_peer") & (p["window"] == "0:1")].iloc[0]
+    assert d["group"] == "named" and d["n_events"] == 3
+    assert d["p_value"] == pytest.approx(stats.ttest_1samp([-0.04, -0.02, -0.02], 0.0).pvalue, rel=1e-12)
+    # Holm over the two primary rows (named, supplier; attributable; 0:1; pooled_mean)
+    prim = p[p["primary"]]
+    assert sorted(prim["group"]) == ["named", "supplier"] and set(prim["window"]) == {"0:1"}
+    ps = prim["p_value"].to_numpy()
+    assert prim["p_holm"].to_numpy() == pytest.approx(
+        np.maximum.accumulate(np.minimum(1, np.array([2, 1]) * np.sort(ps)))[np.argsort(np.argsort(ps))])
+    assert p.loc[~p["primary"], "p_holm"].isna().all()
+
+
+def test_pooled_frame_with_two_events_says_why():
+    from analysis.inference.pooled import pooled_frame
+
+    t = _tests_frame()
+    p = pooled_frame(t[t["event_id"].isin(["ev1", "ev2"])])
+    assert (p["n_events"] <= 2).all() and p["p_value"].isna().all()  # a zero CAR leaves the sign test
+    assert p["note"].str.contains("needs at least 3").all()
+
+
+@pytest.mark.shared_prices
+def test_pooled_rows_recompute_from_the_portfolio_rows_of_the_full_catalog(full_catalog, tmp_path):
+    """pooled_mean / pooled_bmp / pooled_sign of every group, window and scope, recomputed with
+    scipy from the portfolio rows of tests.csv (in memory and as written), match to 1e-10."""
+    full_catalog.to_csv(tmp_path)
+    for tests, pooled, tol in ((full_catalog.tests, full_catalog.pooled, 1e-10),
+                               (pd.read_csv(tmp_path / "tests.csv"), pd.read_csv(tmp_path / "pooled.csv"), 1e-8)):
+        port = tests[tests["test"] == "portfolio"]
+        checked = 0
+        for r in pooled[pooled["test"].isin(["pooled_mean", "pooled_bmp", "pooled_sign"])].itertuples(index=False):
+            cell = port[(port["group"] == r.group) & (port["window"] == r.window)]
+            if r.scope == "attributable":
+                cell = cell[cell["attributable"].astype(bool)]
+            cell = cell[np.isfinite(cell["estimate"])]
+            assert r.n_events == len(cell)
+            if len(cell) < 3:
+                assert np.isnan(r.p_value)
+                continue
+            car, se = cell["estimate"].to_numpy(float), cell["se"].to_numpy(float)
+            if r.test == "pooled_sign":
+                ref_p, ref_stat = stats.binomtest(int((car < 0).sum()), len(car), 0.5).pvalue, (car < 0).sum()
+            else:
+                ref = stats.ttest_1samp(car if r.test == "pooled_mean" else car / se, 0.0)
+                ref_p, ref_stat = ref.pvalue, ref.statistic
+            assert r.p_value == pytest.approx(ref_p, rel=tol, abs=tol)
+            assert r.statistic == pytest.approx(ref_stat, rel=tol, abs=tol)
+            if r.test == "pooled_mean":
+                assert r.estimate == pytest.approx(car.mean(), rel=tol, abs=tol)
+            checked += 1
+        assert checked >= 60
+    # the DoD 1260H named cell is not attributable: in scope all, not in the primary row
+    prim = full_catalog.pooled[full_catalog.pooled["primary"]]
+    assert len(prim) == 2
+    named = prim[prim["group"] == "named"].iloc[0]
+    assert "dod_1260h_list_2022" not in named["event_ids"].split(";")
+    every = full_catalog.pooled[(full_catalog.pooled["scope"] == "all") & (full_catalog.pooled["group"] == "named")
+                                & (full_catalog.pooled["window"] == "0:1")
+                                & (full_catalog.pooled["test"] == "pooled_mean")].iloc[0]
+    assert "dod_1260h_list_2022" in every["event_ids"].split(";")

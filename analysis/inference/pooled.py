@@ -28,20 +28,46 @@ Events whose CAR is not finite are left out (and, for ``pooled_bmp``/``pooled_re
 se is not finite and positive). Every test needs E >= :data:`MIN_EVENTS` events; with fewer it
 reports n_events and NaN elsewhere (:func:`not_applicable` gives the reason in words). All
 p-values are two-sided; tau2 and i2 are NaN except for ``pooled_re``.
+
+``named_minus_peer``: per event with both groups, the named portfolio's CAR minus the peers'
+(d_e = CAR_named,e - CAR_peer,e), pooled as ``pooled_mean`` on the d_e (a row of group
+``named``).
+
+:func:`pooled_frame` builds ``pooled.csv`` from the portfolio rows of ``tests.csv``
+(:data:`~analysis.vocab.PRIMARY_TEST`: ``estimate`` = CAR_e, ``se`` = se_e): every pooled test
+for every group and window, in two scopes: ``attributable`` (the events whose cell is
+attributable, :mod:`analysis.inference.flags`; the primary) and ``all`` (every event, a
+sensitivity row). The primary family of the pooled answers is ``pooled_mean``, the primary
+window, the groups :func:`~analysis.inference.multiple.primary_groups` (named and supplier),
+scope ``attributable``: Holm's adjustment over those rows (``p_holm``, NaN elsewhere).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from analysis.estimation.pvalues import t_p_value
+from analysis.inference.multiple import holm, primary_groups
+from analysis.vocab import GROUP_ORDER, PRIMARY_TEST, PRIMARY_WINDOW
 
 #: The pooled tests, in the order tables list them.
 POOLED_TESTS = ("pooled_mean", "pooled_bmp", "pooled_sign", "pooled_re")
 
 #: Fewest events a pooled test is computed on (a t-test with E - 1 >= 2 degrees of freedom).
 MIN_EVENTS = 3
+#: The primary pooled test (its rows of scope attributable, primary window and groups are Holm's family).
+PRIMARY_POOLED = "pooled_mean"
+#: The named firms' CAR minus their peers' per event, pooled as ``pooled_mean``.
+NAMED_MINUS_PEER = "named_minus_peer"
+#: ``scope`` of a pooled row: the attributable events (primary) or every event (sensitivity).
+SCOPES = ("attributable", "all")
+#: pooled.csv columns (``primary`` and ``note`` follow them).
+POOLED_COLUMNS = ["scope", "group", "window", "test", "n_events", "event_ids", "estimate", "se", "ci_low", "ci_high",
+                  "statistic", "dof", "p_value", "tau2", "i2", "p_holm"]
+#: Separator of pooled.csv ``event_ids``.
+EVENT_SEP = ";"
 
 
 @dataclass(frozen=True)
@@ -124,9 +150,9 @@ def _random_effects(y: np.ndarray, se: np.ndarray, level: float) -> PooledResult
     return _t_result(n, mu, se_hk, level, tau2=float(tau2), i2=float(i2))
 
 
-def pool(test: str, car: np.ndarray, se: np.ndarray, level: float = 0.95) -> PooledResult:
-    """Pool the events' portfolio CARs (decimal) and their standard errors with ``test`` (one of
-    :data:`POOLED_TESTS`); ``level`` is the confidence level of the interval."""
+def used(test: str, car, se) -> np.ndarray:
+    """(E,) bool: the events ``test`` pools (finite CAR; for ``pooled_bmp``/``pooled_re`` also
+    a finite positive se; for ``pooled_sign`` a CAR other than 0)."""
     if test not in POOLED_TESTS:
         raise ValueError(f"unknown pooled test {test!r}; expected one of {', '.join(POOLED_TESTS)}")
     car = np.asarray(car, dtype=float).ravel()
@@ -134,6 +160,17 @@ def pool(test: str, car: np.ndarray, se: np.ndarray, level: float = 0.95) -> Poo
     keep = np.isfinite(car)
     if test in ("pooled_bmp", "pooled_re"):
         keep &= np.isfinite(se) & (se > 0)
+    if test == "pooled_sign":
+        keep &= car != 0.0
+    return keep
+
+
+def pool(test: str, car: np.ndarray, se: np.ndarray, level: float = 0.95) -> PooledResult:
+    """Pool the events' portfolio CARs (decimal) and their standard errors with ``test`` (one of
+    :data:`POOLED_TESTS`); ``level`` is the confidence level of the interval."""
+    keep = used(test, car, se)
+    car = np.asarray(car, dtype=float).ravel()
+    se = np.broadcast_to(np.asarray(se, dtype=float), car.shape).ravel()
     car, se = car[keep], se[keep]
     if test == "pooled_sign":
         return _sign(car)
@@ -154,3 +191,61 @@ def not_applicable(result: PooledResult) -> str | None:
     if not np.isfinite(result.p_value):
         return "the events' CARs do not vary, so the test statistic is undefined"
     return None
+
+
+def _row(scope: str, group: str, window: str, test: str, events, car, se, level: float) -> dict:
+    base = "pooled_mean" if test == NAMED_MINUS_PEER else test
+    events = np.asarray(events, dtype=object)
+    r = pool(base, car, se, level)
+    keep = used(base, car, se)
+    return {"scope": scope, "group": group, "window": window, "test": test, "n_events": r.n_events,
+            "event_ids": EVENT_SEP.join(events[keep]), "estimate": r.estimate, "se": r.se, "ci_low": r.ci_low,
+            "ci_high": r.ci_high, "statistic": r.statistic, "dof": r.dof, "p_value": r.p_value, "tau2": r.tau2,
+            "i2": r.i2, "p_holm": np.nan, "note": not_applicable(r) or ""}
+
+
+def _is_true(values: pd.Series) -> np.ndarray:
+    return values.astype(str).str.lower().eq("true").to_numpy()
+
+
+def pooled_frame(tests: pd.DataFrame, primary_window: str = PRIMARY_WINDOW, level: float = 0.95) -> pd.DataFrame:
+    """pooled.csv from ``tests`` (tests.csv rows; module docstring): for each scope, group (in
+    :data:`~analysis.vocab.GROUP_ORDER`) and window (in tests order), the rows of
+    :data:`POOLED_TESTS`, then ``named_minus_peer`` per window; columns :data:`POOLED_COLUMNS`,
+    ``primary`` (bool) and ``note`` (why a test is not applicable). A tests frame without
+    ``attributable`` counts every cell as attributable."""
+    columns = [*POOLED_COLUMNS, "primary", "note"]
+    if tests is None or tests.empty or "estimate" not in tests.columns:
+        return pd.DataFrame(columns=columns)
+    port = tests[tests["test"] == PRIMARY_TEST]
+    if port.empty:
+        return pd.DataFrame(columns=columns)
+    ok = _is_true(port["attributable"]) if "attributable" in port.columns else np.ones(len(port), dtype=bool)
+    port = port.assign(_ok=ok)
+    groups = [g for g in GROUP_ORDER if g in set(port["group"])]
+    groups += [g for g in dict.fromkeys(port["group"]) if g not in groups]
+    windows = list(dict.fromkeys(port["window"]))
+    rows = []
+    for scope in SCOPES:
+        sub = port[port["_ok"]] if scope == "attributable" else port
+        for group in groups:
+            for window in windows:
+                cell = sub[(sub["group"] == group) & (sub["window"] == window)]
+                car, se = cell["estimate"].to_numpy(dtype=float), cell["se"].to_numpy(dtype=float)
+                rows += [_row(scope, group, window, t, cell["event_id"], car, se, level) for t in POOLED_TESTS]
+        if {"named", "peer"} <= set(groups):
+            for window in windows:
+                named = sub[(sub["group"] == "named") & (sub["window"] == window)].set_index("event_id")["estimate"]
+                peer = sub[(sub["group"] == "peer") & (sub["window"] == window)].set_index("event_id")["estimate"]
+                both = [e for e in named.index if e in peer.index]
+                d = named.loc[both].to_numpy(dtype=float) - peer.loc[both].to_numpy(dtype=float)
+                rows.append(_row(scope, "named", window, NAMED_MINUS_PEER, both, d, np.nan, level))
+    out = pd.DataFrame(rows, columns=columns)
+    out["primary"] = ((out["scope"] == SCOPES[0]) & (out["test"] == PRIMARY_POOLED)
+                      & (out["window"] == primary_window)
+                      & out["group"].isin(primary_groups(port["group"].unique()))).to_numpy()
+    prim = out["primary"].to_numpy()
+    p_holm = np.full(len(out), np.nan)
+    p_holm[prim] = holm(out.loc[prim, "p_value"].to_numpy(dtype=float))
+    out["p_holm"] = p_holm
+    return out

@@ -7,7 +7,9 @@ firm's abnormal return that day), suspensions and price-limit runs, firm-events 
 cells too small for tests that need more firms (the registry's ``min_n``), what the design can
 detect (``mde`` of the primary family; tests oversized in this design), the floors of the
 tail-robust p-values and the cells the run's own calibration finds oversized, how many tests ran and
-what Holm and Benjamini-Hochberg leave standing, placebo draws short of the request. Firms by
+what Holm and Benjamini-Hochberg leave standing, the moves that cannot be attributed (a major
+confounder on days 0..+1), the pooled answers beside the same averages over every event,
+placebo draws short of the request. Firms by
 name, events by short title, days relative to day 0, returns in percent.
 """
 from __future__ import annotations
@@ -24,7 +26,7 @@ from analysis.inference.multiple import ALPHA
 from analysis.report import artifacts
 from analysis.report.answer import event_titles
 from analysis.report.context import ReportInputs
-from analysis.report.sections.answer import primary, study_table
+from analysis.report.sections.answer import pooled as pooled_table, primary, study_table
 from analysis.report.summary_text import mde_words, pct
 from analysis.vocab import GROUPS, PRIMARY_WINDOW, group_label, parse_window
 
@@ -287,8 +289,15 @@ def multiplicity(tests: pd.DataFrame | None, rows: pd.DataFrame | None, titles: 
         nominal = int((rows["p_value"].astype(float) < ALPHA).sum())
         left = ", ".join(f"{titles.get(r['event_id'], r['event_id'])} ({GROUPS[r['group']].words if r['group'] in GROUPS else r['group']})"
                          for _, r in sig.iterrows())
-        out.append(f"Primary family ({m} tests): {nominal} below {ALPHA:.2f} before adjustment; Holm leaves "
-                   f"{len(sig)} standing" + (f": {left}." if len(sig) else "."))
+        text = (f"Primary family ({m} tests): {nominal} below {ALPHA:.2f} before adjustment; Holm leaves "
+                f"{len(sig)} standing" + (f": {left}." if len(sig) else "."))
+        if "claimed" in rows.columns:
+            n_claimed = int(rows["claimed"].astype(bool).sum())
+            text += (f" These p-values rest on the normal tail, which a handful of firms cannot support at Holm's "
+                     f"level; The answer claims a single event only when Holm on the tail-robust p (the move against "
+                     f"the firms' own price history) is below {ALPHA:.2f} and the move can be attributed: "
+                     f"{n_claimed} {'event' if n_claimed == 1 else 'events'} here.")
+        out.append(text)
     if "q_bh" in tests.columns:
         q = tests["q_bh"].astype(float)
         by = tests[q < ALPHA].groupby("test").size()
@@ -300,6 +309,45 @@ def multiplicity(tests: pd.DataFrame | None, rows: pd.DataFrame | None, titles: 
                    f"{int((q < ALPHA).sum())} of {int(np.isfinite(q).sum())} standing: {held or 'none'}"
                    + (f"; and among the tests that reject too often in this design (no evidence on their own): "
                       f"{loose}" if loose else "") + ".")
+    return out
+
+
+def unattributable(rows: pd.DataFrame | None, titles: dict) -> list[str]:
+    """The primary cells that are not attributable (a major confounder on days 0..+1), each
+    with its move and the news that shares its session."""
+    if rows is None or rows.empty or "attributable" not in rows.columns:
+        return []
+    from analysis.report.sections.answer import _first_clause
+
+    out = []
+    for _, r in rows[~rows["attributable"].astype(bool)].iterrows():
+        news = "; ".join(dict.fromkeys(_first_clause(w) for w in str(r["confounded_by"]).split(_TEXTS) if w.strip()))
+        move = pct(r["estimate"]) if np.isfinite(float(r["estimate"])) else "no CAR"
+        out.append(f"{titles.get(r['event_id'], r['event_id'])}, {group_label(r['group']).lower()}: CAR {move} over "
+                   f"days {fmt.window_label(PRIMARY_WINDOW)}, in the same sessions as {news or 'other major news'}.")
+    return out
+
+
+def pooled_notes(pooled: pd.DataFrame | None) -> list[str]:
+    """How the pooled answers are built and how they change with every event (scope all)."""
+    if pooled is None or pooled.empty:
+        return []
+    out = []
+    prim = pooled[pooled["primary"].astype(str).str.lower() == "true"] if "primary" in pooled.columns else pooled[:0]
+    for _, r in prim.iterrows():
+        every = pooled[(pooled["scope"] == "all") & (pooled["group"] == r["group"]) & (pooled["window"] == r["window"])
+                       & (pooled["test"] == r["test"])]
+        text = (f"{group_label(r['group'])}: the average over {int(r['n_events'])} attributable events is "
+                f"{pct(r['estimate'])}" if np.isfinite(float(r["estimate"])) else
+                f"{group_label(r['group'])}: too few attributable events ({int(r['n_events'])}) to pool")
+        if len(every) and int(every.iloc[0]["n_events"]) != int(r["n_events"]) and np.isfinite(
+                float(every.iloc[0]["estimate"])):
+            text += (f"; over all {int(every.iloc[0]['n_events'])} events, including those that cannot be "
+                     f"attributed, it is {pct(every.iloc[0]['estimate'])}")
+        out.append(text + ".")
+    if out:
+        out.append("The average treats the events' CARs as independent (they fall on different dates); it says "
+                   "whether the news moves the group on average, not at which event.")
     return out
 
 
@@ -340,6 +388,8 @@ def build(inputs: ReportInputs) -> list[dict]:
         ("Cells too small for some tests", small_cells(tests, titles)),
         ("What this design can detect", design(rows)),
         ("What the p-values can show", p_floors(tests)),
+        ("Moves that cannot be attributed", unattributable(rows, titles)),
+        ("Pooled answers across events", pooled_notes(pooled_table(inputs))),
         ("Number of tests", multiplicity(tests, rows, titles)),
         ("Placebo draws short of the request", placebo_short(inputs, titles)),
     ]
@@ -363,6 +413,10 @@ LEADS = {
     "What the p-values can show": ("A p-value read off the data (history, calibration, placebo) is a rank among "
                                    "the comparable values the data hold, so it cannot be smaller than one over "
                                    "their number."),
+    "Moves that cannot be attributed": "Major other news (data/confounders.csv, severity major) was priced in the "
+                                      "same sessions: these moves are left out of the averages and never claimed.",
+    "Pooled answers across events": "The answer's averages (pooled.csv, scope attributable), beside the same "
+                                    "averages over every event (scope all).",
     "Number of tests": "",
     "Placebo draws short of the request": "",
 }
