@@ -19,6 +19,7 @@ from analysis import fmt
 from analysis.inference.battery import describe
 from analysis.inference.design import oversized_here
 from analysis.inference.multiple import primary_groups, verdict
+from analysis.inference.pooled import POOLED_COLUMNS
 from analysis.tables import (AR_COLUMNS, CAR_COLUMNS, EST_COLUMNS, SENSITIVITY_COLUMNS, SKIP_COLUMNS, TEST_COLUMNS,
                              requested_windows)
 from analysis.vocab import HEADLINE_TEST, PRIMARY_WINDOW
@@ -26,7 +27,7 @@ from analysis.vocab import HEADLINE_TEST, PRIMARY_WINDOW
 VOLUME_COLUMNS = ["event_id", "symbol", "day", "date", "volume", "log_volume", "abnormal_log_volume"]
 #: Every file of the CSV set: a file of an older set that this run does not write is removed.
 RESULT_FILES = ("abnormal_returns.csv", "car.csv", "tests.csv", "estimation.csv", "skipped.csv", "volume.csv",
-                "volume_tests.csv")
+                "volume_tests.csv", "pooled.csv")
 
 
 
@@ -54,6 +55,8 @@ class EventStudyResults:
     volume_tests: pd.DataFrame | None = None
     #: the headline group test with day 0 moved to each alternative date (sensitivity.csv)
     sensitivity: pd.DataFrame | None = None
+    #: pooled answers across events (pooled.csv; :mod:`analysis.inference.pooled`)
+    pooled: pd.DataFrame | None = None
 
     # -- small helpers --------------------------------------------------------------------
     @property
@@ -115,6 +118,8 @@ class EventStudyResults:
             files["volume_tests.csv"] = (self.volume_tests, [])
         if self.sensitivity is not None:
             files["sensitivity.csv"] = (self.sensitivity, SENSITIVITY_COLUMNS)
+        if self.pooled is not None:
+            files["pooled.csv"] = (self.pooled, POOLED_COLUMNS)
         ordered = {}
         for name, (frame, first) in files.items():
             ordered[name] = frame[list(first) + [c for c in frame.columns if c not in first]]
@@ -152,6 +157,8 @@ class EventStudyResults:
                     notes.append(f"driven by day {int(r.driver_day):+d} ({100 * r.driver_ar:+.1f}%)")
                 if isinstance(getattr(r, "confounders", None), str) and r.confounders:
                     notes.append("other news in window")
+                if getattr(r, "attributable", True) is False or str(getattr(r, "attributable", "")) == "False":
+                    notes.append("not attributable (major news on days 0..+1)")
                 group = getattr(r, "group", None) or r.role
                 lines.append(f"   {r.symbol:<11}{group:<9}{r.car:>9.4f}{r.car_se:>8.4f}{r.car_t:>8.2f}"
                              f"{fmt.pvalue(r.car_p):>8}    {'; '.join(notes)}")
@@ -170,6 +177,7 @@ class EventStudyResults:
                         cells.append("n/a".rjust(17) if s is None or not np.isfinite(s)
                                      else f"{s:>6.2f} ({fmt.pvalue(p)})".rjust(17))
                     lines.append(f"   {r.group:<10}{r.n:>3}{r.mean_car:>10.4f}  " + "  ".join(cells))
+        lines += self._pooled_lines()
         over = sorted(oversized_here() & set(self.tests["test"] if len(self.tests) else []))
         if over:
             lines.append("")
@@ -196,14 +204,43 @@ class EventStudyResults:
         if rows.empty:
             return []
         w = rows["window"].iloc[0]
-        out = [f"   primary: portfolio CAR[{w}] (95% interval), p, Holm-adjusted p"]
+        out = [f"   primary: portfolio CAR[{w}] (95% interval), p, Holm-adjusted p"
+               + (", history p (its floor, Holm)" if "p_history" in rows.columns else "")]
         for r in rows.to_dict("records"):
             if not np.isfinite(r.get("estimate", np.nan)):
                 out.append(f"   {r['group']:<10}{int(r['n']):>3}  n/a")
                 continue
+            hist = ""
+            if np.isfinite(r.get("p_history", np.nan)):  # the tail-robust p (analysis.inference.history)
+                hist = (f"  p_history {r['p_history']:.2g} (floor {r['p_history_floor']:.2g}, "
+                        f"Holm {fmt.pvalue(r.get('p_holm_history', np.nan))})")
             out.append(f"   {r['group']:<10}{int(r['n']):>3}{r['estimate']:>10.4f} ({r['ci_low']:.4f}, "
                        f"{r['ci_high']:.4f})  p {fmt.pvalue(r['p_value'])}  p_holm {fmt.pvalue(r['p_holm'])}"
-                       f"  {verdict(r)}")
+                       f"{hist}  {verdict(r)}" + ("" if r.get("attributable", True) in (True, "True") else
+                                            "  (not attributable: major news on days 0..+1)"))
+        return out
+
+    def _pooled_lines(self) -> list[str]:
+        """The pooled answers across events (scope attributable, the primary window): every
+        pooled test per group, the primary ones with their Holm p."""
+        p = self.pooled
+        if p is None or p.empty:
+            return []
+        w = getattr(self.study, "primary_window", PRIMARY_WINDOW)
+        rows = p[(p["scope"] == "attributable") & (p["window"] == w)]
+        if rows.empty:
+            return []
+        out = ["", f"Pooled across events, CAR[{w}] (decimal; attributable events; pooled.csv has every window "
+                   "and scope 'all'): estimate (95% interval), p, Holm p on the primary rows"]
+        for r in rows.to_dict("records"):
+            head = f"   {r['group']:<10}{r['test']:<18}E={int(r['n_events']):>3}"
+            if not np.isfinite(r["p_value"]):
+                out.append(f"{head}  n/a ({r.get('note') or 'not applicable'})")
+                continue
+            ci = (f" ({r['ci_low']:.4f}, {r['ci_high']:.4f})" if np.isfinite(r["ci_low"]) else "")
+            extra = f"  tau2 {r['tau2']:.2e}  I2 {100 * r['i2']:.0f}%" if np.isfinite(r["tau2"]) else ""
+            holm = f"  p_holm {fmt.pvalue(r['p_holm'])}" if bool(r.get("primary")) else ""
+            out.append(f"{head}{r['estimate']:>10.4f}{ci}  p {fmt.pvalue(r['p_value'])}{holm}{extra}")
         return out
 
     def __repr__(self) -> str:

@@ -27,9 +27,10 @@ from analysis.errors import UserError
 from analysis.estimation import engine
 from analysis.estimation.models import get_model
 from analysis.estimation.panel import Panel, build_panel
-from analysis.inference import calibration, limits, multiple, placebo, timing, volume
+from analysis.inference import calibration, design, history, limits, multiple, placebo, timing, volume
 from analysis.inference.battery import run_battery
 from analysis.inference.cells import Cells, build_cells
+from analysis.inference.pooled import pooled_frame
 from analysis.inference.portfolio import firm_sq_p
 from analysis.results import EventStudyResults
 from analysis.inference import flags as flags_mod
@@ -365,6 +366,8 @@ class EventStudy:
             "driver_day": day, "driver_ar": ar, "off_day0_driver": off,
             "confounders": flags_mod.confounders(panel.store, sec, p0, sym, lo, hi, self.confounders,
                                                  f["exchange"].to_numpy()[rows]),
+            "confounded_by": flags_mod.major_confounders(panel.store, sec, p0, sym, lo, hi, self.confounders,
+                                                         f["exchange"].to_numpy()[rows]),
         }
 
     def fit(self) -> EventStudyResults:
@@ -385,19 +388,26 @@ class EventStudy:
                                            "overlaps": row_flags["overlaps"] != "",
                                            "off_day0_driver": row_flags["off_day0_driver"],
                                            "confounders": row_flags["confounders"] != ""})})
+            cell_flags["confounded_by"] = flags_mod.cell_text(cells, row_flags["confounded_by"])
+            cell_flags["attributable"] = cell_flags["confounded_by"] == ""
             tests = tests.merge(cell_flags, on=["event_id", "group", "window"], how="left")
+            tests = history.with_tests_history(tests, cells, panel.catalog_p0, panel.exclude_days)
         else:
             tests = pd.DataFrame(columns=tables.TEST_COLUMNS)
         self._note_short_draws(tests)
         tests = multiple.adjust(tests, self.primary_window)
+        tests["oversized_here"] = design.oversized_cells(tests)  # simulated, or in this cell's own calibration
         limit_notes, _ = limits.window_flags(panel, out, out.windows)
         extended = self._limit_extended(panel, out)
         volume_daily, volume_tests = volume.volume_frames(panel, out, out.windows)
         frames_out = tables.assemble(self, panel, out, skipped, tests, limit_notes, limits.day_states_frame(panel, out),
                                      volume_daily, volume_tests, row_flags=row_flags, extended=extended)
+        frames_out["car"] = history.with_car_history(frames_out["car"], panel.frame, out, panel.store,
+                                                      panel.catalog_p0, panel.exclude_days)
         sensitivity = self.sensitivity(frames, errors) if len(panel.frame) else tables.empty_sensitivity()
+        pooled = pooled_frame(frames_out["tests"], self.primary_window)
         return EventStudyResults(study=self, panel=panel, engine_result=out, frames=frames, sensitivity=sensitivity,
-                                 **frames_out)
+                                 pooled=pooled, **frames_out)
 
     def fit_tests(self, names=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """The CARs and group tests alone, as a robustness run under another model needs them:

@@ -27,7 +27,7 @@ SKIP_COLUMNS = ["event_id", "symbol", "reason"]
 SENSITIVITY_COLUMNS = ["event_id", "date_kind", "announced_at", "group", "window", "n", "mean_car", "statistic",
                        "p_value"]
 #: car.csv flag columns (:mod:`analysis.inference.flags`), after the others.
-FLAG_COLUMNS = ["overlaps", "driver_day", "driver_ar", "off_day0_driver", "confounders"]
+FLAG_COLUMNS = ["overlaps", "driver_day", "driver_ar", "off_day0_driver", "confounders", "confounded_by"]
 
 
 def _dates(store, flat, mask):
@@ -169,6 +169,8 @@ def assemble(study, panel, out: EngineResult, skipped: list[dict], tests: pd.Dat
         ext = extended.assign(window_kind="limit_extended", _k=W)
         car = pd.concat([car, ext.reindex(columns=car.columns)], ignore_index=True)
         car = car.sort_values(["_row", "_k"], kind="stable").drop(columns=["_row", "_k"]).reset_index(drop=True)
+    if "confounded_by" in car.columns:  # no major confounder on days 0..+1 (analysis.inference.flags)
+        car["attributable"] = car["confounded_by"].fillna("").astype(str) == ""
     ar = ar.merge(limit_states, on=["event_id", "symbol", "day"], how="left")
     ar["limit"] = ar["limit"].fillna("")
     return {

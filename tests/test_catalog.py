@@ -308,6 +308,13 @@ def test_event_files_good_rows_and_lenient_mode(tmp_path):
     assert list(no_symbol_column["symbol"]) == [""]
 
 
+def test_the_october_2022_export_controls_are_the_major_confounder():
+    conf = load_confounders(strict=False)
+    controls = conf[conf["announced_at"].str.startswith("2022-10-07") & conf["what"].str.contains("export controls")]
+    assert len(controls) == 1 and controls["severity"].iat[0] == "major" and controls["markets"].iat[0] == "all"
+    assert set(conf["severity"]) == {"major", "minor"}
+
+
 def test_events_missing_file(tmp_path):
     path = tmp_path / "nope.csv"
     with pytest.raises(UserError, match="nope.csv"):

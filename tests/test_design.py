@@ -246,6 +246,33 @@ def test_flags_by_hand(synthetic_study):
     assert t.loc[("peer", "0:0"), "flags"] == "" or pd.isna(t.loc[("peer", "0:0"), "flags"])
 
 
+def test_attributable_by_hand(synthetic_study):
+    """ev_a on Mon 2019-06-03 (day 0). A major market confounder on Tue 2019-06-04 (day +1)
+    makes every cell whose window holds day +1 not attributable: 0:1, -1:1, 0:5, not 0:0 (day 0
+    only) nor -5:-1. A major one for BBB alone on Wed 2019-06-05 (day +2, outside 0..+1) and a
+    minor market one on day 0 change nothing."""
+    prices, _ = _us_prices(["AAA", "BBB", "CCC"])
+    conf = pd.DataFrame({"date": ["2019-06-04", "2019-06-05", "2019-06-03"], "symbol": ["", "BBB", ""],
+                         "what": ["tariff shock", "BBB profit warning", "FOMC minutes"], "source": ["s"] * 3,
+                         "severity": ["major", "major", "minor"]})
+    conf["day"] = pd.to_datetime(conf["date"])
+    res = synthetic_study({s: US[s] for s in ("AAA", "BBB", "CCC")}, prices, {"ev_a": "2019-06-03"},
+                          windows=["0:0", "0:1", "-1:1", "0:5", "-5:-1"], confounders=conf)
+    car = res.car.set_index(["symbol", "window"])
+    for sym in ("AAA", "BBB", "CCC"):
+        for w, ok in (("0:0", True), ("0:1", False), ("-1:1", False), ("0:5", False), ("-5:-1", True)):
+            assert bool(car.loc[(sym, w), "attributable"]) is ok, (sym, w)
+            assert car.loc[(sym, w), "confounded_by"] == ("" if ok else "tariff shock")
+    t = res.tests.drop_duplicates(["group", "window"]).set_index(["group", "window"])
+    assert bool(t.loc[("target", "0:1"), "attributable"]) is False
+    assert t.loc[("all", "0:1"), "confounded_by"] == "tariff shock"
+    assert bool(t.loc[("all", "0:0"), "attributable"]) is True
+    # without a severity column every confounder is minor: all cells attributable
+    res2 = synthetic_study({s: US[s] for s in ("AAA", "BBB", "CCC")}, prices, {"ev_a": "2019-06-03"},
+                           windows=["0:1"], confounders=conf.drop(columns="severity"))
+    assert res2.car["attributable"].all() and res2.tests["attributable"].all()
+
+
 def test_driver_rule_needs_half_the_car():
     """Three days of AR 0.05 (day -1), 0.04 (day 0), 0.04 (day 1), sigma 0.01: the day -1 AR is
     > 3 sigma but only 0.05 / 0.13 of |CAR| -> not flagged; with day 0 and 1 at 0: flagged."""
@@ -388,3 +415,34 @@ def test_what_must_show_on_the_full_catalog(full_catalog):
     assert named["entity_list_28_2019"] == {"002415.SZ", "002236.SZ", "002230.SZ", "300188.SZ"}
     assert named["ft_sdn_2022"] == {"002415.SZ"}
     assert "huawei_entity_list_2019" not in named
+
+
+@pytest.mark.shared_prices
+def test_the_dod_1260h_named_cell_is_not_attributable(full_catalog):
+    """The A-shares' day 0 of the Oct 2022 DoD 1260H update (Mon 10 Oct, after Golden Week) is
+    their first session after the 7 Oct export controls (the major confounder): the named cell
+    is not attributable and names it; the US suppliers' days 0..+1 (5-6 Oct) are before it."""
+    t = full_catalog.tests
+    cell = one(t, event_id="dod_1260h_list_2022", group="named", window="0:1", test="portfolio")
+    assert bool(cell["attributable"]) is False and "export controls" in cell["confounded_by"]
+    sup = one(t, event_id="dod_1260h_list_2022", group="supplier", window="0:1", test="portfolio")
+    assert bool(sup["attributable"]) is True and sup["confounded_by"] == ""
+    # every other primary cell of the catalog is attributable
+    prim = t[t["primary"].astype(bool)]
+    assert set(prim.loc[~prim["attributable"].astype(bool), "event_id"]) == {"dod_1260h_list_2022"}
+
+
+@pytest.mark.shared_prices
+def test_the_answer_never_claims_the_dod_1260h_named_move(full_catalog):
+    """Even with a tail-robust Holm p of 0 at every primary cell, the DoD 1260H named move is not
+    claimed: The answer names the export controls instead; every attributable cell is claimed."""
+    from analysis.report import answer, summary_text
+
+    t = full_catalog.tests.assign(p_history=0.0, p_holm_history=0.0)
+    rows = answer.primary_rows(t, full_catalog.study.events)
+    dod = rows[(rows["event_id"] == "dod_1260h_list_2022") & (rows["group"] == "named")].iloc[0]
+    assert not dod["claimed"] and dod["significant"]
+    assert rows.loc[rows["attributable"], "claimed"].all()
+    text = summary_text.group_paragraph(rows, "named", {})
+    assert "but the same session priced other major news (Commerce (BIS) issues sweeping export controls" in text
+    assert "the move cannot be attributed" in text

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from analysis.inference.design import oversized_here
 from analysis.plots import event_label, event_labels, first_rows
@@ -20,7 +21,19 @@ from analysis.report.event import firm_table, group_tests, show_firm_table, show
 M = "\u2212"  # the minus sign of printed numbers
 
 
-def test_show_group_tests_one_row_per_cell_in_display_order_first_row_wins():
+
+@pytest.fixture
+def portfolio_holds(monkeypatch):
+    """The stored verdicts minus the portfolio, sample-quantile and Corrado tests (which hold in
+    every design without event-induced variance): these tests check the star and table rules,
+    whichever tests the stored design table finds oversized."""
+    from analysis.inference import design
+
+    held = design.oversized_here() - {"portfolio", "sq", "corrado"}
+    monkeypatch.setattr(design, "oversized_here", lambda: held)
+    return held
+
+def test_show_group_tests_one_row_per_cell_in_display_order_first_row_wins(portfolio_holds):
     tests = pd.DataFrame({
         "event_id": ["e2", "e2", "e1", "e1", "e1", "e1", "e1", "e1"],
         "window": ["0:1", "0:1", "0:1", "0:1", "0:1", "0:1", "-1:1", "0:1"],
@@ -47,9 +60,14 @@ def test_show_group_tests_one_row_per_cell_in_display_order_first_row_wins():
     # KP-BMP: the first bmp_kp row of each cell (e1 named: 3.0 with p 0.004, not 9.0)
     assert list(data["KP-BMP t"]) == ["2.50 (0.012)**", "3.00 (0.004)***", f"{M}1.23 (0.200)", "0.50 (0.600)"]
     assert list(data["Portfolio t"]) == ["1.00 (0.300)", "2.00 (0.060)*", "n/a", "n/a"]
+    # with history p-values: beside the portfolio CAR, with the floor; n/a without a portfolio row
+    hist = tests.assign(p_history=np.where(tests["test"] == "portfolio", 0.000614, np.nan),
+                        p_history_floor=np.where(tests["test"] == "portfolio", 1 / 1628, np.nan))
+    data = show_group_tests(hist).data
+    assert list(data["History p (floor)"]) == ["0.00061 (0.00061)", "0.00061 (0.00061)", "n/a", "n/a"]
 
 
-def test_group_tests_stars_of_an_oversized_test_come_from_its_calibrated_p_only():
+def test_group_tests_stars_of_an_oversized_test_come_from_its_calibrated_p_only(portfolio_holds):
     over = sorted(oversized_here())[0]
     tests = pd.DataFrame({"event_id": "e", "group": "named", "window": "0:1", "n": 4, "mean_car": 0.01,
                           "test": [over, "portfolio", over], "statistic": [3.0, 2.0, 1.0],

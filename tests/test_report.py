@@ -318,9 +318,10 @@ def test_a_broken_notebook_is_named_with_its_cell(good_run, failed_run):
 @pytest.mark.shared_prices
 def test_the_answer_page_quotes_only_tests_csv(good_run):
     """Page 2 is "The answer": its forest plot, the four questions, every percentage one of
-    the primary rows' estimate, ci_low, ci_high or mde (absolute value, to the printed
-    precision) in the tests.csv the PDF builder read; no event id, no seeds/, no absolute
-    path, no test statistic."""
+    the primary rows' estimate, ci_low, ci_high or mde in the tests.csv the PDF builder read,
+    of the pooled rows of window 0:1 in its pooled.csv, or a firm's 0:1 CAR in its car.csv
+    (absolute value, to the printed precision); no event id, no seeds/, no absolute path, no
+    test statistic."""
     from pypdf import PdfReader
 
     from analysis.report import summary_text
@@ -345,16 +346,25 @@ def test_the_answer_page_quotes_only_tests_csv(good_run):
         assert q in flat, q
     nd = summary_text.DECIMALS
     values = {fmt.pct(abs(v), nd) for col in ("estimate", "ci_low", "ci_high", "mde") for v in primary[col].dropna()}
+    pooled = pd.read_csv(run / source).iloc[:0] if not data["answer"].get("pooled_source") else \
+        pd.read_csv(run / data["answer"]["pooled_source"])
+    pooled = pooled[pooled["window"] == "0:1"]
+    values |= {fmt.pct(abs(v), nd) for col in ("estimate", "ci_low", "ci_high") for v in pooled[col].dropna()}
+    car = pd.read_csv(Path(run / source).parent / "car.csv")
+    values |= {fmt.pct(abs(v), nd) for v in car.loc[car["window"] == "0:1", "car"].dropna()}
     printed = re.findall(r"(\d+\.\d+)\s?%", flat)
     assert printed, "the answer page prints no percentage"
     for p in printed:
         assert p in values, f"{p}% on the answer page is not in {source}"
-    # Holm-significant rows are claimed with their interval; the rest get the detectable effect
-    for _, r in primary.iterrows():
-        if r["p_holm"] < 0.05:
+    # claimed rows (Holm on p_history < 0.05, attributable) are quoted with their interval; a run
+    # without p_holm_history claims none; the rest are exploratory, with the detectable effect
+    if "p_holm_history" in primary.columns:
+        ok = primary["attributable"].astype(str).str.lower() != "false" if "attributable" in primary.columns else True
+        for _, r in primary[(primary["p_holm_history"] < 0.05) & ok].iterrows():
             assert f"95% CI {fmt.pct(r['ci_low'], nd)}% to {fmt.pct(r['ci_high'], nd)}%" in flat
-    if (primary["p_holm"] >= 0.05).any():
-        assert "not distinguishable from ordinary day-to-day moves" in flat and "would detect moves larger than" in flat
+    else:
+        assert "no move is claimed" in flat
+    assert "would detect moves larger than" in flat
     # house style: no ids, seed files, absolute paths or t statistics
     events = pd.read_csv(REPO / "data" / "events.csv")
     for ev in events["event_id"]:
@@ -387,7 +397,7 @@ def test_pdf_reading_guide_adjusted_p_and_oversized_appendix(good_run):
     assert over
     for ev in data["events"]:
         heads = {c["t"] for c in ev["test_table"]["header"][0]}
-        assert "Portfolio t" in heads and not heads & over, ev["short_title"]
+        assert describe("bmp_kp", "label") in heads and not heads & over, ev["short_title"]
         assert "Appendix A" in ev["test_table"]["note"]
     app = data["oversized"]["table"]
     assert {c["t"] for c in app["header"][0][3:]} == over

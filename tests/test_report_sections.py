@@ -8,12 +8,25 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from analysis import fmt
 from analysis.report import artifacts
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "analysis" / "report" / "template.typ"
 
+
+
+@pytest.fixture
+def portfolio_holds(monkeypatch):
+    """The stored verdicts minus the portfolio, sample-quantile and Corrado tests (which hold in
+    every design without event-induced variance): these tests check the star and table rules,
+    whichever tests the stored design table finds oversized."""
+    from analysis.inference import design
+
+    held = design.oversized_here() - {"portfolio", "sq", "corrado"}
+    monkeypatch.setattr(design, "oversized_here", lambda: held)
+    return held
 
 def _texts(spec: dict) -> list[str]:
     return [c["t"] if isinstance(c, dict) else c for row in spec["header"] + spec["rows"] for c in row]
@@ -72,7 +85,7 @@ def test_firm_table_prints_decimals_as_percent():
     assert hik[1]["t"] == "\u22127.67" and hik[1]["s"] == "(3.26)" and hik[1]["sup"] == "**"
 
 
-def test_group_test_table_follows_the_registry():
+def test_group_test_table_follows_the_registry(portfolio_holds):
     from analysis.inference.battery import describe
     from analysis.inference.registry import REGISTRY
     from analysis.report.sections.events import test_table_spec
@@ -106,7 +119,7 @@ def _battery_rows(event_id="e", windows=("0:1",), groups=(("named", 2), ("suppli
     return pd.DataFrame(rows)
 
 
-def test_event_table_shows_the_tests_that_hold_their_size_and_the_appendix_the_others():
+def test_event_table_shows_the_tests_that_hold_their_size_and_the_appendix_the_others(portfolio_holds):
     from analysis.inference.battery import describe
     from analysis.inference.design import oversized_here
     from analysis.report.context import EventOutputs
@@ -254,7 +267,7 @@ def test_limit_extended_window_sits_beside_the_censored_day0_car():
     assert "limit" in spec["note"]
 
 
-def test_an_oversized_test_never_carries_stars_from_its_own_p():
+def test_an_oversized_test_never_carries_stars_from_its_own_p(portfolio_holds):
     from analysis.inference.design import oversized_here
     from analysis.report.event import test_stars
     from analysis.report.sections.events import test_table_spec
@@ -296,7 +309,7 @@ def test_fit_names_the_notebook_parameter_when_yahoo_fails():
     assert 'prices = "../../shared/prices"' in text and "PRICES=" not in text
 
 
-def test_notebook_tables_have_no_index_and_no_nan():
+def test_notebook_tables_have_no_index_and_no_nan(portfolio_holds):
     from analysis.report.event import show_firm_table, show_group_tests
 
     firms = _firm_rows().assign(event_id="e")
@@ -321,7 +334,7 @@ def _moved_rows():
         "p_holm": [0.1648, np.nan, 1.0, 0.0016, 1.0], "q_bh": [0.21, 0.86, 0.9, 0.004, 0.9]})
 
 
-def test_across_events_tables_print_the_adjusted_p_beside_the_unadjusted():
+def test_across_events_tables_print_the_adjusted_p_beside_the_unadjusted(portfolio_holds):
     from analysis.report.sections.across_events import moved_table
 
     spec = moved_table(_moved_rows(), "0:1", "portfolio")
@@ -338,7 +351,7 @@ def test_across_events_tables_print_the_adjusted_p_beside_the_unadjusted():
     assert "equal-weighted portfolio" in note and "mean of the firms' own CARs" in note
 
 
-def test_named_vs_suppliers_table_prints_holm_p_and_says_which_car():
+def test_named_vs_suppliers_table_prints_holm_p_and_says_which_car(portfolio_holds):
     from analysis.report.sections.across_events import targets_vs_suppliers_table
 
     tvs = pd.DataFrame({"event_id": ["ev_a"], "date": pd.to_datetime(["2019-05-15"]), "short_title": ["A (2019)"],
@@ -360,3 +373,52 @@ def test_pooled_tables_say_their_car_is_the_firms_own():
                           "events_significant_10": [1], "events_tested": [3]})
     spec = pooled_table(frame, "kind", "Reports versus actions", "0:1", "portfolio")
     assert "Mean firm CAR %" in _texts(spec) and "not the groups' portfolio CAR" in spec["note"]
+
+
+def _size_rows():
+    return pd.DataFrame({
+        "event_id": ["a", "b", "a", "b", "a"], "group": ["named", "named", "supplier", "supplier", "named"],
+        "window": ["0:1"] * 5, "test": ["portfolio", "portfolio", "portfolio", "portfolio", "bmp_kp"],
+        "p_value": [0.01, 0.2, 0.3, 0.4, 0.02], "primary": [True, True, True, True, False],
+        "p_history": [0.0006, 0.3, 0.2, 0.5, np.nan], "p_history_floor": [1 / 1628, 1 / 1628, 1 / 1865, 1 / 1865, np.nan],
+        "calibration_draws": [1199.0, 999.0, 1199.0, 999.0, 1199.0], "draws": [1199.0, 999.0, 1199.0, 999.0, 1199.0],
+        "size_5pct": [0.09, 0.05, 0.04, 0.05, 0.03]})
+
+
+def test_caveats_state_the_p_floors_and_the_cells_oversized_in_the_run():
+    """Floors: history 1/1865 = 0.00054 to 1/1628 = 0.00061, calibrated 1/1200 = 0.00083 to 1/1000
+    = 0.001, placebo 2/1200 = 0.0017 to 2/1000 = 0.002; Holm over 4 primary tests asks 0.0125 (printed 0.013);
+    the portfolio test exceeds 7% in 1 of its 4 cells."""
+    from analysis.report.sections.caveats import p_floors
+
+    rows = _size_rows()
+    none = rows.iloc[[0]].assign(calibration_draws=0.0, draws=0.0, size_5pct=np.nan, primary=False)
+    lines = p_floors(pd.concat([rows, none], ignore_index=True))  # a cell without draws has no floor
+    assert "floor 0.00054 to 0.00061" in lines[0]
+    assert "calibrated p: floor 0.00083 to 0.001" in lines[0]
+    assert "placebo p: floor 0.0017 to 0.002" in lines[0]
+    assert "Holm over the 4 primary tests asks p < 0.013 of the first" in lines[0]
+    assert "Portfolio" in lines[1] and "in 1 of 4 cells" in lines[1]
+
+
+def test_methods_run_size_table_by_group_and_window():
+    """Portfolio, named 0:1: (0.09 x 1199 + 0.05 x 999) / 2198 = 7.18% -> bold, 1 of 2 cells above 7%;
+    suppliers (0.04 x 1199 + 0.05 x 999) / 2198 = 4.45%."""
+    from analysis.report.sections.appendix import run_size_table_spec
+
+    spec = run_size_table_spec(_size_rows())
+    rows = {r[0]["t"]: r[1:] for r in spec["rows"]}
+    port = rows[next(k for k in rows if k.lower().startswith("portfolio"))]
+    assert port[0]["t"] == "7.2" and port[0]["s"] == "1 of 2 cells > 7%" and port[0].get("b")
+    assert port[1]["t"] == "4.5" and port[1]["s"] == "0 of 2 cells > 7%"
+    assert run_size_table_spec(_size_rows().drop(columns=["size_5pct"])) is None
+
+
+def test_event_table_prints_the_history_p_with_its_floor_under_the_portfolio_car(portfolio_holds):
+    from analysis.report.sections.events import test_table_spec
+
+    tests = pd.DataFrame({"group": "named", "window": "0:1", "n": 1, "mean_car": -0.158, "test": ["portfolio"],
+                          "statistic": [-7.0], "p_value": [5e-11], "estimate": [-0.1585], "ci_low": [-0.2],
+                          "ci_high": [-0.117], "p_history": [1 / 1628], "p_history_floor": [1 / 1628], "flags": [""]})
+    row = test_table_spec(tests, ["0:1"], "caption")["rows"][1]
+    assert row[2]["t"] == "\u221215.85" and row[2]["s"] == "[\u221220.00, \u221211.70]\nhist. p 0.00061 (floor 0.00061)"

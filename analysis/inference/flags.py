@@ -10,6 +10,11 @@ event's reaction.
 - ``confounders``: known firm or market news (``data/confounders.csv``) that lands inside the
   window: on the first session of the security's market closing after the news (the events' day-0
   rule, :mod:`analysis.data.news_days`), and only on the markets the item names.
+- ``confounded_by`` / ``attributable``: the *major* confounders (``severity`` major) placed as
+  above on the window's days within day 0 to day +1 (:data:`ATTRIBUTION_DAYS`), and whether
+  there is none. A cell (tests.csv) is attributable when none of its firms has one
+  (:func:`cell_text`); a cell that is not is never claimed as the event's effect and is left
+  out of the primary pooled answers (:mod:`analysis.inference.pooled`).
 
 Windows are given per firm-event: ``lo``, ``hi`` (N, W) relative days, so the same functions
 serve the requested windows and the limit-extended ones (:func:`limit_extended_k`).
@@ -32,6 +37,9 @@ OVERLAP_SEP = ";"
 CONFOUNDER_SEP = " | "
 #: tests.csv ``flags``: the names of the row flags any member of the cell carries.
 CELL_FLAGS = ("overlaps", "off_day0_driver", "confounders")
+#: The days (relative, inclusive) whose major confounders make a window not attributable: the
+#: reaction days of the primary window 0:1.
+ATTRIBUTION_DAYS = (0, 1)
 
 
 def _per_row(lo, hi, n):
@@ -168,6 +176,32 @@ def day0_cover(valid: np.ndarray, span: np.ndarray, days: np.ndarray) -> np.ndar
     days = np.asarray(days)
     covers = valid & (days[None, :] >= 0) & (days[None, :] - np.maximum(span, 1) + 1 <= 0)
     return np.where(covers.any(axis=1), covers.argmax(axis=1), -1)
+
+
+def major_confounders(store, sec, p0, symbols, lo, hi, table: pd.DataFrame | None, exchanges=None) -> np.ndarray:
+    """(N, W) ' | '-joined ``what`` of the major confounders (``severity`` major) placed as in
+    :func:`confounders` on the days of [lo, hi] within :data:`ATTRIBUTION_DAYS` ('' when none,
+    and for a window with no day in 0..+1). A table without ``severity`` has no major rows."""
+    lo, hi = _per_row(lo, hi, len(sec))
+    a, b = ATTRIBUTION_DAYS
+    if table is not None and len(table) and "severity" in table.columns:
+        table = table[table["severity"].astype(str) == "major"]
+    else:
+        table = None
+    return confounders(store, sec, p0, symbols, np.maximum(lo, a), np.minimum(hi, b), table, exchanges)
+
+
+def cell_text(cells, row_text: np.ndarray) -> np.ndarray:
+    """(C,) the distinct non-empty ``row_text`` values of each cell's members, ' | '-joined in
+    member order ('' when none). row_text: (R, W) per firm-event and window of the engine result."""
+    C = cells.n_cells
+    out: list[dict] = [{} for _ in range(C)]
+    text = row_text[cells.rows, cells.member_window]
+    for c, t in zip(cells.cell, text):
+        if isinstance(t, str) and t:
+            for part in t.split(CONFOUNDER_SEP):
+                out[c][part] = None
+    return np.array([CONFOUNDER_SEP.join(x) for x in out], dtype=object)
 
 
 def limit_extended_k(state: np.ndarray, days: np.ndarray, max_k: int = LIMIT_RUN_MAX, start=None) -> np.ndarray:

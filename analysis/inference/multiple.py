@@ -10,7 +10,9 @@ q-values per test.
   false discovery rate at alpha (independent or positively dependent tests).
 
 NaN p-values are left out of m and get NaN. :func:`adjust` adds ``p_holm`` (primary rows
-only) and ``q_bh`` (each test over all its rows with a p-value) to the ``tests.csv`` rows.
+only), ``q_bh`` (each test over all its rows with a p-value) and, when the rows have
+``p_history``, ``p_holm_history`` (Holm over the same primary family on ``p_history``) to the
+``tests.csv`` rows.
 
 The primary family: rows of test :data:`~analysis.vocab.PRIMARY_TEST` (``portfolio``), the
 primary window (default :data:`~analysis.vocab.PRIMARY_WINDOW`, 0:1) and the groups
@@ -89,6 +91,10 @@ def adjust(tests: pd.DataFrame, primary_window: str = PRIMARY_WINDOW) -> pd.Data
     out["primary"] = prim
     out["p_holm"] = p_holm
     out["q_bh"] = q
+    if "p_history" in out.columns:  # the same family on the tail-robust p (analysis.inference.history)
+        ph = np.full(len(out), np.nan)
+        ph[prim] = holm(out["p_history"].to_numpy(dtype=float)[prim])
+        out["p_holm_history"] = ph
     return out
 
 

@@ -97,16 +97,19 @@ STUDY_CAR = _table("car", "car.csv of the whole run: CAR by firm-event and windo
 STUDY_AR = _table("abnormal_returns", "abnormal_returns.csv of the whole run: event_id, symbol, day, date, "
                   "abnormal_return (decimal)")
 STUDY_SKIPPED = _table("skipped", "skipped.csv of the whole run: event_id, symbol, reason")
+STUDY_POOLED = _table("pooled", "pooled.csv of the whole run: the pooled answers across events per scope, group, "
+                      "window and test (estimate, ci_low, ci_high decimals; p_holm on the primary rows)")
 # -- drawn by the PDF builder in the run folder
 ANSWER_FOREST = _figure("answer_forest", "the primary CAR (portfolio, 0:1) with its 95% interval by event and "
-                        "group, Holm-significant rows marked", formats=("svg",))
+                        "group, claimed and not attributable rows marked, the pooled answer of each group as a "
+                        "diamond", formats=("svg",))
 
 #: Every artifact, by name.
 ARTIFACTS = {a.name: a for a in (CAR_BY_FIRM, GROUP_TESTS, ROBUSTNESS, ROBUSTNESS_FIRMS, VOLUME_TESTS, META, CAR_PATH,
                                  PRICE_PATH,
                                  GROUP_BY_EVENT, TARGETS_VS_SUPPLIERS, KIND_COMPARISON, YEAR_COMPARISON, HEATMAP,
                                  CAR_PATHS, GROUPS_BY_EVENT, REACTION_TIMELINE, STUDY_TESTS, STUDY_CAR, STUDY_AR,
-                                 STUDY_SKIPPED, ANSWER_FOREST)}
+                                 STUDY_SKIPPED, STUDY_POOLED, ANSWER_FOREST)}
 #: The folder of a report run (``reports/<run-id>/<STUDY>/``) holding the study's CSV set for the
 #: whole run (tests.csv, car.csv, ...: the CLI's contract); see :mod:`analysis.report.study_set`.
 STUDY = "study"

@@ -309,6 +309,17 @@ def show_firm_table(table: pd.DataFrame, window: str | None = None):
 #: The star rule of every test table (notebooks and PDF), in words for the table notes.
 OVERSIZED_RULE = ("oversized here (its size in this design's simulation exceeds 7%): its stars come from "
                   "the calibrated p only, never from its own p")
+#: The same rule for a cell where the run's own calibration finds the test oversized.
+RUN_OVERSIZED_RULE = ("oversized in this cell (it rejects more than 7% of the pseudo-event dates of these firms' "
+                      "own histories at 5%): its stars come from the calibrated p only")
+
+
+def small_p(p) -> str:
+    """A p-value that may sit at a floor far below 0.001 (history p): :func:`analysis.fmt.pvalue`
+    from 0.01 up, two significant digits below (0.00061), so a floor reads as itself."""
+    if p is None or not np.isfinite(p):
+        return fmt.NA
+    return fmt.pvalue(p) if p >= 0.01 else (f"{p:.2g}" if p >= 1e-4 else f"{p:.6f}".rstrip("0"))
 
 
 def oversized(test: str) -> bool:
@@ -318,11 +329,20 @@ def oversized(test: str) -> bool:
     return test in oversized_here()
 
 
-def test_stars(test: str, p, p_calibrated=np.nan) -> tuple[str, str]:
+def oversized_in_cell(size_5pct) -> bool:
+    """Does the run's own calibration find the test oversized in the cell (its ``size_5pct``
+    above :data:`analysis.inference.design.OVERSIZED_SIZE`)?"""
+    from analysis.inference.design import OVERSIZED_SIZE
+
+    return size_5pct is not None and np.isfinite(size_5pct) and float(size_5pct) > OVERSIZED_SIZE
+
+
+def test_stars(test: str, p, p_calibrated=np.nan, size_5pct=np.nan) -> tuple[str, str]:
     """Stars of a test row as (next to its p, next to its calibrated p), each read from the
-    printed value. An oversized test never carries stars from its own p: only its calibrated p
-    earns them. Other tests carry them next to their p."""
-    if oversized(test):
+    printed value. A test oversized in the design, or in the cell by the run's own calibration
+    (``size_5pct``), never carries stars from its own p: only its calibrated p earns them.
+    Other tests carry them next to their p."""
+    if oversized(test) or oversized_in_cell(size_5pct):
         return "", fmt.stars(p_calibrated)
     return fmt.stars(p), ""
 
@@ -335,9 +355,11 @@ def group_tests(res, event_id: str | None = None) -> pd.DataFrame:
     out = t.copy()
     out["mean_car"] = out["mean_car"].astype(float)
     pcal = out["p_calibrated"] if "p_calibrated" in out.columns else pd.Series(np.nan, index=out.index)
+    size = out["size_5pct"] if "size_5pct" in out.columns else pd.Series(np.nan, index=out.index)
     over = {n: oversized(n) for n in set(out["test"])}  # test_stars, with the design read once per test
-    out["stars"] = ["" if over[n] else fmt.stars(p) for n, p in zip(out["test"], out["p_value"])]
-    out["stars_calibrated"] = [fmt.stars(q) if over[n] else "" for n, q in zip(out["test"], pcal)]
+    over_row = [over[n] or oversized_in_cell(z) for n, z in zip(out["test"], size)]
+    out["stars"] = ["" if o else fmt.stars(p) for o, p in zip(over_row, out["p_value"])]
+    out["stars_calibrated"] = [fmt.stars(q) if o else "" for o, q in zip(over_row, pcal)]
     cols = ["event_id", "group", "window", "n", "mean_car", "test", "statistic", "p_value", "stars"]
     extra = [c for c in out.columns if c not in cols]
     return out[cols + extra].reset_index(drop=True)
@@ -367,7 +389,7 @@ def show_group_tests(tests: pd.DataFrame, window: str | None = None):
     ev_pos = {e: i for i, e in enumerate(dict.fromkeys(t["event_id"]))}
     w_pos = {w: i for i, w in enumerate(dict.fromkeys(t["window"]))}
     cols = keys + [c for c in ("n", "mean_car", "test", "statistic", "p_value", "p_calibrated", "estimate", "ci_low",
-                               "ci_high") if c in t.columns]
+                               "ci_high", "p_history", "p_history_floor", "size_5pct") if c in t.columns]
     found: dict[tuple, tuple[dict, dict]] = {}  # (event, window, group) -> (first row, {test: its first row})
     for rec in t[cols].to_dict("records"):
         key = (rec["event_id"], rec["window"], rec["group"])
@@ -385,13 +407,17 @@ def show_group_tests(tests: pd.DataFrame, window: str | None = None):
         else:
             row["Portfolio CAR %"] = fmt.pct(first["mean_car"])
             row["95% CI %"] = fmt.NA
+        if "p_history" in t.columns:  # the portfolio's history p and its floor (analysis.inference.history)
+            ph = pf.get("p_history", np.nan) if pf is not None else np.nan
+            row["History p (floor)"] = (f"{small_p(ph)} ({small_p(pf['p_history_floor'])})"
+                                        if np.isfinite(ph) else fmt.NA)
         for name in names:
             r = x.get(name)
             if r is None or not np.isfinite(r["statistic"]):
                 row[labels[name]] = fmt.NA
                 continue
             pc = r.get("p_calibrated", np.nan)
-            st, stc = test_stars(name, r["p_value"], pc)
+            st, stc = test_stars(name, r["p_value"], pc, r.get("size_5pct", np.nan))
             cal = f" [{fmt.pvalue(pc)}]{stc}" if np.isfinite(pc) else ""
             row[labels[name]] = f"{fmt.num(r['statistic'])} ({fmt.pvalue(r['p_value'])}){st}{cal}"
         rows.append(row)

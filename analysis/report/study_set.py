@@ -1,12 +1,13 @@
 """The study's CSV set of a whole report run (``reports/<run-id>/study/``, the CLI's contract:
 ``tests.csv``, ``car.csv``, ``abnormal_returns.csv``, ``estimation.csv``, ``skipped.csv``,
-``volume*.csv``, ``sensitivity.csv``), so every number of the PDF can be traced to one set.
+``volume*.csv``, ``sensitivity.csv``, ``pooled.csv``), so every number of the PDF can be traced to one set.
 
 Each event notebook fits its own event and saves the set for it; every result of an event is
 the same whether it is fitted alone or with the whole catalog (its placebo draws are seeded by
 the run's seed and its event_id), except the multiple-testing columns, which span all events.
 So the run's set is the events' sets one after the other, with ``primary``, ``p_holm`` and
-``q_bh`` computed again over all of them (:func:`analysis.inference.multiple.adjust`): the
+``q_bh`` computed again over all of them (:func:`analysis.inference.multiple.adjust`) and
+``pooled.csv`` computed from the joined ``tests.csv`` (:func:`analysis.inference.pooled.pooled_frame`): the
 same files as ``python -m analysis study`` for the run's events, settings and prices.
 """
 from __future__ import annotations
@@ -19,14 +20,15 @@ from analysis.report import artifacts
 
 #: The files of the set, in the order of the CLI's contract.
 STUDY_FILES = ("abnormal_returns.csv", "car.csv", "tests.csv", "estimation.csv", "skipped.csv", "volume.csv",
-               "volume_tests.csv", "sensitivity.csv")
+               "volume_tests.csv", "sensitivity.csv", "pooled.csv")
 
 
 def write_study(run_dir: Path, jobs, primary_window: str | None = None) -> str:
     """Write ``run_dir/study/`` from the event notebooks' sets (for each event the first
     per-event notebook of the configuration that saved one); returns one line for the log."""
-    from analysis.inference.multiple import adjust
     from analysis.atomic import write_set
+    from analysis.inference.multiple import adjust
+    from analysis.inference.pooled import pooled_frame
     from analysis.vocab import PRIMARY_WINDOW
 
     chosen: dict[str, Path] = {}
@@ -55,6 +57,8 @@ def write_study(run_dir: Path, jobs, primary_window: str | None = None) -> str:
                                                   if c in frames["tests.csv"].columns])
         adjusted = adjust(tests, primary_window or PRIMARY_WINDOW)
         frames["tests.csv"] = adjusted[list(frames["tests.csv"].columns)]
+        # pooled across the run's events, from the joined tests.csv (as the CLI computes it)
+        frames["pooled.csv"] = pooled_frame(frames["tests.csv"], primary_window or PRIMARY_WINDOW)
     out = artifacts.study_dir(run_dir)
     write_set(frames, out, owned=STUDY_FILES)
     text = f"{len(frames)} files for {len(chosen)} events in {out.relative_to(run_dir)}/"

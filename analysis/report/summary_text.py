@@ -1,13 +1,18 @@
-"""The paragraphs of "The answer", written from the primary family's rows
-(:func:`analysis.report.answer.primary_rows`: the study's ``tests.csv``, decimals), never from
-text typed by hand.
+"""The paragraphs of "The answer", written from the pooled answers across events (``pooled.csv``,
+:func:`analysis.report.answer.pooled_rows`), the primary family's rows
+(:func:`analysis.report.answer.primary_rows`: the study's ``tests.csv``, decimals) and the
+firms' rows of ``car.csv``, never from text typed by hand.
 
-Stakeholder rule: an effect is claimed only where the primary test supports it after Holm's
-adjustment (``p_holm`` < 0.05), with its size and 95% interval; everywhere else the text says
-the move is not distinguishable from ordinary day-to-day moves and gives the smallest effect
-the design detects (``mde``). Every percentage printed here is ``estimate``, ``ci_low``,
-``ci_high`` or ``mde`` of a primary row, formatted by :func:`pct` (one decimal), so an
-end-to-end test can find each one in ``tests.csv``. No test statistic appears.
+Stakeholder rule: each group question opens with the pooled answer across the attributable
+events (mean CAR, 95% CI, Holm p over the two pooled tests, I^2 of the random-effects row);
+then the single events whose move is *claimed* (Holm on the tail-robust ``p_history`` below
+0.05 and attributable), with size and 95% interval; the moves that cannot be attributed (a
+major confounder priced in the same session) are named as such and never claimed; then single
+firms whose own move is robust (firm ``p_history``, Benjamini-Hochberg q < 0.05 over all firm
+rows of the window), as individual firms, never as a group effect. Every percentage printed
+here is ``estimate``, ``ci_low``, ``ci_high`` or ``mde`` of a primary row or a pooled row, or a
+firm's ``car``, formatted by :func:`pct` (one decimal), so an end-to-end test can find each one
+in the study's files. I^2 is printed as a whole percent. No test statistic appears.
 """
 from __future__ import annotations
 
@@ -63,13 +68,21 @@ def _subject(r, members: dict) -> str:
     return f"the {n} {words}{listed} together"
 
 
+def _holm_words(p) -> str:
+    """', Holm p = 0.021' / ', Holm p < 0.001' ('' when p is missing)."""
+    if p is None or not np.isfinite(float(p)):
+        return ""
+    text = fmt.pvalue(p)
+    return f", Holm p < {text[1:]}" if text.startswith("<") else f", Holm p = {text}"
+
+
 def claim(r, members: dict, window: str = PRIMARY_WINDOW) -> str:
-    """One Holm-significant primary row in words, with its size and 95% interval."""
+    """One claimed primary row in words, with its size, 95% interval and the Holm p of its
+    tail-robust test (``p_holm_history``)."""
     est = float(r["estimate"])
     verb = "lost" if est < 0 else "gained"
     their = "its" if int(r["n"]) == 1 else "their"
-    holm = fmt.pvalue(r["p_holm"]) if "p_holm" in r and np.isfinite(float(r["p_holm"])) else None
-    holm = "" if holm is None else (f", Holm p < {holm[1:]}" if holm.startswith("<") else f", Holm p = {holm}")
+    holm = _holm_words(r["p_holm_history"]) if "p_holm_history" in r else ""
     text = (f"after {_title(r)} ({fmt.date_text(r['date'])}), {_subject(r, members)} {verb} {pct(est, signed=False)} "
             f"against {their} market {window_words(window)} (95% CI {pct(r['ci_low'])} to {pct(r['ci_high'])}{holm})")
     caution = r.get("caution", "") if hasattr(r, "get") else ""
@@ -91,26 +104,112 @@ def mde_words(rows: pd.DataFrame) -> str:
     return f"this design would detect moves larger than {lo} to {hi}, depending on the event and its number of firms"
 
 
-def group_paragraph(rows: pd.DataFrame, group: str, members: dict, window: str = PRIMARY_WINDOW) -> str:
-    """Did the news move ``group``? The Holm-significant rows as claims, the others as not
-    distinguishable with the design's detectable effect."""
+def _events_noun(group: str, n: int) -> str:
+    """'15 events that named a firm of this study' / '17 events with US suppliers in the data'."""
+    noun = f"{n} event{'s' if n != 1 else ''}"
+    if group == "named":
+        return noun + " that named a firm of this study"
+    return noun + f" with {_group_words(group)} in the data"
+
+
+def heterogeneity_words(i2) -> str:
+    """How much the events' moves differ beyond chance, from I^2 (0..1) of the random-effects row."""
+    if i2 is None or not np.isfinite(float(i2)):
+        return ""
+    v = f"I² = {round(100 * float(i2))}%"
+    if i2 >= 0.5:
+        return f"the effect varied across events ({v})"
+    if i2 >= 0.25:
+        return f"the effect varied somewhat across events ({v})"
+    return f"the events' moves differ little beyond chance ({v})"
+
+
+def pooled_sentence(group: str, pooled: dict | None, spread: dict | None, n_left_out: int = 0,
+                    window: str = PRIMARY_WINDOW) -> str:
+    """The pooled answer across events in words: 'Yes, on average: across the 15 events ...
+    lost on average 3.0% ... (95% CI −5.5% to −0.6%; Holm p = 0.036); the effect varied across
+    events (I² = 71%).' ``pooled``: the group's primary pooled row; ``spread``: its
+    random-effects row (I^2); ``n_left_out``: events not attributable."""
+    words = _group_words(group)
+    if pooled is None:
+        return f"The pooled answer across events for {words} is not in this run's results."
+    n = int(pooled["n_events"])
+    left = (f" ({n_left_out} more event{'s' if n_left_out != 1 else ''} left out: "
+            f"{'its' if n_left_out == 1 else 'their'} move cannot be attributed, see below)" if n_left_out else "")
+    if not np.isfinite(float(pooled["estimate"])):
+        return (f"Too few events to pool: {words} have results at {_events_noun(group, n)} whose move can be "
+                f"attributed{left}; an average across events needs at least 3.")
+    est = float(pooled["estimate"])
+    holm = float(pooled.get("p_holm", np.nan))
+    sig = np.isfinite(holm) and holm < ALPHA
+    ci = f"95% CI {pct(pooled['ci_low'])} to {pct(pooled['ci_high'])}{_holm_words(holm).replace(', ', '; ', 1)}"
+    if sig:
+        verb = "lost" if est < 0 else "gained"
+        text = (f"Yes, on average: across the {_events_noun(group, n)}{left}, {words} {verb} on average "
+                f"{pct(est, signed=False)} against their market {window_words(window)} ({ci})")
+    else:
+        text = (f"Not on average: across the {_events_noun(group, n)}{left}, {words} moved on average "
+                f"{pct(est)} against their market {window_words(window)} ({ci}), {NOT_DISTINGUISHABLE}")
+    het = heterogeneity_words(spread.get("i2") if spread else None)
+    return text + (f"; {het}." if het else ".")
+
+
+def unattributed(r, members: dict) -> str:
+    """'after <event>, X and Y fell 7.8%, but the same session priced other major news (<the
+    confounder>): the move cannot be attributed' for a primary row that is not attributable;
+    the confounder as ``confounder_words`` (shortened by the section) else ``confounded_by``."""
+    names = members.get((r["event_id"], r["group"])) or []
+    who = fmt.and_list(names) if names else f"the {_group_words(r['group'])}"
+    est = float(r["estimate"])
+    move = f"{'fell' if est < 0 else 'rose'} {pct(est, signed=False)}" if np.isfinite(est) else "moved"
+    what = r.get("confounder_words") or ""
+    if not isinstance(what, str) or not what:
+        what = "; ".join(w for w in str(r.get("confounded_by", "") or "").split(" | ") if w.strip())
+    news = f"other major news ({what})" if what else "other major news"
+    return (f"after {_title(r)} ({fmt.date_text(r['date'])}), {who} {move}, but the same session priced {news}: "
+            f"the move cannot be attributed")
+
+
+def firm_words(firms: pd.DataFrame | None) -> str:
+    """'Individual firms whose own move stands out ...: Ambarella after NYT report (−14.4%).'
+    from the robust firm rows (:func:`robust_firms`); '' when none."""
+    if firms is None or firms.empty:
+        return ""
+    listing = fmt.and_list(f"{r['name']} after {r['short_title']} ({pct(r['car'])})" for _, r in firms.iterrows())
+    return (f"Individual firms whose own move stands out against their own price history (Benjamini-Hochberg "
+            f"q < 0.05 over all firms' moves): {listing}. These are single firms, not a group effect.")
+
+
+def group_paragraph(rows: pd.DataFrame, group: str, members: dict, window: str = PRIMARY_WINDOW,
+                    pooled: dict | None = None, spread: dict | None = None, firms: pd.DataFrame | None = None) -> str:
+    """Did the news move ``group``? The pooled answer across events (:func:`pooled_sentence`),
+    then the claimed events (Holm on ``p_history`` < 0.05 and attributable) with their size and
+    interval, the moves that cannot be attributed, the rest as exploratory with the design's
+    detectable effect, and the robust single firms (:func:`firm_words`)."""
     g = rows[rows["group"] == group]
     words = _group_words(group)
     if g.empty:
         return f"No event of this run has {words} in the data, so there is no answer for them."
-    sig, rest = g[g["significant"]], g[~g["significant"]]
-    if sig.empty:
-        of = f"{len(g)} events" + (" that named a firm of this study" if group == "named" else "")
-        return (f"No. At none of the {of} did {words} move by more than ordinary day-to-day moves: "
-                f"their moves {window_words(window)} are {NOT_DISTINGUISHABLE}; {mde_words(g)}.")
-    claims = "; ".join(claim(r, members, window) for _, r in sig.iterrows())
-    of = f"{len(g)} events" + (" that named a firm of this study" if group == "named" else "")
-    text = f"Yes, at {len(sig)} of the {of}: {claims}."
-    if not rest.empty:  # the design's detectable effect of the group, as in Caveats
-        text += (f" At {'the other ' + str(len(rest)) + ' events' if len(rest) != 1 else 'the remaining event'}, "
-                 f"the moves of {words} are "
-                 f"{NOT_DISTINGUISHABLE}; {mde_words(g)}.")
-    return text[0].upper() + text[1:]
+    attributable = g["attributable"].astype(bool) if "attributable" in g.columns else pd.Series(True, index=g.index)
+    claimed = g["claimed"].astype(bool) if "claimed" in g.columns else pd.Series(False, index=g.index)
+    sig, blocked = g[claimed & attributable], g[~attributable]
+    parts = [pooled_sentence(group, pooled, spread, len(blocked), window)]
+    have_history = "p_holm_history" in g.columns and np.isfinite(g["p_holm_history"].astype(float)).any()
+    if not sig.empty:
+        parts.append(f"Event by event, the move stands out against the firms' own price history at {len(sig)} of "
+                     f"the {_events_noun(group, len(g))}: " + "; ".join(claim(r, members, window)
+                                                                      for _, r in sig.iterrows()) + ".")
+    elif have_history:
+        parts.append(f"Event by event, no single move of {words} stands out against their own price history after "
+                     f"Holm's adjustment; single events are exploratory ({mde_words(g)}).")
+    else:
+        parts.append(f"Event by event, no move is claimed: the tail-robust test against the firms' own price "
+                     f"history is not in this run's results; single events are exploratory ({mde_words(g)}).")
+    if not blocked.empty:
+        text = "; ".join(unattributed(r, members) for _, r in blocked.iterrows())
+        parts.append(text[0].upper() + text[1:] + ".")
+    parts.append(firm_words(firms))
+    return " ".join(p for p in parts if p)
 
 
 def _listing(sig: pd.DataFrame) -> str:
@@ -123,7 +222,7 @@ def _count(rows: pd.DataFrame, group: str, events: list[str], kind: str) -> str:
     ('of the 14 official acts that named a firm of this study')."""
     one, many = KIND_WORDS[kind]
     g = rows[(rows["group"] == group) & rows["event_id"].isin(events)]
-    sig = g[g["significant"]]
+    sig = g[g["claimed"]]
     noun = one if len(g) == 1 else many
     if 0 < g["event_id"].nunique() < len(set(events)):
         noun += (" that named a firm of this study" if group == "named"
@@ -137,8 +236,8 @@ def _count(rows: pd.DataFrame, group: str, events: list[str], kind: str) -> str:
 
 
 def kinds_paragraph(rows: pd.DataFrame) -> str:
-    """Did press reports move prices as much as official acts? Counts of Holm-significant rows
-    per kind and group; no test compares the kinds."""
+    """Did press reports move prices as much as official acts? Counts of claimed rows per kind
+    and group; no test compares the kinds."""
     ev = rows.drop_duplicates("event_id")
     by_kind = {k: list(ev.loc[ev["kind"] == k, "event_id"]) for k in KIND_WORDS}
     if not all(by_kind.values()):
@@ -149,7 +248,7 @@ def kinds_paragraph(rows: pd.DataFrame) -> str:
     nr, na = len(by_kind["report"]), len(by_kind["action"])
     parts = []
     for group in [g for g in GROUPS if g in set(rows["group"])]:
-        parts.append(f"{_group_words(group)} moved by more than ordinary day-to-day moves "
+        parts.append(f"{_group_words(group)} moved robustly "
                      f"{_count(rows, group, by_kind['report'], 'report')} and "
                      f"{_count(rows, group, by_kind['action'], 'action')}")
     text = (f"The run has {nr} {rs if nr != 1 else r1} and {na} {as_ if na != 1 else a1}. "
@@ -170,37 +269,75 @@ def years_paragraph(rows: pd.DataFrame) -> str:
     for y in (y1, y2):
         sub = rows[[d.year == y for d in rows["date"]]]
         n_ev = sub["event_id"].nunique()
-        sig = sub[sub["significant"]]
+        sig = sub[sub["claimed"]]
         head = f"In {y} ({n_ev} event{'s' if n_ev != 1 else ''})"
         if sig.empty:
             out.append(f"{head}, no move of the {' or the '.join(_group_words(g) for g in GROUPS if g in set(sub['group']))} "
-                       f"was distinguishable from ordinary day-to-day moves")
+                       f"stood out against the firms' own price history")
         else:
             parts = [f"{_group_words(g)} moved after {_listing(sig[sig['group'] == g])}"
                      for g in GROUPS if (sig["group"] == g).any()]
             out.append(f"{head}, {'; '.join(parts)}")
-    return ("; ".join(out) + ". No test compares the years directly (a handful of events each): the difference "
+    return (". ".join(out) + ". No test compares the years directly (a handful of events each): the difference "
             "lies in which events cleared the bar, not in a measured change of the reaction.")
 
 
-def question_paragraphs(rows: pd.DataFrame, members: dict, window: str = PRIMARY_WINDOW) -> list[dict]:
-    """The four questions of "The answer", each ``{"question", "text"}``."""
+def question_paragraphs(rows: pd.DataFrame, members: dict, window: str = PRIMARY_WINDOW, pooled: dict | None = None,
+                        spread: dict | None = None, firms: pd.DataFrame | None = None) -> list[dict]:
+    """The four questions of "The answer", each ``{"question", "text"}``. ``pooled`` /
+    ``spread``: group -> the primary pooled row / its random-effects row
+    (:func:`analysis.report.answer.pooled_rows`); ``firms``: the robust single firms
+    (:func:`robust_firms`, column ``group``)."""
     y = sorted({d.year for d in rows["date"]}) if len(rows) else []
     y1, y2 = QUESTION_YEARS if set(QUESTION_YEARS) <= set(y) or len(y) < 2 else (y[0], y[-1])
+    pooled, spread = pooled or {}, spread or {}
+
+    def firms_of(g):
+        return None if firms is None or firms.empty else firms[firms["group"] == g]
+
+    def answer(g):
+        return group_paragraph(rows, g, members, window, pooled.get(g), spread.get(g), firms_of(g))
+
     return [
-        {"question": "Did the news move the firms it named?", "text": group_paragraph(rows, "named", members, window)},
-        {"question": "Did it move their US suppliers?", "text": group_paragraph(rows, "supplier", members, window)},
+        {"question": "Did the news move the firms it named?", "text": answer("named")},
+        {"question": "Did it move their US suppliers?", "text": answer("supplier")},
         {"question": "Did press reports move prices as much as official acts?", "text": kinds_paragraph(rows)},
         {"question": f"Did {y2} differ from {y1}?", "text": years_paragraph(rows)},
     ]
 
 
 def basis_sentence(rows: pd.DataFrame, window: str = PRIMARY_WINDOW) -> str:
-    """What counts as a move: the primary test and Holm's adjustment, in words."""
+    """What counts as a move: the pooled test across events and the per-event rule, in words."""
     m = int(np.isfinite(rows["p_value"].astype(float)).sum()) if len(rows) else 0
-    return (f"Each answer rests on one test per event and group: the equal-weighted portfolio of the group's firms, "
-            f"its return beyond what its market predicts (abnormal return) summed {window_words(window)} (day 0 is "
-            f"the first session after the news): the cumulative abnormal return (CAR), in percent, with a 95% "
-            f"confidence interval (CI). With {m} such tests in this run, a move counts only when it stays "
-            f"significant at {int(ALPHA * 100)}% after Holm's adjustment for testing {m} times (Holm p below 0.05: "
-            f"the chance of any false alarm among the {m} stays under 5%).")
+    return (f"Each answer starts across events. For each event and group, the equal-weighted portfolio of the "
+            f"group's firms gives its return beyond what its market predicts (abnormal return) summed "
+            f"{window_words(window)} (day 0 is the first session after the news): the cumulative abnormal return "
+            f"(CAR), in percent. The answer is the average CAR over the events whose move can be attributed to the "
+            f"news (no other major news priced in the same sessions), with a 95% confidence interval (CI) from how "
+            f"much the events differ; its p-value is Holm-adjusted over the two questions (named firms, US "
+            f"suppliers). A single event's move is claimed only when it stands out against the firms' own whole "
+            f"price history after Holm's adjustment over the {m} event tests; other single-event numbers are "
+            f"exploratory.")
+
+
+def robust_firms(car: pd.DataFrame | None, titles: pd.DataFrame, window: str = PRIMARY_WINDOW) -> pd.DataFrame:
+    """The firm rows of ``car`` (car.csv) over ``window`` whose own move is robust: ``p_history``
+    with Benjamini-Hochberg q < 0.05 over all firm rows of the window that have one, and
+    attributable; columns group, name, event_id, short_title, date, car (decimal), q, in date
+    order. Empty without ``p_history`` (never the normal-tail ``car_p``)."""
+    from analysis.inference.multiple import bh
+
+    cols = ["group", "name", "event_id", "short_title", "date", "car", "q"]
+    if car is None or "p_history" not in car.columns or "group" not in car.columns:
+        return pd.DataFrame(columns=cols)
+    c = car[car["window"] == window]
+    if "window_kind" in c.columns:
+        c = c[c["window_kind"].fillna("requested") == "requested"]
+    c = c[np.isfinite(c["p_history"].astype(float))].copy()
+    if c.empty:
+        return pd.DataFrame(columns=cols)
+    c["q"] = bh(c["p_history"].to_numpy(dtype=float))
+    ok = c["attributable"].astype(str).str.lower().ne("false") if "attributable" in c.columns else True
+    c = c[(c["q"] < ALPHA) & ok]
+    c = c.merge(titles[["event_id", "short_title", "date"]], on="event_id", how="left")
+    return c.sort_values(["date", "name"], kind="stable")[cols].reset_index(drop=True)

@@ -1,6 +1,7 @@
 """PDF page "The answer" (the first page after the cover; template block ``data.answer``): four
-questions answered from the primary family of the whole run (:mod:`analysis.report.answer`,
-:mod:`analysis.report.summary_text`), and the forest plot of those rows.
+questions answered from the pooled answers across events (``pooled.csv``) and the primary family
+of the whole run (:mod:`analysis.report.answer`, :mod:`analysis.report.summary_text`), and the
+forest plot of those rows with each group's pooled diamond.
 
 The rows come from the study's ``tests.csv`` of the whole run (:data:`~analysis.report.artifacts.STUDY_TESTS`):
 ``<run>/study/`` when the pipeline saved the study there, else the comparison notebook's output
@@ -46,6 +47,17 @@ def primary(inputs: ReportInputs) -> pd.DataFrame | None:
     """The primary family's rows of the whole run (:func:`analysis.report.answer.primary_rows`)."""
     tests = study_table(inputs, artifacts.STUDY_TESTS)
     return None if tests is None else answer_mod.primary_rows(tests, inputs.run.catalog)
+
+
+def pooled(inputs: ReportInputs):
+    """The whole run's pooled.csv (computed from its tests.csv when the folder has none)."""
+    table = study_table(inputs, artifacts.STUDY_POOLED)
+    if table is None:
+        from analysis.inference.pooled import pooled_frame
+
+        tests = study_table(inputs, artifacts.STUDY_TESTS)
+        table = None if tests is None else pooled_frame(tests)
+    return table
 
 
 def _window_rows(inputs: ReportInputs, window: str) -> pd.DataFrame | None:
@@ -170,14 +182,23 @@ def build(inputs: ReportInputs) -> dict:
         if folder is not None and Path(folder).resolve().is_relative_to(inputs.root.resolve()) else None
     import matplotlib.pyplot as plt
 
-    fig = answer_mod.forest_figure(rows)
+    pooled_table = pooled(inputs)
+    main = answer_mod.pooled_rows(pooled_table)
+    spread = answer_mod.pooled_rows(pooled_table, test="pooled_re")
+    fig = answer_mod.forest_figure(rows, pooled=main)
     path = artifacts.save_figure(fig, inputs.root, artifacts.ANSWER_FOREST)[0]
     plt.close(fig)
     out["figure"] = str(path.resolve().relative_to(inputs.root.resolve()))
     out["basis"] = summary_text.basis_sentence(rows)
     notes = cautions(inputs, rows)
-    rows = rows.assign(caution=[notes.get((e, g), "") for e, g in zip(rows["event_id"], rows["group"])])
-    out["questions"] = summary_text.question_paragraphs(rows, members(inputs))
+    rows = rows.assign(caution=[notes.get((e, g), "") for e, g in zip(rows["event_id"], rows["group"])],
+                       confounder_words=["; ".join(dict.fromkeys(_first_clause(w) for w in str(c).split(" | ")
+                                                                 if w.strip())) for c in rows["confounded_by"]])
+    firms = summary_text.robust_firms(_window_rows(inputs, PRIMARY_WINDOW), answer_mod.event_titles(inputs.run.catalog))
+    out["questions"] = summary_text.question_paragraphs(rows, members(inputs), pooled=main, spread=spread,
+                                                        firms=firms)
+    out["pooled_source"] = (str(artifacts.STUDY_POOLED.path(folder).resolve().relative_to(inputs.root.resolve()))
+                            if out["source"] and artifacts.STUDY_POOLED.path(folder).is_file() else None)
     out["n_primary"] = str(len(rows))
-    out["n_significant"] = str(int(rows["significant"].sum()))
+    out["n_claimed"] = str(int(rows["claimed"].sum()))
     return out

@@ -5,8 +5,11 @@ largest move of a window falling before or after the news (``off_day0_driver``, 
 ``driver_ar``), other news listed in ``data/confounders.csv`` inside a window (firm, day and the
 firm's abnormal return that day), suspensions and price-limit runs, firm-events left out,
 cells too small for tests that need more firms (the registry's ``min_n``), what the design can
-detect (``mde`` of the primary family; tests oversized in this design), how many tests ran and
-what Holm and Benjamini-Hochberg leave standing, placebo draws short of the request. Firms by
+detect (``mde`` of the primary family; tests oversized in this design), the floors of the
+tail-robust p-values and the cells the run's own calibration finds oversized, how many tests ran and
+what Holm and Benjamini-Hochberg leave standing, the moves that cannot be attributed (a major
+confounder on days 0..+1), the pooled answers beside the same averages over every event,
+placebo draws short of the request. Firms by
 name, events by short title, days relative to day 0, returns in percent.
 """
 from __future__ import annotations
@@ -23,7 +26,7 @@ from analysis.inference.multiple import ALPHA
 from analysis.report import artifacts
 from analysis.report.answer import event_titles
 from analysis.report.context import ReportInputs
-from analysis.report.sections.answer import primary, study_table
+from analysis.report.sections.answer import pooled as pooled_table, primary, study_table
 from analysis.report.summary_text import mde_words, pct
 from analysis.vocab import GROUPS, PRIMARY_WINDOW, group_label, parse_window
 
@@ -217,6 +220,70 @@ def design(rows: pd.DataFrame | None) -> list[str]:
     return out
 
 
+def _small(p: float) -> str:
+    """A small probability with two significant digits, without an exponent (0.00054)."""
+    return f"{p:.2g}" if p >= 1e-4 else f"{p:.6f}".rstrip("0")
+
+
+def _registry_order(names) -> list[str]:
+    names = list(names)
+    return [t for t in REGISTRY if t in names] + [t for t in names if t not in REGISTRY]
+
+
+def p_floors(tests: pd.DataFrame | None) -> list[str]:
+    """The smallest p each tail-robust p-value of the run can reach (its floor), against the level
+    Holm asks of the first primary test: history p 1 / (1 + n) (n reference windows of the
+    firm's or portfolio's history), calibrated p 1 / (1 + D) (D pseudo-event dates), placebo p
+    2 / (1 + B); and the run's own size of the tests at 5% where it exceeds 7% in a cell."""
+    if tests is None or tests.empty:
+        return []
+    out = []
+
+    def span(values, text):
+        v = pd.to_numeric(values, errors="coerce")
+        v = v[np.isfinite(v)]
+        if not len(v):
+            return None
+        lo, hi = float(v.min()), float(v.max())
+        return text(lo, hi)
+
+    fl = span(tests["p_history_floor"], lambda lo, hi: f"history p (the move's rank among all windows of the same "
+                                                       f"length in the firms' whole price history): floor "
+                                                       f"{_small(lo)} to {_small(hi)}"
+              ) if "p_history_floor" in tests.columns else None
+    cal = None
+    if "calibration_draws" in tests.columns:
+        d = pd.to_numeric(tests["calibration_draws"], errors="coerce")
+        cal = span(1.0 / (1.0 + d[d > 0]),
+                   lambda lo, hi: f"calibrated p: floor {_small(lo)} to {_small(hi)} (1 / (1 + the "
+                                  "pseudo-event dates))")
+    pl = None
+    if "draws" in tests.columns:
+        d = pd.to_numeric(tests["draws"], errors="coerce")
+        pl = span(2.0 / (1.0 + d[d > 0]),
+                  lambda lo, hi: f"placebo p: floor {_small(lo)} to {_small(hi)}")
+    floors = [x for x in (fl, cal, pl) if x]
+    prim = tests["primary"].astype(bool) if "primary" in tests.columns else pd.Series(False, index=tests.index)
+    m = int(prim.sum())
+    if floors:
+        out.append("No tail-robust p-value can fall below its floor: " + "; ".join(floors) + "."
+                   + (f" Holm over the {m} primary tests asks p < {_small(ALPHA / m)} of the first, so "
+                      "only a floor below that can carry a claim." if m else ""))
+    if "size_5pct" in tests.columns:
+        from analysis.inference.design import OVERSIZED_SIZE
+
+        size = pd.to_numeric(tests["size_5pct"], errors="coerce")
+        over = tests[size > OVERSIZED_SIZE]
+        if len(over):
+            by = over.groupby("test").size()
+            tot = tests[np.isfinite(size)].groupby("test").size()
+            out.append("At the pseudo-event dates of these firms' own histories some tests reject more than 7% at a "
+                       "nominal 5% (oversized in those cells, whatever the simulation says; their stars come from "
+                       "the calibrated p): " + ", ".join(f"{describe(t, 'label')} in {int(by[t])} of {int(tot[t])} "
+                                                         "cells" for t in _registry_order(by.index)) + ".")
+    return out
+
+
 def multiplicity(tests: pd.DataFrame | None, rows: pd.DataFrame | None, titles: dict) -> list[str]:
     if tests is None or tests.empty:
         return []
@@ -231,8 +298,15 @@ def multiplicity(tests: pd.DataFrame | None, rows: pd.DataFrame | None, titles: 
         nominal = int((rows["p_value"].astype(float) < ALPHA).sum())
         left = ", ".join(f"{titles.get(r['event_id'], r['event_id'])} ({GROUPS[r['group']].words if r['group'] in GROUPS else r['group']})"
                          for _, r in sig.iterrows())
-        out.append(f"Primary family ({m} tests): {nominal} below {ALPHA:.2f} before adjustment; Holm leaves "
-                   f"{len(sig)} standing" + (f": {left}." if len(sig) else "."))
+        text = (f"Primary family ({m} tests): {nominal} below {ALPHA:.2f} before adjustment; Holm leaves "
+                f"{len(sig)} standing" + (f": {left}." if len(sig) else "."))
+        if "claimed" in rows.columns:
+            n_claimed = int(rows["claimed"].astype(bool).sum())
+            text += (f" These p-values rest on the normal tail, which a handful of firms cannot support at Holm's "
+                     f"level; The answer claims a single event only when Holm on the tail-robust p (the move against "
+                     f"the firms' own price history) is below {ALPHA:.2f} and the move can be attributed: "
+                     f"{n_claimed} {'event' if n_claimed == 1 else 'events'} here.")
+        out.append(text)
     if "q_bh" in tests.columns:
         q = tests["q_bh"].astype(float)
         by = tests[q < ALPHA].groupby("test").size()
@@ -244,6 +318,45 @@ def multiplicity(tests: pd.DataFrame | None, rows: pd.DataFrame | None, titles: 
                    f"{int((q < ALPHA).sum())} of {int(np.isfinite(q).sum())} standing: {held or 'none'}"
                    + (f"; and among the tests that reject too often in this design (no evidence on their own): "
                       f"{loose}" if loose else "") + ".")
+    return out
+
+
+def unattributable(rows: pd.DataFrame | None, titles: dict) -> list[str]:
+    """The primary cells that are not attributable (a major confounder on days 0..+1), each
+    with its move and the news that shares its session."""
+    if rows is None or rows.empty or "attributable" not in rows.columns:
+        return []
+    from analysis.report.sections.answer import _first_clause
+
+    out = []
+    for _, r in rows[~rows["attributable"].astype(bool)].iterrows():
+        news = "; ".join(dict.fromkeys(_first_clause(w) for w in str(r["confounded_by"]).split(_TEXTS) if w.strip()))
+        move = pct(r["estimate"]) if np.isfinite(float(r["estimate"])) else "no CAR"
+        out.append(f"{titles.get(r['event_id'], r['event_id'])}, {group_label(r['group']).lower()}: CAR {move} over "
+                   f"days {fmt.window_label(PRIMARY_WINDOW)}, in the same sessions as {news or 'other major news'}.")
+    return out
+
+
+def pooled_notes(pooled: pd.DataFrame | None) -> list[str]:
+    """How the pooled answers are built and how they change with every event (scope all)."""
+    if pooled is None or pooled.empty:
+        return []
+    out = []
+    prim = pooled[pooled["primary"].astype(str).str.lower() == "true"] if "primary" in pooled.columns else pooled[:0]
+    for _, r in prim.iterrows():
+        every = pooled[(pooled["scope"] == "all") & (pooled["group"] == r["group"]) & (pooled["window"] == r["window"])
+                       & (pooled["test"] == r["test"])]
+        text = (f"{group_label(r['group'])}: the average over {int(r['n_events'])} attributable events is "
+                f"{pct(r['estimate'])}" if np.isfinite(float(r["estimate"])) else
+                f"{group_label(r['group'])}: too few attributable events ({int(r['n_events'])}) to pool")
+        if len(every) and int(every.iloc[0]["n_events"]) != int(r["n_events"]) and np.isfinite(
+                float(every.iloc[0]["estimate"])):
+            text += (f"; over all {int(every.iloc[0]['n_events'])} events, including those that cannot be "
+                     f"attributed, it is {pct(every.iloc[0]['estimate'])}")
+        out.append(text + ".")
+    if out:
+        out.append("The average treats the events' CARs as independent (they fall on different dates); it says "
+                   "whether the news moves the group on average, not at which event.")
     return out
 
 
@@ -285,6 +398,9 @@ def build(inputs: ReportInputs) -> list[dict]:
         ("Firms left out", skipped(study_table(inputs, artifacts.STUDY_SKIPPED), titles, names)),
         ("Cells too small for some tests", small_cells(tests, titles)),
         ("What this design can detect", design(rows)),
+        ("What the p-values can show", p_floors(tests)),
+        ("Moves that cannot be attributed", unattributable(rows, titles)),
+        ("Pooled answers across events", pooled_notes(pooled_table(inputs))),
         ("Number of tests", multiplicity(tests, rows, titles)),
         ("Placebo draws short of the request", placebo_short(inputs, titles)),
         ("Time of day of date-only news", after_close(tests, _sensitivity(inputs), titles, names)),
@@ -346,6 +462,13 @@ LEADS = {
     "Cells too small for some tests": "",
     "What this design can detect": "The smallest true move the primary test finds in 80% of samples, at 5%; "
                                    "\"not distinguishable\" is not \"no effect\".",
+    "What the p-values can show": ("A p-value read off the data (history, calibration, placebo) is a rank among "
+                                   "the comparable values the data hold, so it cannot be smaller than one over "
+                                   "their number."),
+    "Moves that cannot be attributed": "Major other news (data/confounders.csv, severity major) was priced in the "
+                                      "same sessions: these moves are left out of the averages and never claimed.",
+    "Pooled answers across events": "The answer's averages (pooled.csv, scope attributable), beside the same "
+                                    "averages over every event (scope all).",
     "Number of tests": "",
     "Placebo draws short of the request": "",
     "Time of day of date-only news": "sensitivity.csv, date_kind after_close: the headline test with the US day 0 "

@@ -10,7 +10,14 @@ import pandas as pd
 from analysis import fmt
 from analysis.inference.battery import describe
 from analysis.report.context import EventOutputs, ReportInputs
-from analysis.report.event import OVERSIZED_RULE, oversized, test_stars
+from analysis.report.event import (
+    OVERSIZED_RULE,
+    RUN_OVERSIZED_RULE,
+    oversized,
+    oversized_in_cell,
+    small_p,
+    test_stars,
+)
 from analysis.report.sections.common import Notes, sup, test_order, window_order
 from analysis.report.typst_tables import cell, table
 from analysis.vocab import GROUP_ORDER, exchange_label, group_color, group_label
@@ -156,14 +163,25 @@ def _test_cells(at: dict, w: str, group: str, names: list[str], has_cal: bool,
             any_na = True
             continue
         pc = r.get("p_calibrated", np.nan)
-        st, stc = test_stars(t, r["p_value"], pc)
+        st, stc = test_stars(t, r["p_value"], pc, r.get("size_5pct", np.nan))
         own = f"({fmt.pvalue(r['p_value'])}){st}"
+        if not oversized(t) and oversized_in_cell(r.get("size_5pct", np.nan)):
+            own += "†"
         cal = (f"[{fmt.pvalue(pc)}]{stc}" if np.isfinite(pc) else f"[{fmt.NA}]") if has_cal else ""
         if compact:
             cells.append(cell(f"{fmt.num(r['statistic'])} {own}", sub=cal or None))
         else:
             cells.append(cell(fmt.num(r["statistic"]), sub=own + (f"\n{cal}" if cal else "")))
     return cells, any_na
+
+
+def history_text(row) -> str:
+    """The history p of a portfolio row, with its floor, as printed under its CAR ('' without
+    one): '\\nhist. p 0.00061 (floor 0.00061)' (:mod:`analysis.inference.history`)."""
+    ph = row.get("p_history", np.nan)
+    if ph is None or not np.isfinite(ph):
+        return ""
+    return f"\nhist. p {small_p(ph)} (floor {small_p(row.get('p_history_floor', np.nan))})"
 
 
 def _has_cal(tests: pd.DataFrame) -> bool:
@@ -204,7 +222,8 @@ def test_table_spec(tests: pd.DataFrame, windows: list[str], caption: str, scope
             marks = _cell_flag_marks(first.get("flags", ""), notes)
             pf = at.get((w, group, "portfolio"))
             if pf is not None and np.isfinite(pf.get("estimate", np.nan)):
-                pcell = cell(fmt.pct(pf["estimate"]), sub=f"[{fmt.pct(pf['ci_low'])}, {fmt.pct(pf['ci_high'])}]")
+                pcell = cell(fmt.pct(pf["estimate"]), sub=f"[{fmt.pct(pf['ci_low'])}, {fmt.pct(pf['ci_high'])}]"
+                             + history_text(pf))
             else:
                 pcell = cell(fmt.pct(first["mean_car"]),
                              sup=notes.mark("mean", "no portfolio fit: the mean of the firms' CARs instead"))
@@ -214,6 +233,9 @@ def test_table_spec(tests: pd.DataFrame, windows: list[str], caption: str, scope
             if n < 2 and na:
                 untested.add(f"{group_label(group)} (N = {n})")
     parts = [f"° {OVERSIZED_RULE}." if over else ""]
+    if any(not oversized(r["test"]) and oversized_in_cell(r.get("size_5pct", np.nan)) for r in records
+           if r["test"] in names):
+        parts.append(f"† {RUN_OVERSIZED_RULE}.")
     if any_na:
         parts.append(f"{fmt.NA}: the test needs more firms than the group has"
                      + (f" ({', '.join(sorted(untested))})" if untested else "") + ".")
@@ -435,6 +457,10 @@ def reading_guide(inputs: ReportInputs) -> dict:
         ("[p]", "calibrated p, in brackets: how often the same test, run at pseudo-event dates drawn from the same "
                 "firms' histories away from every catalog event, is at least as extreme; it stays valid on these "
                 "few correlated firms where a test's own p does not."),
+        ("hist. p", "history p, under the portfolio CAR: the share of all windows of the same length in the "
+                    "group's whole price history (away from this event and from every catalog event's day 0) whose "
+                    "abnormal return is at least as large in absolute value, counting this one; it assumes nothing "
+                    "about the returns' tails, and cannot fall below its floor, 1 / (1 + the number of windows)."),
         ("Stars", f"{fmt.STAR_NOTE}, next to the value they come from; a test oversized here gets stars only from "
                   "its calibrated p."),
         ("Holm p, BH q", f"adjusted for the number of tests (Across events): Holm's p over the primary family (the "

@@ -1,0 +1,256 @@
+"""Tail-robust p-values from a firm's (or a portfolio's) whole price history: ``p_history``.
+
+For a firm-event i with fitted normal-return model theta_i (its event's fit, over its
+estimation window), the abnormal return on every session t of the security's whole history is
+
+    AR_i,t = y_t - x_t' theta_i
+
+(in sample inside the estimation window, out of sample outside it; a missing return has none,
+a return spanning a suspension is one AR on the session it is recorded). A window of L
+sessions starting at t sums S_t = sum_{u=t..t+L-1} AR_u over the returns it holds (at least
+one). The reference windows are every such window of the window's own length L that overlaps
+neither the event window [a, b] nor -K..+K sessions around any catalog event's day 0 for the
+security (K = the study's exclusion, ``exclude_event_days``; with K = 0 the day 0 itself). With
+n of them,
+
+    p_history = (1 + #{t : |S_t| >= |CAR|}) / (1 + n)         (two-sided)
+    p_history_floor = 1 / (1 + n)                              (the smallest p it can give)
+
+the rank of the observed move among all comparable moves of the same security (a
+permutation-style p-value: exact when the windows are exchangeable, and whatever the tails of
+the returns; cf. Gelbach, Helland & Klick 2013 for the same idea over the estimation window).
+
+A portfolio (a tests.csv cell: event, group, window) uses the same rule on its members'
+equal-weighted AR series on the union of their session dates: each date's portfolio AR is the
+mean of the members' AR_i,t over the members with a return that date (each from its own
+theta_i); a date is excluded when it is within K sessions of a catalog day 0 for any member;
+the event window is every date from the earliest to the latest member's day a..b session; the
+observed value is the row's portfolio CAR (``estimate`` of the portfolio test).
+
+The windows are counted in one compiled pass over every day of every series
+(:func:`window_exceedances`); the series are built with numpy (no per-day Python loop).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from analysis.estimation.kernels import _compiled
+from analysis.estimation.panel import event_day_mask
+from analysis.estimation.store import ReturnStore
+from analysis.vocab import parse_window
+
+#: The columns p_history adds to the firm rows of car.csv and the portfolio rows of tests.csv.
+HISTORY_COLUMNS = ("p_history", "n_history", "p_history_floor")
+
+
+@_compiled()
+def window_exceedances(x, flag, seg_start, seg_len, q_seg, q_len, q_lo, q_hi, q_obs):
+    """For each query q over series ``q_seg[q]`` (flat x[seg_start : seg_start + seg_len],
+    NaN = no return; ``flag`` True = a session no reference window may hold): the reference
+    windows of ``q_len[q]`` consecutive positions j..j+L-1 of the series that hold no flagged
+    position, do not overlap positions q_lo[q]..q_hi[q] (the event window, positions within
+    the series) and hold at least one return. Returns n (Q,) their number and k (Q,) how many
+    have |sum of their returns| >= |q_obs[q]| (a NaN q_obs gives k = 0)."""
+    Q = q_seg.shape[0]
+    n = np.zeros(Q, np.int64)
+    k = np.zeros(Q, np.int64)
+    for q in range(Q):
+        s = q_seg[q]
+        a = seg_start[s]
+        m = seg_len[s]
+        L = q_len[q]
+        thr = abs(q_obs[q])
+        for j in range(m - L + 1):
+            if j <= q_hi[q] and j + L - 1 >= q_lo[q]:
+                continue
+            tot = 0.0
+            have = 0
+            bad = False
+            for u in range(a + j, a + j + L):
+                if flag[u]:
+                    bad = True
+                    break
+                v = x[u]
+                if not np.isnan(v):
+                    tot += v
+                    have += 1
+            if bad or have == 0:
+                continue
+            n[q] += 1
+            if abs(tot) >= thr:
+                k[q] += 1
+    return n, k
+
+
+def p_from_counts(n: np.ndarray, k: np.ndarray, obs: np.ndarray) -> dict[str, np.ndarray]:
+    """The history columns from counts: p = (1 + k) / (1 + n), floor 1 / (1 + n); NaN where
+    the observed value is NaN or there is no reference window."""
+    n = np.asarray(n, dtype=float)
+    ok = np.isfinite(np.asarray(obs, dtype=float)) & (n > 0)
+    return {"p_history": np.where(ok, (1.0 + k) / (1.0 + n), np.nan),
+            "n_history": np.where(ok, n, np.nan),
+            "p_history_floor": np.where(ok, 1.0 / (1.0 + n), np.nan)}
+
+
+def excluded_sessions(store: ReturnStore, catalog_p0: dict | None, k: int) -> np.ndarray:
+    """(T,) bool: sessions within -k..+k of a catalog event's day 0 for their security (the
+    day 0 itself when k = 0); none without a catalog."""
+    if not catalog_p0:
+        return np.zeros(len(store.dates), dtype=bool)
+    return event_day_mask(store, catalog_p0, int(k))
+
+
+def history_ar(store: ReturnStore, sec: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-history ARs of firm-events (security ``sec[i]``, coefficients ``theta[i]``):
+    (flat AR, segment start (N,)); firm-event i's series is flat[start[i] : start[i] +
+    store.length[sec[i]]], session by session of its security (NaN: no return)."""
+    sec = np.asarray(sec, dtype=np.int64)
+    lens = store.length[sec]
+    seg = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    owner = np.repeat(np.arange(len(sec)), lens)
+    idx = store.start[sec][owner] + (np.arange(int(seg[-1])) - seg[:-1][owner])
+    y = store.y[idx]
+    X = store.X[idx]
+    with np.errstate(invalid="ignore"):
+        ar = y - np.einsum("tk,tk->t", X, np.asarray(theta, dtype=float)[owner])
+    ar[(store.span[idx] == 0) | ~np.isfinite(ar)] = np.nan
+    return ar, seg[:-1]
+
+
+def firm_p_history(store: ReturnStore, catalog_p0, k: int, sec, p0, theta, lo, hi, car,
+                   series=None) -> dict[str, np.ndarray]:
+    """The history columns of Q firm rows: security ``sec``, day-0 position ``p0``, model
+    ``theta`` (Q, p), window lo..hi (relative sessions, (Q,)) and observed ``car`` (Q,).
+    ``series`` (Q,) ints: rows with the same value are the same firm-event (same security and
+    theta: one history series for all its windows); default one series per row."""
+    sec = np.asarray(sec, dtype=np.int64)
+    Q = len(sec)
+    if Q == 0:
+        return p_from_counts(np.zeros(0), np.zeros(0), np.zeros(0))
+    series = np.arange(Q) if series is None else np.asarray(series)
+    _, first, q_seg = np.unique(series, return_index=True, return_inverse=True)
+    usec = sec[first]
+    ar, start = history_ar(store, usec, np.asarray(theta, dtype=float)[first])
+    lens = store.length[usec].astype(np.int64)
+    owner = np.repeat(np.arange(len(usec)), lens)
+    flag = excluded_sessions(store, catalog_p0, k)[store.start[usec][owner] + (np.arange(len(ar)) - start[owner])]
+    lo, hi, p0 = (np.asarray(v, dtype=np.int64) for v in (lo, hi, p0))
+    car = np.asarray(car, dtype=float)
+    n, cnt = window_exceedances(ar, flag, start, lens, q_seg.astype(np.int64).ravel(), hi - lo + 1, p0 + lo,
+                                p0 + hi, car)
+    return p_from_counts(n, cnt, car)
+
+
+def portfolio_p_history(store: ReturnStore, catalog_p0, k: int, out, rows, cell, n_cells: int,
+                        cell_lo, cell_hi, obs) -> dict[str, np.ndarray]:
+    """The history columns of C portfolio cells: membership pairs (firm-event ``rows[j]`` of
+    the engine result ``out`` is in cell ``cell[j]``), each cell's window ``cell_lo..cell_hi``
+    (relative sessions, (C,)) and observed portfolio CAR ``obs`` (C,). Cells with the same
+    members share one series (the union of their session dates)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    cell = np.asarray(cell, dtype=np.int64)
+    obs = np.asarray(obs, dtype=float)
+    if n_cells == 0:
+        return p_from_counts(np.zeros(0), np.zeros(0), np.zeros(0))
+    excl = excluded_sessions(store, catalog_p0, k)
+    order = np.argsort(cell, kind="stable")
+    bnd = np.searchsorted(cell[order], np.arange(n_cells + 1))
+    sets: dict[tuple, int] = {}
+    built: list[tuple] = []  # (dates, portfolio AR, flagged) of each distinct member set
+    q_seg = np.full(n_cells, -1, np.int64)
+    q_lo = np.zeros(n_cells, np.int64)
+    q_hi = np.full(n_cells, -1, np.int64)
+    for c in range(n_cells):
+        m = np.sort(rows[order[bnd[c]:bnd[c + 1]]])
+        if not len(m):
+            continue
+        key = tuple(m)
+        if key not in sets:
+            sets[key] = len(built)
+            built.append(_union_series(store, excl, out, m))
+        q_seg[c] = sets[key]
+        dates = built[q_seg[c]][0]
+        sec = out.sec[m]
+        last = store.length[sec] - 1
+        a = store.start[sec] + np.clip(out.p0[m] + int(cell_lo[c]), 0, last)
+        b = store.start[sec] + np.clip(out.p0[m] + int(cell_hi[c]), 0, last)
+        q_lo[c] = np.searchsorted(dates, store.dates[a].min())
+        q_hi[c] = np.searchsorted(dates, store.dates[b].max())
+    series = [b[1] for b in built]
+    flags = [b[2] for b in built]
+    lens = np.array([len(s) for s in series], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64) if len(lens) else np.zeros(0, np.int64)
+    x = np.concatenate(series) if series else np.zeros(0)
+    fl = np.concatenate(flags) if flags else np.zeros(0, dtype=bool)
+    live = q_seg >= 0
+    n = np.zeros(n_cells)
+    cnt = np.zeros(n_cells)
+    if live.any():
+        L = (np.asarray(cell_hi) - np.asarray(cell_lo) + 1).astype(np.int64)
+        nn, kk = window_exceedances(x, fl, starts, lens, q_seg[live], L[live], q_lo[live], q_hi[live], obs[live])
+        n[live], cnt[live] = nn, kk
+    return p_from_counts(n, cnt, np.where(live, obs, np.nan))
+
+
+def _union_series(store: ReturnStore, excl: np.ndarray, out, members: np.ndarray):
+    """(dates, portfolio AR, flagged) of a member set on the union of its members' session
+    dates: the mean AR over the members with a return that date; flagged where any member's
+    session that date is within K of a catalog day 0."""
+    sec = out.sec[members]
+    ar, start = history_ar(store, sec, out.theta[members])
+    lens = store.length[sec]
+    owner = np.repeat(np.arange(len(members)), lens)
+    flat = store.start[sec][owner] + (np.arange(len(ar)) - start[owner])
+    d = store.dates[flat]
+    dates, at = np.unique(d, return_inverse=True)
+    has = np.isfinite(ar)
+    total = np.bincount(at, weights=np.where(has, ar, 0.0), minlength=len(dates))
+    count = np.bincount(at, weights=has.astype(float), minlength=len(dates))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        port = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    flagged = np.bincount(at, weights=excl[flat].astype(float), minlength=len(dates)) > 0
+    return dates, port, flagged
+
+
+def with_tests_history(tests, cells, catalog_p0, k: int, test: str = "portfolio"):
+    """``tests`` (tests.csv rows of ``cells``) with the history columns on the rows of the
+    portfolio test (observed value: their ``estimate``, the portfolio CAR; NaN elsewhere)."""
+    out = tests.copy()
+    for col in HISTORY_COLUMNS:
+        out[col] = np.nan
+    if cells.n_cells == 0 or out.empty or "estimate" not in out.columns:
+        return out
+    keys = cells.keys
+    at = {key: c for c, key in enumerate(zip(keys["event_id"], keys["group"], keys["window"]))}
+    sel = np.nonzero((out["test"] == test).to_numpy())[0]
+    obs = np.full(cells.n_cells, np.nan)
+    cell_of = np.array([at.get(key, -1) for key in zip(out["event_id"].to_numpy()[sel], out["group"].to_numpy()[sel],
+                                                       out["window"].to_numpy()[sel])], dtype=np.int64)
+    obs[cell_of[cell_of >= 0]] = out["estimate"].to_numpy(dtype=float)[sel][cell_of >= 0]
+    wins = np.array(cells.result.windows, dtype=np.int64).reshape(-1, 2)
+    cols = portfolio_p_history(cells.store, catalog_p0, k, cells.result, cells.rows, cells.cell, cells.n_cells,
+                               wins[cells.cell_window, 0], wins[cells.cell_window, 1], obs)
+    for col in HISTORY_COLUMNS:
+        v = out[col].to_numpy(dtype=float).copy()
+        v[sel[cell_of >= 0]] = cols[col][cell_of[cell_of >= 0]]
+        out[col] = v
+    return out
+
+
+def with_car_history(car, frame, out, store: ReturnStore, catalog_p0, k: int):
+    """``car`` (car.csv rows: event_id, symbol, window 'a:b', car) with the history columns,
+    each row from its firm-event's fit (``frame``: the panel's rows, aligned with the engine
+    result ``out``)."""
+    res = car.copy()
+    if res.empty:
+        for col in HISTORY_COLUMNS:
+            res[col] = np.nan
+        return res
+    row_of = {key: i for i, key in enumerate(zip(frame["event_id"], frame["symbol"]))}
+    r = np.array([row_of[key] for key in zip(res["event_id"], res["symbol"])], dtype=np.int64)
+    ab = np.array([parse_window(w) for w in res["window"]], dtype=np.int64).reshape(-1, 2)
+    cols = firm_p_history(store, catalog_p0, k, out.sec[r], out.p0[r], out.theta[r], ab[:, 0], ab[:, 1],
+                          res["car"].to_numpy(dtype=float), series=r)
+    for col in HISTORY_COLUMNS:
+        res[col] = cols[col]
+    return res

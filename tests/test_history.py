@@ -1,0 +1,144 @@
+"""p_history (analysis/inference/history.py): the rank of a move among all comparable windows
+of the firm's (or portfolio's) whole history. Hand-built series with hand-counted windows,
+and the numbers of the issue on the full catalog."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from frames import one
+
+from analysis.estimation.models import get_model
+from analysis.estimation.store import store_from_arrays
+from analysis.inference import history, multiple
+
+THETA = np.array([0.001, 1.2])  # market model: R = 0.001 + 1.2 Rm + e
+
+
+def _planted():
+    """30 sessions, residual e_t = 0.01 (-1)^t (every 2-session sum is 0) except: a planted
+    window at positions 10-11 (0.03, 0.03), the event's own move at 20-21 (0.05, 0.04), and no
+    return at 27-28. Windows of 2 sessions starting at j = 9, 10, 11 sum to 0.02, 0.06, 0.04."""
+    e = 0.01 * (-1.0) ** np.arange(30)
+    e[10:12] = 0.03
+    e[20:22] = [0.05, 0.04]
+    rm = np.random.default_rng(3).normal(0, 0.01, 30)
+    ret = THETA[0] + THETA[1] * rm + e
+    ret[27:29] = np.nan
+    X = np.column_stack([np.ones(30), rm])
+    return store_from_arrays(get_model("market"), [ret], X=[X])
+
+
+@pytest.mark.parametrize("k, n", [
+    # 29 windows j = 0..28; j = 27 holds no return. K = 1 around catalog day 0s 5 and 20 flags
+    # positions 4-6 and 19-21: windows j = 3, 4, 5, 6, 18, 19, 20, 21 hold one, and 19-21 also
+    # overlap the event window 20-21 -> 29 - 8 - 1 = 20 reference windows.
+    (1, 20),
+    # K = 0 flags 5 and 20: windows 4, 5, 19, 20 (and 21 overlaps the event) -> 29 - 5 - 1 = 23.
+    (0, 23),
+])
+def test_planted_extreme_window_is_at_the_floor(k, n):
+    store = _planted()
+    cat = {0: [5, 20]}
+    # the event's own move: 0.09, larger than every reference window -> p = 1 / (1 + n)
+    # a CAR of 0.05: only the planted 0.06 window is as large -> 2 / (1 + n)
+    # a CAR of -0.03 (two-sided): 0.06 and 0.04 -> 3 / (1 + n)
+    out = history.firm_p_history(store, cat, k, [0, 0, 0], [20, 20, 20], np.tile(THETA, (3, 1)), [0, 0, 0],
+                                 [1, 1, 1], [0.09, 0.05, -0.03])
+    np.testing.assert_array_equal(out["n_history"], [n, n, n])
+    np.testing.assert_allclose(out["p_history"], np.array([1, 2, 3]) / (1 + n), rtol=1e-15)
+    np.testing.assert_allclose(out["p_history_floor"], 1 / (1 + n), rtol=1e-15)
+
+
+def test_window_length_and_event_window_exclusion_by_hand():
+    """L = 1 (window 0:0 at day 0 = 20) with K = 1 around 5 and 20: 30 one-session windows, minus
+    positions 4-6 and 19-21 (6) and the two without a return (27, 28) -> n = 22; the 0.03 days
+    (10, 11) are the only ones with |e| >= 0.03 -> p for a CAR of 0.03 is 3 / 23. Without the
+    catalog (no exclusion) only day 20 itself (the event window) goes: n = 27, and the 0.04 at
+    21 joins the 0.03s: 4 / 28."""
+    store = _planted()
+    out = history.firm_p_history(store, {0: [5, 20]}, 1, [0], [20], THETA[None], [0], [0], [0.03])
+    assert out["n_history"][0] == 22
+    assert out["p_history"][0] == pytest.approx(3 / 23, rel=1e-15)
+    out = history.firm_p_history(store, {}, 5, [0], [20], THETA[None], [0], [0], [0.03])
+    assert out["n_history"][0] == 27
+    assert out["p_history"][0] == pytest.approx(4 / 28, rel=1e-15)
+
+
+def test_nan_car_and_no_window_give_nan():
+    store = _planted()
+    out = history.firm_p_history(store, {}, 0, [0, 0], [20, 20], np.tile(THETA, (2, 1)), [0, -20], [0, 9],
+                                 [np.nan, 0.01])
+    assert np.isnan(out["p_history"]).all() and np.isnan(out["n_history"]).all()
+
+
+def test_portfolio_mean_over_members_on_the_union_calendar():
+    """Two securities on a shared calendar except that B has no session on day 3 and A none
+    on day 6 (8 calendar days 0..7); mean model (theta = 0: AR = return). The portfolio AR is
+    the mean over the members with a return that day:
+        A: .01 .02 .03 .04 .05 .05   -  .08
+        B: .03 .00 .01  -  .01 .02  .04 .00
+        P: .02 .01 .02 .04 .03 .035 .04 .04
+    Day 0 is A's position 6 (calendar day 7) and B's position 5 (day 6); window 0:0, no
+    catalog: the event window runs from day 6 to day 7; the reference windows are days 0-5
+    (6), of which only day 3 (0.04) is as large as an observed 0.04 -> 2 / 7."""
+    days = np.arange(8) + 20000
+    a_days, b_days = np.delete(days, 6), np.delete(days, 3)
+    a = np.array([.01, .02, .03, .04, .05, .05, .08])
+    b = np.array([.03, .00, .01, .01, .02, .04, .00])
+    spec = get_model("mean")
+    store = store_from_arrays(spec, [a, b], dates=[a_days, b_days])
+    dates, port, flagged = history._union_series(store, np.zeros(14, bool), _Out([0, 1], [6, 5], [[0.0], [0.0]]),
+                                                 np.array([0, 1]))
+    np.testing.assert_array_equal(dates, days)
+    np.testing.assert_allclose(port, [.02, .01, .02, .04, .03, .035, .04, .04], atol=1e-15)
+    assert not flagged.any()
+    # cell: both firm-events (day 0 = A's position 6 = calendar day 7; B's position 5 = day 6)
+    out = history.portfolio_p_history(store, {}, 0, _Out([0, 1], [6, 5], [[0.0], [0.0]]), [0, 1], [0, 0], 1,
+                                      [0], [0], [0.04])
+    assert out["n_history"][0] == 6
+    assert out["p_history"][0] == pytest.approx(2 / 7, rel=1e-15)
+    # a catalog day 0 on B's position 1 (calendar day 1) with K = 1 flags days 0-2 for the portfolio
+    out = history.portfolio_p_history(store, {1: [1]}, 1, _Out([0, 1], [6, 5], [[0.0], [0.0]]), [0, 1], [0, 0], 1,
+                                      [0], [0], [0.04])
+    assert out["n_history"][0] == 3 and out["p_history"][0] == pytest.approx(2 / 4, rel=1e-15)
+
+
+class _Out:
+    """The fields of an engine result the portfolio history reads."""
+
+    def __init__(self, sec, p0, theta):
+        self.sec = np.asarray(sec, dtype=np.int64)
+        self.p0 = np.asarray(p0, dtype=np.int64)
+        self.theta = np.asarray(theta, dtype=float)
+
+
+def test_holm_on_p_history_over_the_primary_family():
+    import pandas as pd
+
+    t = pd.DataFrame({"event_id": ["a", "a", "b", "b", "b"], "group": ["named", "supplier", "named", "supplier", "peer"],
+                      "window": ["0:1"] * 5, "test": ["portfolio"] * 5, "p_value": [0.01] * 5,
+                      "p_history": [0.001, 0.2, 0.01, 0.04, 0.001]})
+    out = multiple.adjust(t)
+    # family: the four named/supplier rows; Holm by hand: 4 x 0.001, 3 x 0.01, 2 x 0.04, 1 x 0.2
+    np.testing.assert_allclose(out["p_holm_history"].to_numpy()[:4], [0.004, 0.2, 0.03, 0.08], rtol=1e-12)
+    assert np.isnan(out["p_holm_history"].iat[4])
+
+
+@pytest.mark.shared_prices
+def test_full_catalog_history(full_catalog):
+    """Every portfolio row and firm row has p_history; 0:1 reference windows number 1,000 or
+    more; the FT report's Hikvision move is the most extreme two-session window of its history
+    (p at its floor, <= 0.002)."""
+    t, car = full_catalog.tests, full_catalog.car
+    port = t[t["test"] == "portfolio"]
+    assert port["p_history"].notna().all() and t.loc[t["test"] != "portfolio", "p_history"].isna().all()
+    assert car["p_history"].notna().all()
+    assert (port.loc[port["window"] == "0:1", "n_history"] >= 1000).all()
+    assert (car.loc[car["window"] == "0:1", "n_history"] >= 1000).all()
+    row = one(port, event_id="ft_sdn_2022", group="named", window="0:1")
+    assert row["p_history"] <= 0.002
+    assert row["p_history"] == pytest.approx(row["p_history_floor"])
+    firm = car[(car["event_id"] == "ft_sdn_2022") & (car["symbol"] == "002415.SZ") & (car["window"] == "0:1")]
+    assert (firm["p_history"] <= 0.002).all()
+    prim = t[t["primary"]]
+    np.testing.assert_allclose(prim["p_holm_history"], multiple.holm(prim["p_history"]), rtol=1e-12)
