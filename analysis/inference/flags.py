@@ -133,17 +133,18 @@ def confounders(store, sec, p0, symbols, lo, hi, table: pd.DataFrame | None) -> 
     return out
 
 
-def major_confounders(store, sec, p0, symbols, lo, hi, table: pd.DataFrame | None) -> np.ndarray:
+def major_confounders(store, sec, p0, symbols, lo, hi, table: pd.DataFrame | None, **placement) -> np.ndarray:
     """(N, W) ' | '-joined ``what`` of the major confounders (``severity`` major) placed as in
-    :func:`confounders` on the days of [lo, hi] within :data:`ATTRIBUTION_DAYS` ('' when none,
-    and for a window with no day in 0..+1). A table without ``severity`` has no major rows."""
+    :func:`confounders` (``placement``: its further keywords, passed on) on the days of [lo, hi]
+    within :data:`ATTRIBUTION_DAYS` ('' when none, and for a window with no day in 0..+1). A
+    table without ``severity`` has no major rows."""
     lo, hi = _per_row(lo, hi, len(sec))
     a, b = ATTRIBUTION_DAYS
     if table is not None and len(table) and "severity" in table.columns:
         table = table[table["severity"].astype(str) == "major"]
     else:
         table = None
-    return confounders(store, sec, p0, symbols, np.maximum(lo, a), np.minimum(hi, b), table)
+    return confounders(store, sec, p0, symbols, np.maximum(lo, a), np.minimum(hi, b), table, **placement)
 
 
 def cell_text(cells, row_text: np.ndarray) -> np.ndarray:
