@@ -1,7 +1,7 @@
 """The result object of an event study (in the manner of statsmodels / linearmodels).
 
 Tidy frames: ``.abnormal_returns``, ``.car``, ``.tests``, ``.estimation``, ``.skipped``
-(and ``.volume`` when computed); ``.summary()`` returns readable tables (a str that displays as
+(and ``.volume`` when computed, ``.sensitivity``, ``.pooled``: the pooled answers across events); ``.summary()`` returns readable tables (a str that displays as
 text in notebooks and prints as text); ``._repr_html_``
 renders them in notebooks; ``.plot()`` draws the CAR path with 95% bands; ``.to_csv(dir)``
 writes the CSV contract as one set (all new files or all old ones, never a mix).

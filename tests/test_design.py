@@ -427,9 +427,15 @@ def test_the_dod_1260h_named_cell_is_not_attributable(full_catalog):
     assert bool(cell["attributable"]) is False and "export controls" in cell["confounded_by"]
     sup = one(t, event_id="dod_1260h_list_2022", group="supplier", window="0:1", test="portfolio")
     assert bool(sup["attributable"]) is True and sup["confounded_by"] == ""
-    # every other primary cell of the catalog is attributable
+    # the other primary cells that are not attributable each hold a major confounder on day 0 or +1
+    # of one of their firms (data/confounders.csv, severity major): firm results or launches
     prim = t[t["primary"].astype(bool)]
-    assert set(prim.loc[~prim["attributable"].astype(bool), "event_id"]) == {"dod_1260h_list_2022"}
+    out = prim[~prim["attributable"].astype(bool)]
+    assert (out["confounded_by"].str.len() > 0).all()
+    assert (prim.loc[prim["attributable"].astype(bool), "confounded_by"] == "").all()
+    assert {("dod_1260h_list_2022", "named"), ("ft_sdn_2022", "supplier"),
+            ("ndaa889_law_2018", "named")} <= set(zip(out["event_id"], out["group"]))
+    assert "AMD Q1 2022 results" in one(out, event_id="ft_sdn_2022", group="supplier")["confounded_by"]
 
 
 @pytest.mark.shared_prices

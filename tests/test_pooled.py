@@ -85,6 +85,10 @@ def test_pooled_re_without_heterogeneity_has_zero_tau2():
     # identical CARs: Q = 0, so tau^2 = 0 and I^2 = 0; the HK se is 0.
     r = pool("pooled_re", [-0.02, -0.02, -0.02], [0.01, 0.02, 0.03])
     assert r.tau2 == 0 and r.i2 == 0 and r.estimate == pytest.approx(-0.02)
+    # ... and no p-value: a test on a spread of zero is undefined, said in words
+    assert math.isnan(r.p_value) and math.isnan(r.statistic) and r.se == 0
+    assert "do not vary" in not_applicable(r)
+    assert math.isnan(pool("pooled_mean", [-0.02, -0.02, -0.02], np.nan).p_value)
 
 
 @pytest.mark.parametrize("test", POOLED_TESTS)

@@ -180,8 +180,9 @@ def day0_cover(valid: np.ndarray, span: np.ndarray, days: np.ndarray) -> np.ndar
 
 def major_confounders(store, sec, p0, symbols, lo, hi, table: pd.DataFrame | None, exchanges=None) -> np.ndarray:
     """(N, W) ' | '-joined ``what`` of the major confounders (``severity`` major) placed as in
-    :func:`confounders` on the days of [lo, hi] within :data:`ATTRIBUTION_DAYS` ('' when none,
-    and for a window with no day in 0..+1). A table without ``severity`` has no major rows."""
+    :func:`confounders` (on the security's market when ``exchanges`` is given) on the days of
+    [lo, hi] within :data:`ATTRIBUTION_DAYS` ('' when none, and for a window with no day in
+    0..+1). A table without ``severity`` has no major rows."""
     lo, hi = _per_row(lo, hi, len(sec))
     a, b = ATTRIBUTION_DAYS
     if table is not None and len(table) and "severity" in table.columns:

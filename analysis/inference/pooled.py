@@ -100,12 +100,15 @@ def _empty(n: int) -> PooledResult:
 
 def _t_result(n: int, estimate: float, se: float, level: float, *, tau2: float = float("nan"),
               i2: float = float("nan")) -> PooledResult:
-    """estimate / se against Student t(n - 1), with its two-sided CI at ``level``."""
+    """estimate / se against Student t(n - 1), with its two-sided CI at ``level``; a zero se (the
+    events' CARs do not vary) leaves the statistic, p and CI NaN."""
     from scipy import stats
 
     dof = n - 1
-    with np.errstate(divide="ignore", invalid="ignore"):
-        stat = float(estimate / se)
+    if not se > 0:
+        nan = float("nan")
+        return PooledResult(n, float(estimate), float(se), nan, nan, nan, float(dof), nan, tau2, i2)
+    stat = float(estimate / se)
     crit = float(stats.t.ppf(0.5 + level / 2.0, dof))
     return PooledResult(n, float(estimate), float(se), float(estimate - crit * se),
                         float(estimate + crit * se), stat, float(dof),

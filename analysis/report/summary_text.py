@@ -253,8 +253,8 @@ def kinds_paragraph(rows: pd.DataFrame) -> str:
                      f"{_count(rows, group, by_kind['action'], 'action')}")
     text = (f"The run has {nr} {rs if nr != 1 else r1} and {na} {as_ if na != 1 else a1}. "
             + "; ".join(p[0].upper() + p[1:] for p in parts) + ". ")
-    text += (f"No test compares the two kinds: with {nr} {rs if nr != 1 else r1}, the design cannot say whether "
-             f"{rs} move prices more or less than {as_}; only the moves named above are supported by the test.")
+    text += (f"No test compares the two kinds: {nr} {rs if nr != 1 else r1} are too few to say whether {rs} move "
+             f"prices more or less than {as_}.")
     return text
 
 
@@ -278,8 +278,8 @@ def years_paragraph(rows: pd.DataFrame) -> str:
             parts = [f"{_group_words(g)} moved after {_listing(sig[sig['group'] == g])}"
                      for g in GROUPS if (sig["group"] == g).any()]
             out.append(f"{head}, {'; '.join(parts)}")
-    return (". ".join(out) + ". No test compares the years directly (a handful of events each): the difference "
-            "lies in which events cleared the bar, not in a measured change of the reaction.")
+    return (". ".join(out) + ". No test compares the years (a handful of events each): the difference lies in "
+            "which events cleared the bar, not in a measured change.")
 
 
 def question_paragraphs(rows: pd.DataFrame, members: dict, window: str = PRIMARY_WINDOW, pooled: dict | None = None,
@@ -309,15 +309,12 @@ def question_paragraphs(rows: pd.DataFrame, members: dict, window: str = PRIMARY
 def basis_sentence(rows: pd.DataFrame, window: str = PRIMARY_WINDOW) -> str:
     """What counts as a move: the pooled test across events and the per-event rule, in words."""
     m = int(np.isfinite(rows["p_value"].astype(float)).sum()) if len(rows) else 0
-    return (f"Each answer starts across events. For each event and group, the equal-weighted portfolio of the "
-            f"group's firms gives its return beyond what its market predicts (abnormal return) summed "
-            f"{window_words(window)} (day 0 is the first session after the news): the cumulative abnormal return "
-            f"(CAR), in percent. The answer is the average CAR over the events whose move can be attributed to the "
-            f"news (no other major news priced in the same sessions), with a 95% confidence interval (CI) from how "
-            f"much the events differ; its p-value is Holm-adjusted over the two questions (named firms, US "
-            f"suppliers). A single event's move is claimed only when it stands out against the firms' own whole "
-            f"price history after Holm's adjustment over the {m} event tests; other single-event numbers are "
-            f"exploratory.")
+    return (f"Each answer starts across events: the group's return beyond what its market predicts, summed "
+            f"{window_words(window)} (day 0: the first session after the news), is the cumulative abnormal return "
+            f"(CAR), in percent; the answer is its average over the events whose move can be attributed to the "
+            f"news, with a 95% confidence interval (CI) and Holm's adjustment over the two questions. A single "
+            f"event's move is claimed only when it stands out against the firms' own whole price history after "
+            f"Holm's adjustment over the {m} event tests; other single-event numbers are exploratory.")
 
 
 def robust_firms(car: pd.DataFrame | None, titles: pd.DataFrame, window: str = PRIMARY_WINDOW) -> pd.DataFrame:
