@@ -496,4 +496,5 @@ class EventStudy:
         tests["announced_at"] = [k[2] for k in key]
         tests["event_id"] = [k[0] for k in key]
         tests = tests[tests["test"] == HEADLINE_TEST]
-        return tables.order_tests(tests, by_kind=True)[tables.SENSITIVITY_COLUMNS + ["test"]].reset_index(drop=True)
+        extra = ["test"] + [c for c in ("estimate", "se") if c in tests.columns]
+        return tables.order_tests(tests, by_kind=True)[tables.SENSITIVITY_COLUMNS + extra].reset_index(drop=True)

@@ -74,9 +74,36 @@ def test_the_pdf_says_whether_a_conclusion_changes():
     titles = {"a": "Event A", "b": "Event B", "c": "Event C"}
     (text,) = after_close(tests, sens, titles, {})
     assert text.startswith("1 event has no time of day and is taken as announced at 09:00 New York time")
-    assert "1 of 6 primary conclusions change: Event B, us suppliers: significant -> not significant" in text
+    assert "1 of 6 per-event group tests (normal-tail Holm, exploratory) change: Event B, us suppliers: " \
+           "significant -> not significant" in text
     assert "(Holm p 0.020 -> 0.800)" in text
     sens.loc[0, "p_value"] = 0.004  # unchanged p: no conclusion changes
     (text,) = after_close(tests, sens, titles, {})
-    assert "no conclusion of the primary family changes" in text and "same 2 of 6 rows" in text
+    assert "the same 2 of 6 rows are below 5%" in text
     assert after_close(tests, sens.iloc[:0], titles, {}) == [] and after_close(tests, None, titles, {}) == []
+
+
+def test_pooled_conclusions_by_hand():
+    """Named CARs (-5%, -4%, -6%): pooled_mean t = -0.05 / (0.01 / sqrt 3) = -8.660, 2 dof, p 0.01307;
+    suppliers (1%, 2%, 3%): t = 3.464, p 0.07418 (scipy.stats.ttest_1samp). Holm over the 2:
+    0.02614 and 0.07418: named significant. After close, b's named CAR becomes -1%: (-5%, -1%, -6%),
+    mean -4%, t = -2.619, p 0.1201, Holm 0.1484: the named answer changes."""
+    rows = []
+    for ev, named, sup in (("a", -0.05, 0.01), ("b", -0.04, 0.02), ("c", -0.06, 0.03)):
+        rows += [{"event_id": ev, "group": g, "window": "0:1", "test": "portfolio", "n": 3, "mean_car": car,
+                  "statistic": car / 0.01, "p_value": 0.01, "estimate": car, "se": 0.01, "attributable": True}
+                 for g, car in (("named", named), ("supplier", sup))]
+    tests = pd.DataFrame(rows)
+    sens = pd.DataFrame([{"event_id": "b", "date_kind": "after_close", "announced_at": "2021-06-03T16:00-04:00",
+                          "group": g, "window": "0:1", "n": 3, "mean_car": car, "statistic": car / 0.01,
+                          "p_value": 0.3, "test": "portfolio", "estimate": car, "se": 0.01}
+                         for g, car in (("named", -0.01), ("supplier", 0.02))])
+    c = timing.pooled_conclusions(tests, sens).set_index("group")
+    assert c.loc["named", "estimate_main"] == pytest.approx(-0.05)
+    assert c.loc["named", "p_holm_main"] == pytest.approx(2 * 0.013072457560346515)
+    assert c.loc["supplier", "p_holm_main"] == pytest.approx(0.07417990022744854)
+    assert c.loc["named", "estimate_moved"] == pytest.approx(-0.04)
+    assert c.loc["named", "p_holm_moved"] == pytest.approx(min(1.0, max(2 * 0.07417990022744854, 0.12011730987188027)))
+    assert bool(c.loc["named", "changed"]) and not bool(c.loc["supplier", "changed"])
+    moved = timing.moved_tests(tests, sens)
+    assert moved["attributable"].tolist() == [True] * 6  # judged on the main dates

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.inference.multiple import ALPHA, adjust
+from analysis.inference.pooled import pooled_frame
 from analysis.vocab import NEWS_TIMEZONE, PRIMARY_WINDOW
 
 #: ``sensitivity.csv`` date_kind of the after-close variant.
@@ -26,7 +27,10 @@ AFTER_CLOSE = "after_close"
 #: The hour (New York time) a date-only announcement is taken at in the variant: the US close.
 AFTER_CLOSE_HOUR = 16
 #: Columns a moved row takes from ``sensitivity.csv``.
-MOVED_COLUMNS = ("n", "mean_car", "statistic", "p_value")
+MOVED_COLUMNS = ("n", "mean_car", "statistic", "p_value", "estimate", "se")
+#: Columns of the main run a moved row keeps: whether a cell is attributable is judged on the main
+#: dates (a one-session shift of the US day 0 is the sensitivity; the confounders are not re-placed).
+KEPT_COLUMNS = ("primary", "p_holm", "q_bh", "flags", "attributable", "confounded_by")
 
 
 def after_close_instant(announced) -> pd.Timestamp:
@@ -58,17 +62,20 @@ def moved_tests(tests: pd.DataFrame, sensitivity: pd.DataFrame, date_kind: str =
         return out
     test_col = alt["test"] if "test" in alt.columns else pd.Series("portfolio", index=alt.index)
     key = ["event_id", "group", "window", "test"]
-    alt = alt.assign(test=test_col)[key + list(MOVED_COLUMNS)]
+    moved_cols = [c for c in MOVED_COLUMNS if c in alt.columns]
+    alt = alt.assign(test=test_col)[key + moved_cols]
     moved_events = set(alt["event_id"])
     tested = set(alt["test"])
     hit = (out["event_id"].isin(moved_events) & out["test"].isin(tested)).to_numpy()
     merged = out.loc[hit, key].merge(alt, on=key, how="left")
     keep = [c for c in out.columns if c not in (*key, *MOVED_COLUMNS)]
-    for col in MOVED_COLUMNS:
+    for col in MOVED_COLUMNS:  # a column the variant lacks is unknown there, not the main run's
         if col in out.columns:
-            out.loc[hit, col] = merged[col].to_numpy()
+            out.loc[hit, col] = merged[col].to_numpy() if col in moved_cols else np.nan
     for col in keep:
-        if col not in ("primary", "p_holm", "q_bh", "flags"):
+        if col not in KEPT_COLUMNS:
+            if out[col].dtype == bool:
+                out[col] = out[col].astype(object)
             out.loc[hit, col] = np.nan
     return out
 
@@ -90,6 +97,30 @@ def conclusions(tests: pd.DataFrame, sensitivity: pd.DataFrame, date_kind: str =
     moved = set() if sensitivity is None or sensitivity.empty else set(
         sensitivity.loc[sensitivity["date_kind"] == date_kind, "event_id"])
     out["moved"] = out["event_id"].isin(moved)
+    for s in ("main", "moved"):
+        ph = out[f"p_holm_{s}"].to_numpy(dtype=float)
+        out[f"significant_{s}"] = np.isfinite(ph) & (ph < alpha)
+    out["changed"] = out["significant_main"] != out["significant_moved"]
+    return out.reset_index(drop=True)
+
+
+def pooled_conclusions(tests: pd.DataFrame, sensitivity: pd.DataFrame, date_kind: str = AFTER_CLOSE,
+                       primary_window: str = PRIMARY_WINDOW, alpha: float = ALPHA) -> pd.DataFrame:
+    """The primary pooled rows (:func:`analysis.inference.pooled.pooled_frame`) under the main
+    dates and under ``date_kind`` (the pooled tests over :func:`moved_tests`): one row per group
+    with estimate, p_holm and significant (p_holm < alpha) for each (suffixes ``_main``,
+    ``_moved``) and ``changed`` (significance differs)."""
+    cols = ["group", "estimate", "p_holm"]
+    if not {"estimate", "se"} <= set(tests.columns):
+        return pd.DataFrame(columns=["group", "estimate_main", "p_holm_main", "estimate_moved", "p_holm_moved",
+                                     "significant_main", "significant_moved", "changed"])
+    main = pooled_frame(tests, primary_window)
+    alt = pooled_frame(moved_tests(tests, sensitivity, date_kind), primary_window)
+    if main.empty or alt.empty:
+        return pd.DataFrame(columns=["group", "estimate_main", "p_holm_main", "estimate_moved", "p_holm_moved",
+                                     "significant_main", "significant_moved", "changed"])
+    out = main.loc[main["primary"].astype(bool), cols].merge(
+        alt.loc[alt["primary"].astype(bool), cols], on="group", how="outer", suffixes=("_main", "_moved"))
     for s in ("main", "moved"):
         ph = out[f"p_holm_{s}"].to_numpy(dtype=float)
         out[f"significant_{s}"] = np.isfinite(ph) & (ph < alpha)

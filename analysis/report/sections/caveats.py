@@ -431,21 +431,37 @@ def after_close(tests: pd.DataFrame | None, sensitivity: pd.DataFrame | None, ti
     if moved.empty or "p_value" not in tests.columns:
         return []
     c = timing.conclusions(tests, sensitivity)
+    pooled = timing.pooled_conclusions(tests, sensitivity)
     n_events = moved["event_id"].nunique()
-    changed = c[c["changed"]]
     head = (f"{n_events} event{'s have' if n_events != 1 else ' has'} no time of day and "
             f"{'are' if n_events != 1 else 'is'} taken as announced at 09:00 New York time; taken "
             "instead as announced after the US close (US day 0 one session later, A-share day 0 unchanged), ")
+    p_changed = pooled[pooled["changed"]]
+    if pooled.empty:
+        first = ""
+    elif p_changed.empty:
+        first = (f"no pooled answer changes (Holm p below 5% for the same {int(pooled['significant_main'].sum())} "
+                 f"of {len(pooled)} groups: " + "; ".join(
+                     f"{group_label(r.group)} {fmt.pct(r.estimate_main)}% -> {fmt.pct(r.estimate_moved)}%, "
+                     f"Holm p {fmt.pvalue(r.p_holm_main)} -> {fmt.pvalue(r.p_holm_moved)}"
+                     for r in pooled.itertuples(index=False)) + "); ")
+    else:
+        first = "the pooled answer changes for " + "; ".join(
+            f"{group_label(r.group)} ({'significant' if r.significant_main else 'not significant'} -> "
+            f"{'significant' if r.significant_moved else 'not significant'}, Holm p {fmt.pvalue(r.p_holm_main)} -> "
+            f"{fmt.pvalue(r.p_holm_moved)})" for r in p_changed.itertuples(index=False)) + "; "
+    changed = c[c["changed"]]
     if changed.empty:
-        return [head + f"no conclusion of the primary family changes (Holm-adjusted p below 5% for the same "
-                       f"{int(c['significant_main'].sum())} of {len(c)} rows)."]
+        return [head + first + f"among the per-event group tests (normal-tail Holm, exploratory) the same "
+                               f"{int(c['significant_main'].sum())} of {len(c)} rows are below 5%."]
     parts = []
     for r in changed.itertuples(index=False):
         was = "significant" if r.significant_main else "not significant"
         now = "significant" if r.significant_moved else "not significant"
         parts.append(f"{titles.get(r.event_id, r.event_id)}, {group_label(r.group).lower()}: {was} -> {now} "
                      f"(Holm p {fmt.pvalue(r.p_holm_main)} -> {fmt.pvalue(r.p_holm_moved)})")
-    return [head + f"{len(changed)} of {len(c)} primary conclusions change: " + "; ".join(parts) + "."]
+    return [head + first + f"{len(changed)} of {len(c)} per-event group tests (normal-tail Holm, exploratory) "
+                           "change: " + "; ".join(parts) + "."]
 
 
 #: One sentence under each category's heading: what the flag means for the numbers.
