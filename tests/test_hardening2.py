@@ -1,0 +1,112 @@
+"""Issue 21 (Hardening II): one test per case of the second hostile probe.
+
+Each test reproduces the case as the probe found it and checks the new behaviour: a one-line
+error (never a traceback), or the safe output; nothing outside a run's own folders is removed
+or moved. The case number is in the test's name.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.errors import UserError
+from analysis.report import folders
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _main(*args):
+    from analysis.cli import main
+
+    return main(list(args))
+
+
+def _error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:"), err
+    assert "Traceback" not in err[0]
+    return err[0]
+
+
+def _no_run(monkeypatch):
+    """Make any attempt to create a run folder fail the test (the check must come first)."""
+    from analysis.report import pipeline
+
+    def refuse(*a, **k):
+        raise AssertionError("the run started: a run folder was about to be created")
+
+    monkeypatch.setattr(pipeline, "make_run_dir", refuse)
+
+
+# ----------------------------------------------------------------------------- 1, 11 pruning
+
+
+def _finished_run(reports: Path, name: str, started: str) -> None:
+    (reports / name).mkdir(parents=True)
+    folders._write_marker(reports / name, name)
+    (reports / name / "manifest.json").write_text(json.dumps({"run_id": name, "started": started}))
+
+
+def test_case1_pruning_leaves_a_folder_it_did_not_create(tmp_path):
+    """The probe: ``out/rep_p/webapp/manifest.json`` holding '{}' and keep: 1 removed webapp."""
+    reports = tmp_path / "rep_p"
+    (reports / "webapp").mkdir(parents=True)
+    (reports / "webapp" / "manifest.json").write_text("{}")
+    (reports / "20260101T000000Z").mkdir()  # a run id's name, a manifest, but no marker of ours
+    (reports / "20260101T000000Z" / "manifest.json").write_text('{"started": "2026-01-01"}')
+    forged = reports / "20260102T000000Z"  # a marker written for another folder's name
+    forged.mkdir()
+    (forged / folders.RUN_MARKER).write_text(json.dumps({"written_by": folders.WRITTEN_BY, "run_id": "x"}))
+    (forged / "manifest.json").write_text("{}")
+    _finished_run(reports, "r1", "2026-02-01T00:00:00+00:00")
+    _finished_run(reports, "r2", "2026-02-02T00:00:00+00:00")
+    assert folders.prune_runs(reports, keep=1, current="r2") == ["r1"]
+    assert sorted(p.name for p in reports.iterdir()) == ["20260101T000000Z", "20260102T000000Z", "r2", "webapp"]
+
+
+def test_case1_a_run_folder_carries_the_marker_and_its_manifest_says_who_wrote_it(tmp_path):
+    run_id, run_dir = folders.make_run_dir(tmp_path, "abc", chosen=True)
+    assert folders.read_marker(run_dir)["run_id"] == "abc"
+    text = (REPO / "analysis" / "report" / "pipeline.py").read_text()
+    assert '"written_by": WRITTEN_BY' in text
+
+
+def test_case11_a_killed_run_without_manifest_is_pruned_once_its_process_is_gone(tmp_path):
+    reports = tmp_path / "reports"
+    _finished_run(reports, "r1", "2026-02-01T00:00:00+00:00")
+    _finished_run(reports, "r3", "2026-02-03T00:00:00+00:00")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    for name, pid in (("killed", dead.pid), ("running", os.getppid())):
+        (reports / name).mkdir()
+        folders._write_marker(reports / name, name)
+        marker = json.loads((reports / name / folders.RUN_MARKER).read_text())
+        (reports / name / folders.RUN_MARKER).write_text(json.dumps({**marker, "pid": pid}))
+    assert folders.prune_runs(reports, keep=2, current="r3") == ["killed"]
+    assert sorted(p.name for p in reports.iterdir()) == ["r1", "r3", "running"]
+
+
+# ----------------------------------------------------------------------------- 8, 19 run id, latest
+
+
+def test_case8_a_run_id_with_a_trailing_newline_is_refused(tmp_path, capsys, monkeypatch):
+    assert not folders.is_run_id("abc\n") and folders.is_run_id("abc")
+    _no_run(monkeypatch)
+    assert _main("report", "--run-id", "abc\n", "--reports-dir", str(tmp_path)) == 2
+    assert "bad run id 'abc\\n'" in _error_line(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_case19_latest_as_a_real_folder_is_refused_before_the_run(tmp_path, capsys, monkeypatch):
+    (tmp_path / "latest").mkdir()
+    _no_run(monkeypatch)
+    assert _main("report", "--reports-dir", str(tmp_path)) == 2
+    assert "latest exists and is not a symlink" in _error_line(capsys)
+    assert [p.name for p in tmp_path.iterdir()] == ["latest"]
