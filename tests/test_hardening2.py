@@ -110,3 +110,40 @@ def test_case19_latest_as_a_real_folder_is_refused_before_the_run(tmp_path, caps
     assert _main("report", "--reports-dir", str(tmp_path)) == 2
     assert "latest exists and is not a symlink" in _error_line(capsys)
     assert [p.name for p in tmp_path.iterdir()] == ["latest"]
+
+
+# ----------------------------------------------------------------------------- 2 labels from the row
+
+
+def _moved(window: str, test: str) -> pd.DataFrame:
+    return pd.DataFrame({"event_id": ["nyt"] * 2, "date": pd.to_datetime(["2019-05-21"] * 2), "kind": ["report"] * 2,
+                         "short_title": ["NYT"] * 2, "group": ["named", "supplier"], "n": [5, 6],
+                         "mean_car": [-0.0764, 0.01], "statistic": [-2.9, 0.4], "p_value": [0.005, 0.7],
+                         "window": [window] * 2, "test": [test] * 2})
+
+
+def test_case2_the_across_events_captions_name_the_window_and_test_of_their_rows():
+    """The probe: headline -1:1 (or bmp_kp) titled the table of the notebook's 0:1 portfolio rows."""
+    from types import SimpleNamespace
+
+    from analysis import fmt
+    from analysis.inference.battery import describe
+    from analysis.report.sections import across_events
+
+    compare = SimpleNamespace(status="ok", error=None, figures={}, moved=_moved("0:1", "portfolio"), tvs=None,
+                              kinds=None, years=None)
+    inputs = SimpleNamespace(compare=compare, headline=SimpleNamespace(window="-1:1", test="bmp_kp"))
+    section = across_events.build(inputs)
+    text = json.dumps(section["moved_table"], default=str)
+    assert f"CAR{fmt.window_label('0:1')}" in text and fmt.window_label("-1:1") not in text
+    assert describe("portfolio", "description") in text and describe("bmp_kp", "description") not in text
+
+
+@pytest.mark.parametrize("where", ["headline:\n  test: bmp_kpp\n", "parameters:\n  test: no_such_test\n"])
+def test_case2_an_unknown_test_name_is_refused(tmp_path, where):
+    from analysis.report.config import load_config
+
+    cfg = tmp_path / "c.yml"
+    cfg.write_text(where + "notebooks: [{name: a, path: notebooks/event_study.ipynb}]\n")
+    with pytest.raises(UserError, match="unknown test"):
+        load_config(cfg)

@@ -131,6 +131,16 @@ def _role(key, v):
     return v
 
 
+def _test(key, v):
+    """A registered test statistic's name (:data:`analysis.inference.registry.REGISTRY`)."""
+    from analysis.inference.battery import REGISTRY
+
+    _text(key, v, _TEST, "a test name such as bmp_kp", 40)
+    if v not in REGISTRY:
+        raise _Bad(key, f"unknown test (choose from {', '.join(REGISTRY)})")
+    return v
+
+
 def _event_id(key, v):
     return _text(key, v, _EVENT_ID, "an event id (snake_case: a-z, 0-9, _)", max_len=100)
 
@@ -189,7 +199,7 @@ PARAMETERS = {
     "symbols": (_list_of(_symbol, 1), "list of ticker symbols"),
     "groups": (_list_of(_role, 1), "list of groups: target, peer, supplier"),
     "event_ids": (_list_of(_event_id, 1), "list of event ids (snake_case)"),
-    "test": (lambda k, v: _text(k, v, _TEST, "a test name such as bmp_kp", 40), "test name such as bmp_kp"),
+    "test": (_test, "test name such as bmp_kp"),
     "factors": (_path, "path of a daily factor file (French format)"),
 }
 
@@ -244,7 +254,7 @@ HEADLINE = {
     "name": (lambda k, v: _text(k, v, what="a name", max_len=100), "", "string, at most 100 characters "
              "(empty: the name in data/universe.csv)"),
     "window": (_window, "-1:1", "window START:END, within +-5000"),
-    "test": (lambda k, v: _text(k, v, _TEST, "a test name such as bmp_kp", 40), "bmp_kp", "test name"),
+    "test": (_test, "bmp_kp", "test name (a registered test: portfolio, bmp_kp, ...)"),
 }
 NOTEBOOK = {
     "name": (lambda k, v: _text(k, v, _SLUG, "a name of letters, digits, '_' and '-'", 60), None,
