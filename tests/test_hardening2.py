@@ -147,3 +147,40 @@ def test_case2_an_unknown_test_name_is_refused(tmp_path, where):
     cfg.write_text(where + "notebooks: [{name: a, path: notebooks/event_study.ipynb}]\n")
     with pytest.raises(UserError, match="unknown test"):
         load_config(cfg)
+
+
+# ----------------------------------------------------------------------------- 3 HTML
+
+
+SCRIPT = "<script>alert(1)</script>Ambarella"
+IMG = "<img src=x onerror=alert(2)>"
+
+
+def _assert_escaped(page: str) -> None:
+    assert "<script>" not in page and "<img" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;Ambarella" in page and "&lt;img src=x onerror=alert(2)&gt;" in page
+
+
+def test_case3_names_and_sources_are_escaped_in_the_notebook_tables():
+    """The probe: a universe name with <script> and a source with <img onerror> reached the HTML copies."""
+    from analysis.report import compare, event
+
+    firms = pd.DataFrame({"event_id": ["e", "e"], "symbol": ["AMBA", "X"], "name": [SCRIPT, IMG],
+                          "role": ["supplier"] * 2, "window": ["0:1"] * 2, "car": [0.01, -0.02], "p": [0.5, 0.04],
+                          "note": ["", IMG], "group": ["supplier"] * 2})
+    _assert_escaped(event.show_firm_table(firms).to_html())
+    moved = _moved("0:1", "portfolio").assign(short_title=[SCRIPT, SCRIPT], kind=[IMG, IMG])
+    _assert_escaped(compare.show_moved(moved).to_html())
+    facts = pd.DataFrame([("Event", SCRIPT), ("Source", IMG)], columns=["", "value"])
+    _assert_escaped(event.escaped(facts.style).to_html())
+    header = pd.DataFrame({SCRIPT: [1], IMG: [2]})
+    _assert_escaped(event._styled(header, caption=SCRIPT + IMG).to_html())
+
+
+def test_case3_show_event_escapes_its_table(monkeypatch):
+    from analysis.report import event
+
+    info = {"short_title": SCRIPT, "kind": "report", "announced_at": "2019-05-21", "title": SCRIPT, "source": IMG,
+            "named": [SCRIPT], "groups": {"supplier": [{"name": IMG}]}, "day0": {}}
+    monkeypatch.setattr(event, "event_info", lambda res, event_id: info)
+    _assert_escaped(event.show_event(None, "e").to_html())
