@@ -184,3 +184,35 @@ def test_case3_show_event_escapes_its_table(monkeypatch):
             "named": [SCRIPT], "groups": {"supplier": [{"name": IMG}]}, "day0": {}}
     monkeypatch.setattr(event, "event_info", lambda res, event_id: info)
     _assert_escaped(event.show_event(None, "e").to_html())
+
+
+# ----------------------------------------------------------------------------- 4 catalog dates
+
+
+EVENTS_HEADER = "event_id,announced_at,title,kind,source\n"
+
+
+@pytest.mark.parametrize("value", ["2300-01-02", "9999-12-31", "9999-12-31T10:00:00+00:00", "1899-12-31"])
+def test_case4_a_date_outside_1900_2100_in_events_csv_is_one_line(tmp_path, capsys, value):
+    from analysis.data import catalog
+
+    f = tmp_path / "events.csv"
+    f.write_text(EVENTS_HEADER + "a,2019-05-16,A,action,src\n" + f"b,{value},B,action,src\n")
+    with pytest.raises(UserError) as err:
+        catalog.load_events(f)
+    assert str(err.value) == f"{f}: row 2, field 'announced_at': the year is outside 1900..2100"
+    assert _main("study", "--events", str(f), "--out", str(tmp_path / "o")) == 2
+    assert _error_line(capsys) == f"error: {err.value}"
+
+
+def test_case4_event_dates_and_confounders_too(tmp_path):
+    from analysis.data import catalog
+
+    dates = tmp_path / "event_dates.csv"
+    dates.write_text("event_id,date_kind,announced_at,source\na,effective,9999-12-31,src\n")
+    with pytest.raises(UserError, match=r"row 1, field 'announced_at': the year is outside 1900..2100"):
+        catalog.load_event_dates(dates)
+    conf = tmp_path / "confounders.csv"
+    conf.write_text("date,symbol,what,source\n2300-01-02,,FOMC,src\n")
+    with pytest.raises(UserError, match=r"row 1, field 'date': the year is outside 1900..2100"):
+        catalog.load_confounders(conf)

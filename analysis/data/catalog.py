@@ -51,6 +51,16 @@ _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _DATETIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2})?(?P<offset>Z|[+-][0-9]{2}:[0-9]{2})?$")
 
 
+#: The years a catalog date may fall in (a typo such as 9999 would overflow pandas' timestamps).
+YEARS = (1900, 2100)
+
+
+def _check_year(text: str) -> None:
+    """ValueError (without the value) when the YYYY of ``text`` lies outside :data:`YEARS`."""
+    if not YEARS[0] <= int(text[:4]) <= YEARS[1]:
+        raise ValueError(f"the year is outside {YEARS[0]}..{YEARS[1]}")
+
+
 def parse_announced_at(text: str) -> pd.Timestamp:
     """Parse ``YYYY-MM-DD`` (tz-naive midnight: date only) or ``YYYY-MM-DDTHH:MM[:SS]±HH:MM``/``Z``
     (an instant, returned in UTC). A time of day without an offset is ambiguous: ValueError."""
@@ -60,6 +70,7 @@ def parse_announced_at(text: str) -> pd.Timestamp:
         raise ValueError(f"time of day without a UTC offset is ambiguous: '{s}'")
     if not (m or _DATE.match(s)):
         raise ValueError(f"expected YYYY-MM-DD or YYYY-MM-DDTHH:MM+HH:MM, got '{s}'")
+    _check_year(s)
     try:
         if m:
             return pd.Timestamp(datetime.fromisoformat(s)).tz_convert("UTC")
@@ -310,6 +321,7 @@ def load_confounders(path=DEFAULT_CONFOUNDERS, symbols=None, strict: bool = True
         try:
             if not _DATE.match(v["date"]):
                 raise ValueError(f"expected YYYY-MM-DD, got '{v['date']}'")
+            _check_year(v["date"])
             day = date.fromisoformat(v["date"])
         except ValueError as exc:
             raise input_error(path, n, "date", str(exc)) from None
