@@ -216,3 +216,62 @@ def test_case4_event_dates_and_confounders_too(tmp_path):
     conf.write_text("date,symbol,what,source\n2300-01-02,,FOMC,src\n")
     with pytest.raises(UserError, match=r"row 1, field 'date': the year is outside 1900..2100"):
         catalog.load_confounders(conf)
+
+
+# ----------------------------------------------------------------------------- 5, 14 config and devices
+
+
+def test_case5_a_deeply_nested_config_is_one_line(tmp_path, capsys):
+    from analysis.report.config import load_config
+
+    cfg = tmp_path / "deep.yml"
+    cfg.write_text("[" * 5000)
+    with pytest.raises(UserError, match="deep.yml: not a readable YAML file"):
+        load_config(cfg)
+    assert _main("report", "--config", str(cfg), "--reports-dir", str(tmp_path / "r")) == 2
+    assert "not a readable YAML file" in _error_line(capsys)
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero")
+@pytest.mark.parametrize("args, words", [
+    (["report", "--config", "/dev/zero"], "/dev/zero: not a regular file"),
+    (["study", "--events", "/dev/zero", "--out", "OUT"], "/dev/zero: not a regular file"),
+    (["study", "--universe", "/dev/zero", "--out", "OUT"], "/dev/zero: not a regular file"),
+    (["study", "--factors", "/dev/zero", "--model", "ff3", "--out", "OUT"], "/dev/zero: not a regular file"),
+])
+def test_case14_a_device_is_refused_before_any_read(tmp_path, capsys, args, words):
+    args = [str(tmp_path / "o") if a == "OUT" else a for a in args]
+    assert _main(*args, "--reports-dir" if args[0] == "report" else "--quiet",
+                 *([str(tmp_path / "r")] if args[0] == "report" else [])) == 2
+    assert words in _error_line(capsys)
+
+
+def test_case14_a_file_above_the_cap_is_refused_and_loaders_refuse_devices(tmp_path):
+    from analysis.data import catalog, factors, textfile
+    from analysis.report.config import load_config
+
+    big = tmp_path / "f.csv"
+    big.write_bytes(b"x" * 2048)
+    with pytest.raises(UserError, match="f.csv: factor file is 2048 bytes, more than the 1024 bytes accepted"):
+        textfile.read_bytes(big, "factor file", 1024)
+    if Path("/dev/zero").exists():  # the loaders themselves, not only the command line
+        for load in (factors.load_factors, catalog.load_events, load_config):
+            with pytest.raises(UserError, match="/dev/zero: not a regular file"):
+                load("/dev/zero")
+
+
+# ----------------------------------------------------------------------------- 15 empty paths
+
+
+@pytest.mark.parametrize("args", [
+    ["report", "--reports-dir", ""], ["report", "--prices", ""], ["report", "--config", ""],
+    ["report", "--factors", " "], ["study", "--prices", "", "--out", "OUT"], ["study", "--events", "", "--out", "OUT"],
+    ["study", "--factors", "", "--out", "OUT"], ["study", "--confounders", "", "--out", "OUT"],
+])
+def test_case15_an_empty_path_is_exit_2(tmp_path, capsys, monkeypatch, args):
+    """The probe: --reports-dir '' moved the repository's reports/latest; --prices '' used Yahoo."""
+    monkeypatch.chdir(tmp_path)
+    _no_run(monkeypatch)
+    assert _main(*[str(tmp_path / "o") if a == "OUT" else a for a in args]) == 2
+    assert "expected a path, got an empty string" in _error_line(capsys)
+    assert list(tmp_path.iterdir()) == []

@@ -65,12 +65,11 @@ def _zip_text(data: bytes, where) -> str:
 
 
 def _file_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise input_error(path, None, None, "factor file not found") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read factor file ({exc.strerror})") from None
+    from analysis.data.textfile import read_bytes
+
+    if not path.exists() and not path.is_symlink():
+        raise input_error(path, None, None, "factor file not found")
+    data = read_bytes(path, "factor file", MAX_BYTES)  # a regular file of at most 64 MiB: never /dev/zero
     if data[:4] == b"PK\x03\x04":
         return _zip_text(data, path)
     return data.decode("utf-8", errors="replace")

@@ -300,19 +300,19 @@ def _read_yaml(path: Path):
     """``yaml.safe_load`` of the file: plain data only (no Python tags); one-line errors."""
     import yaml
 
+    from analysis.data.textfile import read_bytes
+
+    if not path.exists() and not path.is_symlink():
+        raise UserError(f"pipeline configuration {path} not found")
+    data = read_bytes(path, "a configuration", MAX_CONFIG_BYTES)  # a regular file: never /dev/zero
     try:
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise UserError(f"{path}: {size} bytes, more than the {MAX_CONFIG_BYTES} accepted for a configuration")
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"pipeline configuration {path} not found") from None
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise UserError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
     try:
         return yaml.safe_load(text)
+    except RecursionError:
+        raise UserError(f"{path}: not a readable YAML file (nested too deeply)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
