@@ -275,3 +275,19 @@ def test_case15_an_empty_path_is_exit_2(tmp_path, capsys, monkeypatch, args):
     assert _main(*[str(tmp_path / "o") if a == "OUT" else a for a in args]) == 2
     assert "expected a path, got an empty string" in _error_line(capsys)
     assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- 6 undeclared parameter
+
+
+def test_case6_a_top_level_parameter_no_notebook_declares_is_refused(tmp_path):
+    from analysis.report.config import load_config
+    from analysis.report.jobs import build_jobs
+
+    cfg = tmp_path / "c.yml"
+    cfg.write_text(f"parameters: {{placebo_draw: 0}}\n"
+                   f"notebooks: [{{name: a, path: {REPO / 'notebooks/event_study.ipynb'}, per_event: true}}]\n")
+    with pytest.raises(UserError, match=r"'parameters.placebo_draw': no notebook of the run declares this parameter"):
+        build_jobs(load_config(cfg), tmp_path / "run", ["e"], None)
+    cfg.write_text(cfg.read_text().replace("placebo_draw", "placebo_draws"))
+    assert build_jobs(load_config(cfg), tmp_path / "run", ["e"], None)[0].parameters["placebo_draws"] == 0

@@ -440,12 +440,24 @@ def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", str(text))[:80]
 
 
+def check_top_parameters(cfg: Config, declared_by: dict) -> None:
+    """UserError for a top-level ``parameters`` entry that no notebook of the run declares (a typo
+    such as ``placebo_draw`` would otherwise be dropped silently)."""
+    known = set().union(*map(set, declared_by.values())) if declared_by else set()
+    unknown = sorted(set(cfg.parameters) - known)
+    if unknown:
+        raise UserError(f"{cfg.path}: 'parameters.{unknown[0]}': no notebook of the run declares this parameter "
+                        f"(theirs: {', '.join(sorted(known))})")
+
+
 def build_jobs(cfg: Config, run_dir: Path, event_ids: list[str], snapshot: Path | None) -> list[Job]:
     """One job per (per-event notebook, event) and one per other notebook, with their parameters
     and files in ``run_dir``; UserError when the configuration passes an undeclared parameter."""
     jobs = []
+    declared_by = {spec.name: _declared_parameters(spec.path) for spec in cfg.notebooks}
+    check_top_parameters(cfg, declared_by)
     for spec in cfg.notebooks:
-        declared = _declared_parameters(spec.path)
+        declared = declared_by[spec.name]
         unknown = sorted(set(spec.parameters) - set(declared))
         if unknown:
             raise UserError(f"{cfg.path}: notebook '{spec.name}' ({spec.path}) has no parameter '{unknown[0]}' "
