@@ -291,3 +291,20 @@ def test_case6_a_top_level_parameter_no_notebook_declares_is_refused(tmp_path):
         build_jobs(load_config(cfg), tmp_path / "run", ["e"], None)
     cfg.write_text(cfg.read_text().replace("placebo_draw", "placebo_draws"))
     assert build_jobs(load_config(cfg), tmp_path / "run", ["e"], None)[0].parameters["placebo_draws"] == 0
+
+
+# ----------------------------------------------------------------------------- 7 no echo
+
+
+@pytest.mark.parametrize("loader", ["load_events", "load_universe", "load_event_firms", "load_event_dates",
+                                    "load_confounders"])
+def test_case7_a_file_that_is_not_a_catalog_is_not_echoed(tmp_path, loader):
+    """The probe: ``field 'SECRET_TOKEN=hunter2': unknown column`` (then in the PDF, run.log, manifest)."""
+    from analysis.data import catalog
+
+    f = tmp_path / "secrets.env"
+    f.write_text("SECRET_TOKEN=hunter2\nOTHER=x\n")
+    with pytest.raises(UserError) as err:
+        getattr(catalog, loader)(f)
+    assert "hunter2" not in str(err.value) and "SECRET" not in str(err.value)
+    assert str(err.value).startswith(f"{f}: row 0, field 'column 1': unknown column (expected ")

@@ -105,9 +105,9 @@ def _read_rows(path, columns, optional=(), allow_empty: bool = False) -> list[tu
     if not records or not any(c.strip() for c in records[0]):
         raise input_error(path, 0, None, f"no header; expected {','.join(columns)}")
     header = [c.strip() for c in records[0]]
-    for col in header:
-        if col not in columns and col not in optional:
-            raise input_error(path, 0, col, f"unknown column (expected {','.join((*columns, *optional))})")
+    for i, col in enumerate(header, start=1):
+        if col not in columns and col not in optional:  # the name is not echoed: the file may not be a catalog
+            raise input_error(path, 0, f"column {i}", f"unknown column (expected {','.join((*columns, *optional))})")
         if header.count(col) > 1:
             raise input_error(path, 0, col, "column appears twice")
     for col in columns:
