@@ -308,3 +308,101 @@ def test_case7_a_file_that_is_not_a_catalog_is_not_echoed(tmp_path, loader):
         getattr(catalog, loader)(f)
     assert "hunter2" not in str(err.value) and "SECRET" not in str(err.value)
     assert str(err.value).startswith(f"{f}: row 0, field 'column 1': unknown column (expected ")
+
+
+# ----------------------------------------------------------------------------- 9, 10 writing the set
+
+
+def _frames(tag: str) -> dict:
+    return {name: pd.DataFrame({"run": [tag] * 2, "x": [1.5, -2.5]}) for name in ("car.csv", "tests.csv")}
+
+
+def test_case9_out_dot_or_a_folder_that_cannot_be_renamed_works(tmp_path, monkeypatch):
+    """The probe: --out . (or / or a mount point) failed with 'Device or resource busy'."""
+    from analysis import atomic
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine.txt").write_text("mine")
+    atomic.write_set(_frames("one"), ".")
+    real_rename = os.rename
+
+    def busy(src, dst, *a, **k):  # a mount point: the folder itself can never be renamed
+        if Path(src).resolve() == tmp_path.resolve():
+            raise OSError(16, "Device or resource busy", str(src))
+        return real_rename(src, dst, *a, **k)
+
+    monkeypatch.setattr(os, "rename", busy)
+    atomic.write_set(_frames("two"), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["car.csv", "mine.txt", "tests.csv"]
+    assert set(pd.read_csv(tmp_path / "car.csv")["run"]) == {"two"}
+    assert (tmp_path / "mine.txt").read_text() == "mine"
+
+
+_KILL_WRITER = """
+import os, signal, sys
+import pandas as pd
+from analysis import atomic
+
+class Killed(pd.DataFrame):
+    def to_csv(self, path, **kw):
+        open(path, "w").write("run,x\\nnew,")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+frames = {"car.csv": pd.DataFrame({"run": ["new"]}), "tests.csv": Killed({"run": ["new"]})}
+atomic.write_set(frames, sys.argv[1], owned=("car.csv", "tests.csv"))
+"""
+
+
+def test_case10_a_study_killed_while_writing_leaves_the_folder_as_it_was(tmp_path):
+    """The probe: a kill left .NAME.new-* folders, SIGTERM during the swap left the user's own
+    files in a hidden .NAME.old-* folder. Now the folder is never moved and the temporary folder
+    inside it goes with SIGTERM."""
+    from analysis import atomic
+
+    out = tmp_path / "out"
+    atomic.write_set(_frames("old"), out)
+    (out / "notes.txt").write_text("mine")
+    (out / "nested").mkdir()
+    run = subprocess.run([sys.executable, "-c", _KILL_WRITER, str(out)], env={**os.environ, "PYTHONPATH": str(REPO)},
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == -15, run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert sorted(p.name for p in out.iterdir()) == ["car.csv", "nested", "notes.txt", "tests.csv"]
+    assert {n: set(pd.read_csv(out / n)["run"]) for n in ("car.csv", "tests.csv")} == {"car.csv": {"old"},
+                                                                                        "tests.csv": {"old"}}
+
+
+def test_case10_a_temporary_folder_of_a_write_killed_with_9_goes_with_the_next_write(tmp_path):
+    from analysis import atomic
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    out = tmp_path / "out"
+    stale = out / f"{atomic.SET_TMP_PREFIX}{dead.pid}-abc123"
+    stale.mkdir(parents=True)
+    (out / ".analysis-set-notanumber").mkdir()  # not ours by its name: stays
+    atomic.write_set(_frames("new"), out)
+    assert sorted(p.name for p in out.iterdir()) == [".analysis-set-notanumber", "car.csv", "tests.csv"]
+
+
+# ----------------------------------------------------------------------------- 12 CSV formula injection
+
+
+def test_case12_text_cells_a_spreadsheet_would_run_get_a_quote_numbers_stay_numbers(tmp_path):
+    """The probe: a confounder 'what' of @SUM(1+1) or a name =HYPERLINK(...) written raw."""
+    from analysis import atomic
+    from analysis.safe_text import csv_cell
+
+    frame = pd.DataFrame({"name": ['=HYPERLINK("http://x","y")', "Ambarella", "-2+3+cmd|' /C calc'!A0", "+1-2"],
+                          "what": ["@SUM(1+1)", "\tTAB", "results", ""],
+                          "window": ["-1:1", "0:1", "-5:5", "-2.5e-03"],
+                          "car": [-0.0123, 0.5, -1e-9, np.nan], "n": [-3, 2, 1, 0]})
+    atomic.write_set({"car.csv": frame}, tmp_path / "set")
+    atomic.write_csv_atomic(frame, tmp_path / "one.csv")
+    for path in (tmp_path / "set" / "car.csv", tmp_path / "one.csv"):
+        back = pd.read_csv(path, keep_default_na=False)
+        assert list(back["name"]) == ["'=HYPERLINK(\"http://x\",\"y\")", "Ambarella", "'-2+3+cmd|' /C calc'!A0", "+1-2"]
+        assert list(back["what"]) == ["'@SUM(1+1)", "'\tTAB", "results", ""]
+        assert list(back["window"]) == ["-1:1", "0:1", "-5:5", "-2.5e-03"]  # plain numbers and windows as they were
+        assert pd.to_numeric(back["car"].iloc[:3]).tolist() == [-0.0123, 0.5, -1e-9] and back["n"].tolist() == [-3, 2, 1, 0]
+    assert csv_cell("\rCR") == "'\rCR" and csv_cell("'=already") == "'=already" and csv_cell(-1.5) == -1.5

@@ -6,13 +6,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import tempfile
-import threading
 from pathlib import Path
 
+from analysis.atomic import RemoveOnSignal  # noqa: F401 - the run's temporary folder uses it
 from analysis.errors import UserError, os_error
-
 
 #: What a run id may be: letters, digits, '.', '_', '-' (first a letter or digit), at most 100.
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -114,32 +112,6 @@ def remove_stale_temp() -> None:
             shutil.rmtree(folder, ignore_errors=True)
         except OSError:
             pass
-
-
-class RemoveOnSignal:
-    """Remove a temporary folder when SIGTERM/SIGHUP ends the run, then end as that signal would."""
-
-    SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
-
-    def __init__(self, folder: Path):
-        self.folder, self.previous = folder, {}
-
-    def _handle(self, signum, frame):
-        shutil.rmtree(self.folder, ignore_errors=True)
-        signal.signal(signum, self.previous.get(signum) or signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in self.SIGNALS:
-                self.previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-        shutil.rmtree(self.folder, ignore_errors=True)
-        return False
 
 
 def prune_runs(reports: Path, keep: int, current: str | None = None) -> list[str]:
