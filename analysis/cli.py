@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from analysis.errors import SystemFailure, UserError, os_error
+from analysis.safe_text import terminal_text
 from analysis.vocab import (DEFAULT_CALIBRATION_DRAWS, DEFAULT_ESTIMATION, DEFAULT_EXCLUDE_DAYS, DEFAULT_MIN_OBS, DEFAULT_MODEL, DEFAULT_WINDOWS,
                             MAX_RELATIVE_DAY, MODEL_LABELS, format_window)
 
@@ -160,7 +161,7 @@ def cmd_study(args) -> int:
     except OSError as exc:
         raise os_error(exc, f"cannot write the results to {args.out}") from None
     if not args.quiet:
-        print(res.summary())
+        print(terminal_text(str(res.summary())))  # titles and names are the user's: no escape codes
     print(f"wrote {', '.join(p.name for p in written)} to {args.out}", file=sys.stderr)
     return 0
 
@@ -212,10 +213,10 @@ def main(argv=None) -> int:
         args = build_parser().parse_args(argv)
         return {"study": cmd_study, "report": cmd_report, "compile": cmd_compile}[args.command](args)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {terminal_text(exc)}", file=sys.stderr)
         return 2
     except SystemFailure as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {terminal_text(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

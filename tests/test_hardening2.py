@@ -406,3 +406,33 @@ def test_case12_text_cells_a_spreadsheet_would_run_get_a_quote_numbers_stay_numb
         assert list(back["window"]) == ["-1:1", "0:1", "-5:5", "-2.5e-03"]  # plain numbers and windows as they were
         assert pd.to_numeric(back["car"].iloc[:3]).tolist() == [-0.0123, 0.5, -1e-9] and back["n"].tolist() == [-3, 2, 1, 0]
     assert csv_cell("\rCR") == "'\rCR" and csv_cell("'=already") == "'=already" and csv_cell(-1.5) == -1.5
+
+
+# ----------------------------------------------------------------------------- 13 terminal
+
+
+def test_case13_escape_codes_in_titles_and_names_are_not_printed(tmp_path, shared_prices):
+    """The probe: a title with terminal escape codes was printed raw by ``study``."""
+    events = pd.read_csv(REPO / "data" / "events.csv", dtype=str, keep_default_na=False)
+    ev = events.iloc[[1]].copy()
+    ev["title"] = "\x1b[2J\x1b]0;pwned\x07Huawei \x9b31m" + ev["title"]
+    ev["short_title"] = "\x1b[31mHuawei"
+    ev.to_csv(tmp_path / "events.csv", index=False)
+    uni = pd.read_csv(REPO / "data" / "universe.csv", dtype=str).iloc[:3]
+    uni.loc[0, "name"] = "\x1b[5mHikvision"
+    uni.to_csv(tmp_path / "universe.csv", index=False)
+    (tmp_path / "ef.csv").write_text("event_id,symbol,relation,source\n")  # groups by role
+    run = subprocess.run([sys.executable, "-m", "analysis", "study", "--events", str(tmp_path / "events.csv"),
+                          "--universe", str(tmp_path / "universe.csv"), "--prices", str(shared_prices),
+                          "--placebo-draws", "0", "--calibration-draws", "0", "--event-firms", str(tmp_path / "ef.csv"),
+                          "--out", str(tmp_path / "o")],
+                         env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert "Hikvision" in run.stdout or "Huawei" in run.stdout
+    assert not any(c in run.stdout + run.stderr for c in "\x1b\x07\x9b")
+
+
+def test_case13_terminal_text_drops_control_characters():
+    from analysis.safe_text import terminal_text
+
+    assert terminal_text("a\x1b[31mb\tc\nd\x07\x9b\x7f") == "a[31mb\tc\nd"
