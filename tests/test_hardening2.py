@@ -436,3 +436,21 @@ def test_case13_terminal_text_drops_control_characters():
     from analysis.safe_text import terminal_text
 
     assert terminal_text("a\x1b[31mb\tc\nd\x07\x9b\x7f") == "a[31mb\tc\nd"
+
+
+# ----------------------------------------------------------------------------- 16 factor cache
+
+
+def test_case16_a_corrupt_cached_factor_zip_is_discarded_and_fetched_again(tmp_path, fake_french):
+    """The probe: a corrupt cached zip broke ff3/carhart studies for 7 days (the cache's age)."""
+    from analysis.data import factors
+
+    lib = factors.FrenchLibrary(cache_dir=tmp_path)
+    path = lib.path(factors.THREE_FACTORS)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"PK\x03\x04 cut short")  # fresh (mtime now) but unreadable
+    frame = factors.default_factors(cache_dir=tmp_path)
+    assert len(fake_french) == 1 and len(frame) > 1000 and list(frame.columns)[:3] == ["mkt_rf", "smb", "hml"]
+    assert factors.parse_factors(factors._zip_text(path.read_bytes(), path), "x").equals(frame)
+    factors.default_factors(cache_dir=tmp_path)  # now good and fresh: no second download
+    assert len(fake_french) == 1
