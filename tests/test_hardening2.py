@@ -454,3 +454,29 @@ def test_case16_a_corrupt_cached_factor_zip_is_discarded_and_fetched_again(tmp_p
     assert factors.parse_factors(factors._zip_text(path.read_bytes(), path), "x").equals(frame)
     factors.default_factors(cache_dir=tmp_path)  # now good and fresh: no second download
     assert len(fake_french) == 1
+
+
+# ----------------------------------------------------------------------------- 17 braces in paths
+
+
+def test_case17_braces_in_the_reports_path_are_a_folder_name_not_a_template(tmp_path):
+    """The probe: a ``{...}`` in the reports path broke every notebook (papermill formats paths)."""
+    import nbformat
+
+    from analysis.report.jobs import Job, _declared_parameters, execute
+
+    folder = tmp_path / "rep_{x}{0}"
+    folder.mkdir()
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("value = 1")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("assert value == 2")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / "n.ipynb")
+    assert set(_declared_parameters(folder / "n.ipynb")) == {"value"}
+    job = Job(name="n", slug="n", notebook=folder / "n.ipynb", event_id=None, parameters={"value": 2},
+              output_dir=folder / "out", executed=folder / "nb" / "n.ipynb", html=folder / "nb" / "n.html",
+              kernel_log=folder / "k.log")
+    execute(job, timeout=120)
+    assert job.status == "ok", job.error
+    assert job.executed.is_file() and job.html.is_file()

@@ -373,6 +373,12 @@ def _export_html(executed: Path, html: Path, exporter=None) -> None:
     os.replace(tmp, html)
 
 
+def literal_path(path) -> str:
+    """``path`` for papermill, which formats its paths as templates (``str.format`` with the
+    parameters): braces doubled, so a folder named ``{x}`` is a folder, not a placeholder."""
+    return str(path).replace("{", "{{").replace("}", "}}")
+
+
 def execute(job: Job, timeout: int, km=None, kc=None, exporter=None) -> Job:
     """Run one notebook with papermill, on the kernel of ``km`` when given (a :class:`Worker`'s,
     left running, through its client ``kc`` when given), else on a kernel of its own; a failure
@@ -386,7 +392,7 @@ def execute(job: Job, timeout: int, km=None, kc=None, exporter=None) -> Job:
               {"kernel_manager_class": _kernel_manager_class(job.kernel_log, job.notebook.parent)})
     try:
         pm.execute_notebook(
-            str(job.notebook), str(job.executed), parameters=job.parameters,
+            literal_path(job.notebook), literal_path(job.executed), parameters=job.parameters,
             progress_bar=False, request_save_on_cell_execute=False, start_timeout=180,
             execution_timeout=timeout, **kernel,
         )
@@ -433,7 +439,7 @@ def describe_error(job: Job) -> str:
 def _declared_parameters(path: Path) -> dict:
     import papermill as pm
 
-    return pm.inspect_notebook(str(path))
+    return pm.inspect_notebook(literal_path(path))
 
 
 def _safe(text: str) -> str:
