@@ -480,3 +480,25 @@ def test_case17_braces_in_the_reports_path_are_a_folder_name_not_a_template(tmp_
     execute(job, timeout=120)
     assert job.status == "ok", job.error
     assert job.executed.is_file() and job.html.is_file()
+
+
+# ----------------------------------------------------------------------------- 18 Makefile
+
+
+@pytest.mark.skipif(not any((Path(d) / "make").exists() for d in os.environ.get("PATH", "").split(os.pathsep)),
+                    reason="no make")
+def test_case18_make_passes_paths_with_spaces_and_quotes_as_one_argument():
+    """The probe: ``make report PRICES='../my prices'`` failed (the path split in two). ``make -n``
+    prints the commands without running any."""
+    import shlex
+
+    run = subprocess.run(["make", "-n", "-C", str(REPO), "report", "bench", "PRICES=../my prices",
+                          "CONFIG=it's mine.yml", "RUN=a b", "FACTORS=f f.csv"], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    report = next(shlex.split(line) for line in run.stdout.splitlines() if "-m analysis report" in line)
+    assert report[report.index("--prices") + 1] == "../my prices"
+    assert report[report.index("--config") + 1] == "it's mine.yml"
+    assert report[report.index("--run-id") + 1] == "a b" and report[report.index("--factors") + 1] == "f f.csv"
+    bench = next(shlex.split(line) for line in run.stdout.splitlines() if "bench_engine.py" in line)
+    assert bench[bench.index("--prices") + 1] == "../my prices"
