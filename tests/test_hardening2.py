@@ -502,3 +502,71 @@ def test_case18_make_passes_paths_with_spaces_and_quotes_as_one_argument():
     assert report[report.index("--run-id") + 1] == "a b" and report[report.index("--factors") + 1] == "f f.csv"
     bench = next(shlex.split(line) for line in run.stdout.splitlines() if "bench_engine.py" in line)
     assert bench[bench.index("--prices") + 1] == "../my prices"
+
+
+# ----------------------------------------------------------------------------- 20 reuse
+
+
+def _job(run_dir: Path):
+    from analysis.report.jobs import Job
+
+    return Job(name="event_study", slug="event_study-e", notebook=REPO / "notebooks" / "event_study.ipynb",
+               event_id="e", parameters={}, output_dir=run_dir / "events" / "e",
+               executed=run_dir / "notebooks" / "event_study-e.ipynb", html=run_dir / "notebooks" / "event_study-e.html",
+               kernel_log=run_dir / "logs" / "k.log", status="ok")
+
+
+def _previous_run(reports: Path) -> Path:
+    from analysis.report.reuse import job_files
+
+    run = reports / "r1"
+    job = _job(run)
+    job.output_dir.mkdir(parents=True)
+    (job.output_dir / "car_by_firm.csv").write_text("symbol,car\nAMBA,-0.01\n")
+    (job.output_dir / "figs").mkdir()
+    (job.output_dir / "figs" / "a.svg").write_text("<svg/>")
+    job.executed.parent.mkdir(parents=True)
+    job.executed.write_text("{}")
+    job.html.write_text("<html/>")
+    record = job.record(run) | {"files": job_files(job, run)}
+    (run / "manifest.json").write_text(json.dumps({"run_id": "r1", "jobs": [record]}))
+    os.symlink("r1", reports / "latest")
+    return run
+
+
+@pytest.mark.parametrize("damage", ["none", "deleted", "changed", "added", "absolute", "outside", "latest_elsewhere"])
+def test_case20_reuse_copies_only_files_whose_sha256_matches_inside_the_reports_folder(tmp_path, damage):
+    """The probe: a deleted car_by_firm.csv propagated into every later run; an absolute output_dir
+    in a manifest copied an arbitrary folder."""
+    from analysis.report.reuse import previous_jobs, reuse
+
+    reports = tmp_path / "reports"
+    prev_run = _previous_run(reports)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "secret.txt").write_text("not a run's")
+    if damage == "deleted":
+        (prev_run / "events" / "e" / "car_by_firm.csv").unlink()
+    elif damage == "changed":
+        (prev_run / "events" / "e" / "figs" / "a.svg").write_text("<svg onload=x/>")
+    elif damage == "added":
+        (prev_run / "events" / "e" / "extra.csv").write_text("x\n")
+    elif damage in ("absolute", "outside"):
+        manifest = json.loads((prev_run / "manifest.json").read_text())
+        manifest["jobs"][0]["output_dir"] = str(elsewhere) if damage == "absolute" else "../../elsewhere"
+        (prev_run / "manifest.json").write_text(json.dumps(manifest))
+    elif damage == "latest_elsewhere":
+        (elsewhere / "manifest.json").write_text((prev_run / "manifest.json").read_text())
+        os.unlink(reports / "latest")
+        os.symlink(elsewhere, reports / "latest")
+    prev_id, prev_dir, jobs = previous_jobs(reports)
+    new = _job(reports / "r2")
+    ok = bool(jobs) and reuse(new, prev_id, prev_dir, jobs["event_study-e"])
+    assert ok == (damage == "none")
+    if ok:
+        assert (new.output_dir / "car_by_firm.csv").read_text() == "symbol,car\nAMBA,-0.01\n"
+        assert (new.output_dir / "figs" / "a.svg").read_text() == "<svg/>" and new.html.read_text() == "<html/>"
+    else:
+        assert not (reports / "r2" / "events" / "e" / "secret.txt").exists()
+        assert not new.output_dir.exists() or not any(new.output_dir.iterdir())
+    assert (elsewhere / "secret.txt").read_text() == "not a run's"

@@ -36,7 +36,7 @@ from analysis.report import provenance as prov
 from analysis.report.config import apply_overrides, load_config
 from analysis.report.jobs import Workers, build_jobs, describe_error
 from analysis.report.price_inputs import load_prices, resolve_factors
-from analysis.report.reuse import fingerprint, previous_jobs, reuse
+from analysis.report.reuse import fingerprint, job_files, previous_jobs, reuse
 from analysis.report.study_set import day0_lines, write_study
 
 def default_run_id(now: datetime | None = None) -> str:
@@ -257,7 +257,7 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
             "written_by": WRITTEN_BY, "run_id": run_id, "status": "ok" if ok else "failed", "started": started.isoformat(),
             "seconds": round(total, 2), "notebooks_seconds": round(notebooks_seconds, 2), "config": str(cfg.path),
             "prices": str(cfg.prices) if cfg.prices else "yahoo", "events": event_ids, "pdf_pages": pages,
-            "pdf_error": pdf_error, "jobs": [j.record(run_dir) for j in jobs],
+            "pdf_error": pdf_error, "jobs": [j.record(run_dir) | {"files": job_files(j, run_dir)} for j in jobs],
             "failures": [describe_error(j) for j in failed],
         }
         prov_path = run_dir / "provenance.json"
