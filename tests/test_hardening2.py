@@ -570,3 +570,16 @@ def test_case20_reuse_copies_only_files_whose_sha256_matches_inside_the_reports_
         assert not (reports / "r2" / "events" / "e" / "secret.txt").exists()
         assert not new.output_dir.exists() or not any(new.output_dir.iterdir())
     assert (elsewhere / "secret.txt").read_text() == "not a run's"
+
+
+# ----------------------------------------------------------------------------- 21 input as given
+
+
+def test_case21_an_unknown_symbol_is_named_as_given(tmp_path, capsys):
+    """The probe: --symbol 'AMBA ' said 'unknown symbol: AMBA' (a symbol the universe has)."""
+    assert _main("study", "--symbol", "AMBA ", "--prices", str(tmp_path), "--out", str(tmp_path / "o")) == 2
+    assert _error_line(capsys).startswith("error: unknown symbol: 'AMBA ' (known: ")
+    assert _main("study", "--event", "a\tb", "--prices", str(tmp_path), "--out", str(tmp_path / "o")) == 2
+    assert _error_line(capsys).startswith("error: unknown event id: 'a\\tb' (known: ")
+    assert _main("study", "--symbol", "NOPE", "--prices", str(tmp_path), "--out", str(tmp_path / "o")) == 2
+    assert _error_line(capsys).startswith("error: unknown symbol: NOPE (known: ")

@@ -212,12 +212,15 @@ def load_universe(path=DEFAULT_UNIVERSE) -> pd.DataFrame:
 
 
 def _select(frame: pd.DataFrame, key: str, wanted, what: str) -> pd.DataFrame:
+    """Rows of ``frame`` whose ``key`` is in ``wanted``; an unknown one is named as given (quoted
+    when it has spaces around it or characters that do not print: 'AMBA ' is not AMBA)."""
     if wanted is None:
         return frame.copy()
     wanted = [wanted] if isinstance(wanted, str) else list(wanted)
     unknown = [w for w in dict.fromkeys(wanted) if w not in set(frame[key])]
     if unknown:
-        raise UserError(f"unknown {what}: {', '.join(unknown)} (known: {', '.join(frame[key])})")
+        shown = [w if isinstance(w, str) and w == w.strip() and w.isprintable() else repr(w) for w in unknown]
+        raise UserError(f"unknown {what}: {', '.join(shown)} (known: {', '.join(frame[key])})")
     return frame[frame[key].isin(wanted)].reset_index(drop=True)
 
 
