@@ -583,3 +583,23 @@ def test_case21_an_unknown_symbol_is_named_as_given(tmp_path, capsys):
     assert _error_line(capsys).startswith("error: unknown event id: 'a\\tb' (known: ")
     assert _main("study", "--symbol", "NOPE", "--prices", str(tmp_path), "--out", str(tmp_path / "o")) == 2
     assert _error_line(capsys).startswith("error: unknown symbol: NOPE (known: ")
+
+
+# ----------------------------------------------------------------------------- 22 machine paths
+
+
+def test_case22_a_prices_folder_outside_the_project_shows_only_its_name(tmp_path):
+    """The probe: 'recorded CSV files in /home/.../prices' on the PDF's cover."""
+    from types import SimpleNamespace
+
+    from analysis.paths import PROJECT
+    from analysis.report import provenance as prov
+    from analysis.report.sections import front
+
+    assert prov.display_path(Path("/home/someone/data/prices")) == "prices"
+    assert prov.display_path(PROJECT / "data" / "events.csv") == "data/events.csv"
+    assert prov.display_path(PROJECT.parent / "shared" / "prices") == "../shared/prices"
+    assert prov.display_path("data/x.csv") == "data/x.csv"
+    run = SimpleNamespace(cfg=SimpleNamespace(prices=Path("/home/someone/data/prices")), price_rows=[],
+                          catalog=pd.DataFrame({"event_id": ["e"], "announced_at": ["2019-05-16"]}), event_ids=["e"])
+    assert front.data_range(SimpleNamespace(run=run))["source"] == "recorded CSV files in prices"
