@@ -603,3 +603,60 @@ def test_case22_a_prices_folder_outside_the_project_shows_only_its_name(tmp_path
     run = SimpleNamespace(cfg=SimpleNamespace(prices=Path("/home/someone/data/prices")), price_rows=[],
                           catalog=pd.DataFrame({"event_id": ["e"], "announced_at": ["2019-05-16"]}), event_ids=["e"])
     assert front.data_range(SimpleNamespace(run=run))["source"] == "recorded CSV files in prices"
+
+
+# ----------------------------------------------------------------------------- Also
+
+
+def test_also_a_benchmark_that_copies_the_firm_is_left_out_of_the_group_tests(tmp_path, shared_prices):
+    """The probe: a benchmark that is an exact copy of the firm (residual s.d. 4e-23) entered the
+    group tests. Now the firm-event is skipped with the reason; the others are tested without it."""
+    import shutil
+
+    from analysis.estimation.engine import REPLICATED_REASON
+    from analysis.study import EventStudy
+
+    px = tmp_path / "px"
+    px.mkdir()
+    for s in ("AMBA", "INTC", "NVDA", "^GSPC"):
+        shutil.copy(shared_prices / f"{s}.csv", px / f"{s}.csv")
+    shutil.copy(shared_prices / "AMBA.csv", px / "COPY.csv")
+    (tmp_path / "u.csv").write_text("symbol,name,role,exchange,benchmark\nAMBA,Ambarella,supplier,XNAS,COPY\n"
+                                    "INTC,Intel,supplier,XNAS,^GSPC\nNVDA,NVIDIA,supplier,XNAS,^GSPC\n")
+    (tmp_path / "ef.csv").write_text("event_id,symbol,relation,source\n")
+    res = EventStudy(universe=tmp_path / "u.csv", prices=px, event_ids=["huawei_entity_list_2019"], placebo_draws=0,
+                     calibration_draws=0, event_firms=tmp_path / "ef.csv").fit()
+    assert res.skipped[["symbol", "reason"]].values.tolist() == [["AMBA", REPLICATED_REASON]]
+    pf = res.tests[(res.tests["test"] == "portfolio") & (res.tests["window"] == "0:1")
+                   & (res.tests["group"] == "supplier")].iloc[0]
+    cars = res.car[res.car["window"] == "0:1"].set_index("symbol")["car"]
+    assert pf["n"] == 2 and set(cars.index) == {"INTC", "NVDA"}
+    assert pf["mean_car"] == pytest.approx(cars.mean(), abs=1e-12)
+
+
+def test_also_a_benchmark_on_another_market_gets_a_note(tmp_path):
+    from analysis.data import catalog
+
+    f = tmp_path / "u.csv"
+    f.write_text("symbol,name,role,exchange,benchmark\nAMBA,Ambarella,supplier,XNAS,000300.SS\n"
+                 "INTC,Intel,supplier,XNAS,^GSPC\n002415.SZ,Hikvision,target,XSHE,000300.SS\n"
+                 "0700.HK,Tencent,peer,XHKG,^HSI\n")
+    with pytest.warns(UserWarning) as caught:
+        u = catalog.load_universe(f)
+    assert [str(w.message) for w in caught] == [
+        f"{f}: row 1, field 'benchmark': 000300.SS trades in mainland China, the security in US (XNAS): the "
+        "market model matches their returns by date across different sessions, holidays and trading hours"]
+    assert list(u.attrs["benchmark_notes"]) == ["AMBA"]
+    assert catalog.benchmark_market("^HSI") == "Hong Kong" and catalog.benchmark_market("^XYZ") is None
+    assert catalog.benchmark_market_note("XHKG", "2800.HK") == "" and catalog.benchmark_market_note("XNYS", "QQQ") == ""
+
+
+@pytest.mark.parametrize("where", ['headline: {symbol: "AAPL"}', 'parameters: {headline_symbols: ["AMBA", "TSLA"]}'])
+def test_also_a_headline_symbol_outside_the_universe_is_refused(tmp_path, capsys, monkeypatch, where):
+    cfg = tmp_path / "c.yml"
+    cfg.write_text(f"{where}\nnotebooks: [{{name: a, path: {REPO / 'notebooks/event_study.ipynb'}, per_event: true}}]\n")
+    _no_run(monkeypatch)
+    assert _main("report", "--config", str(cfg), "--reports-dir", str(tmp_path / "r")) == 2
+    line = _error_line(capsys)
+    assert "is not in the universe" in line and ("AAPL" in line or "TSLA" in line)
+    assert not (tmp_path / "r").exists()

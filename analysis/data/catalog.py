@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import warnings
 from datetime import date, datetime
 from pathlib import Path
 
@@ -207,8 +208,42 @@ def load_universe(path=DEFAULT_UNIVERSE) -> pd.DataFrame:
             raise input_error(path, n, "exchange", f"'{v['exchange']}' is not one of {', '.join(EXCHANGES)}")
     _check_unique(path, rows, "symbol")
     frame = pd.DataFrame([v for _, v in rows], columns=list(UNIVERSE_COLUMNS))
-    frame.attrs = {"path": str(path), "rows": {v["symbol"]: n for n, v in rows}}
+    notes = {}
+    for n, v in rows:
+        note = benchmark_market_note(v["exchange"], v["benchmark"])
+        if note:
+            notes[v["symbol"]] = note
+            warnings.warn(f"{path}: row {n}, field 'benchmark': {note}", stacklevel=2)
+    frame.attrs = {"path": str(path), "rows": {v["symbol"]: n for n, v in rows}, "benchmark_notes": notes}
     return frame
+
+
+#: The market of each exchange, and of a benchmark by its Yahoo suffix (no suffix: a US index or fund).
+MARKETS = {"XSHE": "mainland China", "XSHG": "mainland China", "XNAS": "US", "XNYS": "US", "XHKG": "Hong Kong"}
+SUFFIX_MARKETS = {".SS": "mainland China", ".SZ": "mainland China", ".HK": "Hong Kong"}
+#: Yahoo index symbols (``^``) whose market is known; another ``^`` index is of unknown market.
+INDEX_MARKETS = {"^HSI": "Hong Kong", "^GSPC": "US", "^IXIC": "US", "^SOX": "US", "^NDX": "US", "^DJI": "US",
+                 "^RUT": "US"}
+
+
+def benchmark_market(symbol: str) -> str | None:
+    """The market a benchmark trades in, from its symbol (``000300.SS``: mainland China; ``^GSPC``,
+    ``QQQ``: US; ``^HSI``: Hong Kong); None when the symbol does not tell (another suffix or index)."""
+    if symbol.startswith("^"):
+        return INDEX_MARKETS.get(symbol)
+    if "." in symbol:
+        return SUFFIX_MARKETS.get("." + symbol.rsplit(".", 1)[1].upper())
+    return "US"
+
+
+def benchmark_market_note(exchange: str, benchmark: str) -> str:
+    """'' when the benchmark trades in the security's market; else a note that says so (its
+    returns are then matched by date across other sessions, holidays and trading hours)."""
+    home, market = MARKETS.get(exchange), benchmark_market(benchmark)
+    if home is None or market is None or market == home:
+        return ""
+    return (f"{benchmark} trades in {market}, the security in {home} ({exchange}): the market model matches their "
+            "returns by date across different sessions, holidays and trading hours")
 
 
 def _select(frame: pd.DataFrame, key: str, wanted, what: str) -> pd.DataFrame:

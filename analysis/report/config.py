@@ -387,6 +387,21 @@ def _build(path: Path, raw) -> Config:
     )
 
 
+def check_symbols(cfg: Config, known) -> None:
+    """UserError naming the file and key when ``headline.symbol``, or a ``headline_symbols`` /
+    ``symbols`` notebook parameter, names a symbol outside the universe ``known`` (its firm would
+    have no row: the headline and the robustness tables would be empty without saying why)."""
+    known = set(known)
+    found = [("headline.symbol", cfg.headline.get("symbol"))]
+    for where, params in [("parameters", cfg.parameters)] + [(f"notebooks[{i}].parameters", nb.parameters)
+                                                             for i, nb in enumerate(cfg.notebooks)]:
+        for name in ("headline_symbols", "symbols"):
+            found += [(f"{where}.{name}[{j}]", s) for j, s in enumerate(params.get(name) or [])]
+    for key, symbol in found:
+        if symbol is not None and symbol not in known:
+            raise UserError(f"{cfg.path}: '{key}': {symbol} is not in the universe (data/universe.csv)")
+
+
 def apply_overrides(cfg: Config, prices=None, events=None, reports_dir=None, refresh: bool = False,
                     factors=None) -> Config:
     """Command-line options win over the file: paths given on the command line are relative to

@@ -33,7 +33,7 @@ from analysis.errors import UserError
 from analysis.report.folders import (TMP_PREFIX, WRITTEN_BY, RemoveOnSignal, is_run_id, make_run_dir, prune_runs,
                                      remove_stale_temp)
 from analysis.report import provenance as prov
-from analysis.report.config import apply_overrides, load_config
+from analysis.report.config import apply_overrides, check_symbols, load_config
 from analysis.report.jobs import Workers, build_jobs, describe_error
 from analysis.report.price_inputs import load_prices, resolve_factors
 from analysis.report.reuse import fingerprint, job_files, previous_jobs, reuse
@@ -142,6 +142,7 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
     from analysis.data import catalog
 
     catalog_events = catalog.load_events()
+    check_symbols(cfg, catalog.load_universe()["symbol"])
     if events:  # typed on the command line: check now, before anything runs
         catalog.select_events(catalog_events, list(events))
     known = list(catalog_events["event_id"])
