@@ -191,7 +191,8 @@ def load_universe(path=DEFAULT_UNIVERSE) -> pd.DataFrame:
     """The security universe: columns UNIVERSE_COLUMNS, in file order.
 
     ``frame.attrs``: ``path`` (the file) and ``rows`` ({symbol: its 1-based row}), so later checks
-    against the price data can name the row.
+    against the price data can name the row; ``benchmark_notes`` ({symbol: note}) when a benchmark
+    trades in another market than its security (each also a warning naming file, row and field).
     """
     rows = _read_rows(path, UNIVERSE_COLUMNS)
     for n, v in rows:
@@ -214,7 +215,9 @@ def load_universe(path=DEFAULT_UNIVERSE) -> pd.DataFrame:
         if note:
             notes[v["symbol"]] = note
             warnings.warn(f"{path}: row {n}, field 'benchmark': {note}", stacklevel=2)
-    frame.attrs = {"path": str(path), "rows": {v["symbol"]: n for n, v in rows}, "benchmark_notes": notes}
+    frame.attrs = {"path": str(path), "rows": {v["symbol"]: n for n, v in rows}}
+    if notes:
+        frame.attrs["benchmark_notes"] = notes
     return frame
 
 
