@@ -660,3 +660,17 @@ def test_also_a_headline_symbol_outside_the_universe_is_refused(tmp_path, capsys
     line = _error_line(capsys)
     assert "is not in the universe" in line and ("AAPL" in line or "TSLA" in line)
     assert not (tmp_path / "r").exists()
+
+
+def test_case2_the_shipped_config_lets_the_headline_choose_the_comparison(tmp_path):
+    """pipeline.yml fixed the comparison notebook at 0:1 / portfolio, so a config copied from it
+    with another headline computed 0:1 under the headline's label; now the headline decides."""
+    from analysis.report.config import DEFAULT_CONFIG, load_config
+    from analysis.report.jobs import build_jobs
+
+    text = DEFAULT_CONFIG.read_text().replace('window: "0:1"', 'window: "-1:1"').replace("test: portfolio",
+                                                                                      "test: bmp_kp")
+    (tmp_path / "c.yml").write_text(text.replace("path: notebooks/", f"path: {REPO}/notebooks/"))
+    jobs = build_jobs(load_config(tmp_path / "c.yml"), tmp_path / "run", ["ft_sdn_2022"], None)
+    compare = next(j for j in jobs if j.name == "compare_events")
+    assert (compare.parameters["window"], compare.parameters["test"]) == ("-1:1", "bmp_kp")
