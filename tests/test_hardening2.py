@@ -674,3 +674,14 @@ def test_case2_the_shipped_config_lets_the_headline_choose_the_comparison(tmp_pa
     jobs = build_jobs(load_config(tmp_path / "c.yml"), tmp_path / "run", ["ft_sdn_2022"], None)
     compare = next(j for j in jobs if j.name == "compare_events")
     assert (compare.parameters["window"], compare.parameters["test"]) == ("-1:1", "bmp_kp")
+
+
+def test_case13_the_report_log_prints_no_escape_codes(capsys):
+    from analysis.report.pipeline import _Log
+
+    log = _Log()
+    log("[1/2] event_study \x1b[2Jx ok")
+    log.error("error: notebook failed: UserError: unknown event id: \x1b]0;pwned\x07")
+    out = capsys.readouterr()
+    assert "\x1b" not in out.out + out.err and "\x07" not in out.err
+    assert out.out == "[1/2] event_study [2Jx ok\n"

@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from analysis.errors import UserError
+from analysis.safe_text import terminal_text
 from analysis.report.folders import (TMP_PREFIX, WRITTEN_BY, RemoveOnSignal, is_run_id, make_run_dir, prune_runs,
                                      remove_stale_temp)
 from analysis.report import provenance as prov
@@ -45,7 +46,8 @@ def default_run_id(now: datetime | None = None) -> str:
 
 
 class _Log:
-    """Progress lines on stdout, errors on stderr; both kept for run.log."""
+    """Progress lines on stdout, errors on stderr (without terminal control characters: a notebook's
+    error may quote a title); both kept for run.log."""
 
     def __init__(self):
         self.lines: list[str] = []
@@ -54,12 +56,12 @@ class _Log:
     def __call__(self, text: str) -> None:
         with self.lock:
             self.lines.append(text)
-            print(text, file=sys.stdout, flush=True)
+            print(terminal_text(text), file=sys.stdout, flush=True)
 
     def error(self, text: str) -> None:
         with self.lock:
             self.lines.append(text)
-            print(text, file=sys.stderr, flush=True)
+            print(terminal_text(text), file=sys.stderr, flush=True)
 
 
 class _Background:
