@@ -684,4 +684,4 @@ def test_case13_the_report_log_prints_no_escape_codes(capsys):
     log.error("error: notebook failed: UserError: unknown event id: \x1b]0;pwned\x07")
     out = capsys.readouterr()
     assert "\x1b" not in out.out + out.err and "\x07" not in out.err
-    assert out.out == "[1/2] event_study [2Jx ok\n"
+    assert out.out == "[1/2] event_study [2Jx ok\n" and not any("\x1b" in line for line in log.lines)

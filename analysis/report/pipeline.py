@@ -46,8 +46,8 @@ def default_run_id(now: datetime | None = None) -> str:
 
 
 class _Log:
-    """Progress lines on stdout, errors on stderr (without terminal control characters: a notebook's
-    error may quote a title); both kept for run.log."""
+    """Progress lines on stdout, errors on stderr; both kept for run.log; all without terminal
+    control characters (a notebook's error may quote a title)."""
 
     def __init__(self):
         self.lines: list[str] = []
@@ -55,13 +55,15 @@ class _Log:
 
     def __call__(self, text: str) -> None:
         with self.lock:
+            text = terminal_text(text)
             self.lines.append(text)
-            print(terminal_text(text), file=sys.stdout, flush=True)
+            print(text, file=sys.stdout, flush=True)
 
     def error(self, text: str) -> None:
         with self.lock:
+            text = terminal_text(text)
             self.lines.append(text)
-            print(terminal_text(text), file=sys.stderr, flush=True)
+            print(text, file=sys.stderr, flush=True)
 
 
 class _Background:
