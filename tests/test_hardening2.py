@@ -685,3 +685,16 @@ def test_case13_the_report_log_prints_no_escape_codes(capsys):
     out = capsys.readouterr()
     assert "\x1b" not in out.out + out.err and "\x07" not in out.err
     assert out.out == "[1/2] event_study [2Jx ok\n" and not any("\x1b" in line for line in log.lines)
+
+
+def test_case5_a_deeply_nested_manifest_or_marker_in_the_reports_folder_is_not_a_traceback(tmp_path):
+    from analysis.report.reuse import previous_jobs
+
+    reports = tmp_path / "reports"
+    _finished_run(reports, "r1", "2026-02-01T00:00:00+00:00")
+    (reports / "r1" / "manifest.json").write_text("[" * 100_000)
+    os.symlink("r1", reports / "latest")
+    assert previous_jobs(reports) == (None, None, {})
+    (reports / "r2").mkdir()
+    (reports / "r2" / folders.RUN_MARKER).write_text("[" * 100_000)
+    assert folders.prune_runs(reports, keep=1, current="x") == []

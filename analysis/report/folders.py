@@ -42,7 +42,7 @@ def read_marker(folder: Path) -> dict | None:
 
     try:
         marker = json.loads((folder / RUN_MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(marker, dict) or marker.get("written_by") != WRITTEN_BY or marker.get("run_id") != folder.name:
         return None
@@ -140,7 +140,7 @@ def prune_runs(reports: Path, keep: int, current: str | None = None) -> list[str
         if manifest.is_file():
             try:
                 started = str(json.loads(manifest.read_text(encoding="utf-8")).get("started") or "")
-            except (OSError, ValueError, AttributeError):
+            except (OSError, ValueError, AttributeError, RecursionError):
                 started = ""
         elif _process_gone(marker):
             started = ""  # abandoned: sorts as the oldest

@@ -65,7 +65,7 @@ def previous_jobs(reports_dir: Path) -> tuple[str | None, Path | None, dict]:
     try:
         target = latest.resolve(strict=True)
         manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None, None, {}
     if not isinstance(manifest, dict) or target.parent != reports_dir.resolve():
         return None, None, {}  # only a run of this reports folder is ever read from
