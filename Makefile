@@ -10,8 +10,10 @@ RUN    ?=
 CONFIG ?=
 # FACTORS=FILE: a local daily factor file (French format) instead of the download from Kenneth French's library.
 FACTORS ?=
-REPORT_ARGS := $(if $(PRICES),--prices $(PRICES)) $(if $(CONFIG),--config $(CONFIG)) $(if $(RUN),--run-id $(RUN)) \
-               $(if $(FACTORS),--factors $(FACTORS))
+# quote = one shell word, whatever the value holds (spaces, quotes, $): '...' with each ' as '\''
+quote   = '$(subst ','\'',$(1))'
+REPORT_ARGS := $(if $(PRICES),--prices $(call quote,$(PRICES))) $(if $(CONFIG),--config $(call quote,$(CONFIG))) \
+               $(if $(RUN),--run-id $(call quote,$(RUN))) $(if $(FACTORS),--factors $(call quote,$(FACTORS)))
 
 .PHONY: report test bench study clean-venv
 
@@ -30,7 +32,7 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench_engine.py $(if $(PRICES),--prices $(PRICES))
+	$(PY) benchmarks/bench_engine.py $(if $(PRICES),--prices $(call quote,$(PRICES)))
 
 clean-venv:
 	rm -rf $(VENV)

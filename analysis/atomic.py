@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from pathlib import Path
 
 
@@ -37,54 +39,97 @@ def atomic_write(path, write, mode: str = "wb") -> Path:
 
 
 def write_csv_atomic(frame, path: Path) -> None:
-    """Write ``frame`` to ``path`` via a temp file in the same folder, then rename."""
-    atomic_write(path, lambda fh: frame.to_csv(fh, index=False, float_format="%.10g"), mode="w")
+    """Write ``frame`` to ``path`` via a temp file in the same folder, then rename (text cells
+    through :func:`analysis.safe_text.csv_frame`)."""
+    from analysis.safe_text import csv_frame
+
+    atomic_write(path, lambda fh: csv_frame(frame).to_csv(fh, index=False, float_format="%.10g"), mode="w")
+
+
+class RemoveOnSignal:
+    """Remove a temporary folder when SIGTERM/SIGHUP ends the process, then end as that signal
+    would; on a normal exit too (a context manager)."""
+
+    SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
+
+    def __init__(self, folder: Path):
+        self.folder, self.previous = folder, {}
+
+    def _handle(self, signum, frame):
+        shutil.rmtree(self.folder, ignore_errors=True)
+        signal.signal(signum, self.previous.get(signum) or signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        return False
+
+
+#: The temporary folder a set is written into, inside its own output folder: ``.analysis-set-<pid>-*``.
+SET_TMP_PREFIX = ".analysis-set-"
+
+
+def _remove_stale_sets(out: Path) -> None:
+    """Remove ``out/.analysis-set-<pid>-*`` folders whose process is gone (a write killed with -9)."""
+    import re
+
+    for folder in out.glob(f"{SET_TMP_PREFIX}*-*"):
+        m = re.fullmatch(rf"{re.escape(SET_TMP_PREFIX)}(\d+)-[A-Za-z0-9_]+", folder.name)
+        if not m or not folder.is_dir() or folder.is_symlink() or int(m.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def write_set(frames: dict, out_dir, owned=()) -> list[Path]:
     """Write ``{file name: frame or CSV text}`` into ``out_dir`` as one set.
 
-    The files go into a temporary folder beside ``out_dir``; only when all of them are complete
-    is that folder renamed to ``out_dir`` (the previous folder is renamed away first and removed
-    after). Until then ``out_dir`` keeps the previous set untouched; a failure (disk full, a
-    file-size limit) leaves it as it was. Other files in ``out_dir`` (not of ``owned``, the names a set may
-    have, nor of ``frames``)
-    are carried over into the new folder.
+    Every file is first written in full into a temporary folder inside ``out_dir``
+    (``.analysis-set-<pid>-*``, removed on any exit, SIGTERM and SIGHUP included; one left by a
+    process killed with -9 is removed by the next write); only when all of them are complete are
+    they renamed into ``out_dir``, one ``os.replace`` each. A failure before that (disk full, a
+    file-size limit) leaves ``out_dir`` as it was. ``out_dir`` itself is never renamed or moved,
+    so any writable folder works (``.``, a mount point), and the study touches only its own files:
+    the files of ``owned`` (the names a set may have) that the new set lacks are removed; every
+    other file and folder stays where it is. Text cells are written through
+    :func:`analysis.safe_text.csv_frame` (no spreadsheet formula).
     """
+    from analysis.safe_text import csv_frame
+
     out = Path(out_dir)
     if out.is_symlink():
         out = out.resolve()
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(20, "Not a directory", str(out))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
-    old = None
-    try:
+    out.mkdir(parents=True, exist_ok=True)
+    _remove_stale_sets(out)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{SET_TMP_PREFIX}{os.getpid()}-", dir=out))
+    with RemoveOnSignal(tmp):
         for name, frame in frames.items():
-            if isinstance(frame, str):  # CSV text already rendered
+            if isinstance(frame, str):  # CSV text already rendered (from files this module wrote)
                 (tmp / name).write_text(frame, encoding="utf-8", newline="")
             else:
-                frame.to_csv(tmp / name, index=False, float_format="%.10g")
+                csv_frame(frame).to_csv(tmp / name, index=False, float_format="%.10g")
         for name in frames:
             with open(tmp / name, "rb") as fh:
                 os.fsync(fh.fileno())
-        mode = (out.stat().st_mode & 0o7777) if out.is_dir() else (0o777 & ~_UMASK)
-        os.chmod(tmp, mode)
-        for name in frames:
             os.chmod(tmp / name, 0o666 & ~_UMASK)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.rmdir(old)
-            os.rename(out, old)
-        os.rename(tmp, out)
-    except BaseException:
-        if old is not None and old.exists() and not out.exists():
-            os.rename(old, out)  # put the previous set back
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if old is not None:
-        for entry in old.iterdir():  # the user's own files in the folder stay
-            if entry.name not in set(owned) | set(frames):
-                os.replace(entry, out / entry.name)
-        shutil.rmtree(old, ignore_errors=True)
+        for name in frames:
+            os.replace(tmp / name, out / name)
+        for name in set(owned) - set(frames):  # the previous set's files this set does not have
+            old = out / name
+            if old.is_file() and not old.is_symlink():
+                old.unlink()
     return [out / name for name in frames]

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from analysis.errors import SystemFailure, UserError, os_error
+from analysis.safe_text import terminal_text
 from analysis.vocab import (DEFAULT_CALIBRATION_DRAWS, DEFAULT_ESTIMATION, DEFAULT_EXCLUDE_DAYS, DEFAULT_MIN_OBS, DEFAULT_MODEL, DEFAULT_WINDOWS,
                             MAX_RELATIVE_DAY, MODEL_LABELS, format_window)
 
@@ -39,6 +40,30 @@ def _window(text: str) -> str:
     return text
 
 
+def _path(text: str) -> str:
+    """A path option: never empty (an empty path would fall back to the default silently)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a path, got an empty string")
+    return text
+
+
+def _input_file(text: str) -> str:
+    """An input file option: a non-empty path; when it exists, a regular file (not /dev/zero, a
+    pipe or a folder: those are refused before anything is read)."""
+    import stat
+
+    _path(text)
+    try:
+        mode = Path(text).stat().st_mode
+    except OSError:
+        return text  # missing or unreadable: the loader's one-line error names it
+    if stat.S_ISDIR(mode):
+        raise argparse.ArgumentTypeError(f"{text}: is a folder, not a file")
+    if not stat.S_ISREG(mode):
+        raise argparse.ArgumentTypeError(f"{text}: not a regular file (a device or a pipe)")
+    return text
+
+
 def _count(low: int, high: int):
     def parse(text: str) -> int:
         try:
@@ -57,9 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     s = sub.add_parser("study", help="run the event study and write the CSV files")
-    s.add_argument("--prices", metavar="DIR", help="folder of <SYMBOL>.csv recorded prices (default: Yahoo + cache)")
-    s.add_argument("--events", metavar="FILE", help="event catalog (default data/events.csv)")
-    s.add_argument("--universe", metavar="FILE", help="securities (default data/universe.csv)")
+    s.add_argument("--prices", metavar="DIR", type=_path, help="folder of <SYMBOL>.csv recorded prices (default: Yahoo + cache)")
+    s.add_argument("--events", metavar="FILE", type=_input_file, help="event catalog (default data/events.csv)")
+    s.add_argument("--universe", metavar="FILE", type=_input_file, help="securities (default data/universe.csv)")
     s.add_argument("--event", action="append", metavar="ID", help="only this event (repeatable)")
     s.add_argument("--symbol", action="append", metavar="SYM", help="only this security (repeatable)")
     s.add_argument("--model", default=DEFAULT_MODEL, help=" | ".join(MODEL_LABELS))
@@ -69,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"event window (repeatable; default {' '.join(format_window(w) for w in DEFAULT_WINDOWS)})")
     s.add_argument("--min-obs", type=int, default=DEFAULT_MIN_OBS,
                    help=f"minimum estimation returns (default {DEFAULT_MIN_OBS})")
-    s.add_argument("--factors", action="append", metavar="FILE",
+    s.add_argument("--factors", action="append", metavar="FILE", type=_input_file,
                    help="daily factor file(s), French format, percent (repeatable: 3-factor + momentum; "
                         "default: downloaded from Kenneth French's data library and cached)")
     s.add_argument("--placebo-draws", type=_count(0, MAX_PLACEBO_DRAWS), default=1000,
@@ -79,10 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default {DEFAULT_CALIBRATION_DRAWS})")
     s.add_argument("--allow-extreme-returns", action="store_true",
                    help="keep securities with a daily return outside -80%%..+400%% (default: a data error, skipped)")
-    s.add_argument("--event-firms", metavar="FILE",
+    s.add_argument("--event-firms", metavar="FILE", type=_input_file,
                    help="who each event named (default data/event_firms.csv; a header-only file: groups by role)")
-    s.add_argument("--event-dates", metavar="FILE", help="alternative event dates (default data/event_dates.csv)")
-    s.add_argument("--confounders", metavar="FILE", help="known other news (default data/confounders.csv)")
+    s.add_argument("--event-dates", metavar="FILE", type=_input_file, help="alternative event dates (default data/event_dates.csv)")
+    s.add_argument("--confounders", metavar="FILE", type=_input_file, help="known other news (default data/confounders.csv)")
     s.add_argument("--exclude-event-days", type=int, default=DEFAULT_EXCLUDE_DAYS, metavar="K",
                    help=f"leave sessions within K sessions of a catalog event's day 0 out of the estimation "
                         f"windows (default {DEFAULT_EXCLUDE_DAYS}; 0 keeps every session)")
@@ -99,12 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", metavar="FILE", help="where to write it (default docs/events.md)")
     d.add_argument("--check", action="store_true", help="write nothing; exit 2 when the file is not current")
     r = sub.add_parser("report", help="run the notebooks with papermill and build the PDF")
-    r.add_argument("--prices", metavar="DIR", help="folder of <SYMBOL>.csv recorded prices (default: Yahoo + cache)")
-    r.add_argument("--config", metavar="FILE", help="pipeline configuration (default reports config in the repo)")
+    r.add_argument("--prices", metavar="DIR", type=_path, help="folder of <SYMBOL>.csv recorded prices (default: Yahoo + cache)")
+    r.add_argument("--config", metavar="FILE", type=_input_file, help="pipeline configuration (default reports config in the repo)")
     r.add_argument("--run-id", metavar="ID", help="name of the run folder under reports/")
-    r.add_argument("--reports-dir", metavar="DIR", default=None, help="where runs go (default reports/)")
+    r.add_argument("--reports-dir", metavar="DIR", default=None, type=_path, help="where runs go (default reports/)")
     r.add_argument("--event", action="append", metavar="ID", help="only these events (repeatable)")
-    r.add_argument("--factors", metavar="FILE",
+    r.add_argument("--factors", metavar="FILE", type=_input_file,
                    help="daily factor file for the ff3 robustness (default: the config's, else downloaded)")
     r.add_argument("--refresh", action="store_true", help="re-download prices even if cached")
     return p
@@ -140,7 +165,7 @@ def cmd_study(args) -> int:
     except OSError as exc:
         raise os_error(exc, f"cannot write the results to {args.out}") from None
     if not args.quiet:
-        print(res.summary())
+        print(terminal_text(str(res.summary())))  # titles and names are the user's: no escape codes
     print(f"wrote {', '.join(p.name for p in written)} to {args.out}", file=sys.stderr)
     return 0
 
@@ -208,10 +233,10 @@ def main(argv=None) -> int:
         return {"study": cmd_study, "report": cmd_report, "compile": cmd_compile,
                 "events-doc": cmd_events_doc}[args.command](args)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {terminal_text(exc)}", file=sys.stderr)
         return 2
     except SystemFailure as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {terminal_text(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -208,7 +208,7 @@ def confounders_loader(path):
 BAD_INPUT = {
     "events missing column": (load_events, "event_id,announced_at,title,kind", ["a,2019-05-15,t,action"],
                               0, "source", ["missing column"]),
-    "events unknown column": (load_events, E + ",note", [GOOD_EVENT + ",x"], 0, "note", ["unknown column"]),
+    "events unknown column": (load_events, E + ",note", [GOOD_EVENT + ",x"], 0, "column 6", ["unknown column"]),
     "events empty field": (load_events, E, [GOOD_EVENT, "b,2019-05-16,,report,src"], 2, "title", ["empty"]),
     "events bad date": (load_events, E, ["a,2019-02-30,t,action,src"], 1, "announced_at", []),
     "events time without offset": (load_events, E, [GOOD_EVENT, "b,2019-05-21T20:00,t,report,src"], 2,
@@ -219,7 +219,7 @@ BAD_INPUT = {
     "events bad id": (load_events, E, ["Bad Id,2019-05-15,t,action,src"], 1, "event_id", []),
     "universe missing column": (load_universe, "symbol,name,role,exchange", ["AMBA,Ambarella,supplier,XNAS"], 0,
                                 "benchmark", ["missing column"]),
-    "universe unknown column": (load_universe, U + ",sector", [GOOD_SECURITY + ",tech"], 0, "sector",
+    "universe unknown column": (load_universe, U + ",sector", [GOOD_SECURITY + ",tech"], 0, "column 6",
                                 ["unknown column"]),
     "universe empty field": (load_universe, U, ["AMBA,,supplier,XNAS,^GSPC"], 1, "name", []),
     "universe unknown role": (load_universe, U, [GOOD_SECURITY, "AMBA,Ambarella,customer,XNAS,^GSPC"], 2, "role",

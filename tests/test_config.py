@@ -183,7 +183,7 @@ def test_a_config_file_that_is_not_utf8_or_too_big(tmp_path):
         load_config(bad)
     big = tmp_path / "big.yml"
     big.write_text("title: " + "x" * (2 * 1024 * 1024))
-    with pytest.raises(UserError, match="more than the 1048576 accepted"):
+    with pytest.raises(UserError, match="more than the 1 MiB accepted"):
         load_config(big)
 
 

@@ -16,7 +16,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "analysis"
 
 LAYERS = [
-    ("base", ["analysis.vocab", "analysis.errors", "analysis.atomic", "analysis.fmt", "analysis.paths"]),
+    ("base", ["analysis.vocab", "analysis.errors", "analysis.atomic", "analysis.fmt", "analysis.paths",
+              "analysis.safe_text"]),
     ("data", ["analysis.data"]),
     ("estimation", ["analysis.estimation"]),
     ("inference", ["analysis.inference"]),

@@ -238,6 +238,7 @@ def _fake_run(reports: Path, name: str, started: str) -> None:
     import json
 
     (reports / name).mkdir(parents=True)
+    folders._write_marker(reports / name, name)
     (reports / name / "manifest.json").write_text(json.dumps({"run_id": name, "started": started}))
 
 

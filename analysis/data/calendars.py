@@ -76,7 +76,10 @@ def _as_instant(announced) -> tuple[pd.Timestamp, bool]:
     if isinstance(announced, str):
         from analysis.data.catalog import parse_announced_at
 
-        announced = parse_announced_at(announced)
+        try:
+            announced = parse_announced_at(announced)
+        except ValueError as exc:  # e.g. a year outside the catalog's 1900..2100
+            raise UserError(f"announcement {announced[:40]!r}: {exc}") from None
     ts = pd.Timestamp(announced)
     return (ts, False) if ts.tzinfo is not None else (ts.normalize(), True)
 

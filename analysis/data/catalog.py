@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import warnings
 from datetime import date, datetime
 from pathlib import Path
 
@@ -59,6 +60,16 @@ _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _DATETIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2})?(?P<offset>Z|[+-][0-9]{2}:[0-9]{2})?$")
 
 
+#: The years a catalog date may fall in (a typo such as 9999 would overflow pandas' timestamps).
+YEARS = (1900, 2100)
+
+
+def _check_year(text: str) -> None:
+    """ValueError (without the value) when the YYYY of ``text`` lies outside :data:`YEARS`."""
+    if not YEARS[0] <= int(text[:4]) <= YEARS[1]:
+        raise ValueError(f"the year is outside {YEARS[0]}..{YEARS[1]}")
+
+
 def parse_announced_at(text: str) -> pd.Timestamp:
     """Parse ``YYYY-MM-DD`` (tz-naive midnight: date only) or ``YYYY-MM-DDTHH:MM[:SS]±HH:MM``/``Z``
     (an instant, returned in UTC). A time of day without an offset is ambiguous: ValueError."""
@@ -68,6 +79,7 @@ def parse_announced_at(text: str) -> pd.Timestamp:
         raise ValueError(f"time of day without a UTC offset is ambiguous: '{s}'")
     if not (m or _DATE.match(s)):
         raise ValueError(f"expected YYYY-MM-DD or YYYY-MM-DDTHH:MM+HH:MM, got '{s}'")
+    _check_year(s)
     try:
         if m:
             return pd.Timestamp(datetime.fromisoformat(s)).tz_convert("UTC")
@@ -102,9 +114,9 @@ def _read_rows(path, columns, optional=(), allow_empty: bool = False) -> list[tu
     if not records or not any(c.strip() for c in records[0]):
         raise input_error(path, 0, None, f"no header; expected {','.join(columns)}")
     header = [c.strip() for c in records[0]]
-    for col in header:
-        if col not in columns and col not in optional:
-            raise input_error(path, 0, col, f"unknown column (expected {','.join((*columns, *optional))})")
+    for i, col in enumerate(header, start=1):
+        if col not in columns and col not in optional:  # the name is not echoed: the file may not be a catalog
+            raise input_error(path, 0, f"column {i}", f"unknown column (expected {','.join((*columns, *optional))})")
         if header.count(col) > 1:
             raise input_error(path, 0, col, "column appears twice")
     for col in columns:
@@ -187,7 +199,8 @@ def load_universe(path=DEFAULT_UNIVERSE) -> pd.DataFrame:
     """The security universe: columns UNIVERSE_COLUMNS, in file order.
 
     ``frame.attrs``: ``path`` (the file) and ``rows`` ({symbol: its 1-based row}), so later checks
-    against the price data can name the row.
+    against the price data can name the row; ``benchmark_notes`` ({symbol: note}) when a benchmark
+    trades in another market than its security (each also a warning naming file, row and field).
     """
     rows = _read_rows(path, UNIVERSE_COLUMNS)
     for n, v in rows:
@@ -204,17 +217,56 @@ def load_universe(path=DEFAULT_UNIVERSE) -> pd.DataFrame:
             raise input_error(path, n, "exchange", f"'{v['exchange']}' is not one of {', '.join(EXCHANGES)}")
     _check_unique(path, rows, "symbol")
     frame = pd.DataFrame([v for _, v in rows], columns=list(UNIVERSE_COLUMNS))
+    notes = {}
+    for n, v in rows:
+        note = benchmark_market_note(v["exchange"], v["benchmark"])
+        if note:
+            notes[v["symbol"]] = note
+            warnings.warn(f"{path}: row {n}, field 'benchmark': {note}", stacklevel=2)
     frame.attrs = {"path": str(path), "rows": {v["symbol"]: n for n, v in rows}}
+    if notes:
+        frame.attrs["benchmark_notes"] = notes
     return frame
 
 
+#: The market of each exchange, and of a benchmark by its Yahoo suffix (no suffix: a US index or fund).
+MARKETS = {"XSHE": "mainland China", "XSHG": "mainland China", "XNAS": "US", "XNYS": "US", "XHKG": "Hong Kong"}
+SUFFIX_MARKETS = {".SS": "mainland China", ".SZ": "mainland China", ".HK": "Hong Kong"}
+#: Yahoo index symbols (``^``) whose market is known; another ``^`` index is of unknown market.
+INDEX_MARKETS = {"^HSI": "Hong Kong", "^GSPC": "US", "^IXIC": "US", "^SOX": "US", "^NDX": "US", "^DJI": "US",
+                 "^RUT": "US"}
+
+
+def benchmark_market(symbol: str) -> str | None:
+    """The market a benchmark trades in, from its symbol (``000300.SS``: mainland China; ``^GSPC``,
+    ``QQQ``: US; ``^HSI``: Hong Kong); None when the symbol does not tell (another suffix or index)."""
+    if symbol.startswith("^"):
+        return INDEX_MARKETS.get(symbol)
+    if "." in symbol:
+        return SUFFIX_MARKETS.get("." + symbol.rsplit(".", 1)[1].upper())
+    return "US"
+
+
+def benchmark_market_note(exchange: str, benchmark: str) -> str:
+    """'' when the benchmark trades in the security's market; else a note that says so (its
+    returns are then matched by date across other sessions, holidays and trading hours)."""
+    home, market = MARKETS.get(exchange), benchmark_market(benchmark)
+    if home is None or market is None or market == home:
+        return ""
+    return (f"{benchmark} trades in {market}, the security in {home} ({exchange}): the market model matches their "
+            "returns by date across different sessions, holidays and trading hours")
+
+
 def _select(frame: pd.DataFrame, key: str, wanted, what: str) -> pd.DataFrame:
+    """Rows of ``frame`` whose ``key`` is in ``wanted``; an unknown one is named as given (quoted
+    when it has spaces around it or characters that do not print: 'AMBA ' is not AMBA)."""
     if wanted is None:
         return frame.copy()
     wanted = [wanted] if isinstance(wanted, str) else list(wanted)
     unknown = [w for w in dict.fromkeys(wanted) if w not in set(frame[key])]
     if unknown:
-        raise UserError(f"unknown {what}: {', '.join(unknown)} (known: {', '.join(frame[key])})")
+        shown = [w if isinstance(w, str) and w == w.strip() and w.isprintable() else repr(w) for w in unknown]
+        raise UserError(f"unknown {what}: {', '.join(shown)} (known: {', '.join(frame[key])})")
     return frame[frame[key].isin(wanted)].reset_index(drop=True)
 
 

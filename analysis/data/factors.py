@@ -65,12 +65,11 @@ def _zip_text(data: bytes, where) -> str:
 
 
 def _file_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise input_error(path, None, None, "factor file not found") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read factor file ({exc.strerror})") from None
+    from analysis.data.textfile import read_bytes
+
+    if not path.exists() and not path.is_symlink():
+        raise input_error(path, None, None, "factor file not found")
+    data = read_bytes(path, "factor file", MAX_BYTES)  # a regular file of at most 64 MiB: never /dev/zero
     if data[:4] == b"PK\x03\x04":
         return _zip_text(data, path)
     return data.decode("utf-8", errors="replace")
@@ -190,7 +189,7 @@ class FrenchLibrary:
       retried ``retries`` times, sleeping ``backoff * 2**k`` seconds; after a network failure
       the library does not try again for the next file (fails fast).
     * A download is parsed before it replaces the cache (atomic write): a broken answer never
-      lands in the cache.
+      lands in the cache; a cached file that no longer parses is removed and downloaded again.
     * ``downloader(url) -> bytes`` replaces the HTTP request (tests).
     """
 
@@ -231,10 +230,24 @@ class FrenchLibrary:
         self._offline = reason
         raise _DownloadFailed(reason, network=True)
 
+    @staticmethod
+    def _readable(path: Path, name: str) -> bool:
+        """Does the cached file parse? One that does not (a disk error, a file cut short) is removed,
+        so it is downloaded again instead of breaking every study until it ages out."""
+        try:
+            parse_factors(_zip_text(path.read_bytes(), path), name)
+            return True
+        except (UserError, OSError):
+            try:
+                path.unlink()
+            except OSError:
+                pass
+            return False
+
     def fetch(self, name: str) -> Path:
         """The path of the cached zip of ``name``, downloaded first when missing, stale or refreshed."""
         path = self.path(name)
-        cached = path.is_file()
+        cached = path.is_file() and self._readable(path, name)
         if cached and not self.refresh:
             age_days = (time.time() - path.stat().st_mtime) / 86400.0
             if age_days <= self.max_age_days:

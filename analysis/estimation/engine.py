@@ -144,6 +144,16 @@ def estimation_residuals(store: ReturnStore, ew: "RelativeDays", theta: np.ndarr
 BLOCK = 4096
 
 
+#: Smallest residual s.d. of a usable fit (decimal return per session). Below it the normal-return
+#: model reproduces the security's own returns (a benchmark that is an exact copy of the firm gives
+#: ~1e-23, rounding): its ARs are noise of the arithmetic and its t a division by ~0, so the
+#: firm-event is left out of every test with :data:`REPLICATED_REASON`. Real daily residual s.d.
+#: are 1e-3..1e-1.
+SIGMA_FLOOR = 1e-8
+REPLICATED_REASON = ("the normal-return model reproduces the security's returns (residual s.d. below 1e-8 a session: "
+                     "is the benchmark a copy of the security?)")
+
+
 def run(
     store: ReturnStore,
     sec: np.ndarray,
@@ -246,11 +256,13 @@ def _run_block(store, sec, p0, estimation, windows, min_obs, last_day=None) -> E
     dof = (m - k_eff).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         sigma2 = np.where(dof > 0, ssr / dof, np.nan)
-    ok = fit_ok & (m >= min_obs) & np.isfinite(sigma2) & (sigma2 > 0)
+    replicated = np.isfinite(sigma2) & (sigma2 > 0) & (sigma2 <= SIGMA_FLOOR**2)
+    ok = fit_ok & (m >= min_obs) & np.isfinite(sigma2) & (sigma2 > SIGMA_FLOOR**2)
     reason = np.full(N, "", dtype=object)
     reason[~ok & (m < min_obs)] = [f"{int(v)} estimation returns, fewer than min-obs {min_obs}" for v in m[~ok & (m < min_obs)]]
     other = ~ok & (m >= min_obs)
     reason[other] = "estimation regressors are singular or the residual variance is zero"
+    reason[other & fit_ok & replicated] = REPLICATED_REASON
 
     # --- event period ---------------------------------------------------------------
     lo = min(w[0] for w in windows)

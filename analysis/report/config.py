@@ -131,6 +131,16 @@ def _role(key, v):
     return v
 
 
+def _test(key, v):
+    """A registered test statistic's name (:data:`analysis.inference.registry.REGISTRY`)."""
+    from analysis.inference.battery import REGISTRY
+
+    _text(key, v, _TEST, "a test name such as bmp_kp", 40)
+    if v not in REGISTRY:
+        raise _Bad(key, f"unknown test (choose from {', '.join(REGISTRY)})")
+    return v
+
+
 def _event_id(key, v):
     return _text(key, v, _EVENT_ID, "an event id (snake_case: a-z, 0-9, _)", max_len=100)
 
@@ -189,7 +199,7 @@ PARAMETERS = {
     "symbols": (_list_of(_symbol, 1), "list of ticker symbols"),
     "groups": (_list_of(_role, 1), "list of groups: target, peer, supplier"),
     "event_ids": (_list_of(_event_id, 1), "list of event ids (snake_case)"),
-    "test": (lambda k, v: _text(k, v, _TEST, "a test name such as bmp_kp", 40), "test name such as bmp_kp"),
+    "test": (_test, "test name such as bmp_kp"),
     "factors": (_path, "path of a daily factor file (French format)"),
 }
 
@@ -244,7 +254,7 @@ HEADLINE = {
     "name": (lambda k, v: _text(k, v, what="a name", max_len=100), "", "string, at most 100 characters "
              "(empty: the name in data/universe.csv)"),
     "window": (_window, "-1:1", "window START:END, within +-5000"),
-    "test": (lambda k, v: _text(k, v, _TEST, "a test name such as bmp_kp", 40), "bmp_kp", "test name"),
+    "test": (_test, "bmp_kp", "test name (a registered test: portfolio, bmp_kp, ...)"),
 }
 NOTEBOOK = {
     "name": (lambda k, v: _text(k, v, _SLUG, "a name of letters, digits, '_' and '-'", 60), None,
@@ -290,19 +300,19 @@ def _read_yaml(path: Path):
     """``yaml.safe_load`` of the file: plain data only (no Python tags); one-line errors."""
     import yaml
 
+    from analysis.data.textfile import read_bytes
+
+    if not path.exists() and not path.is_symlink():
+        raise UserError(f"pipeline configuration {path} not found")
+    data = read_bytes(path, "a configuration", MAX_CONFIG_BYTES)  # a regular file: never /dev/zero
     try:
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise UserError(f"{path}: {size} bytes, more than the {MAX_CONFIG_BYTES} accepted for a configuration")
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"pipeline configuration {path} not found") from None
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise UserError(f"{path}: not UTF-8 text") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
     try:
         return yaml.safe_load(text)
+    except RecursionError:
+        raise UserError(f"{path}: not a readable YAML file (nested too deeply)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -375,6 +385,21 @@ def _build(path: Path, raw) -> Config:
         workers=value["workers"], reuse=value["reuse"], timeout=value["timeout"], headline=headline,
         parameters=value["parameters"], notebooks=tuple(specs), keep=value["keep"],
     )
+
+
+def check_symbols(cfg: Config, known) -> None:
+    """UserError naming the file and key when ``headline.symbol``, or a ``headline_symbols`` /
+    ``symbols`` notebook parameter, names a symbol outside the universe ``known`` (its firm would
+    have no row: the headline and the robustness tables would be empty without saying why)."""
+    known = set(known)
+    found = [("headline.symbol", cfg.headline.get("symbol"))]
+    for where, params in [("parameters", cfg.parameters)] + [(f"notebooks[{i}].parameters", nb.parameters)
+                                                             for i, nb in enumerate(cfg.notebooks)]:
+        for name in ("headline_symbols", "symbols"):
+            found += [(f"{where}.{name}[{j}]", s) for j, s in enumerate(params.get(name) or [])]
+    for key, symbol in found:
+        if symbol is not None and symbol not in known:
+            raise UserError(f"{cfg.path}: '{key}': {symbol} is not in the universe (data/universe.csv)")
 
 
 def apply_overrides(cfg: Config, prices=None, events=None, reports_dir=None, refresh: bool = False,

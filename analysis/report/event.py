@@ -178,8 +178,8 @@ def show_event(res, event_id: str):
     rows += [(group_label(g), ", ".join(fmt.short_name(m["name"]) for m in members))
              for g, members in info["groups"].items()]
     rows += [(f"Day 0 ({exchange_label(k)})", v) for k, v in info["day0"].items()]
-    return pd.DataFrame(rows, columns=["", "value"]).style.hide(axis="index").set_properties(
-        **{"text-align": "left", "white-space": "pre-wrap"})
+    return escaped(pd.DataFrame(rows, columns=["", "value"]).style.hide(axis="index").set_properties(
+        **{"text-align": "left", "white-space": "pre-wrap"}))
 
 
 # --------------------------------------------------------------------------- tables
@@ -254,14 +254,23 @@ def firm_table(res, event_id: str | None = None, windows=None) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def escaped(st):
+    """A Styler whose cells and column labels are HTML-escaped (names, titles and sources come
+    from the user's files and reach the notebooks' HTML copies)."""
+    return st.format(escape="html").format_index(escape="html", axis=1)
+
+
 def _styled(frame: pd.DataFrame, caption: str | None = None):
-    """A table of formatted text for the notebook: no index column, left-aligned text."""
-    st = frame.style.hide(axis="index").set_properties(**{"text-align": "right"})
+    """A table of formatted text for the notebook: no index column, left-aligned text; every
+    cell, column label and the caption HTML-escaped."""
+    from analysis.safe_text import html_text
+
+    st = escaped(frame.style.hide(axis="index").set_properties(**{"text-align": "right"}))
     text_cols = [c for c in frame.columns if frame[c].map(lambda x: isinstance(x, str) and not _numberish(x)).any()]
     if text_cols:
         st = st.set_properties(subset=text_cols, **{"text-align": "left"})
     if caption:
-        st = st.set_caption(caption).set_table_styles(
+        st = st.set_caption(html_text(caption)).set_table_styles(
             [{"selector": "caption", "props": "caption-side: bottom; text-align: left; font-size: 0.85em"}])
     return st
 

@@ -373,6 +373,12 @@ def _export_html(executed: Path, html: Path, exporter=None) -> None:
     os.replace(tmp, html)
 
 
+def literal_path(path) -> str:
+    """``path`` for papermill, which formats its paths as templates (``str.format`` with the
+    parameters): braces doubled, so a folder named ``{x}`` is a folder, not a placeholder."""
+    return str(path).replace("{", "{{").replace("}", "}}")
+
+
 def execute(job: Job, timeout: int, km=None, kc=None, exporter=None) -> Job:
     """Run one notebook with papermill, on the kernel of ``km`` when given (a :class:`Worker`'s,
     left running, through its client ``kc`` when given), else on a kernel of its own; a failure
@@ -386,7 +392,7 @@ def execute(job: Job, timeout: int, km=None, kc=None, exporter=None) -> Job:
               {"kernel_manager_class": _kernel_manager_class(job.kernel_log, job.notebook.parent)})
     try:
         pm.execute_notebook(
-            str(job.notebook), str(job.executed), parameters=job.parameters,
+            literal_path(job.notebook), literal_path(job.executed), parameters=job.parameters,
             progress_bar=False, request_save_on_cell_execute=False, start_timeout=180,
             execution_timeout=timeout, **kernel,
         )
@@ -433,19 +439,31 @@ def describe_error(job: Job) -> str:
 def _declared_parameters(path: Path) -> dict:
     import papermill as pm
 
-    return pm.inspect_notebook(str(path))
+    return pm.inspect_notebook(literal_path(path))
 
 
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", str(text))[:80]
 
 
+def check_top_parameters(cfg: Config, declared_by: dict) -> None:
+    """UserError for a top-level ``parameters`` entry that no notebook of the run declares (a typo
+    such as ``placebo_draw`` would otherwise be dropped silently)."""
+    known = set().union(*map(set, declared_by.values())) if declared_by else set()
+    unknown = sorted(set(cfg.parameters) - known)
+    if unknown:
+        raise UserError(f"{cfg.path}: 'parameters.{unknown[0]}': no notebook of the run declares this parameter "
+                        f"(theirs: {', '.join(sorted(known))})")
+
+
 def build_jobs(cfg: Config, run_dir: Path, event_ids: list[str], snapshot: Path | None) -> list[Job]:
     """One job per (per-event notebook, event) and one per other notebook, with their parameters
     and files in ``run_dir``; UserError when the configuration passes an undeclared parameter."""
     jobs = []
+    declared_by = {spec.name: _declared_parameters(spec.path) for spec in cfg.notebooks}
+    check_top_parameters(cfg, declared_by)
     for spec in cfg.notebooks:
-        declared = _declared_parameters(spec.path)
+        declared = declared_by[spec.name]
         unknown = sorted(set(spec.parameters) - set(declared))
         if unknown:
             raise UserError(f"{cfg.path}: notebook '{spec.name}' ({spec.path}) has no parameter '{unknown[0]}' "

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -31,16 +30,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from analysis.errors import UserError
-from analysis.report.folders import TMP_PREFIX, RemoveOnSignal, make_run_dir, prune_runs, remove_stale_temp
+from analysis.safe_text import terminal_text
+from analysis.report.folders import (TMP_PREFIX, WRITTEN_BY, RemoveOnSignal, is_run_id, make_run_dir, prune_runs,
+                                     remove_stale_temp)
 from analysis.report import provenance as prov
-from analysis.report.config import apply_overrides, load_config
+from analysis.report.config import apply_overrides, check_symbols, load_config
 from analysis.report.jobs import Workers, build_jobs, describe_error
 from analysis.report.price_inputs import load_prices, resolve_factors
-from analysis.report.reuse import fingerprint, previous_jobs, reuse
+from analysis.report.reuse import fingerprint, job_files, previous_jobs, reuse
 from analysis.report.study_set import day0_lines, write_study
-
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-
 
 def default_run_id(now: datetime | None = None) -> str:
     """UTC timestamp such as ``20261122T031500Z``."""
@@ -48,7 +46,8 @@ def default_run_id(now: datetime | None = None) -> str:
 
 
 class _Log:
-    """Progress lines on stdout, errors on stderr; both kept for run.log."""
+    """Progress lines on stdout, errors on stderr; both kept for run.log; all without terminal
+    control characters (a notebook's error may quote a title)."""
 
     def __init__(self):
         self.lines: list[str] = []
@@ -56,11 +55,13 @@ class _Log:
 
     def __call__(self, text: str) -> None:
         with self.lock:
+            text = terminal_text(text)
             self.lines.append(text)
             print(text, file=sys.stdout, flush=True)
 
     def error(self, text: str) -> None:
         with self.lock:
+            text = terminal_text(text)
             self.lines.append(text)
             print(text, file=sys.stderr, flush=True)
 
@@ -101,6 +102,13 @@ def _import_modules(names) -> None:
 # --------------------------------------------------------------------------- latest
 
 
+def check_latest(reports_dir: Path) -> None:
+    """Before a run starts: ``reports_dir/latest`` must be absent or a symlink (the pipeline's)."""
+    latest = reports_dir / "latest"
+    if latest.exists() and not latest.is_symlink():
+        raise UserError(f"{latest} exists and is not a symlink; move it away so the pipeline can manage it")
+
+
 def switch_latest(reports_dir: Path, run_id: str) -> Path:
     """Point ``reports_dir/latest`` at ``run_id`` atomically (temp symlink, then os.replace)."""
     latest = reports_dir / "latest"
@@ -127,16 +135,18 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
                           refresh=refresh, factors=factors)
     chosen = bool(run_id)
     run_id = run_id or default_run_id(started)
-    if not _RUN_ID.match(run_id) or run_id == "latest":
-        raise UserError(f"bad run id '{run_id}': letters, digits, '.', '_' and '-' only (and not 'latest')")
+    if not is_run_id(run_id):
+        raise UserError(f"bad run id {run_id!r}: letters, digits, '.', '_' and '-' only (and not 'latest')")
     reports = cfg.reports_dir
     run_dir = reports / run_id
     if chosen and run_dir.exists():
         raise UserError(f"run folder {run_dir} already exists: pass another --run-id")
+    check_latest(reports)
 
     from analysis.data import catalog
 
     catalog_events = catalog.load_events()
+    check_symbols(cfg, catalog.load_universe()["symbol"])
     if events:  # typed on the command line: check now, before anything runs
         catalog.select_events(catalog_events, list(events))
     known = list(catalog_events["event_id"])
@@ -249,10 +259,10 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
         ok = not failed and pdf_ok
         total = time.monotonic() - t_start
         manifest = {
-            "run_id": run_id, "status": "ok" if ok else "failed", "started": started.isoformat(),
+            "written_by": WRITTEN_BY, "run_id": run_id, "status": "ok" if ok else "failed", "started": started.isoformat(),
             "seconds": round(total, 2), "notebooks_seconds": round(notebooks_seconds, 2), "config": str(cfg.path),
             "prices": str(cfg.prices) if cfg.prices else "yahoo", "events": event_ids, "pdf_pages": pages,
-            "pdf_error": pdf_error, "jobs": [j.record(run_dir) for j in jobs],
+            "pdf_error": pdf_error, "jobs": [j.record(run_dir) | {"files": job_files(j, run_dir)} for j in jobs],
             "failures": [describe_error(j) for j in failed],
         }
         prov_path = run_dir / "provenance.json"

@@ -41,18 +41,21 @@ def sha256_file(path) -> str:
 
 
 def display_path(path) -> str:
-    """A path as the PDF shows it: relative to the project (``data/events.csv``,
-    ``../shared/prices``), never the machine's absolute path."""
+    """A path as the PDF shows it, never the machine's absolute path: relative to the project
+    (``data/events.csv``), or beside it (``../shared/prices``); anywhere else only its own name
+    (``prices``: ``/home/<user>/...`` stays on the machine)."""
     import os
 
     p = Path(path).expanduser()
-    if not p.is_absolute():
-        return p.as_posix()
     p = Path(os.path.abspath(p))  # '..' folded, symlinks kept: the folder as the user named it
     try:
         return p.relative_to(REPO).as_posix()
     except ValueError:
-        return Path(os.path.relpath(p, REPO)).as_posix()
+        pass
+    try:
+        return (Path("..") / p.relative_to(REPO.parent)).as_posix()
+    except ValueError:
+        return p.name or "/"
 
 
 def display_text(text: str, *paths) -> str:

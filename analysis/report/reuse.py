@@ -30,31 +30,78 @@ def fingerprint(job: Job, price_rows: list[dict], factors: Path | None, code_fp:
     return prov.sha256_text(json.dumps(payload, sort_keys=True, default=str))
 
 
+def job_files(job: Job, run_dir: Path) -> dict[str, str]:
+    """{path relative to ``run_dir``: SHA-256} of every file a job left (its output folder, the
+    executed notebook, the HTML copy); the manifest keeps it so a later run reuses only files
+    that are still exactly these."""
+    files = [p for p in sorted(job.output_dir.rglob("*")) if p.is_file() and not p.is_symlink()] \
+        if job.output_dir.is_dir() else []
+    files += [p for p in (job.executed, job.html) if p.is_file() and not p.is_symlink()]
+    out = {}
+    for p in files:
+        try:
+            out[p.relative_to(run_dir).as_posix()] = prov.sha256_file(p)
+        except (ValueError, OSError):
+            continue
+    return out
+
+
+def _inside(folder: Path, rel) -> Path | None:
+    """``folder / rel`` when ``rel`` is a relative path that stays inside ``folder`` (no absolute
+    path, no '..', no symlink out), else None."""
+    if not isinstance(rel, str) or not rel or Path(rel).is_absolute() or ".." in Path(rel).parts:
+        return None
+    path = folder / rel
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except (OSError, ValueError):
+        return None
+    return path
+
+
 def previous_jobs(reports_dir: Path) -> tuple[str | None, Path | None, dict]:
     """The run ``reports_dir/latest`` points to: (run id, folder, its good jobs by slug)."""
     latest = reports_dir / "latest"
     try:
         target = latest.resolve(strict=True)
         manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None, None, {}
-    jobs = {j["slug"]: j for j in manifest.get("jobs", []) if j.get("status") in ("ok", "reused")}
+    if not isinstance(manifest, dict) or target.parent != reports_dir.resolve():
+        return None, None, {}  # only a run of this reports folder is ever read from
+    jobs = {j["slug"]: j for j in manifest.get("jobs", []) if isinstance(j, dict) and "slug" in j
+            and j.get("status") in ("ok", "reused")}
     return manifest.get("run_id"), target, jobs
 
 
 def reuse(job: Job, prev_id: str, prev_dir: Path, prev: dict) -> bool:
-    """Copy a previous run's outputs of an unchanged job; False if anything is missing."""
+    """Copy a previous run's outputs of an unchanged job; False (the job runs again) unless every
+    file its manifest lists is inside the previous run's folder and still has the SHA-256 the
+    manifest recorded, and its output folder holds no file the manifest does not list."""
     try:
-        src_out = prev_dir / prev["output_dir"]
-        src_nb = prev_dir / prev["executed"]
-        src_html = prev_dir / prev["html"]
-        if not (src_out.is_dir() and src_nb.is_file() and src_html.is_file()):
+        src_out, src_nb, src_html = (_inside(prev_dir, prev.get(k)) for k in ("output_dir", "executed", "html"))
+        listed = prev.get("files")
+        if None in (src_out, src_nb, src_html) or not isinstance(listed, dict) \
+                or not (src_out.is_dir() and src_nb.is_file() and src_html.is_file()):
             return False
-        shutil.copytree(src_out, job.output_dir, dirs_exist_ok=True)
-        job.executed.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src_nb, job.executed)
-        shutil.copy2(src_html, job.html)
-    except (OSError, KeyError, shutil.Error):
+        copies = []
+        for rel, digest in listed.items():
+            src = _inside(prev_dir, rel)
+            if src is None or not src.is_file() or src.is_symlink() or prov.sha256_file(src) != digest:
+                return False
+            if src == src_nb or src == src_html:
+                copies.append((src, job.executed if src == src_nb else job.html))
+            elif src_out in src.parents:
+                copies.append((src, job.output_dir / src.relative_to(src_out)))
+            else:
+                return False
+        present = {p for p in src_out.rglob("*") if p.is_file()}
+        if present != {s for s, d in copies if s not in (src_nb, src_html)} or {src_nb, src_html} - {s for s, _ in copies}:
+            return False  # a file deleted, added or unlisted
+        for src, dst in copies:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+    except (OSError, KeyError, shutil.Error, AttributeError, TypeError):
         shutil.rmtree(job.output_dir, ignore_errors=True)
         return False
     job.status = "reused"

@@ -156,6 +156,15 @@ def pooled_table(frame: pd.DataFrame, by: str, title: str, window: str, test: st
                       "has an unadjusted p < 0.10.", lines=lines[1:])
 
 
+def computed_with(moved: pd.DataFrame | None, window: str, test: str) -> tuple[str, str]:
+    """The window and test the comparison notebook computed its tables with (the ``window`` and
+    ``test`` columns of its saved table), so every caption names the rows' own window and test;
+    the headline's when the table does not say."""
+    if moved is not None and len(moved) and {"window", "test"} <= set(moved.columns):
+        return str(moved["window"].iloc[0]), str(moved["test"].iloc[0])
+    return window, test
+
+
 def build(inputs: ReportInputs) -> dict:
     """Status, figures and tables of the comparison notebook (or its error)."""
     out = inputs.compare
@@ -163,7 +172,7 @@ def build(inputs: ReportInputs) -> dict:
     if out.error is not None:
         section["error"] = out.error
         return section
-    window, test = inputs.headline.window, inputs.headline.test
+    window, test = computed_with(out.moved, inputs.headline.window, inputs.headline.test)
     section["heatmap"] = out.figures.get(artifacts.HEATMAP.name)
     section["groups_figure"] = out.figures.get(artifacts.GROUPS_BY_EVENT.name)
     section["timeline_figure"] = out.figures.get(artifacts.REACTION_TIMELINE.name)
