@@ -31,11 +31,17 @@ ALL = "all"
 #: firms as named / peer (other Chinese firms: roles target and peer) / supplier (role
 #: supplier), each not named; an event it does not describe keeps the universe roles.
 NAMED = "named"
+#: With supply links (``data/supply_links.csv``), an event's ``supplier`` group holds the US
+#: suppliers linked to a firm it named (listed, or unlisted as Huawei in
+#: ``data/event_customers.csv``); the other US suppliers form SUPPLIER_OTHER (reported, never
+#: in the primary family).
+SUPPLIER_OTHER = "supplier_other"
 GROUPS: dict[str, Group] = {g.name: g for g in (
     Group(NAMED, "Named firms", "named firms", "tab:purple"),
     Group("target", "Targets", "targets", "tab:red"),
     Group("peer", "Peers", "peers", "tab:grey"),
     Group("supplier", "US suppliers", "US suppliers", "tab:blue"),
+    Group(SUPPLIER_OTHER, "Other US suppliers", "US suppliers with no link to a named firm", "tab:cyan"),
     Group(ALL, "All firms", "firms", "black"),
 )}
 #: Group order in tables, files and figures.
