@@ -32,6 +32,7 @@ from analysis.inference.battery import run_battery
 from analysis.inference.cells import Cells, build_cells
 from analysis.inference.portfolio import firm_sq_p
 from analysis.results import EventStudyResults
+from analysis.inference import exposure as exposure_mod
 from analysis.inference import flags as flags_mod
 from analysis.vocab import (ALL, DEFAULT_CALIBRATION_DRAWS, DEFAULT_ESTIMATION, DEFAULT_EXCLUDE_DAYS, DEFAULT_MIN_OBS, DEFAULT_MODEL,
                             DEFAULT_WINDOWS, GROUP_ORDER, HEADLINE_TEST, MAX_RELATIVE_DAY, NAMED, PRIMARY_WINDOW, SUPPLIER_OTHER,
@@ -444,8 +445,9 @@ class EventStudy:
         frames_out = tables.assemble(self, panel, out, skipped, tests, limit_notes, limits.day_states_frame(panel, out),
                                      volume_daily, volume_tests, row_flags=row_flags, extended=extended)
         sensitivity = self.sensitivity(frames, errors) if len(panel.frame) else tables.empty_sensitivity()
+        exposure_fit = exposure_mod.study_fit(self, frames_out["car"])
         return EventStudyResults(study=self, panel=panel, engine_result=out, frames=frames, sensitivity=sensitivity,
-                                 **frames_out)
+                                 exposure_fit=exposure_fit, **frames_out)
 
     def fit_tests(self, names=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """The CARs and group tests alone, as a robustness run under another model needs them:
