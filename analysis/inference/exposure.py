@@ -160,10 +160,11 @@ def fit_frame(car: pd.DataFrame, customers: dict[str, set[str]], exposure: pd.Da
     rows = []
     if car is None or not len(car) or "group" not in car:
         return pd.DataFrame(columns=EXPOSURE_FIT_COLUMNS)
-    c = car[car["group"] == GROUP]
-    if "window_kind" in c:
-        c = c[c["window_kind"] == "requested"]
-    c = c[np.isfinite(c["car"].astype(float))]
+    keep = car["group"].to_numpy() == GROUP
+    if "window_kind" in car.columns:
+        keep &= car["window_kind"].to_numpy() == "requested"
+    c = car.loc[keep, ["event_id", "symbol", "window", "car"]]
+    c = c[np.isfinite(c["car"].to_numpy(dtype=float))]
     windows = list(dict.fromkeys(car["window"]))
     events = list(dict.fromkeys(car["event_id"]))
     for level in (MAIN_CONFIDENCE, SENSITIVITY_CONFIDENCE):
@@ -172,11 +173,12 @@ def fit_frame(car: pd.DataFrame, customers: dict[str, set[str]], exposure: pd.Da
         tag = ",".join(level)
         for w in windows:
             dw = d[d["window"] == w]
+            parts = dict(tuple(dw.groupby("event_id", sort=False)))
             for e in events:
-                de = dw[dw["event_id"] == e]
-                if len(de) < MIN_FIRMS:
+                de = parts.get(e)
+                if de is None or len(de) < MIN_FIRMS:
                     continue
-                r = ols_hc3(de["exposure"], de["car"])
+                r = ols_hc3(de["exposure"].to_numpy(), de["car"].to_numpy(dtype=float))
                 rows.append({"event_id": e, "window": w, "n_firms": r["n"], "n_events": 1, "slope": r["slope"],
                              "se": r["se"], "ci_low": r["ci_low"], "ci_high": r["ci_high"], "p_value": r["p_value"],
                              "method": METHOD_OLS, "r2": r["r2"], "confidence": tag})

@@ -17,7 +17,7 @@ import pandas as pd
 from analysis import fmt
 from analysis.report import artifacts
 from analysis.report import answer as answer_mod
-from analysis.report import summary_text
+from analysis.report import exposure_text, summary_text
 from analysis.report.context import ReportInputs
 from analysis.vocab import PRIMARY_TEST, PRIMARY_WINDOW
 
@@ -178,6 +178,10 @@ def build(inputs: ReportInputs) -> dict:
     notes = cautions(inputs, rows)
     rows = rows.assign(caution=[notes.get((e, g), "") for e, g in zip(rows["event_id"], rows["group"])])
     out["questions"] = summary_text.question_paragraphs(rows, members(inputs))
+    exposure = exposure_text.supplier_exposure_sentence(study_table(inputs, artifacts.STUDY_EXPOSURE_FIT))
+    for q in out["questions"] if exposure else ():  # issue 19: the slope on exposure, beside the supplier answer
+        if "supplier" in q["question"]:
+            q["text"] = f"{q['text']} {exposure}"
     out["n_primary"] = str(len(rows))
     out["n_significant"] = str(int(rows["significant"].sum()))
     return out

@@ -10,7 +10,7 @@ import pandas as pd
 from analysis import fmt
 from analysis.inference.battery import describe
 from analysis.report.context import EventOutputs, ReportInputs
-from analysis.report.event import OVERSIZED_RULE, oversized, test_stars
+from analysis.report.event import OVERSIZED_RULE, oversized, supplier_moves_line, test_stars
 from analysis.report.sections.common import Notes, sup, test_order, window_order
 from analysis.report.typst_tables import cell, table
 from analysis.vocab import GROUP_ORDER, exchange_label, group_color, group_label
@@ -315,7 +315,9 @@ GROUP_DEFINITIONS = {
     "named": "the firms this event named",
     "target": "the study's Chinese target firms (universe role; no list of who this event named)",
     "peer": "the other Chinese firms of the study, not named by this event",
-    "supplier": "US chip and storage makers that sell to the Chinese firms, not named",
+    "supplier": "US suppliers of the firms this event named (data/supply_links.csv; for an event without recorded "
+                "links, every US supplier of the study), not named",
+    "supplier_other": "US suppliers of the study with no recorded link to a firm this event named",
     "all": "every firm above",
 }
 
@@ -369,6 +371,8 @@ def event_section(event: EventOutputs, titles: dict | None = None, firm_names: d
     section["groups"] = group_lines(meta)
     section["figure"] = event.figure
     section["price_figure"] = event.price_figure
+    section["exposure_figure"] = event.exposure_figure
+    section["supplier_moves"] = supplier_moves_line(event.firms)
     section["firm_table"] = firm_table_spec(event.firms, windows, f"{name}: CAR by firm and window", titles)
     section["test_table"] = test_table_spec(event.tests, windows, f"{name}: group tests")
     section["volume_table"] = volume_table_spec(event.volume, windows, f"{name}: abnormal trading volume")
