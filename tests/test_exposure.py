@@ -253,3 +253,46 @@ def test_full_catalog_groups_merger_skips_and_exposure_fit(full_catalog):
     pooled = fit[(fit["event_id"] == "pooled") & (fit["confidence"] == "high,medium")]
     assert len(pooled) and (pooled["n_events"] >= 2).all()
     assert fit.loc[fit["event_id"] == "huawei_entity_list_2019", "n_firms"].min() >= 5
+
+
+# ----------------------------------------------------------------------------- the report's words
+
+def test_largest_supplier_moves_read_p_history_when_present_else_sq_p():
+    from analysis.report.event import supplier_moves, supplier_moves_line
+
+    firms = pd.DataFrame({"symbol": ["AMBA", "QRVO", "INTC", "002415.SZ", "LITE"],
+                          "name": ["Ambarella", "Qorvo", "Intel", "Hangzhou Hikvision", "Lumentum"],
+                          "group": ["supplier_other", "supplier", "supplier", "named", "supplier"],
+                          "window": "0:1", "car": [-0.069, -0.136, -0.019, -0.30, 0.02],
+                          "sq_p": [0.035, 0.009, 0.22, 0.01, 0.5]})
+    m = supplier_moves(firms, "0:1", k=2)
+    assert list(m["symbol"]) == ["QRVO", "AMBA"] and list(m["p_kind"]) == ["sq_p", "sq_p"]
+    line = supplier_moves_line(firms, "0:1")
+    assert "Qorvo −13.6% (sample-quantile p 0.009)" in line
+    assert "Ambarella −6.9% (sample-quantile p 0.035; no recorded link to a named firm)" in line
+    assert "Hikvision" not in line
+    m = supplier_moves(firms.assign(p_history=[0.04, 0.02, 0.3, 0.01, 0.6]), "0:1", k=1)
+    assert m.iloc[0]["p_kind"] == "p_history" and m.iloc[0]["p_tail"] == 0.02
+
+
+def test_exposure_sentence_states_the_slope_per_ten_points_with_its_interval():
+    from analysis.report.exposure_text import supplier_exposure_sentence
+
+    fit = pd.DataFrame([
+        {"event_id": "huawei_entity_list_2019", "window": "0:1", "n_firms": 7, "n_events": 1, "slope": -0.0074,
+         "se": 0.0015, "ci_low": -0.0112, "ci_high": -0.0037, "p_value": 0.004, "method": "m", "r2": 0.9,
+         "confidence": "high,medium"},
+        {"event_id": "pooled", "window": "0:1", "n_firms": 72, "n_events": 12, "slope": 0.0010, "se": 0.001,
+         "ci_low": -0.0012, "ci_high": 0.0032, "p_value": 0.4, "method": "m", "r2": 0.1,
+         "confidence": "high,medium"}])
+    text = supplier_exposure_sentence(fit)
+    assert "per 10 points of revenue sold to Huawei, suppliers lost 7.4% more (95% CI 3.7% to 11.2%)" in text
+    assert "suppliers gained 1.0% more (95% CI −1.2% to 3.2%)" in text and "wild cluster bootstrap p 0.400" in text
+    assert supplier_exposure_sentence(None) == ""
+
+
+def test_named_text_names_an_unlisted_firm():
+    from analysis.report.sections.events import named_text
+
+    text = named_text({"named": [], "named_unlisted": ["Huawei"], "described": True, "named_source": ["84 FR 22961"]})
+    assert text.startswith("Named: Huawei (not a listed firm of the study")

@@ -162,8 +162,12 @@ def event_groups(res, event_id: str) -> dict:
         carried = [names.get(s, s) for s in hit["symbol"] if s in kept]
         named = [names.get(s, s) + (f" ({CARRIED_OVER_WORDS})" if s in kept else "") for s in hit["symbol"]]
         source = list(dict.fromkeys(fmt.public_source(x) for x in (hit if len(hit) else e)["source"]))
-    return {"named": named, "named_source": source, "described": described, "groups": groups,
-            "carried_over": carried}
+    ec = getattr(res.study, "event_customers", None)  # unlisted firms the event named (Huawei; issue 19)
+    unlisted = list(ec.loc[ec["event_id"] == event_id, "customer"]) if isinstance(ec, pd.DataFrame) and len(ec) else []
+    if unlisted and not named:
+        source = list(dict.fromkeys(fmt.public_source(x) for x in ec.loc[ec["event_id"] == event_id, "source"]))
+    return {"named": named, "named_source": source, "described": described or bool(unlisted), "groups": groups,
+            "carried_over": carried, "named_unlisted": unlisted}
 
 
 def show_event(res, event_id: str):

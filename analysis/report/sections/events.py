@@ -325,9 +325,11 @@ GROUP_DEFINITIONS = {
 def named_text(meta: dict) -> str:
     """Who the event named, by name, and what says so (data/event_firms.csv)."""
     named = meta.get("named") or []
+    unlisted = [f"{c} (not a listed firm of the study; its US suppliers form the supplier group)"
+                for c in meta.get("named_unlisted") or []]
     source = "; ".join(meta.get("named_source") or [])
-    if named:
-        who = fmt.and_list(named)
+    if named or unlisted:
+        who = fmt.and_list(named + unlisted)
     elif meta.get("described"):
         who = "none of the studied firms"
     else:
