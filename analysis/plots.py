@@ -470,6 +470,7 @@ def plot_exposure_fit(points: pd.DataFrame, slope: float, ax=None, title: str | 
         grid = np.linspace(0, max(x.max(), 1.0) * 1.05, 50)
         ax.plot(grid, y.mean() + 100 * slope * (grid - x.mean()), color="black", lw=1, label="OLS fit")
     ax.axhline(0, color="grey", lw=0.6)
+    ax.set_xlim(left=min(0.0, float(x.min()) if len(x) else 0.0) - 2, right=(float(x.max()) if len(x) else 10.0) * 1.25 + 2)
     ax.set_xlabel("Revenue sold to the named firms, % of total")
     ax.set_ylabel(f"CAR{fmt.window_label(window)} %")
     if title:

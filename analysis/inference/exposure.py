@@ -96,20 +96,24 @@ def pooled_fe(cluster, x, y, draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> dic
     (module docstring). ``cluster``: the event of each row. Clusters with fewer than 2 rows
     are dropped (their fixed effect absorbs them). Returns slope, se, ci_low, ci_high,
     p_value, r2 (within), n, g (clusters used), draws (sign vectors used)."""
-    frame = pd.DataFrame({"c": np.asarray(cluster), "x": np.asarray(x, dtype=float), "y": np.asarray(y, dtype=float)})
-    frame = frame[frame.groupby("c")["c"].transform("size") >= 2]
-    out = {"n": len(frame), "g": int(frame["c"].nunique()), "slope": np.nan, "se": np.nan, "ci_low": np.nan,
+    codes, _ = pd.factorize(np.asarray(cluster, dtype=object))
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    size = np.bincount(codes)
+    keep = size[codes] >= 2
+    codes, _ = pd.factorize(codes[keep])
+    x, y = x[keep], y[keep]
+    g = int(codes.max()) + 1 if len(codes) else 0
+    out = {"n": int(keep.sum()), "g": g, "slope": np.nan, "se": np.nan, "ci_low": np.nan,
            "ci_high": np.nan, "p_value": np.nan, "r2": np.nan, "draws": 0}
-    g = out["g"]
     if g < 2:
         return out
-    codes, _ = pd.factorize(frame["c"])
-    xt = frame["x"].to_numpy() - frame.groupby("c")["x"].transform("mean").to_numpy()
-    yt = frame["y"].to_numpy() - frame.groupby("c")["y"].transform("mean").to_numpy()
+    size = np.bincount(codes, minlength=g)
+    xt = x - (np.bincount(codes, weights=x, minlength=g) / size)[codes]
+    yt = y - (np.bincount(codes, weights=y, minlength=g) / size)[codes]
     sxx = float(xt @ xt)
     if sxx <= 0:
         return out
-    n = len(frame)
+    n = len(x)
     b = float(xt @ yt) / sxx
     u = yt - b * xt
     k = g + 1
@@ -163,8 +167,9 @@ def fit_frame(car: pd.DataFrame, customers: dict[str, set[str]], exposure: pd.Da
     keep = car["group"].to_numpy() == GROUP
     if "window_kind" in car.columns:
         keep &= car["window_kind"].to_numpy() == "requested"
-    c = car.loc[keep, ["event_id", "symbol", "window", "car"]]
-    c = c[np.isfinite(c["car"].to_numpy(dtype=float))]
+    c = pd.DataFrame({k: car[k].to_numpy(dtype=object)[keep] for k in ("event_id", "symbol", "window")})
+    c["car"] = car["car"].to_numpy(dtype=float)[keep]
+    c = c[np.isfinite(c["car"].to_numpy())]
     windows = list(dict.fromkeys(car["window"]))
     events = list(dict.fromkeys(car["event_id"]))
     for level in (MAIN_CONFIDENCE, SENSITIVITY_CONFIDENCE):
