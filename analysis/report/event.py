@@ -178,7 +178,8 @@ def show_event(res, event_id: str):
     info = event_info(res, event_id)
     rows = [("Event", info["short_title"]), ("Kind", info["kind"]), ("Announced", info["announced_at"]),
             ("What happened", info["title"]), ("Source", info["source"]),
-            ("Named", ", ".join(info["named"]) or "none of the studied firms")]
+            ("Named", ", ".join(info["named"] + [f"{c} (unlisted)" for c in info.get("named_unlisted", [])])
+             or "none of the studied firms")]
     rows += [(group_label(g), ", ".join(fmt.short_name(m["name"]) for m in members))
              for g, members in info["groups"].items()]
     rows += [(f"Day 0 ({exchange_label(k)})", v) for k, v in info["day0"].items()]
