@@ -178,7 +178,11 @@ def test_supply_link_errors_name_file_row_and_field(tmp_path, text, row, field):
 
 
 def test_supply_links_accept_listed_and_unlisted_customers(tmp_path):
-    from analysis.data.supply import event_customers, linked_suppliers, load_supply_links
+    from analysis.data.supply import (
+        event_customers,
+        linked_suppliers,
+        load_supply_links,
+    )
 
     path = _write(tmp_path, "links.csv", "supplier,customer,source\nQRVO,Huawei,s\nAMBA,002415.SZ,s\n")
     links = load_supply_links(path, symbols=["QRVO", "AMBA", "002415.SZ"], customers={"Huawei"})

@@ -24,7 +24,13 @@ from datetime import date
 
 import pandas as pd
 
-from analysis.data.catalog import (_EVENT_ID, _check_known, _check_unique_pair, _read_rows, _symbol_problem)
+from analysis.data.catalog import (
+    _EVENT_ID,
+    _check_known,
+    _check_unique_pair,
+    _read_rows,
+    _symbol_problem,
+)
 from analysis.errors import input_error
 from analysis.paths import DATA
 
