@@ -300,3 +300,33 @@ def test_named_text_names_an_unlisted_firm():
 
     text = named_text({"named": [], "named_unlisted": ["Huawei"], "described": True, "named_source": ["84 FR 22961"]})
     assert text.startswith("Named: Huawei (not a listed firm of the study")
+
+
+def test_supplier_groups_by_customer_and_merger_skips_on_synthetic_prices(tmp_path, synthetic_study):
+    """ev_a names AAA (listed) and the unlisted 'Huawei'; DDD supplies Huawei, EEE supplies
+    nobody named: DDD supplier, EEE supplier_other. ev_b names only AAA, to which nobody is
+    linked: both suppliers are supplier_other. EEE is in a merger period from 2019-08-01: left
+    out of ev_b (2019-09-03) with the reason. A header-only supply-links file: one supplier group."""
+    from tests.test_design import US, _us_prices
+
+    prices, _ = _us_prices(list(US))
+    ef = tmp_path / "ef.csv"
+    ef.write_text("event_id,symbol,relation,source\nev_a,AAA,named,s\nev_b,AAA,named,s\n")
+    ec = tmp_path / "ec.csv"
+    ec.write_text("event_id,customer,source\nev_a,Huawei,s\n")
+    links = tmp_path / "links.csv"
+    links.write_text("supplier,customer,source\nDDD,Huawei,s\n")
+    mp = tmp_path / "mp.csv"
+    mp.write_text("symbol,start,end,what,source\nEEE,2019-08-01,,trading on an offer,s\n")
+    events = {"ev_a": "2019-06-03", "ev_b": "2019-09-03"}
+    res = synthetic_study(US, prices, events, event_firms=ef, event_customers=ec, supply_links=links,
+                          merger_periods=mp, windows=["0:0"])
+    g = res.car.set_index(["event_id", "symbol"])["group"]
+    assert g[("ev_a", "DDD")] == "supplier" and g[("ev_a", "EEE")] == "supplier_other"
+    assert g[("ev_b", "DDD")] == "supplier_other" and ("ev_b", "EEE") not in g.index
+    sk = res.skipped.set_index(["event_id", "symbol"])["reason"]
+    assert sk[("ev_b", "EEE")].startswith("merger period: trading on an offer (from 2019-08-01")
+    links.write_text("supplier,customer,source\n")
+    res = synthetic_study(US, prices, events, event_firms=ef, event_customers=ec, supply_links=links,
+                          windows=["0:0"])
+    assert set(res.car.loc[res.car["role"] == "supplier", "group"]) == {"supplier"}
