@@ -108,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="who each event named (default data/event_firms.csv; a header-only file: groups by role)")
     s.add_argument("--event-dates", metavar="FILE", type=_input_file, help="alternative event dates (default data/event_dates.csv)")
     s.add_argument("--confounders", metavar="FILE", type=_input_file, help="known other news (default data/confounders.csv)")
+    s.add_argument("--event-customers", metavar="FILE", type=_input_file,
+                   help="unlisted firms each event named, e.g. Huawei (default data/event_customers.csv)")
+    s.add_argument("--supply-links", metavar="FILE", type=_input_file,
+                   help="who supplies whom (default data/supply_links.csv; a header-only file: one supplier group)")
+    s.add_argument("--exposure", metavar="FILE", type=_input_file, help="suppliers' revenue exposure (default data/exposure.csv)")
+    s.add_argument("--merger-periods", metavar="FILE", type=_input_file,
+                   help="periods in which a firm trades on a merger offer (default data/merger_periods.csv)")
     s.add_argument("--exclude-event-days", type=int, default=DEFAULT_EXCLUDE_DAYS, metavar="K",
                    help=f"leave sessions within K sessions of a catalog event's day 0 out of the estimation "
                         f"windows (default {DEFAULT_EXCLUDE_DAYS}; 0 keeps every session)")
@@ -156,6 +163,8 @@ def cmd_study(args) -> int:
         placebo_draws=args.placebo_draws, calibration_draws=args.calibration_draws, progress=sys.stderr.isatty(), refresh=args.refresh,
         allow_extreme_returns=args.allow_extreme_returns,
         event_firms=args.event_firms, event_dates=args.event_dates, confounders=args.confounders,
+        event_customers=args.event_customers, supply_links=args.supply_links, exposure=args.exposure,
+        merger_periods=args.merger_periods,
         exclude_event_days=args.exclude_event_days,
         primary_window=args.primary_window,
     )

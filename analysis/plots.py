@@ -432,3 +432,47 @@ def plot_groups_by_event(res, window: str = "-1:1", ax=None, test: str = "portfo
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def exposure_points(res, event_id: str, window: str, confidence=None) -> pd.DataFrame:
+    """symbol, name, exposure (percent of revenue sold to the firms the event named), car
+    (decimal): the event's linked suppliers with exposure data (the points of its exposure fit;
+    :mod:`analysis.inference.exposure`)."""
+    from analysis.data.supply import event_customers
+    from analysis.inference import exposure as ex
+
+    study = res.study
+    customers = event_customers(study.event_firms, getattr(study, "event_customers", None))
+    values = ex.exposure_of({event_id: customers.get(event_id, set())}, getattr(study, "exposure", None),
+                            confidence or ex.MAIN_CONFIDENCE)
+    c = res.car[(res.car["event_id"] == event_id) & (res.car["window"] == window)]
+    if "window_kind" in c.columns:
+        c = c[c["window_kind"] == "requested"]
+    c = c[(c["group"] == ex.GROUP) & np.isfinite(c["car"].astype(float))] if "group" in c.columns else c.iloc[0:0]
+    out = c.merge(values, on=["event_id", "symbol"])
+    return out[["symbol", "name", "exposure", "car"]].reset_index(drop=True)
+
+
+def plot_exposure_fit(points: pd.DataFrame, slope: float, ax=None, title: str | None = None,
+                      window: str = "0:1"):
+    """CAR (percent) against exposure (percent of revenue), one labelled point per supplier, and
+    the OLS line with ``slope`` (CAR decimal per percentage point) through the points' means."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    x = points["exposure"].to_numpy(dtype=float)
+    y = 100 * points["car"].to_numpy(dtype=float)
+    ax.scatter(x, y, s=14, color=group_color("supplier"), zorder=3)
+    for xi, yi, name in zip(x, y, points["name"]):
+        ax.annotate(fmt.short_name(name), (xi, yi), xytext=(3, 2), textcoords="offset points", fontsize=6.3)
+    if len(x) >= 2 and np.isfinite(slope):
+        grid = np.linspace(0, max(x.max(), 1.0) * 1.05, 50)
+        ax.plot(grid, y.mean() + 100 * slope * (grid - x.mean()), color="black", lw=1, label="OLS fit")
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.set_xlim(left=min(0.0, float(x.min()) if len(x) else 0.0) - 2, right=(float(x.max()) if len(x) else 10.0) * 1.25 + 2)
+    ax.set_xlabel("Revenue sold to the named firms, % of total")
+    ax.set_ylabel(f"CAR{fmt.window_label(window)} %")
+    if title:
+        ax.set_title(title)
+    return ax

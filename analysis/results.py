@@ -18,6 +18,7 @@ from analysis.atomic import write_set  # noqa: F401 - the CSV set is written by 
 from analysis import fmt
 from analysis.inference.battery import describe
 from analysis.inference.design import oversized_here
+from analysis.inference.exposure import EXPOSURE_FIT_COLUMNS
 from analysis.inference.multiple import primary_groups, verdict
 from analysis.inference.pooled import POOLED_COLUMNS
 from analysis.tables import (AR_COLUMNS, CAR_COLUMNS, EST_COLUMNS, SENSITIVITY_COLUMNS, SKIP_COLUMNS, TEST_COLUMNS,
@@ -27,7 +28,7 @@ from analysis.vocab import HEADLINE_TEST, PRIMARY_WINDOW
 VOLUME_COLUMNS = ["event_id", "symbol", "day", "date", "volume", "log_volume", "abnormal_log_volume"]
 #: Every file of the CSV set: a file of an older set that this run does not write is removed.
 RESULT_FILES = ("abnormal_returns.csv", "car.csv", "tests.csv", "estimation.csv", "skipped.csv", "volume.csv",
-                "volume_tests.csv", "pooled.csv")
+                "volume_tests.csv", "pooled.csv", "exposure_fit.csv")
 
 
 
@@ -57,6 +58,8 @@ class EventStudyResults:
     sensitivity: pd.DataFrame | None = None
     #: pooled answers across events (pooled.csv; :mod:`analysis.inference.pooled`)
     pooled: pd.DataFrame | None = None
+    #: suppliers' CARs regressed on revenue exposure (exposure_fit.csv; analysis.inference.exposure)
+    exposure_fit: pd.DataFrame | None = None
 
     # -- small helpers --------------------------------------------------------------------
     @property
@@ -120,6 +123,8 @@ class EventStudyResults:
             files["sensitivity.csv"] = (self.sensitivity, SENSITIVITY_COLUMNS)
         if self.pooled is not None:
             files["pooled.csv"] = (self.pooled, POOLED_COLUMNS)
+        if self.exposure_fit is not None:
+            files["exposure_fit.csv"] = (self.exposure_fit, EXPOSURE_FIT_COLUMNS)
         ordered = {}
         for name, (frame, first) in files.items():
             ordered[name] = frame[list(first) + [c for c in frame.columns if c not in first]]

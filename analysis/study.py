@@ -21,6 +21,7 @@ import pandas as pd
 from analysis import tables
 from analysis.data import calendars
 from analysis.data import catalog as catalog_mod
+from analysis.data import supply as supply_mod
 from analysis.data.factors import default_factors, load_factors
 from analysis.data.news_days import place_confounders
 from analysis.errors import UserError
@@ -33,9 +34,11 @@ from analysis.inference.cells import Cells, build_cells
 from analysis.inference.pooled import pooled_frame
 from analysis.inference.portfolio import firm_sq_p
 from analysis.results import EventStudyResults
+from analysis.inference import exposure as exposure_mod
 from analysis.inference import flags as flags_mod
 from analysis.vocab import (ALL, DEFAULT_CALIBRATION_DRAWS, DEFAULT_ESTIMATION, DEFAULT_EXCLUDE_DAYS, DEFAULT_MIN_OBS, DEFAULT_MODEL,
                             DEFAULT_WINDOWS, GROUP_ORDER, HEADLINE_TEST, MAX_RELATIVE_DAY, NAMED, PRIMARY_WINDOW, REMOVED,
+                            SUPPLIER_OTHER,
                             as_windows, format_window)
 
 
@@ -87,6 +90,13 @@ class EventStudy:
     exclude_event_days : int
         K: every session within K sessions of a catalog event's day 0 for a security is left
         out of that security's estimation windows (default 5; 0 keeps every session).
+    event_customers, supply_links, exposure, merger_periods : DataFrame or path, optional
+        The unlisted firms each event named (Huawei), who supplies whom, the suppliers' revenue
+        exposure (percent) and the periods in which a firm trades on a merger offer (default
+        ``data/event_customers.csv``, ``data/supply_links.csv``, ``data/exposure.csv``,
+        ``data/merger_periods.csv``; :mod:`analysis.data.supply`). With supply links an event's
+        ``supplier`` group is the suppliers of the firms it named, the others ``supplier_other``;
+        a firm-event whose day 0 is in a merger period is skipped with the reason.
     """
 
     def __init__(
@@ -114,6 +124,10 @@ class EventStudy:
         confounders=None,
         exclude_event_days: int = DEFAULT_EXCLUDE_DAYS,
         primary_window: str | None = None,
+        event_customers=None,
+        supply_links=None,
+        exposure=None,
+        merger_periods=None,
     ):
         self.model = get_model(model)
         self.estimation = as_windows([estimation])[0]
@@ -156,6 +170,17 @@ class EventStudy:
         self.confounders = place_confounders(self._side(
             confounders, catalog_mod.DEFAULT_CONFOUNDERS, catalog_mod.load_confounders,
             [*catalog_mod.CONFOUNDER_COLUMNS, "announced", "day"], symbols=syms))
+        self.event_customers = self._side(event_customers, supply_mod.DEFAULT_EVENT_CUSTOMERS,
+                                          supply_mod.load_event_customers, supply_mod.EVENT_CUSTOMER_COLUMNS,
+                                          events=ids, symbols=syms)
+        self.supply_links = self._side(supply_links, supply_mod.DEFAULT_SUPPLY_LINKS, supply_mod.load_supply_links,
+                                       supply_mod.SUPPLY_LINK_COLUMNS, symbols=syms,
+                                       customers=set(self.event_customers["customer"]))
+        self.exposure = self._side(exposure, supply_mod.DEFAULT_EXPOSURE, supply_mod.load_exposure,
+                                   supply_mod.EXPOSURE_COLUMNS, symbols=syms)
+        self.merger_periods = self._side(merger_periods, supply_mod.DEFAULT_MERGER_PERIODS,
+                                         supply_mod.load_merger_periods,
+                                         [*supply_mod.MERGER_COLUMNS, "start_day", "end_day"], symbols=syms)
         if event_ids:
             self.events = catalog_mod.select_events(self.events, list(event_ids))
         if symbols:
@@ -271,8 +296,34 @@ class EventStudy:
         factors = self._factor_frame()
         panel, skipped = build_panel(self.model, self.universe, self.events, self.catalog, frames, errors, factors,
                                      self.factor_exchanges, exclude_days=self.exclude_event_days)
+        skipped += self.drop_merger_periods(panel)
         panel.frame["group"] = self.firm_groups(panel.frame)
         return panel, skipped
+
+    def drop_merger_periods(self, panel: Panel) -> list[dict]:
+        """Leave out of ``panel`` (in place) every firm-event whose day 0 lies in a merger period
+        of ``data/merger_periods.csv`` (the price follows the acquirer's offer, not the news);
+        returns their skipped rows with the reason."""
+        mp, f = self.merger_periods, panel.frame
+        if mp is None or not len(mp) or not len(f):
+            return []
+        day = f["day0"].dt.tz_localize(None) if f["day0"].dt.tz is not None else f["day0"]
+        day = day.dt.normalize()
+        drop = np.zeros(len(f), dtype=bool)
+        why = np.full(len(f), "", dtype=object)
+        for r in mp.itertuples(index=False):
+            hit = (f["symbol"] == r.symbol).to_numpy() & (day >= r.start_day).to_numpy()
+            if not pd.isna(r.end_day):
+                hit &= (day <= r.end_day).to_numpy()
+            hit &= ~drop
+            why[hit] = f"merger period: {r.what} (from {r.start}; data/merger_periods.csv)"
+            drop |= hit
+        if not drop.any():
+            return []
+        skipped = [{"event_id": e, "symbol": s, "reason": w}
+                   for e, s, w in zip(f["event_id"][drop], f["symbol"][drop], why[drop])]
+        panel.frame = f[~drop].reset_index(drop=True)
+        return skipped
 
     def firm_groups(self, frame: pd.DataFrame, event_of=None) -> np.ndarray:
         """The group of each firm-event (event_id, symbol, role rows): for an event with rows in
@@ -281,9 +332,14 @@ class EventStudy:
         and peer) and ``supplier`` for US suppliers; for an event without rows, its role.
         ``event_of``: the catalog event of each row when ``frame`` holds other ids."""
         ef = self.event_firms
-        covered = set(ef["event_id"])
+        ec = getattr(self, "event_customers", None)
+        links = getattr(self, "supply_links", None)
+        covered = set(ef["event_id"]) | (set(ec["event_id"]) if ec is not None else set())
         named = set(zip(ef.loc[ef["relation"] == NAMED, "event_id"], ef.loc[ef["relation"] == NAMED, "symbol"]))
         removed = set(zip(ef.loc[ef["relation"] == REMOVED, "event_id"], ef.loc[ef["relation"] == REMOVED, "symbol"]))
+        linked = None
+        if links is not None and len(links):
+            linked = supply_mod.linked_suppliers(supply_mod.event_customers(ef, ec), links)
         events = frame["event_id"] if event_of is None else event_of
         out = []
         for e, sym, role in zip(events, frame["symbol"], frame["role"]):
@@ -293,6 +349,8 @@ class EventStudy:
                 out.append(NAMED)
             elif (e, sym) in removed:
                 out.append(REMOVED)
+            elif role == "supplier" and linked is not None:
+                out.append("supplier" if sym in linked.get(e, ()) else SUPPLIER_OTHER)
             else:
                 out.append({"target": "peer", "peer": "peer", "supplier": "supplier"}.get(role, role))
         return np.array(out, dtype=object)
@@ -406,8 +464,9 @@ class EventStudy:
                                                       panel.catalog_p0, panel.exclude_days)
         sensitivity = self.sensitivity(frames, errors) if len(panel.frame) else tables.empty_sensitivity()
         pooled = pooled_frame(frames_out["tests"], self.primary_window)
+        exposure_fit = exposure_mod.study_fit(self, frames_out["car"])
         return EventStudyResults(study=self, panel=panel, engine_result=out, frames=frames, sensitivity=sensitivity,
-                                 pooled=pooled, **frames_out)
+                                 pooled=pooled, exposure_fit=exposure_fit, **frames_out)
 
     def fit_tests(self, names=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """The CARs and group tests alone, as a robustness run under another model needs them:
@@ -483,6 +542,7 @@ class EventStudy:
         factors = self._factor_frame()
         panel, _ = build_panel(self.model, self.universe, moved, self.catalog, frames, errors, factors,
                                self.factor_exchanges, exclude_days=self.exclude_event_days)
+        self.drop_merger_periods(panel)
         if not len(panel.frame):
             return tables.empty_sensitivity()
         base = [of[e][0] for e in panel.frame["event_id"]]

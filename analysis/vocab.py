@@ -34,12 +34,18 @@ NAMED = "named"
 #: Firms an act took off a list they were on (``data/event_firms.csv`` relation ``removed``):
 #: reported in their own group, never in the primary family.
 REMOVED = "removed"
+#: With supply links (``data/supply_links.csv``), an event's ``supplier`` group holds the US
+#: suppliers linked to a firm it named (listed, or unlisted as Huawei in
+#: ``data/event_customers.csv``); the other US suppliers form SUPPLIER_OTHER (reported, never
+#: in the primary family).
+SUPPLIER_OTHER = "supplier_other"
 GROUPS: dict[str, Group] = {g.name: g for g in (
     Group(NAMED, "Named firms", "named firms", "tab:purple"),
     Group("target", "Targets", "targets", "tab:red"),
     Group("peer", "Peers", "peers", "tab:grey"),
     Group("supplier", "US suppliers", "US suppliers", "tab:blue"),
     Group(REMOVED, "Removed from a list", "firms removed from a list", "tab:green"),
+    Group(SUPPLIER_OTHER, "Other US suppliers", "US suppliers with no link to a named firm", "tab:cyan"),
     Group(ALL, "All firms", "firms", "black"),
 )}
 #: Group order in tables, files and figures.

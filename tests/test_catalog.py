@@ -118,17 +118,20 @@ def test_every_seed_file_cited_exists_and_every_seed_is_used(shared_seeds):
 
 def test_shipped_universe_roles_and_exchanges():
     uni = load_universe().set_index("symbol")
-    targets = {"002415.SZ", "002236.SZ", "002230.SZ", "300188.SZ"}
-    suppliers = {"AMBA", "INTC", "NVDA", "AMD", "XLNX", "WDC", "STX"}
+    targets = {"002415.SZ", "002236.SZ", "002230.SZ", "300188.SZ", "000063.SZ"}
+    suppliers = {"AMBA", "INTC", "NVDA", "AMD", "XLNX", "WDC", "STX",  # and Huawei's, named by the press in May 2019
+                 "QCOM", "AVGO", "MU", "QRVO", "SWKS", "LITE", "COHR", "TXN", "ADI", "MRVL", "FN", "AAOI", "SYNA",
+                 "NPTN", "IPHI", "ACIA"}
+    nyse = {"FN", "NPTN", "IPHI"}
     assert set(uni.index[uni["role"] == "target"]) == targets
     assert set(uni.index[uni["role"] == "supplier"]) == suppliers
-    assert set(uni.index[uni["role"] == "peer"]) == {"603019.SS"}
+    assert set(uni.index[uni["role"] == "peer"]) == {"603019.SS", "000977.SZ"}
     for symbol, row in uni.iterrows():
         china = {".SZ": "XSHE", ".SS": "XSHG"}.get(symbol[-3:])
         if china:
             assert (row["exchange"], row["benchmark"]) == (china, "000300.SS"), symbol
         else:
-            assert (row["exchange"], row["benchmark"]) == ("XNAS", "^GSPC"), symbol
+            assert (row["exchange"], row["benchmark"]) == ("XNYS" if symbol in nyse else "XNAS", "^GSPC"), symbol
 
 
 @pytest.mark.shared_prices

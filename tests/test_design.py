@@ -127,7 +127,13 @@ def test_k0_without_event_firms_reproduces_the_numbers_before_this_issue(shared_
     empty.write_text("event_id,symbol,relation,source\n")
     events = load_events()
     events = events[events["event_id"].isin(FIVE)].reset_index(drop=True)
-    res = EventStudy(prices=shared_prices, events=events, event_firms=empty, exclude_event_days=0).fit()
+    no_customers = tmp_path / "event_customers.csv"
+    no_customers.write_text("event_id,customer,source\n")
+    # the twelve firms of the universe then (issue 19 added 18)
+    then = ["002415.SZ", "002236.SZ", "002230.SZ", "300188.SZ", "603019.SS", "AMBA", "INTC", "NVDA", "AMD", "XLNX",
+            "WDC", "STX"]
+    res = EventStudy(prices=shared_prices, events=events, event_firms=empty, exclude_event_days=0, symbols=then,
+                     event_customers=no_customers).fit()
     e = res.estimation[res.estimation["event_id"] == "ft_sdn_2022"].set_index("symbol")
     for sym, (m, a, b, s) in BEFORE["est"].items():
         assert e.loc[sym, "m"] == m and e.loc[sym, "m_excluded"] == 0

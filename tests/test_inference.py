@@ -321,12 +321,16 @@ def test_real_event_tests_match_independent_computation(run_study, ref, window):
     models = {r.symbol: ref.Model(ref.adj(r.symbol), ref.adj(r.benchmark), sessions[r.benchmark],
                                   "2019-05-22", est=(-250, -11))
               for r in uni.itertuples() if r.symbol in set(res.estimation["symbol"])}
-    assert len(models) == len(uni) == 12
-    # data/event_firms.csv: the NYT and Bloomberg reports named Hikvision and Dahua
+    assert len(models) == len(uni) == 30
+    # data/event_firms.csv: the NYT and Bloomberg reports named Hikvision and Dahua; their US
+    # suppliers (data/supply_links.csv, IPVM via Reuters) are the supplier group, the others supplier_other
     named = ["002415.SZ", "002236.SZ"]
+    linked = ["AMBA", "INTC", "NVDA", "WDC", "STX"]
+    suppliers = list(uni.loc[uni["role"] == "supplier", "symbol"])
     by_group = {"named": named,
                 "peer": [s for s in uni.loc[uni["role"] != "supplier", "symbol"] if s not in named],
-                "supplier": list(uni.loc[uni["role"] == "supplier", "symbol"]), "all": list(uni["symbol"])}
+                "supplier": [s for s in suppliers if s in linked],
+                "supplier_other": [s for s in suppliers if s not in linked], "all": list(uni["symbol"])}
     for g, members in by_group.items():
         exp = expected_tests(models, members, window)
         if len(members) < 2:

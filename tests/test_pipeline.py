@@ -228,10 +228,10 @@ def test_case2_a_bad_price_file_costs_only_its_symbol_in_the_report(shared_price
         fh.write("2300-01-02,1,1,1,1,1,10\n")
     lines = []
     _, frames, errors, rows, note = price_inputs.load_prices(_cfg(prices=px), False, lines.append)
-    assert "AMBA" not in frames and len(frames) == 13
+    assert "AMBA" not in frames and len(frames) == 31  # 30 firms and 2 benchmarks, AMBA left out
     assert errors == {"AMBA": f"{px / 'AMBA.csv'}: row 2060, field 'date': 2300-01-02 is outside the plausible "
                               "1900-01-01..2100-12-31"}
-    assert "13 of 14 series" in note and "row 2060" in note
+    assert "31 of 32 series" in note and "row 2060" in note
 
 
 def _fake_run(reports: Path, name: str, started: str) -> None:

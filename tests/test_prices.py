@@ -31,6 +31,11 @@ DOCUMENTED_ROWS = {
     "399001.SZ": 1484, "399006.SZ": 1484, "603019.SS": 1818, "AMBA": 2059, "AMD": 2059, "INTC": 2059,
     "NVDA": 2059, "QQQ": 2264, "SMH": 2146, "SOXX": 2146, "STX": 2059, "VOO": 2008, "WDC": 2059,
     "XLNX": 1540, "^GSPC": 2136, "^HSI": 2112, "^IXIC": 2110, "^SOX": 2264,
+    # Huawei's US suppliers named by the press in May 2019, ZTE and Inspur (SOURCES.md rows; the
+    # A-shares' counts exclude their suspended days; NPTN, IPHI and ACIA end 2020-12-11, ACIA starts at its 2016 IPO)
+    "QCOM": 2059, "AVGO": 2059, "MU": 2059, "QRVO": 2059, "SWKS": 2059, "LITE": 2059, "COHR": 2059,
+    "TXN": 2059, "ADI": 2059, "MRVL": 2059, "FN": 2059, "AAOI": 2059, "SYNA": 2059,
+    "NPTN": 1246, "IPHI": 1246, "ACIA": 1155, "000063.SZ": 1750, "000977.SZ": 1808,
 }
 
 

@@ -482,8 +482,8 @@ def test_pdf_layout_fills_the_event_pages_and_prints_shared_legends_once(good_ru
 
     study = pd.read_csv(artifacts.study_dir(run) / "tests.csv")
     labels = [g["label"] for g in data["reading"]["groups"]]
-    assert "Targets" not in labels and set(study["group"]) == {"named", "peer", "supplier", "all"}
-    assert labels == ["Named firms", "Peers", "US suppliers", "All firms"]
+    assert "Targets" not in labels and set(study["group"]) == {"named", "peer", "supplier", "supplier_other", "all"}
+    assert labels == ["Named firms", "Peers", "US suppliers", "Other US suppliers", "All firms"]
 
     assert "S&P 500 (^GSPC)" in full and "CSI 300 (000300.SS)" in full
     prices = {r[0]["s"]: r[0]["t"] for r in data["provenance"]["prices_table"]["rows"]}

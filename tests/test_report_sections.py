@@ -183,7 +183,7 @@ def test_reading_guide_names_the_tests_in_plain_words_and_the_groups():
     assert "log(1 + volume)" in cav and "Campbell & Wasley 1996" in cav
     assert [g["label"] for g in guide["groups"]] == ["Named firms", "Peers", "US suppliers", "All firms"]
     assert reading_guide(SimpleNamespace(studied=[]))["groups"] == []
-    assert len(GROUPS) == 6  # named, target, peer, supplier, removed (issue 18), all
+    assert len(GROUPS) == 7  # named, target, peer, supplier, supplier_other, removed, all
 
 
 def test_volume_table_points_to_the_reading_guide():

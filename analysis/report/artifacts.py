@@ -76,6 +76,8 @@ VOLUME_TESTS = _table("volume_tests", "abnormal volume tests: group, window, n, 
 META = Artifact("meta", "json", "event, model, windows, estimation window, skipped firms, notes")
 CAR_PATH = _figure("car_path", "each group's portfolio CAR path with its 95% interval")
 PRICE_PATH = _figure("price_path", "prices around day 0 indexed to 100 on day -1: named firms, exposed supplier, benchmarks")
+EXPOSURE_SCATTER = _figure("exposure_scatter", "the linked suppliers' CAR (primary window, percent) against their "
+                           "revenue exposure to the named firms (percent) with the OLS line of exposure_fit.csv")
 # -- the comparison notebook
 GROUP_BY_EVENT = _table("group_by_event", "per event and group: mean_car (decimal; the portfolio CAR for the "
                         "portfolio test), n, statistic, p_value, primary, p_holm, q_bh (placebo_p when present)")
@@ -99,6 +101,9 @@ STUDY_AR = _table("abnormal_returns", "abnormal_returns.csv of the whole run: ev
 STUDY_SKIPPED = _table("skipped", "skipped.csv of the whole run: event_id, symbol, reason")
 STUDY_POOLED = _table("pooled", "pooled.csv of the whole run: the pooled answers across events per scope, group, "
                       "window and test (estimate, ci_low, ci_high decimals; p_holm on the primary rows)")
+STUDY_EXPOSURE_FIT = _table("exposure_fit", "exposure_fit.csv of the whole run: suppliers' CAR regressed on revenue "
+                            "exposure per event and pooled (slope: CAR decimal per percentage point; "
+                            "analysis.inference.exposure)")
 # -- drawn by the PDF builder in the run folder
 ANSWER_FOREST = _figure("answer_forest", "the primary CAR (portfolio, 0:1) with its 95% interval by event and "
                         "group, claimed and not attributable rows marked, the pooled answer of each group as a "
@@ -106,10 +111,10 @@ ANSWER_FOREST = _figure("answer_forest", "the primary CAR (portfolio, 0:1) with 
 
 #: Every artifact, by name.
 ARTIFACTS = {a.name: a for a in (CAR_BY_FIRM, GROUP_TESTS, ROBUSTNESS, ROBUSTNESS_FIRMS, VOLUME_TESTS, META, CAR_PATH,
-                                 PRICE_PATH,
+                                 PRICE_PATH, EXPOSURE_SCATTER,
                                  GROUP_BY_EVENT, TARGETS_VS_SUPPLIERS, KIND_COMPARISON, YEAR_COMPARISON, HEATMAP,
                                  CAR_PATHS, GROUPS_BY_EVENT, REACTION_TIMELINE, STUDY_TESTS, STUDY_CAR, STUDY_AR,
-                                 STUDY_SKIPPED, STUDY_POOLED, ANSWER_FOREST)}
+                                 STUDY_SKIPPED, STUDY_POOLED, STUDY_EXPOSURE_FIT, ANSWER_FOREST)}
 #: The folder of a report run (``reports/<run-id>/<STUDY>/``) holding the study's CSV set for the
 #: whole run (tests.csv, car.csv, ...: the CLI's contract); see :mod:`analysis.report.study_set`.
 STUDY = "study"

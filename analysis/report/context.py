@@ -61,6 +61,7 @@ class EventOutputs:
     meta: dict = field(default_factory=dict)  # artifacts.META
     figure: str | None = None  # artifacts.CAR_PATH
     price_figure: str | None = None  # artifacts.PRICE_PATH
+    exposure_figure: str | None = None  # artifacts.EXPOSURE_SCATTER (events with an exposure fit)
 
     @property
     def has_results(self) -> bool:

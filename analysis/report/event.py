@@ -162,8 +162,12 @@ def event_groups(res, event_id: str) -> dict:
         carried = [names.get(s, s) for s in hit["symbol"] if s in kept]
         named = [names.get(s, s) + (f" ({CARRIED_OVER_WORDS})" if s in kept else "") for s in hit["symbol"]]
         source = list(dict.fromkeys(fmt.public_source(x) for x in (hit if len(hit) else e)["source"]))
-    return {"named": named, "named_source": source, "described": described, "groups": groups,
-            "carried_over": carried}
+    ec = getattr(res.study, "event_customers", None)  # unlisted firms the event named (Huawei; issue 19)
+    unlisted = list(ec.loc[ec["event_id"] == event_id, "customer"]) if isinstance(ec, pd.DataFrame) and len(ec) else []
+    if unlisted and not named:
+        source = list(dict.fromkeys(fmt.public_source(x) for x in ec.loc[ec["event_id"] == event_id, "source"]))
+    return {"named": named, "named_source": source, "described": described or bool(unlisted), "groups": groups,
+            "carried_over": carried, "named_unlisted": unlisted}
 
 
 def show_event(res, event_id: str):
@@ -174,7 +178,8 @@ def show_event(res, event_id: str):
     info = event_info(res, event_id)
     rows = [("Event", info["short_title"]), ("Kind", info["kind"]), ("Announced", info["announced_at"]),
             ("What happened", info["title"]), ("Source", info["source"]),
-            ("Named", ", ".join(info["named"]) or "none of the studied firms")]
+            ("Named", ", ".join(info["named"] + [f"{c} (unlisted)" for c in info.get("named_unlisted", [])])
+             or "none of the studied firms")]
     rows += [(group_label(g), ", ".join(fmt.short_name(m["name"]) for m in members))
              for g, members in info["groups"].items()]
     rows += [(f"Day 0 ({exchange_label(k)})", v) for k, v in info["day0"].items()]
@@ -234,6 +239,9 @@ def firm_table(res, event_id: str | None = None, windows=None) -> pd.DataFrame:
         "note": [_note(r) for r in c[[k for k in NOTE_COLUMNS if k in c.columns]].to_dict("records")],
     })
     out["group"] = c["group"].to_numpy() if "group" in c else out["role"].to_numpy()
+    for col in ("sq_p", "p_history"):  # tail-robust p of the firm (p_history: issue 17b) for the largest moves
+        if col in c.columns:
+            out[col] = c[col].to_numpy(dtype=float)
     for col in FLAG_COLUMNS + ("spans_suspension", "suspension_first", "suspension_last", "limit_flag"):
         if col in c.columns:
             v = c[col].to_numpy()
@@ -613,6 +621,81 @@ def price_figure(res, event_id: str, symbols=None, size=SMALL_FIGURE):
     _small(ax)
     fig.tight_layout()
     return fig
+
+
+def exposure_figure(res, event_id: str, window: str | None = None, size=SMALL_FIGURE):
+    """The event's suppliers' CAR against their revenue exposure to the firms it named, with the
+    OLS line of exposure_fit.csv (main rows); None when the event has no such fit (fewer than
+    :data:`analysis.inference.exposure.MIN_FIRMS` firms with exposure data)."""
+    import matplotlib.pyplot as plt
+
+    from analysis.inference.exposure import MAIN_CONFIDENCE
+    from analysis.plots import exposure_points, plot_exposure_fit
+    from analysis.vocab import PRIMARY_WINDOW
+
+    window = window or PRIMARY_WINDOW
+    fit = getattr(res, "exposure_fit", None)
+    if fit is None or not len(fit):
+        return None
+    row = fit[(fit["event_id"] == event_id) & (fit["window"] == window)
+              & (fit["confidence"] == ",".join(MAIN_CONFIDENCE))]
+    if row.empty:
+        return None
+    points = exposure_points(res, event_id, window)
+    fig, ax = plt.subplots(figsize=size)
+    plot_exposure_fit(points, float(row["slope"].iloc[0]), ax=ax, window=window,
+                      title="Suppliers' CAR by revenue exposure")
+    _small(ax)
+    fig.tight_layout()
+    return fig
+
+
+#: Suppliers listed in "largest single-firm moves" per event.
+MOVES_SHOWN = 3
+SUPPLIER_GROUPS = ("supplier", "supplier_other")
+
+
+def supplier_moves(firms: pd.DataFrame, window: str | None = None, k: int = MOVES_SHOWN) -> pd.DataFrame:
+    """The ``k`` largest single-firm moves (|CAR| over ``window``, default the primary window)
+    among the event's US suppliers (groups supplier and supplier_other): name, group, car
+    (decimal), p_tail (the firm's tail-robust p: ``p_history`` when car.csv has it, else the
+    sample-quantile p ``sq_p``) and which p that is."""
+    from analysis.vocab import PRIMARY_WINDOW
+
+    window = window or PRIMARY_WINDOW
+    cols = ["symbol", "name", "group", "car", "p_tail", "p_kind"]
+    if firms is None or not len(firms) or "group" not in firms.columns:
+        return pd.DataFrame(columns=cols)
+    f = firms[(firms["window"] == window) & firms["group"].isin(SUPPLIER_GROUPS)].copy()
+    f = f[np.isfinite(f["car"].astype(float))]
+    if f.empty:
+        return pd.DataFrame(columns=cols)
+    kind = "p_history" if "p_history" in f.columns and f["p_history"].notna().any() else "sq_p"
+    f["p_tail"] = f[kind].astype(float) if kind in f.columns else np.nan
+    f["p_kind"] = kind
+    f = f.iloc[np.argsort(-np.abs(f["car"].to_numpy(dtype=float)), kind="stable")[:k]]
+    return f[cols].reset_index(drop=True)
+
+
+#: How each tail-robust p is named in the text.
+P_KIND_WORDS = {"p_history": "p from the firm's whole history", "sq_p": "sample-quantile p"}
+
+
+def supplier_moves_line(firms: pd.DataFrame, window: str | None = None) -> str:
+    """'Largest single-firm moves among the US suppliers, CAR[0, +1]: Lumentum -19.9% (sample-quantile p
+    0.026; linked), ...' (empty without suppliers)."""
+    from analysis.vocab import PRIMARY_WINDOW
+
+    window = window or PRIMARY_WINDOW
+    m = supplier_moves(firms, window)
+    if m.empty:
+        return ""
+    words = P_KIND_WORDS.get(m["p_kind"].iloc[0], "p")
+    parts = [f"{fmt.short_name(r['name'])} {fmt.pct(r['car'], 1)}% ({words} {fmt.pvalue(r['p_tail'])}"
+             f"{'' if r['group'] == 'supplier' else '; no recorded link to a named firm'})"
+             for r in m.to_dict("records")]
+    return (f"Largest single-firm moves among the US suppliers, CAR{fmt.window_label(window)}: "
+            + "; ".join(parts) + ".")
 
 
 def _small(ax) -> None:

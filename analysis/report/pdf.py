@@ -76,7 +76,8 @@ def collect_event(info: dict, job: Job | None, root: Path) -> EventOutputs:
         robust_firms=artifacts.read_table(out, artifacts.ROBUSTNESS_FIRMS),
         meta=artifacts.read_json(meta_path) if meta_path.is_file() else {},
         figure=_relative(artifacts.find_figure(out, artifacts.CAR_PATH), root),
-        price_figure=_relative(artifacts.find_figure(out, artifacts.PRICE_PATH), root))
+        price_figure=_relative(artifacts.find_figure(out, artifacts.PRICE_PATH), root),
+        exposure_figure=_relative(artifacts.find_figure(out, artifacts.EXPOSURE_SCATTER), root))
 
 
 def collect_compare(job: Job | None, root: Path) -> CompareOutputs:

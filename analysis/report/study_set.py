@@ -20,7 +20,7 @@ from analysis.report import artifacts
 
 #: The files of the set, in the order of the CLI's contract.
 STUDY_FILES = ("abnormal_returns.csv", "car.csv", "tests.csv", "estimation.csv", "skipped.csv", "volume.csv",
-               "volume_tests.csv", "sensitivity.csv", "pooled.csv")
+               "volume_tests.csv", "sensitivity.csv", "pooled.csv", "exposure_fit.csv")
 
 
 def write_study(run_dir: Path, jobs, primary_window: str | None = None) -> str:
@@ -59,10 +59,33 @@ def write_study(run_dir: Path, jobs, primary_window: str | None = None) -> str:
         frames["tests.csv"] = adjusted[list(frames["tests.csv"].columns)]
         # pooled across the run's events, from the joined tests.csv (as the CLI computes it)
         frames["pooled.csv"] = pooled_frame(frames["tests.csv"], primary_window or PRIMARY_WINDOW)
+    fit = exposure_fit(frames.get("car.csv"))
+    if fit is not None:
+        frames["exposure_fit.csv"] = fit
     out = artifacts.study_dir(run_dir)
     write_set(frames, out, owned=STUDY_FILES)
     text = f"{len(frames)} files for {len(chosen)} events in {out.relative_to(run_dir)}/"
     return text + (f" (no results for {', '.join(missing)})" if missing else "")
+
+
+def exposure_fit(car) -> pd.DataFrame | None:
+    """exposure_fit.csv of the whole run, fitted again on the run's car.csv (``car``: a frame or
+    the CSV text) so that the pooled rows span every event (the events' own files hold only their
+    per-event rows); the firms each event named and the exposure from the shipped data files."""
+    import io
+
+    from analysis.data import catalog, supply
+    from analysis.inference import exposure as ex
+
+    if car is None:
+        return None
+    car = pd.read_csv(io.StringIO(car)) if isinstance(car, str) else car
+    if "group" not in car.columns or car.empty:
+        return None
+    ef = catalog.load_event_firms(strict=False) if catalog.DEFAULT_EVENT_FIRMS.is_file() else None
+    ec = supply.load_event_customers(strict=False) if supply.DEFAULT_EVENT_CUSTOMERS.is_file() else None
+    expo = supply.load_exposure(strict=False) if supply.DEFAULT_EXPOSURE.is_file() else None
+    return ex.fit_frame(car, supply.event_customers(ef, ec), expo)
 
 
 def _joined(paths) -> str | None:

@@ -18,7 +18,7 @@ import pandas as pd
 from analysis import fmt
 from analysis.report import artifacts
 from analysis.report import answer as answer_mod
-from analysis.report import summary_text
+from analysis.report import exposure_text, summary_text
 from analysis.report.context import ReportInputs
 from analysis.vocab import PRIMARY_TEST, PRIMARY_WINDOW
 
@@ -199,6 +199,10 @@ def build(inputs: ReportInputs) -> dict:
                                                         firms=firms)
     out["pooled_source"] = (str(artifacts.STUDY_POOLED.path(folder).resolve().relative_to(inputs.root.resolve()))
                             if out["source"] and artifacts.STUDY_POOLED.path(folder).is_file() else None)
+    exposure = exposure_text.supplier_exposure_sentence(study_table(inputs, artifacts.STUDY_EXPOSURE_FIT))
+    for q in out["questions"] if exposure else ():  # the slope on exposure, beside the supplier answer
+        if "supplier" in q["question"]:
+            q["text"] = f"{q['text']} {exposure}"
     out["n_primary"] = str(len(rows))
     out["n_claimed"] = str(int(rows["claimed"].sum()))
     return out

@@ -16,6 +16,7 @@ from analysis.report.event import (
     oversized,
     oversized_in_cell,
     small_p,
+    supplier_moves_line,
     test_stars,
 )
 from analysis.report.sections.common import Notes, sup, test_order, window_order
@@ -337,7 +338,9 @@ GROUP_DEFINITIONS = {
     "named": "the firms this event named",
     "target": "the study's Chinese target firms (universe role; no list of who this event named)",
     "peer": "the other Chinese firms of the study, not named by this event",
-    "supplier": "US chip and storage makers that sell to the Chinese firms, not named",
+    "supplier": "US suppliers of the firms this event named (data/supply_links.csv; for an event without recorded "
+                "links, every US supplier of the study), not named",
+    "supplier_other": "US suppliers of the study with no recorded link to a firm this event named",
     "removed": "firms this act took off a list they were on (reported, never in the primary family)",
     "all": "every firm above",
 }
@@ -346,9 +349,11 @@ GROUP_DEFINITIONS = {
 def named_text(meta: dict) -> str:
     """Who the event named, by name, and what says so (data/event_firms.csv)."""
     named = meta.get("named") or []
+    unlisted = [f"{c} (not a listed firm of the study; its US suppliers form the supplier group)"
+                for c in meta.get("named_unlisted") or []]
     source = "; ".join(meta.get("named_source") or [])
-    if named:
-        who = fmt.and_list(named)
+    if named or unlisted:
+        who = fmt.and_list(named + unlisted)
     elif meta.get("described"):
         who = "none of the studied firms"
     else:
@@ -392,6 +397,8 @@ def event_section(event: EventOutputs, titles: dict | None = None, firm_names: d
     section["groups"] = group_lines(meta)
     section["figure"] = event.figure
     section["price_figure"] = event.price_figure
+    section["exposure_figure"] = event.exposure_figure
+    section["supplier_moves"] = supplier_moves_line(event.firms)
     section["firm_table"] = firm_table_spec(event.firms, windows, f"{name}: CAR by firm and window", titles)
     section["test_table"] = test_table_spec(event.tests, windows, f"{name}: group tests")
     section["volume_table"] = volume_table_spec(event.volume, windows, f"{name}: abnormal trading volume")
