@@ -262,7 +262,7 @@ BAD_INPUT = {
     "confounders time without offset": (confounders_loader, CF, ["2019-05-01T14:00,,US,minor,FOMC,src"], 1,
                                         "announced_at", ["offset"]),
     "confounders old date column": (confounders_loader, "date,symbol,what,source", ["2019-05-01,,FOMC,src"], 0,
-                                    "date", ["unknown column"]),
+                                    "column 1", ["unknown column"]),
     "confounders missing markets": (confounders_loader, "announced_at,symbol,severity,what,source",
                                     ["2019-05-01,,minor,FOMC,src"], 0, "markets", ["missing column"]),
     "confounders bad markets": (confounders_loader, CF, ["2019-05-01,,US,minor,FOMC,src",

@@ -82,7 +82,7 @@ def test_default_study_writes_the_five_files(default_run):
     assert skipped["reason"].str.len().gt(0).all()
     xlnx = skipped[(skipped["symbol"] == "XLNX") & (skipped["event_id"] == "ft_sdn_2022")]
     assert len(xlnx) == 1  # delisted in Feb 2022
-    assert len(skipped[skipped["symbol"] == "XLNX"]) == XLNX_GONE + 6  # + 6 events in its merger period (AMD, from 2020-10-27)
+    assert len(skipped[skipped["symbol"] == "XLNX"]) == XLNX_GONE + 7  # + 7 events in its merger period (AMD, from 2020-10-27)
     assert len(car[car["window_kind"] == "requested"]) == 5 * len(est)
     assert set(car["window_kind"]) == {"requested", "limit_extended"}
     assert est.set_index(["event_id", "symbol"]).index.is_unique
@@ -144,9 +144,9 @@ def test_min_obs_too_large_skips_everyone_and_exits_0(shared_prices, tmp_path):
     assert len(skipped) == N_EVENTS * N_SYMBOLS
     assert skipped["reason"].str.len().gt(0).all()
     # the others: day 0 outside the prices (XLNX after Feb 2022: 3 events; NPTN, IPHI, ACIA after
-    # 2020-12-11: 8 events each) or a merger period (data/merger_periods.csv: XLNX 6, ACIA 5, IPHI 1)
+    # 2020-12-11: 9 events each) or a merger period (data/merger_periods.csv: XLNX 7, ACIA 5, IPHI 1)
     other = skipped[~skipped["reason"].str.contains("min-obs")]
-    assert len(other) == XLNX_GONE + 3 * 8 + 6 + 5 + 1
+    assert len(other) == XLNX_GONE + 3 * 9 + 7 + 5 + 1
     assert other["reason"].str.contains("outside its prices|merger period").all()
     for name in ("abnormal_returns.csv", "car.csv", "estimation.csv"):
         assert len(read(tmp_path, name)) == 0

@@ -213,8 +213,8 @@ def test_case4_event_dates_and_confounders_too(tmp_path):
     with pytest.raises(UserError, match=r"row 1, field 'announced_at': the year is outside 1900..2100"):
         catalog.load_event_dates(dates)
     conf = tmp_path / "confounders.csv"
-    conf.write_text("date,symbol,what,source\n2300-01-02,,FOMC,src\n")
-    with pytest.raises(UserError, match=r"row 1, field 'date': the year is outside 1900..2100"):
+    conf.write_text("announced_at,symbol,markets,severity,what,source\n2300-01-02,,all,minor,FOMC,src\n")
+    with pytest.raises(UserError, match=r"row 1, field 'announced_at': the year is outside 1900..2100"):
         catalog.load_confounders(conf)
 
 
@@ -624,8 +624,9 @@ def test_also_a_benchmark_that_copies_the_firm_is_left_out_of_the_group_tests(tm
     (tmp_path / "u.csv").write_text("symbol,name,role,exchange,benchmark\nAMBA,Ambarella,supplier,XNAS,COPY\n"
                                     "INTC,Intel,supplier,XNAS,^GSPC\nNVDA,NVIDIA,supplier,XNAS,^GSPC\n")
     (tmp_path / "ef.csv").write_text("event_id,symbol,relation,source\n")
+    (tmp_path / "links.csv").write_text("supplier,customer,source\n")  # no links: one supplier group
     res = EventStudy(universe=tmp_path / "u.csv", prices=px, event_ids=["huawei_entity_list_2019"], placebo_draws=0,
-                     calibration_draws=0, event_firms=tmp_path / "ef.csv").fit()
+                     calibration_draws=0, event_firms=tmp_path / "ef.csv", supply_links=tmp_path / "links.csv").fit()
     assert res.skipped[["symbol", "reason"]].values.tolist() == [["AMBA", REPLICATED_REASON]]
     pf = res.tests[(res.tests["test"] == "portfolio") & (res.tests["window"] == "0:1")
                    & (res.tests["group"] == "supplier")].iloc[0]

@@ -230,7 +230,7 @@ def load_universe(path=DEFAULT_UNIVERSE) -> pd.DataFrame:
 
 
 #: The market of each exchange, and of a benchmark by its Yahoo suffix (no suffix: a US index or fund).
-MARKETS = {"XSHE": "mainland China", "XSHG": "mainland China", "XNAS": "US", "XNYS": "US", "XHKG": "Hong Kong"}
+EXCHANGE_MARKETS = {"XSHE": "mainland China", "XSHG": "mainland China", "XNAS": "US", "XNYS": "US", "XHKG": "Hong Kong"}
 SUFFIX_MARKETS = {".SS": "mainland China", ".SZ": "mainland China", ".HK": "Hong Kong"}
 #: Yahoo index symbols (``^``) whose market is known; another ``^`` index is of unknown market.
 INDEX_MARKETS = {"^HSI": "Hong Kong", "^GSPC": "US", "^IXIC": "US", "^SOX": "US", "^NDX": "US", "^DJI": "US",
@@ -250,7 +250,7 @@ def benchmark_market(symbol: str) -> str | None:
 def benchmark_market_note(exchange: str, benchmark: str) -> str:
     """'' when the benchmark trades in the security's market; else a note that says so (its
     returns are then matched by date across other sessions, holidays and trading hours)."""
-    home, market = MARKETS.get(exchange), benchmark_market(benchmark)
+    home, market = EXCHANGE_MARKETS.get(exchange), benchmark_market(benchmark)
     if home is None or market is None or market == home:
         return ""
     return (f"{benchmark} trades in {market}, the security in {home} ({exchange}): the market model matches their "
