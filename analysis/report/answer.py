@@ -112,7 +112,7 @@ def forest_figure(rows: pd.DataFrame, height: float | None = None, pooled: dict 
         labels.append("Average over events")
     n = max(len(labels), 1)
     fig, axes = plt.subplots(1, len(groups), sharey=True, squeeze=False,
-                             figsize=(PRINT_WIDTH, height or (0.9 + 0.2 * n)))
+                             figsize=(PRINT_WIDTH, height or (0.8 + 0.16 * n)))
     bounds = [rows[["ci_low", "ci_high"]].astype(float).to_numpy().ravel()]
     bounds += [np.array([float(r["ci_low"]), float(r["ci_high"])]) for r in pooled.values()]
     finite = np.concatenate(bounds) * 100
