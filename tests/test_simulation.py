@@ -211,11 +211,12 @@ def test_pooled_p_groups_consecutive_samples():
 @pytest.mark.shared_prices
 @pytest.mark.slow
 def test_resampling_design_on_the_recorded_prices(shared_prices):
-    """The study's own Chinese targets: 4 firms on their common dates, with more than 1,000 usable
+    """The study's own Chinese targets (role target in data/universe.csv: Hikvision, Dahua, iFlytek,
+    Meiya Pico and, since the supplier issue, ZTE): 5 firms on their common dates, more than 1,000 usable
     dates, and no usable date within 5 sessions of a catalog day 0 (the 2019 Entity List day 0 on
     Shenzhen, 9 Oct 2019); 140 resampled null samples run through every test with no NaN p."""
     R, M, ok = sim.own_returns("target", shared_prices)
-    assert R.shape[1] == 4 and ok.sum() > 1000
+    assert R.shape[1] == 5 and ok.sum() > 1000
     d = sim.design_rates(n_samples=140, seed=3, shocks=(), designs=[SIMULATED_RESAMPLED], pooled_events=14,
                          prices=shared_prices)
     assert d.attrs["nan_p"] == 0
