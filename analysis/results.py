@@ -21,7 +21,7 @@ from analysis.inference.design import oversized_here
 from analysis.inference.multiple import primary_groups, verdict
 from analysis.tables import (AR_COLUMNS, CAR_COLUMNS, EST_COLUMNS, SENSITIVITY_COLUMNS, SKIP_COLUMNS, TEST_COLUMNS,
                              requested_windows)
-from analysis.vocab import HEADLINE_TEST, PRIMARY_WINDOW
+from analysis.vocab import PRIMARY_TEST as HEADLINE_TEST, PRIMARY_WINDOW
 
 VOLUME_COLUMNS = ["event_id", "symbol", "day", "date", "volume", "log_volume", "abnormal_log_volume"]
 #: Every file of the CSV set: a file of an older set that this run does not write is removed.

@@ -317,7 +317,7 @@ def test_sensitivity_moves_day0_to_each_alternative_date(tmp_path, synthetic_stu
     assert set(s["event_id"]) == {"ev_a"}  # ev_b has no alternative date
     assert list(dict.fromkeys(s["date_kind"])) == ["announcement", "publication", "effective"]
     # the announcement rows are the main run's headline test
-    from analysis.vocab import HEADLINE_TEST
+    from analysis.vocab import PRIMARY_TEST as HEADLINE_TEST
 
     for r in s[s["date_kind"] == "announcement"].itertuples():
         t = one(res.tests, event_id="ev_a", group=r.group, window=r.window, test=HEADLINE_TEST)
