@@ -20,8 +20,15 @@ from pathlib import Path
 import pandas as pd
 
 DESIGN_FILE = Path(__file__).with_name("design_size.csv")
+#: A test whose simulated size under the null exceeds this in any design cell is "oversized here"
+#: (the one threshold: the simulation, the tables and the summaries read it from here).
+OVERSIZE_THRESHOLD = 0.07
 #: The words shown next to an oversized test.
 OVERSIZED_WORDS = "oversized here"
+#: A test the design table does not hold (e.g. the placebo test) was not simulated: it is never
+#: said to hold its size.
+NOT_SIMULATED = "not simulated"
+HOLDS = "holds its size"
 
 
 @lru_cache(maxsize=1)
@@ -38,3 +45,16 @@ def oversized_here() -> frozenset[str]:
     the table tests call it per row)."""
     t = design_table()
     return frozenset(t.loc[t["oversized"].astype(bool), "test"])
+
+
+def simulated_tests() -> frozenset[str]:
+    """Names of the tests the design table holds."""
+    return frozenset(design_table()["test"])
+
+
+def size_verdict(test: str) -> str:
+    """:data:`OVERSIZED_WORDS`, :data:`HOLDS` or :data:`NOT_SIMULATED` (a test missing from the
+    design table, never "holds")."""
+    if test not in simulated_tests():
+        return NOT_SIMULATED
+    return OVERSIZED_WORDS if test in oversized_here() else HOLDS
