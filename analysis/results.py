@@ -400,7 +400,7 @@ class EventStudyResults:
         else:
             n_run = 0
         if self.spec.holm_scope == "catalog":
-            n = int(self.tests.attrs.get("holm_events", n_run))
+            n = int(getattr(self.study, "holm_events", n_run))
             return f"Holm over the {n} events of the catalog"
         return f"Holm over the {n_run} events of this run"
 

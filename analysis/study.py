@@ -32,7 +32,7 @@ from analysis.inference.portfolio import firm_sq_p
 from analysis.inference.spec import StudySpec
 from analysis.results import EventStudyResults
 from analysis.inference import flags as flags_mod
-from analysis.vocab import ALL, GROUP_ORDER, NAMED
+from analysis.vocab import ALL, GROUP_ORDER, NAMED, as_windows
 
 
 class EventStudy:
@@ -85,6 +85,10 @@ class EventStudy:
         ``data/event_firms.csv``, ``data/event_dates.csv``, ``data/confounders.csv``; rows of
         the default files about events or symbols not in use are left out, a file given
         explicitly must match the catalog and universe). A header-only file turns one off.
+    holm_scope : str
+        ``run`` (default): Holm's adjustment over the primary rows of the run's events;
+        ``catalog``: over the whole catalog's primary family (the other events fitted for their
+        primary p-values alone), so a subset's ``p_holm`` is the full run's.
     exclude_event_days : int
         K: every session within K sessions of a catalog event's day 0 for a security is left
         out of that security's estimation windows (default 5; 0 keeps every session).
@@ -115,12 +119,13 @@ class EventStudy:
         confounders=None,
         exclude_event_days: int | None = None,
         primary_window: str | None = None,
+        holm_scope: str | None = None,
         spec: StudySpec | None = None,
     ):
         given = {"model": model, "estimation": estimation, "windows": windows, "min_obs": min_obs,
                  "placebo_draws": placebo_draws, "calibration_draws": calibration_draws,
                  "factor_exchanges": factor_exchanges, "seed": seed, "exclude_event_days": exclude_event_days,
-                 "primary_window": primary_window}
+                 "primary_window": primary_window, "holm_scope": holm_scope}
         given = {k: v for k, v in given.items() if v is not None}
         #: the run's settings, every default and check in one place (:class:`StudySpec`)
         self.spec = dataclasses.replace(spec, **given) if spec is not None else StudySpec(**given)
@@ -371,7 +376,8 @@ class EventStudy:
         else:
             tests = pd.DataFrame(columns=tables.TEST_COLUMNS)
         self._note_short_draws(tests)
-        tests = multiple.adjust(tests, self.primary_window, test=self.spec.primary_test, groups=self.spec.groups)
+        tests = multiple.adjust(tests, self.primary_window, test=self.spec.primary_test, groups=self.spec.groups,
+                                others=self._catalog_family(frames, errors))
         limit_notes, _ = limits.window_flags(panel, out, out.windows)
         extended = self._limit_extended(panel, out)
         volume_daily, volume_tests = volume.volume_frames(panel, out, out.windows)
@@ -380,6 +386,31 @@ class EventStudy:
         sensitivity = self.sensitivity(frames, errors) if len(panel.frame) else tables.empty_sensitivity()
         return EventStudyResults(study=self, panel=panel, engine_result=out, frames=frames, sensitivity=sensitivity,
                                  **frames_out)
+
+    def _catalog_family(self, frames, errors) -> np.ndarray | None:
+        """With ``holm_scope`` catalog, the primary family's p-values of the catalog events not in
+        this run (same securities, model, estimation window; the primary window and test alone,
+        no placebo draws), so Holm's adjustment of the run's rows counts the whole catalog's
+        family; None with scope ``run``. Sets :attr:`holm_events` (events in the family)."""
+        run_ids = set(self.events["event_id"])
+        self.holm_events = len(run_ids)
+        if self.spec.holm_scope != "catalog":
+            return None
+        rest = [e for e in self.catalog["event_id"] if e not in run_ids]
+        self.holm_events = len(run_ids) + len(rest)
+        if not rest:
+            return np.zeros(0)
+        spec = dataclasses.replace(self.spec, windows=(as_windows([self.primary_window])[0],), placebo_draws=0,
+                                   primary_window=None, holm_scope="run")
+        other = EventStudy(events=self.catalog, universe=self.universe, prices=frames, spec=spec,
+                           factors=self.factors, event_ids=rest, event_firms=self.event_firms,
+                           event_dates=self.event_dates.iloc[0:0], confounders=self.confounders,
+                           cache_dir=self.cache_dir, allow_extreme_returns=self.allow_extreme_returns)
+        tests, _, _ = other.fit_tests([self.spec.primary_test])
+        if tests.empty:
+            return np.zeros(0)
+        mask = multiple.primary_mask(tests, self.primary_window, self.spec.primary_test, self.spec.groups)
+        return tests.loc[mask, "p_value"].to_numpy(dtype=float)
 
     def fit_tests(self, names=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """The CARs and group tests alone, as a robustness run under another model needs them:

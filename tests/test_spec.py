@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 import pytest
 
 from analysis.errors import UserError
@@ -74,3 +76,24 @@ def test_the_cli_refuses_an_estimation_window_shorter_than_min_obs_before_readin
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1
     assert "--estimation -60:-11 holds 50 sessions, fewer than --min-obs 120" in err
+
+
+@pytest.mark.shared_prices
+def test_holm_scope_catalog_gives_a_subset_the_full_runs_p_holm(shared_prices, full_catalog):
+    """Issue 20, section 4: with --holm-scope catalog, Holm over the catalog's whole primary family,
+    so a subset's p_holm is the full run's (each event's p-values do not depend on the others)."""
+    from analysis.study import EventStudy
+
+    subset = ["nyt_hikvision_2019", "ft_sdn_2022"]
+    res = EventStudy(prices=shared_prices, event_ids=subset, placebo_draws=0, holm_scope="catalog").fit()
+    full = full_catalog.tests
+    full = full[full["primary"] & full["event_id"].isin(subset)].set_index(["event_id", "group"])["p_holm"]
+    mine = res.tests[res.tests["primary"]].set_index(["event_id", "group"])["p_holm"]
+    assert len(mine) == 4 and np.allclose(mine.sort_index(), full.sort_index(), rtol=0, atol=1e-15)
+    # scope run: Holm over the 2 events of the run; never larger m, so never a larger p_holm
+    run = EventStudy(prices=shared_prices, event_ids=subset, placebo_draws=0).fit()
+    alone = run.tests[run.tests["primary"]].set_index(["event_id", "group"])["p_holm"]
+    assert (alone.sort_index() <= mine.sort_index()).all() and (alone.sort_index() < mine.sort_index()).any()
+    n = full_catalog.events.shape[0]
+    assert f"Holm over the {n} events of the catalog" in str(res.summary())
+    assert "Holm over the 2 events of this run" in str(run.summary())

@@ -77,16 +77,19 @@ def primary_mask(tests: pd.DataFrame, window: str = PRIMARY_WINDOW, test: str = 
 
 
 def adjust(tests: pd.DataFrame, primary_window: str = PRIMARY_WINDOW, test: str = PRIMARY_TEST,
-           groups=PRIMARY_GROUPS) -> pd.DataFrame:
+           groups=PRIMARY_GROUPS, others=None) -> pd.DataFrame:
     """``tests`` with ``primary`` (bool), ``p_holm`` (Holm over the primary family, NaN
     elsewhere) and ``q_bh`` (Benjamini-Hochberg per test over its rows with a p-value).
     The family: ``test`` rows of ``primary_window`` and ``groups`` (a StudySpec's primary
-    window, test and groups)."""
+    window, test and groups), plus ``others``: the p-values of the family's rows for events not
+    in ``tests`` (``--holm-scope catalog``: the rest of the catalog), which count in Holm's m
+    and order but get no row."""
     out = tests.copy()
     prim = primary_mask(out, primary_window, test, groups)
     p = out["p_value"].to_numpy(dtype=float) if len(out) else np.zeros(0)
     p_holm = np.full(len(out), np.nan)
-    p_holm[prim] = holm(p[prim])
+    extra = np.asarray([] if others is None else others, dtype=float)
+    p_holm[prim] = holm(np.concatenate([p[prim], extra]))[:int(prim.sum())]
     q = np.full(len(out), np.nan)
     for name in dict.fromkeys(out["test"]) if len(out) else ():
         m = (out["test"] == name).to_numpy()
