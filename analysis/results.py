@@ -27,6 +27,8 @@ from analysis.tables import (AR_COLUMNS, CAR_COLUMNS, EST_COLUMNS, SENSITIVITY_C
 from analysis.vocab import GROUP_ORDER, GROUPS, PRIMARY_FALLBACK, as_windows, format_window
 
 VOLUME_COLUMNS = ["event_id", "symbol", "day", "date", "volume", "log_volume", "abnormal_log_volume"]
+#: tests.csv columns that come from the pseudo-event draws (absent from a run without them).
+PSEUDO_COLUMNS = ("p_calibrated", "size_5pct", "calibration_draws", "draws")
 #: Every file of the CSV set: a file of an older set that this run does not write is removed.
 RESULT_FILES = ("abnormal_returns.csv", "car.csv", "tests.csv", "estimation.csv", "skipped.csv", "volume.csv",
                 "volume_tests.csv")
@@ -162,6 +164,32 @@ class EventStudyResults:
     volume_tests: pd.DataFrame | None = None
     #: the primary group test with day 0 moved to each alternative date (sensitivity.csv)
     sensitivity: pd.DataFrame | None = None
+    #: the events this object shows (None: every event of the run; see :meth:`select`)
+    shown_events: list | None = None
+
+    def select(self, event_ids=None, placebo: bool = True) -> "EventStudyResults":
+        """A view of these results (nothing is fitted again): the rows of ``event_ids`` (default
+        all) and, with ``placebo`` False, without the pseudo-event results (the placebo rows and
+        the calibration columns), as a run with ``placebo_draws=0`` gives them. Multiple-testing
+        columns stay those of the whole run."""
+        import dataclasses
+
+        keep = None if event_ids is None else [event_ids] if isinstance(event_ids, str) else list(event_ids)
+
+        def rows(frame):
+            if frame is None or keep is None or "event_id" not in frame.columns:
+                return frame
+            return frame[frame["event_id"].isin(keep)].reset_index(drop=True)
+
+        tests = rows(self.tests)
+        if not placebo and len(tests.columns):
+            tests = tests[tests["test"] != "placebo"].drop(columns=[c for c in PSEUDO_COLUMNS if c in tests.columns])
+            tests = tests.reset_index(drop=True)
+        return dataclasses.replace(
+            self, abnormal_returns=rows(self.abnormal_returns), car=rows(self.car), tests=tests,
+            estimation=rows(self.estimation), skipped=rows(self.skipped), volume=rows(self.volume),
+            volume_tests=rows(self.volume_tests), sensitivity=rows(self.sensitivity),
+            shown_events=[e for e in self.event_ids if keep is None or e in keep])
 
     # -- the run's settings and scope ------------------------------------------------------
     @property
@@ -196,13 +224,15 @@ class EventStudyResults:
 
     @property
     def event_ids(self) -> list[str]:
-        """The run's events, in catalog order."""
-        return list(self.study.events["event_id"])
+        """The run's events (those :meth:`select` kept), in catalog order."""
+        ids = list(self.study.events["event_id"])
+        return ids if self.shown_events is None else [e for e in ids if e in set(self.shown_events)]
 
     @property
     def events(self) -> pd.DataFrame:
         """The run's catalog rows (event_id, announced_at, title, kind, ...)."""
-        return self.study.events.reset_index(drop=True)
+        ev = self.study.events
+        return (ev if self.shown_events is None else ev[ev["event_id"].isin(self.shown_events)]).reset_index(drop=True)
 
     @property
     def universe(self) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from analysis.vocab import PRIMARY_TEST, PRIMARY_WINDOW, as_windows, format_wind
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "pipeline.yml"
 
 #: Parameters the pipeline sets itself; a configuration may not set them.
-RESERVED = {"output_dir", "price_snapshot", "progress", "prices", "event_id"}
+RESERVED = {"output_dir", "price_snapshot", "progress", "prices", "event_id", "run_folder"}
 #: Largest configuration file read (bytes).
 MAX_CONFIG_BYTES = 1024 * 1024
 MAX_TEXT = 1000  # characters of a string value

@@ -121,6 +121,49 @@ def build_study(event_ids=None, groups=None, symbols=None, model: str | None = N
     )
 
 
+def _load(run_folder) -> dict:
+    import pickle
+
+    from analysis.errors import UserError
+
+    path = artifacts.study_dir(Path(run_folder)) / artifacts.RESULTS_FILE
+    key = (str(path), path.stat().st_mtime_ns if path.is_file() else 0)
+    if key not in _LOADED:
+        try:
+            with open(path, "rb") as fh:
+                _LOADED.clear()
+                _LOADED[key] = pickle.load(fh)
+        except OSError:
+            raise UserError(f"{path}: the run's results are missing (python -m analysis report writes them "
+                            "before the notebooks run)") from None
+    return _LOADED[key]
+
+
+_LOADED: dict = {}
+
+
+def load_results(run_folder, event_ids=None, placebo: bool = True):
+    """The run's results (computed once by :func:`analysis.report.study_set.compute_study`) as the notebooks view them:
+    the rows of ``event_ids`` (default all), without the pseudo-event results when ``placebo``
+    is False (:meth:`~analysis.results.EventStudyResults.select`)."""
+    from analysis.errors import UserError
+
+    res = _load(run_folder)["results"]
+    ids = [event_ids] if isinstance(event_ids, str) else event_ids
+    unknown = [e for e in (ids or []) if e not in set(res.event_ids)]
+    if unknown:
+        raise UserError(f"event(s) {', '.join(unknown)} not in the run's results (not in the catalog?)")
+    return res.select(ids, placebo=placebo)
+
+
+def load_robustness(run_folder, event_id: str):
+    """The robustness tables of one event and its notes (``(groups, firms, notes)``, as
+    :func:`analysis.report.event.robustness` returns them for that event alone)."""
+    groups, firms, notes = _load(run_folder)["robustness"]
+    return (groups[groups["event_id"] == event_id].reset_index(drop=True),
+            firms[firms["event_id"] == event_id].reset_index(drop=True), notes.get(event_id, []))
+
+
 #: What the event notebook tells its user to set when Yahoo Finance cannot be reached.
 OFFLINE_HINT = 'set the notebook parameter prices = "../../shared/prices" (a folder of recorded <SYMBOL>.csv files)'
 
@@ -438,7 +481,7 @@ ROBUST_TESTS = ("portfolio", "t_cs", "bmp", "bmp_kp")
 
 
 def robustness(res, models=("mean", "market-adjusted", "ff3"), factors=None, extra_windows=(),
-               tests=ROBUST_TESTS, primary_symbols=None, headline_symbols=None):
+               tests=ROBUST_TESTS, primary_symbols=None, headline_symbols=None, by_event: bool = False):
     """Re-run the study of ``res`` (same events, firms, estimation window) under other models and windows.
 
     Returns ``(groups, firms, notes)``: group tests (long: model, scope, event_id, group, window,
@@ -451,7 +494,9 @@ def robustness(res, models=("mean", "market-adjusted", "ff3"), factors=None, ext
     cover the US suppliers only, and are left out (with a note) when no ``factors`` file is given
     or found. Prices are not read again: the runs reuse ``res.frames``. Each run computes only
     the CARs and these tests (:meth:`~analysis.study.EventStudy.fit_tests`: no placebo draws,
-    flags or volume). ``headline_symbols``: the former name of ``primary_symbols``.
+    flags or volume). ``headline_symbols``: the former name of ``primary_symbols``. With
+    ``by_event``, the notes are a dict: event_id -> that event's notes (each event's own skips),
+    as a run of that event alone gives them (the report computes every event at once).
     """
     from analysis.estimation.models import get_model
     from analysis.study import EventStudy
@@ -515,19 +560,26 @@ def robustness(res, models=("mean", "market-adjusted", "ff3"), factors=None, ext
         c.insert(0, "model", model)
         firms.append(c)
         if len(r_skipped):
-            skips[model] = len(r_skipped)
-    if skips:  # one line for all models (the firm-events themselves are listed with the main results)
-        if len(set(skips.values())) == 1:
-            n = next(iter(skips.values()))
-            notes.append(f"{n} firm-event(s) skipped in each of {', '.join(skips)}")
-        else:
-            notes.append("firm-events skipped: " + ", ".join(f"{m} {n}" for m, n in skips.items()))
+            skips[model] = r_skipped
     gcols = ["model", "scope", "event_id", "group", "window", "n", "mean_car", "estimate", "test", "statistic",
              "p_value"]
     fcols = ["model", "scope", "event_id", "symbol", "window", "car", "car_se", "car_t", "car_p"]
     g = pd.concat(groups, ignore_index=True) if groups else pd.DataFrame(columns=gcols)
     f = pd.concat(firms, ignore_index=True) if firms else pd.DataFrame(columns=fcols)
-    return g, f, notes
+    if by_event:
+        return g, f, {e: notes + _skip_notes({m: int((k["event_id"] == e).sum()) for m, k in skips.items()})
+                      for e in study.events["event_id"]}
+    return g, f, notes + _skip_notes({m: len(k) for m, k in skips.items()})
+
+
+def _skip_notes(skips: dict) -> list[str]:
+    """One line for all models (the firm-events themselves are listed with the main results)."""
+    skips = {m: n for m, n in skips.items() if n}
+    if not skips:
+        return []
+    if len(set(skips.values())) == 1:
+        return [f"{next(iter(skips.values()))} firm-event(s) skipped in each of {', '.join(skips)}"]
+    return ["firm-events skipped: " + ", ".join(f"{m} {n}" for m, n in skips.items())]
 
 
 def group_car(row) -> float:

@@ -458,6 +458,7 @@ def build_jobs(cfg: Config, run_dir: Path, event_ids: list[str], snapshot: Path 
             "prices": str(cfg.prices) if cfg.prices else None,
             "factors": str(cfg.factors) if cfg.factors else None,
             "price_snapshot": str(snapshot) if snapshot else None,
+            "run_folder": str(run_dir),  # the notebooks view the study fitted once in run_dir/study
             "progress": False,
             "primary_window": cfg.primary["window"],
             "primary_symbols": [cfg.primary["symbol"]],
