@@ -166,6 +166,8 @@ class EventStudyResults:
     sensitivity: pd.DataFrame | None = None
     #: the events this object shows (None: every event of the run; see :meth:`select`)
     shown_events: list | None = None
+    #: figure inputs computed once (:func:`analysis.plots.figure_inputs`: portfolio CAR paths)
+    figure_inputs: dict = field(default_factory=dict, repr=False)
 
     def select(self, event_ids=None, placebo: bool = True) -> "EventStudyResults":
         """A view of these results (nothing is fitted again): the rows of ``event_ids`` (default

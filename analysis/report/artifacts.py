@@ -120,6 +120,8 @@ RESULTS_FILE = "results.pkl"
 #: The robustness runs of every event, computed once, as CSV files in ``study/``, and each event's notes.
 ROBUSTNESS_FILE, ROBUSTNESS_FIRMS_FILE, ROBUSTNESS_NOTES_FILE = ("robustness.csv", "robustness_firms.csv",
                                                                  "robustness_notes.json")
+#: Every figure's CAR paths (each event's and group's portfolio CAR with its 95% interval), computed once.
+CAR_BANDS_FILE = "car_bands.csv"
 
 
 def study_dir(run_dir) -> Path:

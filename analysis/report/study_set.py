@@ -122,6 +122,7 @@ def compute_study(cfg, run_dir: Path, event_ids, snapshot) -> str:
 
     from analysis.atomic import write_set
     from analysis.data import catalog
+    from analysis.plots import figure_inputs
     from analysis.report import event as ev
     from analysis.report.config import run_spec
 
@@ -139,10 +140,12 @@ def compute_study(cfg, run_dir: Path, event_ids, snapshot) -> str:
         res, params.get("robustness_models", ("mean", "market-adjusted", "ff3")), factors,
         params.get("robustness_windows", ("0:1", "-2:2", "0:10")), primary_symbols=params.get("primary_symbols") or [cfg.primary["symbol"]],
         by_event=True)
+    bands = figure_inputs(res)  # every figure's CAR paths, once (kept in res for the views)
     out = artifacts.study_dir(run_dir)
     written = res.to_csv(out)
-    write_set({artifacts.ROBUSTNESS_FILE: robust, artifacts.ROBUSTNESS_FIRMS_FILE: robust_firms}, out,
-              owned=(artifacts.ROBUSTNESS_FILE, artifacts.ROBUSTNESS_FIRMS_FILE))
+    write_set({artifacts.ROBUSTNESS_FILE: robust, artifacts.ROBUSTNESS_FIRMS_FILE: robust_firms,
+               artifacts.CAR_BANDS_FILE: bands}, out,
+              owned=(artifacts.ROBUSTNESS_FILE, artifacts.ROBUSTNESS_FIRMS_FILE, artifacts.CAR_BANDS_FILE))
     (out / artifacts.ROBUSTNESS_NOTES_FILE).write_text(json.dumps(notes, indent=1), encoding="utf-8")
     with open(out / artifacts.RESULTS_FILE, "wb") as fh:
         pickle.dump({"results": res, "robustness": (robust, robust_firms, notes)}, fh,
