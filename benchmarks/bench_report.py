@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -50,6 +51,10 @@ def _report(args, reports: Path, refresh: bool) -> dict:
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         sys.exit(f"report failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:]}")
+    same = re.search(r"nothing changed since run \S+ .*\((\d+\.\d) s;", done.stdout)
+    if same:  # no new run folder: latest still points to the last run
+        return {"wall": wall, "cpu": cpu, "total": float(same.group(1)), "notebooks": 0.0, "study": 0.0,
+                "pages": "same", "load": load}
     manifest = json.loads((reports / "latest" / "manifest.json").read_text())
     return {"wall": wall, "cpu": cpu, "total": manifest["seconds"], "notebooks": manifest["notebooks_seconds"],
             "study": manifest.get("study_seconds", float("nan")), "pages": manifest["pdf_pages"], "load": load}
