@@ -20,7 +20,7 @@ import pandas as pd
 from analysis.atomic import write_set  # noqa: F401 - the CSV set is written by analysis.atomic
 from analysis import fmt
 from analysis.inference.design import NOT_SIMULATED, OVERSIZE_THRESHOLD, oversized_here, size_verdict
-from analysis.inference.multiple import primary_groups, verdict
+from analysis.inference.multiple import adjust, primary_groups, verdict
 from analysis.inference.spec import StudySpec
 from analysis.tables import (AR_COLUMNS, CAR_COLUMNS, EST_COLUMNS, SENSITIVITY_COLUMNS, SKIP_COLUMNS, TEST_COLUMNS,
                              requested_windows)
@@ -169,11 +169,12 @@ class EventStudyResults:
     #: figure inputs computed once (:func:`analysis.plots.figure_inputs`: portfolio CAR paths)
     figure_inputs: dict = field(default_factory=dict, repr=False)
 
-    def select(self, event_ids=None, placebo: bool = True) -> "EventStudyResults":
+    def select(self, event_ids=None, placebo: bool = True, readjust: bool = False) -> "EventStudyResults":
         """A view of these results (nothing is fitted again): the rows of ``event_ids`` (default
         all) and, with ``placebo`` False, without the pseudo-event results (the placebo rows and
-        the calibration columns), as a run with ``placebo_draws=0`` gives them. Multiple-testing
-        columns stay those of the whole run."""
+        the calibration columns), as a run with ``placebo_draws=0`` gives them. The
+        multiple-testing columns stay those of the whole run, or with ``readjust`` are computed
+        again over the rows kept (as a run of those events alone gives them)."""
         import dataclasses
 
         keep = None if event_ids is None else [event_ids] if isinstance(event_ids, str) else list(event_ids)
@@ -187,6 +188,10 @@ class EventStudyResults:
         if not placebo and len(tests.columns):
             tests = tests[tests["test"] != "placebo"].drop(columns=[c for c in PSEUDO_COLUMNS if c in tests.columns])
             tests = tests.reset_index(drop=True)
+        if readjust and "primary" in tests.columns:
+            cols = list(tests.columns)
+            tests = adjust(tests.drop(columns=["primary", "p_holm", "q_bh"]), self.spec.primary,
+                           self.spec.primary_test, self.spec.groups)[cols]
         return dataclasses.replace(
             self, abnormal_returns=rows(self.abnormal_returns), car=rows(self.car), tests=tests,
             estimation=rows(self.estimation), skipped=rows(self.skipped), volume=rows(self.volume),

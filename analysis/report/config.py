@@ -404,7 +404,8 @@ def run_spec(path: Path, parameters: dict, primary: dict, key: str = "parameters
     given = {k: parameters[k] for k in SPEC_PARAMETERS if parameters.get(k) is not None}
     if "windows" in given:
         given["windows"] = tuple(given["windows"])
-    given["primary_test"] = primary.get("test") or StudySpec.primary_test
+    if primary.get("test"):
+        given["primary_test"] = primary["test"]
     try:
         windows = [format_window(w) for w in as_windows(given.get("windows") or StudySpec.windows)]
         if primary.get("window") in windows:

@@ -143,17 +143,23 @@ _LOADED: dict = {}
 
 
 def load_results(run_folder, event_ids=None, placebo: bool = True):
-    """The run's results (computed once by :func:`analysis.report.study_set.compute_study`) as the notebooks view them:
-    the rows of ``event_ids`` (default all), without the pseudo-event results when ``placebo``
-    is False (:meth:`~analysis.results.EventStudyResults.select`)."""
+    """The run's results (computed once by :func:`analysis.report.study_set.compute_study`) as
+    the notebooks view them: the rows of ``event_ids`` (default all), without the pseudo-event
+    results when ``placebo`` is False, the multiple-testing columns over those events
+    (:meth:`~analysis.results.EventStudyResults.select`): what a study of those events alone
+    gives, so a view does not depend on the other events of the run."""
+    from analysis.data.catalog import select_events
     from analysis.errors import UserError
 
     res = _load(run_folder)["results"]
     ids = [event_ids] if isinstance(event_ids, str) else event_ids
     unknown = [e for e in (ids or []) if e not in set(res.event_ids)]
     if unknown:
-        raise UserError(f"event(s) {', '.join(unknown)} not in the run's results (not in the catalog?)")
-    return res.select(ids, placebo=placebo)
+        select_events(res.study.catalog, unknown)  # an id the catalog lacks: its usual one-line error
+        raise UserError(f"event(s) {', '.join(unknown)} not in the run's results")
+    # the view's multiple-testing columns are over its own events, as a run of those events gives
+    # them (the run's, over all its events, are in study/tests.csv)
+    return res.select(ids, placebo=placebo, readjust=True)
 
 
 def load_robustness(run_folder, event_id: str):

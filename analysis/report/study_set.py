@@ -112,7 +112,7 @@ def event_parameters(cfg) -> dict:
 
 def compute_study(cfg, run_dir: Path, event_ids, snapshot) -> str:
     """Fit the run's whole study once (one :class:`~analysis.inference.spec.StudySpec`: the
-    configuration's parameters and primary section) and the robustness runs (the spec under
+    configuration's parameters) and the robustness runs (the spec under
     other models and windows, ``dataclasses.replace``), and write them to ``run_dir/study/``:
     the CLI's CSV set (``python -m analysis study`` with the same settings gives the same
     files), ``results.pkl`` for the notebooks, the robustness tables and notes. Returns one line
@@ -127,7 +127,10 @@ def compute_study(cfg, run_dir: Path, event_ids, snapshot) -> str:
     from analysis.report.config import run_spec
 
     params = event_parameters(cfg)
-    spec = run_spec(cfg.path, params, cfg.primary)
+    # the primary family is the spec's default (0:1, portfolio): the PDF's answer page reads it
+    # from analysis.vocab; the configuration's `primary` section chooses what the comparison
+    # and robustness views show
+    spec = run_spec(cfg.path, params, {})
     known = set(catalog.load_events()["event_id"])
     ids = [e for e in event_ids if e in known]
     factors = str(cfg.factors) if cfg.factors else None
