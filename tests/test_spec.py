@@ -97,3 +97,15 @@ def test_holm_scope_catalog_gives_a_subset_the_full_runs_p_holm(shared_prices, f
     n = full_catalog.events.shape[0]
     assert f"Holm over the {n} events of the catalog" in str(res.summary())
     assert "Holm over the 2 events of this run" in str(run.summary())
+
+
+def test_the_cli_takes_its_defaults_and_choices_from_the_spec():
+    from analysis.cli import build_parser
+
+    args = build_parser().parse_args(["study", "--out", "x", "--holm-scope", "catalog"])
+    d = StudySpec()
+    assert (args.model, args.estimation, args.min_obs, args.placebo_draws, args.calibration_draws,
+            args.exclude_event_days, args.holm_scope) == (d.model, "-250:-11", d.min_obs, d.placebo_draws,
+                                                          d.calibration_draws, d.exclude_event_days, "catalog")
+    with pytest.raises(UserError, match="invalid choice: 'world'"):
+        build_parser().parse_args(["study", "--out", "x", "--holm-scope", "world"])
