@@ -23,7 +23,7 @@ from analysis.inference.design import NOT_SIMULATED, OVERSIZE_THRESHOLD, oversiz
 from analysis.inference.multiple import adjust, primary_groups, verdict
 from analysis.inference.spec import StudySpec
 from analysis.tables import (AR_COLUMNS, CAR_COLUMNS, EST_COLUMNS, SENSITIVITY_COLUMNS, SKIP_COLUMNS, TEST_COLUMNS,
-                             requested_windows)
+                             empty_sensitivity, requested_windows)
 from analysis.vocab import GROUP_ORDER, GROUPS, PRIMARY_FALLBACK, as_windows, format_window
 
 VOLUME_COLUMNS = ["event_id", "symbol", "day", "date", "volume", "log_volume", "abnormal_log_volume"]
@@ -188,6 +188,9 @@ class EventStudyResults:
         if not placebo and len(tests.columns):
             tests = tests[tests["test"] != "placebo"].drop(columns=[c for c in PSEUDO_COLUMNS if c in tests.columns])
             tests = tests.reset_index(drop=True)
+        sensitivity = rows(self.sensitivity)
+        if sensitivity is not None and sensitivity.empty:  # as a run without alternative dates writes it
+            sensitivity = empty_sensitivity()
         if readjust and "primary" in tests.columns:
             cols = list(tests.columns)
             tests = adjust(tests.drop(columns=["primary", "p_holm", "q_bh"]), self.spec.primary,
@@ -195,7 +198,7 @@ class EventStudyResults:
         return dataclasses.replace(
             self, abnormal_returns=rows(self.abnormal_returns), car=rows(self.car), tests=tests,
             estimation=rows(self.estimation), skipped=rows(self.skipped), volume=rows(self.volume),
-            volume_tests=rows(self.volume_tests), sensitivity=rows(self.sensitivity),
+            volume_tests=rows(self.volume_tests), sensitivity=sensitivity,
             shown_events=[e for e in self.event_ids if keep is None or e in keep])
 
     # -- the run's settings and scope ------------------------------------------------------
