@@ -29,7 +29,7 @@ import pandas as pd
 
 from analysis.errors import UserError
 from analysis.tables import requested_windows
-from analysis.vocab import DEFAULT_WINDOWS, US_EXCHANGES
+from analysis.vocab import US_EXCHANGES
 from analysis.paths import PROJECT as REPO, cache_dir as project_cache_dir
 from analysis import fmt
 from analysis.inference.battery import describe

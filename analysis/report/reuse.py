@@ -73,7 +73,8 @@ def run_fingerprint(cfg, jobs, code_fp: str, env_fp: str) -> str:
     package = sorted(p for p in (prov.REPO / "analysis").rglob("*") if p.suffix in (".py", ".typ", ".yml", ".csv"))
     payload = {
         "jobs": {j.slug: j.fingerprint for j in jobs},
-        "config": {k: v for k, v in asdict(cfg).items() if k not in ("spec",)},
+        # `reuse` is how this run treats the last one (--refresh sets it off), not what it computes
+        "config": {k: v for k, v in asdict(cfg).items() if k not in ("spec", "reuse")},
         "package": prov.sha256_text("".join(f"{p}:{prov.sha256_file(p)}" for p in package)),
         "code": code_fp,
         "environment": env_fp,
