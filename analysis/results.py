@@ -271,8 +271,14 @@ class EventStudyResults:
                 return g.name
         return group
 
+    @property
+    def default_window(self) -> str:
+        """The window shown when none is asked for: the primary window when the run requested it,
+        else the first requested window."""
+        return self.primary_window if self.primary_window in self.windows else self.windows[0]
+
     def _window(self, window) -> str:
-        return self.primary_window if window is None else format_window(as_windows([window])[0])
+        return self.default_window if window is None else format_window(as_windows([window])[0])
 
     def firm_cars(self, event_id=None, window=None) -> pd.DataFrame:
         """Per-firm CAR rows of car.csv (decimal), optionally for one event and/or requested
@@ -286,7 +292,7 @@ class EventStudyResults:
 
     def car_table(self, window=None, value: str = "car") -> pd.DataFrame:
         """Firm x event table of ``value`` (car.csv column: car, car_se, car_t, car_p; decimals)
-        in ``window`` (default the primary window): one row per security (index symbol, in
+        in ``window`` (default :attr:`default_window`: the primary window): one row per security (index symbol, in
         universe order), one column per event (run order); NaN where a firm-event was not fitted."""
         w = self._window(window)
         c = requested_windows(self.car)
@@ -319,7 +325,8 @@ class EventStudyResults:
         """The tests.csv row (dict) of ``test`` (default the primary test) for ``event_id``,
         ``group`` (as printed: ``named``, ``Named firms``, ``supplier``...; default the first
         primary group with a row: named, else target, then supplier) and ``window`` (default
-        the primary window); None when the run has no such row."""
+        :attr:`default_window`: the primary window, or the first requested one when the run did
+        not request it; then the row's ``primary`` is False); None when the run has no such row."""
         t = self.tests
         if t.empty:
             return None
@@ -367,10 +374,10 @@ class EventStudyResults:
     def summary(self, window: str | None = None, test: str | None = None) -> Summary:
         """The run in readable tables (:class:`Summary`: text, HTML, LaTeX): the settings, every
         requested window, then per event the firms' CARs in ``window`` (default the primary
-        window), its primary rows (CAR, 95% interval, p, Holm p, verdict) and the group tests
+        window, or the first requested window when the run did not request it), its primary rows (CAR, 95% interval, p, Holm p, verdict) and the group tests
         in ``window`` with ``test`` (default the primary test) first; the tests that are
         oversized here or were not simulated; the multiple-testing rule; the skipped firms."""
-        window = self._window(window) if window is None or window in self.windows else str(window)
+        window = self.default_window if window is None else str(window)
         test = test or self.primary_test
         items: list = []
 

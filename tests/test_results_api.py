@@ -144,3 +144,14 @@ def test_models_declare_label_formula_and_factors():
         assert m.label and m.formula and MODEL_LABELS[m.name] == m.label
     assert factor_models() == ("ff3", "carhart")
     assert MODELS["carhart"].factors == ("mkt_rf", "smb", "hml", "mom", "rf") and MODELS["market"].factors == ()
+
+
+def test_a_run_without_the_primary_window_shows_its_first_window(shared_prices):
+    from analysis import EventStudy
+
+    res = EventStudy(prices=shared_prices, event_ids=[EVENTS[0]], windows=["-1:1", "0:5"], placebo_draws=0).fit()
+    assert res.default_window == "-1:1"
+    text = str(res.summary())
+    assert "CAR[-1:1] by firm" in text and "(the primary window is 0:1)" in text and "not requested" not in text
+    assert list(res.car_table().columns) == [EVENTS[0]]
+    assert res.primary(EVENTS[0]) is not None and res.primary(EVENTS[0])["window"] == "-1:1"
