@@ -3,7 +3,9 @@
 ``python -m analysis events-doc`` (write ``docs/events.md`` from the data files).
 
 Exit codes: 0 success (skipped firms included), 2 user error (one line on stderr, never a
-traceback), 1 a failure of the machine (disk full, file too large: one line) or an unexpected one.
+traceback), 3 a study run whose every firm-event was skipped (the CSV files are written, the
+reasons in skipped.csv; one line on stderr), 1 a failure of the machine (disk full, file too
+large: one line) or an unexpected one.
 """
 from __future__ import annotations
 
@@ -12,12 +14,15 @@ import sys
 from pathlib import Path
 
 from analysis.errors import SystemFailure, UserError, os_error
+from analysis.estimation.models import MODEL_LABELS
+from analysis.inference.spec import HOLM_SCOPES, MAX_DRAWS as MAX_PLACEBO_DRAWS, StudySpec
 from analysis.safe_text import terminal_text
-from analysis.vocab import (DEFAULT_CALIBRATION_DRAWS, DEFAULT_ESTIMATION, DEFAULT_EXCLUDE_DAYS, DEFAULT_MIN_OBS, DEFAULT_MODEL, DEFAULT_WINDOWS,
-                            MAX_RELATIVE_DAY, MODEL_LABELS, format_window)
+from analysis.vocab import MAX_RELATIVE_DAY, format_window
 
-#: Upper bound of --placebo-draws (a typo must not ask for terabytes).
-MAX_PLACEBO_DRAWS = 100_000
+#: Exit code of a study run in which no firm-event could be fitted.
+EXIT_NOTHING_FITTED = 3
+#: The defaults shown by --help are the run specification's (one place: StudySpec).
+DEFAULTS = StudySpec()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -87,21 +92,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--universe", metavar="FILE", type=_input_file, help="securities (default data/universe.csv)")
     s.add_argument("--event", action="append", metavar="ID", help="only this event (repeatable)")
     s.add_argument("--symbol", action="append", metavar="SYM", help="only this security (repeatable)")
-    s.add_argument("--model", default=DEFAULT_MODEL, help=" | ".join(MODEL_LABELS))
-    s.add_argument("--estimation", default=format_window(DEFAULT_ESTIMATION), type=_window, metavar="A:B",
-                   help=f"estimation window, sessions relative to day 0 (default {format_window(DEFAULT_ESTIMATION)})")
+    s.add_argument("--model", default=DEFAULTS.model, help=" | ".join(MODEL_LABELS))
+    s.add_argument("--estimation", default=format_window(DEFAULTS.estimation), type=_window, metavar="A:B",
+                   help=f"estimation window, sessions relative to day 0 (default {format_window(DEFAULTS.estimation)})")
     s.add_argument("--window", action="append", type=_window, metavar="A:B",
-                   help=f"event window (repeatable; default {' '.join(format_window(w) for w in DEFAULT_WINDOWS)})")
-    s.add_argument("--min-obs", type=int, default=DEFAULT_MIN_OBS,
-                   help=f"minimum estimation returns (default {DEFAULT_MIN_OBS})")
+                   help=f"event window (repeatable; default {' '.join(DEFAULTS.window_names)})")
+    s.add_argument("--min-obs", type=int, default=DEFAULTS.min_obs,
+                   help=f"minimum estimation returns (default {DEFAULTS.min_obs})")
     s.add_argument("--factors", action="append", metavar="FILE", type=_input_file,
                    help="daily factor file(s), French format, percent (repeatable: 3-factor + momentum; "
                         "default: downloaded from Kenneth French's data library and cached)")
-    s.add_argument("--placebo-draws", type=_count(0, MAX_PLACEBO_DRAWS), default=1000,
-                   help="pseudo-event dates per event (0: off)")
-    s.add_argument("--calibration-draws", type=_count(0, MAX_PLACEBO_DRAWS), default=DEFAULT_CALIBRATION_DRAWS,
+    s.add_argument("--placebo-draws", type=_count(0, MAX_PLACEBO_DRAWS), default=DEFAULTS.placebo_draws,
+                   help=f"pseudo-event dates per event (0: off; default {DEFAULTS.placebo_draws})")
+    s.add_argument("--calibration-draws", type=_count(0, MAX_PLACEBO_DRAWS), default=DEFAULTS.calibration_draws,
                    help=f"of those, the dates every test is re-run at for p_calibrated and size_5pct "
-                        f"(default {DEFAULT_CALIBRATION_DRAWS})")
+                        f"(default {DEFAULTS.calibration_draws})")
     s.add_argument("--allow-extreme-returns", action="store_true",
                    help="keep securities with a daily return outside -80%%..+400%% (default: a data error, skipped)")
     s.add_argument("--event-firms", metavar="FILE", type=_input_file,
@@ -115,11 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--exposure", metavar="FILE", type=_input_file, help="suppliers' revenue exposure (default data/exposure.csv)")
     s.add_argument("--merger-periods", metavar="FILE", type=_input_file,
                    help="periods in which a firm trades on a merger offer (default data/merger_periods.csv)")
-    s.add_argument("--exclude-event-days", type=int, default=DEFAULT_EXCLUDE_DAYS, metavar="K",
+    s.add_argument("--exclude-event-days", type=int, default=DEFAULTS.exclude_event_days, metavar="K",
                    help=f"leave sessions within K sessions of a catalog event's day 0 out of the estimation "
-                        f"windows (default {DEFAULT_EXCLUDE_DAYS}; 0 keeps every session)")
+                        f"windows (default {DEFAULTS.exclude_event_days}; 0 keeps every session)")
     s.add_argument("--primary-window", type=_window, metavar="A:B", default=None,
-                   help="window of the primary family (Holm-adjusted portfolio tests; default 0:1)")
+                   help=f"window of the primary family (Holm-adjusted {DEFAULTS.primary_test} tests; "
+                        f"default {DEFAULTS.primary})")
+    s.add_argument("--holm-scope", choices=HOLM_SCOPES, default=DEFAULTS.holm_scope,
+                   help="the events Holm's adjustment of the primary family runs over: those of this run "
+                        "(default), or every event of the catalog (a subset's p_holm then matches the full run's)")
     s.add_argument("--refresh", action="store_true", help="re-download prices even if cached")
     s.add_argument("--out", required=True, metavar="DIR", help="output folder")
     s.add_argument("--quiet", action="store_true", help="do not print the summary")
@@ -156,26 +165,32 @@ def cmd_study(args) -> int:
     from analysis.study import EventStudy
 
     out = _check_out(args.out)
+    spec = StudySpec(model=args.model, estimation=args.estimation, windows=tuple(args.window or DEFAULTS.windows),
+                     min_obs=args.min_obs, placebo_draws=args.placebo_draws, calibration_draws=args.calibration_draws,
+                     exclude_event_days=args.exclude_event_days, primary_window=args.primary_window,
+                     holm_scope=args.holm_scope)
     study = EventStudy(
-        events=args.events, universe=args.universe, prices=args.prices, model=args.model,
-        estimation=args.estimation, windows=args.window or DEFAULT_WINDOWS, min_obs=args.min_obs,
+        events=args.events, universe=args.universe, prices=args.prices, spec=spec,
         factors=args.factors, event_ids=args.event, symbols=args.symbol,
-        placebo_draws=args.placebo_draws, calibration_draws=args.calibration_draws, progress=sys.stderr.isatty(), refresh=args.refresh,
+        progress=sys.stderr.isatty(), refresh=args.refresh,
         allow_extreme_returns=args.allow_extreme_returns,
         event_firms=args.event_firms, event_dates=args.event_dates, confounders=args.confounders,
         event_customers=args.event_customers, supply_links=args.supply_links, exposure=args.exposure,
         merger_periods=args.merger_periods,
-        exclude_event_days=args.exclude_event_days,
-        primary_window=args.primary_window,
     )
     res = study.fit()
     try:
         written = res.to_csv(out)
     except OSError as exc:
         raise os_error(exc, f"cannot write the results to {args.out}") from None
-    if not args.quiet:
+    if not args.quiet and len(res.estimation):
         print(terminal_text(str(res.summary())))  # titles and names are the user's: no escape codes
     print(f"wrote {', '.join(p.name for p in written)} to {args.out}", file=sys.stderr)
+    if not len(res.estimation):  # nothing was fitted: not a success, whatever the files say
+        first = res.skipped.iloc[0] if len(res.skipped) else None
+        why = f"; first: {first['event_id']} {first['symbol']}: {first['reason']}" if first is not None else ""
+        print(f"error: every firm-event was skipped ({len(res.skipped)}; see skipped.csv){why}", file=sys.stderr)
+        return EXIT_NOTHING_FITTED
     return 0
 
 

@@ -264,6 +264,10 @@ def portfolio_band(res, event_id: str, group: str | None = None, start: int | No
     """
     from analysis.inference.portfolio import portfolio_path
 
+    cache = getattr(res, "figure_inputs", None)  # computed once with the results (see figure_inputs)
+    key = (event_id, "all" if group is None else group, start, end, anchor)
+    if cache is not None and key in cache:
+        return cache[key].copy()
     lo = min(w[0] for w in res.study.windows) if start is None else start
     hi = max(w[1] for w in res.study.windows) if end is None else end
     f = res.panel.frame
@@ -271,7 +275,27 @@ def portfolio_band(res, event_id: str, group: str | None = None, start: int | No
     if group not in (None, "all"):
         m &= (f["group"] if "group" in f.columns else f["role"]).to_numpy() == group
     p = portfolio_path(res.engine_result, np.nonzero(m)[0], lo, hi, anchor=anchor)
-    return pd.DataFrame({"day": p["day"], "n": p["n"].astype(int), "mean": p["car"], "lo": p["lo"], "hi": p["hi"]})
+    out = pd.DataFrame({"day": p["day"], "n": p["n"].astype(int), "mean": p["car"], "lo": p["lo"], "hi": p["hi"]})
+    if cache is not None:
+        cache[key] = out.copy()
+    return out
+
+
+def figure_inputs(res) -> pd.DataFrame:
+    """Every event's and group's portfolio CAR path with its 95% interval (:func:`portfolio_band`
+    with its defaults), computed once and kept in ``res.figure_inputs`` so every figure of the
+    run reads it; tidy: event_id, group, day, n, mean, lo, hi (decimals)."""
+    f = res.panel.frame
+    col = "group" if "group" in f.columns else "role"
+    parts = []
+    for (e, g) in dict.fromkeys(zip(f["event_id"], f[col])):
+        for gg in (g, "all"):
+            band = portfolio_band(res, e, gg)
+            parts.append(band.assign(event_id=e, group=gg))
+    if not parts:
+        return pd.DataFrame(columns=["event_id", "group", "day", "n", "mean", "lo", "hi"])
+    out = pd.concat(parts, ignore_index=True).drop_duplicates(["event_id", "group", "day"])
+    return out[["event_id", "group", "day", "n", "mean", "lo", "hi"]]
 
 
 def group_path(paths: pd.DataFrame, group: str | None = None) -> pd.DataFrame:

@@ -26,24 +26,26 @@ from analysis.data.factors import default_factors, load_factors
 from analysis.data.news_days import place_confounders
 from analysis.errors import UserError
 from analysis.estimation import engine
-from analysis.estimation.models import get_model
 from analysis.estimation.panel import Panel, build_panel
 from analysis.inference import calibration, design, history, limits, multiple, placebo, timing, volume
 from analysis.inference.battery import run_battery
 from analysis.inference.cells import Cells, build_cells
 from analysis.inference.pooled import pooled_frame
 from analysis.inference.portfolio import firm_sq_p
+from analysis.inference.spec import StudySpec
 from analysis.results import EventStudyResults
 from analysis.inference import exposure as exposure_mod
 from analysis.inference import flags as flags_mod
-from analysis.vocab import (ALL, DEFAULT_CALIBRATION_DRAWS, DEFAULT_ESTIMATION, DEFAULT_EXCLUDE_DAYS, DEFAULT_MIN_OBS, DEFAULT_MODEL,
-                            DEFAULT_WINDOWS, GROUP_ORDER, HEADLINE_TEST, MAX_RELATIVE_DAY, NAMED, PRIMARY_WINDOW, REMOVED,
-                            SUPPLIER_OTHER,
-                            as_windows, format_window)
+from analysis.vocab import ALL, GROUP_ORDER, NAMED, REMOVED, SUPPLIER_OTHER, as_windows
 
 
 class EventStudy:
     """Configure an event study; :meth:`fit` runs it.
+
+    The run's settings (model, windows, estimation window, min_obs, exclusion, primary window
+    and test, draws, seed, groups) are one :class:`~analysis.inference.spec.StudySpec`: pass
+    ``spec=``, or the settings as keywords (they override ``spec``'s); every default and check
+    is the spec's. ``self.spec`` is the run's.
 
     Parameters
     ----------
@@ -87,6 +89,10 @@ class EventStudy:
         ``data/event_firms.csv``, ``data/event_dates.csv``, ``data/confounders.csv``; rows of
         the default files about events or symbols not in use are left out, a file given
         explicitly must match the catalog and universe). A header-only file turns one off.
+    holm_scope : str
+        ``run`` (default): Holm's adjustment over the primary rows of the run's events;
+        ``catalog``: over the whole catalog's primary family (the other events fitted for their
+        primary p-values alone), so a subset's ``p_holm`` is the full run's.
     exclude_event_days : int
         K: every session within K sessions of a catalog event's day 0 for a security is left
         out of that security's estimation windows (default 5; 0 keeps every session).
@@ -104,17 +110,17 @@ class EventStudy:
         events=None,
         universe=None,
         prices=None,
-        model: str = DEFAULT_MODEL,
-        estimation=DEFAULT_ESTIMATION,
-        windows=DEFAULT_WINDOWS,
-        min_obs: int = DEFAULT_MIN_OBS,
+        model: str | None = None,
+        estimation=None,
+        windows=None,
+        min_obs: int | None = None,
         factors=None,
         event_ids=None,
         symbols=None,
-        placebo_draws: int = 1000,
-        calibration_draws: int = DEFAULT_CALIBRATION_DRAWS,
-        factor_exchanges=("XNAS", "XNYS"),
-        seed: int = 20190521,
+        placebo_draws: int | None = None,
+        calibration_draws: int | None = None,
+        factor_exchanges=None,
+        seed: int | None = None,
         progress: bool = False,
         cache_dir=None,
         refresh: bool = False,
@@ -122,45 +128,35 @@ class EventStudy:
         event_firms=None,
         event_dates=None,
         confounders=None,
-        exclude_event_days: int = DEFAULT_EXCLUDE_DAYS,
+        exclude_event_days: int | None = None,
         primary_window: str | None = None,
         event_customers=None,
         supply_links=None,
         exposure=None,
         merger_periods=None,
+        holm_scope: str | None = None,
+        spec: StudySpec | None = None,
     ):
-        self.model = get_model(model)
-        self.estimation = as_windows([estimation])[0]
-        self.windows = as_windows(windows)
-        for option, wins in (("estimation", [self.estimation]), ("window", self.windows)):
-            for w in wins:
-                if max(abs(w[0]), abs(w[1])) > MAX_RELATIVE_DAY:
-                    raise UserError(f"--{option} {format_window(w)}: bounds must lie within "
-                                    f"-{MAX_RELATIVE_DAY}..{MAX_RELATIVE_DAY} sessions of day 0")
-        first_window_day = min(w[0] for w in self.windows)
-        if self.estimation[1] >= first_window_day:
-            raise UserError(f"estimation window {self.estimation[0]}:{self.estimation[1]} overlaps the event "
-                            f"windows (they start on day {first_window_day}); end it before that day")
-        if int(placebo_draws) < 0:
-            raise UserError(f"--placebo-draws must be 0 or more, not {placebo_draws}")
-        if int(min_obs) < self.model.k + 2:
-            raise UserError(f"--min-obs {min_obs} is too small for model '{model}' (needs at least {self.model.k + 2})")
-        self.min_obs = int(min_obs)
-        if primary_window is not None:
-            pw = format_window(as_windows([primary_window])[0])
-            if pw not in [format_window(w) for w in self.windows]:
-                raise UserError(f"primary window {pw} is not one of the event windows "
-                                f"({', '.join(format_window(w) for w in self.windows)}); add it with --window {pw}")
-        self.primary_window = format_window(as_windows([primary_window or PRIMARY_WINDOW])[0])
+        given = {"model": model, "estimation": estimation, "windows": windows, "min_obs": min_obs,
+                 "placebo_draws": placebo_draws, "calibration_draws": calibration_draws,
+                 "factor_exchanges": factor_exchanges, "seed": seed, "exclude_event_days": exclude_event_days,
+                 "primary_window": primary_window, "holm_scope": holm_scope}
+        given = {k: v for k, v in given.items() if v is not None}
+        #: the run's settings, every default and check in one place (:class:`StudySpec`)
+        self.spec = dataclasses.replace(spec, **given) if spec is not None else StudySpec(**given)
+        spec = self.spec
+        self.model = spec.model_spec
+        self.estimation = spec.estimation
+        self.windows = list(spec.windows)
+        self.min_obs = spec.min_obs
+        self.primary_window = spec.primary
         self.events = self._load_events(events)
         self.catalog = self.events  # the full catalog: placebo dates avoid all its windows
         self.universe = self._load_universe(universe)
         attrs = getattr(self.universe, "attrs", {}) or {}
         self.universe_file = attrs.get("path", "universe")
         self.universe_rows = dict(attrs.get("rows") or {s: i + 1 for i, s in enumerate(self.universe["symbol"])})
-        if int(exclude_event_days) < 0:
-            raise UserError(f"--exclude-event-days must be 0 or more, not {exclude_event_days}")
-        self.exclude_event_days = int(exclude_event_days)
+        self.exclude_event_days = spec.exclude_event_days
         ids, syms = self.catalog["event_id"], self.universe["symbol"]
         self.event_firms = self._side(event_firms, catalog_mod.DEFAULT_EVENT_FIRMS, catalog_mod.load_event_firms,
                                       catalog_mod.EVENT_FIRM_COLUMNS, events=ids, symbols=syms)
@@ -187,12 +183,10 @@ class EventStudy:
             self.universe = catalog_mod.select_universe(self.universe, list(symbols))
         self.prices = prices
         self.factors = factors
-        self.placebo_draws = int(placebo_draws)
-        if int(calibration_draws) < 0:
-            raise UserError(f"--calibration-draws must be 0 or more, not {calibration_draws}")
-        self.calibration_draws = int(calibration_draws)
-        self.factor_exchanges = tuple(factor_exchanges)
-        self.seed = int(seed)
+        self.placebo_draws = spec.placebo_draws
+        self.calibration_draws = spec.calibration_draws
+        self.factor_exchanges = spec.factor_exchanges
+        self.seed = spec.seed
         self.progress = progress
         self.cache_dir = cache_dir
         self.refresh = refresh
@@ -386,7 +380,7 @@ class EventStudy:
         draws = self.placebo_draws if placebo_draws is None else placebo_draws
         null = calib = None
         if draws > 0 and len(f):
-            null = placebo.placebo_null(self, panel, out, ev_codes, group_code, len(names), draws, self.seed)
+            null = placebo.placebo_null(self.spec, panel, out, ev_codes, group_code, len(names), draws, self.seed)
             # every test again at the same pseudo-event dates: p_calibrated, size_5pct
             calib = calibration.Calibration(null.run, out, group_code, len(names), names + [ALL],
                                             draws=self.calibration_draws)
@@ -453,7 +447,8 @@ class EventStudy:
         else:
             tests = pd.DataFrame(columns=tables.TEST_COLUMNS)
         self._note_short_draws(tests)
-        tests = multiple.adjust(tests, self.primary_window)
+        tests = multiple.adjust(tests, self.primary_window, test=self.spec.primary_test, groups=self.spec.groups,
+                                others=self._catalog_family(frames, errors))
         tests["oversized_here"] = design.oversized_cells(tests)  # simulated, or in this cell's own calibration
         limit_notes, _ = limits.window_flags(panel, out, out.windows)
         extended = self._limit_extended(panel, out)
@@ -467,6 +462,31 @@ class EventStudy:
         exposure_fit = exposure_mod.study_fit(self, frames_out["car"])
         return EventStudyResults(study=self, panel=panel, engine_result=out, frames=frames, sensitivity=sensitivity,
                                  pooled=pooled, exposure_fit=exposure_fit, **frames_out)
+
+    def _catalog_family(self, frames, errors) -> np.ndarray | None:
+        """With ``holm_scope`` catalog, the primary family's p-values of the catalog events not in
+        this run (same securities, model, estimation window; the primary window and test alone,
+        no placebo draws), so Holm's adjustment of the run's rows counts the whole catalog's
+        family; None with scope ``run``. Sets :attr:`holm_events` (events in the family)."""
+        run_ids = set(self.events["event_id"])
+        self.holm_events = len(run_ids)
+        if self.spec.holm_scope != "catalog":
+            return None
+        rest = [e for e in self.catalog["event_id"] if e not in run_ids]
+        self.holm_events = len(run_ids) + len(rest)
+        if not rest:
+            return np.zeros(0)
+        spec = dataclasses.replace(self.spec, windows=(as_windows([self.primary_window])[0],), placebo_draws=0,
+                                   primary_window=None, holm_scope="run")
+        other = EventStudy(events=self.catalog, universe=self.universe, prices=frames, spec=spec,
+                           factors=self.factors, event_ids=rest, event_firms=self.event_firms,
+                           event_dates=self.event_dates.iloc[0:0], confounders=self.confounders,
+                           cache_dir=self.cache_dir, allow_extreme_returns=self.allow_extreme_returns)
+        tests, _, _ = other.fit_tests([self.spec.primary_test])
+        if tests.empty:
+            return np.zeros(0)
+        mask = multiple.primary_mask(tests, self.primary_window, self.spec.primary_test, self.spec.groups)
+        return tests.loc[mask, "p_value"].to_numpy(dtype=float)
 
     def fit_tests(self, names=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """The CARs and group tests alone, as a robustness run under another model needs them:
@@ -510,7 +530,7 @@ class EventStudy:
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
     def sensitivity(self, frames=None, errors=None) -> pd.DataFrame:
-        """The headline group test (:data:`analysis.vocab.HEADLINE_TEST`) with day 0 moved to each
+        """The primary group test (``spec.primary_test``) with day 0 moved to each
         date of ``event_dates`` (and, as the baseline, the catalog's announcement) for the events
         of the run that have an alternative date, and, for every date-only event, to the
         announcement taken as made after the US close (``date_kind`` ``after_close``,
@@ -548,13 +568,13 @@ class EventStudy:
         base = [of[e][0] for e in panel.frame["event_id"]]
         panel.frame["group"] = self.firm_groups(panel.frame, event_of=base)
         out = self._run_engine(panel)
-        tests = run_battery(self.cells(panel, out, placebo_draws=0), names=[HEADLINE_TEST])
+        tests = run_battery(self.cells(panel, out, placebo_draws=0), names=[self.spec.primary_test])
         if tests.empty:
             return tables.empty_sensitivity()
         key = tests["event_id"].map(of)
         tests["date_kind"] = [k[1] for k in key]
         tests["announced_at"] = [k[2] for k in key]
         tests["event_id"] = [k[0] for k in key]
-        tests = tests[tests["test"] == HEADLINE_TEST]
+        tests = tests[tests["test"] == self.spec.primary_test]
         extra = ["test"] + [c for c in ("estimate", "se") if c in tests.columns]
         return tables.order_tests(tests, by_kind=True)[tables.SENSITIVITY_COLUMNS + extra].reset_index(drop=True)

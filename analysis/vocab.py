@@ -60,18 +60,8 @@ def group_color(name: str) -> str:
     return GROUPS[name].color if name in GROUPS else "#555555"
 
 
-#: Normal-return models (:mod:`analysis.estimation.models` defines them), in display order.
-MODEL_LABELS = {
-    "mean": "Constant mean",
-    "market-adjusted": "Market-adjusted",
-    "market": "Market model",
-    "ff3": "Fama-French 3",
-    "carhart": "Carhart 4",
-}
+#: Normal-return models are declared once, with their labels, in :mod:`analysis.estimation.models`.
 DEFAULT_MODEL = "market"
-#: The test the summaries quote first: the equal-weighted event-time portfolio test, valid for
-#: a few correlated firms sharing one date (issue 11).
-HEADLINE_TEST = "portfolio"
 
 #: Exchanges (ISO 10383 MIC) the universe may name, with their calendar (Shenzhen trades on
 #: Shanghai's sessions; exchange_calendars has no XSHE).
@@ -103,13 +93,13 @@ Window = tuple[int, int]
 
 DEFAULT_WINDOWS: tuple[Window, ...] = ((0, 0), (0, 1), (-1, 1), (0, 5), (-5, 5))
 DEFAULT_ESTIMATION: Window = (-250, -11)
-#: The window the summaries and the PDF quote first.
-HEADLINE_WINDOW = "-1:1"
 #: The primary family of hypotheses (issue 11): ``portfolio`` rows of this window and these
 #: groups, over all events of the run; Holm's step-down adjustment (``p_holm``) runs over it.
 #: Day 0 is the first session closing after the news, so 0:1 holds the reaction and its
 #: continuation and leaves out day -1, which precedes the news.
 PRIMARY_WINDOW = "0:1"
+#: The test the summaries quote first: the equal-weighted event-time portfolio test, valid for
+#: a few correlated firms sharing one date (issue 11).
 PRIMARY_TEST = "portfolio"
 PRIMARY_GROUPS = ("named", "supplier")
 #: Until runs have a ``named`` group (the named firms of each event), the universe role

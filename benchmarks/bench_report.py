@@ -8,13 +8,15 @@ temporary reports folder removed afterwards:
 
 - ``refresh``: ``--refresh`` (every notebook executed, nothing reused) into a folder that already
   holds one run;
-- ``reuse``: nothing changed since the last run (every notebook's results copied from it);
+- ``reuse``: nothing changed since the last run (the study and every notebook's results linked
+  from it: hard links, no copy);
 - ``cold``: the first report after install: the package's bytecode and the numba kernels'
   disk cache are deleted, ``python -m analysis compile`` (the install step ``make`` runs) fills
   the kernel cache again untimed, then a report into an empty reports folder.
 
-Printed per run: wall seconds, the pipeline's own phases from its ``manifest.json`` (notebooks,
-total), and the machine's load average before the run (the machine may be shared: a load
+Printed per run: wall seconds, CPU seconds (user + system of the report process and its
+kernels), the pipeline's own phases from its ``manifest.json`` (study fitted
+once, notebooks, total), and the machine's load average before the run (the machine may be shared: a load
 above ~0.5 on 2 cores means the numbers are slower than they would be).
 """
 from __future__ import annotations
@@ -22,6 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -39,14 +43,21 @@ def _report(args, reports: Path, refresh: bool) -> dict:
     for e in args.event or []:
         cmd += ["--event", e]
     load = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         sys.exit(f"report failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:]}")
+    same = re.search(r"nothing changed since run \S+ .*\((\d+\.\d) s;", done.stdout)
+    if same:  # no new run folder: latest still points to the last run
+        return {"wall": wall, "cpu": cpu, "total": float(same.group(1)), "notebooks": 0.0, "study": 0.0,
+                "pages": "same", "load": load}
     manifest = json.loads((reports / "latest" / "manifest.json").read_text())
-    return {"wall": wall, "total": manifest["seconds"], "notebooks": manifest["notebooks_seconds"],
-            "pages": manifest["pdf_pages"], "load": load}
+    return {"wall": wall, "cpu": cpu, "total": manifest["seconds"], "notebooks": manifest["notebooks_seconds"],
+            "study": manifest.get("study_seconds", float("nan")), "pages": manifest["pdf_pages"], "load": load}
 
 
 def _clear_caches() -> None:
@@ -56,8 +67,8 @@ def _clear_caches() -> None:
 
 
 def _line(kind: str, i: int, r: dict) -> str:
-    return (f"{kind:<8} run {i}: {r['wall']:5.1f} s wall (pipeline {r['total']:5.1f} s, notebooks "
-            f"{r['notebooks']:5.1f} s, {r['pages']} pages; load before {r['load']:.2f})")
+    return (f"{kind:<8} run {i}: {r['wall']:5.1f} s wall, {r['cpu']:5.1f} s CPU (pipeline {r['total']:5.1f} s: study "
+            f"{r['study']:4.1f} s, notebooks {r['notebooks']:5.1f} s; {r['pages']} pages; load before {r['load']:.2f})")
 
 
 def main(argv=None) -> int:
@@ -87,7 +98,9 @@ def main(argv=None) -> int:
     for kind, runs in results.items():
         if runs:
             walls = sorted(r["wall"] for r in runs)
-            print(f"{kind}: {', '.join(f'{w:.1f}' for w in walls)} s (median {walls[len(walls) // 2]:.1f} s)")
+            cpus = sorted(r["cpu"] for r in runs)
+            print(f"{kind}: {', '.join(f'{w:.1f}' for w in walls)} s wall (median {walls[len(walls) // 2]:.1f} s; "
+                  f"CPU median {cpus[len(cpus) // 2]:.1f} s)")
     return 0
 
 

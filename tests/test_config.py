@@ -162,7 +162,9 @@ def test_good_values_keep_their_types(tmp_path):
         notebooks: [{{name: e, path: {NB}, per_event: true, parameters: {{robustness_windows: ["0:1"]}}}}]
     """))
     assert cfg.events == ("nyt_hikvision_2019",) and cfg.workers == 1 and cfg.reuse is False
-    assert cfg.headline == {"symbol": "AMBA", "name": "", "window": "0:0", "test": "bmp_kp"}
+    assert cfg.primary == {"symbol": "AMBA", "name": "", "window": "0:0", "test": "portfolio"}
+    assert cfg.headline == cfg.primary  # `headline:` is the deprecated name of `primary:`
+    assert cfg.spec.estimation == (-120, -11) and cfg.spec.min_obs == 60 and cfg.spec.primary == "0:0"
     assert cfg.parameters == {"model": "market", "estimation": "-120:-11", "min_obs": 60, "custom": [1, 2.5, "x", True]}
     assert cfg.notebooks[0].parameters == {"robustness_windows": ["0:1"]}
     assert cfg.factors is None  # default: downloaded
@@ -189,5 +191,5 @@ def test_a_config_file_that_is_not_utf8_or_too_big(tmp_path):
 
 def test_docs_list_every_key_of_the_schema():
     doc = (REPO / "docs" / "config.md").read_text()
-    for key in list(TOP) + [f"headline.{k}" for k in HEADLINE] + list(NOTEBOOK) + list(PARAMETERS):
+    for key in list(TOP) + [f"primary.{k}" for k in HEADLINE] + list(NOTEBOOK) + list(PARAMETERS):
         assert f"`{key}`" in doc, key

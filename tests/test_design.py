@@ -369,7 +369,7 @@ def test_sensitivity_moves_day0_to_each_alternative_date(tmp_path, synthetic_stu
                                                                                "effective", "after_close"]
     assert list(dict.fromkeys(s.loc[s["event_id"] == "ev_b", "date_kind"])) == ["announcement", "after_close"]
     # the announcement rows are the main run's headline test
-    from analysis.vocab import HEADLINE_TEST
+    from analysis.vocab import PRIMARY_TEST as HEADLINE_TEST
 
     for r in s[s["date_kind"] == "announcement"].itertuples():
         t = one(res.tests, event_id=r.event_id, group=r.group, window=r.window, test=HEADLINE_TEST)

@@ -343,7 +343,7 @@ def test_too_few_estimation_returns_are_skipped_with_a_reason(tiny, synthetic_st
     res = synthetic_study(
         {"SYN": ("XNYS", "BNCH", "target")},
         {"SYN": make_prices(TINY_DATES, TINY_R), "BNCH": make_prices(TINY_DATES, TINY_RM, 1000.0)},
-        {"tiny_event": "2019-03-12"}, estimation=(-6, -1), windows=["0:0"], min_obs=7)
+        {"tiny_event": "2019-03-12"}, estimation=(-7, -1), windows=["0:0"], min_obs=7)  # day -7 has no return
     assert res.estimation.empty and res.car.empty
     reason = one(res.skipped, symbol="SYN")["reason"]
     assert "6" in reason and "min-obs 7" in reason

@@ -30,13 +30,27 @@ from analysis.errors import UserError
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A normal-return model: its regressors, estimated parameters and dependent variable."""
+    """A normal-return model: its regressors, estimated parameters, dependent variable, and how
+    tables and the PDF name it (``label``) and write it (``formula``).
+
+    Adding a model is one entry of :data:`MODELS`: the CLI's ``--model``, the report
+    configuration, the notebooks' ``model``/``robustness_models`` and the PDF's labels read it
+    from there; a model with ``excess`` returns reads French's (US) factors and covers the US
+    securities only (``factors`` names the series it needs).
+    """
 
     name: str
     regressors: tuple[str, ...]  # per-session base columns summed over a return's span
     k: int  # number of estimated parameters (0 for market-adjusted)
     excess: bool  # dependent variable is R - rf
     fixed: bool = False  # theta fixed at 1 (market-adjusted), no estimation
+    label: str = ""  # tables and the PDF: "Market model"
+    formula: str = ""  # the normal return in text: "alpha + beta Rm"
+
+    @property
+    def factors(self) -> tuple[str, ...]:
+        """The factor series the model reads from French's files (empty for a market model)."""
+        return tuple(r for r in self.regressors if r not in ("const", "mkt")) + (("rf",) if self.excess else ())
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -45,13 +59,23 @@ class ModelSpec:
         return tuple(names[r] for r in self.regressors)
 
 
-MODELS: dict[str, ModelSpec] = {
-    "mean": ModelSpec("mean", ("const",), 1, False),
-    "market-adjusted": ModelSpec("market-adjusted", ("mkt",), 0, False, fixed=True),
-    "market": ModelSpec("market", ("const", "mkt"), 2, False),
-    "ff3": ModelSpec("ff3", ("const", "mkt_rf", "smb", "hml"), 4, True),
-    "carhart": ModelSpec("carhart", ("const", "mkt_rf", "smb", "hml", "mom"), 5, True),
-}
+#: Every normal-return model, in display order (the one place a model is declared).
+MODELS: dict[str, ModelSpec] = {m.name: m for m in (
+    ModelSpec("mean", ("const",), 1, False, label="Constant mean", formula="mu"),
+    ModelSpec("market-adjusted", ("mkt",), 0, False, fixed=True, label="Market-adjusted", formula="Rm"),
+    ModelSpec("market", ("const", "mkt"), 2, False, label="Market model", formula="alpha + beta Rm"),
+    ModelSpec("ff3", ("const", "mkt_rf", "smb", "hml"), 4, True, label="Fama-French 3",
+              formula="rf + a + b (Rm - rf) + s SMB + h HML"),
+    ModelSpec("carhart", ("const", "mkt_rf", "smb", "hml", "mom"), 5, True, label="Carhart 4",
+              formula="rf + a + b (Rm - rf) + s SMB + h HML + m MOM"),
+)}
+#: name -> label (tables, the PDF), from :data:`MODELS`.
+MODEL_LABELS: dict[str, str] = {m.name: m.label for m in MODELS.values()}
+
+
+def factor_models() -> tuple[str, ...]:
+    """Names of the models that read French's factors (excess returns; US securities only)."""
+    return tuple(m.name for m in MODELS.values() if m.excess)
 
 
 def get_model(name: str) -> ModelSpec:

@@ -37,6 +37,10 @@ DESIGN_FILE = Path(__file__).with_name("design_size.csv")
 OVERSIZED_SIZE = 0.07
 #: The words shown next to an oversized test.
 OVERSIZED_WORDS = "oversized here"
+#: A test the design table does not hold (e.g. the placebo test) was not simulated: it is never
+#: said to hold its size.
+NOT_SIMULATED = "not simulated"
+HOLDS = "holds its size"
 
 
 @lru_cache(maxsize=1)
@@ -89,3 +93,14 @@ def run_size(tests: pd.DataFrame) -> pd.DataFrame:
                         "cells_oversized": g["_over"].sum()}).reset_index()
     out["size"] = out["_rej"] / out["draws"]
     return out[cols]
+def simulated_tests() -> frozenset[str]:
+    """Names of the tests the design table holds."""
+    return frozenset(design_table()["test"])
+
+
+def size_verdict(test: str) -> str:
+    """:data:`OVERSIZED_WORDS`, :data:`HOLDS` or :data:`NOT_SIMULATED` (a test missing from the
+    design table, never "holds")."""
+    if test not in simulated_tests():
+        return NOT_SIMULATED
+    return OVERSIZED_WORDS if test in oversized_here() else HOLDS

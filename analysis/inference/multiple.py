@@ -60,30 +60,38 @@ def bh(p) -> np.ndarray:
     return out
 
 
-def primary_groups(groups) -> tuple[str, ...]:
-    """The primary family's groups for a run with these ``groups``: :data:`PRIMARY_GROUPS`,
-    with ``target`` standing in for ``named`` when the run has no ``named`` group."""
+def primary_groups(groups, wanted=PRIMARY_GROUPS) -> tuple[str, ...]:
+    """The primary family's groups for a run with these ``groups``: ``wanted`` (default
+    :data:`PRIMARY_GROUPS`), with ``target`` standing in for ``named`` when the run has no
+    ``named`` group."""
     have = set(groups)
-    return tuple(g if g in have else PRIMARY_FALLBACK.get(g, g) for g in PRIMARY_GROUPS)
+    return tuple(g if g in have else PRIMARY_FALLBACK.get(g, g) for g in wanted)
 
 
-def primary_mask(tests: pd.DataFrame, window: str = PRIMARY_WINDOW) -> np.ndarray:
-    """(rows,) bool: the row is in the primary family."""
+def primary_mask(tests: pd.DataFrame, window: str = PRIMARY_WINDOW, test: str = PRIMARY_TEST,
+                 groups=PRIMARY_GROUPS) -> np.ndarray:
+    """(rows,) bool: the row is in the primary family (``test`` rows of ``window`` and ``groups``)."""
     if tests.empty:
         return np.zeros(0, dtype=bool)
-    groups = primary_groups(tests["group"].unique())
-    return ((tests["test"] == PRIMARY_TEST) & (tests["window"] == window)
+    groups = primary_groups(tests["group"].unique(), groups)
+    return ((tests["test"] == test) & (tests["window"] == window)
             & tests["group"].isin(groups)).to_numpy()
 
 
-def adjust(tests: pd.DataFrame, primary_window: str = PRIMARY_WINDOW) -> pd.DataFrame:
+def adjust(tests: pd.DataFrame, primary_window: str = PRIMARY_WINDOW, test: str = PRIMARY_TEST,
+           groups=PRIMARY_GROUPS, others=None) -> pd.DataFrame:
     """``tests`` with ``primary`` (bool), ``p_holm`` (Holm over the primary family, NaN
-    elsewhere) and ``q_bh`` (Benjamini-Hochberg per test over its rows with a p-value)."""
+    elsewhere) and ``q_bh`` (Benjamini-Hochberg per test over its rows with a p-value).
+    The family: ``test`` rows of ``primary_window`` and ``groups`` (a StudySpec's primary
+    window, test and groups), plus ``others``: the p-values of the family's rows for events not
+    in ``tests`` (``--holm-scope catalog``: the rest of the catalog), which count in Holm's m
+    and order but get no row."""
     out = tests.copy()
-    prim = primary_mask(out, primary_window)
+    prim = primary_mask(out, primary_window, test, groups)
     p = out["p_value"].to_numpy(dtype=float) if len(out) else np.zeros(0)
     p_holm = np.full(len(out), np.nan)
-    p_holm[prim] = holm(p[prim])
+    extra = np.asarray([] if others is None else others, dtype=float)
+    p_holm[prim] = holm(np.concatenate([p[prim], extra]))[:int(prim.sum())]
     q = np.full(len(out), np.nan)
     for name in dict.fromkeys(out["test"]) if len(out) else ():
         m = (out["test"] == name).to_numpy()

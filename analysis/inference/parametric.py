@@ -46,6 +46,7 @@ class CrossSectionalT(CellTest):
     """mean(CAR) / (sd(CAR) / sqrt(N)); Student t(N - 1)."""
 
     name = "t_cs"
+    null = "the firms' CARs have mean zero (independent firms; the cross-sectional spread of the CARs is the variance)"
     label = "Cross-sect. t"
     description = "cross-sectional t-test"
     words = "cross-sectional t-test"
@@ -63,6 +64,7 @@ class Patell(CellTest):
     """sum(SCAR_i) / sqrt(sum((M_i - k) / (M_i - k - 2))); N(0, 1)."""
 
     name = "patell"
+    null = "every firm's standardized CAR has mean zero and unit variance (independent firms, no event-induced variance)"
     label = "Patell Z"
     description = "Patell test"
     words = "Patell test"
@@ -83,6 +85,7 @@ class BMP(CellTest):
     """mean(SCAR) / (sd(SCAR) / sqrt(N)); Student t(N - 1)."""
 
     name = "bmp"
+    null = "the firms' standardized CARs have mean zero (event-induced variance allowed; independent firms)"
     label = "BMP t"
     description = "BMP test (Boehmer, Musumeci & Poulsen 1991)"
     words = "BMP test"
@@ -102,6 +105,7 @@ class BMPKolariPynnonen(CellTest):
     correlation over shared calendar dates (pairs sharing < 30 dates left out); t(N - 1)."""
 
     name = "bmp_kp"
+    null = "the firms' standardized CARs have mean zero (event-induced variance allowed; firms correlated as in the estimation window)"
     label = "KP-BMP t"
     description = "BMP test with the Kolari-Pynnönen (2010) adjustment"
     words = "KP-adjusted BMP test"
@@ -123,6 +127,7 @@ class GeneralizedSign(CellTest):
     estimation-window ARs of the cell's firms; N(0, 1)."""
 
     name = "gen_sign"
+    null = "the share of positive CARs equals the firms' estimation-window share of positive abnormal returns"
     label = "Gen. sign Z"
     description = "generalized sign test (Cowan 1992)"
     words = "generalized sign test"
@@ -166,6 +171,7 @@ class ExactSign(CellTest):
     the cell's firms; exact two-sided p (``scipy.stats.binomtest``); statistic w - N p."""
 
     name = "sign_exact"
+    null = "the count of positive CARs is binomial with the firms' estimation-window share of positive abnormal returns"
     label = "Exact sign"
     description = "exact binomial sign test (generalized sign test with its exact law)"
     words = "exact sign test"

@@ -229,6 +229,7 @@ class Placebo(CellTest):
     """Empirical two-sided p of the cell's mean CAR against its pseudo-event law (above)."""
 
     name = "placebo"
+    null = "the group's mean CAR is a draw from the law of the same firms' mean CARs at pseudo-event dates"
     label = "Placebo z"
     description = "placebo (pseudo-event date) test"
     words = "placebo test"

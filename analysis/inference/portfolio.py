@@ -349,6 +349,7 @@ class Portfolio(CellTest):
     Mandelker (1974), Sefcik & Thompson (1986), Campbell, Lo & MacKinlay (1997) sec. 4.4.5."""
 
     name = "portfolio"
+    null = "the equal-weighted portfolio's CAR is zero (variance from the portfolio's own estimation-window abnormal returns)"
     label = "Portfolio t"
     description = "equal-weighted event-time portfolio t-test (Jaffe 1974; Mandelker 1974)"
     words = "portfolio test"
@@ -372,6 +373,7 @@ class SampleQuantile(CellTest):
     Gelbach, Helland & Klick (2013)."""
 
     name = "sq"
+    null = "the portfolio's CAR is a draw from the law of its estimation-window sums of as many consecutive abnormal returns"
     label = "SQ (CAR_p)"
     description = "sample-quantile test of the portfolio CAR (Gelbach, Helland & Klick 2013)"
     words = "sample-quantile test"

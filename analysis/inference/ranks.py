@@ -441,6 +441,7 @@ class Corrado(CellTest):
     """Corrado (1989) rank test, multi-day form of Cowan (1992); N(0, 1) (see module doc)."""
 
     name = "corrado"
+    null = "the event window's abnormal returns rank like any other days of the firms' estimation windows"
     label = "Corrado"
     description = "Corrado (1989) rank test"
     words = "Corrado rank test"
@@ -459,6 +460,7 @@ class GeneralizedRank(CellTest):
     """Kolari & Pynnönen (2011) generalized rank test; Student t(T - 2) (see module doc)."""
 
     name = "grank"
+    null = "the firms' standardized CARs rank like their standardized estimation-window abnormal returns"
     label = "GRANK t"
     description = "generalized rank test (Kolari & Pynnönen 2011)"
     words = "GRANK test"

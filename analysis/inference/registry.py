@@ -1,8 +1,8 @@
 """The test registry: every cross-sectional test statistic is one registered object.
 
 A test (in the manner of linearmodels' ``WaldTestStatistic``) has a ``name`` (tests.csv
-``test``), a ``label`` (tables and the PDF), a ``reference`` (the paper), its null
-``distribution``, the smallest cell it applies to (``min_n``) and a vectorized
+``test``), a ``label`` (tables and the PDF), a ``reference`` (the paper), its ``null``
+hypothesis in words, the statistic's null ``distribution``, the smallest cell it applies to (``min_n``) and a vectorized
 ``compute(cells) -> TestOutcome`` over all (event, group, window) cells at once. A cell where
 the test does not apply gets NaN, and the outcome carries the reason (linearmodels'
 ``InvalidTestStatistic``). Adding a test is one subclass decorated with :func:`register`, and
@@ -44,6 +44,8 @@ class CellTest:
     #: what the test asks, in plain words for a reader without the method (the PDF's reading guide)
     plain: ClassVar[str] = ""
     reference: ClassVar[str]
+    #: the null hypothesis, in words (the methods text and the summaries)
+    null: ClassVar[str]
     distribution: ClassVar[str]
     #: smallest number of firms in a cell for the test to apply
     min_n: ClassVar[int] = 2
@@ -74,7 +76,12 @@ REGISTRY: dict[str, CellTest] = {}
 
 
 def register(cls: type[CellTest]) -> type[CellTest]:
-    """Class decorator: add one instance of ``cls`` to :data:`REGISTRY` under ``cls.name``."""
+    """Class decorator: add one instance of ``cls`` to :data:`REGISTRY` under ``cls.name``
+    (a test must declare its name, label, description, words, reference, null and distribution)."""
+    missing = [a for a in ("name", "label", "description", "words", "reference", "null", "distribution")
+               if not getattr(cls, a, "")]
+    if missing:
+        raise TypeError(f"test {cls.__name__} declares no {', '.join(missing)}")
     if cls.name in REGISTRY:
         raise ValueError(f"test {cls.name!r} is registered twice")
     REGISTRY[cls.name] = cls()

@@ -4,7 +4,7 @@ A date-only announcement is taken as made at 09:00 New York time (:data:`analysi
 DATE_ONLY_HOUR`), so a US security's day 0 is its date. The ``after_close`` variant takes it as
 made at 16:00 New York time instead, the US close: the US day 0 moves one session later, and an
 A-share day 0 stays the next Shanghai/Shenzhen session (both hours fall after their close).
-``sensitivity.csv`` carries the headline test (:data:`analysis.vocab.HEADLINE_TEST`) of every
+``sensitivity.csv`` carries the headline test (:data:`analysis.vocab.PRIMARY_TEST`) of every
 date-only event under it (``date_kind`` = ``after_close``); :func:`moved_tests` puts those rows in
 place of the main run's and :func:`conclusions` reruns Holm over the primary family to say
 whether a conclusion changes.

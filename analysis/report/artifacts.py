@@ -120,6 +120,18 @@ ARTIFACTS = {a.name: a for a in (CAR_BY_FIRM, GROUP_TESTS, ROBUSTNESS, ROBUSTNES
 STUDY = "study"
 
 
+#: The run's results for the notebooks, in ``study/`` (a pickle of the
+#: :class:`~analysis.results.EventStudyResults` and the robustness runs, written by
+#: :func:`analysis.report.study_set.compute_study`, read by :func:`analysis.report.event.load_results`:
+#: the notebooks are views of it and fit nothing; written and read by this package only).
+RESULTS_FILE = "results.pkl"
+#: The robustness runs of every event, computed once, as CSV files in ``study/``, and each event's notes.
+ROBUSTNESS_FILE, ROBUSTNESS_FIRMS_FILE, ROBUSTNESS_NOTES_FILE = ("robustness.csv", "robustness_firms.csv",
+                                                                 "robustness_notes.json")
+#: Every figure's CAR paths (each event's and group's portfolio CAR with its 95% interval), computed once.
+CAR_BANDS_FILE = "car_bands.csv"
+
+
 def study_dir(run_dir) -> Path:
     """``run_dir/study``: the run's CSV set (tests.csv, car.csv, ...)."""
     return Path(run_dir) / STUDY

@@ -17,11 +17,12 @@ from pathlib import Path
 
 from analysis.errors import UserError
 from analysis.paths import PROJECT as REPO
+from analysis.vocab import PRIMARY_TEST, PRIMARY_WINDOW, as_windows, format_window
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "pipeline.yml"
 
 #: Parameters the pipeline sets itself; a configuration may not set them.
-RESERVED = {"output_dir", "price_snapshot", "progress", "prices", "event_id"}
+RESERVED = {"output_dir", "price_snapshot", "progress", "prices", "event_id", "run_folder"}
 #: Largest configuration file read (bytes).
 MAX_CONFIG_BYTES = 1024 * 1024
 MAX_TEXT = 1000  # characters of a string value
@@ -114,7 +115,7 @@ def _window(key, v):
 
 
 def _model(key, v):
-    from analysis.vocab import MODEL_LABELS
+    from analysis.estimation.models import MODEL_LABELS
 
     _text(key, v, what="a model name", max_len=40)
     if v not in MODEL_LABELS:
@@ -123,11 +124,11 @@ def _model(key, v):
 
 
 def _role(key, v):
-    from analysis.vocab import ROLES
+    from analysis.vocab import NAMED, ROLES
 
     _text(key, v, what="a group", max_len=40)
-    if v not in ROLES:
-        raise _Bad(key, f"unknown group (choose from {', '.join(ROLES)})")
+    if v not in (NAMED, *ROLES):
+        raise _Bad(key, f"unknown group (choose from {', '.join((NAMED, *ROLES))})")
     return v
 
 
@@ -186,7 +187,7 @@ def _generic(key, v):
 
 #: Notebook parameters the notebooks declare, with their type and range (others: :func:`_generic`).
 PARAMETERS = {
-    "model": (_model, "model name: mean, market-adjusted, market, ff3, carhart"),
+    "model": (_model, "model name (analysis.estimation.models.MODELS): mean, market-adjusted, market, ..."),
     "estimation": (_window, "estimation window START:END, sessions relative to day 0, within +-5000"),
     "windows": (_list_of(_window, 1), "list of event windows START:END, within +-5000"),
     "window": (_window, "event window START:END, within +-5000"),
@@ -194,10 +195,10 @@ PARAMETERS = {
     "placebo_draws": (lambda k, v: _integer(k, v, 0, 100_000), "whole number 0..100000"),
     "robustness_models": (_list_of(_model), "list of model names"),
     "robustness_windows": (_list_of(_window), "list of windows START:END, within +-5000"),
-    "headline_window": (_window, "window START:END, within +-5000"),
-    "headline_symbols": (_list_of(_symbol), "list of ticker symbols"),
+    "primary_window": (_window, "window START:END, within +-5000"),
+    "primary_symbols": (_list_of(_symbol), "list of ticker symbols"),
     "symbols": (_list_of(_symbol, 1), "list of ticker symbols"),
-    "groups": (_list_of(_role, 1), "list of groups: target, peer, supplier"),
+    "groups": (_list_of(_role, 1), "list of groups as printed: named, target, peer, supplier"),
     "event_ids": (_list_of(_event_id, 1), "list of event ids (snake_case)"),
     "test": (_test, "test name such as bmp_kp"),
     "factors": (_path, "path of a daily factor file (French format)"),
@@ -245,17 +246,22 @@ TOP = {
     "reuse": (_boolean, True, "true or false"),
     "timeout": (lambda k, v: _integer(k, v, 1, 86_400), 900, "whole number of seconds 1..86400"),
     "keep": (lambda k, v: _integer(k, v, 1, 10_000), 20, "whole number 1..10000"),
-    "headline": (None, None, "mapping: symbol, name, window, test"),
+    "primary": (None, None, "mapping: symbol, name, window, test (the primary comparison)"),
+    "headline": (None, None, "deprecated name of 'primary' (still read)"),
     "parameters": (_parameters, {}, "mapping of notebook parameters"),
     "notebooks": (None, None, "non-empty list of notebooks (name, path, per_event, parameters)"),
 }
-HEADLINE = {
+PRIMARY = {
     "symbol": (_symbol, "002415.SZ", "ticker symbol"),
     "name": (lambda k, v: _text(k, v, what="a name", max_len=100), "", "string, at most 100 characters "
              "(empty: the name in data/universe.csv)"),
-    "window": (_window, "-1:1", "window START:END, within +-5000"),
-    "test": (_test, "bmp_kp", "test name (a registered test: portfolio, bmp_kp, ...)"),
+    "window": (_window, PRIMARY_WINDOW, "window START:END, within +-5000 (the StudySpec's primary window)"),
+    "test": (_test, PRIMARY_TEST, "registered test name (the StudySpec's primary test: portfolio, bmp_kp, ...)"),
 }
+#: The former name of :data:`PRIMARY` (a configuration may still say ``headline:``).
+HEADLINE = PRIMARY
+#: Notebook parameters that are settings of the run (:class:`~analysis.inference.spec.StudySpec`).
+SPEC_PARAMETERS = ("model", "estimation", "windows", "min_obs", "placebo_draws")
 NOTEBOOK = {
     "name": (lambda k, v: _text(k, v, _SLUG, "a name of letters, digits, '_' and '-'", 60), None,
              "letters, digits, '_', '-' (required, unique)"),
@@ -285,10 +291,16 @@ class Config:
     workers: int
     reuse: bool
     timeout: int
-    headline: dict
+    primary: dict
     parameters: dict
     notebooks: tuple
     keep: int = 20  # run folders kept in reports_dir (the newest; never the one `latest` points to)
+    spec: object = None  # the run's StudySpec (from `parameters` and `primary`), checked once
+
+    @property
+    def headline(self) -> dict:
+        """Deprecated name of :attr:`primary`."""
+        return self.primary
 
 
 def _repo_path(value) -> Path:
@@ -332,7 +344,7 @@ def _events(key, v):
 
 def load_config(path=None) -> Config:
     """Read and validate a pipeline configuration (YAML) against the schema (:data:`TOP`,
-    :data:`HEADLINE`, :data:`NOTEBOOK`, :data:`PARAMETERS`): every key known, every value of its
+    :data:`PRIMARY`, :data:`NOTEBOOK`, :data:`PARAMETERS`): every key known, every value of its
     type and range. A bad one is a ``UserError`` naming the file and the key."""
     path = Path(path) if path else DEFAULT_CONFIG
     raw = _read_yaml(path)
@@ -351,9 +363,12 @@ def _build(path: Path, raw) -> Config:
         if check is not None:
             value[key] = check(key, raw[key]) if key in raw and raw[key] is not None else default
     events = _events("events", raw.get("events", "all"))
-    headline = {k: d for k, (_, d, _) in HEADLINE.items()}
-    for k, v in _mapping("headline", raw.get("headline"), list(HEADLINE)).items():
-        headline[k] = HEADLINE[k][0](f"headline.{k}", v)
+    if raw.get("primary") is not None and raw.get("headline") is not None:
+        raise _Bad("headline", "the deprecated name of 'primary'; give one of them, not both")
+    section = "primary" if raw.get("headline") is None else "headline"
+    primary = {k: d for k, (_, d, _) in PRIMARY.items()}
+    for k, v in _mapping(section, raw.get(section), list(PRIMARY)).items():
+        primary[k] = PRIMARY[k][0](f"{section}.{k}", v)
     nbs = raw.get("notebooks")
     if not isinstance(nbs, list) or not nbs:
         raise _Bad("notebooks", f"expected a non-empty list of notebooks, got {_kind(nbs)}")
@@ -377,29 +392,49 @@ def _build(path: Path, raw) -> Config:
         if not nb_path.is_file():
             raise _Bad(f"{where}.path", f"notebook {nb_path} not found")
         specs.append(NotebookSpec(name, nb_path, per_event, nb_params))
+        run_spec(path, {**value["parameters"], **nb_params}, primary, f"{where}.parameters")
+    spec = run_spec(path, value["parameters"], primary, "parameters")
     prices, factors = value["prices"], value["factors"]
     return Config(
         path=path, title=value["title"] or "Event study report",
         reports_dir=_repo_path(value["reports_dir"] or "reports"), events=events,
         prices=_repo_path(prices) if prices else None, factors=_repo_path(factors) if factors else None,
-        workers=value["workers"], reuse=value["reuse"], timeout=value["timeout"], headline=headline,
-        parameters=value["parameters"], notebooks=tuple(specs), keep=value["keep"],
+        workers=value["workers"], reuse=value["reuse"], timeout=value["timeout"], primary=primary,
+        parameters=value["parameters"], notebooks=tuple(specs), keep=value["keep"], spec=spec,
     )
 
 
 def check_symbols(cfg: Config, known) -> None:
-    """UserError naming the file and key when ``headline.symbol``, or a ``headline_symbols`` /
+    """UserError naming the file and key when ``primary.symbol``, or a ``primary_symbols`` /
     ``symbols`` notebook parameter, names a symbol outside the universe ``known`` (its firm would
-    have no row: the headline and the robustness tables would be empty without saying why)."""
+    have no row: the primary and the robustness tables would be empty without saying why)."""
     known = set(known)
-    found = [("headline.symbol", cfg.headline.get("symbol"))]
+    found = [("primary.symbol", cfg.primary.get("symbol"))]
     for where, params in [("parameters", cfg.parameters)] + [(f"notebooks[{i}].parameters", nb.parameters)
                                                              for i, nb in enumerate(cfg.notebooks)]:
-        for name in ("headline_symbols", "symbols"):
+        for name in ("primary_symbols", "symbols"):
             found += [(f"{where}.{name}[{j}]", s) for j, s in enumerate(params.get(name) or [])]
     for key, symbol in found:
         if symbol is not None and symbol not in known:
             raise UserError(f"{cfg.path}: '{key}': {symbol} is not in the universe (data/universe.csv)")
+def run_spec(path: Path, parameters: dict, primary: dict, key: str = "parameters"):
+    """The :class:`~analysis.inference.spec.StudySpec` of notebook ``parameters`` (the run's
+    settings among them: :data:`SPEC_PARAMETERS`) and the ``primary`` section: every check of a
+    run's settings is the spec's; a bad value is a ``UserError`` naming the file and the key."""
+    from analysis.inference.spec import StudySpec
+
+    given = {k: parameters[k] for k in SPEC_PARAMETERS if parameters.get(k) is not None}
+    if "windows" in given:
+        given["windows"] = tuple(given["windows"])
+    if primary.get("test"):
+        given["primary_test"] = primary["test"]
+    try:
+        windows = [format_window(w) for w in as_windows(given.get("windows") or StudySpec.windows)]
+        if primary.get("window") in windows:
+            given["primary_window"] = primary["window"]
+        return StudySpec(**given)
+    except UserError as exc:
+        raise UserError(f"{path}: '{key}': {exc}") from None
 
 
 def apply_overrides(cfg: Config, prices=None, events=None, reports_dir=None, refresh: bool = False,

@@ -21,6 +21,7 @@ Columns added to the results by newer versions of the engine (rank tests, placeb
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ import pandas as pd
 
 from analysis.errors import UserError
 from analysis.tables import requested_windows
-from analysis.vocab import DEFAULT_WINDOWS, US_EXCHANGES
+from analysis.vocab import US_EXCHANGES
 from analysis.paths import PROJECT as REPO, cache_dir as project_cache_dir
 from analysis import fmt
 from analysis.inference.battery import describe
@@ -46,58 +47,127 @@ warnings.filterwarnings("ignore", message="IProgress not found")
 # --------------------------------------------------------------------------- the study
 
 
-def select_symbols(groups=None, symbols=None, universe=None) -> list[str] | None:
-    """Symbols to study: ``symbols`` if given, else the universe's members of ``groups``."""
+def select_symbols(groups=None, symbols=None, universe=None, event_ids=None, event_firms=None) -> list[str] | None:
+    """Symbols to study: ``symbols`` if given, else the universe's members of ``groups``, named
+    as printed (:data:`analysis.vocab.GROUPS`): a universe role (target, peer, supplier), or
+    ``named`` (the firms ``event_firms`` says the events ``event_ids`` named, every event when None)."""
     if symbols:
         return [symbols] if isinstance(symbols, str) else list(symbols)
     if not groups:
         return None
     from analysis.data import catalog
+    from analysis.vocab import GROUPS, NAMED
 
     groups = [groups] if isinstance(groups, str) else list(groups)
     uni = catalog.load_universe() if universe is None else universe
-    unknown = sorted(set(groups) - set(catalog.ROLES))
+    known = [*catalog.ROLES, NAMED]
+    unknown = sorted(set(groups) - set(known))
     if unknown:
-        raise UserError(f"unknown group(s) {', '.join(unknown)}: choose from {', '.join(catalog.ROLES)}")
-    return list(uni.loc[uni["role"].isin(groups), "symbol"])
+        raise UserError(f"unknown group(s) {', '.join(unknown)}: choose from {', '.join(g for g in GROUPS if g in known)}")
+    chosen = set(uni.loc[uni["role"].isin(groups), "symbol"])
+    if NAMED in groups:
+        ef = catalog.load_event_firms(event_firms or catalog.DEFAULT_EVENT_FIRMS, strict=False,
+                                      events=None, symbols=uni["symbol"])
+        ef = ef[ef["relation"] == NAMED]
+        if event_ids:
+            ef = ef[ef["event_id"].isin([event_ids] if isinstance(event_ids, str) else list(event_ids))]
+        chosen |= set(ef["symbol"])
+    return [s for s in uni["symbol"] if s in chosen]
 
 
-def build_study(event_ids=None, groups=None, symbols=None, model: str = "market", windows=None,
-                estimation="-250:-11", min_obs: int = 120, prices=None, factors=None,
-                placebo_draws: int = 1000, cache_dir=None, progress: bool = True, refresh: bool = False,
-                events=None, universe=None, price_snapshot=None, event_firms=None):
+def build_study(event_ids=None, groups=None, symbols=None, model: str | None = None, windows=None,
+                estimation=None, min_obs: int | None = None, prices=None, factors=None,
+                placebo_draws: int | None = None, cache_dir=None, progress: bool = True, refresh: bool = False,
+                events=None, universe=None, price_snapshot=None, event_firms=None, spec=None):
     """An :class:`~analysis.study.EventStudy` from notebook parameters.
 
-    ``event_ids``: one id, a list, or None for every catalog event; ``groups`` (target, peer,
-    supplier) or ``symbols`` restrict the securities; ``prices``: a folder of recorded CSVs or
-    None for Yahoo Finance, cached in :func:`analysis.paths.cache_dir` unless ``cache_dir``.
-    ``price_snapshot``: prices already loaded by the report pipeline (see
+    The run's settings are one :class:`~analysis.inference.spec.StudySpec`: ``spec``, with
+    ``model``, ``windows``, ``estimation``, ``min_obs``, ``placebo_draws`` given (not None)
+    replacing its values; None everywhere is the spec's defaults.
+    ``event_ids``: one id, a list, or None for every catalog event; ``groups`` (as printed:
+    named, target, peer, supplier) or ``symbols`` restrict the securities; ``prices``: a folder
+    of recorded CSVs or None for Yahoo Finance, cached in :func:`analysis.paths.cache_dir`
+    unless ``cache_dir``. ``price_snapshot``: prices already loaded by the report pipeline (see
     :mod:`analysis.report.snapshot`); used instead of ``prices`` while the file exists.
-    ``factors`` are passed on only to models that need them (``ff3``, ``carhart``).
+    ``factors`` are passed on only to models that need them (a model with ``excess`` returns).
     ``event_firms``: who each event named (None: ``data/event_firms.csv``; a relative path is
     relative to the repository root).
     """
-    from analysis.estimation.models import get_model
+    from analysis.inference.spec import StudySpec
     from analysis.study import EventStudy
 
+    given = {"model": model, "windows": tuple(windows) if windows else None, "estimation": estimation,
+             "min_obs": min_obs, "placebo_draws": placebo_draws}
+    given = {k: v for k, v in given.items() if v is not None}
+    spec = replace(spec, **given) if spec is not None else StudySpec(**given)
     if isinstance(event_ids, str):
         event_ids = [event_ids]
     if isinstance(factors, (str, Path)):
         factors = [factors]
-    if not get_model(model).excess:
+    if not spec.model_spec.excess:
         factors = None
     if price_snapshot and Path(price_snapshot).is_file():
         from analysis.report.snapshot import SnapshotSource
 
         prices = SnapshotSource(price_snapshot)
+    event_firms = event_firms if event_firms is None or Path(event_firms).is_absolute() else REPO / event_firms
     return EventStudy(
-        events=events, universe=universe, prices=prices, model=model,
-        estimation=estimation, windows=list(windows or DEFAULT_WINDOWS), min_obs=min_obs,
-        factors=factors, event_ids=event_ids, symbols=select_symbols(groups, symbols),
-        placebo_draws=placebo_draws, progress=progress, refresh=refresh,
+        events=events, universe=universe, prices=prices, spec=spec,
+        factors=factors, event_ids=event_ids, symbols=select_symbols(groups, symbols, event_ids=event_ids,
+                                                                     event_firms=event_firms),
+        progress=progress, refresh=refresh,
         cache_dir=str(cache_dir) if cache_dir else str(DEFAULT_CACHE),
-        event_firms=(event_firms if event_firms is None or Path(event_firms).is_absolute() else REPO / event_firms),
+        event_firms=event_firms,
     )
+
+
+def _load(run_folder) -> dict:
+    import pickle
+
+    from analysis.errors import UserError
+
+    path = artifacts.study_dir(Path(run_folder)) / artifacts.RESULTS_FILE
+    key = (str(path), path.stat().st_mtime_ns if path.is_file() else 0)
+    if key not in _LOADED:
+        try:
+            with open(path, "rb") as fh:
+                _LOADED.clear()
+                _LOADED[key] = pickle.load(fh)
+        except OSError:
+            raise UserError(f"{path}: the run's results are missing (python -m analysis report writes them "
+                            "before the notebooks run)") from None
+    return _LOADED[key]
+
+
+_LOADED: dict = {}
+
+
+def load_results(run_folder, event_ids=None, placebo: bool = True):
+    """The run's results (computed once by :func:`analysis.report.study_set.compute_study`) as
+    the notebooks view them: the rows of ``event_ids`` (default all), without the pseudo-event
+    results when ``placebo`` is False, the multiple-testing columns over those events
+    (:meth:`~analysis.results.EventStudyResults.select`): what a study of those events alone
+    gives, so a view does not depend on the other events of the run."""
+    from analysis.data.catalog import select_events
+    from analysis.errors import UserError
+
+    res = _load(run_folder)["results"]
+    ids = [event_ids] if isinstance(event_ids, str) else event_ids
+    unknown = [e for e in (ids or []) if e not in set(res.event_ids)]
+    if unknown:
+        select_events(res.study.catalog, unknown)  # an id the catalog lacks: its usual one-line error
+        raise UserError(f"event(s) {', '.join(unknown)} not in the run's results")
+    # the view's multiple-testing columns are over its own events, as a run of those events gives
+    # them (the run's, over all its events, are in study/tests.csv)
+    return res.select(ids, placebo=placebo, readjust=True)
+
+
+def load_robustness(run_folder, event_id: str):
+    """The robustness tables of one event and its notes (``(groups, firms, notes)``, as
+    :func:`analysis.report.event.robustness` returns them for that event alone)."""
+    groups, firms, notes = _load(run_folder)["robustness"]
+    return (groups[groups["event_id"] == event_id].reset_index(drop=True),
+            firms[firms["event_id"] == event_id].reset_index(drop=True), notes.get(event_id, []))
 
 
 #: What the event notebook tells its user to set when Yahoo Finance cannot be reached.
@@ -460,21 +530,27 @@ ROBUST_TESTS = ("portfolio", "t_cs", "bmp", "bmp_kp")
 
 
 def robustness(res, models=("mean", "market-adjusted", "ff3"), factors=None, extra_windows=(),
-               tests=ROBUST_TESTS, headline_symbols=None):
+               tests=ROBUST_TESTS, primary_symbols=None, headline_symbols=None, by_event: bool = False):
     """Re-run the study of ``res`` (same events, firms, estimation window) under other models and windows.
 
     Returns ``(groups, firms, notes)``: group tests (long: model, scope, event_id, group, window,
     n, mean_car, estimate (the portfolio test's CAR of the equal-weighted portfolio; else NaN),
-    test, statistic, p_value; decimals), per-firm CARs (model, scope, event_id, symbol, window,
-    car, car_se, car_t, car_p) and notes on what was left out. The main model is re-run with the
-    extra windows added. Factor models (``ff3``, ``carhart``) use US factors, so they cover the US
-    suppliers only, and are left out (with a note) when no ``factors`` file is given or found.
-    Prices are not read again: the runs reuse ``res.frames``. Each run computes only the CARs
-    and these tests (:meth:`~analysis.study.EventStudy.fit_tests`: no placebo draws, flags or
-    volume).
+    test, statistic, p_value; decimals), per-firm CARs of ``primary_symbols`` (model, scope,
+    event_id, symbol, window, car, car_se, car_t, car_p) and notes on what was left out. Each run
+    is the run's :class:`~analysis.inference.spec.StudySpec` with the model and windows replaced
+    (``dataclasses.replace``); the main model is re-run with the extra windows added. Models that
+    read French's factors (``ModelSpec.excess``: ff3, carhart, ...) use US factors, so they
+    cover the US suppliers only, and are left out (with a note) when no ``factors`` file is given
+    or found. Prices are not read again: the runs reuse ``res.frames``. Each run computes only
+    the CARs and these tests (:meth:`~analysis.study.EventStudy.fit_tests`: no placebo draws,
+    flags or volume). ``headline_symbols``: the former name of ``primary_symbols``. With
+    ``by_event``, the notes are a dict: event_id -> that event's notes (each event's own skips),
+    as a run of that event alone gives them (the report computes every event at once).
     """
+    from analysis.estimation.models import get_model
     from analysis.study import EventStudy
 
+    primary_symbols = primary_symbols if primary_symbols is not None else headline_symbols
     study = res.study
     windows = list(dict.fromkeys([f"{a}:{b}" for a, b in study.windows] + list(extra_windows or [])))
     if isinstance(factors, (str, Path)):
@@ -494,7 +570,12 @@ def robustness(res, models=("mean", "market-adjusted", "ff3"), factors=None, ext
     for model in runs:
         scope = "all firms"
         universe = study.universe
-        if model in ("ff3", "carhart"):
+        try:
+            excess = get_model(model).excess
+        except UserError as exc:
+            notes.append(f"{model} left out: {exc}")
+            continue
+        if excess:
             if not factors:
                 notes.append(f"{model} left out: {factor_note}")
                 continue
@@ -504,13 +585,13 @@ def robustness(res, models=("mean", "market-adjusted", "ff3"), factors=None, ext
                 notes.append(f"{model} left out: no US supplier among the studied firms")
                 continue
         try:
+            spec = replace(study.spec, model=model, windows=tuple(windows), placebo_draws=0)
             # the same catalog (clean windows, overlaps), groups and flags; no alternative-date runs
             r_tests, r_car, r_skipped = EventStudy(
                 events=study.catalog, event_ids=list(study.events["event_id"]), universe=universe,
-                prices=res.frames, model=model, estimation=study.estimation, windows=windows,
-                min_obs=study.min_obs, factors=factors if model in ("ff3", "carhart") else None,
-                placebo_draws=0, event_firms=study.event_firms, event_dates=study.event_dates.iloc[0:0],
-                confounders=study.confounders, exclude_event_days=study.exclude_event_days,
+                prices=res.frames, spec=spec, factors=factors if excess else None,
+                event_firms=study.event_firms, event_dates=study.event_dates.iloc[0:0],
+                confounders=study.confounders,
             ).fit_tests(list(tests) if tests else None)
         except UserError as exc:
             notes.append(f"{model} left out: {exc}")
@@ -521,26 +602,33 @@ def robustness(res, models=("mean", "market-adjusted", "ff3"), factors=None, ext
         t.insert(0, "model", model)
         groups.append(t)
         c = r_car
-        if headline_symbols:
-            c = c[c["symbol"].isin(list(headline_symbols))]
+        if primary_symbols:
+            c = c[c["symbol"].isin(list(primary_symbols))]
         c = c[["event_id", "symbol", "window", "car", "car_se", "car_t", "car_p"]].copy()
         c.insert(0, "scope", scope)
         c.insert(0, "model", model)
         firms.append(c)
         if len(r_skipped):
-            skips[model] = len(r_skipped)
-    if skips:  # one line for all models (the firm-events themselves are listed with the main results)
-        if len(set(skips.values())) == 1:
-            n = next(iter(skips.values()))
-            notes.append(f"{n} firm-event(s) skipped in each of {', '.join(skips)}")
-        else:
-            notes.append("firm-events skipped: " + ", ".join(f"{m} {n}" for m, n in skips.items()))
+            skips[model] = r_skipped
     gcols = ["model", "scope", "event_id", "group", "window", "n", "mean_car", "estimate", "test", "statistic",
              "p_value"]
     fcols = ["model", "scope", "event_id", "symbol", "window", "car", "car_se", "car_t", "car_p"]
     g = pd.concat(groups, ignore_index=True) if groups else pd.DataFrame(columns=gcols)
     f = pd.concat(firms, ignore_index=True) if firms else pd.DataFrame(columns=fcols)
-    return g, f, notes
+    if by_event:
+        return g, f, {e: notes + _skip_notes({m: int((k["event_id"] == e).sum()) for m, k in skips.items()})
+                      for e in study.events["event_id"]}
+    return g, f, notes + _skip_notes({m: len(k) for m, k in skips.items()})
+
+
+def _skip_notes(skips: dict) -> list[str]:
+    """One line for all models (the firm-events themselves are listed with the main results)."""
+    skips = {m: n for m, n in skips.items() if n}
+    if not skips:
+        return []
+    if len(set(skips.values())) == 1:
+        return [f"{next(iter(skips.values()))} firm-event(s) skipped in each of {', '.join(skips)}"]
+    return ["firm-events skipped: " + ", ".join(f"{m} {n}" for m, n in skips.items())]
 
 
 def group_car(row) -> float:
@@ -567,7 +655,8 @@ def car_label(test: str, start: bool = True) -> str:
 def show_robustness(groups: pd.DataFrame, window: str = "0:1", test: str = "portfolio"):
     """The robustness view for the notebook: the group's CAR % (:func:`group_car`; stars from
     ``test``, read from its printed p) by event and group, one column per model; no index column."""
-    from analysis.vocab import MODEL_LABELS, group_label
+    from analysis.estimation.models import MODEL_LABELS
+    from analysis.vocab import group_label
 
     t = groups[(groups["window"] == window) & (groups["test"] == test)]
     if t.empty:

@@ -155,3 +155,17 @@ def prune_runs(reports: Path, keep: int, current: str | None = None) -> list[str
         shutil.rmtree(reports / name, ignore_errors=True)
         removed.append(name)
     return removed[::-1]
+
+
+def link_file(src, dst) -> None:
+    """``dst`` as a hard link to ``src`` (same file system), else a copy: a reused result is
+    never copied when it can be linked (the files of a run are never modified in place)."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def link_tree(src, dst) -> None:
+    """:func:`shutil.copytree` with :func:`link_file`: a folder of hard links."""
+    shutil.copytree(src, dst, copy_function=link_file, dirs_exist_ok=True)

@@ -476,12 +476,13 @@ def build_jobs(cfg: Config, run_dir: Path, event_ids: list[str], snapshot: Path 
             "prices": str(cfg.prices) if cfg.prices else None,
             "factors": str(cfg.factors) if cfg.factors else None,
             "price_snapshot": str(snapshot) if snapshot else None,
+            "run_folder": str(run_dir),  # the notebooks view the study fitted once in run_dir/study
             "progress": False,
-            "headline_window": cfg.headline["window"],
-            "headline_symbols": [cfg.headline["symbol"]],
-            # the comparison across events uses the headline's window and test, as the PDF says
-            "window": cfg.headline["window"],
-            "test": cfg.headline["test"],
+            "primary_window": cfg.primary["window"],
+            "primary_symbols": [cfg.primary["symbol"]],
+            # the comparison across events uses the primary window and test, as the PDF says
+            "window": cfg.primary["window"],
+            "test": cfg.primary["test"],
         }
         if not spec.per_event and cfg.events is not None:
             auto["event_ids"] = list(event_ids)

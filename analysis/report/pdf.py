@@ -99,8 +99,8 @@ def collect_compare(job: Job | None, root: Path) -> CompareOutputs:
 
 
 def headline_of(ctx: RunContext, universe: pd.DataFrame) -> Headline:
-    """The configured headline, its firm's name from the universe when the configuration has none."""
-    h = dict(ctx.cfg.headline)
+    """The configured primary comparison, its firm's name from the universe when the configuration has none."""
+    h = dict(ctx.cfg.primary)
     name = h.get("name")
     if not name:
         hit = universe[universe["symbol"] == h["symbol"]]

@@ -5,7 +5,9 @@ Steps of a run (``reports/<run-id>/``):
 1. read the configuration (:mod:`analysis.report.config`), apply the command line;
 2. load every price series once (Yahoo with its cache, or a folder of recorded CSVs), record
    source and SHA-256 per symbol, and hand the frames to the notebooks as a snapshot;
-3. one job per (notebook, event) and one per cross-event notebook; a job whose inputs are
+3. fit the whole study once (one StudySpec, plus the robustness runs) into ``study/``: the CSV
+   set and the results the notebooks view (:func:`analysis.report.study_set.compute_study`);
+   one job per (notebook, event) and one per cross-event notebook; a job whose inputs are
    unchanged since ``reports/latest`` (same notebook, parameters, price files, code and package
    versions) is copied from there instead of executed; the others run with papermill, ``workers``
    at a time, into ``notebooks/<job>.ipynb`` plus an HTML copy without inputs;
@@ -37,8 +39,8 @@ from analysis.report import provenance as prov
 from analysis.report.config import apply_overrides, check_symbols, load_config
 from analysis.report.jobs import Workers, build_jobs, describe_error
 from analysis.report.price_inputs import load_prices, resolve_factors
-from analysis.report.reuse import fingerprint, job_files, previous_jobs, reuse
-from analysis.report.study_set import day0_lines, write_study
+from analysis.report.reuse import fingerprint, job_files, previous_jobs, reuse, run_fingerprint, unchanged_run
+from analysis.report.study_set import compute_study, day0_lines, link_study
 
 def default_run_id(now: datetime | None = None) -> str:
     """UTC timestamp such as ``20261122T031500Z``."""
@@ -199,6 +201,14 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
         code_fp, env_fp = prov.code_fingerprint(), prov.environment_fingerprint()
         for job in jobs:
             job.fingerprint = fingerprint(job, price_rows, cfg.factors, code_fp, env_fp)
+        run_fp = run_fingerprint(cfg, jobs, code_fp, env_fp)
+        same = unchanged_run(reports, run_fp) if cfg.reuse and not chosen else None
+        if same is not None:  # nothing changed: the last good run is this run, by reference
+            shutil.rmtree(run_dir, ignore_errors=True)
+            log(f"nothing changed since run {same} (notebooks, parameters, prices, factors, code, versions): "
+                f"{reports / 'latest'} still points to it; no new run folder "
+                f"({time.monotonic() - t_start:.1f} s; --refresh or --run-id ID runs again)")
+            return 0
 
         prev_id, prev_dir, prev_jobs = previous_jobs(reports) if cfg.reuse else (None, None, {})
         todo, done = [], 0
@@ -211,8 +221,19 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
                 todo.append(job)
         # Longest first: the cross-event notebooks study every event, so they start first.
         todo.sort(key=lambda j: j.event_id is not None)
-        # The PDF's modules import while the notebooks run (the process only waits for them then).
+        # The PDF's modules import while the study is fitted and the notebooks run.
         preload = _Background(_import_modules, PDF_MODULES)
+        t_study = time.monotonic()
+        if todo:  # the whole study once; the notebooks are views of it
+            try:
+                study_note = compute_study(cfg, run_dir, event_ids, snapshot)
+            except UserError as exc:  # the notebooks fail and say so; the PDF lists them
+                study_note = f"could not be fitted: {exc}"
+                log.error(f"error: the study {study_note}")
+        else:  # every notebook reused: so is the study (hard links, no copy)
+            study_note = link_study(prev_dir, run_dir)
+        study_seconds = time.monotonic() - t_study
+        log(f"study: {study_note} ({study_seconds:.1f} s)")
         t_nb = time.monotonic()
         if todo:
             workers = workers or Workers(min(cfg.workers, len(todo)), run_dir / "logs", todo[0].notebook.parent,
@@ -232,9 +253,6 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
         failed = [j for j in jobs if j.status == "failed"]
         for job in failed:
             log.error(f"error: {describe_error(job)}")
-        t_study = time.monotonic()
-        study_note = write_study(run_dir, jobs)
-        log(f"study: {study_note} ({time.monotonic() - t_study:.1f} s)")
         for line in day0_lines(run_dir):
             log(line)
 
@@ -260,7 +278,8 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
         total = time.monotonic() - t_start
         manifest = {
             "written_by": WRITTEN_BY, "run_id": run_id, "status": "ok" if ok else "failed", "started": started.isoformat(),
-            "seconds": round(total, 2), "notebooks_seconds": round(notebooks_seconds, 2), "config": str(cfg.path),
+            "seconds": round(total, 2), "notebooks_seconds": round(notebooks_seconds, 2),
+            "study_seconds": round(study_seconds, 2), "run_fingerprint": run_fp, "config": str(cfg.path),
             "prices": str(cfg.prices) if cfg.prices else "yahoo", "events": event_ids, "pdf_pages": pages,
             "pdf_error": pdf_error, "jobs": [j.record(run_dir) | {"files": job_files(j, run_dir)} for j in jobs],
             "failures": [describe_error(j) for j in failed],

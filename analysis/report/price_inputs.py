@@ -57,7 +57,9 @@ def resolve_factors(cfg: Config, log) -> Config:
         return cfg
     wanted = [cfg.parameters] + [s.parameters for s in cfg.notebooks]
     models = {m for p in wanted for m in [p.get("model")] + list(p.get("robustness_models") or [])}
-    if not models & {"ff3", "carhart"}:
+    from analysis.estimation.models import factor_models
+
+    if not models & set(factor_models()):
         return cfg
     from analysis.data.factors import THREE_FACTORS, FrenchLibrary
 

@@ -11,7 +11,8 @@ from analysis import fmt
 from analysis.inference.battery import describe
 from analysis.report import provenance as prov
 from analysis.report.context import ReportInputs
-from analysis.vocab import PRIMARY_WINDOW, DEFAULT_ESTIMATION, DEFAULT_MIN_OBS, MODEL_LABELS, benchmark_name, exchange_label, format_window
+from analysis.estimation.models import MODEL_LABELS
+from analysis.vocab import PRIMARY_WINDOW, DEFAULT_ESTIMATION, DEFAULT_MIN_OBS, benchmark_name, exchange_label, format_window
 
 
 def title(inputs: ReportInputs) -> str:
