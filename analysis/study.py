@@ -320,10 +320,13 @@ class EventStudy:
         draws = self.placebo_draws if placebo_draws is None else placebo_draws
         null = calib = None
         if draws > 0 and len(f):
-            null = placebo.placebo_null(self, panel, out, ev_codes, group_code, len(names), draws, self.seed)
-            # every test again at the same pseudo-event dates: p_calibrated, size_5pct
-            calib = calibration.Calibration(null.run, out, group_code, len(names), names + [ALL],
+            run = placebo.pseudo_run(self, panel, out, ev_codes, draws, self.seed)
+            # every test again at the same pseudo-event dates: p_calibrated, size_5pct; the
+            # pseudo-events go through the engine once, chunk by chunk, for both
+            calib = calibration.Calibration(run, out, group_code, len(names), names + [ALL],
                                             draws=self.calibration_draws)
+            null = placebo.placebo_null(self, panel, out, ev_codes, group_code, len(names), draws, self.seed,
+                                        run=run, on_chunk=calib.add)
         cells = build_cells(out, panel.store, ev_codes, group_code, len(names), event_names=ev_names,
                             group_names=names + [ALL], placebo_null=null)
         cells.calibration = calib
