@@ -33,7 +33,7 @@ from analysis.inference.portfolio import firm_sq_p
 from analysis.results import EventStudyResults
 from analysis.inference import flags as flags_mod
 from analysis.vocab import (ALL, DEFAULT_CALIBRATION_DRAWS, DEFAULT_ESTIMATION, DEFAULT_EXCLUDE_DAYS, DEFAULT_MIN_OBS, DEFAULT_MODEL,
-                            DEFAULT_WINDOWS, GROUP_ORDER, HEADLINE_TEST, MAX_RELATIVE_DAY, NAMED, PRIMARY_WINDOW,
+                            DEFAULT_WINDOWS, GROUP_ORDER, HEADLINE_TEST, MAX_CALIBRATION_DRAWS, MAX_RELATIVE_DAY, NAMED, PRIMARY_WINDOW,
                             as_windows, format_window)
 
 
@@ -62,10 +62,12 @@ class EventStudy:
         Restrict to these events / securities.
     placebo_draws : int
         Pseudo-event dates per event for the placebo test (0 turns it and the calibration off).
-    calibration_draws : int
-        How many of those pseudo-event dates every other test is run at for ``p_calibrated``
-        and ``size_5pct`` (the first ones drawn; default 200: the Monte Carlo standard error of
-        a 5% size is then 1.5 points).
+    calibration_draws : int or "all"
+        How many pseudo-event dates every other test is run at for ``p_calibrated`` and
+        ``size_5pct``: the placebo's dates in the order drawn, then (beyond ``placebo_draws``)
+        more dates drawn from the rest of the same pool; ``"all"``: every available date, at
+        most :data:`~analysis.vocab.MAX_CALIBRATION_DRAWS` (default 200: the Monte Carlo
+        standard error of a 5% size is then 1.5 points).
         Pseudo-event dates per event for the placebo test (0 turns it off).
     primary_window : str, optional
         Window of the primary family (Holm-adjusted ``p_holm``; default ``0:1``). Given
@@ -159,6 +161,8 @@ class EventStudy:
         self.prices = prices
         self.factors = factors
         self.placebo_draws = int(placebo_draws)
+        if isinstance(calibration_draws, str) and calibration_draws.strip().lower() == "all":
+            calibration_draws = MAX_CALIBRATION_DRAWS
         if int(calibration_draws) < 0:
             raise UserError(f"--calibration-draws must be 0 or more, not {calibration_draws}")
         self.calibration_draws = int(calibration_draws)
@@ -320,13 +324,15 @@ class EventStudy:
         draws = self.placebo_draws if placebo_draws is None else placebo_draws
         null = calib = None
         if draws > 0 and len(f):
-            run = placebo.pseudo_run(self, panel, out, ev_codes, draws, self.seed)
-            # every test again at the same pseudo-event dates: p_calibrated, size_5pct; the
-            # pseudo-events go through the engine once, chunk by chunk, for both
+            # every test again at the placebo's pseudo-event dates (and more, when asked for more
+            # than the placebo's): p_calibrated, size_5pct; the pseudo-events go through the
+            # engine once, chunk by chunk, for both
+            more = max(0, self.calibration_draws - draws)
+            run = placebo.pseudo_run(self, panel, out, ev_codes, draws, self.seed, more=more)
             calib = calibration.Calibration(run, out, group_code, len(names), names + [ALL],
                                             draws=self.calibration_draws)
             null = placebo.placebo_null(self, panel, out, ev_codes, group_code, len(names), draws, self.seed,
-                                        run=run, on_chunk=calib.add)
+                                        run=run, on_chunk=calib.add, placebo_draws=draws)
         cells = build_cells(out, panel.store, ev_codes, group_code, len(names), event_names=ev_names,
                             group_names=names + [ALL], placebo_null=null)
         cells.calibration = calib

@@ -52,7 +52,7 @@ def empirical_p(observed: np.ndarray, null: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def draw_pseudo_events(store, sec_by_event, p0_by_event, estimation, windows, draws, seed,
-                       buffer=engine.SPAN_BUFFER, event_keys=None, catalog_p0=None):
+                       buffer=engine.SPAN_BUFFER, event_keys=None, catalog_p0=None, more: int = 0):
     """Pseudo firm-events for every event: arrays (event, draw, sec, p0) of equal length.
 
     sec_by_event / p0_by_event: lists (one per event) of arrays of the event's firms'
@@ -62,7 +62,9 @@ def draw_pseudo_events(store, sec_by_event, p0_by_event, estimation, windows, dr
     ``catalog_p0``: {security: day-0 positions of every catalog event}, also events not in
     this run (default: the events given). Each event draws from its own random stream,
     seeded by (seed, its key from ``event_keys``, default its index), so its pseudo-dates do
-    not depend on which other events are in the run.
+    not depend on which other events are in the run. ``more``: after the ``draws`` dates, up
+    to ``more`` further dates drawn (from the same stream) among the pool's other dates, as
+    draws ``draws``, ``draws + 1``, ...: the first ``draws`` are the same with or without them.
     """
     lo = min(estimation[0], min(w[0] for w in windows))
     ev_lo = min(w[0] for w in windows)
@@ -98,6 +100,9 @@ def draw_pseudo_events(store, sec_by_event, p0_by_event, estimation, windows, dr
         if len(pool) == 0:
             continue
         chosen = rng.choice(pool, size=min(draws, len(pool)), replace=False)
+        if more > 0 and len(chosen) < len(pool):
+            rest = np.setdiff1d(pool, chosen, assume_unique=True)
+            chosen = np.concatenate([chosen, rng.permutation(rest)[:more]])
         for s, d in zip(secs, seg_dates):
             pos = np.searchsorted(d, chosen)
             ok = (pos + lo >= 0) & (pos + hi < len(d))
@@ -181,10 +186,11 @@ def _observed_row(ev: np.ndarray, sec: np.ndarray, e: np.ndarray, s: np.ndarray)
     return order[pos].astype(np.int64)
 
 
-def pseudo_run(study, panel, out, event_code: np.ndarray, draws: int, seed: int) -> PseudoRun:
+def pseudo_run(study, panel, out, event_code: np.ndarray, draws: int, seed: int, more: int = 0) -> PseudoRun:
     """Draw the pseudo-event dates of every event (:func:`draw_pseudo_events`); the engine runs
     over them chunk by chunk (:meth:`PseudoRun.chunks`; see :func:`placebo_null` for the
-    windows)."""
+    windows). ``more``: further dates after the ``draws`` (:func:`draw_pseudo_events`);
+    ``requested`` is then ``draws + more``."""
     f = panel.frame
     n_ev = int(event_code.max()) + 1 if len(event_code) else 0
     events = list(dict.fromkeys(f["event_id"]))
@@ -194,7 +200,7 @@ def pseudo_run(study, panel, out, event_code: np.ndarray, draws: int, seed: int)
         sec_by.append(f["sec"].to_numpy()[m])
         p0_by.append(f["p0"].to_numpy()[m])
     e, b, s, p = draw_pseudo_events(panel.store, sec_by, p0_by, study.estimation, study.windows, draws, seed,
-                                    event_keys=events, catalog_p0=getattr(panel, "catalog_p0", None))
+                                    event_keys=events, catalog_p0=getattr(panel, "catalog_p0", None), more=more)
     # each pseudo firm-event -> the observed firm-event of the same event and security
     act = _observed_row(np.asarray(event_code, dtype=np.int64), f["sec"].to_numpy().astype(np.int64),
                         np.asarray(e, dtype=np.int64), np.asarray(s, dtype=np.int64))
@@ -210,7 +216,7 @@ def pseudo_run(study, panel, out, event_code: np.ndarray, draws: int, seed: int)
     available = np.zeros(n_ev, dtype=np.int64)
     if len(e):
         np.maximum.at(available, e, b + 1)
-    return PseudoRun(e, b, s, p, act, act_col, W, int(draws), available, store=panel.store,
+    return PseudoRun(e, b, s, p, act, act_col, W, int(draws) + int(more), available, store=panel.store,
                      estimation=tuple(study.estimation), windows=windows, min_obs=study.min_obs)
 
 
