@@ -396,7 +396,7 @@ class EventStudy:
         volume_daily, volume_tests = volume.volume_frames(panel, out, out.windows)
         frames_out = tables.assemble(self, panel, out, skipped, tests, limit_notes, limits.day_states_frame(panel, out),
                                      volume_daily, volume_tests, row_flags=row_flags, extended=extended)
-        sensitivity = self.sensitivity(frames, errors) if len(panel.frame) else tables.empty_sensitivity()
+        sensitivity = self.sensitivity(frames, errors, base=panel) if len(panel.frame) else tables.empty_sensitivity()
         return EventStudyResults(study=self, panel=panel, engine_result=out, frames=frames, sensitivity=sensitivity,
                                  **frames_out)
 
@@ -439,12 +439,13 @@ class EventStudy:
             parts.append(frame)
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
-    def sensitivity(self, frames=None, errors=None) -> pd.DataFrame:
+    def sensitivity(self, frames=None, errors=None, base: Panel | None = None) -> pd.DataFrame:
         """The headline group test (:data:`analysis.vocab.HEADLINE_TEST`) with day 0 moved to each
         date of ``event_dates`` (and, as the baseline, the catalog's announcement) for the events
         of the run that have an alternative date: rows of tables.SENSITIVITY_COLUMNS.
         The groups are the event's own; the estimation windows leave out the catalog's event
-        days as in the main run; no placebo draws."""
+        days as in the main run; no placebo draws. ``base``: the main run's panel, whose store the
+        re-run reuses (:func:`~analysis.estimation.panel.build_panel`)."""
         ed = self.event_dates
         ed = ed[ed["event_id"].isin(set(self.events["event_id"]))]
         alt = ed[ed["date_kind"] != "announcement"]
@@ -461,9 +462,9 @@ class EventStudy:
         of = dict(zip(moved["event_id"], rows))
         if frames is None:
             frames, errors = self.load_prices()
-        factors = self._factor_frame()
+        factors = None if base is not None else self._factor_frame()  # a reused store has its factors
         panel, _ = build_panel(self.model, self.universe, moved, self.catalog, frames, errors, factors,
-                               self.factor_exchanges, exclude_days=self.exclude_event_days)
+                               self.factor_exchanges, exclude_days=self.exclude_event_days, base=base)
         if not len(panel.frame):
             return tables.empty_sensitivity()
         base = [of[e][0] for e in panel.frame["event_id"]]
