@@ -147,9 +147,11 @@ class PseudoRun:
     windows: list = None
     min_obs: int = 0
 
-    def chunks(self, draws: int | None = None, size: int = CHUNK_FIRM_EVENTS):
+    def chunks(self, draws: int | None = None, size: int | None = None):
         """(pseudo firm-event indices, their engine result) for draws 0..``draws`` - 1 (default
-        all), in chunks of whole draws of about ``size`` firm-events."""
+        all), in chunks of whole draws of about ``size`` (default :data:`CHUNK_FIRM_EVENTS`)
+        firm-events."""
+        size = CHUNK_FIRM_EVENTS if size is None else int(size)
         top = self.requested if draws is None else min(int(draws), self.requested)
         if top <= 0 or not len(self.draw):
             return
