@@ -91,7 +91,7 @@ def ranks_and_order(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`average_ranks` of ``x`` (n, T) and each row's values sorted ascending (n, T),
     non-finite values last (``numpy.sort``, vectorized). The average rank of a value is
     1 + (values below it) + (ties - 1)/2, found by binary search in its sorted row; the merge
-    of a window into the sample (:func:`_corrado_u`) searches the same sorted rows."""
+    of a window into the sample (:func:`_merge_sorted`) searches the same sorted rows."""
     x = np.ascontiguousarray(x, dtype=float)
     out = np.full(x.shape, np.nan)
     srt = np.sort(np.where(np.isfinite(x), x, np.nan), axis=1)  # +-inf are missing too
@@ -137,47 +137,15 @@ def merge_ranks(E: np.ndarray, base: np.ndarray, W: np.ndarray) -> tuple[np.ndar
     """Average ranks within each row of the joint sample [E | W], from ``base`` =
     ``average_ranks(E)``: (ranks of E's values, ranks of W's values), NaN where missing.
 
-    Costs 2 * W.shape[1] comparisons per value of E (no sort), so E's sort is done once and
-    shared by every window and by both tests; one compiled pass (:func:`_merge_ranks`).
+    E's rows are sorted once (:func:`ranks_and_order`, shared by every window and by both
+    tests); a window is merged in by binary search in one compiled pass (:func:`_merge_sorted`).
     """
     E = np.ascontiguousarray(E, dtype=float)
     W = np.ascontiguousarray(W, dtype=float)
-    rE = np.array(base, dtype=float)  # a copy
-    rW = np.full(W.shape, np.nan)
-    _merge_ranks(E, W, rE, rW)
-    return rE, rW
-
-
-@kernels._compiled()
-def _merge_ranks(E, W, rE, rW):
-    """rE (in: average ranks within E's rows) += for each finite window value w of the row,
-    1 where w < E and 1/2 where w == E; rW = 1 + #{values of [E | W] below w} + (ties - 1)/2."""
-    for i in range(E.shape[0]):
-        _merge_row(E[i], W[i], rE[i], rW[i])
-
-
-@kernels._compiled()
-def _merge_row(e, w, re, rw):
-    """One row of :func:`_merge_ranks`. The increments (1, 1/2) and counts are exact in
-    floating point, so their order is free: the loops have no branch and vectorize."""
-    Le = e.shape[0]
-    L = w.shape[0]
-    for c in range(L):
-        x = w[c]
-        if not math.isfinite(x):
-            continue
-        below = 0
-        ties = 0
-        for t in range(Le):
-            v = e[t]
-            below += v < x
-            ties += v == x
-            re[t] += (v > x) * 1.0 + (v == x) * 0.5
-        for d in range(L):
-            v = w[d]
-            below += v < x
-            ties += v == x
-        rw[c] = 1.0 + float(below) + 0.5 * float(ties - 1)
+    srt = np.sort(np.where(np.isfinite(E), E, np.nan), axis=1)
+    out = np.empty((E.shape[0], E.shape[1] + W.shape[1]))
+    _merge_sorted(E, np.ascontiguousarray(base, dtype=float), srt, W, out, False)
+    return out[:, :E.shape[1]].copy(), out[:, E.shape[1]:].copy()
 
 
 @kernels._compiled()
@@ -264,7 +232,7 @@ def corrado(est_ar: np.ndarray, win_ar: np.ndarray, rows: np.ndarray, cell: np.n
         base, order_e = _take(np.asarray(est_ranks), ur), _take(np.asarray(est_order), ur)
     Wv = np.ascontiguousarray(_take(win_ar, ur), dtype=float)
     U = np.empty((E.shape[0], E.shape[1] + Wv.shape[1]))
-    _corrado_u(E, np.ascontiguousarray(base, dtype=float), np.ascontiguousarray(order_e, dtype=float), Wv, U)
+    _merge_sorted(E, np.ascontiguousarray(base, dtype=float), np.ascontiguousarray(order_e, dtype=float), Wv, U, True)
     order = np.argsort(cell, kind="stable")
     ptr = np.searchsorted(cell[order], np.arange(n_cells + 1)).astype(np.int64)
     z = np.full(n_cells, np.nan)
@@ -273,12 +241,13 @@ def corrado(est_ar: np.ndarray, win_ar: np.ndarray, rows: np.ndarray, cell: np.n
 
 
 @kernels._compiled()
-def _corrado_u(E, base, srt, Wv, U):
-    """U = K / (1 + M) of every row's joint sample [E | Wv] (NaN where missing): the ranks
-    :func:`merge_ranks` gives, from E's rows sorted (``srt``, :func:`ranks_and_order`) by
-    binary search. An estimation day's rank is its rank within E plus the window values below
-    it (1/2 per tie); a window value's is 1 + the values of [E | Wv] below it + (ties - 1)/2.
-    Counts and halves are exact in floating point."""
+def _merge_sorted(E, base, srt, Wv, U, divide):
+    """K, the average rank of every value of each row's joint sample [E | Wv] (NaN where
+    missing), from E's rows sorted (``srt``, :func:`ranks_and_order`) and their ranks within E
+    (``base``), by binary search: an estimation day's rank is its rank within E plus the window
+    values below it (1/2 per tie); a window value's is 1 + the values of [E | Wv] below it +
+    (ties - 1)/2. Counts and halves are exact in floating point. ``divide``: U = K / (1 + M)
+    instead (M = the row's values; Corrado & Zivney 1992)."""
     n, Le = E.shape
     L = Wv.shape[1]
     w = np.empty(L)
@@ -294,7 +263,7 @@ def _corrado_u(E, base, srt, Wv, U):
                 w[q] = x
                 q += 1
         ws = np.sort(w[:q])
-        M = float(m + q)
+        den = float(m + q) + 1.0 if divide else 1.0
         for t in range(Le):
             x = E[i, t]
             if not math.isfinite(x):
@@ -305,7 +274,7 @@ def _corrado_u(E, base, srt, Wv, U):
             for k in range(q):  # q <= the window's length
                 lt += ws[k] < x
                 le += ws[k] <= x
-            U[i, t] = (base[i, t] + float(lt) + 0.5 * float(le - lt)) / (1.0 + M)
+            U[i, t] = (base[i, t] + float(lt) + 0.5 * float(le - lt)) / den
         for d in range(L):
             x = Wv[i, d]
             if not math.isfinite(x):
@@ -317,7 +286,7 @@ def _corrado_u(E, base, srt, Wv, U):
             w_le = np.searchsorted(ws, x, side="right")
             below = e_lt + w_lt
             ties = (e_le - e_lt) + (w_le - w_lt)
-            U[i, Le + d] = (1.0 + float(below) + 0.5 * float(ties - 1)) / (1.0 + M)
+            U[i, Le + d] = (1.0 + float(below) + 0.5 * float(ties - 1)) / den
 
 
 @kernels._compiled()
