@@ -6,6 +6,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # PRICES=DIR: read recorded <SYMBOL>.csv files from DIR instead of downloading from Yahoo.
 PRICES ?=
+# pytest-xdist workers for `make test` (a test file stays on one worker: its module fixtures run once)
+TEST_WORKERS ?= 2
 RUN    ?=
 CONFIG ?=
 # FACTORS=FILE: a local daily factor file (French format) instead of the download from Kenneth French's library.
@@ -29,7 +31,7 @@ report: $(STAMP)
 	$(PY) -m analysis report $(REPORT_ARGS)
 
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py $(if $(PRICES),--prices $(call quote,$(PRICES)))

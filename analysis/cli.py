@@ -17,7 +17,7 @@ from analysis.errors import SystemFailure, UserError, os_error
 from analysis.estimation.models import MODEL_LABELS
 from analysis.inference.spec import HOLM_SCOPES, MAX_DRAWS as MAX_PLACEBO_DRAWS, StudySpec
 from analysis.safe_text import terminal_text
-from analysis.vocab import MAX_RELATIVE_DAY, format_window
+from analysis.vocab import DEFAULT_CALIBRATION_DRAWS, MAX_CALIBRATION_DRAWS, MAX_RELATIVE_DAY, format_window
 
 #: Exit code of a study run in which no firm-event could be fitted.
 EXIT_NOTHING_FITTED = 3
@@ -82,6 +82,16 @@ def _count(low: int, high: int):
     return parse
 
 
+def _count_or_all(low: int, high: int):
+    """A whole number in low..high, or 'all' (kept as the text)."""
+    number = _count(low, high)
+
+    def parse(text: str):
+        return "all" if text.strip().lower() == "all" else number(text)
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m analysis", description="Event studies of sanctions news.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -104,9 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: downloaded from Kenneth French's data library and cached)")
     s.add_argument("--placebo-draws", type=_count(0, MAX_PLACEBO_DRAWS), default=DEFAULTS.placebo_draws,
                    help=f"pseudo-event dates per event (0: off; default {DEFAULTS.placebo_draws})")
-    s.add_argument("--calibration-draws", type=_count(0, MAX_PLACEBO_DRAWS), default=DEFAULTS.calibration_draws,
-                   help=f"of those, the dates every test is re-run at for p_calibrated and size_5pct "
-                        f"(default {DEFAULTS.calibration_draws})")
+    s.add_argument("--calibration-draws", type=_count_or_all(0, MAX_PLACEBO_DRAWS), default=DEFAULT_CALIBRATION_DRAWS,
+                   help=f"pseudo-event dates per event every test is re-run at for p_calibrated and size_5pct "
+                        f"(the placebo's first, then more; 'all': every available date, at most "
+                        f"{MAX_CALIBRATION_DRAWS:,}; default {DEFAULT_CALIBRATION_DRAWS})")
     s.add_argument("--allow-extreme-returns", action="store_true",
                    help="keep securities with a daily return outside -80%%..+400%% (default: a data error, skipped)")
     s.add_argument("--event-firms", metavar="FILE", type=_input_file,

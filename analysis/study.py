@@ -69,10 +69,13 @@ class EventStudy:
         Restrict to these events / securities.
     placebo_draws : int
         Pseudo-event dates per event for the placebo test (0 turns it and the calibration off).
-    calibration_draws : int
-        How many of those pseudo-event dates every other test is run at for ``p_calibrated``
-        and ``size_5pct`` (the first ones drawn; default 200: the Monte Carlo standard error of
-        a 5% size is then 1.5 points).
+    calibration_draws : int or "all"
+        How many pseudo-event dates every other test is run at for ``p_calibrated`` and
+        ``size_5pct``: the placebo's dates in the order drawn, then (beyond ``placebo_draws``)
+        more dates drawn from the rest of the same pool; ``"all"`` (the default): every
+        available date, at most :data:`~analysis.vocab.MAX_CALIBRATION_DRAWS` (about
+        1,000-1,300 per event on the catalog: the Monte Carlo standard error of a 5% size is
+        then about 0.65 points).
         Pseudo-event dates per event for the placebo test (0 turns it off).
     primary_window : str, optional
         Window of the primary family (Holm-adjusted ``p_holm``; default ``0:1``). Given
@@ -380,10 +383,15 @@ class EventStudy:
         draws = self.placebo_draws if placebo_draws is None else placebo_draws
         null = calib = None
         if draws > 0 and len(f):
-            null = placebo.placebo_null(self.spec, panel, out, ev_codes, group_code, len(names), draws, self.seed)
-            # every test again at the same pseudo-event dates: p_calibrated, size_5pct
-            calib = calibration.Calibration(null.run, out, group_code, len(names), names + [ALL],
+            # every test again at the placebo's pseudo-event dates (and more, when asked for more
+            # than the placebo's): p_calibrated, size_5pct; the pseudo-events go through the
+            # engine once, chunk by chunk, for both
+            more = max(0, self.calibration_draws - draws)
+            run = placebo.pseudo_run(self, panel, out, ev_codes, draws, self.seed, more=more)
+            calib = calibration.Calibration(run, out, group_code, len(names), names + [ALL],
                                             draws=self.calibration_draws)
+            null = placebo.placebo_null(self, panel, out, ev_codes, group_code, len(names), draws, self.seed,
+                                        run=run, on_chunk=calib.add, placebo_draws=draws)
         cells = build_cells(out, panel.store, ev_codes, group_code, len(names), event_names=ev_names,
                             group_names=names + [ALL], placebo_null=null)
         cells.calibration = calib
@@ -457,7 +465,7 @@ class EventStudy:
                                      volume_daily, volume_tests, row_flags=row_flags, extended=extended)
         frames_out["car"] = history.with_car_history(frames_out["car"], panel.frame, out, panel.store,
                                                       panel.catalog_p0, panel.exclude_days)
-        sensitivity = self.sensitivity(frames, errors) if len(panel.frame) else tables.empty_sensitivity()
+        sensitivity = self.sensitivity(frames, errors, base=panel) if len(panel.frame) else tables.empty_sensitivity()
         pooled = pooled_frame(frames_out["tests"], self.primary_window)
         exposure_fit = exposure_mod.study_fit(self, frames_out["car"])
         return EventStudyResults(study=self, panel=panel, engine_result=out, frames=frames, sensitivity=sensitivity,
@@ -529,14 +537,15 @@ class EventStudy:
             parts.append(frame)
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
-    def sensitivity(self, frames=None, errors=None) -> pd.DataFrame:
+    def sensitivity(self, frames=None, errors=None, base: Panel | None = None) -> pd.DataFrame:
         """The primary group test (``spec.primary_test``) with day 0 moved to each
         date of ``event_dates`` (and, as the baseline, the catalog's announcement) for the events
         of the run that have an alternative date, and, for every date-only event, to the
         announcement taken as made after the US close (``date_kind`` ``after_close``,
         :mod:`analysis.inference.timing`): rows of tables.SENSITIVITY_COLUMNS.
         The groups are the event's own; the estimation windows leave out the catalog's event
-        days as in the main run; no placebo draws."""
+        days as in the main run; no placebo draws. ``base``: the main run's panel, whose store the
+        re-run reuses (:func:`~analysis.estimation.panel.build_panel`)."""
         ed = self.event_dates
         ed = ed[ed["event_id"].isin(set(self.events["event_id"]))]
         alt = ed[ed["date_kind"] != "announcement"]
@@ -559,9 +568,9 @@ class EventStudy:
         of = dict(zip(moved["event_id"], rows))
         if frames is None:
             frames, errors = self.load_prices()
-        factors = self._factor_frame()
+        factors = None if base is not None else self._factor_frame()  # a reused store has its factors
         panel, _ = build_panel(self.model, self.universe, moved, self.catalog, frames, errors, factors,
-                               self.factor_exchanges, exclude_days=self.exclude_event_days)
+                               self.factor_exchanges, exclude_days=self.exclude_event_days, base=base)
         self.drop_merger_periods(panel)
         if not len(panel.frame):
             return tables.empty_sensitivity()

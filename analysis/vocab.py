@@ -107,8 +107,11 @@ PRIMARY_GROUPS = ("named", "supplier")
 #: :func:`analysis.inference.multiple.primary_groups`).
 PRIMARY_FALLBACK = {"named": "target"}
 DEFAULT_MIN_OBS = 120
-#: Pseudo-event dates per event at which every test is re-run for its calibrated p-value.
-DEFAULT_CALIBRATION_DRAWS = 200
+#: Pseudo-event dates per event at which every test is re-run for its calibrated p-value:
+#: ``"all"``, every available pseudo-event date of the event (about 1,000-1,300 on the catalog).
+DEFAULT_CALIBRATION_DRAWS = "all"
+#: ``calibration_draws="all"``: every available pseudo-event date of an event, at most this many.
+MAX_CALIBRATION_DRAWS = 5000
 #: Window bounds (estimation and event windows) must lie within +-MAX_RELATIVE_DAY sessions of day 0.
 MAX_RELATIVE_DAY = 5000
 #: Sessions on each side of another catalog event's day 0 left out of an estimation window.

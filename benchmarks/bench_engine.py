@@ -3,6 +3,10 @@
     .venv/bin/python benchmarks/bench_engine.py [--prices DIR] [--n 100000] [--loop-n 2000]
                                                 [--seed 7] [--windows "0:0 -1:1 0:5 -5:5"]
                                                 [--repeat 3] [--span-checks 200] [--tracemalloc]
+                                                [--smoke]
+
+(``--smoke``: 2,000 firm-events, a 100-firm-event loop, one run: checks that it works, in a
+few seconds; CI runs it.)
 
 (``--windows`` takes one string of START:END windows separated by spaces or commas; write
 ``--windows=-1:1`` when the string starts with a minus sign and holds a single window.)
@@ -18,8 +22,9 @@ What it does, on the real recorded prices (nothing is copied into the repository
    when the estimation window -250:-11 and every event window fit in its data, so a pseudo-event
    holds up to all firms (12 with the shipped universe) and the cross-sectional cells
    (pseudo-event x role/all x window) are realistic. Pseudo-events are drawn until N firm-events.
-3. Times, in this one process: (a) ``engine.run`` + ``crosssection.cross_sectional_tests``
-   (market model, every parametric test incl. the Kolari-Pynnoenen correlation) on all N
+3. Times, in this one process: (a) ``engine.run`` + ``build_cells`` + the six parametric tests
+   of the registry (t_cs, patell, bmp, bmp_kp incl. the Kolari-Pynnoenen correlation, gen_sign,
+   sign_exact; market model) on all N
    firm-events, after a small warm-up that loads the compiled kernels (timed and printed
    separately: a one-off, like the imports), best wall time of ``--repeat`` runs (the
    machine may be shared: the load average and the CPU times are printed too); (b) a per-firm-event ``statsmodels.OLS`` loop
@@ -43,7 +48,9 @@ KiB on Linux) in MiB: it covers the interpreter, the loaded prices, the engine r
 Rates in the last line are firm-events per wall-clock second; a line before it gives the same
 rates per CPU second. The last line printed is:
 
-    engine: <E> firm-events/s; statsmodels loop: <S> firm-events/s; ratio: <R>x; peak memory: <M> MiB
+    engine: <E> firm-events/s; statsmodels loop: <S> firm-events/s; ratio: <R>x
+
+(the peak memory, also per firm-event, is on the line before it).
 """
 from __future__ import annotations
 
@@ -65,7 +72,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from analysis.inference import cells as crosssection
+from analysis.inference.cells import build_cells  # noqa: E402
+from analysis.inference.battery import run_battery  # noqa: E402
 from analysis.estimation import engine  # noqa: E402
 from analysis.vocab import format_window, parse_window
 from analysis.estimation import store as store_mod
@@ -77,6 +85,8 @@ from analysis.data.prices import CsvSource, load_prices  # noqa: E402
 ESTIMATION = (-250, -11)
 MIN_OBS = 120
 TOL = 1e-10
+#: The six parametric tests timed with the engine.
+PARAMETRIC = ("t_cs", "patell", "bmp", "bmp_kp", "gen_sign", "sign_exact")
 
 
 def parse_args(argv=None):
@@ -95,7 +105,11 @@ def parse_args(argv=None):
                          "against the loop but not timed (default 200; 0 = none)")
     ap.add_argument("--tracemalloc", action="store_true",
                     help="also report the engine's own peak traced allocation (an extra, untimed run)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="a few seconds: 2,000 firm-events, 100 in the loop, one run, 20 span checks")
     args = ap.parse_args(argv)
+    if args.smoke:
+        args.n, args.loop_n, args.repeat, args.span_checks = 2000, 100, 1, 20
     args.windows = [parse_window(w) for w in re.split(r"[,\s]+", args.windows.strip()) if w]
     if not args.windows:
         ap.error("no event window given")
@@ -182,8 +196,12 @@ def run_engine(store, sec, p0, event_code, group_code, n_groups, windows):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         out = engine.run(store, sec, p0, ESTIMATION, windows, MIN_OBS)
-        cells, arrays = crosssection.cross_sectional_tests(event_code, group_code, n_groups, out, store)
-    return out, cells, arrays
+        n_events = int(event_code.max()) + 1 if len(event_code) else 0
+        cells = build_cells(out, store, event_code, group_code, n_groups,
+                            event_names=[f"e{k}" for k in range(n_events)],
+                            group_names=[*ROLES[:n_groups], "all"])
+        tests = run_battery(cells, names=PARAMETRIC)
+    return out, cells, tests
 
 
 # ----------------------------------------------------------------------------- statsmodels loop
@@ -327,17 +345,18 @@ def main(argv=None) -> int:
     for _ in range(args.repeat):
         out = None  # free the previous run's arrays first
         w0, c0 = time.perf_counter(), time.process_time()
-        out, cells, arrays = run_engine(store, sec, p0, event_code, group_code, n_groups, args.windows)
+        out, cells, tests = run_engine(store, sec, p0, event_code, group_code, n_groups, args.windows)
         walls.append(time.perf_counter() - w0)
         cpus.append(time.process_time() - c0)
     best = int(np.argmin(walls))
     t_engine = walls[best]
     n_ok = int(out.ok.sum())
-    print(f"engine: run + cross_sectional_tests on {N:,} firm-events: best wall {t_engine:.3f} s "
-          f"(CPU {cpus[best]:.3f} s); all runs wall {', '.join(f'{t:.3f}' for t in walls)} s; "
+    print(f"engine: run + cells + {len(PARAMETRIC)} parametric tests on {N:,} firm-events: best wall "
+          f"{t_engine:.3f} s (CPU {cpus[best]:.3f} s); all runs wall {', '.join(f'{t:.3f}' for t in walls)} s; "
           f"load average before {load:.2f} on {os.cpu_count()} CPUs")
-    print(f"  {n_ok:,} usable fits; {len(cells):,} cells x 5 parametric tests; "
-          f"KP r finite in {int(np.isfinite(arrays['r_kp']).sum()):,} cells")
+    r_kp = tests.loc[tests["test"] == "bmp_kp", "r_kp"]
+    print(f"  {n_ok:,} usable fits; {cells.n_cells:,} cells x {tests['test'].nunique()} parametric tests; "
+          f"KP r finite in {int(np.isfinite(r_kp).sum()):,} cells")
 
     # (b) statsmodels loop on a random subsample of the same firm-events
     loop_n = min(args.loop_n, N)
@@ -376,10 +395,8 @@ def main(argv=None) -> int:
     print(f"CPU-time rates (less sensitive to other load on the machine): engine {e_cpu:,.0f} "
           f"firm-events/s; statsmodels loop {s_cpu:,.0f} firm-events/s; ratio {e_cpu / s_cpu:.1f}x")
     mem = peak_mib()
-    print("peak memory: process peak RSS (resource.getrusage ru_maxrss), incl. interpreter, data, "
-          "engine and loop")
     if args.tracemalloc:
-        out = cells = arrays = None
+        out = cells = tests = None
         tracemalloc.start()
         run_engine(store, sec, p0, event_code, group_code, n_groups, args.windows)
         _, peak = tracemalloc.get_traced_memory()
@@ -387,8 +404,10 @@ def main(argv=None) -> int:
         print(f"engine-only peak traced allocation (tracemalloc, untimed run): {peak / 2**20:,.0f} MiB")
     if fail:
         print("CHECK FAILED: " + "; ".join(fail))
+    print(f"peak memory: {mem:,.0f} MiB ({mem * 1024 / N:,.2f} KiB per firm-event of the engine run; the "
+          f"process's peak RSS from resource.getrusage, incl. interpreter, data, engine and loop)")
     print(f"engine: {e_rate:,.0f} firm-events/s; statsmodels loop: {s_rate:,.0f} firm-events/s; "
-          f"ratio: {e_rate / s_rate:.1f}x; peak memory: {mem:,.0f} MiB")
+          f"ratio: {e_rate / s_rate:.1f}x")
     return 1 if fail else 0
 
 

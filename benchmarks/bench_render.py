@@ -1,7 +1,10 @@
 """Benchmark: the table and figure helpers the notebooks call, for one event and for the catalog.
 
     .venv/bin/python benchmarks/bench_render.py [--prices DIR] [--factors FILE] [--event ID]
-                                                [--repeat 3] [--dump DIR] [--skip-catalog]
+                                                [--repeat 3] [--dump DIR] [--skip-catalog] [--smoke]
+
+(``--smoke``: the event notebook's calls once with 50 placebo draws, no catalog: checks that
+every helper still runs; CI runs it.)
 
 What it does, on the recorded prices (nothing is copied into the repository):
 
@@ -66,7 +69,12 @@ def parse_args(argv=None):
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per call; the median is printed")
     ap.add_argument("--dump", default=None, help="write every table's HTML and figure's SVG here")
     ap.add_argument("--skip-catalog", action="store_true", help="only the event notebook's calls")
+    ap.add_argument("--smoke", action="store_true",
+                    help="a few seconds: the event notebook's calls once, 50 placebo draws, no catalog")
     args = ap.parse_args(argv)
+    if args.smoke:
+        args.repeat, args.skip_catalog = 1, True
+    args.placebo_draws = 50 if args.smoke else 1000
     if args.repeat < 1:
         ap.error("--repeat must be positive")
     return args
@@ -122,7 +130,7 @@ class Bench:
 
 def event_calls(b: Bench, args) -> None:
     eid, s = args.event, f"event {args.event}"
-    study = ev.build_study(event_ids=eid, prices=args.prices, placebo_draws=1000, progress=False)
+    study = ev.build_study(event_ids=eid, prices=args.prices, placebo_draws=args.placebo_draws, progress=False)
     res = b.once(s, "fit", lambda: ev.fit(study))
     b.time(s, "show_event", lambda: ev.show_event(res, eid), "html")
     b.time(s, "price_figure", lambda: ev.price_figure(res, eid), "svg")

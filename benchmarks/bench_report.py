@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_report.py --prices ../shared/prices \
         --factors ../shared/factors/F-F_Research_Data_Factors_daily.csv [--runs 3] [--event ID ...]
+    .venv/bin/python benchmarks/bench_report.py --smoke     (CI: no report, the script's own checks)
 
 Each run is ``python -m analysis report`` in a new process (as ``make report`` runs it), into a
 temporary reports folder removed afterwards:
@@ -71,14 +72,35 @@ def _line(kind: str, i: int, r: dict) -> str:
             f"{r['study']:4.1f} s, notebooks {r['notebooks']:5.1f} s; {r['pages']} pages; load before {r['load']:.2f})")
 
 
+def _smoke(args) -> int:
+    """What runs without a report: the manifest fields this script reads, its line, and the
+    report command's option parsing (``--help``)."""
+    manifest = {"seconds": 12.5, "notebooks_seconds": 10.0, "pdf_pages": 30}
+    r = {"wall": 13.0, "total": manifest["seconds"], "notebooks": manifest["notebooks_seconds"],
+         "pages": manifest["pdf_pages"], "load": os.getloadavg()[0]}
+    line = _line("smoke", 1, r)
+    done = subprocess.run([sys.executable, "-m", "analysis", "report", "--help"], cwd=ROOT, capture_output=True,
+                          text=True)
+    ok = done.returncode == 0 and "--reports-dir" in done.stdout and "13.0 s wall" in line
+    print(line)
+    print(f"report smoke: {'ok' if ok else 'FAILED'}")
+    return 0 if ok else 1
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--prices", required=True, help="folder of recorded <SYMBOL>.csv")
+    p.add_argument("--prices", default=str(ROOT.parent / "shared" / "prices"),
+                   help="folder of recorded <SYMBOL>.csv (default <repo>/../shared/prices)")
     p.add_argument("--factors", help="daily factor file (French format)")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--event", action="append", help="only these events (repeatable)")
     p.add_argument("--skip-cold", action="store_true")
+    p.add_argument("--smoke", action="store_true",
+                   help="no report (one takes minutes): check the script's reading of a manifest and its "
+                        "lines on a generated one, and that the report command parses its options")
     args = p.parse_args(argv)
+    if args.smoke:
+        return _smoke(args)
     results = {"refresh": [], "reuse": [], "cold": []}
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
         warm = Path(tmp) / "warm"

@@ -372,7 +372,11 @@ def main(argv=None) -> None:
     ap.add_argument("--prices", default=str(PRICES), help="with --design: the recorded prices the resampling "
                                                           "designs draw from")
     ap.add_argument("--write", action="store_true", help=f"with --design: write the table to {DESIGN_FILE.name}")
+    ap.add_argument("--smoke", action="store_true",
+                    help="a few seconds: 20 samples of 10 firms (and of each design with --design); never --write")
     args = ap.parse_args(argv)
+    if args.smoke:
+        args.samples, args.firms, args.write = 20, 10, False
     t0 = time.perf_counter()
     if args.design:
         seed = 11 if args.seed == 7 else args.seed

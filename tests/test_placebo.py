@@ -173,3 +173,47 @@ def test_observed_row_of_pseudo_firm_events():
     assert got.tolist() == [2, 4, 1, 3]
     with pytest.raises(KeyError):
         placebo._observed_row(ev, sec, np.array([2]), np.array([3]))
+
+
+def test_more_draws_leave_the_first_draws_unchanged_and_use_each_date_once():
+    """``more``: dates after the first ``draws`` come from the rest of the pool: the first 30
+    draws are those of a run without them, and with more than the pool every date is drawn once."""
+    rng = np.random.default_rng(0)
+    store = _store(2, 800, rng)
+    est, windows = (-250, -11), [(0, 0)]
+    secs, p0s = [np.array([0, 1])], [np.array([400, 400])]
+    e, b, s, p = placebo.draw_pseudo_events(store, secs, p0s, est, windows, draws=30, seed=3)
+    e2, b2, s2, p2 = placebo.draw_pseudo_events(store, secs, p0s, est, windows, draws=30, seed=3, more=10_000)
+    first = b2 < 30
+    np.testing.assert_array_equal(np.c_[b2[first], s2[first], p2[first]], np.c_[b, s, p])
+    every = placebo.draw_pseudo_events(store, secs, p0s, est, windows, draws=10_000, seed=3)
+    for sec in (0, 1):  # the same set of dates as asking for the whole pool at once
+        assert sorted(p2[s2 == sec]) == sorted(every[3][every[2] == sec])
+        assert len(np.unique(p2[s2 == sec])) == (s2 == sec).sum() > 30
+
+
+@pytest.mark.shared_prices
+def test_calibration_and_placebo_do_not_depend_on_the_chunks(shared_prices, monkeypatch):
+    """The pseudo-events run through the engine in chunks of whole draws; chunks of ~50
+    firm-events (a draw or a few) give the same tests.csv as the default chunks, also with
+    calibration draws beyond the placebo's."""
+    from analysis import EventStudy
+
+    kw = dict(prices=shared_prices, event_ids=["entity_list_28_2019"], windows=["0:0", "-1:1"],
+              placebo_draws=30, calibration_draws=45)
+    one = EventStudy(**kw).fit().tests
+    monkeypatch.setattr(placebo, "CHUNK_FIRM_EVENTS", 50)
+    small = EventStudy(**kw).fit().tests
+    pd.testing.assert_frame_equal(one, small)
+    cal = one[one["test"] != "placebo"]
+    assert cal["calibration_draws"].max() == 45 and one.loc[one["test"] == "placebo", "draws"].max() == 30
+
+
+def test_calibration_draws_all_is_every_date_up_to_the_cap():
+    from analysis import EventStudy
+    from analysis.cli import build_parser
+    from analysis.vocab import MAX_CALIBRATION_DRAWS
+
+    assert EventStudy(calibration_draws="all").calibration_draws == MAX_CALIBRATION_DRAWS == 5000
+    args = build_parser().parse_args(["study", "--out", "x", "--calibration-draws", "all"])
+    assert args.calibration_draws == "all"

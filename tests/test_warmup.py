@@ -51,4 +51,4 @@ def test_the_synthetic_study_reaches_every_kernel(tmp_path):
     nested = {name for name, d in kernels.items()
               if any(name.rsplit(".", 1)[1] in other.py_func.__code__.co_names for other in kernels.values())}
     assert set(kernels) - called <= nested
-    assert len(kernels) >= 12 and len(called) >= 8
+    assert len(kernels) >= 10 and len(called) >= 8  # (the rank merge is one kernel, _merge_sorted)

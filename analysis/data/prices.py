@@ -180,7 +180,7 @@ def read_price_csv(path: Path) -> pd.DataFrame:
     for col in _REQUIRED_CSV:
         if col not in raw.columns:
             raise input_error(path, None, col, f"missing required column (expected a header {','.join(_CSV_HEADER)})")
-    raw = raw.map(lambda v: v.strip() if isinstance(v, str) else "")
+    raw = raw.apply(lambda col: col.fillna("").str.strip())  # per column, not per cell; a short row's NaN -> ""
     raw = raw[(raw != "").any(axis=1)]  # blank lines; the index keeps the original row numbers
     row_no = raw.index.to_numpy() + 1  # 1-based data row (header = row 0)
     for col in [c for c in raw.columns if c in _CSV_HEADER]:

@@ -34,7 +34,8 @@ class Panel:
 
 def build_panel(model: ModelSpec, universe: pd.DataFrame, events: pd.DataFrame, catalog: pd.DataFrame,
                 frames: dict, errors: dict | None, factors: pd.DataFrame | None,
-                factor_exchanges=("XNAS", "XNYS"), exclude_days: int = 0) -> tuple[Panel, list[dict]]:
+                factor_exchanges=("XNAS", "XNYS"), exclude_days: int = 0,
+                base: Panel | None = None) -> tuple[Panel, list[dict]]:
     """The panel of ``events`` (a selection of ``catalog``, or events outside it, e.g. an
     event moved to an alternative date) for the ``universe`` securities.
 
@@ -43,9 +44,24 @@ def build_panel(model: ModelSpec, universe: pd.DataFrame, events: pd.DataFrame, 
     positions of every ``catalog`` event are kept per security (placebo exclusions, overlap
     flags); with ``exclude_days`` = K > 0 the store leaves every session within K sessions of
     one of them out of the estimation windows (:func:`event_day_mask`).
+
+    ``base``: a panel built from the same universe, frames, factors, model, catalog and
+    ``exclude_days`` (e.g. the main run's, for its events moved to other dates): its store is
+    reused as it is (no second store; its securities' returns are not rebuilt), and a universe
+    security it does not hold is skipped ("no usable prices in the base panel").
     """
     errors = dict(errors or {})
     skipped: list[dict] = []
+    if base is not None:
+        store = base.store
+        by_symbol = {row.symbol: row for row in universe.itertuples(index=False)}
+        meta = [by_symbol[sym] for sym in store.symbols]
+        held = set(store.symbols)
+        for row in universe.itertuples(index=False):
+            if row.symbol not in held:
+                skipped += [{"event_id": e, "symbol": row.symbol, "reason": "no usable prices in the base panel"}
+                            for e in events["event_id"]]
+        return _event_rows(store, meta, events, catalog, skipped, exclude_days, reuse=True)
     series, bases, meta = [], [], []
     for row in universe.itertuples(index=False):
         sym, bench = row.symbol, row.benchmark
@@ -77,7 +93,14 @@ def build_panel(model: ModelSpec, universe: pd.DataFrame, events: pd.DataFrame, 
         bases.append(base)
         meta.append(row)
     store = build_store(model, series, bases)
-    panel_series = series
+    return _event_rows(store, meta, events, catalog, skipped, exclude_days)
+
+
+def _event_rows(store: ReturnStore, meta: list, events: pd.DataFrame, catalog: pd.DataFrame, skipped: list[dict],
+                exclude_days: int, reuse: bool = False) -> tuple[Panel, list[dict]]:
+    """The panel's firm-event rows over ``store`` (securities ``meta``: universe rows in store
+    order): day 0 of every catalog event and studied event on each security. Day 0 depends on
+    the announcement and the exchange only: found once per (event, exchange)."""
     rows = []
     catalog_p0: dict[int, list[int]] = {}
     day0_rows = []  # (event_id, sec, p0) of every catalog event
@@ -90,12 +113,17 @@ def build_panel(model: ModelSpec, universe: pd.DataFrame, events: pd.DataFrame, 
             announced = ev.announced_at
         studied = ev.event_id in selected
         listed = ev.event_id in in_catalog
+        day0_of: dict[str, object] = {}  # exchange -> day 0 (a Timestamp) or the UserError
         for s, row in enumerate(meta):
-            try:
-                d0 = day_zero(announced, row.exchange)
-            except UserError as exc:
+            if row.exchange not in day0_of:
+                try:
+                    day0_of[row.exchange] = day_zero(announced, row.exchange)
+                except UserError as exc:
+                    day0_of[row.exchange] = exc
+            d0 = day0_of[row.exchange]
+            if isinstance(d0, UserError):
                 if studied:
-                    skipped.append({"event_id": ev.event_id, "symbol": row.symbol, "reason": str(exc)})
+                    skipped.append({"event_id": ev.event_id, "symbol": row.symbol, "reason": str(d0)})
                 continue
             p0 = store.position(s, d0)
             if p0 >= 0 and listed:
@@ -104,15 +132,15 @@ def build_panel(model: ModelSpec, universe: pd.DataFrame, events: pd.DataFrame, 
             if not studied:
                 continue
             if p0 < 0:
-                sess = panel_series[s].sessions
+                first, last = store.date_of(store.dates[[store.start[s], store.start[s] + store.length[s] - 1]])
                 skipped.append({"event_id": ev.event_id, "symbol": row.symbol,
                                 "reason": f"day 0 ({d0.date()}) is outside its prices "
-                                          f"({sess[0].date()} to {sess[-1].date()})"})
+                                          f"({pd.Timestamp(first).date()} to {pd.Timestamp(last).date()})"})
                 continue
             rows.append({"event_id": ev.event_id, "symbol": row.symbol, "name": row.name,
                          "role": row.role, "exchange": row.exchange, "benchmark": row.benchmark,
                          "day0": d0, "sec": s, "p0": p0})
-    if exclude_days > 0:
+    if exclude_days > 0 and not reuse:  # a reused store has the same catalog's mask already
         store.set_excluded(event_day_mask(store, catalog_p0, exclude_days))
     catalog_day0 = pd.DataFrame(day0_rows, columns=["event_id", "sec", "p0"])
     frame = pd.DataFrame(rows, columns=["event_id", "symbol", "name", "role", "exchange",

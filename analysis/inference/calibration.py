@@ -25,6 +25,7 @@ import numpy as np
 
 from analysis.inference.cells import Cells, build_cells, usable
 from analysis.inference.placebo import PseudoRun
+from analysis.inference.registry import REGISTRY
 
 #: The columns calibration adds to every tests.csv row.
 CALIBRATION_COLUMNS = ("p_calibrated", "size_5pct", "calibration_draws")
@@ -62,13 +63,11 @@ def leave_one_out_size(null: np.ndarray) -> np.ndarray:
     return out
 
 
-def pseudo_cells(run: PseudoRun, out, group_code: np.ndarray, n_groups: int, group_names=None,
-                 draws: int | None = None) -> Cells:
-    """Cells of the pseudo-events keyed (event * requested + draw, group, window): each
-    pseudo-event's firms that are in the observed cell (and have a usable CAR there); only
-    the first ``draws`` pseudo-dates of each event (default all)."""
-    keep = np.arange(len(run.draw)) if draws is None else np.nonzero(run.draw < draws)[0]
-    res = run.result.take(keep)  # only the pseudo-dates used: estimation ARs for those alone
+def pseudo_cells(run: PseudoRun, out, group_code: np.ndarray, n_groups: int, keep: np.ndarray, res,
+                 group_names=None) -> Cells:
+    """Cells of the pseudo firm-events ``keep`` (indices into ``run``; ``res`` their engine
+    result) keyed (event * requested + draw, group, window): each pseudo-event's firms that are
+    in the observed cell (and have a usable CAR there)."""
     act = run.act[keep]
     W = run.n_windows
     mask = np.zeros(res.car.shape, dtype=bool)
@@ -79,48 +78,67 @@ def pseudo_cells(run: PseudoRun, out, group_code: np.ndarray, n_groups: int, gro
 
 
 class Calibration:
-    """``cells.calibration``: the calibration columns of a test on the observed cells, from
-    its run on the pseudo cells (built once, on first use, and shared by every test)."""
+    """``cells.calibration``: the calibration columns of a test on the observed cells, from its
+    run on the pseudo cells.
+
+    Fed chunk by chunk (:meth:`add`, the ``on_chunk`` of
+    :func:`~analysis.inference.placebo.placebo_null`): every registered test (but the placebo)
+    runs on each chunk's pseudo cells, and only each cell's statistic and p-value per draw are
+    kept, (events, groups, windows, draws) per test; the pseudo firm-events are dropped with
+    their chunk, so memory does not grow with the pseudo firm-events.
+    """
 
     def __init__(self, run: PseudoRun, out, group_code: np.ndarray, n_groups: int, group_names=None,
                  draws: int | None = None):
         self.run = run
-        #: pseudo-dates per event the tests are run at (the first ``draws`` of the placebo's)
+        #: pseudo-dates per event the tests are run at (the first ``draws`` of the run's)
         self.draws = run.requested if draws is None else min(int(draws), run.requested)
         self.out = out
         self.group_code = np.asarray(group_code, dtype=np.int64)
         self.n_groups = n_groups
         self.group_names = group_names
-        self._pseudo: Cells | None = None
+        n_ev = len(run.available)
+        self._width = max(0, min(self.draws, int(run.available.max(initial=0))))  # draws that exist
+        self._shape = (n_ev, n_groups + 1, run.n_windows, self._width)
+        self._null: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
-    @property
-    def pseudo(self) -> Cells:
-        if self._pseudo is None:
-            self._pseudo = pseudo_cells(self.run, self.out, self.group_code, self.n_groups, self.group_names,
-                                        self.draws)
-        return self._pseudo
+    def add(self, keep: np.ndarray, res) -> None:
+        """Run every test on the pseudo cells of pseudo firm-events ``keep`` (their engine
+        result ``res``) whose draw is calibrated; keep each cell's statistic and p-value."""
+        sel = self.run.draw[keep] < self.draws
+        if not sel.any():
+            return
+        if not sel.all():
+            keep, res = keep[sel], res.take(np.nonzero(sel)[0])
+        pc = pseudo_cells(self.run, self.out, self.group_code, self.n_groups, keep, res, self.group_names)
+        if pc.n_cells == 0:
+            return
+        B = self.run.requested
+        ev, b = pc.cell_event // B, pc.cell_event % B
+        for name, test in REGISTRY.items():
+            if name == "placebo" or not test.available(pc):
+                continue
+            if name not in self._null:
+                self._null[name] = (np.full(self._shape, np.nan), np.full(self._shape, np.nan))
+            po = test.run(pc)
+            stat, p = self._null[name]
+            stat[ev, pc.cell_group, pc.cell_window, b] = po.statistic
+            p[ev, pc.cell_group, pc.cell_window, b] = po.p_value
 
-    def null(self, cells: Cells, values: np.ndarray) -> np.ndarray:
-        """(C, B) per-pseudo-cell ``values`` placed at their observed cell and draw."""
-        pc = self.pseudo
-        B = self.run.requested  # the pseudo cells' key: event * requested + draw
+    def null(self, cells: Cells, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(C, B) statistics and p-values of test ``name`` at the pseudo-dates of each observed
+        cell (NaN where a draw has none)."""
         C = cells.n_cells
-        out = np.full((C, B), np.nan)
-        if C == 0 or pc.n_cells == 0:
-            return out
-        n_ev = int(max(cells.cell_event.max(), (pc.cell_event // B).max())) + 1
-        G = self.n_groups + 1
-        Wr = len(self.run.result.windows)
-        idx = np.full((n_ev, G, Wr), -1, dtype=np.int64)
-        idx[cells.cell_event, cells.cell_group, cells.cell_window] = np.arange(C)
-        obs = idx[pc.cell_event // B, pc.cell_group, pc.cell_window]
-        keep = obs >= 0
-        out[obs[keep], (pc.cell_event % B)[keep]] = values[keep]
-        return out
+        if name not in self._null or C == 0:
+            empty = np.full((C, self._width), np.nan)
+            return empty, empty.copy()
+        stat, p = self._null[name]
+        ix = (cells.cell_event, cells.cell_group, cells.cell_window)
+        return stat[ix], p[ix]
 
     def __call__(self, cells: Cells, test, outcome) -> dict[str, np.ndarray]:
         if test.name == "placebo":
             return {"p_calibrated": outcome.p_value, "size_5pct": leave_one_out_size(cells.placebo_null(cells)),
                     "calibration_draws": np.asarray(outcome.extra.get("draws", np.full(cells.n_cells, np.nan)))}
-        po = test.run(self.pseudo)
-        return calibrate(outcome.statistic, self.null(cells, po.statistic), self.null(cells, po.p_value))
+        stat, p = self.null(cells, test.name)
+        return calibrate(outcome.statistic, stat, p)

@@ -145,6 +145,10 @@ class GeneralizedSign(CellTest):
         return TestOutcome(stat, normal_p_value(stat))
 
 
+#: Binomial probabilities evaluated at once by :func:`binomial_two_sided_p` (bounds its memory).
+_PMF_BATCH = 1 << 20
+
+
 def binomial_two_sided_p(k, n, p) -> np.ndarray:
     """Exact two-sided binomial p-values, vectorized: sum of Bin(n, p) probabilities of the
     outcomes no more likely than k (relative tolerance 1e-7, as ``scipy.stats.binomtest``);
@@ -152,17 +156,30 @@ def binomial_two_sided_p(k, n, p) -> np.ndarray:
     from scipy import stats  # deferred: keeps `import analysis.study` light
 
     k, n, p = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (k, n, p)))
+    shape = k.shape
+    k, n, p = k.ravel(), n.ravel(), p.ravel()
     good = (n >= 1) & np.isfinite(p) & (p > 0) & (p < 1) & np.isfinite(k)
     nn = np.where(good, n, 1.0)
     pp = np.where(good, p, 0.5)
     kk = np.where(good, k, 0.0)
-    top = int(nn.max()) if nn.size else 1
-    j = np.arange(top + 1, dtype=float).reshape((1,) * nn.ndim + (-1,))
-    pmf = stats.binom.pmf(j, nn[..., None], pp[..., None])  # 0 beyond n
     d = stats.binom.pmf(kk, nn, pp)
-    out = np.where(pmf <= d[..., None] * (1 + 1e-7), pmf, 0.0).sum(axis=-1)
+    out = np.empty(len(nn))
+    # outcomes 0..n of each value, in batches of values with similar n (sorted by n) holding at
+    # most _PMF_BATCH probabilities: memory stays bounded when some n are large
+    order = np.argsort(nn, kind="stable")
+    start = 0
+    while start < len(order):
+        stop = start + 1
+        while stop < len(order) and (stop - start + 1) * (int(nn[order[stop]]) + 1) <= _PMF_BATCH:
+            stop += 1
+        sel = order[start:stop]
+        top = int(nn[sel].max())
+        j = np.arange(top + 1, dtype=float)
+        pmf = stats.binom.pmf(j, nn[sel, None], pp[sel, None])  # 0 beyond n
+        out[sel] = np.where(pmf <= d[sel, None] * (1 + 1e-7), pmf, 0.0).sum(axis=-1)
+        start = stop
     out = np.where(kk == nn * pp, 1.0, np.minimum(1.0, out))
-    return np.where(good, out, np.nan)
+    return np.where(good, out, np.nan).reshape(shape)
 
 
 @register

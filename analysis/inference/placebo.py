@@ -52,7 +52,7 @@ def empirical_p(observed: np.ndarray, null: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def draw_pseudo_events(store, sec_by_event, p0_by_event, estimation, windows, draws, seed,
-                       buffer=engine.SPAN_BUFFER, event_keys=None, catalog_p0=None):
+                       buffer=engine.SPAN_BUFFER, event_keys=None, catalog_p0=None, more: int = 0):
     """Pseudo firm-events for every event: arrays (event, draw, sec, p0) of equal length.
 
     sec_by_event / p0_by_event: lists (one per event) of arrays of the event's firms'
@@ -62,7 +62,9 @@ def draw_pseudo_events(store, sec_by_event, p0_by_event, estimation, windows, dr
     ``catalog_p0``: {security: day-0 positions of every catalog event}, also events not in
     this run (default: the events given). Each event draws from its own random stream,
     seeded by (seed, its key from ``event_keys``, default its index), so its pseudo-dates do
-    not depend on which other events are in the run.
+    not depend on which other events are in the run. ``more``: after the ``draws`` dates, up
+    to ``more`` further dates drawn (from the same stream) among the pool's other dates, as
+    draws ``draws``, ``draws + 1``, ...: the first ``draws`` are the same with or without them.
     """
     lo = min(estimation[0], min(w[0] for w in windows))
     ev_lo = min(w[0] for w in windows)
@@ -98,6 +100,9 @@ def draw_pseudo_events(store, sec_by_event, p0_by_event, estimation, windows, dr
         if len(pool) == 0:
             continue
         chosen = rng.choice(pool, size=min(draws, len(pool)), replace=False)
+        if more > 0 and len(chosen) < len(pool):
+            rest = np.setdiff1d(pool, chosen, assume_unique=True)
+            chosen = np.concatenate([chosen, rng.permutation(rest)[:more]])
         for s, d in zip(secs, seg_dates):
             pos = np.searchsorted(d, chosen)
             ok = (pos + lo >= 0) & (pos + hi < len(d))
@@ -109,16 +114,23 @@ def draw_pseudo_events(store, sec_by_event, p0_by_event, estimation, windows, dr
     return cat(out_e), cat(out_b), cat(out_s), cat(out_p)
 
 
+#: Pseudo firm-events per batched engine run: the pseudo-events are run in chunks of whole
+#: draws, so memory does not grow with the number of draws (a chunk's engine arrays are a few
+#: KB per firm-event).
+CHUNK_FIRM_EVENTS = 16_384
+
+
 @dataclass(frozen=True, eq=False)
 class PseudoRun:
-    """The pseudo-event firm-events of a run and their batched engine result.
+    """The pseudo-event firm-events of a run, run through the engine in chunks of draws.
 
     Pseudo firm-event k is security ``sec[k]`` with day 0 at ``p0[k]`` for draw ``draw[k]`` of
     event ``event[k]``, standing for the observed firm-event (row of the observed result)
-    ``act[k]``. ``result.windows`` starts with the run's windows; the observed windows a
-    suspension extended follow (``act_col``: (R, W) the column each observed firm-event's
-    window reads). ``requested``: draws asked for per event; ``available``: (events,) dates
-    actually drawn per event (fewer when the pool of dates is smaller).
+    ``act[k]``. ``windows`` starts with the run's windows; the observed windows a suspension
+    extended follow (``act_col``: (R, W) the column each observed firm-event's window reads).
+    ``requested``: draws asked for per event; ``available``: (events,) dates actually drawn
+    per event (fewer when the pool of dates is smaller). :meth:`chunks` yields the engine
+    results of consecutive draws (never all pseudo firm-events at once).
     """
 
     event: np.ndarray
@@ -126,11 +138,38 @@ class PseudoRun:
     sec: np.ndarray
     p0: np.ndarray
     act: np.ndarray
-    result: engine.EngineResult
     act_col: np.ndarray
     n_windows: int
     requested: int
     available: np.ndarray
+    store: object = None
+    estimation: tuple = (0, 0)
+    windows: list = None
+    min_obs: int = 0
+
+    def chunks(self, draws: int | None = None, size: int | None = None):
+        """(pseudo firm-event indices, their engine result) for draws 0..``draws`` - 1 (default
+        all), in chunks of whole draws of about ``size`` (default :data:`CHUNK_FIRM_EVENTS`)
+        firm-events."""
+        size = CHUNK_FIRM_EVENTS if size is None else int(size)
+        top = self.requested if draws is None else min(int(draws), self.requested)
+        if top <= 0 or not len(self.draw):
+            return
+        per_draw = np.bincount(self.draw, minlength=top)[:top]
+        cum = np.cumsum(per_draw)
+        b0 = 0
+        while b0 < top:
+            base = cum[b0 - 1] if b0 else 0
+            b1 = int(np.searchsorted(cum, base + size, side="right"))
+            b1 = min(max(b1, b0 + 1), top)
+            keep = np.nonzero((self.draw >= b0) & (self.draw < b1))[0]
+            if len(keep):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    res = engine.run(self.store, self.sec[keep], self.p0[keep], self.estimation, self.windows,
+                                     self.min_obs)
+                yield keep, res
+            b0 = b1
 
 
 def _observed_row(ev: np.ndarray, sec: np.ndarray, e: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -149,9 +188,11 @@ def _observed_row(ev: np.ndarray, sec: np.ndarray, e: np.ndarray, s: np.ndarray)
     return order[pos].astype(np.int64)
 
 
-def pseudo_run(study, panel, out, event_code: np.ndarray, draws: int, seed: int) -> PseudoRun:
-    """Draw the pseudo-event dates of every event (:func:`draw_pseudo_events`) and run the
-    engine once over all pseudo firm-events (see :func:`placebo_null` for the windows)."""
+def pseudo_run(study, panel, out, event_code: np.ndarray, draws: int, seed: int, more: int = 0) -> PseudoRun:
+    """Draw the pseudo-event dates of every event (:func:`draw_pseudo_events`); the engine runs
+    over them chunk by chunk (:meth:`PseudoRun.chunks`; see :func:`placebo_null` for the
+    windows). ``more``: further dates after the ``draws`` (:func:`draw_pseudo_events`);
+    ``requested`` is then ``draws + more``."""
     f = panel.frame
     n_ev = int(event_code.max()) + 1 if len(event_code) else 0
     events = list(dict.fromkeys(f["event_id"]))
@@ -161,7 +202,7 @@ def pseudo_run(study, panel, out, event_code: np.ndarray, draws: int, seed: int)
         sec_by.append(f["sec"].to_numpy()[m])
         p0_by.append(f["p0"].to_numpy()[m])
     e, b, s, p = draw_pseudo_events(panel.store, sec_by, p0_by, study.estimation, study.windows, draws, seed,
-                                    event_keys=events, catalog_p0=getattr(panel, "catalog_p0", None))
+                                    event_keys=events, catalog_p0=getattr(panel, "catalog_p0", None), more=more)
     # each pseudo firm-event -> the observed firm-event of the same event and security
     act = _observed_row(np.asarray(event_code, dtype=np.int64), f["sec"].to_numpy().astype(np.int64),
                         np.asarray(e, dtype=np.int64), np.asarray(s, dtype=np.int64))
@@ -174,17 +215,15 @@ def pseudo_run(study, panel, out, event_code: np.ndarray, draws: int, seed: int)
             if w not in windows:
                 windows.append(w)
             act_col[i, j] = windows.index(w)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        res = engine.run(panel.store, s, p, study.estimation, windows, study.min_obs)
     available = np.zeros(n_ev, dtype=np.int64)
     if len(e):
         np.maximum.at(available, e, b + 1)
-    return PseudoRun(e, b, s, p, act, res, act_col, W, int(draws), available)
+    return PseudoRun(e, b, s, p, act, act_col, W, int(draws) + int(more), available, store=panel.store,
+                     estimation=tuple(study.estimation), windows=windows, min_obs=study.min_obs)
 
 
 def placebo_null(study, panel, out, event_code: np.ndarray, group_code: np.ndarray, n_groups: int,
-                 draws: int, seed: int, run: PseudoRun | None = None):
+                 draws: int, seed: int, run: PseudoRun | None = None, on_chunk=None, placebo_draws: int | None = None):
     """The pseudo-event null law of every cell's mean CAR: a function ``cells -> (C, B)``
     (its attribute ``run`` is the :class:`PseudoRun` it came from).
 
@@ -194,28 +233,44 @@ def placebo_null(study, panel, out, event_code: np.ndarray, group_code: np.ndarr
     observed window holds a return spanning a suspension (e.g. [0, 0] covered by a return over
     days 0..2), its pseudo-events cumulate over that span ([0, 2]), so like is compared with
     like. Only the firms in the observed cell (fitted, complete window) enter its null.
-    One batched engine run for all events and draws.
+    The engine runs over the pseudo-events in chunks of draws; only the (events, groups,
+    windows, B) means are kept. ``on_chunk(keep, result)``: called with every chunk (e.g. the
+    calibration, :mod:`analysis.inference.calibration`); ``placebo_draws``: the first B draws
+    make the law (default all of the run's).
     """
     if run is None:
         run = pseudo_run(study, panel, out, event_code, draws, seed)
     n_ev = int(event_code.max()) + 1 if len(event_code) else 0
-    e, b, act, res, W = run.event, run.draw, run.act, run.result, run.n_windows
-    col = run.act_col[act]
-    rows_ix = np.arange(len(e))[:, None]
-    car = np.where(res.complete[rows_ix, col], res.car[rows_ix, col], np.nan)
-    member = (np.isfinite(out.car) & out.complete)[act]  # the firm is in the observed cell
-    g_code = group_code[act]
-    B = draws
+    W = run.n_windows
+    B = run.requested if placebo_draws is None else min(int(placebo_draws), run.requested)
+    member_all = np.isfinite(out.car) & out.complete  # the firm is in the observed cell
     null = np.full((n_ev, n_groups + 1, W, B), np.nan)
-    for j in range(W):  # mean CAR per (event, draw, group, window) via bincount
-        fin = np.isfinite(car[:, j]) & member[:, j]
-        for g in range(n_groups + 1):
-            m = fin & ((g_code == g) if g < n_groups else True)
-            key = e[m] * B + b[m]
-            sums = np.bincount(key, weights=car[m, j], minlength=n_ev * B)
-            cnt = np.bincount(key, minlength=n_ev * B)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                null[:, g, j, :] = np.where(cnt >= 1, sums / cnt, np.nan).reshape(n_ev, B)
+    sums = np.zeros((n_ev * B, n_groups + 1, W))
+    cnt = np.zeros((n_ev * B, n_groups + 1, W))
+    top = run.requested if on_chunk is not None else B
+    for keep, res in run.chunks(top):
+        if on_chunk is not None:
+            on_chunk(keep, res)
+        inb = run.draw[keep] < B
+        if not inb.any():
+            continue
+        keep, sub = keep[inb], np.nonzero(inb)[0]
+        e, b, act = run.event[keep], run.draw[keep], run.act[keep]
+        col = run.act_col[act]
+        rows_ix = sub[:, None]
+        car = np.where(res.complete[rows_ix, col], res.car[rows_ix, col], np.nan)
+        member = member_all[act]
+        g_code = group_code[act]
+        key = e * B + b
+        for j in range(W):  # mean CAR per (event, draw, group, window) via bincount
+            fin = np.isfinite(car[:, j]) & member[:, j]
+            for g in range(n_groups + 1):
+                m = fin & ((g_code == g) if g < n_groups else True)
+                sums[:, g, j] += np.bincount(key[m], weights=car[m, j], minlength=n_ev * B)
+                cnt[:, g, j] += np.bincount(key[m], minlength=n_ev * B)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(cnt >= 1, sums / np.where(cnt >= 1, cnt, 1), np.nan)
+    null[:] = mean.reshape(n_ev, B, n_groups + 1, W).transpose(0, 2, 3, 1)
 
     def of_cells(cells) -> np.ndarray:
         return null[cells.cell_event, cells.cell_group, cells.cell_window]

@@ -337,8 +337,11 @@ def interval(estimate, se, dof, level: float = 0.95, power: float = 0.80) -> dic
     estimate, se, dof = (np.asarray(a, dtype=float) for a in (estimate, se, dof))
     good = np.isfinite(dof) & (dof > 0)
     d = np.where(good, dof, 1.0)
-    q = np.where(good, stats.t.ppf(1 - (1 - level) / 2, d), np.nan)
-    qp = np.where(good, stats.t.ppf(power, d), np.nan)
+    # the quantiles of each distinct d.f. once (cells share a handful of d.f.)
+    ud, inv = np.unique(d, return_inverse=True)
+    inv = inv.reshape(d.shape)
+    q = np.where(good, stats.t.ppf(1 - (1 - level) / 2, ud)[inv], np.nan)
+    qp = np.where(good, stats.t.ppf(power, ud)[inv], np.nan)
     return {"ci_low": estimate - q * se, "ci_high": estimate + q * se, "mde": (q + qp) * se}
 
 

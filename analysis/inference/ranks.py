@@ -84,35 +84,44 @@ RANK_TESTS = ("corrado", "grank")
 def average_ranks(x: np.ndarray) -> np.ndarray:
     """Ranks (1-based) within each row of ``x`` (n, T) over its finite values; ties get the
     average of the ranks they span; NaN where ``x`` is not finite (one compiled pass)."""
+    return ranks_and_order(x)[0]
+
+
+def ranks_and_order(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`average_ranks` of ``x`` (n, T) and each row's values sorted ascending (n, T),
+    non-finite values last (``numpy.sort``, vectorized). The average rank of a value is
+    1 + (values below it) + (ties - 1)/2, found by binary search in its sorted row; the merge
+    of a window into the sample (:func:`_merge_sorted`) searches the same sorted rows."""
     x = np.ascontiguousarray(x, dtype=float)
     out = np.full(x.shape, np.nan)
+    srt = np.sort(np.where(np.isfinite(x), x, np.nan), axis=1)  # +-inf are missing too
     if x.size:
-        _average_ranks(x, out)
-    return out
+        _average_ranks(x, srt, out)
+    return out, srt
 
 
 @kernels._compiled()
-def _average_ranks(x, out):
+def _average_ranks(x, srt, out):
     n, T = x.shape
-    vals = np.empty(T)
-    idx = np.empty(T, np.int64)
     for i in range(n):
         m = 0
+        while m < T and math.isfinite(srt[i, m]):
+            m += 1
         for t in range(T):
-            if math.isfinite(x[i, t]):
-                vals[m] = x[i, t]
-                idx[m] = t
-                m += 1
-        order = np.argsort(vals[:m], kind="mergesort")
-        a = 0
-        while a < m:
-            b = a
-            while b + 1 < m and vals[order[b + 1]] == vals[order[a]]:
-                b += 1
-            r = (a + b) / 2.0 + 1.0
-            for k in range(a, b + 1):
-                out[i, idx[order[k]]] = r
-            a = b + 1
+            xv = x[i, t]
+            if math.isfinite(xv):
+                lo = 0  # first sorted position not below xv (binary search)
+                hi = m
+                while lo < hi:
+                    mid = (lo + hi) >> 1
+                    if srt[i, mid] < xv:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                le = lo + 1  # xv itself is at lo; ties follow it
+                while le < m and srt[i, le] == xv:
+                    le += 1
+                out[i, t] = 1.0 + float(lo) + 0.5 * float(le - lo - 1)
 
 
 def _take(a: np.ndarray, rows: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
@@ -128,47 +137,15 @@ def merge_ranks(E: np.ndarray, base: np.ndarray, W: np.ndarray) -> tuple[np.ndar
     """Average ranks within each row of the joint sample [E | W], from ``base`` =
     ``average_ranks(E)``: (ranks of E's values, ranks of W's values), NaN where missing.
 
-    Costs 2 * W.shape[1] comparisons per value of E (no sort), so E's sort is done once and
-    shared by every window and by both tests; one compiled pass (:func:`_merge_ranks`).
+    E's rows are sorted once (:func:`ranks_and_order`, shared by every window and by both
+    tests); a window is merged in by binary search in one compiled pass (:func:`_merge_sorted`).
     """
     E = np.ascontiguousarray(E, dtype=float)
     W = np.ascontiguousarray(W, dtype=float)
-    rE = np.array(base, dtype=float)  # a copy
-    rW = np.full(W.shape, np.nan)
-    _merge_ranks(E, W, rE, rW)
-    return rE, rW
-
-
-@kernels._compiled()
-def _merge_ranks(E, W, rE, rW):
-    """rE (in: average ranks within E's rows) += for each finite window value w of the row,
-    1 where w < E and 1/2 where w == E; rW = 1 + #{values of [E | W] below w} + (ties - 1)/2."""
-    for i in range(E.shape[0]):
-        _merge_row(E[i], W[i], rE[i], rW[i])
-
-
-@kernels._compiled()
-def _merge_row(e, w, re, rw):
-    """One row of :func:`_merge_ranks`. The increments (1, 1/2) and counts are exact in
-    floating point, so their order is free: the loops have no branch and vectorize."""
-    Le = e.shape[0]
-    L = w.shape[0]
-    for c in range(L):
-        x = w[c]
-        if not math.isfinite(x):
-            continue
-        below = 0
-        ties = 0
-        for t in range(Le):
-            v = e[t]
-            below += v < x
-            ties += v == x
-            re[t] += (v > x) * 1.0 + (v == x) * 0.5
-        for d in range(L):
-            v = w[d]
-            below += v < x
-            ties += v == x
-        rw[c] = 1.0 + float(below) + 0.5 * float(ties - 1)
+    srt = np.sort(np.where(np.isfinite(E), E, np.nan), axis=1)
+    out = np.empty((E.shape[0], E.shape[1] + W.shape[1]))
+    _merge_sorted(E, np.ascontiguousarray(base, dtype=float), srt, W, out, False)
+    return out[:, :E.shape[1]].copy(), out[:, E.shape[1]:].copy()
 
 
 @kernels._compiled()
@@ -230,13 +207,15 @@ def _grank_add(e, b, x, denom, tot, cnt):
 
 
 def corrado(est_ar: np.ndarray, win_ar: np.ndarray, rows: np.ndarray, cell: np.ndarray,
-            n_cells: int, est_ranks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+            n_cells: int, est_ranks: np.ndarray | None = None,
+            est_order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Corrado-Cowan rank statistic and two-sided N(0, 1) p-value for every cell.
 
     est_ar: (R, Le) estimation-day ARs, win_ar: (R, L) ARs of the window's days (NaN =
     missing), both on common relative-day columns; rows, cell: (P,) membership pairs
     (firm-event row ``rows[k]`` belongs to cell ``cell[k]``); est_ranks: optional
-    ``average_ranks(est_ar)`` (computed when not given). Returns (stat, p), each (n_cells,).
+    ``average_ranks(est_ar)`` and est_order its rows sorted (:func:`ranks_and_order`;
+    computed when not given). Returns (stat, p), each (n_cells,).
     """
     est_ar = np.asarray(est_ar, dtype=float)
     win_ar = np.asarray(win_ar, dtype=float)
@@ -247,10 +226,13 @@ def corrado(est_ar: np.ndarray, win_ar: np.ndarray, rows: np.ndarray, cell: np.n
         return stat, stat.copy()
     ur, inv = np.unique(rows, return_inverse=True)
     E = np.ascontiguousarray(_take(est_ar, ur), dtype=float)
-    base = average_ranks(E) if est_ranks is None else _take(np.asarray(est_ranks), ur)
+    if est_ranks is None or est_order is None:
+        base, order_e = ranks_and_order(E)
+    else:
+        base, order_e = _take(np.asarray(est_ranks), ur), _take(np.asarray(est_order), ur)
     Wv = np.ascontiguousarray(_take(win_ar, ur), dtype=float)
     U = np.empty((E.shape[0], E.shape[1] + Wv.shape[1]))
-    _corrado_u(E, np.ascontiguousarray(base, dtype=float), Wv, U)
+    _merge_sorted(E, np.ascontiguousarray(base, dtype=float), np.ascontiguousarray(order_e, dtype=float), Wv, U, True)
     order = np.argsort(cell, kind="stable")
     ptr = np.searchsorted(cell[order], np.arange(n_cells + 1)).astype(np.int64)
     z = np.full(n_cells, np.nan)
@@ -259,26 +241,52 @@ def corrado(est_ar: np.ndarray, win_ar: np.ndarray, rows: np.ndarray, cell: np.n
 
 
 @kernels._compiled()
-def _corrado_u(E, base, Wv, U):
-    """U = K / (1 + M) of every row's joint sample [E | Wv] (ranks merged by
-    :func:`_merge_ranks`, as :func:`merge_ranks`; NaN where missing)."""
+def _merge_sorted(E, base, srt, Wv, U, divide):
+    """K, the average rank of every value of each row's joint sample [E | Wv] (NaN where
+    missing), from E's rows sorted (``srt``, :func:`ranks_and_order`) and their ranks within E
+    (``base``), by binary search: an estimation day's rank is its rank within E plus the window
+    values below it (1/2 per tie); a window value's is 1 + the values of [E | Wv] below it +
+    (ties - 1)/2. Counts and halves are exact in floating point. ``divide``: U = K / (1 + M)
+    instead (M = the row's values; Corrado & Zivney 1992)."""
     n, Le = E.shape
     L = Wv.shape[1]
-    rE = U[:, :Le]
-    rW = U[:, Le:]
-    rE[:, :] = base
-    rW[:, :] = np.nan
-    _merge_ranks(E, Wv, rE, rW)
+    w = np.empty(L)
     for i in range(n):
-        M = 0.0
-        for t in range(Le):
-            if math.isfinite(E[i, t]):
-                M += 1.0
+        m = 0
+        while m < Le and math.isfinite(srt[i, m]):
+            m += 1
+        v = srt[i, :m]
+        q = 0
         for d in range(L):
-            if math.isfinite(Wv[i, d]):
-                M += 1.0
-        for t in range(Le + L):
-            U[i, t] /= 1.0 + M
+            x = Wv[i, d]
+            if math.isfinite(x):
+                w[q] = x
+                q += 1
+        ws = np.sort(w[:q])
+        den = float(m + q) + 1.0 if divide else 1.0
+        for t in range(Le):
+            x = E[i, t]
+            if not math.isfinite(x):
+                U[i, t] = np.nan
+                continue
+            lt = 0
+            le = 0
+            for k in range(q):  # q <= the window's length
+                lt += ws[k] < x
+                le += ws[k] <= x
+            U[i, t] = (base[i, t] + float(lt) + 0.5 * float(le - lt)) / den
+        for d in range(L):
+            x = Wv[i, d]
+            if not math.isfinite(x):
+                U[i, Le + d] = np.nan
+                continue
+            e_lt = np.searchsorted(v, x, side="left")
+            e_le = np.searchsorted(v, x, side="right")
+            w_lt = np.searchsorted(ws, x, side="left")
+            w_le = np.searchsorted(ws, x, side="right")
+            below = e_lt + w_lt
+            ties = (e_le - e_lt) + (w_le - w_lt)
+            U[i, Le + d] = (1.0 + float(below) + 0.5 * float(ties - 1)) / den
 
 
 @kernels._compiled()
@@ -401,7 +409,7 @@ def rank_tests(
     res = {name: (np.full(n_cells, np.nan), np.full(n_cells, np.nan)) for name in RANK_TESTS}
     pair_window = cell_window[cell_ids] if len(cell_ids) else np.zeros(0, dtype=np.int64)
     all_rows = np.unique(cell_rows)
-    base_cache: dict[bytes, np.ndarray] = {}  # estimation-day ranks, per set of days kept
+    base_cache: dict[bytes, tuple] = {}  # estimation-day ranks and sort order, per set of days kept
     for j, (a, b) in enumerate(windows):  # a handful of windows, each vectorized over cells
         with np.errstate(invalid="ignore"):
             good = np.isfinite(car[:, j]) & np.isfinite(car_se[:, j]) & (car_se[:, j] > 0) & out.ok
@@ -414,11 +422,12 @@ def rank_tests(
         outside = (est_days < a) | (est_days > b)
         key = outside.tobytes()
         if key not in base_cache:
-            base_cache[key] = average_ranks(_take(out.est_ar, all_rows, outside))
-        base = _take(base_cache[key], np.searchsorted(all_rows, ur))
+            base_cache[key] = ranks_and_order(_take(out.est_ar, all_rows, outside))
+        at = np.searchsorted(all_rows, ur)
+        base, est_order = _take(base_cache[key][0], at), _take(base_cache[key][1], at)
         est = _take(out.est_ar, ur, outside)
         win = _take(day_ar, ur, (out.days >= a) & (out.days <= b))
-        st, p = corrado(est, win, rinv, cinv, len(uc), est_ranks=base)
+        st, p = corrado(est, win, rinv, cinv, len(uc), est_ranks=base, est_order=est_order)
         res["corrado"][0][uc], res["corrado"][1][uc] = st, p
         with np.errstate(divide="ignore", invalid="ignore"):
             sar = est / s[ur][:, None]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from analysis.errors import UserError
 from analysis.estimation.models import MODELS, ModelSpec, get_model
 from analysis.vocab import (DEFAULT_CALIBRATION_DRAWS, DEFAULT_ESTIMATION, DEFAULT_EXCLUDE_DAYS, DEFAULT_MIN_OBS,
-                            DEFAULT_MODEL, DEFAULT_WINDOWS, GROUPS, MAX_RELATIVE_DAY, PRIMARY_GROUPS, PRIMARY_TEST,
+                            DEFAULT_MODEL, DEFAULT_WINDOWS, GROUPS, MAX_CALIBRATION_DRAWS, MAX_RELATIVE_DAY, PRIMARY_GROUPS, PRIMARY_TEST,
                             PRIMARY_WINDOW, Window, as_windows, format_window)
 
 #: Upper bound of the pseudo-event draws (a typo must not ask for terabytes).
@@ -44,7 +44,9 @@ class StudySpec:
     primary_window   window of the primary family ('A:B'); None: 0:1 when it is requested
     primary_test     test of the primary family (a registered test)
     placebo_draws    pseudo-event dates per event (0: no placebo test, no calibration)
-    calibration_draws  of those, the dates every test is re-run at (p_calibrated, size_5pct)
+    calibration_draws  pseudo-event dates every test is re-run at (p_calibrated, size_5pct): the
+                     placebo's first, then more of the same pool; 'all' (default): every available
+                     date, at most MAX_CALIBRATION_DRAWS
     seed             seed of the pseudo-event draws
     groups           groups of the primary family (as printed: named, supplier, ...)
     holm_scope       'run': Holm over the run's events; 'catalog': over the full catalog's family
@@ -59,7 +61,7 @@ class StudySpec:
     primary_window: str | None = None
     primary_test: str = PRIMARY_TEST
     placebo_draws: int = DEFAULT_PLACEBO_DRAWS
-    calibration_draws: int = DEFAULT_CALIBRATION_DRAWS
+    calibration_draws: int | str = DEFAULT_CALIBRATION_DRAWS
     seed: int = DEFAULT_SEED
     groups: tuple[str, ...] = PRIMARY_GROUPS
     holm_scope: str = "run"
@@ -84,6 +86,8 @@ class StudySpec:
         if estimation[1] >= first_window_day:
             raise UserError(f"estimation window {format_window(estimation)} overlaps the event "
                             f"windows (they start on day {first_window_day}); end it before that day")
+        if isinstance(self.calibration_draws, str) and self.calibration_draws.strip().lower() == "all":
+            put("calibration_draws", MAX_CALIBRATION_DRAWS)  # every available pseudo-date, capped
         for name in ("min_obs", "exclude_event_days", "placebo_draws", "calibration_draws", "seed"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int,)) and not str(value).lstrip("-").isdigit():
