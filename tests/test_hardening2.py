@@ -652,7 +652,8 @@ def test_also_a_benchmark_on_another_market_gets_a_note(tmp_path):
     assert catalog.benchmark_market_note("XHKG", "2800.HK") == "" and catalog.benchmark_market_note("XNYS", "QQQ") == ""
 
 
-@pytest.mark.parametrize("where", ['headline: {symbol: "AAPL"}', 'parameters: {headline_symbols: ["AMBA", "TSLA"]}'])
+@pytest.mark.parametrize("where", ['headline: {symbol: "AAPL"}', 'primary: {symbol: "AAPL"}',
+                                   'parameters: {primary_symbols: ["AMBA", "TSLA"]}'])
 def test_also_a_headline_symbol_outside_the_universe_is_refused(tmp_path, capsys, monkeypatch, where):
     cfg = tmp_path / "c.yml"
     cfg.write_text(f"{where}\nnotebooks: [{{name: a, path: {REPO / 'notebooks/event_study.ipynb'}, per_event: true}}]\n")

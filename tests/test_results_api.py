@@ -23,7 +23,7 @@ def test_typed_properties_say_what_the_run_was(res):
     assert res.model == "market" and res.estimation_window == "-250:-11"
     assert res.windows == ["0:1", "0:3"] and res.primary_window == "0:1" and res.primary_test == "portfolio"
     assert res.event_ids == EVENTS and list(res.events["event_id"]) == EVENTS
-    assert res.groups == ["named", "peer", "supplier", "all"]
+    assert res.groups == ["named", "peer", "supplier", "supplier_other", "all"]
     assert res.spec.placebo_draws == 0
     prim = res.primary_rows
     assert set(prim["window"]) == {"0:1"} and set(prim["test"]) == {"portfolio"}
@@ -82,7 +82,7 @@ def test_to_excel_writes_every_table(res, tmp_path):
     path = res.to_excel(tmp_path / "res.xlsx")
     wb = load_workbook(path, read_only=True)
     assert wb.sheetnames == ["settings", "car_table", "car", "tests", "abnormal_returns", "estimation", "skipped",
-                             "volume", "volume_tests", "sensitivity"]
+                             "volume", "volume_tests", "sensitivity", "pooled", "exposure_fit"]
     back = pd.read_excel(path, sheet_name="car")
     assert len(back) == len(res.car) and np.allclose(back["car"], res.car["car"])
     settings = pd.read_excel(path, sheet_name="settings").set_index("setting")["value"]

@@ -15,7 +15,9 @@ def test_defaults_are_the_documented_ones():
     s = StudySpec()
     assert (s.model, s.estimation, s.min_obs, s.exclude_event_days) == ("market", (-250, -11), 120, 5)
     assert s.windows == ((0, 0), (0, 1), (-1, 1), (0, 5), (-5, 5))
-    assert (s.primary, s.primary_test, s.placebo_draws, s.calibration_draws) == ("0:1", "portfolio", 1000, 200)
+    # calibration at every available pseudo-date by default ('all': at most 5,000 per event)
+    assert (s.primary, s.primary_test, s.placebo_draws, s.calibration_draws) == ("0:1", "portfolio", 1000, 5000)
+    assert StudySpec(calibration_draws="all").calibration_draws == 5000 and StudySpec(calibration_draws=200).calibration_draws == 200
     assert s.groups == ("named", "supplier") and s.holm_scope == "run"
 
 
@@ -104,7 +106,8 @@ def test_the_cli_takes_its_defaults_and_choices_from_the_spec():
 
     args = build_parser().parse_args(["study", "--out", "x", "--holm-scope", "catalog"])
     d = StudySpec()
-    assert (args.model, args.estimation, args.min_obs, args.placebo_draws, args.calibration_draws,
+    assert (args.model, args.estimation, args.min_obs, args.placebo_draws,
+            StudySpec(calibration_draws=args.calibration_draws).calibration_draws,
             args.exclude_event_days, args.holm_scope) == (d.model, "-250:-11", d.min_obs, d.placebo_draws,
                                                           d.calibration_draws, d.exclude_event_days, "catalog")
     with pytest.raises(UserError, match="invalid choice: 'world'"):
