@@ -31,6 +31,7 @@ report: $(STAMP)
 	$(PY) -m analysis report $(REPORT_ARGS)
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check analysis tests benchmarks
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from analysis.estimation import engine
-from analysis.estimation.store import RelativeDays
 from analysis import fmt
 from analysis.tables import requested_windows
 from analysis.vocab import ALL, BENCHMARK_NAMES, GROUP_ORDER, GROUPS, NAMED, group_color, group_label
@@ -296,27 +295,6 @@ def figure_inputs(res) -> pd.DataFrame:
         return pd.DataFrame(columns=["event_id", "group", "day", "n", "mean", "lo", "hi"])
     out = pd.concat(parts, ignore_index=True).drop_duplicates(["event_id", "group", "day"])
     return out[["event_id", "group", "day", "n", "mean", "lo", "hi"]]
-
-
-def group_path(paths: pd.DataFrame, group: str | None = None) -> pd.DataFrame:
-    """Mean CAR path of a group with the OLD cross-sectional band: day, n, mean, lo, hi.
-
-    Band: mean +/- 1.96 * sd(CAR)/sqrt(N) across firms (N >= 2); for a single firm, its own
-    CAR +/- 1.96 * se. Too narrow for a few correlated firms: figures use
-    :func:`portfolio_band` instead (kept for callers that still read it).
-    """
-    p = paths if group in (None, "all") else paths[paths[_group_col(paths)] == group]
-    p = p.dropna(subset=["car"])
-    rows = []
-    for day, g in p.groupby("day"):
-        n = len(g)
-        mean = g["car"].mean()
-        if n >= 2:
-            half = Z95 * g["car"].std(ddof=1) / np.sqrt(n)
-        else:
-            half = Z95 * g["car_se"].iloc[0]
-        rows.append({"day": day, "n": n, "mean": mean, "lo": mean - half, "hi": mean + half})
-    return pd.DataFrame(rows, columns=["day", "n", "mean", "lo", "hi"])
 
 
 def plot_car_path(res, event_id=None, group=None, ax=None, symbols=None, title=None):

@@ -352,22 +352,6 @@ class EventStudy:
                 out.append({"target": "peer", "peer": "peer", "supplier": "supplier"}.get(role, role))
         return np.array(out, dtype=object)
 
-    def day0_table(self, frames=None, errors=None) -> pd.DataFrame:
-        """Day 0 and the day-0 simple return (decimal) of every (event, security).
-
-        A suspended day 0 has no return (NaN, ``note`` says so); a day-0 return that spans
-        earlier suspended sessions is noted with its span.
-        """
-        panel, skipped = self.build_panel(frames, errors)
-        f = panel.frame
-        flat = panel.store.start[f["sec"].to_numpy()] + f["p0"].to_numpy()
-        span = panel.store.span[flat]
-        note = np.where(span == 0, "suspended on day 0", np.where(span > 1, [f"spans {k} sessions" for k in span], ""))
-        table = pd.DataFrame({"event_id": f["event_id"], "symbol": f["symbol"], "exchange": f["exchange"],
-                              "day0": f["day0"].dt.date, "day0_return": panel.store.ret[flat], "note": note})
-        skip = pd.DataFrame(skipped, columns=["event_id", "symbol", "reason"]).rename(columns={"reason": "note"})
-        return pd.concat([table, skip], ignore_index=True) if len(skip) else table
-
     # -- run ------------------------------------------------------------------------------
     def cells(self, panel: Panel, out: engine.EngineResult, placebo_draws: int | None = None) -> Cells:
         """The (event, group, window) cells of a fitted panel; groups per firm-event from

@@ -16,7 +16,7 @@ import pandas as pd
 
 from analysis.data.catalog import DATE_KINDS
 from analysis.estimation.engine import EngineResult
-from analysis.inference.battery import TEST_COLUMNS
+from analysis.inference.battery import TEST_COLUMNS  # noqa: F401 - the CSV contract lists tests.csv here too
 from analysis.inference.portfolio import firm_sq_p
 from analysis.vocab import GROUP_ORDER, format_window
 

@@ -36,7 +36,6 @@ Styler's random table id ``T_xxxxx`` differs between runs).
 from __future__ import annotations
 
 import argparse
-import io
 import statistics
 import sys
 import tempfile
@@ -55,7 +54,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from analysis.inference import design  # noqa: E402
-from analysis.report import answer, artifacts, compare  # noqa: E402
+from analysis.report import answer_rows as answer, artifacts, compare  # noqa: E402
 from analysis.report import event as ev  # noqa: E402
 
 

@@ -450,7 +450,7 @@ def test_the_dod_1260h_named_cell_is_not_attributable(full_catalog):
 def test_the_answer_never_claims_the_dod_1260h_named_move(full_catalog):
     """Even with a tail-robust Holm p of 0 at every primary cell, the DoD 1260H named move is not
     claimed: The answer names the export controls instead; every attributable cell is claimed."""
-    from analysis.report import answer, summary_text
+    from analysis.report import answer_rows as answer, summary_text
 
     t = full_catalog.tests.assign(p_history=0.0, p_holm_history=0.0)
     rows = answer.primary_rows(t, full_catalog.study.events)

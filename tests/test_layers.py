@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "analysis"
 
 LAYERS = [
     ("base", ["analysis.vocab", "analysis.errors", "analysis.atomic", "analysis.fmt", "analysis.paths",
-              "analysis.safe_text"]),
+              "analysis.safe_text", "analysis.digest"]),
     ("data", ["analysis.data"]),
     ("estimation", ["analysis.estimation"]),
     ("inference", ["analysis.inference"]),

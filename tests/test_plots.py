@@ -2,7 +2,6 @@
 suspensions and limit closes marked) and one colour per group from the vocabulary."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from analysis import fmt
-from analysis.report import answer, summary_text
+from analysis.report import answer_rows as answer, summary_text
 
 CATALOG = pd.DataFrame({
     "event_id": ["ev_report", "ev_act_a", "ev_act_b"],

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.atomic import atomic_write
+from analysis.data.download import DownloadFailed
 from analysis.errors import UserError, input_error
 
 RENAME = {"mkt-rf": "mkt_rf", "mkt_rf": "mkt_rf", "smb": "smb", "hml": "hml", "rf": "rf",
@@ -146,12 +147,6 @@ def load_factors(paths) -> pd.DataFrame:
 # --------------------------------------------------------------------------- download
 
 
-class _DownloadFailed(Exception):
-    def __init__(self, reason: str, network: bool):
-        super().__init__(reason)
-        self.reason = reason
-        self.network = network
-
 
 def _download(url: str, timeout: float = 60.0) -> bytes:
     """GET ``url`` (at most :data:`MAX_BYTES`); the default downloader of :class:`FrenchLibrary`."""
@@ -159,7 +154,7 @@ def _download(url: str, timeout: float = 60.0) -> bytes:
     with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 - fixed https URL
         data = resp.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
-        raise _DownloadFailed(f"answer larger than {MAX_BYTES // 2**20} MiB", network=False)
+        raise DownloadFailed(f"answer larger than {MAX_BYTES // 2**20} MiB", network=False)
     return data
 
 
@@ -213,22 +208,22 @@ class FrenchLibrary:
 
     def _get(self, name: str) -> bytes:
         if self._offline is not None:
-            raise _DownloadFailed(self._offline, network=True)
+            raise DownloadFailed(self._offline, network=True)
         url = FRENCH_URL.format(name=name)
         reason = "no answer"
         for attempt in range(self.retries + 1):
             try:
                 return (self.downloader or _download)(url)
-            except _DownloadFailed:
+            except DownloadFailed:
                 raise
             except Exception as exc:  # noqa: BLE001 - network boundary: classify, then retry or report
                 reason = _reason(exc)
                 if not _transient(exc):
-                    raise _DownloadFailed(reason, network=False) from exc
+                    raise DownloadFailed(reason, network=False) from exc
             if attempt < self.retries:
                 time.sleep(self.backoff * 2**attempt)
         self._offline = reason
-        raise _DownloadFailed(reason, network=True)
+        raise DownloadFailed(reason, network=True)
 
     @staticmethod
     def _readable(path: Path, name: str) -> bool:
@@ -255,8 +250,8 @@ class FrenchLibrary:
         try:
             data = self._get(name)
             parse_factors(_zip_text(data, f"{name} from Kenneth French's data library"), name)
-        except (_DownloadFailed, UserError) as exc:
-            reason = exc.reason if isinstance(exc, _DownloadFailed) else str(exc)
+        except (DownloadFailed, UserError) as exc:
+            reason = exc.reason if isinstance(exc, DownloadFailed) else str(exc)
             if cached:
                 warnings.warn(f"could not download {name} from Kenneth French's data library ({reason}); "
                               f"using the cached file {path}", stacklevel=2)

@@ -18,7 +18,6 @@ A fetch returns a non-empty frame or raises :class:`~analysis.errors.UserError`.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import logging
 import math
@@ -33,6 +32,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.atomic import atomic_write
+from analysis.data.download import DownloadFailed
+from analysis.digest import sha256_file
 from analysis.data.textfile import MAX_FIELD, read_text
 from analysis.errors import UserError, input_error
 from analysis.paths import cache_dir as project_cache_dir
@@ -136,13 +137,6 @@ def _to_day(value, what: str) -> pd.Timestamp | None:
 def _slice(frame: pd.DataFrame, start: pd.Timestamp | None, end: pd.Timestamp | None) -> pd.DataFrame:
     return frame.loc[start:end].copy()
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _span(start: pd.Timestamp | None, end: pd.Timestamp | None) -> str:
@@ -325,7 +319,7 @@ class CsvSource:
     def describe(self, symbol: str) -> dict:
         """Provenance: ``{"source": "csv", "path": str, "sha256": hex digest of the file bytes}``."""
         path = self._checked_path(symbol)
-        return {"source": "csv", "path": str(path), "sha256": _sha256(path)}
+        return {"source": "csv", "path": str(path), "sha256": sha256_file(path)}
 
     def __repr__(self) -> str:
         return f"CsvSource({str(self.folder)!r})"
@@ -342,12 +336,6 @@ _TRANSIENT_RE = re.compile(
 )
 _REL_TOL = 1e-6  # relative change of an overlapping price that counts as a new adjustment base
 
-
-class _DownloadFailed(Exception):
-    def __init__(self, reason: str, network: bool):
-        super().__init__(reason)
-        self.reason = reason
-        self.network = network
 
 
 def _download_error(symbol: str, reason: str) -> UserError:
@@ -392,7 +380,7 @@ def _from_yahoo(raw, symbol: str) -> pd.DataFrame:
     if raw is None:
         return _empty_frame()
     if not isinstance(raw, pd.DataFrame):
-        raise _DownloadFailed(f"unexpected answer of type {type(raw).__name__}", network=False)
+        raise DownloadFailed(f"unexpected answer of type {type(raw).__name__}", network=False)
     if isinstance(raw.columns, pd.MultiIndex):
         names = list(raw.columns.names)
         level = names.index("Ticker") if "Ticker" in names else raw.columns.nlevels - 1
@@ -403,13 +391,13 @@ def _from_yahoo(raw, symbol: str) -> pd.DataFrame:
         if pick is None:
             if raw.empty:
                 return _empty_frame()
-            raise _DownloadFailed(f"answer has no column for {symbol} (tickers: {tickers})", network=False)
+            raise DownloadFailed(f"answer has no column for {symbol} (tickers: {tickers})", network=False)
         raw = raw.xs(pick, axis=1, level=level)
     raw = raw.rename(columns=_norm_header)
     if raw.empty:
         return _empty_frame()
     if "adj_close" not in raw.columns:
-        raise _DownloadFailed("answer has no 'Adj Close' column", network=False)
+        raise DownloadFailed("answer has no 'Adj Close' column", network=False)
     return validate_frame(_finish(raw), f"Yahoo Finance answer for {symbol}")
 
 
@@ -463,7 +451,7 @@ class YahooSource:
     def describe(self, symbol: str) -> dict:
         """Provenance: ``{"source": "yahoo", "path": cache file, "sha256": of the cache file or None}``."""
         path = self.cache_path(symbol)
-        return {"source": "yahoo", "path": str(path), "sha256": _sha256(path) if path.is_file() else None}
+        return {"source": "yahoo", "path": str(path), "sha256": sha256_file(path) if path.is_file() else None}
 
     # -- download --------------------------------------------------------------------------
 
@@ -495,10 +483,10 @@ class YahooSource:
     def _download(self, symbol: str, first: pd.Timestamp, last: pd.Timestamp) -> tuple[pd.DataFrame, str]:
         """Price frame for ``first..last`` (may be empty: no trading) and a reason to report when empty.
 
-        Raises ``_DownloadFailed`` after the retries are used up or on a non-transient error.
+        Raises ``DownloadFailed`` after the retries are used up or on a non-transient error.
         """
         if self._offline is not None:
-            raise _DownloadFailed(self._offline, network=True)
+            raise DownloadFailed(self._offline, network=True)
         reason = "no answer"
         for attempt in range(self.retries + 1):
             try:
@@ -506,7 +494,7 @@ class YahooSource:
             except Exception as exc:  # noqa: BLE001 - third-party boundary: classify, then retry or report
                 reason = _exc_reason(exc)
                 if not (isinstance(exc, OSError) or _TRANSIENT_RE.search(f"{type(exc).__name__} {exc}")):
-                    raise _DownloadFailed(reason, network=False) from exc
+                    raise DownloadFailed(reason, network=False) from exc
             else:
                 frame = _from_yahoo(raw, symbol)
                 if not frame.empty:
@@ -518,7 +506,7 @@ class YahooSource:
             if attempt < self.retries:
                 time.sleep(self.backoff * 2**attempt)
         self._offline = reason
-        raise _DownloadFailed(reason, network=True)
+        raise DownloadFailed(reason, network=True)
 
     # -- cache -----------------------------------------------------------------------------
 
@@ -582,7 +570,7 @@ class YahooSource:
         if cached is None:
             try:
                 frame, empty_reason = self._download(symbol, first, last)
-            except _DownloadFailed as failed:
+            except DownloadFailed as failed:
                 raise _download_error(symbol, failed.reason) from None
             if frame.empty:
                 raise _download_error(symbol, f"{empty_reason} for {_span(first, last)}")
@@ -600,7 +588,7 @@ class YahooSource:
         for dl_first, dl_last, new_first, new_last in parts:
             try:
                 got, _ = self._download(symbol, dl_first, dl_last)
-            except _DownloadFailed as failed:
+            except DownloadFailed as failed:
                 failures.append(failed.reason)
                 continue
             frame = _splice(frame, got, symbol)

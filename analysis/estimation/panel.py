@@ -6,12 +6,12 @@ One bad symbol or event never sinks the others: it is listed in ``skipped`` with
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from analysis.data.calendars import SessionReturns, day_zero, returns_on, session_returns
+from analysis.data.calendars import day_zero, returns_on, session_returns
 from analysis.errors import UserError
 from analysis.estimation.models import ModelSpec
 from analysis.estimation.store import ReturnStore, build_store

@@ -7,7 +7,6 @@ parametric tests (:mod:`~analysis.inference.parametric`), the rank tests
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 # Registration order is tests.csv's order: portfolio, parametric, rank, then placebo tests.

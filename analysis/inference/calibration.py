@@ -27,8 +27,6 @@ from analysis.inference.cells import Cells, build_cells, usable
 from analysis.inference.placebo import PseudoRun
 from analysis.inference.registry import REGISTRY
 
-#: The columns calibration adds to every tests.csv row.
-CALIBRATION_COLUMNS = ("p_calibrated", "size_5pct", "calibration_draws")
 ALPHA = 0.05
 
 

@@ -87,15 +87,6 @@ def group_event_table(res, window: str = "-1:1", test: str = "bmp_kp") -> pd.Dat
     return out.reset_index(drop=True)
 
 
-def moved_matrix(table: pd.DataFrame):
-    """Event x group view of :func:`group_event_table`: 'mean CAR %' with stars (n < 2: no test)."""
-    cells = [f"{fmt.pct(m)}{s}" + ("" if n >= 2 else " (n=1)") for m, s, n in
-             zip(table["mean_car"], table["stars"], table["n"])]
-    wide = table.assign(cell=cells).pivot_table(index=["date", "event_id", "kind"], columns="group",
-                                                 values="cell", aggfunc="first", sort=False)
-    return wide.reindex(columns=[g for g in GROUP_ORDER if g in wide.columns])
-
-
 def _styled(frame: pd.DataFrame, caption: str):
     from analysis.report.event import _styled as styled
 

@@ -35,10 +35,6 @@ class NotebookFailure:
         at = f" in {self.where()}" if self.cell_index is not None else ""
         return f"failed{at}: {self.ename}: {self.evalue}"
 
-    @classmethod
-    def from_record(cls, record: dict | None) -> "NotebookFailure | None":
-        return cls(**record) if record else None
-
 
 @dataclass
 class Job:

@@ -90,7 +90,7 @@ class _Background:
 
 
 #: What building the PDF imports, loaded in the background while the notebooks run.
-PDF_MODULES = ("analysis.report.pdf", "analysis.report.event", "analysis.report.compare", "analysis.report.answer",
+PDF_MODULES = ("analysis.report.pdf", "analysis.report.event", "analysis.report.compare", "analysis.report.answer_rows",
                "matplotlib.figure", "matplotlib.backends.backend_svg", "typst")
 
 

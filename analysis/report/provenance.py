@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 from analysis.paths import PROJECT as REPO
+from analysis.digest import sha256_file, sha256_text  # noqa: F401 - prov.sha256_* is used across the report layer
 
 
 #: Distributions whose versions the report lists (and whose change invalidates reused notebooks),
@@ -32,12 +33,6 @@ PACKAGE_ROLES = {
 KEY_PACKAGES = tuple(PACKAGE_ROLES)
 
 
-def sha256_file(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def display_path(path) -> str:
@@ -66,8 +61,6 @@ def display_text(text: str, *paths) -> str:
     return out.replace(str(REPO) + "/", "")
 
 
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def versions() -> dict:

@@ -1,6 +1,6 @@
 """The paragraphs of "The answer", written from the pooled answers across events (``pooled.csv``,
-:func:`analysis.report.answer.pooled_rows`), the primary family's rows
-(:func:`analysis.report.answer.primary_rows`: the study's ``tests.csv``, decimals) and the
+:func:`analysis.report.answer_rows.pooled_rows`), the primary family's rows
+(:func:`analysis.report.answer_rows.primary_rows`: the study's ``tests.csv``, decimals) and the
 firms' rows of ``car.csv``, never from text typed by hand.
 
 Stakeholder rule: each group question opens with the pooled answer across the attributable
@@ -286,7 +286,7 @@ def question_paragraphs(rows: pd.DataFrame, members: dict, window: str = PRIMARY
                         spread: dict | None = None, firms: pd.DataFrame | None = None) -> list[dict]:
     """The four questions of "The answer", each ``{"question", "text"}``. ``pooled`` /
     ``spread``: group -> the primary pooled row / its random-effects row
-    (:func:`analysis.report.answer.pooled_rows`); ``firms``: the robust single firms
+    (:func:`analysis.report.answer_rows.pooled_rows`); ``firms``: the robust single firms
     (:func:`robust_firms`, column ``group``)."""
     y = sorted({d.year for d in rows["date"]}) if len(rows) else []
     y1, y2 = QUESTION_YEARS if set(QUESTION_YEARS) <= set(y) or len(y) < 2 else (y[0], y[-1])

@@ -1,6 +1,6 @@
 """PDF page "The answer" (the first page after the cover; template block ``data.answer``): four
 questions answered from the pooled answers across events (``pooled.csv``) and the primary family
-of the whole run (:mod:`analysis.report.answer`, :mod:`analysis.report.summary_text`), and the
+of the whole run (:mod:`analysis.report.answer_rows`, :mod:`analysis.report.summary_text`), and the
 forest plot of those rows with each group's pooled diamond.
 
 The rows come from the study's ``tests.csv`` of the whole run (:data:`~analysis.report.artifacts.STUDY_TESTS`):
@@ -17,7 +17,7 @@ import pandas as pd
 
 from analysis import fmt
 from analysis.report import artifacts
-from analysis.report import answer as answer_mod
+from analysis.report import answer_rows as answer_mod
 from analysis.report import exposure_text, summary_text
 from analysis.report.context import ReportInputs
 from analysis.vocab import PRIMARY_TEST, PRIMARY_WINDOW
@@ -44,7 +44,7 @@ def study_table(inputs: ReportInputs, artifact) -> pd.DataFrame | None:
 
 
 def primary(inputs: ReportInputs) -> pd.DataFrame | None:
-    """The primary family's rows of the whole run (:func:`analysis.report.answer.primary_rows`)."""
+    """The primary family's rows of the whole run (:func:`analysis.report.answer_rows.primary_rows`)."""
     tests = study_table(inputs, artifacts.STUDY_TESTS)
     return None if tests is None else answer_mod.primary_rows(tests, inputs.run.catalog)
 

@@ -257,14 +257,13 @@ def versions_table() -> dict:
 
 def _titles(inputs: ReportInputs) -> dict[str, str]:
     """event_id -> the catalog's short title."""
-    from analysis.report.answer import event_titles
+    from analysis.report.answer_rows import event_titles
 
     t = event_titles(inputs.run.catalog)
     return dict(zip(t["event_id"], t["short_title"]))
 
 
 def notebooks_table(inputs: ReportInputs) -> dict:
-    root = inputs.root
     titles = _titles(inputs)
     jobs = []
     for j in inputs.run.jobs:

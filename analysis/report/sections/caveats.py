@@ -24,7 +24,7 @@ from analysis.inference.battery import REGISTRY, describe
 from analysis.inference.design import oversized_here
 from analysis.inference.multiple import ALPHA
 from analysis.report import artifacts
-from analysis.report.answer import event_titles
+from analysis.report.answer_rows import event_titles
 from analysis.report.context import ReportInputs
 from analysis.report.sections.answer import pooled as pooled_table, primary, study_table
 from analysis.report.summary_text import mde_words, pct
@@ -206,7 +206,7 @@ def small_cells(tests: pd.DataFrame | None, titles: dict) -> list[str]:
     return out
 
 
-def design(rows: pd.DataFrame | None) -> list[str]:
+def detectable_lines(rows: pd.DataFrame | None) -> list[str]:
     out = []
     if rows is not None and len(rows):
         for g in [g for g in GROUPS if g in set(rows["group"])]:
@@ -397,7 +397,7 @@ def build(inputs: ReportInputs) -> list[dict]:
         ("Suspensions and price-limit runs", suspensions_and_limits(car, titles, names)),
         ("Firms left out", skipped(study_table(inputs, artifacts.STUDY_SKIPPED), titles, names)),
         ("Cells too small for some tests", small_cells(tests, titles)),
-        ("What this design can detect", design(rows)),
+        ("What this design can detect", detectable_lines(rows)),
         ("What the p-values can show", p_floors(tests)),
         ("Moves that cannot be attributed", unattributable(rows, titles)),
         ("Pooled answers across events", pooled_notes(pooled_table(inputs))),

@@ -12,7 +12,7 @@ from analysis.report.sections.common import window_order
 from analysis.report.typst_tables import cell, table
 from analysis.report.event import car_label, group_car, test_stars
 from analysis.estimation.models import MODEL_LABELS
-from analysis.vocab import GROUP_ORDER, group_label
+from analysis.vocab import group_label
 
 #: The groups of the robustness tables, in this order when present.
 GROUPS = ("named", "target", "supplier", "all")
