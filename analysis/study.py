@@ -450,7 +450,7 @@ class EventStudy:
         frames_out["car"] = history.with_car_history(frames_out["car"], panel.frame, out, panel.store,
                                                       panel.catalog_p0, panel.exclude_days)
         sensitivity = self.sensitivity(frames, errors, base=panel) if len(panel.frame) else tables.empty_sensitivity()
-        pooled = pooled_frame(frames_out["tests"], self.primary_window)
+        pooled = pooled_frame(frames_out["tests"], self.primary_window, car=frames_out["car"])
         exposure_fit = exposure_mod.study_fit(self, frames_out["car"])
         return EventStudyResults(study=self, panel=panel, engine_result=out, frames=frames, sensitivity=sensitivity,
                                  pooled=pooled, exposure_fit=exposure_fit, **frames_out)

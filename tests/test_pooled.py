@@ -179,7 +179,8 @@ def test_pooled_frame_with_two_events_says_why():
 @pytest.mark.shared_prices
 def test_pooled_rows_recompute_from_the_portfolio_rows_of_the_full_catalog(full_catalog, tmp_path):
     """pooled_mean / pooled_bmp / pooled_sign of every group, window and scope, recomputed with
-    scipy from the portfolio rows of tests.csv (in memory and as written), match to 1e-10."""
+    scipy from the portfolio rows of tests.csv (in memory and as written), match to 1e-10. An
+    observation 'a+b' (events whose windows share sessions) is the mean of their CARs and se."""
     full_catalog.to_csv(tmp_path)
     for tests, pooled, tol in ((full_catalog.tests, full_catalog.pooled, 1e-10),
                                (pd.read_csv(tmp_path / "tests.csv"), pd.read_csv(tmp_path / "pooled.csv"), 1e-8)):
@@ -189,12 +190,15 @@ def test_pooled_rows_recompute_from_the_portfolio_rows_of_the_full_catalog(full_
             cell = port[(port["group"] == r.group) & (port["window"] == r.window)]
             if r.scope == "attributable":
                 cell = cell[cell["attributable"].astype(bool)]
-            cell = cell[np.isfinite(cell["estimate"])]
-            assert r.n_events == len(cell)
-            if len(cell) < 3:
+            cell = cell[np.isfinite(cell["estimate"])].set_index("event_id")
+            obs = [o.split("+") for o in str(r.event_ids).split(";")] if isinstance(r.event_ids, str) else []
+            assert r.n_events == len(obs)
+            assert sorted(e for o in obs for e in o) == sorted(cell.index)
+            if len(obs) < 3:
                 assert np.isnan(r.p_value)
                 continue
-            car, se = cell["estimate"].to_numpy(float), cell["se"].to_numpy(float)
+            car = np.array([cell.loc[o, "estimate"].astype(float).mean() for o in obs])
+            se = np.array([cell.loc[o, "se"].astype(float).mean() for o in obs])
             if r.test == "pooled_sign":
                 ref_p, ref_stat = stats.binomtest(int((car < 0).sum()), len(car), 0.5).pvalue, (car < 0).sum()
             else:
@@ -206,12 +210,41 @@ def test_pooled_rows_recompute_from_the_portfolio_rows_of_the_full_catalog(full_
                 assert r.estimate == pytest.approx(car.mean(), rel=tol, abs=tol)
             checked += 1
         assert checked >= 60
+    # the NYT and Bloomberg reports of May 2019 share sessions (A-shares 22-24 May, the US 22-23 May),
+    # as do EO 14032 and the first DoD 1260H list (3 Jun 2021): each pair is one observation
+    prim = full_catalog.pooled[full_catalog.pooled["primary"]].set_index("group")
+    for group in ("named", "supplier"):
+        obs = prim.loc[group, "event_ids"].split(";")
+        assert "nyt_hikvision_2019+bloomberg_five_2019" in obs and "eo14032_2021+dod_1260h_list_2021" in obs
     # the DoD 1260H named cell is not attributable: in scope all, not in the primary row
     prim = full_catalog.pooled[full_catalog.pooled["primary"]]
     assert len(prim) == 2
     named = prim[prim["group"] == "named"].iloc[0]
-    assert "dod_1260h_list_2022" not in named["event_ids"].split(";")
+    assert "dod_1260h_list_2022" not in named["event_ids"].replace("+", ";").split(";")
     every = full_catalog.pooled[(full_catalog.pooled["scope"] == "all") & (full_catalog.pooled["group"] == "named")
                                 & (full_catalog.pooled["window"] == "0:1")
                                 & (full_catalog.pooled["test"] == "pooled_mean")].iloc[0]
-    assert "dod_1260h_list_2022" in every["event_ids"].split(";")
+    assert "dod_1260h_list_2022" in every["event_ids"].replace("+", ";").split(";")
+
+
+def test_events_sharing_sessions_count_once_by_hand():
+    """car.csv says b's window holds c's day 0 (and c's holds d's): b, c and d are one observation
+    whose CAR is the mean of theirs, (-0.02 - 0.04 - 0.06) / 3 = -0.04, and se the mean se 0.02;
+    a and e stay alone. pooled_mean over (-0.01, -0.04, 0.00): mean -0.05 / 3, t from scipy."""
+    from analysis.inference.pooled import clusters, overlap_pairs, pooled_frame
+
+    car = pd.DataFrame({"event_id": ["b", "b", "c", "x"], "group": ["named", "named", "named", "peer"],
+                        "window": ["0:1"] * 4, "overlaps": ["c", "", "d", "a"]})
+    pairs = overlap_pairs(car)
+    assert pairs == {("named", "0:1"): {frozenset("bc"), frozenset("cd")}, ("peer", "0:1"): {frozenset("xa")}}
+    labels, y, s = clusters(["a", "b", "c", "d", "e"], [-0.01, -0.02, -0.04, -0.06, 0.0],
+                            [0.01, 0.01, 0.02, 0.03, 0.01], pairs[("named", "0:1")])
+    assert labels == ["a", "b+c+d", "e"]
+    assert y == pytest.approx([-0.01, -0.04, 0.0]) and s == pytest.approx([0.01, 0.02, 0.01])
+    tests = pd.DataFrame({"event_id": list("abcde"), "group": "named", "window": "0:1", "test": "portfolio",
+                          "estimate": [-0.01, -0.02, -0.04, -0.06, 0.0], "se": [0.01, 0.01, 0.02, 0.03, 0.01]})
+    row = pooled_frame(tests, car=car)
+    row = row[(row["scope"] == "all") & (row["test"] == "pooled_mean")].iloc[0]
+    ref = stats.ttest_1samp([-0.01, -0.04, 0.0], 0.0)
+    assert row["n_events"] == 3 and row["event_ids"] == "a;b+c+d;e"
+    assert row["estimate"] == pytest.approx(-0.05 / 3) and row["p_value"] == pytest.approx(ref.pvalue, rel=1e-12)

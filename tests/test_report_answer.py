@@ -300,3 +300,13 @@ def test_a_carried_over_firm_is_named_as_not_new():
         "Hikvision and Sugon were already on an earlier version of this list (carried over, not newly named), "
         "so for them the act was not new")
     assert carried_note(["Sugon"]).startswith("Sugon was already") and carried_note([]) == ""
+
+
+def test_detectable_effect_of_a_pooled_answer_by_hand():
+    """se 1%, 16 dof: (t_{16, 0.975} + t_{16, 0.80}) x 0.01 = (2.1199 + 0.8647) x 0.01 = 2.98%,
+    printed with one decimal; no se: no sentence."""
+    assert summary_text.detectable_words({"se": 0.01, "dof": 16}) == (
+        "; the design could detect an average move of about 3.0% (80% power, 5% two-sided)")
+    assert summary_text.detectable_words({"se": 0.004, "dof": 4}) == (
+        "; the design could detect an average move of about 1.5% (80% power, 5% two-sided)")  # (2.776 + 0.941) x 0.4
+    assert summary_text.detectable_words({"se": float("nan"), "dof": 16}) == ""

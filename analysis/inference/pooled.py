@@ -1,9 +1,13 @@
 """Pooled answers across events: one estimate per (group, window) over the events of the run.
 
 Each event e contributes its cell's portfolio CAR_e (decimal return over the window) and its
-standard error se_e, as the portfolio test computes them. Events fall on different dates, so
-their CARs are taken as independent: event-induced variance and the firms' correlation within
-an event are absorbed by the cross-event dispersion. With E the number of events used:
+standard error se_e, as the portfolio test computes them. Events on different dates have CARs
+taken as independent: event-induced variance and the firms' correlation within an event are
+absorbed by the cross-event dispersion. Events whose windows share a session for a firm of the
+group (car.csv ``overlaps``: another event's day 0 inside the window; e.g. the NYT and Bloomberg
+reports of May 2019) are not independent: they count once, as one observation whose CAR and se
+are the means of theirs (:func:`clusters`; its ``event_ids`` joins them with '+'). With E the
+number of observations used:
 
 - ``pooled_mean``  estimate = mean(CAR_e); se = sd(CAR_e, ddof 1) / sqrt(E); t = estimate / se;
                    two-sided Student t(E - 1); CI = estimate +- t_{E-1, (1+level)/2} se.
@@ -68,6 +72,8 @@ POOLED_COLUMNS = ["scope", "group", "window", "test", "n_events", "event_ids", "
                   "statistic", "dof", "p_value", "tau2", "i2", "p_holm"]
 #: Separator of pooled.csv ``event_ids``.
 EVENT_SEP = ";"
+#: Joins the events counted as one observation (their windows share sessions).
+CLUSTER_SEP = "+"
 
 
 @dataclass(frozen=True)
@@ -207,16 +213,68 @@ def _row(scope: str, group: str, window: str, test: str, events, car, se, level:
             "i2": r.i2, "p_holm": np.nan, "note": not_applicable(r) or ""}
 
 
+def overlap_pairs(car: pd.DataFrame | None) -> dict[tuple[str, str], set[frozenset]]:
+    """{(group, window): pairs of events whose windows share a session for a firm of the group}
+    from car.csv rows (``overlaps``: the other catalog events whose day 0 lies in the firm's
+    window, ';'-separated). Empty without ``car`` or its ``overlaps`` column."""
+    out: dict[tuple[str, str], set[frozenset]] = {}
+    if car is None or car.empty or "overlaps" not in car.columns:
+        return out
+    rows = car[car["overlaps"].astype(str).str.len().gt(0) & car["overlaps"].notna()]
+    for ev, group, window, other in zip(rows["event_id"], rows["group"], rows["window"], rows["overlaps"]):
+        for o in str(other).split(";"):
+            o = o.strip()
+            if o and o != ev:
+                out.setdefault((group, window), set()).add(frozenset((ev, o)))
+    return out
+
+
+def clusters(events, car, se, pairs: set[frozenset] | None = None):
+    """Events merged where their windows share sessions (``pairs``, transitively): returns
+    (labels, car, se) with one entry per observation in the order of its first event; an
+    observation of several events is labelled 'a+b' and carries the means of their CARs and of
+    their se (NaNs ignored)."""
+    events = [str(e) for e in events]
+    car, se = np.asarray(car, dtype=float), np.asarray(se, dtype=float)
+    if not pairs:
+        return events, car, se
+    parent = list(range(len(events)))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    index = {e: i for i, e in enumerate(events)}
+    for pair in pairs:
+        a, b = tuple(pair) if len(pair) == 2 else (next(iter(pair)),) * 2
+        if a in index and b in index:
+            ra, rb = root(index[a]), root(index[b])
+            parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(events)):
+        groups.setdefault(root(i), []).append(i)
+    order = sorted(groups.values(), key=lambda g: g[0])
+    with np.errstate(all="ignore"):
+        labels = [CLUSTER_SEP.join(events[i] for i in g) for g in order]
+        c = np.array([np.nanmean(car[g]) if np.isfinite(car[g]).any() else np.nan for g in order])
+        s = np.array([np.nanmean(se[g]) if np.isfinite(se[g]).any() else np.nan for g in order])
+    return labels, c, s
+
+
 def _is_true(values: pd.Series) -> np.ndarray:
     return values.astype(str).str.lower().eq("true").to_numpy()
 
 
-def pooled_frame(tests: pd.DataFrame, primary_window: str = PRIMARY_WINDOW, level: float = 0.95) -> pd.DataFrame:
+def pooled_frame(tests: pd.DataFrame, primary_window: str = PRIMARY_WINDOW, level: float = 0.95,
+                 car: pd.DataFrame | None = None) -> pd.DataFrame:
     """pooled.csv from ``tests`` (tests.csv rows; module docstring): for each scope, group (in
     :data:`~analysis.vocab.GROUP_ORDER`) and window (in tests order), the rows of
     :data:`POOLED_TESTS`, then ``named_minus_peer`` per window; columns :data:`POOLED_COLUMNS`,
     ``primary`` (bool) and ``note`` (why a test is not applicable). A tests frame without
-    ``attributable`` counts every cell as attributable."""
+    ``attributable`` counts every cell as attributable. ``car`` (car.csv rows): events whose
+    windows share sessions count once (:func:`overlap_pairs`, :func:`clusters`)."""
     columns = [*POOLED_COLUMNS, "primary", "note"]
     if tests is None or tests.empty or "estimate" not in tests.columns:
         return pd.DataFrame(columns=columns)
@@ -225,6 +283,7 @@ def pooled_frame(tests: pd.DataFrame, primary_window: str = PRIMARY_WINDOW, leve
         return pd.DataFrame(columns=columns)
     ok = _is_true(port["attributable"]) if "attributable" in port.columns else np.ones(len(port), dtype=bool)
     port = port.assign(_ok=ok)
+    pairs = overlap_pairs(car)
     groups = [g for g in GROUP_ORDER if g in set(port["group"])]
     groups += [g for g in dict.fromkeys(port["group"]) if g not in groups]
     windows = list(dict.fromkeys(port["window"]))
@@ -234,15 +293,17 @@ def pooled_frame(tests: pd.DataFrame, primary_window: str = PRIMARY_WINDOW, leve
         for group in groups:
             for window in windows:
                 cell = sub[(sub["group"] == group) & (sub["window"] == window)]
-                car, se = cell["estimate"].to_numpy(dtype=float), cell["se"].to_numpy(dtype=float)
-                rows += [_row(scope, group, window, t, cell["event_id"], car, se, level) for t in POOLED_TESTS]
+                events, y, s = clusters(cell["event_id"], cell["estimate"], cell["se"], pairs.get((group, window)))
+                rows += [_row(scope, group, window, t, events, y, s, level) for t in POOLED_TESTS]
         if {"named", "peer"} <= set(groups):
             for window in windows:
                 named = sub[(sub["group"] == "named") & (sub["window"] == window)].set_index("event_id")["estimate"]
                 peer = sub[(sub["group"] == "peer") & (sub["window"] == window)].set_index("event_id")["estimate"]
                 both = [e for e in named.index if e in peer.index]
                 d = named.loc[both].to_numpy(dtype=float) - peer.loc[both].to_numpy(dtype=float)
-                rows.append(_row(scope, "named", window, NAMED_MINUS_PEER, both, d, np.nan, level))
+                link = pairs.get(("named", window), set()) | pairs.get(("peer", window), set())
+                events, d, _ = clusters(both, d, np.full(len(both), np.nan), link)
+                rows.append(_row(scope, "named", window, NAMED_MINUS_PEER, events, d, np.nan, level))
     out = pd.DataFrame(rows, columns=columns)
     out["primary"] = ((out["scope"] == SCOPES[0]) & (out["test"] == PRIMARY_POOLED)
                       & (out["window"] == primary_window)

@@ -105,17 +105,19 @@ def conclusions(tests: pd.DataFrame, sensitivity: pd.DataFrame, date_kind: str =
 
 
 def pooled_conclusions(tests: pd.DataFrame, sensitivity: pd.DataFrame, date_kind: str = AFTER_CLOSE,
-                       primary_window: str = PRIMARY_WINDOW, alpha: float = ALPHA) -> pd.DataFrame:
+                       primary_window: str = PRIMARY_WINDOW, alpha: float = ALPHA,
+                       car: pd.DataFrame | None = None) -> pd.DataFrame:
     """The primary pooled rows (:func:`analysis.inference.pooled.pooled_frame`) under the main
     dates and under ``date_kind`` (the pooled tests over :func:`moved_tests`): one row per group
     with estimate, p_holm and significant (p_holm < alpha) for each (suffixes ``_main``,
-    ``_moved``) and ``changed`` (significance differs)."""
+    ``_moved``) and ``changed`` (significance differs). ``car``: events sharing sessions count
+    once, as in :func:`~analysis.inference.pooled.pooled_frame` (their overlaps on the main dates)."""
     cols = ["group", "estimate", "p_holm"]
     if not {"estimate", "se"} <= set(tests.columns):
         return pd.DataFrame(columns=["group", "estimate_main", "p_holm_main", "estimate_moved", "p_holm_moved",
                                      "significant_main", "significant_moved", "changed"])
-    main = pooled_frame(tests, primary_window)
-    alt = pooled_frame(moved_tests(tests, sensitivity, date_kind), primary_window)
+    main = pooled_frame(tests, primary_window, car=car)
+    alt = pooled_frame(moved_tests(tests, sensitivity, date_kind), primary_window, car=car)
     if main.empty or alt.empty:
         return pd.DataFrame(columns=["group", "estimate_main", "p_holm_main", "estimate_moved", "p_holm_moved",
                                      "significant_main", "significant_moved", "changed"])

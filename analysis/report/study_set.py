@@ -58,7 +58,8 @@ def write_study(run_dir: Path, jobs, primary_window: str | None = None) -> str:
         adjusted = adjust(tests, primary_window or PRIMARY_WINDOW)
         frames["tests.csv"] = adjusted[list(frames["tests.csv"].columns)]
         # pooled across the run's events, from the joined tests.csv (as the CLI computes it)
-        frames["pooled.csv"] = pooled_frame(frames["tests.csv"], primary_window or PRIMARY_WINDOW)
+        frames["pooled.csv"] = pooled_frame(frames["tests.csv"], primary_window or PRIMARY_WINDOW,
+                                            car=frames.get("car.csv"))
     fit = exposure_fit(frames.get("car.csv"))
     if fit is not None:
         frames["exposure_fit.csv"] = fit

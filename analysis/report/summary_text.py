@@ -129,11 +129,21 @@ def pooled_sentence(group: str, pooled: dict | None, spread: dict | None, n_left
     """The pooled answer across events in words: 'Yes, on average: across the 15 events ...
     lost on average 3.0% ... (95% CI −5.5% to −0.6%; Holm p = 0.036); the effect varied across
     events (I² = 71%).' ``pooled``: the group's primary pooled row; ``spread``: its
-    random-effects row (I^2); ``n_left_out``: events not attributable."""
+    random-effects row (I^2); ``n_left_out``: events not attributable. Events pooled as one
+    observation (``event_ids`` 'a+b': their windows share sessions) are counted as events and said
+    to count once."""
     words = _group_words(group)
     if pooled is None:
         return f"The pooled answer across events for {words} is not in this run's results."
     n = int(pooled["n_events"])
+    obs = [o for o in str(pooled.get("event_ids") or "").split(";") if o and o != "nan"]
+    if obs and any("+" in o for o in obs):  # events whose windows share sessions count once
+        n_events = sum(len(o.split("+")) for o in obs)
+        left_words = f"{n_events - len(obs)} pair{'s' if n_events - len(obs) != 1 else ''} of events sharing sessions"
+        shared = f"; {left_words} count once: {len(obs)} independent observations"
+        n = n_events
+    else:
+        shared = ""
     left = (f" ({n_left_out} more event{'s' if n_left_out != 1 else ''} left out: "
             f"{'its' if n_left_out == 1 else 'their'} move cannot be attributed, see below)" if n_left_out else "")
     if not np.isfinite(float(pooled["estimate"])):
@@ -145,13 +155,27 @@ def pooled_sentence(group: str, pooled: dict | None, spread: dict | None, n_left
     ci = f"95% CI {pct(pooled['ci_low'])} to {pct(pooled['ci_high'])}{_holm_words(holm).replace(', ', '; ', 1)}"
     if sig:
         verb = "lost" if est < 0 else "gained"
-        text = (f"Yes, on average: across the {_events_noun(group, n)}{left}, {words} {verb} on average "
+        text = (f"Yes, on average: across the {_events_noun(group, n)}{left}{shared}, {words} {verb} on average "
                 f"{pct(est, signed=False)} against their market {window_words(window)} ({ci})")
     else:
-        text = (f"Not on average: across the {_events_noun(group, n)}{left}, {words} moved on average "
-                f"{pct(est)} against their market {window_words(window)} ({ci}), {NOT_DISTINGUISHABLE}")
+        text = (f"Not on average: across the {_events_noun(group, n)}{left}{shared}, {words} moved on average "
+                f"{pct(est)} against their market {window_words(window)} ({ci}), {NOT_DISTINGUISHABLE}"
+                + detectable_words(pooled))
     het = heterogeneity_words(spread.get("i2") if spread else None)
     return text + (f"; {het}." if het else ".")
+
+
+def detectable_words(pooled: dict) -> str:
+    """'; the design could detect an average move of about 2.2% (80% power, 5% two-sided)' for a
+    pooled_mean row: MDE = (t_{dof, 0.975} + t_{dof, 0.80}) x se (the power of the one-sample t
+    test under its normal-shift approximation); '' without se or dof."""
+    from scipy import stats
+
+    se, dof = float(pooled.get("se", np.nan)), float(pooled.get("dof", np.nan))
+    if not (np.isfinite(se) and np.isfinite(dof) and se > 0 and dof >= 1):
+        return ""
+    mde = (stats.t.ppf(0.975, dof) + stats.t.ppf(0.80, dof)) * se
+    return f"; the design could detect an average move of about {pct(mde, signed=False)} (80% power, 5% two-sided)"
 
 
 def unattributed(r, members: dict) -> str:

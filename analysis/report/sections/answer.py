@@ -56,7 +56,7 @@ def pooled(inputs: ReportInputs):
         from analysis.inference.pooled import pooled_frame
 
         tests = study_table(inputs, artifacts.STUDY_TESTS)
-        table = None if tests is None else pooled_frame(tests)
+        table = None if tests is None else pooled_frame(tests, car=study_table(inputs, artifacts.STUDY_CAR))
     return table
 
 

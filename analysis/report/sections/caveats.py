@@ -403,7 +403,8 @@ def build(inputs: ReportInputs) -> list[dict]:
         ("Pooled answers across events", pooled_notes(pooled_table(inputs))),
         ("Number of tests", multiplicity(tests, rows, titles)),
         ("Placebo draws short of the request", placebo_short(inputs, titles)),
-        ("Time of day of date-only news", after_close(tests, _sensitivity(inputs), titles, names)),
+        ("Time of day of date-only news", after_close(tests, _sensitivity(inputs), titles, names,
+                                                      car=study_table(inputs, artifacts.STUDY_CAR))),
     ]
     return [{"title": t, "lead": LEADS.get(t, ""), "items": items} for t, items in cats if items]
 
@@ -420,7 +421,7 @@ def _sensitivity(inputs: ReportInputs) -> pd.DataFrame | None:
 
 
 def after_close(tests: pd.DataFrame | None, sensitivity: pd.DataFrame | None, titles: dict,
-                names: dict) -> list[str]:
+                names: dict, car: pd.DataFrame | None = None) -> list[str]:
     """Whether a conclusion of the primary family (Holm at 5%) changes when every date-only
     announcement is taken as made after the US close (:func:`analysis.inference.timing.conclusions`)."""
     from analysis.inference import timing
@@ -431,7 +432,7 @@ def after_close(tests: pd.DataFrame | None, sensitivity: pd.DataFrame | None, ti
     if moved.empty or "p_value" not in tests.columns:
         return []
     c = timing.conclusions(tests, sensitivity)
-    pooled = timing.pooled_conclusions(tests, sensitivity)
+    pooled = timing.pooled_conclusions(tests, sensitivity, car=car)
     n_events = moved["event_id"].nunique()
     head = (f"{n_events} event{'s have' if n_events != 1 else ' has'} no time of day and "
             f"{'are' if n_events != 1 else 'is'} taken as announced at 09:00 New York time; taken "
