@@ -347,7 +347,7 @@ def test_across_events_tables_print_the_adjusted_p_beside_the_unadjusted(portfol
     assert b[3]["s"] == "(p < 0.001)***\nHolm p = 0.002***"
     assert b[4]["t"] == fmt.NA and b[5]["t"] == "\u22120.43"  # ev_b has no peers
     note = " ".join(spec["note"].split())
-    assert "Holm's p for the primary family" in note and "Benjamini-Hochberg q" in note
+    assert "Holm's p for the per-event family" in note and "Benjamini-Hochberg q" in note
     assert "equal-weighted portfolio" in note and "mean of the firms' own CARs" in note
 
 

@@ -22,9 +22,11 @@ def _title(frame: pd.DataFrame, ev_id: str) -> str:
 
 
 #: How each across-events table reads its adjusted values (the note says which a cell shows).
-ADJUSTED_NOTE = ("below it the multiplicity-adjusted value: Holm's p for the primary family (the portfolio test over "
-                 "{primary} for the named firms and the US suppliers of every event of the run; the only basis for a "
-                 "claim of an effect), else the Benjamini-Hochberg q over every cell of the test (exploratory)")
+ADJUSTED_NOTE = ("below it the multiplicity-adjusted value: Holm's p for the per-event family (the portfolio test over "
+                 "{primary} for the named firms and the US suppliers of every event of the run; normal-tail, "
+                 "exploratory: a single event is claimed only when its move stands out against the firms' own "
+                 "price history after Holm, and the answer to each question is the average across events, The "
+                 "answer), else the Benjamini-Hochberg q over every cell of the test (exploratory)")
 #: Why a group's portfolio CAR and the mean of its firms' CARs can differ.
 PORTFOLIO_NOTE = ("the CAR of the group's equal-weighted portfolio, as in The answer and in each event's group tests "
                   "(it spreads a return that spans a suspension over the sessions it covers, so where a firm was "

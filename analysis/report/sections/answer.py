@@ -80,11 +80,10 @@ def members(inputs: ReportInputs, window: str = PRIMARY_WINDOW) -> dict:
 
 
 def _first_clause(text: str, limit: int = 130) -> str:
-    """A confounder's description shortened for a sentence: no parentheses, the part before the
-    first ';' or ':', no numbers with units (they are in Caveats), at most ``limit`` characters."""
+    """A confounder's description shortened for a sentence: no parentheses, its first sentence
+    and the part before the first ';' or ':', at most ``limit`` characters."""
     s = re.sub(r"\s*\([^)]*\)", "", str(text))
-    s = re.split(r";|:\s", s)[0]
-    s = re.sub(r"[\s,]*[-+\u2212~$]*\d[\d.,]*\s*(%|bn|bp\b)?", lambda m: "" if m.group(1) == "%" else m.group(0), s)
+    s = re.split(r";|:\s|\.\s", s)[0]  # the first sentence ('. Timing and severity: ...' is the file's note)
     s = " ".join(s.split()).strip(" ,")
     if len(s) > limit:
         s = s[: limit].rsplit(" ", 1)[0].rstrip(" ,") + "…"

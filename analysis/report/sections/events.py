@@ -470,10 +470,11 @@ def reading_guide(inputs: ReportInputs) -> dict:
                     "about the returns' tails, and cannot fall below its floor, 1 / (1 + the number of windows)."),
         ("Stars", f"{fmt.STAR_NOTE}, next to the value they come from; a test oversized here gets stars only from "
                   "its calibrated p."),
-        ("Holm p, BH q", f"adjusted for the number of tests (Across events): Holm's p over the primary family (the "
-                         f"portfolio test over {primary} for the named firms and the US suppliers of every event) "
-                         "is the only basis for a claim of an effect; the Benjamini-Hochberg q of every other cell "
-                         "is exploratory."),
+        ("Holm p, BH q", f"adjusted for the number of tests (Across events): Holm's p over the per-event family (the "
+                         f"portfolio test over {primary} for the named firms and the US suppliers of every event); "
+                         "a single event is claimed only when Holm's p on its history p (hist. p) is below 5% and "
+                         "its move can be attributed; each question's answer is the average across events (The "
+                         "answer); the Benjamini-Hochberg q of every other cell is exploratory."),
         (fmt.NA, "the test needs more firms than the group has, or the firm has no return in the window."),
     ]
     if any(e.volume is not None and len(e.volume) for e in inputs.studied):
