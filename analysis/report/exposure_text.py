@@ -25,8 +25,8 @@ def _per_step(row) -> tuple[float, float, float]:
 def _phrase(row, named: str) -> str:
     b, lo, hi = _per_step(row)
     move, lo, hi = ("lost", -hi, -lo) if b < 0 else ("gained", lo, hi)  # the interval in the words' direction
-    return (f"per {STEP} points of revenue sold to {named}, suppliers {move} {fmt.num(abs(b), 1)}% more "
-            f"(95% CI {fmt.num(lo, 1)}% to {fmt.num(hi, 1)}%)")
+    return (f"per {STEP} points of revenue sold to {named}, suppliers {move} {fmt.num(abs(b), 1)} percentage points "
+            f"more (95% CI {fmt.num(lo, 1)} to {fmt.num(hi, 1)} points)")
 
 
 def supplier_exposure_sentence(fit: pd.DataFrame | None, titles: dict | None = None,
@@ -43,9 +43,10 @@ def supplier_exposure_sentence(fit: pd.DataFrame | None, titles: dict | None = N
     if len(focus):
         r = focus.iloc[0]
         name = (titles or {}).get(FOCUS_EVENT, "the Huawei listing")
-        out.append(f"After {name}, {_phrase(r, 'Huawei')} in CAR{fmt.window_label(window)} "
-                   f"({int(r['n_firms'])} suppliers with a reported Huawei share; p {fmt.pvalue(r['p_value'])}, "
-                   "HC3 standard errors, not adjusted for multiple testing).")
+        out.append(f"Exploratory: after {name}, {_phrase(r, 'Huawei')} in CAR{fmt.window_label(window)} "
+                   f"({int(r['n_firms'])} suppliers with a reported Huawei share; "
+                   f"p {fmt.pvalue(r['p_value'])} from a normal-tail t with HC3 standard errors, not adjusted "
+                   "for multiple testing).")
     pooled = f[f["event_id"] == POOLED]
     if len(pooled):
         r = pooled.iloc[0]
