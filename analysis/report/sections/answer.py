@@ -79,6 +79,30 @@ def members(inputs: ReportInputs, window: str = PRIMARY_WINDOW) -> dict:
     return {k: list(dict.fromkeys(v["name"])) for k, v in c.groupby(["event_id", "group"], sort=False)}
 
 
+def timing_fragility(inputs: ReportInputs) -> list[str]:
+    """Per primary group (named, supplier) a sentence when its pooled answer changes with the
+    time of day of date-only news (taken as after the US close;
+    :func:`analysis.inference.timing.pooled_conclusions`), else ''."""
+    from analysis.inference import timing
+
+    tests, path = study_table(inputs, artifacts.STUDY_TESTS), artifacts.study_dir(inputs.root) / "sensitivity.csv"
+    try:
+        sens = pd.read_csv(path) if path.is_file() else None
+    except (OSError, ValueError, pd.errors.ParserError):
+        sens = None
+    if tests is None or sens is None or "date_kind" not in sens.columns:
+        return ["", ""]
+    c = timing.pooled_conclusions(tests, sens, car=study_table(inputs, artifacts.STUDY_CAR)).set_index("group")
+    out = []
+    for g in ("named", "supplier"):
+        if g in c.index and bool(c.at[g, "changed"]):
+            out.append(f"This answer depends on the time of day of the news without one: taken as released after "
+                       f"the US close, Holm p = {fmt.pvalue(c.at[g, 'p_holm_moved'])} (Caveats, time of day).")
+        else:
+            out.append("")
+    return out
+
+
 def _first_clause(text: str, limit: int = 130) -> str:
     """A confounder's description shortened for a sentence: no parentheses, its first sentence
     and the part before the first ';' or ':', at most ``limit`` characters."""
@@ -198,6 +222,9 @@ def build(inputs: ReportInputs) -> dict:
                                                         firms=firms)
     out["pooled_source"] = (str(artifacts.STUDY_POOLED.path(folder).resolve().relative_to(inputs.root.resolve()))
                             if out["source"] and artifacts.STUDY_POOLED.path(folder).is_file() else None)
+    for q, fragile in zip(out["questions"][:2], timing_fragility(inputs)):  # named, supplier
+        if fragile:
+            q["text"] = f"{q['text']} {fragile}"
     exposure = exposure_text.supplier_exposure_sentence(study_table(inputs, artifacts.STUDY_EXPOSURE_FIT))
     for q in out["questions"] if exposure else ():  # the slope on exposure, beside the supplier answer
         if "supplier" in q["question"]:
