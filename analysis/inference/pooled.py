@@ -59,6 +59,11 @@ from analysis.vocab import GROUP_ORDER, PRIMARY_TEST, PRIMARY_WINDOW
 #: The pooled tests, in the order tables list them.
 POOLED_TESTS = ("pooled_mean", "pooled_bmp", "pooled_sign", "pooled_re")
 
+#: Labels of the pooled tests for readers (tables and the PDF).
+POOLED_LABELS = {"pooled_mean": "Mean across events (t)", "pooled_bmp": "Standardized mean across events (BMP)",
+                 "pooled_sign": "Sign test across events", "pooled_re": "Random effects across events",
+                 "named_minus_peer": "Named minus peers across events"}
+
 #: Fewest events a pooled test is computed on (a t-test with E - 1 >= 2 degrees of freedom).
 MIN_EVENTS = 3
 #: The primary pooled test (its rows of scope attributable, primary window and groups are Holm's family).

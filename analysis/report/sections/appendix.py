@@ -12,6 +12,7 @@ import pandas as pd
 
 from analysis import fmt
 from analysis.inference.battery import describe
+from analysis.inference.pooled import POOLED_LABELS
 from analysis.inference.design import (
     OVERSIZED_SIZE,
     OVERSIZED_WORDS,
@@ -65,7 +66,8 @@ def design_table_spec(frame: pd.DataFrame | None = None) -> dict | None:
             sub = t[(t["test"] == t_name) & (t["design"] == dname)].set_index("window")
             if sub.empty:
                 continue
-            row = [cell(describe(t_name, "label") if first else "", align="left", bold=t_name in over and first),
+            label = POOLED_LABELS.get(t_name) or describe(t_name, "label")
+            row = [cell(label if first else "", align="left", bold=t_name in over and first),
                    cell(dname, align="left")]
             for w in wins:
                 row += [cell(_pct(sub.at[w, "size"]), bold=float(sub.at[w, "size"]) > OVERSIZED_SIZE)]
