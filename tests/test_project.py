@@ -71,3 +71,15 @@ def test_readme_box_names_every_module():
     assert not missing, f"README's box does not name: {missing}"
     stale = sorted(n for n in named if n.endswith(".py") and not n.startswith("test_") and n not in modules)
     assert not stale, f"README's box names modules that do not exist: {stale}"
+
+
+def test_ci_smoke_runs_every_benchmark_script():
+    """Benchmarks are code: .ci/run runs every script of benchmarks/ in its --smoke mode, and each
+    script declares that mode."""
+    ci = (ROOT / ".ci" / "run").read_text()
+    scripts = sorted(p.stem for p in (ROOT / "benchmarks").glob("*.py"))
+    assert scripts
+    missing = [s for s in scripts if f"smoke {s}" not in ci]
+    assert not missing, f".ci/run does not smoke-run: {missing}"
+    no_mode = [s for s in scripts if "--smoke" not in (ROOT / "benchmarks" / f"{s}.py").read_text()]
+    assert not no_mode, f"no --smoke mode: {no_mode}"
