@@ -42,7 +42,9 @@ from analysis.estimation.pvalues import t_p_value
 from analysis.estimation.store import ReturnStore, RelativeDays
 from analysis.vocab import DEFAULT_ESTIMATION, DEFAULT_MIN_OBS, DEFAULT_WINDOWS
 
-#: Extra sessions looked at after the last window end, to find a return at resumption.
+#: Extra sessions of the event period after the last window end (daily rows and CAR paths reach
+#: them). A return at resumption further on is kept as the firm-event's tail return
+#: (:func:`tail_returns`): no window's numbers depend on this length.
 SPAN_BUFFER = 10
 
 
