@@ -516,3 +516,15 @@ def test_zte_car_next_to_its_2018_suspension_does_not_depend_on_the_other_window
         assert (res.n_sessions[0, 0], res.cover_first[0, 0], res.cover_last[0, 0]) == (40, -26, 13), other
         assert bool(res.complete[0, 0]) and bool(res.spans_gap[0, 0]), other
     assert runs[(-1, 2)].car[0, 0] == pytest.approx(-0.166, abs=0.001)
+
+
+@pytest.mark.parametrize("windows", [[(0, 2)], [(0, 2), (0, 60)]])
+def test_event_time_portfolio_spreads_the_return_at_resumption_past_the_event_period(windows):
+    """A one-firm portfolio: the resumption's -0.2 over 40 sessions is -0.005 a session on days
+    2..41, AR -0.006 (mu 0.001); CAR[0, 2] = 0.029 - 0.011 - 0.006, however far the event period reaches."""
+    from analysis.estimation import engine
+    from analysis.inference import portfolio
+
+    res = engine.run(_long_suspension_store(), np.array([0]), np.array([LONG_P0]), (-250, -11), windows, 30)
+    run = portfolio.portfolios(res, np.array([0]), np.array([0]), 1, windows=[(0, 2), (5, 5)])
+    np.testing.assert_allclose(run.result.car[0], [0.012, -0.006], atol=1e-13)
