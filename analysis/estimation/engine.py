@@ -310,7 +310,7 @@ def tail_returns(store: ReturnStore, sec: np.ndarray, p0: np.ndarray, hi: int, t
     (the return at resumption of a suspension that runs past the event period), as the
     ``tail_*`` fields of :class:`EngineResult`. Valid as an event-period row is (finite y and
     regressors, span >= 1); AR = y - x'theta, normal = x'theta + offset, ret = y + offset."""
-    N, p = len(sec), theta.shape[1]
+    N = len(sec)
     length = store.length[sec]
     seg_lo = store.start[sec]
     inside = (p0 + hi >= 0) & (p0 + hi < length)
@@ -334,7 +334,7 @@ def tail_returns(store: ReturnStore, sec: np.ndarray, p0: np.ndarray, hi: int, t
     }
 
 
-def _tail_of(res: "EngineResult") -> tuple:
+def _tail_of(res: EngineResult) -> tuple:
     """The tail arrays for the kernels (none for a result made without them)."""
     N, p = res.ar.shape[0], res.Xv.shape[2]
     if res.tail_valid is None:
