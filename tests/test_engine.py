@@ -394,3 +394,137 @@ def test_tight_fit_in_a_large_store_keeps_full_precision(reference_model):
     assert out.ok[0] and out.m[0] == ref.M == 240
     close(out.theta[0], ref.params, rtol=1e-9)
     close(out.sigma2[0], ref.sigma2, rtol=1e-9, atol=0)
+
+
+# ------------------------------------------------- a window's numbers never depend on the others
+
+# A security of 400 sessions (constant-mean model): estimation returns 0.001 +/- 0.01 alternating
+# (mu = 0.001 exactly, SSR = 240e-4); day 0 at position 300; days -1, 0, 1 return 0.005, 0.03,
+# -0.01; days 2..40 suspended (39 sessions) and the return at resumption (day 41) is -0.2,
+# spanning 40 sessions (covers days 2..41); every other return 0.001 (AR 0).
+LONG_P0, LONG_M = 300, 240
+LONG_S2 = 240e-4 / (LONG_M - 1)  # sigma^2 = SSR / (M - 1)
+
+
+def _long_suspension_store():
+    from analysis.estimation.models import get_model
+
+    n = 400
+    r = np.full(n, 0.001)
+    est = np.arange(LONG_P0 - 250, LONG_P0 - 10)
+    r[est] = 0.001 + 0.01 * np.where(np.arange(len(est)) % 2 == 0, 1.0, -1.0)
+    r[LONG_P0 - 1:LONG_P0 + 2] = [0.005, 0.03, -0.01]
+    span = np.ones(n, dtype=np.int64)
+    r[LONG_P0 + 2:LONG_P0 + 41], span[LONG_P0 + 2:LONG_P0 + 41] = np.nan, 0
+    r[LONG_P0 + 41], span[LONG_P0 + 41] = -0.2, 40
+    X = span.astype(float).reshape(n, 1)  # the constant summed over the sessions a return spans
+    return store_mod.store_from_arrays(get_model("mean"), [r], X=[X], spans=[span])
+
+
+# window: (CAR, sessions covered S, first and last day covered); Var = sigma^2 (S + S^2 / M)
+# (g = S, (X'X)^-1 = 1/M). ARs: day -1 0.004, day 0 0.029, day 1 -0.011; resumption
+# -0.2 - 40 * 0.001 = -0.24.
+LONG_EXPECTED = {
+    (-1, 1): (0.004 + 0.029 - 0.011, 3, -1, 1),
+    (0, 2): (0.029 - 0.011 - 0.24, 42, 0, 41),  # day 2 is suspended: the window takes the resumption
+    (5, 5): (-0.24, 40, 2, 41),  # inside the suspension: the return at resumption alone
+    (1, 41): (-0.011 - 0.24, 41, 1, 41),
+    (-1, 0): (0.033, 2, -1, 0),
+}
+
+
+@pytest.mark.parametrize("windows", [
+    [(0, 2)], [(5, 5)], [(-1, 1), (0, 2)], [(0, 2), (-1, 1), (5, 5)], [(-1, 0), (0, 2), (1, 41)],
+    [(5, 5), (0, 60)], [(1, 41), (-1, 1)],
+])
+def test_window_next_to_a_long_suspension_by_hand_for_any_window_list(windows):
+    """The return at resumption enters every window ending in the suspension it spans, however far
+    after the window it comes and whatever the other windows are (the event period is set by the
+    widest window plus the span buffer: 12 days for [(0, 2)], 70 for [(0, 60)])."""
+    from analysis.estimation import engine
+
+    res = engine.run(_long_suspension_store(), np.array([0]), np.array([LONG_P0]), (-250, -11), windows, 30)
+    assert res.m[0] == LONG_M and res.sigma2[0] == pytest.approx(LONG_S2, rel=1e-12)
+    for j, w in enumerate(windows):
+        if w not in LONG_EXPECTED:
+            continue
+        car, S, first, last = LONG_EXPECTED[w]
+        assert res.car[0, j] == pytest.approx(car, abs=1e-13), w
+        assert res.car_se[0, j] == pytest.approx(np.sqrt(LONG_S2 * (S + S * S / LONG_M)), rel=1e-10), w
+        assert (res.n_sessions[0, j], res.cover_first[0, j], res.cover_last[0, j]) == (S, first, last), w
+        assert bool(res.complete[0, j]) and bool(res.spans_gap[0, j]) == (last == 41), w
+    if (0, 2) in windows:  # BHAR over days 0, 1 and the resumption: normal returns mu, mu, 40 mu
+        j = windows.index((0, 2))
+        assert res.bhar[0, j] == pytest.approx(1.03 * 0.99 * 0.8 - 1.001 * 1.001 * 1.04, abs=1e-13)
+        assert (res.gap_first[0, j], res.gap_last[0, j]) == (2, 41)
+
+
+def test_flags_and_car_path_take_the_return_at_resumption_after_the_event_period():
+    from analysis.estimation import engine
+    from analysis.inference import flags
+
+    res = engine.run(_long_suspension_store(), np.array([0]), np.array([LONG_P0]), (-250, -11), [(0, 2)], 30)
+    assert int(res.days[-1]) == 2 + engine.SPAN_BUFFER < 41  # the resumption is past the event period
+    day, ar, _ = flags.drivers(res, np.array([0, -1]), np.array([2, 1]))
+    assert day[0, 0] == 41 and ar[0, 0] == pytest.approx(-0.24, abs=1e-13)  # [0, 2]: the resumption drives it
+    assert day[0, 1] == 0  # [-1, 1]: day 0's AR 0.029
+    _, car, _ = engine.car_path(res, 0, 3)
+    np.testing.assert_allclose(car[0], [0.029, 0.018, -0.222, -0.222], atol=1e-13)
+
+
+def test_a_window_ending_where_the_data_ends_in_a_suspension_has_no_return_at_resumption():
+    from analysis.estimation import engine
+    from analysis.estimation.models import get_model
+
+    r = np.full(300, 0.001)
+    r[::2] += 0.01
+    r[260:] = np.nan  # suspended from position 260 until the data ends: no return at resumption
+    span = np.where(np.isnan(r), 0, 1)
+    st = store_mod.store_from_arrays(get_model("mean"), [r], X=[span.astype(float).reshape(-1, 1)], spans=[span])
+    res = engine.run(st, np.array([0]), np.array([260]), (-250, -11), [(0, 1), (-1, 0)], 30)
+    assert not res.tail_valid[0] and np.isnan(res.car[0, 0]) and not res.complete[0, 0]
+    assert not res.complete[0, 1] and res.n_sessions[0, 1] == 1  # day -1 only: day 0 is never covered
+
+
+@pytest.mark.shared_prices
+def test_zte_car_next_to_its_2018_suspension_does_not_depend_on_the_other_windows(shared_prices, tmp_path):
+    """ZTE (000063.SZ) was suspended for 39 sessions before its 2018-06-13 resumption. With a
+    (pseudo) day 0 13 sessions before it, CAR[-1, 1] lies inside the suspension: the return at
+    resumption (day 13, covering days -26..13) is its only return, whether the other window is
+    -1:2 (event period to day 12, the resumption past it) or -1:3 (to day 13)."""
+    from analysis.data.catalog import load_events
+    from analysis.estimation import engine
+    from analysis.study import EventStudy
+
+    ev = tmp_path / "e.csv"
+    ev.write_text("event_id,announced_at,title,kind,source\nzte,2018-06-13T09:00+08:00,ZTE resumption,action,test\n")
+    study = EventStudy(events=load_events(ev), prices=shared_prices, symbols=["000063.SZ"], windows=["-1:1"],
+                       placebo_draws=0, calibration_draws=0)
+    panel, _ = study.build_panel(*study.load_prices())
+    store, sec, p0 = panel.store, panel.frame["sec"].to_numpy(), panel.frame["p0"].to_numpy()
+    assert str(store.date_of(store.dates[store.start[sec[0]] + p0[0]]))[:10] == "2018-06-13"
+    assert store.span[store.start[sec[0]] + p0[0]] == 40  # 39 suspended sessions + the resumption
+    pseudo = p0 - 13
+    runs = {other: engine.run(store, sec, pseudo, (-250, -11), [(-1, 1), other], 30)
+            for other in [(-1, 2), (-1, 3), (-1, 30)]}
+    wide = runs[(-1, 30)]
+    resumption_ar = wide.ar[0, list(wide.days).index(13)]
+    assert np.isfinite(resumption_ar) and wide.span[0, list(wide.days).index(13)] == 40
+    for other, res in runs.items():
+        assert res.car[0, 0] == resumption_ar, other
+        assert res.car_se[0, 0] == runs[(-1, 30)].car_se[0, 0], other
+        assert (res.n_sessions[0, 0], res.cover_first[0, 0], res.cover_last[0, 0]) == (40, -26, 13), other
+        assert bool(res.complete[0, 0]) and bool(res.spans_gap[0, 0]), other
+    assert runs[(-1, 2)].car[0, 0] == pytest.approx(-0.166, abs=0.001)
+
+
+@pytest.mark.parametrize("windows", [[(0, 2)], [(0, 2), (0, 60)]])
+def test_event_time_portfolio_spreads_the_return_at_resumption_past_the_event_period(windows):
+    """A one-firm portfolio: the resumption's -0.2 over 40 sessions is -0.005 a session on days
+    2..41, AR -0.006 (mu 0.001); CAR[0, 2] = 0.029 - 0.011 - 0.006, however far the event period reaches."""
+    from analysis.estimation import engine
+    from analysis.inference import portfolio
+
+    res = engine.run(_long_suspension_store(), np.array([0]), np.array([LONG_P0]), (-250, -11), windows, 30)
+    run = portfolio.portfolios(res, np.array([0]), np.array([0]), 1, windows=[(0, 2), (5, 5)])
+    np.testing.assert_allclose(run.result.car[0], [0.012, -0.006], atol=1e-13)

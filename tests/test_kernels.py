@@ -42,6 +42,12 @@ def test_residual_moments_clip_to_the_security():
     assert moments(7, 0, 5, 3) == (0, 0.0, 0.0)  # entirely outside
 
 
+def no_tail(n, p):
+    """The tail arguments of cumulate_windows for n firm-events without a tail return."""
+    return (np.zeros(n, np.int64), np.zeros(n, bool), np.zeros(n, np.int64), np.full(n, np.nan),
+            np.full(n, np.nan), np.full(n, np.nan), np.zeros((n, p)))
+
+
 def test_cumulate_windows_with_a_suspension_by_hand():
     # relative days -2..3; days 0 and 1 suspended: the day-2 return spans 3 sessions
     days = np.arange(-2, 4)
@@ -59,7 +65,7 @@ def test_cumulate_windows_with_a_suspension_by_hand():
     out = [np.full((1, 4), np.nan), np.full((1, 4), np.nan), np.full((1, 4), np.nan),
            np.zeros((1, 4), np.int64), np.zeros((1, 4), np.int64), np.full((1, 4), np.nan),
            np.full((1, 4), np.nan), np.zeros((1, 4), bool), np.full((1, 4), np.nan), np.full((1, 4), np.nan)]
-    kernels.cumulate_windows(days, lo, hi, valid, span, ar, ret, normal, Xv, sigma2, inv, *out)
+    kernels.cumulate_windows(days, lo, hi, valid, span, ar, ret, normal, Xv, *no_tail(1, 2), sigma2, inv, *out)
     car, var, bhar, n_ret, n_ses, c_first, c_last, gap, g_first, g_last = (a[0] for a in out)
 
     def q(g):  # g' inv g
@@ -120,3 +126,39 @@ def test_event_pair_correlations_match_corrcoef_on_shared_days():
         np.testing.assert_allclose(out[0], np.mean(list(pairs.values())), rtol=1e-12)
         np.testing.assert_allclose(out[1], pairs[(0, 1)], rtol=1e-12)
         assert np.isnan(out[2])  # one member: no pair
+
+
+def test_cumulate_windows_takes_the_tail_return_of_a_window_ending_in_a_suspension():
+    # relative days -1..1 priced on -1 only; suspended from day 0 to day 6; the tail return on
+    # day 7 spans 8 sessions (covers 0..7), AR -0.2
+    days = np.arange(-1, 2)
+    valid = np.array([[True, False, False]])
+    span = np.array([[1, 0, 0]])
+    ar = np.array([[0.01, np.nan, np.nan]])
+    ret = np.array([[0.02, np.nan, np.nan]])
+    normal = ret - np.nan_to_num(ar)
+    Xv = np.zeros((1, 3, 2))
+    Xv[0, 0] = [1, 0.01]
+    tail = (np.array([7]), np.array([True]), np.array([8]), np.array([-0.2]), np.array([-0.15]),
+            np.array([0.05]), np.array([[8.0, 0.04]]))
+    sigma2, inv = np.array([1e-4]), np.array([[[0.02, -0.1], [-0.1, 30.0]]])
+    lo, hi = np.array([-1, -1, 0, 1]), np.array([-1, 1, 0, 1])
+    out = [np.full((1, 4), np.nan), np.full((1, 4), np.nan), np.full((1, 4), np.nan),
+           np.zeros((1, 4), np.int64), np.zeros((1, 4), np.int64), np.full((1, 4), np.nan),
+           np.full((1, 4), np.nan), np.zeros((1, 4), bool), np.full((1, 4), np.nan), np.full((1, 4), np.nan)]
+    kernels.cumulate_windows(days, lo, hi, valid, span, ar, ret, normal, Xv, *tail, sigma2, inv, *out)
+    car, var, bhar, n_ret, n_ses, c_first, c_last, gap, g_first, g_last = (a[0] for a in out)
+    # [-1, -1]: day -1 only (the tail covers 0..7)
+    assert car[0] == pytest.approx(0.01) and n_ses[0] == 1 and not gap[0]
+    # [-1, 1]: day -1 and the tail: 9 sessions, g = (1 + 8, 0.01 + 0.04)
+    g = np.array([9.0, 0.05])
+    assert car[1] == pytest.approx(-0.19) and n_ret[1] == 2 and n_ses[1] == 9
+    assert var[1] == pytest.approx(1e-4 * (9 + g @ inv[0] @ g))
+    assert bhar[1] == pytest.approx(1.02 * 0.85 - 1.01 * 1.05)
+    assert (c_first[1], c_last[1], gap[1], g_first[1], g_last[1]) == (-1, 7, True, 0, 7)
+    # [0, 0] and [1, 1]: the tail alone
+    assert car[2] == car[3] == pytest.approx(-0.2) and n_ses[2] == n_ses[3] == 8
+    # without the tail, the windows inside the suspension have no return
+    out2 = [np.full_like(a, np.nan) if a.dtype == float else np.zeros_like(a) for a in out]
+    kernels.cumulate_windows(days, lo, hi, valid, span, ar, ret, normal, Xv, *no_tail(1, 2), sigma2, inv, *out2)
+    assert np.isnan(out2[0][0, 2]) and out2[3][0, 2] == 0 and out2[0][0, 1] == pytest.approx(0.01)

@@ -90,16 +90,6 @@ def test_placebo_p_value_is_the_same_alone_and_in_the_whole_catalog(shared_price
     pd.testing.assert_frame_equal(placebo_rows(), placebo_rows(event_ids=["entity_list_28_2019"]))
 
 
-# Found by issue 19 (ZTE's prices): engine.run's CAR of a window next to a long suspension depends
-# on the other windows of the list (ZTE, pseudo day 0 at its 2018-06-13 resumption after 39
-# suspended sessions: CAR[-1,1] NaN with windows [-1:1, -1:2], -16.6% with [-1:1, -1:3]), so
-# one pseudo firm-event of the Oct 2019 listing differs when Sugon's suspension-extended window
-# (-1:3) is in the run. Strict: passes again (and must be unmarked) once the engine is fixed.
-test_placebo_p_value_is_the_same_alone_and_in_the_whole_catalog = pytest.mark.xfail(
-    strict=True, reason="engine: a window's CAR next to a long suspension depends on the other windows "
-                        "(ZTE 2018-06-13); see the note above")(test_placebo_p_value_is_the_same_alone_and_in_the_whole_catalog)
-
-
 @pytest.mark.shared_prices
 def test_placebo_rows_for_the_real_catalog(shared_prices):
     from analysis.study import EventStudy

@@ -17,7 +17,10 @@ Campbell, Lo & MacKinlay 1997, ch. 4):
 - AR_t = y_t - x_t' theta (y = R, or R - rf for factor models); normal return = x_t' theta (+rf).
 - CAR over window [a, b] = sum of the ARs whose coverage meets [a, b] (a return after a
   suspension covers every session it spans, so a window holding suspended days takes the
-  return at resumption, even when resumption falls after b; the row is flagged).
+  return at resumption, even when resumption falls after b, however long after: the first
+  return after the event period is kept per firm-event (``tail_*``) for that; the row is
+  flagged). A window's numbers depend on that window and the firm-event alone, never on the
+  other windows of the run nor on how far the event period reaches.
 - Var(CAR) = sigma^2 * 1'(I + X*(X'X)^-1 X*')1 over the window's returns, where the identity
   term counts each return's span (a return spanning n sessions has variance n sigma^2) and
   1'X*(X'X)^-1X*'1 = g'(X'X)^-1 g with g = the sum of the window's regressor rows.
@@ -39,7 +42,9 @@ from analysis.estimation.pvalues import t_p_value
 from analysis.estimation.store import ReturnStore, RelativeDays
 from analysis.vocab import DEFAULT_ESTIMATION, DEFAULT_MIN_OBS, DEFAULT_WINDOWS
 
-#: Extra sessions looked at after the last window end, to find a return at resumption.
+#: Extra sessions of the event period after the last window end (daily rows and CAR paths reach
+#: them). A return at resumption further on is kept as the firm-event's tail return
+#: (:func:`tail_returns`): no window's numbers depend on this length.
 SPAN_BUFFER = 10
 
 
@@ -83,6 +88,16 @@ class EngineResult:
     sec: np.ndarray = None  # (N,) security of each firm-event
     p0: np.ndarray = None  # (N,) day-0 position
     est_pos: np.ndarray = None  # (N,) positive estimation-window ARs (generalized sign test)
+    # The tail return: the first return after the event period when it spans back into it (the
+    # return at resumption of a suspension running past days[-1]); it enters a window ending in
+    # that suspension. tail_valid False: none (or it misses a benchmark return).
+    tail_day: np.ndarray = None  # (N,) int: its relative day (> days[-1]; 0 when none)
+    tail_valid: np.ndarray = None  # (N,) bool
+    tail_span: np.ndarray = None  # (N,) sessions it covers
+    tail_ar: np.ndarray = None  # (N,)
+    tail_ret: np.ndarray = None  # (N,)
+    tail_normal: np.ndarray = None  # (N,)
+    tail_Xv: np.ndarray = None  # (N, p)
 
     def take(self, rows) -> "EngineResult":
         """The result of some of the firm-events (indices or a boolean mask), same windows."""
@@ -278,22 +293,62 @@ def _run_block(store, sec, p0, estimation, windows, min_obs, last_day=None) -> E
     Xv = np.zeros((N, L, p))
     kernels.event_period(y_all, store.XT, store.offset, store.span, seg_lo + p0 + lo, seg_lo, seg_lo + length,
                          theta, ar, ret, normal, span, valid, Xv)
+    tail = tail_returns(store, sec, p0, hi, theta)
 
     res = EngineResult(
         estimation=tuple(estimation), windows=windows, days=days, theta=theta, sigma2=sigma2,
         m=m, dof=dof, ok=ok, reason=reason, xtx_inv=xtx_inv, est_window=ew, store=store, ar=ar, ret=ret,
         normal=normal, span=span, window=vw, valid=valid, Xv=Xv, fixed=spec.fixed,
-        sec=sec, p0=p0, est_pos=est_pos,
+        sec=sec, p0=p0, est_pos=est_pos, **tail,
     )
     return dataclasses.replace(res, **cumulate(res, windows))
+
+
+def tail_returns(store: ReturnStore, sec: np.ndarray, p0: np.ndarray, hi: int, theta: np.ndarray) -> dict:
+    """The tail return of N firm-events whose event period ends on relative day ``hi``: the first
+    return after day hi when its coverage [d - span + 1, d] reaches back to day hi or before
+    (the return at resumption of a suspension that runs past the event period), as the
+    ``tail_*`` fields of :class:`EngineResult`. Valid as an event-period row is (finite y and
+    regressors, span >= 1); AR = y - x'theta, normal = x'theta + offset, ret = y + offset."""
+    N = len(sec)
+    length = store.length[sec]
+    seg_lo = store.start[sec]
+    inside = (p0 + hi >= 0) & (p0 + hi < length)
+    nxt = np.where(inside, store.next_return[np.where(inside, seg_lo + p0 + hi, 0)], -1)
+    has = nxt >= 0
+    t = np.where(has, nxt, 0)
+    day = np.where(has, t - seg_lo - p0, 0)
+    sp = np.where(has, store.span[t], 0)
+    has &= day - sp + 1 <= hi  # it covers a day of the event period
+    x = store.XT[:, t].T  # (N, p)
+    fitted = (x * theta).sum(axis=1)
+    y = store.y[t]
+    with np.errstate(invalid="ignore"):
+        valid = has & np.isfinite(x).all(axis=1) & np.isfinite(y) & np.isfinite(fitted) & (sp >= 1)
+    off = store.offset[t]
+    nan = np.full(N, np.nan)
+    return {
+        "tail_day": day.astype(np.int64), "tail_valid": valid, "tail_span": np.where(has, sp, 0).astype(np.int64),
+        "tail_ar": np.where(valid, y - fitted, nan), "tail_ret": np.where(valid, y + off, nan),
+        "tail_normal": np.where(valid, fitted + off, nan), "tail_Xv": np.where(valid[:, None], x, 0.0),
+    }
+
+
+def _tail_of(res: EngineResult) -> tuple:
+    """The tail arrays for the kernels (none for a result made without them)."""
+    N, p = res.ar.shape[0], res.Xv.shape[2]
+    if res.tail_valid is None:
+        return (np.zeros(N, np.int64), np.zeros(N, bool), np.zeros(N, np.int64), np.full(N, np.nan),
+                np.full(N, np.nan), np.full(N, np.nan), np.zeros((N, p)))
+    return (res.tail_day, res.tail_valid, res.tail_span, res.tail_ar, res.tail_ret, res.tail_normal, res.tail_Xv)
 
 
 def cumulate(res: "EngineResult", windows) -> dict[str, np.ndarray]:
     """CAR, se, t, p, BHAR and coverage for each window (N, W), in one compiled pass
     (:func:`analysis.estimation.kernels.cumulate_windows`).
 
-    A return enters window [a, b] when its coverage [d - span + 1, d] meets [a, b].
-    Var(CAR) = sigma^2 (L + g'(X'X)^-1 g), L = sessions covered, g = summed regressor rows.
+    A return enters window [a, b] when its coverage [d - span + 1, d] meets [a, b] (the tail
+    return too, wherever its day lies). Var(CAR) = sigma^2 (L + g'(X'X)^-1 g), L = sessions covered, g = summed regressor rows.
     """
     N, W = res.ar.shape[0], len(windows)
     for a, b in windows:  # the event-period arrays hold only these days
@@ -310,7 +365,7 @@ def cumulate(res: "EngineResult", windows) -> dict[str, np.ndarray]:
     hi = np.array([w[1] for w in windows], dtype=np.int64)
     # xtx_inv is 0 for the market-adjusted model: no estimation error
     kernels.cumulate_windows(np.asarray(res.days, dtype=np.int64), lo, hi, res.valid, res.span, res.ar, res.ret,
-                             res.normal, res.Xv, res.sigma2, res.xtx_inv,
+                             res.normal, res.Xv, *_tail_of(res), res.sigma2, res.xtx_inv,
                              *(out[k] for k in ("car", "var", "bhar", "n_returns", "n_sessions", "cover_first",
                                                 "cover_last", "spans_gap", "gap_first", "gap_last")))
     with np.errstate(invalid="ignore"):

@@ -228,13 +228,18 @@ def event_period(y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, norm
 
 
 @_compiled()
-def cumulate_windows(days, win_lo, win_hi, valid, span, ar, ret, normal, Xv, sigma2, xtx_inv,
+def cumulate_windows(days, win_lo, win_hi, valid, span, ar, ret, normal, Xv,
+                     tail_day, tail_valid, tail_span, tail_ar, tail_ret, tail_normal, tail_Xv, sigma2, xtx_inv,
                      car, var, bhar, n_returns, n_sessions, cover_first, cover_last, spans_gap,
                      gap_first, gap_last):
     """CAR, Var(CAR), BHAR and coverage of N firm-events over W windows [win_lo, win_hi].
 
     A return on relative day d spanning s sessions covers [d - s + 1, d]; it enters window
-    [a, b] when that coverage meets [a, b]. Over the returns entering a window:
+    [a, b] when that coverage meets [a, b]. The returns are the event-period rows (days,
+    (N, L)) and, per firm-event, the ``tail`` return: the first return after the event
+    period (day tail_day[i], a single row), which enters a window ending in the suspension
+    it spans however far after the window its day lies (so a window's sums never depend on
+    how long the event period is). Over the returns entering a window:
     CAR = sum AR; Var(CAR) = sigma^2 (S + g' (X'X)^-1 g), S = sessions covered, g = sum of
     the regressor rows (MacKinlay 1997; xtx_inv = 0 gives the market-adjusted sigma^2 S);
     BHAR = prod(1 + R) - prod(1 + E[R]); coverage: first and last relative day covered
@@ -261,23 +266,36 @@ def cumulate_windows(days, win_lo, win_hi, valid, span, ar, ret, normal, Xv, sig
             gfirst = 0
             glast = 0
             gap = False
-            for d in range(L):
-                if not valid[i, d]:
-                    continue
-                day = days[d]
-                start = day - span[i, d] + 1
+            for d in range(L + 1):  # the event-period rows, then the tail return (d == L)
+                if d < L:
+                    if not valid[i, d]:
+                        continue
+                    day = days[d]
+                    sp = span[i, d]
+                    a_r = ar[i, d]
+                    r_r = ret[i, d]
+                    n_r = normal[i, d]
+                else:
+                    if not tail_valid[i]:
+                        continue
+                    day = tail_day[i]
+                    sp = tail_span[i]
+                    a_r = tail_ar[i]
+                    r_r = tail_ret[i]
+                    n_r = tail_normal[i]
+                start = day - sp + 1
                 if day < a or start > b:
                     continue
                 first = start if cnt == 0 else min(first, start)
                 cnt += 1
                 last = day
-                sessions += span[i, d]
-                s += ar[i, d]
-                gross *= 1.0 + ret[i, d]
-                gross_n *= 1.0 + normal[i, d]
+                sessions += sp
+                s += a_r
+                gross *= 1.0 + r_r
+                gross_n *= 1.0 + n_r
                 for k in range(p):
-                    g[k] += Xv[i, d, k]
-                if span[i, d] > 1:
+                    g[k] += Xv[i, d, k] if d < L else tail_Xv[i, k]
+                if sp > 1:
                     gfirst = start if not gap else min(gfirst, start)
                     gap = True
                     glast = day

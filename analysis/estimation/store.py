@@ -58,6 +58,22 @@ class ReturnStore:
         return self._cache["XT"]
 
     @property
+    def next_return(self) -> np.ndarray:
+        """(T,) flat index of the first return (span >= 1) after each position in the same
+        security, -1 when there is none (the engine's tail return: the return at resumption
+        of a suspension that runs past the event period)."""
+        if "next_return" not in self._cache:
+            T = len(self.span)
+            big = np.iinfo(np.int64).max
+            pos = np.where(self.span >= 1, np.arange(T, dtype=np.int64), big)
+            at_or_after = np.minimum.accumulate(pos[::-1])[::-1]
+            nxt = np.full(T, big, dtype=np.int64)
+            nxt[:-1] = at_or_after[1:]
+            seg_end = np.repeat(self.start + self.length, self.length)
+            self._cache["next_return"] = np.where(nxt < seg_end, nxt, -1)
+        return self._cache["next_return"]
+
+    @property
     def usable_return(self) -> np.ndarray:
         """(T,) bool: finite y and X over one session (before the event-day exclusion)."""
         if "usable_return" not in self._cache:

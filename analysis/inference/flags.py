@@ -74,24 +74,40 @@ def overlaps(event_ids, sec, p0, lo, hi, catalog_day0: pd.DataFrame | None) -> n
     return out
 
 
+def _entering(out, rows, lo, hi):
+    """The returns entering each window as in the CAR (coverage meets [a, b]): the event-period
+    rows and the tail return after them (:func:`analysis.estimation.engine.tail_returns`), as
+    (days (n, W, L + 1), ar (n, 1, L + 1), enters (n, W, L + 1))."""
+    n, L = len(rows), len(out.days)
+    days = np.broadcast_to(np.asarray(out.days, dtype=np.int64)[None, :], (n, L))
+    valid, span, ar = out.valid[rows], out.span[rows], out.ar[rows]
+    if getattr(out, "tail_valid", None) is not None:
+        days = np.concatenate([days, out.tail_day[rows][:, None]], axis=1)
+        valid = np.concatenate([valid, out.tail_valid[rows][:, None]], axis=1)
+        span = np.concatenate([span, out.tail_span[rows][:, None]], axis=1)
+        ar = np.concatenate([ar, out.tail_ar[rows][:, None]], axis=1)
+    start = days - span + 1
+    enters = (valid[:, None, :] & (days[:, None, :] >= lo[:, :, None]) & (start[:, None, :] <= hi[:, :, None]))
+    return days[:, None, :], ar[:, None, :], enters
+
+
 def drivers(out, lo, hi, rows=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Largest-|AR| day of each window and the off-day-0 rule (module docstring).
 
     out: the engine result; rows: its firm-events (default all); lo, hi: (n, W) windows.
-    A return enters window [a, b] as in the CAR (its coverage meets [a, b]); its day is its own.
+    A return enters window [a, b] as in the CAR (its coverage meets [a, b], the return at
+    resumption after the event period included); its day is its own.
     Returns driver_day (n, W) float (NaN: no return), driver_ar (n, W), off_day0_driver (n, W) bool.
     """
     rows = np.arange(out.ar.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
     lo, hi = _per_row(lo, hi, len(rows))
-    days = np.asarray(out.days)
-    valid = out.valid[rows][:, None, :]
-    start = days[None, None, :] - out.span[rows][:, None, :] + 1
-    enters = valid & (days[None, None, :] >= lo[:, :, None]) & (start <= hi[:, :, None])
-    absar = np.where(enters, np.abs(np.nan_to_num(out.ar[rows]))[:, None, :], -1.0)
+    days, ars, enters = _entering(out, rows, lo, hi)
+    absar = np.where(enters, np.abs(np.nan_to_num(ars)), -1.0)
     k = absar.argmax(axis=2)
     has = enters.any(axis=2)
-    day = np.where(has, days[k], np.nan).astype(float)
-    ar = np.where(has, np.take_along_axis(np.broadcast_to(out.ar[rows][:, None, :], absar.shape), k[:, :, None],
+    day = np.where(has, np.take_along_axis(np.broadcast_to(days, absar.shape), k[:, :, None], axis=2)[:, :, 0],
+                   np.nan).astype(float)
+    ar = np.where(has, np.take_along_axis(np.broadcast_to(ars, absar.shape), k[:, :, None],
                                           axis=2)[:, :, 0], np.nan)
     sigma = np.sqrt(out.sigma2[rows])[:, None]
     car = _car_of(out, rows, lo, hi)
@@ -103,10 +119,8 @@ def drivers(out, lo, hi, rows=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 def _car_of(out, rows, lo, hi) -> np.ndarray:
     """(n, W) CAR of the given windows (sum of the ARs entering each window)."""
-    days = np.asarray(out.days)
-    start = days[None, None, :] - out.span[rows][:, None, :] + 1
-    enters = out.valid[rows][:, None, :] & (days[None, None, :] >= lo[:, :, None]) & (start <= hi[:, :, None])
-    return np.where(enters, np.nan_to_num(out.ar[rows])[:, None, :], 0.0).sum(axis=2)
+    _, ars, enters = _entering(out, rows, lo, hi)
+    return np.where(enters, np.nan_to_num(ars), 0.0).sum(axis=2)
 
 
 def confounder_rows(store, sec, p0, symbols, lo, hi, table: pd.DataFrame | None, exchanges=None) -> np.ndarray:

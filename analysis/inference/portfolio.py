@@ -116,6 +116,16 @@ def _portfolio_store(res: EngineResult, rows: np.ndarray, port: np.ndarray, n_po
     y_ev, cov_ev = _spread(np.where(valid, vw.take(store.y), 0.0), span, valid)
     X_ev, _ = _spread(res.Xv[ur], span, valid)
     days = res.days
+    if res.tail_valid is not None and res.tail_valid[ur].any():
+        # the return at resumption after the event period, spread over the days it covers in it
+        # (as the firm's CAR takes it: a portfolio day does not depend on how far the period reaches)
+        tv, ts, td = res.tail_valid[ur], res.tail_span[ur], res.tail_day[ur]
+        t_flat = store.start[res.sec[ur]] + res.p0[ur] + td
+        covers = tv[:, None] & (days[None, :] >= (td - ts + 1)[:, None])
+        per = np.where(tv, 1.0 / np.maximum(ts, 1), 0.0)[:, None]
+        y_ev += np.where(covers, np.where(tv, store.y[np.where(tv, t_flat, 0)], 0.0)[:, None] * per, 0.0)
+        X_ev += np.where(covers[:, :, None], res.tail_Xv[ur][:, None, :] * per[:, :, None], 0.0)
+        cov_ev |= covers
     T = int(days[-1] - e0 + 1)
     Le = e1 - e0 + 1
     ev_at = int(days[0] - e0)  # position of the first event-period day
