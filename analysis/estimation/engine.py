@@ -32,10 +32,9 @@ from __future__ import annotations
 
 import dataclasses
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from analysis.estimation import kernels
 from analysis.estimation.pvalues import t_p_value
