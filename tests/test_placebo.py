@@ -207,3 +207,32 @@ def test_calibration_draws_all_is_every_date_up_to_the_cap():
     assert EventStudy(calibration_draws="all").calibration_draws == MAX_CALIBRATION_DRAWS == 5000
     args = build_parser().parse_args(["study", "--out", "x", "--calibration-draws", "all"])
     assert args.calibration_draws == "all"
+
+
+@pytest.mark.shared_prices
+def test_draws_beyond_the_pool_of_dates_change_nothing_and_cost_nothing(shared_prices):
+    """Issue 21 (also): draws are without replacement from the event's pool of dates, so asking for
+    100,000 is asking for the whole pool: the same tests as 5,000 (more than any pool here), and the
+    per-draw arrays are sized by the pool (PseudoRun.requested), not by the number asked for."""
+    from analysis.inference import placebo
+    from analysis.study import EventStudy
+
+    seen = []
+    original = placebo.pseudo_run
+
+    def spy(*args, **kwargs):
+        run = original(*args, **kwargs)
+        seen.append((run.requested, int(run.available.max())))
+        return run
+
+    def fit(draws):
+        return EventStudy(prices=shared_prices, event_ids=["ft_sdn_2022"], windows=["0:1"], placebo_draws=draws,
+                          calibration_draws=0).fit().tests
+
+    placebo.pseudo_run = spy
+    try:
+        big, pool = fit(100_000), fit(5_000)
+    finally:
+        placebo.pseudo_run = original
+    pd.testing.assert_frame_equal(big, pool)
+    assert seen and all(requested == available <= 5_000 for requested, available in seen)

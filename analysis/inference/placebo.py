@@ -218,7 +218,10 @@ def pseudo_run(study, panel, out, event_code: np.ndarray, draws: int, seed: int,
     available = np.zeros(n_ev, dtype=np.int64)
     if len(e):
         np.maximum.at(available, e, b + 1)
-    return PseudoRun(e, b, s, p, act, act_col, W, int(draws) + int(more), available, store=panel.store,
+    # draws are without replacement from each event's pool of dates: never more than the largest
+    # pool, so the per-draw arrays are bounded by the data, not by the number asked for
+    requested = min(int(draws) + int(more), int(available.max()) if len(available) else 0)
+    return PseudoRun(e, b, s, p, act, act_col, W, requested, available, store=panel.store,
                      estimation=tuple(study.estimation), windows=windows, min_obs=study.min_obs)
 
 
