@@ -77,12 +77,13 @@ class RemoveOnSignal:
 SET_TMP_PREFIX = ".analysis-set-"
 
 
-def _remove_stale_sets(out: Path) -> None:
-    """Remove ``out/.analysis-set-<pid>-*`` folders whose process is gone (a write killed with -9)."""
+def remove_orphans(folders, prefix: str) -> None:
+    """Remove each of ``folders`` named ``<prefix><pid>-<suffix>`` whose process ``pid`` is gone (a
+    run or write killed with -9); never this process's, a symlink or a file."""
     import re
 
-    for folder in out.glob(f"{SET_TMP_PREFIX}*-*"):
-        m = re.fullmatch(rf"{re.escape(SET_TMP_PREFIX)}(\d+)-[A-Za-z0-9_]+", folder.name)
+    for folder in folders:
+        m = re.fullmatch(rf"{re.escape(prefix)}(\d+)-[A-Za-z0-9_]+", folder.name)
         if not m or not folder.is_dir() or folder.is_symlink() or int(m.group(1)) == os.getpid():
             continue
         try:
@@ -91,6 +92,11 @@ def _remove_stale_sets(out: Path) -> None:
             shutil.rmtree(folder, ignore_errors=True)
         except OSError:
             pass
+
+
+def _remove_stale_sets(out: Path) -> None:
+    """Remove ``out/.analysis-set-<pid>-*`` folders whose process is gone (a write killed with -9)."""
+    remove_orphans(out.glob(f"{SET_TMP_PREFIX}*-*"), SET_TMP_PREFIX)
 
 
 def write_set(frames: dict, out_dir, owned=()) -> list[Path]:

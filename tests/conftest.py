@@ -289,3 +289,15 @@ def fake_french(shared_factors, monkeypatch):
     monkeypatch.setattr(factors, "_download", download)
     monkeypatch.setattr(factors.time, "sleep", lambda s: None)
     return calls
+
+
+@pytest.fixture
+def portfolio_holds(monkeypatch):
+    """The stored verdicts minus the portfolio, sample-quantile and Corrado tests (which hold in
+    every design without event-induced variance): these tests check the star and table rules,
+    whichever tests the stored design table finds oversized."""
+    from analysis.inference import design
+
+    held = design.oversized_here() - {"portfolio", "sq", "corrado"}
+    monkeypatch.setattr(design, "oversized_here", lambda: held)
+    return held

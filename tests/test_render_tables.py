@@ -11,7 +11,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from analysis.inference.design import oversized_here
 from analysis.plots import event_label, event_labels, first_rows
@@ -22,16 +21,6 @@ M = "\u2212"  # the minus sign of printed numbers
 
 
 
-@pytest.fixture
-def portfolio_holds(monkeypatch):
-    """The stored verdicts minus the portfolio, sample-quantile and Corrado tests (which hold in
-    every design without event-induced variance): these tests check the star and table rules,
-    whichever tests the stored design table finds oversized."""
-    from analysis.inference import design
-
-    held = design.oversized_here() - {"portfolio", "sq", "corrado"}
-    monkeypatch.setattr(design, "oversized_here", lambda: held)
-    return held
 
 def test_show_group_tests_one_row_per_cell_in_display_order_first_row_wins(portfolio_holds):
     tests = pd.DataFrame({

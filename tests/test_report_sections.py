@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from analysis import fmt
 from analysis.report import artifacts
@@ -17,16 +16,6 @@ TEMPLATE = Path(__file__).resolve().parents[1] / "analysis" / "report" / "templa
 
 
 
-@pytest.fixture
-def portfolio_holds(monkeypatch):
-    """The stored verdicts minus the portfolio, sample-quantile and Corrado tests (which hold in
-    every design without event-induced variance): these tests check the star and table rules,
-    whichever tests the stored design table finds oversized."""
-    from analysis.inference import design
-
-    held = design.oversized_here() - {"portfolio", "sq", "corrado"}
-    monkeypatch.setattr(design, "oversized_here", lambda: held)
-    return held
 
 def _texts(spec: dict) -> list[str]:
     return [c["t"] if isinstance(c, dict) else c for row in spec["header"] + spec["rows"] for c in row]

@@ -9,7 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from analysis.atomic import RemoveOnSignal  # noqa: F401 - the run's temporary folder uses it
+from analysis.atomic import RemoveOnSignal, remove_orphans  # noqa: F401 - RemoveOnSignal: the run's temporary folder uses it
 from analysis.errors import UserError, os_error
 
 #: What a run id may be: letters, digits, '.', '_', '-' (first a letter or digit), at most 100.
@@ -102,16 +102,7 @@ TMP_PREFIX = "report-prices-"
 
 def remove_stale_temp() -> None:
     """Remove ``report-prices-<pid>-*`` folders of runs whose process is gone (killed with -9)."""
-    for folder in Path(tempfile.gettempdir()).glob(f"{TMP_PREFIX}*-*"):
-        m = re.match(rf"{TMP_PREFIX}(\d+)-", folder.name)
-        if not m or int(m.group(1)) == os.getpid():
-            continue
-        try:
-            os.kill(int(m.group(1)), 0)
-        except ProcessLookupError:
-            shutil.rmtree(folder, ignore_errors=True)
-        except OSError:
-            pass
+    remove_orphans(Path(tempfile.gettempdir()).glob(f"{TMP_PREFIX}*-*"), TMP_PREFIX)
 
 
 def prune_runs(reports: Path, keep: int, current: str | None = None) -> list[str]:
