@@ -123,3 +123,45 @@ def test_members_with_too_few_dates_or_no_variance_are_left_out():
     R = np.corrcoef(Z[2:])
     want = R[~np.eye(n - 2, dtype=bool)].mean()
     assert run(lay, D, [np.arange(n)], pairwise_max=200)[0] == pytest.approx(want, abs=1e-12)
+
+
+# the case of tests/test_kernels.py (kernels.event_pair_correlations, which this kernel replaces)
+def test_pairwise_path_matches_corrcoef_on_shared_days():
+    rng = np.random.default_rng(3)
+    D = 60
+    # three firm-events of one event, side by side in one calendar series (gstart apart)
+    yc = rng.normal(0, 0.02, 3 * D + D)
+    xc = rng.normal(0, 0.01, 3 * D + D)
+    wc = (rng.random(3 * D + D) > 0.1).astype(float)
+    yc *= wc
+    xc *= wc
+    Xc = np.vstack([wc, xc])
+    theta = np.array([[0.001, 0.8], [0.0, 1.2], [-0.002, 0.5]])
+    gstart = np.array([0, D, 2 * D])
+    lo_rel, hi_rel = np.array([0, 5, 0]), np.array([D - 1, D - 1, 40])
+    order, bnd = np.arange(3), np.array([0, 3])
+    # cells: {0, 1, 2}, {0, 1}, {2}
+    cell_bnd = np.array([0, 3])
+    member_cell_bnd = np.array([0, 3, 5, 6])
+    member_slot = np.array([0, 1, 2, 0, 1, 2])
+    for min_shared in (25, 30, 40):
+        out = np.full(3, -9.0)
+        cell_correlations(0, 1, order, bnd, yc, wc, Xc, np.array([False, True]), gstart, lo_rel,
+                          hi_rel, theta, D, min_shared, cell_bnd, member_cell_bnd, member_slot, 200, out)
+        z, used = [], []
+        for r in range(3):
+            sl = slice(gstart[r], gstart[r] + D)
+            days = np.arange(D)
+            used.append((wc[sl] > 0) & (days >= lo_rel[r]) & (days <= hi_rel[r]))
+            z.append(yc[sl] - theta[r, 1] * xc[sl])
+        pairs = {}
+        for a in range(3):
+            for b in range(a + 1, 3):
+                both = used[a] & used[b]
+                if both.sum() >= min_shared:
+                    pairs[(a, b)] = np.corrcoef(z[a][both], z[b][both])[0, 1]
+        # shared days: 41 (0, 1), 31 (0, 2), 27 (1, 2)
+        assert len(pairs) == {25: 3, 30: 2, 40: 1}[min_shared]
+        np.testing.assert_allclose(out[0], np.mean(list(pairs.values())), rtol=1e-12)
+        np.testing.assert_allclose(out[1], pairs[(0, 1)], rtol=1e-12)
+        assert np.isnan(out[2])  # one member: no pair
