@@ -100,6 +100,10 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
     ok = np.zeros((pm, pm), np.bool_)
     S = np.zeros(D)
     W = np.zeros(D)
+    Zs = np.zeros((nmax, D))  # standardized ARs (linear cells), filled on first use per event
+    zstate = np.zeros(nmax, np.int64)  # 0 not yet, 1 standardized, -1 left out
+    zsq = np.zeros(nmax)
+    zcnt = np.zeros(nmax)
     for e in range(ev_lo, ev_hi):
         n = bnd[e + 1] - bnd[e]
         for a in range(n):
@@ -118,6 +122,8 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
                     c = theta[r, k]
                     for d in range(L):
                         Z[a, lo + d] -= c * Xc[k, g + lo + d]
+        for a in range(n):
+            zstate[a] = 0
         whole = n <= pairwise_max
         if whole:  # every pair of the event once, shared by its cells
             for a in range(n):
@@ -176,27 +182,36 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
                 diag_w = 0.0
                 for u in range(m0, m1):
                     a = member_slot[u]
-                    cnt = 0.0
-                    s1 = 0.0
-                    for d in range(first[a], last[a] + 1):
-                        cnt += Mk[a, d]
-                        s1 += Z[a, d]
-                    if cnt < min_shared:
+                    if zstate[a] == 0:  # standardize once per event, on first use
+                        zstate[a] = -1
+                        cnt = 0.0
+                        s1 = 0.0
+                        for d in range(first[a], last[a] + 1):
+                            cnt += Mk[a, d]
+                            s1 += Z[a, d]
+                        if cnt >= min_shared:
+                            mean = s1 / cnt
+                            ss = 0.0
+                            for d in range(first[a], last[a] + 1):
+                                x = (Z[a, d] - mean) * Mk[a, d]
+                                ss += x * x
+                            if ss > 0.0:
+                                scale = 1.0 / math.sqrt(ss / cnt)
+                                zz = 0.0
+                                for d in range(first[a], last[a] + 1):
+                                    z = (Z[a, d] - mean) * Mk[a, d] * scale
+                                    Zs[a, d] = z
+                                    zz += z * z
+                                zstate[a] = 1
+                                zsq[a] = zz
+                                zcnt[a] = cnt
+                    if zstate[a] < 0:
                         continue
-                    mean = s1 / cnt
-                    ss = 0.0
                     for d in range(first[a], last[a] + 1):
-                        x = (Z[a, d] - mean) * Mk[a, d]
-                        ss += x * x
-                    if not ss > 0.0:
-                        continue
-                    scale = 1.0 / math.sqrt(ss / cnt)
-                    for d in range(first[a], last[a] + 1):
-                        z = (Z[a, d] - mean) * Mk[a, d] * scale
-                        S[d] += z
+                        S[d] += Zs[a, d]
                         W[d] += Mk[a, d]
-                        diag += z * z
-                    diag_w += cnt
+                    diag += zsq[a]
+                    diag_w += zcnt[a]
                 s2 = 0.0
                 w2 = 0.0
                 for d in range(max(d_lo, 0), d_hi + 1):
@@ -204,7 +219,3 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
                     w2 += W[d] * W[d]
                 den = w2 - diag_w
                 out[c] = (s2 - diag) / den if den > 0.0 else np.nan
-        for a in range(n):  # leave Z, Mk zero for the next event
-            for d in range(first[a], last[a] + 1):
-                Z[a, d] = 0.0
-                Mk[a, d] = 0.0
