@@ -218,3 +218,131 @@ def returns_on(base: SessionReturns, benchmark: pd.DataFrame) -> np.ndarray:
     ret, span = _spanning_returns(px)
     ret[span != 1] = np.nan
     return ret
+
+
+def row_spanning_returns(price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_spanning_returns` of every row of a (n, G) price array (NaN outside each row's
+    data), the same arithmetic row by row."""
+    n, G = price.shape
+    have = ~np.isnan(price)
+    pos = np.broadcast_to(np.arange(G), (n, G))
+    last = np.maximum.accumulate(np.where(have, pos, -1), axis=1)
+    prev = np.empty((n, G), dtype=np.int64)
+    prev[:, :1] = -1
+    prev[:, 1:] = last[:, :-1]
+    ok = have & (prev >= 0)
+    ret = np.full((n, G), np.nan)
+    span = np.zeros((n, G), dtype=np.int64)
+    rows = np.broadcast_to(np.arange(n)[:, None], (n, G))
+    ret[ok] = price[ok] / price[rows[ok], prev[ok]] - 1.0
+    span[ok] = pos[ok] - prev[ok]
+    return ret, span
+
+
+def _row_ffill_shift(x: np.ndarray) -> np.ndarray:
+    """Each row forward-filled, then shifted one place right (NaN first): the last value
+    strictly before each position."""
+    n, G = x.shape
+    idx = np.maximum.accumulate(np.where(~np.isnan(x), np.arange(G), -1), axis=1)
+    filled = np.where(idx >= 0, np.take_along_axis(x, np.maximum(idx, 0), axis=1), np.nan)
+    out = np.full((n, G), np.nan)
+    out[:, 1:] = filled[:, :-1]
+    return out
+
+
+@dataclass
+class SessionBlock:
+    """:func:`session_returns` of several securities of one exchange at once, on one grid.
+
+    ``grid`` (G,) the exchange's sessions (days since 1970-01-01) from the block's first to its
+    last priced date; security i's sessions are grid[first[i] .. last[i]] (``inside``: (n, G)
+    bool). Arrays (n, G) hold NaN (span 0) outside each security's sessions; their values
+    inside are :func:`session_returns`'s, element for element. ``empty[i]``: no adjusted
+    close (the security has no sessions).
+    """
+
+    grid: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    inside: np.ndarray
+    empty: np.ndarray
+    ret: np.ndarray
+    span: np.ndarray
+    price: np.ndarray
+    close: np.ndarray
+    prev_close: np.ndarray
+    volume: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+
+    def on_sessions(self, frame: pd.DataFrame, column: str) -> np.ndarray:
+        """(n, G) ``frame[column]`` (e.g. a benchmark's adjusted close) on each security's
+        sessions, NaN outside them (the frame's index: session dates)."""
+        v = self.align([frame], [column])[column][0]
+        return np.where(self.inside, v[None, :], np.nan)
+
+    def align(self, frames: list, columns) -> dict[str, np.ndarray]:
+        """{column: (len(frames), G)} each frame's column on the grid (NaN where absent)."""
+        G = len(self.grid)
+        out = {c: np.full((len(frames), G), np.nan) for c in columns}
+        for i, f in enumerate(frames):
+            d = _day_numbers(f.index)
+            pos = np.searchsorted(self.grid, d).clip(0, max(G - 1, 0))
+            hit = (self.grid[pos] == d) if G else np.zeros(len(d), dtype=bool)
+            for c in columns:
+                if c in f:
+                    out[c][i, pos[hit]] = f[c].to_numpy(dtype=float)[hit]
+        return out
+
+
+def _day_numbers(index) -> np.ndarray:
+    return (np.asarray(index.values).astype("datetime64[D]") - np.datetime64("1970-01-01", "D")).astype(np.int64)
+
+
+def block_eligible(prices: pd.DataFrame) -> bool:
+    """True when ``session_returns_block`` treats the frame exactly as :func:`session_returns`
+    does: a tz-naive, increasing, duplicate-free index of midnight dates."""
+    idx = prices.index
+    if not isinstance(idx, pd.DatetimeIndex) or idx.tz is not None or "adj_close" not in prices:
+        return False
+    vals = np.asarray(idx.values)
+    if len(vals) > 1 and not (np.diff(vals) > np.timedelta64(0)).all():  # increasing, no duplicates
+        return False
+    return bool((vals == vals.astype("datetime64[D]")).all())
+
+
+def session_returns_block(frames: list, mic: str) -> SessionBlock:
+    """:func:`session_returns` of ``frames`` (securities of exchange ``mic``, each
+    :func:`block_eligible`) as (n, G) arrays on the exchange's session grid, with no per-session
+    Python (a vectorized pass over the block; one ``searchsorted`` per frame to align it)."""
+    n = len(frames)
+    firsts, lasts = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    empty = np.zeros(n, dtype=bool)
+    for i, f in enumerate(frames):
+        have = np.flatnonzero(~np.isnan(f["adj_close"].to_numpy(dtype=float)))
+        if len(have) == 0:
+            empty[i] = True
+            continue
+        firsts[i], lasts[i] = _day_numbers(f.index[[have[0], have[-1]]])
+    cal_days = _day_numbers(calendar(mic).sessions)
+    if (~empty).any():
+        lo = np.searchsorted(cal_days, firsts[~empty].min())
+        hi = np.searchsorted(cal_days, lasts[~empty].max(), side="right")
+        grid = cal_days[lo:hi]
+    else:
+        grid = cal_days[:0]
+    G = len(grid)
+    first = np.searchsorted(grid, firsts)  # first session >= the first priced date
+    last = np.searchsorted(grid, lasts, side="right") - 1  # last session <= the last priced date
+    pos = np.arange(G)
+    inside = (pos >= first[:, None]) & (pos <= last[:, None]) & ~empty[:, None]
+    block = SessionBlock(grid, first, last, inside, empty, *([None] * 8))
+    cols = block.align(frames, ("adj_close", "close", "volume", "high", "low"))
+    for c in cols:
+        cols[c][~inside] = np.nan
+    price = cols["adj_close"]
+    ret, span = row_spanning_returns(price)
+    block.ret, block.span, block.price = ret, span, price
+    block.close, block.volume, block.high, block.low = cols["close"], cols["volume"], cols["high"], cols["low"]
+    block.prev_close = _row_ffill_shift(cols["close"])
+    return block

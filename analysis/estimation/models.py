@@ -130,3 +130,39 @@ def design(spec: ModelSpec, span: np.ndarray, base: pd.DataFrame) -> tuple[np.nd
     else:
         offset = np.zeros(T)
     return X, offset
+
+
+def span_sum_rows(values: np.ndarray, span: np.ndarray) -> np.ndarray:
+    """:func:`span_sum` of every row of (n, G) ``values`` with (n, G) ``span`` at once (each
+    row a security on a common session grid; a row's sums restart where its data start, as
+    :func:`span_sum` on the row's own sessions, with the same additions in the same order)."""
+    v = np.asarray(values, dtype=float)
+    n, G = v.shape
+    nan = np.isnan(v)
+    cs = np.zeros((n, G + 1))
+    np.cumsum(np.where(nan, 0.0, v), axis=1, out=cs[:, 1:])
+    cn = np.zeros((n, G + 1), dtype=np.int64)
+    np.cumsum(nan, axis=1, out=cn[:, 1:])
+    end = np.arange(1, G + 1)[None, :]
+    start = np.clip(end - np.maximum(span, 1), 0, None)
+    out = np.take_along_axis(cs, np.broadcast_to(end, (n, G)), axis=1) - np.take_along_axis(cs, start, axis=1)
+    bad = (np.take_along_axis(cn, np.broadcast_to(end, (n, G)), axis=1) - np.take_along_axis(cn, start, axis=1)) > 0
+    out[bad | (span < 1)] = np.nan
+    return out
+
+
+def design_rows(spec: ModelSpec, span: np.ndarray, base: dict) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`design` of n securities on a common session grid: span (n, G), base {name:
+    (n, G)}; returns X (n, G, p) and the offset (n, G)."""
+    n, G = span.shape
+    cols = []
+    for name in spec.regressors:
+        if name == "const":
+            cols.append(np.ones((n, G)))
+        else:
+            if name not in base:
+                raise UserError(f"model '{spec.name}' needs the '{name}' series (supply --factors)")
+            cols.append(np.asarray(base[name], dtype=float))
+    X = np.stack([span_sum_rows(c, span) for c in cols], axis=2) if cols else np.zeros((n, G, 0))
+    offset = span_sum_rows(base["rf"], span) if spec.excess else np.zeros((n, G))
+    return X, offset

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.data.calendars import day_zero, returns_on, session_returns
+from analysis.data.calendars import (block_eligible, day_zero, returns_on, row_spanning_returns, session_returns,
+                                     session_returns_block)
 from analysis.errors import UserError
-from analysis.estimation.models import ModelSpec
-from analysis.estimation.store import ReturnStore, build_store
+from analysis.estimation.models import ModelSpec, design_rows
+from analysis.estimation.store import _EPOCH, ReturnStore, series_part, store_from_parts
 
 
 @dataclass
@@ -62,8 +63,13 @@ def build_panel(model: ModelSpec, universe: pd.DataFrame, events: pd.DataFrame, 
                 skipped += [{"event_id": e, "symbol": row.symbol, "reason": "no usable prices in the base panel"}
                             for e in events["event_id"]]
         return _event_rows(store, meta, events, catalog, skipped, exclude_days, reuse=True)
-    series, bases, meta = [], [], []
-    for row in universe.itertuples(index=False):
+    why_of: dict[int, str] = {}
+    parts: dict[int, dict] = {}
+    rows = list(universe.itertuples(index=False))
+    blocks: dict[tuple[str, str], list[int]] = {}  # (exchange, benchmark) -> universe positions
+    by_block = factors is None or _factors_eligible(factors)
+    bench_ok: dict[str, bool] = {}
+    for i, row in enumerate(rows):
         sym, bench = row.symbol, row.benchmark
         why = None
         if sym in errors or sym not in frames:
@@ -74,26 +80,93 @@ def build_panel(model: ModelSpec, universe: pd.DataFrame, events: pd.DataFrame, 
             why = (f"model '{model.name}' uses the supplied (US) factors, which do not price "
                    f"{row.exchange} securities; set factor_exchanges to include {row.exchange} "
                    f"only with factors for that market")
-        if why is None:
-            try:
-                sr = session_returns(frames[sym], sym, row.exchange)
-                base = pd.DataFrame({"mkt": returns_on(sr, frames[bench])}, index=sr.sessions)
-                if factors is not None:
-                    f = factors.reindex(sr.sessions)
-                    if f.notna().all(axis=1).sum() == 0:
-                        raise UserError(f"the factors do not cover any {row.exchange} session of {sym}")
-                    for col in f.columns:
-                        base[col] = f[col].to_numpy()
-            except UserError as exc:
-                why = str(exc)
         if why is not None:
-            skipped += [{"event_id": e, "symbol": sym, "reason": why} for e in events["event_id"]]
-            continue
-        series.append(sr)
-        bases.append(base)
-        meta.append(row)
-    store = build_store(model, series, bases)
+            why_of[i] = why
+        elif by_block and block_eligible(frames[sym]) and bench_ok.setdefault(bench, block_eligible(frames[bench])):
+            blocks.setdefault((row.exchange, bench), []).append(i)
+        else:
+            try:
+                parts[i] = _one_part(model, row, frames, factors)
+            except UserError as exc:
+                why_of[i] = str(exc)
+    for (mic, bench), members in blocks.items():
+        for k in range(0, len(members), BLOCK_SECURITIES):
+            chunk = members[k:k + BLOCK_SECURITIES]
+            try:
+                got = _block_parts(model, [rows[i] for i in chunk], mic, frames, frames[bench], factors)
+            except UserError as exc:
+                got = [str(exc)] * len(chunk)
+            for i, g in zip(chunk, got):
+                if isinstance(g, str):
+                    why_of[i] = g
+                else:
+                    parts[i] = g
+    meta = []
+    for i, row in enumerate(rows):
+        if i in why_of:
+            skipped += [{"event_id": e, "symbol": row.symbol, "reason": why_of[i]} for e in events["event_id"]]
+        else:
+            meta.append(row)
+    store = store_from_parts(model, [row.symbol for row in meta], [parts[i] for i in sorted(parts)])
     return _event_rows(store, meta, events, catalog, skipped, exclude_days)
+
+
+#: Securities built together in one vectorized block (bounds the block's (n, sessions) arrays).
+BLOCK_SECURITIES = 1000
+
+
+def _factors_eligible(factors: pd.DataFrame) -> bool:
+    idx = factors.index
+    return (isinstance(idx, pd.DatetimeIndex) and idx.tz is None and idx.is_monotonic_increasing
+            and idx.is_unique and bool((idx == idx.normalize()).all()))
+
+
+def _one_part(model: ModelSpec, row, frames: dict, factors: pd.DataFrame | None) -> dict:
+    """One security's store part, built on its own (frames the block path does not take)."""
+    sr = session_returns(frames[row.symbol], row.symbol, row.exchange)
+    base = pd.DataFrame({"mkt": returns_on(sr, frames[row.benchmark])}, index=sr.sessions)
+    if factors is not None:
+        f = factors.reindex(sr.sessions)
+        if f.notna().all(axis=1).sum() == 0:
+            raise UserError(f"the factors do not cover any {row.exchange} session of {row.symbol}")
+        for col in f.columns:
+            base[col] = f[col].to_numpy()
+    return series_part(model, sr, base)
+
+
+def _block_parts(model: ModelSpec, rows: list, mic: str, frames: dict, bench: pd.DataFrame,
+                 factors: pd.DataFrame | None) -> list:
+    """Store parts of securities of one exchange and benchmark, built together
+    (:func:`analysis.data.calendars.session_returns_block`; the same numbers as
+    :func:`_one_part`). Each entry: the part, or why the security is skipped."""
+    blk = session_returns_block([frames[row.symbol] for row in rows], mic)
+    bret, bspan = row_spanning_returns(blk.on_sessions(bench, "adj_close"))
+    bret[bspan != 1] = np.nan  # as returns_on
+    base = {"mkt": bret}
+    covered = np.ones(len(rows), dtype=bool)
+    if factors is not None:
+        cols = list(factors.columns)
+        fx = blk.align([factors], cols)
+        base.update({c: np.where(blk.inside, fx[c][0][None, :], np.nan) for c in cols})
+        covered = (np.logical_and.reduce([~np.isnan(base[c]) for c in cols]) & blk.inside).any(axis=1)
+    X, offset = design_rows(model, blk.span, base)
+    lengths = np.where(blk.empty, 0, np.maximum(blk.last - blk.first + 1, 0))
+    cuts = np.cumsum(lengths)[:-1]
+    flat = {"ret": blk.ret, "span": blk.span, "X": X, "offset": offset, "volume": blk.volume, "close": blk.close,
+            "prev_close": blk.prev_close, "high": blk.high, "low": blk.low}
+    split = {name: np.split(a[blk.inside], cuts) for name, a in flat.items()}
+    dates = np.split(np.broadcast_to(blk.grid, blk.inside.shape)[blk.inside], cuts)
+    out = []
+    for i, row in enumerate(rows):
+        if blk.empty[i]:
+            out.append(f"{row.symbol}: no adjusted close prices")
+        elif not covered[i]:
+            out.append(f"the factors do not cover any {row.exchange} session of {row.symbol}")
+        else:
+            part = {name: split[name][i] for name in flat}
+            part["dates"] = dates[i]
+            out.append(part)
+    return out
 
 
 def _event_rows(store: ReturnStore, meta: list, events: pd.DataFrame, catalog: pd.DataFrame, skipped: list[dict],
@@ -101,54 +174,83 @@ def _event_rows(store: ReturnStore, meta: list, events: pd.DataFrame, catalog: p
     """The panel's firm-event rows over ``store`` (securities ``meta``: universe rows in store
     order): day 0 of every catalog event and studied event on each security. Day 0 depends on
     the announcement and the exchange only: found once per (event, exchange)."""
-    rows = []
+    parts = []  # per studied event: (event_id, secs, p0s, day0 per sec)
     catalog_p0: dict[int, list[int]] = {}
-    day0_rows = []  # (event_id, sec, p0) of every catalog event
+    day0_parts = []  # (event_id, secs, p0s) of every catalog event
     selected = set(events["event_id"])
     in_catalog = set(catalog["event_id"])
     extra = events[~events["event_id"].isin(in_catalog)]  # studied, not part of the catalog
+    S = len(meta)
+    exchange = np.array([row.exchange for row in meta], dtype=object)
+    exchanges = list(dict.fromkeys(exchange))
+    of_exchange = {x: np.flatnonzero(exchange == x) for x in exchanges}
+    sec_of = np.repeat(np.arange(S), store.length)
+    lo_day = int(store.dates.min()) if len(store.dates) else 0
+    width = (int(store.dates.max()) - lo_day + 2) if len(store.dates) else 1
+    keys = sec_of * width + (store.dates - lo_day)  # increasing: securities, then dates
     for ev in list(catalog.itertuples(index=False)) + list(extra.itertuples(index=False)):
         announced = getattr(ev, "announced", None)
         if announced is None or (isinstance(announced, float) and np.isnan(announced)):
             announced = ev.announced_at
         studied = ev.event_id in selected
         listed = ev.event_id in in_catalog
-        day0_of: dict[str, object] = {}  # exchange -> day 0 (a Timestamp) or the UserError
-        for s, row in enumerate(meta):
-            if row.exchange not in day0_of:
-                try:
-                    day0_of[row.exchange] = day_zero(announced, row.exchange)
-                except UserError as exc:
-                    day0_of[row.exchange] = exc
-            d0 = day0_of[row.exchange]
-            if isinstance(d0, UserError):
-                if studied:
-                    skipped.append({"event_id": ev.event_id, "symbol": row.symbol, "reason": str(d0)})
+        p0 = np.full(S, -1, dtype=np.int64)
+        day0 = np.empty(S, dtype=object)
+        failed = np.zeros(S, dtype=bool)
+        for x in exchanges:  # day 0 once per (event, exchange)
+            secs = of_exchange[x]
+            try:
+                d0 = day_zero(announced, x)
+            except UserError as exc:
+                failed[secs] = True
+                day0[secs] = exc
                 continue
-            p0 = store.position(s, d0)
-            if p0 >= 0 and listed:
-                catalog_p0.setdefault(s, []).append(p0)
-                day0_rows.append((ev.event_id, s, p0))
-            if not studied:
+            day0[secs] = d0
+            d = (np.datetime64(pd.Timestamp(d0).date(), "D") - _EPOCH).astype(np.int64) - lo_day
+            if 0 <= d < width:  # else outside every security's prices
+                want = secs * width + d
+                at = np.searchsorted(keys, want)
+                hit = at < len(keys)
+                hit[hit] = keys[at[hit]] == want[hit]
+                p0[secs[hit]] = at[hit] - store.start[secs[hit]]
+        found = np.flatnonzero(p0 >= 0)
+        if listed and len(found):
+            for s_, p_ in zip(found.tolist(), p0[found].tolist()):
+                catalog_p0.setdefault(s_, []).append(p_)
+            day0_parts.append((ev.event_id, found, p0[found]))
+        if not studied:
+            continue
+        for s_ in np.flatnonzero(failed | (p0 < 0)).tolist():
+            row = meta[s_]
+            if failed[s_]:
+                skipped.append({"event_id": ev.event_id, "symbol": row.symbol, "reason": str(day0[s_])})
                 continue
-            if p0 < 0:
-                first, last = store.date_of(store.dates[[store.start[s], store.start[s] + store.length[s] - 1]])
-                skipped.append({"event_id": ev.event_id, "symbol": row.symbol,
-                                "reason": f"day 0 ({d0.date()}) is outside its prices "
-                                          f"({pd.Timestamp(first).date()} to {pd.Timestamp(last).date()})"})
-                continue
-            rows.append({"event_id": ev.event_id, "symbol": row.symbol, "name": row.name,
-                         "role": row.role, "exchange": row.exchange, "benchmark": row.benchmark,
-                         "day0": d0, "sec": s, "p0": p0})
+            first, last = store.date_of(store.dates[[store.start[s_], store.start[s_] + store.length[s_] - 1]])
+            skipped.append({"event_id": ev.event_id, "symbol": row.symbol,
+                            "reason": f"day 0 ({day0[s_].date()}) is outside its prices "
+                                      f"({pd.Timestamp(first).date()} to {pd.Timestamp(last).date()})"})
+        parts.append((ev.event_id, found, p0[found], day0[found]))
     if exclude_days > 0 and not reuse:  # a reused store has the same catalog's mask already
         store.set_excluded(event_day_mask(store, catalog_p0, exclude_days))
-    catalog_day0 = pd.DataFrame(day0_rows, columns=["event_id", "sec", "p0"])
-    frame = pd.DataFrame(rows, columns=["event_id", "symbol", "name", "role", "exchange",
-                                        "benchmark", "day0", "sec", "p0"])
+    catalog_day0 = pd.DataFrame(dict(zip(["event_id", "sec", "p0"], _stack(day0_parts, 3))))
+    ev_ids, secs, p0s, day0s = _stack(parts, 4)
+    info = {c: np.array([getattr(row, c) for row in meta], dtype=object)
+            for c in ("symbol", "name", "role", "exchange", "benchmark")}
+    frame = pd.DataFrame({"event_id": ev_ids, **{c: v[secs] for c, v in info.items()}, "day0": day0s,
+                          "sec": secs, "p0": p0s},
+                         columns=["event_id", "symbol", "name", "role", "exchange", "benchmark", "day0", "sec", "p0"])
     frame["sec"] = frame["sec"].astype(np.int64)
     frame["p0"] = frame["p0"].astype(np.int64)
     frame["day0"] = pd.to_datetime(frame["day0"])
     return Panel(frame, store, catalog_p0, catalog_day0, int(exclude_days)), skipped
+
+
+def _stack(parts: list[tuple], k: int) -> list[np.ndarray]:
+    """Concatenate per-event (event_id, secs, ...) parts into k columns (event_id repeated)."""
+    if not parts:
+        return [np.zeros(0, dtype=object)] + [np.zeros(0, dtype=np.int64)] * (k - 1)
+    ids = np.concatenate([np.full(len(p[1]), p[0], dtype=object) for p in parts])
+    return [ids] + [np.concatenate([p[j] for p in parts]) for j in range(1, k)]
 
 
 def event_day_mask(store: ReturnStore, catalog_p0: dict[int, list[int]], k: int) -> np.ndarray:

@@ -212,37 +212,53 @@ def store_from_arrays(spec: ModelSpec, rets, X=None, spans=None, start_date: str
         X=Xa, offset=np.zeros(total), volume=np.ones(total), close=np.ones(total), prev_close=np.ones(total))
 
 
+#: Fields of one security's part of a store (:func:`store_from_parts`), in store order.
+PART_FIELDS = ("dates", "ret", "span", "X", "offset", "volume", "close", "prev_close", "high", "low")
+
+
+def store_from_parts(spec: ModelSpec, symbols: list[str], parts: list[dict]) -> ReturnStore:
+    """Concatenate securities' parts ({field: (len,) or (len, p) array}, :data:`PART_FIELDS`;
+    dates as days since 1970-01-01) into one store, in the order given."""
+    lengths = np.array([len(part["dates"]) for part in parts], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    cat = lambda name: np.concatenate([part[name] for part in parts]) if parts else np.empty(0)  # noqa: E731
+    return ReturnStore(
+        spec=spec,
+        symbols=list(symbols),
+        start=starts,
+        length=lengths,
+        dates=cat("dates").astype(np.int64),
+        ret=cat("ret"),
+        span=cat("span").astype(np.int64),
+        X=np.vstack([part["X"] for part in parts]) if parts else np.empty((0, len(spec.regressors))),
+        offset=cat("offset"),
+        volume=cat("volume"),
+        close=cat("close"),
+        prev_close=cat("prev_close"),
+        high=cat("high"),
+        low=cat("low"),
+    )
+
+
+def series_part(spec: ModelSpec, sr: SessionReturns, base: pd.DataFrame) -> dict:
+    """One security's store part from its session returns and its per-session ``base`` frame
+    (``mkt`` and the factor columns the model needs, decimals) (:func:`design`)."""
+    X, off = design(spec, sr.span, base)
+    T = len(sr.sessions)
+    return {"dates": (sr.sessions.values.astype("datetime64[D]") - _EPOCH).astype(np.int64), "ret": sr.ret,
+            "span": sr.span, "X": X, "offset": off, "volume": sr.volume, "close": sr.close,
+            "prev_close": sr.prev_close, "high": sr.high if sr.high is not None else np.full(T, np.nan),
+            "low": sr.low if sr.low is not None else np.full(T, np.nan)}
+
+
 def build_store(spec: ModelSpec, series: list[SessionReturns], bases: list[pd.DataFrame]) -> ReturnStore:
     """Concatenate securities' session returns and build ``spec``'s regressors for each.
 
     bases[i]: per-session frame aligned on series[i].sessions with ``mkt`` (benchmark
     return) and the factor columns the model needs (decimals).
     """
-    rows, offs = [], []
-    for sr, base in zip(series, bases):
-        X, off = design(spec, sr.span, base)
-        rows.append(X)
-        offs.append(off)
-    lengths = np.array([len(sr.sessions) for sr in series], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    cat = lambda parts: np.concatenate(parts) if parts else np.empty(0)  # noqa: E731
-    dates = cat([(sr.sessions.values.astype("datetime64[D]") - _EPOCH).astype(np.int64) for sr in series])
-    return ReturnStore(
-        spec=spec,
-        symbols=[sr.symbol for sr in series],
-        start=starts,
-        length=lengths,
-        dates=dates.astype(np.int64),
-        ret=cat([sr.ret for sr in series]),
-        span=cat([sr.span for sr in series]).astype(np.int64),
-        X=np.vstack(rows) if rows else np.empty((0, len(spec.regressors))),
-        offset=cat(offs),
-        volume=cat([sr.volume for sr in series]),
-        close=cat([sr.close for sr in series]),
-        prev_close=cat([sr.prev_close for sr in series]),
-        high=cat([sr.high if sr.high is not None else np.full(len(sr.sessions), np.nan) for sr in series]),
-        low=cat([sr.low if sr.low is not None else np.full(len(sr.sessions), np.nan) for sr in series]),
-    )
+    return store_from_parts(spec, [sr.symbol for sr in series],
+                            [series_part(spec, sr, base) for sr, base in zip(series, bases)])
 
 
 class RelativeDays:

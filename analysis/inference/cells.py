@@ -6,8 +6,9 @@ holds the membership of all cells at once (pairs: firm-event row, cell) and the 
 arrays the tests need, computed once: CAR, se(CAR), SCAR, estimation d.f., the
 generalized-sign counts, and (on first use) the Kolari-Pynnönen mean pairwise correlation of
 each cell's estimation-window ARs, from one compiled pass over the events
-(:func:`kp_cell_correlations_aligned`; ``tests/kp_reference.py`` is the independent numpy
-reference the tests hold it to).
+(:func:`kp_cell_correlations_aligned`: exact pairwise up to 200 members, from the cell's
+covariance sums above, :mod:`analysis.inference.kp_kernel`; ``tests/kp_reference.py`` is the
+independent numpy reference the tests hold it to).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import pandas as pd
 from analysis.estimation import kernels
 from analysis.estimation.engine import EngineResult
 from analysis.estimation.store import ReturnStore
+from analysis.inference import kp_kernel
 from analysis.vocab import format_window
 
 #: Pairs of firms sharing fewer calendar dates are left out of the KP mean correlation.
@@ -65,16 +67,20 @@ def kp_cell_correlations_aligned(
     member_cells: np.ndarray,
     min_shared: int = MIN_SHARED_DATES,
     threads: int | None = None,
+    pairwise_max: int = kp_kernel.PAIRWISE_MAX,
 ) -> np.ndarray:
     """Mean pairwise AR correlation (Kolari & Pynnönen 2010) of every cell.
 
-    Pairs are correlated over the calendar dates both firm-events use in their fits (at least
-    ``min_shared``). Instead of scattering each firm-event's estimation ARs into an (event,
+    Cells of at most ``pairwise_max`` members: pairs are correlated over the calendar dates
+    both firm-events use in their fits (at least ``min_shared``). Larger cells: the
+    shared-date-weighted mean from the cell's covariance sums of standardized ARs, linear in
+    firms and equal to the pairwise mean where the members use the same dates
+    (:mod:`analysis.inference.kp_kernel`). Instead of scattering each firm-event's estimation ARs into an (event,
     firm, calendar day) array, an event's block is a contiguous slice of each member's
     calendar-aligned eligible y and X (:func:`_calendar_series`); the ARs are recomputed there
     as y - x'theta and masked to the firm-event's own estimation window, and every pair's
     correlation over the days both use comes from one compiled loop
-    (:func:`analysis.estimation.kernels.event_pair_correlations`), run on ``threads`` threads (default up
+    (:func:`analysis.inference.kp_kernel.cell_correlations`), run on ``threads`` threads (default up
     to 2) over contiguous runs of events. Cells must be numbered in event order.
     """
     R, C = len(event_code), len(cell_event)
@@ -125,7 +131,7 @@ def kp_cell_correlations_aligned(
     member_cell_bnd = np.searchsorted(member_cells[mord], np.arange(C + 1))
     c_bnd = np.searchsorted(cell_event, np.arange(n_events + 1))
     args = (order, bnd, yc, wc, Xc, use_k, gstart, lo_rel, hi_rel, np.ascontiguousarray(theta, dtype=float),
-            D, min_shared, c_bnd, member_cell_bnd, member_slot, res)
+            D, min_shared, c_bnd, member_cell_bnd, member_slot, int(pairwise_max), res)
     # events split into contiguous runs of about equal firm-events, one per thread (the
     # compiled loop releases the GIL); each run writes its own cells of res
     cuts = np.unique(np.searchsorted(bnd, np.linspace(0, R, threads + 1).round(), side="left").clip(0, n_events))
@@ -133,9 +139,9 @@ def kp_cell_correlations_aligned(
     runs = list(zip(cuts[:-1], cuts[1:]))
     if len(runs) > 1:
         with ThreadPoolExecutor(max_workers=len(runs)) as pool:
-            list(pool.map(lambda r: kernels.event_pair_correlations(int(r[0]), int(r[1]), *args), runs))
+            list(pool.map(lambda r: kp_kernel.cell_correlations(int(r[0]), int(r[1]), *args), runs))
     else:
-        kernels.event_pair_correlations(0, n_events, *args)
+        kp_kernel.cell_correlations(0, n_events, *args)
     return res
 
 

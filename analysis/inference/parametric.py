@@ -10,7 +10,9 @@ With N firms in a cell, CAR_i their cumulative abnormal returns, se_i = sqrt(Var
              (Boehmer, Musumeci & Poulsen 1991.)
 - ``bmp_kp`` bmp * sqrt((1 - r) / (1 + (N - 1) r)), r = mean pairwise Pearson correlation
              (i != j) of estimation-window ARs over the calendar dates each pair shares
-             (pairs sharing fewer than 30 dates left out);  Student t(N - 1).
+             (pairs sharing fewer than 30 dates left out; cells of more than 200 firms:
+             the shared-date-weighted mean from the cell's covariance sums, linear in
+             firms, :mod:`analysis.inference.kp_kernel`);  Student t(N - 1).
              (Kolari & Pynnönen 2010, eq. 13.)
 - ``gen_sign`` w = #{CAR_i > 0}; p = pooled share of positive estimation-window ARs of the
              cell's firms; Z = (w - N p) / sqrt(N p (1 - p));  N(0, 1).  (Cowan 1992.)

@@ -1,0 +1,221 @@
+"""Compiled loop for the Kolari-Pynnönen mean cross-correlation of every cell, linear in firms.
+
+r of a cell (Kolari & Pynnönen 2010, eq. 13) is the mean Pearson correlation over the pairs
+i != j of its members' estimation-window abnormal returns. Two ways, by cell size n:
+
+- n <= ``PAIRWISE_MAX`` (200): exact pairwise. Each pair is correlated over the calendar dates
+  both firm-events use (pairwise-complete moments), pairs sharing fewer than ``min_shared``
+  dates (or with a zero variance) are left out, r is the mean over the remaining pairs.
+  When the event has at most ``PAIRWISE_MAX`` firm-events, every pair of the event is
+  correlated once and shared by its cells (the cost is O(n_event^2 D) then, bounded).
+- n > ``PAIRWISE_MAX``: from the cell's covariance sums, O(n D). Each member's ARs are
+  standardized over its own used dates, z_i = (AR_i - mean_i) / sd_i (population sd, so
+  sum_t z_i,t^2 = M_i), and 0 on the dates it does not use; with S_t = sum_i z_i,t and
+  W_t = sum_i w_i,t (w = 1 on used dates),
+
+      r = (sum_t S_t^2 - sum_i M_i) / (sum_t W_t^2 - sum_i M_i)
+        = sum_{i != j} sum_{t shared} z_i,t z_j,t / sum_{i != j} M_ij,
+
+  the pair correlations weighted by their shared dates M_ij. Members using fewer than
+  ``min_shared`` dates, or with zero variance, are left out. Where the members use the same
+  dates (M_ij = M) this is exactly the pairwise mean above (same pairs, same moments); where
+  they do not, each firm's mean and sd come from its own dates rather than the pair's common
+  ones, a pair weighs by the dates it shares, and no pair is dropped for sharing fewer than
+  ``min_shared`` dates (it weighs little). ``tests/test_kp_linear.py`` compares both on
+  synthetic cells.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+#: Cells with at most this many members get the exact pairwise mean; larger ones the linear form.
+PAIRWISE_MAX = 200
+
+FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+
+
+def _compiled(**options):
+    """``numba.njit(nogil=True, cache=True, **options)``, without the disk cache where numba
+    refuses it (no writable cache location)."""
+    def wrap(func):
+        try:
+            return njit(nogil=True, cache=True, **options)(func)
+        except RuntimeError:
+            return njit(nogil=True, **options)(func)
+    return wrap
+
+
+@_compiled(fastmath=FASTMATH)
+def _pair(Z, Mk, first, last, a, b):
+    """(correlation, shared dates) of rows a, b of Z over the dates both use (Mk = 1)."""
+    d0 = max(first[a], first[b])
+    d1 = min(last[a], last[b]) + 1
+    cnt = 0.0
+    sa = 0.0
+    sb = 0.0
+    saa = 0.0
+    sbb = 0.0
+    sab = 0.0
+    for d in range(d0, d1):  # Z is 0 where a row has no AR
+        xa = Z[a, d] * Mk[b, d]
+        xb = Z[b, d] * Mk[a, d]
+        cnt += Mk[a, d] * Mk[b, d]
+        sa += xa
+        sb += xb
+        saa += xa * xa
+        sbb += xb * xb
+        sab += xa * xb
+    den = (cnt * saa - sa * sa) * (cnt * sbb - sb * sb)
+    c = (cnt * sab - sa * sb) / math.sqrt(den) if den > 0.0 else np.nan
+    return c, cnt
+
+
+@_compiled(fastmath=FASTMATH)
+def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_rel, hi_rel, theta,
+                      D, min_shared, cell_bnd, member_cell_bnd, member_slot, pairwise_max, out):
+    """Mean AR cross-correlation of every cell of events ev_lo .. ev_hi - 1 (module doc).
+
+    Event e's firm-events are order[bnd[e]:bnd[e + 1]]; firm-event r reads the calendar-aligned
+    series yc, wc, Xc (p, Tc) (wc = 1 on usable days, yc and Xc zeroed elsewhere) at
+    gstart[r] + d, d = 0 .. D - 1, and uses day d when lo_rel[r] <= d <= hi_rel[r] and wc is
+    set: AR = y - sum_k theta[r, k] x_k over the regressors with use_k (a constant shifts
+    every AR of a firm alike: correlations ignore it).
+    Cells of event e: cell_bnd[e] .. cell_bnd[e + 1]; cell c's members are the slots
+    (positions within the event) member_slot[member_cell_bnd[c]:member_cell_bnd[c + 1]].
+    Writes out[c] (NaN when no pair is usable).
+    """
+    p = Xc.shape[0]
+    nmax = 0
+    for e in range(ev_lo, ev_hi):
+        nmax = max(nmax, bnd[e + 1] - bnd[e])
+    Z = np.zeros((nmax, D))
+    Mk = np.zeros((nmax, D))
+    first = np.zeros(nmax, np.int64)
+    last = np.zeros(nmax, np.int64)
+    pm = min(nmax, pairwise_max)
+    corr = np.zeros((pm, pm))
+    ok = np.zeros((pm, pm), np.bool_)
+    S = np.zeros(D)
+    W = np.zeros(D)
+    Zs = np.zeros((nmax, D))  # standardized ARs (linear cells), filled on first use per event
+    zstate = np.zeros(nmax, np.int64)  # 0 not yet, 1 standardized, -1 left out
+    zsq = np.zeros(nmax)
+    zcnt = np.zeros(nmax)
+    for e in range(ev_lo, ev_hi):
+        n = bnd[e + 1] - bnd[e]
+        for a in range(n):
+            r = order[bnd[e] + a]
+            g = gstart[r]
+            lo = max(lo_rel[r], 0)
+            hi = min(hi_rel[r], D - 1)
+            first[a] = lo
+            last[a] = max(hi, lo - 1)
+            L = last[a] - lo + 1
+            for d in range(L):
+                Z[a, lo + d] = yc[g + lo + d]
+                Mk[a, lo + d] = wc[g + lo + d]
+            for k in range(p):
+                if use_k[k]:
+                    c = theta[r, k]
+                    for d in range(L):
+                        Z[a, lo + d] -= c * Xc[k, g + lo + d]
+        for a in range(n):
+            zstate[a] = 0
+        whole = n <= pairwise_max
+        if whole:  # every pair of the event once, shared by its cells
+            for a in range(n):
+                ok[a, a] = False
+                for b in range(a + 1, n):
+                    c, cnt = _pair(Z, Mk, first, last, a, b)
+                    good = cnt >= min_shared and math.isfinite(c)
+                    ok[a, b] = good
+                    ok[b, a] = good
+                    corr[a, b] = c
+                    corr[b, a] = c
+        prev = -1
+        for c in range(cell_bnd[e], cell_bnd[e + 1]):
+            m0, m1 = member_cell_bnd[c], member_cell_bnd[c + 1]
+            if prev >= 0 and member_cell_bnd[prev + 1] - member_cell_bnd[prev] == m1 - m0:
+                same = True  # windows of one group usually hold the same firms
+                q0 = member_cell_bnd[prev]
+                for u in range(m1 - m0):
+                    if member_slot[q0 + u] != member_slot[m0 + u]:
+                        same = False
+                        break
+                if same:
+                    out[c] = out[prev]
+                    continue
+            prev = c
+            num = 0.0
+            npairs = 0
+            if whole:
+                for u in range(m0, m1):
+                    su = member_slot[u]
+                    for v in range(m0, m1):
+                        sv = member_slot[v]
+                        if su != sv and ok[su, sv]:
+                            num += corr[su, sv]
+                            npairs += 1
+                out[c] = num / npairs if npairs > 0 else np.nan
+            elif m1 - m0 <= pairwise_max:
+                for u in range(m0, m1):
+                    for v in range(u + 1, m1):
+                        cc, cnt = _pair(Z, Mk, first, last, member_slot[u], member_slot[v])
+                        if cnt >= min_shared and math.isfinite(cc):
+                            num += cc
+                            npairs += 1
+                out[c] = num / npairs if npairs > 0 else np.nan
+            else:  # linear: covariance sums of standardized ARs (module doc)
+                d_lo = D
+                d_hi = -1
+                for u in range(m0, m1):
+                    a = member_slot[u]
+                    d_lo = min(d_lo, first[a])
+                    d_hi = max(d_hi, last[a])
+                for d in range(D):
+                    S[d] = 0.0
+                    W[d] = 0.0
+                diag = 0.0
+                diag_w = 0.0
+                for u in range(m0, m1):
+                    a = member_slot[u]
+                    if zstate[a] == 0:  # standardize once per event, on first use
+                        zstate[a] = -1
+                        cnt = 0.0
+                        s1 = 0.0
+                        for d in range(first[a], last[a] + 1):
+                            cnt += Mk[a, d]
+                            s1 += Z[a, d]
+                        if cnt >= min_shared:
+                            mean = s1 / cnt
+                            ss = 0.0
+                            for d in range(first[a], last[a] + 1):
+                                x = (Z[a, d] - mean) * Mk[a, d]
+                                ss += x * x
+                            if ss > 0.0:
+                                scale = 1.0 / math.sqrt(ss / cnt)
+                                zz = 0.0
+                                for d in range(first[a], last[a] + 1):
+                                    z = (Z[a, d] - mean) * Mk[a, d] * scale
+                                    Zs[a, d] = z
+                                    zz += z * z
+                                zstate[a] = 1
+                                zsq[a] = zz
+                                zcnt[a] = cnt
+                    if zstate[a] < 0:
+                        continue
+                    for d in range(first[a], last[a] + 1):
+                        S[d] += Zs[a, d]
+                        W[d] += Mk[a, d]
+                    diag += zsq[a]
+                    diag_w += zcnt[a]
+                s2 = 0.0
+                w2 = 0.0
+                for d in range(max(d_lo, 0), d_hi + 1):
+                    s2 += S[d] * S[d]
+                    w2 += W[d] * W[d]
+                den = w2 - diag_w
+                out[c] = (s2 - diag) / den if den > 0.0 else np.nan

@@ -1,0 +1,167 @@
+"""The Kolari-Pynnönen cross-correlation's linear form (cells above 200 members) against the
+exact pairwise mean and against numpy worked independently (np.corrcoef, dense sums)."""
+import numpy as np
+import pytest
+
+from analysis.inference.kp_kernel import cell_correlations
+
+
+def layout(n, D, rng, missing=0.0, ragged=False):
+    """n firm-events of one event side by side in one calendar series, AR_i = y_i - beta_i x
+    with a common factor in y (true pairwise correlation about 0.5)."""
+    f = rng.normal(0, 0.01, D)
+    Tc = n * D + D
+    yc, xc = np.zeros(Tc), np.zeros(Tc)
+    wc = np.zeros(Tc)
+    theta = np.zeros((n, 2))
+    theta[:, 1] = rng.uniform(0.5, 1.5, n)
+    for i in range(n):
+        x = rng.normal(0, 0.01, D)
+        y = theta[i, 1] * x + f + rng.normal(0, 0.01, D) * rng.uniform(0.5, 2)
+        w = (rng.random(D) >= missing).astype(float)
+        sl = slice(i * D, (i + 1) * D)
+        yc[sl], xc[sl], wc[sl] = y * w, x * w, w
+    lo = rng.integers(0, D // 4, n) if ragged else np.zeros(n, np.int64)
+    hi = D - 1 - (rng.integers(0, D // 4, n) if ragged else np.zeros(n, np.int64))
+    return yc, wc, np.vstack([wc, xc]), theta, np.arange(n) * D, lo.astype(np.int64), hi.astype(np.int64)
+
+
+def run(lay, D, cells, pairwise_max, min_shared=30):
+    yc, wc, Xc, theta, gstart, lo, hi = lay
+    n = len(gstart)
+    slots = np.concatenate(cells)
+    mbnd = np.concatenate([[0], np.cumsum([len(c) for c in cells])])
+    out = np.full(len(cells), -9.0)
+    cell_correlations(0, 1, np.arange(n), np.array([0, n]), yc, wc, Xc, np.array([False, True]), gstart, lo, hi,
+                      theta, D, min_shared, np.array([0, len(cells)]), mbnd, slots, pairwise_max, out)
+    return out
+
+
+def ars(lay, D):
+    """(n, D) ARs and used-day masks, computed directly."""
+    yc, wc, Xc, theta, gstart, lo, hi = lay
+    days = np.arange(D)
+    Z, U = [], []
+    for i, g in enumerate(gstart):
+        sl = slice(g, g + D)
+        Z.append(yc[sl] - theta[i, 1] * Xc[1, sl])
+        U.append((wc[sl] > 0) & (days >= lo[i]) & (days <= hi[i]))
+    return np.array(Z), np.array(U)
+
+
+def test_linear_equals_pairwise_and_corrcoef_when_members_share_their_dates():
+    rng = np.random.default_rng(11)
+    D, n = 120, 260
+    lay = layout(n, D, rng)
+    cells = [np.arange(n), np.arange(0, n, 2), np.arange(50)]  # 260 and 130 members, 50
+    lin = run(lay, D, cells, pairwise_max=100)  # the first two linear
+    pair = run(lay, D, cells, pairwise_max=1000)  # all pairwise
+    Z, _ = ars(lay, D)
+    want = []
+    for c in cells:
+        R = np.corrcoef(Z[c])
+        want.append(R[~np.eye(len(c), dtype=bool)].mean())
+    np.testing.assert_allclose(pair, want, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(lin, want, rtol=0, atol=1e-12)
+    assert 0.3 < want[0] < 0.7
+
+
+def test_linear_form_with_ragged_dates_is_the_shared_date_weighted_mean():
+    rng = np.random.default_rng(12)
+    D, n = 150, 230
+    lay = layout(n, D, rng, missing=0.05, ragged=True)
+    Z, U = ars(lay, D)
+    cell = np.arange(n)
+    lin = run(lay, D, [cell], pairwise_max=200)[0]
+    pair = run(lay, D, [cell], pairwise_max=1000)[0]
+    # independent: z standardized over each firm's own used days (population sd), products summed
+    # over the days a pair shares, divided by the shared days summed over pairs
+    z = np.zeros_like(Z)
+    for i in range(n):
+        v = Z[i, U[i]]
+        z[i, U[i]] = (v - v.mean()) / v.std()
+    u = U.astype(float)
+    num = (z @ z.T)[~np.eye(n, dtype=bool)].sum()
+    den = (u @ u.T)[~np.eye(n, dtype=bool)].sum()
+    assert lin == pytest.approx(num / den, abs=1e-12)
+    # the exact pairwise mean (pairwise-complete moments) differs, but little
+    common = u @ u.T
+    ok = (common >= 30) & ~np.eye(n, dtype=bool)
+    R = np.full((n, n), np.nan)
+    for i in range(n):
+        for j in range(i + 1, n):
+            both = U[i] & U[j]
+            R[i, j] = R[j, i] = np.corrcoef(Z[i, both], Z[j, both])[0, 1]
+    assert pair == pytest.approx(R[ok].mean(), abs=1e-12)
+    assert abs(lin - pair) < 0.01
+
+
+def test_small_cells_of_a_large_event_are_exact_pairwise():
+    rng = np.random.default_rng(13)
+    D, n = 80, 240
+    lay = layout(n, D, rng, missing=0.1, ragged=True)
+    cells = [np.arange(0, 40), np.arange(0, 40), np.arange(100, 240), np.arange(n)]
+    got = run(lay, D, cells, pairwise_max=150)  # event of 240 > 150: per-cell pairs; last cell linear
+    ref = run(lay, D, cells, pairwise_max=1000)  # whole-event pair matrix
+    np.testing.assert_allclose(got[:3], ref[:3], rtol=0, atol=1e-12)
+    assert got[0] == got[1]
+    assert abs(got[3] - ref[3]) < 0.02
+
+
+def test_members_with_too_few_dates_or_no_variance_are_left_out():
+    rng = np.random.default_rng(14)
+    D, n = 90, 210
+    lay = layout(n, D, rng)
+    yc, wc, Xc, theta, gstart, lo, hi = lay
+    lo, hi = lo.copy(), hi.copy()
+    hi[0] = 20  # 21 dates < 30
+    yc, theta = yc.copy(), theta.copy()
+    yc[gstart[1]:gstart[1] + D] = 0.0  # AR = 0: no variance
+    theta[1, 1] = 0.0
+    lay = (yc, wc, Xc, theta, gstart, lo, hi)
+    Z, _ = ars(lay, D)
+    R = np.corrcoef(Z[2:])
+    want = R[~np.eye(n - 2, dtype=bool)].mean()
+    assert run(lay, D, [np.arange(n)], pairwise_max=200)[0] == pytest.approx(want, abs=1e-12)
+
+
+# the case of tests/test_kernels.py (kernels.event_pair_correlations, which this kernel replaces)
+def test_pairwise_path_matches_corrcoef_on_shared_days():
+    rng = np.random.default_rng(3)
+    D = 60
+    # three firm-events of one event, side by side in one calendar series (gstart apart)
+    yc = rng.normal(0, 0.02, 3 * D + D)
+    xc = rng.normal(0, 0.01, 3 * D + D)
+    wc = (rng.random(3 * D + D) > 0.1).astype(float)
+    yc *= wc
+    xc *= wc
+    Xc = np.vstack([wc, xc])
+    theta = np.array([[0.001, 0.8], [0.0, 1.2], [-0.002, 0.5]])
+    gstart = np.array([0, D, 2 * D])
+    lo_rel, hi_rel = np.array([0, 5, 0]), np.array([D - 1, D - 1, 40])
+    order, bnd = np.arange(3), np.array([0, 3])
+    # cells: {0, 1, 2}, {0, 1}, {2}
+    cell_bnd = np.array([0, 3])
+    member_cell_bnd = np.array([0, 3, 5, 6])
+    member_slot = np.array([0, 1, 2, 0, 1, 2])
+    for min_shared in (25, 30, 40):
+        out = np.full(3, -9.0)
+        cell_correlations(0, 1, order, bnd, yc, wc, Xc, np.array([False, True]), gstart, lo_rel,
+                          hi_rel, theta, D, min_shared, cell_bnd, member_cell_bnd, member_slot, 200, out)
+        z, used = [], []
+        for r in range(3):
+            sl = slice(gstart[r], gstart[r] + D)
+            days = np.arange(D)
+            used.append((wc[sl] > 0) & (days >= lo_rel[r]) & (days <= hi_rel[r]))
+            z.append(yc[sl] - theta[r, 1] * xc[sl])
+        pairs = {}
+        for a in range(3):
+            for b in range(a + 1, 3):
+                both = used[a] & used[b]
+                if both.sum() >= min_shared:
+                    pairs[(a, b)] = np.corrcoef(z[a][both], z[b][both])[0, 1]
+        # shared days: 41 (0, 1), 31 (0, 2), 27 (1, 2)
+        assert len(pairs) == {25: 3, 30: 2, 40: 1}[min_shared]
+        np.testing.assert_allclose(out[0], np.mean(list(pairs.values())), rtol=1e-12)
+        np.testing.assert_allclose(out[1], pairs[(0, 1)], rtol=1e-12)
+        assert np.isnan(out[2])  # one member: no pair
