@@ -87,47 +87,6 @@ def test_cumulate_windows_with_a_suspension_by_hand():
     assert var[3] == pytest.approx(4e-4 * (1 + q(np.array([1, -0.01]))))
 
 
-def test_event_pair_correlations_match_corrcoef_on_shared_days():
-    rng = np.random.default_rng(3)
-    D = 60
-    # three firm-events of one event, side by side in one calendar series (gstart apart)
-    yc = rng.normal(0, 0.02, 3 * D + D)
-    xc = rng.normal(0, 0.01, 3 * D + D)
-    wc = (rng.random(3 * D + D) > 0.1).astype(float)
-    yc *= wc
-    xc *= wc
-    Xc = np.vstack([wc, xc])
-    theta = np.array([[0.001, 0.8], [0.0, 1.2], [-0.002, 0.5]])
-    gstart = np.array([0, D, 2 * D])
-    lo_rel, hi_rel = np.array([0, 5, 0]), np.array([D - 1, D - 1, 40])
-    order, bnd = np.arange(3), np.array([0, 3])
-    # cells: {0, 1, 2}, {0, 1}, {2}
-    cell_bnd = np.array([0, 3])
-    member_cell_bnd = np.array([0, 3, 5, 6])
-    member_slot = np.array([0, 1, 2, 0, 1, 2])
-    for min_shared in (25, 30, 40):
-        out = np.full(3, -9.0)
-        kernels.event_pair_correlations(0, 1, order, bnd, yc, wc, Xc, np.array([False, True]), gstart, lo_rel,
-                                        hi_rel, theta, D, min_shared, cell_bnd, member_cell_bnd, member_slot, out)
-        z, used = [], []
-        for r in range(3):
-            sl = slice(gstart[r], gstart[r] + D)
-            days = np.arange(D)
-            used.append((wc[sl] > 0) & (days >= lo_rel[r]) & (days <= hi_rel[r]))
-            z.append(yc[sl] - theta[r, 1] * xc[sl])
-        pairs = {}
-        for a in range(3):
-            for b in range(a + 1, 3):
-                both = used[a] & used[b]
-                if both.sum() >= min_shared:
-                    pairs[(a, b)] = np.corrcoef(z[a][both], z[b][both])[0, 1]
-        # shared days: 41 (0, 1), 31 (0, 2), 27 (1, 2)
-        assert len(pairs) == {25: 3, 30: 2, 40: 1}[min_shared]
-        np.testing.assert_allclose(out[0], np.mean(list(pairs.values())), rtol=1e-12)
-        np.testing.assert_allclose(out[1], pairs[(0, 1)], rtol=1e-12)
-        assert np.isnan(out[2])  # one member: no pair
-
-
 def test_cumulate_windows_takes_the_tail_return_of_a_window_ending_in_a_suspension():
     # relative days -1..1 priced on -1 only; suspended from day 0 to day 6; the tail return on
     # day 7 spans 8 sessions (covers 0..7), AR -0.2

@@ -125,7 +125,7 @@ def test_members_with_too_few_dates_or_no_variance_are_left_out():
     assert run(lay, D, [np.arange(n)], pairwise_max=200)[0] == pytest.approx(want, abs=1e-12)
 
 
-# the case of tests/test_kernels.py (kernels.event_pair_correlations, which this kernel replaces)
+# the case the removed pairwise kernel (kernels.event_pair_correlations) was tested on, kept for this kernel
 def test_pairwise_path_matches_corrcoef_on_shared_days():
     rng = np.random.default_rng(3)
     D = 60
