@@ -220,7 +220,6 @@ def statsmodels_loop(per_sec, sec, p0, windows):
     ok = np.zeros(n, dtype=bool)
     suspended = np.zeros(n, dtype=bool)
     lo = min(w[0] for w in windows)
-    hi = max(w[1] for w in windows) + engine.SPAN_BUFFER
     for i in range(n):
         ret, span, mkt = per_sec[sec[i]]
         P = int(p0[i])
@@ -238,11 +237,10 @@ def statsmodels_loop(per_sec, sec, p0, windows):
         if not (np.isfinite(s2) and s2 > 0):
             continue
         ok[i] = True
-        # event period: relative days lo .. hi (+ span buffer), clipped to the data
-        days = np.arange(lo, hi + 1)
+        # event period: relative days lo .. the end of the data (a window ending inside a suspension
+        # takes the return at resumption, however far after the window it comes)
+        days = np.arange(lo, len(ret) - P)
         pos = P + days
-        inside = pos < len(ret)
-        days, pos = days[inside], pos[inside]
         sp = span[pos]
         r = ret[pos]
         # regressor row [1, Rm]; a return spanning n sessions: [n, sum of the n sessions' Rm]
