@@ -244,6 +244,10 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
                 done += 1
                 word = "ok" if job.status == "ok" else "FAILED"
                 log(f"[{done}/{len(jobs)}] {job.label:<45} {word:<8} {job.seconds:6.1f} s")
+                for text in job.stderr:  # warnings, progress: here, never in the stakeholders' HTML copy
+                    lines = text.splitlines()
+                    log(f"    {job.label} stderr: {lines[-1][:200]}"
+                        + (f" (+{len(lines) - 1} earlier lines in {job.executed.name})" if len(lines) > 1 else ""))
 
             workers.run(todo, finished)
         if workers is not None:
