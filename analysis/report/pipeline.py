@@ -223,6 +223,10 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
         todo.sort(key=lambda j: j.event_id is not None)
         # The PDF's modules import while the study is fitted and the notebooks run.
         preload = _Background(_import_modules, PDF_MODULES)
+        if todo and workers is None:
+            # the kernels start (and import) while the study is fitted: they wait for it anyway
+            workers = Workers(min(cfg.workers, len(todo)), run_dir / "logs", todo[0].notebook.parent,
+                              cfg.timeout).start()
         t_study = time.monotonic()
         if todo:  # the whole study once; the notebooks are views of it
             try:
@@ -236,9 +240,6 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
         log(f"study: {study_note} ({study_seconds:.1f} s)")
         t_nb = time.monotonic()
         if todo:
-            workers = workers or Workers(min(cfg.workers, len(todo)), run_dir / "logs", todo[0].notebook.parent,
-                                         cfg.timeout)
-
             def finished(job):
                 nonlocal done
                 done += 1
