@@ -228,6 +228,10 @@ def test_pipeline_builds_the_report_and_switches_latest(good_run):
         html = (run / "notebooks" / f"{slug}.html").read_text(encoding="utf-8")
         assert "build_study(" not in html, "the HTML copy should hide the inputs"
         assert "<svg" in html or "<img" in html, "the HTML copy should show the figures"
+        # stakeholders see no warnings or progress bars, and wide tables scroll inside the page
+        assert "TqdmWarning" not in html and 'data-mime-type="application/vnd.jupyter.stderr"' not in html
+        assert "widget-view+json" not in html
+        assert html.count("<table") == html.count('<div class="report-table-scroll"><table') > 0
         # a reused kernel looks fresh to every notebook: its cells count from 1
         counts = [c.get("execution_count") for c in json.loads((run / "notebooks" / f"{slug}.ipynb").read_text())["cells"]
                   if c["cell_type"] == "code"]

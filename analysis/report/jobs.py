@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from analysis.errors import UserError
@@ -54,6 +54,7 @@ class Job:
     seconds: float = 0.0
     reused_from: str | None = None
     error: NotebookFailure | None = None
+    stderr: list = field(default_factory=list)  # what the notebook wrote to stderr (run log, not the HTML)
 
     @property
     def label(self) -> str:
@@ -87,6 +88,7 @@ def _kernel_manager_class(log_path: Path, cwd: Path):
             env = dict(kw.get("env") or os.environ)
             env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
             env.setdefault("PYTHONHASHSEED", "0")
+            env["TQDM_DISABLE"] = "1"  # progress goes to the run log, never into a notebook's output
             kw["env"] = env
             kw["cwd"] = str(cwd)
             log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,6 +134,21 @@ def warm_kernel() -> None:
     gc.freeze()
 
 
+def quiet_progress() -> None:
+    """In a report kernel: no progress bars (tqdm off: ``TQDM_DISABLE``, set for the kernel's
+    process too) and no tqdm warnings (e.g. "IProgress not found" without ipywidgets); the run
+    log has one line per notebook with its time."""
+    import warnings
+
+    os.environ["TQDM_DISABLE"] = "1"
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    try:
+        from tqdm import TqdmWarning
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        return
+    warnings.filterwarnings("ignore", category=TqdmWarning)
+
+
 def reset_kernel() -> None:
     """Run inside a worker's kernel before each notebook: a notebook sees the state of a fresh
     kernel (empty namespace, execution count 1, no open figures, matplotlib settings as at
@@ -148,6 +165,7 @@ def reset_kernel() -> None:
             warnings.simplefilter("ignore")
             matplotlib.rcParams.update(_RC_AT_START)
     warnings.resetwarnings()
+    quiet_progress()
     get_ipython().reset(new_session=True)
 
 
@@ -358,15 +376,61 @@ def _failed_cell(executed: Path) -> dict:
     return {}
 
 
-def _export_html(executed: Path, html: Path, exporter=None) -> None:
+#: Outputs a stakeholder never sees in the HTML copy: progress bars (ipywidgets) and anything a
+#: notebook wrote to stderr (warnings, text progress bars); they go to the run log instead.
+WIDGET_MIMES = ("application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json")
+#: Every table of the HTML copy sits in a box that scrolls sideways when the table is wider than the page.
+SCROLL_CLASS = "report-table-scroll"
+_SCROLL_CSS = (f"<style>.{SCROLL_CLASS}{{overflow-x:auto;max-width:100%}}"
+               ".jp-OutputArea-output{overflow-x:auto;max-width:100%}</style>")
+
+
+def stakeholder_copy(nb) -> list[str]:
+    """Remove from the notebook ``nb`` (nbformat, changed in place) what the HTML copy must not
+    show: stderr streams and widget outputs (progress bars), and the notebook's widget state;
+    returns the removed text, one entry per output, for the run log."""
+    removed: list[str] = []
+    for cell in nb.cells:
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                removed.append("".join(out.get("text", "")).strip())
+                continue
+            data = out.get("data", {})
+            if any(m in data for m in WIDGET_MIMES):
+                removed.append(str(data.get("text/plain", "progress bar")).strip())
+                continue
+            kept.append(out)
+        if "outputs" in cell:
+            cell["outputs"] = kept
+    nb.metadata.pop("widgets", None)
+    return [r for r in removed if r]
+
+
+def scrollable_tables(body: str) -> str:
+    """``body`` (HTML) with every ``<table>`` inside a box that scrolls sideways (wide tables
+    stay inside the page) and the box's style in the head."""
+    body = re.sub(r"<table\b", f'<div class="{SCROLL_CLASS}"><table', body, flags=re.IGNORECASE)
+    body = re.sub(r"</table\s*>", "</table></div>", body, flags=re.IGNORECASE)
+    return body.replace("</head>", _SCROLL_CSS + "\n</head>", 1)
+
+
+def _export_html(executed: Path, html: Path, exporter=None) -> list[str]:
+    """Write the stakeholders' HTML copy of ``executed`` (inputs hidden, no stderr or progress
+    bars, wide tables scroll); returns what was left out (see :func:`stakeholder_copy`)."""
+    import nbformat
+
     if exporter is None:
         from nbconvert import HTMLExporter
 
         exporter = HTMLExporter(exclude_input=True)
-    body, _ = exporter.from_filename(str(executed))
+    nb = nbformat.read(str(executed), as_version=4)
+    removed = stakeholder_copy(nb)
+    body, _ = exporter.from_notebook_node(nb)
     tmp = html.with_suffix(".html.tmp")
-    tmp.write_text(body, encoding="utf-8")
+    tmp.write_text(scrollable_tables(body), encoding="utf-8")
     os.replace(tmp, html)
+    return removed
 
 
 def literal_path(path) -> str:
@@ -405,7 +469,7 @@ def execute(job: Job, timeout: int, km=None, kc=None, exporter=None) -> Job:
                                     " ".join(str(exc).split())[:600], where.get("source", ""))
     if job.executed.is_file():
         try:
-            _export_html(job.executed, job.html, exporter)
+            job.stderr = _export_html(job.executed, job.html, exporter)
         except Exception as exc:  # noqa: BLE001
             if job.status == "ok":
                 job.status = "failed"

@@ -127,6 +127,41 @@ def switch_latest(reports_dir: Path, run_id: str) -> Path:
 # --------------------------------------------------------------------------- the run
 
 
+def unchanged_recorded_prices(cfg, reports: Path, run_dir: Path, event_ids) -> tuple[str, int] | None:
+    """(the last good run's id, number of price files) when nothing changed since it, decided from
+    the SHA-256 of the recorded price files alone, before any price is parsed; None when this
+    cannot be told so cheaply (prices from Yahoo, no factor file configured (it may be
+    downloaded), reuse off, a price file missing, no earlier run) or something changed: then the
+    run loads the prices and checks again. The fingerprints are the ones the full check computes
+    (:func:`~analysis.report.reuse.fingerprint` reads only the files' SHA-256 of prices that exist)."""
+    if cfg.prices is None or cfg.factors is None or not cfg.reuse or previous_jobs(reports)[0] is None:
+        return None
+    from analysis.data import catalog
+    from analysis.data import prices as prices_mod
+
+    uni = catalog.load_universe()
+    symbols = list(dict.fromkeys(list(uni["symbol"]) + list(uni["benchmark"])))
+    source = prices_mod.get_source(str(cfg.prices))
+    rows = []
+    for sym in symbols:
+        try:
+            digest = source.describe(sym).get("sha256")
+        except Exception:  # noqa: BLE001 - a missing or unreadable file: the full check says what happened
+            return None
+        if not digest:
+            return None
+        rows.append({"symbol": sym, "sha256": digest})
+    try:
+        jobs = build_jobs(cfg, run_dir, event_ids, None)
+    except UserError:
+        return None  # the full run reports it
+    code_fp, env_fp = prov.code_fingerprint(), prov.environment_fingerprint()
+    for job in jobs:
+        job.fingerprint = fingerprint(job, rows, cfg.factors, code_fp, env_fp)
+    same = unchanged_run(reports, run_fingerprint(cfg, jobs, code_fp, env_fp))
+    return (same, len(rows)) if same is not None else None
+
+
 def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events=None, refresh=False,
                  factors=None) -> int:
     """Run the report pipeline; returns the exit code (0 only when everything succeeded)."""
@@ -157,17 +192,25 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
     else:  # catalog order; ids the catalog lacks run too (their notebook fails and says why)
         event_ids = [e for e in known if e in cfg.events] + [e for e in cfg.events if e not in known]
 
-    run_id, run_dir = make_run_dir(reports, run_id, chosen)
-    n_event_nbs = sum(1 for s in cfg.notebooks if s.per_event)
-    n_jobs = n_event_nbs * len(event_ids) + sum(1 for s in cfg.notebooks if not s.per_event)
-    log(f"report {run_id}: {n_jobs} notebooks ({len(event_ids)} events) with {cfg.workers} workers "
-        f"-> {run_dir}  (config {cfg.path})")
-
     # Importing papermill pulls in jsonschema, which compiles an RFC 3987 grammar at import
     # when the optional rfc3987_syntax package is present (~3 s). Notebook validation never
     # checks IRI formats, so the pipeline process does without it.
     if "jsonschema" not in sys.modules:
         sys.modules.setdefault("rfc3987_syntax", None)
+
+    if not chosen and not refresh:
+        same = unchanged_recorded_prices(cfg, reports, reports / run_id, event_ids)
+        if same is not None:  # nothing changed: the last good run is this run, by reference
+            log(f"prices: the {same[1]} recorded files of {cfg.prices} are those of run {same[0]} (SHA-256)")
+            log(f"nothing changed since run {same[0]} (notebooks, parameters, prices, factors, code, versions): "
+                f"{reports / 'latest'} still points to it; no new run folder "
+                f"({time.monotonic() - t_start:.1f} s; --refresh or --run-id ID runs again)")
+            return 0
+    run_id, run_dir = make_run_dir(reports, run_id, chosen)
+    n_event_nbs = sum(1 for s in cfg.notebooks if s.per_event)
+    n_jobs = n_event_nbs * len(event_ids) + sum(1 for s in cfg.notebooks if not s.per_event)
+    log(f"report {run_id}: {n_jobs} notebooks ({len(event_ids)} events) with {cfg.workers} workers "
+        f"-> {run_dir}  (config {cfg.path})")
 
     remove_stale_temp()
     tmp_dir = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-"))
@@ -223,6 +266,10 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
         todo.sort(key=lambda j: j.event_id is not None)
         # The PDF's modules import while the study is fitted and the notebooks run.
         preload = _Background(_import_modules, PDF_MODULES)
+        if todo and workers is None:
+            # the kernels start (and import) while the study is fitted: they wait for it anyway
+            workers = Workers(min(cfg.workers, len(todo)), run_dir / "logs", todo[0].notebook.parent,
+                              cfg.timeout).start()
         t_study = time.monotonic()
         if todo:  # the whole study once; the notebooks are views of it
             try:
@@ -236,14 +283,15 @@ def run_pipeline(prices=None, config=None, run_id=None, reports_dir=None, events
         log(f"study: {study_note} ({study_seconds:.1f} s)")
         t_nb = time.monotonic()
         if todo:
-            workers = workers or Workers(min(cfg.workers, len(todo)), run_dir / "logs", todo[0].notebook.parent,
-                                         cfg.timeout)
-
             def finished(job):
                 nonlocal done
                 done += 1
                 word = "ok" if job.status == "ok" else "FAILED"
                 log(f"[{done}/{len(jobs)}] {job.label:<45} {word:<8} {job.seconds:6.1f} s")
+                for text in job.stderr:  # warnings, progress: here, never in the stakeholders' HTML copy
+                    lines = text.splitlines()
+                    log(f"    {job.label} stderr: {lines[-1][:200]}"
+                        + (f" (+{len(lines) - 1} earlier lines in {job.executed.name})" if len(lines) > 1 else ""))
 
             workers.run(todo, finished)
         if workers is not None:
