@@ -151,7 +151,10 @@ def forest_figure(rows: pd.DataFrame, height: float | None = None, pooled: dict 
             ax.axhline(y - 0.5, color="0.6", lw=0.6, zorder=1)
             ax.add_patch(Polygon([(lo, y), (est, y - 0.32), (hi, y), (est, y + 0.32)], closed=True, zorder=3,
                                  fc=colour, ec=colour, lw=0.8))
-            ax.annotate(f"{int(r['n_events'])} events", (hi, y), xytext=(4, 0), textcoords="offset points",
+            obs = [o for o in str(r.get("event_ids") or "").split(";") if o and o != "nan"]
+            n_ev = sum(len(o.split("+")) for o in obs) or int(r["n_events"])
+            label = f"{n_ev} events" + (f" as {int(r['n_events'])}" if n_ev != int(r["n_events"]) else "")
+            ax.annotate(label, (hi, y), xytext=(4, 0), textcoords="offset points",
                         va="center", fontsize=6.5, color=colour)
         ax.set_xlim(-lim, lim)
         ax.set_title(f"{group_label(g)}", fontsize=8.5, color=colour, fontweight="bold")
