@@ -411,3 +411,30 @@ def test_event_table_prints_the_history_p_with_its_floor_under_the_portfolio_car
                           "ci_high": [-0.117], "p_history": [1 / 1628], "p_history_floor": [1 / 1628], "flags": [""]})
     row = test_table_spec(tests, ["0:1"], "caption")["rows"][1]
     assert row[2]["t"] == "\u221215.85" and row[2]["s"] == "[\u221220.00, \u221211.70]\nhist. p 0.00061 (floor 0.00061)"
+
+
+def test_pooled_answers_table_prints_each_pooled_row_with_its_observations():
+    """The Across-events table of pooled.csv: events and, when events share sessions, the
+    independent observations in parentheses; percent estimates (BMP in standard errors); Holm's p
+    only on the primary rows; I² on the random-effects row."""
+    from analysis.report.sections.across_events import pooled_answers_table
+
+    def row(group, test, scope="attributable", **kw):
+        base = {"scope": scope, "group": group, "window": "0:1", "test": test, "n_events": 3,
+                "event_ids": "a+b;c;d", "estimate": -0.0325, "se": 0.01, "ci_low": -0.05, "ci_high": -0.015,
+                "statistic": -3.25, "dof": 2.0, "p_value": 0.083, "tau2": float("nan"), "i2": float("nan"),
+                "p_holm": float("nan")}
+        return {**base, **kw}
+
+    pooled = pd.DataFrame([row("named", "pooled_mean", p_holm=0.166), row("named", "pooled_bmp", estimate=-1.5,
+                                                                           ci_low=-2.0, ci_high=-1.0),
+                           row("named", "pooled_re", i2=0.71), row("supplier", "pooled_mean", scope="all",
+                                                                   event_ids="a;b;c", p_holm=float("nan"))])
+    t = pooled_answers_table(pooled)
+    text = [[c["t"] for c in r] for r in t["rows"]]
+    assert text[0][:9] == ["Named firms", "attributable", "Mean across events (t)", "4 (3)", "\u22123.25",
+                           "\u22125.00 to \u22121.50", "\u22123.25 (2)", "0.083", "0.166"]
+    assert text[1][4] == "\u22121.50" and text[1][8] == ""  # BMP in standard errors, no Holm p
+    assert text[2][9] == "I² 71%"
+    assert text[3][:4] == ["US suppliers", "all events", "Mean across events (t)", "3"]
+    assert pooled_answers_table(pooled.iloc[:0]) is None

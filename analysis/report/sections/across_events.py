@@ -7,6 +7,7 @@ import pandas as pd
 
 from analysis import fmt
 from analysis.inference.battery import describe, min_firms
+from analysis.inference.pooled import NAMED_MINUS_PEER, POOLED_LABELS, POOLED_TESTS
 from analysis.report import artifacts
 from analysis.report.context import ReportInputs
 from analysis.report.event import test_stars
@@ -167,6 +168,63 @@ def computed_with(moved: pd.DataFrame | None, window: str, test: str) -> tuple[s
     return window, test
 
 
+#: Groups of the pooled-answers table: the two questions of The answer.
+POOLED_GROUPS = ("named", "supplier")
+
+
+def pooled_answers_table(pooled: pd.DataFrame | None, window: str = PRIMARY_WINDOW) -> dict | None:
+    """The pooled answers behind The answer (pooled.csv, ``window``): per question group and
+    scope (attributable: the answer; all events: the sensitivity) every pooled test with its
+    events (as independent observations), estimate and 95% interval, statistic (d.f.), p and,
+    on the primary rows, Holm's p; ``named_minus_peer`` last. None without pooled rows."""
+    if pooled is None or pooled.empty:
+        return None
+    p = pooled[pooled["window"] == window]
+    rows, lines = [], []
+    order = [(g, t) for g in POOLED_GROUPS for t in POOLED_TESTS] + [("named", NAMED_MINUS_PEER)]
+    for scope in ("attributable", "all"):
+        for group, test in order:
+            r = p[(p["scope"] == scope) & (p["group"] == group) & (p["test"] == test)]
+            if r.empty:
+                continue
+            r = r.iloc[0]
+            if test in (POOLED_TESTS[0], NAMED_MINUS_PEER):  # a rule above each group's first row
+                lines.append(len(rows))
+            ids = [o for o in str(r.get("event_ids") or "").split(";") if o and o != "nan"]
+            n_ev = sum(len(o.split("+")) for o in ids)
+            obs = int(r["n_events"])
+            events = f"{n_ev}" + (f" ({obs})" if obs != n_ev else "")
+            unit = (lambda x: fmt.num(x, 2)) if test == "pooled_bmp" else (lambda x: fmt.pct(x))
+            est = unit(r["estimate"]) if np.isfinite(r["estimate"]) else fmt.NA
+            ci = (f"{unit(r['ci_low'])} to {unit(r['ci_high'])}" if np.isfinite(r.get("ci_low", np.nan)) else "")
+            stat = ("" if not np.isfinite(r["statistic"]) else
+                    fmt.num(r["statistic"], 0 if test == "pooled_sign" else 2)
+                    + (f" ({fmt.num(r['dof'], 0)})" if np.isfinite(r.get("dof", np.nan)) else ""))
+            holm = fmt.pvalue(r["p_holm"]) if np.isfinite(r.get("p_holm", np.nan)) else ""
+            i2 = f"I² {fmt.num(100 * r['i2'], 0)}%" if np.isfinite(r.get("i2", np.nan)) else ""
+            label = "Named minus peers" if test == NAMED_MINUS_PEER else group_label(group)
+            rows.append([cell(label, align="left"), cell("attributable" if scope == "attributable" else "all events",
+                                                         align="left"),
+                         cell(POOLED_LABELS.get(test, test), align="left"), cell(events), cell(est), cell(ci),
+                         cell(stat), cell(fmt.pvalue(r["p_value"]) if np.isfinite(r["p_value"]) else fmt.NA),
+                         cell(holm), cell(i2)])
+    if not rows:
+        return None
+    header = [[cell("Group", align="left"), cell("Events", align="left"), cell("Test", align="left"),
+               cell("N (obs.)"), cell("Estimate"), cell("95% CI"), cell("Statistic (d.f.)"), cell("p"),
+               cell("Holm p"), cell("")]]
+    note = (f"CAR{fmt.window_label(window)} in percent across events (BMP: in standard errors; sign test: the "
+            "median CAR and the number of negative CARs). N: events; in parentheses the independent "
+            "observations when events share sessions (they count once, with the mean of their CARs). "
+            "Attributable: the events whose move can be attributed (The answer); all events: a sensitivity. "
+            "Holm p: the two primary rows (mean across events, attributable, named firms and US suppliers). "
+            "I²: the share of the spread across events beyond sampling error (random effects).")
+    return table(["2.2cm", "1.6cm", "3.6cm", "1.1cm", "1.2cm", "2.2cm", "1.6cm", "1.0cm", "1.0cm", "1fr"],
+                 ["left", "left", "left", "right", "right", "right", "right", "right", "right", "right"],
+                 header, rows, caption=f"The answers across events, CAR{fmt.window_label(window)}", size="7.5pt",
+                 note=note, lines=lines[1:])
+
+
 def build(inputs: ReportInputs) -> dict:
     """Status, figures and tables of the comparison notebook (or its error)."""
     out = inputs.compare
@@ -175,6 +233,9 @@ def build(inputs: ReportInputs) -> dict:
         section["error"] = out.error
         return section
     window, test = computed_with(out.moved, inputs.headline.window, inputs.headline.test)
+    from analysis.report.sections.answer import pooled as pooled_csv
+
+    section["pooled_table"] = pooled_answers_table(pooled_csv(inputs))
     section["heatmap"] = out.figures.get(artifacts.HEATMAP.name)
     section["groups_figure"] = out.figures.get(artifacts.GROUPS_BY_EVENT.name)
     section["timeline_figure"] = out.figures.get(artifacts.REACTION_TIMELINE.name)
