@@ -235,7 +235,8 @@ def build(inputs: ReportInputs) -> dict:
     window, test = computed_with(out.moved, inputs.headline.window, inputs.headline.test)
     from analysis.report.sections.answer import pooled as pooled_csv
 
-    section["pooled_table"] = pooled_answers_table(pooled_csv(inputs))
+    if getattr(inputs, "root", None) is not None:  # the run's study folder holds pooled.csv
+        section["pooled_table"] = pooled_answers_table(pooled_csv(inputs))
     section["heatmap"] = out.figures.get(artifacts.HEATMAP.name)
     section["groups_figure"] = out.figures.get(artifacts.GROUPS_BY_EVENT.name)
     section["timeline_figure"] = out.figures.get(artifacts.REACTION_TIMELINE.name)
