@@ -29,23 +29,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from analysis.estimation.kernels import FASTMATH, _compiled
 
 #: Cells with at most this many members get the exact pairwise mean; larger ones the linear form.
 PAIRWISE_MAX = 200
-
-FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
-
-
-def _compiled(**options):
-    """``numba.njit(nogil=True, cache=True, **options)``, without the disk cache where numba
-    refuses it (no writable cache location)."""
-    def wrap(func):
-        try:
-            return njit(nogil=True, cache=True, **options)(func)
-        except RuntimeError:
-            return njit(nogil=True, **options)(func)
-    return wrap
 
 
 @_compiled(fastmath=FASTMATH)
