@@ -218,6 +218,13 @@ def _row(scope: str, group: str, window: str, test: str, events, car, se, level:
             "i2": r.i2, "p_holm": np.nan, "note": not_applicable(r) or ""}
 
 
+def observations(event_ids) -> list[list[str]]:
+    """pooled.csv ``event_ids`` ('a+b;c;d') as its observations, each the list of its events
+    ([['a', 'b'], ['c'], ['d']]); [] when empty or missing."""
+    text = "" if event_ids is None or (isinstance(event_ids, float) and np.isnan(event_ids)) else str(event_ids)
+    return [o.split(CLUSTER_SEP) for o in text.split(EVENT_SEP) if o]
+
+
 def overlap_pairs(car: pd.DataFrame | None) -> dict[tuple[str, str], set[frozenset]]:
     """{(group, window): pairs of events whose windows share a session for a firm of the group}
     from car.csv rows (``overlaps``: the other catalog events whose day 0 lies in the firm's

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.inference.multiple import ALPHA, primary_mask
-from analysis.inference.pooled import PRIMARY_POOLED
+from analysis.inference.pooled import PRIMARY_POOLED, observations
 from analysis.report.artifacts import PRINT_WIDTH
 from analysis.vocab import GROUP_ORDER, PRIMARY_WINDOW, group_color, group_label
 
@@ -151,8 +151,7 @@ def forest_figure(rows: pd.DataFrame, height: float | None = None, pooled: dict 
             ax.axhline(y - 0.5, color="0.6", lw=0.6, zorder=1)
             ax.add_patch(Polygon([(lo, y), (est, y - 0.32), (hi, y), (est, y + 0.32)], closed=True, zorder=3,
                                  fc=colour, ec=colour, lw=0.8))
-            obs = [o for o in str(r.get("event_ids") or "").split(";") if o and o != "nan"]
-            n_ev = sum(len(o.split("+")) for o in obs) or int(r["n_events"])
+            n_ev = sum(len(o) for o in observations(r.get("event_ids"))) or int(r["n_events"])
             label = f"{n_ev} events" + (f" as {int(r['n_events'])}" if n_ev != int(r["n_events"]) else "")
             ax.annotate(label, (hi, y), xytext=(4, 0), textcoords="offset points",
                         va="center", fontsize=6.5, color=colour)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from analysis import fmt
 from analysis.inference.multiple import ALPHA
+from analysis.inference.pooled import observations
 from analysis.vocab import GROUPS, PRIMARY_WINDOW, parse_window
 
 #: Decimals of the percentages on "The answer" page.
@@ -136,9 +137,9 @@ def pooled_sentence(group: str, pooled: dict | None, spread: dict | None, n_left
     if pooled is None:
         return f"The pooled answer across events for {words} is not in this run's results."
     n = int(pooled["n_events"])
-    obs = [o for o in str(pooled.get("event_ids") or "").split(";") if o and o != "nan"]
-    if obs and any("+" in o for o in obs):  # events whose windows share sessions count once
-        n_events = sum(len(o.split("+")) for o in obs)
+    obs = observations(pooled.get("event_ids"))
+    if any(len(o) > 1 for o in obs):  # events whose windows share sessions count once
+        n_events = sum(len(o) for o in obs)
         left_words = f"{n_events - len(obs)} pair{'s' if n_events - len(obs) != 1 else ''} of events sharing sessions"
         shared = f"; {left_words} count once: {len(obs)} independent observations"
         n = n_events

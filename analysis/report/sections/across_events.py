@@ -7,7 +7,7 @@ import pandas as pd
 
 from analysis import fmt
 from analysis.inference.battery import describe, min_firms
-from analysis.inference.pooled import NAMED_MINUS_PEER, POOLED_LABELS, POOLED_TESTS
+from analysis.inference.pooled import NAMED_MINUS_PEER, POOLED_LABELS, POOLED_TESTS, observations
 from analysis.report import artifacts
 from analysis.report.context import ReportInputs
 from analysis.report.event import test_stars
@@ -190,8 +190,7 @@ def pooled_answers_table(pooled: pd.DataFrame | None, window: str = PRIMARY_WIND
             r = r.iloc[0]
             if test in (POOLED_TESTS[0], NAMED_MINUS_PEER):  # a rule above each group's first row
                 lines.append(len(rows))
-            ids = [o for o in str(r.get("event_ids") or "").split(";") if o and o != "nan"]
-            n_ev = sum(len(o.split("+")) for o in ids)
+            n_ev = sum(len(o) for o in observations(r.get("event_ids")))
             obs = int(r["n_events"])
             events = f"{n_ev}" + (f" ({obs})" if obs != n_ev else "")
             unit = (lambda x: fmt.num(x, 2)) if test == "pooled_bmp" else (lambda x: fmt.pct(x))
