@@ -79,17 +79,24 @@ def members(inputs: ReportInputs, window: str = PRIMARY_WINDOW) -> dict:
     return {k: list(dict.fromkeys(v["name"])) for k, v in c.groupby(["event_id", "group"], sort=False)}
 
 
+def study_sensitivity(inputs: ReportInputs) -> pd.DataFrame | None:
+    """The run's sensitivity.csv (its study folder), None when absent or unreadable."""
+    path = artifacts.study_dir(inputs.root) / "sensitivity.csv"
+    if not path.is_file():
+        return None
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError):
+        return None
+
+
 def timing_fragility(inputs: ReportInputs) -> list[str]:
     """Per primary group (named, supplier) a sentence when its pooled answer changes with the
     time of day of date-only news (taken as after the US close;
     :func:`analysis.inference.timing.pooled_conclusions`), else ''."""
     from analysis.inference import timing
 
-    tests, path = study_table(inputs, artifacts.STUDY_TESTS), artifacts.study_dir(inputs.root) / "sensitivity.csv"
-    try:
-        sens = pd.read_csv(path) if path.is_file() else None
-    except (OSError, ValueError, pd.errors.ParserError):
-        sens = None
+    tests, sens = study_table(inputs, artifacts.STUDY_TESTS), study_sensitivity(inputs)
     if tests is None or sens is None or "date_kind" not in sens.columns:
         return ["", ""]
     c = timing.pooled_conclusions(tests, sens, car=study_table(inputs, artifacts.STUDY_CAR)).set_index("group")

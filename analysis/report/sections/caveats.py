@@ -26,7 +26,7 @@ from analysis.inference.multiple import ALPHA
 from analysis.report import artifacts
 from analysis.report.answer_rows import event_titles
 from analysis.report.context import ReportInputs
-from analysis.report.sections.answer import pooled as pooled_table, primary, study_table
+from analysis.report.sections.answer import pooled as pooled_table, primary, study_sensitivity, study_table
 from analysis.report.summary_text import mde_words, pct
 from analysis.vocab import GROUPS, PRIMARY_WINDOW, group_label, parse_window
 
@@ -403,21 +403,12 @@ def build(inputs: ReportInputs) -> list[dict]:
         ("Pooled answers across events", pooled_notes(pooled_table(inputs))),
         ("Number of tests", multiplicity(tests, rows, titles)),
         ("Placebo draws short of the request", placebo_short(inputs, titles)),
-        ("Time of day of date-only news", after_close(tests, _sensitivity(inputs), titles, names,
+        ("Time of day of date-only news", after_close(tests, study_sensitivity(inputs), titles, names,
                                                       car=study_table(inputs, artifacts.STUDY_CAR))),
     ]
     return [{"title": t, "lead": LEADS.get(t, ""), "items": items} for t, items in cats if items]
 
 
-def _sensitivity(inputs: ReportInputs) -> pd.DataFrame | None:
-    """The run's sensitivity.csv (its study folder), None when absent or unreadable."""
-    path = artifacts.study_dir(inputs.root) / "sensitivity.csv"
-    if not path.is_file():
-        return None
-    try:
-        return pd.read_csv(path)
-    except (OSError, ValueError, pd.errors.ParserError):
-        return None
 
 
 def after_close(tests: pd.DataFrame | None, sensitivity: pd.DataFrame | None, titles: dict,
