@@ -13,11 +13,11 @@ import pandas as pd
 from analysis import fmt
 from analysis.inference.battery import describe
 from analysis.inference.pooled import POOLED_LABELS
+from analysis.inference import design
 from analysis.inference.design import (
     OVERSIZED_SIZE,
     OVERSIZED_WORDS,
     design_table,
-    oversized_here,
     run_size,
 )
 from analysis.paths import PROJECT
@@ -47,7 +47,7 @@ def design_table_spec(frame: pd.DataFrame | None = None) -> dict | None:
     shocks = [c for c in t.columns if c.startswith("power_")]
     wins = list(dict.fromkeys(t["window"]))
     strict = "size_015" in t.columns
-    over = oversized_here() if frame is None else frozenset(t.loc[t["oversized"].astype(bool), "test"])
+    over = design.oversized_here() if frame is None else frozenset(t.loc[t["oversized"].astype(bool), "test"])
     per = 1 + int(strict) + len(shocks)
     header1 = [cell("Test", align="left"), cell("Design", align="left")]
     header1 += [cell(f"Window {fmt.window_label(w)}", colspan=per, align="center") for w in wins]
@@ -189,7 +189,7 @@ def independent_table_spec() -> dict | None:
 
 
 def methods(inputs: ReportInputs) -> dict:
-    over = sorted(oversized_here())
+    over = sorted(design.oversized_here())  # read at call time (tests patch it)
     return {"design_table": design_table_spec(), "independent_table": independent_table_spec(),
             "run_size_table": run_size_table_spec(inputs.concat("tests")),
             "oversized": ", ".join(describe(t, "label") for t in over)}
