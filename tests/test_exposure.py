@@ -217,6 +217,9 @@ def test_event_customers_refuse_a_listed_firm_and_merger_end_before_start(tmp_pa
                              symbols=["002415.SZ"])
     with pytest.raises(UserError, match=r"mp.csv: row 1, field 'end'"):
         load_merger_periods(_write(tmp_path, "mp.csv", "symbol,start,end,what,source\nACIA,2019-07-09,2019-01-01,w,s\n"))
+    # a date beyond pandas' timestamps is one line, as in the catalog files (issue 21, case 4)
+    with pytest.raises(UserError, match=r"mp2.csv: row 1, field 'end': the year is outside 1900..2100"):
+        load_merger_periods(_write(tmp_path, "mp2.csv", "symbol,start,end,what,source\nACIA,2019-07-09,9999-12-31,w,s\n"))
 
 
 def test_shipped_files_load_and_every_row_has_a_source():

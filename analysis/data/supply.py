@@ -25,8 +25,10 @@ from datetime import date
 import pandas as pd
 
 from analysis.data.catalog import (
+    _DATE,
     _EVENT_ID,
     _check_known,
+    _check_year,
     _check_unique_pair,
     _read_rows,
     _symbol_problem,
@@ -52,7 +54,6 @@ DEFAULT_EXPOSURE = DATA / "exposure.csv"
 DEFAULT_MERGER_PERIODS = DATA / "merger_periods.csv"
 
 _NAME = re.compile(r"^[A-Z][A-Za-z0-9 .&'-]{0,59}$")
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 def _name_problem(name: str) -> str | None:
@@ -159,6 +160,7 @@ def load_merger_periods(path=DEFAULT_MERGER_PERIODS, symbols=None, strict: bool 
             try:
                 if not _DATE.match(v[col]):
                     raise ValueError(f"expected YYYY-MM-DD, got '{v[col]}'")
+                _check_year(v[col])  # as every catalog date: 1900..2100, never an out-of-bounds timestamp
                 days[col] = pd.Timestamp(date.fromisoformat(v[col]))
             except ValueError as exc:
                 raise input_error(path, n, col, str(exc)) from None
