@@ -93,17 +93,12 @@ class SortedRows:
     """Each row of a sample (n, T) sorted once, shared by every window and both tests.
 
     ranks: average ranks (1-based, ties averaged; NaN where missing); values: the row's values
-    ascending, missing last; order: their columns (``values[i, k] = x[i, order[i, k]]``);
-    count: (n,) finite values per row.
+    ascending, missing last; count: (n,) finite values per row.
     """
 
     ranks: np.ndarray
     values: np.ndarray
-    order: np.ndarray
     count: np.ndarray
-
-    def take(self, rows: np.ndarray) -> "SortedRows":
-        return SortedRows(*(_take(a, rows) for a in (self.ranks, self.values, self.order, self.count)))
 
 
 def sorted_rows(x: np.ndarray) -> SortedRows:
@@ -125,14 +120,12 @@ def sorted_rows(x: np.ndarray) -> SortedRows:
     if x.size:
         _sort_keys(x.view(np.uint64), shift, key)
     key.sort(axis=1)
-    low = np.uint64((1 << shift) - 1)
-    order = (key & low).astype(np.int64)
     values = np.empty((n, T))
     ranks = np.full((n, T), np.nan)
     count = np.zeros(n, dtype=np.int64)
     if x.size:
-        _finish_sorted(x, order, values, ranks, count)
-    return SortedRows(ranks, values, order, count)
+        _finish_sorted(x, key, shift, values, ranks, count)
+    return SortedRows(ranks, values, count)
 
 
 @kernels._compiled()
@@ -155,25 +148,28 @@ def _sort_keys(bits, shift, key):
 
 
 @kernels._compiled()
-def _finish_sorted(x, order, values, ranks, count):
-    """values[i] = x[i, order[i]], made exactly ascending over the finite ones (insertion
-    among neighbours; they are nearly sorted), their count, and the average rank of every
-    finite value (NaN elsewhere, as ``ranks`` came in)."""
+def _finish_sorted(x, key, shift, values, ranks, count):
+    """From the sorted keys (n, T) of :func:`sorted_rows`: values[i], row i's finite values
+    exactly ascending (insertion among neighbours: they are nearly sorted), NaN after them;
+    their count; and the average rank of every finite value (NaN elsewhere, as ``ranks``
+    came in)."""
     n, T = x.shape
+    low = (np.uint64(1) << np.uint64(shift)) - np.uint64(1)
+    order = np.empty(T, np.int64)
     for i in range(n):
         m = 0
         for k in range(T):
-            col = order[i, k]
+            col = np.int64(key[i, k] & low)
             v = x[i, col]
             if not math.isfinite(v):
                 break
             j = k
             while j > 0 and values[i, j - 1] > v:  # rarely taken: only within a key's low bits
                 values[i, j] = values[i, j - 1]
-                order[i, j] = order[i, j - 1]
+                order[j] = order[j - 1]
                 j -= 1
             values[i, j] = v
-            order[i, j] = col
+            order[j] = col
             m += 1
         for k in range(m, T):
             values[i, k] = np.nan
@@ -186,7 +182,7 @@ def _finish_sorted(x, order, values, ranks, count):
                 e += 1
             r = 0.5 * float(k + e + 1)  # positions k..e-1 hold ranks k+1..e
             for j in range(k, e):
-                ranks[i, order[i, j]] = r
+                ranks[i, order[j]] = r
             k = e
 
 
@@ -279,7 +275,8 @@ def corrado(est_ar: np.ndarray, win_ar: np.ndarray, rows: np.ndarray, cell: np.n
     est_ar: (R, Le) estimation-day ARs, win_ar: (R, L) ARs of the window's days (NaN =
     missing), both on common relative-day columns; rows, cell: (P,) membership pairs
     (firm-event row ``rows[k]`` belongs to cell ``cell[k]``); est_sorted: optional
-    ``sorted_rows(est_ar)`` (computed when not given). Returns (stat, p), each (n_cells,).
+    ``sorted_rows(est_ar)`` (computed when not given). Every row of ``est_ar`` is ranked, in a
+    cell or not (give only the rows wanted). Returns (stat, p), each (n_cells,).
     """
     est_ar = np.asarray(est_ar, dtype=float)
     win_ar = np.asarray(win_ar, dtype=float)
@@ -288,17 +285,16 @@ def corrado(est_ar: np.ndarray, win_ar: np.ndarray, rows: np.ndarray, cell: np.n
     stat = np.full(n_cells, np.nan)
     if len(rows) == 0:
         return stat, stat.copy()
-    ur, inv = np.unique(rows, return_inverse=True)
-    srt = sorted_rows(_take(est_ar, ur)) if est_sorted is None else est_sorted.take(ur)
-    E = np.ascontiguousarray(_take(est_ar, ur), dtype=float)
+    E = np.ascontiguousarray(est_ar)
+    srt = sorted_rows(E) if est_sorted is None else est_sorted
     Le = E.shape[1]
-    Wv = np.ascontiguousarray(_take(win_ar, ur), dtype=float)
-    U = np.empty((len(ur), Le + Wv.shape[1]))
-    _merge_sorted(E, np.ascontiguousarray(srt.ranks), np.ascontiguousarray(srt.values), srt.count, Wv, U, True)
+    Wv = np.ascontiguousarray(win_ar)
+    U = np.empty((E.shape[0], Le + Wv.shape[1]))  # every row's U, once: a row may be in many cells
+    _merge_sorted(E, srt.ranks, srt.values, srt.count, Wv, U, True)
     order = np.argsort(cell, kind="stable")
     ptr = np.searchsorted(cell[order], np.arange(n_cells + 1)).astype(np.int64)
     z = np.full(n_cells, np.nan)
-    _corrado_cells(U, Le, inv[order].astype(np.int64), ptr, z)
+    _corrado_cells(U, Le, rows[order], ptr, z)
     return z, normal_p_value(z)
 
 
@@ -431,15 +427,14 @@ def grank(est_sar: np.ndarray, scar: np.ndarray, rows: np.ndarray, cell: np.ndar
         mean = np.bincount(cell, weights=x, minlength=n_cells) / n
         sd = np.sqrt(np.bincount(cell, weights=(x - mean[cell]) ** 2, minlength=n_cells) / (n - 1))
         xs = x / sd[cell]  # SCAR*
-    ur, inv = np.unique(rows, return_inverse=True)
-    E = np.ascontiguousarray(_take(est_sar, ur), dtype=float)
-    base = average_ranks(E) if est_ranks is None else _take(np.asarray(est_ranks), ur)
+    E = np.ascontiguousarray(est_sar)
+    base = average_ranks(E) if est_ranks is None else np.ascontiguousarray(est_ranks)
     # one GSAR series per (firm, cell) pair (SCAR* depends on the cell), ranked and averaged
     # per cell in one compiled pass (:func:`_grank_cells`)
     order = np.argsort(cell, kind="stable")
     ptr = np.searchsorted(cell[order], np.arange(n_cells + 1))
     u0, s2, T = np.full(n_cells, np.nan), np.full(n_cells, np.nan), np.zeros(n_cells)
-    _grank_cells(E, np.ascontiguousarray(base, dtype=float), inv[order].astype(np.int64),
+    _grank_cells(E, base, rows[order],
                  np.ascontiguousarray(xs[order], dtype=float), ptr.astype(np.int64), u0, s2, T)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = u0 / np.sqrt(s2)
@@ -484,30 +479,31 @@ def rank_tests(
         s = np.sqrt(out.sigma2)
     res = {name: (np.full(n_cells, np.nan), np.full(n_cells, np.nan)) for name in RANK_TESTS}
     pair_window = cell_window[cell_ids] if len(cell_ids) else np.zeros(0, dtype=np.int64)
-    all_rows = np.unique(cell_rows)
-    sorted_cache: dict[bytes, SortedRows] = {}  # estimation days sorted once per set of days kept
+    all_rows = np.unique(cell_rows)  # the rows in some cell: ranked once per set of days kept
+    per_days: dict[bytes, tuple[SortedRows, np.ndarray, np.ndarray]] = {}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_all = s[all_rows][:, None]
     for j, (a, b) in enumerate(windows):  # a handful of windows, each vectorized over cells
         with np.errstate(invalid="ignore"):
             good = np.isfinite(car[:, j]) & np.isfinite(car_se[:, j]) & (car_se[:, j] > 0) & out.ok
         sel = (pair_window == j) & good[cell_rows]
         if not sel.any():
             continue
-        rows, cells = cell_rows[sel], cell_ids[sel]
-        ur, rinv = np.unique(rows, return_inverse=True)
-        uc, cinv = np.unique(cells, return_inverse=True)
+        pos = np.searchsorted(all_rows, cell_rows[sel])  # rows of all_rows
+        uc, cinv = np.unique(cell_ids[sel], return_inverse=True)
         outside = (est_days < a) | (est_days > b)
         key = outside.tobytes()
-        if key not in sorted_cache:
-            sorted_cache[key] = sorted_rows(_take(out.est_ar, all_rows, outside))
-        srt = sorted_cache[key].take(np.searchsorted(all_rows, ur))
-        est = _take(out.est_ar, ur, outside)
-        win = _take(day_ar, ur, (out.days >= a) & (out.days <= b))
-        st, p = corrado(est, win, rinv, cinv, len(uc), est_sorted=srt)
+        if key not in per_days:
+            est = np.ascontiguousarray(_take(out.est_ar, all_rows, outside), dtype=float)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                per_days[key] = (sorted_rows(est), est, est / s_all)
+        srt, est, sar = per_days[key]
+        win = np.ascontiguousarray(_take(day_ar, all_rows, (out.days >= a) & (out.days <= b)), dtype=float)
+        st, p = corrado(est, win, pos, cinv, len(uc), est_sorted=srt)
         res["corrado"][0][uc], res["corrado"][1][uc] = st, p
         with np.errstate(divide="ignore", invalid="ignore"):
-            sar = est / s[ur][:, None]
-            scar = car[ur, j] / car_se[ur, j]
-        st, p = grank(sar, scar, rinv, cinv, len(uc), est_ranks=srt.ranks)
+            scar = car[all_rows, j] / car_se[all_rows, j]
+        st, p = grank(sar, scar, pos, cinv, len(uc), est_ranks=srt.ranks)
         res["grank"][0][uc], res["grank"][1][uc] = st, p
     return res
 
