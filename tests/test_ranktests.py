@@ -41,7 +41,7 @@ def test_ranks_agree_with_scipy_on_random_rows_with_ties_and_gaps():
     joint = np.concatenate([E, W], axis=1)
     want = stats.rankdata(joint, axis=1, nan_policy="omit")
     np.testing.assert_allclose(average_ranks(joint), want, equal_nan=True)
-    rE, rW = merge_ranks(E, average_ranks(E), W)
+    rE, rW = merge_ranks(E, W)
     np.testing.assert_allclose(np.concatenate([rE, rW], axis=1), want, equal_nan=True)
 
 
@@ -53,7 +53,7 @@ def test_merge_ranks_adds_window_values_to_estimation_ranks():
     """
     E = np.array([[0.01, -0.02, 0.00]])
     W = np.array([[0.03, 0.00]])
-    rE, rW = merge_ranks(E, np.array([[3.0, 1.0, 2.0]]), W)
+    rE, rW = merge_ranks(E, W)
     np.testing.assert_array_equal(rE, [[4, 1, 2.5]])
     np.testing.assert_array_equal(rW, [[5, 2.5]])
 
@@ -243,3 +243,30 @@ def test_rank_tests_through_engine_window_overlapping_estimation():
     c0 = _cell(keys, 0, 0)
     assert res["corrado"][0][c0] == pytest.approx(5 / 3, rel=1e-9)
     assert res["grank"][0][c0] == pytest.approx(5.0, rel=1e-9)
+
+
+def test_sorted_rows_exact_order_where_the_sort_keys_lose_low_bits():
+    """sorted_rows sorts 64-bit keys whose lowest ceil(log2 T) bits carry the column; values
+    that differ only in those bits must still come out in exact order with scipy's average
+    ranks. Rows: neighbours of 1.0 one ulp apart in reverse column order, -0.0 and +0.0 (a
+    tie), +-inf and NaN (missing), and T = 300 columns (9 bits of column)."""
+    from analysis.inference.ranks import sorted_rows
+
+    ulps = [1.0]
+    for _ in range(7):  # 1.0 + k ulp, k = 0..7: the same key but for the lowest 3 bits
+        ulps.append(np.nextafter(ulps[-1], 2.0))
+    row1 = np.array(ulps[::-1] + [1.0, -0.0, 0.0, np.inf, -np.inf, nan], dtype=float)  # descending
+    rng = np.random.default_rng(3)
+    row2 = rng.standard_normal(300)
+    row2[::17] = 1e-300 * np.arange(len(row2[::17]))  # subnormal-scale neighbours and a zero
+    row2[5::23] = row2[4::23][: len(row2[5::23])]  # exact ties
+    row2[7] = nan
+    for row in (row1, row2):
+        got = sorted_rows(row[None, :])
+        clean = np.where(np.isfinite(row), row, nan)
+        want = stats.rankdata(clean, nan_policy="omit")
+        np.testing.assert_array_equal(got.ranks[0], want)
+        fin = np.sort(clean[np.isfinite(clean)])
+        assert got.count[0] == len(fin)
+        np.testing.assert_array_equal(got.values[0, :len(fin)], fin)
+        assert np.isnan(got.values[0, len(fin):]).all()

@@ -1,6 +1,7 @@
 """The recipes of docs/architecture.md work as written (issue 20): a new normal-return model is
 one ModelSpec in MODELS, a new test statistic one registered CellTest; both reach the CLI, the
-configuration, a fit, the summary and the tables without touching another file."""
+configuration, a fit, the summary, the notebooks' tables and the PDF's tables without touching
+another file."""
 from __future__ import annotations
 
 import numpy as np
@@ -77,3 +78,42 @@ def test_a_new_test_reaches_tests_csv_the_summary_and_is_not_simulated(mean_z, s
     assert "mean_z" in res.summary().tables()[1].columns
     assert size_verdict("mean_z") == NOT_SIMULATED and "mean_z" in str(res.summary())
     assert StudySpec(primary_test="mean_z").primary_test == "mean_z"
+
+
+def test_a_new_model_reaches_the_notebook_parameter_and_the_pdf_robustness_table(capm, shared_prices, shared_factors):
+    """The event notebook's ``model`` parameter fits with it (the notebook's own call), and the
+    PDF's robustness table (report/sections/robustness.models_table) prints its label."""
+    from analysis.report import event as ev
+    from analysis.report.sections.robustness import models_table
+
+    factors = str(next(shared_factors.glob("F-F_Research_Data_Factors_daily*")))
+    study = ev.build_study(event_ids=EVENT, symbols=["INTC", "AMD"], model="capm", factors=factors,
+                           prices=str(shared_prices), placebo_draws=0, progress=False)
+    res = ev.fit(study)
+    assert set(res.estimation["model"]) == {"capm"} and len(res.estimation) == 2
+    base = ev.fit(ev.build_study(event_ids=EVENT, prices=str(shared_prices), placebo_draws=0, progress=False))
+    robust, _, _ = ev.robustness(base, ["capm"], [factors], ())
+    spec = models_table(robust, ["market", "capm"], "0:1", "portfolio")
+    header = " ".join(str(c) for c in spec["header"][0])
+    assert "CAPM (excess) (US suppliers) %" in header
+
+
+def test_a_new_test_reaches_the_notebook_tables_and_the_pdf_event_table(mean_z, shared_prices):
+    """The event notebook's group-test table (report/event.show_group_tests, what the notebook
+    displays) and the PDF's event test table (report/sections/events.test_table_spec) have a
+    column for it, with the statistic printed from tests.csv."""
+    from analysis import EventStudy
+    from analysis.fmt import num
+    from analysis.report import event as ev
+    from analysis.report.sections.events import ALL_TESTS, test_table_spec
+
+    res = EventStudy(prices=shared_prices, event_ids=[EVENT], windows=["0:1"], placebo_draws=0).fit()
+    tests = ev.group_tests(res, EVENT)
+    assert "mean_z" in set(tests["test"])
+    shown = ev.show_group_tests(tests).data
+    assert any(str(c).startswith("Mean z") for c in shown.columns)
+    spec = test_table_spec(res.tests[res.tests["event_id"] == EVENT], ["0:1"], "caption", scope=ALL_TESTS)
+    text = repr(spec)
+    assert "Mean z" in text
+    z = res.tests[(res.tests["test"] == "mean_z") & (res.tests["group"] == "supplier")]["statistic"].iloc[0]
+    assert num(z) in text

@@ -21,8 +21,12 @@ is rejected against the other pseudo-dates (leave one out).
 """
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+
 import numpy as np
 
+from analysis.estimation import kernels
 from analysis.inference.cells import Cells, build_cells, usable
 from analysis.inference.placebo import PseudoRun
 from analysis.inference.registry import REGISTRY
@@ -84,10 +88,17 @@ class Calibration:
     runs on each chunk's pseudo cells, and only each cell's statistic and p-value per draw are
     kept, (events, groups, windows, draws) per test; the pseudo firm-events are dropped with
     their chunk, so memory does not grow with the pseudo firm-events.
+
+    The tests of a chunk run on ``threads`` worker threads (default
+    :func:`~analysis.estimation.kernels.thread_count`; the compiled kernels and numpy release
+    the GIL) while the caller goes on to the next chunk: at most ``threads`` chunks wait or
+    run, so memory stays bounded; each chunk writes only its own draws, so the result does
+    not depend on the order the threads finish in. :meth:`null` waits for them all (and
+    re-raises a worker's error).
     """
 
     def __init__(self, run: PseudoRun, out, group_code: np.ndarray, n_groups: int, group_names=None,
-                 draws: int | None = None):
+                 draws: int | None = None, threads: int | None = None):
         self.run = run
         #: pseudo-dates per event the tests are run at (the first ``draws`` of the run's)
         self.draws = run.requested if draws is None else min(int(draws), run.requested)
@@ -99,13 +110,38 @@ class Calibration:
         self._width = max(0, min(self.draws, int(run.available.max(initial=0))))  # draws that exist
         self._shape = (n_ev, n_groups + 1, run.n_windows, self._width)
         self._null: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._lock = threading.Lock()  # guards the creation of self._null's arrays
+        self._threads = kernels.thread_count(threads)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: list[Future] = []
 
     def add(self, keep: np.ndarray, res) -> None:
         """Run every test on the pseudo cells of pseudo firm-events ``keep`` (their engine
-        result ``res``) whose draw is calibrated; keep each cell's statistic and p-value."""
-        sel = self.run.draw[keep] < self.draws
-        if not sel.any():
+        result ``res``) whose draw is calibrated; keep each cell's statistic and p-value. On a
+        worker thread when ``threads`` > 1 (the call returns once the chunk is queued)."""
+        if not (self.run.draw[keep] < self.draws).any():
             return
+        if self._threads <= 1:
+            self._add(keep, res)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="calibration")
+        while len(self._pending) >= self._threads:  # bounded: the oldest chunk first
+            self._pending.pop(0).result()
+        self._pending.append(self._pool.submit(self._add, keep, res))
+
+    def wait(self) -> None:
+        """Wait for every queued chunk (re-raising a worker's error) and stop the workers."""
+        try:
+            while self._pending:
+                self._pending.pop(0).result()
+        finally:
+            if self._pool is not None and not self._pending:
+                self._pool.shutdown()
+                self._pool = None
+
+    def _add(self, keep: np.ndarray, res) -> None:
+        sel = self.run.draw[keep] < self.draws
         if not sel.all():
             keep, res = keep[sel], res.take(np.nonzero(sel)[0])
         pc = pseudo_cells(self.run, self.out, self.group_code, self.n_groups, keep, res, self.group_names)
@@ -116,16 +152,18 @@ class Calibration:
         for name, test in REGISTRY.items():
             if name == "placebo" or not test.available(pc):
                 continue
-            if name not in self._null:
-                self._null[name] = (np.full(self._shape, np.nan), np.full(self._shape, np.nan))
             po = test.run(pc)
-            stat, p = self._null[name]
+            with self._lock:
+                if name not in self._null:
+                    self._null[name] = (np.full(self._shape, np.nan), np.full(self._shape, np.nan))
+                stat, p = self._null[name]
             stat[ev, pc.cell_group, pc.cell_window, b] = po.statistic
             p[ev, pc.cell_group, pc.cell_window, b] = po.p_value
 
     def null(self, cells: Cells, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(C, B) statistics and p-values of test ``name`` at the pseudo-dates of each observed
         cell (NaN where a draw has none)."""
+        self.wait()
         C = cells.n_cells
         if name not in self._null or C == 0:
             empty = np.full((C, self._width), np.nan)

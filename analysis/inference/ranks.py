@@ -70,6 +70,7 @@ firms (or a degenerate variance) gets NaN.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -83,45 +84,106 @@ RANK_TESTS = ("corrado", "grank")
 
 def average_ranks(x: np.ndarray) -> np.ndarray:
     """Ranks (1-based) within each row of ``x`` (n, T) over its finite values; ties get the
-    average of the ranks they span; NaN where ``x`` is not finite (one compiled pass)."""
-    return ranks_and_order(x)[0]
+    average of the ranks they span; NaN where ``x`` is not finite."""
+    return sorted_rows(x).ranks
 
 
-def ranks_and_order(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`average_ranks` of ``x`` (n, T) and each row's values sorted ascending (n, T),
-    non-finite values last (``numpy.sort``, vectorized). The average rank of a value is
-    1 + (values below it) + (ties - 1)/2, found by binary search in its sorted row; the merge
-    of a window into the sample (:func:`_merge_sorted`) searches the same sorted rows."""
+@dataclass(frozen=True)
+class SortedRows:
+    """Each row of a sample (n, T) sorted once, shared by every window and both tests.
+
+    ranks: average ranks (1-based, ties averaged; NaN where missing); values: the row's values
+    ascending, missing last; count: (n,) finite values per row.
+    """
+
+    ranks: np.ndarray
+    values: np.ndarray
+    count: np.ndarray
+
+
+def sorted_rows(x: np.ndarray) -> SortedRows:
+    """:class:`SortedRows` of ``x`` (n, T); +-inf count as missing.
+
+    The rows are sorted by one vectorized ``numpy.sort`` of 64-bit keys: the value's bits
+    mapped to an unsigned integer of the same order (sign bit flipped for x >= 0, all bits
+    for x < 0; missing values get the largest key), with the lowest ceil(log2 T) bits replaced
+    by the column, so the sort also returns the order. Values that differ only in those
+    bits (relative difference below about T * 2^-52) may come out of order; one compiled
+    pass (:func:`_finish_sorted`) restores the exact order by insertion among neighbours,
+    then gives a run of t tied values starting at sorted position k the average rank
+    k + (t + 1)/2 (a value's rank is 1 + values below it + (ties - 1)/2).
+    """
     x = np.ascontiguousarray(x, dtype=float)
-    out = np.full(x.shape, np.nan)
-    srt = np.sort(np.where(np.isfinite(x), x, np.nan), axis=1)  # +-inf are missing too
+    n, T = x.shape
+    shift = max(1, int(T - 1).bit_length())
+    key = np.empty((n, T), dtype=np.uint64)
     if x.size:
-        _average_ranks(x, srt, out)
-    return out, srt
+        _sort_keys(x.view(np.uint64), shift, key)
+    key.sort(axis=1)
+    values = np.empty((n, T))
+    ranks = np.full((n, T), np.nan)
+    count = np.zeros(n, dtype=np.int64)
+    if x.size:
+        _finish_sorted(x, key, shift, values, ranks, count)
+    return SortedRows(ranks, values, count)
 
 
 @kernels._compiled()
-def _average_ranks(x, srt, out):
+def _sort_keys(bits, shift, key):
+    """The sort keys of :func:`sorted_rows` from the values' bits (n, T)."""
+    n, T = bits.shape
+    sign = np.uint64(1) << np.uint64(63)
+    low = (np.uint64(1) << np.uint64(shift)) - np.uint64(1)
+    exp = np.uint64(0x7FF0000000000000)
+    for i in range(n):
+        for t in range(T):
+            b = bits[i, t]
+            if (b & exp) == exp:  # NaN or +-inf: missing, last
+                k = ~np.uint64(0)
+            elif b & sign:
+                k = ~b
+            else:
+                k = b | sign
+            key[i, t] = (k & ~low) | np.uint64(t)
+
+
+@kernels._compiled()
+def _finish_sorted(x, key, shift, values, ranks, count):
+    """From the sorted keys (n, T) of :func:`sorted_rows`: values[i], row i's finite values
+    exactly ascending (insertion among neighbours: they are nearly sorted), NaN after them;
+    their count; and the average rank of every finite value (NaN elsewhere, as ``ranks``
+    came in)."""
     n, T = x.shape
+    low = (np.uint64(1) << np.uint64(shift)) - np.uint64(1)
+    order = np.empty(T, np.int64)
     for i in range(n):
         m = 0
-        while m < T and math.isfinite(srt[i, m]):
+        for k in range(T):
+            col = np.int64(key[i, k] & low)
+            v = x[i, col]
+            if not math.isfinite(v):
+                break
+            j = k
+            while j > 0 and values[i, j - 1] > v:  # rarely taken: only within a key's low bits
+                values[i, j] = values[i, j - 1]
+                order[j] = order[j - 1]
+                j -= 1
+            values[i, j] = v
+            order[j] = col
             m += 1
-        for t in range(T):
-            xv = x[i, t]
-            if math.isfinite(xv):
-                lo = 0  # first sorted position not below xv (binary search)
-                hi = m
-                while lo < hi:
-                    mid = (lo + hi) >> 1
-                    if srt[i, mid] < xv:
-                        lo = mid + 1
-                    else:
-                        hi = mid
-                le = lo + 1  # xv itself is at lo; ties follow it
-                while le < m and srt[i, le] == xv:
-                    le += 1
-                out[i, t] = 1.0 + float(lo) + 0.5 * float(le - lo - 1)
+        for k in range(m, T):
+            values[i, k] = np.nan
+        count[i] = m
+        k = 0
+        while k < m:
+            v = values[i, k]
+            e = k + 1
+            while e < m and values[i, e] == v:
+                e += 1
+            r = 0.5 * float(k + e + 1)  # positions k..e-1 hold ranks k+1..e
+            for j in range(k, e):
+                ranks[i, order[j]] = r
+            k = e
 
 
 def _take(a: np.ndarray, rows: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
@@ -133,18 +195,18 @@ def _take(a: np.ndarray, rows: np.ndarray, cols: np.ndarray | None = None) -> np
     return a
 
 
-def merge_ranks(E: np.ndarray, base: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Average ranks within each row of the joint sample [E | W], from ``base`` =
-    ``average_ranks(E)``: (ranks of E's values, ranks of W's values), NaN where missing.
+def merge_ranks(E: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Average ranks within each row of the joint sample [E | W]: (ranks of E's values, ranks
+    of W's values), NaN where missing.
 
-    E's rows are sorted once (:func:`ranks_and_order`, shared by every window and by both
-    tests); a window is merged in by binary search in one compiled pass (:func:`_merge_sorted`).
+    E's rows are sorted once (:func:`sorted_rows`, shared by every window and by both tests);
+    a window is merged in by one compiled pass over the sorted rows (:func:`_merge_sorted`).
     """
     E = np.ascontiguousarray(E, dtype=float)
     W = np.ascontiguousarray(W, dtype=float)
-    srt = np.sort(np.where(np.isfinite(E), E, np.nan), axis=1)
+    srt = sorted_rows(E)
     out = np.empty((E.shape[0], E.shape[1] + W.shape[1]))
-    _merge_sorted(E, np.ascontiguousarray(base, dtype=float), srt, W, out, False)
+    _merge_sorted(E, srt.ranks, srt.values, srt.count, W, out, False)
     return out[:, :E.shape[1]].copy(), out[:, E.shape[1]:].copy()
 
 
@@ -207,15 +269,14 @@ def _grank_add(e, b, x, denom, tot, cnt):
 
 
 def corrado(est_ar: np.ndarray, win_ar: np.ndarray, rows: np.ndarray, cell: np.ndarray,
-            n_cells: int, est_ranks: np.ndarray | None = None,
-            est_order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+            n_cells: int, est_sorted: SortedRows | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Corrado-Cowan rank statistic and two-sided N(0, 1) p-value for every cell.
 
     est_ar: (R, Le) estimation-day ARs, win_ar: (R, L) ARs of the window's days (NaN =
     missing), both on common relative-day columns; rows, cell: (P,) membership pairs
-    (firm-event row ``rows[k]`` belongs to cell ``cell[k]``); est_ranks: optional
-    ``average_ranks(est_ar)`` and est_order its rows sorted (:func:`ranks_and_order`;
-    computed when not given). Returns (stat, p), each (n_cells,).
+    (firm-event row ``rows[k]`` belongs to cell ``cell[k]``); est_sorted: optional
+    ``sorted_rows(est_ar)`` (computed when not given). Every row of ``est_ar`` is ranked, in a
+    cell or not (give only the rows wanted). Returns (stat, p), each (n_cells,).
     """
     est_ar = np.asarray(est_ar, dtype=float)
     win_ar = np.asarray(win_ar, dtype=float)
@@ -224,66 +285,77 @@ def corrado(est_ar: np.ndarray, win_ar: np.ndarray, rows: np.ndarray, cell: np.n
     stat = np.full(n_cells, np.nan)
     if len(rows) == 0:
         return stat, stat.copy()
-    ur, inv = np.unique(rows, return_inverse=True)
-    E = np.ascontiguousarray(_take(est_ar, ur), dtype=float)
-    if est_ranks is None or est_order is None:
-        base, order_e = ranks_and_order(E)
-    else:
-        base, order_e = _take(np.asarray(est_ranks), ur), _take(np.asarray(est_order), ur)
-    Wv = np.ascontiguousarray(_take(win_ar, ur), dtype=float)
-    U = np.empty((E.shape[0], E.shape[1] + Wv.shape[1]))
-    _merge_sorted(E, np.ascontiguousarray(base, dtype=float), np.ascontiguousarray(order_e, dtype=float), Wv, U, True)
+    E = np.ascontiguousarray(est_ar)
+    srt = sorted_rows(E) if est_sorted is None else est_sorted
+    Le = E.shape[1]
+    Wv = np.ascontiguousarray(win_ar)
+    U = np.empty((E.shape[0], Le + Wv.shape[1]))  # every row's U, once: a row may be in many cells
+    _merge_sorted(E, srt.ranks, srt.values, srt.count, Wv, U, True)
     order = np.argsort(cell, kind="stable")
     ptr = np.searchsorted(cell[order], np.arange(n_cells + 1)).astype(np.int64)
     z = np.full(n_cells, np.nan)
-    _corrado_cells(U, E.shape[1], inv[order].astype(np.int64), ptr, z)
+    _corrado_cells(U, Le, rows[order], ptr, z)
     return z, normal_p_value(z)
 
 
 @kernels._compiled()
-def _merge_sorted(E, base, srt, Wv, U, divide):
+def _merge_sorted(E, ranks, values, count, Wv, U, divide):
     """K, the average rank of every value of each row's joint sample [E | Wv] (NaN where
-    missing), from E's rows sorted (``srt``, :func:`ranks_and_order`) and their ranks within E
-    (``base``), by binary search: an estimation day's rank is its rank within E plus the window
-    values below it (1/2 per tie); a window value's is 1 + the values of [E | Wv] below it +
-    (ties - 1)/2. Counts and halves are exact in floating point. ``divide``: U = K / (1 + M)
+    missing), from E's rows sorted (``ranks``, ``values``, ``count``: :class:`SortedRows`):
+    an estimation day's rank is its rank within E plus the window values below it (1/2 per
+    tie), one branch-free pass over the row per window value (a window is short); a window
+    value's is 1 + the values of [E | Wv] below it + (ties - 1)/2, by binary search in the
+    sorted row. Counts and halves are exact in floating point. ``divide``: U = K / (1 + M)
     instead (M = the row's values; Corrado & Zivney 1992)."""
     n, Le = E.shape
     L = Wv.shape[1]
-    w = np.empty(L)
+    ws = np.empty(max(L, 1))
+    acc = np.empty(Le)
     for i in range(n):
-        m = 0
-        while m < Le and math.isfinite(srt[i, m]):
-            m += 1
-        v = srt[i, :m]
+        m = count[i]
         q = 0
         for d in range(L):
             x = Wv[i, d]
             if math.isfinite(x):
-                w[q] = x
+                ws[q] = x
                 q += 1
-        ws = np.sort(w[:q])
         den = float(m + q) + 1.0 if divide else 1.0
+        e = E[i]
         for t in range(Le):
-            x = E[i, t]
-            if not math.isfinite(x):
-                U[i, t] = np.nan
-                continue
-            lt = 0
-            le = 0
-            for k in range(q):  # q <= the window's length
-                lt += ws[k] < x
-                le += ws[k] <= x
-            U[i, t] = (base[i, t] + float(lt) + 0.5 * float(le - lt)) / den
+            acc[t] = ranks[i, t]  # NaN where E is missing, and stays NaN
+        for d in range(q):
+            w = ws[d]
+            for t in range(Le):  # 1 if above w, 1/2 if equal (vectorizes)
+                acc[t] += 0.5 * ((e[t] > w) + (e[t] >= w))
+        for t in range(Le):
+            U[i, t] = acc[t] / den
         for d in range(L):
             x = Wv[i, d]
             if not math.isfinite(x):
                 U[i, Le + d] = np.nan
                 continue
-            e_lt = np.searchsorted(v, x, side="left")
-            e_le = np.searchsorted(v, x, side="right")
-            w_lt = np.searchsorted(ws, x, side="left")
-            w_le = np.searchsorted(ws, x, side="right")
+            lo = 0  # estimation values below x, then not above x (binary search)
+            hi = m
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if values[i, mid] < x:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            e_lt = lo
+            hi = m
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if values[i, mid] <= x:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            e_le = lo
+            w_lt = 0
+            w_le = 0
+            for j in range(q):
+                w_lt += ws[j] < x
+                w_le += ws[j] <= x
             below = e_lt + w_lt
             ties = (e_le - e_lt) + (w_le - w_lt)
             U[i, Le + d] = (1.0 + float(below) + 0.5 * float(ties - 1)) / den
@@ -355,15 +427,14 @@ def grank(est_sar: np.ndarray, scar: np.ndarray, rows: np.ndarray, cell: np.ndar
         mean = np.bincount(cell, weights=x, minlength=n_cells) / n
         sd = np.sqrt(np.bincount(cell, weights=(x - mean[cell]) ** 2, minlength=n_cells) / (n - 1))
         xs = x / sd[cell]  # SCAR*
-    ur, inv = np.unique(rows, return_inverse=True)
-    E = np.ascontiguousarray(_take(est_sar, ur), dtype=float)
-    base = average_ranks(E) if est_ranks is None else _take(np.asarray(est_ranks), ur)
+    E = np.ascontiguousarray(est_sar)
+    base = average_ranks(E) if est_ranks is None else np.ascontiguousarray(est_ranks)
     # one GSAR series per (firm, cell) pair (SCAR* depends on the cell), ranked and averaged
     # per cell in one compiled pass (:func:`_grank_cells`)
     order = np.argsort(cell, kind="stable")
     ptr = np.searchsorted(cell[order], np.arange(n_cells + 1))
     u0, s2, T = np.full(n_cells, np.nan), np.full(n_cells, np.nan), np.zeros(n_cells)
-    _grank_cells(E, np.ascontiguousarray(base, dtype=float), inv[order].astype(np.int64),
+    _grank_cells(E, base, rows[order],
                  np.ascontiguousarray(xs[order], dtype=float), ptr.astype(np.int64), u0, s2, T)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = u0 / np.sqrt(s2)
@@ -408,31 +479,31 @@ def rank_tests(
         s = np.sqrt(out.sigma2)
     res = {name: (np.full(n_cells, np.nan), np.full(n_cells, np.nan)) for name in RANK_TESTS}
     pair_window = cell_window[cell_ids] if len(cell_ids) else np.zeros(0, dtype=np.int64)
-    all_rows = np.unique(cell_rows)
-    base_cache: dict[bytes, tuple] = {}  # estimation-day ranks and sort order, per set of days kept
+    all_rows = np.unique(cell_rows)  # the rows in some cell: ranked once per set of days kept
+    per_days: dict[bytes, tuple[SortedRows, np.ndarray, np.ndarray]] = {}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_all = s[all_rows][:, None]
     for j, (a, b) in enumerate(windows):  # a handful of windows, each vectorized over cells
         with np.errstate(invalid="ignore"):
             good = np.isfinite(car[:, j]) & np.isfinite(car_se[:, j]) & (car_se[:, j] > 0) & out.ok
         sel = (pair_window == j) & good[cell_rows]
         if not sel.any():
             continue
-        rows, cells = cell_rows[sel], cell_ids[sel]
-        ur, rinv = np.unique(rows, return_inverse=True)
-        uc, cinv = np.unique(cells, return_inverse=True)
+        pos = np.searchsorted(all_rows, cell_rows[sel])  # rows of all_rows
+        uc, cinv = np.unique(cell_ids[sel], return_inverse=True)
         outside = (est_days < a) | (est_days > b)
         key = outside.tobytes()
-        if key not in base_cache:
-            base_cache[key] = ranks_and_order(_take(out.est_ar, all_rows, outside))
-        at = np.searchsorted(all_rows, ur)
-        base, est_order = _take(base_cache[key][0], at), _take(base_cache[key][1], at)
-        est = _take(out.est_ar, ur, outside)
-        win = _take(day_ar, ur, (out.days >= a) & (out.days <= b))
-        st, p = corrado(est, win, rinv, cinv, len(uc), est_ranks=base, est_order=est_order)
+        if key not in per_days:
+            est = np.ascontiguousarray(_take(out.est_ar, all_rows, outside), dtype=float)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                per_days[key] = (sorted_rows(est), est, est / s_all)
+        srt, est, sar = per_days[key]
+        win = np.ascontiguousarray(_take(day_ar, all_rows, (out.days >= a) & (out.days <= b)), dtype=float)
+        st, p = corrado(est, win, pos, cinv, len(uc), est_sorted=srt)
         res["corrado"][0][uc], res["corrado"][1][uc] = st, p
         with np.errstate(divide="ignore", invalid="ignore"):
-            sar = est / s[ur][:, None]
-            scar = car[ur, j] / car_se[ur, j]
-        st, p = grank(sar, scar, rinv, cinv, len(uc), est_ranks=base)
+            scar = car[all_rows, j] / car_se[all_rows, j]
+        st, p = grank(sar, scar, pos, cinv, len(uc), est_ranks=srt.ranks)
         res["grank"][0][uc], res["grank"][1][uc] = st, p
     return res
 
