@@ -80,26 +80,40 @@ def members(inputs: ReportInputs, window: str = PRIMARY_WINDOW) -> dict:
 
 
 def study_sensitivity(inputs: ReportInputs) -> pd.DataFrame | None:
-    """The run's sensitivity.csv (its study folder), None when absent or unreadable."""
-    path = artifacts.study_dir(inputs.root) / "sensitivity.csv"
-    if not path.is_file():
-        return None
-    try:
-        return pd.read_csv(path)
-    except (OSError, ValueError, pd.errors.ParserError):
-        return None
+    """The run's sensitivity.csv (its study folder), None when absent or unreadable; read once per build."""
+    cache = inputs.__dict__.setdefault("_study_tables", {})
+    if "sensitivity" not in cache:
+        path = artifacts.study_dir(inputs.root) / "sensitivity.csv"
+        try:
+            cache["sensitivity"] = pd.read_csv(path) if path.is_file() else None
+        except (OSError, ValueError, pd.errors.ParserError):
+            cache["sensitivity"] = None
+    return cache["sensitivity"]
+
+
+def timing_pooled(inputs: ReportInputs) -> pd.DataFrame | None:
+    """The primary pooled answers under the main dates and with date-only news taken as after the
+    US close (:func:`analysis.inference.timing.pooled_conclusions` of the run's tests.csv,
+    sensitivity.csv and car.csv), computed once per build (The answer and Caveats both print
+    them); None without a sensitivity.csv that has ``date_kind``."""
+    from analysis.inference import timing
+
+    cache = inputs.__dict__.setdefault("_study_tables", {})
+    if "timing_pooled" not in cache:
+        tests, sens = study_table(inputs, artifacts.STUDY_TESTS), study_sensitivity(inputs)
+        cache["timing_pooled"] = (None if tests is None or sens is None or "date_kind" not in sens.columns else
+                                  timing.pooled_conclusions(tests, sens, car=study_table(inputs, artifacts.STUDY_CAR)))
+    return cache["timing_pooled"]
 
 
 def timing_fragility(inputs: ReportInputs) -> list[str]:
     """Per primary group (named, supplier) a sentence when its pooled answer changes with the
     time of day of date-only news (taken as after the US close;
     :func:`analysis.inference.timing.pooled_conclusions`), else ''."""
-    from analysis.inference import timing
-
-    tests, sens = study_table(inputs, artifacts.STUDY_TESTS), study_sensitivity(inputs)
-    if tests is None or sens is None or "date_kind" not in sens.columns:
+    pooled = timing_pooled(inputs)
+    if pooled is None:
         return ["", ""]
-    c = timing.pooled_conclusions(tests, sens, car=study_table(inputs, artifacts.STUDY_CAR)).set_index("group")
+    c = pooled.set_index("group")
     out = []
     for g in ("named", "supplier"):
         if g in c.index and bool(c.at[g, "changed"]):
