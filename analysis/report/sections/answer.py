@@ -181,27 +181,33 @@ def cautions(inputs: ReportInputs, rows: pd.DataFrame, window: str = PRIMARY_WIN
     titles.update(answer_mod.event_titles(inputs.run.catalog).set_index("event_id")["short_title"].to_dict())
     carried = {e.event_id: set(e.meta.get("carried_over") or []) for e in inputs.studied}
     out = {}
-    for (ev, group), g in c.groupby(["event_id", "group"], sort=False):
+    # the cells' columns as lists, read by row position (one pass; no sub-frame per cell)
+    col = {k: c[k].tolist() for k in ("name", "overlaps", "off_day0_driver", "driver_day", "limit_flag",
+                                      "spans_suspension", "confounders") if k in c.columns}
+    true = {k: [str(v).lower() == "true" for v in col[k]] for k in ("off_day0_driver", "spans_suspension") if k in col}
+    for (ev, group), idx in c.groupby(["event_id", "group"], sort=False).indices.items():
         notes = []
+        names = [col["name"][i] for i in idx]
         if group == "named":
-            note = carried_note(n for n in g["name"] if n in carried.get(ev, ()))
+            note = carried_note(n for n in names if n in carried.get(ev, ()))
             if note:
                 notes.append(note)
-        over = sorted({o for v in g.get("overlaps", pd.Series(dtype=object)).dropna() for o in str(v).split(";") if o})
+        over = sorted({o for i in idx if "overlaps" in col and pd.notna(v := col["overlaps"][i])
+                       for o in str(v).split(";") if o})
         if over:
             notes.append("the same days also follow " + ", ".join(titles.get(o, o) for o in over))
-        if "off_day0_driver" in g.columns:
-            d = g[g["off_day0_driver"].astype(str).str.lower() == "true"]
-            for r in d.itertuples(index=False):
-                notes.append(f"{r.name}'s move came mostly on day {int(r.driver_day):+d}")
-        if "limit_flag" in g.columns:
-            notes += limit_notes(zip(g["name"], g["limit_flag"]))
-        if "spans_suspension" in g.columns:
-            sus = [r.name for r in g.itertuples(index=False) if str(r.spans_suspension).lower() == "true"]
+        if "off_day0_driver" in col:
+            for i in idx:
+                if true["off_day0_driver"][i]:
+                    notes.append(f"{col['name'][i]}'s move came mostly on day {int(col['driver_day'][i]):+d}")
+        if "limit_flag" in col:
+            notes += limit_notes(zip(names, [col["limit_flag"][i] for i in idx]))
+        if "spans_suspension" in col:
+            sus = [col["name"][i] for i in idx if true["spans_suspension"][i]]
             if sus:
                 notes.append(f"{_names(sus)} did not trade on some of these days (suspended)")
-        if "confounders" in g.columns:
-            news = list(dict.fromkeys(_first_clause(w) for v in g["confounders"].dropna()
+        if "confounders" in col:
+            news = list(dict.fromkeys(_first_clause(w) for i in idx if pd.notna(v := col["confounders"][i])
                                       for w in str(v).split(" | ") if w.strip()))
             if news:
                 notes.append("other news in the same days: " + "; ".join(news[:2])
