@@ -27,7 +27,8 @@ What it does, on the recorded prices (nothing is copied into the repository):
 Measured on the shared 2-core machine (load 2-5, so +-20%), event ft_sdn_2022: event non-fit
 calls 1.13-1.15 s before the one-pass tables, 0.30-0.43 s after; compare helpers 7.2-8.2 s
 before, 3.4-4.4 s after, of which about 3.3 s is matplotlib laying out and writing the five
-figures (car_paths alone 1.6-1.9 s: 17 panels, three layout passes, unchanged output).
+figures (car_paths alone 1.6-1.9 s: 17 panels, three layout passes, unchanged output; the compare
+notebook has since dropped it: each event's notebook draws that event's CAR path).
 
 ``--dump DIR`` also writes each table's HTML, each figure's SVG (fixed ``svg.hashsalt``, no date)
 and each returned frame (CSV) to DIR, to compare the output of two versions of the code (the
@@ -154,7 +155,6 @@ def catalog_calls(b: Bench, args) -> None:
     moved = b.time(s, "group_event_table", lambda: compare.group_event_table(res, window, test))
     b.time(s, "show_moved", lambda: compare.show_moved(moved), "html")
     b.time(s, "heatmap_figure", lambda: compare.heatmap_figure(res, window), "svg")
-    b.time(s, "car_paths_figure", lambda: compare.car_paths_figure(res), "svg")
     tvs = b.time(s, "targets_vs_suppliers", lambda: compare.targets_vs_suppliers(res, window, test))
     b.time(s, "show_targets_vs_suppliers", lambda: compare.show_targets_vs_suppliers(tvs), "html")
     b.time(s, "groups_figure", lambda: compare.groups_figure(res, window), "svg")

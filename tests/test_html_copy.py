@@ -39,6 +39,32 @@ def test_stakeholder_copy_drops_stderr_and_widgets_and_returns_them():
     assert "widgets" not in nb.metadata
 
 
+def test_html_exporter_gives_nbconvert_page_without_its_soup_pass():
+    """jobs.html_exporter skips nbconvert's BeautifulSoup pass and adds its alt texts and tabindex
+    itself: once both pages go through that same soup pass, they are the same page (reference:
+    nbconvert's own HTMLExporter)."""
+    from bs4 import BeautifulSoup
+    from nbconvert import HTMLExporter
+    from nbformat.v4 import new_markdown_cell
+
+    svg = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="5" height="5"/></svg>'
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
+    nb = new_notebook(cells=[
+        new_markdown_cell("# Title\n\nsome *text*"),
+        new_code_cell("x", outputs=[
+            new_output("stream", name="stdout", text="every robustness run done\n"),
+            new_output("display_data", data={"text/html": "<table><tr><td>1</td></tr></table>", "text/plain": "t"}),
+            new_output("display_data", data={"image/svg+xml": svg, "text/plain": "<Figure>"}),
+            new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"}),
+            new_output("display_data", data={"text/html": '<img src="x.png" alt="mine"><img src="y.png">'}),
+        ])])
+    ours, _ = jobs.html_exporter().from_notebook_node(nb)
+    theirs, _ = HTMLExporter(exclude_input=True).from_notebook_node(nb)
+    assert ours.count('tabindex="0"') == theirs.count('tabindex="0"') >= 5
+    assert ours.count(jobs.NO_ALT) == theirs.count(jobs.NO_ALT) >= 2 and 'alt="mine"' in ours
+    assert str(BeautifulSoup(ours, "html.parser")) == str(BeautifulSoup(theirs, "html.parser"))
+
+
 def test_every_table_sits_in_a_scrolling_box():
     body = "<html><head><title>t</title></head><body><table id='a'><tr><td>1</td></tr></table>" \
            "<TABLE><tr><td>2</td></tr></TABLE ></body></html>"

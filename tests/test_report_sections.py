@@ -27,7 +27,6 @@ def test_artifacts_have_unique_names_and_their_files(tmp_path):
     assert artifacts.META.files == ("meta.json",)
     # each figure is drawn once, in the PDF's format
     assert artifacts.CAR_PATH.files == ("car_path.svg",)
-    assert artifacts.CAR_PATHS.files == ("car_paths.svg",)
 
 
 def test_tables_round_trip_with_empty_text_as_blank(tmp_path):

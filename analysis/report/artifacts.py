@@ -87,7 +87,6 @@ KIND_COMPARISON = _table("kind_comparison", "reports vs actions per group: firm-
                          "(decimals), share negative, events significant at 10%")
 YEAR_COMPARISON = _table("year_comparison", "the same by year of the announcement")
 HEATMAP = _figure("heatmap", "CAR of every firm at every event")
-CAR_PATHS = _figure("car_paths", "each event's mean CAR paths by group")
 GROUPS_BY_EVENT = _figure("groups_by_event", "mean CAR by group and event with 95% intervals")
 REACTION_TIMELINE = _figure("reaction_timeline", "mean CAR of targets and suppliers by event date")
 # -- the study's own CSV files (the CLI contract), which the comparison notebook saves for the whole run
@@ -113,7 +112,7 @@ ANSWER_FOREST = _figure("answer_forest", "the primary CAR (portfolio, 0:1) with 
 ARTIFACTS = {a.name: a for a in (CAR_BY_FIRM, GROUP_TESTS, ROBUSTNESS, ROBUSTNESS_FIRMS, VOLUME_TESTS, META, CAR_PATH,
                                  PRICE_PATH, EXPOSURE_SCATTER,
                                  GROUP_BY_EVENT, TARGETS_VS_SUPPLIERS, KIND_COMPARISON, YEAR_COMPARISON, HEATMAP,
-                                 CAR_PATHS, GROUPS_BY_EVENT, REACTION_TIMELINE, STUDY_TESTS, STUDY_CAR, STUDY_AR,
+                                 GROUPS_BY_EVENT, REACTION_TIMELINE, STUDY_TESTS, STUDY_CAR, STUDY_AR,
                                  STUDY_SKIPPED, STUDY_POOLED, STUDY_EXPOSURE_FIT, ANSWER_FOREST)}
 #: The folder of a report run (``reports/<run-id>/<STUDY>/``) holding the study's CSV set for the
 #: whole run (tests.csv, car.csv, ...: the CLI's contract); see :mod:`analysis.report.study_set`.

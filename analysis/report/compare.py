@@ -253,46 +253,6 @@ def heatmap_figure(res, window: str = "-1:1"):
 HEATMAP_NUMBER_SIZE, HEATMAP_MARK_SIZE = 6.5, 8.5
 
 
-def car_paths_figure(res, event_ids=None, ncols: int = 2, groups=("named", "target", "peer", "supplier")):
-    """Small multiples: each event's portfolio CAR path by group from the close of day -1 with
-    its 95% t-interval (:func:`analysis.plots.portfolio_band`, as the event figure; shared y
-    axis), one colour per group."""
-    import matplotlib.pyplot as plt
-
-    from analysis.plots import PATH_LABEL, event_labels, portfolio_band
-
-    have = set(res.car["event_id"])
-    ids = [e for e in (event_ids or res.event_ids) if e in have]
-    nrows = max(1, -(-len(ids) // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(PRINT_WIDTH, 2.2 * nrows + 0.5), sharey=True, squeeze=False)
-    f = res.panel.frame
-    present: dict = {}  # event -> the groups of its firms
-    for e, g in zip(f["event_id"], f["group" if "group" in f.columns else "role"]):
-        present.setdefault(e, set()).add(g)
-    titles = event_labels(res, ids)
-    for ax, ev, title in zip(axes.ravel(), ids, titles):
-        for g in [g for g in groups if g in present.get(ev, ())]:
-            gp = portfolio_band(res, ev, g)
-            if gp.empty or not np.isfinite(gp["mean"]).any():
-                continue
-            ax.plot(gp["day"], 100 * gp["mean"], color=group_color(g), lw=1.2,
-                    label=f"{group_label(g)} (N = {int(gp['n'].max())})")
-            ax.fill_between(gp["day"], 100 * gp["lo"], 100 * gp["hi"], color=group_color(g), alpha=0.15, lw=0)
-        ax.axhline(0, color="grey", lw=0.6)
-        ax.axvline(0, color="black", lw=0.6, ls=":")
-        ax.set_title(title, fontsize=8.5)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=6.5, loc="lower left")
-    for ax in axes[:, 0]:
-        ax.set_ylabel(PATH_LABEL, fontsize=8)
-    for ax in axes.ravel()[len(ids):]:
-        ax.set_visible(False)
-    fig.supxlabel("trading day relative to day 0", fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
 def groups_figure(res, window: str = "-1:1"):
     """Named firms vs US suppliers (and peers): portfolio CAR[window] per event with its 95% interval."""
     import matplotlib.pyplot as plt

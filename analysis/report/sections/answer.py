@@ -80,26 +80,40 @@ def members(inputs: ReportInputs, window: str = PRIMARY_WINDOW) -> dict:
 
 
 def study_sensitivity(inputs: ReportInputs) -> pd.DataFrame | None:
-    """The run's sensitivity.csv (its study folder), None when absent or unreadable."""
-    path = artifacts.study_dir(inputs.root) / "sensitivity.csv"
-    if not path.is_file():
-        return None
-    try:
-        return pd.read_csv(path)
-    except (OSError, ValueError, pd.errors.ParserError):
-        return None
+    """The run's sensitivity.csv (its study folder), None when absent or unreadable; read once per build."""
+    cache = inputs.__dict__.setdefault("_study_tables", {})
+    if "sensitivity" not in cache:
+        path = artifacts.study_dir(inputs.root) / "sensitivity.csv"
+        try:
+            cache["sensitivity"] = pd.read_csv(path) if path.is_file() else None
+        except (OSError, ValueError, pd.errors.ParserError):
+            cache["sensitivity"] = None
+    return cache["sensitivity"]
+
+
+def timing_pooled(inputs: ReportInputs) -> pd.DataFrame | None:
+    """The primary pooled answers under the main dates and with date-only news taken as after the
+    US close (:func:`analysis.inference.timing.pooled_conclusions` of the run's tests.csv,
+    sensitivity.csv and car.csv), computed once per build (The answer and Caveats both print
+    them); None without a sensitivity.csv that has ``date_kind``."""
+    from analysis.inference import timing
+
+    cache = inputs.__dict__.setdefault("_study_tables", {})
+    if "timing_pooled" not in cache:
+        tests, sens = study_table(inputs, artifacts.STUDY_TESTS), study_sensitivity(inputs)
+        cache["timing_pooled"] = (None if tests is None or sens is None or "date_kind" not in sens.columns else
+                                  timing.pooled_conclusions(tests, sens, car=study_table(inputs, artifacts.STUDY_CAR)))
+    return cache["timing_pooled"]
 
 
 def timing_fragility(inputs: ReportInputs) -> list[str]:
     """Per primary group (named, supplier) a sentence when its pooled answer changes with the
     time of day of date-only news (taken as after the US close;
     :func:`analysis.inference.timing.pooled_conclusions`), else ''."""
-    from analysis.inference import timing
-
-    tests, sens = study_table(inputs, artifacts.STUDY_TESTS), study_sensitivity(inputs)
-    if tests is None or sens is None or "date_kind" not in sens.columns:
+    pooled = timing_pooled(inputs)
+    if pooled is None:
         return ["", ""]
-    c = timing.pooled_conclusions(tests, sens, car=study_table(inputs, artifacts.STUDY_CAR)).set_index("group")
+    c = pooled.set_index("group")
     out = []
     for g in ("named", "supplier"):
         if g in c.index and bool(c.at[g, "changed"]):
@@ -167,27 +181,33 @@ def cautions(inputs: ReportInputs, rows: pd.DataFrame, window: str = PRIMARY_WIN
     titles.update(answer_mod.event_titles(inputs.run.catalog).set_index("event_id")["short_title"].to_dict())
     carried = {e.event_id: set(e.meta.get("carried_over") or []) for e in inputs.studied}
     out = {}
-    for (ev, group), g in c.groupby(["event_id", "group"], sort=False):
+    # the cells' columns as lists, read by row position (one pass; no sub-frame per cell)
+    col = {k: c[k].tolist() for k in ("name", "overlaps", "off_day0_driver", "driver_day", "limit_flag",
+                                      "spans_suspension", "confounders") if k in c.columns}
+    true = {k: [str(v).lower() == "true" for v in col[k]] for k in ("off_day0_driver", "spans_suspension") if k in col}
+    for (ev, group), idx in c.groupby(["event_id", "group"], sort=False).indices.items():
         notes = []
+        names = [col["name"][i] for i in idx]
         if group == "named":
-            note = carried_note(n for n in g["name"] if n in carried.get(ev, ()))
+            note = carried_note(n for n in names if n in carried.get(ev, ()))
             if note:
                 notes.append(note)
-        over = sorted({o for v in g.get("overlaps", pd.Series(dtype=object)).dropna() for o in str(v).split(";") if o})
+        over = sorted({o for i in idx if "overlaps" in col and pd.notna(v := col["overlaps"][i])
+                       for o in str(v).split(";") if o})
         if over:
             notes.append("the same days also follow " + ", ".join(titles.get(o, o) for o in over))
-        if "off_day0_driver" in g.columns:
-            d = g[g["off_day0_driver"].astype(str).str.lower() == "true"]
-            for r in d.itertuples(index=False):
-                notes.append(f"{r.name}'s move came mostly on day {int(r.driver_day):+d}")
-        if "limit_flag" in g.columns:
-            notes += limit_notes(zip(g["name"], g["limit_flag"]))
-        if "spans_suspension" in g.columns:
-            sus = [r.name for r in g.itertuples(index=False) if str(r.spans_suspension).lower() == "true"]
+        if "off_day0_driver" in col:
+            for i in idx:
+                if true["off_day0_driver"][i]:
+                    notes.append(f"{col['name'][i]}'s move came mostly on day {int(col['driver_day'][i]):+d}")
+        if "limit_flag" in col:
+            notes += limit_notes(zip(names, [col["limit_flag"][i] for i in idx]))
+        if "spans_suspension" in col:
+            sus = [col["name"][i] for i in idx if true["spans_suspension"][i]]
             if sus:
                 notes.append(f"{_names(sus)} did not trade on some of these days (suspended)")
-        if "confounders" in g.columns:
-            news = list(dict.fromkeys(_first_clause(w) for v in g["confounders"].dropna()
+        if "confounders" in col:
+            news = list(dict.fromkeys(_first_clause(w) for i in idx if pd.notna(v := col["confounders"][i])
                                       for w in str(v).split(" | ") if w.strip()))
             if news:
                 notes.append("other news in the same days: " + "; ".join(news[:2])

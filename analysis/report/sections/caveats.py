@@ -26,7 +26,7 @@ from analysis.inference.multiple import ALPHA
 from analysis.report import artifacts
 from analysis.report.answer_rows import event_titles
 from analysis.report.context import ReportInputs
-from analysis.report.sections.answer import pooled as pooled_table, primary, study_sensitivity, study_table
+from analysis.report.sections.answer import pooled as pooled_table, primary, study_sensitivity, study_table, timing_pooled
 from analysis.report.summary_text import mde_words, pct
 from analysis.vocab import GROUPS, PRIMARY_WINDOW, group_label, parse_window
 
@@ -404,7 +404,7 @@ def build(inputs: ReportInputs) -> list[dict]:
         ("Number of tests", multiplicity(tests, rows, titles)),
         ("Placebo draws short of the request", placebo_short(inputs, titles)),
         ("Time of day of date-only news", after_close(tests, study_sensitivity(inputs), titles, names,
-                                                      car=study_table(inputs, artifacts.STUDY_CAR))),
+                                                      car=car, pooled=timing_pooled(inputs))),
     ]
     return [{"title": t, "lead": LEADS.get(t, ""), "items": items} for t, items in cats if items]
 
@@ -412,9 +412,11 @@ def build(inputs: ReportInputs) -> list[dict]:
 
 
 def after_close(tests: pd.DataFrame | None, sensitivity: pd.DataFrame | None, titles: dict,
-                names: dict, car: pd.DataFrame | None = None) -> list[str]:
+                names: dict, car: pd.DataFrame | None = None, pooled: pd.DataFrame | None = None) -> list[str]:
     """Whether a conclusion of the primary family (Holm at 5%) changes when every date-only
-    announcement is taken as made after the US close (:func:`analysis.inference.timing.conclusions`)."""
+    announcement is taken as made after the US close (:func:`analysis.inference.timing.conclusions`).
+    ``pooled``: :func:`analysis.inference.timing.pooled_conclusions` of these tables when already
+    computed (None: computed here)."""
     from analysis.inference import timing
 
     if tests is None or sensitivity is None or "date_kind" not in sensitivity.columns:
@@ -423,7 +425,7 @@ def after_close(tests: pd.DataFrame | None, sensitivity: pd.DataFrame | None, ti
     if moved.empty or "p_value" not in tests.columns:
         return []
     c = timing.conclusions(tests, sensitivity)
-    pooled = timing.pooled_conclusions(tests, sensitivity, car=car)
+    pooled = timing.pooled_conclusions(tests, sensitivity, car=car) if pooled is None else pooled
     n_events = moved["event_id"].nunique()
     head = (f"{n_events} event{'s have' if n_events != 1 else ' has'} no time of day and "
             f"{'are' if n_events != 1 else 'is'} taken as announced at 09:00 New York time; taken "

@@ -294,19 +294,20 @@ def volume_table_spec(vol: pd.DataFrame | None, windows: list[str], caption: str
     groups = [g for g in GROUP_ORDER if g in set(vol["group"])]
     header = [[cell("Group", align="left"), cell("N")] + [cell(f"CAV{fmt.window_label(w)}", sub="log units")
                                                           for w in windows]]
+    n_max = vol.groupby("group", sort=False)["n"].max().to_dict()
+    first: dict = {}  # (group, window) -> its first row
+    for r in vol[["group", "window", "mean_cav", "p_value"]].itertuples(index=False):
+        first.setdefault((r.group, r.window), r)
     rows = []
     for g in groups:
-        vg = vol[vol["group"] == g]
-        n = int(vg["n"].max()) if len(vg) else 0
-        row = [cell(group_label(g), align="left"), cell(str(n))]
+        row = [cell(group_label(g), align="left"), cell(str(int(n_max[g])))]
         for w in windows:
-            r = vg[vg["window"] == w]
-            if r.empty or not np.isfinite(r["mean_cav"].iloc[0]):
+            r = first.get((g, w))
+            if r is None or not np.isfinite(r.mean_cav):
                 row.append(cell(fmt.NA))
                 continue
-            r = r.iloc[0]
-            p = r["p_value"]
-            row.append(cell(fmt.num(r["mean_cav"]), sub=f"({fmt.pvalue(p)})" if np.isfinite(p) else "(no test)",
+            p = r.p_value
+            row.append(cell(fmt.num(r.mean_cav), sub=f"({fmt.pvalue(p)})" if np.isfinite(p) else "(no test)",
                             sup=fmt.stars(p) or None))
         rows.append(row)
     return table(["2.6cm", "0.8cm"] + ["1fr"] * len(windows), ["left", "right"] + ["right"] * len(windows),
