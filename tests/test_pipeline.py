@@ -265,38 +265,6 @@ def test_keep_is_a_config_key_with_default_20(tmp_path):
         load_config(cfg)
 
 
-def test_the_run_study_set_is_the_events_sets_with_holm_over_all_events(tmp_path):
-    """reports/<run-id>/study/: the events' CSV sets one after the other; p_holm and q_bh again
-    over all events (here 2 primary rows: Holm multiplies the smaller p by 2, hand-worked)."""
-    import pandas as pd
-
-    from analysis.report import artifacts
-    from analysis.report.jobs import Job
-    from analysis.report.study_set import write_study
-
-    jobs = []
-    for ev, p in (("a", 0.01), ("b", 0.04)):
-        out = tmp_path / "events" / ev
-        out.mkdir(parents=True)
-        pd.DataFrame({"event_id": [ev] * 2, "group": ["named", "named"], "window": ["0:1", "0:0"], "n": [4, 4],
-                      "mean_car": [-0.05, -0.03], "test": ["portfolio", "portfolio"], "statistic": [-2.5, -2.0],
-                      "p_value": [p, 0.5], "primary": [True, False], "p_holm": [p, float("nan")],
-                      "q_bh": [p, 0.5], "flags": ["", ""]}).to_csv(out / "tests.csv", index=False)
-        pd.DataFrame({"event_id": [ev], "symbol": ["X"], "window": ["0:1"], "car": [-0.05]}).to_csv(
-            out / "car.csv", index=False)
-        jobs.append(Job(name="event_study", slug=f"event_study-{ev}", notebook=tmp_path / "nb.ipynb", event_id=ev,
-                        parameters={}, output_dir=out, executed=tmp_path / f"{ev}.ipynb", html=tmp_path / f"{ev}.html",
-                        kernel_log=tmp_path / "k.log", status="ok"))
-    note = write_study(tmp_path, jobs)
-    assert "2 events" in note
-    tests = pd.read_csv(artifacts.study_dir(tmp_path) / "tests.csv")
-    assert list(tests.columns)[:8] == ["event_id", "group", "window", "n", "mean_car", "test", "statistic", "p_value"]
-    assert list(tests["event_id"]) == ["a", "a", "b", "b"]
-    primary = tests[tests["primary"]]
-    assert primary["p_holm"].tolist() == pytest.approx([0.02, 0.04])  # Holm: 2 x 0.01, then max(0.02, 1 x 0.04)
-    assert len(pd.read_csv(artifacts.study_dir(tmp_path) / "car.csv")) == 2
-
-
 def test_day0_lines_read_the_run_study_set(tmp_path):
     """The log's day-0 check comes from the run's study set: day 0 per firm-event, its simple
     return in percent, a suspended day 0 or a multi-session return noted, a firm left out with
@@ -319,21 +287,6 @@ def test_day0_lines_read_the_run_study_set(tmp_path):
     assert lines[1] == ("  e: A 2019-05-16 -5.54%; B 2019-05-17 (suspended on day 0); "
                         "C 2019-05-16 +3.38% (spans 3 sessions); D - (no prices)")
     assert day0_lines(tmp_path / "nothing") == []
-
-
-def test_study_set_joins_csv_files_row_for_row(tmp_path):
-    """Files with one header are joined as written (a header-only file adds nothing, a missing
-    final newline is supplied); files whose headers differ are not joined textually."""
-    from analysis.report.study_set import _joined
-
-    a, b, c, d = (tmp_path / n for n in "abcd")
-    a.write_text("x,y\n1,0.5\n")
-    b.write_text("x,y\n")
-    c.write_text("x,y\n2,\n3,1e-12")
-    d.write_text("x,z\n4,5\n")
-    assert _joined([a, b, c]) == "x,y\n1,0.5\n2,\n3,1e-12\n"
-    assert _joined([b]) == "x,y\n"
-    assert _joined([a, d]) is None
 
 
 def test_the_comparison_notebook_gets_the_headline_window_and_test(tmp_path):

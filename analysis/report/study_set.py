@@ -1,14 +1,10 @@
-"""The study of a whole report run, fitted once (:func:`compute_study`), and its CSV set (``reports/<run-id>/study/``, the CLI's contract:
-``tests.csv``, ``car.csv``, ``abnormal_returns.csv``, ``estimation.csv``, ``skipped.csv``,
-``volume*.csv``, ``sensitivity.csv``, ``pooled.csv``), so every number of the PDF can be traced to one set.
-
-Each event notebook fits its own event and saves the set for it; every result of an event is
-the same whether it is fitted alone or with the whole catalog (its placebo draws are seeded by
-the run's seed and its event_id), except the multiple-testing columns, which span all events.
-So the run's set is the events' sets one after the other, with ``primary``, ``p_holm`` and
-``q_bh`` computed again over all of them (:func:`analysis.inference.multiple.adjust`) and
-``pooled.csv`` computed from the joined ``tests.csv`` (:func:`analysis.inference.pooled.pooled_frame`): the
-same files as ``python -m analysis study`` for the run's events, settings and prices.
+"""The study of a whole report run, fitted once (:func:`compute_study`): its CSV set in
+``reports/<run-id>/study/`` (the CLI's contract: ``python -m analysis study`` with the same
+settings and prices writes the same files: ``tests.csv``, ``car.csv``, ``abnormal_returns.csv``,
+``estimation.csv``, ``skipped.csv``, ``volume*.csv``, ``sensitivity.csv``, ``pooled.csv``,
+``exposure_fit.csv``), the robustness tables and the figures' inputs, so every number of the PDF
+can be traced to one set; the event notebooks are views of it. :func:`link_study` reuses a
+previous run's set by hard links when nothing changed.
 """
 from __future__ import annotations
 
@@ -17,89 +13,6 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.report import artifacts
-
-#: The files of the set, in the order of the CLI's contract.
-STUDY_FILES = ("abnormal_returns.csv", "car.csv", "tests.csv", "estimation.csv", "skipped.csv", "volume.csv",
-               "volume_tests.csv", "sensitivity.csv", "pooled.csv", "exposure_fit.csv")
-
-
-def write_study(run_dir: Path, jobs, primary_window: str | None = None) -> str:
-    """Write ``run_dir/study/`` from the event notebooks' sets (for each event the first
-    per-event notebook of the configuration that saved one); returns one line for the log."""
-    from analysis.atomic import write_set
-    from analysis.inference.multiple import adjust
-    from analysis.inference.pooled import pooled_frame
-    from analysis.vocab import PRIMARY_WINDOW
-
-    chosen: dict[str, Path] = {}
-    for job in jobs:
-        if job.event_id is None or job.event_id in chosen or job.status not in ("ok", "reused"):
-            continue
-        if (Path(job.output_dir) / "tests.csv").is_file():
-            chosen[job.event_id] = Path(job.output_dir)
-    wanted = list(dict.fromkeys(j.event_id for j in jobs if j.event_id is not None))
-    missing = [e for e in wanted if e not in chosen]
-    if not chosen:
-        return "no event notebook saved results; no study set written"
-    frames = {}
-    for name in STUDY_FILES:
-        paths = [folder / name for folder in chosen.values() if (folder / name).is_file()]
-        text = None if name == "tests.csv" else _joined(paths)
-        if text is not None:
-            frames[name] = text
-            continue
-        parts = [pd.read_csv(path, keep_default_na=True, low_memory=False) for path in paths]
-        parts = [p for p in parts if len(p.columns)]
-        if parts:
-            frames[name] = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
-    if "tests.csv" in frames and len(frames["tests.csv"]):
-        tests = frames["tests.csv"].drop(columns=[c for c in ("primary", "p_holm", "q_bh")
-                                                  if c in frames["tests.csv"].columns])
-        adjusted = adjust(tests, primary_window or PRIMARY_WINDOW)
-        frames["tests.csv"] = adjusted[list(frames["tests.csv"].columns)]
-        # pooled across the run's events, from the joined tests.csv (as the CLI computes it)
-        frames["pooled.csv"] = pooled_frame(frames["tests.csv"], primary_window or PRIMARY_WINDOW,
-                                            car=frames.get("car.csv"))
-    fit = exposure_fit(frames.get("car.csv"))
-    if fit is not None:
-        frames["exposure_fit.csv"] = fit
-    out = artifacts.study_dir(run_dir)
-    write_set(frames, out, owned=STUDY_FILES)
-    text = f"{len(frames)} files for {len(chosen)} events in {out.relative_to(run_dir)}/"
-    return text + (f" (no results for {', '.join(missing)})" if missing else "")
-
-
-def exposure_fit(car) -> pd.DataFrame | None:
-    """exposure_fit.csv of the whole run, fitted again on the run's car.csv (``car``: a frame or
-    the CSV text) so that the pooled rows span every event (the events' own files hold only their
-    per-event rows); the firms each event named and the exposure from the shipped data files."""
-    import io
-
-    from analysis.data import catalog, supply
-    from analysis.inference import exposure as ex
-
-    if car is None:
-        return None
-    car = pd.read_csv(io.StringIO(car)) if isinstance(car, str) else car
-    if "group" not in car.columns or car.empty:
-        return None
-    ef = catalog.load_event_firms(strict=False) if catalog.DEFAULT_EVENT_FIRMS.is_file() else None
-    ec = supply.load_event_customers(strict=False) if supply.DEFAULT_EVENT_CUSTOMERS.is_file() else None
-    expo = supply.load_exposure(strict=False) if supply.DEFAULT_EXPOSURE.is_file() else None
-    return ex.fit_frame(car, supply.event_customers(ef, ec), expo)
-
-
-def _joined(paths) -> str | None:
-    """The CSV files ``paths`` one after the other as one CSV text, when they share one header
-    line (the rows as written, byte for byte); None when their headers differ (or none has one)."""
-    texts = [path.read_text(encoding="utf-8") for path in paths]
-    heads = {t.split("\n", 1)[0] for t in texts if t.strip()}
-    if len(heads) != 1:
-        return None
-    head = heads.pop()
-    bodies = [t.split("\n", 1)[1] if "\n" in t else "" for t in texts if t.strip()]
-    return head + "\n" + "".join(b if b.endswith("\n") or not b else b + "\n" for b in bodies)
-
 
 def day0_lines(run_dir: Path) -> list[str]:
     """Day 0 and the day-0 simple return (adjusted close) of every (event, security) of the run's
