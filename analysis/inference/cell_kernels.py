@@ -95,3 +95,46 @@ def binomial_two_sided_p(k, n, p):
                 chosen += u
         out[c] = min(1.0, chosen / total)
     return out
+
+
+@_compiled()
+def cell_members(ok, event_code, group_code, n_groups, with_all, n_events):
+    """Membership of the (event, group, window) cells: (rows, cell, keys) with rows (K,) the
+    firm-event row and cell (K,) the cell of each member, and keys (C,) the cells' codes
+    (event * G + group) * W + window, G = n_groups (+ 1 with ``with_all``: group n_groups =
+    all), cells numbered in key order. Members come by window, then group layer (own group,
+    then all), then row. ok (R, W) bool: the row's CAR over the window enters a cell."""
+    R, W = ok.shape
+    G = n_groups + (1 if with_all else 0)
+    layers = 2 if with_all else 1
+    present = np.zeros(n_events * G * W, np.bool_)
+    K = 0
+    for r in range(R):
+        for j in range(W):
+            if ok[r, j]:
+                present[(event_code[r] * G + group_code[r]) * W + j] = True
+                if with_all:
+                    present[(event_code[r] * G + n_groups) * W + j] = True
+                K += layers
+    cell_of = np.empty(present.shape[0], np.int64)
+    C = 0
+    for key in range(present.shape[0]):
+        cell_of[key] = C
+        if present[key]:
+            C += 1
+    keys = np.empty(C, np.int64)
+    for key in range(present.shape[0]):
+        if present[key]:
+            keys[cell_of[key]] = key
+    rows = np.empty(K, np.int64)
+    cell = np.empty(K, np.int64)
+    k = 0
+    for j in range(W):
+        for layer in range(layers):
+            for r in range(R):
+                if ok[r, j]:
+                    g = group_code[r] if layer == 0 else n_groups
+                    rows[k] = r
+                    cell[k] = cell_of[(event_code[r] * G + g) * W + j]
+                    k += 1
+    return rows, cell, keys

@@ -313,20 +313,11 @@ def build_cells(
     ok = usable(result)
     if mask is not None:
         ok &= mask
-    rows_l, keys_l = [], []
-    for j in range(W):
-        r = np.nonzero(ok[:, j])[0]
-        groups = [group_code[r]] + ([np.full(len(r), n_groups)] if with_all else [])
-        for g in groups:
-            rows_l.append(r)
-            keys_l.append((event_code[r] * G + g) * W + j)
-    rows = np.concatenate(rows_l).astype(np.int64) if rows_l else np.zeros(0, dtype=np.int64)
-    keys = np.concatenate(keys_l).astype(np.int64) if keys_l else np.zeros(0, dtype=np.int64)
-    n_keys = (int(event_code.max()) + 1) * G * W if len(event_code) else 0
-    present = np.bincount(keys, minlength=n_keys) > 0  # dense key space: no sort (np.unique)
-    uniq = np.nonzero(present)[0]
-    cell = (np.cumsum(present) - 1)[keys] if len(keys) else np.zeros(0, dtype=np.int64)
-    return Cells(result=result, store=store, event_code=event_code, rows=rows, cell=cell.astype(np.int64),
+    n_events = int(event_code.max()) + 1 if len(event_code) else 0
+    # one compiled pass: members by window, then group (own, then all), then row; cells in key order
+    rows, cell, uniq = cell_kernels.cell_members(np.ascontiguousarray(ok), event_code, group_code, int(n_groups),
+                                                 bool(with_all), n_events)
+    return Cells(result=result, store=store, event_code=event_code, rows=rows, cell=cell,
                  cell_event=uniq // (G * W), cell_group=(uniq // W) % G, cell_window=uniq % W,
                  event_names=list(event_names) if event_names is not None else [],
                  group_names=list(group_names) if group_names is not None else [],
