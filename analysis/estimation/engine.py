@@ -207,7 +207,8 @@ def run(
     ``last_day``: the event period reaches at least this relative day (for windows cumulated
     later, e.g. limit-extended ones; by default the last window end plus :data:`SPAN_BUFFER`).
     Firm-events are independent: they are processed in blocks of :data:`BLOCK` (cache-sized
-    arrays), on ``threads`` threads (default: up to 2; numpy and the compiled loops release the GIL), and joined.
+    arrays), on ``threads`` threads (default: up to 2; numpy and the compiled loops release the GIL), each
+    writing its rows of the run's arrays, allocated once (:func:`_allocate`); ``car_p`` is computed on first read.
     """
     sec = np.asarray(sec, dtype=np.int64)
     p0 = np.asarray(p0, dtype=np.int64)
