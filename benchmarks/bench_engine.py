@@ -339,9 +339,9 @@ def main(argv=None) -> int:
     # (a) engine on all N firm-events: best of --repeat runs (the machine may be shared)
     load = os.getloadavg()[0]
     walls, cpus = [], []
-    out = None
+    out = cells = tests = None
     for _ in range(args.repeat):
-        out = None  # free the previous run's arrays first
+        out = cells = tests = None  # free the previous run's arrays first (the cells hold its result)
         w0, c0 = time.perf_counter(), time.process_time()
         out, cells, tests = run_engine(store, sec, p0, event_code, group_code, n_groups, args.windows)
         walls.append(time.perf_counter() - w0)

@@ -47,6 +47,29 @@ from analysis.vocab import DEFAULT_ESTIMATION, DEFAULT_MIN_OBS, DEFAULT_WINDOWS
 SPAN_BUFFER = 10
 
 
+class _FirmPValues:
+    """The ``car_p`` field of :class:`EngineResult`: the array given, or (given None) the
+    two-sided Student-t p of ``car_t`` with ``dof`` d.f. (NaN where the fit is not ok),
+    computed on first read and kept: most runs never read the firm-level p-values. (A
+    descriptor-typed dataclass field: ``__init__`` stores through :meth:`__set__`.)"""
+
+    def __set_name__(self, owner, name):
+        self.key = "_" + name
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return None  # the field's default
+        value = obj.__dict__.get(self.key)
+        if value is None and obj.car_t is not None:
+            value = t_p_value(obj.car_t, obj.dof[:, None])
+            value[~obj.ok] = np.nan
+            obj.__dict__[self.key] = value
+        return value
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.key] = value
+
+
 @dataclass(frozen=True, eq=False)
 class EngineResult:
     """Arrays for N firm-events; windows along the last axis of the per-window arrays."""
@@ -73,7 +96,7 @@ class EngineResult:
     car: np.ndarray = None  # (N, W)
     car_se: np.ndarray = None
     car_t: np.ndarray = None
-    car_p: np.ndarray = None
+    car_p: np.ndarray = _FirmPValues()  # (N, W) two-sided p of car_t, computed on first read
     bhar: np.ndarray = None
     n_returns: np.ndarray = None  # (N, W) returns summed
     n_sessions: np.ndarray = None  # (N, W) sessions those returns cover
@@ -184,61 +207,89 @@ def run(
     ``last_day``: the event period reaches at least this relative day (for windows cumulated
     later, e.g. limit-extended ones; by default the last window end plus :data:`SPAN_BUFFER`).
     Firm-events are independent: they are processed in blocks of :data:`BLOCK` (cache-sized
-    arrays), on ``threads`` threads (default: up to 2; numpy and the compiled loops release the GIL), and joined.
+    arrays), on ``threads`` threads (default: up to 2; numpy and the compiled loops release the GIL), each
+    writing its rows of the run's arrays, allocated once (:func:`_allocate`); ``car_p`` is computed on first read.
     """
     sec = np.asarray(sec, dtype=np.int64)
     p0 = np.asarray(p0, dtype=np.int64)
-    N = len(sec)
-    if N <= BLOCK:
-        return _run_block(store, sec, p0, estimation, windows, min_obs, last_day)
-    store.eligible, store.XT, store.date_rank, store.used_arrays  # shared caches, built before the threads
+    windows = [tuple(w) for w in windows]
+    N, p, W = len(sec), store.X.shape[1], len(windows)
+    lo = min(w[0] for w in windows)
+    hi = max(w[1] for w in windows) + SPAN_BUFFER
+    if last_day is not None:
+        hi = max(hi, int(last_day))
+    days = np.arange(lo, hi + 1)
+    full = _allocate(N, len(days), W, p)
+    # shared caches, built before the threads
+    y_all = store.y
+    store.eligible, store.XT, store.date_rank, store.used_arrays, store.next_return  # noqa: B018
     if not store.spec.fixed:
         store.prefix_moments()
     starts = list(range(0, N, BLOCK))
-    first = _run_block(store, sec[:BLOCK], p0[:BLOCK], estimation, windows, min_obs, last_day)
-    # Per-firm-event arrays are allocated once; each block copies its rows in from its own
-    # thread (no final join of every array).
-    names = [f.name for f in dataclasses.fields(first)
-             if isinstance(getattr(first, f.name), np.ndarray) and f.name != "days"]
-    full = {n: np.empty((N,) + getattr(first, n).shape[1:], dtype=getattr(first, n).dtype) for n in names}
     windows_of = [None] * len(starts)
 
     def block(k: int) -> None:
-        i = starts[k]
-        part = first if k == 0 else _run_block(store, sec[i:i + BLOCK], p0[i:i + BLOCK], estimation, windows,
-                                                 min_obs, last_day)
-        for n in names:
-            full[n][i:i + BLOCK] = getattr(part, n)
-        windows_of[k] = (part.est_window, part.window)
+        rows = slice(starts[k], starts[k] + BLOCK)
+        windows_of[k] = _run_block(store, y_all, sec[rows], p0[rows], estimation, windows, days, min_obs,
+                                   {name: v[rows] for name, v in full.items()})
 
-    n_threads = kernels.thread_count(threads)
+    n_threads = kernels.thread_count(threads) if len(starts) > 1 else 1
     if n_threads > 1:
         with ThreadPoolExecutor(max_workers=n_threads) as pool:
             list(pool.map(block, range(len(starts))))
     else:
         for k in range(len(starts)):
             block(k)
-    joined = {f.name: getattr(first, f.name) for f in dataclasses.fields(first)}
-    joined.update(full)
-    joined["est_window"] = RelativeDays.concat([w[0] for w in windows_of])
-    joined["window"] = RelativeDays.concat([w[1] for w in windows_of])
-    return EngineResult(**joined)
+    if len(starts) == 1:
+        est_window, window = windows_of[0]
+    else:
+        est_window = RelativeDays.concat([w[0] for w in windows_of])
+        window = RelativeDays.concat([w[1] for w in windows_of])
+    return EngineResult(estimation=tuple(estimation), windows=windows, days=days, est_window=est_window,
+                        window=window, store=store, fixed=store.spec.fixed, sec=sec, p0=p0, **full)
 
 
-def _run_block(store, sec, p0, estimation, windows, min_obs, last_day=None) -> EngineResult:
+def _allocate(N: int, L: int, W: int, p: int) -> dict[str, np.ndarray]:
+    """The per-firm-event arrays of an :class:`EngineResult` of N firm-events, L event days, W
+    windows and p regressors, uninitialized: the blocks write every element."""
+    f8, i8, b1 = np.float64, np.int64, np.bool_
+    shapes = {
+        "theta": ((N, p), f8), "sigma2": ((N,), f8), "m": ((N,), i8), "dof": ((N,), f8), "ok": ((N,), b1),
+        "reason": ((N,), object), "xtx_inv": ((N, p, p), f8), "est_pos": ((N,), f8),
+        "ar": ((N, L), f8), "ret": ((N, L), f8), "normal": ((N, L), f8), "span": ((N, L), i8),
+        "valid": ((N, L), b1), "Xv": ((N, L, p), f8),
+        "tail_day": ((N,), i8), "tail_valid": ((N,), b1), "tail_span": ((N,), i8), "tail_ar": ((N,), f8),
+        "tail_ret": ((N,), f8), "tail_normal": ((N,), f8), "tail_Xv": ((N, p), f8),
+    }
+    out = {name: np.empty(shape, dtype=dt) for name, (shape, dt) in shapes.items()}
+    out.update(_allocate_windows(N, W))
+    return out
+
+
+#: The (N, W) arrays :func:`cumulate` fills, and their dtypes.
+WINDOW_ARRAYS = {"car": np.float64, "car_se": np.float64, "car_t": np.float64, "bhar": np.float64,
+                 "n_returns": np.int64, "n_sessions": np.int64, "cover_first": np.float64,
+                 "cover_last": np.float64, "spans_gap": np.bool_, "gap_first": np.float64,
+                 "gap_last": np.float64, "complete": np.bool_}
+
+
+def _allocate_windows(N: int, W: int) -> dict[str, np.ndarray]:
+    return {name: np.empty((N, W), dtype=dt) for name, dt in WINDOW_ARRAYS.items()}
+
+
+def _run_block(store, y_all, sec, p0, estimation, windows, days, min_obs, out) -> tuple:
+    """Firm-events sec, p0 of one block: every array of ``out`` (views of the run's arrays,
+    :func:`_allocate`) written. Returns the block's (estimation, event) :class:`RelativeDays`."""
     spec = store.spec
-    sec = np.asarray(sec, dtype=np.int64)
-    p0 = np.asarray(p0, dtype=np.int64)
-    windows = [tuple(w) for w in windows]
     N, p = len(sec), store.X.shape[1]
-    y_all = store.y
 
     # --- estimation window -------------------------------------------------------------
     ew = RelativeDays(store, sec, p0, estimation[0], estimation[1])
     length = store.length[sec]
+    theta, xtx_inv = out["theta"], out["xtx_inv"]
     if spec.fixed:
-        theta = np.ones((N, p))
-        xtx_inv = np.zeros((N, p, p))
+        theta[:] = 1.0
+        xtx_inv[:] = 0.0
         k_eff = 1  # sample variance of ARs: M - 1 degrees of freedom
         fit_ok = np.ones(N, dtype=bool)
     else:
@@ -254,8 +305,8 @@ def _run_block(store, sec, p0, estimation, windows, min_obs, last_day=None) -> E
         scale = np.prod(np.diagonal(xtx, axis1=1, axis2=2), axis=1)
         fit_ok = np.abs(det) > 1e-12 * np.maximum(scale, 1e-300)
         safe = np.where(fit_ok[:, None, None], xtx, np.eye(p)[None])
-        xtx_inv = np.linalg.inv(safe)
-        theta = np.matmul(xtx_inv, xty[:, :, None])[:, :, 0]
+        xtx_inv[:] = np.linalg.inv(safe)
+        theta[:] = np.matmul(xtx_inv, xty[:, :, None])[:, :, 0]
         k_eff = spec.k
     # One compiled pass over the estimation days: M, SSR (the squared residuals themselves:
     # y'y - 2 theta'X'y + theta'X'X theta from prefix sums cancels when the fit is tight; about
@@ -272,43 +323,36 @@ def _run_block(store, sec, p0, estimation, windows, min_obs, last_day=None) -> E
         sigma2 = np.where(dof > 0, ssr / dof, np.nan)
     replicated = np.isfinite(sigma2) & (sigma2 > 0) & (sigma2 <= SIGMA_FLOOR**2)
     ok = fit_ok & (m >= min_obs) & np.isfinite(sigma2) & (sigma2 > SIGMA_FLOOR**2)
-    reason = np.full(N, "", dtype=object)
-    reason[~ok & (m < min_obs)] = [f"{int(v)} estimation returns, fewer than min-obs {min_obs}" for v in m[~ok & (m < min_obs)]]
+    reason = out["reason"]
+    reason[:] = ""
+    few = ~ok & (m < min_obs)
+    if few.any():
+        reason[few] = [f"{int(v)} estimation returns, fewer than min-obs {min_obs}" for v in m[few]]
     other = ~ok & (m >= min_obs)
     reason[other] = "estimation regressors are singular or the residual variance is zero"
     reason[other & fit_ok & replicated] = REPLICATED_REASON
+    out["m"][:], out["est_pos"][:], out["dof"][:], out["sigma2"][:], out["ok"][:] = m, est_pos, dof, sigma2, ok
 
-    # --- event period ---------------------------------------------------------------
-    lo = min(w[0] for w in windows)
-    hi = max(w[1] for w in windows) + SPAN_BUFFER
-    if last_day is not None:
-        hi = max(hi, int(last_day))
-    days = np.arange(lo, hi + 1)
+    # --- event period: the compiled kernels write straight into the run's arrays -------------
+    lo, hi = int(days[0]), int(days[-1])
     vw = RelativeDays(store, sec, p0, lo, hi)
-    L = len(days)
-    ar, ret, normal = np.full((N, L), np.nan), np.full((N, L), np.nan), np.full((N, L), np.nan)
-    span = np.zeros((N, L), dtype=np.int64)
-    valid = np.zeros((N, L), dtype=bool)
-    Xv = np.zeros((N, L, p))
     kernels.event_period(y_all, store.XT, store.offset, store.span, seg_lo + p0 + lo, seg_lo, seg_lo + length,
-                         theta, ar, ret, normal, span, valid, Xv)
-    tail = tail_returns(store, sec, p0, hi, theta)
-
-    res = EngineResult(
-        estimation=tuple(estimation), windows=windows, days=days, theta=theta, sigma2=sigma2,
-        m=m, dof=dof, ok=ok, reason=reason, xtx_inv=xtx_inv, est_window=ew, store=store, ar=ar, ret=ret,
-        normal=normal, span=span, window=vw, valid=valid, Xv=Xv, fixed=spec.fixed,
-        sec=sec, p0=p0, est_pos=est_pos, **tail,
-    )
-    return dataclasses.replace(res, **cumulate(res, windows))
+                         theta, out["ar"], out["ret"], out["normal"], out["span"], out["valid"], out["Xv"])
+    for name, value in tail_returns(store, sec, p0, hi, theta, y_all).items():
+        out[name][:] = value
+    _cumulate_into(days, windows, out["valid"], out["span"], out["ar"], out["ret"], out["normal"], out["Xv"],
+                   tuple(out[k] for k in _TAIL), sigma2, xtx_inv, ok, out)
+    return ew, vw
 
 
-def tail_returns(store: ReturnStore, sec: np.ndarray, p0: np.ndarray, hi: int, theta: np.ndarray) -> dict:
+def tail_returns(store: ReturnStore, sec: np.ndarray, p0: np.ndarray, hi: int, theta: np.ndarray,
+                 y_all: np.ndarray | None = None) -> dict:
     """The tail return of N firm-events whose event period ends on relative day ``hi``: the first
     return after day hi when its coverage [d - span + 1, d] reaches back to day hi or before
     (the return at resumption of a suspension that runs past the event period), as the
     ``tail_*`` fields of :class:`EngineResult`. Valid as an event-period row is (finite y and
-    regressors, span >= 1); AR = y - x'theta, normal = x'theta + offset, ret = y + offset."""
+    regressors, span >= 1); AR = y - x'theta, normal = x'theta + offset, ret = y + offset.
+    ``y_all``: the store's y when the caller has it (else computed)."""
     N = len(sec)
     length = store.length[sec]
     seg_lo = store.start[sec]
@@ -321,7 +365,7 @@ def tail_returns(store: ReturnStore, sec: np.ndarray, p0: np.ndarray, hi: int, t
     has &= day - sp + 1 <= hi  # it covers a day of the event period
     x = store.XT[:, t].T  # (N, p)
     fitted = (x * theta).sum(axis=1)
-    y = store.y[t]
+    y = (store.y if y_all is None else y_all)[t]
     with np.errstate(invalid="ignore"):
         valid = has & np.isfinite(x).all(axis=1) & np.isfinite(y) & np.isfinite(fitted) & (sp >= 1)
     off = store.offset[t]
@@ -333,54 +377,57 @@ def tail_returns(store: ReturnStore, sec: np.ndarray, p0: np.ndarray, hi: int, t
     }
 
 
+#: The tail arrays, in the kernels' argument order.
+_TAIL = ("tail_day", "tail_valid", "tail_span", "tail_ar", "tail_ret", "tail_normal", "tail_Xv")
+
+
 def _tail_of(res: EngineResult) -> tuple:
     """The tail arrays for the kernels (none for a result made without them)."""
     N, p = res.ar.shape[0], res.Xv.shape[2]
     if res.tail_valid is None:
         return (np.zeros(N, np.int64), np.zeros(N, bool), np.zeros(N, np.int64), np.full(N, np.nan),
                 np.full(N, np.nan), np.full(N, np.nan), np.zeros((N, p)))
-    return (res.tail_day, res.tail_valid, res.tail_span, res.tail_ar, res.tail_ret, res.tail_normal, res.tail_Xv)
+    return tuple(getattr(res, k) for k in _TAIL)
 
 
 def cumulate(res: "EngineResult", windows) -> dict[str, np.ndarray]:
-    """CAR, se, t, p, BHAR and coverage for each window (N, W), in one compiled pass
-    (:func:`analysis.estimation.kernels.cumulate_windows`).
+    """CAR, se, t, BHAR and coverage for each window (N, W), in one compiled pass
+    (:func:`analysis.estimation.kernels.cumulate_windows`); ``car_p`` None (the result computes
+    it from car_t on first read).
 
     A return enters window [a, b] when its coverage [d - span + 1, d] meets [a, b] (the tail
     return too, wherever its day lies). Var(CAR) = sigma^2 (L + g'(X'X)^-1 g), L = sessions covered, g = summed regressor rows.
     """
-    N, W = res.ar.shape[0], len(windows)
     for a, b in windows:  # the event-period arrays hold only these days
         if a < res.days[0] or b > res.days[-1]:
             raise ValueError(f"window {a}:{b} is outside the engine's event period {res.days[0]}:{res.days[-1]}")
-    out = {
-        "car": np.full((N, W), np.nan), "var": np.full((N, W), np.nan),
-        "bhar": np.full((N, W), np.nan), "n_returns": np.zeros((N, W), dtype=np.int64),
-        "n_sessions": np.zeros((N, W), dtype=np.int64), "cover_first": np.full((N, W), np.nan),
-        "cover_last": np.full((N, W), np.nan), "spans_gap": np.zeros((N, W), dtype=bool),
-        "gap_first": np.full((N, W), np.nan), "gap_last": np.full((N, W), np.nan),
-    }
+    out = _allocate_windows(res.ar.shape[0], len(windows))
+    _cumulate_into(res.days, windows, res.valid, res.span, res.ar, res.ret, res.normal, res.Xv, _tail_of(res),
+                   res.sigma2, res.xtx_inv, res.ok, out)
+    return {**{k: out[k] for k in WINDOW_ARRAYS}, "car_p": None}
+
+
+def _cumulate_into(days, windows, valid, span, ar, ret, normal, Xv, tail, sigma2, xtx_inv, ok, out) -> None:
+    """Fill the :data:`WINDOW_ARRAYS` of ``out`` ((N, W) arrays, any contents) for ``windows``."""
     lo = np.array([w[0] for w in windows], dtype=np.int64)
     hi = np.array([w[1] for w in windows], dtype=np.int64)
-    # xtx_inv is 0 for the market-adjusted model: no estimation error
-    kernels.cumulate_windows(np.asarray(res.days, dtype=np.int64), lo, hi, res.valid, res.span, res.ar, res.ret,
-                             res.normal, res.Xv, *_tail_of(res), res.sigma2, res.xtx_inv,
-                             *(out[k] for k in ("car", "var", "bhar", "n_returns", "n_sessions", "cover_first",
+    car, car_se, car_t = out["car"], out["car_se"], out["car_t"]
+    # xtx_inv is 0 for the market-adjusted model: no estimation error. Var(CAR) goes into car_se.
+    kernels.cumulate_windows(np.asarray(days, dtype=np.int64), lo, hi, valid, span, ar, ret, normal, Xv, *tail,
+                             sigma2, xtx_inv, car, car_se,
+                             *(out[k] for k in ("bhar", "n_returns", "n_sessions", "cover_first",
                                                 "cover_last", "spans_gap", "gap_first", "gap_last")))
     with np.errstate(invalid="ignore"):
         # every session of [a, b] is covered by a return (none missing at the ends of the data,
         # beyond the span buffer, or for want of a benchmark return)
-        out["complete"] = ((out["cover_first"] <= lo) & (out["cover_last"] >= hi)
-                           & (out["n_sessions"] >= hi - lo + 1))
-    var = out.pop("var")
-    car_se = np.sqrt(var)
+        out["complete"][:] = ((out["cover_first"] <= lo) & (out["cover_last"] >= hi)
+                              & (out["n_sessions"] >= hi - lo + 1))
+    np.sqrt(car_se, out=car_se)
     with np.errstate(divide="ignore", invalid="ignore"):
-        car_t = out["car"] / car_se
-    car_p = t_p_value(car_t, res.dof[:, None], threads=1)  # two-sided Student t (blocks run on threads)
-    out.update(car_se=car_se, car_t=car_t, car_p=car_p)
-    for name in ("car", "car_se", "car_t", "car_p", "bhar"):
-        out[name][~res.ok] = np.nan
-    return out
+        np.divide(car, car_se, out=car_t)
+    bad = ~ok
+    for name in ("car", "car_se", "car_t", "bhar"):
+        out[name][bad] = np.nan
 
 
 def path_windows(start: int, end: int, anchor: int | None = None):

@@ -104,14 +104,21 @@ def event_period(y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, norm
     inside, y and every regressor are finite and the return covers >= 1 session; then
     normal = x' theta + offset (rf for excess-return models), AR = y - x' theta,
     ret = y + offset, Xv = x (the row summed over the sessions the return spans) and
-    span_out = sessions covered. Other days keep NaN (ar, ret, normal), 0 (Xv) and
-    span_out = the store's span inside the data, else 0. The outputs must come in with
-    those fill values (NaN, 0, 0, False).
+    span_out = sessions covered. Other days get NaN (ar, ret, normal), 0 (Xv) and
+    span_out = the store's span inside the data, else 0. Every element of the outputs is
+    written (they may come in uninitialized).
     """
     N, L = ar.shape
     p = XT.shape[0]
     for i in range(N):
         for d in range(L):
+            ar[i, d] = np.nan
+            ret[i, d] = np.nan
+            normal[i, d] = np.nan
+            span_out[i, d] = 0
+            valid[i, d] = False
+            for k in range(p):
+                Xv[i, d, k] = 0.0
             t = base[i] + d
             if t < seg_lo[i] or t >= seg_hi[i]:
                 continue
@@ -152,7 +159,8 @@ def cumulate_windows(days, win_lo, win_hi, valid, span, ar, ret, normal, Xv,
     the regressor rows (MacKinlay 1997; xtx_inv = 0 gives the market-adjusted sigma^2 S);
     BHAR = prod(1 + R) - prod(1 + E[R]); coverage: first and last relative day covered
     and, for returns spanning a suspension (s > 1), the first day covered and their own day.
-    Windows no return enters keep the fill values (NaN, 0, False) the outputs come in with.
+    Windows no return enters get NaN (car, var, bhar, cover_*, gap_*), 0 (n_returns, n_sessions)
+    and False (spans_gap). Every element of the outputs is written (they may come in uninitialized).
     """
     N, L = ar.shape
     W = win_lo.shape[0]
@@ -207,7 +215,17 @@ def cumulate_windows(days, win_lo, win_hi, valid, span, ar, ret, normal, Xv,
                     gfirst = start if not gap else min(gfirst, start)
                     gap = True
                     glast = day
+            spans_gap[i, j] = False
+            gap_first[i, j] = np.nan
+            gap_last[i, j] = np.nan
             if cnt == 0:
+                car[i, j] = np.nan
+                var[i, j] = np.nan
+                bhar[i, j] = np.nan
+                n_returns[i, j] = 0
+                n_sessions[i, j] = 0
+                cover_first[i, j] = np.nan
+                cover_last[i, j] = np.nan
                 continue
             q = 0.0
             for k in range(p):

@@ -23,7 +23,7 @@ import pandas as pd
 from analysis.estimation import kernels
 from analysis.estimation.engine import EngineResult
 from analysis.estimation.store import ReturnStore
-from analysis.inference import kp_kernel
+from analysis.inference import cell_kernels, kp_kernel
 from analysis.vocab import format_window
 
 #: Pairs of firms sharing fewer calendar dates are left out of the KP mean correlation.
@@ -236,10 +236,33 @@ class Cells:
         return self.result.m[self.rows].astype(float)
 
     @cached_property
+    def moments(self) -> dict[str, np.ndarray]:
+        """(C,) per-cell sums of the members' CAR, CAR^2, SCAR, SCAR^2, Patell variance terms
+        (M - k) / (M - k - 2), positive CARs, positive and total estimation ARs (the names of
+        :data:`analysis.inference.cell_kernels.MOMENTS`), from one compiled pass over the
+        members that reads the engine's arrays in place (:func:`~analysis.inference.cell_kernels.cell_moments`;
+        the same sums as :meth:`sum` of the per-member arrays). Cells given by their members
+        (:meth:`from_members`) read those; a member array not given sums to NaN."""
+        K = len(self.cell)
+        if self.result is not None:
+            r = self.result
+            args = (self.rows, self.member_window, r.car, r.car_se, r.dof, r.est_pos, r.m)
+        else:
+            given = [self.__dict__.get(name) for name in ("car", "car_se", "dof", "est_pos", "est_n")]
+            car, se, dof, pos, m = (np.full(K, np.nan) if v is None else v for v in given)
+            args = (np.arange(K), np.zeros(K, dtype=np.int64), car[:, None], se[:, None], dof, pos, m)
+        rows, win, car, se, dof, pos, m = args
+        sums = cell_kernels.cell_moments(
+            self.cell, np.asarray(rows, dtype=np.int64), np.asarray(win, dtype=np.int64),
+            np.asarray(car, dtype=float), np.asarray(se, dtype=float), np.asarray(dof, dtype=float),
+            np.asarray(pos, dtype=float), np.asarray(m, dtype=float), self.n_cells)
+        return dict(zip(cell_kernels.MOMENTS, sums))
+
+    @cached_property
     def mean_car(self) -> np.ndarray:
         """(C,) equal-weighted mean CAR of each cell (decimal)."""
         with np.errstate(invalid="ignore", divide="ignore"):
-            return self.sum(self.car) / self.n
+            return self.moments["car"] / self.n
 
     @cached_property
     def r_kp(self) -> np.ndarray:
@@ -290,20 +313,11 @@ def build_cells(
     ok = usable(result)
     if mask is not None:
         ok &= mask
-    rows_l, keys_l = [], []
-    for j in range(W):
-        r = np.nonzero(ok[:, j])[0]
-        groups = [group_code[r]] + ([np.full(len(r), n_groups)] if with_all else [])
-        for g in groups:
-            rows_l.append(r)
-            keys_l.append((event_code[r] * G + g) * W + j)
-    rows = np.concatenate(rows_l).astype(np.int64) if rows_l else np.zeros(0, dtype=np.int64)
-    keys = np.concatenate(keys_l).astype(np.int64) if keys_l else np.zeros(0, dtype=np.int64)
-    n_keys = (int(event_code.max()) + 1) * G * W if len(event_code) else 0
-    present = np.bincount(keys, minlength=n_keys) > 0  # dense key space: no sort (np.unique)
-    uniq = np.nonzero(present)[0]
-    cell = (np.cumsum(present) - 1)[keys] if len(keys) else np.zeros(0, dtype=np.int64)
-    return Cells(result=result, store=store, event_code=event_code, rows=rows, cell=cell.astype(np.int64),
+    n_events = int(event_code.max()) + 1 if len(event_code) else 0
+    # one compiled pass: members by window, then group (own, then all), then row; cells in key order
+    rows, cell, uniq = cell_kernels.cell_members(np.ascontiguousarray(ok), event_code, group_code, int(n_groups),
+                                                 bool(with_all), n_events)
+    return Cells(result=result, store=store, event_code=event_code, rows=rows, cell=cell,
                  cell_event=uniq // (G * W), cell_group=(uniq // W) % G, cell_window=uniq % W,
                  event_names=list(event_names) if event_names is not None else [],
                  group_names=list(group_names) if group_names is not None else [],

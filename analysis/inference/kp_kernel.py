@@ -37,28 +37,48 @@ PAIRWISE_MAX = 200
 
 
 @_compiled(fastmath=FASTMATH)
-def _pair(Z, Mk, first, last, a, b):
-    """(correlation, shared dates) of rows a, b of Z over the dates both use (Mk = 1)."""
-    d0 = max(first[a], first[b])
-    d1 = min(last[a], last[b]) + 1
-    cnt = 0.0
-    sa = 0.0
-    sb = 0.0
-    saa = 0.0
-    sbb = 0.0
+def _pair(Z, PZ, PZ2, PM, d0, d1, a, b, hz_b, hq_b, hm_b, hz_a, hq_a):
+    """(correlation, shared dates) of rows a, b of Z over the dates both use, in their common
+    range [d0, d1).
+
+    Z is 0 where a row has no AR, so the cross moment is the plain dot product over [d0, d1);
+    the other moments come from each row's prefix sums over that range (PZ, PZ2, PM: sums of
+    Z, Z^2 and the used-day mask Mk before day d) less what falls on the days the other row
+    does not use there (its holes: the days of its range with Mk = 0, usually a few):
+    hz_b, hq_b, hm_b = sums of Z_a, Z_a^2, Mk_a over b's holes in [d0, d1); hz_a, hq_a = sums
+    of Z_b, Z_b^2 over a's holes. E.g. sum_t Z_a,t Mk_b,t = PZ_a[d1] - PZ_a[d0] - hz_b."""
+    if d1 <= d0:
+        return np.nan, 0.0
+    za = Z[a, d0:d1]
+    zb = Z[b, d0:d1]
     sab = 0.0
-    for d in range(d0, d1):  # Z is 0 where a row has no AR
-        xa = Z[a, d] * Mk[b, d]
-        xb = Z[b, d] * Mk[a, d]
-        cnt += Mk[a, d] * Mk[b, d]
-        sa += xa
-        sb += xb
-        saa += xa * xa
-        sbb += xb * xb
-        sab += xa * xb
+    for d in range(d1 - d0):
+        sab += za[d] * zb[d]
+    cnt = PM[a, d1] - PM[a, d0] - hm_b
+    sa = PZ[a, d1] - PZ[a, d0] - hz_b
+    saa = PZ2[a, d1] - PZ2[a, d0] - hq_b
+    sb = PZ[b, d1] - PZ[b, d0] - hz_a
+    sbb = PZ2[b, d1] - PZ2[b, d0] - hq_a
     den = (cnt * saa - sa * sa) * (cnt * sbb - sb * sb)
     c = (cnt * sab - sa * sb) / math.sqrt(den) if den > 0.0 else np.nan
     return c, cnt
+
+
+@_compiled(fastmath=FASTMATH)
+def _hole_sums(Z, Mk, PM, holes, first, d0, d1, a, b):
+    """Sums of Z_a, Z_a^2, Mk_a over b's holes in [d0, d1) (b's holes are sorted; those before
+    day d number d - first_b - PM_b[d])."""
+    sz = 0.0
+    sq = 0.0
+    sm = 0.0
+    if d1 > d0:
+        for u in range(int(d0 - first[b] - PM[b, d0]), int(d1 - first[b] - PM[b, d1])):
+            h = holes[b, u]
+            x = Z[a, h]
+            sz += x
+            sq += x * x
+            sm += Mk[a, h]
+    return sz, sq, sm
 
 
 @_compiled(fastmath=FASTMATH)
@@ -81,10 +101,20 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
         nmax = max(nmax, bnd[e + 1] - bnd[e])
     Z = np.zeros((nmax, D))
     Mk = np.zeros((nmax, D))
+    PZ = np.zeros((nmax, D + 1))
+    PZ2 = np.zeros((nmax, D + 1))
+    PM = np.zeros((nmax, D + 1))
+    holes = np.zeros((nmax, D), np.int64)
+    n_holes = np.zeros(nmax, np.int64)
     first = np.zeros(nmax, np.int64)
     last = np.zeros(nmax, np.int64)
     pm = min(nmax, pairwise_max)
     corr = np.zeros((pm, pm))
+    ZT = np.zeros((D, pm))  # an event's rows laid out by day (whole events)
+    MT = np.zeros((D, pm))
+    HZ = np.zeros((pm, pm))  # hole sums of every pair (whole events; _pair)
+    HQ = np.zeros((pm, pm))
+    HM = np.zeros((pm, pm))
     ok = np.zeros((pm, pm), np.bool_)
     S = np.zeros(D)
     W = np.zeros(D)
@@ -110,14 +140,52 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
                     c = theta[r, k]
                     for d in range(L):
                         Z[a, lo + d] -= c * Xc[k, g + lo + d]
+            # prefix sums and unused days over the row's range, for _pair
+            PZ[a, lo] = 0.0
+            PZ2[a, lo] = 0.0
+            PM[a, lo] = 0.0
+            nh = 0
+            for d in range(lo, lo + L):
+                z = Z[a, d]
+                PZ[a, d + 1] = PZ[a, d] + z
+                PZ2[a, d + 1] = PZ2[a, d] + z * z
+                PM[a, d + 1] = PM[a, d] + Mk[a, d]
+                if Mk[a, d] == 0.0:
+                    holes[a, nh] = d
+                    nh += 1
+            n_holes[a] = nh
         for a in range(n):
             zstate[a] = 0
         whole = n <= pairwise_max
         if whole:  # every pair of the event once, shared by its cells
+            # hole sums of every pair at once: HZ[b, a] = sum of Z_a over b's holes, etc. (from
+            # the rows laid out by day, 0 outside each row's range, so only common days count)
+            for d in range(D):
+                for a in range(n):
+                    ZT[d, a] = 0.0
+                    MT[d, a] = 0.0
+            for a in range(n):
+                for d in range(first[a], last[a] + 1):
+                    ZT[d, a] = Z[a, d]
+                    MT[d, a] = Mk[a, d]
+            for b in range(n):
+                for a in range(n):
+                    HZ[b, a] = 0.0
+                    HQ[b, a] = 0.0
+                    HM[b, a] = 0.0
+                for u in range(n_holes[b]):
+                    h = holes[b, u]
+                    for a in range(n):
+                        x = ZT[h, a]
+                        HZ[b, a] += x
+                        HQ[b, a] += x * x
+                        HM[b, a] += MT[h, a]
             for a in range(n):
                 ok[a, a] = False
                 for b in range(a + 1, n):
-                    c, cnt = _pair(Z, Mk, first, last, a, b)
+                    d0 = max(first[a], first[b])
+                    d1 = min(last[a], last[b]) + 1
+                    c, cnt = _pair(Z, PZ, PZ2, PM, d0, d1, a, b, HZ[b, a], HQ[b, a], HM[b, a], HZ[a, b], HQ[a, b])
                     good = cnt >= min_shared and math.isfinite(c)
                     ok[a, b] = good
                     ok[b, a] = good
@@ -151,7 +219,12 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
             elif m1 - m0 <= pairwise_max:
                 for u in range(m0, m1):
                     for v in range(u + 1, m1):
-                        cc, cnt = _pair(Z, Mk, first, last, member_slot[u], member_slot[v])
+                        a, b = member_slot[u], member_slot[v]
+                        d0 = max(first[a], first[b])
+                        d1 = min(last[a], last[b]) + 1
+                        hz_b, hq_b, hm_b = _hole_sums(Z, Mk, PM, holes, first, d0, d1, a, b)
+                        hz_a, hq_a, _ = _hole_sums(Z, Mk, PM, holes, first, d0, d1, b, a)
+                        cc, cnt = _pair(Z, PZ, PZ2, PM, d0, d1, a, b, hz_b, hq_b, hm_b, hz_a, hq_a)
                         if cnt >= min_shared and math.isfinite(cc):
                             num += cc
                             npairs += 1

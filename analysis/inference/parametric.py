@@ -29,14 +29,16 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.estimation.pvalues import normal_p_value, t_p_value
+from analysis.inference import cell_kernels
 from analysis.inference.cells import Cells
 from analysis.inference.registry import CellTest, TestOutcome, register
 
 
-def _mean_over_sd(cells: Cells, x: np.ndarray) -> np.ndarray:
-    """(C,) mean(x) / (sd(x) / sqrt(N)) over each cell's members, sd with N - 1 d.f."""
+def _mean_over_sd(cells: Cells, x: str) -> np.ndarray:
+    """(C,) mean(x) / (sd(x) / sqrt(N)) over each cell's members, sd with N - 1 d.f.; x names
+    a member quantity of :attr:`Cells.moments` ("car" or "scar") whose sums (x, x^2) are there."""
     n = cells.n
-    s1, s2 = cells.sum(x), cells.sum(x * x)
+    s1, s2 = cells.moments[x], cells.moments[x + "2"]
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = s1 / n
         sd = np.sqrt(np.maximum(s2 - n * mean**2, 0.0) / (n - 1))
@@ -57,7 +59,7 @@ class CrossSectionalT(CellTest):
     distribution = "t(N-1)"
 
     def compute(self, cells: Cells) -> TestOutcome:
-        stat = _mean_over_sd(cells, cells.car)
+        stat = _mean_over_sd(cells, "car")
         return TestOutcome(stat, t_p_value(stat, cells.n - 1))
 
 
@@ -75,10 +77,8 @@ class Patell(CellTest):
     distribution = "N(0,1)"
 
     def compute(self, cells: Cells) -> TestOutcome:
-        dof = cells.dof
         with np.errstate(divide="ignore", invalid="ignore"):
-            var = cells.sum(np.where(dof > 2, dof / (dof - 2), np.nan))
-            stat = cells.sum(cells.scar) / np.sqrt(var)
+            stat = cells.moments["scar"] / np.sqrt(cells.moments["patell_var"])
         return TestOutcome(stat, normal_p_value(stat))
 
 
@@ -97,7 +97,7 @@ class BMP(CellTest):
     distribution = "t(N-1)"
 
     def compute(self, cells: Cells) -> TestOutcome:
-        stat = _mean_over_sd(cells, cells.scar)
+        stat = _mean_over_sd(cells, "scar")
         return TestOutcome(stat, t_p_value(stat, cells.n - 1))
 
 
@@ -119,7 +119,7 @@ class BMPKolariPynnonen(CellTest):
         r = np.asarray(cells.r_kp, dtype=float)
         n = cells.n
         with np.errstate(divide="ignore", invalid="ignore"):
-            stat = _mean_over_sd(cells, cells.scar) * np.sqrt((1 - r) / (1 + (n - 1) * r))
+            stat = _mean_over_sd(cells, "scar") * np.sqrt((1 - r) / (1 + (n - 1) * r))
         return TestOutcome(stat, t_p_value(stat, n - 1), extra={"r_kp": r})
 
 
@@ -140,48 +140,29 @@ class GeneralizedSign(CellTest):
 
     def compute(self, cells: Cells) -> TestOutcome:
         n = cells.n
-        w = cells.sum((cells.car > 0).astype(float))
+        w, p = _sign_counts(cells)
         with np.errstate(divide="ignore", invalid="ignore"):
-            p = cells.sum(cells.est_pos) / cells.sum(cells.est_n)
             stat = (w - n * p) / np.sqrt(n * p * (1 - p))
         return TestOutcome(stat, normal_p_value(stat))
 
 
-#: Binomial probabilities evaluated at once by :func:`binomial_two_sided_p` (bounds its memory).
-_PMF_BATCH = 1 << 20
+def _sign_counts(cells: Cells) -> tuple[np.ndarray, np.ndarray]:
+    """(C,) w = #{CAR_i > 0} and p = pooled share of positive estimation-window ARs of each cell."""
+    m = cells.moments
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return m["car_pos"], m["est_pos"] / m["est_n"]
 
 
 def binomial_two_sided_p(k, n, p) -> np.ndarray:
     """Exact two-sided binomial p-values, vectorized: sum of Bin(n, p) probabilities of the
     outcomes no more likely than k (relative tolerance 1e-7, as ``scipy.stats.binomtest``);
-    1 when k = n p. k, n, p broadcast; NaN where n < 1 or p is not in (0, 1)."""
-    from scipy import stats  # deferred: keeps `import analysis.study` light
-
+    1 when k = n p. k, n (whole numbers), p broadcast; NaN where n < 1 or p is not in (0, 1).
+    One compiled loop (:func:`analysis.inference.cell_kernels.binomial_two_sided_p`)."""
     k, n, p = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (k, n, p)))
     shape = k.shape
-    k, n, p = k.ravel(), n.ravel(), p.ravel()
-    good = (n >= 1) & np.isfinite(p) & (p > 0) & (p < 1) & np.isfinite(k)
-    nn = np.where(good, n, 1.0)
-    pp = np.where(good, p, 0.5)
-    kk = np.where(good, k, 0.0)
-    d = stats.binom.pmf(kk, nn, pp)
-    out = np.empty(len(nn))
-    # outcomes 0..n of each value, in batches of values with similar n (sorted by n) holding at
-    # most _PMF_BATCH probabilities: memory stays bounded when some n are large
-    order = np.argsort(nn, kind="stable")
-    start = 0
-    while start < len(order):
-        stop = start + 1
-        while stop < len(order) and (stop - start + 1) * (int(nn[order[stop]]) + 1) <= _PMF_BATCH:
-            stop += 1
-        sel = order[start:stop]
-        top = int(nn[sel].max())
-        j = np.arange(top + 1, dtype=float)
-        pmf = stats.binom.pmf(j, nn[sel, None], pp[sel, None])  # 0 beyond n
-        out[sel] = np.where(pmf <= d[sel, None] * (1 + 1e-7), pmf, 0.0).sum(axis=-1)
-        start = stop
-    out = np.where(kk == nn * pp, 1.0, np.minimum(1.0, out))
-    return np.where(good, out, np.nan).reshape(shape)
+    out = cell_kernels.binomial_two_sided_p(np.ascontiguousarray(k.ravel()), np.ascontiguousarray(n.ravel()),
+                                            np.ascontiguousarray(p.ravel()))
+    return out.reshape(shape)
 
 
 @register
@@ -201,7 +182,5 @@ class ExactSign(CellTest):
 
     def compute(self, cells: Cells) -> TestOutcome:
         n = cells.n
-        w = cells.sum((cells.car > 0).astype(float))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            p = cells.sum(cells.est_pos) / cells.sum(cells.est_n)
+        w, p = _sign_counts(cells)
         return TestOutcome(w - n * p, binomial_two_sided_p(w, n, p))

@@ -1,0 +1,140 @@
+"""Compiled loops of the parametric tests: every cell's member sums in one pass, exact binomial p.
+
+:func:`cell_moments` reads each member's CAR, se(CAR), estimation d.f. and sign counts straight
+from the engine's (R, W) and (R,) arrays (no per-member copies) and adds them into per-cell sums
+in member order, as ``numpy.bincount`` does (the same additions in the same order: the sums are
+bit-identical to it). No fastmath: contraction to fused multiply-adds would change the roundings.
+
+:func:`binomial_two_sided_p` is the "minimum likelihood" two-sided p-value of
+``scipy.stats.binomtest`` (Conover 1999, sec. 3.1): the sum of Bin(n, p) probabilities of every
+outcome j with P(W = j) <= P(W = k) (1 + 1e-7). The probabilities relative to the mode m,
+u_j = P(W = j) / P(W = m), come from the ratio recurrence
+P(W = j + 1) / P(W = j) = (n - j) / (j + 1) * p / (1 - p), and p = sum_selected u_j / sum_all u_j:
+O(n) per cell, no special function, each u_j within about |j - m| roundings of the exact ratio.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from analysis.estimation.kernels import _compiled
+
+#: Rows of :func:`cell_moments`'s output, in order.
+MOMENTS = ("car", "car2", "scar", "scar2", "patell_var", "car_pos", "est_pos", "est_n")
+
+
+@_compiled()
+def cell_moments(cell, rows, win, car, car_se, dof, est_pos, est_n, n_cells):
+    """(8, n_cells) per-cell sums over members k (member order) of :data:`MOMENTS`:
+    CAR, CAR^2, SCAR = CAR / se, SCAR^2, (M - k) / (M - k - 2) (NaN where M - k <= 2: Patell's
+    variance), 1 where CAR > 0, positive and total estimation ARs. Member k is firm-event
+    rows[k] over window win[k]: car, car_se (R, W); dof, est_pos, est_n (R,)."""
+    out = np.zeros((8, n_cells))
+    for k in range(cell.shape[0]):
+        c = cell[k]
+        r = rows[k]
+        j = win[k]
+        x = car[r, j]
+        s = x / car_se[r, j]
+        d = dof[r]
+        out[0, c] += x
+        out[1, c] += x * x
+        out[2, c] += s
+        out[3, c] += s * s
+        out[4, c] += d / (d - 2.0) if d > 2.0 else np.nan
+        out[5, c] += 1.0 if x > 0.0 else 0.0
+        out[6, c] += est_pos[r]
+        out[7, c] += est_n[r]
+    return out
+
+
+@_compiled()
+def binomial_two_sided_p(k, n, p):
+    """(C,) exact two-sided p of k successes in n trials under Bin(n, p) (module doc); 1 when
+    k = n p; NaN where n < 1, p is not in (0, 1) or k is not finite. k, n: whole numbers as floats."""
+    C = k.shape[0]
+    out = np.full(C, np.nan)
+    for c in range(C):
+        nn, pp, kk = n[c], p[c], k[c]
+        if not (nn >= 1.0 and pp > 0.0 and pp < 1.0 and math.isfinite(kk)):
+            continue
+        if kk == nn * pp:
+            out[c] = 1.0
+            continue
+        N = int(nn)
+        K = int(kk)
+        ratio = pp / (1.0 - pp)
+        mode = min(N, max(0, int(math.floor((nn + 1.0) * pp))))
+        # u_K first (the threshold), walking from the mode
+        u = 1.0
+        if K > mode:
+            for j in range(mode, K):
+                u *= (N - j) / (j + 1.0) * ratio
+        else:
+            for j in range(mode, K, -1):
+                u *= j / ((N - j + 1.0) * ratio)
+        limit = u * (1.0 + 1e-7)
+        total = 1.0
+        chosen = 1.0 if 1.0 <= limit else 0.0
+        u = 1.0
+        for j in range(mode, N):  # above the mode
+            u *= (N - j) / (j + 1.0) * ratio
+            if u == 0.0:
+                break
+            total += u
+            if u <= limit:
+                chosen += u
+        u = 1.0
+        for j in range(mode, 0, -1):  # below the mode
+            u *= j / ((N - j + 1.0) * ratio)
+            if u == 0.0:
+                break
+            total += u
+            if u <= limit:
+                chosen += u
+        out[c] = min(1.0, chosen / total)
+    return out
+
+
+@_compiled()
+def cell_members(ok, event_code, group_code, n_groups, with_all, n_events):
+    """Membership of the (event, group, window) cells: (rows, cell, keys) with rows (K,) the
+    firm-event row and cell (K,) the cell of each member, and keys (C,) the cells' codes
+    (event * G + group) * W + window, G = n_groups (+ 1 with ``with_all``: group n_groups =
+    all), cells numbered in key order. Members come by window, then group layer (own group,
+    then all), then row. ok (R, W) bool: the row's CAR over the window enters a cell."""
+    R, W = ok.shape
+    G = n_groups + (1 if with_all else 0)
+    layers = 2 if with_all else 1
+    present = np.zeros(n_events * G * W, np.bool_)
+    K = 0
+    for r in range(R):
+        for j in range(W):
+            if ok[r, j]:
+                present[(event_code[r] * G + group_code[r]) * W + j] = True
+                if with_all:
+                    present[(event_code[r] * G + n_groups) * W + j] = True
+                K += layers
+    cell_of = np.empty(present.shape[0], np.int64)
+    C = 0
+    for key in range(present.shape[0]):
+        cell_of[key] = C
+        if present[key]:
+            C += 1
+    keys = np.empty(C, np.int64)
+    for key in range(present.shape[0]):
+        if present[key]:
+            keys[cell_of[key]] = key
+    rows = np.empty(K, np.int64)
+    cell = np.empty(K, np.int64)
+    k = 0
+    for j in range(W):
+        for layer in range(layers):
+            for r in range(R):
+                if ok[r, j]:
+                    g = group_code[r] if layer == 0 else n_groups
+                    rows[k] = r
+                    cell[k] = cell_of[(event_code[r] * G + g) * W + j]
+                    k += 1
+    return rows, cell, keys
