@@ -261,14 +261,20 @@ def _rich_store(model: str, seed: int):
     return store
 
 
-@pytest.mark.parametrize("model", ["market", "mean", "market-adjusted", "ff3"])
-def test_portfolio_passes_equal_the_engine_run_on_a_portfolio_store(model):
+@pytest.mark.parametrize("model,chunk", [("market", 2048), ("mean", 2048), ("market-adjusted", 2048), ("ff3", 2048),
+                                         ("market", 2)])
+def test_portfolio_passes_equal_the_engine_run_on_a_portfolio_store(model, chunk, monkeypatch):
     """The compiled passes against the implementation they replaced (tests/portfolio_reference.py:
     each cell's portfolio series laid out as a store and run through the engine), per cell and
     window, to 1e-12: cells of one to six firm-events, sets repeated across cells, estimation
-    windows cut by the start of the data, event periods by its end, spreads and tail returns."""
-    from analysis.inference.portfolio import portfolios
+    windows cut by the start of the data, event periods by its end, spreads and tail returns;
+    chunk 2: the sets in chunks of two, on two threads."""
+    from analysis.inference import portfolio
     from portfolio_reference import reference_cells
+
+    monkeypatch.setattr(portfolio, "CHUNK", chunk)
+    monkeypatch.setattr(portfolio, "THREADED_SETS", 1 if chunk == 2 else portfolio.THREADED_SETS)
+    monkeypatch.setattr(portfolio.kernels, "thread_count", lambda threads=None: 2)
 
     store = _rich_store(model, seed=7)
     sec = np.array([0, 1, 2, 3, 4, 5, 0, 2])
@@ -279,7 +285,7 @@ def test_portfolio_passes_equal_the_engine_run_on_a_portfolio_store(model):
     sets = [[0, 1, 2, 3, 4, 5], [0], [5], [1, 2], [0, 1, 2, 3, 4, 5], [3, 4], [6, 7, 0], [2, 1], [4]]
     rows = np.concatenate([np.array(s) for s in sets])
     cell = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
-    run = portfolios(res, rows, cell, len(sets))
+    run = portfolio.portfolios(res, rows, cell, len(sets))
     ref = reference_cells(res, rows, cell, len(sets))
     u = run.of_cell
     assert u[0] == u[4] and u[3] == u[7] and len(np.unique(u)) == len(sets) - 2

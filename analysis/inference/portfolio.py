@@ -44,6 +44,7 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,6 +57,8 @@ from analysis.inference.registry import CellTest, TestOutcome, register
 
 #: Portfolios per pass (bounds memory: a few arrays of (portfolios of the chunk, ~270 days, p)).
 CHUNK = 2048
+#: Portfolios from which a run is split over threads.
+THREADED_SETS = 256
 
 
 @dataclass(frozen=True)
@@ -84,14 +87,19 @@ def _cell_sets(rows: np.ndarray, cell: np.ndarray, n_cells: int) -> tuple[np.nda
     h = np.zeros(n_cells, dtype=np.uint64)
     np.add.at(h, cell, key[rows])
     n = np.bincount(cell, minlength=n_cells).astype(np.uint64)
-    ident = np.stack([h, n], axis=1)
-    _, first, of_cell = np.unique(ident, axis=0, return_index=True, return_inverse=True)
+    srt = np.lexsort((n, h))  # stable: the cells of a set in their order
+    hs, ns = h[srt], n[srt]
+    new = np.ones(n_cells, dtype=bool)
+    new[1:] = (hs[1:] != hs[:-1]) | (ns[1:] != ns[:-1])
+    first = srt[new]  # the first cell of each set
+    of_cell = np.empty(n_cells, dtype=np.int64)
+    of_cell[srt] = np.cumsum(new) - 1
     # number the sets in the order of their first cell (cells are in event order), so a
     # chunk of sets holds the firm-events of a few events only
     order = np.argsort(first, kind="stable")
     rank = np.empty(len(first), dtype=np.int64)
     rank[order] = np.arange(len(first))
-    return rank[of_cell.ravel()], first[order]
+    return rank[of_cell], first[order]
 
 
 def _member_arrays(res: EngineResult) -> dict:
@@ -109,13 +117,13 @@ def _member_arrays(res: EngineResult) -> dict:
                 "tail_first": (res.tail_day - res.tail_span + 1 - res.days[0]).astype(np.int64),
                 "tail_flat": np.where(tv, seg_lo + res.p0 + res.tail_day, 0).astype(np.int64),
                 "tail_Xv": np.ascontiguousarray(res.tail_Xv, dtype=float)}
-    return {"y": np.ascontiguousarray(store.y), "XT": store.XT, "eligible": store.eligible,
-            "is_const": np.array([r == "const" for r in store.spec.regressors], dtype=bool),
-            "theta": np.ascontiguousarray(res.theta, dtype=float),
+    w, yu, XTu = store.used_arrays
+    return {"w": w, "yu": yu, "XTu": XTu, "is_const": np.array([r == "const" for r in store.spec.regressors]),
             "est_base": (seg_lo + res.p0 + e0).astype(np.int64), "seg_lo": seg_lo.astype(np.int64),
             "seg_hi": (seg_lo + store.length[res.sec]).astype(np.int64),
             "e_len": int(res.estimation[1] - e0 + 1), "ev_at": int(res.days[0] - e0),
-            "valid": res.valid, "span": res.span.astype(np.int64), "ev_base": res.window.base.astype(np.int64),
+            "valid": res.valid, "span": res.span.astype(np.int64), "y": np.ascontiguousarray(store.y),
+            "ev_base": res.window.base.astype(np.int64),
             "Xv": res.Xv, **tail}
 
 
@@ -136,9 +144,9 @@ def _fit(xtx: np.ndarray, xty: np.ndarray, spec) -> tuple[np.ndarray, np.ndarray
 
 def _run_chunk(arrays: dict, ptr: np.ndarray, members: np.ndarray, spec, estimation, windows, T: int) -> dict:
     """The portfolio statistics of the firm sets ``members[ptr[u]:ptr[u + 1]]`` (module doc)."""
-    nu, p = len(ptr) - 1, arrays["XT"].shape[0]
+    nu, p = len(ptr) - 1, arrays["XTu"].shape[0]
     ok_t = np.zeros((nu, T), dtype=bool)
-    yp, Xp = np.empty((nu, T)), np.empty((nu, T, p))
+    yp, Xp = np.empty((nu, T)), np.empty((nu, p, T))
     xtx, xty = np.empty((nu, p, p)), np.empty((nu, p))
     portfolio_kernel.portfolio_series(ptr, members, **arrays, ok=ok_t, yp=yp, Xp=Xp, xtx=xtx, xty=xty)
     theta, xtx_inv, fit_ok = _fit(xtx, xty, spec)
@@ -189,8 +197,21 @@ def portfolios(res: EngineResult, rows: np.ndarray, cell: np.ndarray, n_cells: i
     ptr = np.concatenate([[0], np.cumsum(n_firms)]).astype(np.int64)
     arrays = _member_arrays(res)
     T = int(res.days[-1] - res.estimation[0] + 1)
-    parts = [_run_chunk(arrays, ptr[u0:u0 + CHUNK + 1] - ptr[u0], prow[ptr[u0]:ptr[min(U, u0 + CHUNK)]],
-                        res.store.spec, res.estimation, windows, T) for u0 in range(0, U, CHUNK)]
+    # chunks of sets, on up to two threads (the compiled passes and numpy release the GIL)
+    n_threads = kernels.thread_count() if U >= THREADED_SETS else 1
+    size = min(CHUNK, -(-U // n_threads))
+
+    def part(u0: int) -> dict:
+        u1 = min(U, u0 + size)
+        return _run_chunk(arrays, ptr[u0:u1 + 1] - ptr[u0], prow[ptr[u0]:ptr[u1]], res.store.spec, res.estimation,
+                          windows, T)
+
+    starts = range(0, U, size)
+    if n_threads > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            parts = list(pool.map(part, starts))
+    else:
+        parts = [part(u0) for u0 in starts]
     joined = {k: np.concatenate([q[k] for q in parts]) for k in parts[0]} if parts else {}
     return PortfolioRun(windows=windows, of_cell=of_cell, n_firms=n_firms, **joined)
 
@@ -209,11 +230,10 @@ def sample_quantile_p(est_ar: np.ndarray, car: np.ndarray, length, rows=None) ->
     q = len(car)
     rows = np.arange(q) if rows is None else np.asarray(rows, dtype=np.int64)
     L = np.broadcast_to(np.asarray(length, dtype=np.int64), (q,))
-    fin = np.isfinite(est_ar)
-    order = np.argsort(~fin, axis=1, kind="stable")  # used residuals first, in event-time order
-    vals = np.take_along_axis(np.where(fin, est_ar, 0.0), order, axis=1)
-    M = fin.sum(axis=1)[rows]
-    cs = np.concatenate([np.zeros((n, 1)), np.cumsum(vals, axis=1)], axis=1)
+    cs = np.empty((n, Le + 1))
+    M = np.empty(n, dtype=np.int64)
+    _sq_prefix(est_ar, cs, M)
+    M = M[rows]
     J = np.maximum(M - L + 1, 0)
     lower = np.zeros(q, dtype=np.int64)
     upper = np.zeros(q, dtype=np.int64)
@@ -222,6 +242,26 @@ def sample_quantile_p(est_ar: np.ndarray, car: np.ndarray, length, rows=None) ->
     with np.errstate(invalid="ignore", divide="ignore"):
         p = np.minimum(1.0, 2 * np.minimum((1 + lower) / (J + 1), (1 + upper) / (J + 1)))
     return np.where((J >= 1) & (L >= 1) & np.isfinite(car), p, np.nan)
+
+
+@kernels._compiled()
+def _sq_prefix(est_ar, cs, M):
+    """cs[i] = 0, then the running sums of row i's finite residuals in order (constant after the
+    last); M[i] = their number: S_j = cs[i, j + L] - cs[i, j] for j < M[i] - L + 1."""
+    n, Le = est_ar.shape
+    for i in range(n):
+        acc = 0.0
+        m = 0
+        cs[i, 0] = 0.0
+        for t in range(Le):
+            v = est_ar[i, t]
+            if math.isfinite(v):
+                acc += v
+                m += 1
+                cs[i, m] = acc
+        for t in range(m + 1, Le + 1):
+            cs[i, t] = acc
+        M[i] = m
 
 
 @kernels._compiled()

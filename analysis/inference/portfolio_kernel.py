@@ -5,8 +5,9 @@ Two passes, no store and no engine run:
 - :func:`portfolio_series`, one pass over each portfolio's members: the equal-weighted
   portfolio's return and regressor rows on each relative day e0..days[-1] (position 0 is the
   first estimation day) and its estimation moments X'X, X'y. Estimation days: a member counts
-  where its own fit used the day (an eligible store row inside its data whose residual
-  y - x' theta_i is finite: what ``EngineResult.est_ar`` keeps). Event period: a return on
+  where its own fit used the day (an eligible store row inside its data,
+  ``ReturnStore.used_arrays``: where ``EngineResult.est_ar`` is finite, theta being finite).
+  Event period: a return on
   day d spanning s sessions adds R/s and x/s to each of the days d - s + 1 .. d (those before
   the event period's first day dropped), and so does the member's tail return (the return at
   resumption after the event period) on the days it covers in the event period. Per day:
@@ -26,7 +27,6 @@ Two passes, no store and no engine run:
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -34,31 +34,32 @@ from analysis.estimation.kernels import _compiled
 
 
 @_compiled()
-def portfolio_series(ptr, members, y, XT, eligible, is_const, theta, est_base, seg_lo, seg_hi, e_len,
-                     ev_at, valid, span, ev_base, Xv, tail_valid, tail_span, tail_first, tail_flat, tail_Xv,
+def portfolio_series(ptr, members, w, yu, XTu, is_const, est_base, seg_lo, seg_hi, e_len,
+                     ev_at, valid, span, y, ev_base, Xv, tail_valid, tail_span, tail_first, tail_flat, tail_Xv,
                      ok, yp, Xp, xtx, xty):
     """The series of portfolios u = 0 .. U-1 with members ``members[ptr[u]:ptr[u + 1]]`` (rows of
-    the firm-event arrays), written into ok (U, T) bool, yp (U, T), Xp (U, T, p) (NaN where no
+    the firm-event arrays), written into ok (U, T) bool, yp (U, T), Xp (U, p, T) (NaN where no
     member counts) and xtx (U, p, p), xty (U, p).
 
-    Store arrays: y (flat), XT (p, flat), eligible (flat) bool; is_const (p,) the constant
-    columns (1 on an estimation day, as the engine's residuals take it). Firm-event i:
-    theta[i] its fit; estimation days t = 0 .. e_len - 1 at flat est_base[i] + t inside
-    [seg_lo[i], seg_hi[i]); event days d = 0 .. L - 1 (portfolio position ev_at + d) with
-    valid, span (N, L), the return at flat ev_base[i] + d and its row Xv[i, d]; its tail
-    return (tail_valid[i]) covers the event days from tail_first[i] (index into the event
-    days, clipped at 0) on, value y[tail_flat[i]] / tail_span[i], row tail_Xv[i] / tail_span[i].
+    Estimation days: the store's rows a fit may use, w = 1 there and yu, XTu (p, flat) the
+    return and regressors zeroed elsewhere (``ReturnStore.used_arrays``); is_const (p,) the
+    constant columns (w on an estimation day). Firm-event i: estimation days t = 0 .. e_len - 1
+    at flat est_base[i] + t, those inside [seg_lo[i], seg_hi[i]); event days d = 0 .. L - 1
+    (portfolio position ev_at + d) with valid, span (N, L), the return y at flat ev_base[i] + d
+    and its row Xv[i, d]; its tail return (tail_valid[i]) covers the event days from
+    tail_first[i] (index into the event days, clipped at 0) on, value y[tail_flat[i]] /
+    tail_span[i], row tail_Xv[i] / tail_span[i].
     """
     U = ptr.shape[0] - 1
     T = ok.shape[1]
     L = valid.shape[1]
-    p = XT.shape[0]
+    p = XTu.shape[0]
     cnt_e = np.zeros(T)
     cnt_v = np.zeros(T)
     y_e = np.zeros(T)
     y_v = np.zeros(T)
-    X_e = np.zeros((T, p))
-    X_v = np.zeros((T, p))
+    X_e = np.zeros((p, T))
+    X_v = np.zeros((p, T))
     n_est = min(e_len, T)
     for u in range(U):
         cnt_e[:] = 0.0
@@ -69,20 +70,20 @@ def portfolio_series(ptr, members, y, XT, eligible, is_const, theta, est_base, s
         X_v[:, :] = 0.0
         for q in range(ptr[u], ptr[u + 1]):
             i = members[q]
-            # estimation days the member's own fit used
-            for t in range(n_est):
-                f = est_base[i] + t
-                if f < seg_lo[i] or f >= seg_hi[i] or not eligible[f]:
-                    continue
-                r = y[f]
-                for k in range(p):
-                    r -= theta[i, k] if is_const[k] else XT[k, f] * theta[i, k]
-                if not math.isfinite(r):
-                    continue
-                cnt_e[t] += 1.0
-                y_e[t] += y[f]
-                for k in range(p):
-                    X_e[t, k] += 1.0 if is_const[k] else XT[k, f]
+            # estimation days the member's own fit used (0 added on the others)
+            b = est_base[i]
+            t0 = max(0, seg_lo[i] - b)
+            t1 = min(n_est, seg_hi[i] - b)
+            for t in range(t0, t1):
+                cnt_e[t] += w[b + t]
+                y_e[t] += yu[b + t]
+            for k in range(p):
+                if is_const[k]:
+                    for t in range(t0, t1):
+                        X_e[k, t] += w[b + t]
+                else:
+                    for t in range(t0, t1):
+                        X_e[k, t] += XTu[k, b + t]
             # event period: each return spread over the sessions it spans
             for d in range(L):
                 if not valid[i, d]:
@@ -99,7 +100,7 @@ def portfolio_series(ptr, members, y, XT, eligible, is_const, theta, est_base, s
                     cnt_v[ev_at + c] += 1.0
                     y_v[ev_at + c] += v
                     for k in range(p):
-                        X_v[ev_at + c, k] += Xv[i, d, k] / fs
+                        X_v[k, ev_at + c] += Xv[i, d, k] / fs
             if tail_valid[i]:
                 ts = tail_span[i]
                 per = 1.0 / (ts if ts > 1 else 1)
@@ -108,19 +109,15 @@ def portfolio_series(ptr, members, y, XT, eligible, is_const, theta, est_base, s
                     cnt_v[ev_at + c] += 1.0
                     y_v[ev_at + c] += v
                     for k in range(p):
-                        X_v[ev_at + c, k] += tail_Xv[i, k] * per
+                        X_v[k, ev_at + c] += tail_Xv[i, k] * per
         for t in range(T):
             n = cnt_e[t] + cnt_v[t]
-            if n > 0.0:
-                ok[u, t] = True
-                yp[u, t] = (y_e[t] + y_v[t]) / n
-                for k in range(p):
-                    Xp[u, t, k] = (X_e[t, k] + X_v[t, k]) / n
-            else:
-                ok[u, t] = False
-                yp[u, t] = np.nan
-                for k in range(p):
-                    Xp[u, t, k] = np.nan
+            ok[u, t] = n > 0.0
+            yp[u, t] = (y_e[t] + y_v[t]) / n if n > 0.0 else np.nan
+        for k in range(p):
+            for t in range(T):
+                n = cnt_e[t] + cnt_v[t]
+                Xp[u, k, t] = (X_e[k, t] + X_v[k, t]) / n if n > 0.0 else np.nan
         for k in range(p):
             xty[u, k] = 0.0
             for m in range(p):
@@ -129,9 +126,9 @@ def portfolio_series(ptr, members, y, XT, eligible, is_const, theta, est_base, s
             if not ok[u, t]:
                 continue
             for k in range(p):
-                xty[u, k] += Xp[u, t, k] * yp[u, t]
+                xty[u, k] += Xp[u, k, t] * yp[u, t]
                 for m in range(p):
-                    xtx[u, k, m] += Xp[u, t, k] * Xp[u, t, m]
+                    xtx[u, k, m] += Xp[u, k, t] * Xp[u, m, t]
 
 
 @_compiled()
@@ -139,14 +136,14 @@ def portfolio_fit_pass(ok, yp, Xp, is_const, theta, xtx_inv, e_len, e0, win_lo, 
                        m, ssr, est_res, car, core):
     """Residuals, M, SSR, CARs and variance cores of U fitted portfolio series (module doc).
 
-    ok, yp, Xp: :func:`portfolio_series`' output (position t = relative day e0 + t); theta (U, p),
+    ok, yp, Xp (U, p, T): :func:`portfolio_series`' output (position t = relative day e0 + t); theta (U, p),
     xtx_inv (U, p, p) (0 for the market-adjusted model: no estimation error). Writes m (U,)
     days used, ssr (U,), est_res (U, e_len) the estimation residuals (NaN where unused), and
     per window j: car (U, W) the CAR (NaN when no day of the window has a return) and
     core (U, W) = sessions + g' xtx_inv g, so Var(CAR) = sigma^2 core.
     """
     U, T = ok.shape
-    p = Xp.shape[2]
+    p = Xp.shape[1]
     W = win_lo.shape[0]
     n_est = min(e_len, T)
     g = np.zeros(p)
@@ -160,7 +157,7 @@ def portfolio_fit_pass(ok, yp, Xp, is_const, theta, xtx_inv, e_len, e0, win_lo, 
                 continue
             r = yp[u, t]
             for k in range(p):
-                r -= theta[u, k] if is_const[k] else Xp[u, t, k] * theta[u, k]
+                r -= theta[u, k] if is_const[k] else Xp[u, k, t] * theta[u, k]
             est_res[u, t] = r
             cnt += 1
             s1 += r
@@ -183,11 +180,11 @@ def portfolio_fit_pass(ok, yp, Xp, is_const, theta, xtx_inv, e_len, e0, win_lo, 
                     continue
                 fitted = 0.0
                 for k in range(p):
-                    fitted += Xp[u, t, k] * theta[u, k]
+                    fitted += Xp[u, k, t] * theta[u, k]
                 s += yp[u, t] - fitted
                 sessions += 1
                 for k in range(p):
-                    g[k] += Xp[u, t, k]
+                    g[k] += Xp[u, k, t]
             if sessions == 0:
                 car[u, j] = np.nan
                 core[u, j] = np.nan
