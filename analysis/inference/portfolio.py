@@ -11,7 +11,8 @@
     a missing return or one spanning a suspension does not count); a day enters the
     portfolio's fit when at least one firm counts. In the event period a return spanning n
     sessions (the first after a suspension) is spread evenly: R/n and x/n on each session it
-    spans, so every session of the window has a portfolio return. The run's model is fitted
+    spans (the return at resumption after the event period too, on the sessions of the event
+    period it spans), so every session of the window has a portfolio return. The run's model is fitted
     by OLS on the portfolio's M_p estimation days, and then, exactly as for one firm
     (MacKinlay 1997, eq. 4.4 ff.; :mod:`analysis.estimation.engine`):
 
@@ -21,9 +22,14 @@
 
     The portfolio's residual variance absorbs the firms' cross-correlation, so the test
     needs no assumption about it; it applies for N >= 1 (for one firm without a suspension in
-    the window it is that firm's own t-test). The portfolio is built for every distinct set of
-    cell firms (windows with the same firms share one), and all portfolios go through the
-    engine in one batched run (one "security" per portfolio, in event time). Rows of
+    the window it is that firm's own t-test). One portfolio is formed for every distinct set of
+    cell firms (windows and groups with the same firms share one). Two compiled passes
+    (:mod:`analysis.inference.portfolio_kernel`), no return store and no engine run: one over
+    each portfolio's members builds its series R_p, x_p and X_p'X_p, X_p'y_p; the fit
+    theta_p = (X_p'X_p)^-1 X_p'y_p is the engine's (a singular X_p'X_p leaves the portfolio
+    without a fit; the market-adjusted model fits nothing); one over the series gives the
+    residuals, sigma_p^2 = SSR / (M_p - k), and each window's CAR_p and Var(CAR_p). A
+    portfolio needs M_p >= k + 2 and sigma_p above the engine's floor. Rows of
     ``tests.csv`` also get estimate = CAR_p, se, dof = M_p - k, the 95% interval
     estimate +- t(0.975, dof) se and mde = (t(0.975, dof) + t(0.80, dof)) se, the smallest
     true CAR the test detects with 80% power at 5% (two-sided).
@@ -199,20 +205,20 @@ def portfolios(res: EngineResult, rows: np.ndarray, cell: np.ndarray, n_cells: i
     T = int(res.days[-1] - res.estimation[0] + 1)
     # chunks of sets, on up to two threads (the compiled passes and numpy release the GIL)
     n_threads = kernels.thread_count() if U >= THREADED_SETS else 1
-    size = min(CHUNK, -(-U // n_threads))
+    size = max(1, min(CHUNK, -(-U // n_threads)))
 
     def part(u0: int) -> dict:
         u1 = min(U, u0 + size)
         return _run_chunk(arrays, ptr[u0:u1 + 1] - ptr[u0], prow[ptr[u0]:ptr[u1]], res.store.spec, res.estimation,
                           windows, T)
 
-    starts = range(0, U, size)
+    starts = range(0, max(U, 1), size)  # no cells: one empty chunk
     if n_threads > 1 and len(starts) > 1:
         with ThreadPoolExecutor(max_workers=n_threads) as pool:
             parts = list(pool.map(part, starts))
     else:
         parts = [part(u0) for u0 in starts]
-    joined = {k: np.concatenate([q[k] for q in parts]) for k in parts[0]} if parts else {}
+    joined = {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
     return PortfolioRun(windows=windows, of_cell=of_cell, n_firms=n_firms, **joined)
 
 
