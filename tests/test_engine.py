@@ -527,4 +527,4 @@ def test_event_time_portfolio_spreads_the_return_at_resumption_past_the_event_pe
 
     res = engine.run(_long_suspension_store(), np.array([0]), np.array([LONG_P0]), (-250, -11), windows, 30)
     run = portfolio.portfolios(res, np.array([0]), np.array([0]), 1, windows=[(0, 2), (5, 5)])
-    np.testing.assert_allclose(run.result.car[0], [0.012, -0.006], atol=1e-13)
+    np.testing.assert_allclose(run.car[0], [0.012, -0.006], atol=1e-13)

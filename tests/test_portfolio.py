@@ -218,3 +218,83 @@ def test_portfolio_path_from_the_close_of_day_minus_1():
         assert path["se"][k] == pytest.approx(se, rel=1e-9, abs=1e-14)
         assert path["lo"][k] == pytest.approx(car - q * se, rel=1e-9, abs=1e-14)
         assert path["hi"][k] == pytest.approx(car + q * se, rel=1e-9, abs=1e-14)
+
+
+EVENT = 105  # day 0 of most firm-events of _rich_store
+
+
+def _rich_store(model: str, seed: int):
+    """Six securities of 160 sessions under ``model`` (regressor columns random, the constant
+    summed over a return's span): missing returns whose next return spans the gap, in the
+    estimation window and the event period; a suspension from event day 3 to past the event
+    period (the return at resumption is a tail return); a security whose data end inside the
+    event period and one whose data start inside the estimation window; some sessions excluded
+    from estimation (clean windows)."""
+    spec = get_model(model)
+    rng = np.random.default_rng(seed)
+    n, p = 160, len(spec.regressors)
+    rets, Xs, spans = [], [], []
+    for s in range(6):
+        length = n - 20 if s == 4 else n
+        X = rng.normal(0.0005, 0.01, (length, p))
+        for k, name in enumerate(spec.regressors):
+            if name == "const":
+                X[:, k] = 1.0
+        r = 0.0004 + X[:, -1] * 0.8 + rng.normal(0, 0.015, length)
+        span = np.ones(length, dtype=np.int64)
+        gaps = [(60 + 7 * s, 2), (EVENT + 1, 1 + s % 3)] if s != 5 else [(EVENT + 3, 19)]
+        if s == 2:  # day -1's return spans days -3..-1: the days before the event period are dropped
+            gaps.append((EVENT - 3, 2))
+        for at, k in gaps:
+            if at + k >= length:
+                continue
+            r[at + k] += np.nansum(r[at:at + k])
+            X[at + k] += X[at:at + k].sum(axis=0)
+            r[at:at + k], X[at:at + k], span[at:at + k], span[at + k] = np.nan, np.nan, 0, k + 1
+        rets.append(r)
+        Xs.append(X)
+        spans.append(span)
+    store = store_mod.store_from_arrays(spec, rets, X=Xs, spans=spans)
+    excluded = np.zeros(len(store.ret), dtype=bool)
+    excluded[store.start[1] + 30: store.start[1] + 34] = True
+    store.set_excluded(excluded)
+    return store
+
+
+@pytest.mark.parametrize("model,chunk", [("market", 2048), ("mean", 2048), ("market-adjusted", 2048), ("ff3", 2048),
+                                         ("market", 2)])
+def test_portfolio_passes_equal_the_engine_run_on_a_portfolio_store(model, chunk, monkeypatch):
+    """The compiled passes against the implementation they replaced (tests/portfolio_reference.py:
+    each cell's portfolio series laid out as a store and run through the engine), per cell and
+    window, to 1e-12: cells of one to six firm-events, sets repeated across cells, estimation
+    windows cut by the start of the data, event periods by its end, spreads and tail returns;
+    chunk 2: the sets in chunks of two, on two threads."""
+    from analysis.inference import portfolio
+    from portfolio_reference import reference_cells
+
+    monkeypatch.setattr(portfolio, "CHUNK", chunk)
+    monkeypatch.setattr(portfolio, "THREADED_SETS", 1 if chunk == 2 else portfolio.THREADED_SETS)
+    monkeypatch.setattr(portfolio.kernels, "thread_count", lambda threads=None: 2)
+
+    store = _rich_store(model, seed=7)
+    sec = np.array([0, 1, 2, 3, 4, 5, 0, 2])
+    p0 = np.array([EVENT, EVENT, EVENT, 50, 135, EVENT, EVENT - 20, EVENT + 10])
+    windows = [(0, 0), (0, 1), (-1, 1), (0, 5), (2, 9)]
+    res = engine.run(store, sec, p0, (-100, -11), windows, min_obs=20)
+    assert res.tail_valid.any() and (res.span > 1).any()
+    sets = [[0, 1, 2, 3, 4, 5], [0], [5], [1, 2], [0, 1, 2, 3, 4, 5], [3, 4], [6, 7, 0], [2, 1], [4]]
+    rows = np.concatenate([np.array(s) for s in sets])
+    cell = np.repeat(np.arange(len(sets)), [len(s) for s in sets])
+    run = portfolio.portfolios(res, rows, cell, len(sets))
+    ref = reference_cells(res, rows, cell, len(sets))
+    u = run.of_cell
+    assert u[0] == u[4] and u[3] == u[7] and len(np.unique(u)) == len(sets) - 2
+    assert ref["ok"].sum() >= 5
+    np.testing.assert_array_equal(run.ok[u], ref["ok"])
+    for name in ("car", "car_se", "car_t", "car_p"):
+        np.testing.assert_allclose(getattr(run, name)[u], ref[name], rtol=1e-12, atol=1e-15, err_msg=name)
+    np.testing.assert_array_equal(np.where(run.ok, run.dof, np.nan)[u], ref["dof"])
+    L = np.array([b - a + 1 for a, b in windows])
+    C, W = ref["car"].shape
+    sq = sample_quantile_p(ref["est_ar"], ref["car"].ravel(), np.tile(L, C), rows=np.repeat(np.arange(C), W))
+    np.testing.assert_array_equal(run.sq_p[u], sq.reshape(C, W))

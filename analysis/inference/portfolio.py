@@ -11,7 +11,8 @@
     a missing return or one spanning a suspension does not count); a day enters the
     portfolio's fit when at least one firm counts. In the event period a return spanning n
     sessions (the first after a suspension) is spread evenly: R/n and x/n on each session it
-    spans, so every session of the window has a portfolio return. The run's model is fitted
+    spans (the return at resumption after the event period too, on the sessions of the event
+    period it spans), so every session of the window has a portfolio return. The run's model is fitted
     by OLS on the portfolio's M_p estimation days, and then, exactly as for one firm
     (MacKinlay 1997, eq. 4.4 ff.; :mod:`analysis.estimation.engine`):
 
@@ -21,9 +22,14 @@
 
     The portfolio's residual variance absorbs the firms' cross-correlation, so the test
     needs no assumption about it; it applies for N >= 1 (for one firm without a suspension in
-    the window it is that firm's own t-test). The portfolio is built for every distinct set of
-    cell firms (windows with the same firms share one), and all portfolios go through the
-    engine in one batched run (one "security" per portfolio, in event time). Rows of
+    the window it is that firm's own t-test). One portfolio is formed for every distinct set of
+    cell firms (windows and groups with the same firms share one). Two compiled passes
+    (:mod:`analysis.inference.portfolio_kernel`), no return store and no engine run: one over
+    each portfolio's members builds its series R_p, x_p and X_p'X_p, X_p'y_p; the fit
+    theta_p = (X_p'X_p)^-1 X_p'y_p is the engine's (a singular X_p'X_p leaves the portfolio
+    without a fit; the market-adjusted model fits nothing); one over the series gives the
+    residuals, sigma_p^2 = SSR / (M_p - k), and each window's CAR_p and Var(CAR_p). A
+    portfolio needs M_p >= k + 2 and sigma_p above the engine's floor. Rows of
     ``tests.csv`` also get estimate = CAR_p, se, dof = M_p - k, the 95% interval
     estimate +- t(0.975, dof) se and mde = (t(0.975, dof) + t(0.80, dof)) se, the smallest
     true CAR the test detects with 80% power at 5% (two-sided).
@@ -44,114 +50,37 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from analysis.estimation import engine, kernels
 from analysis.estimation.engine import EngineResult
-from analysis.estimation.store import ReturnStore
+from analysis.estimation.pvalues import t_p_value
+from analysis.inference import portfolio_kernel
 from analysis.inference.registry import CellTest, TestOutcome, register
 
-#: Portfolios per batched engine run (bounds memory: a few arrays of (firms of the chunk, ~270 days)).
+#: Portfolios per pass (bounds memory: a few arrays of (portfolios of the chunk, ~270 days, p)).
 CHUNK = 2048
+#: Portfolios from which a run is split over threads.
+THREADED_SETS = 256
 
 
 @dataclass(frozen=True)
 class PortfolioRun:
-    """The portfolios of a set of cells: one engine result, one row per distinct firm set."""
+    """The portfolios of a set of cells, one row per distinct firm set, one column per window."""
 
-    result: EngineResult  # the engine result of the portfolio store (windows = the cells' windows)
-    of_cell: np.ndarray  # (C,) portfolio (row of ``result``) of each cell
+    windows: list[tuple[int, int]]
+    car: np.ndarray  # (U, W) CAR_p (NaN where the portfolio has no fit)
+    car_se: np.ndarray  # (U, W) se(CAR_p) with estimation error
+    car_t: np.ndarray  # (U, W)
+    car_p: np.ndarray  # (U, W) two-sided, Student t(M_p - k)
+    dof: np.ndarray  # (U,) M_p - k (M_p - 1 for market-adjusted)
+    ok: np.ndarray  # (U,) fit usable
+    sq_p: np.ndarray  # (U, W) sample-quantile p of CAR_p against the portfolio's residuals
+    of_cell: np.ndarray  # (C,) portfolio (row) of each cell
     n_firms: np.ndarray  # (U,) firms in each portfolio
-
-
-def _spread(values: np.ndarray, span: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Event-period values with each return spanning n sessions spread as values/n over the
-    sessions it covers: (spread (N, L[, p]), covered (N, L) bool). Days before the first
-    column are dropped."""
-    n, L = span.shape
-    s = np.where(valid, np.maximum(span, 1), 1).astype(float)
-    shape = values.shape
-    v = np.where(valid.reshape(valid.shape + (1,) * (values.ndim - 2)), values, 0.0)
-    per = v / s.reshape(s.shape + (1,) * (values.ndim - 2))
-    out = np.zeros(shape)
-    covered = np.zeros((n, L), dtype=bool)
-    top = int(s[valid].max()) if valid.any() else 1
-    for k in range(top):  # a handful of lags: a return on day d covers d - k for k < span
-        take = valid & (s > k)
-        if k:
-            take = take[:, k:]
-            src = per[:, k:]
-            out[:, :-k] += np.where(take.reshape(take.shape + (1,) * (values.ndim - 2)), src, 0.0)
-            covered[:, :-k] |= take
-        else:
-            out += np.where(take.reshape(take.shape + (1,) * (values.ndim - 2)), per, 0.0)
-            covered |= take
-    return out, covered
-
-
-def _portfolio_store(res: EngineResult, rows: np.ndarray, port: np.ndarray, n_port: int) -> tuple[ReturnStore, int]:
-    """The portfolios' series in event time as a store (one equal-length segment each) and
-    the day-0 position; membership pairs: firm-event ``rows[k]`` of ``res`` is in portfolio
-    ``port[k]``."""
-    from scipy import sparse  # deferred: keeps `import analysis.study` light
-
-    store = res.store
-    spec = store.spec
-    ur, inv = np.unique(rows, return_inverse=True)
-    member = sparse.csr_matrix((np.ones(len(rows)), (port, inv)), shape=(n_port, len(ur)))
-    e0, e1 = res.estimation
-    p = len(spec.regressors)
-    # estimation days: the firm counts where its own fit used the day
-    ew = res.est_window.subset(ur)
-    used = np.isfinite(res.est_ar[ur])
-    y_est = np.where(used, ew.take(store.y), 0.0)
-    X_est = [used.astype(float) if name == "const" else np.where(used, ew.take(store.XT[k]), 0.0)
-             for k, name in enumerate(spec.regressors)]
-    # event period: returns spread over the sessions they span
-    vw = res.window.subset(ur)
-    valid = res.valid[ur]
-    span = res.span[ur]
-    y_ev, cov_ev = _spread(np.where(valid, vw.take(store.y), 0.0), span, valid)
-    X_ev, _ = _spread(res.Xv[ur], span, valid)
-    days = res.days
-    if res.tail_valid is not None and res.tail_valid[ur].any():
-        # the return at resumption after the event period, spread over the days it covers in it
-        # (as the firm's CAR takes it: a portfolio day does not depend on how far the period reaches)
-        tv, ts, td = res.tail_valid[ur], res.tail_span[ur], res.tail_day[ur]
-        t_flat = store.start[res.sec[ur]] + res.p0[ur] + td
-        covers = tv[:, None] & (days[None, :] >= (td - ts + 1)[:, None])
-        per = np.where(tv, 1.0 / np.maximum(ts, 1), 0.0)[:, None]
-        y_ev += np.where(covers, np.where(tv, store.y[np.where(tv, t_flat, 0)], 0.0)[:, None] * per, 0.0)
-        X_ev += np.where(covers[:, :, None], res.tail_Xv[ur][:, None, :] * per[:, :, None], 0.0)
-        cov_ev |= covers
-    T = int(days[-1] - e0 + 1)
-    Le = e1 - e0 + 1
-    ev_at = int(days[0] - e0)  # position of the first event-period day
-    cnt = np.zeros((n_port, T))
-    ys = np.zeros((n_port, T))
-    Xs = np.zeros((n_port, T, p))
-    est_cols = slice(0, Le)
-    ev_cols = slice(ev_at, T)
-    cnt[:, est_cols] = member @ used.astype(float)
-    ys[:, est_cols] = member @ y_est
-    cnt[:, ev_cols] += member @ cov_ev.astype(float)
-    ys[:, ev_cols] += member @ y_ev
-    for k in range(p):
-        Xs[:, est_cols, k] = member @ X_est[k]
-        Xs[:, ev_cols, k] += member @ X_ev[:, :, k]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        y = np.where(cnt > 0, ys / cnt, np.nan)
-        X = np.where((cnt > 0)[:, :, None], Xs / cnt[:, :, None], np.nan)
-    ok = cnt > 0
-    flat = n_port * T
-    pstore = ReturnStore(
-        spec=spec, symbols=[f"P{u}" for u in range(n_port)],
-        start=np.arange(n_port, dtype=np.int64) * T, length=np.full(n_port, T, dtype=np.int64),
-        dates=np.tile(np.arange(T, dtype=np.int64), n_port), ret=y.ravel(),
-        span=ok.ravel().astype(np.int64), X=X.reshape(flat, p), offset=np.zeros(flat))
-    return pstore, -e0
 
 
 def _cell_sets(rows: np.ndarray, cell: np.ndarray, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
@@ -164,65 +93,133 @@ def _cell_sets(rows: np.ndarray, cell: np.ndarray, n_cells: int) -> tuple[np.nda
     h = np.zeros(n_cells, dtype=np.uint64)
     np.add.at(h, cell, key[rows])
     n = np.bincount(cell, minlength=n_cells).astype(np.uint64)
-    ident = np.stack([h, n], axis=1)
-    _, first, of_cell = np.unique(ident, axis=0, return_index=True, return_inverse=True)
+    srt = np.lexsort((n, h))  # stable: the cells of a set in their order
+    hs, ns = h[srt], n[srt]
+    new = np.ones(n_cells, dtype=bool)
+    new[1:] = (hs[1:] != hs[:-1]) | (ns[1:] != ns[:-1])
+    first = srt[new]  # the first cell of each set
+    of_cell = np.empty(n_cells, dtype=np.int64)
+    of_cell[srt] = np.cumsum(new) - 1
     # number the sets in the order of their first cell (cells are in event order), so a
     # chunk of sets holds the firm-events of a few events only
     order = np.argsort(first, kind="stable")
     rank = np.empty(len(first), dtype=np.int64)
     rank[order] = np.arange(len(first))
-    return rank[of_cell.ravel()], first[order]
+    return rank[of_cell], first[order]
+
+
+def _member_arrays(res: EngineResult) -> dict:
+    """The per-firm-event and store arrays :func:`portfolio_kernel.portfolio_series` reads."""
+    store = res.store
+    seg_lo = store.start[res.sec]
+    e0 = res.estimation[0]
+    N, p = len(res.sec), res.Xv.shape[2]
+    if res.tail_valid is None:
+        tail = {"tail_valid": np.zeros(N, bool), "tail_span": np.zeros(N, np.int64),
+                "tail_first": np.zeros(N, np.int64), "tail_flat": np.zeros(N, np.int64), "tail_Xv": np.zeros((N, p))}
+    else:
+        tv = res.tail_valid
+        tail = {"tail_valid": tv, "tail_span": res.tail_span.astype(np.int64),
+                "tail_first": (res.tail_day - res.tail_span + 1 - res.days[0]).astype(np.int64),
+                "tail_flat": np.where(tv, seg_lo + res.p0 + res.tail_day, 0).astype(np.int64),
+                "tail_Xv": np.ascontiguousarray(res.tail_Xv, dtype=float)}
+    w, yu, XTu = store.used_arrays
+    return {"w": w, "yu": yu, "XTu": XTu, "is_const": np.array([r == "const" for r in store.spec.regressors]),
+            "est_base": (seg_lo + res.p0 + e0).astype(np.int64), "seg_lo": seg_lo.astype(np.int64),
+            "seg_hi": (seg_lo + store.length[res.sec]).astype(np.int64),
+            "e_len": int(res.estimation[1] - e0 + 1), "ev_at": int(res.days[0] - e0),
+            "valid": res.valid, "span": res.span.astype(np.int64), "y": np.ascontiguousarray(store.y),
+            "ev_base": res.window.base.astype(np.int64),
+            "Xv": res.Xv, **tail}
+
+
+def _fit(xtx: np.ndarray, xty: np.ndarray, spec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(theta, (X'X)^-1, fit_ok) of U portfolios from their X'X (U, p, p) and X'y (U, p), as
+    the engine fits a firm (:func:`analysis.estimation.engine.run`): OLS, the fit flagged
+    singular when |det X'X| <= 1e-12 prod(diag X'X) (Hadamard's bound, free of the regressors'
+    units); the market-adjusted model estimates nothing (theta = 1, no estimation error)."""
+    U, p = xty.shape
+    if spec.fixed:
+        return np.ones((U, p)), np.zeros((U, p, p)), np.ones(U, dtype=bool)
+    det = np.linalg.det(xtx)
+    scale = np.prod(np.diagonal(xtx, axis1=1, axis2=2), axis=1)
+    fit_ok = np.abs(det) > 1e-12 * np.maximum(scale, 1e-300)
+    xtx_inv = np.linalg.inv(np.where(fit_ok[:, None, None], xtx, np.eye(p)[None]))
+    return np.matmul(xtx_inv, xty[:, :, None])[:, :, 0], xtx_inv, fit_ok
+
+
+def _run_chunk(arrays: dict, ptr: np.ndarray, members: np.ndarray, spec, estimation, windows, T: int) -> dict:
+    """The portfolio statistics of the firm sets ``members[ptr[u]:ptr[u + 1]]`` (module doc)."""
+    nu, p = len(ptr) - 1, arrays["XTu"].shape[0]
+    ok_t = np.zeros((nu, T), dtype=bool)
+    yp, Xp = np.empty((nu, T)), np.empty((nu, p, T))
+    xtx, xty = np.empty((nu, p, p)), np.empty((nu, p))
+    portfolio_kernel.portfolio_series(ptr, members, **arrays, ok=ok_t, yp=yp, Xp=Xp, xtx=xtx, xty=xty)
+    theta, xtx_inv, fit_ok = _fit(xtx, xty, spec)
+    W, Le = len(windows), arrays["e_len"]
+    m, ssr = np.zeros(nu, dtype=np.int64), np.zeros(nu)
+    est_res = np.empty((nu, Le))
+    car, core = np.empty((nu, W)), np.empty((nu, W))
+    lo = np.array([w[0] for w in windows], dtype=np.int64)
+    hi = np.array([w[1] for w in windows], dtype=np.int64)
+    portfolio_kernel.portfolio_fit_pass(ok_t, yp, Xp, arrays["is_const"], theta, xtx_inv, Le, int(estimation[0]),
+                                        lo, hi, spec.fixed, m, ssr, est_res, car, core)
+    k_eff = 1 if spec.fixed else spec.k
+    fit_ok &= m > k_eff
+    dof = (m - k_eff).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sigma2 = np.where(dof > 0, ssr / dof, np.nan)
+        ok = fit_ok & (m >= spec.k + 2) & np.isfinite(sigma2) & (sigma2 > engine.SIGMA_FLOOR**2)
+        car_se = np.sqrt(sigma2[:, None] * core)
+        car_t = car / car_se
+    car_p = t_p_value(car_t, dof[:, None], threads=1)
+    out = {"car": car, "car_se": car_se, "car_t": car_t, "car_p": car_p}
+    for v in out.values():
+        v[~ok] = np.nan
+    L = np.tile(hi - lo + 1, nu)
+    out["sq_p"] = sample_quantile_p(est_res, car.ravel(), L, rows=np.repeat(np.arange(nu), W)).reshape(nu, W)
+    return out | {"dof": dof, "ok": ok}
 
 
 def portfolios(res: EngineResult, rows: np.ndarray, cell: np.ndarray, n_cells: int,
                windows=None) -> PortfolioRun:
     """Event-time portfolios of cells (membership pairs: firm-event ``rows[k]`` of ``res`` is
-    in cell ``cell[k]``), fitted and cumulated by the engine over ``windows`` (default the
-    result's windows). Cells with the same firms share one portfolio."""
+    in cell ``cell[k]``), fitted and cumulated over ``windows`` (default the result's windows)
+    by the compiled passes of :mod:`analysis.inference.portfolio_kernel`. Cells with the same
+    firms share one portfolio."""
     rows = np.asarray(rows, dtype=np.int64)
     cell = np.asarray(cell, dtype=np.int64)
-    windows = list(res.windows) if windows is None else [tuple(w) for w in windows]
+    windows = list(res.windows) if windows is None else [tuple(int(v) for v in w) for w in windows]
     of_cell, first = _cell_sets(rows, cell, n_cells)
     U = len(first)
-    # members of each distinct set: those of its first cell
+    # members of each distinct set: those of its first cell, in firm-event order
     rep = np.full(n_cells, -1, dtype=np.int64)
     rep[first] = np.arange(U)
     take = rep[cell] >= 0
     prow, pidx = rows[take], rep[cell[take]]
-    n_firms = np.bincount(pidx, minlength=U)
-    parts = []
-    order = np.argsort(pidx, kind="stable")
+    order = np.lexsort((prow, pidx))
     prow, pidx = prow[order], pidx[order]
-    bnd = np.searchsorted(pidx, np.arange(0, U + CHUNK, CHUNK).clip(max=U))
-    k_min = res.store.spec.k + 2
-    for c in range(len(bnd) - 1):
-        lo, hi = bnd[c], bnd[c + 1]
-        u0 = c * CHUNK
-        nu = min(U, u0 + CHUNK) - u0
-        if nu <= 0:
-            continue
-        pstore, p0 = _portfolio_store(res, prow[lo:hi], pidx[lo:hi] - u0, nu)
-        part = engine.run(pstore, np.arange(nu), np.full(nu, p0), res.estimation, windows, k_min)
-        if len(bnd) > 2:  # keep only what the tests read: a chunk's store and event arrays go
-            part = {n: getattr(part, n) for n in _KEPT} | {"est_ar": part.est_ar, "_first": part if not parts else None}
-        parts.append(part)
-    result = parts[0] if len(parts) == 1 else _concat(parts)
-    return PortfolioRun(result=result, of_cell=of_cell, n_firms=n_firms)
+    n_firms = np.bincount(pidx, minlength=U)
+    ptr = np.concatenate([[0], np.cumsum(n_firms)]).astype(np.int64)
+    arrays = _member_arrays(res)
+    T = int(res.days[-1] - res.estimation[0] + 1)
+    # chunks of sets, on up to two threads (the compiled passes and numpy release the GIL)
+    n_threads = kernels.thread_count() if U >= THREADED_SETS else 1
+    size = max(1, min(CHUNK, -(-U // n_threads)))
 
+    def part(u0: int) -> dict:
+        u1 = min(U, u0 + size)
+        return _run_chunk(arrays, ptr[u0:u1 + 1] - ptr[u0], prow[ptr[u0]:ptr[u1]], res.store.spec, res.estimation,
+                          windows, T)
 
-#: The arrays of a chunk's engine result the tests read.
-_KEPT = ("car", "car_se", "car_t", "car_p", "dof", "ok", "m", "sigma2")
-
-
-def _concat(parts: list[dict]) -> EngineResult:
-    """The arrays the tests read, joined over chunks (their est_ar is joined eagerly); the
-    other fields are the first chunk's."""
-    import dataclasses
-
-    joined = {n: np.concatenate([p[n] for p in parts]) for n in _KEPT}
-    out = dataclasses.replace(parts[0]["_first"], **joined)
-    out.__dict__.setdefault("_cache", {})["est_ar"] = np.concatenate([p["est_ar"] for p in parts])
-    return out
+    starts = range(0, max(U, 1), size)  # no cells: one empty chunk
+    if n_threads > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            parts = list(pool.map(part, starts))
+    else:
+        parts = [part(u0) for u0 in starts]
+    joined = {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
+    return PortfolioRun(windows=windows, of_cell=of_cell, n_firms=n_firms, **joined)
 
 
 def sample_quantile_p(est_ar: np.ndarray, car: np.ndarray, length, rows=None) -> np.ndarray:
@@ -239,11 +236,10 @@ def sample_quantile_p(est_ar: np.ndarray, car: np.ndarray, length, rows=None) ->
     q = len(car)
     rows = np.arange(q) if rows is None else np.asarray(rows, dtype=np.int64)
     L = np.broadcast_to(np.asarray(length, dtype=np.int64), (q,))
-    fin = np.isfinite(est_ar)
-    order = np.argsort(~fin, axis=1, kind="stable")  # used residuals first, in event-time order
-    vals = np.take_along_axis(np.where(fin, est_ar, 0.0), order, axis=1)
-    M = fin.sum(axis=1)[rows]
-    cs = np.concatenate([np.zeros((n, 1)), np.cumsum(vals, axis=1)], axis=1)
+    cs = np.empty((n, Le + 1))
+    M = np.empty(n, dtype=np.int64)
+    _sq_prefix(est_ar, cs, M)
+    M = M[rows]
     J = np.maximum(M - L + 1, 0)
     lower = np.zeros(q, dtype=np.int64)
     upper = np.zeros(q, dtype=np.int64)
@@ -252,6 +248,26 @@ def sample_quantile_p(est_ar: np.ndarray, car: np.ndarray, length, rows=None) ->
     with np.errstate(invalid="ignore", divide="ignore"):
         p = np.minimum(1.0, 2 * np.minimum((1 + lower) / (J + 1), (1 + upper) / (J + 1)))
     return np.where((J >= 1) & (L >= 1) & np.isfinite(car), p, np.nan)
+
+
+@kernels._compiled()
+def _sq_prefix(est_ar, cs, M):
+    """cs[i] = 0, then the running sums of row i's finite residuals in order (constant after the
+    last); M[i] = their number: S_j = cs[i, j + L] - cs[i, j] for j < M[i] - L + 1."""
+    n, Le = est_ar.shape
+    for i in range(n):
+        acc = 0.0
+        m = 0
+        cs[i, 0] = 0.0
+        for t in range(Le):
+            v = est_ar[i, t]
+            if math.isfinite(v):
+                acc += v
+                m += 1
+                cs[i, m] = acc
+        for t in range(m + 1, Le + 1):
+            cs[i, t] = acc
+        M[i] = m
 
 
 @kernels._compiled()
@@ -299,17 +315,10 @@ def _portfolio_results(cells) -> dict[str, np.ndarray]:
     out = {k: nan.copy() for k in ("car", "se", "t", "p", "dof", "sq_p")}
     if C and len(cells.rows):
         run = portfolios(cells.result, cells.rows, cells.cell, C)
-        r, u, j = run.result, run.of_cell, cells.cell_window
-        ok = r.ok[u]
-        out["car"] = np.where(ok, r.car[u, j], np.nan)
-        out["se"] = np.where(ok, r.car_se[u, j], np.nan)
-        out["t"] = np.where(ok, r.car_t[u, j], np.nan)
-        out["p"] = np.where(ok, r.car_p[u, j], np.nan)
-        out["dof"] = np.where(ok, r.dof[u], np.nan)
-        wins = np.asarray(r.windows)
-        L = wins[j, 1] - wins[j, 0] + 1
-        out["sq_p"] = sample_quantile_p(r.est_ar, out["car"], L, rows=u)
-        cache["run"] = run
+        u, j = run.of_cell, cells.cell_window
+        for key, name in (("car", "car"), ("se", "car_se"), ("t", "car_t"), ("p", "car_p"), ("sq_p", "sq_p")):
+            out[key] = getattr(run, name)[u, j]
+        out["dof"] = np.where(run.ok[u], run.dof[u], np.nan)
     cache.update(out)
     return cache
 
@@ -330,10 +339,9 @@ def portfolio_path(res: EngineResult, rows, start: int, end: int, level: float =
     if len(rows) == 0:
         return {"day": taus, "n": np.zeros(len(taus)), "car": nan, "se": nan, "lo": nan, "hi": nan}
     run = portfolios(res, rows, np.zeros(len(rows), dtype=np.int64), 1, windows=windows or [(start, start)])
-    r = run.result
-    car = np.where(r.ok[0], engine.on_path(r.car[0], col, sign), np.nan)
-    se = np.where(r.ok[0], engine.on_path(r.car_se[0], col, np.abs(sign)), np.nan)
-    iv = interval(car, se, np.full(len(taus), r.dof[0]), level=level)
+    car = np.where(run.ok[0], engine.on_path(run.car[0], col, sign), np.nan)
+    se = np.where(run.ok[0], engine.on_path(run.car_se[0], col, np.abs(sign)), np.nan)
+    iv = interval(car, se, np.full(len(taus), run.dof[0]), level=level)
     return {"day": taus, "n": np.full(len(taus), float(len(rows))), "car": car, "se": se,
             "lo": iv["ci_low"], "hi": iv["ci_high"]}
 
