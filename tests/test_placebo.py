@@ -78,24 +78,35 @@ def test_an_events_draws_do_not_depend_on_the_other_events_in_the_run():
     assert (np.abs(alone[3] - 400) > 2).all() and (np.abs(alone[3] - 600) > 2).all()
 
 
-@pytest.mark.shared_prices
-def test_placebo_p_value_is_the_same_alone_and_in_the_whole_catalog(shared_prices):
+#: The placebo runs on the recorded prices: 1,000 draws, no calibration beyond them.
+CATALOG_PLACEBO = dict(windows=["0:0", "-1:1"], placebo_draws=1000, calibration_draws=0)
+
+
+@pytest.fixture(scope="module")
+def catalog_placebo(shared_prices):
+    """The whole catalog with :data:`CATALOG_PLACEBO` (one fit for the two tests below)."""
     from analysis.study import EventStudy
 
-    def placebo_rows(**kw):
-        t = EventStudy(prices=shared_prices, windows=["-1:1"], placebo_draws=199, calibration_draws=0, **kw).fit().tests
+    return EventStudy(prices=shared_prices, **CATALOG_PLACEBO).fit()
+
+
+@pytest.mark.shared_prices
+def test_placebo_p_value_is_the_same_alone_and_in_the_whole_catalog(shared_prices, catalog_placebo):
+    from analysis.study import EventStudy
+
+    def placebo_rows(t):
         t = t[(t["test"] == "placebo") & (t["event_id"] == "entity_list_28_2019")]
-        return t.set_index("group")[["p_value", "statistic", "draws"]].sort_index()
+        return t.set_index(["group", "window"])[["p_value", "statistic", "draws"]].sort_index()
 
-    pd.testing.assert_frame_equal(placebo_rows(), placebo_rows(event_ids=["entity_list_28_2019"]))
+    alone = EventStudy(prices=shared_prices, event_ids=["entity_list_28_2019"], **CATALOG_PLACEBO).fit()
+    rows = placebo_rows(catalog_placebo.tests)
+    assert len(rows) >= 2 * 3  # both windows, named/peer/supplier/all groups
+    pd.testing.assert_frame_equal(rows, placebo_rows(alone.tests))
 
 
 @pytest.mark.shared_prices
-def test_placebo_rows_for_the_real_catalog(shared_prices):
-    from analysis.study import EventStudy
-
-    res = EventStudy(prices=shared_prices, windows=["0:0", "-1:1"], placebo_draws=1000, calibration_draws=0).fit()
-    t = res.tests
+def test_placebo_rows_for_the_real_catalog(catalog_placebo):
+    t = catalog_placebo.tests
     pl = t[t["test"] == "placebo"]
     cells = t[t["test"] == "bmp"][["event_id", "group", "window"]]
     assert len(pl) == len(cells) > 0

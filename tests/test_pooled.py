@@ -191,14 +191,16 @@ def test_pooled_rows_recompute_from_the_portfolio_rows_of_the_full_catalog(full_
             if r.scope == "attributable":
                 cell = cell[cell["attributable"].astype(bool)]
             cell = cell[np.isfinite(cell["estimate"])].set_index("event_id")
+            assert cell.index.is_unique
             obs = [o.split("+") for o in str(r.event_ids).split(";")] if isinstance(r.event_ids, str) else []
             assert r.n_events == len(obs)
             assert sorted(e for o in obs for e in o) == sorted(cell.index)
             if len(obs) < 3:
                 assert np.isnan(r.p_value)
                 continue
-            car = np.array([cell.loc[o, "estimate"].astype(float).mean() for o in obs])
-            se = np.array([cell.loc[o, "se"].astype(float).mean() for o in obs])
+            est, ses = cell["estimate"].astype(float).to_dict(), cell["se"].astype(float).to_dict()
+            car = np.array([np.mean([est[e] for e in o]) for o in obs])
+            se = np.array([np.mean([ses[e] for e in o]) for o in obs])
             if r.test == "pooled_sign":
                 ref_p, ref_stat = stats.binomtest(int((car < 0).sum()), len(car), 0.5).pvalue, (car < 0).sum()
             else:

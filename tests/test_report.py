@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -164,6 +165,15 @@ COMPARE_NOTEBOOK = """
 GOOD_EVENTS = ("nyt_hikvision_2019", "ft_sdn_2022")
 
 
+@lru_cache(maxsize=None)
+def pdf_texts(path: Path) -> tuple[str, ...]:
+    """Each page's text (pypdf), read once per PDF: about 2 s of CPU for the test report, which
+    several tests read."""
+    from pypdf import PdfReader
+
+    return tuple(page.extract_text() for page in PdfReader(str(path)).pages)
+
+
 def _report(reports: Path, config: Path, run_id: str, prices: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONWARNINGS="ignore")
     return subprocess.run([sys.executable, "-m", "analysis", "report", "--prices", str(prices), "--config",
@@ -214,7 +224,6 @@ def failed_run(good_run):
 @pytest.mark.slow
 @pytest.mark.shared_prices
 def test_pipeline_builds_the_report_and_switches_latest(good_run):
-    from pypdf import PdfReader
 
     proc, run, reports = good_run["proc"], good_run["run"], good_run["reports"]
     assert proc.returncode == 0, proc.stderr
@@ -265,10 +274,9 @@ def test_pipeline_builds_the_report_and_switches_latest(good_run):
     assert 1 <= len(list((run / "logs").glob("kernel-*.log"))) <= 2
 
     # the PDF: enough pages, a page number on every page, the headline numbers of car.csv
-    reader = PdfReader(str(run / "report.pdf"))
-    n = len(reader.pages)
+    texts = pdf_texts(run / "report.pdf")
+    n = len(texts)
     assert n > 10
-    texts = [p.extract_text() for p in reader.pages]
     for i, text in enumerate(texts, start=1):
         assert f"Page {i} of {n}" in text, f"page {i} has no page number"
     full = "\n".join(texts)
@@ -326,7 +334,6 @@ def test_the_answer_page_quotes_only_tests_csv(good_run):
     of the pooled rows of window 0:1 in its pooled.csv, or a firm's 0:1 CAR in its car.csv
     (absolute value, to the printed precision); no event id, no seeds/, no absolute path, no
     test statistic."""
-    from pypdf import PdfReader
 
     from analysis.report import summary_text
 
@@ -339,12 +346,12 @@ def test_the_answer_page_quotes_only_tests_csv(good_run):
     primary = tests[tests["primary"].astype(str) == "True"]
     assert len(primary) == 2 * len(GOOD_EVENTS)  # named firms and US suppliers of each event
     assert (run / data["answer"]["figure"]).is_file()
-    pages = PdfReader(str(run / "report.pdf")).pages
-    page = pages[1].extract_text()
+    pages = pdf_texts(run / "report.pdf")
+    page = pages[1]
     flat = " ".join(page.split())
     assert flat.startswith("The answer") or "The answer" in flat.split(". ")[0]
     assert "Methods." in flat  # the page's last line: the answer fits on its one page
-    assert " ".join(pages[2].extract_text().split()).startswith("Contents")
+    assert " ".join(pages[2].split()).startswith("Contents")
     for q in ("Did the news move the firms it named?", "Did it move their US suppliers?",
               "Did press reports move prices as much as official acts?"):
         assert q in flat, q
@@ -387,7 +394,6 @@ def test_pdf_reading_guide_adjusted_p_and_oversized_appendix(good_run):
     went; Appendix A has those, every event; the reading guide comes before the first table;
     the across-events table prints each primary row's Holm p from the run's tests.csv; the
     whole PDF names no event id, seed file or absolute path."""
-    from pypdf import PdfReader
 
     from analysis.inference.battery import describe
     from analysis.inference.design import oversized_here
@@ -424,7 +430,7 @@ def test_pdf_reading_guide_adjusted_p_and_oversized_appendix(good_run):
         assert c["s"].split("\n")[1] == (f"BH q = {q}" if not q.startswith("<") else f"BH q < {q[1:]}") + fmt.stars(
             r.q_bh)
 
-    texts = [p.extract_text() for p in PdfReader(str(run / "report.pdf")).pages]
+    texts = pdf_texts(run / "report.pdf")
     full = " ".join(" ".join(texts).split())
     assert full.index("How to read the tables") < full.index("CAR by firm and window")
     assert "Appendix: tests oversized in this design" in full
@@ -467,7 +473,7 @@ def test_pdf_layout_fills_the_event_pages_and_prints_shared_legends_once(good_ru
     assert good_run["proc"].returncode == 0, good_run["proc"].stderr
     data = json.loads((run / "report_data.json").read_text(encoding="utf-8"))
     pages = PdfReader(str(run / "report.pdf")).pages
-    texts = [" ".join(p.extract_text().split()) for p in pages]
+    texts = [" ".join(t.split()) for t in pdf_texts(run / "report.pdf")]
     start = next(i for i, t in enumerate(texts) if "How to read the tables" in t)
     end = next(i for i, t in enumerate(texts) if i > start and "4 Across events" in t)
     assert end - start >= 2
