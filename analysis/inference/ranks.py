@@ -121,7 +121,7 @@ def sorted_rows(x: np.ndarray) -> SortedRows:
         _sort_keys(x.view(np.uint64), shift, key)
     key.sort(axis=1)
     values = np.empty((n, T))
-    ranks = np.full((n, T), np.nan)
+    ranks = np.empty((n, T))
     count = np.zeros(n, dtype=np.int64)
     if x.size:
         _finish_sorted(x, key, shift, values, ranks, count)
@@ -151,8 +151,7 @@ def _sort_keys(bits, shift, key):
 def _finish_sorted(x, key, shift, values, ranks, count):
     """From the sorted keys (n, T) of :func:`sorted_rows`: values[i], row i's finite values
     exactly ascending (insertion among neighbours: they are nearly sorted), NaN after them;
-    their count; and the average rank of every finite value (NaN elsewhere, as ``ranks``
-    came in)."""
+    their count; and the average rank of every finite value (NaN where missing)."""
     n, T = x.shape
     low = (np.uint64(1) << np.uint64(shift)) - np.uint64(1)
     order = np.empty(T, np.int64)
@@ -171,8 +170,9 @@ def _finish_sorted(x, key, shift, values, ranks, count):
             values[i, j] = v
             order[j] = col
             m += 1
-        for k in range(m, T):
+        for k in range(m, T):  # the missing values, last in the keys' order
             values[i, k] = np.nan
+            ranks[i, np.int64(key[i, k] & low)] = np.nan
         count[i] = m
         k = 0
         while k < m:
