@@ -225,7 +225,7 @@ def run(
     store.eligible, store.XT, store.date_rank, store.used_arrays, store.next_return  # noqa: B018
     if not store.spec.fixed:
         store.prefix_moments()
-    starts = list(range(0, N, BLOCK))
+    starts = list(range(0, N, BLOCK)) or [0]  # no firm-event: one empty block (empty arrays)
     windows_of = [None] * len(starts)
 
     def block(k: int) -> None:
