@@ -95,6 +95,8 @@ def test_python_tags_are_not_even_constructed(tmp_path):
     ("parameters: {min_obs: '120'}", "parameters.min_obs", "expected a whole number 1..10000, got a string"),
     ("parameters: {min_obs: true}", "parameters.min_obs", "got a true/false value"),
     ("parameters: {placebo_draws: 1000000000}", "parameters.placebo_draws", "is outside 0..100000"),
+    ("parameters: {calibration_draws: some}", "parameters.calibration_draws", "whole number 0..100000 or all, got a string"),
+    ("parameters: {calibration_draws: -1}", "parameters.calibration_draws", "is outside 0..100000"),
     ("parameters: {model: capm}", "parameters.model", "unknown model"),
     ("parameters: {model: [market]}", "parameters.model", "got a list"),
     ("parameters: {my_value: .nan}", "parameters.my_value", "not a finite number"),
@@ -193,3 +195,17 @@ def test_docs_list_every_key_of_the_schema():
     doc = (REPO / "docs" / "config.md").read_text()
     for key in list(TOP) + [f"primary.{k}" for k in HEADLINE] + list(NOTEBOOK) + list(PARAMETERS):
         assert f"`{key}`" in doc, key
+
+
+def test_calibration_draws_all_or_a_number_reach_the_run_spec(tmp_path):
+    """``calibration_draws`` in the configuration's parameters is the run's StudySpec's: ``all``
+    is every available pseudo-date (capped at MAX_CALIBRATION_DRAWS), a number is that number."""
+    from analysis.report.config import run_spec
+    from analysis.vocab import MAX_CALIBRATION_DRAWS
+
+    for given, want in (("all", MAX_CALIBRATION_DRAWS), (120, 120), (0, 0)):
+        cfg = load_config(_cfg(tmp_path, f"""
+            parameters: {{calibration_draws: {given}}}
+            notebooks: [{{name: e, path: {NB}}}]
+        """))
+        assert run_spec(cfg.path, cfg.parameters, {}).calibration_draws == want

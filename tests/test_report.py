@@ -149,6 +149,7 @@ SMALL_CONFIG = """
       estimation: "-250:-11"
       min_obs: 120
       placebo_draws: 50
+      calibration_draws: 100
     notebooks:{before}
       - name: event_study
         path: notebooks/event_study.ipynb

@@ -95,6 +95,15 @@ def _integer(key, v, low, high):
     return v
 
 
+def _draws_or_all(key, v):
+    """Calibration draws: a whole number 0..100000, or ``all`` (every available pseudo-date)."""
+    if isinstance(v, str) and v.strip().lower() == "all":
+        return "all"
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise _Bad(key, f"expected a whole number 0..100000 or all, got {_kind(v)}")
+    return _integer(key, v, 0, 100_000)
+
+
 def _boolean(key, v):
     if not isinstance(v, bool):
         raise _Bad(key, f"expected true or false, got {_kind(v)}")
@@ -193,6 +202,7 @@ PARAMETERS = {
     "window": (_window, "event window START:END, within +-5000"),
     "min_obs": (lambda k, v: _integer(k, v, 1, 10_000), "whole number 1..10000"),
     "placebo_draws": (lambda k, v: _integer(k, v, 0, 100_000), "whole number 0..100000"),
+    "calibration_draws": (lambda k, v: _draws_or_all(k, v), "whole number 0..100000, or all"),
     "robustness_models": (_list_of(_model), "list of model names"),
     "robustness_windows": (_list_of(_window), "list of windows START:END, within +-5000"),
     "primary_window": (_window, "window START:END, within +-5000"),
@@ -261,7 +271,7 @@ PRIMARY = {
 #: The former name of :data:`PRIMARY` (a configuration may still say ``headline:``).
 HEADLINE = PRIMARY
 #: Notebook parameters that are settings of the run (:class:`~analysis.inference.spec.StudySpec`).
-SPEC_PARAMETERS = ("model", "estimation", "windows", "min_obs", "placebo_draws")
+SPEC_PARAMETERS = ("model", "estimation", "windows", "min_obs", "placebo_draws", "calibration_draws")
 NOTEBOOK = {
     "name": (lambda k, v: _text(k, v, _SLUG, "a name of letters, digits, '_' and '-'", 60), None,
              "letters, digits, '_', '-' (required, unique)"),

@@ -78,12 +78,14 @@ def select_symbols(groups=None, symbols=None, universe=None, event_ids=None, eve
 def build_study(event_ids=None, groups=None, symbols=None, model: str | None = None, windows=None,
                 estimation=None, min_obs: int | None = None, prices=None, factors=None,
                 placebo_draws: int | None = None, cache_dir=None, progress: bool = True, refresh: bool = False,
-                events=None, universe=None, price_snapshot=None, event_firms=None, spec=None):
+                events=None, universe=None, price_snapshot=None, event_firms=None, spec=None,
+                calibration_draws: int | str | None = None):
     """An :class:`~analysis.study.EventStudy` from notebook parameters.
 
     The run's settings are one :class:`~analysis.inference.spec.StudySpec`: ``spec``, with
-    ``model``, ``windows``, ``estimation``, ``min_obs``, ``placebo_draws`` given (not None)
-    replacing its values; None everywhere is the spec's defaults.
+    ``model``, ``windows``, ``estimation``, ``min_obs``, ``placebo_draws``,
+    ``calibration_draws`` given (not None) replacing its values; None everywhere is the spec's
+    defaults.
     ``event_ids``: one id, a list, or None for every catalog event; ``groups`` (as printed:
     named, target, peer, supplier) or ``symbols`` restrict the securities; ``prices``: a folder
     of recorded CSVs or None for Yahoo Finance, cached in :func:`analysis.paths.cache_dir`
@@ -97,7 +99,7 @@ def build_study(event_ids=None, groups=None, symbols=None, model: str | None = N
     from analysis.study import EventStudy
 
     given = {"model": model, "windows": tuple(windows) if windows else None, "estimation": estimation,
-             "min_obs": min_obs, "placebo_draws": placebo_draws}
+             "min_obs": min_obs, "placebo_draws": placebo_draws, "calibration_draws": calibration_draws}
     given = {k: v for k, v in given.items() if v is not None}
     spec = replace(spec, **given) if spec is not None else StudySpec(**given)
     if isinstance(event_ids, str):
