@@ -36,7 +36,7 @@ from analysis.inference.spec import StudySpec
 from analysis.results import EventStudyResults
 from analysis.inference import exposure as exposure_mod
 from analysis.inference import flags as flags_mod
-from analysis.vocab import ALL, GROUP_ORDER, NAMED, REMOVED, SUPPLIER_OTHER, as_windows
+from analysis.vocab import ALL, GROUP_ORDER, NAMED, PSEUDO_FIRM_EVENTS_PER_EVENT, REMOVED, SUPPLIER_OTHER, as_windows
 
 
 class EventStudy:
@@ -372,6 +372,10 @@ class EventStudy:
             # engine once, chunk by chunk, for both
             more = max(0, self.calibration_draws - draws)
             run = placebo.pseudo_run(self, panel, out, ev_codes, draws, self.seed, more=more)
+            ok_firms = np.bincount(ev_codes[out.ok], minlength=len(ev_names))
+            #: {event_id: (date limit, firms)} of the events the bound on pseudo firm-events limits
+            self.date_limits = {ev_names[e]: (int(run.limit[e]), int(ok_firms[e])) for e in range(len(ev_names))
+                                if 0 <= run.limit[e] < draws + more}
             calib = calibration.Calibration(run, out, group_code, len(names), names + [ALL],
                                             draws=self.calibration_draws)
             null = placebo.placebo_null(self, panel, out, ev_codes, group_code, len(names), draws, self.seed,
@@ -382,14 +386,24 @@ class EventStudy:
         return cells
 
     def _note_short_draws(self, tests: pd.DataFrame) -> None:
-        """Say on stderr when an event has fewer pseudo-event dates than requested (its
-        calibrated p-values and placebo test use those; ``calibration_draws`` has the count)."""
+        """Say on stderr when an event has fewer pseudo-event dates than requested: because its
+        pool of dates is smaller, or because of the bound on pseudo firm-events per event
+        (:data:`~analysis.vocab.PSEUDO_FIRM_EVENTS_PER_EVENT`); its calibrated p-values and
+        placebo test use those (``draws`` and ``calibration_draws`` have the counts)."""
         if "draws" not in tests or not self.placebo_draws:
             return
+        limited = getattr(self, "date_limits", {})
         d = tests.groupby("event_id")["draws"].max()
         for ev, n in d[d < self.placebo_draws].items():
-            print(f"note: {ev}: only {int(n) if n == n else 0} pseudo-event dates of the {self.placebo_draws} "
-                  f"requested exist; its placebo and calibrated p-values use those", file=sys.stderr)
+            n = int(n) if n == n else 0
+            if ev in limited and n >= limited[ev][0]:
+                cap, firms = limited[ev]
+                print(f"note: {ev}: {n} pseudo-event dates of the {self.placebo_draws} requested: at most "
+                      f"{PSEUDO_FIRM_EVENTS_PER_EVENT:,} pseudo firm-events per event / {firms:,} firms = {cap} "
+                      f"dates; its placebo and calibrated p-values use those", file=sys.stderr)
+            else:
+                print(f"note: {ev}: only {n} pseudo-event dates of the {self.placebo_draws} "
+                      f"requested exist; its placebo and calibrated p-values use those", file=sys.stderr)
 
     def _run_engine(self, panel: Panel) -> engine.EngineResult:
         with warnings.catch_warnings():
