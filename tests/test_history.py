@@ -178,7 +178,8 @@ def _reference_counts(store, catalog_p0, k, sec, p0, theta, lo, hi, car):
     return history.p_from_counts(np.array(n_out), np.array(k_out), np.asarray(car, dtype=float))
 
 
-def test_prefix_sum_counts_equal_the_day_by_day_sums():
+@pytest.mark.parametrize("threads", [False, True])
+def test_prefix_sum_counts_equal_the_day_by_day_sums(threads, monkeypatch):
     """Random histories with missing returns, suspensions and catalog exclusions, and observed
     values placed exactly on a reference window's day-by-day sum (a tie the prefix sums alone
     could miscall): the same n and k as summing every window day by day."""
@@ -214,6 +215,8 @@ def test_prefix_sum_counts_equal_the_day_by_day_sums():
                 hi.append(b)
                 car.append(obs)
     theta = np.tile(THETA, (len(sec), 1))
+    if threads:  # the pass split over two threads (two halves of the series)
+        monkeypatch.setattr(history, "THREAD_MIN_SERIES", 1)
     for k in (0, 3):
         got = history.firm_p_history(store, cat, k, sec, p0, theta, lo, hi, car)
         want = _reference_counts(store, cat, k, sec, p0, theta, lo, hi, car)

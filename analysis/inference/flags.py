@@ -61,16 +61,29 @@ def overlaps(event_ids, sec, p0, lo, hi, catalog_day0: pd.DataFrame | None) -> n
     out = np.full(lo.shape, "", dtype=object)
     if catalog_day0 is None or not len(catalog_day0):
         return out
-    by_sec: dict[int, list[tuple[str, int]]] = {}
-    for e, s, p in catalog_day0[["event_id", "sec", "p0"]].itertuples(index=False):
-        by_sec.setdefault(int(s), []).append((e, int(p)))
-    for i in range(N):
-        others = [(e, p) for e, p in by_sec.get(int(sec[i]), []) if e != event_ids[i]]
-        if not others:
+    codes, names = pd.factorize(np.concatenate([np.asarray(catalog_day0["event_id"], dtype=object),
+                                                np.asarray(event_ids, dtype=object)]))
+    n_cat = len(catalog_day0)
+    c_ev, f_ev = codes[:n_cat], codes[n_cat:]
+    c_sec = catalog_day0["sec"].to_numpy(dtype=np.int64)
+    order = np.argsort(c_sec, kind="stable")  # per security, in catalog_day0's row order
+    c_sec, c_ev, c_p = c_sec[order], c_ev[order], catalog_day0["p0"].to_numpy(dtype=np.int64)[order]
+    sec = np.asarray(sec, dtype=np.int64)
+    first, last = np.searchsorted(c_sec, sec, side="left"), np.searchsorted(c_sec, sec, side="right")
+    count = last - first
+    row = np.repeat(np.arange(N), count)  # pairs (firm-event, catalog day 0 on its security)
+    k = first[row] + (np.arange(len(row)) - np.repeat(np.cumsum(count) - count, count))
+    other = c_ev[k] != f_ev[row]
+    row, k = row[other], k[other]
+    p0 = np.asarray(p0, dtype=np.int64)
+    for j in range(lo.shape[1]):
+        hit = (c_p[k] >= p0[row] + lo[row, j]) & (c_p[k] <= p0[row] + hi[row, j])
+        hr, hk = row[hit], k[hit]
+        if not len(hr):
             continue
-        for j in range(lo.shape[1]):
-            a, b = p0[i] + lo[i, j], p0[i] + hi[i, j]
-            out[i, j] = OVERLAP_SEP.join(dict.fromkeys(e for e, p in others if a <= p <= b))
+        cut = np.flatnonzero(np.diff(hr)) + 1
+        for r, ks in zip(hr[np.concatenate([[0], cut])].tolist(), np.split(hk, cut)):
+            out[r, j] = OVERLAP_SEP.join(dict.fromkeys(names[c_ev[ks]]))
     return out
 
 

@@ -36,6 +36,7 @@ calendar rank (:func:`union_sums`): memory does not grow with firms x days.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from analysis.estimation.kernels import _compiled
 from analysis.estimation.panel import event_day_mask
@@ -46,6 +47,8 @@ from analysis.vocab import parse_window
 HISTORY_COLUMNS = ("p_history", "n_history", "p_history_floor")
 
 
+#: Firm-event series from which :func:`firm_p_history` splits its pass over two threads (each half).
+THREAD_MIN_SERIES = 2000
 #: Float64 unit roundoff: bounds the rounding of a window sum taken from prefix sums.
 _EPS = 2.0 ** -52
 
@@ -236,10 +239,25 @@ def firm_p_history(store: ReturnStore, catalog_p0, k: int, sec, p0, theta, lo, h
     flag = excluded_sessions(store, catalog_p0, k)
     lo, hi, p0 = (np.asarray(v, dtype=np.int64)[order] for v in (lo, hi, p0))
     car = np.asarray(car, dtype=float)
-    n_o, k_o = firm_window_counts(store.y, np.ascontiguousarray(store.X), store.span, flag, store.start[usec],
-                                  store.length[usec].astype(np.int64),
-                                  np.ascontiguousarray(np.asarray(theta, dtype=float)[first]), q_ptr, hi - lo + 1,
-                                  p0 + lo, p0 + hi, car[order])
+    y, X, span = store.y, np.ascontiguousarray(store.X), store.span
+    s_start, s_len = store.start[usec], store.length[usec].astype(np.int64)
+    s_theta = np.ascontiguousarray(np.asarray(theta, dtype=float)[first])
+    q_len, q_lo, q_hi, q_obs = hi - lo + 1, p0 + lo, p0 + hi, car[order]
+
+    def part(a: int, b: int):  # series a..b-1 and their queries
+        qa, qb = q_ptr[a], q_ptr[b]
+        return firm_window_counts(y, X, span, flag, s_start[a:b], s_len[a:b], s_theta[a:b], q_ptr[a:b + 1] - qa,
+                                  q_len[qa:qb], q_lo[qa:qb], q_hi[qa:qb], q_obs[qa:qb])
+
+    S = len(usec)
+    if S >= 2 * THREAD_MIN_SERIES:  # two halves on two threads (the compiled pass releases the GIL)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as pool:
+            halves = list(pool.map(lambda ab: part(*ab), [(0, S // 2), (S // 2, S)]))
+        n_o, k_o = np.concatenate([h[0] for h in halves]), np.concatenate([h[1] for h in halves])
+    else:
+        n_o, k_o = part(0, S)
     n = np.empty(Q, np.int64)
     cnt = np.empty(Q, np.int64)
     n[order], cnt[order] = n_o, k_o
@@ -346,9 +364,19 @@ def with_car_history(car, frame, out, store: ReturnStore, catalog_p0, k: int):
         for col in HISTORY_COLUMNS:
             res[col] = np.nan
         return res
-    row_of = {key: i for i, key in enumerate(zip(frame["event_id"], frame["symbol"]))}
-    r = np.array([row_of[key] for key in zip(res["event_id"], res["symbol"])], dtype=np.int64)
-    ab = np.array([parse_window(w) for w in res["window"]], dtype=np.int64).reshape(-1, 2)
+    panel_keys = pd.MultiIndex.from_arrays([frame["event_id"].to_numpy(object), frame["symbol"].to_numpy(object)])
+    if not panel_keys.is_unique:  # the last panel row of a key, as a dict would
+        keep = ~panel_keys.duplicated(keep="last")
+        panel_keys, rows = panel_keys[keep], np.flatnonzero(keep)
+    else:
+        rows = np.arange(len(panel_keys))
+    at = panel_keys.get_indexer(pd.MultiIndex.from_arrays([res["event_id"].to_numpy(object),
+                                                            res["symbol"].to_numpy(object)]))
+    if (at < 0).any():
+        raise KeyError("car rows without a panel row")
+    r = rows[at].astype(np.int64)
+    codes, names = pd.factorize(res["window"].to_numpy(object))
+    ab = np.array([parse_window(w) for w in names], dtype=np.int64).reshape(-1, 2)[codes]
     cols = firm_p_history(store, catalog_p0, k, out.sec[r], out.p0[r], out.theta[r], ab[:, 0], ab[:, 1],
                           res["car"].to_numpy(dtype=float), series=r)
     for col in HISTORY_COLUMNS:
