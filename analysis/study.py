@@ -39,6 +39,11 @@ from analysis.inference import flags as flags_mod
 from analysis.vocab import ALL, GROUP_ORDER, NAMED, PSEUDO_FIRM_EVENTS_PER_EVENT, REMOVED, SUPPLIER_OTHER, as_windows
 
 
+#: Firm-events of the date-sensitivity re-run run through the engine and the primary test at
+#: a time (whole moved events; memory: the catalog's re-run, about 1,100, is one chunk).
+SENSITIVITY_CHUNK = 50_000
+
+
 class EventStudy:
     """Configure an event study; :meth:`fit` runs it.
 
@@ -579,8 +584,22 @@ class EventStudy:
         if len(panel.frame):
             base = [of[e][0] for e in panel.frame["event_id"]]
             panel.frame["group"] = self.firm_groups(panel.frame, event_of=base)
-            out = self._run_engine(panel)
-            tests = run_battery(self.cells(panel, out, placebo_draws=0), names=[self.spec.primary_test])
+            parts = []  # moved events in chunks of about SENSITIVITY_CHUNK firm-events (memory)
+            ev = panel.frame["event_id"].to_numpy(object)
+            cut = np.flatnonzero(ev[1:] != ev[:-1]) + 1  # the panel's rows come event by event
+            starts = np.concatenate([[0], cut])
+            ends = np.concatenate([cut, [len(ev)]])
+            a = 0
+            while a < len(starts):
+                b = a + 1
+                while b < len(starts) and ends[b] - starts[a] <= SENSITIVITY_CHUNK:
+                    b += 1
+                rows = slice(int(starts[a]), int(ends[b - 1]))
+                part = dataclasses.replace(panel, frame=panel.frame.iloc[rows].reset_index(drop=True))
+                out = self._run_engine(part)
+                parts.append(run_battery(self.cells(part, out, placebo_draws=0), names=[self.spec.primary_test]))
+                a = b
+            tests = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         if not tests.empty:
             key = tests["event_id"].map(of)
             tests["date_kind"] = [k[1] for k in key]
