@@ -19,3 +19,27 @@ def test_sensitivity_in_chunks_and_from_the_main_run_equals_one_rerun(shared_pri
     assert set(one["date_kind"]) >= {"announcement", "first_report"}
     monkeypatch.setattr(study_mod, "SENSITIVITY_CHUNK", 10)  # about one moved event per chunk
     pd.testing.assert_frame_equal(EventStudy(**kw).fit().sensitivity, one, check_exact=True)
+
+
+@pytest.mark.shared_prices
+def test_a_draw_larger_than_a_chunk_runs_event_by_event_with_the_same_numbers(shared_prices, monkeypatch):
+    """One draw of two events (about 55 pseudo firm-events) is more than a chunk of 20: it runs
+    as one chunk per event, and tests.csv (placebo, calibration) is exactly that of whole draws."""
+    from analysis.inference import placebo
+
+    kw = dict(prices=shared_prices, event_ids=["entity_list_28_2019", "huawei_entity_list_2019"],
+              windows=["0:0", "-1:1"], placebo_draws=20, calibration_draws=30)
+    whole = EventStudy(**kw).fit().tests
+    seen = []
+    split = placebo.PseudoRun._split
+
+    def spy(self, keep, size):
+        parts = split(self, keep, size)
+        seen.append(len(parts))
+        return parts
+
+    monkeypatch.setattr(placebo, "CHUNK_FIRM_EVENTS", 20)
+    monkeypatch.setattr(placebo.PseudoRun, "_split", spy)
+    by_event = EventStudy(**kw).fit().tests
+    assert max(seen) == 2  # the draws were split, one chunk per event
+    pd.testing.assert_frame_equal(whole, by_event, check_exact=True)

@@ -220,7 +220,7 @@ class PseudoRun:
     def chunks(self, draws: int | None = None, size: int | None = None):
         """(pseudo firm-event indices, their engine result) for draws 0..``draws`` - 1 (default
         all), in chunks of whole draws of about ``size`` (default :data:`CHUNK_FIRM_EVENTS`)
-        firm-events."""
+        firm-events; a single draw larger than that in chunks of its whole events."""
         size = CHUNK_FIRM_EVENTS if size is None else int(size)
         top = self.requested if draws is None else min(int(draws), self.requested)
         if top <= 0 or not len(self.draw):
@@ -233,13 +233,32 @@ class PseudoRun:
             b1 = int(np.searchsorted(cum, base + size, side="right"))
             b1 = min(max(b1, b0 + 1), top)
             keep = np.nonzero((self.draw >= b0) & (self.draw < b1))[0]
-            if len(keep):
+            for part in self._split(keep, size):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
-                    res = engine.run(self.store, self.sec[keep], self.p0[keep], self.estimation, self.windows,
+                    res = engine.run(self.store, self.sec[part], self.p0[part], self.estimation, self.windows,
                                      self.min_obs)
-                yield keep, res
+                yield part, res
             b0 = b1
+
+    def _split(self, keep: np.ndarray, size: int) -> list[np.ndarray]:
+        """``keep`` as one chunk, or, when it is a single draw of more than ``size`` firm-events
+        (many firms per event), as chunks of whole events of that draw (each event's pseudo-event
+        in one chunk: its cells are the same)."""
+        if len(keep) <= size or len(np.unique(self.draw[keep])) > 1:
+            return [keep] if len(keep) else []
+        ev = self.event[keep]
+        cut = np.flatnonzero(ev[1:] != ev[:-1]) + 1
+        units = np.split(keep, cut) if not (np.diff(ev) < 0).any() else [keep[ev == e] for e in np.unique(ev)]
+        out, cur, n = [], [], 0
+        for u in units:
+            if cur and n + len(u) > size:
+                out.append(np.concatenate(cur))
+                cur, n = [], 0
+            cur.append(u)
+            n += len(u)
+        out.append(np.concatenate(cur))
+        return out
 
 
 def _observed_row(ev: np.ndarray, sec: np.ndarray, e: np.ndarray, s: np.ndarray) -> np.ndarray:
