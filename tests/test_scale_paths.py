@@ -43,3 +43,15 @@ def test_a_draw_larger_than_a_chunk_runs_event_by_event_with_the_same_numbers(sh
     by_event = EventStudy(**kw).fit().tests
     assert max(seen) == 2  # the draws were split, one chunk per event
     pd.testing.assert_frame_equal(whole, by_event, check_exact=True)
+
+
+@pytest.mark.shared_prices
+def test_volume_in_chunks_of_firm_events_gives_the_same_frames(shared_prices, monkeypatch):
+    from analysis.inference import volume
+
+    kw = dict(prices=shared_prices, event_ids=["huawei_entity_list_2019", "ndaa889_law_2018"], placebo_draws=0)
+    one = EventStudy(**kw).fit()
+    monkeypatch.setattr(volume, "VOLUME_CHUNK", 7)
+    small = EventStudy(**kw).fit()
+    pd.testing.assert_frame_equal(one.volume, small.volume, check_exact=True)
+    pd.testing.assert_frame_equal(one.volume_tests, small.volume_tests, check_exact=True)
