@@ -164,6 +164,14 @@ def _spanning_returns(price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ret, span
 
 
+@lru_cache(maxsize=None)
+def _session_array(mic: str) -> np.ndarray:
+    """``mic``'s sessions as a datetime64[ns] array (read-only, computed once)."""
+    out = calendar(mic).sessions.values.astype("datetime64[ns]")
+    out.flags.writeable = False
+    return out
+
+
 def calendar_mismatch(prices: pd.DataFrame, mic: str) -> str | None:
     """Why the dates of a price frame do not fit ``mic``'s sessions, or None when they do.
 
@@ -175,7 +183,7 @@ def calendar_mismatch(prices: pd.DataFrame, mic: str) -> str | None:
     if isinstance(idx, pd.DatetimeIndex) and idx.tz is None and cal.sessions.tz is None:
         # the same test on datetime64 arrays (no pandas Series per security)
         days = idx.values.astype("datetime64[ns]")
-        sess = cal.sessions.values.astype("datetime64[ns]")
+        sess = _session_array(mic)
         days = days[~np.isnan(prices["adj_close"].to_numpy(dtype=float))]
         days = days[(days >= sess[0]) & (days <= sess[-1])]
         if not len(days):
