@@ -55,3 +55,35 @@ def test_volume_in_chunks_of_firm_events_gives_the_same_frames(shared_prices, mo
     small = EventStudy(**kw).fit()
     pd.testing.assert_frame_equal(one.volume, small.volume, check_exact=True)
     pd.testing.assert_frame_equal(one.volume_tests, small.volume_tests, check_exact=True)
+
+
+def test_abnormal_returns_without_limit_days_equal_the_merged_frame(monkeypatch):
+    """No day at a price limit (synthetic XNYS firms): the limit column is built without the
+    merge; a states frame holding only a row that matches no firm-day takes the merge path:
+    the same frame."""
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import bench_scale
+    from analysis.data.catalog import load_events
+    from analysis.inference import limits
+
+    events = load_events()
+    universe, frames = bench_scale.synthetic(12, 5, events)
+    kw = dict(events=events, universe=universe, prices=frames, placebo_draws=0, event_ids=list(events["event_id"][:3]))
+    plain = EventStudy(**kw).fit().abnormal_returns
+    real = limits.day_states_frame
+
+    def one_stray_row(panel, out):
+        st = real(panel, out)
+        assert st.empty
+        return pd.DataFrame({"event_id": ["nowhere"], "symbol": ["nobody"], "day": np.array([0]),
+                             "limit": np.array(["up"])})
+
+    monkeypatch.setattr(limits, "day_states_frame", one_stray_row)
+    merged = EventStudy(**kw).fit().abnormal_returns
+    assert (merged["limit"] == "").all() and len(merged) == len(plain) > 0
+    pd.testing.assert_frame_equal(plain, merged, check_exact=True, check_dtype=False)
