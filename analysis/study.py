@@ -36,7 +36,12 @@ from analysis.inference.spec import StudySpec
 from analysis.results import EventStudyResults
 from analysis.inference import exposure as exposure_mod
 from analysis.inference import flags as flags_mod
-from analysis.vocab import ALL, GROUP_ORDER, NAMED, REMOVED, SUPPLIER_OTHER, as_windows
+from analysis.vocab import ALL, GROUP_ORDER, NAMED, PSEUDO_FIRM_EVENTS_PER_EVENT, REMOVED, SUPPLIER_OTHER, as_windows
+
+
+#: Firm-events of the date-sensitivity re-run run through the engine and the primary test at
+#: a time (whole moved events; memory: the catalog's re-run, about 1,100, is one chunk).
+SENSITIVITY_CHUNK = 50_000
 
 
 class EventStudy:
@@ -372,6 +377,10 @@ class EventStudy:
             # engine once, chunk by chunk, for both
             more = max(0, self.calibration_draws - draws)
             run = placebo.pseudo_run(self, panel, out, ev_codes, draws, self.seed, more=more)
+            ok_firms = np.bincount(ev_codes[out.ok], minlength=len(ev_names))
+            #: {event_id: (date limit, firms)} of the events the bound on pseudo firm-events limits
+            self.date_limits = {ev_names[e]: (int(run.limit[e]), int(ok_firms[e])) for e in range(len(ev_names))
+                                if 0 <= run.limit[e] < draws + more}
             calib = calibration.Calibration(run, out, group_code, len(names), names + [ALL],
                                             draws=self.calibration_draws)
             null = placebo.placebo_null(self, panel, out, ev_codes, group_code, len(names), draws, self.seed,
@@ -382,14 +391,24 @@ class EventStudy:
         return cells
 
     def _note_short_draws(self, tests: pd.DataFrame) -> None:
-        """Say on stderr when an event has fewer pseudo-event dates than requested (its
-        calibrated p-values and placebo test use those; ``calibration_draws`` has the count)."""
+        """Say on stderr when an event has fewer pseudo-event dates than requested: because its
+        pool of dates is smaller, or because of the bound on pseudo firm-events per event
+        (:data:`~analysis.vocab.PSEUDO_FIRM_EVENTS_PER_EVENT`); its calibrated p-values and
+        placebo test use those (``draws`` and ``calibration_draws`` have the counts)."""
         if "draws" not in tests or not self.placebo_draws:
             return
+        limited = getattr(self, "date_limits", {})
         d = tests.groupby("event_id")["draws"].max()
         for ev, n in d[d < self.placebo_draws].items():
-            print(f"note: {ev}: only {int(n) if n == n else 0} pseudo-event dates of the {self.placebo_draws} "
-                  f"requested exist; its placebo and calibrated p-values use those", file=sys.stderr)
+            n = int(n) if n == n else 0
+            if ev in limited and n >= limited[ev][0]:
+                cap, firms = limited[ev]
+                print(f"note: {ev}: {n} pseudo-event dates of the {self.placebo_draws} requested: at most "
+                      f"{PSEUDO_FIRM_EVENTS_PER_EVENT:,} pseudo firm-events per event / {firms:,} firms = {cap} "
+                      f"dates; its placebo and calibrated p-values use those", file=sys.stderr)
+            else:
+                print(f"note: {ev}: only {n} pseudo-event dates of the {self.placebo_draws} "
+                      f"requested exist; its placebo and calibrated p-values use those", file=sys.stderr)
 
     def _run_engine(self, panel: Panel) -> engine.EngineResult:
         with warnings.catch_warnings():
@@ -449,7 +468,8 @@ class EventStudy:
                                      volume_daily, volume_tests, row_flags=row_flags, extended=extended)
         frames_out["car"] = history.with_car_history(frames_out["car"], panel.frame, out, panel.store,
                                                       panel.catalog_p0, panel.exclude_days)
-        sensitivity = self.sensitivity(frames, errors, base=panel) if len(panel.frame) else tables.empty_sensitivity()
+        sensitivity = (self.sensitivity(frames, errors, base=panel, baseline=tests) if len(panel.frame)
+                       else tables.empty_sensitivity())
         pooled = pooled_frame(frames_out["tests"], self.primary_window, car=frames_out["car"])
         exposure_fit = exposure_mod.study_fit(self, frames_out["car"])
         return EventStudyResults(study=self, panel=panel, engine_result=out, frames=frames, sensitivity=sensitivity,
@@ -521,7 +541,8 @@ class EventStudy:
             parts.append(frame)
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
-    def sensitivity(self, frames=None, errors=None, base: Panel | None = None) -> pd.DataFrame:
+    def sensitivity(self, frames=None, errors=None, base: Panel | None = None,
+                    baseline: pd.DataFrame | None = None) -> pd.DataFrame:
         """The primary group test (``spec.primary_test``) with day 0 moved to each
         date of ``event_dates`` (and, as the baseline, the catalog's announcement) for the events
         of the run that have an alternative date, and, for every date-only event, to the
@@ -529,7 +550,9 @@ class EventStudy:
         :mod:`analysis.inference.timing`): rows of tables.SENSITIVITY_COLUMNS.
         The groups are the event's own; the estimation windows leave out the catalog's event
         days as in the main run; no placebo draws. ``base``: the main run's panel, whose store the
-        re-run reuses (:func:`~analysis.estimation.panel.build_panel`)."""
+        re-run reuses (:func:`~analysis.estimation.panel.build_panel`); ``baseline``: the main
+        run's tests, whose rows of the primary test are the announcement rows (the same panel
+        rows, groups and engine fits: not run again, only the moved dates are)."""
         ed = self.event_dates
         ed = ed[ed["event_id"].isin(set(self.events["event_id"]))]
         alt = ed[ed["date_kind"] != "announcement"]
@@ -540,7 +563,8 @@ class EventStudy:
         rows = []
         has_alt = self.events["event_id"].isin(set(alt["event_id"])) | date_only
         for ev, only in zip(self.events[has_alt].itertuples(index=False), date_only[has_alt]):
-            rows.append((ev.event_id, "announcement", ev.announced_at, ev.announced))
+            if baseline is None:
+                rows.append((ev.event_id, "announcement", ev.announced_at, ev.announced))
             for r in alt[alt["event_id"] == ev.event_id].itertuples(index=False):
                 rows.append((ev.event_id, r.date_kind, r.announced_at, r.announced))
             if only:  # the 09:00 assumption's alternative: after the US close (US day 0 one session later)
@@ -556,18 +580,44 @@ class EventStudy:
         panel, _ = build_panel(self.model, self.universe, moved, self.catalog, frames, errors, factors,
                                self.factor_exchanges, exclude_days=self.exclude_event_days, base=base)
         self.drop_merger_periods(panel)
-        if not len(panel.frame):
-            return tables.empty_sensitivity()
-        base = [of[e][0] for e in panel.frame["event_id"]]
-        panel.frame["group"] = self.firm_groups(panel.frame, event_of=base)
-        out = self._run_engine(panel)
-        tests = run_battery(self.cells(panel, out, placebo_draws=0), names=[self.spec.primary_test])
+        tests = pd.DataFrame()
+        if len(panel.frame):
+            base = [of[e][0] for e in panel.frame["event_id"]]
+            panel.frame["group"] = self.firm_groups(panel.frame, event_of=base)
+            parts = []  # moved events in chunks of about SENSITIVITY_CHUNK firm-events (memory)
+            ev = panel.frame["event_id"].to_numpy(object)
+            cut = np.flatnonzero(ev[1:] != ev[:-1]) + 1  # the panel's rows come event by event
+            starts = np.concatenate([[0], cut])
+            ends = np.concatenate([cut, [len(ev)]])
+            a = 0
+            while a < len(starts):
+                b = a + 1
+                while b < len(starts) and ends[b] - starts[a] <= SENSITIVITY_CHUNK:
+                    b += 1
+                rows = slice(int(starts[a]), int(ends[b - 1]))
+                part = dataclasses.replace(panel, frame=panel.frame.iloc[rows].reset_index(drop=True))
+                out = self._run_engine(part)
+                parts.append(run_battery(self.cells(part, out, placebo_draws=0), names=[self.spec.primary_test]))
+                a = b
+            tests = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        if not tests.empty:
+            key = tests["event_id"].map(of)
+            tests["date_kind"] = [k[1] for k in key]
+            tests["announced_at"] = [k[2] for k in key]
+            tests["event_id"] = [k[0] for k in key]
+            tests = tests[tests["test"] == self.spec.primary_test]
+        if baseline is not None and len(baseline):
+            at = dict(zip(self.events["event_id"], self.events["announced_at"]))
+            keep = baseline[(baseline["test"] == self.spec.primary_test)
+                            & baseline["event_id"].isin(set(self.events.loc[has_alt, "event_id"]))]
+            keep = keep[[c for c in (tests.columns if len(tests) else keep.columns) if c in keep.columns]].copy()
+            keep["date_kind"] = "announcement"
+            keep["announced_at"] = keep["event_id"].map(at)
+            # the baseline first, event by event, as the re-run listed it
+            tests = pd.concat([keep, tests], ignore_index=True) if len(tests) else keep
+            first = {e: i for i, e in enumerate(self.events["event_id"])}
+            tests = tests.iloc[np.argsort(tests["event_id"].map(first).to_numpy(), kind="stable")]
         if tests.empty:
             return tables.empty_sensitivity()
-        key = tests["event_id"].map(of)
-        tests["date_kind"] = [k[1] for k in key]
-        tests["announced_at"] = [k[2] for k in key]
-        tests["event_id"] = [k[0] for k in key]
-        tests = tests[tests["test"] == self.spec.primary_test]
         extra = ["test"] + [c for c in ("estimate", "se") if c in tests.columns]
         return tables.order_tests(tests, by_kind=True)[tables.SENSITIVITY_COLUMNS + extra].reset_index(drop=True)

@@ -171,8 +171,12 @@ def assemble(study, panel, out: EngineResult, skipped: list[dict], tests: pd.Dat
         car = car.sort_values(["_row", "_k"], kind="stable").drop(columns=["_row", "_k"]).reset_index(drop=True)
     if "confounded_by" in car.columns:  # no major confounder on days 0..+1 (analysis.inference.flags)
         car["attributable"] = car["confounded_by"].fillna("").astype(str) == ""
-    ar = ar.merge(limit_states, on=["event_id", "symbol", "day"], how="left")
-    ar["limit"] = ar["limit"].fillna("")
+    if len(limit_states):
+        ar = ar.merge(limit_states, on=["event_id", "symbol", "day"], how="left")
+        ar["limit"] = ar["limit"].fillna("")
+    else:  # no day at a price limit: the same column without a merge (a copy of every firm-day)
+        ar["limit"] = pd.Series([""] * len(ar), dtype=limit_states["limit"].dtype if "limit" in limit_states
+                                else object, index=ar.index)
     return {
         "abnormal_returns": ar,
         "car": car,

@@ -112,6 +112,11 @@ DEFAULT_MIN_OBS = 120
 DEFAULT_CALIBRATION_DRAWS = "all"
 #: ``calibration_draws="all"``: every available pseudo-event date of an event, at most this many.
 MAX_CALIBRATION_DRAWS = 5000
+#: Pseudo firm-events per event (placebo and calibration): an event of n firms draws at most
+#: floor(PSEUDO_FIRM_EVENTS_PER_EVENT / n) pseudo-event dates (the first of those it would draw
+#: without the bound; :func:`analysis.inference.placebo.date_limit`). The catalog's events (at
+#: most 30 firms, at most about 1,300 dates) stay under it; an event of 10,000 firms gets 5.
+PSEUDO_FIRM_EVENTS_PER_EVENT = 50_000
 #: Window bounds (estimation and event windows) must lie within +-MAX_RELATIVE_DAY sessions of day 0.
 MAX_RELATIVE_DAY = 5000
 #: Sessions on each side of another catalog event's day 0 left out of an estimation window.

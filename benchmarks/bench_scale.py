@@ -9,7 +9,9 @@ the last), each with its own beta on one synthetic index and normal noise, about
 sessions suspended; roles drawn target 10% / peer 30% / supplier 60%. Then times
 ``EventStudy(...).fit()`` with the default model, windows, placebo and calibration draws (as
 ``python -m analysis study`` runs it; the shipped event_firms/event_dates/confounders files
-apply where they name these events). Prints the fit's wall and CPU seconds and, last:
+apply where they name these events). With many firms per event the pseudo-events are bounded
+(:data:`analysis.vocab.PSEUDO_FIRM_EVENTS_PER_EVENT`: at 10,000 firms, 5 pseudo-event dates
+per event; the study notes it on stderr). Prints the fit's wall and CPU seconds and, last:
 
     scale: N firms, M firm-events, T s, P GiB peak
 

@@ -142,3 +142,83 @@ def test_full_catalog_history(full_catalog):
     assert (firm["p_history"] <= 0.002).all()
     prim = t[t["primary"]]
     np.testing.assert_allclose(prim["p_holm_history"], multiple.holm(prim["p_history"]), rtol=1e-12)
+
+
+def _reference_counts(store, catalog_p0, k, sec, p0, theta, lo, hi, car):
+    """The implementation before the prefix sums (kept here as the reference): every firm
+    row's whole-history AR series materialized with numpy, every reference window summed day
+    by day."""
+    flag_all = history.excluded_sessions(store, catalog_p0, k)
+    n_out, k_out = [], []
+    for s, d0, th, a, b, obs in zip(sec, p0, theta, lo, hi, car):
+        pos = store.start[s] + np.arange(store.length[s])
+        with np.errstate(invalid="ignore"):
+            ar = store.y[pos] - np.einsum("tk,tk->t", store.X[pos], np.tile(th, (len(pos), 1)))
+        ar[(store.span[pos] == 0) | ~np.isfinite(ar)] = np.nan
+        flag = flag_all[pos]
+        L, qlo, qhi = b - a + 1, d0 + a, d0 + b
+        n = kk = 0
+        for j in range(len(ar) - L + 1):
+            if j <= qhi and j + L - 1 >= qlo:
+                continue
+            tot, have, bad = 0.0, 0, False
+            for u in range(j, j + L):
+                if flag[u]:
+                    bad = True
+                    break
+                if not np.isnan(ar[u]):
+                    tot += ar[u]
+                    have += 1
+            if bad or have == 0:
+                continue
+            n += 1
+            kk += abs(tot) >= abs(obs)
+        n_out.append(n)
+        k_out.append(kk)
+    return history.p_from_counts(np.array(n_out), np.array(k_out), np.asarray(car, dtype=float))
+
+
+@pytest.mark.parametrize("threads", [False, True])
+def test_prefix_sum_counts_equal_the_day_by_day_sums(threads, monkeypatch):
+    """Random histories with missing returns, suspensions and catalog exclusions, and observed
+    values placed exactly on a reference window's day-by-day sum (a tie the prefix sums alone
+    could miscall): the same n and k as summing every window day by day."""
+    rng = np.random.default_rng(11)
+    rets, Xs, spans = [], [], []
+    for n in (300, 257, 410):
+        rm = rng.normal(0, 0.01, n)
+        r = 0.0004 + 1.1 * rm + rng.standard_t(4, n) * 0.01
+        r[rng.random(n) < 0.05] = np.nan
+        sp = np.ones(n, dtype=np.int64)
+        sp[rng.random(n) < 0.02] = 0
+        rets.append(r)
+        Xs.append(np.column_stack([np.ones(n), rm]))
+        spans.append(sp)
+    store = store_from_arrays(get_model("market"), rets, X=Xs, spans=spans)
+    cat = {0: [40, 200], 1: [120], 2: [30, 250, 380]}
+    sec, p0, lo, hi, car = [], [], [], [], []
+    for s, d0 in ((0, 200), (1, 120), (2, 250), (2, 380)):
+        th = THETA
+        pos = store.start[s] + np.arange(store.length[s])
+        ar = store.y[pos] - (store.X[pos] @ th)
+        ar[(store.span[pos] == 0) | ~np.isfinite(ar)] = np.nan
+        for a, b in ((0, 0), (0, 1), (-1, 1), (0, 5), (-5, 5)):
+            L = b - a + 1
+            tie = 0.0
+            for u in range(10, 10 + L):  # a reference window's day-by-day sum, as observed value
+                if not np.isnan(ar[u]):
+                    tie += ar[u]
+            for obs in (tie, -tie, rng.normal(0, 0.03), np.nan):
+                sec.append(s)
+                p0.append(d0)
+                lo.append(a)
+                hi.append(b)
+                car.append(obs)
+    theta = np.tile(THETA, (len(sec), 1))
+    if threads:  # the pass split over two threads (two halves of the series)
+        monkeypatch.setattr(history, "THREAD_MIN_SERIES", 1)
+    for k in (0, 3):
+        got = history.firm_p_history(store, cat, k, sec, p0, theta, lo, hi, car)
+        want = _reference_counts(store, cat, k, sec, p0, theta, lo, hi, car)
+        for col in history.HISTORY_COLUMNS:
+            np.testing.assert_array_equal(got[col], want[col])

@@ -247,3 +247,27 @@ def test_draws_beyond_the_pool_of_dates_change_nothing_and_cost_nothing(shared_p
         placebo.pseudo_run = original
     pd.testing.assert_frame_equal(big, pool)
     assert seen and all(requested == available <= 5_000 for requested, available in seen)
+
+
+def test_bound_on_pseudo_firm_events_per_event_by_hand():
+    """date_limit: floor(K / n). K = 50,000: 30 firms -> 1,666 dates (the catalog: unchanged),
+    10,000 firms -> 5, 50,001 firms -> 0; no cap -> None. Drawn: an event of 3 firms under a
+    cap of 20 pseudo firm-events gets floor(20 / 3) = 6 dates, the first 6 of those drawn
+    without the cap; an event of 2 firms under the same cap gets 10 (its pool is larger)."""
+    assert placebo.date_limit(30, 50_000) == 1666
+    assert placebo.date_limit(10_000, 50_000) == 5
+    assert placebo.date_limit(50_001, 50_000) == 0
+    assert placebo.date_limit(30, None) is None
+    rng = np.random.default_rng(0)
+    store = _store(3, 800, rng)
+    est, windows = (-250, -11), [(0, 0)]
+    secs, p0s = [np.array([0, 1, 2]), np.array([0, 1])], [np.array([400, 400, 400]), np.array([600, 600])]
+    free = placebo.draw_pseudo_events(store, secs, p0s, est, windows, draws=30, seed=3)
+    capped = placebo.draw_pseudo_events(store, secs, p0s, est, windows, draws=30, seed=3, cap=20)
+    e, b, s, p = free
+    e2, b2, s2, p2 = capped
+    for ev, dates in ((0, 6), (1, 10)):
+        assert sorted(set(b2[e2 == ev])) == list(range(dates))
+        keep = (e == ev) & (b < dates)
+        np.testing.assert_array_equal(np.c_[b2[e2 == ev], s2[e2 == ev], p2[e2 == ev]], np.c_[b[keep], s[keep], p[keep]])
+    assert (e2 == 0).sum() == 6 * 3 and (e2 == 1).sum() == 10 * 2

@@ -164,22 +164,44 @@ def _spanning_returns(price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ret, span
 
 
+@lru_cache(maxsize=None)
+def _session_array(mic: str) -> np.ndarray:
+    """``mic``'s sessions as a datetime64[ns] array (read-only, computed once)."""
+    out = calendar(mic).sessions.values.astype("datetime64[ns]")
+    out.flags.writeable = False
+    return out
+
+
 def calendar_mismatch(prices: pd.DataFrame, mic: str) -> str | None:
     """Why the dates of a price frame do not fit ``mic``'s sessions, or None when they do.
 
     More than :data:`MAX_OFF_CALENDAR` of the priced dates (from the calendar's first session on)
     falling on days the exchange is closed means the file belongs to another market.
     """
-    px = prices["adj_close"].dropna()
     cal = calendar(mic)
-    px = px[(px.index >= cal.sessions[0]) & (px.index <= cal.sessions[-1])]
-    if px.empty:
-        return None
-    off = ~px.index.isin(cal.sessions)
+    idx = prices.index
+    if isinstance(idx, pd.DatetimeIndex) and idx.tz is None and cal.sessions.tz is None:
+        # the same test on datetime64 arrays (no pandas Series per security)
+        days = idx.values.astype("datetime64[ns]")
+        sess = _session_array(mic)
+        days = days[~np.isnan(prices["adj_close"].to_numpy(dtype=float))]
+        days = days[(days >= sess[0]) & (days <= sess[-1])]
+        if not len(days):
+            return None
+        at = np.minimum(np.searchsorted(sess, days), len(sess) - 1)
+        off = sess[at] != days
+        dates = pd.DatetimeIndex(days)
+    else:
+        px = prices["adj_close"].dropna()
+        px = px[(px.index >= cal.sessions[0]) & (px.index <= cal.sessions[-1])]
+        if px.empty:
+            return None
+        off = ~px.index.isin(cal.sessions)
+        dates = px.index
     if off.mean() <= MAX_OFF_CALENDAR:
         return None
-    first = px.index[int(np.argmax(off))].date()
-    return (f"{int(off.sum())} of {len(px)} price dates ({off.mean():.0%}; first {first}) are not {mic} sessions "
+    first = dates[int(np.argmax(off))].date()
+    return (f"{int(off.sum())} of {len(dates)} price dates ({off.mean():.0%}; first {first}) are not {mic} sessions "
             f"(at most {MAX_OFF_CALENDAR:.0%} may be): is the exchange right?")
 
 

@@ -45,7 +45,10 @@ class ReturnStore:
 
     @property
     def y(self) -> np.ndarray:
-        return self.ret - self.offset
+        """(T,) the modelled return: ret - offset (rf for excess-return models), cached."""
+        if "y" not in self._cache:
+            self._cache["y"] = self.ret - self.offset
+        return self._cache["y"]
 
     def __post_init__(self):
         self._cache: dict = {}
@@ -112,13 +115,26 @@ class ReturnStore:
         return np.maximum(pre[b] - pre[a], 0)
 
     @property
+    def calendar(self) -> tuple[np.ndarray, np.ndarray]:
+        """(dates, rank): the distinct session dates of all securities, increasing (days since
+        1970-01-01), and (T,) the rank of each store position's date among them. Counted by
+        day number (O(T + days spanned), no sort)."""
+        if "calendar" not in self._cache:
+            if len(self.dates) == 0:
+                self._cache["calendar"] = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+            else:
+                d0 = int(self.dates.min())
+                seen = np.bincount(self.dates - d0) > 0
+                code = np.cumsum(seen) - 1
+                self._cache["calendar"] = ((np.flatnonzero(seen) + d0).astype(np.int64),
+                                           code[self.dates - d0].astype(np.int64))
+        return self._cache["calendar"]
+
+    @property
     def date_rank(self) -> np.ndarray:
         """(T,) rank of each session date among all securities' session dates (a compact,
-        increasing calendar code: pairs align on equal ranks)."""
-        if "date_rank" not in self._cache:
-            uniq = np.unique(self.dates)
-            self._cache["date_rank"] = np.searchsorted(uniq, self.dates).astype(np.int64)
-        return self._cache["date_rank"]
+        increasing calendar code: pairs align on equal ranks; :attr:`calendar`)."""
+        return self.calendar[1]
 
     @property
     def used_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

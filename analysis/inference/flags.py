@@ -61,16 +61,29 @@ def overlaps(event_ids, sec, p0, lo, hi, catalog_day0: pd.DataFrame | None) -> n
     out = np.full(lo.shape, "", dtype=object)
     if catalog_day0 is None or not len(catalog_day0):
         return out
-    by_sec: dict[int, list[tuple[str, int]]] = {}
-    for e, s, p in catalog_day0[["event_id", "sec", "p0"]].itertuples(index=False):
-        by_sec.setdefault(int(s), []).append((e, int(p)))
-    for i in range(N):
-        others = [(e, p) for e, p in by_sec.get(int(sec[i]), []) if e != event_ids[i]]
-        if not others:
+    codes, names = pd.factorize(np.concatenate([np.asarray(catalog_day0["event_id"], dtype=object),
+                                                np.asarray(event_ids, dtype=object)]))
+    n_cat = len(catalog_day0)
+    c_ev, f_ev = codes[:n_cat], codes[n_cat:]
+    c_sec = catalog_day0["sec"].to_numpy(dtype=np.int64)
+    order = np.argsort(c_sec, kind="stable")  # per security, in catalog_day0's row order
+    c_sec, c_ev, c_p = c_sec[order], c_ev[order], catalog_day0["p0"].to_numpy(dtype=np.int64)[order]
+    sec = np.asarray(sec, dtype=np.int64)
+    first, last = np.searchsorted(c_sec, sec, side="left"), np.searchsorted(c_sec, sec, side="right")
+    count = last - first
+    row = np.repeat(np.arange(N), count)  # pairs (firm-event, catalog day 0 on its security)
+    k = first[row] + (np.arange(len(row)) - np.repeat(np.cumsum(count) - count, count))
+    other = c_ev[k] != f_ev[row]
+    row, k = row[other], k[other]
+    p0 = np.asarray(p0, dtype=np.int64)
+    for j in range(lo.shape[1]):
+        hit = (c_p[k] >= p0[row] + lo[row, j]) & (c_p[k] <= p0[row] + hi[row, j])
+        hr, hk = row[hit], k[hit]
+        if not len(hr):
             continue
-        for j in range(lo.shape[1]):
-            a, b = p0[i] + lo[i, j], p0[i] + hi[i, j]
-            out[i, j] = OVERLAP_SEP.join(dict.fromkeys(e for e, p in others if a <= p <= b))
+        cut = np.flatnonzero(np.diff(hr)) + 1
+        for r, ks in zip(hr[np.concatenate([[0], cut])].tolist(), np.split(hk, cut)):
+            out[r, j] = OVERLAP_SEP.join(dict.fromkeys(names[c_ev[ks]]))
     return out
 
 
@@ -123,6 +136,57 @@ def _car_of(out, rows, lo, hi) -> np.ndarray:
     return np.where(enters, np.nan_to_num(ars), 0.0).sum(axis=2)
 
 
+def confounder_hits(store, sec, p0, symbols, lo, hi, table: pd.DataFrame, exchanges=None) -> np.ndarray:
+    """(N, W, len(table)) bool: row k of ``table`` lands inside [p0 + lo, p0 + hi] of the
+    firm-event's security (the placement rule of :func:`confounder_rows`), by array
+    operations: one search per (security, market column), one comparison per window."""
+    N = len(sec)
+    lo, hi = _per_row(lo, hi, N)
+    C = len(table)
+    sec = np.asarray(sec, dtype=np.int64)
+    syms = table["symbol"].fillna("").to_numpy()
+    symbols = np.asarray(symbols, dtype=object)
+    placed = exchanges is not None
+    if placed:
+        ex_names, ex_of = np.unique(np.asarray(exchanges).astype(str), return_inverse=True)
+        col_names = [day_column(market_of(x)) for x in ex_names]
+        col_of = np.array([c if c in table.columns else "day" for c in col_names], dtype=object)[ex_of.ravel()]
+    else:
+        col_of = np.full(N, "day", dtype=object)
+    pos = np.empty((N, C), dtype=np.int64)
+    for col in dict.fromkeys(col_of):
+        d = pd.to_datetime(table[col])
+        num = (d.to_numpy().astype("datetime64[D]") - np.datetime64("1970-01-01", "D")).astype(np.int64)
+        ok = d.notna().to_numpy()
+        rows = np.flatnonzero(col_of == col)
+        secs, inv = np.unique(sec[rows], return_inverse=True)
+        at = np.empty((len(secs), C), dtype=np.int64)
+        for u, s in enumerate(secs.tolist()):
+            seg = store.dates[store.start[s]: store.start[s] + store.length[s]]
+            q = np.searchsorted(seg, num)
+            at[u] = np.where(ok & (q < len(seg)), q, -10**9)
+        pos[rows] = at[inv.ravel()]
+    applies = np.broadcast_to(syms == "", (N, C)).copy()
+    for sym in dict.fromkeys(syms[syms != ""]):
+        applies[:, syms == sym] |= (symbols == sym)[:, None]
+    a = (np.asarray(p0, dtype=np.int64)[:, None] + lo)[:, :, None]
+    b = (np.asarray(p0, dtype=np.int64)[:, None] + hi)[:, :, None]
+    return applies[:, None, :] & (pos[:, None, :] >= a) & (pos[:, None, :] <= b)
+
+
+def _hit_patterns(hits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct non-empty rows of ``hits`` (N, W, C): (flat (N*W) positions with a hit,
+    the pattern of each, (U, C) the patterns)."""
+    flat = hits.reshape(-1, hits.shape[-1])
+    where = np.flatnonzero(flat.any(axis=1))
+    if not len(where):
+        return where, np.zeros(0, dtype=np.int64), np.zeros((0, flat.shape[1]), dtype=bool)
+    packed = np.packbits(flat[where], axis=1)
+    uniq, inv = np.unique(packed, axis=0, return_inverse=True)
+    patterns = np.unpackbits(uniq, axis=1, count=flat.shape[1]).astype(bool)
+    return where, inv.ravel(), patterns
+
+
 def confounder_rows(store, sec, p0, symbols, lo, hi, table: pd.DataFrame | None, exchanges=None) -> np.ndarray:
     """(N, W) object array of int arrays: the rows of ``table`` (positions) whose news lands inside
     [p0 + lo, p0 + hi] for the firm-event's security.
@@ -132,55 +196,37 @@ def confounder_rows(store, sec, p0, symbols, lo, hi, table: pd.DataFrame | None,
     which it first reaches the security's market (NaT: it does not reach that market); otherwise
     the first session on or after its calendar ``day``. A firm item (``symbol`` set) applies to
     that security only. Readers of ``severity`` (major / minor) index the table with these rows.
+    Firm-events with the same rows share one array.
     """
     N = len(sec)
     lo, hi = _per_row(lo, hi, N)
     out = np.empty(lo.shape, dtype=object)
     empty = np.zeros(0, dtype=np.int64)
-    for idx in np.ndindex(*lo.shape):
-        out[idx] = empty
+    out.ravel()[:] = [empty] * out.size
     if table is None or not len(table):
         return out
-    syms = table["symbol"].fillna("").to_numpy()
-
-    def as_num(col) -> tuple[np.ndarray, np.ndarray]:
-        d = pd.to_datetime(table[col])
-        num = (d.to_numpy().astype("datetime64[D]") - np.datetime64("1970-01-01", "D")).astype(np.int64)
-        return num, d.notna().to_numpy()
-
-    placed = exchanges is not None
-    cache: dict[tuple, np.ndarray] = {}
-    for i in range(N):
-        s = int(sec[i])
-        col = day_column(market_of(str(exchanges[i]))) if placed else "day"
-        if placed and col not in table.columns:
-            col = "day"
-        key = (s, col)
-        if key not in cache:
-            num, ok = as_num(col)
-            seg = store.dates[store.start[s]: store.start[s] + store.length[s]]
-            pos = np.searchsorted(seg, num)
-            cache[key] = np.where(ok & (pos < len(seg)), pos, -10**9)
-        pos = cache[key]
-        applies = (syms == "") | (syms == symbols[i])
-        for j in range(lo.shape[1]):
-            out[i, j] = np.nonzero(applies & (pos >= p0[i] + lo[i, j]) & (pos <= p0[i] + hi[i, j]))[0]
-    return out
+    where, inv, patterns = _hit_patterns(confounder_hits(store, sec, p0, symbols, lo, hi, table, exchanges))
+    arrays = np.empty(len(patterns), dtype=object)
+    arrays[:] = [np.flatnonzero(pt) for pt in patterns]
+    flat = out.ravel()
+    flat[where] = arrays[inv]
+    return flat.reshape(lo.shape)
 
 
 def confounders(store, sec, p0, symbols, lo, hi, table: pd.DataFrame | None, exchanges=None) -> np.ndarray:
     """(N, W) ' | '-joined ``what`` of the confounders landing in [p0 + lo, p0 + hi] for the
     security (:func:`confounder_rows`: on its market's first session after the news when
-    ``exchanges`` and a placed table are given), '' when none."""
-    rows = confounder_rows(store, sec, p0, symbols, lo, hi, table, exchanges)
-    out = np.full(rows.shape, "", dtype=object)
+    ``exchanges`` and a placed table are given), '' when none (each distinct set joined once)."""
+    lo, hi = _per_row(lo, hi, len(sec))
+    out = np.full(lo.shape, "", dtype=object)
     if table is None or not len(table):
         return out
+    where, inv, patterns = _hit_patterns(confounder_hits(store, sec, p0, symbols, lo, hi, table, exchanges))
     whats = table["what"].to_numpy()
-    for idx in np.ndindex(*rows.shape):
-        if len(rows[idx]):
-            out[idx] = CONFOUNDER_SEP.join(dict.fromkeys(whats[rows[idx]]))
-    return out
+    text = np.array([CONFOUNDER_SEP.join(dict.fromkeys(whats[pt])) for pt in patterns] or [""], dtype=object)
+    flat = out.ravel()
+    flat[where] = text[inv]
+    return flat.reshape(lo.shape)
 
 
 def day0_cover(valid: np.ndarray, span: np.ndarray, days: np.ndarray) -> np.ndarray:

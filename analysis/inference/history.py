@@ -27,12 +27,16 @@ theta_i); a date is excluded when it is within K sessions of a catalog day 0 for
 the event window is every date from the earliest to the latest member's day a..b session; the
 observed value is the row's portfolio CAR (``estimate`` of the portfolio test).
 
-The windows are counted in one compiled pass over every day of every series
-(:func:`window_exceedances`); the series are built with numpy (no per-day Python loop).
+The windows are counted from each series' prefix sums in one compiled pass (O(days) per
+query; a sum too close to the observed value to call from the prefix sums is summed again
+day by day, so the counts are those of the sequential sums: :func:`_count`); the firm
+series are built one at a time inside that pass, the portfolio series per member set by
+calendar rank (:func:`union_sums`): memory does not grow with firms x days.
 """
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from analysis.estimation.kernels import _compiled
 from analysis.estimation.panel import event_day_mask
@@ -43,6 +47,64 @@ from analysis.vocab import parse_window
 HISTORY_COLUMNS = ("p_history", "n_history", "p_history_floor")
 
 
+#: Firm-event series from which :func:`firm_p_history` splits its pass over two threads (each half).
+THREAD_MIN_SERIES = 2000
+#: Float64 unit roundoff: bounds the rounding of a window sum taken from prefix sums.
+_EPS = 2.0 ** -52
+
+
+@_compiled()
+def _prefix(x, flag, xa, fa, m, P, H, F):
+    """Prefix sums over positions 0..m-1 of series x[xa:] (flags flag[fa:]): P (float) of the
+    returns (NaN as 0), H of the returns, F of the flags, each P[0] = 0; returns sum |x|."""
+    P[0] = 0.0
+    H[0] = 0
+    F[0] = 0
+    total = 0.0
+    for t in range(m):
+        v = x[xa + t]
+        if np.isnan(v):
+            P[t + 1] = P[t]
+            H[t + 1] = H[t]
+        else:
+            P[t + 1] = P[t] + v
+            H[t + 1] = H[t] + 1
+            total += abs(v)
+        F[t + 1] = F[t] + (1 if flag[fa + t] else 0)
+    return total
+
+
+@_compiled()
+def _count(x, xa, P, H, F, m, L, lo, hi, thr, total):
+    """(n, k) of one query over a series with prefix sums P, H, F (:func:`_prefix`): windows
+    j..j+L-1 that hold no flag, do not overlap lo..hi and hold a return; k: |sum| >= |thr|.
+    A window's sum is P[j+L] - P[j]; where that lies within ``tol`` of the threshold it is
+    summed again return by return (the sequential sum the count is defined by), so the count
+    is exactly the sequential one: the prefix difference and the sequential sum each differ
+    from the exact sum by at most (m + L + 2) eps sum|x| (recursive summation), within tol."""
+    thr = abs(thr)
+    tol = 8.0 * (m + L + 2) * _EPS * total
+    n = 0
+    k = 0
+    for j in range(m - L + 1):
+        if j <= hi and j + L - 1 >= lo:
+            continue
+        if F[j + L] != F[j] or H[j + L] == H[j]:
+            continue
+        n += 1
+        s = abs(P[j + L] - P[j])
+        if abs(s - thr) <= tol:  # too close to call from the prefix sums: the sequential sum
+            tot = 0.0
+            for u in range(xa + j, xa + j + L):
+                v = x[u]
+                if not np.isnan(v):
+                    tot += v
+            s = abs(tot)
+        if s >= thr:
+            k += 1
+    return n, k
+
+
 @_compiled()
 def window_exceedances(x, flag, seg_start, seg_len, q_seg, q_len, q_lo, q_hi, q_obs):
     """For each query q over series ``q_seg[q]`` (flat x[seg_start : seg_start + seg_len],
@@ -50,36 +112,93 @@ def window_exceedances(x, flag, seg_start, seg_len, q_seg, q_len, q_lo, q_hi, q_
     windows of ``q_len[q]`` consecutive positions j..j+L-1 of the series that hold no flagged
     position, do not overlap positions q_lo[q]..q_hi[q] (the event window, positions within
     the series) and hold at least one return. Returns n (Q,) their number and k (Q,) how many
-    have |sum of their returns| >= |q_obs[q]| (a NaN q_obs gives k = 0)."""
+    have |sum of their returns| >= |q_obs[q]| (a NaN q_obs gives k = 0). O(series length)
+    per query (prefix sums, :func:`_count`)."""
     Q = q_seg.shape[0]
     n = np.zeros(Q, np.int64)
     k = np.zeros(Q, np.int64)
+    big = 0
+    for s in range(seg_len.shape[0]):
+        big = max(big, seg_len[s])
+    P = np.empty(big + 1)
+    H = np.empty(big + 1, np.int64)
+    F = np.empty(big + 1, np.int64)
+    done = -1
+    total = 0.0
     for q in range(Q):
         s = q_seg[q]
         a = seg_start[s]
         m = seg_len[s]
-        L = q_len[q]
-        thr = abs(q_obs[q])
-        for j in range(m - L + 1):
-            if j <= q_hi[q] and j + L - 1 >= q_lo[q]:
-                continue
-            tot = 0.0
-            have = 0
-            bad = False
-            for u in range(a + j, a + j + L):
-                if flag[u]:
-                    bad = True
-                    break
-                v = x[u]
-                if not np.isnan(v):
-                    tot += v
-                    have += 1
-            if bad or have == 0:
-                continue
-            n[q] += 1
-            if abs(tot) >= thr:
-                k[q] += 1
+        if s != done:  # queries come grouped by series (else the prefix sums are rebuilt)
+            total = _prefix(x, flag, a, a, m, P, H, F)
+            done = s
+        n[q], k[q] = _count(x, a, P, H, F, m, q_len[q], q_lo[q], q_hi[q], q_obs[q], total)
     return n, k
+
+
+@_compiled()
+def _history_ar(y, X, span, u, theta, s):
+    """AR_t = y_t - x_t' theta_s at store position u (NaN: no return or not finite)."""
+    acc = 0.0
+    for c in range(X.shape[1]):
+        acc += X[u, c] * theta[s, c]
+    v = y[u] - acc
+    if span[u] == 0 or not np.isfinite(v):
+        return np.nan
+    return v
+
+
+@_compiled()
+def firm_window_counts(y, X, span, flag, start, length, theta, q_ptr, q_len, q_lo, q_hi, q_obs):
+    """:func:`window_exceedances` over whole-history AR series built on the fly: series s is
+    store positions start[s] .. start[s] + length[s] - 1 with AR_t = y_t - x_t' theta[s]
+    (NaN where the return spans no session or is not finite), ``flag`` (T,) on the store; its
+    queries are q_ptr[s] .. q_ptr[s + 1] - 1. One series in memory at a time."""
+    S = start.shape[0]
+    Q = q_len.shape[0]
+    n = np.zeros(Q, np.int64)
+    k = np.zeros(Q, np.int64)
+    big = 0
+    for s in range(S):
+        big = max(big, length[s])
+    x = np.empty(big)
+    P = np.empty(big + 1)
+    H = np.empty(big + 1, np.int64)
+    F = np.empty(big + 1, np.int64)
+    for s in range(S):
+        a = start[s]
+        m = length[s]
+        for t in range(m):
+            x[t] = _history_ar(y, X, span, a + t, theta, s)
+        total = _prefix(x, flag, 0, a, m, P, H, F)
+        for q in range(q_ptr[s], q_ptr[s + 1]):
+            n[q], k[q] = _count(x, 0, P, H, F, m, q_len[q], q_lo[q], q_hi[q], q_obs[q], total)
+    return n, k
+
+
+@_compiled()
+def union_sums(y, X, span, excl, start, length, theta, rank, R):
+    """Sums of the members' whole-history ARs (member i: store positions start[i] ..
+    start[i] + length[i] - 1, coefficients theta[i]) per calendar rank (``rank`` (T,), R
+    ranks), members in order, sessions in order: (total of the ARs, their count, any member
+    has a session, any member's session is ``excl``) per rank."""
+    total = np.zeros(R)
+    count = np.zeros(R)
+    present = np.zeros(R, np.bool_)
+    flagged = np.zeros(R, np.bool_)
+    for i in range(start.shape[0]):
+        a = start[i]
+        for t in range(length[i]):
+            u = a + t
+            r = rank[u]
+            present[r] = True
+            if excl[u]:
+                flagged[r] = True
+            v = _history_ar(y, X, span, u, theta, i)
+            if not np.isnan(v):
+                total[r] += v
+                count[r] += 1.0
+    return total, count, present, flagged
 
 
 def p_from_counts(n: np.ndarray, k: np.ndarray, obs: np.ndarray) -> dict[str, np.ndarray]:
@@ -100,44 +219,48 @@ def excluded_sessions(store: ReturnStore, catalog_p0: dict | None, k: int) -> np
     return event_day_mask(store, catalog_p0, int(k))
 
 
-def history_ar(store: ReturnStore, sec: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Whole-history ARs of firm-events (security ``sec[i]``, coefficients ``theta[i]``):
-    (flat AR, segment start (N,)); firm-event i's series is flat[start[i] : start[i] +
-    store.length[sec[i]]], session by session of its security (NaN: no return)."""
-    sec = np.asarray(sec, dtype=np.int64)
-    lens = store.length[sec]
-    seg = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
-    owner = np.repeat(np.arange(len(sec)), lens)
-    idx = store.start[sec][owner] + (np.arange(int(seg[-1])) - seg[:-1][owner])
-    y = store.y[idx]
-    X = store.X[idx]
-    with np.errstate(invalid="ignore"):
-        ar = y - np.einsum("tk,tk->t", X, np.asarray(theta, dtype=float)[owner])
-    ar[(store.span[idx] == 0) | ~np.isfinite(ar)] = np.nan
-    return ar, seg[:-1]
-
-
 def firm_p_history(store: ReturnStore, catalog_p0, k: int, sec, p0, theta, lo, hi, car,
                    series=None) -> dict[str, np.ndarray]:
     """The history columns of Q firm rows: security ``sec``, day-0 position ``p0``, model
     ``theta`` (Q, p), window lo..hi (relative sessions, (Q,)) and observed ``car`` (Q,).
     ``series`` (Q,) ints: rows with the same value are the same firm-event (same security and
-    theta: one history series for all its windows); default one series per row."""
+    theta: one history series for all its windows); default one series per row. The series
+    are built one at a time inside :func:`firm_window_counts` (memory: one series)."""
     sec = np.asarray(sec, dtype=np.int64)
     Q = len(sec)
     if Q == 0:
         return p_from_counts(np.zeros(0), np.zeros(0), np.zeros(0))
     series = np.arange(Q) if series is None else np.asarray(series)
     _, first, q_seg = np.unique(series, return_index=True, return_inverse=True)
+    q_seg = q_seg.astype(np.int64).ravel()
     usec = sec[first]
-    ar, start = history_ar(store, usec, np.asarray(theta, dtype=float)[first])
-    lens = store.length[usec].astype(np.int64)
-    owner = np.repeat(np.arange(len(usec)), lens)
-    flag = excluded_sessions(store, catalog_p0, k)[store.start[usec][owner] + (np.arange(len(ar)) - start[owner])]
-    lo, hi, p0 = (np.asarray(v, dtype=np.int64) for v in (lo, hi, p0))
+    order = np.argsort(q_seg, kind="stable")  # queries grouped by series
+    q_ptr = np.searchsorted(q_seg[order], np.arange(len(usec) + 1)).astype(np.int64)
+    flag = excluded_sessions(store, catalog_p0, k)
+    lo, hi, p0 = (np.asarray(v, dtype=np.int64)[order] for v in (lo, hi, p0))
     car = np.asarray(car, dtype=float)
-    n, cnt = window_exceedances(ar, flag, start, lens, q_seg.astype(np.int64).ravel(), hi - lo + 1, p0 + lo,
-                                p0 + hi, car)
+    y, X, span = store.y, np.ascontiguousarray(store.X), store.span
+    s_start, s_len = store.start[usec], store.length[usec].astype(np.int64)
+    s_theta = np.ascontiguousarray(np.asarray(theta, dtype=float)[first])
+    q_len, q_lo, q_hi, q_obs = hi - lo + 1, p0 + lo, p0 + hi, car[order]
+
+    def part(a: int, b: int):  # series a..b-1 and their queries
+        qa, qb = q_ptr[a], q_ptr[b]
+        return firm_window_counts(y, X, span, flag, s_start[a:b], s_len[a:b], s_theta[a:b], q_ptr[a:b + 1] - qa,
+                                  q_len[qa:qb], q_lo[qa:qb], q_hi[qa:qb], q_obs[qa:qb])
+
+    S = len(usec)
+    if S >= 2 * THREAD_MIN_SERIES:  # two halves on two threads (the compiled pass releases the GIL)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as pool:
+            halves = list(pool.map(lambda ab: part(*ab), [(0, S // 2), (S // 2, S)]))
+        n_o, k_o = np.concatenate([h[0] for h in halves]), np.concatenate([h[1] for h in halves])
+    else:
+        n_o, k_o = part(0, S)
+    n = np.empty(Q, np.int64)
+    cnt = np.empty(Q, np.int64)
+    n[order], cnt[order] = n_o, k_o
     return p_from_counts(n, cnt, car)
 
 
@@ -195,21 +318,16 @@ def portfolio_p_history(store: ReturnStore, catalog_p0, k: int, out, rows, cell,
 def _union_series(store: ReturnStore, excl: np.ndarray, out, members: np.ndarray):
     """(dates, portfolio AR, flagged) of a member set on the union of its members' session
     dates: the mean AR over the members with a return that date; flagged where any member's
-    session that date is within K of a catalog day 0."""
+    session that date is within K sessions of a catalog day 0 (:func:`union_sums`)."""
     sec = out.sec[members]
-    ar, start = history_ar(store, sec, out.theta[members])
-    lens = store.length[sec]
-    owner = np.repeat(np.arange(len(members)), lens)
-    flat = store.start[sec][owner] + (np.arange(len(ar)) - start[owner])
-    d = store.dates[flat]
-    dates, at = np.unique(d, return_inverse=True)
-    has = np.isfinite(ar)
-    total = np.bincount(at, weights=np.where(has, ar, 0.0), minlength=len(dates))
-    count = np.bincount(at, weights=has.astype(float), minlength=len(dates))
+    calendar, rank = store.calendar
+    total, count, present, flagged = union_sums(store.y, np.ascontiguousarray(store.X), store.span, excl,
+                                                store.start[sec], store.length[sec].astype(np.int64),
+                                                np.ascontiguousarray(np.asarray(out.theta, dtype=float)[members]),
+                                                rank, len(calendar))
     with np.errstate(invalid="ignore", divide="ignore"):
         port = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    flagged = np.bincount(at, weights=excl[flat].astype(float), minlength=len(dates)) > 0
-    return dates, port, flagged
+    return calendar[present], port[present], flagged[present]
 
 
 def with_tests_history(tests, cells, catalog_p0, k: int, test: str = "portfolio"):
@@ -246,9 +364,19 @@ def with_car_history(car, frame, out, store: ReturnStore, catalog_p0, k: int):
         for col in HISTORY_COLUMNS:
             res[col] = np.nan
         return res
-    row_of = {key: i for i, key in enumerate(zip(frame["event_id"], frame["symbol"]))}
-    r = np.array([row_of[key] for key in zip(res["event_id"], res["symbol"])], dtype=np.int64)
-    ab = np.array([parse_window(w) for w in res["window"]], dtype=np.int64).reshape(-1, 2)
+    panel_keys = pd.MultiIndex.from_arrays([frame["event_id"].to_numpy(object), frame["symbol"].to_numpy(object)])
+    if not panel_keys.is_unique:  # the last panel row of a key, as a dict would
+        keep = ~panel_keys.duplicated(keep="last")
+        panel_keys, rows = panel_keys[keep], np.flatnonzero(keep)
+    else:
+        rows = np.arange(len(panel_keys))
+    at = panel_keys.get_indexer(pd.MultiIndex.from_arrays([res["event_id"].to_numpy(object),
+                                                            res["symbol"].to_numpy(object)]))
+    if (at < 0).any():
+        raise KeyError("car rows without a panel row")
+    r = rows[at].astype(np.int64)
+    codes, names = pd.factorize(res["window"].to_numpy(object))
+    ab = np.array([parse_window(w) for w in names], dtype=np.int64).reshape(-1, 2)[codes]
     cols = firm_p_history(store, catalog_p0, k, out.sec[r], out.p0[r], out.theta[r], ab[:, 0], ab[:, 1],
                           res["car"].to_numpy(dtype=float), series=r)
     for col in HISTORY_COLUMNS:

@@ -17,6 +17,20 @@ cf. Brown & Warner 1985 for simulation with pseudo-events):
     statistic = (x - mean(X_b)) / sd(X_b)               (standardized against the placebo law)
 
 B, the number of draws actually used for the cell, is reported in the ``draws`` column.
+
+Bound on the pseudo firm-events (:data:`~analysis.vocab.PSEUDO_FIRM_EVENTS_PER_EVENT`, cap
+K = 50,000 per event): an event of n fitted firms draws at most floor(K / n) pseudo-event
+dates (:func:`date_limit`), the first of the dates it would draw without the bound, for the
+placebo and the calibration alike. Every pseudo-date costs one engine run and every test over
+all n firms, so without it an event's cost grows as n x dates: 10,000 firms x 1,000 dates x
+17 events are 170M pseudo firm-events, beyond any 2-core machine in a minute. The catalog's
+events (at most 30 firms, at most about 1,300 dates: 39,000 pseudo firm-events) stay under
+it, so their outputs are unchanged; an event of 10,000 firms gets 5 dates (its placebo
+p-value is then at least 2/6, and ``draws``/``calibration_draws`` say so; the study notes
+each bounded event on stderr). A large cell's parametric tests rest on many firms, which is
+where the pseudo-event law matters least; what the bound gives up is the precision of that
+cell's placebo and calibrated p-values, never their validity (the dates used are a random
+subset of the same pool).
 Rejecting when p_value <= alpha has size exactly alpha under exchangeability when
 alpha (B + 1) / 2 is a whole number (e.g. B = 199 or 999 at 5%).
 """
@@ -29,7 +43,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis.estimation import engine
+from analysis.estimation.kernels import _compiled
 from analysis.inference.registry import CellTest, TestOutcome, register
+from analysis.vocab import PSEUDO_FIRM_EVENTS_PER_EVENT
 
 
 def empirical_p(observed: np.ndarray, null: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -51,8 +67,40 @@ def empirical_p(observed: np.ndarray, null: np.ndarray) -> tuple[np.ndarray, np.
     return p, z, B
 
 
+@_compiled()
+def _present(rank, start, length, secs, R):
+    """(R,) bool: calendar ranks on which one of the securities ``secs`` has a session."""
+    out = np.zeros(R, np.bool_)
+    for s in secs:
+        for u in range(start[s], start[s] + length[s]):
+            out[rank[u]] = True
+    return out
+
+
+@_compiled()
+def _insertion(dates, start, length, secs, chosen):
+    """(N, B) position at which each date ``chosen[b]`` falls among security secs[i]'s
+    session dates (the first of its sessions on or after it; its length when none)."""
+    out = np.empty((secs.shape[0], chosen.shape[0]), np.int64)
+    for i in range(secs.shape[0]):
+        a = start[secs[i]]
+        seg = dates[a:a + length[secs[i]]]
+        out[i] = np.searchsorted(seg, chosen)
+    return out
+
+
+def date_limit(n_firms: int, cap: int | None) -> int | None:
+    """Pseudo-event dates an event of ``n_firms`` firms may draw under ``cap`` pseudo
+    firm-events per event: floor(cap / n_firms) (None: no limit). E.g. cap 50,000: 30 firms
+    -> 1,666 dates (the catalog's events have at most about 1,300: unchanged), 10,000 firms -> 5."""
+    if cap is None or n_firms == 0:
+        return None
+    return int(cap) // int(n_firms)
+
+
 def draw_pseudo_events(store, sec_by_event, p0_by_event, estimation, windows, draws, seed,
-                       buffer=engine.SPAN_BUFFER, event_keys=None, catalog_p0=None, more: int = 0):
+                       buffer=engine.SPAN_BUFFER, event_keys=None, catalog_p0=None, more: int = 0,
+                       cap: int | None = None):
     """Pseudo firm-events for every event: arrays (event, draw, sec, p0) of equal length.
 
     sec_by_event / p0_by_event: lists (one per event) of arrays of the event's firms'
@@ -65,6 +113,8 @@ def draw_pseudo_events(store, sec_by_event, p0_by_event, estimation, windows, dr
     not depend on which other events are in the run. ``more``: after the ``draws`` dates, up
     to ``more`` further dates drawn (from the same stream) among the pool's other dates, as
     draws ``draws``, ``draws + 1``, ...: the first ``draws`` are the same with or without them.
+    ``cap``: at most :func:`date_limit` (floor(cap / firms)) dates per event, the first of
+    those drawn without it (so an event under the limit draws exactly as without a cap).
     """
     lo = min(estimation[0], min(w[0] for w in windows))
     ev_lo = min(w[0] for w in windows)
@@ -76,40 +126,57 @@ def draw_pseudo_events(store, sec_by_event, p0_by_event, estimation, windows, dr
             for s, p in zip(secs, p0s):
                 catalog_p0.setdefault(int(s), []).append(int(p))
     keys = [str(k) for k in event_keys] if event_keys is not None else [str(e) for e in range(len(sec_by_event))]
+    calendar, rank = store.calendar
+    dates, start, length = store.dates, store.start, store.length.astype(np.int64)
+    top, bottom = np.iinfo(np.int64).max, np.iinfo(np.int64).min
     out_e, out_b, out_s, out_p = [], [], [], []
     for e, secs in enumerate(sec_by_event):
         rng = np.random.default_rng([int(seed) % 2**63, zlib.crc32(keys[e].encode())])
         secs = np.asarray(secs, dtype=np.int64)
         if len(secs) == 0:
             continue
-        seg_dates = [store.dates[store.start[s]: store.start[s] + store.length[s]] for s in secs]
+        n = length[secs]
         # pseudo day 0 must leave room for the estimation window before it and the event period
         # (incl. the span buffer) after it: positions -lo .. len - 1 - max(hi, 0)
-        first = max(d[-lo] if len(d) > -lo else np.iinfo(np.int64).max for d in seg_dates)
-        last = min(d[len(d) - 1 - max(hi, 0)] if len(d) > max(hi, 0) else np.iinfo(np.int64).min
-                   for d in seg_dates)
-        pool = np.unique(np.concatenate(seg_dates))
+        first = np.where(n > -lo, dates[start[secs] + np.minimum(-lo, n - 1)], top).max()
+        last = np.where(n > max(hi, 0), dates[start[secs] + np.maximum(n - 1 - max(hi, 0), 0)], bottom).min()
+        pool = calendar[_present(rank, start, length, secs, len(calendar))]  # the firms' session dates
         pool = pool[(pool >= first) & (pool <= last)]
-        # drop pool dates that would overlap a catalog window for any firm of the event
-        bad = np.zeros(len(pool), dtype=bool)
-        for s, d in zip(secs, seg_dates):
-            pos = np.searchsorted(d, pool)
-            for cp in catalog_p0.get(int(s), []):
-                bad |= np.abs(pos - cp) <= gap
-        pool = pool[~bad]
+        # drop pool dates that would overlap a catalog window for any firm of the event: date D
+        # falls at position pos (first session on or after D) of a firm; bad when |pos - cp| <= gap
+        # for one of its catalog day 0s cp, i.e. d[cp - gap - 1] < D <= d[cp + gap] (open-ended
+        # where those positions are outside its data)
+        pairs = [(s, cp) for s in secs.tolist() for cp in catalog_p0.get(s, [])]
+        if pairs and len(pool):
+            ps = np.array([s for s, _ in pairs], dtype=np.int64)
+            pc = np.array([c for _, c in pairs], dtype=np.int64)
+            a_pos, b_pos = pc - gap - 1, pc + gap
+            ok = (b_pos >= 0) & (a_pos < length[ps])  # else no pool date's position is that close
+            ps, a_pos, b_pos = ps[ok], a_pos[ok], b_pos[ok]
+            lo_d = np.where(a_pos >= 0, dates[start[ps] + np.maximum(a_pos, 0)], bottom)
+            hi_d = np.where(b_pos < length[ps], dates[start[ps] + np.minimum(b_pos, length[ps] - 1)], top)
+            i0 = np.searchsorted(pool, lo_d, side="right")  # first pool date > lo_d
+            i1 = np.searchsorted(pool, hi_d, side="right")  # first pool date > hi_d
+            cover = np.zeros(len(pool) + 1, dtype=np.int64)
+            np.add.at(cover, i0, 1)
+            np.add.at(cover, i1, -1)
+            pool = pool[np.cumsum(cover)[:-1] == 0]
         if len(pool) == 0:
             continue
         chosen = rng.choice(pool, size=min(draws, len(pool)), replace=False)
         if more > 0 and len(chosen) < len(pool):
             rest = np.setdiff1d(pool, chosen, assume_unique=True)
             chosen = np.concatenate([chosen, rng.permutation(rest)[:more]])
-        for s, d in zip(secs, seg_dates):
-            pos = np.searchsorted(d, chosen)
-            ok = (pos + lo >= 0) & (pos + hi < len(d))
-            out_e.append(np.full(ok.sum(), e))
-            out_b.append(np.nonzero(ok)[0])
-            out_s.append(np.full(ok.sum(), s))
-            out_p.append(pos[ok])
+        limit = date_limit(len(secs), cap)
+        if limit is not None:
+            chosen = chosen[:limit]
+        pos = _insertion(dates, start, length, secs, np.ascontiguousarray(chosen, dtype=np.int64))
+        ok = (pos + lo >= 0) & (pos + hi < n[:, None])
+        i, bb = np.nonzero(ok)  # firm by firm, draws in order
+        out_e.append(np.full(len(i), e))
+        out_b.append(bb)
+        out_s.append(secs[i])
+        out_p.append(pos[i, bb])
     cat = lambda x: np.concatenate(x).astype(np.int64) if x else np.zeros(0, dtype=np.int64)  # noqa: E731
     return cat(out_e), cat(out_b), cat(out_s), cat(out_p)
 
@@ -129,7 +196,9 @@ class PseudoRun:
     ``act[k]``. ``windows`` starts with the run's windows; the observed windows a suspension
     extended follow (``act_col``: (R, W) the column each observed firm-event's window reads).
     ``requested``: draws asked for per event; ``available``: (events,) dates actually drawn
-    per event (fewer when the pool of dates is smaller). :meth:`chunks` yields the engine
+    per event (fewer when the pool of dates is smaller); ``limit``: (events,) the most dates an
+    event may draw under the cap on pseudo firm-events per event (:func:`date_limit`; -1: no
+    limit). :meth:`chunks` yields the engine
     results of consecutive draws (never all pseudo firm-events at once).
     """
 
@@ -142,6 +211,7 @@ class PseudoRun:
     n_windows: int
     requested: int
     available: np.ndarray
+    limit: np.ndarray
     store: object = None
     estimation: tuple = (0, 0)
     windows: list = None
@@ -150,7 +220,7 @@ class PseudoRun:
     def chunks(self, draws: int | None = None, size: int | None = None):
         """(pseudo firm-event indices, their engine result) for draws 0..``draws`` - 1 (default
         all), in chunks of whole draws of about ``size`` (default :data:`CHUNK_FIRM_EVENTS`)
-        firm-events."""
+        firm-events; a single draw larger than that in chunks of its whole events."""
         size = CHUNK_FIRM_EVENTS if size is None else int(size)
         top = self.requested if draws is None else min(int(draws), self.requested)
         if top <= 0 or not len(self.draw):
@@ -163,13 +233,32 @@ class PseudoRun:
             b1 = int(np.searchsorted(cum, base + size, side="right"))
             b1 = min(max(b1, b0 + 1), top)
             keep = np.nonzero((self.draw >= b0) & (self.draw < b1))[0]
-            if len(keep):
+            for part in self._split(keep, size):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
-                    res = engine.run(self.store, self.sec[keep], self.p0[keep], self.estimation, self.windows,
+                    res = engine.run(self.store, self.sec[part], self.p0[part], self.estimation, self.windows,
                                      self.min_obs)
-                yield keep, res
+                yield part, res
             b0 = b1
+
+    def _split(self, keep: np.ndarray, size: int) -> list[np.ndarray]:
+        """``keep`` as one chunk, or, when it is a single draw of more than ``size`` firm-events
+        (many firms per event), as chunks of whole events of that draw (each event's pseudo-event
+        in one chunk: its cells are the same)."""
+        if len(keep) <= size or len(np.unique(self.draw[keep])) > 1:
+            return [keep] if len(keep) else []
+        ev = self.event[keep]
+        cut = np.flatnonzero(ev[1:] != ev[:-1]) + 1
+        units = np.split(keep, cut) if not (np.diff(ev) < 0).any() else [keep[ev == e] for e in np.unique(ev)]
+        out, cur, n = [], [], 0
+        for u in units:
+            if cur and n + len(u) > size:
+                out.append(np.concatenate(cur))
+                cur, n = [], 0
+            cur.append(u)
+            n += len(u)
+        out.append(np.concatenate(cur))
+        return out
 
 
 def _observed_row(ev: np.ndarray, sec: np.ndarray, e: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -188,11 +277,13 @@ def _observed_row(ev: np.ndarray, sec: np.ndarray, e: np.ndarray, s: np.ndarray)
     return order[pos].astype(np.int64)
 
 
-def pseudo_run(study, panel, out, event_code: np.ndarray, draws: int, seed: int, more: int = 0) -> PseudoRun:
+def pseudo_run(study, panel, out, event_code: np.ndarray, draws: int, seed: int, more: int = 0,
+               cap: int | None = PSEUDO_FIRM_EVENTS_PER_EVENT) -> PseudoRun:
     """Draw the pseudo-event dates of every event (:func:`draw_pseudo_events`); the engine runs
     over them chunk by chunk (:meth:`PseudoRun.chunks`; see :func:`placebo_null` for the
     windows). ``more``: further dates after the ``draws`` (:func:`draw_pseudo_events`);
-    ``requested`` is then ``draws + more``."""
+    ``requested`` is then ``draws + more``. ``cap``: pseudo firm-events per event
+    (:func:`date_limit`; None: no cap); ``limit`` (events,) holds each event's date limit."""
     f = panel.frame
     n_ev = int(event_code.max()) + 1 if len(event_code) else 0
     events = list(dict.fromkeys(f["event_id"]))
@@ -202,7 +293,10 @@ def pseudo_run(study, panel, out, event_code: np.ndarray, draws: int, seed: int,
         sec_by.append(f["sec"].to_numpy()[m])
         p0_by.append(f["p0"].to_numpy()[m])
     e, b, s, p = draw_pseudo_events(panel.store, sec_by, p0_by, study.estimation, study.windows, draws, seed,
-                                    event_keys=events, catalog_p0=getattr(panel, "catalog_p0", None), more=more)
+                                    event_keys=events, catalog_p0=getattr(panel, "catalog_p0", None), more=more,
+                                    cap=cap)
+    limit = np.array([-1 if date_limit(len(x), cap) is None else date_limit(len(x), cap) for x in sec_by],
+                     dtype=np.int64)
     # each pseudo firm-event -> the observed firm-event of the same event and security
     act = _observed_row(np.asarray(event_code, dtype=np.int64), f["sec"].to_numpy().astype(np.int64),
                         np.asarray(e, dtype=np.int64), np.asarray(s, dtype=np.int64))
@@ -221,7 +315,7 @@ def pseudo_run(study, panel, out, event_code: np.ndarray, draws: int, seed: int,
     # draws are without replacement from each event's pool of dates: never more than the largest
     # pool, so the per-draw arrays are bounded by the data, not by the number asked for
     requested = min(int(draws) + int(more), int(available.max()) if len(available) else 0)
-    return PseudoRun(e, b, s, p, act, act_col, W, requested, available, store=panel.store,
+    return PseudoRun(e, b, s, p, act, act_col, W, requested, available, limit, store=panel.store,
                      estimation=tuple(study.estimation), windows=windows, min_obs=study.min_obs)
 
 

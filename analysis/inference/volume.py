@@ -20,19 +20,30 @@ from analysis.vocab import ALL, GROUP_ORDER, format_window
 from analysis.estimation.pvalues import t_p_value
 
 
+#: Firm-events whose estimation-window volumes are gathered at a time (memory: a few
+#: (chunk, estimation days) arrays; the moments are row by row, so the same in any chunks).
+VOLUME_CHUNK = 16_384
+
+
 def abnormal_volume(panel, out, windows):
     """Per-day abnormal log volume (N, L) and per-window (CAV, Z, L) arrays (N, W)."""
     store = panel.store
     vol = store.volume
-    est_v = np.log1p(vol[out.est_flat])
-    # estimation days inside the security's data only (gather_index clamps outside ones to 0)
-    est_in = np.isfinite(est_v) & _inside(panel, out, out.est_flat, out.estimation)
-    est_v = np.where(est_in, est_v, np.nan)
-    n_est = est_in.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mu = np.nansum(est_v, axis=1) / n_est
-        s = np.sqrt(np.nansum((est_v - mu[:, None]) ** 2, axis=1) / (n_est - 1))
-    inside = _inside(panel, out, out.flat, (int(out.days[0]), int(out.days[-1])))
+    N = len(out.ok)
+    n_est = np.zeros(N, dtype=np.int64)
+    mu, s = np.zeros(N), np.zeros(N)
+    for a in range(0, N, VOLUME_CHUNK):  # the estimation days of VOLUME_CHUNK firm-events at a time
+        rows = np.arange(a, min(N, a + VOLUME_CHUNK))
+        flat = out.est_window.subset(rows).flat
+        est_v = np.log1p(vol[flat])
+        # estimation days inside the security's data only (gather_index clamps outside ones to 0)
+        est_in = np.isfinite(est_v) & _inside(panel, rows, out.estimation)
+        est_v = np.where(est_in, est_v, np.nan)
+        n_est[rows] = est_in.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mu[rows] = np.nansum(est_v, axis=1) / n_est[rows]
+            s[rows] = np.sqrt(np.nansum((est_v - mu[rows][:, None]) ** 2, axis=1) / (n_est[rows] - 1))
+    inside = _inside(panel, np.arange(N), (int(out.days[0]), int(out.days[-1])))
     v = np.where(inside, np.log1p(vol[out.flat]), np.nan)
     av = v - mu[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -57,12 +68,14 @@ def abnormal_volume(panel, out, windows):
             "cav": cav, "z": z, "n_days": nd, "ok": ok}
 
 
-def _inside(panel, out, flat, rng):
+def _inside(panel, rows, rng):
+    """(len(rows), days) bool: relative days rng[0]..rng[1] of firm-events ``rows`` inside
+    their security's data."""
     f = panel.frame
     a, b = rng
     days = np.arange(a, b + 1)
-    pos = f["p0"].to_numpy()[:, None] + days[None, :]
-    return (pos >= 0) & (pos < panel.store.length[f["sec"].to_numpy()][:, None])
+    pos = f["p0"].to_numpy()[rows][:, None] + days[None, :]
+    return (pos >= 0) & (pos < panel.store.length[f["sec"].to_numpy()[rows]][:, None])
 
 
 def volume_frames(panel, out, windows) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -1,0 +1,89 @@
+"""The scale paths of the study (issue 22) give the numbers of the one-batch paths: the
+date-sensitivity re-run in chunks of moved events, with its announcement rows from the main run."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from analysis import study as study_mod
+from analysis.study import EventStudy
+
+
+@pytest.mark.shared_prices
+def test_sensitivity_in_chunks_and_from_the_main_run_equals_one_rerun(shared_prices, monkeypatch):
+    kw = dict(prices=shared_prices, event_ids=["huawei_entity_list_2019", "ndaa889_law_2018"], placebo_draws=0)
+    st = EventStudy(**kw)
+    one = st.sensitivity()  # every date, the announcement too, in one re-run
+    res = EventStudy(**kw).fit()
+    pd.testing.assert_frame_equal(res.sensitivity, one, check_exact=True)
+    assert set(one["date_kind"]) >= {"announcement", "first_report"}
+    monkeypatch.setattr(study_mod, "SENSITIVITY_CHUNK", 10)  # about one moved event per chunk
+    pd.testing.assert_frame_equal(EventStudy(**kw).fit().sensitivity, one, check_exact=True)
+
+
+@pytest.mark.shared_prices
+def test_a_draw_larger_than_a_chunk_runs_event_by_event_with_the_same_numbers(shared_prices, monkeypatch):
+    """One draw of two events (about 55 pseudo firm-events) is more than a chunk of 20: it runs
+    as one chunk per event, and tests.csv (placebo, calibration) is exactly that of whole draws."""
+    from analysis.inference import placebo
+
+    kw = dict(prices=shared_prices, event_ids=["entity_list_28_2019", "huawei_entity_list_2019"],
+              windows=["0:0", "-1:1"], placebo_draws=20, calibration_draws=30)
+    whole = EventStudy(**kw).fit().tests
+    seen = []
+    split = placebo.PseudoRun._split
+
+    def spy(self, keep, size):
+        parts = split(self, keep, size)
+        seen.append(len(parts))
+        return parts
+
+    monkeypatch.setattr(placebo, "CHUNK_FIRM_EVENTS", 20)
+    monkeypatch.setattr(placebo.PseudoRun, "_split", spy)
+    by_event = EventStudy(**kw).fit().tests
+    assert max(seen) == 2  # the draws were split, one chunk per event
+    pd.testing.assert_frame_equal(whole, by_event, check_exact=True)
+
+
+@pytest.mark.shared_prices
+def test_volume_in_chunks_of_firm_events_gives_the_same_frames(shared_prices, monkeypatch):
+    from analysis.inference import volume
+
+    kw = dict(prices=shared_prices, event_ids=["huawei_entity_list_2019", "ndaa889_law_2018"], placebo_draws=0)
+    one = EventStudy(**kw).fit()
+    monkeypatch.setattr(volume, "VOLUME_CHUNK", 7)
+    small = EventStudy(**kw).fit()
+    pd.testing.assert_frame_equal(one.volume, small.volume, check_exact=True)
+    pd.testing.assert_frame_equal(one.volume_tests, small.volume_tests, check_exact=True)
+
+
+def test_abnormal_returns_without_limit_days_equal_the_merged_frame(monkeypatch):
+    """No day at a price limit (synthetic XNYS firms): the limit column is built without the
+    merge; a states frame holding only a row that matches no firm-day takes the merge path:
+    the same frame."""
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import bench_scale
+    from analysis.data.catalog import load_events
+    from analysis.inference import limits
+
+    events = load_events()
+    universe, frames = bench_scale.synthetic(12, 5, events)
+    kw = dict(events=events, universe=universe, prices=frames, placebo_draws=0, event_ids=list(events["event_id"][:3]))
+    plain = EventStudy(**kw).fit().abnormal_returns
+    real = limits.day_states_frame
+
+    def one_stray_row(panel, out):
+        st = real(panel, out)
+        assert st.empty
+        return pd.DataFrame({"event_id": ["nowhere"], "symbol": ["nobody"], "day": np.array([0]),
+                             "limit": np.array(["up"])})
+
+    monkeypatch.setattr(limits, "day_states_frame", one_stray_row)
+    merged = EventStudy(**kw).fit().abnormal_returns
+    assert (merged["limit"] == "").all() and len(merged) == len(plain) > 0
+    pd.testing.assert_frame_equal(plain, merged, check_exact=True, check_dtype=False)
