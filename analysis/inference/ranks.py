@@ -489,7 +489,7 @@ def rank_tests(
         sel = (pair_window == j) & good[cell_rows]
         if not sel.any():
             continue
-        pos = np.searchsorted(all_rows, cell_rows[sel])  # rows of all_rows
+        rows = cell_rows[sel]
         uc, cinv = np.unique(cell_ids[sel], return_inverse=True)
         outside = (est_days < a) | (est_days > b)
         key = outside.tobytes()
@@ -498,11 +498,18 @@ def rank_tests(
             with np.errstate(divide="ignore", invalid="ignore"):
                 per_days[key] = (sorted_rows(est), est, est / s_all)
         srt, est, sar = per_days[key]
-        win = np.ascontiguousarray(_take(day_ar, all_rows, (out.days >= a) & (out.days <= b)), dtype=float)
+        base = all_rows
+        ur = np.unique(rows)
+        if 2 * len(ur) < len(all_rows):  # a window of few firms (e.g. one a suspension extends): only those
+            at = np.searchsorted(all_rows, ur)
+            srt, est, sar = SortedRows(srt.ranks[at], srt.values[at], srt.count[at]), est[at], sar[at]
+            base = ur
+        pos = np.searchsorted(base, rows)  # rows of base
+        win = np.ascontiguousarray(_take(day_ar, base, (out.days >= a) & (out.days <= b)), dtype=float)
         st, p = corrado(est, win, pos, cinv, len(uc), est_sorted=srt)
         res["corrado"][0][uc], res["corrado"][1][uc] = st, p
         with np.errstate(divide="ignore", invalid="ignore"):
-            scar = car[all_rows, j] / car_se[all_rows, j]
+            scar = car[base, j] / car_se[base, j]
         st, p = grank(sar, scar, pos, cinv, len(uc), est_ranks=srt.ranks)
         res["grank"][0][uc], res["grank"][1][uc] = st, p
     return res
