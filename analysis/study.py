@@ -318,7 +318,7 @@ class EventStudy:
             if not pd.isna(r.end_day):
                 hit &= (day <= r.end_day).to_numpy()
             hit &= ~drop
-            why[hit] = f"merger period: {r.what} (from {r.start}; data/merger_periods.csv)"
+            why[hit] = supply_mod.merger_reason(r.what, r.start)
             drop |= hit
         if not drop.any():
             return []

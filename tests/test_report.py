@@ -541,3 +541,19 @@ def test_robustness_prints_the_portfolio_car_beside_the_portfolio_test():
     assert spec["note"].startswith("Portfolio CAR in percent")
     spec = models_table(frame, ["market"], "0:1", "bmp_kp")
     assert spec["rows"][0][2]["t"] == "\u22124.00" and "mean CAR" in spec["caption"]
+
+
+@pytest.mark.slow
+@pytest.mark.shared_prices
+def test_pdf_names_no_data_file_outside_the_provenance_record(good_run):
+    """Stakeholders read names, not files: the data files behind a statement (the record of other
+    news, supply links, exposure figures, merger periods, the event catalog) and the run's result
+    files are named only in the provenance record (the pages that list each input with its
+    SHA-256), never in the text, tables, captions or notes the stakeholder reads."""
+    files = ("data/confounders.csv", "data/supply_links.csv", "data/exposure.csv", "merger_periods.csv",
+             "data/events.csv", "exposure_fit.csv", "pooled.csv", "sensitivity.csv")
+    pages = pdf_texts(good_run["run"] / "report.pdf")
+    body = [(i + 1, " ".join(t.split())) for i, t in enumerate(pages) if not re.search(r"\b[0-9a-f]{64}\b", t)]
+    assert len(body) > 5
+    found = [(i, f) for i, t in body for f in files if f in t.replace("/ ", "/")]
+    assert not found, found

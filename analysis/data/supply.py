@@ -174,19 +174,10 @@ def load_merger_periods(path=DEFAULT_MERGER_PERIODS, symbols=None, strict: bool 
     return frame
 
 
-def in_merger_period(mergers: pd.DataFrame, symbol: str, day) -> str | None:
-    """Why ``symbol`` is left out of an event with day 0 ``day``: the merger period's ``what``
-    (e.g. "trading on Cisco's offer ...") when ``day`` lies in one (start inclusive, end
-    inclusive or open), else None."""
-    if mergers is None or not len(mergers):
-        return None
-    day = pd.Timestamp(day).normalize()
-    hit = mergers[(mergers["symbol"] == symbol) & (mergers["start_day"] <= day)
-                  & (mergers["end_day"].isna() | (mergers["end_day"] >= day))]
-    if hit.empty:
-        return None
-    r = hit.iloc[0]
-    return f"merger period: {r['what']} (from {r['start']}; data/merger_periods.csv)"
+def merger_reason(what: str, start) -> str:
+    """Why a firm-event in a merger period is left out (skipped.csv, the PDF):
+    'merger period: <what> (from <start>)'."""
+    return f"merger period: {what} (from {start})"
 
 
 def event_customers(event_firms: pd.DataFrame, unlisted: pd.DataFrame) -> dict[str, set[str]]:

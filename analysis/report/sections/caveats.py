@@ -463,7 +463,7 @@ LEADS = {
     "Overlapping events": "Another event's day 0 falls inside these windows: their CARs hold the reaction to both.",
     "Largest move off the news day": "In these windows the largest abnormal return is not on day 0: before the news "
                                      "it cannot be the reaction, after it it may be other news.",
-    "Other news inside the windows": "News listed in data/confounders.csv falls inside a window of the event; "
+    "Other news inside the windows": "News in the study's record of other news falls inside a window of the event; "
                                      "firm news with the firm's abnormal return that day.",
     "Suspensions and price-limit runs": "A suspended firm has no return until it trades again; a firm closing at "
                                         "its daily price limit has a censored reaction that continues the next "
@@ -475,12 +475,12 @@ LEADS = {
     "What the p-values can show": ("A p-value read off the data (history, calibration, placebo) is a rank among "
                                    "the comparable values the data hold, so it cannot be smaller than one over "
                                    "their number."),
-    "Moves that cannot be attributed": "Major other news (data/confounders.csv, severity major) was priced in the "
+    "Moves that cannot be attributed": "Other news graded major in the study's record was priced in the "
                                       "same sessions: these moves are left out of the averages and never claimed.",
-    "Pooled answers across events": "The answer's averages (pooled.csv, scope attributable), beside the same "
-                                    "averages over every event (scope all).",
+    "Pooled answers across events": "The answer's averages over the attributable events, beside the same "
+                                    "averages over every event.",
     "Number of tests": "",
     "Placebo draws short of the request": "",
-    "Time of day of date-only news": "sensitivity.csv, date_kind after_close: the headline test with the US day 0 "
-                                     "of every date-only event one session later.",
+    "Time of day of date-only news": "The headline test again with the US day 0 of every date-only event one "
+                                     "session later (the news taken as after the US close).",
 }

@@ -28,7 +28,7 @@ SEE_GUIDE = "Tests and stars: see How to read the tables."
 #: Note heads of the flags (the same letters' meaning is spelled out under each table).
 OVERLAP = "the window also holds day 0 of another event of the catalog"
 DRIVER = "most of this CAR is one day other than day 0 (|AR| above 3 estimation s.d. and half the CAR)"
-NEWS = "other news in the window (data/confounders.csv)"
+NEWS = "other news in the window (the study's record of other news)"
 SUSPENSION = "a trading suspension: the return at resumption spans the suspended sessions"
 LIMIT = "a close at the daily price limit (the reaction is censored that day)"
 INCOMPLETE = "incomplete window: fewer returns than sessions; left out of the group tests"
@@ -339,8 +339,8 @@ GROUP_DEFINITIONS = {
     "named": "the firms this event named",
     "target": "the study's Chinese target firms (universe role; no list of who this event named)",
     "peer": "the other Chinese firms of the study, not named by this event",
-    "supplier": "US suppliers of the firms this event named (data/supply_links.csv; for an event without recorded "
-                "links, every US supplier of the study), not named",
+    "supplier": "US suppliers of the firms this event named (the study's record of supply links; for an event "
+                "without recorded links, every US supplier of the study), not named",
     "supplier_other": "US suppliers of the study with no recorded link to a firm this event named",
     "removed": "firms this act took off a list they were on (reported, never in the primary family)",
     "all": "every firm above",

@@ -32,7 +32,7 @@ def build(inputs: ReportInputs) -> dict:
     spec = table(["2.1cm", "1.1cm", "1.25fr", "1fr"], ["left"] * 4,
                  [[cell("Date", align="left"), cell("Kind", align="left"), cell("What happened", align="left"),
                    cell("Source", align="left")]], trows, caption="Event timeline", size="7.5pt", breakable=True,
-                 note="Announcement dates and times (local time with its UTC offset; data/events.csv); "
+                 note="Announcement dates and times (local time with its UTC offset, from the event catalog); "
                       "day 0 is the first session of each exchange that closes after the announcement. The full "
                       "record of each event (who was named and by what words, other dates, other news with its "
                       "severity) is docs/events.md, generated from the same files.")
