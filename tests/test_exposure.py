@@ -295,7 +295,7 @@ def test_exposure_sentence_states_the_slope_per_ten_points_with_its_interval():
     text = supplier_exposure_sentence(fit)
     assert "per 10 points of revenue sold to Huawei, suppliers lost 7.4 percentage points more (95% CI 3.7 to 11.2 points)" in text
     assert text.startswith("Exploratory: after")
-    assert "suppliers gained 1.0 percentage points more (95% CI −1.2 to 3.2 points)" in text and "wild cluster bootstrap p 0.400" in text
+    assert "suppliers gained 1.0 percentage points more (95% CI −1.2 to 3.2 points)" in text and "p 0.400 from a wild cluster bootstrap, which resamples whole events" in text
     assert supplier_exposure_sentence(None) == ""
 
 

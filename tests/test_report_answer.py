@@ -146,7 +146,7 @@ def test_the_pooled_answer_in_words():
     assert text == ("Yes, on average: across the 15 events that named a firm of this study (1 more event left out: "
                     "its move cannot be attributed, see below), named firms lost on average 3.0% against their "
                     "market over days 0 and +1 (95% CI \u22125.5% to \u22120.6%; Holm p = 0.036); the effect varied "
-                    "across events (I\u00b2 = 71%).")
+                    "across events (I\u00b2 = 71%: most of their spread exceeds chance).")
     sup = {"n_events": 17, "estimate": -0.0033, "ci_low": -0.0133, "ci_high": 0.0066, "p_holm": 0.49}
     text = summary_text.pooled_sentence("supplier", sup, {"i2": 0.0055})
     assert text.startswith("Not on average: across the 17 events with US suppliers in the data, US suppliers moved "

@@ -45,12 +45,13 @@ def supplier_exposure_sentence(fit: pd.DataFrame | None, titles: dict | None = N
         name = (titles or {}).get(FOCUS_EVENT, "the Huawei listing")
         out.append(f"Exploratory: after {name}, {_phrase(r, 'Huawei')} in CAR{fmt.window_label(window)} "
                    f"({int(r['n_firms'])} suppliers with a reported Huawei share; "
-                   f"p {fmt.pvalue(r['p_value'])} from a normal-tail t with HC3 standard errors, not adjusted "
-                   "for multiple testing).")
+                   f"p {fmt.pvalue(r['p_value'])} from a normal tail with robust (HC3) standard errors, a rough "
+                   "guide with this few firms, not adjusted for multiple testing).")
     pooled = f[f["event_id"] == POOLED]
     if len(pooled):
         r = pooled.iloc[0]
         out.append(f"Pooled over the {int(r['n_events'])} events with exposure data, with a fixed effect per event, "
-                   f"{_phrase(r, 'the named firms')} (wild cluster bootstrap p {fmt.pvalue(r['p_value'])}, "
+                   f"{_phrase(r, 'the named firms')} (p {fmt.pvalue(r['p_value'])} from a wild cluster "
+                   f"bootstrap, which resamples whole events; "
                    f"{int(r['n_firms'])} supplier-events; the revenue shares date from 2017-2019, before the later events).")
     return " ".join(out)

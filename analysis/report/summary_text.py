@@ -119,9 +119,9 @@ def heterogeneity_words(i2) -> str:
         return ""
     v = f"I² = {round(100 * float(i2))}%"
     if i2 >= 0.5:
-        return f"the effect varied across events ({v})"
+        return f"the effect varied across events ({v}: most of their spread exceeds chance)"
     if i2 >= 0.25:
-        return f"the effect varied somewhat across events ({v})"
+        return f"the effect varied somewhat across events ({v}: part of their spread exceeds chance)"
     return f"the events' moves differ little beyond chance ({v})"
 
 
@@ -129,7 +129,7 @@ def pooled_sentence(group: str, pooled: dict | None, spread: dict | None, n_left
                     window: str = PRIMARY_WINDOW) -> str:
     """The pooled answer across events in words: 'Yes, on average: across the 15 events ...
     lost on average 3.0% ... (95% CI −5.5% to −0.6%; Holm p = 0.036); the effect varied across
-    events (I² = 71%).' ``pooled``: the group's primary pooled row; ``spread``: its
+    events (I² = 71%: most of their spread exceeds chance).' ``pooled``: the group's primary pooled row; ``spread``: its
     random-effects row (I^2); ``n_left_out``: events not attributable. Events pooled as one
     observation (``event_ids`` 'a+b': their windows share sessions) are counted as events and said
     to count once."""
