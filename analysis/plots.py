@@ -341,10 +341,12 @@ def plot_car_path(res, event_id=None, group=None, ax=None, symbols=None, title=N
     return fig
 
 
-def plot_car_heatmap(res, window: str = "-1:1", ax=None):
+def plot_car_heatmap(res, window: str = "-1:1", ax=None, firms_as_rows: bool = False):
     """Heatmap of CAR[window] (percent), events (short titles, date order as run) by firms
-    (names); stars read from the firm t-test's printed p; a dagger marks a CAR that a flag
-    qualifies (another event's day 0 in the window, a larger move on another day, listed news)."""
+    (names), or firms by events when ``firms_as_rows`` (the taller layout a page holds when
+    firms outnumber events); stars read from the firm t-test's printed p; a dagger marks a CAR
+    that a flag qualifies (another event's day 0 in the window, a larger move on another day,
+    listed news)."""
     import matplotlib.pyplot as plt
     from analysis.fmt import stars
 
@@ -357,16 +359,23 @@ def plot_car_heatmap(res, window: str = "-1:1", ax=None):
     pv = c.pivot_table(index="event_id", columns="symbol", values="car_p").reindex(
         index=res.event_ids, columns=order_sym)
     flagged = _flagged(c).reindex(index=res.event_ids, columns=order_sym).fillna(False)
+    names = dict(zip(res.study.universe["symbol"], res.study.universe["name"]))
+    firm_labels = [fmt.short_name(names.get(s, s)) for s in order_sym]
+    event_names = event_labels(res, mat.index, with_date=False)
+    if firms_as_rows:
+        mat, pv, flagged = mat.T, pv.T, flagged.T
     if ax is None:
         fig, ax = plt.subplots(figsize=(max(6, 0.75 * len(order_sym) + 2), 0.6 * len(mat) + 1.8))
     else:
         fig = ax.figure
     vmax = np.nanmax(np.abs(mat.to_numpy())) if mat.notna().any().any() else 1.0
     im = ax.imshow(mat.to_numpy(), cmap="RdBu", vmin=-vmax, vmax=vmax, aspect="auto")
-    names = dict(zip(res.study.universe["symbol"], res.study.universe["name"]))
-    ax.set_xticks(range(len(order_sym)), [fmt.short_name(names.get(s, s)) for s in order_sym], rotation=45,
-                  ha="right", fontsize=8)
-    ax.set_yticks(range(len(mat)), event_labels(res, mat.index, with_date=False), fontsize=8)
+    if firms_as_rows:
+        ax.set_xticks(range(len(event_names)), event_names, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(firm_labels)), firm_labels, fontsize=7)
+    else:
+        ax.set_xticks(range(len(firm_labels)), firm_labels, rotation=45, ha="right", fontsize=8)
+        ax.set_yticks(range(len(event_names)), event_names, fontsize=8)
     for i in range(mat.shape[0]):
         for j in range(mat.shape[1]):
             v = mat.iat[i, j]
@@ -374,8 +383,8 @@ def plot_car_heatmap(res, window: str = "-1:1", ax=None):
                 mark = "\u2020" if bool(flagged.iat[i, j]) else ""
                 ax.text(j, i, f"{v:.1f}{stars(pv.iat[i, j])}{mark}", ha="center", va="center", fontsize=7)
     fig.colorbar(im, ax=ax, label=f"CAR{fmt.window_label(window)} (%)")
-    ax.set_title(f"CAR{fmt.window_label(window)} by event and firm (%; stars from the firm's p; "
-                 "\u2020 flagged)")
+    ax.set_title(f"CAR{fmt.window_label(window)} by {'firm and event' if firms_as_rows else 'event and firm'} "
+                 "(%; stars from the firm's p; \u2020 flagged)")
     fig.tight_layout()
     return fig
 

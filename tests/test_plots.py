@@ -96,8 +96,8 @@ def one_firm_car(res, event_id, symbol, window):
 
 @pytest.mark.shared_prices
 def test_heatmap_stars_are_bold_and_larger_than_the_numbers(sugon):
-    """At print size the stars and daggers sit on their own line, bold, 8.5 pt (numbers 6.5 pt),
-    and follow each firm's printed p (Sugon's CAR[0, +1] of -10.3% has p 0.065: one star)."""
+    """At print size the stars and daggers sit in the number's cell (beside it in a wide cell),
+    bold, 8.5 pt (numbers 6.5 pt), and follow each firm's printed p (Sugon's CAR[0, +1] of -10.3% has p 0.065: one star)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -110,6 +110,54 @@ def test_heatmap_stars_are_bold_and_larger_than_the_numbers(sugon):
     assert all(t.get_fontsize() == 6.5 for t in numbers)
     assert all(t.get_fontsize() == 8.5 and t.get_fontweight() == "bold" for t in marks)
     su = next(t for t in numbers if t.get_text() == "\u221210.3")
-    below = [m for m in marks if m.get_position()[0] == su.get_position()[0]]
-    assert len(below) == 1 and below[0].get_text().startswith("*") and not below[0].get_text().startswith("**")
-    assert below[0].get_position()[1] > su.get_position()[1]  # below the number (rows grow downwards)
+    sx, sy = su.get_position()
+    inside = [m for m in marks if abs(m.get_position()[0] - sx) < 0.5 and abs(m.get_position()[1] - sy) < 0.5]
+    assert len(inside) == 1 and inside[0].get_text().startswith("*") and not inside[0].get_text().startswith("**")
+
+
+def test_heatmap_labels_do_not_overlap_at_print_size(sugon):
+    """30 firms and one event: firms are the rows (a page is taller than wide), and at print
+    size no two cell numbers overlap (with 30 firm columns across the page they did)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from analysis.report.artifacts import PRINT_WIDTH
+    from analysis.report.compare import heatmap_figure
+
+    fig = heatmap_figure(sugon, "0:1")
+    ax = fig.axes[0]
+    assert len(ax.get_yticklabels()) == 30 and fig.get_size_inches()[0] == PRINT_WIDTH
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.texts if t.get_text()]
+    assert len(boxes) >= 30
+    overlaps = [(i, k) for i in range(len(boxes)) for k in range(i + 1, len(boxes)) if boxes[i].overlaps(boxes[k])]
+    assert not overlaps
+
+
+@pytest.mark.shared_prices
+def test_heatmap_of_the_catalog_fits_a_page_without_overlapping_labels(shared_prices):
+    """Many firms at many events (30 x 6 here): firms as rows, the figure no taller than a page
+    holds (HEATMAP_MAX_HEIGHT), and no two labels (numbers, marks, tick labels) overlapping at
+    print size; where the cells are too small for numbers the title says where they are."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from analysis.report.compare import HEATMAP_MAX_HEIGHT, heatmap_figure
+    from analysis.study import EventStudy
+
+    events = ["huawei_entity_list_2019", "nyt_hikvision_2019", "entity_list_28_2019", "eo13959_2020",
+              "ft_sdn_2022", "fcc_equipment_ban_2022"]
+    res = EventStudy(prices=str(shared_prices), event_ids=events, windows=["0:1"], placebo_draws=0,
+                     progress=False).fit()
+    fig = heatmap_figure(res, "0:1")
+    ax = fig.axes[0]
+    assert fig.get_size_inches()[1] <= HEATMAP_MAX_HEIGHT and len(ax.get_yticklabels()) == 30
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.texts if t.get_text()]
+    assert boxes
+    overlaps = [(i, k) for i in range(len(boxes)) for k in range(i + 1, len(boxes)) if boxes[i].overlaps(boxes[k])]
+    assert not overlaps
+    ticks = [t.get_window_extent(renderer) for t in ax.get_yticklabels()]
+    assert not any(ticks[i].overlaps(ticks[i + 1]) for i in range(len(ticks) - 1))

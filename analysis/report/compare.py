@@ -215,18 +215,32 @@ def targets_vs_suppliers(res, window: str = "-1:1", test: str = "bmp_kp") -> pd.
 
 
 def heatmap_figure(res, window: str = "-1:1"):
-    """CAR[window] (percent) of every firm at every event, events (short titles) by firms
-    (names), stars from the firm t-test's printed p, a dagger on flagged CARs."""
+    """CAR[window] (percent) of every firm at every event, sized for a page: events (short titles)
+    by firms (names), or firms by events when firms outnumber events (a page is taller than
+    wide); stars from the firm t-test's printed p, a dagger on flagged CARs.
+
+    Cell labels legible at print size (white on dark cells): where a cell is wide enough the
+    number (:data:`HEATMAP_NUMBER_SIZE`) with its stars and dagger beside it, larger and bold
+    (:data:`HEATMAP_MARK_SIZE`); where it is only tall enough, the marks below the number; where
+    it is neither (e.g. 30 firms x 19 events on a page), the marks alone: the colour gives the
+    CAR, and each event's table by firm prints it (the title says so)."""
     import matplotlib.pyplot as plt
 
     from analysis.plots import plot_car_heatmap
 
     n_events = len(res.event_ids)
-    fig, ax = plt.subplots(figsize=(PRINT_WIDTH, 1.0 + 0.40 * n_events + 1.3))
-    plot_car_heatmap(res, window=window, ax=ax)
-    ax.set_title(ax.get_title(), fontsize=9)
-    # Cell labels legible at print size: the number in the upper half of the cell, its stars and
-    # dagger below it, larger and bold (HEATMAP_MARK_SIZE); white on dark cells.
+    n_firms = res.car.loc[res.car["window"] == window, "symbol"].nunique() if len(res.car) else 0
+    rows_are_firms = n_firms > n_events
+    n_rows, n_cols = (n_firms, n_events) if rows_are_firms else (n_events, n_firms)
+    height = min(HEATMAP_MAX_HEIGHT, 2.3 + 0.40 * n_rows) if not rows_are_firms else \
+        min(HEATMAP_MAX_HEIGHT, 3.2 + 0.30 * n_rows)
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH, height))
+    plot_car_heatmap(res, window=window, ax=ax, firms_as_rows=rows_are_firms)
+    # the cells' size at print size (inches), from the axes' place on the page after the layout
+    box = ax.get_position()
+    cell_w = box.width * PRINT_WIDTH / max(1, n_cols)
+    cell_h = box.height * height / max(1, n_rows)
+    beside, below = cell_w >= 0.75, cell_w >= 0.32 and cell_h >= 0.3
     image = ax.images[0] if ax.images else None
     vmax = max(abs(image.norm.vmin), abs(image.norm.vmax)) if image is not None else None
     for text in list(ax.texts):
@@ -239,18 +253,34 @@ def heatmap_figure(res, window: str = "-1:1"):
             continue
         colour = "white" if vmax and abs(value) > 0.6 * vmax else "black"
         x, y = text.get_position()
+        mark_style = {"ha": "center", "va": "center", "fontsize": HEATMAP_MARK_SIZE, "fontweight": "bold",
+                      "color": colour}
+        if not (beside or below):
+            text.remove()
+            if marks:  # alone in a small cell: a size that fits four marks in it
+                ax.text(x, y, marks, **(mark_style | {"fontsize": HEATMAP_SMALL_MARK_SIZE}))
+            continue
         text.set_text(fmt.num(value, 1))
         text.set_fontsize(HEATMAP_NUMBER_SIZE)
         text.set_color(colour)
-        if marks:
+        if marks and beside:  # the number ends just right of the centre, its marks follow
+            text.set_position((x + 0.03, y))
+            text.set_horizontalalignment("right")
+            ax.text(x + 0.07, y, marks, **(mark_style | {"ha": "left"}))
+        elif marks:
             text.set_position((x, y - 0.17))
-            ax.text(x, y + 0.24, marks, ha="center", va="center", fontsize=HEATMAP_MARK_SIZE, fontweight="bold",
-                    color=colour)
+            ax.text(x, y + 0.24, marks, **mark_style)
+    title = ax.get_title() + ("" if beside or below else "\ncolour: the CAR; each event's table by firm prints it")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
     return fig
 
 
-#: Font sizes (points, at print size) of the heatmap's numbers and of their stars and daggers.
-HEATMAP_NUMBER_SIZE, HEATMAP_MARK_SIZE = 6.5, 8.5
+#: The heatmap's largest height (inches): what a page holds below its heading, with the caption.
+HEATMAP_MAX_HEIGHT = 8.0
+#: Font sizes (points, at print size) of the heatmap's numbers and of their stars and daggers
+#: (beside or below a number, and alone in a cell too small for the number).
+HEATMAP_NUMBER_SIZE, HEATMAP_MARK_SIZE, HEATMAP_SMALL_MARK_SIZE = 6.5, 8.5, 7.0
 
 
 def groups_figure(res, window: str = "-1:1"):
