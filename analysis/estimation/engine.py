@@ -277,11 +277,25 @@ def _allocate_windows(N: int, W: int) -> dict[str, np.ndarray]:
     return {name: np.empty((N, W), dtype=dt) for name, dt in WINDOW_ARRAYS.items()}
 
 
+def ols_from_moments(xtx: np.ndarray, xty: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """OLS of N fits from their X'X (N, p, p) and X'y (N, p): (theta (N, p), (X'X)^-1 (N, p, p),
+    fit_ok (N,)). A fit is singular when |det X'X| <= 1e-12 prod(diag X'X): Hadamard's bound
+    0 <= det <= prod(diag) makes the ratio free of the regressors' units (factors in decimals
+    have tiny variances, so trace**p would flag ff3/carhart as singular); a singular fit is
+    solved against the identity instead and flagged."""
+    p = xtx.shape[-1]
+    det = np.linalg.det(xtx)
+    scale = np.prod(np.diagonal(xtx, axis1=1, axis2=2), axis=1)
+    fit_ok = np.abs(det) > 1e-12 * np.maximum(scale, 1e-300)
+    xtx_inv = np.linalg.inv(np.where(fit_ok[:, None, None], xtx, np.eye(p)[None]))
+    return np.matmul(xtx_inv, xty[:, :, None])[:, :, 0], xtx_inv, fit_ok
+
+
 def _run_block(store, y_all, sec, p0, estimation, windows, days, min_obs, out) -> tuple:
     """Firm-events sec, p0 of one block: every array of ``out`` (views of the run's arrays,
     :func:`_allocate`) written. Returns the block's (estimation, event) :class:`RelativeDays`."""
     spec = store.spec
-    N, p = len(sec), store.X.shape[1]
+    N = len(sec)
 
     # --- estimation window -------------------------------------------------------------
     ew = RelativeDays(store, sec, p0, estimation[0], estimation[1])
@@ -297,16 +311,7 @@ def _run_block(store, y_all, sec, p0, estimation, windows, days, min_obs, out) -
         _, pxx, pxy, _ = store.prefix_moments()
         lo = store.start[sec] + sec + np.clip(p0 + estimation[0], 0, length)  # per-security prefix rows
         hi = store.start[sec] + sec + np.clip(p0 + estimation[1] + 1, 0, length)
-        xtx = pxx[hi] - pxx[lo]
-        xty = pxy[hi] - pxy[lo]
-        det = np.linalg.det(xtx)
-        # Hadamard: 0 <= det <= prod(diag); the ratio does not depend on the regressors' units
-        # (factors in decimals have tiny variances, so trace**p would flag ff3/carhart as singular).
-        scale = np.prod(np.diagonal(xtx, axis1=1, axis2=2), axis=1)
-        fit_ok = np.abs(det) > 1e-12 * np.maximum(scale, 1e-300)
-        safe = np.where(fit_ok[:, None, None], xtx, np.eye(p)[None])
-        xtx_inv[:] = np.linalg.inv(safe)
-        theta[:] = np.matmul(xtx_inv, xty[:, :, None])[:, :, 0]
+        theta[:], xtx_inv[:], fit_ok = ols_from_moments(pxx[hi] - pxx[lo], pxy[hi] - pxy[lo])
         k_eff = spec.k
     # One compiled pass over the estimation days: M, SSR (the squared residuals themselves:
     # y'y - 2 theta'X'y + theta'X'X theta from prefix sums cancels when the fit is tight; about

@@ -135,17 +135,12 @@ def _member_arrays(res: EngineResult) -> dict:
 
 def _fit(xtx: np.ndarray, xty: np.ndarray, spec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(theta, (X'X)^-1, fit_ok) of U portfolios from their X'X (U, p, p) and X'y (U, p), as
-    the engine fits a firm (:func:`analysis.estimation.engine.run`): OLS, the fit flagged
-    singular when |det X'X| <= 1e-12 prod(diag X'X) (Hadamard's bound, free of the regressors'
-    units); the market-adjusted model estimates nothing (theta = 1, no estimation error)."""
+    the engine fits a firm (:func:`analysis.estimation.engine.ols_from_moments`); the
+    market-adjusted model estimates nothing (theta = 1, no estimation error)."""
     U, p = xty.shape
     if spec.fixed:
         return np.ones((U, p)), np.zeros((U, p, p)), np.ones(U, dtype=bool)
-    det = np.linalg.det(xtx)
-    scale = np.prod(np.diagonal(xtx, axis1=1, axis2=2), axis=1)
-    fit_ok = np.abs(det) > 1e-12 * np.maximum(scale, 1e-300)
-    xtx_inv = np.linalg.inv(np.where(fit_ok[:, None, None], xtx, np.eye(p)[None]))
-    return np.matmul(xtx_inv, xty[:, :, None])[:, :, 0], xtx_inv, fit_ok
+    return engine.ols_from_moments(xtx, xty)
 
 
 def _run_chunk(arrays: dict, ptr: np.ndarray, members: np.ndarray, spec, estimation, windows, T: int) -> dict:
