@@ -271,3 +271,28 @@ def test_bound_on_pseudo_firm_events_per_event_by_hand():
         keep = (e == ev) & (b < dates)
         np.testing.assert_array_equal(np.c_[b2[e2 == ev], s2[e2 == ev], p2[e2 == ev]], np.c_[b[keep], s[keep], p[keep]])
     assert (e2 == 0).sum() == 6 * 3 and (e2 == 1).sum() == 10 * 2
+
+
+def test_calibration_workers_reraise_an_error_and_stop(monkeypatch):
+    """A chunk's error on a worker thread reaches the caller when the calibration is read
+    (null), and the workers stop: no chunk is left queued, the pool is gone."""
+    from analysis.inference.calibration import Calibration
+
+    run = SimpleNamespace(requested=4, available=np.array([4]), n_windows=1, draw=np.arange(4))
+    cal = Calibration(run, out=None, group_code=np.zeros(4, dtype=np.int64), n_groups=1, threads=2)
+
+    def broken(keep, res):
+        raise RuntimeError("chunk failed")
+
+    monkeypatch.setattr(cal, "_add", broken)
+    cal.add(np.array([0]), None)
+    cal.add(np.array([1]), None)  # two queued: the next add waits for the first, and meets its error
+    with pytest.raises(RuntimeError, match="chunk failed"):
+        cal.add(np.array([2]), None)
+    assert cal._pending == [] and cal._pool is None
+    cal.add(np.array([3]), None)  # a new queue; its error reaches the reader
+    cells = SimpleNamespace(n_cells=0, cell_event=np.zeros(0, int), cell_group=np.zeros(0, int),
+                            cell_window=np.zeros(0, int))
+    with pytest.raises(RuntimeError, match="chunk failed"):
+        cal.null(cells, "t_cs")
+    assert cal._pending == [] and cal._pool is None

@@ -126,8 +126,12 @@ class Calibration:
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self._threads, thread_name_prefix="calibration")
-        while len(self._pending) >= self._threads:  # bounded: the oldest chunk first
-            self._pending.pop(0).result()
+        try:
+            while len(self._pending) >= self._threads:  # bounded: the oldest chunk first
+                self._pending.pop(0).result()
+        except BaseException:
+            self._stop()
+            raise
         self._pending.append(self._pool.submit(self._add, keep, res))
 
     def wait(self) -> None:
@@ -136,9 +140,16 @@ class Calibration:
             while self._pending:
                 self._pending.pop(0).result()
         finally:
-            if self._pool is not None and not self._pending:
-                self._pool.shutdown()
-                self._pool = None
+            self._stop()
+
+    def _stop(self) -> None:
+        """Drop the queued chunks (after an error) and stop the workers."""
+        for future in self._pending:
+            future.cancel()
+        self._pending.clear()
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     def _add(self, keep: np.ndarray, res) -> None:
         sel = self.run.draw[keep] < self.draws
