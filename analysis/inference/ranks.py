@@ -237,16 +237,7 @@ def _grank_cells(E, base, rows, xs, ptr, u0, s2, T_out):
             below, ties = _grank_add(E[i], base[i], x, T_i[i] + 1.0, tot, cnt)
             tot[Le] += (1.0 + float(below) + 0.5 * float(ties)) / (T_i[i] + 1.0) - 0.5
             cnt[Le] += 1.0
-        T = 0.0
-        acc = 0.0
-        for t in range(Le + 1):
-            if cnt[t] > 0:
-                T += 1.0
-                ub = tot[t] / cnt[t]
-                acc += cnt[t] / n * ub * ub
-        T_out[c] = T
-        s2[c] = acc / T if T > 0 else np.nan
-        u0[c] = tot[Le] / cnt[Le] if cnt[Le] > 0 else np.nan
+        u0[c], s2[c], T_out[c] = _grank_moments(tot, cnt, n)
 
 
 @kernels._compiled()
@@ -299,6 +290,77 @@ def corrado(est_ar: np.ndarray, win_ar: np.ndarray, rows: np.ndarray, cell: np.n
 
 
 @kernels._compiled()
+def _window_rank(values, m, ws, q, x):
+    """K of window value x in a row's joint sample: 1 + the values below it + (ties - 1)/2,
+    among the row's m sorted estimation values (binary search) and its q window values ws."""
+    lo = 0  # estimation values below x, then not above x (binary search)
+    hi = m
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if values[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    e_lt = lo
+    hi = m
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if values[mid] <= x:
+            lo = mid + 1
+        else:
+            hi = mid
+    e_le = lo
+    w_lt = 0
+    w_le = 0
+    for j in range(q):
+        w_lt += ws[j] < x
+        w_le += ws[j] <= x
+    below = e_lt + w_lt
+    ties = (e_le - e_lt) + (w_le - w_lt)
+    return 1.0 + float(below) + 0.5 * float(ties - 1)
+
+
+@kernels._compiled()
+def _corrado_z(tot, cnt, Le, n):
+    """Corrado-Cowan Z from a cell's sums of U and counts per day (Le estimation days, then
+    the window days) and its n firms (module doc); NaN unless some window day has a rank and
+    S_U^2 > 0."""
+    D = tot.shape[0]
+    T = 0.0
+    s2 = 0.0
+    for t in range(D):
+        if cnt[t] > 0:
+            T += 1.0
+            dev = tot[t] / cnt[t] - 0.5
+            s2 += cnt[t] / n * dev * dev
+    s2 /= T if T > 0 else 1.0
+    Lc = 0.0
+    md = 0.0
+    for t in range(Le, D):
+        if cnt[t] > 0:
+            Lc += 1.0
+            md += (tot[t] / cnt[t] - 0.5) * math.sqrt(cnt[t] / n)
+    if Lc > 0 and s2 > 0:
+        return math.sqrt(Lc) * (md / Lc) / math.sqrt(s2)
+    return np.nan
+
+
+@kernels._compiled()
+def _grank_moments(tot, cnt, n):
+    """GRANK's (Ubar_0, S_Ubar^2, T) from a cell's sums of U and counts per time point (the
+    estimation days, then day 0 last) and its n firms (module doc)."""
+    T = 0.0
+    acc = 0.0
+    for t in range(tot.shape[0]):
+        if cnt[t] > 0:
+            T += 1.0
+            ub = tot[t] / cnt[t]
+            acc += cnt[t] / n * ub * ub
+    last = tot.shape[0] - 1
+    return (tot[last] / cnt[last] if cnt[last] > 0 else np.nan), (acc / T if T > 0 else np.nan), T
+
+
+@kernels._compiled()
 def _merge_sorted(E, ranks, values, count, Wv, U, divide):
     """K, the average rank of every value of each row's joint sample [E | Wv] (NaN where
     missing), from E's rows sorted (``ranks``, ``values``, ``count``: :class:`SortedRows`):
@@ -331,34 +393,7 @@ def _merge_sorted(E, ranks, values, count, Wv, U, divide):
             U[i, t] = acc[t] / den
         for d in range(L):
             x = Wv[i, d]
-            if not math.isfinite(x):
-                U[i, Le + d] = np.nan
-                continue
-            lo = 0  # estimation values below x, then not above x (binary search)
-            hi = m
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if values[i, mid] < x:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            e_lt = lo
-            hi = m
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if values[i, mid] <= x:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            e_le = lo
-            w_lt = 0
-            w_le = 0
-            for j in range(q):
-                w_lt += ws[j] < x
-                w_le += ws[j] <= x
-            below = e_lt + w_lt
-            ties = (e_le - e_lt) + (w_le - w_lt)
-            U[i, Le + d] = (1.0 + float(below) + 0.5 * float(ties - 1)) / den
+            U[i, Le + d] = _window_rank(values[i], m, ws, q, x) / den if math.isfinite(x) else np.nan
 
 
 @kernels._compiled()
@@ -384,22 +419,7 @@ def _corrado_cells(U, Le, rows, ptr, z_out):
                 if math.isfinite(u):
                     tot[t] += u
                     cnt[t] += 1.0
-        T = 0.0
-        s2 = 0.0
-        for t in range(D):
-            if cnt[t] > 0:
-                T += 1.0
-                dev = tot[t] / cnt[t] - 0.5
-                s2 += cnt[t] / n * dev * dev
-        s2 /= T if T > 0 else 1.0
-        Lc = 0.0
-        md = 0.0
-        for t in range(Le, D):
-            if cnt[t] > 0:
-                Lc += 1.0
-                md += (tot[t] / cnt[t] - 0.5) * math.sqrt(cnt[t] / n)
-        if Lc > 0 and s2 > 0:
-            z_out[c] = math.sqrt(Lc) * (md / Lc) / math.sqrt(s2)
+        z_out[c] = _corrado_z(tot, cnt, Le, n)
 
 
 def grank(est_sar: np.ndarray, scar: np.ndarray, rows: np.ndarray, cell: np.ndarray,
@@ -436,6 +456,59 @@ def grank(est_sar: np.ndarray, scar: np.ndarray, rows: np.ndarray, cell: np.ndar
     u0, s2, T = np.full(n_cells, np.nan), np.full(n_cells, np.nan), np.zeros(n_cells)
     _grank_cells(E, base, rows[order],
                  np.ascontiguousarray(xs[order], dtype=float), ptr.astype(np.int64), u0, s2, T)
+    return _grank_t(u0, s2, T, n, sd)
+
+
+def rank_cells(est: np.ndarray, est_sorted: SortedRows, s: np.ndarray, win_ar: np.ndarray, scar: np.ndarray,
+               rows: np.ndarray, cell: np.ndarray, n_cells: int,
+               family: np.ndarray | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Both rank tests of one window for every cell in one compiled pass
+    (:func:`_rank_families`): the numbers of :func:`corrado` and :func:`grank` (the same
+    sums, each cell's members in ascending row order), without their (rows, days) arrays.
+
+    est: (R, Le) estimation-day ARs (NaN = missing) and ``est_sorted = sorted_rows(est)``;
+    s: (R,) residual sd, SAR = est / s; win_ar: (R, L) the window days' ARs; scar: (R,) SCAR =
+    CAR / se(CAR); rows, cell: (P,) membership pairs; family: optional (n_cells,) label of
+    cells that share rows (e.g. a pseudo-event's group cells and its all-firms cell): a family's
+    rows are ranked once for all its cells. Where some member's SCAR is not finite (GRANK
+    leaves such pairs out, Corrado keeps them) :func:`corrado` and :func:`grank` are called.
+    Returns {'corrado': (statistic, p), 'grank': (statistic, p)}, each (n_cells,).
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    cell = np.asarray(cell, dtype=np.int64)
+    scar = np.asarray(scar, dtype=float)
+    if len(rows) == 0 or not np.isfinite(scar[rows]).all():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sar = est / np.asarray(s, dtype=float)[:, None]
+        return {"corrado": corrado(est, win_ar, rows, cell, n_cells, est_sorted=est_sorted),
+                "grank": grank(sar, scar, rows, cell, n_cells, est_ranks=est_sorted.ranks)}
+    x = scar[rows]
+    n = np.bincount(cell, minlength=n_cells).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.bincount(cell, weights=x, minlength=n_cells) / n
+        sd = np.sqrt(np.bincount(cell, weights=(x - mean[cell]) ** 2, minlength=n_cells) / (n - 1))
+        xs = x / sd[cell]  # SCAR*
+    fam = np.arange(n_cells, dtype=np.int64) if family is None else np.asarray(family, dtype=np.int64)
+    _, fam = np.unique(fam, return_inverse=True)
+    by_fam = np.argsort(fam, kind="stable")
+    first = np.searchsorted(fam[by_fam], fam[by_fam])
+    slot = np.empty(n_cells, dtype=np.int64)
+    slot[by_fam] = np.arange(n_cells) - first  # a cell's place within its family
+    order = np.lexsort((slot[cell], rows, fam[cell]))  # by family, then row, then cell
+    pf = fam[cell][order]
+    fptr = np.flatnonzero(np.r_[True, pf[1:] != pf[:-1], True]).astype(np.int64)
+    z = np.full(n_cells, np.nan)
+    u0, s2, T = np.full(n_cells, np.nan), np.full(n_cells, np.nan), np.zeros(n_cells)
+    _rank_families(np.ascontiguousarray(est, dtype=float), est_sorted.ranks, est_sorted.values, est_sorted.count,
+                   np.ascontiguousarray(s, dtype=float), np.ascontiguousarray(win_ar, dtype=float), rows[order],
+                   cell[order], slot[cell][order], np.ascontiguousarray(xs[order], dtype=float), fptr,
+                   int(slot.max()) + 1, n, z, u0, s2, T)
+    return {"corrado": (z, normal_p_value(z)), "grank": _grank_t(u0, s2, T, n, sd)}
+
+
+def _grank_t(u0, s2, T, n, sd) -> tuple[np.ndarray, np.ndarray]:
+    """t_grank and its Student t(T - 2) p-value from each cell's Ubar_0, S_Ubar^2 and T (module
+    doc); NaN where the cell has fewer than 2 firms or a degenerate variance."""
     with np.errstate(divide="ignore", invalid="ignore"):
         z = u0 / np.sqrt(s2)
         room = T - 1.0 - z**2
@@ -446,6 +519,87 @@ def grank(est_sar: np.ndarray, scar: np.ndarray, rows: np.ndarray, cell: np.ndar
     return t, p
 
 
+@kernels._compiled()
+def _rank_families(E, ranks, values, count, s, Wv, rows, cell, slot, xs, fptr, F, n_cell, z_out, u0, s2, T_out):
+    """Corrado-Cowan Z (z_out) and GRANK's Ubar_0, S_Ubar^2, T (u0, s2, T_out) per cell (module
+    doc), with the arithmetic of :func:`_merge_sorted`, :func:`_corrado_cells` and
+    :func:`_grank_cells`. Pairs fptr[f]..fptr[f+1] are family f's, ordered by row, then cell:
+    row ``rows[k]`` of E is in cell ``cell[k]`` (``slot[k]`` < F: its place in the family) with
+    SCAR* ``xs[k]``. Each row's U (estimation and window days) and SARs are computed once per
+    family and added to the sums of every cell of the family it is in."""
+    n_rows, Le = E.shape
+    L = Wv.shape[1]
+    D = Le + L
+    tot = np.zeros((F, D))
+    cnt = np.zeros((F, D))
+    gtot = np.zeros((F, Le + 1))
+    gcnt = np.zeros((F, Le + 1))
+    used = np.full(F, -1, np.int64)  # the cell in each slot of the current family
+    u = np.empty(D)
+    sar = np.empty(Le)
+    ws = np.empty(max(L, 1))
+    for f in range(fptr.shape[0] - 1):
+        for j in range(F):
+            used[j] = -1
+        row = -1
+        Ti = 0.0
+        for k in range(fptr[f], fptr[f + 1]):
+            sl = slot[k]
+            if used[sl] < 0:
+                used[sl] = cell[k]
+                tot[sl, :] = 0.0
+                cnt[sl, :] = 0.0
+                gtot[sl, :] = 0.0
+                gcnt[sl, :] = 0.0
+            if rows[k] != row:  # a new row: its U and SARs
+                row = rows[k]
+                e = E[row]
+                m = count[row]
+                q = 0
+                for d in range(L):
+                    x = Wv[row, d]
+                    if math.isfinite(x):
+                        ws[q] = x
+                        q += 1
+                den = float(m + q) + 1.0
+                for t in range(Le):
+                    u[t] = ranks[row, t]
+                for d in range(q):
+                    w = ws[d]
+                    for t in range(Le):
+                        u[t] += 0.5 * ((e[t] > w) + (e[t] >= w))
+                for t in range(Le):
+                    u[t] = u[t] / den
+                for d in range(L):
+                    x = Wv[row, d]
+                    u[Le + d] = _window_rank(values[row], m, ws, q, x) / den if math.isfinite(x) else np.nan
+                si = s[row]
+                c = 0
+                for t in range(Le):
+                    sar[t] = e[t] / si
+                    c += math.isfinite(sar[t])
+                Ti = 1.0 + c
+            tt = tot[sl]
+            cc = cnt[sl]
+            for t in range(D):
+                fin = math.isfinite(u[t])
+                tt[t] += u[t] if fin else 0.0
+                cc[t] += 1.0 if fin else 0.0
+            x = xs[k]
+            if math.isfinite(x):
+                below, ties = _grank_add(sar, ranks[row], x, Ti + 1.0, gtot[sl], gcnt[sl])
+                gtot[sl, Le] += (1.0 + float(below) + 0.5 * float(ties)) / (Ti + 1.0) - 0.5
+                gcnt[sl, Le] += 1.0
+        for sl in range(F):
+            c = used[sl]
+            if c < 0:
+                continue
+            n = n_cell[c]
+            if n >= 2:
+                z_out[c] = _corrado_z(tot[sl], cnt[sl], Le, n)
+            u0[c], s2[c], T_out[c] = _grank_moments(gtot[sl], gcnt[sl], n)
+
+
 def rank_tests(
     out: EngineResult,
     cell_rows: np.ndarray,
@@ -453,6 +607,7 @@ def rank_tests(
     cell_window: np.ndarray,
     n_cells: int,
     windows: list[tuple[int, int]] | None = None,
+    cell_family: np.ndarray | None = None,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Corrado-Cowan and GRANK statistics for every cell, keyed by test name.
 
@@ -461,7 +616,9 @@ def rank_tests(
     (``arrays['_rows']`` and ``arrays['_cell']`` of ``cross_sectional_tests``); cell_window:
     (n_cells,) index into ``windows`` of each cell's window (``keys['window']``); windows:
     the (a, b) windows those indices refer to (default ``out.windows``; others must lie
-    within ``out.days``, and their CARs are recomputed with :func:`analysis.estimation.engine.cumulate`, which raises ValueError otherwise).
+    within ``out.days``, and their CARs are recomputed with :func:`analysis.estimation.engine.cumulate`, which raises ValueError otherwise);
+    cell_family: optional (n_cells,) label of cells that share firm-events (their event, or
+    pseudo-event), whose rows are then ranked once for all of them (:func:`rank_cells`).
     Returns {'corrado': (statistic, p_value), 'grank': (statistic, p_value)}, each (n_cells,).
     """
     windows = list(out.windows) if windows is None else [tuple(int(v) for v in w) for w in windows]
@@ -480,9 +637,7 @@ def rank_tests(
     res = {name: (np.full(n_cells, np.nan), np.full(n_cells, np.nan)) for name in RANK_TESTS}
     pair_window = cell_window[cell_ids] if len(cell_ids) else np.zeros(0, dtype=np.int64)
     all_rows = np.unique(cell_rows)  # the rows in some cell: ranked once per set of days kept
-    per_days: dict[bytes, tuple[SortedRows, np.ndarray, np.ndarray]] = {}
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s_all = s[all_rows][:, None]
+    per_days: dict[bytes, tuple[SortedRows, np.ndarray]] = {}
     for j, (a, b) in enumerate(windows):  # a handful of windows, each vectorized over cells
         with np.errstate(invalid="ignore"):
             good = np.isfinite(car[:, j]) & np.isfinite(car_se[:, j]) & (car_se[:, j] > 0) & out.ok
@@ -495,23 +650,21 @@ def rank_tests(
         key = outside.tobytes()
         if key not in per_days:
             est = np.ascontiguousarray(_take(out.est_ar, all_rows, outside), dtype=float)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                per_days[key] = (sorted_rows(est), est, est / s_all)
-        srt, est, sar = per_days[key]
+            per_days[key] = (sorted_rows(est), est)
+        srt, est = per_days[key]
         base = all_rows
         ur = np.unique(rows)
         if 2 * len(ur) < len(all_rows):  # a window of few firms (e.g. one a suspension extends): only those
             at = np.searchsorted(all_rows, ur)
-            srt, est, sar = SortedRows(srt.ranks[at], srt.values[at], srt.count[at]), est[at], sar[at]
+            srt, est = SortedRows(srt.ranks[at], srt.values[at], srt.count[at]), est[at]
             base = ur
         pos = np.searchsorted(base, rows)  # rows of base
         win = np.ascontiguousarray(_take(day_ar, base, (out.days >= a) & (out.days <= b)), dtype=float)
-        st, p = corrado(est, win, pos, cinv, len(uc), est_sorted=srt)
-        res["corrado"][0][uc], res["corrado"][1][uc] = st, p
         with np.errstate(divide="ignore", invalid="ignore"):
             scar = car[base, j] / car_se[base, j]
-        st, p = grank(sar, scar, pos, cinv, len(uc), est_ranks=srt.ranks)
-        res["grank"][0][uc], res["grank"][1][uc] = st, p
+        fam = None if cell_family is None else np.asarray(cell_family)[uc]
+        for name, (st, p) in rank_cells(est, srt, s[base], win, scar, pos, cinv, len(uc), fam).items():
+            res[name][0][uc], res[name][1][uc] = st, p
     return res
 
 
@@ -519,7 +672,8 @@ def _rank_results(cells) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Both rank tests for every cell, computed once per :class:`Cells` (they share ranks)."""
     cache = cells.__dict__.setdefault("_rank_results", {})
     if not cache:
-        cache.update(rank_tests(cells.result, cells.rows, cells.cell, cells.cell_window, cells.n_cells))
+        cache.update(rank_tests(cells.result, cells.rows, cells.cell, cells.cell_window, cells.n_cells,
+                                cell_family=cells.cell_event))
     return cache
 
 
