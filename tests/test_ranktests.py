@@ -246,10 +246,12 @@ def test_rank_tests_through_engine_window_overlapping_estimation():
 
 
 def test_sorted_rows_exact_order_where_the_sort_keys_lose_low_bits():
-    """sorted_rows sorts 64-bit keys whose lowest ceil(log2 T) bits carry the column; values
-    that differ only in those bits must still come out in exact order with scipy's average
-    ranks. Rows: neighbours of 1.0 one ulp apart in reverse column order, -0.0 and +0.0 (a
-    tie), +-inf and NaN (missing), and T = 300 columns (9 bits of column)."""
+    """sorted_rows sorts integer keys (float32 bits, or float64 bits when T > 4096) whose lowest
+    ceil(log2 T) bits carry the column; values the keys cannot tell apart must still come out
+    in exact order with scipy's average ranks. Rows: neighbours of 1.0 one ulp apart in
+    reverse column order (one float32 key), values 1e-9 apart in reverse order, values beyond
+    float32's range, -0.0 and +0.0 (a tie), +-inf and NaN (missing); T = 300 columns (9 bits
+    of column) and T = 5000 (the 64-bit keys)."""
     from analysis.inference.ranks import sorted_rows
 
     ulps = [1.0]
@@ -261,7 +263,12 @@ def test_sorted_rows_exact_order_where_the_sort_keys_lose_low_bits():
     row2[::17] = 1e-300 * np.arange(len(row2[::17]))  # subnormal-scale neighbours and a zero
     row2[5::23] = row2[4::23][: len(row2[5::23])]  # exact ties
     row2[7] = nan
-    for row in (row1, row2):
+    row3 = 0.01 + 1e-9 * np.arange(300)[::-1]  # descending, 1e-9 apart: many float32 key ties
+    row3[::50] = [1e300, -1e300, 3e38, 4e38, -4e38, 1e-50]  # beyond float32: inf or 0 in float32
+    row4 = rng.standard_normal(5000)
+    row4[100:140] = 2.0 + 1e-15 * np.arange(40)[::-1]
+    row4[9] = np.inf
+    for row in (row1, row2, row3, row4):
         got = sorted_rows(row[None, :])
         clean = np.where(np.isfinite(row), row, nan)
         want = stats.rankdata(clean, nan_policy="omit")
