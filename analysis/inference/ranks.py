@@ -290,7 +290,7 @@ def _grank_add(e, b, x, denom, tot, cnt):
     for t in range(e.shape[0]):
         v = e[t]
         fin = math.isfinite(v)
-        r = b[t] + (x < v) * 1.0 + (x == v) * 0.5
+        r = b[t] + (1.0 if x < v else 0.0) + (0.5 if x == v else 0.0)
         tot[t] += (r / denom - 0.5) if fin else 0.0
         cnt[t] += 1.0 if fin else 0.0
         below += v < x
@@ -348,7 +348,13 @@ def _window_rank(values, m, ws, q, x):
             lo = mid + 1
         else:
             hi = mid
-    e_le = lo
+    return _joint_rank(e_lt, lo, ws, q, x)
+
+
+@kernels._compiled()
+def _joint_rank(e_lt, e_le, ws, q, x):
+    """K of window value x from the row's estimation values below it (e_lt) and not above it
+    (e_le), and its q window values ws: 1 + values below + (ties - 1)/2."""
     w_lt = 0
     w_le = 0
     for j in range(q):
@@ -538,7 +544,7 @@ def rank_cells(est: np.ndarray, est_sorted: SortedRows, s: np.ndarray, win_ar: n
     fptr = np.flatnonzero(np.r_[True, pf[1:] != pf[:-1], True]).astype(np.int64)
     z = np.full(n_cells, np.nan)
     u0, s2, T = np.full(n_cells, np.nan), np.full(n_cells, np.nan), np.zeros(n_cells)
-    _rank_families(np.ascontiguousarray(est, dtype=float), est_sorted.ranks, est_sorted.values, est_sorted.count,
+    _rank_families(np.ascontiguousarray(est, dtype=float), est_sorted.ranks, est_sorted.count,
                    np.ascontiguousarray(s, dtype=float), np.ascontiguousarray(win_ar, dtype=float), rows[order],
                    cell[order], slot[cell][order], np.ascontiguousarray(xs[order], dtype=float), fptr,
                    int(slot.max()) + 1, n, z, u0, s2, T)
@@ -559,7 +565,7 @@ def _grank_t(u0, s2, T, n, sd) -> tuple[np.ndarray, np.ndarray]:
 
 
 @kernels._compiled()
-def _rank_families(E, ranks, values, count, s, Wv, rows, cell, slot, xs, fptr, F, n_cell, z_out, u0, s2, T_out):
+def _rank_families(E, ranks, count, s, Wv, rows, cell, slot, xs, fptr, F, n_cell, z_out, u0, s2, T_out):
     """Corrado-Cowan Z (z_out) and GRANK's Ubar_0, S_Ubar^2, T (u0, s2, T_out) per cell (module
     doc), with the arithmetic of :func:`_merge_sorted`, :func:`_corrado_cells` and
     :func:`_grank_cells`. Pairs fptr[f]..fptr[f+1] are family f's, ordered by row, then cell:
@@ -577,6 +583,7 @@ def _rank_families(E, ranks, values, count, s, Wv, rows, cell, slot, xs, fptr, F
     u = np.empty(D)
     sar = np.empty(Le)
     ws = np.empty(max(L, 1))
+    wday = np.empty(max(L, 1), np.int64)
     for f in range(fptr.shape[0] - 1):
         for j in range(F):
             used[j] = -1
@@ -597,21 +604,25 @@ def _rank_families(E, ranks, values, count, s, Wv, rows, cell, slot, xs, fptr, F
                 q = 0
                 for d in range(L):
                     x = Wv[row, d]
+                    u[Le + d] = np.nan
                     if math.isfinite(x):
                         ws[q] = x
+                        wday[q] = d
                         q += 1
                 den = float(m + q) + 1.0
                 for t in range(Le):
                     u[t] = ranks[row, t]
-                for d in range(q):
+                for d in range(q):  # each window value: the estimation values above it, and not below it
                     w = ws[d]
-                    for t in range(Le):
-                        u[t] += 0.5 * ((e[t] > w) + (e[t] >= w))
+                    above = 0
+                    not_below = 0
+                    for t in range(Le):  # branch-free selects, integer counts (vectorize); NaN compares false
+                        u[t] += 0.5 * ((1.0 if e[t] > w else 0.0) + (1.0 if e[t] >= w else 0.0))
+                        above += e[t] > w
+                        not_below += e[t] >= w
+                    u[Le + wday[d]] = _joint_rank(m - not_below, m - above, ws, q, w) / den
                 for t in range(Le):
                     u[t] = u[t] / den
-                for d in range(L):
-                    x = Wv[row, d]
-                    u[Le + d] = _window_rank(values[row], m, ws, q, x) / den if math.isfinite(x) else np.nan
                 si = s[row]
                 c = 0
                 for t in range(Le):
