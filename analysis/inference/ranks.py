@@ -686,7 +686,7 @@ def rank_tests(
         s = np.sqrt(out.sigma2)
     res = {name: (np.full(n_cells, np.nan), np.full(n_cells, np.nan)) for name in RANK_TESTS}
     pair_window = cell_window[cell_ids] if len(cell_ids) else np.zeros(0, dtype=np.int64)
-    all_rows = np.unique(cell_rows)  # the rows in some cell: ranked once per set of days kept
+    all_rows = _present(cell_rows, out.ar.shape[0])  # the rows in some cell: ranked once per set of days kept
     per_days: dict[bytes, tuple[SortedRows, np.ndarray]] = {}
     for j, (a, b) in enumerate(windows):  # a handful of windows, each vectorized over cells
         with np.errstate(invalid="ignore"):
@@ -695,7 +695,8 @@ def rank_tests(
         if not sel.any():
             continue
         rows = cell_rows[sel]
-        uc, cinv = np.unique(cell_ids[sel], return_inverse=True)
+        uc = _present(cell_ids[sel], n_cells)
+        cinv = np.searchsorted(uc, cell_ids[sel])
         outside = (est_days < a) | (est_days > b)
         key = outside.tobytes()
         if key not in per_days:
@@ -703,7 +704,7 @@ def rank_tests(
             per_days[key] = (sorted_rows(est), est)
         srt, est = per_days[key]
         base = all_rows
-        ur = np.unique(rows)
+        ur = _present(rows, out.ar.shape[0])
         if 2 * len(ur) < len(all_rows):  # a window of few firms (e.g. one a suspension extends): only those
             at = np.searchsorted(all_rows, ur)
             srt, est = SortedRows(srt.ranks[at], srt.values[at], srt.count[at]), est[at]
@@ -716,6 +717,13 @@ def rank_tests(
         for name, (st, p) in rank_cells(est, srt, s[base], win, scar, pos, cinv, len(uc), fam).items():
             res[name][0][uc], res[name][1][uc] = st, p
     return res
+
+
+def _present(values: np.ndarray, size: int) -> np.ndarray:
+    """np.unique of non-negative integers below ``size``, in O(size) (no sort)."""
+    seen = np.zeros(size, dtype=bool)
+    seen[values] = True
+    return np.flatnonzero(seen)
 
 
 def _rank_results(cells) -> dict[str, tuple[np.ndarray, np.ndarray]]:
