@@ -83,4 +83,19 @@ def compile_kernels(folder) -> dict:
     t0 = time.monotonic()
     EventStudy(events=events, universe=uni, prices=_synthetic_prices(), placebo_draws=40,
                calibration_draws=10).fit()
+    _rank_fallbacks()
     return {"kernels": cache_counts(), "seconds": time.monotonic() - t0}
+
+
+def _rank_fallbacks() -> None:
+    """The rank tests' kernels a study reaches only in rare cases: a SCAR that is not finite
+    (the tests run apart, :func:`analysis.inference.ranks.rank_cells`) and estimation windows
+    over 4,096 days (64-bit sort keys)."""
+    from analysis.inference import ranks
+
+    rng = np.random.default_rng(0)
+    est = rng.standard_normal((3, 20))
+    rows, cell = np.arange(3, dtype=np.int64), np.zeros(3, dtype=np.int64)
+    ranks.rank_cells(est, ranks.sorted_rows(est), np.ones(3), rng.standard_normal((3, 2)),
+                     np.array([1.0, np.inf, -1.0]), rows, cell, 1)
+    ranks.sorted_rows(rng.standard_normal((1, 4097)))

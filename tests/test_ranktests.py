@@ -312,11 +312,23 @@ def test_rank_cells_in_families_equal_the_two_tests_cell_by_cell():
     want_g = grank(est / s[:, None], scar, rows, cell, n_cells, est_ranks=srt.ranks)
     assert np.isfinite(want_c[0]).sum() >= 25 and np.isfinite(want_g[0]).sum() >= 25
     for fam in (None, family, np.zeros(n_cells, dtype=int)):
-        got = rank_cells(est, srt, s, win, scar, rows, cell, n_cells, fam)
+        got = rank_cells(est, srt, s, win, scar[rows], rows, cell, n_cells, fam)
         for want, name in ((want_c, "corrado"), (want_g, "grank")):
             np.testing.assert_array_equal(got[name][0], want[0])
             np.testing.assert_array_equal(got[name][1], want[1])
+    # two windows in one pass: days 0..2 (the cells above) and days 1..1 (cells numbered after
+    # them, with their own SCARs), each pair naming its window's columns
+    scar2 = rng.normal(size=R)
+    rows2, cell2 = np.r_[rows, rows], np.r_[cell, cell + n_cells]
+    cols = np.r_[np.tile([0, 3], (len(rows), 1)), np.tile([1, 2], (len(rows), 1))]
+    got = rank_cells(est, srt, s, win, np.r_[scar[rows], scar2[rows]], rows2, cell2, 2 * n_cells,
+                     np.r_[family, family], cols)
+    want_c2 = corrado(est, win[:, 1:2], rows, cell, n_cells, est_sorted=srt)
+    want_g2 = grank(est / s[:, None], scar2, rows, cell, n_cells, est_ranks=srt.ranks)
+    for name, first, second in (("corrado", want_c, want_c2), ("grank", want_g, want_g2)):
+        np.testing.assert_array_equal(got[name][0], np.r_[first[0], second[0]])
+        np.testing.assert_array_equal(got[name][1], np.r_[first[1], second[1]])
     scar[7] = np.inf  # GRANK drops that pair; Corrado keeps it
-    got = rank_cells(est, srt, s, win, scar, rows, cell, n_cells, family)
+    got = rank_cells(est, srt, s, win, scar[rows], rows, cell, n_cells, family)
     np.testing.assert_array_equal(got["grank"][0], grank(est / s[:, None], scar, rows, cell, n_cells)[0])
     np.testing.assert_array_equal(got["corrado"][0], want_c[0])

@@ -505,50 +505,71 @@ def grank(est_sar: np.ndarray, scar: np.ndarray, rows: np.ndarray, cell: np.ndar
 
 
 def rank_cells(est: np.ndarray, est_sorted: SortedRows, s: np.ndarray, win_ar: np.ndarray, scar: np.ndarray,
-               rows: np.ndarray, cell: np.ndarray, n_cells: int,
-               family: np.ndarray | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Both rank tests of one window for every cell in one compiled pass
+               rows: np.ndarray, cell: np.ndarray, n_cells: int, family: np.ndarray | None = None,
+               cols: np.ndarray | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Both rank tests for every cell, of one or several windows, in one compiled pass
     (:func:`_rank_families`): the numbers of :func:`corrado` and :func:`grank` (the same
     sums, each cell's members in ascending row order), without their (rows, days) arrays.
 
     est: (R, Le) estimation-day ARs (NaN = missing) and ``est_sorted = sorted_rows(est)``;
-    s: (R,) residual sd, SAR = est / s; win_ar: (R, L) the window days' ARs; scar: (R,) SCAR =
-    CAR / se(CAR); rows, cell: (P,) membership pairs; family: optional (n_cells,) label of
-    cells that share rows (e.g. a pseudo-event's group cells and its all-firms cell): a family's
-    rows are ranked once for all its cells. Where some member's SCAR is not finite (GRANK
-    leaves such pairs out, Corrado keeps them) :func:`corrado` and :func:`grank` are called.
+    s: (R,) residual sd, SAR = est / s; win_ar: (R, L) the ARs of the windows' days; rows,
+    cell: (P,) membership pairs; scar: (P,) each pair's SCAR = CAR / se(CAR) over its cell's
+    window; cols: optional (P, 2), the columns [first, last + 1) of win_ar that are the pair's
+    window (default all L; a cell's pairs share one window); family: optional (n_cells,) label
+    of cells that share rows (e.g. a pseudo-event's cells of every group and window): a
+    family's rows are read and their SARs computed once for all its cells. Where some pair's
+    SCAR is not finite (GRANK leaves such pairs out, Corrado keeps them) :func:`corrado` and
+    :func:`grank` are called, window by window.
     Returns {'corrado': (statistic, p), 'grank': (statistic, p)}, each (n_cells,).
     """
     rows = np.asarray(rows, dtype=np.int64)
     cell = np.asarray(cell, dtype=np.int64)
     scar = np.asarray(scar, dtype=float)
-    if len(rows) == 0 or not np.isfinite(scar[rows]).all():
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sar = est / np.asarray(s, dtype=float)[:, None]
-        return {"corrado": corrado(est, win_ar, rows, cell, n_cells, est_sorted=est_sorted),
-                "grank": grank(sar, scar, rows, cell, n_cells, est_ranks=est_sorted.ranks)}
-    x = scar[rows]
+    win_ar = np.ascontiguousarray(win_ar, dtype=float)
+    cols = (np.tile(np.array([0, win_ar.shape[1]], dtype=np.int64), (len(rows), 1)) if cols is None
+            else np.asarray(cols, dtype=np.int64).reshape(len(rows), 2))
+    if len(rows) == 0 or not np.isfinite(scar).all():
+        return _rank_cells_apart(est, est_sorted, s, win_ar, scar, rows, cell, n_cells, cols)
     n = np.bincount(cell, minlength=n_cells).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.bincount(cell, weights=x, minlength=n_cells) / n
-        sd = np.sqrt(np.bincount(cell, weights=(x - mean[cell]) ** 2, minlength=n_cells) / (n - 1))
-        xs = x / sd[cell]  # SCAR*
+        mean = np.bincount(cell, weights=scar, minlength=n_cells) / n
+        sd = np.sqrt(np.bincount(cell, weights=(scar - mean[cell]) ** 2, minlength=n_cells) / (n - 1))
+        xs = scar / sd[cell]  # SCAR*
     fam = np.arange(n_cells, dtype=np.int64) if family is None else np.asarray(family, dtype=np.int64)
     _, fam = np.unique(fam, return_inverse=True)
     by_fam = np.argsort(fam, kind="stable")
     first = np.searchsorted(fam[by_fam], fam[by_fam])
     slot = np.empty(n_cells, dtype=np.int64)
     slot[by_fam] = np.arange(n_cells) - first  # a cell's place within its family
-    order = np.lexsort((slot[cell], rows, fam[cell]))  # by family, then row, then cell
+    window = cols[:, 0] * (win_ar.shape[1] + 1) + cols[:, 1]
+    order = np.lexsort((slot[cell], window, rows, fam[cell]))  # by family, row, window, cell
     pf = fam[cell][order]
     fptr = np.flatnonzero(np.r_[True, pf[1:] != pf[:-1], True]).astype(np.int64)
     z = np.full(n_cells, np.nan)
     u0, s2, T = np.full(n_cells, np.nan), np.full(n_cells, np.nan), np.zeros(n_cells)
     _rank_families(np.ascontiguousarray(est, dtype=float), est_sorted.ranks, est_sorted.count,
-                   np.ascontiguousarray(s, dtype=float), np.ascontiguousarray(win_ar, dtype=float), rows[order],
+                   np.ascontiguousarray(s, dtype=float), win_ar, rows[order], np.ascontiguousarray(cols[order]),
                    cell[order], slot[cell][order], np.ascontiguousarray(xs[order], dtype=float), fptr,
                    int(slot.max()) + 1, n, z, u0, s2, T)
     return {"corrado": (z, normal_p_value(z)), "grank": _grank_t(u0, s2, T, n, sd)}
+
+
+def _rank_cells_apart(est, est_sorted, s, win_ar, scar, rows, cell, n_cells, cols):
+    """:func:`rank_cells` by :func:`corrado` and :func:`grank`, one window at a time."""
+    res = {name: (np.full(n_cells, np.nan), np.full(n_cells, np.nan)) for name in RANK_TESTS}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sar = est / np.asarray(s, dtype=float)[:, None]
+    for lo, hi in np.unique(cols, axis=0):
+        m = (cols[:, 0] == lo) & (cols[:, 1] == hi)
+        uc = _present(cell[m], n_cells)
+        ci = np.searchsorted(uc, cell[m])
+        row_scar = np.full(est.shape[0], np.nan)
+        row_scar[rows[m]] = scar[m]
+        done = {"corrado": corrado(est, win_ar[:, lo:hi], rows[m], ci, len(uc), est_sorted=est_sorted),
+                "grank": grank(sar, row_scar, rows[m], ci, len(uc), est_ranks=est_sorted.ranks)}
+        for name, (st, p) in done.items():
+            res[name][0][uc], res[name][1][uc] = st, p
+    return res
 
 
 def _grank_t(u0, s2, T, n, sd) -> tuple[np.ndarray, np.ndarray]:
@@ -565,22 +586,23 @@ def _grank_t(u0, s2, T, n, sd) -> tuple[np.ndarray, np.ndarray]:
 
 
 @kernels._compiled()
-def _rank_families(E, ranks, count, s, Wv, rows, cell, slot, xs, fptr, F, n_cell, z_out, u0, s2, T_out):
+def _rank_families(E, ranks, count, s, Wv, rows, cols, cell, slot, xs, fptr, F, n_cell, z_out, u0, s2, T_out):
     """Corrado-Cowan Z (z_out) and GRANK's Ubar_0, S_Ubar^2, T (u0, s2, T_out) per cell (module
     doc), with the arithmetic of :func:`_merge_sorted`, :func:`_corrado_cells` and
-    :func:`_grank_cells`. Pairs fptr[f]..fptr[f+1] are family f's, ordered by row, then cell:
-    row ``rows[k]`` of E is in cell ``cell[k]`` (``slot[k]`` < F: its place in the family) with
-    SCAR* ``xs[k]``. Each row's U (estimation and window days) and SARs are computed once per
-    family and added to the sums of every cell of the family it is in."""
+    :func:`_grank_cells`. Pairs fptr[f]..fptr[f+1] are family f's, ordered by row, window,
+    then cell: row ``rows[k]`` of E is in cell ``cell[k]`` (``slot[k]`` < F: its place in the
+    family), whose window is columns cols[k, 0] .. cols[k, 1] - 1 of Wv, with SCAR* ``xs[k]``.
+    Each row's SARs are computed once per family, its U once per window, and added to the
+    sums of every cell it is in."""
     n_rows, Le = E.shape
     L = Wv.shape[1]
-    D = Le + L
-    tot = np.zeros((F, D))
-    cnt = np.zeros((F, D))
+    tot = np.zeros((F, Le + L))
+    cnt = np.zeros((F, Le + L))
     gtot = np.zeros((F, Le + 1))
     gcnt = np.zeros((F, Le + 1))
     used = np.full(F, -1, np.int64)  # the cell in each slot of the current family
-    u = np.empty(D)
+    width = np.zeros(F, np.int64)  # its window's days
+    u = np.empty(Le + L)
     sar = np.empty(Le)
     ws = np.empty(max(L, 1))
     wday = np.empty(max(L, 1), np.int64)
@@ -588,22 +610,35 @@ def _rank_families(E, ranks, count, s, Wv, rows, cell, slot, xs, fptr, F, n_cell
         for j in range(F):
             used[j] = -1
         row = -1
+        lo = -1
+        hi = -1
         Ti = 0.0
         for k in range(fptr[f], fptr[f + 1]):
             sl = slot[k]
             if used[sl] < 0:
                 used[sl] = cell[k]
+                width[sl] = cols[k, 1] - cols[k, 0]
                 tot[sl, :] = 0.0
                 cnt[sl, :] = 0.0
                 gtot[sl, :] = 0.0
                 gcnt[sl, :] = 0.0
-            if rows[k] != row:  # a new row: its U and SARs
+            e = E[rows[k]]
+            if rows[k] != row:  # a new row: its SARs
                 row = rows[k]
-                e = E[row]
+                lo = -1
+                si = s[row]
+                c = 0
+                for t in range(Le):
+                    sar[t] = e[t] / si
+                    c += math.isfinite(sar[t])
+                Ti = 1.0 + c
+            if cols[k, 0] != lo or cols[k, 1] != hi:  # a new window of the row: its U
+                lo = cols[k, 0]
+                hi = cols[k, 1]
                 m = count[row]
                 q = 0
-                for d in range(L):
-                    x = Wv[row, d]
+                for d in range(hi - lo):
+                    x = Wv[row, lo + d]
                     u[Le + d] = np.nan
                     if math.isfinite(x):
                         ws[q] = x
@@ -623,15 +658,9 @@ def _rank_families(E, ranks, count, s, Wv, rows, cell, slot, xs, fptr, F, n_cell
                     u[Le + wday[d]] = _joint_rank(m - not_below, m - above, ws, q, w) / den
                 for t in range(Le):
                     u[t] = u[t] / den
-                si = s[row]
-                c = 0
-                for t in range(Le):
-                    sar[t] = e[t] / si
-                    c += math.isfinite(sar[t])
-                Ti = 1.0 + c
             tt = tot[sl]
             cc = cnt[sl]
-            for t in range(D):
+            for t in range(Le + hi - lo):
                 fin = math.isfinite(u[t])
                 tt[t] += u[t] if fin else 0.0
                 cc[t] += 1.0 if fin else 0.0
@@ -645,8 +674,9 @@ def _rank_families(E, ranks, count, s, Wv, rows, cell, slot, xs, fptr, F, n_cell
             if c < 0:
                 continue
             n = n_cell[c]
+            D = Le + width[sl]
             if n >= 2:
-                z_out[c] = _corrado_z(tot[sl], cnt[sl], Le, n)
+                z_out[c] = _corrado_z(tot[sl, :D], cnt[sl, :D], Le, n)
             u0[c], s2[c], T_out[c] = _grank_moments(gtot[sl], gcnt[sl], n)
 
 
@@ -687,34 +717,39 @@ def rank_tests(
     res = {name: (np.full(n_cells, np.nan), np.full(n_cells, np.nan)) for name in RANK_TESTS}
     pair_window = cell_window[cell_ids] if len(cell_ids) else np.zeros(0, dtype=np.int64)
     all_rows = _present(cell_rows, out.ar.shape[0])  # the rows in some cell: ranked once per set of days kept
-    per_days: dict[bytes, tuple[SortedRows, np.ndarray]] = {}
-    for j, (a, b) in enumerate(windows):  # a handful of windows, each vectorized over cells
+    by_days: dict[bytes, list] = {}  # windows keeping the same estimation days: one pass for all of them
+    for j, (a, b) in enumerate(windows):
         with np.errstate(invalid="ignore"):
             good = np.isfinite(car[:, j]) & np.isfinite(car_se[:, j]) & (car_se[:, j] > 0) & out.ok
         sel = (pair_window == j) & good[cell_rows]
-        if not sel.any():
-            continue
-        rows = cell_rows[sel]
-        uc = _present(cell_ids[sel], n_cells)
-        cinv = np.searchsorted(uc, cell_ids[sel])
-        outside = (est_days < a) | (est_days > b)
-        key = outside.tobytes()
-        if key not in per_days:
-            est = np.ascontiguousarray(_take(out.est_ar, all_rows, outside), dtype=float)
-            per_days[key] = (sorted_rows(est), est)
-        srt, est = per_days[key]
-        base = all_rows
-        ur = _present(rows, out.ar.shape[0])
-        if 2 * len(ur) < len(all_rows):  # a window of few firms (e.g. one a suspension extends): only those
-            at = np.searchsorted(all_rows, ur)
-            srt, est = SortedRows(srt.ranks[at], srt.values[at], srt.count[at]), est[at]
-            base = ur
-        pos = np.searchsorted(base, rows)  # rows of base
-        win = np.ascontiguousarray(_take(day_ar, base, (out.days >= a) & (out.days <= b)), dtype=float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scar = car[base, j] / car_se[base, j]
+        if sel.any():
+            outside = (est_days < a) | (est_days > b)
+            by_days.setdefault(outside.tobytes(), []).append((j, sel))
+    for parts in by_days.values():
+        outside = (est_days < windows[parts[0][0]][0]) | (est_days > windows[parts[0][0]][1])
+        est = np.ascontiguousarray(_take(out.est_ar, all_rows, outside), dtype=float)
+        srt = sorted_rows(est)
+        days = np.zeros(len(out.days), dtype=bool)  # the window days of these windows, as columns
+        for j, _ in parts:
+            days |= (out.days >= windows[j][0]) & (out.days <= windows[j][1])
+        col_of_day = np.cumsum(days) - 1
+        win = np.ascontiguousarray(_take(day_ar, all_rows, days), dtype=float)
+        rows, cells, scar, cols = [], [], [], []
+        for j, sel in parts:
+            r = cell_rows[sel]
+            rows.append(r)
+            cells.append(cell_ids[sel])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scar.append(car[r, j] / car_se[r, j])
+            a, b = windows[j]
+            first = col_of_day[np.searchsorted(out.days, a)]
+            cols.append(np.tile([first, first + b - a + 1], (len(r), 1)))
+        rows, cells = np.concatenate(rows), np.concatenate(cells)
+        uc = _present(cells, n_cells)
         fam = None if cell_family is None else np.asarray(cell_family)[uc]
-        for name, (st, p) in rank_cells(est, srt, s[base], win, scar, pos, cinv, len(uc), fam).items():
+        got = rank_cells(est, srt, s[all_rows], win, np.concatenate(scar), np.searchsorted(all_rows, rows),
+                         np.searchsorted(uc, cells), len(uc), fam, np.concatenate(cols))
+        for name, (st, p) in got.items():
             res[name][0][uc], res[name][1][uc] = st, p
     return res
 
