@@ -147,14 +147,7 @@ def _sort_keys32(x, shift, key):
             f[t] = np.float32(x[i, t])
         bits = f.view(np.uint32)
         for t in range(T):
-            b = bits[t]
-            if not math.isfinite(x[i, t]):  # NaN or +-inf: missing, last
-                k = ~np.uint32(0)
-            elif b & sign:
-                k = ~b
-            else:
-                k = b | sign
-            key[i, t] = (k & ~low) | np.uint32(t)
+            key[i, t] = (_ordered(bits[t], sign, not math.isfinite(x[i, t])) & ~low) | np.uint32(t)
 
 
 @kernels._compiled()
@@ -167,13 +160,16 @@ def _sort_keys(bits, shift, key):
     for i in range(n):
         for t in range(T):
             b = bits[i, t]
-            if (b & exp) == exp:  # NaN or +-inf: missing, last
-                k = ~np.uint64(0)
-            elif b & sign:
-                k = ~b
-            else:
-                k = b | sign
-            key[i, t] = (k & ~low) | np.uint64(t)
+            key[i, t] = (_ordered(b, sign, (b & exp) == exp) & ~low) | np.uint64(t)
+
+
+@kernels._compiled()
+def _ordered(b, sign, missing):
+    """A float's bits b as an unsigned integer of the same order (sign bit flipped for x >= 0,
+    all bits for x < 0); a missing value (NaN, +-inf) gets the largest."""
+    if missing:
+        return ~(b ^ b)
+    return ~b if b & sign else b | sign
 
 
 @kernels._compiled()
