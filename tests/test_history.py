@@ -144,6 +144,18 @@ def test_full_catalog_history(full_catalog):
     np.testing.assert_allclose(prim["p_holm_history"], multiple.holm(prim["p_history"]), rtol=1e-12)
 
 
+def _ar(store, pos, th):
+    """AR_t = y_t - x_t' theta at store positions ``pos`` (x_t' theta summed regressor by
+    regressor, in order), NaN where the return spans no session or is not finite."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        acc = np.zeros(len(pos))
+        for c in range(store.X.shape[1]):
+            acc = acc + store.X[pos, c] * th[c]
+        ar = store.y[pos] - acc
+    ar[(store.span[pos] == 0) | ~np.isfinite(ar)] = np.nan
+    return ar
+
+
 def _reference_counts(store, catalog_p0, k, sec, p0, theta, lo, hi, car):
     """The implementation before the prefix sums (kept here as the reference): every firm
     row's whole-history AR series materialized with numpy, every reference window summed day
@@ -152,9 +164,7 @@ def _reference_counts(store, catalog_p0, k, sec, p0, theta, lo, hi, car):
     n_out, k_out = [], []
     for s, d0, th, a, b, obs in zip(sec, p0, theta, lo, hi, car):
         pos = store.start[s] + np.arange(store.length[s])
-        with np.errstate(invalid="ignore"):
-            ar = store.y[pos] - np.einsum("tk,tk->t", store.X[pos], np.tile(th, (len(pos), 1)))
-        ar[(store.span[pos] == 0) | ~np.isfinite(ar)] = np.nan
+        ar = _ar(store, pos, th)
         flag = flag_all[pos]
         L, qlo, qhi = b - a + 1, d0 + a, d0 + b
         n = kk = 0
@@ -222,3 +232,65 @@ def test_prefix_sum_counts_equal_the_day_by_day_sums(threads, monkeypatch):
         want = _reference_counts(store, cat, k, sec, p0, theta, lo, hi, car)
         for col in history.HISTORY_COLUMNS:
             np.testing.assert_array_equal(got[col], want[col])
+
+
+@pytest.mark.parametrize("model", ["market", "ff3"])
+def test_window_sums_per_security_equal_the_day_by_day_sums(model):
+    """Several firm-events per security (each its own theta, as the catalog's events give),
+    the window sums shared per security and window length (sum y - theta' sum x): the same n
+    and k as summing every window's ARs day by day, with observed values placed exactly on a
+    reference window's day-by-day sum, regressors missing or infinite on some days, and a
+    firm-event whose theta is not finite (no AR at all: no window)."""
+    rng = np.random.default_rng(23)
+    spec = get_model(model)
+    p = len(spec.regressors)
+    rets, Xs, spans = [], [], []
+    for n in (520, 333, 610, 45):
+        X = np.column_stack([np.ones(n)] + [rng.normal(0, 0.01, n) for _ in range(p - 1)])
+        r = 0.0004 + X[:, 1:] @ rng.uniform(0.5, 1.5, p - 1) + rng.standard_t(4, n) * 0.01
+        r[rng.random(n) < 0.05] = np.nan
+        X[rng.random(n) < 0.02, 1] = np.nan
+        X[rng.integers(0, n), p - 1] = np.inf
+        sp = np.ones(n, dtype=np.int64)
+        sp[rng.random(n) < 0.02] = 0
+        rets.append(r)
+        Xs.append(X)
+        spans.append(sp)
+    store = store_from_arrays(spec, rets, X=Xs, spans=spans)
+    cat = {0: [60, 200, 470], 1: [120, 300], 2: [30, 250, 380, 600], 3: [20]}
+    sec, p0, theta, lo, hi, car, series = [], [], [], [], [], [], []
+    hard = 0  # ties the window-sum value alone would miscall
+    for fe, (s, d0) in enumerate(((0, 200), (0, 470), (0, 60), (1, 120), (2, 250), (2, 380), (1, 300), (3, 20),
+                                  (2, 30))):
+        th = np.concatenate([[rng.normal(0, 1e-3)], rng.uniform(0.3, 2.0, p - 1)])
+        if fe == 6:
+            th[1] = np.nan
+        pos = store.start[s] + np.arange(store.length[s])
+        ar = _ar(store, pos, th)
+        for a, b in ((0, 0), (0, 1), (-1, 1), (0, 5), (-5, 5), (0, 3)):
+            L = b - a + 1
+            j = int(rng.integers(0, max(1, len(pos) - L)))
+            tie = 0.0
+            for u in range(j, min(j + L, len(pos))):  # a reference window's day-by-day sum, as observed value
+                if not np.isnan(ar[u]):
+                    tie += ar[u]
+            ok = np.isfinite(store.y[pos]) & np.isfinite(store.X[pos]).all(axis=1) & (store.span[pos] != 0)
+            wy = np.where(ok, store.y[pos], 0.0)[j:j + L].sum()
+            wx = np.where(ok[:, None], store.X[pos], 0.0)[j:j + L].sum(axis=0)
+            hard += bool(abs(wy - wx @ th) != abs(tie))
+            for obs in (tie, -tie, rng.normal(0, 0.03), np.nan, 0.0):
+                sec.append(s)
+                p0.append(d0)
+                theta.append(th)
+                lo.append(a)
+                hi.append(b)
+                car.append(obs)
+                series.append(fe)
+    assert hard > 0  # the ties do test the day-by-day recount
+    theta = np.array(theta)
+    for k in (0, 3):
+        got = history.firm_p_history(store, cat, k, sec, p0, theta, lo, hi, car, series=series)
+        want = _reference_counts(store, cat, k, sec, p0, theta, lo, hi, car)
+        for col in history.HISTORY_COLUMNS:
+            np.testing.assert_array_equal(got[col], want[col])
+    assert np.isnan(got["n_history"][np.array(series) == 6]).all()

@@ -122,10 +122,11 @@ def volume_frames(panel, out, windows) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _groups(f, rows):
-    sub = f.iloc[rows]
-    for ev in dict.fromkeys(sub["event_id"]):
-        evrows = rows[(sub["event_id"] == ev).to_numpy()]
-        groups = (f["group"] if "group" in f.columns else f["role"]).to_numpy()[evrows]
+    ev_of = f["event_id"].to_numpy(object)[rows]
+    group_of = (f["group"] if "group" in f.columns else f["role"]).to_numpy(object)
+    for ev in pd.unique(ev_of):  # in order of first appearance
+        evrows = rows[ev_of == ev]
+        groups = group_of[evrows]
         for group in GROUP_ORDER:
             if group != ALL and (groups == group).any():
                 yield (ev, group), evrows[groups == group]
