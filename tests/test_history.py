@@ -87,8 +87,8 @@ def test_portfolio_mean_over_members_on_the_union_calendar():
     b = np.array([.03, .00, .01, .01, .02, .04, .00])
     spec = get_model("mean")
     store = store_from_arrays(spec, [a, b], dates=[a_days, b_days])
-    dates, port, flagged = history._union_series(store, np.zeros(14, bool), _Out([0, 1], [6, 5], [[0.0], [0.0]]),
-                                                 np.array([0, 1]))
+    (dates, port, flagged), = history._union_series(store, np.zeros(14, bool),
+                                                    _Out([0, 1], [6, 5], [[0.0], [0.0]]), [np.array([0, 1])])
     np.testing.assert_array_equal(dates, days)
     np.testing.assert_allclose(port, [.02, .01, .02, .04, .03, .035, .04, .04], atol=1e-15)
     assert not flagged.any()
@@ -294,3 +294,40 @@ def test_window_sums_per_security_equal_the_day_by_day_sums(model):
         for col in history.HISTORY_COLUMNS:
             np.testing.assert_array_equal(got[col], want[col])
     assert np.isnan(got["n_history"][np.array(series) == 6]).all()
+
+
+def test_union_series_of_overlapping_sets_equal_each_set_alone():
+    """Member sets that share firm-events (an event's all-firms set and its groups), each AR
+    computed once for all its sets: every set's series equals its own day-by-day mean over its
+    members in order (summed member by member, as one set alone), with the flags."""
+    rng = np.random.default_rng(8)
+    rets, Xs, dates = [], [], []
+    for n in (60, 45, 70, 52):
+        d = np.sort(rng.choice(np.arange(20000, 20100), n, replace=False))
+        r = rng.normal(0, 0.02, n)
+        r[rng.random(n) < 0.1] = np.nan
+        rets.append(r)
+        Xs.append(np.column_stack([np.ones(n), rng.normal(0, 0.01, n)]))
+        dates.append(d)
+    store = store_from_arrays(get_model("market"), rets, X=Xs, dates=dates)
+    excl = rng.random(len(store.y)) < 0.05
+    out = _Out([0, 1, 2, 3, 0, 2], [30, 20, 40, 25, 50, 10], rng.normal(0, 1, (6, 2)))
+    sets = [np.array([0, 1, 2, 3, 4, 5]), np.array([1, 3]), np.array([0, 2, 4, 5]), np.array([4])]
+    got = history._union_series(store, excl, out, sets)
+    for m, (d, port, flagged) in zip(sets, got):
+        total, count, flag = {}, {}, {}
+        for row in m:  # members in order, sessions in order
+            s = out.sec[row]
+            for u in range(store.start[s], store.start[s] + store.length[s]):
+                day = store.dates[u]
+                v = store.y[u] - (store.X[u, 0] * out.theta[row, 0] + store.X[u, 1] * out.theta[row, 1])
+                flag[day] = flag.get(day, False) or bool(excl[u])
+                total.setdefault(day, 0.0)
+                count.setdefault(day, 0)
+                if store.span[u] != 0 and np.isfinite(v):
+                    total[day] += v
+                    count[day] += 1
+        days = sorted(total)
+        np.testing.assert_array_equal(d, days)
+        np.testing.assert_array_equal(port, [total[x] / count[x] if count[x] else np.nan for x in days])
+        np.testing.assert_array_equal(flagged, [flag[x] for x in days])

@@ -295,27 +295,31 @@ def firm_window_counts(y, X, span, flag, g_start, g_len, g_ptr, theta, q_ptr, q_
 
 
 @_compiled()
-def union_sums(y, X, span, excl, start, length, theta, rank, R):
-    """Sums of the members' whole-history ARs (member i: store positions start[i] ..
-    start[i] + length[i] - 1, coefficients theta[i]) per calendar rank (``rank`` (T,), R
-    ranks), members in order, sessions in order: (total of the ARs, their count, any member
-    has a session, any member's session is ``excl``) per rank."""
-    total = np.zeros(R)
-    count = np.zeros(R)
-    present = np.zeros(R, np.bool_)
-    flagged = np.zeros(R, np.bool_)
+def union_sums(y, X, span, excl, start, length, theta, rank, R, m_ptr, m_set, n_sets):
+    """Sums of member sets' whole-history ARs per calendar rank (``rank`` (T,), R ranks).
+    Member i: store positions start[i] .. start[i] + length[i] - 1, coefficients theta[i],
+    in the sets m_set[m_ptr[i] .. m_ptr[i + 1] - 1]. Each AR is computed once and added to
+    each of its sets; a set's sums take its members in order, sessions in order. Returns
+    (n_sets, R) arrays: the total of the ARs, their count, any member has a session, any
+    member's session is ``excl``."""
+    total = np.zeros((n_sets, R))
+    count = np.zeros((n_sets, R))
+    present = np.zeros((n_sets, R), np.bool_)
+    flagged = np.zeros((n_sets, R), np.bool_)
     for i in range(start.shape[0]):
         a = start[i]
         for t in range(length[i]):
             u = a + t
             r = rank[u]
-            present[r] = True
-            if excl[u]:
-                flagged[r] = True
             v = _history_ar(y, X, span, u, theta, i)
-            if not np.isnan(v):
-                total[r] += v
-                count[r] += 1.0
+            for q in range(m_ptr[i], m_ptr[i + 1]):
+                g = m_set[q]
+                present[g, r] = True
+                if excl[u]:
+                    flagged[g, r] = True
+                if not np.isnan(v):
+                    total[g, r] += v
+                    count[g, r] += 1.0
     return total, count, present, flagged
 
 
@@ -409,19 +413,19 @@ def portfolio_p_history(store: ReturnStore, catalog_p0, k: int, out, rows, cell,
     order = np.argsort(cell, kind="stable")
     bnd = np.searchsorted(cell[order], np.arange(n_cells + 1))
     sets: dict[tuple, int] = {}
-    built: list[tuple] = []  # (dates, portfolio AR, flagged) of each distinct member set
+    members: list[np.ndarray] = []  # each distinct member set, rows in order
     q_seg = np.full(n_cells, -1, np.int64)
-    q_lo = np.zeros(n_cells, np.int64)
-    q_hi = np.full(n_cells, -1, np.int64)
     for c in range(n_cells):
         m = np.sort(rows[order[bnd[c]:bnd[c + 1]]])
-        if not len(m):
-            continue
-        key = tuple(m)
-        if key not in sets:
-            sets[key] = len(built)
-            built.append(_union_series(store, excl, out, m))
-        q_seg[c] = sets[key]
+        if len(m):
+            q_seg[c] = sets.setdefault(tuple(m), len(sets))
+            if q_seg[c] == len(members):
+                members.append(m)
+    built = _union_series(store, excl, out, members)  # (dates, portfolio AR, flagged) per set
+    q_lo = np.zeros(n_cells, np.int64)
+    q_hi = np.full(n_cells, -1, np.int64)
+    for c in np.flatnonzero(q_seg >= 0):
+        m = members[q_seg[c]]
         dates = built[q_seg[c]][0]
         sec = out.sec[m]
         last = store.length[sec] - 1
@@ -445,19 +449,28 @@ def portfolio_p_history(store: ReturnStore, catalog_p0, k: int, out, rows, cell,
     return p_from_counts(n, cnt, np.where(live, obs, np.nan))
 
 
-def _union_series(store: ReturnStore, excl: np.ndarray, out, members: np.ndarray):
-    """(dates, portfolio AR, flagged) of a member set on the union of its members' session
-    dates: the mean AR over the members with a return that date; flagged where any member's
-    session that date is within K sessions of a catalog day 0 (:func:`union_sums`)."""
-    sec = out.sec[members]
+def _union_series(store: ReturnStore, excl: np.ndarray, out, members: list[np.ndarray]) -> list[tuple]:
+    """(dates, portfolio AR, flagged) of each member set (firm-event rows of ``out``, in order)
+    on the union of its members' session dates: the mean AR over the members with a return
+    that date; flagged where any member's session that date is within K sessions of a catalog
+    day 0. One pass over the distinct members (:func:`union_sums`)."""
+    if not members:
+        return []
+    rows = np.unique(np.concatenate(members))  # every member once, in order
+    pos = np.searchsorted(rows, np.concatenate(members))
+    of_set = np.repeat(np.arange(len(members)), [len(m) for m in members])
+    by_row = np.argsort(pos, kind="stable")
+    m_ptr = np.searchsorted(pos[by_row], np.arange(len(rows) + 1)).astype(np.int64)
+    sec = out.sec[rows]
     calendar, rank = store.calendar
     total, count, present, flagged = union_sums(store.y, np.ascontiguousarray(store.X), store.span, excl,
                                                 store.start[sec], store.length[sec].astype(np.int64),
-                                                np.ascontiguousarray(np.asarray(out.theta, dtype=float)[members]),
-                                                rank, len(calendar))
+                                                np.ascontiguousarray(np.asarray(out.theta, dtype=float)[rows]),
+                                                rank, len(calendar), m_ptr, of_set[by_row].astype(np.int64),
+                                                len(members))
     with np.errstate(invalid="ignore", divide="ignore"):
         port = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    return calendar[present], port[present], flagged[present]
+    return [(calendar[present[g]], port[g][present[g]], flagged[g][present[g]]) for g in range(len(members))]
 
 
 def with_tests_history(tests, cells, catalog_p0, k: int, test: str = "portfolio"):
