@@ -80,9 +80,11 @@ def build_panel(model: ModelSpec, universe: pd.DataFrame, events: pd.DataFrame, 
             why = (f"model '{model.name}' uses the supplied (US) factors, which do not price "
                    f"{row.exchange} securities; set factor_exchanges to include {row.exchange} "
                    f"only with factors for that market")
+        if by_block and why is None and bench not in bench_ok:
+            bench_ok[bench] = block_eligible(frames[bench])
         if why is not None:
             why_of[i] = why
-        elif by_block and block_eligible(frames[sym]) and bench_ok.setdefault(bench, block_eligible(frames[bench])):
+        elif by_block and block_eligible(frames[sym]) and bench_ok[bench]:
             blocks.setdefault((row.exchange, bench), []).append(i)
         else:
             try:
@@ -132,9 +134,12 @@ def _store_from_units(model: ModelSpec, symbols: list[str], units: list[tuple[di
            for name in PART_FIELDS}
     k = 0
     for flat, u_ids, u_len in units:
-        n = len(u_ids)
+        n, size = len(u_ids), int(u_len.sum())
         first = np.concatenate([[0], np.cumsum(u_len)[:-1]])
-        dest = np.repeat(at[k:k + n] - first, u_len) + np.arange(int(u_len.sum()))
+        if n and (at[k:k + n] - first == at[k]).all():  # one run of the store (the usual block)
+            dest = slice(int(at[k]), int(at[k]) + size)
+        else:
+            dest = np.repeat(at[k:k + n] - first, u_len) + np.arange(size)
         for name in PART_FIELDS:
             out[name][dest] = flat[name]
         k += n
