@@ -342,9 +342,9 @@ class EventStudy:
         linked = None
         if links is not None and len(links):
             linked = supply_mod.linked_suppliers(supply_mod.event_customers(ef, ec), links)
-        events = frame["event_id"] if event_of is None else event_of
-        out = []
-        for e, sym, role in zip(events, frame["symbol"], frame["role"]):
+        events = frame["event_id"].to_numpy(object) if event_of is None else event_of
+        out = []  # over object arrays: iterating a pandas string column is several times slower
+        for e, sym, role in zip(events, frame["symbol"].to_numpy(object), frame["role"].to_numpy(object)):
             if e not in covered:
                 out.append(role)
             elif (e, sym) in named:
@@ -365,10 +365,11 @@ class EventStudy:
         same groups."""
         f = panel.frame
         ev_codes, ev_names = pd.factorize(f["event_id"])
-        groups = f["group"] if "group" in f.columns else self.firm_groups(f)
+        groups = f["group"].to_numpy(object) if "group" in f.columns else self.firm_groups(f)
+        codes, seen = pd.factorize(groups)  # seen: the groups in order of first appearance
         names = [g for g in GROUP_ORDER if g != ALL]
-        names += [g for g in dict.fromkeys(groups) if g not in names]
-        group_code = np.array([names.index(g) for g in groups], dtype=np.int64)
+        names += [g for g in seen if g not in names]
+        group_code = np.array([names.index(g) for g in seen], dtype=np.int64)[codes]
         draws = self.placebo_draws if placebo_draws is None else placebo_draws
         null = calib = None
         if draws > 0 and len(f):
@@ -582,7 +583,7 @@ class EventStudy:
         self.drop_merger_periods(panel)
         tests = pd.DataFrame()
         if len(panel.frame):
-            base = [of[e][0] for e in panel.frame["event_id"]]
+            base = [of[e][0] for e in panel.frame["event_id"].to_numpy(object)]
             panel.frame["group"] = self.firm_groups(panel.frame, event_of=base)
             parts = []  # moved events in chunks of about SENSITIVITY_CHUNK firm-events (memory)
             ev = panel.frame["event_id"].to_numpy(object)

@@ -17,6 +17,7 @@ import pandas as pd
 from analysis.data.catalog import DATE_KINDS
 from analysis.estimation.engine import EngineResult
 from analysis.inference.battery import TEST_COLUMNS  # noqa: F401 - the CSV contract lists tests.csv here too
+from analysis.inference.columns import date_objects, take_column
 from analysis.inference.portfolio import firm_sq_p
 from analysis.vocab import GROUP_ORDER, format_window
 
@@ -70,16 +71,15 @@ def abnormal_frame(panel, out: EngineResult) -> pd.DataFrame:
         panel.frame["p0"].to_numpy()[rows][:, None] + out.days[keep][None, :]
         < store.length[f["sec"].to_numpy()[rows]][:, None])
     frame = pd.DataFrame({
-        "event_id": np.repeat(f["event_id"].to_numpy()[rows], L),
-        "symbol": np.repeat(f["symbol"].to_numpy()[rows], L),
+        "event_id": take_column(f["event_id"], np.repeat(rows, L)),
+        "symbol": take_column(f["symbol"], np.repeat(rows, L)),
         "day": np.tile(out.days[keep], n),
-        "date": _dates(store, flat, in_range).ravel(),
+        "date": date_objects(_dates(store, flat, in_range).ravel()),
         "return": out.ret[rows][:, keep].ravel(),
         "normal_return": out.normal[rows][:, keep].ravel(),
         "abnormal_return": out.ar[rows][:, keep].ravel(),
         "span": out.span[rows][:, keep].ravel(),
     })
-    frame["date"] = pd.to_datetime(frame["date"]).dt.date
     return frame
 
 
@@ -90,9 +90,9 @@ def car_core(panel, out: EngineResult) -> pd.DataFrame:
     rows = np.nonzero(out.ok)[0]
     W = len(out.windows)
     return pd.DataFrame({
-        "event_id": np.repeat(f["event_id"].to_numpy()[rows], W),
-        "symbol": np.repeat(f["symbol"].to_numpy()[rows], W),
-        "window": np.tile([format_window(w) for w in out.windows], len(rows)),
+        "event_id": take_column(f["event_id"], np.repeat(rows, W)),
+        "symbol": take_column(f["symbol"], np.repeat(rows, W)),
+        "window": take_column([format_window(w) for w in out.windows], np.tile(np.arange(W), len(rows))),
         **{k: getattr(out, k)[rows].ravel() for k in ("car", "car_se", "car_t", "car_p")},
     })
 
@@ -111,7 +111,7 @@ def car_frame(study, panel, out: EngineResult) -> pd.DataFrame:
         pos = p0[:, None] + np.nan_to_num(rel, nan=0).astype(np.int64)
         okp = np.isfinite(rel) & (pos >= 0) & (pos < store.length[sec][:, None])
         flat = store.start[sec][:, None] + np.where(okp, pos, 0)
-        return pd.to_datetime(_dates(store, flat, okp).ravel()).date
+        return date_objects(_dates(store, flat, okp).ravel())
 
     frame = car_core(panel, out).assign(**{
         "bhar": out.bhar[rows].ravel(),
@@ -123,11 +123,11 @@ def car_frame(study, panel, out: EngineResult) -> pd.DataFrame:
         "complete": out.complete[rows].ravel(),
         "suspension_first": at(out.gap_first[rows]),
         "suspension_last": at(out.gap_last[rows]),
-        "role": np.repeat(f["role"].to_numpy()[rows], W),
-        "name": np.repeat(f["name"].to_numpy()[rows], W),
+        "role": take_column(f["role"], np.repeat(rows, W)),
+        "name": take_column(f["name"], np.repeat(rows, W)),
     })
     if "group" in f.columns:
-        frame["group"] = np.repeat(f["group"].to_numpy()[rows], W)
+        frame["group"] = take_column(f["group"], np.repeat(rows, W))
     return frame
 
 

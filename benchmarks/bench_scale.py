@@ -1,7 +1,7 @@
 """Benchmark: a synthetic universe of N firms x the catalog's events, with the full default inference.
 
     .venv/bin/python benchmarks/bench_scale.py [--firms 10000] [--seed 5] [--placebo-draws 1000]
-                                               [--calibration-draws N|all] [--smoke]
+                                               [--calibration-draws N|all] [--smoke] [--out DIR]
 
 Builds, from seeded returns (nothing read but ``data/*.csv``), N US firms on the XNYS
 sessions covering every event of ``data/events.csv`` (two years before the first, one after
@@ -16,7 +16,8 @@ per event; the study notes it on stderr). Prints the fit's wall and CPU seconds 
     scale: N firms, M firm-events, T s, P GiB peak
 
 with T the fit's wall seconds and P the process's peak resident memory (``resource.getrusage``
-ru_maxrss: the generated prices included). ``--smoke``: 30 firms, 40 placebo and 20
+ru_maxrss: the generated prices included). ``--out DIR`` then writes the study's CSVs (as
+``python -m analysis study --out``) to compare runs with ``benchmarks/compare_study.py``. ``--smoke``: 30 firms, 40 placebo and 20
 calibration draws (a few seconds; CI runs it).
 """
 from __future__ import annotations
@@ -78,6 +79,8 @@ def main(argv=None) -> int:
     ap.add_argument("--calibration-draws", default=None,
                     help=f"a number or 'all' (default: the study's default, {DEFAULT_CALIBRATION_DRAWS})")
     ap.add_argument("--smoke", action="store_true", help="30 firms, 40 placebo and 20 calibration draws: a few seconds")
+    ap.add_argument("--out", default=None, help="also write the study's CSVs here (after the timing; to compare "
+                    "runs with benchmarks/compare_study.py)")
     args = ap.parse_args(argv)
     if args.smoke:
         args.firms, args.placebo_draws, args.calibration_draws = 30, 40, 20
@@ -98,6 +101,8 @@ def main(argv=None) -> int:
           f"{len(res.car):,} CAR rows; placebo draws {args.placebo_draws}, calibration draws "
           f"{study.calibration_draws}")
     print(f"scale: {args.firms:,} firms, {n_fe:,} firm-events, {wall:.1f} s, {peak_gib():.2f} GiB peak")
+    if args.out:
+        res.to_csv(args.out)
     return 0
 
 

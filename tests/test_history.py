@@ -87,8 +87,8 @@ def test_portfolio_mean_over_members_on_the_union_calendar():
     b = np.array([.03, .00, .01, .01, .02, .04, .00])
     spec = get_model("mean")
     store = store_from_arrays(spec, [a, b], dates=[a_days, b_days])
-    dates, port, flagged = history._union_series(store, np.zeros(14, bool), _Out([0, 1], [6, 5], [[0.0], [0.0]]),
-                                                 np.array([0, 1]))
+    (dates, port, flagged), = history._union_series(store, np.zeros(14, bool),
+                                                    _Out([0, 1], [6, 5], [[0.0], [0.0]]), [np.array([0, 1])])
     np.testing.assert_array_equal(dates, days)
     np.testing.assert_allclose(port, [.02, .01, .02, .04, .03, .035, .04, .04], atol=1e-15)
     assert not flagged.any()
@@ -144,6 +144,18 @@ def test_full_catalog_history(full_catalog):
     np.testing.assert_allclose(prim["p_holm_history"], multiple.holm(prim["p_history"]), rtol=1e-12)
 
 
+def _ar(store, pos, th):
+    """AR_t = y_t - x_t' theta at store positions ``pos`` (x_t' theta summed regressor by
+    regressor, in order), NaN where the return spans no session or is not finite."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        acc = np.zeros(len(pos))
+        for c in range(store.X.shape[1]):
+            acc = acc + store.X[pos, c] * th[c]
+        ar = store.y[pos] - acc
+    ar[(store.span[pos] == 0) | ~np.isfinite(ar)] = np.nan
+    return ar
+
+
 def _reference_counts(store, catalog_p0, k, sec, p0, theta, lo, hi, car):
     """The implementation before the prefix sums (kept here as the reference): every firm
     row's whole-history AR series materialized with numpy, every reference window summed day
@@ -152,9 +164,7 @@ def _reference_counts(store, catalog_p0, k, sec, p0, theta, lo, hi, car):
     n_out, k_out = [], []
     for s, d0, th, a, b, obs in zip(sec, p0, theta, lo, hi, car):
         pos = store.start[s] + np.arange(store.length[s])
-        with np.errstate(invalid="ignore"):
-            ar = store.y[pos] - np.einsum("tk,tk->t", store.X[pos], np.tile(th, (len(pos), 1)))
-        ar[(store.span[pos] == 0) | ~np.isfinite(ar)] = np.nan
+        ar = _ar(store, pos, th)
         flag = flag_all[pos]
         L, qlo, qhi = b - a + 1, d0 + a, d0 + b
         n = kk = 0
@@ -222,3 +232,102 @@ def test_prefix_sum_counts_equal_the_day_by_day_sums(threads, monkeypatch):
         want = _reference_counts(store, cat, k, sec, p0, theta, lo, hi, car)
         for col in history.HISTORY_COLUMNS:
             np.testing.assert_array_equal(got[col], want[col])
+
+
+@pytest.mark.parametrize("model", ["market", "ff3"])
+def test_window_sums_per_security_equal_the_day_by_day_sums(model):
+    """Several firm-events per security (each its own theta, as the catalog's events give),
+    the window sums shared per security and window length (sum y - theta' sum x): the same n
+    and k as summing every window's ARs day by day, with observed values placed exactly on a
+    reference window's day-by-day sum, regressors missing or infinite on some days, and a
+    firm-event whose theta is not finite (no AR at all: no window)."""
+    rng = np.random.default_rng(23)
+    spec = get_model(model)
+    p = len(spec.regressors)
+    rets, Xs, spans = [], [], []
+    for n in (520, 333, 610, 45):
+        X = np.column_stack([np.ones(n)] + [rng.normal(0, 0.01, n) for _ in range(p - 1)])
+        r = 0.0004 + X[:, 1:] @ rng.uniform(0.5, 1.5, p - 1) + rng.standard_t(4, n) * 0.01
+        r[rng.random(n) < 0.05] = np.nan
+        X[rng.random(n) < 0.02, 1] = np.nan
+        X[rng.integers(0, n), p - 1] = np.inf
+        sp = np.ones(n, dtype=np.int64)
+        sp[rng.random(n) < 0.02] = 0
+        rets.append(r)
+        Xs.append(X)
+        spans.append(sp)
+    store = store_from_arrays(spec, rets, X=Xs, spans=spans)
+    cat = {0: [60, 200, 470], 1: [120, 300], 2: [30, 250, 380, 600], 3: [20]}
+    sec, p0, theta, lo, hi, car, series = [], [], [], [], [], [], []
+    hard = 0  # ties the window-sum value alone would miscall
+    for fe, (s, d0) in enumerate(((0, 200), (0, 470), (0, 60), (1, 120), (2, 250), (2, 380), (1, 300), (3, 20),
+                                  (2, 30))):
+        th = np.concatenate([[rng.normal(0, 1e-3)], rng.uniform(0.3, 2.0, p - 1)])
+        if fe == 6:
+            th[1] = np.nan
+        pos = store.start[s] + np.arange(store.length[s])
+        ar = _ar(store, pos, th)
+        for a, b in ((0, 0), (0, 1), (-1, 1), (0, 5), (-5, 5), (0, 3)):
+            L = b - a + 1
+            j = int(rng.integers(0, max(1, len(pos) - L)))
+            tie = 0.0
+            for u in range(j, min(j + L, len(pos))):  # a reference window's day-by-day sum, as observed value
+                if not np.isnan(ar[u]):
+                    tie += ar[u]
+            ok = np.isfinite(store.y[pos]) & np.isfinite(store.X[pos]).all(axis=1) & (store.span[pos] != 0)
+            wy = np.where(ok, store.y[pos], 0.0)[j:j + L].sum()
+            wx = np.where(ok[:, None], store.X[pos], 0.0)[j:j + L].sum(axis=0)
+            hard += bool(abs(wy - wx @ th) != abs(tie))
+            for obs in (tie, -tie, rng.normal(0, 0.03), np.nan, 0.0):
+                sec.append(s)
+                p0.append(d0)
+                theta.append(th)
+                lo.append(a)
+                hi.append(b)
+                car.append(obs)
+                series.append(fe)
+    assert hard > 0  # the ties do test the day-by-day recount
+    theta = np.array(theta)
+    for k in (0, 3):
+        got = history.firm_p_history(store, cat, k, sec, p0, theta, lo, hi, car, series=series)
+        want = _reference_counts(store, cat, k, sec, p0, theta, lo, hi, car)
+        for col in history.HISTORY_COLUMNS:
+            np.testing.assert_array_equal(got[col], want[col])
+    assert np.isnan(got["n_history"][np.array(series) == 6]).all()
+
+
+def test_union_series_of_overlapping_sets_equal_each_set_alone():
+    """Member sets that share firm-events (an event's all-firms set and its groups), each AR
+    computed once for all its sets: every set's series equals its own day-by-day mean over its
+    members in order (summed member by member, as one set alone), with the flags."""
+    rng = np.random.default_rng(8)
+    rets, Xs, dates = [], [], []
+    for n in (60, 45, 70, 52):
+        d = np.sort(rng.choice(np.arange(20000, 20100), n, replace=False))
+        r = rng.normal(0, 0.02, n)
+        r[rng.random(n) < 0.1] = np.nan
+        rets.append(r)
+        Xs.append(np.column_stack([np.ones(n), rng.normal(0, 0.01, n)]))
+        dates.append(d)
+    store = store_from_arrays(get_model("market"), rets, X=Xs, dates=dates)
+    excl = rng.random(len(store.y)) < 0.05
+    out = _Out([0, 1, 2, 3, 0, 2], [30, 20, 40, 25, 50, 10], rng.normal(0, 1, (6, 2)))
+    sets = [np.array([0, 1, 2, 3, 4, 5]), np.array([1, 3]), np.array([0, 2, 4, 5]), np.array([4])]
+    got = history._union_series(store, excl, out, sets)
+    for m, (d, port, flagged) in zip(sets, got):
+        total, count, flag = {}, {}, {}
+        for row in m:  # members in order, sessions in order
+            s = out.sec[row]
+            for u in range(store.start[s], store.start[s] + store.length[s]):
+                day = store.dates[u]
+                v = store.y[u] - (store.X[u, 0] * out.theta[row, 0] + store.X[u, 1] * out.theta[row, 1])
+                flag[day] = flag.get(day, False) or bool(excl[u])
+                total.setdefault(day, 0.0)
+                count.setdefault(day, 0)
+                if store.span[u] != 0 and np.isfinite(v):
+                    total[day] += v
+                    count[day] += 1
+        days = sorted(total)
+        np.testing.assert_array_equal(d, days)
+        np.testing.assert_array_equal(port, [total[x] / count[x] if count[x] else np.nan for x in days])
+        np.testing.assert_array_equal(flagged, [flag[x] for x in days])

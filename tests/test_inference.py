@@ -385,3 +385,26 @@ def test_exact_sign_matches_scipy_binomtest():
     ours = binomial_two_sided_p(k, n, p)
     ref = [stats.binomtest(int(a), int(b), float(c)).pvalue for a, b, c in zip(k, n, p)]
     close(ours, ref, rtol=1e-9, atol=1e-15)
+
+
+def test_overlap_flags_equal_a_row_by_row_scan():
+    """flags.overlaps against a scan of every firm-event and window: the other catalog events
+    whose day 0 on the same security lies in the window, ';'-joined in the catalog rows' order
+    (catalog rows given out of event order, events repeated over securities)."""
+    from analysis.inference import flags
+
+    rng = np.random.default_rng(2)
+    cat = pd.DataFrame({"event_id": ["b", "a", "b", "c", "a", "d", "c", "d", "e"],
+                        "sec": [1, 0, 0, 0, 1, 0, 1, 1, 0], "p0": [100, 103, 101, 98, 96, 105, 99, 104, 120]})
+    N = 60
+    ids = rng.choice(["a", "b", "c", "x"], N)
+    sec = rng.integers(0, 3, N)
+    p0 = rng.integers(90, 115, N)
+    lo, hi = np.array([0, -1, -5, 0]), np.array([0, 1, 5, 10])
+    got = flags.overlaps(ids, sec, p0, lo, hi, cat)
+    for i in range(N):
+        for j in range(len(lo)):
+            hits = [e for e, s, p in cat.itertuples(index=False)
+                    if s == sec[i] and e != ids[i] and p0[i] + lo[j] <= p <= p0[i] + hi[j]]
+            assert got[i, j] == ";".join(dict.fromkeys(hits)), (i, j)
+    assert (got != "").sum() > 20 and any(";" in t for t in got.ravel())

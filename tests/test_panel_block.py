@@ -7,7 +7,8 @@ import pytest
 
 from analysis.data import calendars
 from analysis.estimation.models import get_model
-from analysis.estimation.panel import _block_parts, _one_part
+from analysis.estimation.panel import _block_parts, _one_part, build_panel
+from analysis.estimation.store import PART_FIELDS, store_from_parts
 
 
 def frames_and_rows(rng):
@@ -43,16 +44,37 @@ def test_block_parts_equal_the_per_security_parts(model):
     frames, rows, factors = frames_and_rows(np.random.default_rng(4))
     spec = get_model(model)
     fac = factors if spec.excess else None
-    got = _block_parts(spec, rows, "XNYS", frames, frames["^B"], fac)
-    for row, g in zip(rows, got):
-        if row.symbol == "EMPTY":
-            assert g == "EMPTY: no adjusted close prices"
-            continue
+    flat, lengths, why = _block_parts(spec, rows, "XNYS", frames, frames["^B"], fac)
+    assert why == [None] * 4 + ["EMPTY: no adjusted close prices"]
+    assert set(flat) == set(PART_FIELDS) and len(lengths) == 4 and (lengths > 100).all()
+    at = np.concatenate([[0], np.cumsum(lengths)])
+    for k, row in enumerate(rows[:4]):
         want = _one_part(spec, row, frames, fac)
-        assert set(g) == set(want)
         for name in want:
-            np.testing.assert_array_equal(g[name], want[name], err_msg=f"{row.symbol} {name}")
-        assert len(g["dates"]) > 100
+            np.testing.assert_array_equal(flat[name][at[k]:at[k + 1]], want[name], err_msg=f"{row.symbol} {name}")
+
+
+@pytest.mark.parametrize("model", ["market", "ff3"])
+def test_panel_store_equals_the_per_security_store(model):
+    """Securities of the block path and of the per-security path (a benchmark whose frame the
+    block path does not take: its dates decreasing) interleaved in the universe: the panel's
+    store is the per-security parts concatenated in universe order (store_from_parts)."""
+    frames, rows, factors = frames_and_rows(np.random.default_rng(5))
+    frames["^C"] = frames["^B"].iloc[::-1]
+    rows = [r._replace(benchmark="^C") if k % 2 else r for k, r in enumerate(rows)]
+    spec = get_model(model)
+    fac = factors if spec.excess else None
+    events = pd.DataFrame({"event_id": ["e"], "announced_at": ["2020-06-01 10:00"]})
+    events["announced"] = pd.to_datetime(events["announced_at"]).dt.tz_localize("America/New_York")
+    panel, skipped = build_panel(spec, pd.DataFrame(rows), events, events, frames, {}, fac)
+    assert [s["symbol"] for s in skipped] == ["EMPTY"]
+    good = [r for r in rows if r.symbol != "EMPTY"]
+    want = store_from_parts(spec, [r.symbol for r in good], [_one_part(spec, r, frames, fac) for r in good])
+    assert panel.store.symbols == want.symbols
+    for name in ("start", "length", *PART_FIELDS):
+        got, ref = getattr(panel.store, name), getattr(want, name)
+        assert got.dtype == ref.dtype, name
+        np.testing.assert_array_equal(got, ref, err_msg=name)
 
 
 def test_frames_the_block_path_cannot_take_are_recognized():
@@ -64,3 +86,21 @@ def test_frames_the_block_path_cannot_take_are_recognized():
     assert not calendars.block_eligible(f.set_axis(idx + pd.Timedelta(hours=16)))  # intraday stamps
     assert not calendars.block_eligible(f.set_axis(idx.tz_localize("UTC")))
     assert not calendars.block_eligible(f.rename(columns={"adj_close": "close"}))
+
+
+def test_event_day_mask_equals_a_scan_of_each_security():
+    """Sessions within k of a catalog day 0 of their own security: the flat-store running sum
+    against a scan of every session of every security (ranges clipped at both ends of a
+    security's data, overlapping ranges, a security without catalog day 0s)."""
+    from analysis.estimation.panel import event_day_mask
+    from analysis.estimation.store import store_from_arrays
+
+    store = store_from_arrays(get_model("market"), [np.zeros(n) for n in (30, 12, 25, 40)])
+    cat = {0: [0, 5, 7, 29], 3: [20, 39], 1: [11]}
+    for k in (0, 1, 3):
+        got = event_day_mask(store, cat, k)
+        want = np.zeros(len(store.dates), dtype=bool)
+        for s in range(4):
+            for t in range(store.length[s]):
+                want[store.start[s] + t] = any(abs(t - p) <= k for p in cat.get(s, []))
+        np.testing.assert_array_equal(got, want)

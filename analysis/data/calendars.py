@@ -190,6 +190,8 @@ def calendar_mismatch(prices: pd.DataFrame, mic: str) -> str | None:
             return None
         at = np.minimum(np.searchsorted(sess, days), len(sess) - 1)
         off = sess[at] != days
+        if off.mean() <= MAX_OFF_CALENDAR:  # the usual case: no index built
+            return None
         dates = pd.DatetimeIndex(days)
     else:
         px = prices["adj_close"].dropna()
@@ -345,7 +347,8 @@ def session_returns_block(frames: list, mic: str) -> SessionBlock:
         if len(have) == 0:
             empty[i] = True
             continue
-        firsts[i], lasts[i] = _day_numbers(f.index[[have[0], have[-1]]])
+        days = _day_numbers(f.index)  # (no pandas index built for the two dates)
+        firsts[i], lasts[i] = days[have[0]], days[have[-1]]
     cal_days = _day_numbers(calendar(mic).sessions)
     if (~empty).any():
         lo = np.searchsorted(cal_days, firsts[~empty].min())

@@ -15,7 +15,7 @@ from analysis.data.calendars import (block_eligible, day_zero, returns_on, row_s
                                      session_returns_block)
 from analysis.errors import UserError
 from analysis.estimation.models import ModelSpec, design_rows
-from analysis.estimation.store import _EPOCH, ReturnStore, series_part, store_from_parts
+from analysis.estimation.store import _EPOCH, PART_FIELDS, ReturnStore, series_part
 
 
 @dataclass
@@ -64,7 +64,7 @@ def build_panel(model: ModelSpec, universe: pd.DataFrame, events: pd.DataFrame, 
                             for e in events["event_id"]]
         return _event_rows(store, meta, events, catalog, skipped, exclude_days, reuse=True)
     why_of: dict[int, str] = {}
-    parts: dict[int, dict] = {}
+    units: list[tuple[dict, list[int], np.ndarray]] = []  # (flat arrays, universe positions, lengths)
     rows = list(universe.itertuples(index=False))
     blocks: dict[tuple[str, str], list[int]] = {}  # (exchange, benchmark) -> universe positions
     by_block = factors is None or _factors_eligible(factors)
@@ -80,35 +80,70 @@ def build_panel(model: ModelSpec, universe: pd.DataFrame, events: pd.DataFrame, 
             why = (f"model '{model.name}' uses the supplied (US) factors, which do not price "
                    f"{row.exchange} securities; set factor_exchanges to include {row.exchange} "
                    f"only with factors for that market")
+        if by_block and why is None and bench not in bench_ok:
+            bench_ok[bench] = block_eligible(frames[bench])
         if why is not None:
             why_of[i] = why
-        elif by_block and block_eligible(frames[sym]) and bench_ok.setdefault(bench, block_eligible(frames[bench])):
+        elif by_block and block_eligible(frames[sym]) and bench_ok[bench]:
             blocks.setdefault((row.exchange, bench), []).append(i)
         else:
             try:
-                parts[i] = _one_part(model, row, frames, factors)
+                part = _one_part(model, row, frames, factors)
             except UserError as exc:
                 why_of[i] = str(exc)
+            else:
+                units.append((part, [i], np.array([len(part["dates"])], dtype=np.int64)))
     for (mic, bench), members in blocks.items():
         for k in range(0, len(members), BLOCK_SECURITIES):
             chunk = members[k:k + BLOCK_SECURITIES]
             try:
-                got = _block_parts(model, [rows[i] for i in chunk], mic, frames, frames[bench], factors)
+                flat, lengths, why = _block_parts(model, [rows[i] for i in chunk], mic, frames, frames[bench], factors)
             except UserError as exc:
-                got = [str(exc)] * len(chunk)
-            for i, g in zip(chunk, got):
-                if isinstance(g, str):
-                    why_of[i] = g
-                else:
-                    parts[i] = g
+                flat, lengths, why = None, None, [str(exc)] * len(chunk)
+            for i, w in zip(chunk, why):
+                if w is not None:
+                    why_of[i] = w
+            if flat is not None:
+                units.append((flat, [i for i, w in zip(chunk, why) if w is None], lengths))
     meta = []
     for i, row in enumerate(rows):
         if i in why_of:
             skipped += [{"event_id": e, "symbol": row.symbol, "reason": why_of[i]} for e in events["event_id"]]
         else:
             meta.append(row)
-    store = store_from_parts(model, [row.symbol for row in meta], [parts[i] for i in sorted(parts)])
+    store = _store_from_units(model, [row.symbol for row in meta], units)
     return _event_rows(store, meta, events, catalog, skipped, exclude_days)
+
+
+def _store_from_units(model: ModelSpec, symbols: list[str], units: list[tuple[dict, list[int], np.ndarray]]
+                      ) -> ReturnStore:
+    """One store, securities in universe order, from units of securities built together:
+    (flat arrays of :data:`~analysis.estimation.store.PART_FIELDS`, their securities in order,
+    universe positions ``ids``, and their ``lengths``); each field is written once into the
+    store's array (no per-security copies)."""
+    ids = np.array([i for _, u_ids, _ in units for i in u_ids], dtype=np.int64)
+    lens = np.concatenate([u_len for _, _, u_len in units]) if units else np.zeros(0, np.int64)
+    order = np.argsort(ids, kind="stable")
+    length = lens[order].astype(np.int64)
+    start = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
+    T = int(length.sum())
+    p = len(model.regressors)
+    at = np.empty(len(ids), np.int64)
+    at[order] = start  # store start of each unit member, in unit order
+    out = {name: np.empty((T, p) if name == "X" else T, dtype=np.int64 if name in ("dates", "span") else float)
+           for name in PART_FIELDS}
+    k = 0
+    for flat, u_ids, u_len in units:
+        n, size = len(u_ids), int(u_len.sum())
+        first = np.concatenate([[0], np.cumsum(u_len)[:-1]])
+        if n and (at[k:k + n] - first == at[k]).all():  # one run of the store (the usual block)
+            dest = slice(int(at[k]), int(at[k]) + size)
+        else:
+            dest = np.repeat(at[k:k + n] - first, u_len) + np.arange(size)
+        for name in PART_FIELDS:
+            out[name][dest] = flat[name]
+        k += n
+    return ReturnStore(spec=model, symbols=list(symbols), start=start, length=length, **out)
 
 
 #: Securities built together in one vectorized block (bounds the block's (n, sessions) arrays).
@@ -138,7 +173,9 @@ def _block_parts(model: ModelSpec, rows: list, mic: str, frames: dict, bench: pd
                  factors: pd.DataFrame | None) -> list:
     """Store parts of securities of one exchange and benchmark, built together
     (:func:`analysis.data.calendars.session_returns_block`; the same numbers as
-    :func:`_one_part`). Each entry: the part, or why the security is skipped."""
+    :func:`_one_part`): (flat arrays of :data:`~analysis.estimation.store.PART_FIELDS` over the
+    securities that are not skipped, in order; their lengths; per security None or why it is
+    skipped)."""
     blk = session_returns_block([frames[row.symbol] for row in rows], mic)
     bret, bspan = row_spanning_returns(blk.on_sessions(bench, "adj_close"))
     bret[bspan != 1] = np.nan  # as returns_on
@@ -150,23 +187,16 @@ def _block_parts(model: ModelSpec, rows: list, mic: str, frames: dict, bench: pd
         base.update({c: np.where(blk.inside, fx[c][0][None, :], np.nan) for c in cols})
         covered = (np.logical_and.reduce([~np.isnan(base[c]) for c in cols]) & blk.inside).any(axis=1)
     X, offset = design_rows(model, blk.span, base)
-    lengths = np.where(blk.empty, 0, np.maximum(blk.last - blk.first + 1, 0))
-    cuts = np.cumsum(lengths)[:-1]
-    flat = {"ret": blk.ret, "span": blk.span, "X": X, "offset": offset, "volume": blk.volume, "close": blk.close,
-            "prev_close": blk.prev_close, "high": blk.high, "low": blk.low}
-    split = {name: np.split(a[blk.inside], cuts) for name, a in flat.items()}
-    dates = np.split(np.broadcast_to(blk.grid, blk.inside.shape)[blk.inside], cuts)
-    out = []
-    for i, row in enumerate(rows):
-        if blk.empty[i]:
-            out.append(f"{row.symbol}: no adjusted close prices")
-        elif not covered[i]:
-            out.append(f"the factors do not cover any {row.exchange} session of {row.symbol}")
-        else:
-            part = {name: split[name][i] for name in flat}
-            part["dates"] = dates[i]
-            out.append(part)
-    return out
+    why = [f"{row.symbol}: no adjusted close prices" if blk.empty[i]
+           else None if covered[i] else f"the factors do not cover any {row.exchange} session of {row.symbol}"
+           for i, row in enumerate(rows)]
+    ok = np.array([w is None for w in why], dtype=bool)
+    keep = blk.inside & ok[:, None]
+    arrays = {"ret": blk.ret, "span": blk.span, "X": X, "offset": offset, "volume": blk.volume, "close": blk.close,
+              "prev_close": blk.prev_close, "high": blk.high, "low": blk.low}
+    flat = {name: a[keep] for name, a in arrays.items()}
+    flat["dates"] = np.broadcast_to(blk.grid, keep.shape)[keep]
+    return flat, keep.sum(axis=1)[ok].astype(np.int64), why
 
 
 def _event_rows(store: ReturnStore, meta: list, events: pd.DataFrame, catalog: pd.DataFrame, skipped: list[dict],
@@ -215,8 +245,6 @@ def _event_rows(store: ReturnStore, meta: list, events: pd.DataFrame, catalog: p
                 p0[secs[hit]] = at[hit] - store.start[secs[hit]]
         found = np.flatnonzero(p0 >= 0)
         if listed and len(found):
-            for s_, p_ in zip(found.tolist(), p0[found].tolist()):
-                catalog_p0.setdefault(s_, []).append(p_)
             day0_parts.append((ev.event_id, found, p0[found]))
         if not studied:
             continue
@@ -230,6 +258,13 @@ def _event_rows(store: ReturnStore, meta: list, events: pd.DataFrame, catalog: p
                             "reason": f"day 0 ({day0[s_].date()}) is outside its prices "
                                       f"({pd.Timestamp(first).date()} to {pd.Timestamp(last).date()})"})
         parts.append((ev.event_id, found, p0[found], day0[found]))
+    if day0_parts:  # {security: its catalog day-0 positions in catalog order}, securities as first met
+        c_sec = np.concatenate([d[1] for d in day0_parts])
+        c_p0 = np.concatenate([d[2] for d in day0_parts])
+        by_sec = np.argsort(c_sec, kind="stable")
+        secs, first, counts = np.unique(c_sec, return_index=True, return_counts=True)
+        lists = np.split(c_p0[by_sec], np.cumsum(counts)[:-1])
+        catalog_p0 = {int(secs[u]): lists[u].tolist() for u in np.argsort(first, kind="stable")}
     if exclude_days > 0 and not reuse:  # a reused store has the same catalog's mask already
         store.set_excluded(event_day_mask(store, catalog_p0, exclude_days))
     catalog_day0 = pd.DataFrame(dict(zip(["event_id", "sec", "p0"], _stack(day0_parts, 3))))
@@ -258,13 +293,16 @@ def event_day_mask(store: ReturnStore, catalog_p0: dict[int, list[int]], k: int)
     for that security (positions on its own exchange's sessions). Left out of every estimation
     window, so that no event's reaction enters another's normal-return fit (MacKinlay 1997,
     sec. 4: the estimation and event windows must not overlap)."""
-    mask = np.zeros(len(store.dates), dtype=bool)
-    for s, positions in catalog_p0.items():
-        n = int(store.length[s])
-        seg = np.zeros(n + 1, dtype=np.int64)
-        for p in positions:
-            seg[max(p - k, 0)] += 1
-            seg[min(p + k + 1, n)] -= 1
-        start = int(store.start[s])
-        mask[start:start + n] = np.cumsum(seg)[:n] > 0
-    return mask
+    T = len(store.dates)
+    if not catalog_p0:
+        return np.zeros(T, dtype=bool)
+    sec = np.repeat(np.fromiter(catalog_p0.keys(), dtype=np.int64, count=len(catalog_p0)),
+                    [len(v) for v in catalog_p0.values()])
+    p = np.concatenate([np.asarray(v, dtype=np.int64) for v in catalog_p0.values()])
+    start, n = store.start[sec].astype(np.int64), store.length[sec].astype(np.int64)
+    # +1 where a range opens, -1 where it closes (at the latest at the security's end): the
+    # running sum over the flat store is each position's count of ranges holding it
+    seg = np.zeros(T + 1, dtype=np.int64)
+    np.add.at(seg, start + np.maximum(p - k, 0), 1)
+    np.add.at(seg, start + np.minimum(p + k + 1, n), -1)
+    return np.cumsum(seg)[:T] > 0

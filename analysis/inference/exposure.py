@@ -170,8 +170,8 @@ def fit_frame(car: pd.DataFrame, customers: dict[str, set[str]], exposure: pd.Da
     c = pd.DataFrame({k: car[k].to_numpy(dtype=object)[keep] for k in ("event_id", "symbol", "window")})
     c["car"] = car["car"].to_numpy(dtype=float)[keep]
     c = c[np.isfinite(c["car"].to_numpy())]
-    windows = list(dict.fromkeys(car["window"]))
-    events = list(dict.fromkeys(car["event_id"]))
+    windows = list(pd.unique(car["window"].to_numpy(object)))  # in order of first appearance
+    events = list(pd.unique(car["event_id"].to_numpy(object)))
     for level in (MAIN_CONFIDENCE, SENSITIVITY_CONFIDENCE):
         ex = exposure_of(customers, exposure, level)
         d = c.merge(ex, on=["event_id", "symbol"])

@@ -81,9 +81,14 @@ def overlaps(event_ids, sec, p0, lo, hi, catalog_day0: pd.DataFrame | None) -> n
         hr, hk = row[hit], k[hit]
         if not len(hr):
             continue
-        cut = np.flatnonzero(np.diff(hr)) + 1
-        for r, ks in zip(hr[np.concatenate([[0], cut])].tolist(), np.split(hk, cut)):
-            out[r, j] = OVERLAP_SEP.join(dict.fromkeys(names[c_ev[ks]]))
+        # each firm-event's sequence of other events (padded with -1): one text per distinct sequence
+        first = np.concatenate([[0], np.flatnonzero(np.diff(hr)) + 1])
+        count = np.diff(np.append(first, len(hr)))
+        seq = np.full((len(first), int(count.max())), -1, dtype=np.int64)
+        seq[np.repeat(np.arange(len(first)), count), np.arange(len(hr)) - np.repeat(first, count)] = c_ev[hk]
+        uniq, inv = np.unique(seq, axis=0, return_inverse=True)
+        text = np.array([OVERLAP_SEP.join(dict.fromkeys(names[u[u >= 0]])) for u in uniq], dtype=object)
+        out[hr[first], j] = text[inv.ravel()]
     return out
 
 

@@ -27,11 +27,12 @@ theta_i); a date is excluded when it is within K sessions of a catalog day 0 for
 the event window is every date from the earliest to the latest member's day a..b session; the
 observed value is the row's portfolio CAR (``estimate`` of the portfolio test).
 
-The windows are counted from each series' prefix sums in one compiled pass (O(days) per
-query; a sum too close to the observed value to call from the prefix sums is summed again
-day by day, so the counts are those of the sequential sums: :func:`_count`); the firm
-series are built one at a time inside that pass, the portfolio series per member set by
-calendar rank (:func:`union_sums`): memory does not grow with firms x days.
+The windows are counted from prefix sums in one compiled pass (O(days) per query; a sum too
+close to the observed value to call from the prefix sums is summed again day by day, so the
+counts are those of the sequential sums: :func:`_count`). A firm's window sums are
+sum y - theta' sum x, the sums of y and x built once per security and window length for all
+its firm-events (:func:`firm_window_counts`); the portfolio series are built per member set
+by calendar rank (:func:`union_sums`): memory does not grow with firms x days.
 """
 from __future__ import annotations
 
@@ -149,55 +150,176 @@ def _history_ar(y, X, span, u, theta, s):
 
 
 @_compiled()
-def firm_window_counts(y, X, span, flag, start, length, theta, q_ptr, q_len, q_lo, q_hi, q_obs):
-    """:func:`window_exceedances` over whole-history AR series built on the fly: series s is
-    store positions start[s] .. start[s] + length[s] - 1 with AR_t = y_t - x_t' theta[s]
-    (NaN where the return spans no session or is not finite), ``flag`` (T,) on the store; its
-    queries are q_ptr[s] .. q_ptr[s + 1] - 1. One series in memory at a time."""
-    S = start.shape[0]
+def _window_sums(y, X, span, flag, a, m, L, jv, WY, WX):
+    """The reference windows of length L of security positions a .. a + m - 1 (returns: the
+    positions with span > 0 and y and every regressor finite; ``flag`` (T,) excluded sessions):
+    their starts j (no flagged position, at least one return) in jv[:nv], and the sums over
+    their returns of y in WY[:nv] and of each regressor in WX[:, :nv] (from prefix sums).
+    Returns nv and (sum |y|, sum |x_c| per regressor c) over the security's returns."""
+    p = X.shape[1]
+    Py = np.zeros(m + 1)
+    PX = np.zeros((p, m + 1))
+    H = np.zeros(m + 1, np.int64)
+    F = np.zeros(m + 1, np.int64)
+    absy = 0.0
+    absx = np.zeros(p)
+    for t in range(m):
+        u = a + t
+        ok = span[u] != 0 and np.isfinite(y[u])
+        for c in range(p):
+            ok = ok and np.isfinite(X[u, c])
+        F[t + 1] = F[t] + (1 if flag[u] else 0)
+        if ok:
+            Py[t + 1] = Py[t] + y[u]
+            absy += abs(y[u])
+            for c in range(p):
+                PX[c, t + 1] = PX[c, t] + X[u, c]
+                absx[c] += abs(X[u, c])
+            H[t + 1] = H[t] + 1
+        else:
+            Py[t + 1] = Py[t]
+            for c in range(p):
+                PX[c, t + 1] = PX[c, t]
+            H[t + 1] = H[t]
+    nv = 0
+    for j in range(m - L + 1):
+        if F[j + L] == F[j] and H[j + L] > H[j]:
+            jv[nv] = j
+            WY[nv] = Py[j + L] - Py[j]
+            for c in range(p):
+                WX[c, nv] = PX[c, j + L] - PX[c, j]
+            nv += 1
+    return nv, absy, absx
+
+
+@_compiled()
+def _series_count(y, X, span, flag, a, m, theta, s, L, lo, hi, thr):
+    """(n, k) of one query the day-by-day way (:func:`_prefix`, :func:`_count` over the whole
+    AR series; the path of a series whose coefficients are not finite)."""
+    x = np.empty(m)
+    for t in range(m):
+        x[t] = _history_ar(y, X, span, a + t, theta, s)
+    P = np.empty(m + 1)
+    H = np.empty(m + 1, np.int64)
+    F = np.empty(m + 1, np.int64)
+    total = _prefix(x, flag, 0, a, m, P, H, F)
+    return _count(x, 0, P, H, F, m, L, lo, hi, thr, total)
+
+
+@_compiled()
+def firm_window_counts(y, X, span, flag, g_start, g_len, g_ptr, theta, q_ptr, q_len, q_lo, q_hi, q_obs):
+    """:func:`window_exceedances` over whole-history AR series AR_t = y_t - x_t' theta[s]
+    (NaN where the return spans no session or is not finite), ``flag`` (T,) on the store.
+    Securities g: store positions g_start[g] .. g_start[g] + g_len[g] - 1, their series
+    g_ptr[g] .. g_ptr[g + 1] - 1; series s has queries q_ptr[s] .. q_ptr[s + 1] - 1.
+
+    A window's AR sum is sum y - theta' sum x: the window sums of y and x (:func:`_window_sums`)
+    are built once per security and window length and serve all its series. Where that value
+    lies within ``tol`` of the threshold the window is summed again AR by AR (the sequential
+    sum the count is defined by, as :func:`_count`): with A = sum|y| + sum_c |theta_c| sum|x_c|
+    over the security's returns, the window-sum value and the sequential sum each differ from
+    the exact sum by at most about (2 m + 4 p + L) u A (u: unit roundoff), within tol =
+    8 (m + L + p + 2) eps A. Coefficients not finite, or A not below 1e300, take the
+    day-by-day path (:func:`_series_count`)."""
     Q = q_len.shape[0]
+    p = X.shape[1]
     n = np.zeros(Q, np.int64)
     k = np.zeros(Q, np.int64)
-    big = 0
-    for s in range(S):
-        big = max(big, length[s])
-    x = np.empty(big)
-    P = np.empty(big + 1)
-    H = np.empty(big + 1, np.int64)
-    F = np.empty(big + 1, np.int64)
-    for s in range(S):
-        a = start[s]
-        m = length[s]
-        for t in range(m):
-            x[t] = _history_ar(y, X, span, a + t, theta, s)
-        total = _prefix(x, flag, 0, a, m, P, H, F)
-        for q in range(q_ptr[s], q_ptr[s + 1]):
-            n[q], k[q] = _count(x, 0, P, H, F, m, q_len[q], q_lo[q], q_hi[q], q_obs[q], total)
+    big = 1
+    for g in range(g_len.shape[0]):
+        big = max(big, g_len[g])
+    jv = np.empty(big + 1, np.int64)
+    WY = np.empty(big + 1)
+    WX = np.empty((p, big + 1))
+    buf = np.empty(big + 1)
+    for g in range(g_len.shape[0]):
+        a = g_start[g]
+        m = g_len[g]
+        s0, s1 = g_ptr[g], g_ptr[g + 1]
+        qa, qb = q_ptr[s0], q_ptr[s1]
+        for q in range(qa, qb):
+            n[q] = -1  # not counted yet
+        for q0 in range(qa, qb):
+            if n[q0] >= 0:
+                continue
+            L = q_len[q0]  # the next window length of this security not counted yet
+            nv, absy, absx = _window_sums(y, X, span, flag, a, m, L, jv, WY, WX)
+            for s in range(s0, s1):
+                A = absy
+                fin = True
+                for c in range(p):
+                    fin = fin and np.isfinite(theta[s, c])
+                    A += abs(theta[s, c]) * absx[c]
+                direct = not (fin and A < 1e300)
+                if not direct:
+                    for i in range(nv):
+                        buf[i] = WY[i]
+                    for c in range(p):
+                        tc = theta[s, c]
+                        for i in range(nv):
+                            buf[i] -= tc * WX[c, i]
+                for q in range(q_ptr[s], q_ptr[s + 1]):
+                    if q_len[q] != L:
+                        continue
+                    if direct:
+                        n[q], k[q] = _series_count(y, X, span, flag, a, m, theta, s, L, q_lo[q], q_hi[q], q_obs[q])
+                        continue
+                    i0 = np.searchsorted(jv[:nv], q_lo[q] - L + 1)  # windows j in lo-L+1 .. hi overlap lo..hi
+                    i1 = np.searchsorted(jv[:nv], q_hi[q] + 1)
+                    i1 = max(i1, i0)
+                    thr = abs(q_obs[q])
+                    tol = 8.0 * (m + L + p + 2) * _EPS * A
+                    cnt = 0
+                    near = 0
+                    for i in range(i0):
+                        d = abs(buf[i])
+                        cnt += 1 if d >= thr else 0
+                        near += 1 if abs(d - thr) <= tol else 0
+                    for i in range(i1, nv):
+                        d = abs(buf[i])
+                        cnt += 1 if d >= thr else 0
+                        near += 1 if abs(d - thr) <= tol else 0
+                    if near:  # too close to call: those windows summed AR by AR
+                        for i in range(nv):
+                            if (i0 <= i < i1) or not abs(abs(buf[i]) - thr) <= tol:
+                                continue
+                            tot = 0.0
+                            for u in range(a + jv[i], a + jv[i] + L):
+                                v = _history_ar(y, X, span, u, theta, s)
+                                if not np.isnan(v):
+                                    tot += v
+                            cnt += (1 if abs(tot) >= thr else 0) - (1 if abs(buf[i]) >= thr else 0)
+                    n[q] = nv - (i1 - i0)
+                    k[q] = cnt
     return n, k
 
 
 @_compiled()
-def union_sums(y, X, span, excl, start, length, theta, rank, R):
-    """Sums of the members' whole-history ARs (member i: store positions start[i] ..
-    start[i] + length[i] - 1, coefficients theta[i]) per calendar rank (``rank`` (T,), R
-    ranks), members in order, sessions in order: (total of the ARs, their count, any member
-    has a session, any member's session is ``excl``) per rank."""
-    total = np.zeros(R)
-    count = np.zeros(R)
-    present = np.zeros(R, np.bool_)
-    flagged = np.zeros(R, np.bool_)
+def union_sums(y, X, span, excl, start, length, theta, rank, R, m_ptr, m_set, n_sets):
+    """Sums of member sets' whole-history ARs per calendar rank (``rank`` (T,), R ranks).
+    Member i: store positions start[i] .. start[i] + length[i] - 1, coefficients theta[i],
+    in the sets m_set[m_ptr[i] .. m_ptr[i + 1] - 1]. Each AR is computed once and added to
+    each of its sets; a set's sums take its members in order, sessions in order. Returns
+    (n_sets, R) arrays: the total of the ARs, their count, any member has a session, any
+    member's session is ``excl``."""
+    total = np.zeros((n_sets, R))
+    count = np.zeros((n_sets, R))
+    present = np.zeros((n_sets, R), np.bool_)
+    flagged = np.zeros((n_sets, R), np.bool_)
     for i in range(start.shape[0]):
         a = start[i]
         for t in range(length[i]):
             u = a + t
             r = rank[u]
-            present[r] = True
-            if excl[u]:
-                flagged[r] = True
             v = _history_ar(y, X, span, u, theta, i)
-            if not np.isnan(v):
-                total[r] += v
-                count[r] += 1.0
+            for q in range(m_ptr[i], m_ptr[i + 1]):
+                g = m_set[q]
+                present[g, r] = True
+                if excl[u]:
+                    flagged[g, r] = True
+                if not np.isnan(v):
+                    total[g, r] += v
+                    count[g, r] += 1.0
     return total, count, present, flagged
 
 
@@ -225,39 +347,51 @@ def firm_p_history(store: ReturnStore, catalog_p0, k: int, sec, p0, theta, lo, h
     ``theta`` (Q, p), window lo..hi (relative sessions, (Q,)) and observed ``car`` (Q,).
     ``series`` (Q,) ints: rows with the same value are the same firm-event (same security and
     theta: one history series for all its windows); default one series per row. The series
-    are built one at a time inside :func:`firm_window_counts` (memory: one series)."""
+    are counted security by security inside :func:`firm_window_counts` (memory: one
+    security's window sums)."""
     sec = np.asarray(sec, dtype=np.int64)
     Q = len(sec)
     if Q == 0:
         return p_from_counts(np.zeros(0), np.zeros(0), np.zeros(0))
     series = np.arange(Q) if series is None else np.asarray(series)
     _, first, q_seg = np.unique(series, return_index=True, return_inverse=True)
-    q_seg = q_seg.astype(np.int64).ravel()
+    by_sec = np.argsort(sec[first], kind="stable")  # series renumbered grouped by security
+    rank = np.empty(len(first), np.int64)
+    rank[by_sec] = np.arange(len(first))
+    q_seg = rank[q_seg.astype(np.int64).ravel()]
+    first = first[by_sec]
     usec = sec[first]
     order = np.argsort(q_seg, kind="stable")  # queries grouped by series
     q_ptr = np.searchsorted(q_seg[order], np.arange(len(usec) + 1)).astype(np.int64)
+    cut = np.flatnonzero(np.diff(usec)) + 1
+    g_first = np.concatenate([[0], cut]).astype(np.int64)  # each security's first series
+    g_ptr = np.concatenate([g_first, [len(usec)]]).astype(np.int64)
+    gsec = usec[g_first]
     flag = excluded_sessions(store, catalog_p0, k)
     lo, hi, p0 = (np.asarray(v, dtype=np.int64)[order] for v in (lo, hi, p0))
     car = np.asarray(car, dtype=float)
     y, X, span = store.y, np.ascontiguousarray(store.X), store.span
-    s_start, s_len = store.start[usec], store.length[usec].astype(np.int64)
+    g_start, g_len = store.start[gsec].astype(np.int64), store.length[gsec].astype(np.int64)
     s_theta = np.ascontiguousarray(np.asarray(theta, dtype=float)[first])
     q_len, q_lo, q_hi, q_obs = hi - lo + 1, p0 + lo, p0 + hi, car[order]
 
-    def part(a: int, b: int):  # series a..b-1 and their queries
-        qa, qb = q_ptr[a], q_ptr[b]
-        return firm_window_counts(y, X, span, flag, s_start[a:b], s_len[a:b], s_theta[a:b], q_ptr[a:b + 1] - qa,
-                                  q_len[qa:qb], q_lo[qa:qb], q_hi[qa:qb], q_obs[qa:qb])
+    def part(a: int, b: int):  # securities a..b-1 and their series' queries
+        sa, sb = g_ptr[a], g_ptr[b]
+        qa, qb = q_ptr[sa], q_ptr[sb]
+        return firm_window_counts(y, X, span, flag, g_start[a:b], g_len[a:b], g_ptr[a:b + 1] - sa,
+                                  s_theta[sa:sb], q_ptr[sa:sb + 1] - qa, q_len[qa:qb], q_lo[qa:qb], q_hi[qa:qb],
+                                  q_obs[qa:qb])
 
-    S = len(usec)
-    if S >= 2 * THREAD_MIN_SERIES:  # two halves on two threads (the compiled pass releases the GIL)
+    S, G = len(usec), len(gsec)
+    half = int(np.searchsorted(g_ptr, S // 2))  # the securities holding about half the series
+    if S >= 2 * THREAD_MIN_SERIES and 0 < half < G:  # two parts on two threads (the pass releases the GIL)
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(2) as pool:
-            halves = list(pool.map(lambda ab: part(*ab), [(0, S // 2), (S // 2, S)]))
+            halves = list(pool.map(lambda ab: part(*ab), [(0, half), (half, G)]))
         n_o, k_o = np.concatenate([h[0] for h in halves]), np.concatenate([h[1] for h in halves])
     else:
-        n_o, k_o = part(0, S)
+        n_o, k_o = part(0, G)
     n = np.empty(Q, np.int64)
     cnt = np.empty(Q, np.int64)
     n[order], cnt[order] = n_o, k_o
@@ -279,19 +413,19 @@ def portfolio_p_history(store: ReturnStore, catalog_p0, k: int, out, rows, cell,
     order = np.argsort(cell, kind="stable")
     bnd = np.searchsorted(cell[order], np.arange(n_cells + 1))
     sets: dict[tuple, int] = {}
-    built: list[tuple] = []  # (dates, portfolio AR, flagged) of each distinct member set
+    members: list[np.ndarray] = []  # each distinct member set, rows in order
     q_seg = np.full(n_cells, -1, np.int64)
-    q_lo = np.zeros(n_cells, np.int64)
-    q_hi = np.full(n_cells, -1, np.int64)
     for c in range(n_cells):
         m = np.sort(rows[order[bnd[c]:bnd[c + 1]]])
-        if not len(m):
-            continue
-        key = tuple(m)
-        if key not in sets:
-            sets[key] = len(built)
-            built.append(_union_series(store, excl, out, m))
-        q_seg[c] = sets[key]
+        if len(m):
+            q_seg[c] = sets.setdefault(tuple(m), len(sets))
+            if q_seg[c] == len(members):
+                members.append(m)
+    built = _union_series(store, excl, out, members)  # (dates, portfolio AR, flagged) per set
+    q_lo = np.zeros(n_cells, np.int64)
+    q_hi = np.full(n_cells, -1, np.int64)
+    for c in np.flatnonzero(q_seg >= 0):
+        m = members[q_seg[c]]
         dates = built[q_seg[c]][0]
         sec = out.sec[m]
         last = store.length[sec] - 1
@@ -315,19 +449,28 @@ def portfolio_p_history(store: ReturnStore, catalog_p0, k: int, out, rows, cell,
     return p_from_counts(n, cnt, np.where(live, obs, np.nan))
 
 
-def _union_series(store: ReturnStore, excl: np.ndarray, out, members: np.ndarray):
-    """(dates, portfolio AR, flagged) of a member set on the union of its members' session
-    dates: the mean AR over the members with a return that date; flagged where any member's
-    session that date is within K sessions of a catalog day 0 (:func:`union_sums`)."""
-    sec = out.sec[members]
+def _union_series(store: ReturnStore, excl: np.ndarray, out, members: list[np.ndarray]) -> list[tuple]:
+    """(dates, portfolio AR, flagged) of each member set (firm-event rows of ``out``, in order)
+    on the union of its members' session dates: the mean AR over the members with a return
+    that date; flagged where any member's session that date is within K sessions of a catalog
+    day 0. One pass over the distinct members (:func:`union_sums`)."""
+    if not members:
+        return []
+    rows = np.unique(np.concatenate(members))  # every member once, in order
+    pos = np.searchsorted(rows, np.concatenate(members))
+    of_set = np.repeat(np.arange(len(members)), [len(m) for m in members])
+    by_row = np.argsort(pos, kind="stable")
+    m_ptr = np.searchsorted(pos[by_row], np.arange(len(rows) + 1)).astype(np.int64)
+    sec = out.sec[rows]
     calendar, rank = store.calendar
     total, count, present, flagged = union_sums(store.y, np.ascontiguousarray(store.X), store.span, excl,
                                                 store.start[sec], store.length[sec].astype(np.int64),
-                                                np.ascontiguousarray(np.asarray(out.theta, dtype=float)[members]),
-                                                rank, len(calendar))
+                                                np.ascontiguousarray(np.asarray(out.theta, dtype=float)[rows]),
+                                                rank, len(calendar), m_ptr, of_set[by_row].astype(np.int64),
+                                                len(members))
     with np.errstate(invalid="ignore", divide="ignore"):
         port = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    return calendar[present], port[present], flagged[present]
+    return [(calendar[present[g]], port[g][present[g]], flagged[g][present[g]]) for g in range(len(members))]
 
 
 def with_tests_history(tests, cells, catalog_p0, k: int, test: str = "portfolio"):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.inference.columns import date_objects, take_column
 from analysis.vocab import ALL, GROUP_ORDER, format_window
 from analysis.estimation.pvalues import t_p_value
 
@@ -90,16 +91,16 @@ def volume_frames(panel, out, windows) -> tuple[pd.DataFrame, pd.DataFrame]:
     store = panel.store
     flat = out.flat[rows][:, keep]
     daily = pd.DataFrame({
-        "event_id": np.repeat(f["event_id"].to_numpy()[rows], L),
-        "symbol": np.repeat(f["symbol"].to_numpy()[rows], L),
+        "event_id": take_column(f["event_id"], np.repeat(rows, L)),
+        "symbol": take_column(f["symbol"], np.repeat(rows, L)),
         "day": np.tile(out.days[keep], len(rows)),
-        "date": pd.to_datetime(store.date_of(store.dates[flat]).ravel()).date,
+        "date": date_objects(store.date_of(store.dates[flat]).ravel()),
         "volume": np.exp(res["v"][rows][:, keep].ravel()) - 1,
         "log_volume": res["v"][rows][:, keep].ravel(),
         "normal_log_volume": np.repeat(res["mu"][rows], L),
         "abnormal_log_volume": res["av"][rows][:, keep].ravel(),
         "sd_log_volume": np.repeat(res["s"][rows], L),
-        "role": np.repeat(f["role"].to_numpy()[rows], L),
+        "role": take_column(f["role"], np.repeat(rows, L)),
     })
     recs = []
     for (ev, role), idx in _groups(f, rows):
@@ -122,10 +123,11 @@ def volume_frames(panel, out, windows) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _groups(f, rows):
-    sub = f.iloc[rows]
-    for ev in dict.fromkeys(sub["event_id"]):
-        evrows = rows[(sub["event_id"] == ev).to_numpy()]
-        groups = (f["group"] if "group" in f.columns else f["role"]).to_numpy()[evrows]
+    ev_of = f["event_id"].to_numpy(object)[rows]
+    group_of = (f["group"] if "group" in f.columns else f["role"]).to_numpy(object)
+    for ev in pd.unique(ev_of):  # in order of first appearance
+        evrows = rows[ev_of == ev]
+        groups = group_of[evrows]
         for group in GROUP_ORDER:
             if group != ALL and (groups == group).any():
                 yield (ev, group), evrows[groups == group]
