@@ -42,13 +42,26 @@ def test_residual_moments_clip_to_the_security():
     assert moments(7, 0, 5, 3) == (0, 0.0, 0.0)  # entirely outside
 
 
+def windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, tail, sigma2, inv, out):
+    """kernels.event_windows on one firm-event whose event-period rows are given: a store
+    holding exactly them (theta = 0, so AR = y and the normal return is the offset)."""
+    L, p = Xv.shape[1], Xv.shape[2]
+    y = np.where(valid[0], ar[0], np.nan)
+    offset = np.where(valid[0], normal[0], 0.0)
+    assert np.allclose(ret[0][valid[0]], (y + offset)[valid[0]])
+    XT = np.ascontiguousarray(Xv[0].T)
+    one = np.array([0])
+    kernels.event_windows(y, XT, offset, span[0].astype(np.int64), one, one, np.array([L]), np.zeros((1, p)),
+                          days, lo, hi, *tail, sigma2, inv, *out)
+
+
 def no_tail(n, p):
-    """The tail arguments of cumulate_windows for n firm-events without a tail return."""
+    """The tail arguments of event_windows for n firm-events without a tail return."""
     return (np.zeros(n, np.int64), np.zeros(n, bool), np.zeros(n, np.int64), np.full(n, np.nan),
             np.full(n, np.nan), np.full(n, np.nan), np.zeros((n, p)))
 
 
-def test_cumulate_windows_with_a_suspension_by_hand():
+def test_event_windows_with_a_suspension_by_hand():
     # relative days -2..3; days 0 and 1 suspended: the day-2 return spans 3 sessions
     days = np.arange(-2, 4)
     valid = np.array([[True, True, False, False, True, True]])
@@ -65,7 +78,7 @@ def test_cumulate_windows_with_a_suspension_by_hand():
     out = [np.full((1, 4), np.nan), np.full((1, 4), np.nan), np.full((1, 4), np.nan),
            np.zeros((1, 4), np.int64), np.zeros((1, 4), np.int64), np.full((1, 4), np.nan),
            np.full((1, 4), np.nan), np.zeros((1, 4), bool), np.full((1, 4), np.nan), np.full((1, 4), np.nan)]
-    kernels.cumulate_windows(days, lo, hi, valid, span, ar, ret, normal, Xv, *no_tail(1, 2), sigma2, inv, *out)
+    windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, no_tail(1, 2), sigma2, inv, out)
     car, var, bhar, n_ret, n_ses, c_first, c_last, gap, g_first, g_last = (a[0] for a in out)
 
     def q(g):  # g' inv g
@@ -87,7 +100,7 @@ def test_cumulate_windows_with_a_suspension_by_hand():
     assert var[3] == pytest.approx(4e-4 * (1 + q(np.array([1, -0.01]))))
 
 
-def test_cumulate_windows_takes_the_tail_return_of_a_window_ending_in_a_suspension():
+def test_event_windows_takes_the_tail_return_of_a_window_ending_in_a_suspension():
     # relative days -1..1 priced on -1 only; suspended from day 0 to day 6; the tail return on
     # day 7 spans 8 sessions (covers 0..7), AR -0.2
     days = np.arange(-1, 2)
@@ -105,7 +118,7 @@ def test_cumulate_windows_takes_the_tail_return_of_a_window_ending_in_a_suspensi
     out = [np.full((1, 4), np.nan), np.full((1, 4), np.nan), np.full((1, 4), np.nan),
            np.zeros((1, 4), np.int64), np.zeros((1, 4), np.int64), np.full((1, 4), np.nan),
            np.full((1, 4), np.nan), np.zeros((1, 4), bool), np.full((1, 4), np.nan), np.full((1, 4), np.nan)]
-    kernels.cumulate_windows(days, lo, hi, valid, span, ar, ret, normal, Xv, *tail, sigma2, inv, *out)
+    windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, tail, sigma2, inv, out)
     car, var, bhar, n_ret, n_ses, c_first, c_last, gap, g_first, g_last = (a[0] for a in out)
     # [-1, -1]: day -1 only (the tail covers 0..7)
     assert car[0] == pytest.approx(0.01) and n_ses[0] == 1 and not gap[0]
@@ -119,5 +132,5 @@ def test_cumulate_windows_takes_the_tail_return_of_a_window_ending_in_a_suspensi
     assert car[2] == car[3] == pytest.approx(-0.2) and n_ses[2] == n_ses[3] == 8
     # without the tail, the windows inside the suspension have no return
     out2 = [np.full_like(a, np.nan) if a.dtype == float else np.zeros_like(a) for a in out]
-    kernels.cumulate_windows(days, lo, hi, valid, span, ar, ret, normal, Xv, *no_tail(1, 2), sigma2, inv, *out2)
+    windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, no_tail(1, 2), sigma2, inv, out2)
     assert np.isnan(out2[0][0, 2]) and out2[3][0, 2] == 0 and out2[0][0, 1] == pytest.approx(0.01)
