@@ -134,3 +134,36 @@ def test_event_windows_takes_the_tail_return_of_a_window_ending_in_a_suspension(
     out2 = [np.full_like(a, np.nan) if a.dtype == float else np.zeros_like(a) for a in out]
     windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, no_tail(1, 2), sigma2, inv, out2)
     assert np.isnan(out2[0][0, 2]) and out2[3][0, 2] == 0 and out2[0][0, 1] == pytest.approx(0.01)
+
+
+def test_inverse2_against_numpy_linalg():
+    """2 x 2 (X'X)^-1 and the singularity flag against numpy.linalg (det, inv) on market-model
+    moments (M, sum x; sum x, sum x^2); pivots, singular and non-finite matrices are left to the
+    general path (clear False) and come out of ols_from_moments exactly as numpy's."""
+    from analysis.estimation import engine
+
+    rng = np.random.default_rng(3)
+    n = 20000
+    M = rng.integers(30, 250, n).astype(float)
+    sx = rng.normal(0, 0.3, n)
+    sxx = np.abs(rng.normal(0.05, 0.02, n)) + sx**2 / M
+    xtx = np.stack([np.stack([M, sx], -1), np.stack([sx, sxx], -1)], -2)
+    inv, ok, clear = kernels.inverse2(xtx, 1e-12)
+    assert clear.all() and ok.all()
+    np.testing.assert_allclose(inv, np.linalg.inv(xtx), rtol=1e-13, atol=0)
+    edge = np.array([[[1, 2], [3, 4]], [[2, 4], [4, 8]], [[0, 0], [0, 0]], [[np.nan, 0], [0, 1]],
+                     [[1, 0], [0, 1]]], float)
+    _, ok_e, clear_e = kernels.inverse2(edge, 1e-12)
+    assert clear_e.tolist() == [False, False, False, False, True]  # pivot, singular x2, NaN
+    xty = np.ones((len(edge), 2))
+    with np.errstate(all="ignore"):
+        theta, got, fit_ok = engine.ols_from_moments(edge, xty)
+        want = np.linalg.inv(np.where(np.array([True, False, False, False, True])[:, None, None], edge,
+                                      np.eye(2)[None]))
+    np.testing.assert_array_equal(got, want)
+    assert fit_ok.tolist() == [True, False, False, False, True]
+    np.testing.assert_array_equal(theta, np.matmul(want, xty[:, :, None])[:, :, 0])
+    # |det| = 2^-42 exactly: a ratio putting the bound there leaves the row to numpy
+    near = np.array([[[1.0, 0.5], [0.5, 0.25 + 2.0**-42]]])
+    assert not kernels.inverse2(near, 2.0**-42 / (0.25 + 2.0**-42))[2][0]
+    assert kernels.inverse2(near, 1e-12)[2][0]

@@ -307,18 +307,37 @@ def _allocate_windows(N: int, W: int) -> dict[str, np.ndarray]:
     return {name: np.empty((N, W), dtype=dt) for name, dt in WINDOW_ARRAYS.items()}
 
 
+#: A fit is singular when |det X'X| <= SINGULAR_RATIO prod(diag X'X) (:func:`ols_from_moments`).
+SINGULAR_RATIO = 1e-12
+
+
 def ols_from_moments(xtx: np.ndarray, xty: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """OLS of N fits from their X'X (N, p, p) and X'y (N, p): (theta (N, p), (X'X)^-1 (N, p, p),
     fit_ok (N,)). A fit is singular when |det X'X| <= 1e-12 prod(diag X'X): Hadamard's bound
     0 <= det <= prod(diag) makes the ratio free of the regressors' units (factors in decimals
     have tiny variances, so trace**p would flag ff3/carhart as singular); a singular fit is
-    solved against the identity instead and flagged."""
+    solved against the identity instead and flagged. For p = 2 (market and mean-with-slope
+    models) one compiled pass inverts the matrices as LAPACK does
+    (:func:`analysis.estimation.kernels.inverse2`); the rows it leaves, and other p, go through
+    ``numpy.linalg`` (a LAPACK call per matrix)."""
+    p = xtx.shape[-1]
+    if p == 2 and len(xtx):
+        xtx_inv, fit_ok, clear = kernels.inverse2(np.ascontiguousarray(xtx, dtype=float), SINGULAR_RATIO)
+        if not clear.all():
+            rows = np.nonzero(~clear)[0]
+            xtx_inv[rows], fit_ok[rows] = _inverse(xtx[rows])
+    else:
+        xtx_inv, fit_ok = _inverse(xtx)
+    return np.matmul(xtx_inv, xty[:, :, None])[:, :, 0], xtx_inv, fit_ok
+
+
+def _inverse(xtx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """((X'X)^-1, fit_ok) by ``numpy.linalg`` (:func:`ols_from_moments`)."""
     p = xtx.shape[-1]
     det = np.linalg.det(xtx)
     scale = np.prod(np.diagonal(xtx, axis1=1, axis2=2), axis=1)
-    fit_ok = np.abs(det) > 1e-12 * np.maximum(scale, 1e-300)
-    xtx_inv = np.linalg.inv(np.where(fit_ok[:, None, None], xtx, np.eye(p)[None]))
-    return np.matmul(xtx_inv, xty[:, :, None])[:, :, 0], xtx_inv, fit_ok
+    fit_ok = np.abs(det) > SINGULAR_RATIO * np.maximum(scale, 1e-300)
+    return np.linalg.inv(np.where(fit_ok[:, None, None], xtx, np.eye(p)[None])), fit_ok
 
 
 def _run_block(store, sec, p0, estimation, windows, days, min_obs, out) -> None:
