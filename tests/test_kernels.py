@@ -44,21 +44,27 @@ def test_residual_moments_clip_to_the_security():
 
 def windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, tail, sigma2, inv, out):
     """kernels.event_windows on one firm-event whose event-period rows are given: a store
-    holding exactly them (theta = 0, so AR = y and the normal return is the offset)."""
-    L, p = Xv.shape[1], Xv.shape[2]
+    holding exactly them (theta = 0, so AR = y and the normal return is the offset), then
+    the suspended sessions up to the tail return (day, span, ar, ret, normal, x) if given."""
+    p = Xv.shape[2]
     y = np.where(valid[0], ar[0], np.nan)
     offset = np.where(valid[0], normal[0], 0.0)
     assert np.allclose(ret[0][valid[0]], (y + offset)[valid[0]])
-    XT = np.ascontiguousarray(Xv[0].T)
+    XT = Xv[0].T
+    spans = span[0].astype(np.int64)
+    if tail is not None:  # suspended days up to the tail's day, then the tail
+        t_day, t_span, t_ar, t_ret, t_normal, t_x = tail
+        gap = t_day - days[-1] - 1
+        y = np.concatenate([y, np.full(gap, np.nan), [t_ar]])
+        offset = np.concatenate([offset, np.zeros(gap), [t_normal]])
+        assert np.isclose(t_ret, t_ar + t_normal)
+        XT = np.hstack([XT, np.zeros((p, gap)), np.reshape(t_x, (p, 1))])
+        spans = np.concatenate([spans, np.zeros(gap, np.int64), [t_span]])
+    T = len(y)
+    nxt = np.array([next((u for u in range(t + 1, T) if spans[u] >= 1), -1) for t in range(T)])
     one = np.array([0])
-    kernels.event_windows(y, XT, offset, span[0].astype(np.int64), one, one, np.array([L]), np.zeros((1, p)),
-                          days, lo, hi, *tail, sigma2, inv, *out)
-
-
-def no_tail(n, p):
-    """The tail arguments of event_windows for n firm-events without a tail return."""
-    return (np.zeros(n, np.int64), np.zeros(n, bool), np.zeros(n, np.int64), np.full(n, np.nan),
-            np.full(n, np.nan), np.full(n, np.nan), np.zeros((n, p)))
+    kernels.event_windows(y, np.ascontiguousarray(XT), offset, spans, nxt, one, one, np.array([T]),
+                          np.zeros((1, p)), days, lo, hi, sigma2, inv, *out)
 
 
 def test_event_windows_with_a_suspension_by_hand():
@@ -78,7 +84,7 @@ def test_event_windows_with_a_suspension_by_hand():
     out = [np.full((1, 4), np.nan), np.full((1, 4), np.nan), np.full((1, 4), np.nan),
            np.zeros((1, 4), np.int64), np.zeros((1, 4), np.int64), np.full((1, 4), np.nan),
            np.full((1, 4), np.nan), np.zeros((1, 4), bool), np.full((1, 4), np.nan), np.full((1, 4), np.nan)]
-    windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, no_tail(1, 2), sigma2, inv, out)
+    windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, None, sigma2, inv, out)
     car, var, bhar, n_ret, n_ses, c_first, c_last, gap, g_first, g_last = (a[0] for a in out)
 
     def q(g):  # g' inv g
@@ -111,8 +117,7 @@ def test_event_windows_takes_the_tail_return_of_a_window_ending_in_a_suspension(
     normal = ret - np.nan_to_num(ar)
     Xv = np.zeros((1, 3, 2))
     Xv[0, 0] = [1, 0.01]
-    tail = (np.array([7]), np.array([True]), np.array([8]), np.array([-0.2]), np.array([-0.15]),
-            np.array([0.05]), np.array([[8.0, 0.04]]))
+    tail = (7, 8, -0.2, -0.15, 0.05, [8.0, 0.04])  # day, span, AR, return, normal return, x
     sigma2, inv = np.array([1e-4]), np.array([[[0.02, -0.1], [-0.1, 30.0]]])
     lo, hi = np.array([-1, -1, 0, 1]), np.array([-1, 1, 0, 1])
     out = [np.full((1, 4), np.nan), np.full((1, 4), np.nan), np.full((1, 4), np.nan),
@@ -132,7 +137,7 @@ def test_event_windows_takes_the_tail_return_of_a_window_ending_in_a_suspension(
     assert car[2] == car[3] == pytest.approx(-0.2) and n_ses[2] == n_ses[3] == 8
     # without the tail, the windows inside the suspension have no return
     out2 = [np.full_like(a, np.nan) if a.dtype == float else np.zeros_like(a) for a in out]
-    windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, no_tail(1, 2), sigma2, inv, out2)
+    windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, None, sigma2, inv, out2)
     assert np.isnan(out2[0][0, 2]) and out2[3][0, 2] == 0 and out2[0][0, 1] == pytest.approx(0.01)
 
 

@@ -99,6 +99,11 @@ def _event_rows(res: "EngineResult") -> dict:
     return out
 
 
+def _tails(res: "EngineResult") -> dict:
+    """The ``tail_*`` fields (:func:`tail_returns`)."""
+    return tail_returns(res.store, res.sec, res.p0, int(res.days[-1]), res.theta)
+
+
 def _relative_days(res: "EngineResult") -> dict:
     """``est_window`` and ``window``: the :class:`RelativeDays` of the estimation and event days."""
     return {"est_window": RelativeDays(res.store, res.sec, res.p0, *res.estimation),
@@ -139,14 +144,15 @@ class EngineResult:
     est_pos: np.ndarray = None  # (N,) positive estimation-window ARs (generalized sign test)
     # The tail return: the first return after the event period when it spans back into it (the
     # return at resumption of a suspension running past days[-1]); it enters a window ending in
-    # that suspension. tail_valid False: none (or it misses a benchmark return).
-    tail_day: np.ndarray = None  # (N,) int: its relative day (> days[-1]; 0 when none)
-    tail_valid: np.ndarray = None  # (N,) bool
-    tail_span: np.ndarray = None  # (N,) sessions it covers
-    tail_ar: np.ndarray = None  # (N,)
-    tail_ret: np.ndarray = None  # (N,)
-    tail_normal: np.ndarray = None  # (N,)
-    tail_Xv: np.ndarray = None  # (N, p)
+    # that suspension. tail_valid False: none (or it misses a benchmark return). Computed on
+    # first read (the window sums take it straight from the store).
+    tail_day: np.ndarray = _Lazy(_tails)  # (N,) int: its relative day (> days[-1]; 0 when none)
+    tail_valid: np.ndarray = _Lazy(_tails)  # (N,) bool
+    tail_span: np.ndarray = _Lazy(_tails)  # (N,) sessions it covers
+    tail_ar: np.ndarray = _Lazy(_tails)  # (N,)
+    tail_ret: np.ndarray = _Lazy(_tails)  # (N,)
+    tail_normal: np.ndarray = _Lazy(_tails)  # (N,)
+    tail_Xv: np.ndarray = _Lazy(_tails)  # (N, p)
     # Computed from the store on first read (each firm-event's rows over ``days``; :func:`_event_rows`)
     ar: np.ndarray = _Lazy(_event_rows)  # (N, L)
     ret: np.ndarray = _Lazy(_event_rows)  # (N, L)
@@ -288,8 +294,6 @@ def _allocate(N: int, W: int, p: int) -> dict[str, np.ndarray]:
     shapes = {
         "theta": ((N, p), f8), "sigma2": ((N,), f8), "m": ((N,), i8), "dof": ((N,), f8), "ok": ((N,), b1),
         "reason": ((N,), object), "xtx_inv": ((N, p, p), f8), "est_pos": ((N,), f8),
-        "tail_day": ((N,), i8), "tail_valid": ((N,), b1), "tail_span": ((N,), i8), "tail_ar": ((N,), f8),
-        "tail_ret": ((N,), f8), "tail_normal": ((N,), f8), "tail_Xv": ((N, p), f8),
     }
     out = {name: np.empty(shape, dtype=dt) for name, (shape, dt) in shapes.items()}
     out.update(_allocate_windows(N, W))
@@ -387,52 +391,22 @@ def _run_block(store, sec, p0, estimation, windows, days, min_obs, out) -> None:
     out["m"][:], out["est_pos"][:], out["dof"][:], out["sigma2"][:], out["ok"][:] = m, est_pos, dof, sigma2, ok
 
     # --- event period: one compiled pass from the store to the window sums -----------------
-    for name, value in tail_returns(store, sec, p0, int(days[-1]), theta).items():
-        out[name][:] = value
-    _windows_into(store, sec, p0, theta, days, windows, tuple(out[k] for k in _TAIL), sigma2, xtx_inv, ok, out)
+    _windows_into(store, sec, p0, theta, days, windows, sigma2, xtx_inv, ok, out)
 
 
 def tail_returns(store: ReturnStore, sec: np.ndarray, p0: np.ndarray, hi: int, theta: np.ndarray) -> dict:
     """The tail return of N firm-events whose event period ends on relative day ``hi``: the first
     return after day hi when its coverage [d - span + 1, d] reaches back to day hi or before
     (the return at resumption of a suspension that runs past the event period), as the
-    ``tail_*`` fields of :class:`EngineResult`. Valid as an event-period row is (finite y and
-    regressors, span >= 1); AR = y - x'theta, normal = x'theta + offset, ret = y + offset."""
-    N = len(sec)
-    length = store.length[sec]
+    ``tail_*`` fields of :class:`EngineResult` (:func:`analysis.estimation.kernels.tail_rows`)."""
+    N, p = len(sec), store.X.shape[1]
+    out = {"tail_day": np.empty(N, np.int64), "tail_valid": np.empty(N, bool), "tail_span": np.empty(N, np.int64),
+           "tail_ar": np.empty(N), "tail_ret": np.empty(N), "tail_normal": np.empty(N), "tail_Xv": np.empty((N, p))}
     seg_lo = store.start[sec]
-    inside = (p0 + hi >= 0) & (p0 + hi < length)
-    nxt = np.where(inside, store.next_return[np.where(inside, seg_lo + p0 + hi, 0)], -1)
-    has = nxt >= 0
-    t = np.where(has, nxt, 0)
-    day = np.where(has, t - seg_lo - p0, 0)
-    sp = np.where(has, store.span[t], 0)
-    has &= day - sp + 1 <= hi  # it covers a day of the event period
-    x = store.XT[:, t].T  # (N, p)
-    fitted = (x * theta).sum(axis=1)
-    y = store.y[t]
-    with np.errstate(invalid="ignore"):
-        valid = has & np.isfinite(x).all(axis=1) & np.isfinite(y) & np.isfinite(fitted) & (sp >= 1)
-    off = store.offset[t]
-    nan = np.full(N, np.nan)
-    return {
-        "tail_day": day.astype(np.int64), "tail_valid": valid, "tail_span": np.where(has, sp, 0).astype(np.int64),
-        "tail_ar": np.where(valid, y - fitted, nan), "tail_ret": np.where(valid, y + off, nan),
-        "tail_normal": np.where(valid, fitted + off, nan), "tail_Xv": np.where(valid[:, None], x, 0.0),
-    }
-
-
-#: The tail arrays, in the kernels' argument order.
-_TAIL = ("tail_day", "tail_valid", "tail_span", "tail_ar", "tail_ret", "tail_normal", "tail_Xv")
-
-
-def _tail_of(res: EngineResult) -> tuple:
-    """The tail arrays for the kernels (none for a result made without them)."""
-    N, p = len(res.sec), res.theta.shape[1]
-    if res.tail_valid is None:
-        return (np.zeros(N, np.int64), np.zeros(N, bool), np.zeros(N, np.int64), np.full(N, np.nan),
-                np.full(N, np.nan), np.full(N, np.nan), np.zeros((N, p)))
-    return tuple(getattr(res, k) for k in _TAIL)
+    kernels.tail_rows(seg_lo + p0 + hi, seg_lo, seg_lo + store.length[sec], np.array([hi]), store.y, store.XT,
+                      store.offset, store.span, store.next_return, np.ascontiguousarray(theta, dtype=float),
+                      *out.values())
+    return out
 
 
 def cumulate(res: "EngineResult", windows) -> dict[str, np.ndarray]:
@@ -447,12 +421,11 @@ def cumulate(res: "EngineResult", windows) -> dict[str, np.ndarray]:
         if a < res.days[0] or b > res.days[-1]:
             raise ValueError(f"window {a}:{b} is outside the engine's event period {res.days[0]}:{res.days[-1]}")
     out = _allocate_windows(len(res.sec), len(windows))
-    _windows_into(res.store, res.sec, res.p0, res.theta, res.days, windows, _tail_of(res), res.sigma2, res.xtx_inv,
-                  res.ok, out)
+    _windows_into(res.store, res.sec, res.p0, res.theta, res.days, windows, res.sigma2, res.xtx_inv, res.ok, out)
     return {**{k: out[k] for k in WINDOW_ARRAYS}, "car_p": None}
 
 
-def _windows_into(store, sec, p0, theta, days, windows, tail, sigma2, xtx_inv, ok, out) -> None:
+def _windows_into(store, sec, p0, theta, days, windows, sigma2, xtx_inv, ok, out) -> None:
     """Fill the :data:`WINDOW_ARRAYS` of ``out`` ((N, W) arrays, any contents) for ``windows``:
     the firm-events' rows over ``days`` (consecutive relative days) from the store, and their tail."""
     lo = np.array([w[0] for w in windows], dtype=np.int64)
@@ -461,8 +434,8 @@ def _windows_into(store, sec, p0, theta, days, windows, tail, sigma2, xtx_inv, o
     seg_lo = store.start[sec]
     days = np.asarray(days, dtype=np.int64)
     # xtx_inv is 0 for the market-adjusted model: no estimation error. Var(CAR) goes into car_se.
-    kernels.event_windows(store.y, store.XT, store.offset, store.span, seg_lo + p0 + days[0], seg_lo,
-                          seg_lo + store.length[sec], theta, days, lo, hi, *tail, sigma2, xtx_inv, car, car_se,
+    kernels.event_windows(store.y, store.XT, store.offset, store.span, store.next_return, seg_lo + p0 + days[0],
+                          seg_lo, seg_lo + store.length[sec], theta, days, lo, hi, sigma2, xtx_inv, car, car_se,
                           *(out[k] for k in ("bhar", "n_returns", "n_sessions", "cover_first",
                                              "cover_last", "spans_gap", "gap_first", "gap_last")))
     with np.errstate(invalid="ignore"):

@@ -173,6 +173,58 @@ def _event_row(i, o, y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, 
 
 
 @_compiled()
+def _tail_row(i, base, seg_lo, seg_hi, days, y, XT, offset, span, next_return, theta, x):
+    """Firm-event i's tail return (:func:`tail_rows`): (day, valid, sessions, ar, ret, normal);
+    x (p,) gets its regressor row (0 when not valid)."""
+    L = days.shape[0]
+    p = XT.shape[0]
+    for k in range(p):
+        x[k] = 0.0
+    t_hi = base[i] + L - 1  # the last day of the event period
+    t = next_return[t_hi] if seg_lo[i] <= t_hi < seg_hi[i] else -1
+    if t < 0:
+        return 0, False, 0, np.nan, np.nan, np.nan
+    day = t - (base[i] - days[0])
+    sp = span[t]
+    if day - sp + 1 > days[L - 1]:  # it covers no day of the event period
+        return day, False, 0, np.nan, np.nan, np.nan
+    fitted = XT[0, t] * theta[i, 0]
+    finite = math.isfinite(XT[0, t])
+    for k in range(1, p):
+        fitted += XT[k, t] * theta[i, k]
+        finite = finite and math.isfinite(XT[k, t])
+    yt = y[t]
+    if not (finite and math.isfinite(yt) and math.isfinite(fitted) and sp >= 1):
+        return day, False, sp, np.nan, np.nan, np.nan
+    for k in range(p):
+        x[k] = XT[k, t]
+    return day, True, sp, yt - fitted, yt + offset[t], fitted + offset[t]
+
+
+@_compiled()
+def tail_rows(base, seg_lo, seg_hi, days, y, XT, offset, span, next_return, theta,
+              tail_day, tail_valid, tail_span, tail_ar, tail_ret, tail_normal, tail_Xv):
+    """The tail return of N firm-events whose event period is the L consecutive relative days
+    ``days`` from flat position base[i] (in [seg_lo[i], seg_hi[i]), its security's data):
+    the first return after the last day when its coverage [d - span + 1, d] reaches back into
+    the event period (the return at resumption of a suspension running past it;
+    ``next_return``: the store's flat index of the first return after each position, -1 none).
+    Valid as an event-period row is (finite y and regressors, span >= 1); AR = y - x'theta,
+    normal = x'theta + offset, ret = y + offset, tail_Xv = x (0 when not valid). tail_day: its
+    relative day (0 when there is no return after the period); tail_span: 0 when it does not
+    reach back. Every element of the outputs is written."""
+    for i in range(base.shape[0]):
+        day, ok, sp, a_r, r_r, n_r = _tail_row(i, base, seg_lo, seg_hi, days, y, XT, offset, span, next_return,
+                                               theta, tail_Xv[i])
+        tail_day[i] = day
+        tail_valid[i] = ok
+        tail_span[i] = sp
+        tail_ar[i] = a_r
+        tail_ret[i] = r_r
+        tail_normal[i] = n_r
+
+
+@_compiled()
 def event_period(y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, normal, span_out, valid, Xv):
     """Event-period rows of N firm-events, written into the (N, L[, p]) output arrays.
 
@@ -190,16 +242,16 @@ def event_period(y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, norm
 
 
 @_compiled()
-def event_windows(y, XT, offset, span, base, seg_lo, seg_hi, theta, days, win_lo, win_hi,
-                  tail_day, tail_valid, tail_span, tail_ar, tail_ret, tail_normal, tail_Xv, sigma2, xtx_inv,
-                  car, var, bhar, n_returns, n_sessions, cover_first, cover_last, spans_gap, gap_first, gap_last):
+def event_windows(y, XT, offset, span, next_return, base, seg_lo, seg_hi, theta, days, win_lo, win_hi, sigma2,
+                  xtx_inv, car, var, bhar, n_returns, n_sessions, cover_first, cover_last, spans_gap, gap_first,
+                  gap_last):
     """CAR, Var(CAR), BHAR and coverage of N firm-events over W windows [win_lo, win_hi].
 
     A return on relative day d spanning s sessions covers [d - s + 1, d]; it enters window
     [a, b] when that coverage meets [a, b]. The returns are the event-period rows over the L
     consecutive relative days ``days`` (:func:`event_period`: firm-event i's day d at flat
-    position base[i] + d) and, per firm-event, the ``tail`` return: the first return after the event
-    period (day tail_day[i], a single row), which enters a window ending in the suspension
+    position base[i] + d) and, per firm-event, its tail return (:func:`tail_rows`): the first
+    return after the event period, which enters a window ending in the suspension
     it spans however far after the window its day lies (so a window's sums never depend on
     how long the event period is). Over the returns entering a window:
     CAR = sum AR; Var(CAR) = sigma^2 (S + g' (X'X)^-1 g), S = sessions covered, g = sum of
@@ -219,11 +271,14 @@ def event_windows(y, XT, offset, span, base, seg_lo, seg_hi, theta, days, win_lo
     span_b = np.empty((1, L), np.int64)
     valid = np.empty((1, L), np.bool_)
     Xv = np.empty((1, L, p))
+    tail_x = np.empty(p)
     g = np.zeros(p)
     for i in range(base.shape[0]):
         # the rows, then the windows; no valid row covers more than ``most`` sessions, so window
         # [a, b] reads only the rows of days a .. b + most - 1 (the others cannot meet it)
         most = _event_row(i, 0, y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, normal, span_b, valid, Xv)
+        t_day, t_valid, t_span, t_ar, t_ret, t_normal = _tail_row(i, base, seg_lo, seg_hi, days, y, XT, offset, span,
+                                                                  next_return, theta, tail_x)
         for j in range(W):
             a = win_lo[j]
             b = win_hi[j]
@@ -251,13 +306,13 @@ def event_windows(y, XT, offset, span, base, seg_lo, seg_hi, theta, days, win_lo
                     r_r = ret[0, d]
                     n_r = normal[0, d]
                 else:
-                    if not tail_valid[i]:
+                    if not t_valid:
                         continue
-                    day = tail_day[i]
-                    sp = tail_span[i]
-                    a_r = tail_ar[i]
-                    r_r = tail_ret[i]
-                    n_r = tail_normal[i]
+                    day = t_day
+                    sp = t_span
+                    a_r = t_ar
+                    r_r = t_ret
+                    n_r = t_normal
                 start = day - sp + 1
                 if day < a or start > b:
                     continue
@@ -269,7 +324,7 @@ def event_windows(y, XT, offset, span, base, seg_lo, seg_hi, theta, days, win_lo
                 gross *= 1.0 + r_r
                 gross_n *= 1.0 + n_r
                 for k in range(p):
-                    g[k] += Xv[0, d, k] if d < d_to else tail_Xv[i, k]
+                    g[k] += Xv[0, d, k] if d < d_to else tail_x[k]
                 if sp > 1:
                     gfirst = start if not gap else min(gfirst, start)
                     gap = True

@@ -246,11 +246,11 @@ class Cells:
         K = len(self.cell)
         if self.result is not None:
             r = self.result
-            args = (self.rows, self.member_window, r.car, r.car_se, r.dof, r.est_pos, r.m)
+            args = (self.rows, self.cell_window, r.car, r.car_se, r.dof, r.est_pos, r.m)
         else:
             given = [self.__dict__.get(name) for name in ("car", "car_se", "dof", "est_pos", "est_n")]
             car, se, dof, pos, m = (np.full(K, np.nan) if v is None else v for v in given)
-            args = (np.arange(K), np.zeros(K, dtype=np.int64), car[:, None], se[:, None], dof, pos, m)
+            args = (np.arange(K), np.zeros(self.n_cells, dtype=np.int64), car[:, None], se[:, None], dof, pos, m)
         rows, win, car, se, dof, pos, m = args
         sums = cell_kernels.cell_moments(
             self.cell, np.asarray(rows, dtype=np.int64), np.asarray(win, dtype=np.int64),
