@@ -36,6 +36,26 @@ from analysis.estimation.kernels import FASTMATH, _compiled
 PAIRWISE_MAX = 200
 
 
+@_compiled()
+def members_by_cell(member_cells, member_rows, slot, n_cells):
+    """Members grouped by cell, in member order within each cell (a stable counting sort):
+    (member_slot (K,) the slot of each member's firm-event, slot[member_rows], cell by cell;
+    bnd (n_cells + 1,) cell c's members at bnd[c]:bnd[c + 1])."""
+    K = member_cells.shape[0]
+    bnd = np.zeros(n_cells + 1, np.int64)
+    for k in range(K):
+        bnd[member_cells[k] + 1] += 1
+    for c in range(n_cells):
+        bnd[c + 1] += bnd[c]
+    at = bnd[:n_cells].copy()
+    member_slot = np.empty(K, np.int64)
+    for k in range(K):
+        c = member_cells[k]
+        member_slot[at[c]] = slot[member_rows[k]]
+        at[c] += 1
+    return member_slot, bnd
+
+
 @_compiled(fastmath=FASTMATH)
 def _pair(Z, PZ, PZ2, PM, d0, d1, a, b, hz_b, hq_b, hm_b, hz_a, hq_a):
     """(correlation, shared dates) of rows a, b of Z over the dates both use, in their common
