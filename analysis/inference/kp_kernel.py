@@ -153,18 +153,23 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
             first[a] = lo
             last[a] = max(hi, lo - 1)
             L = last[a] - lo + 1
+            za = Z[a, lo:lo + L]  # 1-D views: the loops below vectorize
+            ma = Mk[a, lo:lo + L]
+            ya = yc[g + lo:g + lo + L]
+            wa = wc[g + lo:g + lo + L]
             for d in range(L):
-                Z[a, lo + d] = yc[g + lo + d]
-                Mk[a, lo + d] = wc[g + lo + d]
+                za[d] = ya[d]
+                ma[d] = wa[d]
             for k in range(p):
                 if use_k[k]:
                     c = theta[r, k]
+                    xa = Xc[k, g + lo:g + lo + L]
                     for d in range(L):
-                        Z[a, lo + d] -= c * Xc[k, g + lo + d]
+                        za[d] -= c * xa[d]
             nh = 0
-            for d in range(lo, lo + L):
-                if Mk[a, d] == 0.0:
-                    holes[a, nh] = d
+            for d in range(L):
+                if ma[d] == 0.0:
+                    holes[a, nh] = lo + d
                     nh += 1
             n_holes[a] = nh
         # prefix sums over each row's range, for _pair: four rows side by side (independent
@@ -262,17 +267,22 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
                             ZT[h, a] = Z[a, h] if inside else 0.0
                             MT[h, a] = Mk[a, h] if inside else 0.0
             for b in range(n):
+                hz = HZ[b, :n]  # 1-D views: the loops below vectorize
+                hq = HQ[b, :n]
+                hm = HM[b, :n]
                 for a in range(n):
-                    HZ[b, a] = 0.0
-                    HQ[b, a] = 0.0
-                    HM[b, a] = 0.0
+                    hz[a] = 0.0
+                    hq[a] = 0.0
+                    hm[a] = 0.0
                 for u in range(n_holes[b]):
                     h = holes[b, u]
+                    zt = ZT[h, :n]
+                    mt = MT[h, :n]
                     for a in range(n):
-                        x = ZT[h, a]
-                        HZ[b, a] += x
-                        HQ[b, a] += x * x
-                        HM[b, a] += MT[h, a]
+                        x = zt[a]
+                        hz[a] += x
+                        hq[a] += x * x
+                        hm[a] += mt[a]
             for a in range(n):
                 ok[a, a] = False
                 for b in range(a + 1, n):
