@@ -385,3 +385,13 @@ def test_exact_sign_matches_scipy_binomtest():
     ours = binomial_two_sided_p(k, n, p)
     ref = [stats.binomtest(int(a), int(b), float(c)).pvalue for a, b, c in zip(k, n, p)]
     close(ours, ref, rtol=1e-9, atol=1e-15)
+
+
+def test_a_cell_below_min_n_gets_nan_and_its_reason():
+    # cell 0: one firm (below every parametric test's 2, not the exact sign test's 1); cell 1: three
+    cells = Cells.from_members([0, 1, 1, 1], [0.01, 0.02, -0.01, 0.03], [0.01] * 4, [98.0] * 4,
+                               [120.0] * 4, [240.0] * 4, r_kp=[0.1, 0.1])
+    out = REGISTRY["t_cs"].run(cells)
+    assert np.isnan(out.statistic[0]) and np.isnan(out.p_value[0]) and np.isfinite(out.statistic[1])
+    assert out.reason.tolist() == ["fewer than 2 firms", ""]
+    assert REGISTRY["sign_exact"].run(cells).reason.tolist() == ["", ""]
