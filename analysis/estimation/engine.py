@@ -57,7 +57,6 @@ class _Lazy:
         self.fill = fill
 
     def __set_name__(self, owner, name):
-        self.name = name
         self.key = "_" + name
 
     def __get__(self, obj, objtype=None):
@@ -220,7 +219,8 @@ def estimation_residuals(store: ReturnStore, ew: "RelativeDays", theta: np.ndarr
     return est_ar, used
 
 
-#: Firm-events per block: a block's event-period arrays stay in the CPU cache (measured: 4096 beat 2048 and 16384).
+#: Firm-events per block: a block's arrays stay in the CPU cache (measured when blocks held (N, L) event-period
+#: arrays: 4096 beat 2048 and 16384).
 BLOCK = 4096
 
 
