@@ -39,8 +39,9 @@ def test_cell_moments_are_the_bincount_sums_of_the_member_values():
     car, se = rng.normal(0, 0.05, (R, W)), rng.uniform(0.01, 0.1, (R, W))
     dof = rng.integers(1, 240, R).astype(float)
     pos, m = rng.integers(0, 120, R).astype(float), rng.integers(120, 240, R).astype(float)
-    rows, win, cell = rng.integers(0, R, K), rng.integers(0, W, K), rng.integers(0, C, K)
-    got = dict(zip(cell_kernels.MOMENTS, cell_kernels.cell_moments(cell, rows, win, car, se, dof, pos, m, C)))
+    rows, cell_window, cell = rng.integers(0, R, K), rng.integers(0, W, C), rng.integers(0, C, K)
+    got = dict(zip(cell_kernels.MOMENTS, cell_kernels.cell_moments(cell, rows, cell_window, car, se, dof, pos, m, C)))
+    win = cell_window[cell]
     x, s, d = car[rows, win], car[rows, win] / se[rows, win], dof[rows]
     with np.errstate(divide="ignore"):
         patell = np.where(d > 2, d / (d - 2), np.nan)

@@ -528,3 +528,25 @@ def test_event_time_portfolio_spreads_the_return_at_resumption_past_the_event_pe
     res = engine.run(_long_suspension_store(), np.array([0]), np.array([LONG_P0]), (-250, -11), windows, 30)
     run = portfolio.portfolios(res, np.array([0]), np.array([0]), 1, windows=[(0, 2), (5, 5)])
     np.testing.assert_allclose(run.car[0], [0.012, -0.006], atol=1e-13)
+
+
+def test_event_period_rows_by_hand_and_through_take():
+    """The event-period arrays are built on first read: by hand on the long suspension (ARs of
+    days -1, 0, 1, the suspended days invalid), and a result taken before they are read builds
+    the same rows as one taken after."""
+    from analysis.estimation import engine
+
+    store = _long_suspension_store()
+    res = engine.run(store, np.array([0, 0]), np.array([LONG_P0, LONG_P0 - 3]), (-250, -11), [(-1, 1)], 30)
+    assert "_ar" not in res.__dict__ or res.__dict__["_ar"] is None  # not built by the run
+    early = res.take([1])
+    day = {int(d): k for k, d in enumerate(res.days)}
+    np.testing.assert_allclose(res.ar[0, [day[-1], day[0], day[1]]], [0.004, 0.029, -0.011], atol=1e-15)
+    assert not res.valid[0, day[2]] and res.span[0, day[2]] == 0 and np.isnan(res.ar[0, day[2]])
+    assert res.Xv[0, day[0], 0] == 1.0 and res.normal[0, day[0]] == pytest.approx(0.001, abs=1e-15)
+    late = res.take([1])
+    for name in ("ar", "ret", "normal", "span", "valid", "Xv"):
+        np.testing.assert_array_equal(getattr(early, name), getattr(late, name))
+        np.testing.assert_array_equal(getattr(early, name)[0], getattr(res, name)[1])
+    np.testing.assert_array_equal(early.flat, res.flat[[1]])
+    np.testing.assert_array_equal(early.est_flat, res.est_flat[[1]])

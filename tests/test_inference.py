@@ -408,3 +408,13 @@ def test_overlap_flags_equal_a_row_by_row_scan():
                     if s == sec[i] and e != ids[i] and p0[i] + lo[j] <= p <= p0[i] + hi[j]]
             assert got[i, j] == ";".join(dict.fromkeys(hits)), (i, j)
     assert (got != "").sum() > 20 and any(";" in t for t in got.ravel())
+
+
+def test_a_cell_below_min_n_gets_nan_and_its_reason():
+    # cell 0: one firm (below every parametric test's 2, not the exact sign test's 1); cell 1: three
+    cells = Cells.from_members([0, 1, 1, 1], [0.01, 0.02, -0.01, 0.03], [0.01] * 4, [98.0] * 4,
+                               [120.0] * 4, [240.0] * 4, r_kp=[0.1, 0.1])
+    out = REGISTRY["t_cs"].run(cells)
+    assert np.isnan(out.statistic[0]) and np.isnan(out.p_value[0]) and np.isfinite(out.statistic[1])
+    assert out.reason.tolist() == ["fewer than 2 firms", ""]
+    assert REGISTRY["sign_exact"].run(cells).reason.tolist() == ["", ""]

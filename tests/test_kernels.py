@@ -42,13 +42,32 @@ def test_residual_moments_clip_to_the_security():
     assert moments(7, 0, 5, 3) == (0, 0.0, 0.0)  # entirely outside
 
 
-def no_tail(n, p):
-    """The tail arguments of cumulate_windows for n firm-events without a tail return."""
-    return (np.zeros(n, np.int64), np.zeros(n, bool), np.zeros(n, np.int64), np.full(n, np.nan),
-            np.full(n, np.nan), np.full(n, np.nan), np.zeros((n, p)))
+def windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, tail, sigma2, inv, out):
+    """kernels.event_windows on one firm-event whose event-period rows are given: a store
+    holding exactly them (theta = 0, so AR = y and the normal return is the offset), then
+    the suspended sessions up to the tail return (day, span, ar, ret, normal, x) if given."""
+    p = Xv.shape[2]
+    y = np.where(valid[0], ar[0], np.nan)
+    offset = np.where(valid[0], normal[0], 0.0)
+    assert np.allclose(ret[0][valid[0]], (y + offset)[valid[0]])
+    XT = Xv[0].T
+    spans = span[0].astype(np.int64)
+    if tail is not None:  # suspended days up to the tail's day, then the tail
+        t_day, t_span, t_ar, t_ret, t_normal, t_x = tail
+        gap = t_day - days[-1] - 1
+        y = np.concatenate([y, np.full(gap, np.nan), [t_ar]])
+        offset = np.concatenate([offset, np.zeros(gap), [t_normal]])
+        assert np.isclose(t_ret, t_ar + t_normal)
+        XT = np.hstack([XT, np.zeros((p, gap)), np.reshape(t_x, (p, 1))])
+        spans = np.concatenate([spans, np.zeros(gap, np.int64), [t_span]])
+    T = len(y)
+    nxt = np.array([next((u for u in range(t + 1, T) if spans[u] >= 1), -1) for t in range(T)])
+    one = np.array([0])
+    kernels.event_windows(y, np.ascontiguousarray(XT), offset, spans, nxt, one, one, np.array([T]),
+                          np.zeros((1, p)), days, lo, hi, sigma2, inv, *out)
 
 
-def test_cumulate_windows_with_a_suspension_by_hand():
+def test_event_windows_with_a_suspension_by_hand():
     # relative days -2..3; days 0 and 1 suspended: the day-2 return spans 3 sessions
     days = np.arange(-2, 4)
     valid = np.array([[True, True, False, False, True, True]])
@@ -65,7 +84,7 @@ def test_cumulate_windows_with_a_suspension_by_hand():
     out = [np.full((1, 4), np.nan), np.full((1, 4), np.nan), np.full((1, 4), np.nan),
            np.zeros((1, 4), np.int64), np.zeros((1, 4), np.int64), np.full((1, 4), np.nan),
            np.full((1, 4), np.nan), np.zeros((1, 4), bool), np.full((1, 4), np.nan), np.full((1, 4), np.nan)]
-    kernels.cumulate_windows(days, lo, hi, valid, span, ar, ret, normal, Xv, *no_tail(1, 2), sigma2, inv, *out)
+    windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, None, sigma2, inv, out)
     car, var, bhar, n_ret, n_ses, c_first, c_last, gap, g_first, g_last = (a[0] for a in out)
 
     def q(g):  # g' inv g
@@ -87,7 +106,7 @@ def test_cumulate_windows_with_a_suspension_by_hand():
     assert var[3] == pytest.approx(4e-4 * (1 + q(np.array([1, -0.01]))))
 
 
-def test_cumulate_windows_takes_the_tail_return_of_a_window_ending_in_a_suspension():
+def test_event_windows_takes_the_tail_return_of_a_window_ending_in_a_suspension():
     # relative days -1..1 priced on -1 only; suspended from day 0 to day 6; the tail return on
     # day 7 spans 8 sessions (covers 0..7), AR -0.2
     days = np.arange(-1, 2)
@@ -98,14 +117,13 @@ def test_cumulate_windows_takes_the_tail_return_of_a_window_ending_in_a_suspensi
     normal = ret - np.nan_to_num(ar)
     Xv = np.zeros((1, 3, 2))
     Xv[0, 0] = [1, 0.01]
-    tail = (np.array([7]), np.array([True]), np.array([8]), np.array([-0.2]), np.array([-0.15]),
-            np.array([0.05]), np.array([[8.0, 0.04]]))
+    tail = (7, 8, -0.2, -0.15, 0.05, [8.0, 0.04])  # day, span, AR, return, normal return, x
     sigma2, inv = np.array([1e-4]), np.array([[[0.02, -0.1], [-0.1, 30.0]]])
     lo, hi = np.array([-1, -1, 0, 1]), np.array([-1, 1, 0, 1])
     out = [np.full((1, 4), np.nan), np.full((1, 4), np.nan), np.full((1, 4), np.nan),
            np.zeros((1, 4), np.int64), np.zeros((1, 4), np.int64), np.full((1, 4), np.nan),
            np.full((1, 4), np.nan), np.zeros((1, 4), bool), np.full((1, 4), np.nan), np.full((1, 4), np.nan)]
-    kernels.cumulate_windows(days, lo, hi, valid, span, ar, ret, normal, Xv, *tail, sigma2, inv, *out)
+    windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, tail, sigma2, inv, out)
     car, var, bhar, n_ret, n_ses, c_first, c_last, gap, g_first, g_last = (a[0] for a in out)
     # [-1, -1]: day -1 only (the tail covers 0..7)
     assert car[0] == pytest.approx(0.01) and n_ses[0] == 1 and not gap[0]
@@ -119,5 +137,38 @@ def test_cumulate_windows_takes_the_tail_return_of_a_window_ending_in_a_suspensi
     assert car[2] == car[3] == pytest.approx(-0.2) and n_ses[2] == n_ses[3] == 8
     # without the tail, the windows inside the suspension have no return
     out2 = [np.full_like(a, np.nan) if a.dtype == float else np.zeros_like(a) for a in out]
-    kernels.cumulate_windows(days, lo, hi, valid, span, ar, ret, normal, Xv, *no_tail(1, 2), sigma2, inv, *out2)
+    windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, None, sigma2, inv, out2)
     assert np.isnan(out2[0][0, 2]) and out2[3][0, 2] == 0 and out2[0][0, 1] == pytest.approx(0.01)
+
+
+def test_inverse2_against_numpy_linalg():
+    """2 x 2 (X'X)^-1 and the singularity flag against numpy.linalg (det, inv) on market-model
+    moments (M, sum x; sum x, sum x^2); pivots, singular and non-finite matrices are left to the
+    general path (clear False) and come out of ols_from_moments exactly as numpy's."""
+    from analysis.estimation import engine
+
+    rng = np.random.default_rng(3)
+    n = 20000
+    M = rng.integers(30, 250, n).astype(float)
+    sx = rng.normal(0, 0.3, n)
+    sxx = np.abs(rng.normal(0.05, 0.02, n)) + sx**2 / M
+    xtx = np.stack([np.stack([M, sx], -1), np.stack([sx, sxx], -1)], -2)
+    inv, ok, clear = kernels.inverse2(xtx, 1e-12)
+    assert clear.all() and ok.all()
+    np.testing.assert_allclose(inv, np.linalg.inv(xtx), rtol=1e-13, atol=0)
+    edge = np.array([[[1, 2], [3, 4]], [[2, 4], [4, 8]], [[0, 0], [0, 0]], [[np.nan, 0], [0, 1]],
+                     [[1, 0], [0, 1]]], float)
+    _, ok_e, clear_e = kernels.inverse2(edge, 1e-12)
+    assert clear_e.tolist() == [False, False, False, False, True]  # pivot, singular x2, NaN
+    xty = np.ones((len(edge), 2))
+    with np.errstate(all="ignore"):
+        theta, got, fit_ok = engine.ols_from_moments(edge, xty)
+        want = np.linalg.inv(np.where(np.array([True, False, False, False, True])[:, None, None], edge,
+                                      np.eye(2)[None]))
+    np.testing.assert_array_equal(got, want)
+    assert fit_ok.tolist() == [True, False, False, False, True]
+    np.testing.assert_array_equal(theta, np.matmul(want, xty[:, :, None])[:, :, 0])
+    # |det| = 2^-42 exactly: a ratio putting the bound there leaves the row to numpy
+    near = np.array([[[1.0, 0.5], [0.5, 0.25 + 2.0**-42]]])
+    assert not kernels.inverse2(near, 2.0**-42 / (0.25 + 2.0**-42))[2][0]
+    assert kernels.inverse2(near, 1e-12)[2][0]

@@ -165,3 +165,17 @@ def test_pairwise_path_matches_corrcoef_on_shared_days():
         np.testing.assert_allclose(out[0], np.mean(list(pairs.values())), rtol=1e-12)
         np.testing.assert_allclose(out[1], pairs[(0, 1)], rtol=1e-12)
         assert np.isnan(out[2])  # one member: no pair
+
+
+def test_members_by_cell_is_the_stable_sort_by_cell():
+    from analysis.inference.kp_kernel import members_by_cell
+
+    rng = np.random.default_rng(8)
+    K, C, R = 5000, 300, 800
+    cells = rng.integers(0, C - 1, K)  # the last cell has no member
+    rows = rng.integers(0, R, K)
+    slot = rng.integers(0, 50, R)
+    got_slot, got_bnd = members_by_cell(cells, rows, slot, C)
+    order = np.argsort(cells, kind="stable")
+    np.testing.assert_array_equal(got_slot, slot[rows[order]])
+    np.testing.assert_array_equal(got_bnd, np.searchsorted(cells[order], np.arange(C + 1)))

@@ -47,11 +47,14 @@ from analysis.vocab import DEFAULT_ESTIMATION, DEFAULT_MIN_OBS, DEFAULT_WINDOWS
 SPAN_BUFFER = 10
 
 
-class _FirmPValues:
-    """The ``car_p`` field of :class:`EngineResult`: the array given, or (given None) the
-    two-sided Student-t p of ``car_t`` with ``dof`` d.f. (NaN where the fit is not ok),
-    computed on first read and kept: most runs never read the firm-level p-values. (A
-    descriptor-typed dataclass field: ``__init__`` stores through :meth:`__set__`.)"""
+class _Lazy:
+    """A field of :class:`EngineResult` computed on first read and kept: the value given, or
+    (given None) what ``fill(result)`` returns, a dict of this field's value and maybe its
+    siblings' (stored too). A descriptor-typed dataclass field: ``__init__`` stores through
+    :meth:`__set__`; :meth:`EngineResult.take` passes None on for a field not read yet."""
+
+    def __init__(self, fill):
+        self.fill = fill
 
     def __set_name__(self, owner, name):
         self.key = "_" + name
@@ -60,14 +63,50 @@ class _FirmPValues:
         if obj is None:
             return None  # the field's default
         value = obj.__dict__.get(self.key)
-        if value is None and obj.car_t is not None:
-            value = t_p_value(obj.car_t, obj.dof[:, None])
-            value[~obj.ok] = np.nan
-            obj.__dict__[self.key] = value
+        if value is None:
+            for name, v in self.fill(obj).items():
+                if obj.__dict__.get("_" + name) is None:
+                    obj.__dict__["_" + name] = v
+            value = obj.__dict__[self.key]
         return value
 
     def __set__(self, obj, value):
         obj.__dict__[self.key] = value
+
+
+def _firm_p_values(res: "EngineResult") -> dict:
+    """``car_p``: the two-sided Student-t p of ``car_t`` with ``dof`` d.f. (NaN where the fit
+    is not ok); most runs never read the firm-level p-values."""
+    if res.car_t is None:
+        return {"car_p": None}
+    value = t_p_value(res.car_t, res.dof[:, None])
+    value[~res.ok] = np.nan
+    return {"car_p": value}
+
+
+def _event_rows(res: "EngineResult") -> dict:
+    """The event-period arrays ar, ret, normal, span, valid, Xv (N, L[, p]) from the store
+    (:func:`analysis.estimation.kernels.event_period`): no test needs them, the tables and
+    flags do."""
+    store, sec, p0, days = res.store, res.sec, res.p0, res.days
+    N, L, p = len(sec), len(days), store.X.shape[1]
+    out = {"ar": np.empty((N, L)), "ret": np.empty((N, L)), "normal": np.empty((N, L)),
+           "span": np.empty((N, L), np.int64), "valid": np.empty((N, L), bool), "Xv": np.empty((N, L, p))}
+    seg_lo = store.start[sec]
+    kernels.event_period(store.y, store.XT, store.offset, store.span, seg_lo + p0 + days[0], seg_lo,
+                         seg_lo + store.length[sec], res.theta, *out.values())
+    return out
+
+
+def _tails(res: "EngineResult") -> dict:
+    """The ``tail_*`` fields (:func:`tail_returns`)."""
+    return tail_returns(res.store, res.sec, res.p0, int(res.days[-1]), res.theta)
+
+
+def _relative_days(res: "EngineResult") -> dict:
+    """``est_window`` and ``window``: the :class:`RelativeDays` of the estimation and event days."""
+    return {"est_window": RelativeDays(res.store, res.sec, res.p0, *res.estimation),
+            "window": RelativeDays(res.store, res.sec, res.p0, int(res.days[0]), int(res.days[-1]))}
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,19 +123,11 @@ class EngineResult:
     ok: np.ndarray  # (N,) fit usable
     reason: np.ndarray  # (N,) object: why not ok ('' if ok)
     xtx_inv: np.ndarray  # (N, p, p)
-    est_window: "RelativeDays"  # gathers store arrays over the estimation days
-    ar: np.ndarray  # (N, L)
-    ret: np.ndarray  # (N, L)
-    normal: np.ndarray  # (N, L) normal return incl. rf
-    span: np.ndarray  # (N, L)
-    window: "RelativeDays"  # gathers store arrays over the event days
-    valid: np.ndarray  # (N, L) bool: a return is there
-    Xv: np.ndarray  # (N, L, p) event-period regressor rows (0 where no return)
     fixed: bool  # market-adjusted: no estimation error in Var(CAR)
     car: np.ndarray = None  # (N, W)
     car_se: np.ndarray = None
     car_t: np.ndarray = None
-    car_p: np.ndarray = _FirmPValues()  # (N, W) two-sided p of car_t, computed on first read
+    car_p: np.ndarray = _Lazy(_firm_p_values)  # (N, W) two-sided p of car_t, computed on first read
     bhar: np.ndarray = None
     n_returns: np.ndarray = None  # (N, W) returns summed
     n_sessions: np.ndarray = None  # (N, W) sessions those returns cover
@@ -112,14 +143,24 @@ class EngineResult:
     est_pos: np.ndarray = None  # (N,) positive estimation-window ARs (generalized sign test)
     # The tail return: the first return after the event period when it spans back into it (the
     # return at resumption of a suspension running past days[-1]); it enters a window ending in
-    # that suspension. tail_valid False: none (or it misses a benchmark return).
-    tail_day: np.ndarray = None  # (N,) int: its relative day (> days[-1]; 0 when none)
-    tail_valid: np.ndarray = None  # (N,) bool
-    tail_span: np.ndarray = None  # (N,) sessions it covers
-    tail_ar: np.ndarray = None  # (N,)
-    tail_ret: np.ndarray = None  # (N,)
-    tail_normal: np.ndarray = None  # (N,)
-    tail_Xv: np.ndarray = None  # (N, p)
+    # that suspension. tail_valid False: none (or it misses a benchmark return). Computed on
+    # first read (the window sums take it straight from the store).
+    tail_day: np.ndarray = _Lazy(_tails)  # (N,) int: its relative day (> days[-1]; 0 when none)
+    tail_valid: np.ndarray = _Lazy(_tails)  # (N,) bool
+    tail_span: np.ndarray = _Lazy(_tails)  # (N,) sessions it covers
+    tail_ar: np.ndarray = _Lazy(_tails)  # (N,)
+    tail_ret: np.ndarray = _Lazy(_tails)  # (N,)
+    tail_normal: np.ndarray = _Lazy(_tails)  # (N,)
+    tail_Xv: np.ndarray = _Lazy(_tails)  # (N, p)
+    # Computed from the store on first read (each firm-event's rows over ``days``; :func:`_event_rows`)
+    ar: np.ndarray = _Lazy(_event_rows)  # (N, L)
+    ret: np.ndarray = _Lazy(_event_rows)  # (N, L)
+    normal: np.ndarray = _Lazy(_event_rows)  # (N, L) normal return incl. rf
+    span: np.ndarray = _Lazy(_event_rows)  # (N, L)
+    valid: np.ndarray = _Lazy(_event_rows)  # (N, L) bool: a return is there
+    Xv: np.ndarray = _Lazy(_event_rows)  # (N, L, p) event-period regressor rows (0 where no return)
+    est_window: "RelativeDays" = _Lazy(_relative_days)  # gathers store arrays over the estimation days
+    window: "RelativeDays" = _Lazy(_relative_days)  # gathers store arrays over the event days
 
     def take(self, rows) -> "EngineResult":
         """The result of some of the firm-events (indices or a boolean mask), same windows."""
@@ -127,7 +168,8 @@ class EngineResult:
         rows = np.nonzero(rows)[0] if rows.dtype == bool else rows.astype(np.int64)
         keep = {}
         for fld in dataclasses.fields(self):
-            v = getattr(self, fld.name)
+            lazy = isinstance(type(self).__dict__.get(fld.name), _Lazy)
+            v = self.__dict__.get("_" + fld.name) if lazy else getattr(self, fld.name)  # not read yet: None
             if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == len(self.ok) and fld.name != "days":
                 keep[fld.name] = v[rows]
             elif isinstance(v, RelativeDays):
@@ -177,7 +219,8 @@ def estimation_residuals(store: ReturnStore, ew: "RelativeDays", theta: np.ndarr
     return est_ar, used
 
 
-#: Firm-events per block: a block's event-period arrays stay in the CPU cache (measured: 4096 beat 2048 and 16384).
+#: Firm-events per block: a block's arrays stay in the CPU cache (measured when blocks held (N, L) event-period
+#: arrays: 4096 beat 2048 and 16384).
 BLOCK = 4096
 
 
@@ -208,7 +251,9 @@ def run(
     later, e.g. limit-extended ones; by default the last window end plus :data:`SPAN_BUFFER`).
     Firm-events are independent: they are processed in blocks of :data:`BLOCK` (cache-sized
     arrays), on ``threads`` threads (default: up to 2; numpy and the compiled loops release the GIL), each
-    writing its rows of the run's arrays, allocated once (:func:`_allocate`); ``car_p`` is computed on first read.
+    writing its rows of the run's arrays, allocated once (:func:`_allocate`). The event-period arrays
+    (ar, ret, normal, span, valid, Xv), ``est_window``, ``window`` and ``car_p`` are computed on first read:
+    the window sums are taken straight from the store (:func:`analysis.estimation.kernels.event_windows`).
     """
     sec = np.asarray(sec, dtype=np.int64)
     p0 = np.asarray(p0, dtype=np.int64)
@@ -219,19 +264,17 @@ def run(
     if last_day is not None:
         hi = max(hi, int(last_day))
     days = np.arange(lo, hi + 1)
-    full = _allocate(N, len(days), W, p)
+    full = _allocate(N, W, p)
     # shared caches, built before the threads
-    y_all = store.y
-    store.eligible, store.XT, store.date_rank, store.used_arrays, store.next_return  # noqa: B018
+    store.y, store.eligible, store.XT, store.date_rank, store.used_arrays, store.next_return  # noqa: B018
     if not store.spec.fixed:
         store.prefix_moments()
     starts = list(range(0, N, BLOCK)) or [0]  # no firm-event: one empty block (empty arrays)
-    windows_of = [None] * len(starts)
 
     def block(k: int) -> None:
         rows = slice(starts[k], starts[k] + BLOCK)
-        windows_of[k] = _run_block(store, y_all, sec[rows], p0[rows], estimation, windows, days, min_obs,
-                                   {name: v[rows] for name, v in full.items()})
+        _run_block(store, sec[rows], p0[rows], estimation, windows, days, min_obs,
+                   {name: v[rows] for name, v in full.items()})
 
     n_threads = kernels.thread_count(threads) if len(starts) > 1 else 1
     if n_threads > 1:
@@ -240,26 +283,17 @@ def run(
     else:
         for k in range(len(starts)):
             block(k)
-    if len(starts) == 1:
-        est_window, window = windows_of[0]
-    else:
-        est_window = RelativeDays.concat([w[0] for w in windows_of])
-        window = RelativeDays.concat([w[1] for w in windows_of])
-    return EngineResult(estimation=tuple(estimation), windows=windows, days=days, est_window=est_window,
-                        window=window, store=store, fixed=store.spec.fixed, sec=sec, p0=p0, **full)
+    return EngineResult(estimation=tuple(estimation), windows=windows, days=days, store=store,
+                        fixed=store.spec.fixed, sec=sec, p0=p0, **full)
 
 
-def _allocate(N: int, L: int, W: int, p: int) -> dict[str, np.ndarray]:
-    """The per-firm-event arrays of an :class:`EngineResult` of N firm-events, L event days, W
-    windows and p regressors, uninitialized: the blocks write every element."""
+def _allocate(N: int, W: int, p: int) -> dict[str, np.ndarray]:
+    """The per-firm-event arrays of an :class:`EngineResult` of N firm-events, W windows and p
+    regressors, uninitialized: the blocks write every element."""
     f8, i8, b1 = np.float64, np.int64, np.bool_
     shapes = {
         "theta": ((N, p), f8), "sigma2": ((N,), f8), "m": ((N,), i8), "dof": ((N,), f8), "ok": ((N,), b1),
         "reason": ((N,), object), "xtx_inv": ((N, p, p), f8), "est_pos": ((N,), f8),
-        "ar": ((N, L), f8), "ret": ((N, L), f8), "normal": ((N, L), f8), "span": ((N, L), i8),
-        "valid": ((N, L), b1), "Xv": ((N, L, p), f8),
-        "tail_day": ((N,), i8), "tail_valid": ((N,), b1), "tail_span": ((N,), i8), "tail_ar": ((N,), f8),
-        "tail_ret": ((N,), f8), "tail_normal": ((N,), f8), "tail_Xv": ((N, p), f8),
     }
     out = {name: np.empty(shape, dtype=dt) for name, (shape, dt) in shapes.items()}
     out.update(_allocate_windows(N, W))
@@ -277,28 +311,46 @@ def _allocate_windows(N: int, W: int) -> dict[str, np.ndarray]:
     return {name: np.empty((N, W), dtype=dt) for name, dt in WINDOW_ARRAYS.items()}
 
 
+#: A fit is singular when |det X'X| <= SINGULAR_RATIO prod(diag X'X) (:func:`ols_from_moments`).
+SINGULAR_RATIO = 1e-12
+
+
 def ols_from_moments(xtx: np.ndarray, xty: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """OLS of N fits from their X'X (N, p, p) and X'y (N, p): (theta (N, p), (X'X)^-1 (N, p, p),
     fit_ok (N,)). A fit is singular when |det X'X| <= 1e-12 prod(diag X'X): Hadamard's bound
     0 <= det <= prod(diag) makes the ratio free of the regressors' units (factors in decimals
     have tiny variances, so trace**p would flag ff3/carhart as singular); a singular fit is
-    solved against the identity instead and flagged."""
+    solved against the identity instead and flagged. For p = 2 (market and mean-with-slope
+    models) one compiled pass inverts the matrices as LAPACK does
+    (:func:`analysis.estimation.kernels.inverse2`); the rows it leaves, and other p, go through
+    ``numpy.linalg`` (a LAPACK call per matrix)."""
     p = xtx.shape[-1]
-    det = np.linalg.det(xtx)
-    scale = np.prod(np.diagonal(xtx, axis1=1, axis2=2), axis=1)
-    fit_ok = np.abs(det) > 1e-12 * np.maximum(scale, 1e-300)
-    xtx_inv = np.linalg.inv(np.where(fit_ok[:, None, None], xtx, np.eye(p)[None]))
+    if p == 2 and len(xtx):
+        xtx_inv, fit_ok, clear = kernels.inverse2(np.ascontiguousarray(xtx, dtype=float), SINGULAR_RATIO)
+        if not clear.all():
+            rows = np.nonzero(~clear)[0]
+            xtx_inv[rows], fit_ok[rows] = _inverse(xtx[rows])
+    else:
+        xtx_inv, fit_ok = _inverse(xtx)
     return np.matmul(xtx_inv, xty[:, :, None])[:, :, 0], xtx_inv, fit_ok
 
 
-def _run_block(store, y_all, sec, p0, estimation, windows, days, min_obs, out) -> tuple:
+def _inverse(xtx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """((X'X)^-1, fit_ok) by ``numpy.linalg`` (:func:`ols_from_moments`)."""
+    p = xtx.shape[-1]
+    det = np.linalg.det(xtx)
+    scale = np.prod(np.diagonal(xtx, axis1=1, axis2=2), axis=1)
+    fit_ok = np.abs(det) > SINGULAR_RATIO * np.maximum(scale, 1e-300)
+    return np.linalg.inv(np.where(fit_ok[:, None, None], xtx, np.eye(p)[None])), fit_ok
+
+
+def _run_block(store, sec, p0, estimation, windows, days, min_obs, out) -> None:
     """Firm-events sec, p0 of one block: every array of ``out`` (views of the run's arrays,
-    :func:`_allocate`) written. Returns the block's (estimation, event) :class:`RelativeDays`."""
+    :func:`_allocate`) written."""
     spec = store.spec
     N = len(sec)
 
     # --- estimation window -------------------------------------------------------------
-    ew = RelativeDays(store, sec, p0, estimation[0], estimation[1])
     length = store.length[sec]
     theta, xtx_inv = out["theta"], out["xtx_inv"]
     if spec.fixed:
@@ -338,90 +390,54 @@ def _run_block(store, y_all, sec, p0, estimation, windows, days, min_obs, out) -
     reason[other & fit_ok & replicated] = REPLICATED_REASON
     out["m"][:], out["est_pos"][:], out["dof"][:], out["sigma2"][:], out["ok"][:] = m, est_pos, dof, sigma2, ok
 
-    # --- event period: the compiled kernels write straight into the run's arrays -------------
-    lo, hi = int(days[0]), int(days[-1])
-    vw = RelativeDays(store, sec, p0, lo, hi)
-    kernels.event_period(y_all, store.XT, store.offset, store.span, seg_lo + p0 + lo, seg_lo, seg_lo + length,
-                         theta, out["ar"], out["ret"], out["normal"], out["span"], out["valid"], out["Xv"])
-    for name, value in tail_returns(store, sec, p0, hi, theta, y_all).items():
-        out[name][:] = value
-    _cumulate_into(days, windows, out["valid"], out["span"], out["ar"], out["ret"], out["normal"], out["Xv"],
-                   tuple(out[k] for k in _TAIL), sigma2, xtx_inv, ok, out)
-    return ew, vw
+    # --- event period: one compiled pass from the store to the window sums -----------------
+    _windows_into(store, sec, p0, theta, days, windows, sigma2, xtx_inv, ok, out)
 
 
-def tail_returns(store: ReturnStore, sec: np.ndarray, p0: np.ndarray, hi: int, theta: np.ndarray,
-                 y_all: np.ndarray | None = None) -> dict:
+def tail_returns(store: ReturnStore, sec: np.ndarray, p0: np.ndarray, hi: int, theta: np.ndarray) -> dict:
     """The tail return of N firm-events whose event period ends on relative day ``hi``: the first
     return after day hi when its coverage [d - span + 1, d] reaches back to day hi or before
     (the return at resumption of a suspension that runs past the event period), as the
-    ``tail_*`` fields of :class:`EngineResult`. Valid as an event-period row is (finite y and
-    regressors, span >= 1); AR = y - x'theta, normal = x'theta + offset, ret = y + offset.
-    ``y_all``: the store's y when the caller has it (else computed)."""
-    N = len(sec)
-    length = store.length[sec]
+    ``tail_*`` fields of :class:`EngineResult` (:func:`analysis.estimation.kernels.tail_rows`)."""
+    N, p = len(sec), store.X.shape[1]
+    out = {"tail_day": np.empty(N, np.int64), "tail_valid": np.empty(N, bool), "tail_span": np.empty(N, np.int64),
+           "tail_ar": np.empty(N), "tail_ret": np.empty(N), "tail_normal": np.empty(N), "tail_Xv": np.empty((N, p))}
     seg_lo = store.start[sec]
-    inside = (p0 + hi >= 0) & (p0 + hi < length)
-    nxt = np.where(inside, store.next_return[np.where(inside, seg_lo + p0 + hi, 0)], -1)
-    has = nxt >= 0
-    t = np.where(has, nxt, 0)
-    day = np.where(has, t - seg_lo - p0, 0)
-    sp = np.where(has, store.span[t], 0)
-    has &= day - sp + 1 <= hi  # it covers a day of the event period
-    x = store.XT[:, t].T  # (N, p)
-    fitted = (x * theta).sum(axis=1)
-    y = (store.y if y_all is None else y_all)[t]
-    with np.errstate(invalid="ignore"):
-        valid = has & np.isfinite(x).all(axis=1) & np.isfinite(y) & np.isfinite(fitted) & (sp >= 1)
-    off = store.offset[t]
-    nan = np.full(N, np.nan)
-    return {
-        "tail_day": day.astype(np.int64), "tail_valid": valid, "tail_span": np.where(has, sp, 0).astype(np.int64),
-        "tail_ar": np.where(valid, y - fitted, nan), "tail_ret": np.where(valid, y + off, nan),
-        "tail_normal": np.where(valid, fitted + off, nan), "tail_Xv": np.where(valid[:, None], x, 0.0),
-    }
-
-
-#: The tail arrays, in the kernels' argument order.
-_TAIL = ("tail_day", "tail_valid", "tail_span", "tail_ar", "tail_ret", "tail_normal", "tail_Xv")
-
-
-def _tail_of(res: EngineResult) -> tuple:
-    """The tail arrays for the kernels (none for a result made without them)."""
-    N, p = res.ar.shape[0], res.Xv.shape[2]
-    if res.tail_valid is None:
-        return (np.zeros(N, np.int64), np.zeros(N, bool), np.zeros(N, np.int64), np.full(N, np.nan),
-                np.full(N, np.nan), np.full(N, np.nan), np.zeros((N, p)))
-    return tuple(getattr(res, k) for k in _TAIL)
+    kernels.tail_rows(seg_lo + p0 + hi, seg_lo, seg_lo + store.length[sec], np.array([hi]), store.y, store.XT,
+                      store.offset, store.span, store.next_return, np.ascontiguousarray(theta, dtype=float),
+                      *out.values())
+    return out
 
 
 def cumulate(res: "EngineResult", windows) -> dict[str, np.ndarray]:
-    """CAR, se, t, BHAR and coverage for each window (N, W), in one compiled pass
-    (:func:`analysis.estimation.kernels.cumulate_windows`); ``car_p`` None (the result computes
-    it from car_t on first read).
+    """CAR, se, t, BHAR and coverage for each window (N, W), in one compiled pass from the
+    store (:func:`analysis.estimation.kernels.event_windows`); ``car_p`` None (the result
+    computes it from car_t on first read).
 
     A return enters window [a, b] when its coverage [d - span + 1, d] meets [a, b] (the tail
     return too, wherever its day lies). Var(CAR) = sigma^2 (L + g'(X'X)^-1 g), L = sessions covered, g = summed regressor rows.
     """
-    for a, b in windows:  # the event-period arrays hold only these days
+    for a, b in windows:  # the event period holds only these days
         if a < res.days[0] or b > res.days[-1]:
             raise ValueError(f"window {a}:{b} is outside the engine's event period {res.days[0]}:{res.days[-1]}")
-    out = _allocate_windows(res.ar.shape[0], len(windows))
-    _cumulate_into(res.days, windows, res.valid, res.span, res.ar, res.ret, res.normal, res.Xv, _tail_of(res),
-                   res.sigma2, res.xtx_inv, res.ok, out)
+    out = _allocate_windows(len(res.sec), len(windows))
+    _windows_into(res.store, res.sec, res.p0, res.theta, res.days, windows, res.sigma2, res.xtx_inv, res.ok, out)
     return {**{k: out[k] for k in WINDOW_ARRAYS}, "car_p": None}
 
 
-def _cumulate_into(days, windows, valid, span, ar, ret, normal, Xv, tail, sigma2, xtx_inv, ok, out) -> None:
-    """Fill the :data:`WINDOW_ARRAYS` of ``out`` ((N, W) arrays, any contents) for ``windows``."""
+def _windows_into(store, sec, p0, theta, days, windows, sigma2, xtx_inv, ok, out) -> None:
+    """Fill the :data:`WINDOW_ARRAYS` of ``out`` ((N, W) arrays, any contents) for ``windows``:
+    the firm-events' rows over ``days`` (consecutive relative days) from the store, and their tail."""
     lo = np.array([w[0] for w in windows], dtype=np.int64)
     hi = np.array([w[1] for w in windows], dtype=np.int64)
     car, car_se, car_t = out["car"], out["car_se"], out["car_t"]
+    seg_lo = store.start[sec]
+    days = np.asarray(days, dtype=np.int64)
     # xtx_inv is 0 for the market-adjusted model: no estimation error. Var(CAR) goes into car_se.
-    kernels.cumulate_windows(np.asarray(days, dtype=np.int64), lo, hi, valid, span, ar, ret, normal, Xv, *tail,
-                             sigma2, xtx_inv, car, car_se,
-                             *(out[k] for k in ("bhar", "n_returns", "n_sessions", "cover_first",
-                                                "cover_last", "spans_gap", "gap_first", "gap_last")))
+    kernels.event_windows(store.y, store.XT, store.offset, store.span, store.next_return, seg_lo + p0 + days[0],
+                          seg_lo, seg_lo + store.length[sec], theta, days, lo, hi, sigma2, xtx_inv, car, car_se,
+                          *(out[k] for k in ("bhar", "n_returns", "n_sessions", "cover_first",
+                                             "cover_last", "spans_gap", "gap_first", "gap_last")))
     with np.errstate(invalid="ignore"):
         # every session of [a, b] is covered by a return (none missing at the ends of the data,
         # beyond the span buffer, or for want of a benchmark return)

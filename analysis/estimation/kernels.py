@@ -1,8 +1,10 @@
-"""Compiled (numba) loops for the two passes that touch every estimation-window day.
+"""Compiled (numba) loops for the passes that touch every day of every firm-event.
 
-Both passes read each of the ~240 estimation days of every firm-event once; in numpy they
-take several full (N, 240) temporaries (gather, multiply, compare, square, reduce). Compiled,
-each is one loop over the days with nothing allocated, and releases the GIL (``nogil``) so the
+The estimation pass reads each of the ~240 estimation days of every firm-event once; in numpy
+it takes several full (N, 240) temporaries (gather, multiply, compare, square, reduce). The
+event-period pass builds each firm-event's daily rows in a one-row buffer and sums them over
+the windows at once, so no (N, days) array is made unless asked for (:func:`event_period`).
+Compiled, each is one loop with nothing allocated per firm-event, and releases the GIL (``nogil``) so the
 callers' threads run them side by side. Results are cached on disk (``cache=True``): only the
 first run on a machine pays the compilation (a few seconds).
 
@@ -95,6 +97,133 @@ def residual_moments(y, XT, w, base, seg_lo, seg_hi, n_days, theta, demean):
     return m, ssr, pos
 
 
+@_compiled(error_model="numpy")  # x / 0 gives inf or NaN, as in numpy
+def inverse2(xtx, singular_ratio):
+    """(X'X)^-1 of N 2 x 2 matrices as LAPACK's LU solve (``numpy.linalg.inv``) computes it,
+    operation for operation (no pivoting: 1/a11, l = a21 (1/a11), u22 = a22 - l a12, then the
+    two triangular solves; bit-identical to it on this machine's numpy, see the tests), and
+    fit_ok = |det| > singular_ratio * a11 a22 with det = a11 u22. Returns (inv (N, 2, 2),
+    fit_ok (N,), clear (N,)): clear is False where this shortcut does not apply (a pivot
+    |a21| > |a11|, anything not finite, |det| within 1e-6 of the singularity bound); the
+    caller solves those rows the general way."""
+    N = xtx.shape[0]
+    inv = np.empty((N, 2, 2))
+    fit_ok = np.empty(N, np.bool_)
+    clear = np.empty(N, np.bool_)
+    for i in range(N):
+        a11 = xtx[i, 0, 0]
+        a12 = xtx[i, 0, 1]
+        a21 = xtx[i, 1, 0]
+        a22 = xtx[i, 1, 1]
+        r = 1.0 / a11
+        lo = a21 * r
+        u22 = a22 - lo * a12
+        det = abs(a11 * u22)
+        bound = singular_ratio * max(a11 * a22, 1e-300)
+        fit_ok[i] = det > bound
+        clear[i] = (abs(a21) <= abs(a11) and math.isfinite(det) and math.isfinite(a12) and math.isfinite(a22)
+                    and abs(det - bound) > 1e-6 * bound)
+        x22 = 1.0 / u22
+        x21 = -lo * x22
+        inv[i, 0, 0] = (1.0 - a12 * x21) * r
+        inv[i, 0, 1] = (-a12 * x22) * r
+        inv[i, 1, 0] = x21
+        inv[i, 1, 1] = x22
+    return inv, fit_ok, clear
+
+
+@_compiled()
+def _event_row(i, o, y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, normal, span_out, valid, Xv):
+    """Firm-event i's event-period rows (:func:`event_period`) written into row o of the
+    outputs; returns the most sessions a valid row covers (1 when none is valid)."""
+    L = ar.shape[1]
+    p = XT.shape[0]
+    most = 1
+    for d in range(L):
+        ar[o, d] = np.nan
+        ret[o, d] = np.nan
+        normal[o, d] = np.nan
+        span_out[o, d] = 0
+        valid[o, d] = False
+        for k in range(p):
+            Xv[o, d, k] = 0.0
+        t = base[i] + d
+        if t < seg_lo[i] or t >= seg_hi[i]:
+            continue
+        s = span[t]
+        span_out[o, d] = s
+        fitted = 0.0
+        finite = True
+        for k in range(p):
+            x = XT[k, t]
+            if not math.isfinite(x):
+                finite = False
+            fitted += x * theta[i, k]
+        yt = y[t]
+        if not (finite and s >= 1 and math.isfinite(yt) and math.isfinite(fitted)):
+            continue
+        valid[o, d] = True
+        ar[o, d] = yt - fitted
+        normal[o, d] = fitted + offset[t]
+        ret[o, d] = yt + offset[t]
+        for k in range(p):
+            Xv[o, d, k] = XT[k, t]
+        most = max(most, s)
+    return most
+
+
+@_compiled()
+def _tail_row(i, base, seg_lo, seg_hi, days, y, XT, offset, span, next_return, theta, x):
+    """Firm-event i's tail return (:func:`tail_rows`): (day, valid, sessions, ar, ret, normal);
+    x (p,) gets its regressor row (0 when not valid)."""
+    L = days.shape[0]
+    p = XT.shape[0]
+    for k in range(p):
+        x[k] = 0.0
+    t_hi = base[i] + L - 1  # the last day of the event period
+    t = next_return[t_hi] if seg_lo[i] <= t_hi < seg_hi[i] else -1
+    if t < 0:
+        return 0, False, 0, np.nan, np.nan, np.nan
+    day = t - (base[i] - days[0])
+    sp = span[t]
+    if day - sp + 1 > days[L - 1]:  # it covers no day of the event period
+        return day, False, 0, np.nan, np.nan, np.nan
+    fitted = XT[0, t] * theta[i, 0]
+    finite = math.isfinite(XT[0, t])
+    for k in range(1, p):
+        fitted += XT[k, t] * theta[i, k]
+        finite = finite and math.isfinite(XT[k, t])
+    yt = y[t]
+    if not (finite and math.isfinite(yt) and math.isfinite(fitted) and sp >= 1):
+        return day, False, sp, np.nan, np.nan, np.nan
+    for k in range(p):
+        x[k] = XT[k, t]
+    return day, True, sp, yt - fitted, yt + offset[t], fitted + offset[t]
+
+
+@_compiled()
+def tail_rows(base, seg_lo, seg_hi, days, y, XT, offset, span, next_return, theta,
+              tail_day, tail_valid, tail_span, tail_ar, tail_ret, tail_normal, tail_Xv):
+    """The tail return of N firm-events whose event period is the L consecutive relative days
+    ``days`` from flat position base[i] (in [seg_lo[i], seg_hi[i]), its security's data):
+    the first return after the last day when its coverage [d - span + 1, d] reaches back into
+    the event period (the return at resumption of a suspension running past it;
+    ``next_return``: the store's flat index of the first return after each position, -1 none).
+    Valid as an event-period row is (finite y and regressors, span >= 1); AR = y - x'theta,
+    normal = x'theta + offset, ret = y + offset, tail_Xv = x (0 when not valid). tail_day: its
+    relative day (0 when there is no return after the period); tail_span: 0 when it does not
+    reach back. Every element of the outputs is written."""
+    for i in range(base.shape[0]):
+        day, ok, sp, a_r, r_r, n_r = _tail_row(i, base, seg_lo, seg_hi, days, y, XT, offset, span, next_return,
+                                               theta, tail_Xv[i])
+        tail_day[i] = day
+        tail_valid[i] = ok
+        tail_span[i] = sp
+        tail_ar[i] = a_r
+        tail_ret[i] = r_r
+        tail_normal[i] = n_r
+
+
 @_compiled()
 def event_period(y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, normal, span_out, valid, Xv):
     """Event-period rows of N firm-events, written into the (N, L[, p]) output arrays.
@@ -108,51 +237,21 @@ def event_period(y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, norm
     span_out = the store's span inside the data, else 0. Every element of the outputs is
     written (they may come in uninitialized).
     """
-    N, L = ar.shape
-    p = XT.shape[0]
-    for i in range(N):
-        for d in range(L):
-            ar[i, d] = np.nan
-            ret[i, d] = np.nan
-            normal[i, d] = np.nan
-            span_out[i, d] = 0
-            valid[i, d] = False
-            for k in range(p):
-                Xv[i, d, k] = 0.0
-            t = base[i] + d
-            if t < seg_lo[i] or t >= seg_hi[i]:
-                continue
-            s = span[t]
-            span_out[i, d] = s
-            fitted = 0.0
-            finite = True
-            for k in range(p):
-                x = XT[k, t]
-                if not math.isfinite(x):
-                    finite = False
-                fitted += x * theta[i, k]
-            yt = y[t]
-            if not (finite and s >= 1 and math.isfinite(yt) and math.isfinite(fitted)):
-                continue
-            valid[i, d] = True
-            ar[i, d] = yt - fitted
-            normal[i, d] = fitted + offset[t]
-            ret[i, d] = yt + offset[t]
-            for k in range(p):
-                Xv[i, d, k] = XT[k, t]
+    for i in range(ar.shape[0]):
+        _event_row(i, i, y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, normal, span_out, valid, Xv)
 
 
 @_compiled()
-def cumulate_windows(days, win_lo, win_hi, valid, span, ar, ret, normal, Xv,
-                     tail_day, tail_valid, tail_span, tail_ar, tail_ret, tail_normal, tail_Xv, sigma2, xtx_inv,
-                     car, var, bhar, n_returns, n_sessions, cover_first, cover_last, spans_gap,
-                     gap_first, gap_last):
+def event_windows(y, XT, offset, span, next_return, base, seg_lo, seg_hi, theta, days, win_lo, win_hi, sigma2,
+                  xtx_inv, car, var, bhar, n_returns, n_sessions, cover_first, cover_last, spans_gap, gap_first,
+                  gap_last):
     """CAR, Var(CAR), BHAR and coverage of N firm-events over W windows [win_lo, win_hi].
 
     A return on relative day d spanning s sessions covers [d - s + 1, d]; it enters window
-    [a, b] when that coverage meets [a, b]. The returns are the event-period rows (days,
-    (N, L)) and, per firm-event, the ``tail`` return: the first return after the event
-    period (day tail_day[i], a single row), which enters a window ending in the suspension
+    [a, b] when that coverage meets [a, b]. The returns are the event-period rows over the L
+    consecutive relative days ``days`` (:func:`event_period`: firm-event i's day d at flat
+    position base[i] + d) and, per firm-event, its tail return (:func:`tail_rows`): the first
+    return after the event period, which enters a window ending in the suspension
     it spans however far after the window its day lies (so a window's sums never depend on
     how long the event period is). Over the returns entering a window:
     CAR = sum AR; Var(CAR) = sigma^2 (S + g' (X'X)^-1 g), S = sessions covered, g = sum of
@@ -161,12 +260,25 @@ def cumulate_windows(days, win_lo, win_hi, valid, span, ar, ret, normal, Xv,
     and, for returns spanning a suspension (s > 1), the first day covered and their own day.
     Windows no return enters get NaN (car, var, bhar, cover_*, gap_*), 0 (n_returns, n_sessions)
     and False (spans_gap). Every element of the outputs is written (they may come in uninitialized).
+    Each firm-event's rows go through a one-row buffer: nothing of size (N, L) is made.
     """
-    N, L = ar.shape
+    L = days.shape[0]
+    p = XT.shape[0]
     W = win_lo.shape[0]
-    p = Xv.shape[2]
+    ar = np.empty((1, L))
+    ret = np.empty((1, L))
+    normal = np.empty((1, L))
+    span_b = np.empty((1, L), np.int64)
+    valid = np.empty((1, L), np.bool_)
+    Xv = np.empty((1, L, p))
+    tail_x = np.empty(p)
     g = np.zeros(p)
-    for i in range(N):
+    for i in range(base.shape[0]):
+        # the rows, then the windows; no valid row covers more than ``most`` sessions, so window
+        # [a, b] reads only the rows of days a .. b + most - 1 (the others cannot meet it)
+        most = _event_row(i, 0, y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, normal, span_b, valid, Xv)
+        t_day, t_valid, t_span, t_ar, t_ret, t_normal = _tail_row(i, base, seg_lo, seg_hi, days, y, XT, offset, span,
+                                                                  next_return, theta, tail_x)
         for j in range(W):
             a = win_lo[j]
             b = win_hi[j]
@@ -182,23 +294,25 @@ def cumulate_windows(days, win_lo, win_hi, valid, span, ar, ret, normal, Xv,
             gfirst = 0
             glast = 0
             gap = False
-            for d in range(L + 1):  # the event-period rows, then the tail return (d == L)
-                if d < L:
-                    if not valid[i, d]:
+            d_from = min(max(a - days[0], 0), L) if L > 0 else 0
+            d_to = min(max(b + most - days[0], 0), L) if L > 0 else 0
+            for d in range(d_from, d_to + 1):  # the rows that may meet [a, b], then the tail (d == d_to)
+                if d < d_to:
+                    if not valid[0, d]:
                         continue
                     day = days[d]
-                    sp = span[i, d]
-                    a_r = ar[i, d]
-                    r_r = ret[i, d]
-                    n_r = normal[i, d]
+                    sp = span_b[0, d]
+                    a_r = ar[0, d]
+                    r_r = ret[0, d]
+                    n_r = normal[0, d]
                 else:
-                    if not tail_valid[i]:
+                    if not t_valid:
                         continue
-                    day = tail_day[i]
-                    sp = tail_span[i]
-                    a_r = tail_ar[i]
-                    r_r = tail_ret[i]
-                    n_r = tail_normal[i]
+                    day = t_day
+                    sp = t_span
+                    a_r = t_ar
+                    r_r = t_ret
+                    n_r = t_normal
                 start = day - sp + 1
                 if day < a or start > b:
                     continue
@@ -210,7 +324,7 @@ def cumulate_windows(days, win_lo, win_hi, valid, span, ar, ret, normal, Xv,
                 gross *= 1.0 + r_r
                 gross_n *= 1.0 + n_r
                 for k in range(p):
-                    g[k] += Xv[i, d, k] if d < L else tail_Xv[i, k]
+                    g[k] += Xv[0, d, k] if d < d_to else tail_x[k]
                 if sp > 1:
                     gfirst = start if not gap else min(gfirst, start)
                     gap = True

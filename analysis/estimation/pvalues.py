@@ -12,7 +12,7 @@ import numpy as np
 from analysis.estimation.kernels import thread_count
 
 #: Arrays at least this long are split over threads by :func:`t_p_value`.
-_THREADED_P = 100_000
+_THREADED_P = 16_384
 
 
 def t_p_value(stat, dof, threads: int | None = None) -> np.ndarray:

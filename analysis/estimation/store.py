@@ -312,21 +312,6 @@ class RelativeDays:
             out[self.partial] = arr[self.pflat]
         return out
 
-    @classmethod
-    def concat(cls, parts: list["RelativeDays"]) -> "RelativeDays":
-        """One RelativeDays for consecutive blocks of firm-events."""
-        w = cls.__new__(cls)
-        w.days, w.L, w.T = parts[0].days, parts[0].L, parts[0].T
-        w.base = np.concatenate([p.base for p in parts])
-        w.pvalid = np.concatenate([p.pvalid for p in parts])
-        offsets = np.cumsum([0] + [len(p.base) for p in parts[:-1]])
-        w.partial = np.concatenate([p.partial + o for p, o in zip(parts, offsets)])
-        with_partial = [p.pflat for p in parts if len(p.partial)]
-        if with_partial:
-            w.pflat = np.concatenate(with_partial)
-        w.all_valid = len(w.partial) == 0
-        return w
-
     def subset(self, rows) -> "RelativeDays":
         """The RelativeDays of some of the firm-events (indices or a boolean mask)."""
         rows = np.asarray(rows)

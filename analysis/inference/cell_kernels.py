@@ -25,16 +25,16 @@ MOMENTS = ("car", "car2", "scar", "scar2", "patell_var", "car_pos", "est_pos", "
 
 
 @_compiled()
-def cell_moments(cell, rows, win, car, car_se, dof, est_pos, est_n, n_cells):
+def cell_moments(cell, rows, cell_window, car, car_se, dof, est_pos, est_n, n_cells):
     """(8, n_cells) per-cell sums over members k (member order) of :data:`MOMENTS`:
     CAR, CAR^2, SCAR = CAR / se, SCAR^2, (M - k) / (M - k - 2) (NaN where M - k <= 2: Patell's
     variance), 1 where CAR > 0, positive and total estimation ARs. Member k is firm-event
-    rows[k] over window win[k]: car, car_se (R, W); dof, est_pos, est_n (R,)."""
+    rows[k] over its cell's window cell_window[cell[k]]: car, car_se (R, W); dof, est_pos, est_n (R,)."""
     out = np.zeros((8, n_cells))
     for k in range(cell.shape[0]):
         c = cell[k]
         r = rows[k]
-        j = win[k]
+        j = cell_window[c]
         x = car[r, j]
         s = x / car_se[r, j]
         d = dof[r]

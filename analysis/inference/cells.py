@@ -96,10 +96,11 @@ def kp_cell_correlations_aligned(
     empty = (p0 + e1 < 0) | (p0 + e0 >= length)
     lo = rank[store.start[sec] + np.clip(p0 + e0, 0, length - 1)]
     hi = rank[store.start[sec] + np.clip(p0 + e1, 0, length - 1)]
-    order = np.argsort(event_code, kind="stable")
-    evs = event_code[order]
     n_events = int(event_code.max()) + 1
-    bnd = np.searchsorted(evs, np.arange(n_events + 1))
+    # firm-events by event (the stable order; none to sort when they come so, as from a study's panel)
+    order = np.arange(R) if (np.diff(event_code) >= 0).all() else np.argsort(event_code, kind="stable")
+    evs = event_code[order]
+    bnd = np.concatenate([[0], np.cumsum(np.bincount(event_code, minlength=n_events))])
     slot = np.empty(R, np.int64)
     slot[order] = np.arange(R) - bnd[evs]
     big = np.iinfo(np.int64).max
@@ -126,9 +127,8 @@ def kp_cell_correlations_aligned(
     hi_rel = np.where(empty, 0, hi - emin[event_code])
     use_k = np.array([name != "const" for name in spec.regressors])
     # members of each cell, in cell order, as slots (positions within their event)
-    mord = np.argsort(member_cells, kind="stable")
-    member_slot = slot[member_rows[mord]]
-    member_cell_bnd = np.searchsorted(member_cells[mord], np.arange(C + 1))
+    member_slot, member_cell_bnd = kp_kernel.members_by_cell(np.asarray(member_cells, dtype=np.int64),
+                                                             np.asarray(member_rows, dtype=np.int64), slot, C)
     c_bnd = np.searchsorted(cell_event, np.arange(n_events + 1))
     args = (order, bnd, yc, wc, Xc, use_k, gstart, lo_rel, hi_rel, np.ascontiguousarray(theta, dtype=float),
             D, min_shared, c_bnd, member_cell_bnd, member_slot, int(pairwise_max), res)
@@ -246,11 +246,11 @@ class Cells:
         K = len(self.cell)
         if self.result is not None:
             r = self.result
-            args = (self.rows, self.member_window, r.car, r.car_se, r.dof, r.est_pos, r.m)
+            args = (self.rows, self.cell_window, r.car, r.car_se, r.dof, r.est_pos, r.m)
         else:
             given = [self.__dict__.get(name) for name in ("car", "car_se", "dof", "est_pos", "est_n")]
             car, se, dof, pos, m = (np.full(K, np.nan) if v is None else v for v in given)
-            args = (np.arange(K), np.zeros(K, dtype=np.int64), car[:, None], se[:, None], dof, pos, m)
+            args = (np.arange(K), np.zeros(self.n_cells, dtype=np.int64), car[:, None], se[:, None], dof, pos, m)
         rows, win, car, se, dof, pos, m = args
         sums = cell_kernels.cell_moments(
             self.cell, np.asarray(rows, dtype=np.int64), np.asarray(win, dtype=np.int64),

@@ -36,6 +36,26 @@ from analysis.estimation.kernels import FASTMATH, _compiled
 PAIRWISE_MAX = 200
 
 
+@_compiled()
+def members_by_cell(member_cells, member_rows, slot, n_cells):
+    """Members grouped by cell, in member order within each cell (a stable counting sort):
+    (member_slot (K,) the slot of each member's firm-event, slot[member_rows], cell by cell;
+    bnd (n_cells + 1,) cell c's members at bnd[c]:bnd[c + 1])."""
+    K = member_cells.shape[0]
+    bnd = np.zeros(n_cells + 1, np.int64)
+    for k in range(K):
+        bnd[member_cells[k] + 1] += 1
+    for c in range(n_cells):
+        bnd[c + 1] += bnd[c]
+    at = bnd[:n_cells].copy()
+    member_slot = np.empty(K, np.int64)
+    for k in range(K):
+        c = member_cells[k]
+        member_slot[at[c]] = slot[member_rows[k]]
+        at[c] += 1
+    return member_slot, bnd
+
+
 @_compiled(fastmath=FASTMATH)
 def _pair(Z, PZ, PZ2, PM, d0, d1, a, b, hz_b, hq_b, hm_b, hz_a, hq_a):
     """(correlation, shared dates) of rows a, b of Z over the dates both use, in their common
@@ -116,6 +136,7 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
     HQ = np.zeros((pm, pm))
     HM = np.zeros((pm, pm))
     ok = np.zeros((pm, pm), np.bool_)
+    laid = np.full(D, -1, np.int64)  # the event whose hole days ZT, MT hold at that day
     S = np.zeros(D)
     W = np.zeros(D)
     Zs = np.zeros((nmax, D))  # standardized ARs (linear cells), filled on first use per event
@@ -132,54 +153,136 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
             first[a] = lo
             last[a] = max(hi, lo - 1)
             L = last[a] - lo + 1
+            za = Z[a, lo:lo + L]  # 1-D views: the loops below vectorize
+            ma = Mk[a, lo:lo + L]
+            ya = yc[g + lo:g + lo + L]
+            wa = wc[g + lo:g + lo + L]
             for d in range(L):
-                Z[a, lo + d] = yc[g + lo + d]
-                Mk[a, lo + d] = wc[g + lo + d]
+                za[d] = ya[d]
+                ma[d] = wa[d]
             for k in range(p):
                 if use_k[k]:
                     c = theta[r, k]
+                    xa = Xc[k, g + lo:g + lo + L]
                     for d in range(L):
-                        Z[a, lo + d] -= c * Xc[k, g + lo + d]
-            # prefix sums and unused days over the row's range, for _pair
-            PZ[a, lo] = 0.0
-            PZ2[a, lo] = 0.0
-            PM[a, lo] = 0.0
+                        za[d] -= c * xa[d]
             nh = 0
-            for d in range(lo, lo + L):
-                z = Z[a, d]
-                PZ[a, d + 1] = PZ[a, d] + z
-                PZ2[a, d + 1] = PZ2[a, d] + z * z
-                PM[a, d + 1] = PM[a, d] + Mk[a, d]
-                if Mk[a, d] == 0.0:
-                    holes[a, nh] = d
+            for d in range(L):
+                if ma[d] == 0.0:
+                    holes[a, nh] = lo + d
                     nh += 1
             n_holes[a] = nh
+        # prefix sums over each row's range, for _pair: four rows side by side (independent
+        # chains; each row's sums in day order). A row reads 0 outside its range there.
+        for a0 in range(0, n, 4):
+            a1 = min(a0 + 4, n)
+            d_lo = D
+            d_hi = 0
+            for a in range(a0, a1):
+                d_lo = min(d_lo, first[a])
+                d_hi = max(d_hi, last[a] + 1)
+            for a in range(a0, a1):
+                for d in range(d_lo, first[a]):
+                    Z[a, d] = 0.0
+                    Mk[a, d] = 0.0
+                for d in range(last[a] + 1, d_hi):
+                    Z[a, d] = 0.0
+                    Mk[a, d] = 0.0
+            if a1 - a0 == 4:
+                z0 = 0.0
+                z1 = 0.0
+                z2 = 0.0
+                z3 = 0.0
+                q0 = 0.0
+                q1 = 0.0
+                q2 = 0.0
+                q3 = 0.0
+                m0 = 0.0
+                m1 = 0.0
+                m2 = 0.0
+                m3 = 0.0
+                for a in range(a0, a1):
+                    PZ[a, d_lo] = 0.0
+                    PZ2[a, d_lo] = 0.0
+                    PM[a, d_lo] = 0.0
+                for d in range(d_lo, d_hi):
+                    x = Z[a0, d]
+                    z0 += x
+                    q0 += x * x
+                    m0 += Mk[a0, d]
+                    x = Z[a0 + 1, d]
+                    z1 += x
+                    q1 += x * x
+                    m1 += Mk[a0 + 1, d]
+                    x = Z[a0 + 2, d]
+                    z2 += x
+                    q2 += x * x
+                    m2 += Mk[a0 + 2, d]
+                    x = Z[a0 + 3, d]
+                    z3 += x
+                    q3 += x * x
+                    m3 += Mk[a0 + 3, d]
+                    PZ[a0, d + 1] = z0
+                    PZ2[a0, d + 1] = q0
+                    PM[a0, d + 1] = m0
+                    PZ[a0 + 1, d + 1] = z1
+                    PZ2[a0 + 1, d + 1] = q1
+                    PM[a0 + 1, d + 1] = m1
+                    PZ[a0 + 2, d + 1] = z2
+                    PZ2[a0 + 2, d + 1] = q2
+                    PM[a0 + 2, d + 1] = m2
+                    PZ[a0 + 3, d + 1] = z3
+                    PZ2[a0 + 3, d + 1] = q3
+                    PM[a0 + 3, d + 1] = m3
+            else:
+                for a in range(a0, a1):
+                    sz = 0.0
+                    sq = 0.0
+                    sm = 0.0
+                    PZ[a, first[a]] = 0.0
+                    PZ2[a, first[a]] = 0.0
+                    PM[a, first[a]] = 0.0
+                    for d in range(first[a], last[a] + 1):
+                        x = Z[a, d]
+                        sz += x
+                        sq += x * x
+                        sm += Mk[a, d]
+                        PZ[a, d + 1] = sz
+                        PZ2[a, d + 1] = sq
+                        PM[a, d + 1] = sm
         for a in range(n):
             zstate[a] = 0
         whole = n <= pairwise_max
         if whole:  # every pair of the event once, shared by its cells
             # hole sums of every pair at once: HZ[b, a] = sum of Z_a over b's holes, etc. (from
-            # the rows laid out by day, 0 outside each row's range, so only common days count)
-            for d in range(D):
-                for a in range(n):
-                    ZT[d, a] = 0.0
-                    MT[d, a] = 0.0
-            for a in range(n):
-                for d in range(first[a], last[a] + 1):
-                    ZT[d, a] = Z[a, d]
-                    MT[d, a] = Mk[a, d]
+            # the rows laid out by day at the holes' days, 0 outside each row's range, so only
+            # common days count)
             for b in range(n):
-                for a in range(n):
-                    HZ[b, a] = 0.0
-                    HQ[b, a] = 0.0
-                    HM[b, a] = 0.0
                 for u in range(n_holes[b]):
                     h = holes[b, u]
+                    if laid[h] != e:  # each hole day laid out once per event
+                        laid[h] = e
+                        for a in range(n):
+                            inside = first[a] <= h and h <= last[a]
+                            ZT[h, a] = Z[a, h] if inside else 0.0
+                            MT[h, a] = Mk[a, h] if inside else 0.0
+            for b in range(n):
+                hz = HZ[b, :n]  # 1-D views: the loops below vectorize
+                hq = HQ[b, :n]
+                hm = HM[b, :n]
+                for a in range(n):
+                    hz[a] = 0.0
+                    hq[a] = 0.0
+                    hm[a] = 0.0
+                for u in range(n_holes[b]):
+                    h = holes[b, u]
+                    zt = ZT[h, :n]
+                    mt = MT[h, :n]
                     for a in range(n):
-                        x = ZT[h, a]
-                        HZ[b, a] += x
-                        HQ[b, a] += x * x
-                        HM[b, a] += MT[h, a]
+                        x = zt[a]
+                        hz[a] += x
+                        hq[a] += x * x
+                        hm[a] += mt[a]
             for a in range(n):
                 ok[a, a] = False
                 for b in range(a + 1, n):

@@ -60,12 +60,13 @@ class CellTest:
         """:meth:`compute`, with cells below ``min_n`` firms set to NaN and their reason."""
         out = self.compute(cells)
         small = cells.n < self.min_n
-        reason = np.where(small, f"fewer than {self.min_n} firms", "")
+        reason = np.full(len(small), "", dtype=object)  # two shared strings, not one per cell
+        reason[small] = f"fewer than {self.min_n} firms"
         if out.reason is not None:
-            reason = np.where(reason == "", out.reason, reason)
+            reason = np.where(small, reason, np.asarray(out.reason, dtype=object))
         stat = np.where(small, np.nan, out.statistic)
         p = np.where(small, np.nan, out.p_value)
-        return TestOutcome(stat, p, out.extra, reason.astype(object))
+        return TestOutcome(stat, p, out.extra, reason)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {self.label}>"
