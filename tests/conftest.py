@@ -8,6 +8,7 @@ session of its exchange), fits with statsmodels and builds Var(CAR) from explici
 from __future__ import annotations
 
 import os
+import sys
 from types import SimpleNamespace
 from functools import lru_cache
 from pathlib import Path
@@ -15,11 +16,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import OLS
+from statsmodels.tools.tools import add_constant
 from scipy import stats
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+# What the report pipeline does in its own process (analysis/report/pipeline.py): without the
+# optional rfc3987_syntax package, importing nbformat (jsonschema) does not compile an RFC 3987
+# grammar, 3-10 s of CPU in each pytest-xdist worker (a test module imports nbformat at
+# collection). Notebook validation checks no IRI format.
+sys.modules.setdefault("rfc3987_syntax", None)
 
 # ----------------------------------------------------------------------------- test order
 
@@ -133,9 +141,9 @@ class Reference:
             self.params = None
             self.xtx_inv = None
         else:
-            X = sm.add_constant(est_rows[self.xcols], has_constant="add") if self.xcols else \
+            X = add_constant(est_rows[self.xcols], has_constant="add") if self.xcols else \
                 pd.DataFrame({"const": np.ones(self.M)}, index=est_rows.index)
-            fit = sm.OLS(est_rows["y"], X).fit()
+            fit = OLS(est_rows["y"], X).fit()
             self.fit = fit
             self.params = fit.params.to_numpy()
             self.sigma2 = float(fit.scale)  # SSR / (M - k)
