@@ -231,13 +231,36 @@ def run_study(shared_prices):
     return run
 
 
+def once_per_run(name: str, make, tmp_path_factory):
+    """``make()``, computed once per pytest run: under pytest-xdist the first worker to ask pickles
+    it into the run's shared temporary folder (under a file lock) and the other workers load
+    that copy; without xdist, ``make()`` itself."""
+    import fcntl
+    import pickle
+
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return make()
+    root = tmp_path_factory.getbasetemp().parent  # <basetemp>/popen-gwN -> this run's <basetemp>
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = root / f"{name}.pickle"
+        if path.is_file():
+            return pickle.loads(path.read_bytes())
+        value = make()
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        tmp.replace(path)
+        return value
+
+
 @pytest.fixture(scope="session")
-def full_catalog(shared_prices):
+def full_catalog(shared_prices, tmp_path_factory):
     """The whole catalog fitted once on the recorded prices (defaults, placebo off), shared by
-    the test modules that check results on it."""
+    the test modules that check results on it (one fit per run: :func:`once_per_run`)."""
     from analysis.study import EventStudy
 
-    return EventStudy(prices=shared_prices, placebo_draws=0).fit()
+    return once_per_run("full_catalog", lambda: EventStudy(prices=shared_prices, placebo_draws=0).fit(),
+                        tmp_path_factory)
 
 
 @pytest.fixture
