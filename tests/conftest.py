@@ -35,8 +35,9 @@ sys.modules.setdefault("rfc3987_syntax", None)
 #: ``make test`` sends whole files to its pytest-xdist workers (``--dist loadfile``), so the
 #: longest file, the end-to-end report (two pipeline runs, ~45 s), must not start last.
 #: Every other file follows in collection order.
-SLOWEST_FILES = ("test_report.py", "test_simulation.py", "test_placebo.py", "test_cli.py", "test_hardening2.py",
-                 "test_warmup.py", "test_engine.py", "test_pipeline.py", "test_design.py", "test_inference.py")
+SLOWEST_FILES = ("test_report.py", "test_cli.py", "test_placebo.py", "test_simulation.py", "test_hardening2.py",
+                 "test_scale_paths.py", "test_warmup.py", "test_engine.py", "test_design.py", "test_pipeline.py",
+                 "test_plots.py", "test_inference.py")
 
 
 def pytest_configure(config):
