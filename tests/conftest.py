@@ -8,6 +8,7 @@ session of its exchange), fits with statsmodels and builds Var(CAR) from explici
 from __future__ import annotations
 
 import os
+import sys
 from types import SimpleNamespace
 from functools import lru_cache
 from pathlib import Path
@@ -15,11 +16,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import OLS
+from statsmodels.tools.tools import add_constant
 from scipy import stats
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+# What the report pipeline does in its own process (analysis/report/pipeline.py): without the
+# optional rfc3987_syntax package, importing nbformat (jsonschema) does not compile an RFC 3987
+# grammar, 3-10 s of CPU in each pytest-xdist worker (a test module imports nbformat at
+# collection). Notebook validation checks no IRI format.
+sys.modules.setdefault("rfc3987_syntax", None)
 
 # ----------------------------------------------------------------------------- test order
 
@@ -27,8 +35,9 @@ SHARED = REPO.parent / "shared"
 #: ``make test`` sends whole files to its pytest-xdist workers (``--dist loadfile``), so the
 #: longest file, the end-to-end report (two pipeline runs, ~45 s), must not start last.
 #: Every other file follows in collection order.
-SLOWEST_FILES = ("test_report.py", "test_simulation.py", "test_placebo.py", "test_cli.py", "test_hardening2.py",
-                 "test_warmup.py", "test_engine.py", "test_pipeline.py", "test_design.py", "test_inference.py")
+SLOWEST_FILES = ("test_report.py", "test_cli.py", "test_placebo.py", "test_simulation.py", "test_hardening2.py",
+                 "test_scale_paths.py", "test_warmup.py", "test_engine.py", "test_design.py", "test_pipeline.py",
+                 "test_plots.py", "test_inference.py")
 
 
 def pytest_configure(config):
@@ -133,9 +142,9 @@ class Reference:
             self.params = None
             self.xtx_inv = None
         else:
-            X = sm.add_constant(est_rows[self.xcols], has_constant="add") if self.xcols else \
+            X = add_constant(est_rows[self.xcols], has_constant="add") if self.xcols else \
                 pd.DataFrame({"const": np.ones(self.M)}, index=est_rows.index)
-            fit = sm.OLS(est_rows["y"], X).fit()
+            fit = OLS(est_rows["y"], X).fit()
             self.fit = fit
             self.params = fit.params.to_numpy()
             self.sigma2 = float(fit.scale)  # SSR / (M - k)
@@ -223,13 +232,36 @@ def run_study(shared_prices):
     return run
 
 
+def once_per_run(name: str, make, tmp_path_factory):
+    """``make()``, computed once per pytest run: under pytest-xdist the first worker to ask pickles
+    it into the run's shared temporary folder (under a file lock) and the other workers load
+    that copy; without xdist, ``make()`` itself."""
+    import fcntl
+    import pickle
+
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return make()
+    root = tmp_path_factory.getbasetemp().parent  # <basetemp>/popen-gwN -> this run's <basetemp>
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = root / f"{name}.pickle"
+        if path.is_file():
+            return pickle.loads(path.read_bytes())
+        value = make()
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        tmp.replace(path)
+        return value
+
+
 @pytest.fixture(scope="session")
-def full_catalog(shared_prices):
+def full_catalog(shared_prices, tmp_path_factory):
     """The whole catalog fitted once on the recorded prices (defaults, placebo off), shared by
-    the test modules that check results on it."""
+    the test modules that check results on it (one fit per run: :func:`once_per_run`)."""
     from analysis.study import EventStudy
 
-    return EventStudy(prices=shared_prices, placebo_draws=0).fit()
+    return once_per_run("full_catalog", lambda: EventStudy(prices=shared_prices, placebo_draws=0).fit(),
+                        tmp_path_factory)
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import OLS
+from statsmodels.tools.tools import add_constant
 from numpy.testing import assert_allclose as close
 
 from analysis.errors import UserError
@@ -21,7 +22,7 @@ Y7 = np.array([-0.136, -0.199, -0.362, -0.112, -0.065, -0.054, -0.094])
 
 
 def test_per_event_slope_and_hc3_se_match_statsmodels():
-    res = sm.OLS(Y7, sm.add_constant(X7)).fit(cov_type="HC3", use_t=True)
+    res = OLS(Y7, add_constant(X7)).fit(cov_type="HC3", use_t=True)
     got = ex.ols_hc3(X7, Y7)
     close(got["slope"], res.params[1], rtol=1e-12)
     close(got["se"], res.bse[1], rtol=1e-12)
@@ -58,7 +59,7 @@ def test_pooled_slope_and_cluster_se_match_statsmodels_with_event_dummies():
     d = _panel()
     X = pd.get_dummies(d["c"], dtype=float)
     X["x"] = d["x"]
-    res = sm.OLS(d["y"], X).fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(d["c"])[0]})
+    res = OLS(d["y"], X).fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(d["c"])[0]})
     got = ex.pooled_fe(d["c"].to_numpy(), d["x"], d["y"], draws=99)
     close(got["slope"], res.params["x"], rtol=1e-10)
     close(got["se"], res.bse["x"], rtol=1e-10)
@@ -148,7 +149,7 @@ def test_fit_frame_needs_five_firms_per_event_and_reports_main_and_sensitivity()
     assert list(main["n_firms"]) == [5, 5, 10]
     sens = out[out["confidence"] == "high,medium,low"]
     assert list(sens["n_firms"]) == [6, 6, 12]
-    want = sm.OLS(car["car"][:5], sm.add_constant(expo["value"][:5])).fit().params.iloc[1]
+    want = OLS(car["car"][:5], add_constant(expo["value"][:5])).fit().params.iloc[1]
     close(main["slope"].iloc[0], want, rtol=1e-12)
     # too few firms: no per-event row
     out = ex.fit_frame(car[car["symbol"].isin(syms[:4])], {"e1": {"Huawei"}, "e2": {"Huawei"}}, expo, draws=99)

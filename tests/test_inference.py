@@ -339,13 +339,11 @@ def test_real_event_tests_match_independent_computation(run_study, ref, window):
 
 
 @pytest.mark.shared_prices
-def test_aligned_kp_correlation_matches_the_scatter_reference(shared_prices):
+def test_aligned_kp_correlation_matches_the_scatter_reference(full_catalog):
     """The engine path (calendar-aligned, no scatter) gives the same r as the scatter
     reference (itself checked against pandas above), on the real catalog where firms sit on
     two calendars, one event has suspensions and one firm's data end before an event."""
-    from analysis.study import EventStudy
-
-    res = EventStudy(prices=shared_prices, placebo_draws=0).fit()
+    res = full_catalog
     panel, out = res.panel, res.engine_result
     ev = pd.factorize(panel.frame["event_id"])[0]
     roles = pd.factorize(panel.frame["role"])[0]

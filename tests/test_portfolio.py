@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import OLS
 from scipy import stats
 
 from analysis.estimation import engine
@@ -68,7 +68,7 @@ def _reference(ra, rb, rm, xb, window):
         y.append(np.mean([v[0] for v in vals]))
         X.append([1.0, np.mean([v[1] for v in vals])])
     y, X = np.array(y), np.array(X)
-    fit = sm.OLS(y, X).fit()
+    fit = OLS(y, X).fit()
     a, b = window
     ar, g = 0.0, np.zeros(2)
     for d in range(a, b + 1):

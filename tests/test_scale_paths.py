@@ -9,12 +9,22 @@ from analysis import study as study_mod
 from analysis.study import EventStudy
 
 
+#: Two events whose announcement dates move (date sensitivity), placebo off.
+TWO_EVENTS = dict(event_ids=["huawei_entity_list_2019", "ndaa889_law_2018"], placebo_draws=0)
+
+
+@pytest.fixture(scope="module")
+def two_events_fit(shared_prices):
+    """:data:`TWO_EVENTS` fitted with the default chunks, the reference of the two tests below."""
+    return EventStudy(prices=shared_prices, **TWO_EVENTS).fit()
+
+
 @pytest.mark.shared_prices
-def test_sensitivity_in_chunks_and_from_the_main_run_equals_one_rerun(shared_prices, monkeypatch):
-    kw = dict(prices=shared_prices, event_ids=["huawei_entity_list_2019", "ndaa889_law_2018"], placebo_draws=0)
+def test_sensitivity_in_chunks_and_from_the_main_run_equals_one_rerun(shared_prices, two_events_fit, monkeypatch):
+    kw = dict(prices=shared_prices, **TWO_EVENTS)
     st = EventStudy(**kw)
     one = st.sensitivity()  # every date, the announcement too, in one re-run
-    res = EventStudy(**kw).fit()
+    res = two_events_fit
     pd.testing.assert_frame_equal(res.sensitivity, one, check_exact=True)
     assert set(one["date_kind"]) >= {"announcement", "first_report"}
     monkeypatch.setattr(study_mod, "SENSITIVITY_CHUNK", 10)  # about one moved event per chunk
@@ -46,13 +56,12 @@ def test_a_draw_larger_than_a_chunk_runs_event_by_event_with_the_same_numbers(sh
 
 
 @pytest.mark.shared_prices
-def test_volume_in_chunks_of_firm_events_gives_the_same_frames(shared_prices, monkeypatch):
+def test_volume_in_chunks_of_firm_events_gives_the_same_frames(shared_prices, two_events_fit, monkeypatch):
     from analysis.inference import volume
 
-    kw = dict(prices=shared_prices, event_ids=["huawei_entity_list_2019", "ndaa889_law_2018"], placebo_draws=0)
-    one = EventStudy(**kw).fit()
+    one = two_events_fit
     monkeypatch.setattr(volume, "VOLUME_CHUNK", 7)
-    small = EventStudy(**kw).fit()
+    small = EventStudy(prices=shared_prices, **TWO_EVENTS).fit()
     pd.testing.assert_frame_equal(one.volume, small.volume, check_exact=True)
     pd.testing.assert_frame_equal(one.volume_tests, small.volume_tests, check_exact=True)
 
