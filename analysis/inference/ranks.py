@@ -557,7 +557,7 @@ def _rank_cells_apart(est, est_sorted, s, win_ar, scar, rows, cell, n_cells, col
         sar = est / np.asarray(s, dtype=float)[:, None]
     for lo, hi in np.unique(cols, axis=0):
         m = (cols[:, 0] == lo) & (cols[:, 1] == hi)
-        uc = _present(cell[m], n_cells)
+        uc = _distinct(cell[m], n_cells)
         ci = np.searchsorted(uc, cell[m])
         row_scar = np.full(est.shape[0], np.nan)
         row_scar[rows[m]] = scar[m]
@@ -712,17 +712,16 @@ def rank_tests(
         s = np.sqrt(out.sigma2)
     res = {name: (np.full(n_cells, np.nan), np.full(n_cells, np.nan)) for name in RANK_TESTS}
     pair_window = cell_window[cell_ids] if len(cell_ids) else np.zeros(0, dtype=np.int64)
-    all_rows = _present(cell_rows, out.ar.shape[0])  # the rows in some cell: ranked once per set of days kept
-    by_days: dict[bytes, list] = {}  # windows keeping the same estimation days: one pass for all of them
+    all_rows = _distinct(cell_rows, out.ar.shape[0])  # the rows in some cell: ranked once per set of days kept
+    by_days: dict[bytes, tuple] = {}  # windows keeping the same estimation days: one pass for all of them
     for j, (a, b) in enumerate(windows):
         with np.errstate(invalid="ignore"):
             good = np.isfinite(car[:, j]) & np.isfinite(car_se[:, j]) & (car_se[:, j] > 0) & out.ok
         sel = (pair_window == j) & good[cell_rows]
         if sel.any():
             outside = (est_days < a) | (est_days > b)
-            by_days.setdefault(outside.tobytes(), []).append((j, sel))
-    for parts in by_days.values():
-        outside = (est_days < windows[parts[0][0]][0]) | (est_days > windows[parts[0][0]][1])
+            by_days.setdefault(outside.tobytes(), (outside, []))[1].append((j, sel))
+    for outside, parts in by_days.values():
         est = np.ascontiguousarray(_take(out.est_ar, all_rows, outside), dtype=float)
         srt = sorted_rows(est)
         days = np.zeros(len(out.days), dtype=bool)  # the window days of these windows, as columns
@@ -741,7 +740,7 @@ def rank_tests(
             first = col_of_day[np.searchsorted(out.days, a)]
             cols.append(np.tile([first, first + b - a + 1], (len(r), 1)))
         rows, cells = np.concatenate(rows), np.concatenate(cells)
-        uc = _present(cells, n_cells)
+        uc = _distinct(cells, n_cells)
         fam = None if cell_family is None else np.asarray(cell_family)[uc]
         got = rank_cells(est, srt, s[all_rows], win, np.concatenate(scar), np.searchsorted(all_rows, rows),
                          np.searchsorted(uc, cells), len(uc), fam, np.concatenate(cols))
@@ -750,7 +749,7 @@ def rank_tests(
     return res
 
 
-def _present(values: np.ndarray, size: int) -> np.ndarray:
+def _distinct(values: np.ndarray, size: int) -> np.ndarray:
     """np.unique of non-negative integers below ``size``, in O(size) (no sort)."""
     seen = np.zeros(size, dtype=bool)
     seen[values] = True
