@@ -298,3 +298,34 @@ def test_portfolio_passes_equal_the_engine_run_on_a_portfolio_store(model, chunk
     C, W = ref["car"].shape
     sq = sample_quantile_p(ref["est_ar"], ref["car"].ravel(), np.tile(L, C), rows=np.repeat(np.arange(C), W))
     np.testing.assert_array_equal(run.sq_p[u], sq.reshape(C, W))
+
+
+@pytest.mark.parametrize("model", ["market", "mean", "market-adjusted", "ff3"])
+def test_portfolio_series_equals_its_loop_reference_bit_for_bit(model):
+    """The series pass (1-D views, the constant column's sums copied from the counts) against
+    the loop it replaced (tests/portfolio_series_reference.py): every output bit for bit, on
+    sets of one to eight firm-events with estimation windows cut by the start of the data,
+    event periods by its end, spreads and tail returns."""
+    from analysis.inference import portfolio, portfolio_kernel
+    from portfolio_series_reference import portfolio_series_loop
+
+    store = _rich_store(model, seed=11)
+    sec = np.array([0, 1, 2, 3, 4, 5, 0, 2])
+    p0 = np.array([EVENT, EVENT, EVENT, 50, 135, EVENT, EVENT - 20, EVENT + 10])
+    res = engine.run(store, sec, p0, (-100, -11), [(0, 0), (-1, 1), (0, 5)], min_obs=20)
+    assert res.tail_valid.any() and (res.span > 1).any()
+    rng = np.random.default_rng(5)
+    sets = [np.sort(rng.choice(8, size=k, replace=False)) for k in rng.integers(1, 9, size=40)]
+    members = np.concatenate(sets).astype(np.int64)
+    ptr = np.concatenate([[0], np.cumsum([len(s) for s in sets])]).astype(np.int64)
+    arrays = portfolio._member_arrays(res)
+    T, p, U = int(res.days[-1] + 100 + 1), arrays["XTu"].shape[0], len(sets)
+    outs = []
+    for kernel in (portfolio_kernel.portfolio_series, portfolio_series_loop):
+        out = {"ok": np.zeros((U, T), dtype=bool), "yp": np.empty((U, T)), "Xp": np.empty((U, p, T)),
+               "xtx": np.empty((U, p, p)), "xty": np.empty((U, p))}
+        kernel(ptr, members, **arrays, **out)
+        outs.append(out)
+    assert outs[1]["ok"][:, :arrays["e_len"]].all(axis=1).sum() < U  # some estimation days missing
+    for name in outs[1]:
+        assert outs[0][name].tobytes() == outs[1][name].tobytes(), name

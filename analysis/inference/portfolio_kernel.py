@@ -70,20 +70,24 @@ def portfolio_series(ptr, members, w, yu, XTu, is_const, est_base, seg_lo, seg_h
         X_v[:, :] = 0.0
         for q in range(ptr[u], ptr[u + 1]):
             i = members[q]
-            # estimation days the member's own fit used (0 added on the others)
+            # estimation days the member's own fit used (0 added on the others), over 1-D views
+            # (the loops vectorize); a constant column's sums are the counts' (copied below)
             b = est_base[i]
             t0 = max(0, seg_lo[i] - b)
             t1 = min(n_est, seg_hi[i] - b)
-            for t in range(t0, t1):
-                cnt_e[t] += w[b + t]
-                y_e[t] += yu[b + t]
+            wi = w[b + t0:b + t1]
+            yi = yu[b + t0:b + t1]
+            ce = cnt_e[t0:t1]
+            ye = y_e[t0:t1]
+            for t in range(t1 - t0):
+                ce[t] += wi[t]
+                ye[t] += yi[t]
             for k in range(p):
-                if is_const[k]:
-                    for t in range(t0, t1):
-                        X_e[k, t] += w[b + t]
-                else:
-                    for t in range(t0, t1):
-                        X_e[k, t] += XTu[k, b + t]
+                if not is_const[k]:
+                    xe = X_e[k, t0:t1]
+                    xi = XTu[k, b + t0:b + t1]
+                    for t in range(t1 - t0):
+                        xe[t] += xi[t]
             # event period: each return spread over the sessions it spans
             for d in range(L):
                 if not valid[i, d]:
@@ -110,14 +114,22 @@ def portfolio_series(ptr, members, w, yu, XTu, is_const, est_base, seg_lo, seg_h
                     y_v[ev_at + c] += v
                     for k in range(p):
                         X_v[k, ev_at + c] += tail_Xv[i, k] * per
+        for k in range(p):
+            if is_const[k]:
+                X_e[k, :] = cnt_e
+        oku = ok[u]
+        ypu = yp[u]
         for t in range(T):
             n = cnt_e[t] + cnt_v[t]
-            ok[u, t] = n > 0.0
-            yp[u, t] = (y_e[t] + y_v[t]) / n if n > 0.0 else np.nan
+            oku[t] = n > 0.0
+            ypu[t] = (y_e[t] + y_v[t]) / n if n > 0.0 else np.nan
         for k in range(p):
+            xp = Xp[u, k]
+            xe = X_e[k]
+            xv = X_v[k]
             for t in range(T):
                 n = cnt_e[t] + cnt_v[t]
-                Xp[u, k, t] = (X_e[k, t] + X_v[k, t]) / n if n > 0.0 else np.nan
+                xp[t] = (xe[t] + xv[t]) / n if n > 0.0 else np.nan
         for k in range(p):
             xty[u, k] = 0.0
             for m in range(p):
