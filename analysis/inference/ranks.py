@@ -582,14 +582,36 @@ def _grank_t(u0, s2, T, n, sd) -> tuple[np.ndarray, np.ndarray]:
 
 
 @kernels._compiled()
+def _day_counts(e, x, before, after, above, not_below, d):
+    """One window day of a row, value x (skipped when missing), against its estimation values
+    e: after[t] = before[t] + (1 if e[t] > x, 1/2 if equal), and the values above x and not
+    below it into above[d], not_below[d]. Branch-free selects and integer counts (the loop
+    vectorizes); NaN compares false."""
+    a = 0
+    nb = 0
+    if math.isfinite(x):
+        for t in range(e.shape[0]):
+            after[t] = before[t] + 0.5 * ((1.0 if e[t] > x else 0.0) + (1.0 if e[t] >= x else 0.0))
+            a += e[t] > x
+            nb += e[t] >= x
+    else:
+        for t in range(e.shape[0]):
+            after[t] = before[t]
+    above[d] = a
+    not_below[d] = nb
+
+
+@kernels._compiled()
 def _rank_families(E, ranks, count, s, Wv, rows, cols, cell, slot, xs, fptr, F, n_cell, z_out, u0, s2, T_out):
     """Corrado-Cowan Z (z_out) and GRANK's Ubar_0, S_Ubar^2, T (u0, s2, T_out) per cell (module
     doc), with the arithmetic of :func:`_merge_sorted`, :func:`_corrado_cells` and
     :func:`_grank_cells`. Pairs fptr[f]..fptr[f+1] are family f's, ordered by row, window,
     then cell: row ``rows[k]`` of E is in cell ``cell[k]`` (``slot[k]`` < F: its place in the
     family), whose window is columns cols[k, 0] .. cols[k, 1] - 1 of Wv, with SCAR* ``xs[k]``.
-    Each row's SARs are computed once per family, its U once per window, and added to the
-    sums of every cell it is in."""
+    Each row's SARs are computed once per family, each window day's comparisons with its
+    estimation values once (:func:`_day_counts`, summed over a window's days as a difference of
+    running sums: halves, exact), its U once per window, and added to the sums of every cell
+    it is in."""
     n_rows, Le = E.shape
     L = Wv.shape[1]
     tot = np.zeros((F, Le + L))
@@ -600,6 +622,9 @@ def _rank_families(E, ranks, count, s, Wv, rows, cols, cell, slot, xs, fptr, F, 
     width = np.zeros(F, np.int64)  # its window's days
     u = np.empty(Le + L)
     sar = np.empty(Le)
+    pre = np.zeros((L + 1, Le))  # pre[d, t]: the row's window-day values of days < d below e[t] (1/2 per tie)
+    above = np.zeros(L, np.int64)  # per window day: the row's estimation values above its value
+    not_below = np.zeros(L, np.int64)  # and not below it
     ws = np.empty(max(L, 1))
     wday = np.empty(max(L, 1), np.int64)
     for f in range(fptr.shape[0] - 1):
@@ -628,6 +653,8 @@ def _rank_families(E, ranks, count, s, Wv, rows, cols, cell, slot, xs, fptr, F, 
                     sar[t] = e[t] / si
                     c += math.isfinite(sar[t])
                 Ti = 1.0 + c
+                for d in range(L):  # each window day once for every window of the row
+                    _day_counts(e, Wv[row, d], pre[d], pre[d + 1], above, not_below, d)
             if cols[k, 0] != lo or cols[k, 1] != hi:  # a new window of the row: its U
                 lo = cols[k, 0]
                 hi = cols[k, 1]
@@ -641,19 +668,14 @@ def _rank_families(E, ranks, count, s, Wv, rows, cols, cell, slot, xs, fptr, F, 
                         wday[q] = d
                         q += 1
                 den = float(m + q) + 1.0
-                for t in range(Le):
-                    u[t] = ranks[row, t]
-                for d in range(q):  # each window value: the estimation values above it, and not below it
-                    w = ws[d]
-                    above = 0
-                    not_below = 0
-                    for t in range(Le):  # branch-free selects, integer counts (vectorize); NaN compares false
-                        u[t] += 0.5 * ((1.0 if e[t] > w else 0.0) + (1.0 if e[t] >= w else 0.0))
-                        above += e[t] > w
-                        not_below += e[t] >= w
-                    u[Le + wday[d]] = _joint_rank(m - not_below, m - above, ws, q, w) / den
-                for t in range(Le):
-                    u[t] = u[t] / den
+                rk = ranks[row]
+                p_hi = pre[hi]
+                p_lo = pre[lo]
+                for t in range(Le):  # halves and whole numbers: exact in any order
+                    u[t] = (rk[t] + (p_hi[t] - p_lo[t])) / den
+                for d in range(q):
+                    day = lo + wday[d]
+                    u[Le + wday[d]] = _joint_rank(m - not_below[day], m - above[day], ws, q, ws[d]) / den
             tt = tot[sl]
             cc = cnt[sl]
             for t in range(Le + hi - lo):
