@@ -764,8 +764,8 @@ def rank_tests(
         rows, cells = np.concatenate(rows), np.concatenate(cells)
         uc = _distinct(cells, n_cells)
         fam = None if cell_family is None else np.asarray(cell_family)[uc]
-        got = rank_cells(est, srt, s[all_rows], win, np.concatenate(scar), np.searchsorted(all_rows, rows),
-                         np.searchsorted(uc, cells), len(uc), fam, np.concatenate(cols))
+        got = rank_cells(est, srt, s[all_rows], win, np.concatenate(scar), _position(all_rows, rows, out.ar.shape[0]),
+                         _position(uc, cells, n_cells), len(uc), fam, np.concatenate(cols))
         for name, (st, p) in got.items():
             res[name][0][uc], res[name][1][uc] = st, p
     return res
@@ -776,6 +776,13 @@ def _distinct(values: np.ndarray, size: int) -> np.ndarray:
     seen = np.zeros(size, dtype=bool)
     seen[values] = True
     return np.flatnonzero(seen)
+
+
+def _position(distinct: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """The position of each of ``values`` in ``distinct`` (:func:`_distinct` of them, below
+    ``size``): the values themselves when every integer below ``size`` is there (as for the
+    pseudo cells, whose rows are all in cells), else by binary search."""
+    return values if len(distinct) == size else np.searchsorted(distinct, values)
 
 
 def _rank_results(cells) -> dict[str, tuple[np.ndarray, np.ndarray]]:
