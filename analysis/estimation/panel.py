@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.data.calendars import (block_eligible, day_zero, returns_on, row_spanning_returns, session_returns,
-                                     session_returns_block)
+from analysis.data.calendars import (block_eligible, calendar, day_zero, returns_on, row_spanning_returns,
+                                     session_returns, session_returns_block)
 from analysis.errors import UserError
 from analysis.estimation.models import ModelSpec, design_rows
 from analysis.estimation.store import _EPOCH, PART_FIELDS, ReturnStore, series_part
@@ -93,18 +93,22 @@ def build_panel(model: ModelSpec, universe: pd.DataFrame, events: pd.DataFrame, 
                 why_of[i] = str(exc)
             else:
                 units.append((part, [i], np.array([len(part["dates"])], dtype=np.int64)))
-    for (mic, bench), members in blocks.items():
-        for k in range(0, len(members), BLOCK_SECURITIES):
-            chunk = members[k:k + BLOCK_SECURITIES]
-            try:
-                flat, lengths, why = _block_parts(model, [rows[i] for i in chunk], mic, frames, frames[bench], factors)
-            except UserError as exc:
-                flat, lengths, why = None, None, [str(exc)] * len(chunk)
-            for i, w in zip(chunk, why):
-                if w is not None:
-                    why_of[i] = w
-            if flat is not None:
-                units.append((flat, [i for i, w in zip(chunk, why) if w is None], lengths))
+    jobs = [(mic, bench, members[k:k + BLOCK_SECURITIES]) for (mic, bench), members in blocks.items()
+            for k in range(0, len(members), BLOCK_SECURITIES)]
+
+    def build(job):
+        mic, bench, chunk = job
+        try:
+            return _block_parts(model, [rows[i] for i in chunk], mic, frames, frames[bench], factors)
+        except UserError as exc:
+            return None, None, [str(exc)] * len(chunk)
+
+    for (_, _, chunk), (flat, lengths, why) in zip(jobs, _on_two_threads(build, jobs)):
+        for i, w in zip(chunk, why):
+            if w is not None:
+                why_of[i] = w
+        if flat is not None:
+            units.append((flat, [i for i, w in zip(chunk, why) if w is None], lengths))
     meta = []
     for i, row in enumerate(rows):
         if i in why_of:
@@ -148,6 +152,23 @@ def _store_from_units(model: ModelSpec, symbols: list[str], units: list[tuple[di
 
 #: Securities built together in one vectorized block (bounds the block's (n, sessions) arrays).
 BLOCK_SECURITIES = 1000
+
+
+def _on_two_threads(build, jobs: list) -> list:
+    """``[build(job) for job in jobs]``, two jobs at a time on two threads when there are
+    several (the blocks' numpy passes release the GIL; each job's result is its own, so the
+    results do not depend on the threads). Exchange calendars are loaded first, here."""
+    if len(jobs) < 2:
+        return [build(job) for job in jobs]
+    from concurrent.futures import ThreadPoolExecutor
+
+    for mic in dict.fromkeys(job[0] for job in jobs):
+        try:
+            calendar(mic)
+        except UserError:
+            pass  # the job reports it
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(build, jobs))
 
 
 def _factors_eligible(factors: pd.DataFrame) -> bool:
