@@ -95,6 +95,11 @@ def build_panel(model: ModelSpec, universe: pd.DataFrame, events: pd.DataFrame, 
                 units.append((part, [i], np.array([len(part["dates"])], dtype=np.int64)))
     jobs = [(mic, bench, members[k:k + BLOCK_SECURITIES]) for (mic, bench), members in blocks.items()
             for k in range(0, len(members), BLOCK_SECURITIES)]
+    for mic in dict.fromkeys(job[0] for job in jobs):  # loaded here, before the threads
+        try:
+            calendar(mic)
+        except UserError:
+            pass  # the block reports it
 
     def build(job):
         mic, bench, chunk = job
@@ -134,19 +139,24 @@ def _store_from_units(model: ModelSpec, symbols: list[str], units: list[tuple[di
     p = len(model.regressors)
     at = np.empty(len(ids), np.int64)
     at[order] = start  # store start of each unit member, in unit order
-    out = {name: np.empty((T, p) if name == "X" else T, dtype=np.int64 if name in ("dates", "span") else float)
-           for name in PART_FIELDS}
-    k = 0
-    for flat, u_ids, u_len in units:
+    dests, k = [], 0
+    for _, u_ids, u_len in units:
         n, size = len(u_ids), int(u_len.sum())
         first = np.concatenate([[0], np.cumsum(u_len)[:-1]])
         if n and (at[k:k + n] - first == at[k]).all():  # one run of the store (the usual block)
-            dest = slice(int(at[k]), int(at[k]) + size)
+            dests.append(slice(int(at[k]), int(at[k]) + size))
         else:
-            dest = np.repeat(at[k:k + n] - first, u_len) + np.arange(size)
-        for name in PART_FIELDS:
-            out[name][dest] = flat[name]
+            dests.append(np.repeat(at[k:k + n] - first, u_len) + np.arange(size))
         k += n
+
+    def field(name):
+        a = np.empty((T, p) if name == "X" else T, dtype=np.int64 if name in ("dates", "span") else float)
+        for (flat, _, _), dest in zip(units, dests):
+            a[dest] = flat[name]
+        return a
+
+    names = ["X", *(name for name in PART_FIELDS if name != "X")]  # the largest first
+    out = dict(zip(names, _on_two_threads(field, names)))
     return ReturnStore(spec=model, symbols=list(symbols), start=start, length=length, **out)
 
 
@@ -156,17 +166,12 @@ BLOCK_SECURITIES = 1000
 
 def _on_two_threads(build, jobs: list) -> list:
     """``[build(job) for job in jobs]``, two jobs at a time on two threads when there are
-    several (the blocks' numpy passes release the GIL; each job's result is its own, so the
-    results do not depend on the threads). Exchange calendars are loaded first, here."""
+    several (their numpy passes and copies release the GIL; each job's result is its own, so
+    the results do not depend on the threads)."""
     if len(jobs) < 2:
         return [build(job) for job in jobs]
     from concurrent.futures import ThreadPoolExecutor
 
-    for mic in dict.fromkeys(job[0] for job in jobs):
-        try:
-            calendar(mic)
-        except UserError:
-            pass  # the job reports it
     with ThreadPoolExecutor(2) as pool:
         return list(pool.map(build, jobs))
 
