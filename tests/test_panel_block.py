@@ -148,3 +148,27 @@ def test_event_day_mask_equals_a_scan_of_each_security():
             for t in range(store.length[s]):
                 want[store.start[s] + t] = any(abs(t - p) <= k for p in cat.get(s, []))
         np.testing.assert_array_equal(got, want)
+
+
+def test_day_positions_equal_a_search_of_each_security():
+    """_DayFinder (a guess from the exchange's calendar, checked; a search where it fails)
+    against a search in each security's dates: every session from a first date, sessions with
+    gaps, a non-session date, a security of one day; days before, inside and after them."""
+    from analysis.estimation.panel import _DayFinder
+    from analysis.estimation.store import store_from_arrays
+
+    epoch = np.datetime64("1970-01-01", "D")
+    sess = (calendars.sessions("XNYS", "2019-01-01", "2020-12-31").values.astype("datetime64[D]")
+            - epoch).astype(np.int64)
+    rng = np.random.default_rng(2)
+    dates = [sess[10:300], sess[:400][rng.random(400) < 0.8], np.sort(np.append(sess[50:90], sess[60] + 1)),
+             sess[200:201], sess[5:]]
+    store = store_from_arrays(get_model("market"), [np.zeros(len(d)) for d in dates], dates=dates)
+    lo = int(store.dates.min())
+    width = int(store.dates.max()) - lo + 2
+    find = _DayFinder(store, lo, width)
+    secs = np.arange(len(dates))
+    for day in [*sess[::7], sess[60] + 1, sess[0] - 3, lo, lo + width - 2]:
+        want = [int(np.searchsorted(d, day)) if day in d else -1 for d in dates]
+        np.testing.assert_array_equal(find("XNYS", secs, int(day - lo)), want, err_msg=str(day))
+        np.testing.assert_array_equal(find("XNYS", secs[[4, 1]], int(day - lo)), [want[4], want[1]])

@@ -240,10 +240,9 @@ def _event_rows(store: ReturnStore, meta: list, events: pd.DataFrame, catalog: p
     exchange = np.array([row.exchange for row in meta], dtype=object)
     exchanges = list(dict.fromkeys(exchange))
     of_exchange = {x: np.flatnonzero(exchange == x) for x in exchanges}
-    sec_of = np.repeat(np.arange(S), store.length)
     lo_day = int(store.dates.min()) if len(store.dates) else 0
     width = (int(store.dates.max()) - lo_day + 2) if len(store.dates) else 1
-    keys = sec_of * width + (store.dates - lo_day)  # increasing: securities, then dates
+    find = _DayFinder(store, lo_day, width)
     for ev in list(catalog.itertuples(index=False)) + list(extra.itertuples(index=False)):
         announced = getattr(ev, "announced", None)
         if announced is None or (isinstance(announced, float) and np.isnan(announced)):
@@ -264,11 +263,7 @@ def _event_rows(store: ReturnStore, meta: list, events: pd.DataFrame, catalog: p
             day0[secs] = d0
             d = (np.datetime64(pd.Timestamp(d0).date(), "D") - _EPOCH).astype(np.int64) - lo_day
             if 0 <= d < width:  # else outside every security's prices
-                want = secs * width + d
-                at = np.searchsorted(keys, want)
-                hit = at < len(keys)
-                hit[hit] = keys[at[hit]] == want[hit]
-                p0[secs[hit]] = at[hit] - store.start[secs[hit]]
+                p0[secs] = find(x, secs, int(d))
         found = np.flatnonzero(p0 >= 0)
         if listed and len(found):
             day0_parts.append((ev.event_id, found, p0[found]))
@@ -304,6 +299,56 @@ def _event_rows(store: ReturnStore, meta: list, events: pd.DataFrame, catalog: p
     frame["p0"] = frame["p0"].astype(np.int64)
     frame["day0"] = pd.to_datetime(frame["day0"])
     return Panel(frame, store, catalog_p0, catalog_day0, int(exclude_days)), skipped
+
+
+class _DayFinder:
+    """The position of a day in each security's dates (-1: not one of them), for many days.
+    First a guess from the exchange's calendar (a security's dates are usually every session
+    from its first: position = sessions from its first date to the day), checked against the
+    store; the securities whose guess is wrong are searched in the store (one search over
+    keys sec * width + day, built when first needed)."""
+
+    def __init__(self, store: ReturnStore, lo_day: int, width: int):
+        self.store, self.lo_day, self.width = store, lo_day, width
+        self.keys = None
+        self.sessions: dict[str, tuple | None] = {}
+
+    def _calendar(self, mic: str, secs: np.ndarray):
+        if mic not in self.sessions:
+            try:
+                days = (calendar(mic).sessions.values.astype("datetime64[D]") - _EPOCH).astype(np.int64)
+            except UserError:
+                self.sessions[mic] = None
+            else:
+                at = np.minimum(self.store.start[secs], max(len(self.store.dates) - 1, 0))
+                first = self.store.dates[at] if len(self.store.dates) else np.zeros(len(secs), np.int64)
+                self.sessions[mic] = (days, secs, np.searchsorted(days, first))
+        return self.sessions[mic]
+
+    def __call__(self, mic: str, secs: np.ndarray, d: int) -> np.ndarray:
+        """Positions of day ``lo_day + d`` in the dates of securities ``secs`` (of exchange ``mic``)."""
+        store = self.store
+        out = np.full(len(secs), -1, dtype=np.int64)
+        todo = np.ones(len(secs), dtype=bool)
+        cal = self._calendar(mic, secs)
+        if cal is not None and len(secs) and cal[1] is secs:
+            days, _, first_at = cal
+            g = np.searchsorted(days, self.lo_day + d) - first_at
+            ok = (g >= 0) & (g < store.length[secs])
+            ok[ok] = store.dates[store.start[secs[ok]] + g[ok]] == self.lo_day + d
+            out[ok] = g[ok]
+            todo = ~ok
+        if todo.any():
+            if self.keys is None:  # increasing: securities, then dates
+                sec_of = np.repeat(np.arange(len(store.length)), store.length)
+                self.keys = sec_of * self.width + (store.dates - self.lo_day)
+            rest = secs[todo]
+            want = rest * self.width + d
+            at = np.searchsorted(self.keys, want)
+            hit = at < len(self.keys)
+            hit[hit] = self.keys[at[hit]] == want[hit]
+            out[np.flatnonzero(todo)[hit]] = at[hit] - store.start[rest[hit]]
+        return out
 
 
 def _stack(parts: list[tuple], k: int) -> list[np.ndarray]:
