@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -469,10 +470,12 @@ class EventStudy:
                                      volume_daily, volume_tests, row_flags=row_flags, extended=extended)
         frames_out["car"] = history.with_car_history(frames_out["car"], panel.frame, out, panel.store,
                                                       panel.catalog_p0, panel.exclude_days)
-        sensitivity = (self.sensitivity(frames, errors, base=panel, baseline=tests) if len(panel.frame)
-                       else tables.empty_sensitivity())
-        pooled = pooled_frame(frames_out["tests"], self.primary_window, car=frames_out["car"])
-        exposure_fit = exposure_mod.study_fit(self, frames_out["car"])
+        with ThreadPoolExecutor(1) as pool:  # pooled.csv and exposure_fit.csv (read only the frames) meanwhile
+            pooled = pool.submit(pooled_frame, frames_out["tests"], self.primary_window, car=frames_out["car"])
+            exposure_fit = pool.submit(exposure_mod.study_fit, self, frames_out["car"])
+            sensitivity = (self.sensitivity(frames, errors, base=panel, baseline=tests) if len(panel.frame)
+                           else tables.empty_sensitivity())
+            pooled, exposure_fit = pooled.result(), exposure_fit.result()
         return EventStudyResults(study=self, panel=panel, engine_result=out, frames=frames, sensitivity=sensitivity,
                                  pooled=pooled, exposure_fit=exposure_fit, **frames_out)
 

@@ -221,3 +221,33 @@ def test_calendar_mismatch_counts_dates_that_are_not_sessions():
     # A few vendor rows on holidays (at most 2%) are tolerated.
     extra = pd.DatetimeIndex(["2019-07-04", "2019-12-25"])
     assert calendar_mismatch(pd.DataFrame({"adj_close": 1.0}, index=us.union(extra)), "XNYS") is None
+
+
+def test_calendar_mismatch_equals_a_scan_of_the_dates():
+    """The array test (a session table by day number) against a scan with pandas: weekend and
+    holiday rows, intraday stamps, missing prices, dates outside the calendar."""
+    from analysis.data.calendars import calendar, calendar_mismatch
+
+    rng = np.random.default_rng(3)
+    days = pd.date_range("1989-12-01", "2019-12-31", freq="D")
+    for mic in ("XNYS", "XSHG"):
+        sess = calendar(mic).sessions
+        for share in (0.0, 0.015, 0.05, 0.4):
+            pick = days[rng.random(len(days)) < 0.05]
+            on = pick[pick.isin(sess)]
+            off_days = pick[~pick.isin(sess)]
+            idx = on.union(off_days[rng.random(len(off_days)) < share])
+            stamps = idx[rng.random(len(idx)) < share / 4] + pd.Timedelta(hours=16)
+            idx = idx.union(stamps)
+            px = np.where(rng.random(len(idx)) < 0.1, np.nan, 1.0)
+            frame = pd.DataFrame({"adj_close": px}, index=idx)
+            dates = idx[~np.isnan(px)]
+            dates = dates[(dates >= sess[0]) & (dates <= sess[-1])]
+            off = ~dates.isin(sess)
+            got = calendar_mismatch(frame, mic)
+            if off.mean() <= 0.02:
+                assert got is None, (mic, share)
+            else:
+                first = dates[int(np.argmax(off))].date()
+                assert got is not None and got.startswith(f"{int(off.sum())} of {len(dates)} price dates "
+                                                          f"({off.mean():.0%}; first {first})"), (mic, share, got)

@@ -296,10 +296,14 @@ def test_window_sums_per_security_equal_the_day_by_day_sums(model):
     assert np.isnan(got["n_history"][np.array(series) == 6]).all()
 
 
-def test_union_series_of_overlapping_sets_equal_each_set_alone():
+@pytest.mark.parametrize("threads", [False, True])
+def test_union_series_of_overlapping_sets_equal_each_set_alone(threads, monkeypatch):
     """Member sets that share firm-events (an event's all-firms set and its groups), each AR
     computed once for all its sets: every set's series equals its own day-by-day mean over its
-    members in order (summed member by member, as one set alone), with the flags."""
+    members in order (summed member by member, as one set alone), with the flags; also with
+    the calendar's two halves summed on two threads."""
+    if threads:
+        monkeypatch.setattr(history, "THREAD_MIN_SERIES", 1)
     rng = np.random.default_rng(8)
     rets, Xs, dates = [], [], []
     for n in (60, 45, 70, 52):

@@ -115,3 +115,19 @@ def test_shipped_confounders_sit_on_the_issue_days(full_catalog):
     assert "AMD pre-announces" in conf("dod_1260h_list_2022", "AMD", "0:5")  # day +2
     # the FOMC statement of 4 May 2022 (US only) is not listed against Hikvision
     assert "FOMC raises rates" not in conf("ft_sdn_2022", "002415.SZ", "-5:5")
+
+
+@pytest.mark.parametrize("C", [3, 64, 65])
+def test_hit_patterns_are_each_positions_own_hits(C):
+    """Every position with a hit gets the pattern of its own hits (a scan), each pattern once;
+    keys of one word (C <= 64) and rows (C > 64) alike."""
+    rng = np.random.default_rng(C)
+    hits = rng.random((300, 4, C)) < 0.4 / C
+    hits[5, 1] = True  # every item
+    hits[7, 2, -1] = True  # the last item alone
+    where, inv, patterns = flags._hit_patterns(hits)
+    flat = hits.reshape(-1, C)
+    np.testing.assert_array_equal(where, [k for k in range(len(flat)) if flat[k].any()])
+    for k, at in enumerate(where):
+        np.testing.assert_array_equal(patterns[inv[k]], flat[at])
+    assert len({p.tobytes() for p in patterns}) == len(patterns) == len({flat[at].tobytes() for at in where})

@@ -24,8 +24,12 @@ def frames_and_rows(rng):
         px[rng.random(T) < 0.05] = np.nan
         f = pd.DataFrame({"adj_close": px, "close": px * 1.01, "volume": rng.integers(1, 9, T).astype(float)},
                          index=sess).iloc[a:b]
+        if k == 0:  # integer volumes: the frame's values read as one float64 array (calendars.float_columns)
+            f["volume"] = f["volume"].astype(np.int64)
         if k == 1:
             f["high"], f["low"] = f["close"] * 1.02, f["close"] * 0.98
+        if k == 3:  # a text column: the frame's columns read one by one
+            f["note"] = "x"
         if k == 2:  # a row on a Saturday (not a session): dropped
             f = pd.concat([f, pd.DataFrame({"adj_close": [11.0], "close": [11.0], "volume": [1.0]},
                                            index=pd.DatetimeIndex(["2020-01-04"]))]).sort_index()
@@ -77,6 +81,46 @@ def test_panel_store_equals_the_per_security_store(model):
         np.testing.assert_array_equal(got, ref, err_msg=name)
 
 
+@pytest.mark.parametrize("model", ["market", "ff3"])
+def test_blocks_built_on_two_threads_give_the_per_security_store(model, monkeypatch):
+    """Blocks of two securities (several blocks, built two at a time on two threads): the
+    store is the per-security parts concatenated in universe order."""
+    from analysis.estimation import panel as panel_mod
+
+    monkeypatch.setattr(panel_mod, "BLOCK_SECURITIES", 2)
+    frames, rows, factors = frames_and_rows(np.random.default_rng(6))
+    spec = get_model(model)
+    fac = factors if spec.excess else None
+    events = pd.DataFrame({"event_id": ["e"], "announced_at": ["2020-06-01 10:00"]})
+    events["announced"] = pd.to_datetime(events["announced_at"]).dt.tz_localize("America/New_York")
+    calls = []
+    real = panel_mod._block_parts
+    monkeypatch.setattr(panel_mod, "_block_parts", lambda *a: calls.append(len(a[1])) or real(*a))
+    panel, skipped = build_panel(spec, pd.DataFrame(rows), events, events, frames, {}, fac)
+    assert sorted(calls) == [1, 2, 2] and [s["symbol"] for s in skipped] == ["EMPTY"]
+    good = [r for r in rows if r.symbol != "EMPTY"]
+    want = store_from_parts(spec, [r.symbol for r in good], [_one_part(spec, r, frames, fac) for r in good])
+    assert panel.store.symbols == want.symbols
+    for name in ("start", "length", *PART_FIELDS):
+        np.testing.assert_array_equal(getattr(panel.store, name), getattr(want, name), err_msg=name)
+
+
+def test_float_columns_read_as_pandas_does_column_by_column():
+    idx = calendars.sessions("XNYS", "2020-01-01", "2020-03-31")
+    n = len(idx)
+    base = {"adj_close": np.linspace(1, 2, n), "volume": np.arange(n, dtype=np.int64) * 10**9 + 1}
+    frames = [pd.DataFrame(base, index=idx), pd.DataFrame({**base, "note": "a"}, index=idx),
+              pd.DataFrame({**base, "volume": np.arange(n, dtype=np.float32) / 3}, index=idx),
+              pd.DataFrame({"adj_close": pd.array([1.5, None] * (n // 2) + [1.0] * (n % 2), dtype="Float64")},
+                           index=idx)]
+    for f in frames:
+        got = calendars.float_columns(f, ("adj_close", "volume", "high"))
+        assert list(got) == [c for c in ("adj_close", "volume") if c in f]
+        for c, v in got.items():
+            np.testing.assert_array_equal(v, f[c].to_numpy(dtype=float), err_msg=c)
+            assert v.dtype == np.float64
+
+
 def test_frames_the_block_path_cannot_take_are_recognized():
     idx = pd.to_datetime(["2020-01-02", "2020-01-03", "2020-01-06"])
     f = pd.DataFrame({"adj_close": [1.0, 2.0, 3.0]}, index=idx)
@@ -104,3 +148,27 @@ def test_event_day_mask_equals_a_scan_of_each_security():
             for t in range(store.length[s]):
                 want[store.start[s] + t] = any(abs(t - p) <= k for p in cat.get(s, []))
         np.testing.assert_array_equal(got, want)
+
+
+def test_day_positions_equal_a_search_of_each_security():
+    """_DayFinder (a guess from the exchange's calendar, checked; a search where it fails)
+    against a search in each security's dates: every session from a first date, sessions with
+    gaps, a non-session date, a security of one day; days before, inside and after them."""
+    from analysis.estimation.panel import _DayFinder
+    from analysis.estimation.store import store_from_arrays
+
+    epoch = np.datetime64("1970-01-01", "D")
+    sess = (calendars.sessions("XNYS", "2019-01-01", "2020-12-31").values.astype("datetime64[D]")
+            - epoch).astype(np.int64)
+    rng = np.random.default_rng(2)
+    dates = [sess[10:300], sess[:400][rng.random(400) < 0.8], np.sort(np.append(sess[50:90], sess[60] + 1)),
+             sess[200:201], sess[5:]]
+    store = store_from_arrays(get_model("market"), [np.zeros(len(d)) for d in dates], dates=dates)
+    lo = int(store.dates.min())
+    width = int(store.dates.max()) - lo + 2
+    find = _DayFinder(store, lo, width)
+    secs = np.arange(len(dates))
+    for day in [*sess[::7], sess[60] + 1, sess[0] - 3, lo, lo + width - 2]:
+        want = [int(np.searchsorted(d, day)) if day in d else -1 for d in dates]
+        np.testing.assert_array_equal(find("XNYS", secs, int(day - lo)), want, err_msg=str(day))
+        np.testing.assert_array_equal(find("XNYS", secs[[4, 1]], int(day - lo)), [want[4], want[1]])

@@ -239,6 +239,10 @@ def test_events_sharing_sessions_count_once_by_hand():
                         "window": ["0:1"] * 4, "overlaps": ["c", "", "d", "a"]})
     pairs = overlap_pairs(car)
     assert pairs == {("named", "0:1"): {frozenset("bc"), frozenset("cd")}, ("peer", "0:1"): {frozenset("xa")}}
+    many = pd.concat([car, car.assign(overlaps=[np.nan, "b", "d;b", "a"]), car.assign(group="peer")],
+                     ignore_index=True)  # repeated rows, a missing text, an event's own id, several ids
+    assert overlap_pairs(many) == {("named", "0:1"): {frozenset("bc"), frozenset("cd")},
+                                   ("peer", "0:1"): {frozenset("xa"), frozenset("bc"), frozenset("cd")}}
     labels, y, s = clusters(["a", "b", "c", "d", "e"], [-0.01, -0.02, -0.04, -0.06, 0.0],
                             [0.01, 0.01, 0.02, 0.03, 0.01], pairs[("named", "0:1")])
     assert labels == ["a", "b+c+d", "e"]

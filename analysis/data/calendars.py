@@ -172,6 +172,20 @@ def _session_array(mic: str) -> np.ndarray:
     return out
 
 
+_DAY_NS = 86_400 * 10**9
+
+
+@lru_cache(maxsize=None)
+def _session_table(mic: str) -> tuple[int, np.ndarray]:
+    """(first session's midnight in ns since 1970, bool per calendar day from it to the last
+    session: a session of ``mic``); read-only, computed once."""
+    ns = _session_array(mic).view(np.int64)
+    table = np.zeros(int((ns[-1] - ns[0]) // _DAY_NS) + 1, dtype=bool)
+    table[(ns - ns[0]) // _DAY_NS] = True
+    table.flags.writeable = False
+    return int(ns[0]), table
+
+
 def calendar_mismatch(prices: pd.DataFrame, mic: str) -> str | None:
     """Why the dates of a price frame do not fit ``mic``'s sessions, or None when they do.
 
@@ -182,14 +196,16 @@ def calendar_mismatch(prices: pd.DataFrame, mic: str) -> str | None:
     idx = prices.index
     if isinstance(idx, pd.DatetimeIndex) and idx.tz is None and cal.sessions.tz is None:
         # the same test on datetime64 arrays (no pandas Series per security)
-        days = idx.values.astype("datetime64[ns]")
-        sess = _session_array(mic)
-        days = days[~np.isnan(prices["adj_close"].to_numpy(dtype=float))]
-        days = days[(days >= sess[0]) & (days <= sess[-1])]
-        if not len(days):
+        # (as int64 nanoseconds: numpy's datetime64 comparisons are several times slower)
+        ns = idx.values.astype("datetime64[ns]").view(np.int64)
+        first, is_session = _session_table(mic)
+        ns = ns[~np.isnan(float_columns(prices, ("adj_close",))["adj_close"])]
+        ns = ns[(ns >= first) & (ns <= first + (len(is_session) - 1) * _DAY_NS)]
+        if not len(ns):
             return None
-        at = np.minimum(np.searchsorted(sess, days), len(sess) - 1)
-        off = sess[at] != days
+        day, rest = np.divmod(ns - first, _DAY_NS)
+        off = (rest != 0) | ~is_session[day]  # not midnight, or not a session
+        days = ns.view("datetime64[ns]")
         if off.mean() <= MAX_OFF_CALENDAR:  # the usual case: no index built
             return None
         dates = pd.DatetimeIndex(days)
@@ -255,11 +271,10 @@ def row_spanning_returns(price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     prev[:, :1] = -1
     prev[:, 1:] = last[:, :-1]
     ok = have & (prev >= 0)
-    ret = np.full((n, G), np.nan)
-    span = np.zeros((n, G), dtype=np.int64)
-    rows = np.broadcast_to(np.arange(n)[:, None], (n, G))
-    ret[ok] = price[ok] / price[rows[ok], prev[ok]] - 1.0
-    span[ok] = pos[ok] - prev[ok]
+    before = np.take_along_axis(price, np.maximum(prev, 0), axis=1)  # the price at prev (where ok)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        ret = np.where(ok, price / before - 1.0, np.nan)
+    span = np.where(ok, pos - prev, 0)
     return ret, span
 
 
@@ -307,20 +322,35 @@ class SessionBlock:
 
     def align(self, frames: list, columns) -> dict[str, np.ndarray]:
         """{column: (len(frames), G)} each frame's column on the grid (NaN where absent)."""
+        return self._align_read([(_day_numbers(f.index), float_columns(f, columns)) for f in frames], columns)
+
+    def _align_read(self, read: list, columns) -> dict[str, np.ndarray]:
+        """:meth:`align` of frames already read: (day numbers, {column: float values}) each."""
         G = len(self.grid)
-        out = {c: np.full((len(frames), G), np.nan) for c in columns}
-        for i, f in enumerate(frames):
-            d = _day_numbers(f.index)
+        out = {c: np.full((len(read), G), np.nan) for c in columns}
+        for i, (d, values) in enumerate(read):
             pos = np.searchsorted(self.grid, d).clip(0, max(G - 1, 0))
             hit = (self.grid[pos] == d) if G else np.zeros(len(d), dtype=bool)
-            for c in columns:
-                if c in f:
-                    out[c][i, pos[hit]] = f[c].to_numpy(dtype=float)[hit]
+            at = pos[hit]
+            for c, v in values.items():
+                out[c][i, at] = v[hit]
         return out
 
 
 def _day_numbers(index) -> np.ndarray:
     return (np.asarray(index.values).astype("datetime64[D]") - np.datetime64("1970-01-01", "D")).astype(np.int64)
+
+
+def float_columns(frame: pd.DataFrame, names) -> dict[str, np.ndarray]:
+    """{name: ``frame[name].to_numpy(dtype=float)``} for the ``names`` the frame has. A frame
+    whose columns are all numeric is read once (``to_numpy``: one float64 array, each column
+    converted as on its own) instead of one pandas column lookup per name (about 10x the cost)."""
+    cols = frame.columns
+    if cols.is_unique:
+        values = frame.to_numpy()
+        if values.dtype == np.float64 and values.ndim == 2:
+            return {c: values[:, cols.get_loc(c)] for c in names if c in cols}
+    return {c: frame[c].to_numpy(dtype=float) for c in names if c in frame}
 
 
 def block_eligible(prices: pd.DataFrame) -> bool:
@@ -342,12 +372,13 @@ def session_returns_block(frames: list, mic: str) -> SessionBlock:
     n = len(frames)
     firsts, lasts = np.zeros(n, np.int64), np.zeros(n, np.int64)
     empty = np.zeros(n, dtype=bool)
-    for i, f in enumerate(frames):
-        have = np.flatnonzero(~np.isnan(f["adj_close"].to_numpy(dtype=float)))
+    names = ("adj_close", "close", "volume", "high", "low")
+    read = [(_day_numbers(f.index), float_columns(f, names)) for f in frames]  # each frame read once
+    for i, (days, values) in enumerate(read):
+        have = np.flatnonzero(~np.isnan(values["adj_close"]))
         if len(have) == 0:
             empty[i] = True
             continue
-        days = _day_numbers(f.index)  # (no pandas index built for the two dates)
         firsts[i], lasts[i] = days[have[0]], days[have[-1]]
     cal_days = _day_numbers(calendar(mic).sessions)
     if (~empty).any():
@@ -362,7 +393,7 @@ def session_returns_block(frames: list, mic: str) -> SessionBlock:
     pos = np.arange(G)
     inside = (pos >= first[:, None]) & (pos <= last[:, None]) & ~empty[:, None]
     block = SessionBlock(grid, first, last, inside, empty, *([None] * 8))
-    cols = block.align(frames, ("adj_close", "close", "volume", "high", "low"))
+    cols = block._align_read(read, names)
     for c in cols:
         cols[c][~inside] = np.nan
     price = cols["adj_close"]

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.data.calendars import (block_eligible, day_zero, returns_on, row_spanning_returns, session_returns,
-                                     session_returns_block)
+from analysis.data.calendars import (block_eligible, calendar, day_zero, returns_on, row_spanning_returns,
+                                     session_returns, session_returns_block)
 from analysis.errors import UserError
 from analysis.estimation.models import ModelSpec, design_rows
 from analysis.estimation.store import _EPOCH, PART_FIELDS, ReturnStore, series_part
@@ -93,18 +93,27 @@ def build_panel(model: ModelSpec, universe: pd.DataFrame, events: pd.DataFrame, 
                 why_of[i] = str(exc)
             else:
                 units.append((part, [i], np.array([len(part["dates"])], dtype=np.int64)))
-    for (mic, bench), members in blocks.items():
-        for k in range(0, len(members), BLOCK_SECURITIES):
-            chunk = members[k:k + BLOCK_SECURITIES]
-            try:
-                flat, lengths, why = _block_parts(model, [rows[i] for i in chunk], mic, frames, frames[bench], factors)
-            except UserError as exc:
-                flat, lengths, why = None, None, [str(exc)] * len(chunk)
-            for i, w in zip(chunk, why):
-                if w is not None:
-                    why_of[i] = w
-            if flat is not None:
-                units.append((flat, [i for i, w in zip(chunk, why) if w is None], lengths))
+    jobs = [(mic, bench, members[k:k + BLOCK_SECURITIES]) for (mic, bench), members in blocks.items()
+            for k in range(0, len(members), BLOCK_SECURITIES)]
+    for mic in dict.fromkeys(job[0] for job in jobs):  # loaded here, before the threads
+        try:
+            calendar(mic)
+        except UserError:
+            pass  # the block reports it
+
+    def build(job):
+        mic, bench, chunk = job
+        try:
+            return _block_parts(model, [rows[i] for i in chunk], mic, frames, frames[bench], factors)
+        except UserError as exc:
+            return None, None, [str(exc)] * len(chunk)
+
+    for (_, _, chunk), (flat, lengths, why) in zip(jobs, _on_two_threads(build, jobs)):
+        for i, w in zip(chunk, why):
+            if w is not None:
+                why_of[i] = w
+        if flat is not None:
+            units.append((flat, [i for i, w in zip(chunk, why) if w is None], lengths))
     meta = []
     for i, row in enumerate(rows):
         if i in why_of:
@@ -130,24 +139,41 @@ def _store_from_units(model: ModelSpec, symbols: list[str], units: list[tuple[di
     p = len(model.regressors)
     at = np.empty(len(ids), np.int64)
     at[order] = start  # store start of each unit member, in unit order
-    out = {name: np.empty((T, p) if name == "X" else T, dtype=np.int64 if name in ("dates", "span") else float)
-           for name in PART_FIELDS}
-    k = 0
-    for flat, u_ids, u_len in units:
+    dests, k = [], 0
+    for _, u_ids, u_len in units:
         n, size = len(u_ids), int(u_len.sum())
         first = np.concatenate([[0], np.cumsum(u_len)[:-1]])
         if n and (at[k:k + n] - first == at[k]).all():  # one run of the store (the usual block)
-            dest = slice(int(at[k]), int(at[k]) + size)
+            dests.append(slice(int(at[k]), int(at[k]) + size))
         else:
-            dest = np.repeat(at[k:k + n] - first, u_len) + np.arange(size)
-        for name in PART_FIELDS:
-            out[name][dest] = flat[name]
+            dests.append(np.repeat(at[k:k + n] - first, u_len) + np.arange(size))
         k += n
+
+    def field(name):
+        a = np.empty((T, p) if name == "X" else T, dtype=np.int64 if name in ("dates", "span") else float)
+        for (flat, _, _), dest in zip(units, dests):
+            a[dest] = flat[name]
+        return a
+
+    names = ["X", *(name for name in PART_FIELDS if name != "X")]  # the largest first
+    out = dict(zip(names, _on_two_threads(field, names)))
     return ReturnStore(spec=model, symbols=list(symbols), start=start, length=length, **out)
 
 
 #: Securities built together in one vectorized block (bounds the block's (n, sessions) arrays).
 BLOCK_SECURITIES = 1000
+
+
+def _on_two_threads(build, jobs: list) -> list:
+    """``[build(job) for job in jobs]``, two jobs at a time on two threads when there are
+    several (their numpy passes and copies release the GIL; each job's result is its own, so
+    the results do not depend on the threads)."""
+    if len(jobs) < 2:
+        return [build(job) for job in jobs]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(build, jobs))
 
 
 def _factors_eligible(factors: pd.DataFrame) -> bool:
@@ -214,10 +240,9 @@ def _event_rows(store: ReturnStore, meta: list, events: pd.DataFrame, catalog: p
     exchange = np.array([row.exchange for row in meta], dtype=object)
     exchanges = list(dict.fromkeys(exchange))
     of_exchange = {x: np.flatnonzero(exchange == x) for x in exchanges}
-    sec_of = np.repeat(np.arange(S), store.length)
     lo_day = int(store.dates.min()) if len(store.dates) else 0
     width = (int(store.dates.max()) - lo_day + 2) if len(store.dates) else 1
-    keys = sec_of * width + (store.dates - lo_day)  # increasing: securities, then dates
+    find = _DayFinder(store, lo_day, width)
     for ev in list(catalog.itertuples(index=False)) + list(extra.itertuples(index=False)):
         announced = getattr(ev, "announced", None)
         if announced is None or (isinstance(announced, float) and np.isnan(announced)):
@@ -238,11 +263,7 @@ def _event_rows(store: ReturnStore, meta: list, events: pd.DataFrame, catalog: p
             day0[secs] = d0
             d = (np.datetime64(pd.Timestamp(d0).date(), "D") - _EPOCH).astype(np.int64) - lo_day
             if 0 <= d < width:  # else outside every security's prices
-                want = secs * width + d
-                at = np.searchsorted(keys, want)
-                hit = at < len(keys)
-                hit[hit] = keys[at[hit]] == want[hit]
-                p0[secs[hit]] = at[hit] - store.start[secs[hit]]
+                p0[secs] = find(x, secs, int(d))
         found = np.flatnonzero(p0 >= 0)
         if listed and len(found):
             day0_parts.append((ev.event_id, found, p0[found]))
@@ -278,6 +299,56 @@ def _event_rows(store: ReturnStore, meta: list, events: pd.DataFrame, catalog: p
     frame["p0"] = frame["p0"].astype(np.int64)
     frame["day0"] = pd.to_datetime(frame["day0"])
     return Panel(frame, store, catalog_p0, catalog_day0, int(exclude_days)), skipped
+
+
+class _DayFinder:
+    """The position of a day in each security's dates (-1: not one of them), for many days.
+    First a guess from the exchange's calendar (a security's dates are usually every session
+    from its first: position = sessions from its first date to the day), checked against the
+    store; the securities whose guess is wrong are searched in the store (one search over
+    keys sec * width + day, built when first needed)."""
+
+    def __init__(self, store: ReturnStore, lo_day: int, width: int):
+        self.store, self.lo_day, self.width = store, lo_day, width
+        self.keys = None
+        self.sessions: dict[str, tuple | None] = {}
+
+    def _calendar(self, mic: str, secs: np.ndarray):
+        if mic not in self.sessions:
+            try:
+                days = (calendar(mic).sessions.values.astype("datetime64[D]") - _EPOCH).astype(np.int64)
+            except UserError:
+                self.sessions[mic] = None
+            else:
+                at = np.minimum(self.store.start[secs], max(len(self.store.dates) - 1, 0))
+                first = self.store.dates[at] if len(self.store.dates) else np.zeros(len(secs), np.int64)
+                self.sessions[mic] = (days, secs, np.searchsorted(days, first))
+        return self.sessions[mic]
+
+    def __call__(self, mic: str, secs: np.ndarray, d: int) -> np.ndarray:
+        """Positions of day ``lo_day + d`` in the dates of securities ``secs`` (of exchange ``mic``)."""
+        store = self.store
+        out = np.full(len(secs), -1, dtype=np.int64)
+        todo = np.ones(len(secs), dtype=bool)
+        cal = self._calendar(mic, secs)
+        if cal is not None and len(secs) and cal[1] is secs:
+            days, _, first_at = cal
+            g = np.searchsorted(days, self.lo_day + d) - first_at
+            ok = (g >= 0) & (g < store.length[secs])
+            ok[ok] = store.dates[store.start[secs[ok]] + g[ok]] == self.lo_day + d
+            out[ok] = g[ok]
+            todo = ~ok
+        if todo.any():
+            if self.keys is None:  # increasing: securities, then dates
+                sec_of = np.repeat(np.arange(len(store.length)), store.length)
+                self.keys = sec_of * self.width + (store.dates - self.lo_day)
+            rest = secs[todo]
+            want = rest * self.width + d
+            at = np.searchsorted(self.keys, want)
+            hit = at < len(self.keys)
+            hit[hit] = self.keys[at[hit]] == want[hit]
+            out[np.flatnonzero(todo)[hit]] = at[hit] - store.start[rest[hit]]
+        return out
 
 
 def _stack(parts: list[tuple], k: int) -> list[np.ndarray]:

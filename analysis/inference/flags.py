@@ -120,7 +120,8 @@ def drivers(out, lo, hi, rows=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     rows = np.arange(out.ar.shape[0]) if rows is None else np.asarray(rows, dtype=np.int64)
     lo, hi = _per_row(lo, hi, len(rows))
     days, ars, enters = _entering(out, rows, lo, hi)
-    absar = np.where(enters, np.abs(np.nan_to_num(ars)), -1.0)
+    ars0 = np.nan_to_num(ars)
+    absar = np.where(enters, np.abs(ars0), -1.0)
     k = absar.argmax(axis=2)
     has = enters.any(axis=2)
     day = np.where(has, np.take_along_axis(np.broadcast_to(days, absar.shape), k[:, :, None], axis=2)[:, :, 0],
@@ -128,17 +129,11 @@ def drivers(out, lo, hi, rows=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     ar = np.where(has, np.take_along_axis(np.broadcast_to(ars, absar.shape), k[:, :, None],
                                           axis=2)[:, :, 0], np.nan)
     sigma = np.sqrt(out.sigma2[rows])[:, None]
-    car = _car_of(out, rows, lo, hi)
+    car = np.where(enters, ars0, 0.0).sum(axis=2)  # the CAR: the sum of the ARs entering the window
     with np.errstate(invalid="ignore"):
         off = ((lo != hi) & has & (day != 0) & (np.abs(ar) > DRIVER_SIGMAS * sigma)
                & (np.abs(ar) > DRIVER_SHARE * np.abs(car)))
     return day, ar, off
-
-
-def _car_of(out, rows, lo, hi) -> np.ndarray:
-    """(n, W) CAR of the given windows (sum of the ARs entering each window)."""
-    _, ars, enters = _entering(out, rows, lo, hi)
-    return np.where(enters, np.nan_to_num(ars), 0.0).sum(axis=2)
 
 
 def confounder_hits(store, sec, p0, symbols, lo, hi, table: pd.DataFrame, exchanges=None) -> np.ndarray:
@@ -187,7 +182,14 @@ def _hit_patterns(hits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     if not len(where):
         return where, np.zeros(0, dtype=np.int64), np.zeros((0, flat.shape[1]), dtype=bool)
     packed = np.packbits(flat[where], axis=1)
-    uniq, inv = np.unique(packed, axis=0, return_inverse=True)
+    nb = packed.shape[1]
+    if nb <= 8:  # each pattern as one 64-bit key: a 1-D unique (several times faster than rows)
+        wide = np.zeros((len(packed), 8), dtype=np.uint8)
+        wide[:, :nb] = packed
+        keys, inv = np.unique(wide.view(np.uint64).ravel(), return_inverse=True)
+        uniq = keys.view(np.uint8).reshape(-1, 8)[:, :nb]
+    else:
+        uniq, inv = np.unique(packed, axis=0, return_inverse=True)
     patterns = np.unpackbits(uniq, axis=1, count=flat.shape[1]).astype(bool)
     return where, inv.ravel(), patterns
 

@@ -295,22 +295,24 @@ def firm_window_counts(y, X, span, flag, g_start, g_len, g_ptr, theta, q_ptr, q_
 
 
 @_compiled()
-def union_sums(y, X, span, excl, start, length, theta, rank, R, m_ptr, m_set, n_sets):
-    """Sums of member sets' whole-history ARs per calendar rank (``rank`` (T,), R ranks).
-    Member i: store positions start[i] .. start[i] + length[i] - 1, coefficients theta[i],
-    in the sets m_set[m_ptr[i] .. m_ptr[i + 1] - 1]. Each AR is computed once and added to
-    each of its sets; a set's sums take its members in order, sessions in order. Returns
-    (n_sets, R) arrays: the total of the ARs, their count, any member has a session, any
-    member's session is ``excl``."""
-    total = np.zeros((n_sets, R))
-    count = np.zeros((n_sets, R))
-    present = np.zeros((n_sets, R), np.bool_)
-    flagged = np.zeros((n_sets, R), np.bool_)
+def union_sums(y, X, span, excl, start, length, theta, rank, r_lo, r_hi, m_ptr, m_set, total, count, present,
+               flagged):
+    """Sums of member sets' whole-history ARs per calendar rank (``rank`` (T,)), over the ranks
+    r_lo .. r_hi - 1 (the columns of the (n_sets, R) outputs it writes; two calls on disjoint
+    ranges may run at once). Member i: store positions start[i] .. start[i] + length[i] - 1
+    (ranks increasing), coefficients theta[i], in the sets m_set[m_ptr[i] .. m_ptr[i + 1] - 1].
+    Each AR is computed once and added to each of its sets; a set's sums take its members in
+    order, sessions in order. Adds to ``total`` the ARs and to ``count`` their number, sets
+    ``present`` where any member has a session and ``flagged`` where one is ``excl``."""
     for i in range(start.shape[0]):
         a = start[i]
         for t in range(length[i]):
             u = a + t
             r = rank[u]
+            if r < r_lo:
+                continue
+            if r >= r_hi:
+                break
             v = _history_ar(y, X, span, u, theta, i)
             for q in range(m_ptr[i], m_ptr[i + 1]):
                 g = m_set[q]
@@ -320,7 +322,6 @@ def union_sums(y, X, span, excl, start, length, theta, rank, R, m_ptr, m_set, n_
                 if not np.isnan(v):
                     total[g, r] += v
                     count[g, r] += 1.0
-    return total, count, present, flagged
 
 
 def p_from_counts(n: np.ndarray, k: np.ndarray, obs: np.ndarray) -> dict[str, np.ndarray]:
@@ -463,11 +464,19 @@ def _union_series(store: ReturnStore, excl: np.ndarray, out, members: list[np.nd
     m_ptr = np.searchsorted(pos[by_row], np.arange(len(rows) + 1)).astype(np.int64)
     sec = out.sec[rows]
     calendar, rank = store.calendar
-    total, count, present, flagged = union_sums(store.y, np.ascontiguousarray(store.X), store.span, excl,
-                                                store.start[sec], store.length[sec].astype(np.int64),
-                                                np.ascontiguousarray(np.asarray(out.theta, dtype=float)[rows]),
-                                                rank, len(calendar), m_ptr, of_set[by_row].astype(np.int64),
-                                                len(members))
+    R, G = len(calendar), len(members)
+    total, count = np.zeros((G, R)), np.zeros((G, R))
+    present, flagged = np.zeros((G, R), dtype=bool), np.zeros((G, R), dtype=bool)
+    args = (store.y, np.ascontiguousarray(store.X), store.span, excl, store.start[sec],
+            store.length[sec].astype(np.int64), np.ascontiguousarray(np.asarray(out.theta, dtype=float)[rows]), rank)
+    tail = (m_ptr, of_set[by_row].astype(np.int64), total, count, present, flagged)
+    if len(rows) >= THREAD_MIN_SERIES:  # the earlier and the later half of the calendar on two threads
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda ab: union_sums(*args, ab[0], ab[1], *tail), [(0, R // 2), (R // 2, R)]))
+    else:
+        union_sums(*args, 0, R, *tail)
     with np.errstate(invalid="ignore", divide="ignore"):
         port = np.where(count > 0, total / np.maximum(count, 1), np.nan)
     return [(calendar[present[g]], port[g][present[g]], flagged[g][present[g]]) for g in range(len(members))]

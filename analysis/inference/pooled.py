@@ -232,8 +232,10 @@ def overlap_pairs(car: pd.DataFrame | None) -> dict[tuple[str, str], set[frozens
     out: dict[tuple[str, str], set[frozenset]] = {}
     if car is None or car.empty or "overlaps" not in car.columns:
         return out
-    rows = car[car["overlaps"].astype(str).str.len().gt(0) & car["overlaps"].notna()]
-    for ev, group, window, other in zip(rows["event_id"], rows["group"], rows["window"], rows["overlaps"]):
+    cols = ["event_id", "group", "window", "overlaps"]
+    rows = car.loc[car["overlaps"].astype(str).str.len().gt(0) & car["overlaps"].notna(), cols]
+    rows = rows.drop_duplicates()  # firms of a cell share their texts: each distinct row once
+    for ev, group, window, other in zip(*(rows[c].to_numpy(object) for c in cols)):
         for o in str(other).split(";"):
             o = o.strip()
             if o and o != ev:
