@@ -251,3 +251,67 @@ def test_calendar_mismatch_equals_a_scan_of_the_dates():
                 first = dates[int(np.argmax(off))].date()
                 assert got is not None and got.startswith(f"{int(off.sum())} of {len(dates)} price dates "
                                                           f"({off.mean():.0%}; first {first})"), (mic, share, got)
+
+
+# ----------------------------------------------------------------------------- the kept schedule
+
+
+def _xcals(name: str):
+    """The calendar straight from exchange_calendars (the reference the kept copy must equal)."""
+    import warnings
+
+    import exchange_calendars as xcals
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cal = xcals.get_calendar(name, start="1990-12-03" if name == "XSHG" else "1990-01-01")
+        return cal.sessions, cal.closes
+
+
+@pytest.mark.parametrize("mic", ["XNAS", "XSHE"])
+def test_the_kept_schedule_equals_exchange_calendars(tmp_path, monkeypatch, mic):
+    from analysis.data import calendars
+
+    monkeypatch.setattr("analysis.paths.cache_dir", lambda: tmp_path)
+    built = calendars.calendar.__wrapped__(mic)  # no copy yet: built, then kept
+    kept_files = list((tmp_path / calendars.SCHEDULE_CACHE).glob("*.npz"))
+    assert len(kept_files) == 1 and kept_files[0].name.startswith(calendars.CALENDAR_ALIASES.get(mic, mic))
+    read = calendars.calendar.__wrapped__(mic)  # read from the copy
+    ref_sessions, ref_closes = _xcals(calendars.CALENDAR_ALIASES.get(mic, mic))
+    for got in (built, read):
+        assert got.sessions.tz is None and np.array_equal(got.sessions.values, ref_sessions.values)
+        assert str(got.closes.dt.tz) == "UTC"
+        assert np.array_equal(got.closes.values.astype("datetime64[ns]"), ref_closes.values.astype("datetime64[ns]"))
+        assert got.closes.index.equals(got.sessions)
+    # day 0 from the copy: Golden Week on Shanghai, after the close on Nasdaq
+    monkeypatch.setattr(calendars, "calendar", calendars.calendar.__wrapped__)
+    assert str(calendars.day_zero.__wrapped__("2019-10-07T18:00-04:00", mic).date()) == "2019-10-08"
+
+
+def test_a_damaged_kept_schedule_is_built_again(tmp_path, monkeypatch):
+    from analysis.data import calendars
+
+    monkeypatch.setattr("analysis.paths.cache_dir", lambda: tmp_path)
+    path = calendars._schedule_file("XNYS")
+    path.parent.mkdir(parents=True)
+    ref_sessions, _ = _xcals("XNYS")
+    bad = {"truncated": b"PK\x03\x04 not a zip",
+           "unordered": lambda fh: np.savez(fh, sessions=np.array([2, 1], np.int64), closes=np.array([3, 4], np.int64)),
+           "mismatched": lambda fh: np.savez(fh, sessions=np.array([1, 2], np.int64), closes=np.array([3], np.int64))}
+    for what, content in bad.items():
+        with open(path, "wb") as fh:
+            fh.write(content) if isinstance(content, bytes) else content(fh)
+        assert calendars._read_schedule(path) is None, what
+        got = calendars.calendar.__wrapped__("XNYS")
+        assert np.array_equal(got.sessions.values, ref_sessions.values), what
+        assert calendars._read_schedule(path) is not None, f"{what}: the copy is written again"
+
+
+def test_an_unwritable_cache_folder_still_gives_the_calendar(tmp_path, monkeypatch):
+    from analysis.data import calendars
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setattr("analysis.paths.cache_dir", lambda: blocker)
+    ref_sessions, _ = _xcals("XHKG")
+    assert np.array_equal(calendars.calendar.__wrapped__("XHKG").sessions.values, ref_sessions.values)

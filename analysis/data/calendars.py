@@ -17,7 +17,9 @@ A price file whose dates disagree with its exchange's sessions (more than
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -34,16 +36,71 @@ CALENDAR_START = "1990-01-01"
 MAX_OFF_CALENDAR = 0.02
 
 
-@lru_cache(maxsize=None)
-def calendar(mic: str):
-    """The ``exchange_calendars`` calendar for an ISO MIC (XSHE maps to XSHG)."""
+@dataclass(frozen=True)
+class Schedule:
+    """What the package reads of an exchange's ``exchange_calendars`` calendar: its sessions
+    (tz-naive dates, ascending) and each session's close instant (UTC, indexed by the sessions)."""
+
+    sessions: pd.DatetimeIndex
+    closes: pd.Series
+
+
+#: Folder of :func:`calendar`'s on-disk copies, under the package's cache folder.
+SCHEDULE_CACHE = "calendars"
+
+
+def _schedule_file(name: str) -> Path:
+    """Where the schedule of calendar ``name`` built today by this exchange_calendars version is
+    kept (a calendar runs one year past the day it is built, so a copy serves that day only)."""
+    from importlib.metadata import version
+
+    from analysis.paths import cache_dir
+
+    stamp = f"{name}_{CALENDAR_START}_{date.today():%Y%m%d}_{version('exchange_calendars')}"
+    return cache_dir() / SCHEDULE_CACHE / f"{stamp}.npz"
+
+
+def _read_schedule(path: Path) -> Schedule | None:
+    """The schedule kept in ``path`` (two int64 arrays of nanoseconds, no pickle), or None when the
+    file is missing or not a well-formed schedule (then it is built again)."""
+    import zipfile
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            days, closes = z["sessions"], z["closes"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    if (days.dtype != np.int64 or closes.dtype != np.int64 or days.ndim != 1 or days.shape != closes.shape
+            or not len(days) or (np.diff(days) <= 0).any()):
+        return None
+    index = pd.DatetimeIndex(days.view("datetime64[ns]"))
+    return Schedule(index, pd.Series(pd.DatetimeIndex(closes.view("datetime64[ns]"), tz="UTC"), index=index,
+                                     name="close"))
+
+
+def _write_schedule(path: Path, schedule: Schedule) -> None:
+    """Keep ``schedule`` in ``path`` (atomically); a folder that cannot be written is no error."""
+    import io
+
+    from analysis.atomic import atomic_write
+
+    buf = io.BytesIO()
+    np.savez(buf, sessions=schedule.sessions.values.astype("datetime64[ns]").view(np.int64),
+             closes=schedule.closes.dt.tz_convert("UTC").values.astype("datetime64[ns]").view(np.int64))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda fh: fh.write(buf.getvalue()), mode="wb")
+    except OSError:
+        pass
+
+
+def _build_schedule(name: str) -> Schedule:
+    """Build calendar ``name`` with ``exchange_calendars`` (from :data:`CALENDAR_START` or its own
+    first day) and keep its sessions and closes."""
     import warnings
 
     import exchange_calendars as xcals
 
-    name = CALENDAR_ALIASES.get(mic, mic)
-    if name not in xcals.get_calendar_names(include_aliases=True):
-        raise UserError(f"unknown exchange '{mic}' (exchange_calendars has no such calendar)")
     with warnings.catch_warnings():
         # exchange_calendars 4.x calls Series.values on tz-aware data (deprecated in pandas 3.1)
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -54,9 +111,33 @@ def calendar(mic: str):
         if callable(bound) and bound() is not None:
             start = max(start, pd.Timestamp(bound()))
         cal = xcals.get_calendar(name, start=start)
-        cal.closes  # build the lazily computed schedule under the same filter
-        cal.sessions
-    return cal
+        index = pd.DatetimeIndex(cal.sessions.values.astype("datetime64[ns]"))
+        closes = pd.DatetimeIndex(cal.closes.values.astype("datetime64[ns]"), tz="UTC")
+    return Schedule(index, pd.Series(closes, index=index, name="close"))
+
+
+def _known_calendar(name: str) -> bool:
+    import exchange_calendars as xcals
+
+    return name in xcals.get_calendar_names(include_aliases=True)
+
+
+@lru_cache(maxsize=None)
+def calendar(mic: str) -> Schedule:
+    """The sessions and session closes of an ISO MIC's calendar (XSHE maps to XSHG), from
+    ``exchange_calendars``. Building a calendar costs about 1.4 s of CPU with the import; the
+    result is kept in the package's cache folder (:data:`SCHEDULE_CACHE`) for the day, so other
+    processes read it (a few ms) instead; the copy equals a fresh build (test)."""
+    name = CALENDAR_ALIASES.get(mic, mic)
+    path = _schedule_file(name)
+    kept = _read_schedule(path) if path.is_file() else None
+    if kept is not None:
+        return kept
+    if not _known_calendar(name):
+        raise UserError(f"unknown exchange '{mic}' (exchange_calendars has no such calendar)")
+    schedule = _build_schedule(name)
+    _write_schedule(path, schedule)
+    return schedule
 
 
 def sessions(mic: str, start=None, end=None) -> pd.DatetimeIndex:
