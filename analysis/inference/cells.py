@@ -24,6 +24,7 @@ from analysis.estimation import kernels
 from analysis.estimation.engine import EngineResult
 from analysis.estimation.store import ReturnStore
 from analysis.inference import cell_kernels, kp_kernel
+from analysis.inference.columns import take_column
 from analysis.vocab import format_window
 
 #: Pairs of firms sharing fewer calendar dates are left out of the KP mean correlation.
@@ -273,11 +274,18 @@ class Cells:
     @property
     def keys(self) -> pd.DataFrame:
         """event_id, group, window of every cell (labels)."""
-        return pd.DataFrame({
-            "event_id": np.asarray(self.event_names, dtype=object)[self.cell_event],
-            "group": np.asarray(self.group_names, dtype=object)[self.cell_group],
-            "window": np.asarray([format_window(w) for w in self.result.windows], dtype=object)[self.cell_window],
-        })
+        return pd.DataFrame(self.key_columns())
+
+    def key_columns(self, cells: np.ndarray | None = None) -> dict:
+        """event_id, group, window of the cells ``cells`` (indices, repeats allowed; default every
+        cell) as columns taken from each label's distinct values (:func:`take_column`: a string
+        column is built in Arrow, no Python string per row); the dtypes a frame infers from the
+        labels as objects."""
+        idx = slice(None) if cells is None else cells
+        labels = {"event_id": (self.event_names, self.cell_event), "group": (self.group_names, self.cell_group),
+                  "window": ([format_window(w) for w in self.result.windows], self.cell_window)}
+        return {name: take_column(pd.Series(np.asarray(values, dtype=object)), code[idx])
+                for name, (values, code) in labels.items()}
 
 
 def usable(result: EngineResult) -> np.ndarray:
