@@ -30,7 +30,7 @@ def cell_moments(cell, rows, cell_window, car, car_se, dof, est_pos, est_n, n_ce
     CAR, CAR^2, SCAR = CAR / se, SCAR^2, (M - k) / (M - k - 2) (NaN where M - k <= 2: Patell's
     variance), 1 where CAR > 0, positive and total estimation ARs. Member k is firm-event
     rows[k] over its cell's window cell_window[cell[k]]: car, car_se (R, W); dof, est_pos, est_n (R,)."""
-    out = np.zeros((8, n_cells))
+    acc = np.zeros((n_cells, 8))  # a cell's eight sums side by side: one cache line per member
     for k in range(cell.shape[0]):
         c = cell[k]
         r = rows[k]
@@ -38,14 +38,18 @@ def cell_moments(cell, rows, cell_window, car, car_se, dof, est_pos, est_n, n_ce
         x = car[r, j]
         s = x / car_se[r, j]
         d = dof[r]
-        out[0, c] += x
-        out[1, c] += x * x
-        out[2, c] += s
-        out[3, c] += s * s
-        out[4, c] += d / (d - 2.0) if d > 2.0 else np.nan
-        out[5, c] += 1.0 if x > 0.0 else 0.0
-        out[6, c] += est_pos[r]
-        out[7, c] += est_n[r]
+        acc[c, 0] += x
+        acc[c, 1] += x * x
+        acc[c, 2] += s
+        acc[c, 3] += s * s
+        acc[c, 4] += d / (d - 2.0) if d > 2.0 else np.nan
+        acc[c, 5] += 1.0 if x > 0.0 else 0.0
+        acc[c, 6] += est_pos[r]
+        acc[c, 7] += est_n[r]
+    out = np.empty((8, n_cells))
+    for c in range(n_cells):
+        for q in range(8):
+            out[q, c] = acc[c, q]
     return out
 
 
