@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from analysis.inference import cell_kernels
@@ -33,14 +34,25 @@ def test_cell_members_match_the_numpy_membership():
             assert np.array_equal(a, b)
 
 
-def test_cell_moments_are_the_bincount_sums_of_the_member_values():
+@pytest.mark.parametrize("by_window", [False, True])
+def test_cell_moments_are_the_bincount_sums_of_the_member_values(by_window, monkeypatch):
+    """Members in any order (one run), and window by window as build_cells orders them: split
+    into runs summed on two threads (THREADED_MEMBERS lowered so that 2,000 members split)."""
+    monkeypatch.setattr(cell_kernels, "THREADED_MEMBERS", 100)
     rng = np.random.default_rng(4)
     R, W, K, C = 500, 3, 2000, 70
     car, se = rng.normal(0, 0.05, (R, W)), rng.uniform(0.01, 0.1, (R, W))
     dof = rng.integers(1, 240, R).astype(float)
     pos, m = rng.integers(0, 120, R).astype(float), rng.integers(120, 240, R).astype(float)
     rows, cell_window, cell = rng.integers(0, R, K), rng.integers(0, W, C), rng.integers(0, C, K)
-    got = dict(zip(cell_kernels.MOMENTS, cell_kernels.cell_moments(cell, rows, cell_window, car, se, dof, pos, m, C)))
+    if by_window:
+        cell = cell[np.argsort(cell_window[cell], kind="stable")]
+    runs = cell_kernels.member_runs(cell, cell_window, 2)
+    assert len(runs) == (2 if by_window else 1) and runs[0][0] == 0 and runs[-1][1] == K
+    if by_window:  # no cell on both sides of the cut
+        assert not set(cell[:runs[0][1]]) & set(cell[runs[0][1]:])
+    got = dict(zip(cell_kernels.MOMENTS, cell_kernels.cell_moments(cell, rows, cell_window, car, se, dof, pos, m, C,
+                                                                   threads=2)))
     win = cell_window[cell]
     x, s, d = car[rows, win], car[rows, win] / se[rows, win], dof[rows]
     with np.errstate(divide="ignore"):

@@ -15,23 +15,78 @@ O(n) per cell, no special function, each u_j within about |j - m| roundings of t
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from analysis.estimation.kernels import _compiled
+from analysis.estimation.kernels import _compiled, thread_count
 
 #: Rows of :func:`cell_moments`'s output, in order.
 MOMENTS = ("car", "car2", "scar", "scar2", "patell_var", "car_pos", "est_pos", "est_n")
 
 
-@_compiled()
-def cell_moments(cell, rows, cell_window, car, car_se, dof, est_pos, est_n, n_cells):
+def cell_moments(cell, rows, cell_window, car, car_se, dof, est_pos, est_n, n_cells, threads=None):
     """(8, n_cells) per-cell sums over members k (member order) of :data:`MOMENTS`:
     CAR, CAR^2, SCAR = CAR / se, SCAR^2, (M - k) / (M - k - 2) (NaN where M - k <= 2: Patell's
     variance), 1 where CAR > 0, positive and total estimation ARs. Member k is firm-event
-    rows[k] over its cell's window cell_window[cell[k]]: car, car_se (R, W); dof, est_pos, est_n (R,)."""
+    rows[k] over its cell's window cell_window[cell[k]]: car, car_se (R, W); dof, est_pos, est_n (R,).
+    Runs of members that share no cell (:func:`member_runs`) are summed on ``threads`` threads
+    (default up to 2), each cell's members still in member order."""
     acc = np.zeros((n_cells, 8))  # a cell's eight sums side by side: one cache line per member
-    for k in range(cell.shape[0]):
+    runs = member_runs(cell, cell_window, thread_count(threads))
+
+    def run(r):
+        _add_moments(acc, r[0], r[1], cell, rows, cell_window, car, car_se, dof, est_pos, est_n)
+
+    if len(runs) > 1:
+        with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+            list(pool.map(run, runs))
+    else:
+        run(runs[0])
+    return np.ascontiguousarray(acc.T)
+
+
+#: Fewest members worth splitting over threads (:func:`member_runs`).
+THREADED_MEMBERS = 1 << 16
+
+
+def member_runs(cell, cell_window, threads: int) -> list[tuple[int, int]]:
+    """Consecutive runs (k0, k1) of members, about equal, such that no cell has members in two
+    runs: cut where the window changes when the members come window by window (as
+    :func:`cell_members` orders them); one run otherwise, or for fewer than
+    :data:`THREADED_MEMBERS` members or one thread."""
+    K = len(cell)
+    starts = _window_starts(cell, cell_window) if threads > 1 else None  # (always called: compiled at warm-up)
+    if starts is None or len(starts) == 0 or K < THREADED_MEMBERS:
+        return [(0, K)]
+    cuts = [0] + [int(starts[np.argmin(np.abs(starts - K * q / threads))]) for q in range(1, threads)] + [K]
+    cuts = sorted(set(cuts))
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+@_compiled()
+def _window_starts(cell, cell_window):
+    """Members where the window changes (k > 0 with window[k] != window[k - 1]), or None when the
+    members' windows are not in non-decreasing order."""
+    K = cell.shape[0]
+    starts = np.empty(K, np.int64)
+    n = 0
+    prev = cell_window[cell[0]] if K > 0 else 0
+    for k in range(1, K):
+        w = cell_window[cell[k]]
+        if w < prev:
+            return None
+        if w != prev:
+            starts[n] = k
+            n += 1
+        prev = w
+    return starts[:n]
+
+
+@_compiled()
+def _add_moments(acc, k0, k1, cell, rows, cell_window, car, car_se, dof, est_pos, est_n):
+    """Members k0 .. k1 - 1 added into acc (n_cells, 8) (:func:`cell_moments`)."""
+    for k in range(k0, k1):
         c = cell[k]
         r = rows[k]
         j = cell_window[c]
@@ -46,11 +101,6 @@ def cell_moments(cell, rows, cell_window, car, car_se, dof, est_pos, est_n, n_ce
         acc[c, 5] += 1.0 if x > 0.0 else 0.0
         acc[c, 6] += est_pos[r]
         acc[c, 7] += est_n[r]
-    out = np.empty((8, n_cells))
-    for c in range(n_cells):
-        for q in range(8):
-            out[q, c] = acc[c, q]
-    return out
 
 
 @_compiled()
