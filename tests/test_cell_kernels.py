@@ -24,12 +24,16 @@ def _members_reference(ok, event_code, group_code, n_groups, with_all):
     return rows, (np.cumsum(present) - 1)[keys], np.nonzero(present)[0]
 
 
-def test_cell_members_match_the_numpy_membership():
+@pytest.mark.parametrize("threaded", [False, True])
+def test_cell_members_match_the_numpy_membership(threaded, monkeypatch):
+    """One pass, and (THREADED_MEMBERS lowered) the windows split in two runs on two threads."""
+    if threaded:
+        monkeypatch.setattr(cell_kernels, "THREADED_MEMBERS", 100)
     rng = np.random.default_rng(3)
     for with_all in (True, False):
         ok = rng.random((3000, 4)) > 0.3
         ev, grp = rng.integers(0, 200, 3000), rng.integers(0, 3, 3000)
-        got = cell_kernels.cell_members(ok, ev, grp, 3, with_all, 200)
+        got = cell_kernels.cell_members(ok, ev, grp, 3, with_all, 200, threads=2)
         for a, b in zip(got, _members_reference(ok, ev, grp, 3, with_all)):
             assert np.array_equal(a, b)
 
