@@ -39,24 +39,32 @@ def test_cell_members_match_the_numpy_membership(threaded, monkeypatch):
 
 
 @pytest.mark.parametrize("by_window", [False, True])
-def test_cell_moments_are_the_bincount_sums_of_the_member_values(by_window, monkeypatch):
-    """Members in any order (one run), and window by window as build_cells orders them: split
-    into runs summed on two threads (THREADED_MEMBERS lowered so that 2,000 members split)."""
+def test_member_runs_share_no_cell(by_window, monkeypatch):
+    """Members window by window (as build_cells orders them) split in two runs at a change of
+    window (THREADED_MEMBERS lowered so that 2,000 members split); in any other order, one run."""
     monkeypatch.setattr(cell_kernels, "THREADED_MEMBERS", 100)
+    rng = np.random.default_rng(4)
+    K, C, W = 2000, 70, 3
+    cell_window, cell = rng.integers(0, W, C), rng.integers(0, C, K)
+    if by_window:
+        cell = cell[np.argsort(cell_window[cell], kind="stable")]
+    runs = cell_kernels.member_runs(cell, cell_window, 2)
+    assert len(runs) == (2 if by_window else 1) and runs[0][0] == 0 and runs[-1][1] == K
+    assert all(a[1] == b[0] for a, b in zip(runs, runs[1:]))
+    if by_window:  # no cell on both sides of the cut, which is about halfway
+        cut = runs[0][1]
+        assert not set(cell[:cut]) & set(cell[cut:]) and abs(cut - K / 2) < K / 4
+    assert cell_kernels.member_runs(cell, cell_window, 1) == [(0, K)]
+
+
+def test_cell_moments_are_the_bincount_sums_of_the_member_values():
     rng = np.random.default_rng(4)
     R, W, K, C = 500, 3, 2000, 70
     car, se = rng.normal(0, 0.05, (R, W)), rng.uniform(0.01, 0.1, (R, W))
     dof = rng.integers(1, 240, R).astype(float)
     pos, m = rng.integers(0, 120, R).astype(float), rng.integers(120, 240, R).astype(float)
     rows, cell_window, cell = rng.integers(0, R, K), rng.integers(0, W, C), rng.integers(0, C, K)
-    if by_window:
-        cell = cell[np.argsort(cell_window[cell], kind="stable")]
-    runs = cell_kernels.member_runs(cell, cell_window, 2)
-    assert len(runs) == (2 if by_window else 1) and runs[0][0] == 0 and runs[-1][1] == K
-    if by_window:  # no cell on both sides of the cut
-        assert not set(cell[:runs[0][1]]) & set(cell[runs[0][1]:])
-    got = dict(zip(cell_kernels.MOMENTS, cell_kernels.cell_moments(cell, rows, cell_window, car, se, dof, pos, m, C,
-                                                                   threads=2)))
+    got = dict(zip(cell_kernels.MOMENTS, cell_kernels.cell_moments(cell, rows, cell_window, car, se, dof, pos, m, C)))
     win = cell_window[cell]
     x, s, d = car[rows, win], car[rows, win] / se[rows, win], dof[rows]
     with np.errstate(divide="ignore"):

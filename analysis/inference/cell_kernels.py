@@ -25,25 +25,29 @@ from analysis.estimation.kernels import _compiled, thread_count
 MOMENTS = ("car", "car2", "scar", "scar2", "patell_var", "car_pos", "est_pos", "est_n")
 
 
-def cell_moments(cell, rows, cell_window, car, car_se, dof, est_pos, est_n, n_cells, threads=None):
+@_compiled()
+def cell_moments(cell, rows, cell_window, car, car_se, dof, est_pos, est_n, n_cells):
     """(8, n_cells) per-cell sums over members k (member order) of :data:`MOMENTS`:
     CAR, CAR^2, SCAR = CAR / se, SCAR^2, (M - k) / (M - k - 2) (NaN where M - k <= 2: Patell's
     variance), 1 where CAR > 0, positive and total estimation ARs. Member k is firm-event
-    rows[k] over its cell's window cell_window[cell[k]]: car, car_se (R, W); dof, est_pos, est_n (R,).
-    Runs of members that share no cell (:func:`member_runs`) are summed on ``threads`` threads
-    (default up to 2), each cell's members still in member order."""
-    acc = np.zeros((n_cells, 8))  # a cell's eight sums side by side: one cache line per member
-    runs = member_runs(cell, cell_window, thread_count(threads))
-
-    def run(r):
-        _add_moments(acc, r[0], r[1], cell, rows, cell_window, car, car_se, dof, est_pos, est_n)
-
-    if len(runs) > 1:
-        with ThreadPoolExecutor(max_workers=len(runs)) as pool:
-            list(pool.map(run, runs))
-    else:
-        run(runs[0])
-    return np.ascontiguousarray(acc.T)
+    rows[k] over its cell's window cell_window[cell[k]]: car, car_se (R, W); dof, est_pos, est_n (R,)."""
+    out = np.zeros((8, n_cells))
+    for k in range(cell.shape[0]):
+        c = cell[k]
+        r = rows[k]
+        j = cell_window[c]
+        x = car[r, j]
+        s = x / car_se[r, j]
+        d = dof[r]
+        out[0, c] += x
+        out[1, c] += x * x
+        out[2, c] += s
+        out[3, c] += s * s
+        out[4, c] += d / (d - 2.0) if d > 2.0 else np.nan
+        out[5, c] += 1.0 if x > 0.0 else 0.0
+        out[6, c] += est_pos[r]
+        out[7, c] += est_n[r]
+    return out
 
 
 #: Fewest members worth splitting over threads (:func:`member_runs`).
@@ -52,8 +56,8 @@ THREADED_MEMBERS = 1 << 16
 
 def member_runs(cell, cell_window, threads: int) -> list[tuple[int, int]]:
     """Consecutive runs (k0, k1) of members, about equal, such that no cell has members in two
-    runs: cut where the window changes when the members come window by window (as
-    :func:`cell_members` orders them); one run otherwise, or for fewer than
+    runs (for work on threads per run): cut where the window changes when the members come
+    window by window (as :func:`cell_members` orders them); one run otherwise, or for fewer than
     :data:`THREADED_MEMBERS` members or one thread."""
     K = len(cell)
     starts = _window_starts(cell, cell_window) if threads > 1 else None  # (always called: compiled at warm-up)
@@ -81,26 +85,6 @@ def _window_starts(cell, cell_window):
             n += 1
         prev = w
     return starts[:n]
-
-
-@_compiled()
-def _add_moments(acc, k0, k1, cell, rows, cell_window, car, car_se, dof, est_pos, est_n):
-    """Members k0 .. k1 - 1 added into acc (n_cells, 8) (:func:`cell_moments`)."""
-    for k in range(k0, k1):
-        c = cell[k]
-        r = rows[k]
-        j = cell_window[c]
-        x = car[r, j]
-        s = x / car_se[r, j]
-        d = dof[r]
-        acc[c, 0] += x
-        acc[c, 1] += x * x
-        acc[c, 2] += s
-        acc[c, 3] += s * s
-        acc[c, 4] += d / (d - 2.0) if d > 2.0 else np.nan
-        acc[c, 5] += 1.0 if x > 0.0 else 0.0
-        acc[c, 6] += est_pos[r]
-        acc[c, 7] += est_n[r]
 
 
 @_compiled()
