@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from analysis.inference import cell_kernels
@@ -23,14 +24,37 @@ def _members_reference(ok, event_code, group_code, n_groups, with_all):
     return rows, (np.cumsum(present) - 1)[keys], np.nonzero(present)[0]
 
 
-def test_cell_members_match_the_numpy_membership():
+@pytest.mark.parametrize("threaded", [False, True])
+def test_cell_members_match_the_numpy_membership(threaded, monkeypatch):
+    """One pass, and (THREADED_MEMBERS lowered) the windows split in two runs on two threads."""
+    if threaded:
+        monkeypatch.setattr(cell_kernels, "THREADED_MEMBERS", 100)
     rng = np.random.default_rng(3)
     for with_all in (True, False):
         ok = rng.random((3000, 4)) > 0.3
         ev, grp = rng.integers(0, 200, 3000), rng.integers(0, 3, 3000)
-        got = cell_kernels.cell_members(ok, ev, grp, 3, with_all, 200)
+        got = cell_kernels.cell_members(ok, ev, grp, 3, with_all, 200, threads=2)
         for a, b in zip(got, _members_reference(ok, ev, grp, 3, with_all)):
             assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("by_window", [False, True])
+def test_member_runs_share_no_cell(by_window, monkeypatch):
+    """Members window by window (as build_cells orders them) split in two runs at a change of
+    window (THREADED_MEMBERS lowered so that 2,000 members split); in any other order, one run."""
+    monkeypatch.setattr(cell_kernels, "THREADED_MEMBERS", 100)
+    rng = np.random.default_rng(4)
+    K, C, W = 2000, 70, 3
+    cell_window, cell = rng.integers(0, W, C), rng.integers(0, C, K)
+    if by_window:
+        cell = cell[np.argsort(cell_window[cell], kind="stable")]
+    runs = cell_kernels.member_runs(cell, cell_window, 2)
+    assert len(runs) == (2 if by_window else 1) and runs[0][0] == 0 and runs[-1][1] == K
+    assert all(a[1] == b[0] for a, b in zip(runs, runs[1:]))
+    if by_window:  # no cell on both sides of the cut, which is about halfway
+        cut = runs[0][1]
+        assert not set(cell[:cut]) & set(cell[cut:]) and abs(cut - K / 2) < K / 4
+    assert cell_kernels.member_runs(cell, cell_window, 1) == [(0, K)]
 
 
 def test_cell_moments_are_the_bincount_sums_of_the_member_values():

@@ -42,10 +42,13 @@ def test_residual_moments_clip_to_the_security():
     assert moments(7, 0, 5, 3) == (0, 0.0, 0.0)  # entirely outside
 
 
-def windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, tail, sigma2, inv, out):
+def windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, tail, sigma2, inv, ok=True):
     """kernels.event_windows on one firm-event whose event-period rows are given: a store
     holding exactly them (theta = 0, so AR = y and the normal return is the offset), then
-    the suspended sessions up to the tail return (day, span, ar, ret, normal, x) if given."""
+    the suspended sessions up to the tail return (day, span, ar, ret, normal, x) if given.
+    Returns the (W,) outputs by name (engine.WINDOW_ARRAYS), each filled with garbage first."""
+    from analysis.estimation.engine import WINDOW_ARRAYS
+
     p = Xv.shape[2]
     y = np.where(valid[0], ar[0], np.nan)
     offset = np.where(valid[0], normal[0], 0.0)
@@ -63,8 +66,10 @@ def windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, tail, sigma2
     T = len(y)
     nxt = np.array([next((u for u in range(t + 1, T) if spans[u] >= 1), -1) for t in range(T)])
     one = np.array([0])
+    out = {name: np.full((1, len(lo)), 7, dtype=dt) for name, dt in WINDOW_ARRAYS.items()}
     kernels.event_windows(y, np.ascontiguousarray(XT), offset, spans, nxt, one, one, np.array([T]),
-                          np.zeros((1, p)), days, lo, hi, sigma2, inv, *out)
+                          np.zeros((1, p)), days, lo, hi, sigma2, inv, np.array([ok]), *out.values())
+    return {name: a[0] for name, a in out.items()}
 
 
 def test_event_windows_with_a_suspension_by_hand():
@@ -81,11 +86,14 @@ def test_event_windows_with_a_suspension_by_hand():
     sigma2 = np.array([4e-4])
     inv = np.array([[[0.01, -0.2], [-0.2, 50.0]]])
     lo, hi = np.array([0, -1, -2, 3]), np.array([0, 0, 3, 3])
-    out = [np.full((1, 4), np.nan), np.full((1, 4), np.nan), np.full((1, 4), np.nan),
-           np.zeros((1, 4), np.int64), np.zeros((1, 4), np.int64), np.full((1, 4), np.nan),
-           np.full((1, 4), np.nan), np.zeros((1, 4), bool), np.full((1, 4), np.nan), np.full((1, 4), np.nan)]
-    windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, None, sigma2, inv, out)
-    car, var, bhar, n_ret, n_ses, c_first, c_last, gap, g_first, g_last = (a[0] for a in out)
+    r = windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, None, sigma2, inv)
+    car, se, bhar, n_ret, n_ses = r["car"], r["car_se"], r["bhar"], r["n_returns"], r["n_sessions"]
+    c_first, c_last, gap, g_first, g_last = (r[k] for k in ("cover_first", "cover_last", "spans_gap", "gap_first",
+                                                            "gap_last"))
+    var = se**2
+    np.testing.assert_array_equal(r["car_t"], car / se)
+    # every session covered in each window ([-2, 3]: days 0 and 1 by the spanning return)
+    assert r["complete"].tolist() == [True, True, True, True]
 
     def q(g):  # g' inv g
         return g @ inv[0] @ g
@@ -120,11 +128,11 @@ def test_event_windows_takes_the_tail_return_of_a_window_ending_in_a_suspension(
     tail = (7, 8, -0.2, -0.15, 0.05, [8.0, 0.04])  # day, span, AR, return, normal return, x
     sigma2, inv = np.array([1e-4]), np.array([[[0.02, -0.1], [-0.1, 30.0]]])
     lo, hi = np.array([-1, -1, 0, 1]), np.array([-1, 1, 0, 1])
-    out = [np.full((1, 4), np.nan), np.full((1, 4), np.nan), np.full((1, 4), np.nan),
-           np.zeros((1, 4), np.int64), np.zeros((1, 4), np.int64), np.full((1, 4), np.nan),
-           np.full((1, 4), np.nan), np.zeros((1, 4), bool), np.full((1, 4), np.nan), np.full((1, 4), np.nan)]
-    windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, tail, sigma2, inv, out)
-    car, var, bhar, n_ret, n_ses, c_first, c_last, gap, g_first, g_last = (a[0] for a in out)
+    r = windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, tail, sigma2, inv)
+    car, se, bhar, n_ret, n_ses = r["car"], r["car_se"], r["bhar"], r["n_returns"], r["n_sessions"]
+    c_first, c_last, gap, g_first, g_last = (r[k] for k in ("cover_first", "cover_last", "spans_gap", "gap_first",
+                                                            "gap_last"))
+    var = se**2
     # [-1, -1]: day -1 only (the tail covers 0..7)
     assert car[0] == pytest.approx(0.01) and n_ses[0] == 1 and not gap[0]
     # [-1, 1]: day -1 and the tail: 9 sessions, g = (1 + 8, 0.01 + 0.04)
@@ -136,9 +144,16 @@ def test_event_windows_takes_the_tail_return_of_a_window_ending_in_a_suspension(
     # [0, 0] and [1, 1]: the tail alone
     assert car[2] == car[3] == pytest.approx(-0.2) and n_ses[2] == n_ses[3] == 8
     # without the tail, the windows inside the suspension have no return
-    out2 = [np.full_like(a, np.nan) if a.dtype == float else np.zeros_like(a) for a in out]
-    windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, None, sigma2, inv, out2)
-    assert np.isnan(out2[0][0, 2]) and out2[3][0, 2] == 0 and out2[0][0, 1] == pytest.approx(0.01)
+    r2 = windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, None, sigma2, inv)
+    assert np.isnan(r2["car"][2]) and r2["n_returns"][2] == 0 and r2["car"][1] == pytest.approx(0.01)
+    assert np.isnan(r2["car_se"][2]) and np.isnan(r2["car_t"][2]) and not r2["complete"][2]
+    # [-1, 1] without the tail: days 0 and 1 have no return, the window is incomplete
+    assert r["complete"].tolist() == [True, True, True, True] and r2["complete"].tolist() == [True, False, False, False]
+    # a firm-event without a usable fit: no CAR, se, t or BHAR, its coverage still counted
+    r3 = windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, tail, sigma2, inv, ok=False)
+    for k in ("car", "car_se", "car_t", "bhar"):
+        assert np.isnan(r3[k]).all()
+    assert r3["n_sessions"].tolist() == r["n_sessions"].tolist() and r3["complete"].tolist() == r["complete"].tolist()
 
 
 def test_inverse2_against_numpy_linalg():
@@ -172,3 +187,21 @@ def test_inverse2_against_numpy_linalg():
     near = np.array([[[1.0, 0.5], [0.5, 0.25 + 2.0**-42]]])
     assert not kernels.inverse2(near, 2.0**-42 / (0.25 + 2.0**-42))[2][0]
     assert kernels.inverse2(near, 1e-12)[2][0]
+
+
+def test_event_windows_incomplete_when_a_return_inside_the_window_is_missing():
+    # relative days -1..1; day 0's return is missing (no price), not spanned by day 1's
+    days = np.arange(-1, 2)
+    valid = np.array([[True, False, True]])
+    span = np.array([[1, 1, 1]])
+    ar = np.array([[0.01, np.nan, 0.02]])
+    ret = np.array([[0.02, np.nan, 0.01]])
+    normal = ret - np.nan_to_num(ar)
+    Xv = np.zeros((1, 3, 2))
+    Xv[0, [0, 2]] = [[1, 0.01], [1, -0.01]]
+    lo, hi = np.array([-1, -1, 1]), np.array([1, -1, 1])
+    r = windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, None, np.array([1e-4]), np.eye(2)[None])
+    # [-1, 1] runs from day -1 to day 1 but covers 2 of its 3 sessions
+    assert (r["cover_first"][0], r["cover_last"][0], r["n_sessions"][0]) == (-1, 1, 2)
+    assert r["complete"].tolist() == [False, True, True]
+    assert r["car"][0] == pytest.approx(0.03)

@@ -175,7 +175,15 @@ def test_members_by_cell_is_the_stable_sort_by_cell():
     cells = rng.integers(0, C - 1, K)  # the last cell has no member
     rows = rng.integers(0, R, K)
     slot = rng.integers(0, 50, R)
-    got_slot, got_bnd = members_by_cell(cells, rows, slot, C)
     order = np.argsort(cells, kind="stable")
+    got_slot, got_bnd = members_by_cell(cells, rows, slot, C)
+    np.testing.assert_array_equal(got_slot, slot[rows[order]])
+    np.testing.assert_array_equal(got_bnd, np.searchsorted(cells[order], np.arange(C + 1)))
+    # members of cells below 150, then of the others: two runs that share no cell, two threads
+    by_half = np.argsort(cells >= 150, kind="stable")
+    cells, rows = cells[by_half], rows[by_half]
+    cut = int((cells < 150).sum())
+    order = np.argsort(cells, kind="stable")
+    got_slot, got_bnd = members_by_cell(cells, rows, slot, C, runs=[(0, cut), (cut, K)])
     np.testing.assert_array_equal(got_slot, slot[rows[order]])
     np.testing.assert_array_equal(got_bnd, np.searchsorted(cells[order], np.arange(C + 1)))

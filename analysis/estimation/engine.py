@@ -427,28 +427,16 @@ def cumulate(res: "EngineResult", windows) -> dict[str, np.ndarray]:
 
 def _windows_into(store, sec, p0, theta, days, windows, sigma2, xtx_inv, ok, out) -> None:
     """Fill the :data:`WINDOW_ARRAYS` of ``out`` ((N, W) arrays, any contents) for ``windows``:
-    the firm-events' rows over ``days`` (consecutive relative days) from the store, and their tail."""
+    the firm-events' rows over ``days`` (consecutive relative days) from the store, and their tail,
+    in one compiled pass (:func:`analysis.estimation.kernels.event_windows`; NaN CARs where not ``ok``)."""
     lo = np.array([w[0] for w in windows], dtype=np.int64)
     hi = np.array([w[1] for w in windows], dtype=np.int64)
-    car, car_se, car_t = out["car"], out["car_se"], out["car_t"]
     seg_lo = store.start[sec]
     days = np.asarray(days, dtype=np.int64)
-    # xtx_inv is 0 for the market-adjusted model: no estimation error. Var(CAR) goes into car_se.
+    # xtx_inv is 0 for the market-adjusted model: no estimation error
     kernels.event_windows(store.y, store.XT, store.offset, store.span, store.next_return, seg_lo + p0 + days[0],
-                          seg_lo, seg_lo + store.length[sec], theta, days, lo, hi, sigma2, xtx_inv, car, car_se,
-                          *(out[k] for k in ("bhar", "n_returns", "n_sessions", "cover_first",
-                                             "cover_last", "spans_gap", "gap_first", "gap_last")))
-    with np.errstate(invalid="ignore"):
-        # every session of [a, b] is covered by a return (none missing at the ends of the data,
-        # beyond the span buffer, or for want of a benchmark return)
-        out["complete"][:] = ((out["cover_first"] <= lo) & (out["cover_last"] >= hi)
-                              & (out["n_sessions"] >= hi - lo + 1))
-    np.sqrt(car_se, out=car_se)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        np.divide(car, car_se, out=car_t)
-    bad = ~ok
-    for name in ("car", "car_se", "car_t", "bhar"):
-        out[name][bad] = np.nan
+                          seg_lo, seg_lo + store.length[sec], theta, days, lo, hi, sigma2, xtx_inv, ok,
+                          *(out[k] for k in WINDOW_ARRAYS))
 
 
 def path_windows(start: int, end: int, anchor: int | None = None):

@@ -133,10 +133,10 @@ def inverse2(xtx, singular_ratio):
 
 
 @_compiled()
-def _event_row(i, o, y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, normal, span_out, valid, Xv):
-    """Firm-event i's event-period rows (:func:`event_period`) written into row o of the
-    outputs; returns the most sessions a valid row covers (1 when none is valid)."""
-    L = ar.shape[1]
+def _event_row(i, o, y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, normal, span_out, valid, Xv, upto):
+    """Firm-event i's event-period rows (:func:`event_period`) of days 0 .. upto - 1 written
+    into row o of the outputs; returns the most sessions a valid one covers (1 when none is valid)."""
+    L = upto
     p = XT.shape[0]
     most = 1
     for d in range(L):
@@ -238,14 +238,15 @@ def event_period(y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, norm
     written (they may come in uninitialized).
     """
     for i in range(ar.shape[0]):
-        _event_row(i, i, y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, normal, span_out, valid, Xv)
+        _event_row(i, i, y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, normal, span_out, valid, Xv,
+                   ar.shape[1])
 
 
-@_compiled()
+@_compiled(error_model="numpy")  # x / 0 gives inf or NaN, as in numpy
 def event_windows(y, XT, offset, span, next_return, base, seg_lo, seg_hi, theta, days, win_lo, win_hi, sigma2,
-                  xtx_inv, car, var, bhar, n_returns, n_sessions, cover_first, cover_last, spans_gap, gap_first,
-                  gap_last):
-    """CAR, Var(CAR), BHAR and coverage of N firm-events over W windows [win_lo, win_hi].
+                  xtx_inv, ok, car, car_se, car_t, bhar, n_returns, n_sessions, cover_first, cover_last, spans_gap,
+                  gap_first, gap_last, complete):
+    """CAR, se(CAR), t, BHAR and coverage of N firm-events over W windows [win_lo, win_hi].
 
     A return on relative day d spanning s sessions covers [d - s + 1, d]; it enters window
     [a, b] when that coverage meets [a, b]. The returns are the event-period rows over the L
@@ -258,8 +259,11 @@ def event_windows(y, XT, offset, span, next_return, base, seg_lo, seg_hi, theta,
     the regressor rows (MacKinlay 1997; xtx_inv = 0 gives the market-adjusted sigma^2 S);
     BHAR = prod(1 + R) - prod(1 + E[R]); coverage: first and last relative day covered
     and, for returns spanning a suspension (s > 1), the first day covered and their own day.
-    Windows no return enters get NaN (car, var, bhar, cover_*, gap_*), 0 (n_returns, n_sessions)
-    and False (spans_gap). Every element of the outputs is written (they may come in uninitialized).
+    se = sqrt(Var(CAR)), car_t = CAR / se; complete: the returns cover every session of [a, b]
+    (cover_first <= a, cover_last >= b, S >= b - a + 1). Windows no return enters get NaN (car,
+    car_se, car_t, bhar, cover_*, gap_*), 0 (n_returns, n_sessions) and False (spans_gap,
+    complete); a firm-event not ``ok`` (no usable fit) gets NaN car, car_se, car_t and bhar.
+    Every element of the outputs is written (they may come in uninitialized).
     Each firm-event's rows go through a one-row buffer: nothing of size (N, L) is made.
     """
     L = days.shape[0]
@@ -273,10 +277,18 @@ def event_windows(y, XT, offset, span, next_return, base, seg_lo, seg_hi, theta,
     Xv = np.empty((1, L, p))
     tail_x = np.empty(p)
     g = np.zeros(p)
+    b_max = win_hi.max() if W > 0 else days[0]
     for i in range(base.shape[0]):
-        # the rows, then the windows; no valid row covers more than ``most`` sessions, so window
-        # [a, b] reads only the rows of days a .. b + most - 1 (the others cannot meet it)
-        most = _event_row(i, 0, y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, normal, span_b, valid, Xv)
+        # no return of the event period covers more than ``most`` sessions, so window [a, b]
+        # reads only the rows of days a .. b + most - 1 (the others cannot meet it): only those
+        # rows are built, then the windows summed
+        most = 1
+        for d in range(L):
+            t = base[i] + d
+            if seg_lo[i] <= t < seg_hi[i]:
+                most = max(most, span[t])
+        upto = min(max(b_max + most - days[0], 0), L)
+        _event_row(i, 0, y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, normal, span_b, valid, Xv, upto)
         t_day, t_valid, t_span, t_ar, t_ret, t_normal = _tail_row(i, base, seg_lo, seg_hi, days, y, XT, offset, span,
                                                                   next_return, theta, tail_x)
         for j in range(W):
@@ -334,24 +346,35 @@ def event_windows(y, XT, offset, span, next_return, base, seg_lo, seg_hi, theta,
             gap_last[i, j] = np.nan
             if cnt == 0:
                 car[i, j] = np.nan
-                var[i, j] = np.nan
+                car_se[i, j] = np.nan
+                car_t[i, j] = np.nan
                 bhar[i, j] = np.nan
                 n_returns[i, j] = 0
                 n_sessions[i, j] = 0
                 cover_first[i, j] = np.nan
                 cover_last[i, j] = np.nan
+                complete[i, j] = False
                 continue
             q = 0.0
             for k in range(p):
                 for m in range(p):
                     q += g[k] * xtx_inv[i, k, m] * g[m]
-            car[i, j] = s
-            var[i, j] = sigma2[i] * (sessions + q)
-            bhar[i, j] = gross - gross_n
             n_returns[i, j] = cnt
             n_sessions[i, j] = sessions
             cover_first[i, j] = first
             cover_last[i, j] = last
+            complete[i, j] = first <= a and last >= b and sessions >= b - a + 1
+            if ok[i]:
+                se = np.sqrt(sigma2[i] * (sessions + q))
+                car[i, j] = s
+                car_se[i, j] = se
+                car_t[i, j] = s / se
+                bhar[i, j] = gross - gross_n
+            else:
+                car[i, j] = np.nan
+                car_se[i, j] = np.nan
+                car_t[i, j] = np.nan
+                bhar[i, j] = np.nan
             if gap:
                 spans_gap[i, j] = True
                 gap_first[i, j] = gfirst

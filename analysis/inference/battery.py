@@ -7,6 +7,7 @@ parametric tests (:mod:`~analysis.inference.parametric`), the rank tests
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 # Registration order is tests.csv's order: portfolio, parametric, rank, then placebo tests.
@@ -15,6 +16,7 @@ from analysis.inference import parametric  # noqa: F401, I001
 from analysis.inference import ranks  # noqa: F401, I001
 from analysis.inference import placebo  # noqa: F401, I001
 from analysis.inference.cells import Cells
+from analysis.inference.columns import take_column
 from analysis.inference.registry import REGISTRY, CellTest
 
 #: The leading columns of tests.csv (a contract; the tests' extra columns follow).
@@ -48,23 +50,31 @@ def run_battery(cells: Cells, names=None) -> pd.DataFrame:
     tests = tests_for(cells, names)
     if cells.n_cells == 0 or not tests:
         return pd.DataFrame(columns=TEST_COLUMNS)
-    keys = cells.keys
-    frames, extra_names = [], []
+    C, T = cells.n_cells, len(tests)
+    values = []  # per test: its statistic, p-value and extras, each (C,)
     for test in tests:
         outcome = test.run(cells)
-        f = keys.copy()
-        f["n"] = cells.n.astype(int)
-        f["mean_car"] = cells.mean_car
-        f["test"] = test.name
-        f["statistic"] = outcome.statistic
-        f["p_value"] = outcome.p_value
         extra = dict(outcome.extra)
         if cells.calibration is not None:  # p_calibrated, size_5pct at the pseudo-event dates
             extra.update(cells.calibration(cells, test, outcome))
-        for col, values in extra.items():
-            f[col] = values
-            if col not in extra_names:
-                extra_names.append(col)
-        frames.append(f)
-    out = pd.concat(frames, ignore_index=True)
-    return out[TEST_COLUMNS + extra_names]
+        values.append({"statistic": outcome.statistic, "p_value": outcome.p_value, **extra})
+    names = list(dict.fromkeys(col for v in values for col in v))
+    # the tests' rows one after the other: labels and test names repeated as whole columns (no
+    # frame per test); a column a test does not fill is NaN on its rows (numeric columns: the
+    # dtype pandas.concat gives, e.g. int with NaN -> float)
+    nan = np.full(C, np.nan)
+    columns = {name: _repeated(col, T) for name, col in cells.key_columns().items()}
+    columns["n"] = np.tile(cells.n.astype(int), T)
+    columns["mean_car"] = np.tile(cells.mean_car, T)
+    columns["test"] = take_column(pd.Series(np.asarray([t.name for t in tests], dtype=object)),
+                                  np.repeat(np.arange(T), C))
+    for name in names:
+        columns[name] = np.concatenate([np.broadcast_to(np.asarray(v[name]) if name in v else nan, (C,))
+                                        for v in values])
+    return pd.DataFrame(columns, copy=False)
+
+
+def _repeated(column, times: int):
+    """A frame column (an array of one of its dtypes) repeated ``times`` times end to end
+    (a string column's Arrow chunks are reused, not copied)."""
+    return pd.concat([pd.Series(column, copy=False)] * times, ignore_index=True).array

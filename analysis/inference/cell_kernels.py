@@ -15,10 +15,11 @@ O(n) per cell, no special function, each u_j within about |j - m| roundings of t
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from analysis.estimation.kernels import _compiled
+from analysis.estimation.kernels import _compiled, thread_count
 
 #: Rows of :func:`cell_moments`'s output, in order.
 MOMENTS = ("car", "car2", "scar", "scar2", "patell_var", "car_pos", "est_pos", "est_n")
@@ -47,6 +48,43 @@ def cell_moments(cell, rows, cell_window, car, car_se, dof, est_pos, est_n, n_ce
         out[6, c] += est_pos[r]
         out[7, c] += est_n[r]
     return out
+
+
+#: Fewest members worth splitting over threads (:func:`member_runs`).
+THREADED_MEMBERS = 1 << 16
+
+
+def member_runs(cell, cell_window, threads: int) -> list[tuple[int, int]]:
+    """Consecutive runs (k0, k1) of members, about equal, such that no cell has members in two
+    runs (for work on threads per run): cut where the window changes when the members come
+    window by window (as :func:`cell_members` orders them); one run otherwise, or for fewer than
+    :data:`THREADED_MEMBERS` members or one thread."""
+    K = len(cell)
+    starts = _window_starts(cell, cell_window) if threads > 1 else None  # (always called: compiled at warm-up)
+    if starts is None or len(starts) == 0 or K < THREADED_MEMBERS:
+        return [(0, K)]
+    cuts = [0] + [int(starts[np.argmin(np.abs(starts - K * q / threads))]) for q in range(1, threads)] + [K]
+    cuts = sorted(set(cuts))
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+@_compiled()
+def _window_starts(cell, cell_window):
+    """Members where the window changes (k > 0 with window[k] != window[k - 1]), or None when the
+    members' windows are not in non-decreasing order."""
+    K = cell.shape[0]
+    starts = np.empty(K, np.int64)
+    n = 0
+    prev = cell_window[cell[0]] if K > 0 else 0
+    for k in range(1, K):
+        w = cell_window[cell[k]]
+        if w < prev:
+            return None
+        if w != prev:
+            starts[n] = k
+            n += 1
+        prev = w
+    return starts[:n]
 
 
 @_compiled()
@@ -97,25 +135,51 @@ def binomial_two_sided_p(k, n, p):
     return out
 
 
-@_compiled()
-def cell_members(ok, event_code, group_code, n_groups, with_all, n_events):
+def cell_members(ok, event_code, group_code, n_groups, with_all, n_events, threads=None):
     """Membership of the (event, group, window) cells: (rows, cell, keys) with rows (K,) the
     firm-event row and cell (K,) the cell of each member, and keys (C,) the cells' codes
     (event * G + group) * W + window, G = n_groups (+ 1 with ``with_all``: group n_groups =
     all), cells numbered in key order. Members come by window, then group layer (own group,
-    then all), then row. ok (R, W) bool: the row's CAR over the window enters a cell."""
+    then all), then row. ok (R, W) bool: the row's CAR over the window enters a cell. The
+    members of each window are written on ``threads`` threads (default up to 2), in two
+    about equal runs of windows."""
+    W = ok.shape[1]
+    cell_of, keys, per_window = _cell_keys(ok, event_code, group_code, n_groups, with_all, n_events)
+    start = np.concatenate([[0], np.cumsum(per_window)])
+    rows = np.empty(int(start[-1]), np.int64)
+    cell = np.empty(int(start[-1]), np.int64)
+    threads = thread_count(threads)
+    cut = int(np.argmin(np.abs(start - start[-1] / 2))) if threads > 1 and start[-1] >= THREADED_MEMBERS else 0
+    runs = [(0, cut), (cut, W)] if 0 < cut < W else [(0, W)]
+
+    def fill(r):
+        _fill_members(r[0], r[1], start, ok, event_code, group_code, n_groups, with_all, cell_of, rows, cell)
+
+    if len(runs) > 1:
+        with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+            list(pool.map(fill, runs))
+    else:
+        fill(runs[0])
+    return rows, cell, keys
+
+
+@_compiled()
+def _cell_keys(ok, event_code, group_code, n_groups, with_all, n_events):
+    """(cell_of, keys, per_window) of :func:`cell_members`: the cell of every key
+    (event * G + group) * W + window, the keys of the cells present (in key order), and the
+    members of each window (W,)."""
     R, W = ok.shape
     G = n_groups + (1 if with_all else 0)
     layers = 2 if with_all else 1
     present = np.zeros(n_events * G * W, np.bool_)
-    K = 0
+    per_window = np.zeros(W, np.int64)
     for r in range(R):
         for j in range(W):
             if ok[r, j]:
                 present[(event_code[r] * G + group_code[r]) * W + j] = True
                 if with_all:
                     present[(event_code[r] * G + n_groups) * W + j] = True
-                K += layers
+                per_window[j] += layers
     cell_of = np.empty(present.shape[0], np.int64)
     C = 0
     for key in range(present.shape[0]):
@@ -126,10 +190,17 @@ def cell_members(ok, event_code, group_code, n_groups, with_all, n_events):
     for key in range(present.shape[0]):
         if present[key]:
             keys[cell_of[key]] = key
-    rows = np.empty(K, np.int64)
-    cell = np.empty(K, np.int64)
-    k = 0
-    for j in range(W):
+    return cell_of, keys, per_window
+
+
+@_compiled()
+def _fill_members(j0, j1, start, ok, event_code, group_code, n_groups, with_all, cell_of, rows, cell):
+    """The members of windows j0 .. j1 - 1 written from position start[j0] (:func:`cell_members`)."""
+    R, W = ok.shape
+    G = n_groups + (1 if with_all else 0)
+    layers = 2 if with_all else 1
+    k = start[j0]
+    for j in range(j0, j1):
         for layer in range(layers):
             for r in range(R):
                 if ok[r, j]:
@@ -137,4 +208,3 @@ def cell_members(ok, event_code, group_code, n_groups, with_all, n_events):
                     rows[k] = r
                     cell[k] = cell_of[(event_code[r] * G + g) * W + j]
                     k += 1
-    return rows, cell, keys

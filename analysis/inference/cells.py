@@ -24,6 +24,7 @@ from analysis.estimation import kernels
 from analysis.estimation.engine import EngineResult
 from analysis.estimation.store import ReturnStore
 from analysis.inference import cell_kernels, kp_kernel
+from analysis.inference.columns import take_column
 from analysis.vocab import format_window
 
 #: Pairs of firms sharing fewer calendar dates are left out of the KP mean correlation.
@@ -68,6 +69,7 @@ def kp_cell_correlations_aligned(
     min_shared: int = MIN_SHARED_DATES,
     threads: int | None = None,
     pairwise_max: int = kp_kernel.PAIRWISE_MAX,
+    cell_window: np.ndarray | None = None,
 ) -> np.ndarray:
     """Mean pairwise AR correlation (Kolari & Pynnönen 2010) of every cell.
 
@@ -81,7 +83,9 @@ def kp_cell_correlations_aligned(
     as y - x'theta and masked to the firm-event's own estimation window, and every pair's
     correlation over the days both use comes from one compiled loop
     (:func:`analysis.inference.kp_kernel.cell_correlations`), run on ``threads`` threads (default up
-    to 2) over contiguous runs of events. Cells must be numbered in event order.
+    to 2) over contiguous runs of events. Cells must be numbered in event order. ``cell_window``
+    (C,): the cells' windows, when the members come window by window (:func:`build_cells`):
+    the members are then grouped by cell on the threads too.
     """
     R, C = len(event_code), len(cell_event)
     threads = kernels.thread_count(threads)
@@ -127,8 +131,10 @@ def kp_cell_correlations_aligned(
     hi_rel = np.where(empty, 0, hi - emin[event_code])
     use_k = np.array([name != "const" for name in spec.regressors])
     # members of each cell, in cell order, as slots (positions within their event)
-    member_slot, member_cell_bnd = kp_kernel.members_by_cell(np.asarray(member_cells, dtype=np.int64),
-                                                             np.asarray(member_rows, dtype=np.int64), slot, C)
+    member_cells = np.asarray(member_cells, dtype=np.int64)
+    runs = None if cell_window is None else cell_kernels.member_runs(member_cells, cell_window, threads)
+    member_slot, member_cell_bnd = kp_kernel.members_by_cell(member_cells, np.asarray(member_rows, dtype=np.int64),
+                                                             slot, C, runs)
     c_bnd = np.searchsorted(cell_event, np.arange(n_events + 1))
     args = (order, bnd, yc, wc, Xc, use_k, gstart, lo_rel, hi_rel, np.ascontiguousarray(theta, dtype=float),
             D, min_shared, c_bnd, member_cell_bnd, member_slot, int(pairwise_max), res)
@@ -268,16 +274,23 @@ class Cells:
     def r_kp(self) -> np.ndarray:
         """(C,) mean pairwise correlation of the members' estimation-window ARs (KP 2010)."""
         return kp_cell_correlations_aligned(self.event_code, self.result, self.store, self.cell_event,
-                                            self.rows, self.cell)
+                                            self.rows, self.cell, cell_window=self.cell_window)
 
     @property
     def keys(self) -> pd.DataFrame:
         """event_id, group, window of every cell (labels)."""
-        return pd.DataFrame({
-            "event_id": np.asarray(self.event_names, dtype=object)[self.cell_event],
-            "group": np.asarray(self.group_names, dtype=object)[self.cell_group],
-            "window": np.asarray([format_window(w) for w in self.result.windows], dtype=object)[self.cell_window],
-        })
+        return pd.DataFrame(self.key_columns())
+
+    def key_columns(self, cells: np.ndarray | None = None) -> dict:
+        """event_id, group, window of the cells ``cells`` (indices, repeats allowed; default every
+        cell) as columns taken from each label's distinct values (:func:`take_column`: a string
+        column is built in Arrow, no Python string per row); the dtypes a frame infers from the
+        labels as objects."""
+        idx = slice(None) if cells is None else cells
+        labels = {"event_id": (self.event_names, self.cell_event), "group": (self.group_names, self.cell_group),
+                  "window": ([format_window(w) for w in self.result.windows], self.cell_window)}
+        return {name: take_column(pd.Series(np.asarray(values, dtype=object)), code[idx])
+                for name, (values, code) in labels.items()}
 
 
 def usable(result: EngineResult) -> np.ndarray:

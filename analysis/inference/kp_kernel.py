@@ -27,6 +27,7 @@ i != j of its members' estimation-window abnormal returns. Two ways, by cell siz
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -36,24 +37,47 @@ from analysis.estimation.kernels import FASTMATH, _compiled
 PAIRWISE_MAX = 200
 
 
-@_compiled()
-def members_by_cell(member_cells, member_rows, slot, n_cells):
+def members_by_cell(member_cells, member_rows, slot, n_cells, runs=None):
     """Members grouped by cell, in member order within each cell (a stable counting sort):
     (member_slot (K,) the slot of each member's firm-event, slot[member_rows], cell by cell;
-    bnd (n_cells + 1,) cell c's members at bnd[c]:bnd[c + 1])."""
+    bnd (n_cells + 1,) cell c's members at bnd[c]:bnd[c + 1]). ``runs``: consecutive runs
+    (k0, k1) of members that share no cell (:func:`analysis.inference.cell_kernels.member_runs`),
+    placed on a thread each; default one run."""
     K = member_cells.shape[0]
+    bnd = _cell_bounds(member_cells, n_cells)
+    at = bnd[:n_cells].copy()
+    member_slot = np.empty(K, np.int64)
+    runs = runs or [(0, K)]
+
+    def place(r):
+        _place_members(r[0], r[1], member_cells, member_rows, slot, at, member_slot)
+
+    if len(runs) > 1:
+        with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+            list(pool.map(place, runs))
+    else:
+        place(runs[0])
+    return member_slot, bnd
+
+
+@_compiled()
+def _cell_bounds(member_cells, n_cells):
+    """(n_cells + 1,) cumulative member counts of the cells (:func:`members_by_cell`)."""
     bnd = np.zeros(n_cells + 1, np.int64)
-    for k in range(K):
+    for k in range(member_cells.shape[0]):
         bnd[member_cells[k] + 1] += 1
     for c in range(n_cells):
         bnd[c + 1] += bnd[c]
-    at = bnd[:n_cells].copy()
-    member_slot = np.empty(K, np.int64)
-    for k in range(K):
+    return bnd
+
+
+@_compiled()
+def _place_members(k0, k1, member_cells, member_rows, slot, at, member_slot):
+    """Members k0 .. k1 - 1 placed at their cell's next position at[c] (:func:`members_by_cell`)."""
+    for k in range(k0, k1):
         c = member_cells[k]
         member_slot[at[c]] = slot[member_rows[k]]
         at[c] += 1
-    return member_slot, bnd
 
 
 @_compiled(fastmath=FASTMATH)
