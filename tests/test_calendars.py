@@ -276,6 +276,10 @@ def test_the_kept_schedule_equals_exchange_calendars(tmp_path, monkeypatch, mic)
     built = calendars.calendar.__wrapped__(mic)  # no copy yet: built, then kept
     kept_files = list((tmp_path / calendars.SCHEDULE_CACHE).glob("*.npz"))
     assert len(kept_files) == 1 and kept_files[0].name.startswith(calendars.CALENDAR_ALIASES.get(mic, mic))
+    def no_build(name):
+        raise AssertionError("built again instead of read from the copy")
+
+    monkeypatch.setattr(calendars, "_build_schedule", no_build)
     read = calendars.calendar.__wrapped__(mic)  # read from the copy
     ref_sessions, ref_closes = _xcals(calendars.CALENDAR_ALIASES.get(mic, mic))
     for got in (built, read):
@@ -315,3 +319,17 @@ def test_an_unwritable_cache_folder_still_gives_the_calendar(tmp_path, monkeypat
     monkeypatch.setattr("analysis.paths.cache_dir", lambda: blocker)
     ref_sessions, _ = _xcals("XHKG")
     assert np.array_equal(calendars.calendar.__wrapped__("XHKG").sessions.values, ref_sessions.values)
+
+
+def test_a_new_copy_replaces_the_copies_of_other_days(tmp_path, monkeypatch):
+    from analysis.data import calendars
+
+    monkeypatch.setattr("analysis.paths.cache_dir", lambda: tmp_path)
+    folder = tmp_path / calendars.SCHEDULE_CACHE
+    folder.mkdir()
+    old = folder / "XNYS_1990-01-01_20200101_4.0.0_v1.npz"
+    other = folder / "XHKG_1990-01-01_20200101_4.0.0_v1.npz"
+    old.write_bytes(b"yesterday")
+    other.write_bytes(b"another exchange")
+    calendars.calendar.__wrapped__("XNYS")
+    assert sorted(p.name for p in folder.iterdir()) == sorted([other.name, calendars._schedule_file("XNYS").name])
