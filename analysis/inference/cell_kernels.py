@@ -60,7 +60,7 @@ def member_runs(cell, cell_window, threads: int) -> list[tuple[int, int]]:
     window by window (as :func:`cell_members` orders them); one run otherwise, or for fewer than
     :data:`THREADED_MEMBERS` members or one thread."""
     K = len(cell)
-    starts = _window_starts(cell, cell_window) if threads > 1 else None  # (always called: compiled at warm-up)
+    starts = _window_starts(cell, cell_window) if threads > 1 else None
     if starts is None or len(starts) == 0 or K < THREADED_MEMBERS:
         return [(0, K)]
     cuts = [0] + [int(starts[np.argmin(np.abs(starts - K * q / threads))]) for q in range(1, threads)] + [K]

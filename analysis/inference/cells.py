@@ -281,15 +281,13 @@ class Cells:
         """event_id, group, window of every cell (labels)."""
         return pd.DataFrame(self.key_columns())
 
-    def key_columns(self, cells: np.ndarray | None = None) -> dict:
-        """event_id, group, window of the cells ``cells`` (indices, repeats allowed; default every
-        cell) as columns taken from each label's distinct values (:func:`take_column`: a string
-        column is built in Arrow, no Python string per row); the dtypes a frame infers from the
-        labels as objects."""
-        idx = slice(None) if cells is None else cells
+    def key_columns(self) -> dict:
+        """event_id, group, window of every cell as columns taken from each label's distinct
+        values (:func:`take_column`: a string column is built in Arrow, no Python string per row);
+        the dtypes a frame infers from the labels as objects."""
         labels = {"event_id": (self.event_names, self.cell_event), "group": (self.group_names, self.cell_group),
                   "window": ([format_window(w) for w in self.result.windows], self.cell_window)}
-        return {name: take_column(pd.Series(np.asarray(values, dtype=object)), code[idx])
+        return {name: take_column(pd.Series(np.asarray(values, dtype=object)), code)
                 for name, (values, code) in labels.items()}
 
 
