@@ -31,7 +31,6 @@ Campbell, Lo & MacKinlay 1997, ch. 4):
 from __future__ import annotations
 
 import dataclasses
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -276,13 +275,7 @@ def run(
         _run_block(store, sec[rows], p0[rows], estimation, windows, days, min_obs,
                    {name: v[rows] for name, v in full.items()})
 
-    n_threads = kernels.thread_count(threads) if len(starts) > 1 else 1
-    if n_threads > 1:
-        with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            list(pool.map(block, range(len(starts))))
-    else:
-        for k in range(len(starts)):
-            block(k)
+    kernels.map_on_threads(block, range(len(starts)), threads)
     return EngineResult(estimation=tuple(estimation), windows=windows, days=days, store=store,
                         fixed=store.spec.fixed, sec=sec, p0=p0, **full)
 

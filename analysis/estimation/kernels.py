@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
@@ -26,6 +27,18 @@ def thread_count(threads: int | None = None) -> int:
     """``threads``, or by default the machine's cores up to 2 (what the engine's loops,
     numpy and scipy's ufuncs use side by side; they release the GIL)."""
     return threads if threads is not None else min(2, os.cpu_count() or 1)
+
+
+def map_on_threads(fn, jobs, threads: int | None = None) -> list:
+    """``[fn(job) for job in jobs]``, up to :func:`thread_count` (``threads``) jobs at a time on
+    threads (for work that releases the GIL: compiled loops, numpy), results in the jobs' order;
+    inline with one thread or one job. A job's error is raised here."""
+    jobs = list(jobs)
+    n = min(thread_count(threads), len(jobs))
+    if n < 2:
+        return [fn(job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(fn, jobs))
 
 
 #: Reassociation lets LLVM vectorize the sums (SIMD); NaN and infinity keep IEEE semantics.

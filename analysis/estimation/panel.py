@@ -14,6 +14,7 @@ import pandas as pd
 from analysis.data.calendars import (block_eligible, calendar, day_zero, returns_on, row_spanning_returns,
                                      session_returns, session_returns_block)
 from analysis.errors import UserError
+from analysis.estimation.kernels import map_on_threads
 from analysis.estimation.models import ModelSpec, design_rows
 from analysis.estimation.store import _EPOCH, PART_FIELDS, ReturnStore, series_part
 
@@ -108,7 +109,7 @@ def build_panel(model: ModelSpec, universe: pd.DataFrame, events: pd.DataFrame, 
         except UserError as exc:
             return None, None, [str(exc)] * len(chunk)
 
-    for (_, _, chunk), (flat, lengths, why) in zip(jobs, _on_two_threads(build, jobs)):
+    for (_, _, chunk), (flat, lengths, why) in zip(jobs, map_on_threads(build, jobs)):
         for i, w in zip(chunk, why):
             if w is not None:
                 why_of[i] = w
@@ -156,24 +157,12 @@ def _store_from_units(model: ModelSpec, symbols: list[str], units: list[tuple[di
         return a
 
     names = ["X", *(name for name in PART_FIELDS if name != "X")]  # the largest first
-    out = dict(zip(names, _on_two_threads(field, names)))
+    out = dict(zip(names, map_on_threads(field, names)))
     return ReturnStore(spec=model, symbols=list(symbols), start=start, length=length, **out)
 
 
 #: Securities built together in one vectorized block (bounds the block's (n, sessions) arrays).
 BLOCK_SECURITIES = 1000
-
-
-def _on_two_threads(build, jobs: list) -> list:
-    """``[build(job) for job in jobs]``, two jobs at a time on two threads when there are
-    several (their numpy passes and copies release the GIL; each job's result is its own, so
-    the results do not depend on the threads)."""
-    if len(jobs) < 2:
-        return [build(job) for job in jobs]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(2) as pool:
-        return list(pool.map(build, jobs))
 
 
 def _factors_eligible(factors: pd.DataFrame) -> bool:

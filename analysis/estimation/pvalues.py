@@ -5,11 +5,10 @@ threads (the scipy ufuncs release the GIL).
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from analysis.estimation.kernels import thread_count
+from analysis.estimation.kernels import map_on_threads, thread_count
 
 #: Arrays at least this long are split over threads by :func:`t_p_value`.
 _THREADED_P = 16_384
@@ -34,8 +33,7 @@ def t_p_value(stat, dof, threads: int | None = None) -> np.ndarray:
         s = slice(cuts[k], cuts[k + 1])
         out[s] = 2.0 * special.stdtr(d[s], x[s])
 
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        list(pool.map(part, range(threads)))
+    map_on_threads(part, range(threads), threads)
     return out.reshape(stat.shape)
 
 

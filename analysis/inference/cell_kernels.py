@@ -15,11 +15,10 @@ O(n) per cell, no special function, each u_j within about |j - m| roundings of t
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from analysis.estimation.kernels import _compiled, thread_count
+from analysis.estimation.kernels import _compiled, map_on_threads, thread_count
 
 #: Rows of :func:`cell_moments`'s output, in order.
 MOMENTS = ("car", "car2", "scar", "scar2", "patell_var", "car_pos", "est_pos", "est_n")
@@ -155,11 +154,7 @@ def cell_members(ok, event_code, group_code, n_groups, with_all, n_events, threa
     def fill(r):
         _fill_members(r[0], r[1], start, ok, event_code, group_code, n_groups, with_all, cell_of, rows, cell)
 
-    if len(runs) > 1:
-        with ThreadPoolExecutor(max_workers=len(runs)) as pool:
-            list(pool.map(fill, runs))
-    else:
-        fill(runs[0])
+    map_on_threads(fill, runs, len(runs))
     return rows, cell, keys
 
 

@@ -12,7 +12,6 @@ independent numpy reference the tests hold it to).
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable
@@ -143,11 +142,7 @@ def kp_cell_correlations_aligned(
     cuts = np.unique(np.searchsorted(bnd, np.linspace(0, R, threads + 1).round(), side="left").clip(0, n_events))
     cuts[0], cuts[-1] = 0, n_events
     runs = list(zip(cuts[:-1], cuts[1:]))
-    if len(runs) > 1:
-        with ThreadPoolExecutor(max_workers=len(runs)) as pool:
-            list(pool.map(lambda r: kp_kernel.cell_correlations(int(r[0]), int(r[1]), *args), runs))
-    else:
-        kp_kernel.cell_correlations(0, n_events, *args)
+    kernels.map_on_threads(lambda r: kp_kernel.cell_correlations(int(r[0]), int(r[1]), *args), runs, threads)
     return res
 
 

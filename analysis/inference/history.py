@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.estimation.kernels import _compiled
+from analysis.estimation.kernels import _compiled, map_on_threads
 from analysis.estimation.panel import event_day_mask
 from analysis.estimation.store import ReturnStore
 from analysis.vocab import parse_window
@@ -386,10 +386,7 @@ def firm_p_history(store: ReturnStore, catalog_p0, k: int, sec, p0, theta, lo, h
     S, G = len(usec), len(gsec)
     half = int(np.searchsorted(g_ptr, S // 2))  # the securities holding about half the series
     if S >= 2 * THREAD_MIN_SERIES and 0 < half < G:  # two parts on two threads (the pass releases the GIL)
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(2) as pool:
-            halves = list(pool.map(lambda ab: part(*ab), [(0, half), (half, G)]))
+        halves = map_on_threads(lambda ab: part(*ab), [(0, half), (half, G)])
         n_o, k_o = np.concatenate([h[0] for h in halves]), np.concatenate([h[1] for h in halves])
     else:
         n_o, k_o = part(0, G)
@@ -471,10 +468,7 @@ def _union_series(store: ReturnStore, excl: np.ndarray, out, members: list[np.nd
             store.length[sec].astype(np.int64), np.ascontiguousarray(np.asarray(out.theta, dtype=float)[rows]), rank)
     tail = (m_ptr, of_set[by_row].astype(np.int64), total, count, present, flagged)
     if len(rows) >= THREAD_MIN_SERIES:  # the earlier and the later half of the calendar on two threads
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(2) as pool:
-            list(pool.map(lambda ab: union_sums(*args, ab[0], ab[1], *tail), [(0, R // 2), (R // 2, R)]))
+        map_on_threads(lambda ab: union_sums(*args, ab[0], ab[1], *tail), [(0, R // 2), (R // 2, R)])
     else:
         union_sums(*args, 0, R, *tail)
     with np.errstate(invalid="ignore", divide="ignore"):

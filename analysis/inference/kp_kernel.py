@@ -27,11 +27,10 @@ i != j of its members' estimation-window abnormal returns. Two ways, by cell siz
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from analysis.estimation.kernels import FASTMATH, _compiled
+from analysis.estimation.kernels import FASTMATH, _compiled, map_on_threads
 
 #: Cells with at most this many members get the exact pairwise mean; larger ones the linear form.
 PAIRWISE_MAX = 200
@@ -52,11 +51,7 @@ def members_by_cell(member_cells, member_rows, slot, n_cells, runs=None):
     def place(r):
         _place_members(r[0], r[1], member_cells, member_rows, slot, at, member_slot)
 
-    if len(runs) > 1:
-        with ThreadPoolExecutor(max_workers=len(runs)) as pool:
-            list(pool.map(place, runs))
-    else:
-        place(runs[0])
+    map_on_threads(place, runs, len(runs))
     return member_slot, bnd
 
 

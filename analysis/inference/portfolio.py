@@ -50,7 +50,6 @@
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -208,11 +207,7 @@ def portfolios(res: EngineResult, rows: np.ndarray, cell: np.ndarray, n_cells: i
                           windows, T)
 
     starts = range(0, max(U, 1), size)  # no cells: one empty chunk
-    if n_threads > 1 and len(starts) > 1:
-        with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            parts = list(pool.map(part, starts))
-    else:
-        parts = [part(u0) for u0 in starts]
+    parts = kernels.map_on_threads(part, starts, n_threads)
     joined = {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
     return PortfolioRun(windows=windows, of_cell=of_cell, n_firms=n_firms, **joined)
 
