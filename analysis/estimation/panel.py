@@ -127,10 +127,10 @@ def build_panel(model: ModelSpec, universe: pd.DataFrame, events: pd.DataFrame, 
 
 def _store_from_units(model: ModelSpec, symbols: list[str], units: list[tuple[dict, list[int], np.ndarray]]
                       ) -> ReturnStore:
-    """One store, securities in universe order, from units of securities built together:
-    (flat arrays of :data:`~analysis.estimation.store.PART_FIELDS`, their securities in order,
-    universe positions ``ids``, and their ``lengths``); each field is written once into the
-    store's array (no per-security copies)."""
+    """One store, securities in universe order, from units of securities built together, each
+    (flat arrays of :data:`~analysis.estimation.store.PART_FIELDS`, its securities' universe
+    positions in order, their lengths in sessions); each field is written once into the store's
+    array (no per-security copies)."""
     ids = np.array([i for _, u_ids, _ in units for i in u_ids], dtype=np.int64)
     lens = np.concatenate([u_len for _, _, u_len in units]) if units else np.zeros(0, np.int64)
     order = np.argsort(ids, kind="stable")

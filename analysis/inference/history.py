@@ -48,7 +48,9 @@ from analysis.vocab import parse_window
 HISTORY_COLUMNS = ("p_history", "n_history", "p_history_floor")
 
 
-#: Firm-event series from which :func:`firm_p_history` splits its pass over two threads (each half).
+#: Series from which the p_history passes go on two threads: :func:`firm_p_history`'s firm-event
+#: series (at least this many in each half) and the portfolio pass's member rows (two halves of
+#: the calendar).
 THREAD_MIN_SERIES = 2000
 #: Float64 unit roundoff: bounds the rounding of a window sum taken from prefix sums.
 _EPS = 2.0 ** -52
