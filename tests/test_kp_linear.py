@@ -108,6 +108,34 @@ def test_small_cells_of_a_large_event_are_exact_pairwise():
     assert abs(got[3] - ref[3]) < 0.02
 
 
+def test_an_event_of_linear_cells_leaves_no_trace_in_the_next_events_pairs():
+    """An event whose cells are all linear skips the pair sums (holes, prefix sums); the rows it
+    leaves in the kernel's buffers must not reach the next event's pairs: two events in one
+    call equal each event alone (fresh buffers), and the small event equals np.corrcoef."""
+    rng = np.random.default_rng(17)
+    D = 100
+    big = layout(230, D, rng, missing=0.05, ragged=True)
+    small = layout(30, D, rng, missing=0.1, ragged=True)
+    yc = np.concatenate([big[0], small[0]])
+    wc = np.concatenate([big[1], small[1]])
+    Xc = np.hstack([big[2], small[2]])
+    theta = np.vstack([big[3], small[3]])
+    gstart = np.concatenate([big[4], small[4] + len(big[0])])
+    lo, hi = np.concatenate([big[5], small[5]]), np.concatenate([big[6], small[6]])
+    cells = [np.arange(230), np.arange(100, 230), np.arange(30), np.arange(0, 30, 2)]  # slots within the event
+    out = np.full(4, -9.0)
+    cell_correlations(0, 2, np.arange(260), np.array([0, 230, 260]), yc, wc, Xc, np.array([False, True]), gstart,
+                      lo, hi, theta, D, 30, np.array([0, 2, 4]), np.concatenate([[0], np.cumsum([len(c) for c in cells])]),
+                      np.concatenate(cells), 200, out)
+    alone_big = run(big, D, cells[:2], pairwise_max=200)
+    alone_small = run(small, D, cells[2:], pairwise_max=200)
+    np.testing.assert_array_equal(out, np.concatenate([alone_big, alone_small]))
+    Z, U = ars(small, D)
+    for got, c in zip(out[2:], cells[2:]):
+        R = [np.corrcoef(Z[i, U[i] & U[j]], Z[j, U[i] & U[j]])[0, 1] for i in c for j in c if i < j]
+        assert got == pytest.approx(np.mean(R), abs=1e-12)
+
+
 def test_members_with_too_few_dates_or_no_variance_are_left_out():
     rng = np.random.default_rng(14)
     D, n = 90, 210

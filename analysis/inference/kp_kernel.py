@@ -164,6 +164,10 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
     zcnt = np.zeros(nmax)
     for e in range(ev_lo, ev_hi):
         n = bnd[e + 1] - bnd[e]
+        whole = n <= pairwise_max
+        pairs = whole  # some cell of the event correlated pair by pair: needs holes and prefix sums
+        for c in range(cell_bnd[e], cell_bnd[e + 1]):
+            pairs = pairs or 2 <= member_cell_bnd[c + 1] - member_cell_bnd[c] <= pairwise_max
         for a in range(n):
             r = order[bnd[e] + a]
             g = gstart[r]
@@ -185,6 +189,8 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
                     xa = Xc[k, g + lo:g + lo + L]
                     for d in range(L):
                         za[d] -= c * xa[d]
+            if not pairs:  # linear cells only: they read Z and Mk within the row's range
+                continue
             nh = 0
             for d in range(L):
                 if ma[d] == 0.0:
@@ -193,7 +199,7 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
             n_holes[a] = nh
         # prefix sums over each row's range, for _pair: four rows side by side (independent
         # chains; each row's sums in day order). A row reads 0 outside its range there.
-        for a0 in range(0, n, 4):
+        for a0 in range(0, n if pairs else 0, 4):
             a1 = min(a0 + 4, n)
             d_lo = D
             d_hi = 0
@@ -271,7 +277,6 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
                         PM[a, d + 1] = sm
         for a in range(n):
             zstate[a] = 0
-        whole = n <= pairwise_max
         if whole:  # every pair of the event once, shared by its cells
             # hole sums of every pair at once: HZ[b, a] = sum of Z_a over b's holes, etc. (from
             # the rows laid out by day at the holes' days, 0 outside each row's range, so only
