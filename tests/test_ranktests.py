@@ -30,7 +30,19 @@ def test_average_ranks_ties_and_missing():
     np.testing.assert_array_equal(average_ranks(x), want)
 
 
-def test_ranks_agree_with_scipy_on_random_rows_with_ties_and_gaps():
+@pytest.fixture(params=["one thread", "rows split over threads"])
+def row_threads(request, monkeypatch):
+    """Each test below twice: as the real catalog runs it, and with every row pass split over
+    threads (as from ranks.THREADED_ROWS firm-events, e.g. 10,000 firms)."""
+    from analysis.inference import ranks
+
+    if request.param != "one thread":
+        monkeypatch.setattr(ranks, "THREADED_ROWS", 1)
+        monkeypatch.setattr(ranks.kernels, "thread_count", lambda threads=None: threads or 2)
+    return request.param
+
+
+def test_ranks_agree_with_scipy_on_random_rows_with_ties_and_gaps(row_threads):
     """average_ranks and merge_ranks equal scipy.stats.rankdata(method='average'), NaN omitted,
     on integer-valued rows (many ties) with missing values."""
     rng = np.random.default_rng(0)
@@ -279,7 +291,7 @@ def test_sorted_rows_exact_order_where_the_sort_keys_lose_low_bits():
         assert np.isnan(got.values[0, len(fin):]).all()
 
 
-def test_rank_cells_in_families_equal_the_two_tests_cell_by_cell():
+def test_rank_cells_in_families_equal_the_two_tests_cell_by_cell(row_threads):
     """rank_cells (one pass per family of cells sharing rows) gives exactly the numbers of
     corrado and grank run separately (which the hand-computed cases above check), whatever
     the families: each cell alone, a pseudo-event's group cells with its all-firms cell, one

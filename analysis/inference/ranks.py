@@ -80,6 +80,9 @@ from analysis.estimation.pvalues import normal_p_value, t_p_value
 from analysis.inference.registry import CellTest, TestOutcome, register
 
 RANK_TESTS = ("corrado", "grank")
+#: Rows (firm-events) from which the sort and the rank pass are split over threads (each row's
+#: numbers are computed alone, so the split changes none of them).
+THREADED_ROWS = 20_000
 
 
 def average_ranks(x: np.ndarray) -> np.ndarray:
@@ -118,21 +121,30 @@ def sorted_rows(x: np.ndarray) -> SortedRows:
     x = np.ascontiguousarray(x, dtype=float)
     n, T = x.shape
     shift = max(1, int(T - 1).bit_length())
-    if shift <= 12:
-        key = np.empty((n, T), dtype=np.uint32)
-        if x.size:
-            _sort_keys32(x, shift, key)
-    else:
-        key = np.empty((n, T), dtype=np.uint64)
-        if x.size:
-            _sort_keys(x.view(np.uint64), shift, key)
-    key.sort(axis=1)
+    key = np.empty((n, T), dtype=np.uint32 if shift <= 12 else np.uint64)
     values = np.empty((n, T))
     ranks = np.empty((n, T))
     count = np.zeros(n, dtype=np.int64)
+
+    def part(rows: slice) -> None:  # rows apart from the others: on a thread of their own
+        if shift <= 12:
+            _sort_keys32(x[rows], shift, key[rows])
+        else:
+            _sort_keys(x[rows].view(np.uint64), shift, key[rows])
+        key[rows].sort(axis=1)
+        _finish_sorted(x[rows], key[rows], shift, values[rows], ranks[rows], count[rows])
+
     if x.size:
-        _finish_sorted(x, key, shift, values, ranks, count)
+        kernels.map_on_threads(part, _row_parts(n), None if n >= THREADED_ROWS else 1)
     return SortedRows(ranks, values, count)
+
+
+def _row_parts(n: int) -> list[slice]:
+    """Rows 0 .. n - 1 in :func:`~analysis.estimation.kernels.thread_count` contiguous parts
+    when there are at least :data:`THREADED_ROWS`, else one."""
+    k = kernels.thread_count() if n >= THREADED_ROWS else 1
+    cuts = np.linspace(0, n, k + 1).round().astype(int)
+    return [slice(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
 
 
 @kernels._compiled()
@@ -543,10 +555,15 @@ def rank_cells(est: np.ndarray, est_sorted: SortedRows, s: np.ndarray, win_ar: n
     fptr = np.flatnonzero(np.r_[True, pf[1:] != pf[:-1], True]).astype(np.int64)
     z = np.full(n_cells, np.nan)
     u0, s2, T = np.full(n_cells, np.nan), np.full(n_cells, np.nan), np.zeros(n_cells)
-    _rank_families(np.ascontiguousarray(est, dtype=float), est_sorted.ranks, est_sorted.count,
-                   np.ascontiguousarray(s, dtype=float), win_ar, rows[order], np.ascontiguousarray(cols[order]),
-                   cell[order], slot[cell][order], np.ascontiguousarray(xs[order], dtype=float), fptr,
-                   int(slot.max()) + 1, n, z, u0, s2, T)
+    args = (np.ascontiguousarray(est, dtype=float), est_sorted.ranks, est_sorted.count,
+            np.ascontiguousarray(s, dtype=float), win_ar, rows[order], np.ascontiguousarray(cols[order]),
+            cell[order], slot[cell][order], np.ascontiguousarray(xs[order], dtype=float))
+    # families apart (no cell in two): contiguous runs of them, of about equal pairs, on threads
+    parts = _row_parts(len(est))
+    cuts = np.unique(np.searchsorted(fptr, np.linspace(0, fptr[-1], len(parts) + 1).round()))
+    cuts[0], cuts[-1] = 0, len(fptr) - 1
+    kernels.map_on_threads(lambda ab: _rank_families(*args, fptr[ab[0]:ab[1] + 1], int(slot.max()) + 1, n,
+                                                     z, u0, s2, T), list(zip(cuts[:-1], cuts[1:])), len(parts))
     return {"corrado": (z, normal_p_value(z)), "grank": _grank_t(u0, s2, T, n, sd)}
 
 
