@@ -20,12 +20,14 @@ Returns are decimals; factors are converted from French's percent by the factor 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from analysis.errors import UserError
+from analysis.estimation.kernels import _compiled
 
 
 @dataclass(frozen=True)
@@ -135,20 +137,38 @@ def design(spec: ModelSpec, span: np.ndarray, base: pd.DataFrame) -> tuple[np.nd
 def span_sum_rows(values: np.ndarray, span: np.ndarray) -> np.ndarray:
     """:func:`span_sum` of every row of (n, G) ``values`` with (n, G) ``span`` at once (each
     row a security on a common session grid; a row's sums restart where its data start, as
-    :func:`span_sum` on the row's own sessions, with the same additions in the same order)."""
-    v = np.asarray(values, dtype=float)
-    n, G = v.shape
-    nan = np.isnan(v)
-    cs = np.zeros((n, G + 1))
-    np.cumsum(np.where(nan, 0.0, v), axis=1, out=cs[:, 1:])
-    cn = np.zeros((n, G + 1), dtype=np.int64)
-    np.cumsum(nan, axis=1, out=cn[:, 1:])
-    end = np.arange(1, G + 1)[None, :]
-    start = np.clip(end - np.maximum(span, 1), 0, None)
-    out = np.take_along_axis(cs, np.broadcast_to(end, (n, G)), axis=1) - np.take_along_axis(cs, start, axis=1)
-    bad = (np.take_along_axis(cn, np.broadcast_to(end, (n, G)), axis=1) - np.take_along_axis(cn, start, axis=1)) > 0
-    out[bad | (span < 1)] = np.nan
+    :func:`span_sum` on the row's own sessions, with the same additions in the same order:
+    running sums of the row, NaN counted as 0, and the difference of two of them), in one
+    compiled pass per row (no (n, G) temporaries)."""
+    v = np.ascontiguousarray(values, dtype=float)
+    out = np.empty(v.shape)
+    if v.size:
+        _span_sums(v, np.ascontiguousarray(span, dtype=np.int64), out)
     return out
+
+
+@_compiled()  # no fastmath: the running sums keep numpy.cumsum's order and rounding
+def _span_sums(v, span, out):
+    """out[i, g] = S[g + 1] - S[max(0, g + 1 - max(span, 1))] with S the running sum of row i
+    (NaN as 0.0); NaN where that range holds a NaN or span < 1 (:func:`span_sum_rows`)."""
+    n, G = v.shape
+    cs = np.empty(G + 1)
+    cn = np.empty(G + 1, np.int64)
+    for i in range(n):
+        cs[0] = 0.0
+        cn[0] = 0
+        for g in range(G):
+            x = v[i, g]
+            missing = math.isnan(x)
+            cs[g + 1] = cs[g] + (0.0 if missing else x)
+            cn[g + 1] = cn[g] + (1 if missing else 0)
+        for g in range(G):
+            s = span[i, g]
+            start = max(g + 1 - max(s, 1), 0)
+            if s < 1 or cn[g + 1] - cn[start] > 0:
+                out[i, g] = np.nan
+            else:
+                out[i, g] = cs[g + 1] - cs[start]
 
 
 def design_rows(spec: ModelSpec, span: np.ndarray, base: dict) -> tuple[np.ndarray, np.ndarray]:
