@@ -159,8 +159,15 @@ def test_sample_quantile_rows_pick_each_cars_residuals():
     assert np.isnan(p[3]) and np.isnan(p[4])
 
 
-def test_firm_sq_p_uses_sessions_covered():
-    """Per firm: L = the sessions the CAR covers (B's 0:0 CAR is its 2-session return)."""
+@pytest.mark.parametrize("threaded", [False, True])
+def test_firm_sq_p_uses_sessions_covered(threaded, monkeypatch):
+    """Per firm: L = the sessions the CAR covers (B's 0:0 CAR is its 2-session return); the same
+    with the windows on threads (as from THREADED_FIRM_EVENTS firm-events)."""
+    from analysis.inference import portfolio
+
+    if threaded:
+        monkeypatch.setattr(portfolio, "THREADED_FIRM_EVENTS", 1)
+        monkeypatch.setattr(portfolio.kernels, "thread_count", lambda threads=None: threads or 2)
     store, *_ = _two_firms()
     out, _ = _cells(store)
     sq = firm_sq_p(out)

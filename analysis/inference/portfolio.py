@@ -64,6 +64,8 @@ from analysis.inference.registry import CellTest, TestOutcome, register
 CHUNK = 2048
 #: Portfolios from which a run is split over threads.
 THREADED_SETS = 256
+#: Firm-events from which :func:`firm_sq_p`'s windows run on threads.
+THREADED_FIRM_EVENTS = 20_000
 
 
 @dataclass(frozen=True)
@@ -220,15 +222,26 @@ def sample_quantile_p(est_ar: np.ndarray, car: np.ndarray, length, rows=None) ->
     row of ``est_ar`` each CAR is tested against (default: row k for CAR k, q = n).
     NaN where the CAR is not finite or fewer than L residuals exist (J < 1).
     """
+    return _sq_p(_sq_sums(est_ar), car, length, rows)
+
+
+def _sq_sums(est_ar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(cs, M) of :func:`_sq_prefix`: each row's running sums of its finite residuals, their number."""
     est_ar = np.asarray(est_ar, dtype=float)
     n, Le = est_ar.shape
+    cs = np.empty((n, Le + 1))
+    M = np.empty(n, dtype=np.int64)
+    _sq_prefix(est_ar, cs, M)
+    return cs, M
+
+
+def _sq_p(sums: tuple[np.ndarray, np.ndarray], car: np.ndarray, length, rows=None) -> np.ndarray:
+    """:func:`sample_quantile_p` from the rows' running sums (:func:`_sq_sums`)."""
+    cs, M = sums
     car = np.asarray(car, dtype=float)
     q = len(car)
     rows = np.arange(q) if rows is None else np.asarray(rows, dtype=np.int64)
     L = np.broadcast_to(np.asarray(length, dtype=np.int64), (q,))
-    cs = np.empty((n, Le + 1))
-    M = np.empty(n, dtype=np.int64)
-    _sq_prefix(est_ar, cs, M)
     M = M[rows]
     J = np.maximum(M - L + 1, 0)
     lower = np.zeros(q, dtype=np.int64)
@@ -287,9 +300,12 @@ def firm_sq_p(res: EngineResult) -> np.ndarray:
     out = np.full((R, W), np.nan)
     if R == 0:
         return out
-    est = res.est_ar
-    for j in range(W):
-        out[:, j] = sample_quantile_p(est, res.car[:, j], np.maximum(res.n_sessions[:, j], 1))
+    sums = _sq_sums(res.est_ar)  # shared by the windows, each on a thread (compiled, no GIL)
+
+    def window(j: int) -> None:
+        out[:, j] = _sq_p(sums, res.car[:, j], np.maximum(res.n_sessions[:, j], 1))
+
+    kernels.map_on_threads(window, range(W), None if R >= THREADED_FIRM_EVENTS else 1)
     out[~res.ok] = np.nan
     return out
 
