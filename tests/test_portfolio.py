@@ -269,16 +269,20 @@ def _rich_store(model: str, seed: int):
 
 
 @pytest.mark.parametrize("model,chunk", [("market", 2048), ("mean", 2048), ("market-adjusted", 2048), ("ff3", 2048),
-                                         ("market", 2)])
+                                         ("market", 2), ("market", "members")])
 def test_portfolio_passes_equal_the_engine_run_on_a_portfolio_store(model, chunk, monkeypatch):
     """The compiled passes against the implementation they replaced (tests/portfolio_reference.py:
     each cell's portfolio series laid out as a store and run through the engine), per cell and
     window, to 1e-12: cells of one to six firm-events, sets repeated across cells, estimation
     windows cut by the start of the data, event periods by its end, spreads and tail returns;
-    chunk 2: the sets in chunks of two, on two threads."""
+    chunk 2: the sets in chunks of two, on two threads; "members": few sets with many members
+    (THREADED_FIRM_EVENTS), the sets in two halves on two threads."""
     from analysis.inference import portfolio
     from portfolio_reference import reference_cells
 
+    if chunk == "members":
+        monkeypatch.setattr(portfolio, "THREADED_FIRM_EVENTS", 1)
+        chunk = 2048
     monkeypatch.setattr(portfolio, "CHUNK", chunk)
     monkeypatch.setattr(portfolio, "THREADED_SETS", 1 if chunk == 2 else portfolio.THREADED_SETS)
     monkeypatch.setattr(portfolio.kernels, "thread_count", lambda threads=None: 2)

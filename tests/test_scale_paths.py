@@ -60,7 +60,8 @@ def test_volume_in_chunks_of_firm_events_gives_the_same_frames(shared_prices, tw
     from analysis.inference import volume
 
     one = two_events_fit
-    monkeypatch.setattr(volume, "VOLUME_CHUNK", 7)
+    monkeypatch.setattr(volume, "VOLUME_CHUNK", 7)  # chunks of 7 firm-events, on two threads
+    monkeypatch.setattr("analysis.estimation.kernels.thread_count", lambda threads=None: threads or 2)
     small = EventStudy(prices=shared_prices, **TWO_EVENTS).fit()
     pd.testing.assert_frame_equal(one.volume, small.volume, check_exact=True)
     pd.testing.assert_frame_equal(one.volume_tests, small.volume_tests, check_exact=True)

@@ -64,7 +64,7 @@ from analysis.inference.registry import CellTest, TestOutcome, register
 CHUNK = 2048
 #: Portfolios from which a run is split over threads.
 THREADED_SETS = 256
-#: Firm-events from which :func:`firm_sq_p`'s windows run on threads.
+#: Firm-events (members) from which :func:`firm_sq_p`'s windows, and a run of fewer portfolios, run on threads.
 THREADED_FIRM_EVENTS = 20_000
 
 
@@ -200,7 +200,7 @@ def portfolios(res: EngineResult, rows: np.ndarray, cell: np.ndarray, n_cells: i
     arrays = _member_arrays(res)
     T = int(res.days[-1] - res.estimation[0] + 1)
     # chunks of sets, on up to two threads (the compiled passes and numpy release the GIL)
-    n_threads = kernels.thread_count() if U >= THREADED_SETS else 1
+    n_threads = kernels.thread_count() if U >= THREADED_SETS or len(prow) >= THREADED_FIRM_EVENTS else 1
     size = max(1, min(CHUNK, -(-U // n_threads)))
 
     def part(u0: int) -> dict:

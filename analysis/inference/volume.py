@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.estimation.kernels import map_on_threads
 from analysis.inference.columns import date_objects, take_column
 from analysis.vocab import ALL, GROUP_ORDER, format_window
 from analysis.estimation.pvalues import t_p_value
@@ -33,7 +34,7 @@ def abnormal_volume(panel, out, windows):
     N = len(out.ok)
     n_est = np.zeros(N, dtype=np.int64)
     mu, s = np.zeros(N), np.zeros(N)
-    for a in range(0, N, VOLUME_CHUNK):  # the estimation days of VOLUME_CHUNK firm-events at a time
+    def chunk(a: int) -> None:  # the estimation days of VOLUME_CHUNK firm-events: their rows alone
         rows = np.arange(a, min(N, a + VOLUME_CHUNK))
         flat = out.est_window.subset(rows).flat
         est_v = np.log1p(vol[flat])
@@ -44,6 +45,8 @@ def abnormal_volume(panel, out, windows):
         with np.errstate(invalid="ignore", divide="ignore"):
             mu[rows] = np.nansum(est_v, axis=1) / n_est[rows]
             s[rows] = np.sqrt(np.nansum((est_v - mu[rows][:, None]) ** 2, axis=1) / (n_est[rows] - 1))
+
+    map_on_threads(chunk, range(0, N, VOLUME_CHUNK))  # numpy releases the GIL
     inside = _inside(panel, np.arange(N), (int(out.days[0]), int(out.days[-1])))
     v = np.where(inside, np.log1p(vol[out.flat]), np.nan)
     av = v - mu[:, None]
