@@ -41,7 +41,7 @@ def estimation_frame(study, panel, out: EngineResult) -> pd.DataFrame:
     spec = study.model
     est = pd.DataFrame({
         "event_id": f["event_id"].to_numpy(), "symbol": f["symbol"].to_numpy(),
-        "benchmark": f["benchmark"].to_numpy(), "day0": f["day0"].dt.date.to_numpy(),
+        "benchmark": f["benchmark"].to_numpy(), "day0": date_objects(f["day0"].to_numpy()),
         "m": out.m, "alpha": np.nan, "beta": np.nan, "sigma": np.sqrt(out.sigma2),
     })
     for j, name in enumerate(spec.params):
