@@ -437,3 +437,24 @@ def test_pooled_answers_table_prints_each_pooled_row_with_its_observations():
     assert text[2][9] == "I² 71%"
     assert text[3][:4] == ["US suppliers", "all events", "Mean across events (t)", "3"]
     assert pooled_answers_table(pooled.iloc[:0]) is None
+
+
+def test_records_equal_to_dict_records():
+    """sections.common.records gives what DataFrame.to_dict('records') gives, values and types,
+    on Arrow strings with a missing one, floats with NaN, ints, bools, objects with None, dates."""
+    import math
+
+    from analysis.report.sections.common import records
+
+    def same(a, b):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            assert list(x) == list(y)
+            for k in x:
+                assert type(x[k]) is type(y[k]), (k, x[k], y[k])
+                assert x[k] == y[k] or (isinstance(x[k], float) and math.isnan(x[k]) and math.isnan(y[k])), k
+
+    frame = pd.DataFrame({"s": pd.array(["a", None, "c"], dtype="str"), "f": [1.5, np.nan, -2.0], "i": [1, 2, 3],
+                          "b": [True, False, True], "o": ["x", None, 3], "d": pd.to_datetime(["2020-01-02"] * 3)})
+    same(records(frame), frame.to_dict("records"))
+    same(records(frame.iloc[:0]), frame.iloc[:0].to_dict("records"))
