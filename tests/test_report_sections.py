@@ -458,3 +458,20 @@ def test_records_equal_to_dict_records():
                           "b": [True, False, True], "o": ["x", None, 3], "d": pd.to_datetime(["2020-01-02"] * 3)})
     same(records(frame), frame.to_dict("records"))
     same(records(frame.iloc[:0]), frame.iloc[:0].to_dict("records"))
+
+
+def test_caveat_drivers_by_hand():
+    """Largest move off day 0: per event in order of appearance, per (firm, driver day) the first
+    row's AR and every window of that day; rows not flagged, of another window kind or without a
+    driver day are left out."""
+    from analysis.report.sections.caveats import drivers
+
+    rows = [("e1", "A", "0:1", True, 2, 0.063), ("e1", "A", "-5:5", True, 2, 0.07), ("e1", "B", "-5:5", True, -3, -0.077),
+            ("e1", "A", "-1:1", True, -1, -0.02), ("e2", "B", "0:1", True, 1, -0.11), ("e2", "C", "0:1", False, 1, 0.5),
+            ("e2", "C", "-1:1", True, np.nan, 0.5), ("e1", "B", "0:5", True, -3, -0.08)]
+    car = pd.DataFrame(rows, columns=["event_id", "symbol", "window", "off_day0_driver", "driver_day", "driver_ar"])
+    car["window_kind"] = ["requested"] * 7 + ["limit"]
+    got = drivers(car, {"e1": "First"}, {"A": "Alpha", "B": "Beta"})
+    assert got == ["First: Alpha 6.3% on day +2 ([0, +1], [−5, +5]); Beta −7.7% on day −3 ([−5, +5]); "
+                   "Alpha −2.0% on day −1 ([−1, +1]).",
+                   "e2: Beta −11.0% on day +1 ([0, +1])."]
