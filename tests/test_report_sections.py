@@ -437,3 +437,41 @@ def test_pooled_answers_table_prints_each_pooled_row_with_its_observations():
     assert text[2][9] == "I² 71%"
     assert text[3][:4] == ["US suppliers", "all events", "Mean across events (t)", "3"]
     assert pooled_answers_table(pooled.iloc[:0]) is None
+
+
+def test_records_equal_to_dict_records():
+    """sections.common.records gives what DataFrame.to_dict('records') gives, values and types,
+    on Arrow strings with a missing one, floats with NaN, ints, bools, objects with None, dates."""
+    import math
+
+    from analysis.report.sections.common import records
+
+    def same(a, b):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            assert list(x) == list(y)
+            for k in x:
+                assert type(x[k]) is type(y[k]), (k, x[k], y[k])
+                assert x[k] == y[k] or (isinstance(x[k], float) and math.isnan(x[k]) and math.isnan(y[k])), k
+
+    frame = pd.DataFrame({"s": pd.array(["a", None, "c"], dtype="str"), "f": [1.5, np.nan, -2.0], "i": [1, 2, 3],
+                          "b": [True, False, True], "o": ["x", None, 3], "d": pd.to_datetime(["2020-01-02"] * 3)})
+    same(records(frame), frame.to_dict("records"))
+    same(records(frame.iloc[:0]), frame.iloc[:0].to_dict("records"))
+
+
+def test_caveat_drivers_by_hand():
+    """Largest move off day 0: per event in order of appearance, per (firm, driver day) the first
+    row's AR and every window of that day; rows not flagged, of another window kind or without a
+    driver day are left out."""
+    from analysis.report.sections.caveats import drivers
+
+    rows = [("e1", "A", "0:1", True, 2, 0.063), ("e1", "A", "-5:5", True, 2, 0.07), ("e1", "B", "-5:5", True, -3, -0.077),
+            ("e1", "A", "-1:1", True, -1, -0.02), ("e2", "B", "0:1", True, 1, -0.11), ("e2", "C", "0:1", False, 1, 0.5),
+            ("e2", "C", "-1:1", True, np.nan, 0.5), ("e1", "B", "0:5", True, -3, -0.08)]
+    car = pd.DataFrame(rows, columns=["event_id", "symbol", "window", "off_day0_driver", "driver_day", "driver_ar"])
+    car["window_kind"] = ["requested"] * 7 + ["limit"]
+    got = drivers(car, {"e1": "First"}, {"A": "Alpha", "B": "Beta"})
+    assert got == ["First: Alpha 6.3% on day +2 ([0, +1], [−5, +5]); Beta −7.7% on day −3 ([−5, +5]); "
+                   "Alpha −2.0% on day −1 ([−1, +1]).",
+                   "e2: Beta −11.0% on day +1 ([0, +1])."]

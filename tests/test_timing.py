@@ -107,3 +107,44 @@ def test_pooled_conclusions_by_hand():
     assert bool(c.loc["named", "changed"]) and not bool(c.loc["supplier", "changed"])
     moved = timing.moved_tests(tests, sens)
     assert moved["attributable"].tolist() == [True] * 6  # judged on the main dates
+
+
+def _timing_frames(named_windows=("0:1", "-1:1")):
+    """tests.csv and sensitivity.csv rows of three events over two windows: named and supplier
+    portfolio rows (named only in ``named_windows``), and an after-close variant of event b."""
+    rows, sens = [], []
+    for w, shift in (("0:1", 0.0), ("-1:1", 0.01)):
+        for ev, named, sup in (("a", -0.05, 0.01), ("b", -0.04, 0.02), ("c", -0.06, 0.03)):
+            for g, car in (("named", named + shift), ("supplier", sup + shift), ("target", named / 2)):
+                if g == "named" and w not in named_windows:
+                    continue
+                rows.append({"event_id": ev, "group": g, "window": w, "test": "portfolio", "n": 3, "mean_car": car,
+                             "statistic": car / 0.01, "p_value": 0.01, "estimate": car, "se": 0.01,
+                             "attributable": True})
+        sens += [{"event_id": "b", "date_kind": "after_close", "group": g, "window": w, "n": 3, "mean_car": car,
+                  "statistic": car / 0.01, "p_value": 0.3, "test": "portfolio", "estimate": car, "se": 0.01}
+                 for g, car in (("named", -0.01 + shift), ("supplier", 0.02 + shift))]
+    car = pd.DataFrame([{"event_id": "a", "group": "named", "window": w, "symbol": "X", "overlaps": "c"}
+                        for w in ("0:1", "-1:1")])
+    return pd.DataFrame(rows), pd.DataFrame(sens), car
+
+
+@pytest.mark.parametrize("named_windows", [("0:1", "-1:1"), ("-1:1",)])
+def test_report_timing_pooled_equals_the_whole_computation(named_windows):
+    """The PDF's timing_pooled passes only the primary window's rows, unless that drops a group
+    (named only outside the primary window: the family's groups would change to target): either
+    way it equals pooled_conclusions over every window."""
+    from types import SimpleNamespace
+
+    from analysis.report import artifacts
+    from analysis.report.sections.answer import timing_pooled
+
+    tests, sens, car = _timing_frames(named_windows)
+    inputs = SimpleNamespace(_study_tables={artifacts.STUDY_TESTS.name: tests, artifacts.STUDY_CAR.name: car,
+                                            "sensitivity": sens})
+    expected = timing.pooled_conclusions(tests, sens, car=car)
+    if named_windows == ("-1:1",):  # the case the fallback is for: the primary window alone gives other groups
+        t0, s0, c0 = (f[f["window"] == "0:1"] for f in (tests, sens, car))
+        alone = timing.pooled_conclusions(t0, s0, car=c0)
+        assert list(alone["group"]) != list(expected["group"])
+    pd.testing.assert_frame_equal(timing_pooled(inputs), expected, check_exact=True)

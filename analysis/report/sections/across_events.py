@@ -11,6 +11,7 @@ from analysis.inference.pooled import NAMED_MINUS_PEER, POOLED_LABELS, POOLED_TE
 from analysis.report import artifacts
 from analysis.report.context import ReportInputs
 from analysis.report.event import test_stars
+from analysis.report.sections.common import records
 from analysis.report.typst_tables import cell, table
 from analysis.vocab import GROUP_ORDER, PRIMARY_WINDOW, group_label
 
@@ -71,17 +72,18 @@ def moved_table(moved: pd.DataFrame, window: str, test: str) -> dict:
     header = [[cell("Date", align="left"), cell("Event", align="left"), cell("Kind", align="left")]
               + [cell(f"{group_label(g)} %") for g in groups]]
     rows, absent = [], False
-    for ev_id in dict.fromkeys(moved["event_id"]):
-        m = moved[moved["event_id"] == ev_id]
+    first: dict = {}  # (event, group) -> its first row
+    for r in records(moved):
+        first.setdefault((r["event_id"], r["group"]), r)
+    for ev_id, m in moved.groupby("event_id", sort=False):
         row = [cell(fmt.date_text(m["date"].iloc[0]), align="left"), cell(_title(m, ev_id), align="left"),
                cell(m["kind"].iloc[0], align="left")]
         for g in groups:
-            r = m[m["group"] == g]
-            if r.empty:
+            r = first.get((ev_id, g))
+            if r is None:
                 row.append(cell(fmt.NA))
                 absent = True
                 continue
-            r = r.iloc[0]
             if int(r["n"]) < min_firms(test) or not np.isfinite(r["p_value"]):
                 row.append(cell(fmt.pct(r["mean_car"]), sub=f"(N = {int(r['n'])}, no test)"))
                 continue

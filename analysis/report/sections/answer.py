@@ -95,15 +95,29 @@ def timing_pooled(inputs: ReportInputs) -> pd.DataFrame | None:
     """The primary pooled answers under the main dates and with date-only news taken as after the
     US close (:func:`analysis.inference.timing.pooled_conclusions` of the run's tests.csv,
     sensitivity.csv and car.csv), computed once per build (The answer and Caveats both print
-    them); None without a sensitivity.csv that has ``date_kind``."""
+    them); None without a sensitivity.csv that has ``date_kind``. Only the primary window's rows
+    go in (every other window's pooled rows would be computed and dropped: 5/6 of the cost),
+    unless that leaves out a group of the portfolio rows (the primary family's groups depend on
+    them: :func:`~analysis.inference.multiple.primary_groups`)."""
     from analysis.inference import timing
 
     cache = inputs.__dict__.setdefault("_study_tables", {})
     if "timing_pooled" not in cache:
         tests, sens = study_table(inputs, artifacts.STUDY_TESTS), study_sensitivity(inputs)
-        cache["timing_pooled"] = (None if tests is None or sens is None or "date_kind" not in sens.columns else
-                                  timing.pooled_conclusions(tests, sens, car=study_table(inputs, artifacts.STUDY_CAR)))
+        car = study_table(inputs, artifacts.STUDY_CAR)
+        if tests is None or sens is None or "date_kind" not in sens.columns:
+            cache["timing_pooled"] = None
+        else:
+            primary_tests = tests[tests["window"] == PRIMARY_WINDOW]
+            if set(_portfolio_groups(primary_tests)) == set(_portfolio_groups(tests)):
+                tests, sens = primary_tests, sens[sens["window"] == PRIMARY_WINDOW]
+                car = None if car is None else car[car["window"] == PRIMARY_WINDOW]
+            cache["timing_pooled"] = timing.pooled_conclusions(tests, sens, car=car)
     return cache["timing_pooled"]
+
+
+def _portfolio_groups(tests: pd.DataFrame):
+    return tests.loc[tests["test"] == PRIMARY_TEST, "group"].unique()
 
 
 def timing_fragility(inputs: ReportInputs) -> list[str]:

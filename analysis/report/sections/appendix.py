@@ -23,6 +23,7 @@ from analysis.inference.design import (
 from analysis.paths import PROJECT
 from analysis.report import provenance as prov
 from analysis.report.context import ReportInputs
+from analysis.report.sections.common import records
 from analysis.report.typst_tables import cell, table
 from analysis.vocab import benchmark_name
 
@@ -59,12 +60,13 @@ def design_table_spec(frame: pd.DataFrame | None = None) -> dict | None:
     header2 += [cell("Verdict", align="left")]
     rows, lines = [], []
     designs = list(dict.fromkeys(t["design"]))
+    cells = {k: g.set_index("window") for k, g in t.groupby(["test", "design"], sort=False)}
     for t_name in dict.fromkeys(t["test"]):
         lines.append(len(rows))
         first = True
         for dname in designs:
-            sub = t[(t["test"] == t_name) & (t["design"] == dname)].set_index("window")
-            if sub.empty:
+            sub = cells.get((t_name, dname))
+            if sub is None:
                 continue
             label = POOLED_LABELS.get(t_name) or describe(t_name, "label")
             row = [cell(label if first else "", align="left", bold=t_name in over and first),
@@ -115,17 +117,20 @@ def run_size_table_spec(tests: pd.DataFrame | None, groups=("named", "supplier")
     rs = rs[rs["group"].isin(groups)]
     if rs.empty:
         return None
-    keys = [(g, w) for g in groups for w in dict.fromkeys(rs["window"]) if ((rs["group"] == g) & (rs["window"] == w)).any()]
+    first: dict = {}  # (test, group, window) -> its first row
+    for r in records(rs):
+        first.setdefault((r["test"], r["group"], r["window"]), r)
+    have = {(g, w) for _, g, w in first}
+    keys = [(g, w) for g in groups for w in dict.fromkeys(rs["window"]) if (g, w) in have]
     header = [cell("Test", align="left")] + [cell(f"{group_label(g)} {fmt.window_label(w)}") for g, w in keys]
     rows = []
     for name in dict.fromkeys(rs["test"]):
         row = [cell(describe(name, "label"), align="left")]
         for g, w in keys:
-            r = rs[(rs["test"] == name) & (rs["group"] == g) & (rs["window"] == w)]
-            if r.empty:
+            r = first.get((name, g, w))
+            if r is None:
                 row.append(cell(fmt.NA))
                 continue
-            r = r.iloc[0]
             row.append(cell(f"{_pct(r['size'])}", sub=f"{int(r['cells_oversized'])} of {int(r['cells'])} cells > 7%",
                             bold=float(r["size"]) > OVERSIZED_SIZE))
         rows.append(row)

@@ -26,6 +26,7 @@ from analysis.inference.multiple import ALPHA
 from analysis.report import artifacts
 from analysis.report.answer_rows import event_titles
 from analysis.report.context import ReportInputs
+from analysis.report.sections.common import records
 from analysis.report.sections.answer import pooled as pooled_table, primary, study_sensitivity, study_table, timing_pooled
 from analysis.report.summary_text import mde_words, pct
 from analysis.vocab import GROUPS, PRIMARY_WINDOW, group_label, parse_window
@@ -84,14 +85,16 @@ def drivers(car: pd.DataFrame, titles: dict, names: dict) -> list[str]:
         return []
     c = _requested(car)
     c = c[c["off_day0_driver"].astype(str).str.lower() == "true"]
-    out = []
-    for ev, sub in c.groupby("event_id", sort=False):
-        parts = []
-        for (sym, day), s in sub.groupby(["symbol", "driver_day"], sort=False):
-            parts.append(f"{names.get(sym, sym)} {pct(s['driver_ar'].iloc[0])} on {_day(day)} "
-                         f"({_windows(s['window'])})")
-        out.append(f"{titles.get(ev, ev)}: " + "; ".join(parts) + ".")
-    return out
+    # per event, per (firm, driver day): the first row's AR and every window (groups in order of appearance)
+    found: dict = {}
+    for r in records(c[["event_id", "symbol", "driver_day", "driver_ar", "window"]]):
+        if not any(pd.isna(r[k]) for k in ("event_id", "symbol", "driver_day")):
+            ar, windows = found.setdefault(r["event_id"], {}).setdefault((r["symbol"], r["driver_day"]),
+                                                                          (r["driver_ar"], []))
+            windows.append(r["window"])
+    return [f"{titles.get(ev, ev)}: " + "; ".join(f"{names.get(sym, sym)} {pct(ar)} on {_day(day)} ({_windows(ws)})"
+                                                  for (sym, day), (ar, ws) in cells.items()) + "."
+            for ev, cells in found.items()]
 
 
 def confounders(car: pd.DataFrame, ar: pd.DataFrame | None, listed: pd.DataFrame | None, titles: dict,
@@ -105,6 +108,10 @@ def confounders(car: pd.DataFrame, ar: pd.DataFrame | None, listed: pd.DataFrame
     by_what = {}
     if listed is not None and len(listed):
         by_what = {str(r["what"]): r for _, r in listed.iterrows()}
+    ar_of: dict = {}  # (event, symbol) -> its abnormal returns, dates parsed
+    if ar is not None:
+        ar_of = {k: g for k, g in ar.assign(_date=pd.to_datetime(ar["date"])).groupby(["event_id", "symbol"],
+                                                                                       sort=False)}
     out = []
     for ev, sub in c.groupby("event_id", sort=False):
         market, firm = [], []
@@ -125,7 +132,8 @@ def confounders(car: pd.DataFrame, ar: pd.DataFrame | None, listed: pd.DataFrame
                     continue
                 where = ""
                 if ar is not None and date is not None:
-                    a = ar[(ar["event_id"] == ev) & (ar["symbol"] == sym) & (pd.to_datetime(ar["date"]) >= date)]
+                    a = ar_of.get((ev, sym))
+                    a = a[a["_date"] >= date] if a is not None else ()
                     if len(a):
                         a = a.sort_values("day").iloc[0]
                         where = f", {_day(a['day'])}, abnormal return {pct(a['abnormal_return'])}"
@@ -311,7 +319,8 @@ def multiplicity(tests: pd.DataFrame | None, rows: pd.DataFrame | None, titles: 
         q = tests["q_bh"].astype(float)
         by = tests[q < ALPHA].groupby("test").size()
         over = oversized_here()
-        names = [t for t in REGISTRY if t in set(tests["test"])]
+        present = set(tests["test"])
+        names = [t for t in REGISTRY if t in present]
         held = ", ".join(f"{describe(t, 'label')} {int(by.get(t, 0))}" for t in names if t not in over)
         loose = ", ".join(f"{describe(t, 'label')} {int(by.get(t, 0))}" for t in names if t in over)
         out.append(f"Benjamini-Hochberg (false discovery rate {ALPHA:.0%}, each test over all its cells) leaves "

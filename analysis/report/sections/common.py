@@ -1,8 +1,17 @@
 """Small helpers shared by the PDF sections: display order of windows and tests."""
 from __future__ import annotations
 
+import pandas as pd
+
 from analysis.inference.battery import REGISTRY
 from analysis.vocab import parse_window
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """``frame.to_dict("records")`` (one dict of Python scalars per row), built column by column:
+    ~2.5x faster on the saved tables, whose text columns are Arrow strings."""
+    columns = list(frame.columns)
+    return [dict(zip(columns, row)) for row in zip(*(frame[c].tolist() for c in columns))]
 
 
 def window_order(windows) -> list[str]:

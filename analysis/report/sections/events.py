@@ -19,7 +19,7 @@ from analysis.report.event import (
     supplier_moves_line,
     test_stars,
 )
-from analysis.report.sections.common import Notes, sup, test_order, window_order
+from analysis.report.sections.common import Notes, records as _records, sup, test_order, window_order
 from analysis.report.typst_tables import cell, table
 from analysis.vocab import GROUP_ORDER, exchange_label, group_color, group_label
 
@@ -73,7 +73,7 @@ def firm_table_spec(firms: pd.DataFrame, windows: list[str], caption: str, title
     p); flags as lettered notes next to the CAR they concern, each note once; beside a censored
     day-0 CAR, the limit-extended window's CAR. The note holds the table's own flags and a
     pointer to the reading guide (:func:`reading_guide` explains CAR, s.e., p and stars)."""
-    records = firms.to_dict("records")
+    records = _records(firms)
     extended = [w for w in windows if w == "0:0"] if "limit_window" in firms.columns and (
         firms["limit_window"].fillna("").astype(str) != "").any() else []
     cols_of = {w: 3 if w in extended else 2 for w in windows}
@@ -88,12 +88,15 @@ def firm_table_spec(firms: pd.DataFrame, windows: list[str], caption: str, title
     groups = list(dict.fromkeys(r[key] for r in records))
     ordered = [g for g in GROUP_ORDER if g in groups] + [g for g in groups if g not in GROUP_ORDER]
     width = 1 + sum(cols_of.values())
+    name_of: dict = {}  # symbol -> the name on its first row
+    for r in records:
+        name_of.setdefault(r["symbol"], r["name"])
     for g in ordered:
         symbols = list(dict.fromkeys(r["symbol"] for r in records if r[key] == g))
         lines.append(len(rows))
         rows.append([cell(group_label(g), colspan=width, align="left", italic=True)])
         for sym in symbols:
-            name = next(r["name"] for r in records if r["symbol"] == sym)
+            name = name_of[sym]
             short = fmt.short_name(name)
             row = []
             for w in windows:
@@ -206,7 +209,7 @@ def test_table_spec(tests: pd.DataFrame, windows: list[str], caption: str, scope
               + [cell(describe(t, "label"), sup="°" if t in over else None) for t in names]]
     rows, lines, untested = [], [], set()
     notes = Notes()
-    records = tests.to_dict("records")
+    records = _records(tests)
     at = {(r["window"], r["group"], r["test"]): r for r in records}
     present = {(r["window"], r["group"]): int(r["n"]) for r in records}
     has_cal = _has_cal(tests)
@@ -262,7 +265,7 @@ def oversized_table_spec(events: list[EventOutputs]) -> dict | None:
     rows, lines, any_na = [], [], False
     has_cal = any(_has_cal(e.tests) for e in studied)
     for e in studied:
-        records = e.tests.to_dict("records")
+        records = _records(e.tests)
         at = {(r["window"], r["group"], r["test"]): r for r in records}
         present = {(r["window"], r["group"]): int(r["n"]) for r in records}
         lines.append(len(rows))

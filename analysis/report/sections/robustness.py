@@ -8,7 +8,7 @@ import pandas as pd
 from analysis import fmt
 from analysis.inference.battery import describe
 from analysis.report.context import Headline, ReportInputs
-from analysis.report.sections.common import window_order
+from analysis.report.sections.common import records, window_order
 from analysis.report.typst_tables import cell, table
 from analysis.report.event import car_label, group_car, test_stars
 from analysis.estimation.models import MODEL_LABELS
@@ -38,7 +38,7 @@ def _event_group_rows(frame: pd.DataFrame, groups, key: str, values, cell_of):
     renders a found row, a dash marks a missing one. Returns (rows, first row of each event)."""
     rows, lines = [], []
     first = {}  # (event, group, value) -> its first row
-    for r in frame.to_dict("records"):
+    for r in records(frame):
         first.setdefault((r["event_id"], r["group"], r[key]), r)
     have = {(e, g) for e, g, _ in first}
     for ev in dict.fromkeys(frame["event_id"]):
@@ -128,7 +128,7 @@ def kp_table(tests: pd.DataFrame, window: str) -> dict | None:
                cell("r̄"), cell(describe("bmp", "label")), cell(describe("bmp_kp", "label"))]]
     rows, lines = [], []
     first: dict = {}  # (event, group) -> {test: its first row}, in the frame's order
-    for r in kp.to_dict("records"):
+    for r in records(kp):
         first.setdefault((r["event_id"], r["group"]), {}).setdefault(r["test"], r)
     for ev in dict.fromkeys(kp["event_id"]):
         lines.append(len(rows))
