@@ -297,6 +297,14 @@ def figure_inputs(res) -> pd.DataFrame:
     return out[["event_id", "group", "day", "n", "mean", "lo", "hi"]]
 
 
+def drawn_groups(res, event_id: str) -> list[str]:
+    """The groups of :data:`DRAWN_GROUPS` with a fitted firm at ``event_id``, in display order."""
+    f = res.panel.frame
+    rows = (f["event_id"].to_numpy() == event_id) & res.engine_result.ok
+    present = set(f[_group_col(f)].to_numpy()[rows])
+    return [g for g in DRAWN_GROUPS if g in present]
+
+
 def plot_car_path(res, event_id=None, group=None, ax=None, symbols=None, title=None):
     """CAR path by group from the close of day -1 (:data:`PATH_ANCHOR`; its value on day 1 is
     the CAR of window 0:1): each group's equal-weighted portfolio CAR with its 95% t-interval
@@ -305,12 +313,12 @@ def plot_car_path(res, event_id=None, group=None, ax=None, symbols=None, title=N
     import matplotlib.pyplot as plt
 
     event_id = event_id or res.event_ids[0]
-    paths = car_paths(res, event_id)
     if ax is None:
         fig, ax = plt.subplots(figsize=(7.5, 4.2))
     else:
         fig = ax.figure
     if symbols:
+        paths = car_paths(res, event_id)
         names = dict(zip(paths["symbol"], paths["symbol"]))
         if "name" in res.panel.frame.columns:
             names.update(dict(zip(res.panel.frame["symbol"], res.panel.frame["name"])))
@@ -320,8 +328,7 @@ def plot_car_path(res, event_id=None, group=None, ax=None, symbols=None, title=N
             ax.fill_between(p["day"], 100 * (p["car"] - Z95 * p["car_se"]),
                             100 * (p["car"] + Z95 * p["car_se"]), alpha=0.15)
     else:
-        groups = [group] if group else [g for g in DRAWN_GROUPS if (paths[_group_col(paths)] == g).any()]
-        for g in groups:
+        for g in [group] if group else drawn_groups(res, event_id):
             gp = portfolio_band(res, event_id, g)
             if gp.empty or not np.isfinite(gp["mean"]).any():
                 continue

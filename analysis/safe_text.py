@@ -37,8 +37,7 @@ def csv_frame(frame):
         series = frame[col]
         if not (is_object_dtype(series.dtype) or is_string_dtype(series.dtype)):
             continue
-        text = series.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_START))
-        if text.any():
+        if any(csv_cell(v) is not v for v in _distinct(series)):  # a cell to quote, not only "-1:1" or "-0.5"
             changed[col] = series.map(csv_cell)
     if not changed:
         return frame
@@ -46,6 +45,18 @@ def csv_frame(frame):
     for col, values in changed.items():
         out[col] = values
     return out
+
+
+def _distinct(series):
+    """The distinct cells of ``series`` (a text column repeats few values: ids, symbols,
+    windows), or all of them when some cell cannot be hashed."""
+    import pandas as pd
+
+    values = series.to_numpy()
+    try:
+        return pd.unique(values)
+    except TypeError:
+        return values
 
 
 def html_text(value) -> str:

@@ -408,6 +408,26 @@ def test_case12_text_cells_a_spreadsheet_would_run_get_a_quote_numbers_stay_numb
     assert csv_cell("\rCR") == "'\rCR" and csv_cell("'=already") == "'=already" and csv_cell(-1.5) == -1.5
 
 
+
+def test_case12_csv_frame_reads_a_columns_distinct_cells_and_quotes_every_repeat():
+    """A formula deep in a long column of repeated ids is quoted in every row it appears in
+    (the reference: csv_cell on each cell); a column of windows and plain numbers only is left
+    as it is (the same frame); unhashable cells are still read one by one."""
+    from analysis.safe_text import csv_cell, csv_frame
+
+    ids = ["ev_a", "ev_b"] * 5000
+    ids[7777] = ids[9001] = "=cmd|' /C calc'!A0"
+    frame = pd.DataFrame({"event_id": ids, "window": ["-1:1", "0:1"] * 5000, "car": -0.5})
+    out = csv_frame(frame)
+    assert list(out["event_id"]) == [csv_cell(v) for v in ids]
+    assert out["event_id"].iloc[7777] == out["event_id"].iloc[9001] == "'=cmd|' /C calc'!A0"
+    assert list(out["window"]) == list(frame["window"]) and out["car"].tolist() == frame["car"].tolist()
+    plain = frame.drop(columns="event_id")
+    assert csv_frame(plain) is plain
+    lists = pd.DataFrame({"x": [["a"], "@SUM(1)"]})
+    assert list(csv_frame(lists)["x"]) == [["a"], "'@SUM(1)"]
+
+
 # ----------------------------------------------------------------------------- 13 terminal
 
 

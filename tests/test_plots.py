@@ -2,6 +2,7 @@
 suspensions and limit closes marked) and one colour per group from the vocabulary."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -161,3 +162,52 @@ def test_heatmap_of_the_catalog_fits_a_page_without_overlapping_labels(shared_pr
     assert not overlaps
     ticks = [t.get_window_extent(renderer) for t in ax.get_yticklabels()]
     assert not any(ticks[i].overlaps(ticks[i + 1]) for i in range(len(ticks) - 1))
+
+
+def _frame_res(frame, ok):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(panel=SimpleNamespace(frame=frame), engine_result=SimpleNamespace(ok=np.asarray(ok)),
+                           study=SimpleNamespace())
+
+
+def test_drawn_groups_are_the_groups_with_a_fitted_firm_at_the_event_in_display_order():
+    """By hand: the event's fitted firms are a supplier and a named firm (listed in that order),
+    its peer was not fitted, the other event's target does not count."""
+    from analysis.plots import drawn_groups
+
+    frame = pd.DataFrame({"event_id": ["a", "a", "a", "b", "a"], "symbol": ["S", "P", "N", "T", "S2"],
+                          "group": ["supplier", "peer", "named", "target", "supplier"]})
+    res = _frame_res(frame, [True, False, True, True, True])
+    assert drawn_groups(res, "a") == ["named", "supplier"]
+    assert drawn_groups(res, "b") == ["target"]
+    assert drawn_groups(res, "c") == []
+    # older frames have the role only
+    assert drawn_groups(_frame_res(frame.rename(columns={"group": "role"}), [True] * 5), "a") == \
+        ["named", "peer", "supplier"]
+
+
+@pytest.mark.shared_prices
+def test_drawn_groups_are_the_groups_of_the_events_car_paths(sugon):
+    """The reference: the groups present in every fitted firm's CAR path (what the figure read before)."""
+    from analysis.plots import DRAWN_GROUPS, car_paths, drawn_groups
+
+    ev = "sugon_entity_list_2019"
+    paths = car_paths(sugon, ev)
+    assert drawn_groups(sugon, ev) == [g for g in DRAWN_GROUPS if (paths["group"] == g).any()]
+    assert len(drawn_groups(sugon, ev)) >= 3
+
+
+def test_event_groups_lists_each_groups_members_at_the_event_in_frame_order():
+    """By hand, against pandas filtering: members in the frame's order, groups in display order,
+    the other event's firms left out, a group without members absent."""
+    from analysis.report.event import event_groups
+
+    frame = pd.DataFrame({"event_id": ["a", "b", "a", "a", "a"], "symbol": ["S", "X", "N", "S2", "N2"],
+                          "name": ["Sup", "Other", "Named", "Sup 2", "Named 2"],
+                          "group": ["supplier", "supplier", "named", "supplier", "named"]})
+    got = event_groups(_frame_res(frame, [True] * 5), "a")["groups"]
+    assert list(got) == ["named", "supplier"]
+    assert got["named"] == [{"symbol": "N", "name": "Named"}, {"symbol": "N2", "name": "Named 2"}]
+    assert got["supplier"] == [{"symbol": "S", "name": "Sup"}, {"symbol": "S2", "name": "Sup 2"}]
+    assert event_groups(_frame_res(frame, [True] * 5), "b")["groups"] == {"supplier": [{"symbol": "X", "name": "Other"}]}

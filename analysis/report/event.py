@@ -217,11 +217,11 @@ def event_groups(res, event_id: str) -> dict:
     from analysis.vocab import GROUP_ORDER, NAMED
 
     f = res.panel.frame
-    rows = f[f["event_id"] == event_id]
-    gcol = "group" if "group" in rows.columns else "role"
-    groups = {g: [{"symbol": s, "name": n} for s, n in zip(rows.loc[rows[gcol] == g, "symbol"],
-                                                            rows.loc[rows[gcol] == g, "name"])]
-              for g in GROUP_ORDER if (rows[gcol] == g).any()}
+    at = f["event_id"].to_numpy() == event_id
+    member = f["group" if "group" in f.columns else "role"].to_numpy()[at]
+    symbols, names = f["symbol"].to_numpy()[at], f["name"].to_numpy()[at]
+    groups = {g: [{"symbol": s, "name": n} for s, n in zip(symbols[member == g], names[member == g])]
+              for g in GROUP_ORDER if (member == g).any()}
     ef = getattr(res.study, "event_firms", None)
     named, source, described, carried = [], [], False, []
     if isinstance(ef, pd.DataFrame) and len(ef):
