@@ -550,3 +550,25 @@ def test_event_period_rows_by_hand_and_through_take():
         np.testing.assert_array_equal(getattr(early, name)[0], getattr(res, name)[1])
     np.testing.assert_array_equal(early.flat, res.flat[[1]])
     np.testing.assert_array_equal(early.est_flat, res.est_flat[[1]])
+
+
+def test_prefix_moments_equal_numpy_cumsum_of_each_security_bit_for_bit():
+    """The store's prefix sums (one compiled pass, securities on two threads) equal numpy.cumsum
+    of each security's rows after a zero row, bit for bit, for every part (1, X'X, X'y, y'y):
+    securities of different lengths, values of very different sizes (rounding shows)."""
+    from analysis.estimation.models import get_model
+    from analysis.estimation.store import store_from_arrays
+
+    rng = np.random.default_rng(31)
+    spec = get_model("market")
+    rets = [rng.standard_t(3, n) * 10.0 ** rng.integers(-3, 1, n) for n in (40, 1, 75, 300, 2, 120, 9)]
+    X = [np.column_stack([np.ones(len(r)), rng.normal(0, 0.02, len(r))]) for r in rets]
+    store = store_from_arrays(spec, rets, X=X)
+    w, y, XT = store.used_arrays
+    Xr = XT.T
+    parts = (w, Xr[:, :, None] * Xr[:, None, :], Xr * y[:, None], y * y)
+    for got, a in zip(store.prefix_moments(), parts):
+        want = np.concatenate([np.concatenate([np.zeros((1,) + a.shape[1:]), np.cumsum(a[s0:s0 + n], axis=0)])
+                               for s0, n in zip(store.start, store.length)])
+        assert got.shape == want.shape
+        np.testing.assert_array_equal(got, want)

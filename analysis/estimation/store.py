@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.data.calendars import SessionReturns
+from analysis.estimation.kernels import _compiled, map_on_threads
 from analysis.estimation.models import ModelSpec, design
 
 _EPOCH = np.datetime64("1970-01-01", "D")
@@ -173,14 +174,7 @@ class ReturnStore:
                     out.append(c.reshape((S * (n + 1),) + a.shape[1:]))
                 self._cache["prefix"] = tuple(out)
                 return self._cache["prefix"]
-            out = []
-            for a in parts:
-                segs = []
-                for s0, n in zip(self.start, self.length):
-                    segs.append(np.zeros((1,) + a.shape[1:]))
-                    segs.append(np.cumsum(a[s0:s0 + n], axis=0))
-                out.append(np.concatenate(segs) if segs else np.zeros((0,) + a.shape[1:]))
-            self._cache["prefix"] = tuple(out)
+            self._cache["prefix"] = tuple(_segment_cumsums(a, self.start, self.length) for a in parts)
         return self._cache["prefix"]
 
     def position(self, s: int, date) -> int:
@@ -192,6 +186,38 @@ class ReturnStore:
 
     def date_of(self, flat_index) -> np.ndarray:
         return (_EPOCH + np.asarray(flat_index, dtype="int64")).astype("datetime64[ns]")
+
+
+def _segment_cumsums(a: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """(T + S, ...) running sums of ``a`` (T, ...) along its first axis, restarted at every
+    segment (security) start[s] .. start[s] + length[s] - 1, each after a leading zero row
+    (:meth:`ReturnStore.prefix_moments`, segments in order): numpy.cumsum of each segment, in
+    one compiled pass (the same additions in the same order), the segments on two threads."""
+    trail = a.shape[1:]
+    flat = np.ascontiguousarray(a, dtype=float).reshape(len(a), -1)
+    start = np.asarray(start, dtype=np.int64)
+    length = np.asarray(length, dtype=np.int64)
+    at = np.concatenate([[0], np.cumsum(length + 1)]).astype(np.int64)  # each segment's zero row
+    out = np.empty((int(at[-1]), flat.shape[1]))
+    half = len(start) // 2
+    map_on_threads(lambda ab: _cumsum_segments(flat, start, length, at, ab[0], ab[1], out),
+                   [(0, half), (half, len(start))] if half else [(0, len(start))])
+    return out.reshape((int(at[-1]),) + trail)
+
+
+@_compiled()  # no fastmath: numpy.cumsum's order and rounding
+def _cumsum_segments(a, start, length, at, s_lo, s_hi, out):
+    """Segments s_lo .. s_hi - 1 of :func:`_segment_cumsums`: segment s's rows at[s] (zeros)
+    .. at[s] + length[s] of ``out``, the running sums of rows start[s] .. of ``a``."""
+    k = a.shape[1]
+    for s in range(s_lo, s_hi):
+        o = at[s]
+        for j in range(k):
+            out[o, j] = 0.0
+        for i in range(length[s]):
+            src = start[s] + i
+            for j in range(k):
+                out[o + i + 1, j] = out[o + i, j] + a[src, j]
 
 
 def store_from_arrays(spec: ModelSpec, rets, X=None, spans=None, start_date: str = "2005-01-03",
