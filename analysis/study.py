@@ -27,6 +27,7 @@ from analysis.data.factors import default_factors, load_factors
 from analysis.data.news_days import place_confounders
 from analysis.errors import UserError
 from analysis.estimation import engine
+from analysis.estimation.kernels import map_on_threads
 from analysis.estimation.panel import Panel, build_panel
 from analysis.inference import calibration, design, history, limits, multiple, placebo, timing, volume
 from analysis.inference.battery import run_battery
@@ -425,15 +426,20 @@ class EventStudy:
         rows = np.arange(len(f)) if rows is None else np.asarray(rows, dtype=np.int64)
         ids, sec = f["event_id"].to_numpy()[rows], f["sec"].to_numpy()[rows]
         p0, sym = f["p0"].to_numpy()[rows], f["symbol"].to_numpy()[rows]
-        day, ar, off = flags_mod.drivers(out, lo, hi, rows)
-        return {
-            "overlaps": flags_mod.overlaps(ids, sec, p0, lo, hi, panel.catalog_day0),
-            "driver_day": day, "driver_ar": ar, "off_day0_driver": off,
-            "confounders": flags_mod.confounders(panel.store, sec, p0, sym, lo, hi, self.confounders,
-                                                 f["exchange"].to_numpy()[rows]),
-            "confounded_by": flags_mod.major_confounders(panel.store, sec, p0, sym, lo, hi, self.confounders,
-                                                         f["exchange"].to_numpy()[rows]),
-        }
+        exchange = f["exchange"].to_numpy()[rows]
+
+        def calendar_flags() -> dict:  # what the catalog and the news say (never reads ``out``)
+            return {"overlaps": flags_mod.overlaps(ids, sec, p0, lo, hi, panel.catalog_day0),
+                    "confounders": flags_mod.confounders(panel.store, sec, p0, sym, lo, hi, self.confounders,
+                                                         exchange),
+                    "confounded_by": flags_mod.major_confounders(panel.store, sec, p0, sym, lo, hi,
+                                                                 self.confounders, exchange)}
+
+        # the returns' flags and the calendar's side by side (numpy releases the GIL)
+        (day, ar, off), found = map_on_threads(lambda job: job(), [lambda: flags_mod.drivers(out, lo, hi, rows),
+                                                                   calendar_flags])
+        return {"overlaps": found["overlaps"], "driver_day": day, "driver_ar": ar, "off_day0_driver": off,
+                "confounders": found["confounders"], "confounded_by": found["confounded_by"]}
 
     def fit(self) -> EventStudyResults:
         """Run the study: prices -> panel -> engine -> cells -> every registered test -> frames,
