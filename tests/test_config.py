@@ -223,7 +223,7 @@ def test_the_libyaml_loader_reads_the_shipped_and_the_test_configs_as_the_python
                                                       REPO / "environment.yml",
                                                       REPO / ".github" / "workflows" / "report.yml")]
     texts.append(textwrap.dedent(SMALL_CONFIG.format(events="a, b", factors="f.csv", before="",
-                                                     after=COMPARE_NOTEBOOK, workers=2)))
+                                                     after=COMPARE_NOTEBOOK)))
     for text in texts:
         data = yaml.load(text, Loader=yaml.CSafeLoader)
         assert data and data == yaml.load(text, Loader=yaml.SafeLoader)

@@ -141,7 +141,7 @@ SMALL_CONFIG = """
     title: "Test report"
     events: [{events}]
     factors: {factors}
-    workers: {workers}
+    workers: 2
     headline: {{symbol: "002415.SZ", name: Hikvision, window: "-1:1", test: bmp_kp}}
     parameters:
       model: market
@@ -189,7 +189,7 @@ def good_run(tmp_path_factory, shared_prices):
     base = tmp_path_factory.mktemp("report")
     reports = base / "reports"
     cfg = _write_config(base / "small.yml", SMALL_CONFIG.format(events=", ".join(GOOD_EVENTS), factors=factors,
-                                                                 before="", after=COMPARE_NOTEBOOK, workers=2))
+                                                                 before="", after=COMPARE_NOTEBOOK))
     proc = _report(reports, cfg, "good1", prices)
     return {"proc": proc, "reports": reports, "run": reports / "good1", "base": base, "prices": prices,
             "factors": factors}
@@ -206,8 +206,7 @@ def failed_run(good_run):
     """A second run after ``good1``: an unknown event id (every notebook fails on it) and, beside
     the unchanged event study (reused), a copy of it with a failing cell inserted; no comparison
     notebook (its run is covered by ``good1``). The broken notebook comes first in the
-    configuration, so the PDF shows the event study's results. One worker: one notebook kernel
-    to start rather than two (``good1`` checks the kernels' reuse with two workers)."""
+    configuration, so the PDF shows the event study's results."""
     import nbformat
 
     base = good_run["base"]
@@ -218,7 +217,7 @@ def failed_run(good_run):
     cfg = _write_config(base / "bad.yml", SMALL_CONFIG.format(events="nyt_hikvision_2019, no_such_event",
                                                               factors=good_run["factors"],
                                                               before=BROKEN_NOTEBOOK.format(path=broken),
-                                                              after="", workers=1))
+                                                              after=""))
     proc = _report(good_run["reports"], cfg, "bad1", good_run["prices"])
     return {"proc": proc, "reports": good_run["reports"], "run": good_run["reports"] / "bad1", "broken": broken}
 
