@@ -29,6 +29,15 @@ SHARED = REPO.parent / "shared"
 # collection). Notebook validation checks no IRI format.
 sys.modules.setdefault("rfc3987_syntax", None)
 
+# Bytecode files: the suite starts about 40 Python processes (the CLI and report runs, their
+# notebook kernels, two pytest-xdist workers), each importing the package. With
+# PYTHONDONTWRITEBYTECODE set (as some shells and sandboxes do) each of them compiled every module
+# again and pytest re-rewrote every test module's asserts: about 4 s of CPU per worker's
+# collection and 1 s per process. The suite writes the usual __pycache__ files (git ignores them)
+# and the processes it starts read them; removed here, before pytest-xdist starts its workers.
+if os.environ.pop("PYTHONDONTWRITEBYTECODE", None) is not None:
+    sys.dont_write_bytecode = False
+
 # ----------------------------------------------------------------------------- test order
 
 #: The costliest test files (CPU seconds on a 2-core machine, measured per test), started first:

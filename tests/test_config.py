@@ -209,3 +209,21 @@ def test_calibration_draws_all_or_a_number_reach_the_run_spec(tmp_path):
             notebooks: [{{name: e, path: {NB}}}]
         """))
         assert run_spec(cfg.path, cfg.parameters, {}).calibration_draws == want
+
+
+def test_the_libyaml_loader_reads_the_shipped_and_the_test_configs_as_the_python_loader_does():
+    """:func:`load_config` parses with libyaml's ``CSafeLoader``: every YAML file of the project and
+    the test report's configuration give the same data as PyYAML's pure-Python ``SafeLoader``."""
+    import yaml
+
+    from test_report import COMPARE_NOTEBOOK, SMALL_CONFIG
+
+    assert yaml.__with_libyaml__, "PyYAML without libyaml: the pure-Python loader is used"
+    texts = [p.read_text(encoding="utf-8") for p in (REPO / "analysis" / "report" / "pipeline.yml",
+                                                      REPO / "environment.yml",
+                                                      REPO / ".github" / "workflows" / "report.yml")]
+    texts.append(textwrap.dedent(SMALL_CONFIG.format(events="a, b", factors="f.csv", before="",
+                                                     after=COMPARE_NOTEBOOK)))
+    for text in texts:
+        data = yaml.load(text, Loader=yaml.CSafeLoader)
+        assert data and data == yaml.load(text, Loader=yaml.SafeLoader)
