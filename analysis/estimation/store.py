@@ -161,10 +161,10 @@ class ReturnStore:
         """
         if "prefix" not in self._cache:
             w, y, XT = self.used_arrays
-            X = XT.T
-            parts = (w, X[:, :, None] * X[:, None, :], X * y[:, None], y * y)
             S, n = len(self.start), int(self.length[0]) if len(self.length) else 0
             if S and (self.length == n).all() and (self.start == np.arange(S) * n).all():
+                X = XT.T
+                parts = (w, X[:, :, None] * X[:, None, :], X * y[:, None], y * y)
                 # equal back-to-back segments (e.g. event-time portfolios): one cumsum along
                 # the segment axis, the same sums in the same order as segment by segment
                 out = []
@@ -174,7 +174,7 @@ class ReturnStore:
                     out.append(c.reshape((S * (n + 1),) + a.shape[1:]))
                 self._cache["prefix"] = tuple(out)
                 return self._cache["prefix"]
-            self._cache["prefix"] = tuple(_segment_cumsums(a, self.start, self.length) for a in parts)
+            self._cache["prefix"] = _segment_moments(w, y, XT, self.start, self.length)
         return self._cache["prefix"]
 
     def position(self, s: int, date) -> int:
@@ -188,36 +188,48 @@ class ReturnStore:
         return (_EPOCH + np.asarray(flat_index, dtype="int64")).astype("datetime64[ns]")
 
 
-def _segment_cumsums(a: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """(T + S, ...) running sums of ``a`` (T, ...) along its first axis, restarted at every
-    segment (security) start[s] .. start[s] + length[s] - 1, each after a leading zero row
-    (:meth:`ReturnStore.prefix_moments`, segments in order): numpy.cumsum of each segment, in
-    one compiled pass (the same additions in the same order), the segments on two threads."""
-    trail = a.shape[1:]
-    flat = np.ascontiguousarray(a, dtype=float).reshape(len(a), -1)
+def _segment_moments(w: np.ndarray, y: np.ndarray, XT: np.ndarray, start: np.ndarray, length: np.ndarray):
+    """The prefix sums of :meth:`ReturnStore.prefix_moments` (segments in order, each after a
+    leading zero row): numpy.cumsum of each security's w, x x', x y and y y, with the same
+    products and additions in the same order, in one compiled pass that forms the products as
+    it sums them (no (T, p, p) arrays of products), the securities on two threads."""
+    p = XT.shape[0]
     start = np.asarray(start, dtype=np.int64)
     length = np.asarray(length, dtype=np.int64)
     at = np.concatenate([[0], np.cumsum(length + 1)]).astype(np.int64)  # each segment's zero row
-    out = np.empty((int(at[-1]), flat.shape[1]))
+    rows = int(at[-1])
+    pw, pxx, pxy, pyy = np.empty(rows), np.empty((rows, p, p)), np.empty((rows, p)), np.empty(rows)
     half = len(start) // 2
-    map_on_threads(lambda ab: _cumsum_segments(flat, start, length, at, ab[0], ab[1], out),
+    map_on_threads(lambda ab: _moment_sums(w, y, np.ascontiguousarray(XT, dtype=float), start, length, at, ab[0],
+                                           ab[1], pw, pxx, pxy, pyy),
                    [(0, half), (half, len(start))] if half else [(0, len(start))])
-    return out.reshape((int(at[-1]),) + trail)
+    return pw, pxx, pxy, pyy
 
 
-@_compiled()  # no fastmath: numpy.cumsum's order and rounding
-def _cumsum_segments(a, start, length, at, s_lo, s_hi, out):
-    """Segments s_lo .. s_hi - 1 of :func:`_segment_cumsums`: segment s's rows at[s] (zeros)
-    .. at[s] + length[s] of ``out``, the running sums of rows start[s] .. of ``a``."""
-    k = a.shape[1]
+@_compiled()  # no fastmath: numpy's products and numpy.cumsum's order and rounding
+def _moment_sums(w, y, XT, start, length, at, s_lo, s_hi, pw, pxx, pxy, pyy):
+    """Segments s_lo .. s_hi - 1 of :func:`_segment_moments`: segment s's rows at[s] (zeros)
+    .. at[s] + length[s], the running sums over rows start[s] .. of the store."""
+    p = XT.shape[0]
     for s in range(s_lo, s_hi):
         o = at[s]
-        for j in range(k):
-            out[o, j] = 0.0
-        for i in range(length[s]):
-            src = start[s] + i
-            for j in range(k):
-                out[o + i + 1, j] = out[o + i, j] + a[src, j]
+        pw[o] = 0.0
+        pyy[o] = 0.0
+        for i in range(p):
+            pxy[o, i] = 0.0
+            for j in range(p):
+                pxx[o, i, j] = 0.0
+        for t in range(length[s]):
+            src = start[s] + t
+            r = o + t + 1
+            yt = y[src]
+            pw[r] = pw[r - 1] + w[src]
+            pyy[r] = pyy[r - 1] + yt * yt
+            for i in range(p):
+                xi = XT[i, src]
+                pxy[r, i] = pxy[r - 1, i] + xi * yt
+                for j in range(p):
+                    pxx[r, i, j] = pxx[r - 1, i, j] + xi * XT[j, src]
 
 
 def store_from_arrays(spec: ModelSpec, rets, X=None, spans=None, start_date: str = "2005-01-03",
