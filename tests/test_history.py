@@ -296,14 +296,22 @@ def test_window_sums_per_security_equal_the_day_by_day_sums(model):
     assert np.isnan(got["n_history"][np.array(series) == 6]).all()
 
 
+@pytest.mark.parametrize("layout", ["rows", "by security"])
 @pytest.mark.parametrize("threads", [False, True])
-def test_union_series_of_overlapping_sets_equal_each_set_alone(threads, monkeypatch):
+def test_union_series_of_overlapping_sets_equal_each_set_alone(threads, layout, monkeypatch):
     """Member sets that share firm-events (an event's all-firms set and its groups), each AR
     computed once for all its sets: every set's series equals its own day-by-day mean over its
     members in order (summed member by member, as one set alone), with the flags; also with
-    the calendar's two halves summed on two threads."""
+    the calendar's two halves summed on two threads. "rows": sets whose securities repeat
+    out of order (the member-by-member pass); "by security": two events of the same four
+    securities, each set's securities ascending (each security's sessions read once for its
+    firm-events: union_sums_by_security, checked to be the pass taken)."""
     if threads:
         monkeypatch.setattr(history, "THREAD_MIN_SERIES", 1)
+    taken = []
+    for name in ("union_sums", "union_sums_by_security"):
+        real = getattr(history, name)
+        monkeypatch.setattr(history, name, lambda *a, _f=real, _n=name: (taken.append(_n), _f(*a))[1])
     rng = np.random.default_rng(8)
     rets, Xs, dates = [], [], []
     for n in (60, 45, 70, 52):
@@ -315,9 +323,14 @@ def test_union_series_of_overlapping_sets_equal_each_set_alone(threads, monkeypa
         dates.append(d)
     store = store_from_arrays(get_model("market"), rets, X=Xs, dates=dates)
     excl = rng.random(len(store.y)) < 0.05
-    out = _Out([0, 1, 2, 3, 0, 2], [30, 20, 40, 25, 50, 10], rng.normal(0, 1, (6, 2)))
-    sets = [np.array([0, 1, 2, 3, 4, 5]), np.array([1, 3]), np.array([0, 2, 4, 5]), np.array([4])]
+    if layout == "rows":
+        out = _Out([0, 1, 2, 3, 0, 2], [30, 20, 40, 25, 50, 10], rng.normal(0, 1, (6, 2)))
+        sets = [np.array([0, 1, 2, 3, 4, 5]), np.array([1, 3]), np.array([0, 2, 4, 5]), np.array([4])]
+    else:
+        out = _Out([0, 1, 2, 3, 0, 1, 2, 3], [30, 20, 40, 25, 12, 33, 15, 28], rng.normal(0, 1, (8, 2)))
+        sets = [np.array([0, 1, 2, 3]), np.array([1, 3]), np.array([4, 5, 6, 7]), np.array([4, 6]), np.array([7])]
     got = history._union_series(store, excl, out, sets)
+    assert set(taken) == {"union_sums" if layout == "rows" else "union_sums_by_security"}
     for m, (d, port, flagged) in zip(sets, got):
         total, count, flag = {}, {}, {}
         for row in m:  # members in order, sessions in order

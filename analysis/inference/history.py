@@ -326,6 +326,52 @@ def union_sums(y, X, span, excl, start, length, theta, rank, r_lo, r_hi, m_ptr, 
                     count[g, r] += 1.0
 
 
+@_compiled()
+def union_sums_by_security(y, X, span, excl, start, length, theta, rank, r_lo, r_hi, block, by_sec, m_ptr, m_set,
+                           total, count, present, flagged):
+    """:func:`union_sums` reading each security's sessions once for all its member rows: the
+    members by_sec[block[b] .. block[b + 1] - 1] share a security (ascending), in member order;
+    a session's y, x, span and exclusion are read once and each member's AR computed from them
+    (as :func:`_history_ar`). A set's sums take its members in security order, which is the
+    member order of :func:`union_sums` when every set's securities increase with its members
+    (the caller checks): then the sums are the same additions in the same order."""
+    p = X.shape[1]
+    for b in range(block.shape[0] - 1):
+        i0 = by_sec[block[b]]
+        a = start[i0]
+        lo = 0
+        hi = length[i0]
+        while lo < hi:  # the first session of rank >= r_lo (ranks increase along a security)
+            mid = (lo + hi) // 2
+            if rank[a + mid] < r_lo:
+                lo = mid + 1
+            else:
+                hi = mid
+        for t in range(lo, length[i0]):
+            u = a + t
+            r = rank[u]
+            if r >= r_hi:
+                break
+            yu = y[u]
+            gap = span[u] == 0
+            ex = excl[u]
+            for k in range(block[b], block[b + 1]):
+                i = by_sec[k]
+                acc = 0.0
+                for c in range(p):
+                    acc += X[u, c] * theta[i, c]
+                v = yu - acc
+                missing = gap or not np.isfinite(v)
+                for q in range(m_ptr[i], m_ptr[i + 1]):
+                    g = m_set[q]
+                    present[g, r] = True
+                    if ex:
+                        flagged[g, r] = True
+                    if not missing:
+                        total[g, r] += v
+                        count[g, r] += 1.0
+
+
 def p_from_counts(n: np.ndarray, k: np.ndarray, obs: np.ndarray) -> dict[str, np.ndarray]:
     """The history columns from counts: p = (1 + k) / (1 + n), floor 1 / (1 + n); NaN where
     the observed value is NaN or there is no reference window."""
@@ -469,10 +515,25 @@ def _union_series(store: ReturnStore, excl: np.ndarray, out, members: list[np.nd
     args = (store.y, np.ascontiguousarray(store.X), store.span, excl, store.start[sec],
             store.length[sec].astype(np.int64), np.ascontiguousarray(np.asarray(out.theta, dtype=float)[rows]), rank)
     tail = (m_ptr, of_set[by_row].astype(np.int64), total, count, present, flagged)
+    # many firm-events of one security (one per event): its sessions read once for all of them,
+    # when that keeps every set's order of additions (its securities increase with its members)
+    set_sec = out.sec[np.concatenate(members)]
+    new_set = np.zeros(len(set_sec), dtype=bool)
+    new_set[np.cumsum([len(m) for m in members])[:-1]] = True
+    by_security = len(np.unique(sec)) < len(rows) and bool((np.diff(set_sec)[~new_set[1:]] > 0).all())
+    fn, blocks = union_sums, ()
+    if by_security:
+        by_sec = np.argsort(sec, kind="stable").astype(np.int64)
+        fn, blocks = union_sums_by_security, (
+            np.flatnonzero(np.r_[True, np.diff(sec[by_sec]) != 0, True]).astype(np.int64), by_sec)
+
+    def run(r_lo: int, r_hi: int) -> None:
+        fn(*args, r_lo, r_hi, *blocks, *tail)
+
     if len(rows) >= THREAD_MIN_SERIES:  # the earlier and the later half of the calendar on two threads
-        map_on_threads(lambda ab: union_sums(*args, ab[0], ab[1], *tail), [(0, R // 2), (R // 2, R)])
+        map_on_threads(lambda ab: run(*ab), [(0, R // 2), (R // 2, R)])
     else:
-        union_sums(*args, 0, R, *tail)
+        run(0, R)
     with np.errstate(invalid="ignore", divide="ignore"):
         port = np.where(count > 0, total / np.maximum(count, 1), np.nan)
     return [(calendar[present[g]], port[g][present[g]], flagged[g][present[g]]) for g in range(len(members))]
