@@ -348,3 +348,23 @@ def test_union_series_of_overlapping_sets_equal_each_set_alone(threads, layout, 
         np.testing.assert_array_equal(d, days)
         np.testing.assert_array_equal(port, [total[x] / count[x] if count[x] else np.nan for x in days])
         np.testing.assert_array_equal(flagged, [flag[x] for x in days])
+
+
+def test_union_series_member_order_and_an_empty_set_take_the_row_order_pass(monkeypatch):
+    """A set given out of row order whose rows, in row order, do not increase in security must
+    take the row-by-row pass (its sums in row order), and an empty set is no error: the series
+    equal those of the same sets given sorted."""
+    rng = np.random.default_rng(9)
+    rets, Xs = [], []
+    for n in (40, 35, 50):
+        rets.append(rng.normal(0, 0.02, n))
+        Xs.append(np.column_stack([np.ones(n), rng.normal(0, 0.01, n)]))
+    store = store_from_arrays(get_model("market"), rets, X=Xs)
+    excl = np.zeros(len(store.y), dtype=bool)
+    out = _Out([2, 0, 1, 0], [10, 12, 14, 11], rng.normal(0, 1, (4, 2)))
+    got = history._union_series(store, excl, out, [np.array([1, 2, 0]), np.array([3]), np.array([], dtype=int)])
+    want = history._union_series(store, excl, out, [np.array([0, 1, 2]), np.array([3]), np.array([], dtype=int)])
+    for (d1, p1, f1), (d2, p2, f2) in zip(got, want):
+        np.testing.assert_array_equal(d1, d2)
+        np.testing.assert_array_equal(p1, p2)
+        np.testing.assert_array_equal(f1, f2)

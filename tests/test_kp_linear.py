@@ -122,7 +122,7 @@ def test_an_event_of_linear_cells_leaves_no_trace_in_the_next_events_pairs():
     theta = np.vstack([big[3], small[3]])
     gstart = np.concatenate([big[4], small[4] + len(big[0])])
     lo, hi = np.concatenate([big[5], small[5]]), np.concatenate([big[6], small[6]])
-    cells = [np.arange(230), np.arange(100, 230), np.arange(30), np.arange(0, 30, 2)]  # slots within the event
+    cells = [np.arange(230), np.arange(20, 230), np.arange(30), np.arange(0, 30, 2)]  # slots; both big cells linear
     out = np.full(4, -9.0)
     cell_correlations(0, 2, np.arange(260), np.array([0, 230, 260]), yc, wc, Xc, np.array([False, True]), gstart,
                       lo, hi, theta, D, 30, np.array([0, 2, 4]), np.concatenate([[0], np.cumsum([len(c) for c in cells])]),

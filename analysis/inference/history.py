@@ -517,10 +517,11 @@ def _union_series(store: ReturnStore, excl: np.ndarray, out, members: list[np.nd
     tail = (m_ptr, of_set[by_row].astype(np.int64), total, count, present, flagged)
     # many firm-events of one security (one per event): its sessions read once for all of them,
     # when that keeps every set's order of additions (its securities increase with its members)
-    set_sec = out.sec[np.concatenate(members)]
-    new_set = np.zeros(len(set_sec), dtype=bool)
-    new_set[np.cumsum([len(m) for m in members])[:-1]] = True
-    by_security = len(np.unique(sec)) < len(rows) and bool((np.diff(set_sec)[~new_set[1:]] > 0).all())
+    # (each set's members taken in row order, as union_sums adds them)
+    set_sec = out.sec[np.concatenate([np.sort(m) for m in members])]
+    set_id = np.repeat(np.arange(G), [len(m) for m in members])
+    same_set = set_id[1:] == set_id[:-1]
+    by_security = len(np.unique(sec)) < len(rows) and bool((np.diff(set_sec)[same_set] > 0).all())
     fn, blocks = union_sums, ()
     if by_security:
         by_sec = np.argsort(sec, kind="stable").astype(np.int64)

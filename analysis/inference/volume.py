@@ -34,9 +34,11 @@ def abnormal_volume(panel, out, windows):
     N = len(out.ok)
     n_est = np.zeros(N, dtype=np.int64)
     mu, s = np.zeros(N), np.zeros(N)
+    est_window = out.est_window  # a lazy field: built here once, not by each thread
+
     def chunk(a: int) -> None:  # the estimation days of VOLUME_CHUNK firm-events: their rows alone
         rows = np.arange(a, min(N, a + VOLUME_CHUNK))
-        flat = out.est_window.subset(rows).flat
+        flat = est_window.subset(rows).flat
         est_v = np.log1p(vol[flat])
         # estimation days inside the security's data only (gather_index clamps outside ones to 0)
         est_in = np.isfinite(est_v) & _inside(panel, rows, out.estimation)
