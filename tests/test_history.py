@@ -303,15 +303,20 @@ def test_union_series_of_overlapping_sets_equal_each_set_alone(threads, layout, 
     computed once for all its sets: every set's series equals its own day-by-day mean over its
     members in order (summed member by member, as one set alone), with the flags; also with
     the calendar's two halves summed on two threads. "rows": sets whose securities repeat
-    out of order (the member-by-member pass); "by security": two events of the same four
-    securities, each set's securities ascending (each security's sessions read once for its
-    firm-events: union_sums_by_security, checked to be the pass taken)."""
+    out of order (a block per member row); "by security": two events of the same four
+    securities, each set's securities ascending (a block per security: its sessions walked
+    once for its firm-events; checked to be the blocks passed)."""
     if threads:
         monkeypatch.setattr(history, "THREAD_MIN_SERIES", 1)
     taken = []
-    for name in ("union_sums", "union_sums_by_security"):
-        real = getattr(history, name)
-        monkeypatch.setattr(history, name, lambda *a, _f=real, _n=name: (taken.append(_n), _f(*a))[1])
+    real = history.union_sums
+
+    def spy(*a):
+        block = a[10]  # union_sums(y, X, span, excl, start, length, theta, rank, r_lo, r_hi, block, ...)
+        taken.append("by security" if (np.diff(block) > 1).any() else "rows")
+        return real(*a)
+
+    monkeypatch.setattr(history, "union_sums", spy)
     rng = np.random.default_rng(8)
     rets, Xs, dates = [], [], []
     for n in (60, 45, 70, 52):
@@ -330,7 +335,7 @@ def test_union_series_of_overlapping_sets_equal_each_set_alone(threads, layout, 
         out = _Out([0, 1, 2, 3, 0, 1, 2, 3], [30, 20, 40, 25, 12, 33, 15, 28], rng.normal(0, 1, (8, 2)))
         sets = [np.array([0, 1, 2, 3]), np.array([1, 3]), np.array([4, 5, 6, 7]), np.array([4, 6]), np.array([7])]
     got = history._union_series(store, excl, out, sets)
-    assert set(taken) == {"union_sums" if layout == "rows" else "union_sums_by_security"}
+    assert set(taken) == {layout}
     for m, (d, port, flagged) in zip(sets, got):
         total, count, flag = {}, {}, {}
         for row in m:  # members in order, sessions in order

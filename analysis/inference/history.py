@@ -297,45 +297,18 @@ def firm_window_counts(y, X, span, flag, g_start, g_len, g_ptr, theta, q_ptr, q_
 
 
 @_compiled()
-def union_sums(y, X, span, excl, start, length, theta, rank, r_lo, r_hi, m_ptr, m_set, total, count, present,
-               flagged):
+def union_sums(y, X, span, excl, start, length, theta, rank, r_lo, r_hi, block, by_sec, m_ptr, m_set, total, count,
+               present, flagged):
     """Sums of member sets' whole-history ARs per calendar rank (``rank`` (T,)), over the ranks
     r_lo .. r_hi - 1 (the columns of the (n_sets, R) outputs it writes; two calls on disjoint
     ranges may run at once). Member i: store positions start[i] .. start[i] + length[i] - 1
     (ranks increasing), coefficients theta[i], in the sets m_set[m_ptr[i] .. m_ptr[i + 1] - 1].
-    Each AR is computed once and added to each of its sets; a set's sums take its members in
-    order, sessions in order. Adds to ``total`` the ARs and to ``count`` their number, sets
-    ``present`` where any member has a session and ``flagged`` where one is ``excl``."""
-    for i in range(start.shape[0]):
-        a = start[i]
-        for t in range(length[i]):
-            u = a + t
-            r = rank[u]
-            if r < r_lo:
-                continue
-            if r >= r_hi:
-                break
-            v = _history_ar(y, X, span, u, theta, i)
-            for q in range(m_ptr[i], m_ptr[i + 1]):
-                g = m_set[q]
-                present[g, r] = True
-                if excl[u]:
-                    flagged[g, r] = True
-                if not np.isnan(v):
-                    total[g, r] += v
-                    count[g, r] += 1.0
-
-
-@_compiled()
-def union_sums_by_security(y, X, span, excl, start, length, theta, rank, r_lo, r_hi, block, by_sec, m_ptr, m_set,
-                           total, count, present, flagged):
-    """:func:`union_sums` reading each security's sessions once for all its member rows: the
-    members by_sec[block[b] .. block[b + 1] - 1] share a security (ascending), in member order;
-    a session's y, x, span and exclusion are read once and each member's AR computed from them
-    (as :func:`_history_ar`). A set's sums take its members in security order, which is the
-    member order of :func:`union_sums` when every set's securities increase with its members
-    (the caller checks): then the sums are the same additions in the same order."""
-    p = X.shape[1]
+    Members are taken in blocks by_sec[block[b] .. block[b + 1] - 1] that share their positions
+    (one security's firm-events; or one member per block): a block's sessions are walked once,
+    each member's AR computed at each (:func:`_history_ar`) and added to each of its sets. A
+    set's sums take its members in block order, sessions in order. Adds to ``total`` the ARs and
+    to ``count`` their number, sets ``present`` where any member has a session and ``flagged``
+    where one is ``excl``."""
     for b in range(block.shape[0] - 1):
         i0 = by_sec[block[b]]
         a = start[i0]
@@ -352,22 +325,15 @@ def union_sums_by_security(y, X, span, excl, start, length, theta, rank, r_lo, r
             r = rank[u]
             if r >= r_hi:
                 break
-            yu = y[u]
-            gap = span[u] == 0
-            ex = excl[u]
             for k in range(block[b], block[b + 1]):
                 i = by_sec[k]
-                acc = 0.0
-                for c in range(p):
-                    acc += X[u, c] * theta[i, c]
-                v = yu - acc
-                missing = gap or not np.isfinite(v)
+                v = _history_ar(y, X, span, u, theta, i)
                 for q in range(m_ptr[i], m_ptr[i + 1]):
                     g = m_set[q]
                     present[g, r] = True
-                    if ex:
+                    if excl[u]:
                         flagged[g, r] = True
-                    if not missing:
+                    if not np.isnan(v):
                         total[g, r] += v
                         count[g, r] += 1.0
 
@@ -515,21 +481,20 @@ def _union_series(store: ReturnStore, excl: np.ndarray, out, members: list[np.nd
     args = (store.y, np.ascontiguousarray(store.X), store.span, excl, store.start[sec],
             store.length[sec].astype(np.int64), np.ascontiguousarray(np.asarray(out.theta, dtype=float)[rows]), rank)
     tail = (m_ptr, of_set[by_row].astype(np.int64), total, count, present, flagged)
-    # many firm-events of one security (one per event): its sessions read once for all of them,
-    # when that keeps every set's order of additions (its securities increase with its members)
-    # (each set's members taken in row order, as union_sums adds them)
+    # many firm-events of one security (one per event): its sessions walked once for all of them,
+    # when that keeps every set's order of additions, the members' row order (union_sums adds a
+    # set's members block by block): its securities increase with its rows; else a block per row
     set_sec = out.sec[np.concatenate([np.sort(m) for m in members])]
     set_id = np.repeat(np.arange(G), [len(m) for m in members])
     same_set = set_id[1:] == set_id[:-1]
-    by_security = len(np.unique(sec)) < len(rows) and bool((np.diff(set_sec)[same_set] > 0).all())
-    fn, blocks = union_sums, ()
-    if by_security:
+    by_sec = np.arange(len(rows), dtype=np.int64)
+    block = np.arange(len(rows) + 1, dtype=np.int64)
+    if len(np.unique(sec)) < len(rows) and bool((np.diff(set_sec)[same_set] > 0).all()):
         by_sec = np.argsort(sec, kind="stable").astype(np.int64)
-        fn, blocks = union_sums_by_security, (
-            np.flatnonzero(np.r_[True, np.diff(sec[by_sec]) != 0, True]).astype(np.int64), by_sec)
+        block = np.flatnonzero(np.r_[True, np.diff(sec[by_sec]) != 0, True]).astype(np.int64)
 
     def run(r_lo: int, r_hi: int) -> None:
-        fn(*args, r_lo, r_hi, *blocks, *tail)
+        union_sums(*args, r_lo, r_hi, block, by_sec, *tail)
 
     if len(rows) >= THREAD_MIN_SERIES:  # the earlier and the later half of the calendar on two threads
         map_on_threads(lambda ab: run(*ab), [(0, R // 2), (R // 2, R)])
