@@ -572,3 +572,57 @@ def test_prefix_moments_equal_numpy_cumsum_of_each_security_bit_for_bit():
                                for s0, n in zip(store.start, store.length)])
         assert got.shape == want.shape
         np.testing.assert_array_equal(got, want)
+
+
+def _residuals_by_numpy(store, ew, theta):
+    """The estimation-window ARs as numpy formed them before the compiled pass: gather y, then
+    subtract theta_k (constant) or x_k * theta_k column by column; NaN where not used."""
+    used = ew.take(store.eligible)
+    if not ew.all_valid:
+        used &= ew.valid
+    est_ar = ew.take(store.y)
+    for k, name in enumerate(store.spec.regressors):
+        if name == "const":
+            est_ar -= theta[:, k:k + 1]
+        else:
+            x = ew.take(store.XT[k])
+            x *= theta[:, k:k + 1]
+            est_ar -= x
+    np.copyto(est_ar, np.nan, where=~used)
+    return est_ar, used
+
+
+@pytest.mark.parametrize("model_name", ["market", "ff3", "market-adjusted", "mean"])
+@pytest.mark.parametrize("window", [(-250, -11), (-20, -1)])
+def test_estimation_residuals_equal_the_numpy_form_bit_for_bit(model_name, window):
+    """EngineResult.est_ar's ARs (one compiled pass over rows inside the data, the rows that run
+    past it gathered by index) equal numpy's column-by-column form bit for bit: missing returns,
+    a multi-session return, excluded sessions, firm-events at both ends of their security's data
+    and a failed fit (NaN theta); with a store shorter than the window, every row runs past it."""
+    from analysis.estimation.engine import estimation_residuals
+    from analysis.estimation.models import get_model
+    from analysis.estimation.store import RelativeDays, store_from_arrays
+
+    rng = np.random.default_rng(7)
+    spec = get_model(model_name)
+    p = len(spec.regressors)
+    lengths = (400, 30, 260, 12) if window == (-250, -11) else (9, 6)
+    rets = [rng.standard_t(3, n) * 0.02 for n in lengths]
+    for r in rets:
+        r[rng.random(len(r)) < 0.05] = np.nan
+    X = [np.column_stack([np.ones(n) if name == "const" else rng.normal(0, 0.01, n) for name in spec.regressors])
+         for n in lengths]
+    spans = [np.where(rng.random(n) < 0.03, 2, 1) for n in lengths]
+    store = store_from_arrays(spec, rets, X=X, spans=spans)
+    store.set_excluded(rng.random(int(sum(lengths))) < 0.04)
+    sec = np.repeat(np.arange(len(lengths)), 6)
+    p0 = np.concatenate([[0, 5, n // 2, n - 1, n + 3, 260 % n] for n in lengths]).astype(np.int64)
+    theta = rng.normal(0, 1, (len(sec), p))
+    theta[2] = np.nan
+    ew = RelativeDays(store, sec, p0, *window)
+    assert len(ew.partial) and (window == (-20, -1)) == (ew.T < ew.L)
+    got, got_used = estimation_residuals(store, ew, theta)
+    want, want_used = _residuals_by_numpy(store, ew, theta)
+    np.testing.assert_array_equal(got_used, want_used)
+    assert got.tobytes() == want.tobytes()
+    assert np.isfinite(got).sum() > (30 if window == (-250, -11) else 3)

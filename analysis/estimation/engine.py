@@ -201,20 +201,27 @@ def estimation_residuals(store: ReturnStore, ew: "RelativeDays", theta: np.ndarr
 
     Unused days (missing, spanning a suspension, outside the data) are NaN. (The fit itself
     needs only sums over these ARs: :func:`analysis.estimation.kernels.residual_moments`.)
+    Rows inside their security's data take one compiled pass
+    (:func:`~analysis.estimation.kernels.residual_rows`); the few that run past it are
+    gathered by index.
     """
     used = ew.take(store.eligible)
     if not ew.all_valid:
         used &= ew.valid
-    est_ar = ew.take(store.y)
-    XT = store.XT
-    for k, name in enumerate(store.spec.regressors):  # p <= 5 regressors; the constant needs no gather
-        if name == "const":
-            est_ar -= theta[:, k:k + 1]
-        else:
-            x = ew.take(XT[k])
-            x *= theta[:, k:k + 1]  # in place: no extra (N, Le) temporary
-            est_ar -= x
-    np.copyto(est_ar, np.nan, where=~used)
+    N, Le = used.shape
+    regressors = store.spec.regressors
+    theta = np.ascontiguousarray(theta, dtype=float).reshape(N, len(regressors))
+    est_ar = np.empty((N, Le))
+    if ew.T >= ew.L:  # else every row runs past its data
+        const = np.array([name == "const" for name in regressors])
+        kernels.residual_rows(store.y, store.XT, const, store.eligible, np.clip(ew.base, 0, ew.T - ew.L), theta,
+                              est_ar)
+    if len(ew.partial):
+        rows = ew.partial
+        part = store.y[ew.pflat]
+        for k, name in enumerate(regressors):  # the kernel's arithmetic, by numpy
+            part -= theta[rows, k:k + 1] if name == "const" else store.XT[k][ew.pflat] * theta[rows, k:k + 1]
+        est_ar[rows] = np.where(used[rows], part, np.nan)
     return est_ar, used
 
 

@@ -110,6 +110,31 @@ def residual_moments(y, XT, w, base, seg_lo, seg_hi, n_days, theta, demean):
     return m, ssr, pos
 
 
+@_compiled()
+def residual_rows(y, XT, const, eligible, first, theta, out):
+    """Estimation-window ARs of full rows: out[i, t] = y[j] - x_j' theta_i at flat position
+    j = first[i] + t, NaN where the return is not ``eligible``. The subtraction runs regressor
+    by regressor in the columns' order (theta_ik alone for a ``const`` column, x_jk * theta_ik
+    otherwise: the arithmetic and order of :func:`analysis.estimation.engine.estimation_residuals`'
+    numpy form, no fastmath, so equal bit for bit)."""
+    N, Le = out.shape
+    p = XT.shape[0]
+    for i in range(N):
+        b = first[i]
+        for t in range(Le):
+            j = b + t
+            if eligible[j]:
+                v = y[j]
+                for k in range(p):
+                    if const[k]:
+                        v -= theta[i, k]
+                    else:
+                        v -= XT[k, j] * theta[i, k]
+                out[i, t] = v
+            else:
+                out[i, t] = np.nan
+
+
 @_compiled(error_model="numpy")  # x / 0 gives inf or NaN, as in numpy
 def inverse2(xtx, singular_ratio):
     """(X'X)^-1 of N 2 x 2 matrices as LAPACK's LU solve (``numpy.linalg.inv``) computes it,
