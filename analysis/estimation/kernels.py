@@ -170,47 +170,21 @@ def inverse2(xtx, singular_ratio):
     return inv, fit_ok, clear
 
 
-@_compiled()
-def _event_row(i, o, y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, normal, span_out, valid, Xv, upto):
-    """Firm-event i's event-period rows (:func:`event_period`) of days 0 .. upto - 1 written
-    into row o of the outputs; returns the most sessions a valid one covers (1 when none is valid)."""
-    L = upto
-    p = XT.shape[0]
-    most = 1
-    for d in range(L):
-        ar[o, d] = np.nan
-        ret[o, d] = np.nan
-        normal[o, d] = np.nan
-        span_out[o, d] = 0
-        valid[o, d] = False
-        for k in range(p):
-            Xv[o, d, k] = 0.0
-        t = base[i] + d
-        if t < seg_lo[i] or t >= seg_hi[i]:
-            continue
-        s = span[t]
-        span_out[o, d] = s
-        fitted = 0.0
-        finite = True
-        for k in range(p):
-            x = XT[k, t]
-            if not math.isfinite(x):
-                finite = False
-            fitted += x * theta[i, k]
-        yt = y[t]
-        if not (finite and s >= 1 and math.isfinite(yt) and math.isfinite(fitted)):
-            continue
-        valid[o, d] = True
-        ar[o, d] = yt - fitted
-        normal[o, d] = fitted + offset[t]
-        ret[o, d] = yt + offset[t]
-        for k in range(p):
-            Xv[o, d, k] = XT[k, t]
-        most = max(most, s)
-    return most
+@_compiled(inline="always")
+def _fitted(i, t, y, XT, span, theta):
+    """(valid, x_t' theta_i) of store row t for firm-event i: valid when y and every regressor are
+    finite and the return covers >= 1 session (an event-period row, :func:`event_period`)."""
+    fitted = 0.0
+    finite = True
+    for k in range(XT.shape[0]):
+        x = XT[k, t]
+        if not math.isfinite(x):
+            finite = False
+        fitted += x * theta[i, k]
+    return finite and span[t] >= 1 and math.isfinite(y[t]) and math.isfinite(fitted), fitted
 
 
-@_compiled()
+@_compiled(inline="always")
 def _tail_row(i, base, seg_lo, seg_hi, days, y, XT, offset, span, next_return, theta, x):
     """Firm-event i's tail return (:func:`tail_rows`): (day, valid, sessions, ar, ret, normal);
     x (p,) gets its regressor row (0 when not valid)."""
@@ -275,9 +249,29 @@ def event_period(y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, norm
     span_out = the store's span inside the data, else 0. Every element of the outputs is
     written (they may come in uninitialized).
     """
+    p = XT.shape[0]
     for i in range(ar.shape[0]):
-        _event_row(i, i, y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, normal, span_out, valid, Xv,
-                   ar.shape[1])
+        for d in range(ar.shape[1]):
+            ar[i, d] = np.nan
+            ret[i, d] = np.nan
+            normal[i, d] = np.nan
+            span_out[i, d] = 0
+            valid[i, d] = False
+            for k in range(p):
+                Xv[i, d, k] = 0.0
+            t = base[i] + d
+            if t < seg_lo[i] or t >= seg_hi[i]:
+                continue
+            span_out[i, d] = span[t]
+            ok, fitted = _fitted(i, t, y, XT, span, theta)
+            if not ok:
+                continue
+            valid[i, d] = True
+            ar[i, d] = y[t] - fitted
+            normal[i, d] = fitted + offset[t]
+            ret[i, d] = y[t] + offset[t]
+            for k in range(p):
+                Xv[i, d, k] = XT[k, t]
 
 
 @_compiled(error_model="numpy")  # x / 0 gives inf or NaN, as in numpy
@@ -302,33 +296,58 @@ def event_windows(y, XT, offset, span, next_return, base, seg_lo, seg_hi, theta,
     car_se, car_t, bhar, cover_*, gap_*), 0 (n_returns, n_sessions) and False (spans_gap,
     complete); a firm-event not ``ok`` (no usable fit) gets NaN car, car_se, car_t and bhar.
     Every element of the outputs is written (they may come in uninitialized).
-    Each firm-event's rows go through a one-row buffer: nothing of size (N, L) is made.
+    Each firm-event's valid rows go one after the other into a small buffer: nothing of size
+    (N, L) is made.
     """
     L = days.shape[0]
     p = XT.shape[0]
     W = win_lo.shape[0]
-    ar = np.empty((1, L))
-    ret = np.empty((1, L))
-    normal = np.empty((1, L))
-    span_b = np.empty((1, L), np.int64)
-    valid = np.empty((1, L), np.bool_)
-    Xv = np.empty((1, L, p))
+    # the valid rows of a firm-event, in day order, one after the other (row L: its tail return)
+    ar = np.empty(L + 1)
+    ret = np.empty(L + 1)
+    normal = np.empty(L + 1)
+    span_b = np.empty(L + 1, np.int64)
+    day_b = np.empty(L + 1, np.int64)
+    Xv = np.empty((L + 1, p))
+    before = np.empty(L + 1, np.int64)  # valid rows among days 0 .. d - 1
     tail_x = np.empty(p)
     g = np.zeros(p)
-    b_max = win_hi.max() if W > 0 else days[0]
+    day0 = days[0] if L > 0 else 0
+    b_max = win_hi.max() if W > 0 else day0
     for i in range(base.shape[0]):
         # no return of the event period covers more than ``most`` sessions, so window [a, b]
         # reads only the rows of days a .. b + most - 1 (the others cannot meet it): only those
         # rows are built, then the windows summed
+        t0, lo_i, hi_i = base[i], seg_lo[i], seg_hi[i]  # locals: the stores below may not alias them
         most = 1
         for d in range(L):
-            t = base[i] + d
-            if seg_lo[i] <= t < seg_hi[i]:
+            t = t0 + d
+            if lo_i <= t < hi_i:
                 most = max(most, span[t])
-        upto = min(max(b_max + most - days[0], 0), L)
-        _event_row(i, 0, y, XT, offset, span, base, seg_lo, seg_hi, theta, ar, ret, normal, span_b, valid, Xv, upto)
+        upto = min(max(b_max + most - day0, 0), L)
+        n = 0
+        for d in range(upto):
+            before[d] = n
+            t = t0 + d
+            if t < lo_i or t >= hi_i:
+                continue
+            valid, fitted = _fitted(i, t, y, XT, span, theta)
+            if not valid:
+                continue
+            ar[n] = y[t] - fitted
+            ret[n] = y[t] + offset[t]
+            normal[n] = fitted + offset[t]
+            span_b[n] = span[t]
+            day_b[n] = days[d]
+            for k in range(p):
+                Xv[n, k] = XT[k, t]
+            n += 1
+        before[upto] = n
         t_day, t_valid, t_span, t_ar, t_ret, t_normal = _tail_row(i, base, seg_lo, seg_hi, days, y, XT, offset, span,
                                                                   next_return, theta, tail_x)
+        day_b[L], span_b[L], ar[L], ret[L], normal[L] = t_day, t_span, t_ar, t_ret, t_normal
+        for k in range(p):
+            Xv[L, k] = tail_x[k]
         for j in range(W):
             a = win_lo[j]
             b = win_hi[j]
@@ -344,25 +363,18 @@ def event_windows(y, XT, offset, span, next_return, base, seg_lo, seg_hi, theta,
             gfirst = 0
             glast = 0
             gap = False
-            d_from = min(max(a - days[0], 0), L) if L > 0 else 0
-            d_to = min(max(b + most - days[0], 0), L) if L > 0 else 0
-            for d in range(d_from, d_to + 1):  # the rows that may meet [a, b], then the tail (d == d_to)
-                if d < d_to:
-                    if not valid[0, d]:
-                        continue
-                    day = days[d]
-                    sp = span_b[0, d]
-                    a_r = ar[0, d]
-                    r_r = ret[0, d]
-                    n_r = normal[0, d]
-                else:
+            d_from = min(max(a - day0, 0), L)
+            d_to = min(max(b + most - day0, 0), L)
+            # the valid rows of days d_from .. d_to - 1 (those that may meet [a, b]), then the tail
+            v1 = before[d_to]
+            for v in range(before[d_from], v1 + 1):
+                u = v
+                if v == v1:
                     if not t_valid:
                         continue
-                    day = t_day
-                    sp = t_span
-                    a_r = t_ar
-                    r_r = t_ret
-                    n_r = t_normal
+                    u = L
+                day = day_b[u]
+                sp = span_b[u]
                 start = day - sp + 1
                 if day < a or start > b:
                     continue
@@ -370,11 +382,11 @@ def event_windows(y, XT, offset, span, next_return, base, seg_lo, seg_hi, theta,
                 cnt += 1
                 last = day
                 sessions += sp
-                s += a_r
-                gross *= 1.0 + r_r
-                gross_n *= 1.0 + n_r
+                s += ar[u]
+                gross *= 1.0 + ret[u]
+                gross_n *= 1.0 + normal[u]
                 for k in range(p):
-                    g[k] += Xv[0, d, k] if d < d_to else tail_x[k]
+                    g[k] += Xv[u, k]
                 if sp > 1:
                     gfirst = start if not gap else min(gfirst, start)
                     gap = True
