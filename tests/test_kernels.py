@@ -205,3 +205,19 @@ def test_event_windows_incomplete_when_a_return_inside_the_window_is_missing():
     assert (r["cover_first"][0], r["cover_last"][0], r["n_sessions"][0]) == (-1, 1, 2)
     assert r["complete"].tolist() == [False, True, True]
     assert r["car"][0] == pytest.approx(0.03)
+
+
+def test_parts_by_hand():
+    assert kernels.parts(10, 3) == [slice(0, 3), slice(3, 7), slice(7, 10)]  # cuts 0, 3.33, 6.67, 10 rounded
+    assert kernels.parts(5, 2, min_size=10) == [slice(0, 5)]
+    assert kernels.parts(0, 2) == [slice(0, 0), slice(0, 0)]
+
+
+def test_group_runs_keep_groups_whole_by_hand():
+    # groups of 3, 2, 4, 1 positions: the middle (5) falls on the end of group 1
+    assert kernels.group_runs(np.array([0, 3, 5, 9, 10]), 2) == [(0, 2), (2, 4)]
+    # one big group: the cut at 5 falls inside it, so the first run ends after it
+    assert kernels.group_runs(np.array([0, 8, 9, 10]), 2) == [(0, 1), (1, 3)]
+    assert kernels.group_runs(np.array([0, 8, 9, 10]), 1) == [(0, 3)]
+    # more threads than groups: runs stay non-empty
+    assert kernels.group_runs(np.array([0, 10]), 4) == [(0, 1)]

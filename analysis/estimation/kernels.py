@@ -41,6 +41,25 @@ def map_on_threads(fn, jobs, threads: int | None = None) -> list:
         return list(pool.map(fn, jobs))
 
 
+def parts(n: int, threads: int | None = None, min_size: int = 0) -> list[slice]:
+    """Positions 0 .. n - 1 in :func:`thread_count` (``threads``) contiguous parts of about equal
+    size, one per thread (for :func:`map_on_threads`); one part when n < ``min_size``."""
+    k = thread_count(threads) if n >= min_size else 1
+    cuts = np.linspace(0, n, k + 1).round().astype(int)
+    return [slice(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+
+
+def group_runs(bounds: np.ndarray, threads: int | None = None) -> list[tuple[int, int]]:
+    """Runs (g0, g1) of consecutive whole groups, one per thread (:func:`thread_count`), of about
+    equal size: group g holds positions bounds[g] .. bounds[g + 1] - 1 (``bounds`` (G + 1,)
+    non-decreasing from 0); a run ends where a group ends, so no group is split."""
+    G = len(bounds) - 1
+    cuts = np.unique(np.searchsorted(bounds, np.linspace(0, bounds[-1], thread_count(threads) + 1).round(),
+                                     side="left").clip(0, G))
+    cuts[0], cuts[-1] = 0, G
+    return [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:])]
+
+
 #: Reassociation lets LLVM vectorize the sums (SIMD); NaN and infinity keep IEEE semantics.
 FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.estimation.kernels import map_on_threads, thread_count
+from analysis.estimation.kernels import map_on_threads, parts, thread_count
 
 #: Arrays at least this long are split over threads by :func:`t_p_value`.
 _THREADED_P = 16_384
@@ -27,13 +27,11 @@ def t_p_value(stat, dof, threads: int | None = None) -> np.ndarray:
     if threads < 2 or x.size < _THREADED_P:
         return (2.0 * special.stdtr(d, x)).reshape(stat.shape)
     out = np.empty(x.size)
-    cuts = np.linspace(0, x.size, threads + 1).astype(int)
 
-    def part(k: int) -> None:
-        s = slice(cuts[k], cuts[k + 1])
+    def part(s: slice) -> None:
         out[s] = 2.0 * special.stdtr(d[s], x[s])
 
-    map_on_threads(part, range(threads), threads)
+    map_on_threads(part, parts(x.size, threads), threads)
     return out.reshape(stat.shape)
 
 

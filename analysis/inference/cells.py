@@ -139,10 +139,8 @@ def kp_cell_correlations_aligned(
             D, min_shared, c_bnd, member_cell_bnd, member_slot, int(pairwise_max), res)
     # events split into contiguous runs of about equal firm-events, one per thread (the
     # compiled loop releases the GIL); each run writes its own cells of res
-    cuts = np.unique(np.searchsorted(bnd, np.linspace(0, R, threads + 1).round(), side="left").clip(0, n_events))
-    cuts[0], cuts[-1] = 0, n_events
-    runs = list(zip(cuts[:-1], cuts[1:]))
-    kernels.map_on_threads(lambda r: kp_kernel.cell_correlations(int(r[0]), int(r[1]), *args), runs, threads)
+    kernels.map_on_threads(lambda r: kp_kernel.cell_correlations(r[0], r[1], *args), kernels.group_runs(bnd, threads),
+                           threads)
     return res
 
 

@@ -135,16 +135,8 @@ def sorted_rows(x: np.ndarray) -> SortedRows:
         _finish_sorted(x[rows], key[rows], shift, values[rows], ranks[rows], count[rows])
 
     if x.size:
-        kernels.map_on_threads(part, _row_parts(n), None if n >= THREADED_ROWS else 1)
+        kernels.map_on_threads(part, kernels.parts(n, min_size=THREADED_ROWS), None if n >= THREADED_ROWS else 1)
     return SortedRows(ranks, values, count)
-
-
-def _row_parts(n: int) -> list[slice]:
-    """Rows 0 .. n - 1 in :func:`~analysis.estimation.kernels.thread_count` contiguous parts
-    when there are at least :data:`THREADED_ROWS`, else one."""
-    k = kernels.thread_count() if n >= THREADED_ROWS else 1
-    cuts = np.linspace(0, n, k + 1).round().astype(int)
-    return [slice(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
 
 
 @kernels._compiled()
@@ -559,11 +551,9 @@ def rank_cells(est: np.ndarray, est_sorted: SortedRows, s: np.ndarray, win_ar: n
             np.ascontiguousarray(s, dtype=float), win_ar, rows[order], np.ascontiguousarray(cols[order]),
             cell[order], slot[cell][order], np.ascontiguousarray(xs[order], dtype=float))
     # families apart (no cell in two): contiguous runs of them, of about equal pairs, on threads
-    parts = _row_parts(len(est))
-    cuts = np.unique(np.searchsorted(fptr, np.linspace(0, fptr[-1], len(parts) + 1).round()))
-    cuts[0], cuts[-1] = 0, len(fptr) - 1
+    threads = kernels.thread_count() if len(est) >= THREADED_ROWS else 1
     kernels.map_on_threads(lambda ab: _rank_families(*args, fptr[ab[0]:ab[1] + 1], int(slot.max()) + 1, n,
-                                                     z, u0, s2, T), list(zip(cuts[:-1], cuts[1:])), len(parts))
+                                                     z, u0, s2, T), kernels.group_runs(fptr, threads), threads)
     return {"corrado": (z, normal_p_value(z)), "grank": _grank_t(u0, s2, T, n, sd)}
 
 
