@@ -17,7 +17,7 @@ THETA = np.array([[0.001, 1.0]])
 
 def moments(base, lo, hi, n_days, demean=False, theta=THETA):
     one = lambda v: np.array([v], dtype=np.int64)  # noqa: E731
-    m, ssr, pos = kernels.residual_moments(Y, XT, W, one(base), one(lo), one(hi), n_days, theta, demean)
+    m, ssr, pos = kernels.residual_moments(Y, XT, W, one(base), one(lo), one(hi), n_days, theta, demean, one(0))
     return int(m[0]), float(ssr[0]), float(pos[0])
 
 
@@ -68,7 +68,7 @@ def windows_of_rows(days, lo, hi, valid, span, ar, ret, normal, Xv, tail, sigma2
     one = np.array([0])
     out = {name: np.full((1, len(lo)), 7, dtype=dt) for name, dt in WINDOW_ARRAYS.items()}
     kernels.event_windows(y, np.ascontiguousarray(XT), offset, spans, nxt, one, one, np.array([T]),
-                          np.zeros((1, p)), days, lo, hi, sigma2, inv, np.array([ok]), *out.values())
+                          np.zeros((1, p)), days, lo, hi, sigma2, inv, np.array([ok]), np.array([0]), *out.values())
     return {name: a[0] for name, a in out.items()}
 
 
@@ -221,3 +221,48 @@ def test_group_runs_keep_groups_whole_by_hand():
     assert kernels.group_runs(np.array([0, 8, 9, 10]), 1) == [(0, 3)]
     # more threads than groups: runs stay non-empty
     assert kernels.group_runs(np.array([0, 10]), 4) == [(0, 1)]
+
+
+def test_by_position_order_gives_each_firm_event_its_own_numbers():
+    """Several firm-events over two securities, taken by store position (not their row order):
+    every output row equals that firm-event's numbers computed alone (order [0])."""
+    from analysis.estimation.engine import WINDOW_ARRAYS
+    rng = np.random.default_rng(3)
+    T = 60  # two securities of 30 sessions each
+    y = rng.normal(0, 0.02, T)
+    x = rng.normal(0, 0.01, T)
+    w = np.ones(T)
+    w[[4, 37]] = 0.0  # not eligible: y, x zeroed there
+    y[[4, 37]] = 0.0
+    x[[4, 37]] = 0.0
+    XTw = np.vstack([w, x])
+    seg_lo = np.array([30, 0, 30, 0, 0], dtype=np.int64)  # security of each firm-event: 1, 0, 1, 0, 0
+    seg_hi = seg_lo + 30
+    base = seg_lo + np.array([12, 3, 1, 15, 0])
+    theta = rng.normal(0, 1, (5, 2))
+    order = kernels.by_position(base)
+    assert list(order) == [4, 1, 3, 2, 0]
+    batch = kernels.residual_moments(y, XTw, w, base, seg_lo, seg_hi, 12, theta, False, order)
+    for i in range(5):
+        alone = kernels.residual_moments(y, XTw, w, base[i:i + 1], seg_lo[i:i + 1], seg_hi[i:i + 1], 12,
+                                         theta[i:i + 1], False, np.array([0]))
+        assert [a[i] for a in batch] == [a[0] for a in alone]
+    # event windows: the same firm-events, days -1 .. 6, windows 0:0, -1:1, 0:5
+    days = np.arange(-1, 7)
+    lo, hi = np.array([0, -1, 0]), np.array([0, 1, 5])
+    span = np.ones(T, np.int64)
+    offset = np.zeros(T)
+    nxt = np.append(np.arange(1, T), -1)
+    sigma2, inv, ok = rng.uniform(1e-4, 2e-4, 5), np.tile(np.eye(2), (5, 1, 1)), np.ones(5, bool)
+
+    def run(rows, order):
+        out = {name: np.full((len(rows), 3), 7, dtype=dt) for name, dt in WINDOW_ARRAYS.items()}
+        kernels.event_windows(y, XTw, offset, span, nxt, base[rows], seg_lo[rows], seg_hi[rows], theta[rows], days,
+                              lo, hi, sigma2[rows], inv[rows], ok[rows], order, *out.values())
+        return out
+
+    batch = run(np.arange(5), order)
+    for i in range(5):
+        alone = run(np.array([i]), np.array([0]))
+        for name in WINDOW_ARRAYS:
+            np.testing.assert_array_equal(batch[name][i], alone[name][0])

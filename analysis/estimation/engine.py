@@ -371,9 +371,10 @@ def _run_block(store, sec, p0, estimation, windows, days, min_obs, out) -> None:
     # The ARs are not kept: EngineResult.est_ar computes them when asked.
     seg_lo = store.start[sec]
     w_used, y_used, XT_used = store.used_arrays
+    order = kernels.by_position(seg_lo + p0)
     m, ssr, est_pos = kernels.residual_moments(
         y_used, XT_used, w_used, seg_lo + p0 + estimation[0], seg_lo, seg_lo + length,
-        estimation[1] - estimation[0] + 1, theta, spec.fixed)
+        estimation[1] - estimation[0] + 1, theta, spec.fixed, order)
     fit_ok &= m > (1 if spec.fixed else spec.k)
     dof = (m - k_eff).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -391,7 +392,7 @@ def _run_block(store, sec, p0, estimation, windows, days, min_obs, out) -> None:
     out["m"][:], out["est_pos"][:], out["dof"][:], out["sigma2"][:], out["ok"][:] = m, est_pos, dof, sigma2, ok
 
     # --- event period: one compiled pass from the store to the window sums -----------------
-    _windows_into(store, sec, p0, theta, days, windows, sigma2, xtx_inv, ok, out)
+    _windows_into(store, sec, p0, theta, days, windows, sigma2, xtx_inv, ok, out, order)
 
 
 def tail_returns(store: ReturnStore, sec: np.ndarray, p0: np.ndarray, hi: int, theta: np.ndarray) -> dict:
@@ -425,17 +426,21 @@ def cumulate(res: "EngineResult", windows) -> dict[str, np.ndarray]:
     return {**{k: out[k] for k in WINDOW_ARRAYS}, "car_p": None}
 
 
-def _windows_into(store, sec, p0, theta, days, windows, sigma2, xtx_inv, ok, out) -> None:
+def _windows_into(store, sec, p0, theta, days, windows, sigma2, xtx_inv, ok, out, order=None) -> None:
     """Fill the :data:`WINDOW_ARRAYS` of ``out`` ((N, W) arrays, any contents) for ``windows``:
     the firm-events' rows over ``days`` (consecutive relative days) from the store, and their tail,
-    in one compiled pass (:func:`analysis.estimation.kernels.event_windows`; NaN CARs where not ``ok``)."""
+    in one compiled pass (:func:`analysis.estimation.kernels.event_windows`; NaN CARs where not ``ok``).
+    ``order``: the firm-events' order by store position (default :func:`~analysis.estimation.kernels.by_position`)."""
     lo = np.array([w[0] for w in windows], dtype=np.int64)
     hi = np.array([w[1] for w in windows], dtype=np.int64)
     seg_lo = store.start[sec]
     days = np.asarray(days, dtype=np.int64)
+    base = seg_lo + p0 + days[0]
+    if order is None:
+        order = kernels.by_position(base)
     # xtx_inv is 0 for the market-adjusted model: no estimation error
-    kernels.event_windows(store.y, store.XT, store.offset, store.span, store.next_return, seg_lo + p0 + days[0],
-                          seg_lo, seg_lo + store.length[sec], theta, days, lo, hi, sigma2, xtx_inv, ok,
+    kernels.event_windows(store.y, store.XT, store.offset, store.span, store.next_return, base,
+                          seg_lo, seg_lo + store.length[sec], theta, days, lo, hi, sigma2, xtx_inv, ok, order,
                           *(out[k] for k in WINDOW_ARRAYS))
 
 
