@@ -348,12 +348,15 @@ def plot_car_path(res, event_id=None, group=None, ax=None, symbols=None, title=N
     return fig
 
 
-def plot_car_heatmap(res, window: str = "-1:1", ax=None, firms_as_rows: bool = False):
+def plot_car_heatmap(res, window: str = "-1:1", ax=None, firms_as_rows: bool = False, cells=None):
     """Heatmap of CAR[window] (percent), events (short titles, date order as run) by firms
     (names), or firms by events when ``firms_as_rows`` (the taller layout a page holds when
     firms outnumber events); stars read from the firm t-test's printed p; a dagger marks a CAR
     that a flag qualifies (another event's day 0 in the window, a larger move on another day,
-    listed news)."""
+    listed news).
+
+    ``cells`` (a list): each cell's label is appended to it as ``(x, y, text)`` (data
+    coordinates) instead of drawn, for a caller that draws its own labels after the layout."""
     import matplotlib.pyplot as plt
     from analysis.fmt import stars
 
@@ -388,7 +391,11 @@ def plot_car_heatmap(res, window: str = "-1:1", ax=None, firms_as_rows: bool = F
             v = mat.iat[i, j]
             if np.isfinite(v):
                 mark = "\u2020" if bool(flagged.iat[i, j]) else ""
-                ax.text(j, i, f"{v:.1f}{stars(pv.iat[i, j])}{mark}", ha="center", va="center", fontsize=7)
+                label = f"{v:.1f}{stars(pv.iat[i, j])}{mark}"
+                if cells is None:
+                    ax.text(j, i, label, ha="center", va="center", fontsize=7)
+                else:
+                    cells.append((j, i, label))
     fig.colorbar(im, ax=ax, label=f"CAR{fmt.window_label(window)} (%)")
     ax.set_title(f"CAR{fmt.window_label(window)} by {'firm and event' if firms_as_rows else 'event and firm'} "
                  "(%; stars from the firm's p; \u2020 flagged)")

@@ -211,3 +211,89 @@ def test_event_groups_lists_each_groups_members_at_the_event_in_frame_order():
     assert got["named"] == [{"symbol": "N", "name": "Named"}, {"symbol": "N2", "name": "Named 2"}]
     assert got["supplier"] == [{"symbol": "S", "name": "Sup"}, {"symbol": "S2", "name": "Sup 2"}]
     assert event_groups(_frame_res(frame, [True] * 5), "b")["groups"] == {"supplier": [{"symbol": "X", "name": "Other"}]}
+
+
+def _heatmap_reference(res, window):
+    """The heatmap as drawn before its labels were placed after the layout: every cell label drawn
+    and laid out at 7 pt, then replaced (the previous ``compare.heatmap_figure``, kept as the reference)."""
+    import matplotlib.pyplot as plt
+
+    from analysis import fmt
+    from analysis.plots import plot_car_heatmap
+    from analysis.report.artifacts import PRINT_WIDTH
+    from analysis.report.compare import (HEATMAP_MARK_SIZE, HEATMAP_MAX_HEIGHT, HEATMAP_NUMBER_SIZE,
+                                         HEATMAP_SMALL_MARK_SIZE)
+
+    n_events = len(res.event_ids)
+    n_firms = res.car.loc[res.car["window"] == window, "symbol"].nunique()
+    rows_are_firms = n_firms > n_events
+    n_rows, n_cols = (n_firms, n_events) if rows_are_firms else (n_events, n_firms)
+    height = min(HEATMAP_MAX_HEIGHT, 2.3 + 0.40 * n_rows) if not rows_are_firms else \
+        min(HEATMAP_MAX_HEIGHT, 3.2 + 0.30 * n_rows)
+    fig, ax = plt.subplots(figsize=(PRINT_WIDTH, height))
+    plot_car_heatmap(res, window=window, ax=ax, firms_as_rows=rows_are_firms)
+    box = ax.get_position()
+    cell_w = box.width * PRINT_WIDTH / max(1, n_cols)
+    cell_h = box.height * height / max(1, n_rows)
+    beside, below = cell_w >= 0.75, cell_w >= 0.32 and cell_h >= 0.3
+    image = ax.images[0]
+    vmax = max(abs(image.norm.vmin), abs(image.norm.vmax))
+    for text in list(ax.texts):
+        label = text.get_text()
+        number = label.rstrip("*\u2020")
+        marks = label[len(number):]
+        value = float(number)
+        colour = "white" if vmax and abs(value) > 0.6 * vmax else "black"
+        x, y = text.get_position()
+        mark_style = {"ha": "center", "va": "center", "fontsize": HEATMAP_MARK_SIZE, "fontweight": "bold",
+                      "color": colour}
+        if not (beside or below):
+            text.remove()
+            if marks:
+                ax.text(x, y, marks, **(mark_style | {"fontsize": HEATMAP_SMALL_MARK_SIZE}))
+            continue
+        text.set_text(fmt.num(value, 1))
+        text.set_fontsize(HEATMAP_NUMBER_SIZE)
+        text.set_color(colour)
+        if marks and beside:
+            text.set_position((x + 0.03, y))
+            text.set_horizontalalignment("right")
+            ax.text(x + 0.07, y, marks, **(mark_style | {"ha": "left"}))
+        elif marks:
+            text.set_position((x, y - 0.17))
+            ax.text(x, y + 0.24, marks, **mark_style)
+    title = ax.get_title() + ("" if beside or below else "\ncolour: the CAR; each event's table by firm prints it")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+@pytest.mark.shared_prices
+@pytest.mark.parametrize("events", [["sugon_entity_list_2019"],
+                                    ["huawei_entity_list_2019", "nyt_hikvision_2019", "entity_list_28_2019",
+                                     "eo13959_2020", "ft_sdn_2022", "fcc_equipment_ban_2022"]],
+                         ids=["numbers-beside-marks", "marks-alone"])
+def test_heatmap_with_labels_drawn_after_the_layout_is_the_heatmap_that_replaced_them(events, sugon, shared_prices):
+    """The comparison heatmap draws its cell labels once their cells' size is known: the same SVG,
+    byte for byte, as drawing every label, laying them out and replacing them (the reference)."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from analysis.report.compare import heatmap_figure
+    from analysis.study import EventStudy
+
+    res = sugon if len(events) == 1 else EventStudy(prices=str(shared_prices), event_ids=events, windows=["0:1"],
+                                                     placebo_draws=0, progress=False).fit()
+    svgs = []
+    with matplotlib.rc_context({"svg.hashsalt": "test"}):
+        for make in (heatmap_figure, _heatmap_reference):
+            fig = make(res, "0:1")
+            buf = io.BytesIO()
+            fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+            svgs.append(buf.getvalue())
+            matplotlib.pyplot.close(fig)
+    texts = svgs[0].count(b'<g id="text_')
+    assert texts > 30  # the labels are there (numbers and marks, or marks alone)
+    assert svgs[0] == svgs[1]

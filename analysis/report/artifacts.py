@@ -12,6 +12,7 @@ PDF builder, a second notebook) never sees half a file.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,10 +171,12 @@ def save_figure(fig, folder, artifact, formats=None, dpi: int = 200, show=None) 
         formats = artifact.formats if isinstance(artifact, Artifact) else FIGURE_FORMATS
     paths, svg = [], None
     for fmt in formats:
-        buf = io.BytesIO()
-        fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", metadata=_fig_metadata(fmt))
-        data = buf.getvalue()
-        svg = data if fmt == "svg" else svg
+        if fmt == "svg":
+            data = svg = tight_svg(fig, dpi)
+        else:
+            buf = io.BytesIO()
+            fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", metadata=_fig_metadata(fmt))
+            data = buf.getvalue()
         paths.append(_atomic_write(folder / f"{name}.{fmt}", lambda fh, data=data: fh.write(data)))
     if show is None:
         show = _inline_notebook()
@@ -182,12 +185,61 @@ def save_figure(fig, folder, artifact, formats=None, dpi: int = 200, show=None) 
         from IPython.display import SVG, display
 
         if svg is None:
-            buf = io.BytesIO()
-            fig.savefig(buf, format="svg", bbox_inches="tight", metadata=_fig_metadata("svg"))
-            svg = buf.getvalue()
+            svg = tight_svg(fig)
         display(SVG(svg))
         plt.close(fig)
     return paths
+
+
+#: The size attributes matplotlib's SVG writer gives its root element (width and height in points,
+#: a viewBox from the origin of the same size).
+_SVG_SIZE = re.compile(rb'width="([0-9.]+)pt" height="([0-9.]+)pt" viewBox="0 0 \1 \2"')
+
+
+def tight_svg(fig, dpi: float | None = None) -> bytes:
+    """``fig`` as SVG, cropped to the box ``savefig(bbox_inches="tight")`` crops it to (the tight
+    bounding box of the drawn figure, padded by :rc:`savefig.pad_inches`), drawn once.
+
+    ``savefig(bbox_inches="tight")`` draws the figure twice: a draw without output to place every
+    artist, then the saved draw with the figure shrunk to the box. Here the saved draw is the only
+    one: the box is measured on it (at its ``draw_event``, with its renderer) and the SVG's viewBox
+    shows that box of the figure, so the image has the same size in points and shows the same.
+    ``dpi``: resolution of raster parts (images), dots per inch (None: :rc:`savefig.dpi`).
+    A figure with a layout engine to run (constrained layout), or an SVG whose root element is not
+    as matplotlib writes it, gets savefig's own crop."""
+    import io
+
+    import matplotlib as mpl
+    from matplotlib.backends.backend_svg import _short_float_fmt
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
+    def savefig(**kw) -> bytes:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="svg", dpi=dpi, metadata=_fig_metadata("svg"), **kw)
+        return buf.getvalue()
+
+    engine = fig.get_layout_engine()
+    if engine is not None and not isinstance(engine, PlaceHolderLayoutEngine):
+        return savefig(bbox_inches="tight")
+    boxes = []
+    cid = fig.canvas.mpl_connect("draw_event", lambda event: boxes.append(fig.get_tightbbox(event.renderer)))
+    try:
+        # tight_layout leaves a placeholder engine (nothing to run), which makes savefig draw once
+        # more first: none for this draw, the figure's again afterwards
+        fig._layout_engine = None
+        svg = savefig()
+    finally:
+        fig.canvas.mpl_disconnect(cid)
+        fig._layout_engine = engine
+    size = _SVG_SIZE.search(svg, 0, 1000)
+    if len(boxes) != 1 or size is None:
+        return savefig(bbox_inches="tight")
+    pad = mpl.rcParams["savefig.pad_inches"]
+    box = boxes[0].padded(pad, pad)  # inches, from the figure's lower left corner
+    height = float(size.group(2))  # the figure's, in points: the SVG's y runs downwards
+    w, h, x0, y0 = (_short_float_fmt(v * 72) for v in (box.width, box.height, box.x0, height / 72 - box.y1))
+    return svg[:size.start()] + f'width="{w}pt" height="{h}pt" viewBox="{x0} {y0} {w} {h}"'.encode() \
+        + svg[size.end():]
 
 
 def _inline_notebook() -> bool:

@@ -235,7 +235,8 @@ def heatmap_figure(res, window: str = "-1:1"):
     height = min(HEATMAP_MAX_HEIGHT, 2.3 + 0.40 * n_rows) if not rows_are_firms else \
         min(HEATMAP_MAX_HEIGHT, 3.2 + 0.30 * n_rows)
     fig, ax = plt.subplots(figsize=(PRINT_WIDTH, height))
-    plot_car_heatmap(res, window=window, ax=ax, firms_as_rows=rows_are_firms)
+    cells: list = []  # the labels are drawn once their size is known: not laid out, then replaced
+    plot_car_heatmap(res, window=window, ax=ax, firms_as_rows=rows_are_firms, cells=cells)
     # the cells' size at print size (inches), from the axes' place on the page after the layout
     box = ax.get_position()
     cell_w = box.width * PRINT_WIDTH / max(1, n_cols)
@@ -243,33 +244,29 @@ def heatmap_figure(res, window: str = "-1:1"):
     beside, below = cell_w >= 0.75, cell_w >= 0.32 and cell_h >= 0.3
     image = ax.images[0] if ax.images else None
     vmax = max(abs(image.norm.vmin), abs(image.norm.vmax)) if image is not None else None
-    for text in list(ax.texts):
-        label = text.get_text()
+    mark_style = {"va": "center", "fontsize": HEATMAP_MARK_SIZE, "fontweight": "bold"}
+    marked = []  # (x, y, marks, style): drawn after every number, over them
+    for x, y, label in cells:
         number = label.rstrip("*\u2020")
         marks = label[len(number):]
-        try:
-            value = float(number)
-        except ValueError:
-            continue
+        value = float(number)
         colour = "white" if vmax and abs(value) > 0.6 * vmax else "black"
-        x, y = text.get_position()
-        mark_style = {"ha": "center", "va": "center", "fontsize": HEATMAP_MARK_SIZE, "fontweight": "bold",
-                      "color": colour}
         if not (beside or below):
-            text.remove()
             if marks:  # alone in a small cell: a size that fits four marks in it
-                ax.text(x, y, marks, **(mark_style | {"fontsize": HEATMAP_SMALL_MARK_SIZE}))
+                marked.append((x, y, marks, mark_style | {"ha": "center", "fontsize": HEATMAP_SMALL_MARK_SIZE,
+                                                          "color": colour}))
             continue
-        text.set_text(fmt.num(value, 1))
-        text.set_fontsize(HEATMAP_NUMBER_SIZE)
-        text.set_color(colour)
         if marks and beside:  # the number ends just right of the centre, its marks follow
-            text.set_position((x + 0.03, y))
-            text.set_horizontalalignment("right")
-            ax.text(x + 0.07, y, marks, **(mark_style | {"ha": "left"}))
-        elif marks:
-            text.set_position((x, y - 0.17))
-            ax.text(x, y + 0.24, marks, **mark_style)
+            ax.text(x + 0.03, y, fmt.num(value, 1), ha="right", va="center", fontsize=HEATMAP_NUMBER_SIZE,
+                    color=colour)
+            marked.append((x + 0.07, y, marks, mark_style | {"ha": "left", "color": colour}))
+        else:
+            ax.text(x, y - 0.17 if marks else y, fmt.num(value, 1), ha="center", va="center",
+                    fontsize=HEATMAP_NUMBER_SIZE, color=colour)
+            if marks:
+                marked.append((x, y + 0.24, marks, mark_style | {"ha": "center", "color": colour}))
+    for x, y, marks, style in marked:
+        ax.text(x, y, marks, **style)
     title = ax.get_title() + ("" if beside or below else "\ncolour: the CAR; each event's table by firm prints it")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
