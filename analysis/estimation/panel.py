@@ -209,7 +209,9 @@ def _block_parts(model: ModelSpec, rows: list, mic: str, frames: dict, bench: pd
     keep = blk.inside & ok[:, None]
     arrays = {"ret": blk.ret, "span": blk.span, "X": X, "offset": offset, "volume": blk.volume, "close": blk.close,
               "prev_close": blk.prev_close, "high": blk.high, "low": blk.low}
-    flat = {name: a[keep] for name, a in arrays.items()}
+    rows = keep.ravel()  # (n, G, p) arrays by rows: numpy's 2-D mask on a 3-D array is ~10x slower
+    flat = {name: a[keep] if a.ndim == 2 else np.compress(rows, a.reshape(rows.size, *a.shape[2:]), axis=0)
+            for name, a in arrays.items()}
     flat["dates"] = np.broadcast_to(blk.grid, keep.shape)[keep]
     return flat, keep.sum(axis=1)[ok].astype(np.int64), why
 
