@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import subprocess
-import sys
 
 from pathlib import Path
 
@@ -23,14 +20,6 @@ FILES = {
 }
 N_EVENTS, N_SYMBOLS = 19, 30  # data/events.csv, data/universe.csv
 XLNX_GONE = 3  # events after Xilinx's delisting (Feb 2022)
-
-
-def cli_process(*args, cwd=REPO):
-    """Run ``python -m analysis`` in a fresh interpreter; (returncode, stdout, stderr)."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
-    p = subprocess.run([sys.executable, "-m", "analysis", *args], cwd=cwd, env=env,
-                       capture_output=True, text=True, timeout=600)
-    return p.returncode, p.stdout, p.stderr
 
 
 def cli(*args, cwd=REPO):
@@ -66,10 +55,12 @@ FEW_DRAWS = ("--placebo-draws", "50", "--calibration-draws", "50")
 
 @pytest.fixture(scope="module")
 def default_run(shared_prices, tmp_path_factory):
-    """The documented command, from the repository root, with fewer pseudo-event draws."""
+    """The documented command, from the repository root, with fewer pseudo-event draws; run by
+    ``analysis.cli.main`` in this process (:func:`cli`: a fresh interpreter would import the
+    package again, ~4 s of CPU; ``python -m analysis study`` in its own process: test_hardening2)."""
     out = tmp_path_factory.mktemp("study")
     assert shared_prices.resolve() == (REPO / ".." / "shared" / "prices").resolve()
-    rc, stdout, stderr = cli_process("study", "--prices", "../shared/prices", "--out", str(out), *FEW_DRAWS)
+    rc, stdout, stderr = cli("study", "--prices", "../shared/prices", "--out", str(out), *FEW_DRAWS)
     assert rc == 0, stderr
     return out, stdout, stderr
 

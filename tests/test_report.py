@@ -1,5 +1,6 @@
 """The report pipeline: configuration, formatting, the executive summary, the ``latest`` switch,
-and end to end (``python -m analysis report`` on the recorded prices, PDF read back with pypdf).
+and end to end (``python -m analysis report`` on the recorded prices, run by ``analysis.cli.main`` in
+the test's process; PDF read back with pypdf).
 
 The end-to-end tests are marked ``slow``; they need ``<repo>/../shared/prices`` and are skipped
 without it, except when the CI environment variable is set (then they fail). They share two
@@ -11,11 +12,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import textwrap
 from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -175,11 +175,26 @@ def pdf_texts(path: Path) -> tuple[str, ...]:
     return tuple(page.extract_text() for page in PdfReader(str(path)).pages)
 
 
-def _report(reports: Path, config: Path, run_id: str, prices: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, MPLBACKEND="Agg", PYTHONWARNINGS="ignore")
-    return subprocess.run([sys.executable, "-m", "analysis", "report", "--prices", str(prices), "--config",
-                           str(config), "--run-id", run_id, "--reports-dir", str(reports)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+def _report(reports: Path, config: Path, run_id: str, prices: Path) -> SimpleNamespace:
+    """``python -m analysis report ...`` from the repository root, run by ``analysis.cli.main`` (what
+    ``__main__`` calls) in this process: the pipeline's own interpreter would import pandas, the
+    package, papermill and typst again (~4 s of CPU a run); its kernels are processes either way
+    and get the environment the command had (``MPLBACKEND=Agg``, ``PYTHONWARNINGS=ignore``).
+    ``returncode``, ``stdout``, ``stderr`` as from ``subprocess.run``; a traceback fails the test.
+    (The command's process boundary: test_pipeline.py ends a report process with SIGTERM.)"""
+    import contextlib
+    import io
+
+    from analysis.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.chdir(REPO), contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(err):
+        mp.setenv("MPLBACKEND", "Agg")
+        mp.setenv("PYTHONWARNINGS", "ignore")
+        rc = main(["report", "--prices", str(prices), "--config", str(config), "--run-id", run_id,
+                   "--reports-dir", str(reports)])
+    return SimpleNamespace(returncode=rc, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 @pytest.fixture(scope="module")

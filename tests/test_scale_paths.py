@@ -19,16 +19,31 @@ def two_events_fit(shared_prices):
     return EventStudy(prices=shared_prices, **TWO_EVENTS).fit()
 
 
+@pytest.fixture(scope="module")
+def small_chunks_fit(shared_prices):
+    """:data:`TWO_EVENTS` fitted in small chunks: the date sensitivity in chunks of 10 firm-events
+    (about one moved event per chunk), the abnormal volume in chunks of 7 on two threads. One fit
+    for the two tests below (each compares its own frames with :func:`two_events_fit`'s; a fit
+    costs ~3 s of CPU)."""
+    from analysis.inference import volume
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(study_mod, "SENSITIVITY_CHUNK", 10)
+        mp.setattr(volume, "VOLUME_CHUNK", 7)
+        mp.setattr("analysis.estimation.kernels.thread_count", lambda threads=None: threads or 2)
+        return EventStudy(prices=shared_prices, **TWO_EVENTS).fit()
+
+
 @pytest.mark.shared_prices
-def test_sensitivity_in_chunks_and_from_the_main_run_equals_one_rerun(shared_prices, two_events_fit, monkeypatch):
+def test_sensitivity_in_chunks_and_from_the_main_run_equals_one_rerun(shared_prices, two_events_fit,
+                                                                      small_chunks_fit):
     kw = dict(prices=shared_prices, **TWO_EVENTS)
     st = EventStudy(**kw)
     one = st.sensitivity()  # every date, the announcement too, in one re-run
     res = two_events_fit
     pd.testing.assert_frame_equal(res.sensitivity, one, check_exact=True)
     assert set(one["date_kind"]) >= {"announcement", "first_report"}
-    monkeypatch.setattr(study_mod, "SENSITIVITY_CHUNK", 10)  # about one moved event per chunk
-    pd.testing.assert_frame_equal(EventStudy(**kw).fit().sensitivity, one, check_exact=True)
+    pd.testing.assert_frame_equal(small_chunks_fit.sensitivity, one, check_exact=True)
 
 
 @pytest.mark.shared_prices
@@ -56,13 +71,8 @@ def test_a_draw_larger_than_a_chunk_runs_event_by_event_with_the_same_numbers(sh
 
 
 @pytest.mark.shared_prices
-def test_volume_in_chunks_of_firm_events_gives_the_same_frames(shared_prices, two_events_fit, monkeypatch):
-    from analysis.inference import volume
-
-    one = two_events_fit
-    monkeypatch.setattr(volume, "VOLUME_CHUNK", 7)  # chunks of 7 firm-events, on two threads
-    monkeypatch.setattr("analysis.estimation.kernels.thread_count", lambda threads=None: threads or 2)
-    small = EventStudy(prices=shared_prices, **TWO_EVENTS).fit()
+def test_volume_in_chunks_of_firm_events_gives_the_same_frames(two_events_fit, small_chunks_fit):
+    one, small = two_events_fit, small_chunks_fit  # chunks of 7 firm-events, on two threads
     pd.testing.assert_frame_equal(one.volume, small.volume, check_exact=True)
     pd.testing.assert_frame_equal(one.volume_tests, small.volume_tests, check_exact=True)
 

@@ -1,6 +1,8 @@
 """``python -m analysis compile`` (run by make at install) leaves nothing for a real run to compile."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -21,17 +23,32 @@ print(json.dumps(warmup.cache_counts()))
 """
 
 
+@pytest.fixture(scope="module")
+def compiled():
+    """``python -m analysis compile`` once for this module, in this process (``cli.main``, what the
+    command runs; no second interpreter importing the package, ~5 s of CPU): (exit code, stderr,
+    what :func:`analysis.warmup.compile_kernels` returned)."""
+    from analysis import cli, warmup
+
+    done, real = [], warmup.compile_kernels
+    err = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stderr(err):
+        mp.setattr(warmup, "compile_kernels", lambda folder: done.append(real(folder)) or done[-1])
+        rc = cli.main(["compile"])
+    assert len(done) == 1
+    return rc, err.getvalue(), done[0]
+
+
 @pytest.mark.slow
-def test_a_real_fit_after_compile_loads_every_kernel_from_the_cache(shared_prices):
+def test_a_real_fit_after_compile_loads_every_kernel_from_the_cache(shared_prices, compiled):
     """After ``compile``, a new process fitting real events (a suspension included: Sugon,
     June 2019) compiles no kernel: every kernel it calls is a cache hit, so the synthetic study
     passed the same argument types as real data. (Calibration draws beyond the placebo's, as by
     default, but 400 rather than 5,000: the same kernels and types, 5 s of CPU less.)"""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    done = subprocess.run([sys.executable, "-m", "analysis", "compile"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    assert "kernels:" in done.stderr
+    rc, stderr, _ = compiled
+    assert rc == 0, stderr
+    assert "kernels:" in stderr
     fit = subprocess.run([sys.executable, "-c", REAL_FIT, str(shared_prices)], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=600)
     assert fit.returncode == 0, fit.stderr[-2000:]
@@ -41,12 +58,12 @@ def test_a_real_fit_after_compile_loads_every_kernel_from_the_cache(shared_price
     assert sum(hit for _, hit in counts.values()) >= 5  # the engine's and the rank tests' kernels were called
 
 
-def test_the_synthetic_study_reaches_every_kernel(tmp_path):
+def test_the_synthetic_study_reaches_every_kernel(compiled):
     """Every kernel of the package is called by the synthetic study (directly or through another
     kernel), so a real run finds each in the cache."""
     from analysis import warmup
 
-    done = warmup.compile_kernels(tmp_path)
+    done = compiled[2]
     called = {name for name, (miss, hit) in done["kernels"].items() if miss or hit}
     kernels = warmup.dispatchers()
     # a kernel called only from another kernel is compiled into its caller
