@@ -255,6 +255,20 @@ def test_limit_extended_window_sits_beside_the_censored_day0_car():
     assert "limit" in spec["note"]
 
 
+def test_no_limit_extended_window_when_no_firm_hit_a_limit():
+    """An event without a price limit hit has limit_window all NaN (a float column): no extra
+    column, and no pandas warning (fillna with text on a float column is refused by pandas 4)."""
+    import warnings
+
+    from analysis.report.sections.events import firm_table_spec
+
+    firms = _firm_rows(limit_window=[np.nan] * 3, limit_flag=[""] * 3, limit_car=[np.nan] * 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        spec = firm_table_spec(firms, ["0:0", "-1:1"], "caption")
+    assert [c["t"] for c in spec["header"][1]][1:] == ["CAR %", "p", "CAR %", "p"]
+
+
 def test_an_oversized_test_never_carries_stars_from_its_own_p(portfolio_holds):
     from analysis.inference.design import oversized_here
     from analysis.report.event import test_stars

@@ -74,8 +74,9 @@ def firm_table_spec(firms: pd.DataFrame, windows: list[str], caption: str, title
     day-0 CAR, the limit-extended window's CAR. The note holds the table's own flags and a
     pointer to the reading guide (:func:`reading_guide` explains CAR, s.e., p and stars)."""
     records = _records(firms)
-    extended = [w for w in windows if w == "0:0"] if "limit_window" in firms.columns and (
-        firms["limit_window"].fillna("").astype(str) != "").any() else []
+    limit = firms["limit_window"] if "limit_window" in firms.columns else pd.Series(dtype=object)
+    # a censored day-0 CAR has a limit-extended window ("0:k"); NaN where none (an all-NaN float column)
+    extended = [w for w in windows if w == "0:0"] if (limit.notna() & (limit.astype(str) != "")).any() else []
     cols_of = {w: 3 if w in extended else 2 for w in windows}
     header = [[cell("")] + [cell(f"CAR{fmt.window_label(w)}", colspan=cols_of[w], align="center") for w in windows],
               [cell("Firm", align="left")] + [c for w in windows for c in
