@@ -136,6 +136,39 @@ def test_an_event_of_linear_cells_leaves_no_trace_in_the_next_events_pairs():
         assert got == pytest.approx(np.mean(R), abs=1e-12)
 
 
+def test_an_event_of_linear_cells_equals_its_cells_taken_through_the_row_arrays_bit_for_bit():
+    """An event whose cells are all linear goes row by row (each row's ARs standardized once in a
+    buffer and added to every cell it is in: kp_kernel._linear_event); with one 2-member cell
+    added, the same event goes through the (rows, D) arrays cell by cell. Every linear cell must
+    get the same bits both ways: duplicated cells, a row in several cells, rows left out (too few
+    dates, no variance), ragged dates and holes, a 1-member cell (NaN)."""
+    rng = np.random.default_rng(21)
+    D, n = 70, 40
+    yc, wc, Xc, theta, gstart, lo, hi = layout(n, D, rng, missing=0.1, ragged=True)
+    hi, yc, theta = hi.copy(), yc.copy(), theta.copy()
+    hi[3] = lo[3] + 10  # 11 dates < min_shared: left out
+    yc[gstart[5]:gstart[5] + D] = 0.0  # AR = 0: no variance
+    theta[5, 1] = 0.0
+    lay = (yc, wc, Xc, theta, gstart, lo, hi)
+    big = [np.arange(n), np.arange(n), np.arange(1, n, 2), np.arange(0, 30), np.array([7])]
+    row_by_row = run(lay, D, big, pairwise_max=8)
+    through_rows = run(lay, D, big + [np.array([0, 1])], pairwise_max=8)  # a pair cell: the (rows, D) path
+    np.testing.assert_array_equal(row_by_row, through_rows[:-1])
+    assert row_by_row[0] == row_by_row[1] and np.isnan(row_by_row[4])
+    assert np.isfinite(row_by_row[:4]).all() and len(set(row_by_row[[0, 2, 3]])) == 3
+    # and both are the shared-date-weighted mean of the pairs worked out with numpy
+    Z, U = ars(lay, D)
+    for got, c in zip(row_by_row[:4], big[:4]):
+        keep = [i for i in c if i not in (3, 5)]
+        zs = {}
+        for i in keep:
+            x = Z[i, U[i]]
+            zs[i] = np.where(U[i], (Z[i] - x.mean()) / x.std(), 0.0)
+        num = sum(zs[i] @ zs[j] for i in keep for j in keep if i != j)
+        den = sum((U[i] & U[j]).sum() for i in keep for j in keep if i != j)
+        assert got == pytest.approx(num / den, abs=1e-12)
+
+
 def test_members_with_too_few_dates_or_no_variance_are_left_out():
     rng = np.random.default_rng(14)
     D, n = 90, 210

@@ -22,7 +22,10 @@ i != j of its members' estimation-window abnormal returns. Two ways, by cell siz
   they do not, each firm's mean and sd come from its own dates rather than the pair's common
   ones, a pair weighs by the dates it shares, and no pair is dropped for sharing fewer than
   ``min_shared`` dates (it weighs little). ``tests/test_kp_linear.py`` compares both on
-  synthetic cells.
+  synthetic cells. An event whose cells are all linear is taken row by row
+  (:func:`_linear_event`): each row's ARs are standardized once in a buffer and added to the
+  sums of every cell it is in, in the cells' member order, so the sums are the same bits as
+  cell by cell over (rows, D) arrays, with each row read once instead of once per cell.
 """
 from __future__ import annotations
 
@@ -120,6 +123,163 @@ def _hole_sums(Z, Mk, PM, holes, first, d0, d1, a, b):
     return sz, sq, sm
 
 
+@_compiled()
+def _needs_rows(e, n, cell_bnd, member_cell_bnd, member_slot, pairwise_max):
+    """Whether event e (n firm-events) goes through the (rows, D) arrays of
+    :func:`cell_correlations` rather than :func:`_linear_event`: it has a cell correlated pair
+    by pair (the whole event, n <= pairwise_max, or a cell of 2 to pairwise_max members: they
+    need the rows' holes and prefix sums), or a cell whose members are not in slot order
+    (the row-by-row sums would add its terms in another order)."""
+    if n <= pairwise_max:
+        return True
+    for c in range(cell_bnd[e], cell_bnd[e + 1]):
+        m0, m1 = member_cell_bnd[c], member_cell_bnd[c + 1]
+        if 2 <= m1 - m0 <= pairwise_max:
+            return True
+        for u in range(m0 + 1, m1):
+            if member_slot[u] <= member_slot[u - 1]:
+                return True
+    return False
+
+
+@_compiled(fastmath=FASTMATH)
+def _linear_event(e, n, order, bnd, yc, wc, Xc, use_k, gstart, lo_rel, hi_rel, theta, D, min_shared, cell_bnd,
+                  member_cell_bnd, member_slot, pairwise_max, out, first, last, rep, dcell, n_in, Sc, Wc):
+    """The cells of an event none of whose cells is correlated pair by pair (module doc, linear
+    form; :func:`cell_correlations` for the arguments). A cell with the same members as the
+    last distinct cell before it takes its value. Each row's ARs are built once in a buffer,
+    standardized there and added to the sums S, W of every distinct cell it is in: rows are
+    taken in slot order, which is each cell's member order, so every sum adds the same terms
+    in the same order as cell by cell over (rows, D) arrays (the form this replaces: the same
+    bits, a row's D values read once instead of once per cell and with no (rows, D) arrays).
+    Uses first, last (rows' ranges), rep, dcell (cells), n_in (rows + 1), Sc, Wc (cells, D)
+    as scratch."""
+    p = Xc.shape[0]
+    c0, c1 = cell_bnd[e], cell_bnd[e + 1]
+    # distinct cells: dcell[j] is the j-th; rep[c - c0] the distinct cell of c
+    nd = 0
+    prev = -1
+    for c in range(c0, c1):
+        m0, m1 = member_cell_bnd[c], member_cell_bnd[c + 1]
+        if prev >= 0 and member_cell_bnd[prev + 1] - member_cell_bnd[prev] == m1 - m0:
+            same = True  # windows of one group usually hold the same firms
+            q0 = member_cell_bnd[prev]
+            for u in range(m1 - m0):
+                if member_slot[q0 + u] != member_slot[m0 + u]:
+                    same = False
+                    break
+            if same:
+                rep[c - c0] = nd - 1
+                continue
+        prev = c
+        dcell[nd] = c
+        rep[c - c0] = nd
+        nd += 1
+    # the distinct linear cells each row is in, in cell order (CSR: at n_in[a] .. n_in[a + 1])
+    for a in range(n + 1):
+        n_in[a] = 0
+    big = 0  # distinct cells of more than pairwise_max members (the others have 0 or 1: no pair)
+    for j in range(nd):
+        c = dcell[j]
+        if member_cell_bnd[c + 1] - member_cell_bnd[c] > pairwise_max:
+            big += 1
+            for u in range(member_cell_bnd[c], member_cell_bnd[c + 1]):
+                n_in[member_slot[u] + 1] += 1
+    for a in range(n):
+        n_in[a + 1] += n_in[a]
+    into = np.empty(n_in[n], np.int64)
+    at = n_in[:n].copy()
+    for j in range(nd):
+        c = dcell[j]
+        if member_cell_bnd[c + 1] - member_cell_bnd[c] > pairwise_max:
+            for u in range(member_cell_bnd[c], member_cell_bnd[c + 1]):
+                a = member_slot[u]
+                into[at[a]] = j
+                at[a] += 1
+        for d in range(D):
+            Sc[j, d] = 0.0
+            Wc[j, d] = 0.0
+    diag = np.zeros(nd)
+    diag_w = np.zeros(nd)
+    Zs = np.zeros((1, D))
+    Zr = np.zeros((1, D))  # the row's ARs at their days (laid out as the rows of cell_correlations)
+    Mr = np.zeros((1, D))
+    for a in range(n):
+        r = order[bnd[e] + a]
+        lo = max(lo_rel[r], 0)
+        hi = min(hi_rel[r], D - 1)
+        first[a] = lo
+        last[a] = max(hi, lo - 1)
+        if n_in[a + 1] == n_in[a]:
+            continue
+        g = gstart[r]
+        L = last[a] - lo + 1
+        za = Zr[0, lo:lo + L]
+        ma = Mr[0, lo:lo + L]
+        ya = yc[g + lo:g + lo + L]
+        wa = wc[g + lo:g + lo + L]
+        for d in range(L):
+            za[d] = ya[d]
+            ma[d] = wa[d]
+        for k in range(p):
+            if use_k[k]:
+                cf = theta[r, k]
+                xa = Xc[k, g + lo:g + lo + L]
+                for d in range(L):
+                    za[d] -= cf * xa[d]
+        cnt = 0.0
+        s1 = 0.0
+        for d in range(first[a], last[a] + 1):
+            cnt += Mr[0, d]
+            s1 += Zr[0, d]
+        if cnt < min_shared:
+            continue
+        mean = s1 / cnt
+        ss = 0.0
+        for d in range(first[a], last[a] + 1):
+            x = (Zr[0, d] - mean) * Mr[0, d]
+            ss += x * x
+        if not ss > 0.0:
+            continue
+        scale = 1.0 / math.sqrt(ss / cnt)
+        zz = 0.0
+        for d in range(first[a], last[a] + 1):
+            z = (Zr[0, d] - mean) * Mr[0, d] * scale
+            Zs[0, d] = z
+            zz += z * z
+        zs = Zs[0, lo:lo + L]  # 1-D views: the loop below vectorizes
+        for q in range(n_in[a], n_in[a + 1]):
+            j = into[q]
+            S = Sc[j, lo:lo + L]
+            W = Wc[j, lo:lo + L]
+            for d in range(L):
+                S[d] += zs[d]
+                W[d] += ma[d]
+            diag[j] += zz
+            diag_w[j] += cnt
+    for j in range(nd):
+        c = dcell[j]
+        m0, m1 = member_cell_bnd[c], member_cell_bnd[c + 1]
+        if m1 - m0 <= pairwise_max:  # 0 or 1 member: no pair
+            out[c] = np.nan
+            continue
+        d_lo = D
+        d_hi = -1
+        for u in range(m0, m1):
+            a = member_slot[u]
+            d_lo = min(d_lo, first[a])
+            d_hi = max(d_hi, last[a])
+        s2 = 0.0
+        w2 = 0.0
+        for d in range(max(d_lo, 0), d_hi + 1):
+            s2 += Sc[j, d] * Sc[j, d]
+            w2 += Wc[j, d] * Wc[j, d]
+        den = w2 - diag_w[j]
+        out[c] = (s2 - diag[j]) / den if den > 0.0 else np.nan
+    for c in range(c0, c1):
+        out[c] = out[dcell[rep[c - c0]]]
+
+
 @_compiled(fastmath=FASTMATH)
 def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_rel, hi_rel, theta,
                       D, min_shared, cell_bnd, member_cell_bnd, member_slot, pairwise_max, out):
@@ -135,9 +295,25 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
     Writes out[c] (NaN when no pair is usable).
     """
     p = Xc.shape[0]
-    nmax = 0
+    nmax = 0  # largest event
+    nz = 0  # largest event through the (rows, D) arrays (:func:`_needs_rows`): they are sized by it
+    cmax = 0  # most cells in an event
     for e in range(ev_lo, ev_hi):
-        nmax = max(nmax, bnd[e + 1] - bnd[e])
+        n = bnd[e + 1] - bnd[e]
+        nmax = max(nmax, n)
+        cmax = max(cmax, cell_bnd[e + 1] - cell_bnd[e])
+        if _needs_rows(e, n, cell_bnd, member_cell_bnd, member_slot, pairwise_max):
+            nz = max(nz, n)
+    first = np.zeros(nmax, np.int64)
+    last = np.zeros(nmax, np.int64)
+    # events whose cells are all linear: each row's ARs built and standardized in a row buffer
+    # and added to every (distinct) cell it is in (:func:`_linear_event`), no (rows, D) arrays
+    rep = np.zeros(cmax, np.int64)
+    dcell = np.zeros(cmax, np.int64)
+    n_in = np.zeros(nmax + 1, np.int64)
+    Sc = np.zeros((cmax, D))
+    Wc = np.zeros((cmax, D))
+    nmax = nz
     Z = np.zeros((nmax, D))
     Mk = np.zeros((nmax, D))
     PZ = np.zeros((nmax, D + 1))
@@ -145,8 +321,6 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
     PM = np.zeros((nmax, D + 1))
     holes = np.zeros((nmax, D), np.int64)
     n_holes = np.zeros(nmax, np.int64)
-    first = np.zeros(nmax, np.int64)
-    last = np.zeros(nmax, np.int64)
     pm = min(nmax, pairwise_max)
     corr = np.zeros((pm, pm))
     ZT = np.zeros((D, pm))  # an event's rows laid out by day (whole events)
@@ -165,9 +339,11 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
     for e in range(ev_lo, ev_hi):
         n = bnd[e + 1] - bnd[e]
         whole = n <= pairwise_max
-        pairs = whole  # some cell of the event correlated pair by pair: needs holes and prefix sums
-        for c in range(cell_bnd[e], cell_bnd[e + 1]):
-            pairs = pairs or 2 <= member_cell_bnd[c + 1] - member_cell_bnd[c] <= pairwise_max
+        if not _needs_rows(e, n, cell_bnd, member_cell_bnd, member_slot, pairwise_max):
+            _linear_event(e, n, order, bnd, yc, wc, Xc, use_k, gstart, lo_rel, hi_rel, theta, D, min_shared,
+                          cell_bnd, member_cell_bnd, member_slot, pairwise_max, out, first, last, rep, dcell, n_in,
+                          Sc, Wc)
+            continue
         for a in range(n):
             r = order[bnd[e] + a]
             g = gstart[r]
@@ -189,8 +365,6 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
                     xa = Xc[k, g + lo:g + lo + L]
                     for d in range(L):
                         za[d] -= c * xa[d]
-            if not pairs:  # linear cells only: they read Z and Mk within the row's range
-                continue
             nh = 0
             for d in range(L):
                 if ma[d] == 0.0:
@@ -199,7 +373,7 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
             n_holes[a] = nh
         # prefix sums over each row's range, for _pair: four rows side by side (independent
         # chains; each row's sums in day order). A row reads 0 outside its range there.
-        for a0 in range(0, n if pairs else 0, 4):
+        for a0 in range(0, n, 4):
             a1 = min(a0 + 4, n)
             d_lo = D
             d_hi = 0
