@@ -300,7 +300,7 @@ def firm_window_counts(y, X, span, flag, g_start, g_len, g_ptr, theta, q_ptr, q_
 def union_sums(y, X, span, excl, start, length, theta, rank, r_lo, r_hi, block, by_sec, m_ptr, m_set, total, count,
                present, flagged):
     """Sums of member sets' whole-history ARs per calendar rank (``rank`` (T,)), over the ranks
-    r_lo .. r_hi - 1 (the columns of the (n_sets, R) outputs it writes; two calls on disjoint
+    r_lo .. r_hi - 1 (the rows of the (R, n_sets) outputs it writes; two calls on disjoint
     ranges may run at once). Member i: store positions start[i] .. start[i] + length[i] - 1
     (ranks increasing), coefficients theta[i], in the sets m_set[m_ptr[i] .. m_ptr[i + 1] - 1].
     Members are taken in blocks by_sec[block[b] .. block[b + 1] - 1] that share their positions
@@ -308,7 +308,7 @@ def union_sums(y, X, span, excl, start, length, theta, rank, r_lo, r_hi, block, 
     each member's AR computed at each (:func:`_history_ar`) and added to each of its sets. A
     set's sums take its members in block order, sessions in order. Adds to ``total`` the ARs and
     to ``count`` their number, sets ``present`` where any member has a session and ``flagged``
-    where one is ``excl``."""
+    where one is ``excl``; the four are (R, n_sets), rank by rank."""
     for b in range(block.shape[0] - 1):
         i0 = by_sec[block[b]]
         a = start[i0]
@@ -325,17 +325,23 @@ def union_sums(y, X, span, excl, start, length, theta, rank, r_lo, r_hi, block, 
             r = rank[u]
             if r >= r_hi:
                 break
+            ex = excl[u]
+            tot = total[r]  # the sets' sums at rank r: one row, so a session's members write near one another
+            cnt = count[r]
+            pre = present[r]
+            fla = flagged[r]
             for k in range(block[b], block[b + 1]):
                 i = by_sec[k]
                 v = _history_ar(y, X, span, u, theta, i)
+                ok = not np.isnan(v)
                 for q in range(m_ptr[i], m_ptr[i + 1]):
                     g = m_set[q]
-                    present[g, r] = True
-                    if excl[u]:
-                        flagged[g, r] = True
-                    if not np.isnan(v):
-                        total[g, r] += v
-                        count[g, r] += 1.0
+                    pre[g] = True
+                    if ex:
+                        fla[g] = True
+                    if ok:
+                        tot[g] += v
+                        cnt[g] += 1.0
 
 
 def p_from_counts(n: np.ndarray, k: np.ndarray, obs: np.ndarray) -> dict[str, np.ndarray]:
@@ -476,8 +482,8 @@ def _union_series(store: ReturnStore, excl: np.ndarray, out, members: list[np.nd
     sec = out.sec[rows]
     calendar, rank = store.calendar
     R, G = len(calendar), len(members)
-    total, count = np.zeros((G, R)), np.zeros((G, R))
-    present, flagged = np.zeros((G, R), dtype=bool), np.zeros((G, R), dtype=bool)
+    total, count = np.zeros((R, G)), np.zeros((R, G))  # rank by rank (union_sums)
+    present, flagged = np.zeros((R, G), dtype=bool), np.zeros((R, G), dtype=bool)
     args = (store.y, np.ascontiguousarray(store.X), store.span, excl, store.start[sec],
             store.length[sec].astype(np.int64), np.ascontiguousarray(np.asarray(out.theta, dtype=float)[rows]), rank)
     tail = (m_ptr, of_set[by_row].astype(np.int64), total, count, present, flagged)
@@ -501,7 +507,8 @@ def _union_series(store: ReturnStore, excl: np.ndarray, out, members: list[np.nd
     else:
         run(0, R)
     with np.errstate(invalid="ignore", divide="ignore"):
-        port = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        port = np.where(count > 0, total / np.maximum(count, 1), np.nan).T
+    present, flagged = present.T, flagged.T
     return [(calendar[present[g]], port[g][present[g]], flagged[g][present[g]]) for g in range(len(members))]
 
 
