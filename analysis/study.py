@@ -469,18 +469,23 @@ class EventStudy:
         tests = multiple.adjust(tests, self.primary_window, test=self.spec.primary_test, groups=self.spec.groups,
                                 others=self._catalog_family(frames, errors))
         tests["oversized_here"] = design.oversized_cells(tests)  # simulated, or in this cell's own calibration
-        limit_notes, _ = limits.window_flags(panel, out, out.windows)
-        extended = self._limit_extended(panel, out)
-        volume_daily, volume_tests = volume.volume_frames(panel, out, out.windows)
-        frames_out = tables.assemble(self, panel, out, skipped, tests, limit_notes, limits.day_states_frame(panel, out),
-                                     volume_daily, volume_tests, row_flags=row_flags, extended=extended)
-        frames_out["car"] = history.with_car_history(frames_out["car"], panel.frame, out, panel.store,
-                                                      panel.catalog_p0, panel.exclude_days)
-        with ThreadPoolExecutor(1) as pool:  # pooled.csv and exposure_fit.csv (read only the frames) meanwhile
+        with ThreadPoolExecutor(2) as pool:
+            # the date-sensitivity re-run (reads the prices, the store and its own copy of the tests; writes
+            # nothing shared) on a worker while the frames are built; then pooled.csv and exposure_fit.csv
+            # (read only the frames) on the other
+            sensitivity = (pool.submit(self.sensitivity, frames, errors, base=panel, baseline=tests.copy())
+                           if len(panel.frame) else None)
+            limit_notes, _ = limits.window_flags(panel, out, out.windows)
+            extended = self._limit_extended(panel, out)
+            volume_daily, volume_tests = volume.volume_frames(panel, out, out.windows)
+            frames_out = tables.assemble(self, panel, out, skipped, tests, limit_notes,
+                                         limits.day_states_frame(panel, out), volume_daily, volume_tests,
+                                         row_flags=row_flags, extended=extended)
+            frames_out["car"] = history.with_car_history(frames_out["car"], panel.frame, out, panel.store,
+                                                          panel.catalog_p0, panel.exclude_days)
             pooled = pool.submit(pooled_frame, frames_out["tests"], self.primary_window, car=frames_out["car"])
             exposure_fit = pool.submit(exposure_mod.study_fit, self, frames_out["car"])
-            sensitivity = (self.sensitivity(frames, errors, base=panel, baseline=tests) if len(panel.frame)
-                           else tables.empty_sensitivity())
+            sensitivity = sensitivity.result() if sensitivity is not None else tables.empty_sensitivity()
             pooled, exposure_fit = pooled.result(), exposure_fit.result()
         return EventStudyResults(study=self, panel=panel, engine_result=out, frames=frames, sensitivity=sensitivity,
                                  pooled=pooled, exposure_fit=exposure_fit, **frames_out)
