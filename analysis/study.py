@@ -31,7 +31,7 @@ from analysis.estimation.kernels import map_on_threads
 from analysis.estimation.panel import Panel, build_panel
 from analysis.inference import calibration, design, history, limits, multiple, placebo, timing, volume
 from analysis.inference.battery import run_battery
-from analysis.inference.cells import Cells, build_cells
+from analysis.inference.cells import Cells, build_cells, release_calendar_series
 from analysis.inference.pooled import pooled_frame
 from analysis.inference.portfolio import firm_sq_p
 from analysis.inference.spec import StudySpec
@@ -454,6 +454,7 @@ class EventStudy:
         if len(panel.frame):
             cells = self.cells(panel, out)
             tests = run_battery(cells)
+            release_calendar_series(panel.store)  # the last KP correlations (the calibration's are done)
             cell_flags = pd.DataFrame({**{k: v for k, v in cells.keys.items()},
                                        "flags": flags_mod.cell_flags(cells, {
                                            "overlaps": row_flags["overlaps"] != "",

@@ -58,6 +58,14 @@ def _calendar_series(store: ReturnStore, padl: int, padr: int, tail: int):
     return store._cache[key]
 
 
+def release_calendar_series(store: ReturnStore) -> None:
+    """Drop the store's cached calendar-aligned series of :func:`_calendar_series` (about 4
+    float64 values per store row: 590 MiB at 10,000 firms x 1,843 sessions) once no more KP
+    correlations are computed on it; a later call builds them again."""
+    for key in [k for k in store._cache if isinstance(k, tuple) and k[0] == "kp_calendar"]:
+        del store._cache[key]
+
+
 def kp_cell_correlations_aligned(
     event_code: np.ndarray,
     out: EngineResult,
