@@ -1,13 +1,25 @@
 """Reference for :func:`analysis.inference.portfolio_kernel.portfolio_series` (test-only): the
 compiled pass as it was before its loops ran over 1-D views and the constant column's sums
-were copied from the counts; the kernel must equal it bit for bit."""
+were copied from the counts; the kernel must equal it bit for bit.
+
+Compiled with ``cache=True`` like the package's kernels: numba keeps the machine code in
+``tests/__pycache__`` (git ignores it) and compiles again whenever this file changes, so only
+a suite's first run pays the ~3 s of CPU the compilation takes (without a writable cache
+location numba refuses ``cache=True``: then it compiles in each process, as before)."""
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
 
-@njit
+def _compiled(func):
+    try:
+        return njit(cache=True)(func)
+    except RuntimeError:
+        return njit(func)
+
+
+@_compiled
 def portfolio_series_loop(ptr, members, w, yu, XTu, is_const, est_base, seg_lo, seg_hi, e_len,
                           ev_at, valid, span, y, ev_base, Xv, tail_valid, tail_span, tail_first, tail_flat,
                           tail_Xv, ok, yp, Xp, xtx, xty):

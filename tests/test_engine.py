@@ -2,7 +2,7 @@
 
 - Real firm-events: statsmodels OLS on returns computed here with pandas from the recorded
   CSV files, Var(CAR) = sigma^2 * 1'(I + X*(X'X)^-1 X*')1 from explicit matrices, and the
-  Student-t p-value from scipy (see ``conftest.Reference``).
+  Student-t p-value from scipy (see ``study_reference.Reference``).
 - Tiny synthetic cases whose expected values are worked out on paper and written as literals.
 - Suspensions: synthetic (hand numbers) and the real Hikvision/Dahua 2019-10-08/09 halt.
 """
