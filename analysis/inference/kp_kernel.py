@@ -123,6 +123,80 @@ def _hole_sums(Z, Mk, PM, holes, first, d0, d1, a, b):
     return sz, sq, sm
 
 
+@_compiled(fastmath=FASTMATH, inline="always")
+def _fill_ars(za, ma, yc, wc, Xc, use_k, theta, r, g):
+    """za, ma (L,) get firm-event r's ARs y - sum_k theta[r, k] x_k (regressors with use_k) and
+    used-day flags on the calendar-aligned positions g .. g + L - 1 of yc, wc, Xc."""
+    L = za.shape[0]
+    ya = yc[g:g + L]
+    wa = wc[g:g + L]
+    for d in range(L):
+        za[d] = ya[d]
+        ma[d] = wa[d]
+    for k in range(Xc.shape[0]):
+        if use_k[k]:
+            c = theta[r, k]
+            xa = Xc[k, g:g + L]
+            for d in range(L):
+                za[d] -= c * xa[d]
+
+
+@_compiled(fastmath=FASTMATH, inline="always")
+def _standardize(Z, Mk, a, d0, d1, min_shared, Zs, s):
+    """Row a of Z over days d0 .. d1 - 1 (its used days: Mk[a] = 1) standardized into row s of
+    Zs, z = (AR - mean) / sd with the population sd, 0 on unused days: (ok, sum z^2, used days);
+    not ok (Zs untouched) with fewer than ``min_shared`` used days or no variance."""
+    cnt = 0.0
+    s1 = 0.0
+    for d in range(d0, d1):
+        cnt += Mk[a, d]
+        s1 += Z[a, d]
+    if not cnt >= min_shared:
+        return False, 0.0, cnt
+    mean = s1 / cnt
+    ss = 0.0
+    for d in range(d0, d1):
+        x = (Z[a, d] - mean) * Mk[a, d]
+        ss += x * x
+    if not ss > 0.0:
+        return False, 0.0, cnt
+    scale = 1.0 / math.sqrt(ss / cnt)
+    zz = 0.0
+    for d in range(d0, d1):
+        z = (Z[a, d] - mean) * Mk[a, d] * scale
+        Zs[s, d] = z
+        zz += z * z
+    return True, zz, cnt
+
+
+@_compiled(inline="always")
+def _same_members(member_cell_bnd, member_slot, prev, c):
+    """Whether cells prev (-1: none) and c have the same members in the same order (windows
+    of one group usually hold the same firms)."""
+    if prev < 0:
+        return False
+    m0, m1 = member_cell_bnd[c], member_cell_bnd[c + 1]
+    q0 = member_cell_bnd[prev]
+    if member_cell_bnd[prev + 1] - q0 != m1 - m0:
+        return False
+    for u in range(m1 - m0):
+        if member_slot[q0 + u] != member_slot[m0 + u]:
+            return False
+    return True
+
+
+@_compiled(inline="always")
+def _cell_days(member_cell_bnd, member_slot, first, last, c, D):
+    """(first, last) day any member of cell c uses (D, -1 when it has none)."""
+    d_lo = D
+    d_hi = -1
+    for u in range(member_cell_bnd[c], member_cell_bnd[c + 1]):
+        a = member_slot[u]
+        d_lo = min(d_lo, first[a])
+        d_hi = max(d_hi, last[a])
+    return d_lo, d_hi
+
+
 @_compiled()
 def _needs_rows(e, n, cell_bnd, member_cell_bnd, member_slot, pairwise_max):
     """Whether event e (n firm-events) goes through the (rows, D) arrays of
@@ -154,23 +228,14 @@ def _linear_event(e, n, order, bnd, yc, wc, Xc, use_k, gstart, lo_rel, hi_rel, t
     bits, a row's D values read once instead of once per cell and with no (rows, D) arrays).
     Uses first, last (rows' ranges), rep, dcell (cells), n_in (rows + 1), Sc, Wc (cells, D)
     as scratch."""
-    p = Xc.shape[0]
     c0, c1 = cell_bnd[e], cell_bnd[e + 1]
     # distinct cells: dcell[j] is the j-th; rep[c - c0] the distinct cell of c
     nd = 0
     prev = -1
     for c in range(c0, c1):
-        m0, m1 = member_cell_bnd[c], member_cell_bnd[c + 1]
-        if prev >= 0 and member_cell_bnd[prev + 1] - member_cell_bnd[prev] == m1 - m0:
-            same = True  # windows of one group usually hold the same firms
-            q0 = member_cell_bnd[prev]
-            for u in range(m1 - m0):
-                if member_slot[q0 + u] != member_slot[m0 + u]:
-                    same = False
-                    break
-            if same:
-                rep[c - c0] = nd - 1
-                continue
+        if _same_members(member_cell_bnd, member_slot, prev, c):
+            rep[c - c0] = nd - 1
+            continue
         prev = c
         dcell[nd] = c
         rep[c - c0] = nd
@@ -178,11 +243,9 @@ def _linear_event(e, n, order, bnd, yc, wc, Xc, use_k, gstart, lo_rel, hi_rel, t
     # the distinct linear cells each row is in, in cell order (CSR: at n_in[a] .. n_in[a + 1])
     for a in range(n + 1):
         n_in[a] = 0
-    big = 0  # distinct cells of more than pairwise_max members (the others have 0 or 1: no pair)
     for j in range(nd):
         c = dcell[j]
         if member_cell_bnd[c + 1] - member_cell_bnd[c] > pairwise_max:
-            big += 1
             for u in range(member_cell_bnd[c], member_cell_bnd[c + 1]):
                 n_in[member_slot[u] + 1] += 1
     for a in range(n):
@@ -212,41 +275,12 @@ def _linear_event(e, n, order, bnd, yc, wc, Xc, use_k, gstart, lo_rel, hi_rel, t
         last[a] = max(hi, lo - 1)
         if n_in[a + 1] == n_in[a]:
             continue
-        g = gstart[r]
         L = last[a] - lo + 1
-        za = Zr[0, lo:lo + L]
         ma = Mr[0, lo:lo + L]
-        ya = yc[g + lo:g + lo + L]
-        wa = wc[g + lo:g + lo + L]
-        for d in range(L):
-            za[d] = ya[d]
-            ma[d] = wa[d]
-        for k in range(p):
-            if use_k[k]:
-                cf = theta[r, k]
-                xa = Xc[k, g + lo:g + lo + L]
-                for d in range(L):
-                    za[d] -= cf * xa[d]
-        cnt = 0.0
-        s1 = 0.0
-        for d in range(first[a], last[a] + 1):
-            cnt += Mr[0, d]
-            s1 += Zr[0, d]
-        if cnt < min_shared:
+        _fill_ars(Zr[0, lo:lo + L], ma, yc, wc, Xc, use_k, theta, r, gstart[r] + lo)
+        ok, zz, cnt = _standardize(Zr, Mr, 0, first[a], last[a] + 1, min_shared, Zs, 0)
+        if not ok:
             continue
-        mean = s1 / cnt
-        ss = 0.0
-        for d in range(first[a], last[a] + 1):
-            x = (Zr[0, d] - mean) * Mr[0, d]
-            ss += x * x
-        if not ss > 0.0:
-            continue
-        scale = 1.0 / math.sqrt(ss / cnt)
-        zz = 0.0
-        for d in range(first[a], last[a] + 1):
-            z = (Zr[0, d] - mean) * Mr[0, d] * scale
-            Zs[0, d] = z
-            zz += z * z
         zs = Zs[0, lo:lo + L]  # 1-D views: the loop below vectorizes
         for q in range(n_in[a], n_in[a + 1]):
             j = into[q]
@@ -263,12 +297,7 @@ def _linear_event(e, n, order, bnd, yc, wc, Xc, use_k, gstart, lo_rel, hi_rel, t
         if m1 - m0 <= pairwise_max:  # 0 or 1 member: no pair
             out[c] = np.nan
             continue
-        d_lo = D
-        d_hi = -1
-        for u in range(m0, m1):
-            a = member_slot[u]
-            d_lo = min(d_lo, first[a])
-            d_hi = max(d_hi, last[a])
+        d_lo, d_hi = _cell_days(member_cell_bnd, member_slot, first, last, c, D)
         s2 = 0.0
         w2 = 0.0
         for d in range(max(d_lo, 0), d_hi + 1):
@@ -294,7 +323,6 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
     (positions within the event) member_slot[member_cell_bnd[c]:member_cell_bnd[c + 1]].
     Writes out[c] (NaN when no pair is usable).
     """
-    p = Xc.shape[0]
     nmax = 0  # largest event
     nz = 0  # largest event through the (rows, D) arrays (:func:`_needs_rows`): they are sized by it
     cmax = 0  # most cells in an event
@@ -352,19 +380,8 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
             first[a] = lo
             last[a] = max(hi, lo - 1)
             L = last[a] - lo + 1
-            za = Z[a, lo:lo + L]  # 1-D views: the loops below vectorize
-            ma = Mk[a, lo:lo + L]
-            ya = yc[g + lo:g + lo + L]
-            wa = wc[g + lo:g + lo + L]
-            for d in range(L):
-                za[d] = ya[d]
-                ma[d] = wa[d]
-            for k in range(p):
-                if use_k[k]:
-                    c = theta[r, k]
-                    xa = Xc[k, g + lo:g + lo + L]
-                    for d in range(L):
-                        za[d] -= c * xa[d]
+            ma = Mk[a, lo:lo + L]  # 1-D views: the loops vectorize
+            _fill_ars(Z[a, lo:lo + L], ma, yc, wc, Xc, use_k, theta, r, g + lo)
             nh = 0
             for d in range(L):
                 if ma[d] == 0.0:
@@ -494,17 +511,10 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
                     corr[b, a] = c
         prev = -1
         for c in range(cell_bnd[e], cell_bnd[e + 1]):
+            if _same_members(member_cell_bnd, member_slot, prev, c):
+                out[c] = out[prev]
+                continue
             m0, m1 = member_cell_bnd[c], member_cell_bnd[c + 1]
-            if prev >= 0 and member_cell_bnd[prev + 1] - member_cell_bnd[prev] == m1 - m0:
-                same = True  # windows of one group usually hold the same firms
-                q0 = member_cell_bnd[prev]
-                for u in range(m1 - m0):
-                    if member_slot[q0 + u] != member_slot[m0 + u]:
-                        same = False
-                        break
-                if same:
-                    out[c] = out[prev]
-                    continue
             prev = c
             num = 0.0
             npairs = 0
@@ -531,12 +541,7 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
                             npairs += 1
                 out[c] = num / npairs if npairs > 0 else np.nan
             else:  # linear: covariance sums of standardized ARs (module doc)
-                d_lo = D
-                d_hi = -1
-                for u in range(m0, m1):
-                    a = member_slot[u]
-                    d_lo = min(d_lo, first[a])
-                    d_hi = max(d_hi, last[a])
+                d_lo, d_hi = _cell_days(member_cell_bnd, member_slot, first, last, c, D)
                 for d in range(D):
                     S[d] = 0.0
                     W[d] = 0.0
@@ -545,28 +550,10 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
                 for u in range(m0, m1):
                     a = member_slot[u]
                     if zstate[a] == 0:  # standardize once per event, on first use
-                        zstate[a] = -1
-                        cnt = 0.0
-                        s1 = 0.0
-                        for d in range(first[a], last[a] + 1):
-                            cnt += Mk[a, d]
-                            s1 += Z[a, d]
-                        if cnt >= min_shared:
-                            mean = s1 / cnt
-                            ss = 0.0
-                            for d in range(first[a], last[a] + 1):
-                                x = (Z[a, d] - mean) * Mk[a, d]
-                                ss += x * x
-                            if ss > 0.0:
-                                scale = 1.0 / math.sqrt(ss / cnt)
-                                zz = 0.0
-                                for d in range(first[a], last[a] + 1):
-                                    z = (Z[a, d] - mean) * Mk[a, d] * scale
-                                    Zs[a, d] = z
-                                    zz += z * z
-                                zstate[a] = 1
-                                zsq[a] = zz
-                                zcnt[a] = cnt
+                        usable, zz, cnt = _standardize(Z, Mk, a, first[a], last[a] + 1, min_shared, Zs, a)
+                        zstate[a] = 1 if usable else -1
+                        zsq[a] = zz
+                        zcnt[a] = cnt
                     if zstate[a] < 0:
                         continue
                     for d in range(first[a], last[a] + 1):
