@@ -487,6 +487,7 @@ class EventStudy:
             pooled = pool.submit(pooled_frame, frames_out["tests"], self.primary_window, car=frames_out["car"])
             exposure_fit = pool.submit(exposure_mod.study_fit, self, frames_out["car"])
             sensitivity = sensitivity.result() if sensitivity is not None else tables.empty_sensitivity()
+            release_calendar_series(panel.store)  # again: a KP primary test in the re-run builds them anew
             pooled, exposure_fit = pooled.result(), exposure_fit.result()
         return EventStudyResults(study=self, panel=panel, engine_result=out, frames=frames, sensitivity=sensitivity,
                                  pooled=pooled, exposure_fit=exposure_fit, **frames_out)

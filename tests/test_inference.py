@@ -15,8 +15,9 @@ import pytest
 from scipy import stats
 
 from analysis.inference import battery  # noqa: F401  (registers the tests)
-from analysis.inference.cells import Cells, build_cells, release_calendar_series
+from analysis.inference.cells import Cells, build_cells
 from analysis.inference.registry import REGISTRY
+from analysis.inference.spec import StudySpec
 from kp_reference import kp_cell_correlations
 from analysis.data.calendars import calendar
 
@@ -339,10 +340,13 @@ def test_real_event_tests_match_independent_computation(run_study, ref, window):
 
 
 @pytest.mark.shared_prices
-def test_a_fit_keeps_no_kp_calendar_series_and_they_come_back_the_same(synthetic_study, make_prices):
+@pytest.mark.parametrize("primary_test", ["portfolio", "bmp_kp"])
+def test_a_fit_keeps_no_kp_calendar_series_and_they_come_back_right(synthetic_study, make_prices, primary_test):
     """study.fit drops the store's cached calendar-aligned series once its last KP correlations are
-    done (release_calendar_series: about 590 MiB at 10,000 firms, kept to the end before); r of
-    cells built on the fitted store afterwards equals r computed while they were cached."""
+    done (release_calendar_series: about 590 MiB at 10,000 firms, kept to the end before), also
+    when the date-sensitivity re-run's primary test (bmp_kp) builds them again on the same store;
+    cells built on the fitted store afterwards rebuild them, with r equal to the scatter
+    reference."""
     rng = np.random.default_rng(8)
     s = calendar("XNYS").sessions
     dates = pd.DatetimeIndex(s[(s >= "2018-01-02") & (s <= "2019-12-31")].date)
@@ -352,17 +356,20 @@ def test_a_fit_keeps_no_kp_calendar_series_and_they_come_back_the_same(synthetic
     for k in range(6):
         prices[f"F{k}"] = make_prices(dates, 0.8 * mkt[1:] + rng.normal(0, 0.01, len(dates) - 1))
         securities[f"F{k}"] = ("XNYS", "IDX", "target" if k < 3 else "supplier")
-    res = synthetic_study(securities, prices, {"e1": "2019-06-03", "e2": "2019-09-03"})
+    spec = StudySpec(primary_test=primary_test, placebo_draws=0, exclude_event_days=0)
+    res = synthetic_study(securities, prices, {"e1": "2019-06-03", "e2": "2019-09-03"}, spec=spec)
+    assert len(res.sensitivity)  # date-only events: the after-close re-run ran
     store, out = res.panel.store, res.engine_result
     assert not any(isinstance(k, tuple) and k[0] == "kp_calendar" for k in store._cache)
     ev = pd.factorize(res.panel.frame["event_id"])[0]
     roles = pd.factorize(res.panel.frame["role"])[0]
-    again = build_cells(out, store, ev, roles, 2).r_kp
+    cells = build_cells(out, store, ev, roles, 2)
+    again = cells.r_kp
     assert any(isinstance(k, tuple) and k[0] == "kp_calendar" for k in store._cache)
-    assert np.isfinite(again).all()
-    release_calendar_series(store)
-    assert not any(isinstance(k, tuple) and k[0] == "kp_calendar" for k in store._cache)
-    np.testing.assert_array_equal(build_cells(out, store, ev, roles, 2).r_kp, again)
+    ref = kp_cell_correlations(ev, out.est_ar, out.est_window.take(store.date_rank), cells.cell_event,
+                               member_rows=cells.rows, member_cells=cells.cell)
+    assert np.isfinite(ref).all()
+    np.testing.assert_allclose(again, ref, rtol=0, atol=1e-12)
 
 
 def test_aligned_kp_correlation_matches_the_scatter_reference(full_catalog):

@@ -141,7 +141,9 @@ def test_an_event_of_linear_cells_equals_its_cells_taken_through_the_row_arrays_
     buffer and added to every cell it is in: kp_kernel._linear_event); with one 2-member cell
     added, the same event goes through the (rows, D) arrays cell by cell. Every linear cell must
     get the same bits both ways: duplicated cells, a row in several cells, rows left out (too few
-    dates, no variance), ragged dates and holes, a 1-member cell (NaN)."""
+    dates, no variance), a row in no linear cell, ragged dates and holes, a 1-member cell (NaN).
+    The two paths share their row helpers (_fill_ars, _standardize), so the independent check is
+    the last one: numpy's shared-date-weighted mean of the pairs."""
     rng = np.random.default_rng(21)
     D, n = 70, 40
     yc, wc, Xc, theta, gstart, lo, hi = layout(n, D, rng, missing=0.1, ragged=True)
@@ -150,7 +152,8 @@ def test_an_event_of_linear_cells_equals_its_cells_taken_through_the_row_arrays_
     yc[gstart[5]:gstart[5] + D] = 0.0  # AR = 0: no variance
     theta[5, 1] = 0.0
     lay = (yc, wc, Xc, theta, gstart, lo, hi)
-    big = [np.arange(n), np.arange(n), np.arange(1, n, 2), np.arange(0, 30), np.array([7])]
+    # row 0 is in no linear cell (only in the 1-member one): the row-by-row pass skips it
+    big = [np.arange(1, n), np.arange(1, n), np.arange(1, n, 2), np.arange(2, 30), np.array([0])]
     row_by_row = run(lay, D, big, pairwise_max=8)
     through_rows = run(lay, D, big + [np.array([0, 1])], pairwise_max=8)  # a pair cell: the (rows, D) path
     np.testing.assert_array_equal(row_by_row, through_rows[:-1])
@@ -167,6 +170,23 @@ def test_an_event_of_linear_cells_equals_its_cells_taken_through_the_row_arrays_
         num = sum(zs[i] @ zs[j] for i in keep for j in keep if i != j)
         den = sum((U[i] & U[j]).sum() for i in keep for j in keep if i != j)
         assert got == pytest.approx(num / den, abs=1e-12)
+
+
+def test_a_linear_cell_whose_members_are_not_in_slot_order_keeps_its_member_order():
+    """The row-by-row pass adds rows in slot order, so an event with a cell whose members come in
+    another order goes through the (rows, D) arrays (kp_kernel._needs_rows), which add them in
+    member order: a reversed cell gets the bits of the (rows, D) path, which here differ from
+    the in-order cell's (same value to 1e-12, other rounding)."""
+    rng = np.random.default_rng(0)
+    D, n = 60, 300
+    lay = layout(n, D, rng, missing=0.05, ragged=True)
+    forward, backward = np.arange(n), np.arange(n)[::-1]
+    in_order = run(lay, D, [forward], pairwise_max=200)[0]
+    reversed_ = run(lay, D, [backward], pairwise_max=200)[0]
+    through_rows = run(lay, D, [backward, np.array([0, 1])], pairwise_max=200)[0]  # a pair cell: (rows, D)
+    assert reversed_ == through_rows
+    assert in_order != reversed_  # the check above can tell the two orders apart
+    assert reversed_ == pytest.approx(in_order, abs=1e-12)
 
 
 def test_members_with_too_few_dates_or_no_variance_are_left_out():

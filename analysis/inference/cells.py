@@ -62,8 +62,9 @@ def release_calendar_series(store: ReturnStore) -> None:
     """Drop the store's cached calendar-aligned series of :func:`_calendar_series` (about 4
     float64 values per store row: 590 MiB at 10,000 firms x 1,843 sessions) once no more KP
     correlations are computed on it; a later call builds them again."""
-    for key in [k for k in store._cache if isinstance(k, tuple) and k[0] == "kp_calendar"]:
-        del store._cache[key]
+    for key in list(store._cache):  # a snapshot: another thread may add keys meanwhile
+        if isinstance(key, tuple) and key[0] == "kp_calendar":
+            store._cache.pop(key, None)
 
 
 def kp_cell_correlations_aligned(
