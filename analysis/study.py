@@ -470,7 +470,9 @@ class EventStudy:
         tests = multiple.adjust(tests, self.primary_window, test=self.spec.primary_test, groups=self.spec.groups,
                                 others=self._catalog_family(frames, errors))
         tests["oversized_here"] = design.oversized_cells(tests)  # simulated, or in this cell's own calibration
-        with ThreadPoolExecutor(2) as pool:
+        # warnings.catch_warnings is process-wide: the re-run's engine (_run_engine) enters it on the worker;
+        # the outer one here restores the filters as they were once both threads are done, whatever the order
+        with warnings.catch_warnings(), ThreadPoolExecutor(2) as pool:
             # the date-sensitivity re-run (reads the prices, the store and its own copy of the tests; writes
             # nothing shared) on a worker while the frames are built; then pooled.csv and exposure_fit.csv
             # (read only the frames) on the other
