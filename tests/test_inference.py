@@ -15,7 +15,7 @@ import pytest
 from scipy import stats
 
 from analysis.inference import battery  # noqa: F401  (registers the tests)
-from analysis.inference.cells import Cells, build_cells
+from analysis.inference.cells import CALENDAR_KEY, Cells, build_cells
 from analysis.inference.registry import REGISTRY
 from analysis.inference.spec import StudySpec
 from kp_reference import kp_cell_correlations
@@ -360,12 +360,12 @@ def test_a_fit_keeps_no_kp_calendar_series_and_they_come_back_right(synthetic_st
     res = synthetic_study(securities, prices, {"e1": "2019-06-03", "e2": "2019-09-03"}, spec=spec)
     assert len(res.sensitivity)  # date-only events: the after-close re-run ran
     store, out = res.panel.store, res.engine_result
-    assert not any(isinstance(k, tuple) and k[0] == "kp_calendar" for k in store._cache)
+    assert not any(isinstance(k, tuple) and k[0] == CALENDAR_KEY for k in store._cache)
     ev = pd.factorize(res.panel.frame["event_id"])[0]
     roles = pd.factorize(res.panel.frame["role"])[0]
     cells = build_cells(out, store, ev, roles, 2)
     again = cells.r_kp
-    assert any(isinstance(k, tuple) and k[0] == "kp_calendar" for k in store._cache)
+    assert any(isinstance(k, tuple) and k[0] == CALENDAR_KEY for k in store._cache)
     ref = kp_cell_correlations(ev, out.est_ar, out.est_window.take(store.date_rank), cells.cell_event,
                                member_rows=cells.rows, member_cells=cells.cell)
     assert np.isfinite(ref).all()

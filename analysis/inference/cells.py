@@ -30,6 +30,10 @@ from analysis.vocab import format_window
 MIN_SHARED_DATES = 30
 
 
+#: The first element of the store cache keys of :func:`_calendar_series`.
+CALENDAR_KEY = "kp_calendar"
+
+
 def _calendar_series(store: ReturnStore, padl: int, padr: int, tail: int):
     """Eligible y and regressors of every security on the store's union session calendar.
 
@@ -38,7 +42,7 @@ def _calendar_series(store: ReturnStore, padl: int, padr: int, tail: int):
     zero series of length ``tail`` follows the last security. Cached on the store per
     (padl, padr, tail).
     """
-    key = ("kp_calendar", padl, padr, tail)
+    key = (CALENDAR_KEY, padl, padr, tail)
     if key not in store._cache:
         rank = store.date_rank
         first = rank[store.start]
@@ -63,7 +67,7 @@ def release_calendar_series(store: ReturnStore) -> None:
     float64 values per store row: 590 MiB at 10,000 firms x 1,843 sessions) once no more KP
     correlations are computed on it; a later call builds them again."""
     for key in list(store._cache):  # a snapshot: another thread may add keys meanwhile
-        if isinstance(key, tuple) and key[0] == "kp_calendar":
+        if isinstance(key, tuple) and key[0] == CALENDAR_KEY:
             store._cache.pop(key, None)
 
 

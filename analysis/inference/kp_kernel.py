@@ -326,11 +326,13 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
     nmax = 0  # largest event
     nz = 0  # largest event through the (rows, D) arrays (:func:`_needs_rows`): they are sized by it
     cmax = 0  # most cells in an event
+    rows_path = np.zeros(max(ev_hi - ev_lo, 0), np.bool_)  # each event's path, decided once
     for e in range(ev_lo, ev_hi):
         n = bnd[e + 1] - bnd[e]
         nmax = max(nmax, n)
         cmax = max(cmax, cell_bnd[e + 1] - cell_bnd[e])
-        if _needs_rows(e, n, cell_bnd, member_cell_bnd, member_slot, pairwise_max):
+        rows_path[e - ev_lo] = _needs_rows(e, n, cell_bnd, member_cell_bnd, member_slot, pairwise_max)
+        if rows_path[e - ev_lo]:
             nz = max(nz, n)
     first = np.zeros(nmax, np.int64)
     last = np.zeros(nmax, np.int64)
@@ -367,7 +369,7 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
     for e in range(ev_lo, ev_hi):
         n = bnd[e + 1] - bnd[e]
         whole = n <= pairwise_max
-        if not _needs_rows(e, n, cell_bnd, member_cell_bnd, member_slot, pairwise_max):
+        if not rows_path[e - ev_lo]:
             _linear_event(e, n, order, bnd, yc, wc, Xc, use_k, gstart, lo_rel, hi_rel, theta, D, min_shared,
                           cell_bnd, member_cell_bnd, member_slot, pairwise_max, out, first, last, rep, dcell, n_in,
                           Sc, Wc)
