@@ -133,7 +133,8 @@ def test_frames_the_block_path_cannot_take_are_recognized():
 
 
 def test_event_day_mask_equals_a_scan_of_each_security():
-    """Sessions within k of a catalog day 0 of their own security: the flat-store running sum
+    """Sessions within k of a catalog day 0 of their own security (short ranges set directly, long
+    ones by a running sum over the flat store)
     against a scan of every session of every security (ranges clipped at both ends of a
     security's data, overlapping ranges, a security without catalog day 0s)."""
     from analysis.estimation.panel import event_day_mask
@@ -141,7 +142,7 @@ def test_event_day_mask_equals_a_scan_of_each_security():
 
     store = store_from_arrays(get_model("market"), [np.zeros(n) for n in (30, 12, 25, 40)])
     cat = {0: [0, 5, 7, 29], 3: [20, 39], 1: [11]}
-    for k in (0, 1, 3):
+    for k in (0, 1, 3, 20):  # 20: more range positions than sessions (the running-sum path)
         got = event_day_mask(store, cat, k)
         want = np.zeros(len(store.dates), dtype=bool)
         for s in range(4):

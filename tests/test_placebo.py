@@ -297,3 +297,52 @@ def test_calibration_workers_reraise_an_error_and_stop(monkeypatch):
     with pytest.raises(RuntimeError, match="chunk failed"):
         cal.null(cells, "t_cs")
     assert cal._pending == [] and cal._pool is None
+
+
+def test_catalog_pairs_list_each_securitys_catalog_day0s_in_order():
+    """{2: [40, 10], 0: [7], 5: [3]} over 6 securities: secs [2, 1, 0, 2] -> (2, 40), (2, 10),
+    (0, 7), (2, 40), (2, 10) (security 1 has none; security 5 is not asked for)."""
+    ptr, p0 = placebo._catalog_table({2: [40, 10], 0: [7], 5: [3]}, 6)
+    ps, pc = placebo._catalog_pairs(ptr, p0, np.array([2, 1, 0, 2]))
+    assert ps.tolist() == [2, 2, 0, 2, 2] and pc.tolist() == [40, 10, 7, 40, 10]
+    ps, pc = placebo._catalog_pairs(ptr, p0, np.array([1, 3]))
+    assert ps.tolist() == [] and pc.tolist() == []
+
+
+def test_placebo_law_is_each_draws_mean_car_of_the_cells_firms():
+    """The placebo null law of every (event, group, window) against a loop over the pseudo
+    firm-events: per draw, the mean pseudo CAR of the firms that are in the observed cell (a
+    finite, complete observed CAR), by group and for all firms; one firm's observed window cut
+    (no CAR) leaves that firm out of the window's law."""
+    rng = np.random.default_rng(4)
+    store = _store(6, 900, rng)
+    est, windows = (-250, -11), [(0, 0), (-1, 1)]
+    sec = np.array([0, 1, 2, 3, 2, 4, 5])
+    p0 = np.array([400, 400, 400, 400, 650, 650, 650])
+    ev = np.array([0, 0, 0, 0, 1, 1, 1])
+    grp = np.array([0, 1, 0, 1, 1, 0, 0])
+    frame = pd.DataFrame({"event_id": np.where(ev == 0, "a", "b"), "sec": sec, "p0": p0})
+    real = engine.run(store, sec, p0, est, windows, 120)
+    real.car[1, 1] = np.nan  # firm 1 of event a: no CAR over -1:1
+    study = SimpleNamespace(estimation=est, windows=windows, min_obs=120)
+    draws = 12
+    null = placebo.placebo_null(study, SimpleNamespace(frame=frame, store=store), real, ev, grp, 2, draws, 7)
+    run = null.run
+    pseudo = engine.run(store, run.sec, run.p0, est, run.windows, 120)
+    cells = SimpleNamespace(cell_event=np.repeat([0, 1], 6), cell_group=np.tile(np.repeat([0, 1, 2], 2), 2),
+                            cell_window=np.tile([0, 1], 6))
+    got = null(cells)
+    assert got.shape == (12, draws)
+    for c in range(12):
+        e, g, j = cells.cell_event[c], cells.cell_group[c], cells.cell_window[c]
+        for b in range(draws):
+            vals = []
+            for k in range(len(run.sec)):
+                act = run.act[k]
+                in_cell = (run.event[k] == e and run.draw[k] == b and (g == 2 or grp[act] == g)
+                           and np.isfinite(real.car[act, j]) and real.complete[act, j])
+                col = run.act_col[act, j]
+                if in_cell and pseudo.complete[k, col] and np.isfinite(pseudo.car[k, col]):
+                    vals.append(pseudo.car[k, col])
+            want = np.mean(vals) if vals else np.nan
+            np.testing.assert_allclose(got[c, b], want, rtol=1e-13, atol=0)

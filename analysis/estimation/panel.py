@@ -362,9 +362,13 @@ def event_day_mask(store: ReturnStore, catalog_p0: dict[int, list[int]], k: int)
                     [len(v) for v in catalog_p0.values()])
     p = np.concatenate([np.asarray(v, dtype=np.int64) for v in catalog_p0.values()])
     start, n = store.start[sec].astype(np.int64), store.length[sec].astype(np.int64)
+    a, b = start + np.maximum(p - k, 0), start + np.minimum(p + k + 1, n)  # flat positions a..b-1
+    if len(p) * (2 * k + 1) <= T:  # short ranges: set their positions directly
+        at = a[:, None] + np.arange(2 * k + 1)
+        mask = np.zeros(T, dtype=bool)
+        mask[at[at < b[:, None]]] = True
+        return mask
     # +1 where a range opens, -1 where it closes (at the latest at the security's end): the
     # running sum over the flat store is each position's count of ranges holding it
-    seg = np.zeros(T + 1, dtype=np.int64)
-    np.add.at(seg, start + np.maximum(p - k, 0), 1)
-    np.add.at(seg, start + np.minimum(p + k + 1, n), -1)
+    seg = np.bincount(a, minlength=T + 1) - np.bincount(b, minlength=T + 1)
     return np.cumsum(seg)[:T] > 0

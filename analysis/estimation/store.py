@@ -107,13 +107,16 @@ class ReturnStore:
         if self.excluded is None or len(sec) == 0:
             return np.zeros(len(sec), dtype=np.int64)
         if "excluded_prefix" not in self._cache:
-            dropped = (self.usable_return & self.excluded).astype(np.int64)
-            self._cache["excluded_prefix"] = np.concatenate([[0], np.cumsum(dropped)])
+            T = len(self.excluded)  # int32 counts where they fit: a quarter of the memory traffic
+            pre = np.empty(T + 1, dtype=np.int32 if T < 2**31 else np.int64)
+            pre[0] = 0
+            np.cumsum(self.usable_return & self.excluded, dtype=pre.dtype, out=pre[1:])
+            self._cache["excluded_prefix"] = pre
         pre = self._cache["excluded_prefix"]
         length = self.length[sec]
         a = self.start[sec] + np.clip(np.asarray(lo), 0, length)
         b = self.start[sec] + np.clip(np.asarray(hi) + 1, 0, length)
-        return np.maximum(pre[b] - pre[a], 0)
+        return np.maximum(pre[b] - pre[a], 0).astype(np.int64)
 
     @property
     def calendar(self) -> tuple[np.ndarray, np.ndarray]:

@@ -89,6 +89,28 @@ def _insertion(dates, start, length, secs, chosen):
     return out
 
 
+def _catalog_table(catalog_p0: dict, n_sec: int) -> tuple[np.ndarray, np.ndarray]:
+    """{security: catalog day-0 positions} as CSR arrays: security s's positions are
+    ``p0[ptr[s]:ptr[s + 1]]``, in the dict's order (securities outside 0..n_sec - 1 left out)."""
+    keys = [int(s) for s in catalog_p0 if 0 <= int(s) < n_sec]
+    count = np.zeros(n_sec, dtype=np.int64)
+    count[keys] = [len(catalog_p0[s]) for s in keys]
+    ptr = np.concatenate([[0], np.cumsum(count)]).astype(np.int64)
+    p0 = np.zeros(int(ptr[-1]), dtype=np.int64)
+    for s in keys:
+        p0[ptr[s]:ptr[s + 1]] = catalog_p0[s]
+    return ptr, p0
+
+
+def _catalog_pairs(ptr: np.ndarray, p0: np.ndarray, secs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(security, catalog day-0 position) of every catalog day 0 of each of ``secs``: securities
+    in the order of ``secs``, each one's positions in catalog order."""
+    count = ptr[secs + 1] - ptr[secs]
+    ps = np.repeat(secs, count)
+    first = np.repeat(ptr[secs] - (np.cumsum(count) - count), count)
+    return ps, p0[first + np.arange(len(ps), dtype=np.int64)]
+
+
 def date_limit(n_firms: int, cap: int | None) -> int | None:
     """Pseudo-event dates an event of ``n_firms`` firms may draw under ``cap`` pseudo
     firm-events per event: floor(cap / n_firms) (None: no limit). E.g. cap 50,000: 30 firms
@@ -125,11 +147,13 @@ def draw_pseudo_events(store, sec_by_event, p0_by_event, estimation, windows, dr
         for secs, p0s in zip(sec_by_event, p0_by_event):
             for s, p in zip(secs, p0s):
                 catalog_p0.setdefault(int(s), []).append(int(p))
+    cat_ptr, cat_p0 = _catalog_table(catalog_p0, len(store.start))
     keys = [str(k) for k in event_keys] if event_keys is not None else [str(e) for e in range(len(sec_by_event))]
     calendar, rank = store.calendar
     dates, start, length = store.dates, store.start, store.length.astype(np.int64)
     top, bottom = np.iinfo(np.int64).max, np.iinfo(np.int64).min
     out_e, out_b, out_s, out_p = [], [], [], []
+    sessions_of = {}
     for e, secs in enumerate(sec_by_event):
         rng = np.random.default_rng([int(seed) % 2**63, zlib.crc32(keys[e].encode())])
         secs = np.asarray(secs, dtype=np.int64)
@@ -140,16 +164,16 @@ def draw_pseudo_events(store, sec_by_event, p0_by_event, estimation, windows, dr
         # (incl. the span buffer) after it: positions -lo .. len - 1 - max(hi, 0)
         first = np.where(n > -lo, dates[start[secs] + np.minimum(-lo, n - 1)], top).max()
         last = np.where(n > max(hi, 0), dates[start[secs] + np.maximum(n - 1 - max(hi, 0), 0)], bottom).min()
-        pool = calendar[_present(rank, start, length, secs, len(calendar))]  # the firms' session dates
+        if secs.tobytes() not in sessions_of:  # the firms' session dates, once per set of firms
+            sessions_of[secs.tobytes()] = calendar[_present(rank, start, length, secs, len(calendar))]
+        pool = sessions_of[secs.tobytes()]
         pool = pool[(pool >= first) & (pool <= last)]
         # drop pool dates that would overlap a catalog window for any firm of the event: date D
         # falls at position pos (first session on or after D) of a firm; bad when |pos - cp| <= gap
         # for one of its catalog day 0s cp, i.e. d[cp - gap - 1] < D <= d[cp + gap] (open-ended
         # where those positions are outside its data)
-        pairs = [(s, cp) for s in secs.tolist() for cp in catalog_p0.get(s, [])]
-        if pairs and len(pool):
-            ps = np.array([s for s, _ in pairs], dtype=np.int64)
-            pc = np.array([c for _, c in pairs], dtype=np.int64)
+        ps, pc = _catalog_pairs(cat_ptr, cat_p0, secs)
+        if len(ps) and len(pool):
             a_pos, b_pos = pc - gap - 1, pc + gap
             ok = (b_pos >= 0) & (a_pos < length[ps])  # else no pool date's position is that close
             ps, a_pos, b_pos = ps[ok], a_pos[ok], b_pos[ok]
@@ -157,9 +181,7 @@ def draw_pseudo_events(store, sec_by_event, p0_by_event, estimation, windows, dr
             hi_d = np.where(b_pos < length[ps], dates[start[ps] + np.minimum(b_pos, length[ps] - 1)], top)
             i0 = np.searchsorted(pool, lo_d, side="right")  # first pool date > lo_d
             i1 = np.searchsorted(pool, hi_d, side="right")  # first pool date > hi_d
-            cover = np.zeros(len(pool) + 1, dtype=np.int64)
-            np.add.at(cover, i0, 1)
-            np.add.at(cover, i1, -1)
+            cover = np.bincount(i0, minlength=len(pool) + 1) - np.bincount(i1, minlength=len(pool) + 1)
             pool = pool[np.cumsum(cover)[:-1] == 0]
         if len(pool) == 0:
             continue
@@ -286,7 +308,7 @@ def pseudo_run(study, panel, out, event_code: np.ndarray, draws: int, seed: int,
     (:func:`date_limit`; None: no cap); ``limit`` (events,) holds each event's date limit."""
     f = panel.frame
     n_ev = int(event_code.max()) + 1 if len(event_code) else 0
-    events = list(dict.fromkeys(f["event_id"]))
+    events = list(dict.fromkeys(f["event_id"].to_numpy(object).tolist()))
     sec_by, p0_by = [], []
     for ei in range(n_ev):
         m = (event_code == ei) & out.ok
@@ -358,13 +380,16 @@ def placebo_null(study, panel, out, event_code: np.ndarray, group_code: np.ndarr
         car = np.where(res.complete[rows_ix, col], res.car[rows_ix, col], np.nan)
         member = member_all[act]
         g_code = group_code[act]
-        key = e * B + b
-        for j in range(W):  # mean CAR per (event, draw, group, window) via bincount
-            fin = np.isfinite(car[:, j]) & member[:, j]
-            for g in range(n_groups + 1):
-                m = fin & ((g_code == g) if g < n_groups else True)
-                sums[:, g, j] += np.bincount(key[m], weights=car[m, j], minlength=n_ev * B)
-                cnt[:, g, j] += np.bincount(key[m], minlength=n_ev * B)
+        # sum and count per (event, draw, group, window): one bincount over the flat bins of
+        # ``sums`` for the firms' own groups and for all firms; each bin adds its firms in row
+        # order (as a bincount per group and window would)
+        rows, js = np.nonzero(np.isfinite(car) & member)
+        own = g_code[rows] < n_groups
+        key = (e * B + b)[rows] * (n_groups + 1)
+        bins = np.concatenate([((key + g_code[rows]) * W + js)[own], (key + n_groups) * W + js])
+        vals = car[rows, js]
+        sums.reshape(-1)[:] += np.bincount(bins, weights=np.concatenate([vals[own], vals]), minlength=sums.size)
+        cnt.reshape(-1)[:] += np.bincount(bins, minlength=cnt.size)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(cnt >= 1, sums / np.where(cnt >= 1, cnt, 1), np.nan)
     null[:] = mean.reshape(n_ev, B, n_groups + 1, W).transpose(0, 2, 3, 1)
