@@ -153,3 +153,25 @@ def test_the_checks_catch_an_upward_import_and_a_cycle(tmp_path):
 @pytest.mark.parametrize("module", ["analysis.fmt", "analysis.report.pdf", "analysis.inference.cells"])
 def test_every_module_has_a_layer(module):
     assert layer_of(module) is not None
+
+
+#: Third-party modules the package imports only inside the functions that use them (each costs
+#: about a second of CPU at import; report kernels and the CLI start without them).
+DEFERRED = ("scipy.stats", "scipy.special", "statsmodels")
+
+
+def test_heavy_third_party_modules_are_imported_where_they_are_used():
+    """No module imports scipy.stats, scipy.special or statsmodels at its top level (so neither
+    ``import analysis.study`` nor a report kernel's warm-up pays for them)."""
+    def heavy(name: str) -> bool:
+        return any(name == d or name.startswith(d + ".") for d in DEFERRED)
+
+    bad = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:  # top-level statements only
+            if isinstance(node, ast.Import):
+                bad += [f"{module_name(path)}: import {a.name}" for a in node.names if heavy(a.name)]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                bad += [f"{module_name(path)}: from {node.module} import {a.name}" for a in node.names
+                        if heavy(node.module) or heavy(f"{node.module}.{a.name}")]
+    assert bad == []
