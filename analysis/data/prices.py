@@ -160,8 +160,151 @@ def read_price_csv(path: Path) -> pd.DataFrame:
     Raises ``UserError`` naming file, 1-based data row and field for bad bytes (not UTF-8), bad or
     implausible dates (outside 1900-2100), non-numeric or non-positive prices, negative volume, overlong
     fields and duplicate dates. Messages never quote the file's contents (a cell may hold anything).
+
+    A plain file (:func:`_read_plain`, about 3 ms for 2,000 rows) skips the general parser (about
+    35 ms); anything else, and every error, goes through :func:`_read_checked`.
     """
     text = read_text(path, "price file")
+    frame = _read_plain(text)
+    return frame if frame is not None else _read_checked(path, text)
+
+
+# A plain price file: a header of distinct price-file column names (as _norm_header makes them), then rows
+# of exactly as many fields, no blank line, no quote or space: the date as YYYY-MM-DD, every other
+# field empty or a decimal of at most _PLAIN_WIDTH characters (digits and at most one '.'). Such a
+# number is m / 10**f with m < 10**15 and f <= 14, both exact doubles, so m / 10**f is the correctly
+# rounded value that any correct parser (pandas' included) gives; a sign, an exponent, "nan" or a
+# longer number leaves the file to the checked reader, so the accepted set and the values never change.
+_PLAIN_WIDTH = 15
+_POW10 = 10.0 ** np.arange(_PLAIN_WIDTH)  # exact doubles 1 .. 1e14
+_COMMA, _NEWLINE, _DOT, _DASH, _ZERO = (ord(c) for c in ",\n.-0")
+
+
+def _read_plain(text: str) -> pd.DataFrame | None:
+    """The price frame of a plain file's ``text`` (see above; ``\\r\\n`` line ends too), or None when the
+    file is not plain or needs a message (a date twice, out of order or outside 1900-2100, a price <= 0):
+    then :func:`_read_checked` reads it. Returns exactly the frame :func:`_read_checked` would."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+        if "\r" in text:
+            return None
+    head, _, body = text.partition("\n")
+    names = _plain_header(head)
+    if names is None or not body:
+        return None
+    data = np.frombuffer((body if body.endswith("\n") else body + "\n").encode(), dtype=np.uint8)
+    fields = _plain_fields(data, len(names))
+    if fields is None:
+        return None
+    start, width = fields
+    d = names.index("date")
+    days = _plain_days(data, start[:, d], width[:, d])
+    if days is None:
+        return None
+    numeric = [j for j in range(len(names)) if j != d]
+    values = _plain_numbers(data, start[:, numeric].ravel(), width[:, numeric].ravel())
+    if values is None:
+        return None
+    values = values.reshape(len(days), len(numeric))
+    columns = {names[j]: values[:, i] for i, j in enumerate(numeric)}
+    if not _plain_plausible(days, columns):
+        return None
+    return _plain_frame(days, columns)
+
+
+def _plain_header(line: str) -> list[str] | None:
+    """Normalised column names of a plain header line, or None (an empty, unknown or repeated name,
+    a quoted one, ``date`` or ``adj_close`` missing)."""
+    names = [_norm_header(c) for c in line.split(",")]
+    known = set(names)
+    if len(known) != len(names) or not set(_REQUIRED_CSV) <= known <= set(_CSV_HEADER):
+        return None
+    return names
+
+
+def _plain_fields(data: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(start, width) in bytes of every field of ``data`` (rows ending in a newline), both (rows, k),
+    when every row has exactly ``k`` comma-separated fields (no blank line), else None."""
+    ends = np.flatnonzero((data == _COMMA) | (data == _NEWLINE))
+    rows = len(ends) // k
+    if rows == 0 or len(ends) != rows * k:
+        return None
+    kind = data[ends].reshape(rows, k)
+    if (kind[:, :-1] != _COMMA).any() or (kind[:, -1] != _NEWLINE).any():
+        return None
+    start = np.empty_like(ends)
+    start[0], start[1:] = 0, ends[:-1] + 1
+    return start.reshape(rows, k), (ends - start).reshape(rows, k)
+
+
+def _plain_days(data: np.ndarray, start: np.ndarray, width: np.ndarray) -> np.ndarray | None:
+    """``datetime64[D]`` of date fields written YYYY-MM-DD, or None (another form, a day that does not exist)."""
+    if (width != 10).any():
+        return None
+    chars = data[start[:, None] + np.arange(10)]
+    digits = np.delete(chars, [4, 7], axis=1) - np.uint8(_ZERO)  # wraps around below '0'
+    if (digits > 9).any() or (chars[:, [4, 7]] != _DASH).any():
+        return None
+    try:
+        return chars.view("S10").ravel().astype("datetime64[D]")
+    except ValueError:  # month 13, February 30, ...
+        return None
+
+
+def _plain_numbers(data: np.ndarray, start: np.ndarray, width: np.ndarray) -> np.ndarray | None:
+    """float64 values of the number fields at ``start`` (ascending) of ``width`` bytes (NaN when
+    empty), or None when one is not a plain decimal. Call after :func:`_plain_days`: every '.' of
+    ``data`` must lie in a number field.
+
+    A field's digits, '.' skipped, make the integer m = sum of digit * 10**k (exact: every partial
+    sum an integer below 2**53); its value is m / 10**f, f its digits after the '.': one division,
+    correctly rounded."""
+    if width.max() > _PLAIN_WIDTH:
+        return None
+    last = start + width - 1  # each field's last byte (its separator's position before it when empty)
+    dots = np.flatnonzero(data == _DOT)
+    field = np.searchsorted(last, dots)  # the number field of each '.'
+    if (np.diff(field) == 0).any() or (width[field] == 1).any():  # two points in a field, a lone "."
+        return None
+    frac = np.full(len(width), _PLAIN_WIDTH)  # digits after the '.'; _PLAIN_WIDTH: no '.'
+    frac[field] = last[field] - dots
+    count = width - (frac < _PLAIN_WIDTH)  # digits
+    mantissa, bad = np.zeros(len(width)), np.zeros(len(width), dtype=bool)
+    for k in range(int(count.max())):  # every field's k-th digit from the right, worth 10**k
+        has = k < count
+        digit = data[np.where(has, last - k - (k >= frac), 0)] - np.uint8(_ZERO)  # wraps around below '0'
+        bad |= has & (digit > 9)
+        mantissa += np.where(has, digit, 0) * _POW10[k]
+    if bad.any():
+        return None
+    values = mantissa / _POW10[np.where(frac < _PLAIN_WIDTH, frac, 0)]
+    values[width == 0] = np.nan
+    return values
+
+
+def _plain_plausible(days: np.ndarray, columns: dict[str, np.ndarray]) -> bool:
+    """Dates strictly ascending within DATE_MIN..DATE_MAX and known prices > 0 (a plain number is
+    finite and never negative, so volume needs no check)."""
+    if days[0] < DATE_MIN.to_datetime64() or days[-1] > DATE_MAX.to_datetime64() or (days[1:] <= days[:-1]).any():
+        return False
+    with np.errstate(invalid="ignore"):
+        return all(not (columns[c] <= 0).any() for c in _PRICE_ONLY if c in columns)
+
+
+def _plain_frame(days: np.ndarray, columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The price frame :func:`_finish` makes of ascending unique ``days`` and ``columns``, without its
+    sorting and de-duplicating: the index as it builds it (``normalize`` infers a freq, such as 'D' for
+    consecutive days; dropping rows keeps it only when they are the first or last), rows without
+    adj_close dropped."""
+    index = pd.DatetimeIndex(days).normalize().astype(_INDEX_DTYPE)
+    frame = pd.DataFrame({c: columns.get(c, np.nan) for c in PRICE_COLUMNS}, index=index)
+    frame.index.name = "date"
+    keep = ~np.isnan(columns["adj_close"])
+    return frame if keep.all() else frame[keep]
+
+
+def _read_checked(path: Path, text: str) -> pd.DataFrame:
+    """:func:`read_price_csv` for any ``text``: the general parser, each check naming row and field."""
     try:
         raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False)
     except pd.errors.EmptyDataError:

@@ -35,23 +35,35 @@ def write_snapshot(path, frames: dict, errors: dict, descriptions: dict, origin:
     return path
 
 
+def _split(long: pd.DataFrame) -> dict:
+    """{symbol: price frame} of the snapshot's long table, symbols in order of first appearance: each
+    frame built from slices of the table's columns (about 0.5 ms a symbol; grouping and re-indexing
+    the table per symbol took 2.5 ms)."""
+    from analysis.data.prices import PRICE_COLUMNS
+
+    if long.empty:
+        return {}
+    rows_of = long.groupby("symbol", sort=False).indices
+    dates = long["date"].to_numpy().astype("datetime64[us]")
+    values = {c: long[c].to_numpy(dtype="float64") for c in PRICE_COLUMNS}
+    frames = {}
+    for sym in pd.unique(long["symbol"]):
+        rows = rows_of[sym]
+        index = pd.DatetimeIndex(dates[rows], name="date")
+        frames[sym] = pd.DataFrame({c: values[c][rows] for c in PRICE_COLUMNS}, index=index)
+    return frames
+
+
 class SnapshotSource:
     """Price source over a snapshot written by :func:`write_snapshot`."""
 
     def __init__(self, path):
-        from analysis.data.prices import PRICE_COLUMNS
-
         self.path = Path(path)
         side = json.loads(self.path.with_suffix(".json").read_text(encoding="utf-8"))
         self.name = f"snapshot of {side.get('origin')}"
         self.errors = side.get("errors", {})
         self.descriptions = side.get("describe", {})
-        long = pd.read_parquet(self.path)
-        self.frames = {}
-        for sym, f in long.groupby("symbol", sort=False):
-            g = f.drop(columns="symbol").set_index("date")
-            g.index = pd.DatetimeIndex(g.index, name="date").astype("datetime64[us]")
-            self.frames[sym] = g[PRICE_COLUMNS].astype("float64")
+        self.frames = _split(pd.read_parquet(self.path))
 
     def fetch(self, symbol: str, start=None, end=None) -> pd.DataFrame:
         if symbol in self.frames:
