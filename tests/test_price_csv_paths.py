@@ -175,11 +175,14 @@ def test_both_readers_give_the_frame_written_by_hand(tmp_path, case):
          "row 2: not a readable CSV row (wrong number of fields or a broken quote)"),
         ("2020-01-02,1,1,1,1,1\n1,2020-01-03,1,1,1,1,1,10\n",  # 6 + 8 fields: every 7th still a date
          "row 2: not a readable CSV row (wrong number of fields or a broken quote)"),
+        ("2020-01-02,1,1,1,1,1,10,5\n2020-01-03,1,1,1,1,1,10\n",  # pandas would take column 1 as the index
+         "row 1: not a readable CSV row (wrong number of fields or a broken quote)"),
         ("2020-01-02,1,1,1,1,1,.\n", "row 1, field 'volume': not a number"),
         ("2020-01\x00\x00\x00,1,1,1,1,1,10\n", "row 1, field 'date': not a date (expected YYYY-MM-DD)"),
     ],
     ids=["zero-high", "zero-adj", "february-30", "before-1900", "duplicate", "lone-point", "two-points",
-         "minus-zero-volume", "negative-volume", "long-row", "short-then-long-row", "lone-point-volume",
+         "minus-zero-volume", "negative-volume", "long-row", "short-then-long-row", "long-first-row",
+         "lone-point-volume",
          "year-month-and-nul-bytes"],
 )
 def test_messages_are_the_checked_readers(tmp_path, body, message):

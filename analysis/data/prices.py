@@ -313,6 +313,8 @@ def _read_checked(path: Path, text: str) -> pd.DataFrame:
         m = re.search(r"line (\d+)", str(exc))
         row = int(m.group(1)) - 1 if m else None
         raise input_error(path, row, None, "not a readable CSV row (wrong number of fields or a broken quote)")
+    if not isinstance(raw.index, pd.RangeIndex):  # a first row one field longer: pandas made column 1 the index
+        raise input_error(path, 1, None, "not a readable CSV row (wrong number of fields or a broken quote)")
     raw.columns = [_norm_header(c) for c in raw.columns]
     for col in _REQUIRED_CSV:
         if col not in raw.columns:
