@@ -299,6 +299,14 @@ def test_calibration_workers_reraise_an_error_and_stop(monkeypatch):
     assert cal._pending == [] and cal._pool is None
 
 
+def test_ranges_concatenate_each_run_of_positions():
+    """first [5, 0, 9], count [2, 0, 3] -> 5, 6 (none from 0) 9, 10, 11."""
+    from analysis.estimation.kernels import ranges
+
+    assert ranges(np.array([5, 0, 9]), np.array([2, 0, 3])).tolist() == [5, 6, 9, 10, 11]
+    assert ranges(np.array([], dtype=np.int64), np.array([], dtype=np.int64)).tolist() == []
+
+
 def test_catalog_pairs_list_each_securitys_catalog_day0s_in_order():
     """{2: [40, 10], 0: [7], 5: [3]} over 6 securities: secs [2, 1, 0, 2] -> (2, 40), (2, 10),
     (0, 7), (2, 40), (2, 10) (security 1 has none; security 5 is not asked for)."""

@@ -60,6 +60,13 @@ def group_runs(bounds: np.ndarray, threads: int | None = None) -> list[tuple[int
     return [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:])]
 
 
+def ranges(first: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """The positions first[i] .. first[i] + count[i] - 1 of every i, concatenated in order (int64):
+    e.g. the rows of CSR groups ``first = ptr[g]``, ``count = ptr[g + 1] - ptr[g]``."""
+    first, count = np.asarray(first, dtype=np.int64), np.asarray(count, dtype=np.int64)
+    return np.repeat(first - (np.cumsum(count) - count), count) + np.arange(int(count.sum()), dtype=np.int64)
+
+
 def by_position(base: np.ndarray) -> np.ndarray:
     """The order in which the per-firm-event loops take N firm-events starting at flat store
     positions ``base`` (N,): by position, so that firm-events of one security at nearby dates

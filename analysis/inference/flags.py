@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.data.news_days import day_column, market_of
+from analysis.estimation.kernels import ranges
 
 #: How many estimation sigmas a day's AR must exceed to be an off-day-0 driver.
 DRIVER_SIGMAS = 3.0
@@ -72,7 +73,7 @@ def overlaps(event_ids, sec, p0, lo, hi, catalog_day0: pd.DataFrame | None) -> n
     first, last = np.searchsorted(c_sec, sec, side="left"), np.searchsorted(c_sec, sec, side="right")
     count = last - first
     row = np.repeat(np.arange(N), count)  # pairs (firm-event, catalog day 0 on its security)
-    k = first[row] + (np.arange(len(row)) - np.repeat(np.cumsum(count) - count, count))
+    k = ranges(first, count)
     other = c_ev[k] != f_ev[row]
     row, k = row[other], k[other]
     p0 = np.asarray(p0, dtype=np.int64)

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis.estimation import engine
-from analysis.estimation.kernels import _compiled
+from analysis.estimation.kernels import _compiled, ranges
 from analysis.inference.registry import CellTest, TestOutcome, register
 from analysis.vocab import PSEUDO_FIRM_EVENTS_PER_EVENT
 
@@ -106,9 +106,7 @@ def _catalog_pairs(ptr: np.ndarray, p0: np.ndarray, secs: np.ndarray) -> tuple[n
     """(security, catalog day-0 position) of every catalog day 0 of each of ``secs``: securities
     in the order of ``secs``, each one's positions in catalog order."""
     count = ptr[secs + 1] - ptr[secs]
-    ps = np.repeat(secs, count)
-    first = np.repeat(ptr[secs] - (np.cumsum(count) - count), count)
-    return ps, p0[first + np.arange(len(ps), dtype=np.int64)]
+    return np.repeat(secs, count), p0[ranges(ptr[secs], count)]
 
 
 def date_limit(n_firms: int, cap: int | None) -> int | None:
@@ -164,9 +162,10 @@ def draw_pseudo_events(store, sec_by_event, p0_by_event, estimation, windows, dr
         # (incl. the span buffer) after it: positions -lo .. len - 1 - max(hi, 0)
         first = np.where(n > -lo, dates[start[secs] + np.minimum(-lo, n - 1)], top).max()
         last = np.where(n > max(hi, 0), dates[start[secs] + np.maximum(n - 1 - max(hi, 0), 0)], bottom).min()
-        if secs.tobytes() not in sessions_of:  # the firms' session dates, once per set of firms
-            sessions_of[secs.tobytes()] = calendar[_present(rank, start, length, secs, len(calendar))]
-        pool = sessions_of[secs.tobytes()]
+        firms = secs.tobytes()
+        if firms not in sessions_of:  # the firms' session dates, once per set of firms
+            sessions_of[firms] = calendar[_present(rank, start, length, secs, len(calendar))]
+        pool = sessions_of[firms]
         pool = pool[(pool >= first) & (pool <= last)]
         # drop pool dates that would overlap a catalog window for any firm of the event: date D
         # falls at position pos (first session on or after D) of a firm; bad when |pos - cp| <= gap
