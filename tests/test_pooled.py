@@ -62,6 +62,23 @@ def test_pooled_sign_is_the_exact_binomial_test():
     assert math.isnan(r.se) and math.isnan(r.dof)
 
 
+def test_sign_p_half_is_the_exact_rational_value():
+    """sign_p_half in integer arithmetic: the exact two-sided p correctly rounded (Fraction), for
+    every k of n = 1..40; scipy's binomtest agrees to 1e-15 (its float sums are an ulp off for
+    e.g. n = 15, k = 4: 0.11846923828124999 for 3882 / 32768 = 0.11846923828125)."""
+    from fractions import Fraction
+
+    from analysis.inference.pooled import sign_p_half
+
+    for n in range(1, 41):
+        for k in range(n + 1):
+            exact = sum((Fraction(math.comb(n, j), 2**n) for j in range(n + 1)
+                         if math.comb(n, j) <= math.comb(n, k)), Fraction(0))
+            assert sign_p_half(k, n) == float(min(exact, Fraction(1))), (k, n)
+            assert sign_p_half(k, n) == pytest.approx(stats.binomtest(k, n, 0.5).pvalue, rel=1e-15, abs=0)
+    assert sign_p_half(4, 15) == 3882 / 32768 and sign_p_half(3, 6) == 1.0 and sign_p_half(0, 3) == 0.25
+
+
 def test_pooled_sign_drops_zero_cars():
     r = pool("pooled_sign", [-0.01, -0.02, 0.0, -0.03, -0.04], np.nan)
     assert r.n_events == 4 and r.statistic == 4

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.data.supply import event_customers
+from analysis.estimation.pvalues import t_p_value, t_quantile
 
 #: Fewest firms with exposure data for a per-event fit.
 MIN_FIRMS = 5
@@ -74,11 +75,9 @@ def ols_hc3(x, y) -> dict:
         var = float(np.sum(dx ** 2 * e ** 2 / (1.0 - h) ** 2)) / sxx ** 2
     se = np.sqrt(var)
     df = n - 2
-    from scipy import stats  # deferred: keeps `import analysis.study` light (scipy.stats: ~1.4 s)
-
-    tcrit = stats.t.ppf(0.975, df)
+    tcrit = float(t_quantile(0.975, df))
     tss = float(np.sum((y - y.mean()) ** 2))
-    p = 2 * stats.t.sf(abs(b / se), df) if se > 0 else np.nan
+    p = float(t_p_value(b / se, df)) if se > 0 else np.nan
     out.update(slope=b, se=se, ci_low=b - tcrit * se, ci_high=b + tcrit * se, p_value=float(p),
                r2=1.0 - float(e @ e) / tss if tss > 0 else np.nan)
     return out
@@ -132,9 +131,7 @@ def pooled_fe(cluster, x, y, draws: int = BOOTSTRAP_DRAWS, seed: int = 0) -> dic
         t_star = np.abs(b_star / se_star)
     t_hat = abs(b / se) if se > 0 else np.inf
     p = float(np.mean(t_star >= t_hat - 1e-12 * max(1.0, t_hat)))
-    from scipy import stats  # deferred, as above
-
-    tcrit = stats.t.ppf(0.975, g - 1)
+    tcrit = float(t_quantile(0.975, g - 1))
     tss = float(yt @ yt)
     out.update(slope=b, se=se, ci_low=b - tcrit * se, ci_high=b + tcrit * se, p_value=p,
                r2=1.0 - float(u @ u) / tss if tss > 0 else np.nan, draws=len(w))

@@ -18,7 +18,8 @@ number of observations used:
                    across events instead of across firms.)
 - ``pooled_sign``  k = #{CAR_e < 0} over the events with CAR_e != 0 (ties dropped);
                    statistic = k; exact two-sided binomial test of Bin(E, 1/2): p = sum of
-                   P(W = j) over every j with P(W = j) <= P(W = k) (``scipy.stats.binomtest``);
+                   P(W = j) over every j with P(W = j) <= P(W = k) (``scipy.stats.binomtest``'s
+                   rule, in integer arithmetic: :func:`sign_p_half`);
                    estimate = median(CAR_e); no se, CI or dof. (Sign test; Conover 1999 sec. 3.4.)
 - ``pooled_re``    DerSimonian & Laird (1986) random effects: w_e = 1 / se_e^2,
                    mu_FE = sum(w y) / sum(w), Q = sum(w (y - mu_FE)^2),
@@ -47,12 +48,13 @@ scope ``attributable``: Holm's adjustment over those rows (``p_holm``, NaN elsew
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from analysis.estimation.pvalues import t_p_value
+from analysis.estimation.pvalues import t_p_value, t_quantile
 from analysis.inference.multiple import holm, primary_groups
 from analysis.vocab import GROUP_ORDER, PRIMARY_TEST, PRIMARY_WINDOW
 
@@ -113,14 +115,12 @@ def _t_result(n: int, estimate: float, se: float, level: float, *, tau2: float =
               i2: float = float("nan")) -> PooledResult:
     """estimate / se against Student t(n - 1), with its two-sided CI at ``level``; a zero se (the
     events' CARs do not vary) leaves the statistic, p and CI NaN."""
-    from scipy import stats
-
     dof = n - 1
     if not se > 0:
         nan = float("nan")
         return PooledResult(n, float(estimate), float(se), nan, nan, nan, float(dof), nan, tau2, i2)
     stat = float(estimate / se)
-    crit = float(stats.t.ppf(0.5 + level / 2.0, dof))
+    crit = float(t_quantile(0.5 + level / 2.0, dof))
     return PooledResult(n, float(estimate), float(se), float(estimate - crit * se),
                         float(estimate + crit * se), stat, float(dof),
                         float(t_p_value(stat, dof)), tau2, i2)
@@ -134,17 +134,33 @@ def _mean_t(x: np.ndarray, level: float, *, tau2: float = float("nan"),
 
 
 def _sign(car: np.ndarray) -> PooledResult:
-    """Exact two-sided binomial test (p = 1/2) on the number of negative CARs (zeros dropped)."""
-    from scipy import stats
-
+    """Exact two-sided binomial test (p = 1/2) on the number of negative CARs (zeros dropped)
+    (:func:`sign_p_half`)."""
     x = car[car != 0.0]
     n = len(x)
     if n < MIN_EVENTS:
         return _empty(n)
     k = int((x < 0).sum())
-    p = float(stats.binomtest(k, n, 0.5).pvalue)
+    p = sign_p_half(k, n)
     nan = float("nan")
     return PooledResult(n, float(np.median(x)), nan, nan, nan, float(k), nan, p, nan, nan)
+
+
+def sign_p_half(k: int, n: int) -> float:
+    """Exact two-sided p of k successes in n trials under Bin(n, 1/2), in integer arithmetic:
+    the sum of P(W = j) = C(n, j) / 2^n over every j no more likely than k (``scipy.stats.
+    binomtest``'s "minimum likelihood" rule; with p = 1/2 those are the j with
+    min(j, n - j) <= m = min(k, n - k), and its 1e-7 tolerance never adds a term, as
+    C(n, m + 1) / C(n, m) >= 1 + 1 / (m + 1) when they differ):
+
+        p = min(1, 2 sum_{j <= m} C(n, j) / 2^n)   (p = 1 when k = n / 2),
+
+    one correctly rounded division of two integers (scipy's value wherever its float sums are
+    exact, e.g. every n <= 53)."""
+    m = min(k, n - k)
+    if 2 * m == n:
+        return 1.0
+    return min(1.0, 2 * sum(math.comb(n, j) for j in range(m + 1)) / 2**n)
 
 
 def _random_effects(y: np.ndarray, se: np.ndarray, level: float) -> PooledResult:

@@ -56,7 +56,7 @@ import numpy as np
 
 from analysis.estimation import engine, kernels
 from analysis.estimation.engine import EngineResult
-from analysis.estimation.pvalues import t_p_value
+from analysis.estimation.pvalues import t_p_value, t_quantile
 from analysis.inference import portfolio_kernel
 from analysis.inference.registry import CellTest, TestOutcome, register
 
@@ -356,16 +356,14 @@ def interval(estimate, se, dof, level: float = 0.95, power: float = 0.80) -> dic
     """ci_low, ci_high = estimate -+ t(1 - (1 - level)/2, dof) se; mde = (t(1 - (1 - level)/2,
     dof) + t(power, dof)) se, the smallest true effect a two-sided test at 1 - level detects
     with probability ``power`` (Bloom 1995, "Minimum detectable effects")."""
-    from scipy import stats  # deferred: keeps `import analysis.study` light
-
     estimate, se, dof = (np.asarray(a, dtype=float) for a in (estimate, se, dof))
     good = np.isfinite(dof) & (dof > 0)
     d = np.where(good, dof, 1.0)
     # the quantiles of each distinct d.f. once (cells share a handful of d.f.)
     ud, inv = np.unique(d, return_inverse=True)
     inv = inv.reshape(d.shape)
-    q = np.where(good, stats.t.ppf(1 - (1 - level) / 2, ud)[inv], np.nan)
-    qp = np.where(good, stats.t.ppf(power, ud)[inv], np.nan)
+    q = np.where(good, t_quantile(1 - (1 - level) / 2, ud)[inv], np.nan)
+    qp = np.where(good, t_quantile(power, ud)[inv], np.nan)
     return {"ci_low": estimate - q * se, "ci_high": estimate + q * se, "mde": (q + qp) * se}
 
 

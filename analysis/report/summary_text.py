@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import fmt
+from analysis.estimation.pvalues import t_quantile
 from analysis.inference.multiple import ALPHA
 from analysis.inference.pooled import observations
 from analysis.vocab import GROUPS, PRIMARY_WINDOW, parse_window
@@ -170,12 +171,10 @@ def detectable_words(pooled: dict) -> str:
     """'; the design could detect an average move of about 2.2% (80% power, 5% two-sided)' for a
     pooled_mean row: MDE = (t_{dof, 0.975} + t_{dof, 0.80}) x se (the power of the one-sample t
     test under its normal-shift approximation); '' without se or dof."""
-    from scipy import stats
-
     se, dof = float(pooled.get("se", np.nan)), float(pooled.get("dof", np.nan))
     if not (np.isfinite(se) and np.isfinite(dof) and se > 0 and dof >= 1):
         return ""
-    mde = (stats.t.ppf(0.975, dof) + stats.t.ppf(0.80, dof)) * se
+    mde = (float(t_quantile(0.975, dof)) + float(t_quantile(0.80, dof))) * se
     return f"; the design could detect an average move of about {pct(mde, signed=False)} (80% power, 5% two-sided)"
 
 
