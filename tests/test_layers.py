@@ -199,15 +199,17 @@ def test_scipy_stats_and_statsmodels_are_never_imported_by_the_package():
 
 @pytest.mark.shared_prices
 def test_a_study_fit_loads_neither_scipy_stats_nor_statsmodels(shared_prices, tmp_path):
-    """A study of one event through the CLI, in a fresh interpreter: neither module is loaded
-    (an indirect import, e.g. through a library, would show here)."""
+    """A small study (one event, four firms, a few pseudo-dates) through the CLI, in a fresh
+    interpreter: neither module is loaded (an indirect import, e.g. through a library, would
+    show here; the package's own imports are checked above)."""
     import subprocess
     import sys
 
     code = ("import sys\n"
             "from analysis.cli import main\n"
             f"rc = main(['study', '--prices', {str(shared_prices)!r}, '--event', 'nyt_hikvision_2019', "
-            f"'--placebo-draws', '20', '--calibration-draws', '20', '--out', {str(tmp_path / 'out')!r}, '--quiet'])\n"
+            f"'--symbol', '002415.SZ', '--symbol', '002236.SZ', '--symbol', 'AMBA', '--symbol', 'INTC', "
+            f"'--placebo-draws', '10', '--out', {str(tmp_path / 'out')!r}, '--quiet'])\n"
             "print(rc, sorted(m for m in ('scipy.stats', 'statsmodels') if m in sys.modules))\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=PACKAGE.parent, capture_output=True, text=True,
                           timeout=300)
