@@ -77,6 +77,10 @@ def test_sign_p_half_is_the_exact_rational_value():
             assert sign_p_half(k, n) == float(min(exact, Fraction(1))), (k, n)
             assert sign_p_half(k, n) == pytest.approx(stats.binomtest(k, n, 0.5).pvalue, rel=1e-15, abs=0)
     assert sign_p_half(4, 15) == 3882 / 32768 and sign_p_half(3, 6) == 1.0 and sign_p_half(0, 3) == 0.25
+    assert sign_p_half(0, 1) == 1.0 and sign_p_half(2, 2) == 0.5
+    for k, n in ((-1, 5), (6, 5), (0, 0)):
+        with pytest.raises(ValueError):
+            sign_p_half(k, n)
 
 
 def test_pooled_sign_drops_zero_cars():

@@ -167,7 +167,9 @@ GOOD_EVENTS = ("nyt_hikvision_2019", "ft_sdn_2022")
 
 
 def _pdf_text(page) -> str:
-    """A page's text (pypdfium2), lines ending in \\n; a word broken at a line end keeps its hyphen."""
+    """A page's text (pypdfium2), lines ending in \\n. A word broken at a line end by a hyphen comes
+    back whole with its hyphen ("event-time"): PDFium marks that hyphen U+FFFE and drops the line
+    break after it (pypdf gave "event-\\ntime")."""
     return page.get_textpage().get_text_range().replace("\r\n", "\n").replace("\ufffe", "-")
 
 

@@ -48,7 +48,6 @@ scope ``attributable``: Holm's adjustment over those rows (``p_holm``, NaN elsew
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -147,20 +146,27 @@ def _sign(car: np.ndarray) -> PooledResult:
 
 
 def sign_p_half(k: int, n: int) -> float:
-    """Exact two-sided p of k successes in n trials under Bin(n, 1/2), in integer arithmetic:
+    """Exact two-sided p of k successes in n >= 1 trials under Bin(n, 1/2), in integer arithmetic:
     the sum of P(W = j) = C(n, j) / 2^n over every j no more likely than k (``scipy.stats.
     binomtest``'s "minimum likelihood" rule; with p = 1/2 those are the j with
-    min(j, n - j) <= m = min(k, n - k), and its 1e-7 tolerance never adds a term, as
-    C(n, m + 1) / C(n, m) >= 1 + 1 / (m + 1) when they differ):
+    min(j, n - j) <= m = min(k, n - k), and its 1e-7 relative tolerance adds no term while
+    m < 1e7, as C(n, m + 1) / C(n, m) >= 1 + 1 / (m + 1) when they differ):
 
         p = min(1, 2 sum_{j <= m} C(n, j) / 2^n)   (p = 1 when k = n / 2),
 
-    one correctly rounded division of two integers (scipy's value wherever its float sums are
-    exact, e.g. every n <= 53)."""
+    one correctly rounded division of two integers (the exact value; binomtest's float sums
+    agree to about 1e-13 and are an ulp off for some k, e.g. n = 15, k = 4). Raises ValueError
+    unless 0 <= k <= n."""
+    if not 0 <= k <= n or n < 1:
+        raise ValueError(f"k = {k} successes of n = {n} trials")
     m = min(k, n - k)
     if 2 * m == n:
         return 1.0
-    return min(1.0, 2 * sum(math.comb(n, j) for j in range(m + 1)) / 2**n)
+    total, c = 0, 1  # c = C(n, j), updated exactly: C(n, j + 1) = C(n, j) (n - j) / (j + 1)
+    for j in range(m + 1):
+        total += c
+        c = c * (n - j) // (j + 1)
+    return min(1.0, 2 * total / 2**n)
 
 
 def _random_effects(y: np.ndarray, se: np.ndarray, level: float) -> PooledResult:
