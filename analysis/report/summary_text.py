@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from analysis import fmt
-from analysis.estimation.pvalues import t_quantile
 from analysis.inference.multiple import ALPHA
 from analysis.inference.pooled import observations
+from analysis.inference.portfolio import interval
 from analysis.vocab import GROUPS, PRIMARY_WINDOW, parse_window
 
 #: Decimals of the percentages on "The answer" page.
@@ -169,12 +169,12 @@ def pooled_sentence(group: str, pooled: dict | None, spread: dict | None, n_left
 
 def detectable_words(pooled: dict) -> str:
     """'; the design could detect an average move of about 2.2% (80% power, 5% two-sided)' for a
-    pooled_mean row: MDE = (t_{dof, 0.975} + t_{dof, 0.80}) x se (the power of the one-sample t
-    test under its normal-shift approximation); '' without se or dof."""
+    pooled_mean row: MDE = (t_{dof, 0.975} + t_{dof, 0.80}) x se (:func:`analysis.inference.portfolio.interval`:
+    the power of the one-sample t test under its normal-shift approximation); '' without se or dof."""
     se, dof = float(pooled.get("se", np.nan)), float(pooled.get("dof", np.nan))
     if not (np.isfinite(se) and np.isfinite(dof) and se > 0 and dof >= 1):
         return ""
-    mde = (float(t_quantile(0.975, dof)) + float(t_quantile(0.80, dof))) * se
+    mde = float(interval(0.0, se, dof)["mde"])  # the portfolio test's MDE formula, 95% two-sided, 80% power
     return f"; the design could detect an average move of about {pct(mde, signed=False)} (80% power, 5% two-sided)"
 
 
