@@ -626,3 +626,45 @@ def test_estimation_residuals_equal_the_numpy_form_bit_for_bit(model_name, windo
     np.testing.assert_array_equal(got_used, want_used)
     assert got.tobytes() == want.tobytes()
     assert np.isfinite(got).sum() > (30 if window == (-250, -11) else 3)
+
+
+def _random_store(n_sec=5, n=700, seed=4):
+    """A market-model store of ``n_sec`` securities with random returns, a few missing."""
+    from analysis.estimation.models import get_model
+
+    rng = np.random.default_rng(seed)
+    m = rng.normal(0, 0.01, n)
+    ys, Xs = [], []
+    for _ in range(n_sec):
+        y = 0.0002 + 1.1 * m + rng.standard_t(4, n) * 0.01
+        y[rng.random(n) < 0.02] = np.nan
+        ys.append(y)
+        Xs.append(np.c_[np.ones(n), m])
+    return store_mod.store_from_arrays(get_model("market"), ys, X=Xs)
+
+
+def test_expanded_result_is_the_engine_run_on_the_repeated_firm_events_bit_for_bit():
+    """Firm-events that repeat (pseudo-events of several events on one date) are fitted once
+    and gathered (EngineResult.expanded): every array, every field computed on first read
+    (event-period rows, estimation ARs, firm p-values), and a take of the expanded result equal
+    a run over the repeated firm-events themselves, bit for bit."""
+    from analysis.estimation import engine
+
+    store = _random_store()
+    sec = np.array([0, 1, 2, 3, 4, 0, 1])
+    p0 = np.array([300, 300, 420, 500, 610, 450, 300])
+    rows = np.array([6, 0, 1, 1, 5, 2, 3, 4, 2, 6, 0])  # repeats, out of order
+    windows, est = [(0, 0), (-1, 1), (0, 5)], (-250, -11)
+    once = engine.run(store, sec, p0, est, windows, 120)
+    direct = engine.run(store, sec[rows], p0[rows], est, windows, 120)
+    grown = once.expanded(rows)
+    assert grown.source[0] is once and grown.__dict__.get("_ar") is None  # not computed yet
+    for name in ("theta", "sigma2", "dof", "ok", "car", "car_se", "car_t", "n_sessions", "complete", "sec", "p0",
+                 "ar", "ret", "normal", "span", "valid", "Xv", "car_p", "est_ar", "tail_ar"):
+        np.testing.assert_array_equal(getattr(grown, name), getattr(direct, name), err_msg=name)
+    np.testing.assert_array_equal(grown.est_flat, direct.est_flat)
+    assert once.__dict__["_ar"] is not None  # the event-period rows were computed once, in the source
+    part = grown.take([4, 0, 9])
+    assert part.source[0] is once
+    np.testing.assert_array_equal(part.est_ar, direct.est_ar[[4, 0, 9]])
+    np.testing.assert_array_equal(part.ar, direct.ar[[4, 0, 9]])

@@ -354,3 +354,45 @@ def test_placebo_law_is_each_draws_mean_car_of_the_cells_firms():
                     vals.append(pseudo.car[k, col])
             want = np.mean(vals) if vals else np.nan
             np.testing.assert_allclose(got[c, b], want, rtol=1e-13, atol=0)
+
+
+@pytest.mark.shared_prices
+def test_chunks_hold_whole_pseudo_events_by_date_and_fit_each_date_once(shared_prices, monkeypatch):
+    """PseudoRun.chunks: every pseudo firm-event of the draws asked for comes exactly once, in
+    ascending order within its chunk, each pseudo-event (event, draw) whole in one chunk; the
+    chunks follow the pseudo-events' dates, so a security on one date is fitted once for all
+    the events that drew it (fewer fits than firm-events), with the numbers of a direct run."""
+    from analysis import EventStudy
+    from analysis.estimation import engine
+
+    runs = []
+    original = placebo.pseudo_run
+
+    def spy(*args, **kwargs):
+        runs.append(original(*args, **kwargs))
+        return runs[-1]
+
+    monkeypatch.setattr(placebo, "pseudo_run", spy)
+    EventStudy(prices=shared_prices, event_ids=["entity_list_28_2019", "dod_1237_list_2020"], windows=["0:1"],
+               placebo_draws=300, calibration_draws=0).fit()
+    run = runs[0]
+    monkeypatch.setattr(placebo, "CHUNK_FIRM_EVENTS", 1000)
+    seen, fits = [], 0
+    for part, res in run.chunks(250):
+        assert (np.diff(part) > 0).all()
+        seen.append(part)
+        fits += len(res.source[0].ok)
+        direct = engine.run(run.store, run.sec[part], run.p0[part], run.estimation, run.windows, run.min_obs)
+        np.testing.assert_array_equal(res.car, direct.car)
+        np.testing.assert_array_equal(res.car_se, direct.car_se)
+    every = np.concatenate(seen)
+    assert sorted(every.tolist()) == np.flatnonzero(run.draw < 250).tolist()
+    unit = run.event * run.requested + run.draw
+    chunk_of = np.empty(len(run.draw), dtype=np.int64)
+    for c, part in enumerate(seen):
+        chunk_of[part] = c
+    for u in np.unique(unit[every]):
+        assert len(np.unique(chunk_of[unit == u])) == 1
+    distinct = len(np.unique(run.sec[every] * 10**6 + run.p0[every]))
+    # the dates both events drew are fitted once (a chunk's edge may split a date: a few twice)
+    assert len(seen) > 10 and distinct <= fits <= distinct + 2 * 29 * len(seen) and fits < 0.9 * len(every)

@@ -344,3 +344,41 @@ def test_rank_cells_in_families_equal_the_two_tests_cell_by_cell(row_threads):
     got = rank_cells(est, srt, s, win, scar[rows], rows, cell, n_cells, family)
     np.testing.assert_array_equal(got["grank"][0], grank(est / s[:, None], scar, rows, cell, n_cells)[0])
     np.testing.assert_array_equal(got["corrado"][0], want_c[0])
+
+
+def test_rank_cells_of_rows_that_repeat_a_fit_equal_the_rows_themselves():
+    """Pseudo-events of several events on one date repeat a firm's fit: rank_cells given each
+    row's fit (``est_row``: the estimation ARs sorted once per fit) gives the numbers of the
+    same rows written out, bit for bit; also when a SCAR is not finite (the separate tests)."""
+    from analysis.inference.ranks import rank_cells, sorted_rows
+
+    rng = np.random.default_rng(11)
+    F, Le, L = 25, 50, 4
+    est_u = rng.standard_t(3, size=(F, Le)) * 0.02
+    est_u[rng.random((F, Le)) < 0.08] = nan
+    est_u[:, 3] = est_u[:, 4]  # ties
+    win_u = rng.standard_t(3, size=(F, L)) * 0.02
+    win_u[rng.random((F, L)) < 0.1] = nan
+    s_u = rng.uniform(0.01, 0.03, F)
+    est_row = rng.integers(0, F, 90)  # 90 rows, each a copy of one of 25 fits
+    est, win, s = est_u[est_row], win_u[est_row], s_u[est_row]
+    rows, cell, family = [], [], []
+    for ev in range(15):  # 15 pseudo-events of 6 rows: two group cells and the all-firms cell
+        r = np.arange(6 * ev, 6 * ev + 6)
+        for g, members in enumerate((r[:4], r[4:], r)):
+            rows += list(members)
+            cell += [3 * ev + g] * len(members)
+            family.append(ev)
+    rows, cell, family = np.array(rows), np.array(cell), np.array(family)
+    scar = rng.normal(size=len(rows))
+    cols = np.tile([0, 3], (len(rows), 1))
+    cols[cell % 3 == 1] = [1, 2]  # the second group's cells read another window
+    for bad in (False, True):
+        if bad:
+            scar[5] = np.inf
+        want = rank_cells(est, sorted_rows(est), s, win, scar, rows, cell, 45, family, cols)
+        got = rank_cells(est_u, sorted_rows(est_u), s, win, scar, rows, cell, 45, family, cols, est_row=est_row)
+        assert np.isfinite(want["corrado"][0]).sum() >= 30
+        for name in ("corrado", "grank"):
+            np.testing.assert_array_equal(got[name][0], want[name][0])
+            np.testing.assert_array_equal(got[name][1], want[name][1])

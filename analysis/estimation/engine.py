@@ -62,7 +62,11 @@ class _Lazy:
         if obj is None:
             return None  # the field's default
         value = obj.__dict__.get(self.key)
-        if value is None:
+        if value is None and "_source" in obj.__dict__:  # EngineResult.expanded: computed once there
+            base, rows = obj.__dict__["_source"]
+            value = _gather(getattr(base, self.key[1:]), rows)
+            obj.__dict__[self.key] = value
+        elif value is None:
             for name, v in self.fill(obj).items():
                 if obj.__dict__.get("_" + name) is None:
                     obj.__dict__["_" + name] = v
@@ -71,6 +75,13 @@ class _Lazy:
 
     def __set__(self, obj, value):
         obj.__dict__[self.key] = value
+
+
+def _gather(value, rows: np.ndarray):
+    """Rows ``rows`` of a per-firm-event field (array or :class:`RelativeDays`); None stays None."""
+    if value is None:
+        return None
+    return value.subset(rows) if isinstance(value, RelativeDays) else value[rows]
 
 
 def _firm_p_values(res: "EngineResult") -> dict:
@@ -165,6 +176,9 @@ class EngineResult:
         """The result of some of the firm-events (indices or a boolean mask), same windows."""
         rows = np.asarray(rows)
         rows = np.nonzero(rows)[0] if rows.dtype == bool else rows.astype(np.int64)
+        if "_source" in self.__dict__:  # still computed once, in the source
+            base, of = self.__dict__["_source"]
+            return base.expanded(of[rows])
         keep = {}
         for fld in dataclasses.fields(self):
             lazy = isinstance(type(self).__dict__.get(fld.name), _Lazy)
@@ -177,12 +191,37 @@ class EngineResult:
                 keep[fld.name] = v
         return EngineResult(**keep)
 
+    def expanded(self, rows) -> "EngineResult":
+        """The result of firm-events that repeat this result's firm-events ``rows`` (indices,
+        repeats allowed: the pseudo-events of several events on one date share their firms'
+        fits). Every array is gathered; what is computed on first read (event-period rows,
+        estimation ARs, firm p-values, :meth:`shared` caches) is computed once, here, for the
+        distinct firm-events, and gathered."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = self.take(rows)
+        out.__dict__["_source"] = (self, rows)
+        return out
+
+    @property
+    def source(self) -> tuple["EngineResult", np.ndarray] | None:
+        """(result, rows) when this result :meth:`expanded` another's firm-events; else None."""
+        return self.__dict__.get("_source")
+
+    def shared(self, key, compute):
+        """``compute()``, once per result and ``key`` (a per-result cache for the tests)."""
+        cache = self.__dict__.setdefault("_cache", {})
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
+
     @property
     def est_ar(self) -> np.ndarray:
         """(N, Le) estimation-window ARs (NaN where unused), computed on first use and kept."""
         cache = self.__dict__.setdefault("_cache", {})
         if "est_ar" not in cache:
-            cache["est_ar"] = estimation_residuals(self.store, self.est_window, self.theta)[0]
+            src = self.source
+            cache["est_ar"] = (src[0].est_ar[src[1]] if src is not None
+                               else estimation_residuals(self.store, self.est_window, self.theta)[0])
         return cache["est_ar"]
 
     @property

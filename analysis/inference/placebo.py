@@ -240,46 +240,49 @@ class PseudoRun:
 
     def chunks(self, draws: int | None = None, size: int | None = None):
         """(pseudo firm-event indices, their engine result) for draws 0..``draws`` - 1 (default
-        all), in chunks of whole draws of about ``size`` (default :data:`CHUNK_FIRM_EVENTS`)
-        firm-events; a single draw larger than that in chunks of its whole events."""
+        all), in chunks of whole pseudo-events (event, draw) of about ``size`` (default
+        :data:`CHUNK_FIRM_EVENTS`) firm-events, ascending within a chunk; a pseudo-event larger
+        than that is a chunk of its own. The pseudo-events are taken in order of their dates,
+        so a chunk holds the pseudo-events of every event on the same dates: a security's
+        firm-event on one date is fitted once for all of them (:meth:`EngineResult.expanded`;
+        the events' pools of dates overlap: the catalog's 539k pseudo firm-events are 36k
+        distinct). A pseudo firm-event's numbers do not depend on its chunk."""
         size = CHUNK_FIRM_EVENTS if size is None else int(size)
         top = self.requested if draws is None else min(int(draws), self.requested)
         if top <= 0 or not len(self.draw):
             return
-        per_draw = np.bincount(self.draw, minlength=top)[:top]
-        cum = np.cumsum(per_draw)
-        b0 = 0
-        while b0 < top:
-            base = cum[b0 - 1] if b0 else 0
-            b1 = int(np.searchsorted(cum, base + size, side="right"))
-            b1 = min(max(b1, b0 + 1), top)
-            keep = np.nonzero((self.draw >= b0) & (self.draw < b1))[0]
-            for part in self._split(keep, size):
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    res = engine.run(self.store, self.sec[part], self.p0[part], self.estimation, self.windows,
-                                     self.min_obs)
-                yield part, res
-            b0 = b1
+        sel = np.flatnonzero(self.draw < top)
+        if not len(sel):
+            return
+        units, of_unit = np.unique(self.event[sel] * top + self.draw[sel], return_inverse=True)
+        store = self.store
+        date = store.date_rank[store.start[self.sec[sel]] + self.p0[sel]]
+        first_date = np.full(len(units), np.iinfo(np.int64).max)
+        np.minimum.at(first_date, of_unit, date)
+        order = np.lexsort((units, first_date))  # pseudo-events by date (then event, draw)
+        n_fe = np.bincount(of_unit, minlength=len(units))[order]
+        chunk_of = np.empty(len(units), dtype=np.int64)
+        chunk, filled = 0, 0
+        for k, n in zip(order.tolist(), n_fe.tolist()):
+            if filled and filled + n > size:
+                chunk, filled = chunk + 1, 0
+            chunk_of[k] = chunk
+            filled += n
+        by_chunk = np.argsort(chunk_of[of_unit], kind="stable")
+        bounds = np.searchsorted(chunk_of[of_unit][by_chunk], np.arange(chunk + 2))
+        for c in range(chunk + 1):
+            part = sel[by_chunk[bounds[c]:bounds[c + 1]]]
+            yield part, self._fit(part)
 
-    def _split(self, keep: np.ndarray, size: int) -> list[np.ndarray]:
-        """``keep`` as one chunk, or, when it is a single draw of more than ``size`` firm-events
-        (many firms per event), as chunks of whole events of that draw (each event's pseudo-event
-        in one chunk: its cells are the same)."""
-        if len(keep) <= size or len(np.unique(self.draw[keep])) > 1:
-            return [keep] if len(keep) else []
-        ev = self.event[keep]
-        cut = np.flatnonzero(ev[1:] != ev[:-1]) + 1
-        units = np.split(keep, cut) if not (np.diff(ev) < 0).any() else [keep[ev == e] for e in np.unique(ev)]
-        out, cur, n = [], [], 0
-        for u in units:
-            if cur and n + len(u) > size:
-                out.append(np.concatenate(cur))
-                cur, n = [], 0
-            cur.append(u)
-            n += len(u)
-        out.append(np.concatenate(cur))
-        return out
+    def _fit(self, part: np.ndarray):
+        """The engine result of pseudo firm-events ``part``, each distinct (security, day 0) fitted once."""
+        key = self.sec[part] * (int(self.p0[part].max()) + 1) + self.p0[part]
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = engine.run(self.store, self.sec[part][first], self.p0[part][first], self.estimation, self.windows,
+                             self.min_obs)
+        return res.expanded(inverse)
 
 
 def _observed_row(ev: np.ndarray, sec: np.ndarray, e: np.ndarray, s: np.ndarray) -> np.ndarray:

@@ -506,7 +506,7 @@ def grank(est_sar: np.ndarray, scar: np.ndarray, rows: np.ndarray, cell: np.ndar
 
 def rank_cells(est: np.ndarray, est_sorted: SortedRows, s: np.ndarray, win_ar: np.ndarray, scar: np.ndarray,
                rows: np.ndarray, cell: np.ndarray, n_cells: int, family: np.ndarray | None = None,
-               cols: np.ndarray | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+               cols: np.ndarray | None = None, est_row: np.ndarray | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Both rank tests for every cell, of one or several windows, in one compiled pass
     (:func:`_rank_families`): the numbers of :func:`corrado` and :func:`grank` (the same
     sums, each cell's members in ascending row order), without their (rows, days) arrays.
@@ -519,7 +519,10 @@ def rank_cells(est: np.ndarray, est_sorted: SortedRows, s: np.ndarray, win_ar: n
     of cells that share rows (e.g. a pseudo-event's cells of every group and window): a
     family's rows are read and their SARs computed once for all its cells. Where some pair's
     SCAR is not finite (GRANK leaves such pairs out, Corrado keeps them) :func:`corrado` and
-    :func:`grank` are called, window by window.
+    :func:`grank` are called, window by window. ``est_row``: optional (R,) row of ``est`` (and
+    ``est_sorted``) of each row of ``s`` and ``win_ar`` (firm-events that repeat one fit, as
+    the pseudo-events of several events on one date: their estimation ARs sorted once); by
+    default row r is row r.
     Returns {'corrado': (statistic, p), 'grank': (statistic, p)}, each (n_cells,).
     """
     rows = np.asarray(rows, dtype=np.int64)
@@ -529,7 +532,12 @@ def rank_cells(est: np.ndarray, est_sorted: SortedRows, s: np.ndarray, win_ar: n
     cols = (np.tile(np.array([0, win_ar.shape[1]], dtype=np.int64), (len(rows), 1)) if cols is None
             else np.asarray(cols, dtype=np.int64).reshape(len(rows), 2))
     if len(rows) == 0 or not np.isfinite(scar).all():
+        if est_row is not None:
+            est = est[est_row]
+            est_sorted = SortedRows(est_sorted.ranks[est_row], est_sorted.values[est_row], est_sorted.count[est_row])
         return _rank_cells_apart(est, est_sorted, s, win_ar, scar, rows, cell, n_cells, cols)
+    est_row = (np.arange(len(win_ar), dtype=np.int64) if est_row is None
+               else np.ascontiguousarray(est_row, dtype=np.int64))
     n = np.bincount(cell, minlength=n_cells).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.bincount(cell, weights=scar, minlength=n_cells) / n
@@ -547,11 +555,11 @@ def rank_cells(est: np.ndarray, est_sorted: SortedRows, s: np.ndarray, win_ar: n
     fptr = np.flatnonzero(np.r_[True, pf[1:] != pf[:-1], True]).astype(np.int64)
     z = np.full(n_cells, np.nan)
     u0, s2, T = np.full(n_cells, np.nan), np.full(n_cells, np.nan), np.zeros(n_cells)
-    args = (np.ascontiguousarray(est, dtype=float), est_sorted.ranks, est_sorted.count,
+    args = (np.ascontiguousarray(est, dtype=float), est_sorted.ranks, est_sorted.count, est_row,
             np.ascontiguousarray(s, dtype=float), win_ar, rows[order], np.ascontiguousarray(cols[order]),
             cell[order], slot[cell][order], np.ascontiguousarray(xs[order], dtype=float))
     # families apart (no cell in two): contiguous runs of them, of about equal pairs, on threads
-    threads = kernels.thread_count() if len(est) >= THREADED_ROWS else 1
+    threads = kernels.thread_count() if len(win_ar) >= THREADED_ROWS else 1
     kernels.map_on_threads(lambda ab: _rank_families(*args, fptr[ab[0]:ab[1] + 1], int(slot.max()) + 1, n,
                                                      z, u0, s2, T), kernels.group_runs(fptr, threads), threads)
     return {"corrado": (z, normal_p_value(z)), "grank": _grank_t(u0, s2, T, n, sd)}
@@ -609,17 +617,17 @@ def _day_counts(e, x, before, after, above, not_below, d):
 
 
 @kernels._compiled()
-def _rank_families(E, ranks, count, s, Wv, rows, cols, cell, slot, xs, fptr, F, n_cell, z_out, u0, s2, T_out):
+def _rank_families(E, ranks, count, src, s, Wv, rows, cols, cell, slot, xs, fptr, F, n_cell, z_out, u0, s2, T_out):
     """Corrado-Cowan Z (z_out) and GRANK's Ubar_0, S_Ubar^2, T (u0, s2, T_out) per cell (module
     doc), with the arithmetic of :func:`_merge_sorted`, :func:`_corrado_cells` and
     :func:`_grank_cells`. Pairs fptr[f]..fptr[f+1] are family f's, ordered by row, window,
-    then cell: row ``rows[k]`` of E is in cell ``cell[k]`` (``slot[k]`` < F: its place in the
+    then cell: row ``rows[k]`` (its estimation values row ``src[rows[k]]`` of E) is in cell ``cell[k]`` (``slot[k]`` < F: its place in the
     family), whose window is columns cols[k, 0] .. cols[k, 1] - 1 of Wv, with SCAR* ``xs[k]``.
     Each row's SARs are computed once per family, each window day's comparisons with its
     estimation values once (:func:`_day_counts`, summed over a window's days as a difference of
     running sums: halves, exact), its U once per window, and added to the sums of every cell
     it is in."""
-    n_rows, Le = E.shape
+    Le = E.shape[1]
     L = Wv.shape[1]
     tot = np.zeros((F, Le + L))
     cnt = np.zeros((F, Le + L))
@@ -650,7 +658,7 @@ def _rank_families(E, ranks, count, s, Wv, rows, cols, cell, slot, xs, fptr, F, 
                 cnt[sl, :] = 0.0
                 gtot[sl, :] = 0.0
                 gcnt[sl, :] = 0.0
-            e = E[rows[k]]
+            e = E[src[rows[k]]]
             if rows[k] != row:  # a new row: its SARs
                 row = rows[k]
                 lo = -1
@@ -665,7 +673,7 @@ def _rank_families(E, ranks, count, s, Wv, rows, cols, cell, slot, xs, fptr, F, 
             if cols[k, 0] != lo or cols[k, 1] != hi:  # a new window of the row: its U
                 lo = cols[k, 0]
                 hi = cols[k, 1]
-                m = count[row]
+                m = count[src[row]]
                 q = 0
                 for d in range(hi - lo):
                     x = Wv[row, lo + d]
@@ -675,7 +683,7 @@ def _rank_families(E, ranks, count, s, Wv, rows, cols, cell, slot, xs, fptr, F, 
                         wday[q] = d
                         q += 1
                 den = float(m + q) + 1.0
-                rk = ranks[row]
+                rk = ranks[src[row]]
                 p_hi = pre[hi]
                 p_lo = pre[lo]
                 for t in range(Le):  # halves and whole numbers: exact in any order
@@ -691,7 +699,7 @@ def _rank_families(E, ranks, count, s, Wv, rows, cols, cell, slot, xs, fptr, F, 
                 cc[t] += 1.0 if fin else 0.0
             x = xs[k]
             if math.isfinite(x):
-                below, ties = _grank_add(sar, ranks[row], x, Ti + 1.0, gtot[sl], gcnt[sl])
+                below, ties = _grank_add(sar, ranks[src[row]], x, Ti + 1.0, gtot[sl], gcnt[sl])
                 gtot[sl, Le] += (1.0 + float(below) + 0.5 * float(ties)) / (Ti + 1.0) - 0.5
                 gcnt[sl, Le] += 1.0
         for sl in range(F):
@@ -750,8 +758,15 @@ def rank_tests(
         if sel.any():
             outside = (est_days < a) | (est_days > b)
             by_days.setdefault(outside.tobytes(), (outside, []))[1].append((j, sel))
+    source = out.source  # firm-events that repeat one fit (pseudo-events on one date): sorted once
+    if source is not None:
+        fit_rows = _distinct(source[1][all_rows], len(source[0].ok))
+        est_row = np.searchsorted(fit_rows, source[1][all_rows])
     for outside, parts in by_days.values():
-        est = np.ascontiguousarray(_take(out.est_ar, all_rows, outside), dtype=float)
+        if source is None:
+            est = np.ascontiguousarray(_take(out.est_ar, all_rows, outside), dtype=float)
+        else:
+            est = np.ascontiguousarray(_take(source[0].est_ar, fit_rows, outside), dtype=float)
         srt = sorted_rows(est)
         days = np.zeros(len(out.days), dtype=bool)  # the window days of these windows, as columns
         for j, _ in parts:
@@ -772,7 +787,8 @@ def rank_tests(
         uc = _distinct(cells, n_cells)
         fam = None if cell_family is None else np.asarray(cell_family)[uc]
         got = rank_cells(est, srt, s[all_rows], win, np.concatenate(scar), _position(all_rows, rows, out.ar.shape[0]),
-                         _position(uc, cells, n_cells), len(uc), fam, np.concatenate(cols))
+                         _position(uc, cells, n_cells), len(uc), fam, np.concatenate(cols),
+                         None if source is None else est_row)
         for name, (st, p) in got.items():
             res[name][0][uc], res[name][1][uc] = st, p
     return res
