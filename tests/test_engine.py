@@ -668,3 +668,40 @@ def test_expanded_result_is_the_engine_run_on_the_repeated_firm_events_bit_for_b
     assert part.source[0] is once
     np.testing.assert_array_equal(part.est_ar, direct.est_ar[[4, 0, 9]])
     np.testing.assert_array_equal(part.ar, direct.ar[[4, 0, 9]])
+
+
+def test_pseudo_cells_of_repeated_fits_share_kp_and_portfolios_with_the_same_numbers():
+    """Cells whose firm-events repeat fits (EngineResult.expanded: the pseudo-events of several
+    events on one date) compute the KP correlation once per set of fits and one portfolio per
+    set of fits: every test's statistic and p-value equals that of the same cells built on the
+    firm-events written out (a direct engine run), bit for bit."""
+    from analysis.estimation import engine
+    from analysis.inference.cells import build_cells
+    from analysis.inference.registry import REGISTRY
+
+    store = _random_store(n_sec=6, n=900, seed=9)
+    sec = np.repeat(np.arange(6), 3)
+    p0 = np.tile([300, 480, 700], 6)
+    # three "events" on the same three dates: 0 has every firm, 1 firms 0-3, 2 firms 2-5;
+    # each (event, date) a pseudo-event; two groups
+    rows, code = [], []
+    for ev, firms in enumerate((range(6), range(4), range(2, 6))):
+        for d in range(3):
+            for f in firms:
+                rows.append(3 * f + d)
+                code.append(3 * ev + d)
+    rows, code = np.array(rows), np.array(code)
+    group = (sec[rows] >= 3).astype(np.int64)
+    windows = [(0, 0), (-1, 1), (0, 5)]
+    once = engine.run(store, sec, p0, (-250, -11), windows, 120)
+    direct = engine.run(store, sec[rows], p0[rows], (-250, -11), windows, 120)
+    shared = build_cells(once.expanded(rows), store, code, group, 2)
+    alone = build_cells(direct, store, code, group, 2)
+    assert np.isfinite(alone.r_kp).sum() > 20
+    np.testing.assert_array_equal(shared.r_kp, alone.r_kp)
+    for name, test in REGISTRY.items():
+        if name == "placebo":
+            continue
+        a, b = test.run(shared), test.run(alone)
+        np.testing.assert_array_equal(a.statistic, b.statistic, err_msg=name)
+        np.testing.assert_array_equal(a.p_value, b.p_value, err_msg=name)

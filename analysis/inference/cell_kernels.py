@@ -24,6 +24,37 @@ from analysis.estimation.kernels import _compiled, map_on_threads, thread_count
 MOMENTS = ("car", "car2", "scar", "scar2", "patell_var", "car_pos", "est_pos", "est_n")
 
 
+def cell_sets(members: np.ndarray, cell: np.ndarray, n_cells: int,
+              within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(C,) index of each cell's set of members among the distinct sets, and (U,) one cell
+    per set (the first), numbered in the order of their first cell. Membership pairs: member
+    ``members[k]`` (non-negative ints: firm-events, or the fits they repeat) is in cell
+    ``cell[k]``; ``within`` (C,): optional labels that also separate sets (e.g. the window).
+
+    A set is identified by the sum of a random 64-bit key per member (wrapping), its size and
+    its label: two different sets share an identifier with probability about 2^-64."""
+    rng = np.random.default_rng(0)
+    key = rng.integers(0, 2**63 - 1, size=int(members.max()) + 1 if len(members) else 1,
+                       dtype=np.int64).view(np.uint64)
+    h = np.zeros(n_cells, dtype=np.uint64)
+    np.add.at(h, cell, key[members])
+    n = np.bincount(cell, minlength=n_cells).astype(np.uint64)
+    lab = np.zeros(n_cells, dtype=np.int64) if within is None else np.asarray(within, dtype=np.int64)
+    srt = np.lexsort((lab, n, h))  # stable: the cells of a set in their order
+    hs, ns, ls = h[srt], n[srt], lab[srt]
+    new = np.ones(n_cells, dtype=bool)
+    new[1:] = (hs[1:] != hs[:-1]) | (ns[1:] != ns[:-1]) | (ls[1:] != ls[:-1])
+    first = srt[new]  # the first cell of each set
+    of_cell = np.empty(n_cells, dtype=np.int64)
+    of_cell[srt] = np.cumsum(new) - 1
+    # number the sets in the order of their first cell (cells are in event order), so a
+    # chunk of sets holds the firm-events of a few events only
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[order] = np.arange(len(first))
+    return rank[of_cell], first[order]
+
+
 @_compiled()
 def cell_moments(cell, rows, cell_window, car, car_se, dof, est_pos, est_n, n_cells):
     """(8, n_cells) per-cell sums over members k (member order) of :data:`MOMENTS`:

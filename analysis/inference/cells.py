@@ -279,9 +279,24 @@ class Cells:
 
     @cached_property
     def r_kp(self) -> np.ndarray:
-        """(C,) mean pairwise correlation of the members' estimation-window ARs (KP 2010)."""
-        return kp_cell_correlations_aligned(self.event_code, self.result, self.store, self.cell_event,
-                                            self.rows, self.cell, cell_window=self.cell_window)
+        """(C,) mean pairwise correlation of the members' estimation-window ARs (KP 2010).
+        Firm-events that repeat one fit (the pseudo-events of several events on one date,
+        :meth:`EngineResult.expanded`): cells with the same fits share one (it reads the
+        estimation windows only, so the event window does not enter)."""
+        source = self.result.source if self.result is not None else None
+        if source is None or self.n_cells == 0:
+            return kp_cell_correlations_aligned(self.event_code, self.result, self.store, self.cell_event,
+                                                self.rows, self.cell, cell_window=self.cell_window)
+        # set u's first cell is first[u], ascending: the cells computed stay in event order
+        of_set, first = cell_kernels.cell_sets(source[1][self.rows], self.cell, self.n_cells)
+        at = np.full(self.n_cells, -1, dtype=np.int64)
+        at[first] = np.arange(len(first))
+        keep = at[self.cell] >= 0
+        need = np.flatnonzero(np.bincount(self.rows[keep], minlength=len(self.event_code)))  # their firm-events
+        r = kp_cell_correlations_aligned(self.event_code[need], self.result.take(need), self.store,
+                                         self.cell_event[first], np.searchsorted(need, self.rows[keep]),
+                                         at[self.cell[keep]], cell_window=self.cell_window[first])
+        return r[of_set]
 
     @property
     def keys(self) -> pd.DataFrame:

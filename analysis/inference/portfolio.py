@@ -57,7 +57,7 @@ import numpy as np
 from analysis.estimation import engine, kernels
 from analysis.estimation.engine import EngineResult
 from analysis.estimation.pvalues import t_p_value, t_quantile
-from analysis.inference import portfolio_kernel
+from analysis.inference import cell_kernels, portfolio_kernel
 from analysis.inference.registry import CellTest, TestOutcome, register
 
 #: Portfolios per pass (bounds memory: a few arrays of (portfolios of the chunk, ~270 days, p)).
@@ -82,31 +82,6 @@ class PortfolioRun:
     sq_p: np.ndarray  # (U, W) sample-quantile p of CAR_p against the portfolio's residuals
     of_cell: np.ndarray  # (C,) portfolio (row) of each cell
     n_firms: np.ndarray  # (U,) firms in each portfolio
-
-
-def _cell_sets(rows: np.ndarray, cell: np.ndarray, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
-    """(C,) index of each cell's firm set among the distinct sets, and (U,) one cell per set.
-
-    A set is identified by the sum of a random 64-bit key per firm-event (wrapping) and its
-    size: two different sets share an identifier with probability about 2^-64."""
-    rng = np.random.default_rng(0)
-    key = rng.integers(0, 2**63 - 1, size=int(rows.max()) + 1 if len(rows) else 1, dtype=np.int64).view(np.uint64)
-    h = np.zeros(n_cells, dtype=np.uint64)
-    np.add.at(h, cell, key[rows])
-    n = np.bincount(cell, minlength=n_cells).astype(np.uint64)
-    srt = np.lexsort((n, h))  # stable: the cells of a set in their order
-    hs, ns = h[srt], n[srt]
-    new = np.ones(n_cells, dtype=bool)
-    new[1:] = (hs[1:] != hs[:-1]) | (ns[1:] != ns[:-1])
-    first = srt[new]  # the first cell of each set
-    of_cell = np.empty(n_cells, dtype=np.int64)
-    of_cell[srt] = np.cumsum(new) - 1
-    # number the sets in the order of their first cell (cells are in event order), so a
-    # chunk of sets holds the firm-events of a few events only
-    order = np.argsort(first, kind="stable")
-    rank = np.empty(len(first), dtype=np.int64)
-    rank[order] = np.arange(len(first))
-    return rank[of_cell], first[order]
 
 
 def _member_arrays(res: EngineResult) -> dict:
@@ -186,7 +161,9 @@ def portfolios(res: EngineResult, rows: np.ndarray, cell: np.ndarray, n_cells: i
     rows = np.asarray(rows, dtype=np.int64)
     cell = np.asarray(cell, dtype=np.int64)
     windows = list(res.windows) if windows is None else [tuple(int(v) for v in w) for w in windows]
-    of_cell, first = _cell_sets(rows, cell, n_cells)
+    # cells with the same firms share a portfolio; firm-events that repeat one fit (the
+    # pseudo-events of several events on one date, EngineResult.expanded) are the same firm
+    of_cell, first = cell_kernels.cell_sets(rows if res.source is None else res.source[1][rows], cell, n_cells)
     U = len(first)
     # members of each distinct set: those of its first cell, in firm-event order
     rep = np.full(n_cells, -1, dtype=np.int64)
