@@ -196,9 +196,17 @@ class EngineResult:
         repeats allowed: the pseudo-events of several events on one date share their firms'
         fits). Every array is gathered; what is computed on first read (event-period rows,
         estimation ARs, firm p-values, :meth:`shared` caches) is computed once, here, for the
-        distinct firm-events, and gathered."""
+        distinct firm-events, and gathered when read."""
         rows = np.asarray(rows, dtype=np.int64)
-        out = self.take(rows)
+        keep = {}
+        for fld in dataclasses.fields(self):
+            if isinstance(type(self).__dict__.get(fld.name), _Lazy):
+                keep[fld.name] = None  # gathered from here when read
+                continue
+            v = getattr(self, fld.name)
+            keep[fld.name] = (v[rows] if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == len(self.ok)
+                              and fld.name != "days" else v)
+        out = EngineResult(**keep)
         out.__dict__["_source"] = (self, rows)
         return out
 
