@@ -373,15 +373,15 @@ def test_chunks_hold_whole_pseudo_events_by_date_and_fit_each_date_once(shared_p
         return runs[-1]
 
     monkeypatch.setattr(placebo, "pseudo_run", spy)
-    EventStudy(prices=shared_prices, event_ids=["entity_list_28_2019", "dod_1237_list_2020"], windows=["0:1"],
-               placebo_draws=300, calibration_draws=0).fit()
+    events = ["entity_list_28_2019", "dod_1237_list_2020", "eo13959_2020", "far889_partb_rule_2020"]
+    EventStudy(prices=shared_prices, event_ids=events, windows=["0:1"], placebo_draws=300, calibration_draws=0).fit()
     run = runs[0]
     monkeypatch.setattr(placebo, "CHUNK_FIRM_EVENTS", 1000)
     seen, fits = [], 0
     for part, res in run.chunks(250):
         assert (np.diff(part) > 0).all()
         seen.append(part)
-        fits += len(res.source[0].ok)
+        fits += len(res.source[0].ok) if res.source is not None else len(part)
         direct = engine.run(run.store, run.sec[part], run.p0[part], run.estimation, run.windows, run.min_obs)
         np.testing.assert_array_equal(res.car, direct.car)
         np.testing.assert_array_equal(res.car_se, direct.car_se)
@@ -394,5 +394,5 @@ def test_chunks_hold_whole_pseudo_events_by_date_and_fit_each_date_once(shared_p
     for u in np.unique(unit[every]):
         assert len(np.unique(chunk_of[unit == u])) == 1
     distinct = len(np.unique(run.sec[every] * 10**6 + run.p0[every]))
-    # the dates both events drew are fitted once (a chunk's edge may split a date: a few twice)
-    assert len(seen) > 10 and distinct <= fits <= distinct + 2 * 29 * len(seen) and fits < 0.9 * len(every)
+    # the dates several events drew are fitted once (a chunk's edge may split a date: a few twice)
+    assert len(seen) > 10 and distinct <= fits <= distinct + 4 * 29 * len(seen) and fits < 0.8 * len(every)

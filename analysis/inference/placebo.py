@@ -275,14 +275,17 @@ class PseudoRun:
             yield part, self._fit(part)
 
     def _fit(self, part: np.ndarray):
-        """The engine result of pseudo firm-events ``part``, each distinct (security, day 0) fitted once."""
+        """The engine result of pseudo firm-events ``part``, each distinct (security, day 0)
+        fitted once (:meth:`EngineResult.expanded`); when fewer than a fifth repeat another, as
+        they are (gathering would cost more than it saves; the same numbers)."""
         key = self.sec[part] * (int(self.p0[part].max()) + 1) + self.p0[part]
         _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        shared = len(first) < 0.8 * len(part)
+        sec, p0 = (self.sec[part][first], self.p0[part][first]) if shared else (self.sec[part], self.p0[part])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            res = engine.run(self.store, self.sec[part][first], self.p0[part][first], self.estimation, self.windows,
-                             self.min_obs)
-        return res.expanded(inverse)
+            res = engine.run(self.store, sec, p0, self.estimation, self.windows, self.min_obs)
+        return res.expanded(inverse) if shared else res
 
 
 def _observed_row(ev: np.ndarray, sec: np.ndarray, e: np.ndarray, s: np.ndarray) -> np.ndarray:
