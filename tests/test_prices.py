@@ -704,3 +704,37 @@ def test_case9_windows_device_names_are_refused(symbol):
 @pytest.mark.parametrize("symbol", ["CONE", "COM", "NULL", "LPT", "AUXL.SZ", "^CON"])
 def test_device_like_symbols_that_are_not_devices_pass(symbol):
     assert validate_symbol(symbol) == symbol
+
+
+def test_a_file_read_again_is_parsed_once_and_each_reader_gets_its_own_frame(tmp_path, monkeypatch):
+    """read_price_csv keeps parsed frames by the file's text: the same text is parsed once (the
+    plain and the checked reader alike), every call returns a frame of its own (changing one
+    changes no other read), a changed file is parsed again, a bad file is never kept and the
+    memory holds at most PARSED_KEPT files."""
+    from analysis.data.prices import read_price_csv
+
+    calls = []
+    plain, checked = prices._read_plain, prices._read_checked
+    monkeypatch.setattr(prices, "_read_plain", lambda text: (calls.append("plain"), plain(text))[1])
+    monkeypatch.setattr(prices, "_read_checked", lambda path, text: (calls.append("checked"), checked(path, text))[1])
+    monkeypatch.setattr(prices, "_PARSED", type(prices._PARSED)())
+    monkeypatch.setattr(prices, "PARSED_KEPT", 2)
+    a = tmp_path / "A.csv"
+    a.write_text("date,adj_close\n2020-01-02,10.5\n2020-01-03,11\n")
+    first = read_price_csv(a)
+    first.loc[first.index[0], "adj_close"] = -1.0
+    again = read_price_csv(a)
+    assert calls == ["plain"] and again["adj_close"].tolist() == [10.5, 11.0] and again is not first
+    a.write_text("date,adj_close\n2020-01-02,10.5\n2020-01-03,12\n")  # new text: parsed again
+    assert read_price_csv(a)["adj_close"].tolist() == [10.5, 12.0] and calls == ["plain", "plain"]
+    b = tmp_path / "B.csv"
+    b.write_text("Date , Adj Close\n2020-01-02, 3\n")  # not plain: the checked reader, kept too
+    assert read_price_csv(b)["adj_close"].tolist() == [3.0]
+    read_price_csv(b)
+    assert calls == ["plain", "plain", "plain", "checked"] and len(prices._PARSED) == 2
+    bad = tmp_path / "C.csv"
+    bad.write_text("date,adj_close\n2020-01-02,-3\n")
+    for _ in range(2):
+        with pytest.raises(UserError, match="C.csv"):
+            read_price_csv(bad)
+    assert calls.count("checked") == 3 and len(prices._PARSED) == 2

@@ -203,8 +203,8 @@ def draw_pseudo_events(store, sec_by_event, p0_by_event, estimation, windows, dr
 
 
 #: Pseudo firm-events per batched engine run: the pseudo-events are run in chunks of whole
-#: draws, so memory does not grow with the number of draws (a chunk's engine arrays are a few
-#: KB per firm-event).
+#: pseudo-events (:meth:`PseudoRun.chunks`), so memory does not grow with the number of draws
+#: (a chunk's engine arrays are a few KB per firm-event).
 CHUNK_FIRM_EVENTS = 16_384
 
 
