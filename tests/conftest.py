@@ -86,31 +86,6 @@ def shared_factors() -> Path:
     return _shared_dir("factors")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def parse_each_price_file_once():
-    """Each distinct price file (path and bytes) is parsed once per test process: the suite's fits
-    on the recorded prices read the same 42 CSV files several hundred times, and parsing and
-    validating them took about a third of those tests' CPU. :func:`analysis.data.prices.read_price_csv`
-    itself runs on every new (path, content), so a changed or broken file is read (and refused)
-    as before; the caller gets its own copy of the frame."""
-    from analysis.data import prices
-
-    real, parsed = prices.read_price_csv, {}
-
-    def read_price_csv(path):
-        try:
-            key = (os.fspath(path), Path(path).read_bytes())
-        except OSError:  # missing, a folder, unreadable: the reader's own error
-            return real(path)
-        if key not in parsed:
-            parsed[key] = real(path).copy()
-        return parsed[key].copy()
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(prices, "read_price_csv", read_price_csv)
-        yield
-
-
 # ----------------------------------------------------------------------------- reference
 
 

@@ -705,3 +705,48 @@ def test_pseudo_cells_of_repeated_fits_share_kp_and_portfolios_with_the_same_num
         a, b = test.run(shared), test.run(alone)
         np.testing.assert_array_equal(a.statistic, b.statistic, err_msg=name)
         np.testing.assert_array_equal(a.p_value, b.p_value, err_msg=name)
+
+
+def _same_tests(shared, alone):
+    from analysis.inference.registry import REGISTRY
+
+    np.testing.assert_array_equal(shared.r_kp, alone.r_kp)
+    for name, test in REGISTRY.items():
+        if name != "placebo":
+            a, b = test.run(shared), test.run(alone)
+            np.testing.assert_array_equal(a.statistic, b.statistic, err_msg=name)
+            np.testing.assert_array_equal(a.p_value, b.p_value, err_msg=name)
+
+
+@pytest.mark.parametrize("case", ["permuted", "large_event_partly_in_cells", "large_and_small_events"])
+def test_cells_of_repeated_fits_share_only_what_gives_the_same_bits(case):
+    """Where sharing would change a number's last bits, it is not done: an event listing the
+    same fits in another order (its sums run in another order: no set of fits shared), and the
+    KP correlation of an event of more than PAIRWISE_MAX firm-events (it sums each pair once, a
+    smaller event both ways: computed with all its firm-events, and never shared with a smaller
+    event's cell). Every test equals the same cells on the firm-events written out."""
+    from analysis.estimation import engine
+    from analysis.inference.cells import build_cells
+    from analysis.inference.kp_kernel import PAIRWISE_MAX
+
+    n_sec = {"permuted": 25, "large_event_partly_in_cells": PAIRWISE_MAX + 5, "large_and_small_events": 250}[case]
+    store = _random_store(n_sec=n_sec, n=700, seed=7)
+    sec, p0 = np.arange(n_sec), np.full(n_sec, 400)
+    mask = None
+    if case == "permuted":  # event 1: the same firms on the same date, listed in another order
+        rows = np.r_[np.arange(n_sec), np.random.default_rng(1).permutation(n_sec)]
+        code = np.r_[np.zeros(n_sec, int), np.ones(n_sec, int)]
+    elif case == "large_event_partly_in_cells":  # 10 firm-events of each in no cell: 195 in cells
+        rows = np.r_[np.arange(n_sec), np.arange(n_sec)]
+        code = np.r_[np.zeros(n_sec, int), np.ones(n_sec, int)]
+        mask = np.ones((2 * n_sec, 2), dtype=bool)
+        mask[np.arange(2 * n_sec) % n_sec < 10] = False
+    else:  # a set of 150 firms in an event of 150 and in one of 250
+        rows = np.r_[np.arange(150), np.arange(n_sec)]
+        code = np.r_[np.zeros(150, int), np.ones(n_sec, int)]
+    group = (sec[rows] >= 120).astype(np.int64)
+    windows = [(0, 0), (-1, 1)]
+    once = engine.run(store, sec, p0, (-250, -11), windows, 120)
+    direct = engine.run(store, sec[rows], p0[rows], (-250, -11), windows, 120)
+    _same_tests(build_cells(once.expanded(rows), store, code, group, 2, mask=mask),
+                build_cells(direct, store, code, group, 2, mask=mask))

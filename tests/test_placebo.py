@@ -196,9 +196,9 @@ def test_more_draws_leave_the_first_draws_unchanged_and_use_each_date_once():
 
 @pytest.mark.shared_prices
 def test_calibration_and_placebo_do_not_depend_on_the_chunks(shared_prices, monkeypatch):
-    """The pseudo-events run through the engine in chunks of whole draws; chunks of ~50
-    firm-events (a draw or a few) give the same tests.csv as the default chunks, also with
-    calibration draws beyond the placebo's."""
+    """The pseudo-events run through the engine in chunks of whole pseudo-events; chunks of ~50
+    firm-events (a pseudo-event or a few) give the same tests.csv as the default chunks, bit for
+    bit, also with calibration draws beyond the placebo's."""
     from analysis import EventStudy
 
     kw = dict(prices=shared_prices, event_ids=["entity_list_28_2019"], windows=["0:0", "-1:1"],
@@ -206,7 +206,7 @@ def test_calibration_and_placebo_do_not_depend_on_the_chunks(shared_prices, monk
     one = EventStudy(**kw).fit().tests
     monkeypatch.setattr(placebo, "CHUNK_FIRM_EVENTS", 50)
     small = EventStudy(**kw).fit().tests
-    pd.testing.assert_frame_equal(one, small)
+    pd.testing.assert_frame_equal(one, small, check_exact=True)
     cal = one[one["test"] != "placebo"]
     assert cal["calibration_draws"].max() == 45 and one.loc[one["test"] == "placebo", "draws"].max() == 30
 
@@ -396,3 +396,30 @@ def test_chunks_hold_whole_pseudo_events_by_date_and_fit_each_date_once(shared_p
     distinct = len(np.unique(run.sec[every] * 10**6 + run.p0[every]))
     # the dates several events drew are fitted once (a chunk's edge may split a date: a few twice)
     assert len(seen) > 10 and distinct <= fits <= distinct + 4 * 29 * len(seen) and fits < 0.8 * len(every)
+
+
+@pytest.mark.shared_prices
+def test_tests_csv_is_the_same_with_and_without_shared_fits(shared_prices, monkeypatch):
+    """Three events drawing most of their dates (so most pseudo-dates are drawn by two or three
+    of them): the study with each chunk's repeated fits shared (engine, rank sorts, portfolios,
+    KP correlations) and with nothing shared gives the same tests.csv, bit for bit."""
+    from analysis import EventStudy
+
+    shared_chunks = []
+    fit = placebo.PseudoRun._fit
+
+    def spy(self, part):
+        res = fit(self, part)
+        shared_chunks.append(res.source is not None)
+        return res
+
+    monkeypatch.setattr(placebo.PseudoRun, "_fit", spy)
+    kw = dict(prices=shared_prices, event_ids=["entity_list_28_2019", "dod_1237_list_2020", "eo13959_2020"],
+              windows=["0:1"], placebo_draws=100, calibration_draws=500)
+    shared = EventStudy(**kw).fit().tests
+    assert sum(shared_chunks) >= 2
+    monkeypatch.setattr(placebo, "SHARE_FITS_BELOW", 0.0)
+    shared_chunks.clear()
+    alone = EventStudy(**kw).fit().tests
+    assert not any(shared_chunks)
+    pd.testing.assert_frame_equal(shared, alone, check_exact=True)

@@ -710,7 +710,7 @@ def test_a_file_read_again_is_parsed_once_and_each_reader_gets_its_own_frame(tmp
     """read_price_csv keeps parsed frames by the file's text: the same text is parsed once (the
     plain and the checked reader alike), every call returns a frame of its own (changing one
     changes no other read), a changed file is parsed again, a bad file is never kept and the
-    memory holds at most PARSED_KEPT files."""
+    memory holds the PARSED_KEPT files read last (CsvSource.fetch too)."""
     from analysis.data.prices import read_price_csv
 
     calls = []
@@ -732,9 +732,18 @@ def test_a_file_read_again_is_parsed_once_and_each_reader_gets_its_own_frame(tmp
     assert read_price_csv(b)["adj_close"].tolist() == [3.0]
     read_price_csv(b)
     assert calls == ["plain", "plain", "plain", "checked"] and len(prices._PARSED) == 2
+    read_price_csv(a)  # A read last: B goes first when a third file comes
+    c = tmp_path / "D.csv"
+    c.write_text("date,adj_close\n2020-01-02,7\n")
+    read_price_csv(c)
+    read_price_csv(a)
+    assert calls == ["plain", "plain", "plain", "checked", "plain"]
+    read_price_csv(b)
+    assert calls[-2:] == ["plain", "checked"]  # B was dropped: parsed again
+    assert prices.CsvSource(tmp_path).fetch("A")["adj_close"].tolist() == [10.5, 12.0]  # a copy, sliced
     bad = tmp_path / "C.csv"
     bad.write_text("date,adj_close\n2020-01-02,-3\n")
     for _ in range(2):
         with pytest.raises(UserError, match="C.csv"):
             read_price_csv(bad)
-    assert calls.count("checked") == 3 and len(prices._PARSED) == 2
+    assert calls.count("checked") == 4 and len(prices._PARSED) == 2  # B twice, C twice

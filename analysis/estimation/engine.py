@@ -195,7 +195,7 @@ class EngineResult:
         """The result of firm-events that repeat this result's firm-events ``rows`` (indices,
         repeats allowed: the pseudo-events of several events on one date share their firms'
         fits). Every array is gathered; what is computed on first read (event-period rows,
-        estimation ARs, firm p-values, :meth:`shared` caches) is computed once, here, for the
+        estimation ARs, firm p-values) is computed once, here, for the
         distinct firm-events, and gathered when read."""
         rows = np.asarray(rows, dtype=np.int64)
         keep = {}
@@ -214,13 +214,6 @@ class EngineResult:
     def source(self) -> tuple["EngineResult", np.ndarray] | None:
         """(result, rows) when this result :meth:`expanded` another's firm-events; else None."""
         return self.__dict__.get("_source")
-
-    def shared(self, key, compute):
-        """``compute()``, once per result and ``key`` (a per-result cache for the tests)."""
-        cache = self.__dict__.setdefault("_cache", {})
-        if key not in cache:
-            cache[key] = compute()
-        return cache[key]
 
     @property
     def est_ar(self) -> np.ndarray:

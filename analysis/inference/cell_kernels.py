@@ -24,6 +24,21 @@ from analysis.estimation.kernels import _compiled, map_on_threads, thread_count
 MOMENTS = ("car", "car2", "scar", "scar2", "patell_var", "car_pos", "est_pos", "est_n")
 
 
+def fit_sets(rows: np.ndarray, cell: np.ndarray, n_cells: int, fit: np.ndarray | None = None,
+             within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`cell_sets` of the cells' firm-events ``rows``, or of the fits they repeat (``fit``:
+    the fit of each firm-event, as :meth:`EngineResult.expanded` gives it) when every cell lists
+    its fits in ascending order of its rows: cells with the same fits then list them in the same
+    order, so a number computed from one cell's members in order (a sum) is that of every cell
+    of its set, bit for bit. Else (a cell whose rows come in another order) sets of firm-events."""
+    if fit is not None and len(rows):
+        order = np.lexsort((rows, cell))
+        f, c = fit[rows[order]], cell[order]
+        if ((np.diff(f) > 0) | (np.diff(c) != 0)).all():
+            return cell_sets(fit[rows], cell, n_cells, within)
+    return cell_sets(rows, cell, n_cells, within)
+
+
 def cell_sets(members: np.ndarray, cell: np.ndarray, n_cells: int,
               within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(C,) index of each cell's set of members among the distinct sets, and (U,) one cell

@@ -281,18 +281,29 @@ class Cells:
     def r_kp(self) -> np.ndarray:
         """(C,) mean pairwise correlation of the members' estimation-window ARs (KP 2010).
         Firm-events that repeat one fit (the pseudo-events of several events on one date,
-        :meth:`EngineResult.expanded`): cells with the same fits share one (it reads the
-        estimation windows only, so the event window does not enter)."""
+        :meth:`EngineResult.expanded`): cells with the same fits in the same order share one
+        (:func:`~analysis.inference.cell_kernels.fit_sets`; the estimation windows alone enter,
+        not the event window) when their events take the same path of the kernel: an event of
+        more than :data:`~analysis.inference.kp_kernel.PAIRWISE_MAX` firm-events sums each pair
+        once, a smaller one both ways (another rounding), so such an event is computed with all
+        its firm-events, as without sharing."""
         source = self.result.source if self.result is not None else None
         if source is None or self.n_cells == 0:
             return kp_cell_correlations_aligned(self.event_code, self.result, self.store, self.cell_event,
                                                 self.rows, self.cell, cell_window=self.cell_window)
+        size = np.bincount(self.event_code, minlength=int(self.cell_event.max()) + 1)
+        big = size > kp_kernel.PAIRWISE_MAX
         # set u's first cell is first[u], ascending: the cells computed stay in event order
-        of_set, first = cell_kernels.cell_sets(source[1][self.rows], self.cell, self.n_cells)
+        of_set, first = cell_kernels.fit_sets(self.rows, self.cell, self.n_cells, source[1], big[self.cell_event])
         at = np.full(self.n_cells, -1, dtype=np.int64)
         at[first] = np.arange(len(first))
         keep = at[self.cell] >= 0
-        need = np.flatnonzero(np.bincount(self.rows[keep], minlength=len(self.event_code)))  # their firm-events
+        wanted = np.zeros(len(self.event_code), dtype=bool)
+        wanted[self.rows[keep]] = True  # the firm-events of those cells
+        whole = np.zeros(len(size), dtype=bool)
+        whole[self.cell_event[first]] = True
+        wanted |= (whole & big)[self.event_code]  # and every firm-event of a large event among theirs
+        need = np.flatnonzero(wanted)
         r = kp_cell_correlations_aligned(self.event_code[need], self.result.take(need), self.store,
                                          self.cell_event[first], np.searchsorted(need, self.rows[keep]),
                                          at[self.cell[keep]], cell_window=self.cell_window[first])

@@ -206,11 +206,14 @@ def draw_pseudo_events(store, sec_by_event, p0_by_event, estimation, windows, dr
 #: pseudo-events (:meth:`PseudoRun.chunks`), so memory does not grow with the number of draws
 #: (a chunk's engine arrays are a few KB per firm-event).
 CHUNK_FIRM_EVENTS = 16_384
+#: A chunk's pseudo firm-events share their fits when the distinct (security, day 0) are fewer
+#: than this share of them (the catalog's chunks: about 7%; a synthetic universe's: none).
+SHARE_FITS_BELOW = 0.8
 
 
 @dataclass(frozen=True, eq=False)
 class PseudoRun:
-    """The pseudo-event firm-events of a run, run through the engine in chunks of draws.
+    """The pseudo-event firm-events of a run, run through the engine in chunks of whole pseudo-events.
 
     Pseudo firm-event k is security ``sec[k]`` with day 0 at ``p0[k]`` for draw ``draw[k]`` of
     event ``event[k]``, standing for the observed firm-event (row of the observed result)
@@ -220,7 +223,7 @@ class PseudoRun:
     per event (fewer when the pool of dates is smaller); ``limit``: (events,) the most dates an
     event may draw under the cap on pseudo firm-events per event (:func:`date_limit`; -1: no
     limit). :meth:`chunks` yields the engine
-    results of consecutive draws (never all pseudo firm-events at once).
+    results of the pseudo-events of a few dates at a time (never all pseudo firm-events at once).
     """
 
     event: np.ndarray
@@ -243,10 +246,11 @@ class PseudoRun:
         all), in chunks of whole pseudo-events (event, draw) of about ``size`` (default
         :data:`CHUNK_FIRM_EVENTS`) firm-events, ascending within a chunk; a pseudo-event larger
         than that is a chunk of its own. The pseudo-events are taken in order of their dates,
-        so a chunk holds the pseudo-events of every event on the same dates: a security's
-        firm-event on one date is fitted once for all of them (:meth:`EngineResult.expanded`;
-        the events' pools of dates overlap: the catalog's 539k pseudo firm-events are 36k
-        distinct). A pseudo firm-event's numbers do not depend on its chunk."""
+        so a chunk holds the pseudo-events of every event on the same dates (a chunk's edge may
+        split a date): a security's firm-event on one date is fitted once for all of them
+        (:meth:`_fit`; the events' pools of dates overlap: the catalog's 539k pseudo
+        firm-events are 36k distinct). The tests of every pseudo cell are the same bits
+        whatever its chunk (the tests' sharing of fits keeps them so; tests)."""
         size = CHUNK_FIRM_EVENTS if size is None else int(size)
         top = self.requested if draws is None else min(int(draws), self.requested)
         if top <= 0 or not len(self.draw):
@@ -276,11 +280,12 @@ class PseudoRun:
 
     def _fit(self, part: np.ndarray):
         """The engine result of pseudo firm-events ``part``, each distinct (security, day 0)
-        fitted once (:meth:`EngineResult.expanded`); when fewer than a fifth repeat another, as
-        they are (gathering would cost more than it saves; the same numbers)."""
+        fitted once (:meth:`EngineResult.expanded`) when the distinct ones are fewer than
+        :data:`SHARE_FITS_BELOW` of them; else as they are (gathering would cost more than it
+        saves; the same numbers)."""
         key = self.sec[part] * (int(self.p0[part].max()) + 1) + self.p0[part]
         _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-        shared = len(first) < 0.8 * len(part)
+        shared = len(first) < SHARE_FITS_BELOW * len(part)
         sec, p0 = (self.sec[part][first], self.p0[part][first]) if shared else (self.sec[part], self.p0[part])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -357,7 +362,7 @@ def placebo_null(study, panel, out, event_code: np.ndarray, group_code: np.ndarr
     observed window holds a return spanning a suspension (e.g. [0, 0] covered by a return over
     days 0..2), its pseudo-events cumulate over that span ([0, 2]), so like is compared with
     like. Only the firms in the observed cell (fitted, complete window) enter its null.
-    The engine runs over the pseudo-events in chunks of draws; only the (events, groups,
+    The engine runs over the pseudo-events in chunks (:meth:`PseudoRun.chunks`); only the (events, groups,
     windows, B) means are kept. ``on_chunk(keep, result)``: called with every chunk (e.g. the
     calibration, :mod:`analysis.inference.calibration`); ``placebo_draws``: the first B draws
     make the law (default all of the run's).

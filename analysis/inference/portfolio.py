@@ -163,7 +163,7 @@ def portfolios(res: EngineResult, rows: np.ndarray, cell: np.ndarray, n_cells: i
     windows = list(res.windows) if windows is None else [tuple(int(v) for v in w) for w in windows]
     # cells with the same firms share a portfolio; firm-events that repeat one fit (the
     # pseudo-events of several events on one date, EngineResult.expanded) are the same firm
-    of_cell, first = cell_kernels.cell_sets(rows if res.source is None else res.source[1][rows], cell, n_cells)
+    of_cell, first = cell_kernels.fit_sets(rows, cell, n_cells, None if res.source is None else res.source[1])
     U = len(first)
     # members of each distinct set: those of its first cell, in firm-event order
     rep = np.full(n_cells, -1, dtype=np.int64)
