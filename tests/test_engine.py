@@ -750,3 +750,20 @@ def test_cells_of_repeated_fits_share_only_what_gives_the_same_bits(case):
     direct = engine.run(store, sec[rows], p0[rows], (-250, -11), windows, 120)
     _same_tests(build_cells(once.expanded(rows), store, code, group, 2, mask=mask),
                 build_cells(direct, store, code, group, 2, mask=mask))
+
+
+def test_fit_sets_shares_fits_only_when_every_cell_lists_them_in_row_order():
+    """cell_kernels.fit_sets: cells with the same fits are one set when each cell's fits ascend
+    with its rows, whether the pairs come cell by cell or interleaved; a cell listing its fits
+    out of row order makes every set one of firm-events (rows)."""
+    from analysis.inference.cell_kernels import fit_sets
+
+    fit = np.array([0, 1, 2, 0, 1, 2, 2, 1])  # rows 3-5 repeat 0-2; rows 6, 7: fits 2, 1 (descending)
+    rows, cell = np.array([0, 1, 2, 3, 4, 5]), np.array([0, 0, 0, 1, 1, 1])
+    of, first = fit_sets(rows, cell, 2, fit)
+    assert of.tolist() == [0, 0] and first.tolist() == [0]
+    of, first = fit_sets(rows[[0, 3, 1, 4, 2, 5]], cell[[0, 3, 1, 4, 2, 5]], 2, fit)  # interleaved
+    assert of.tolist() == [0, 0]
+    of, _ = fit_sets(np.r_[rows, 6, 7], np.r_[cell, 2, 2], 3, fit)  # cell 2: fits 2, 1
+    assert of.tolist() == [0, 1, 2]
+    assert fit_sets(rows, cell, 2, None)[0].tolist() == [0, 1]

@@ -32,9 +32,14 @@ def fit_sets(rows: np.ndarray, cell: np.ndarray, n_cells: int, fit: np.ndarray |
     order, so a number computed from one cell's members in order (a sum) is that of every cell
     of its set, bit for bit. Else (a cell whose rows come in another order) sets of firm-events."""
     if fit is not None and len(rows):
-        order = np.lexsort((rows, cell))
-        f, c = fit[rows[order]], cell[order]
-        if ((np.diff(f) > 0) | (np.diff(c) != 0)).all():
+        new_run = np.diff(cell) != 0
+        if new_run.sum() + 1 == np.count_nonzero(np.bincount(cell, minlength=n_cells)) and \
+                (np.diff(rows)[~new_run] > 0).all():  # each cell's pairs together, in row order
+            ok = (np.diff(fit[rows])[~new_run] > 0).all()
+        else:
+            order = np.lexsort((rows, cell))
+            ok = ((np.diff(fit[rows[order]]) > 0) | (np.diff(cell[order]) != 0)).all()
+        if ok:
             return cell_sets(fit[rows], cell, n_cells, within)
     return cell_sets(rows, cell, n_cells, within)
 
