@@ -179,17 +179,7 @@ class EngineResult:
         if "_source" in self.__dict__:  # still computed once, in the source
             base, of = self.__dict__["_source"]
             return base.expanded(of[rows])
-        keep = {}
-        for fld in dataclasses.fields(self):
-            lazy = isinstance(type(self).__dict__.get(fld.name), _Lazy)
-            v = self.__dict__.get("_" + fld.name) if lazy else getattr(self, fld.name)  # not read yet: None
-            if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == len(self.ok) and fld.name != "days":
-                keep[fld.name] = v[rows]
-            elif isinstance(v, RelativeDays):
-                keep[fld.name] = v.subset(rows)
-            else:
-                keep[fld.name] = v
-        return EngineResult(**keep)
+        return EngineResult(**self._rows_of(rows, read_lazy=True))
 
     def expanded(self, rows) -> "EngineResult":
         """The result of firm-events that repeat this result's firm-events ``rows`` (indices,
@@ -198,17 +188,25 @@ class EngineResult:
         estimation ARs, firm p-values) is computed once, here, for the
         distinct firm-events, and gathered when read."""
         rows = np.asarray(rows, dtype=np.int64)
-        keep = {}
-        for fld in dataclasses.fields(self):
-            if isinstance(type(self).__dict__.get(fld.name), _Lazy):
-                keep[fld.name] = None  # gathered from here when read
-                continue
-            v = getattr(self, fld.name)
-            keep[fld.name] = (v[rows] if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == len(self.ok)
-                              and fld.name != "days" else v)
-        out = EngineResult(**keep)
+        out = EngineResult(**self._rows_of(rows, read_lazy=False))  # lazy fields: gathered from here when read
         out.__dict__["_source"] = (self, rows)
         return out
+
+    def _rows_of(self, rows: np.ndarray, read_lazy: bool) -> dict:
+        """Every field for firm-events ``rows``: per-firm-event fields gathered (:func:`_gather`),
+        the others as they are; the fields computed on first read as read so far (None: not
+        read yet), or all None without ``read_lazy``."""
+        keep = {}
+        for fld in dataclasses.fields(self):
+            lazy = isinstance(type(self).__dict__.get(fld.name), _Lazy)
+            if lazy and not read_lazy:
+                keep[fld.name] = None
+                continue
+            v = self.__dict__.get("_" + fld.name) if lazy else getattr(self, fld.name)  # not read yet: None
+            per_row = isinstance(v, RelativeDays) or (isinstance(v, np.ndarray) and v.ndim >= 1
+                                                      and v.shape[0] == len(self.ok) and fld.name != "days")
+            keep[fld.name] = _gather(v, rows) if per_row else v
+        return keep
 
     @property
     def source(self) -> tuple["EngineResult", np.ndarray] | None:

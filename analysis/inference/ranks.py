@@ -761,7 +761,7 @@ def rank_tests(
     source = out.source  # firm-events that repeat one fit (pseudo-events on one date): sorted once
     if source is not None:
         fit_rows = _distinct(source[1][all_rows], len(source[0].ok))
-        est_row = np.searchsorted(fit_rows, source[1][all_rows])
+        est_row = _position(fit_rows, source[1][all_rows], len(source[0].ok))
     for outside, parts in by_days.values():
         if source is None:
             est = np.ascontiguousarray(_take(out.est_ar, all_rows, outside), dtype=float)
