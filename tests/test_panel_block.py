@@ -112,7 +112,10 @@ def test_float_columns_read_as_pandas_does_column_by_column():
     frames = [pd.DataFrame(base, index=idx), pd.DataFrame({**base, "note": "a"}, index=idx),
               pd.DataFrame({**base, "volume": np.arange(n, dtype=np.float32) / 3}, index=idx),
               pd.DataFrame({"adj_close": pd.array([1.5, None] * (n // 2) + [1.0] * (n % 2), dtype="Float64")},
-                           index=idx)]
+                           index=idx),
+              # a repeated label: pandas' own column-by-column reading (a 2-D "volume"), not the one array
+              pd.DataFrame(np.c_[base["adj_close"], base["volume"], base["volume"] / 2], index=idx,
+                           columns=["adj_close", "volume", "volume"])]
     for f in frames:
         got = calendars.float_columns(f, ("adj_close", "volume", "high"))
         assert list(got) == [c for c in ("adj_close", "volume") if c in f]
