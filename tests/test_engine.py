@@ -574,6 +574,40 @@ def test_prefix_moments_equal_numpy_cumsum_of_each_security_bit_for_bit():
         np.testing.assert_array_equal(got, want)
 
 
+def test_used_arrays_and_next_return_equal_their_numpy_forms():
+    """The store's used arrays and next returns (compiled passes) equal the numpy forms they
+    replaced: w = eligible as 0/1, y and X zeroed where not eligible (X as (p, T) rows); the
+    first return covering a session (span >= 1) after each position of the same security, -1
+    when none (suspensions at a security's start and end, a one-session security, missing y)."""
+    from analysis.estimation.models import get_model
+    from analysis.estimation.store import store_from_arrays
+
+    rng = np.random.default_rng(7)
+    spec = get_model("market")
+    lens = (30, 1, 12, 50, 3)
+    rets = [rng.normal(0, 0.02, n) for n in lens]
+    spans = [rng.choice([0, 1, 1, 1, 2, 3], n) for n in lens]
+    spans[0][-4:] = 0  # suspended to the end: no next return
+    spans[2][:5] = 0
+    rets[3][[4, 9]] = np.nan
+    X = [np.column_stack([np.ones(n), rng.normal(0, 0.02, n)]) for n in lens]
+    store = store_from_arrays(spec, rets, X=X, spans=spans)
+    T = len(store.span)
+    ok = store.eligible
+    w, y, XT = store.used_arrays
+    np.testing.assert_array_equal(w, ok.astype(float))
+    np.testing.assert_array_equal(y, np.where(ok, store.y, 0.0))
+    np.testing.assert_array_equal(XT, np.ascontiguousarray(np.where(ok[:, None], store.X, 0.0).T))
+    assert XT.flags.c_contiguous and 0 < ok.sum() < T
+    big = np.iinfo(np.int64).max
+    pos = np.where(store.span >= 1, np.arange(T), big)
+    nxt = np.full(T, big)
+    nxt[:-1] = np.minimum.accumulate(pos[::-1])[::-1][1:]
+    want = np.where(nxt < np.repeat(store.start + store.length, store.length), nxt, -1)
+    np.testing.assert_array_equal(store.next_return, want)
+    assert (want == -1).sum() > len(lens) and store.next_return.dtype == np.int64
+
+
 def _residuals_by_numpy(store, ew, theta):
     """The estimation-window ARs as numpy formed them before the compiled pass: gather y, then
     subtract theta_k (constant) or x_k * theta_k column by column; NaN where not used."""
