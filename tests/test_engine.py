@@ -574,31 +574,38 @@ def test_prefix_moments_equal_numpy_cumsum_of_each_security_bit_for_bit():
         np.testing.assert_array_equal(got, want)
 
 
-def test_used_arrays_and_next_return_equal_their_numpy_forms():
+@pytest.mark.parametrize("model", ["mean", "market", "ff3"])
+@pytest.mark.parametrize("excluded", [False, True])
+def test_used_arrays_and_next_return_equal_their_numpy_forms(model, excluded):
     """The store's used arrays and next returns (compiled passes) equal the numpy forms they
     replaced: w = eligible as 0/1, y and X zeroed where not eligible (X as (p, T) rows); the
     first return covering a session (span >= 1) after each position of the same security, -1
-    when none (suspensions at a security's start and end, a one-session security, missing y)."""
+    when none (suspensions at a security's start and end, a one-session and an empty security,
+    missing y; 1, 2 and 4 regressors; sessions excluded from the fits or not)."""
     from analysis.estimation.models import get_model
     from analysis.estimation.store import store_from_arrays
 
     rng = np.random.default_rng(7)
-    spec = get_model("market")
-    lens = (30, 1, 12, 50, 3)
+    spec = get_model(model)
+    p = len(spec.regressors)
+    lens = (30, 1, 0, 12, 50, 3)
     rets = [rng.normal(0, 0.02, n) for n in lens]
     spans = [rng.choice([0, 1, 1, 1, 2, 3], n) for n in lens]
     spans[0][-4:] = 0  # suspended to the end: no next return
-    spans[2][:5] = 0
-    rets[3][[4, 9]] = np.nan
-    X = [np.column_stack([np.ones(n), rng.normal(0, 0.02, n)]) for n in lens]
+    spans[3][:5] = 0
+    rets[4][[4, 9]] = np.nan
+    X = [np.column_stack([np.ones(n), rng.normal(0, 0.02, (n, p - 1))]) for n in lens]
     store = store_from_arrays(spec, rets, X=X, spans=spans)
     T = len(store.span)
+    if excluded:
+        store.set_excluded(rng.random(T) < 0.2)
     ok = store.eligible
+    assert (ok != store.usable_return).any() == excluded
     w, y, XT = store.used_arrays
     np.testing.assert_array_equal(w, ok.astype(float))
     np.testing.assert_array_equal(y, np.where(ok, store.y, 0.0))
     np.testing.assert_array_equal(XT, np.ascontiguousarray(np.where(ok[:, None], store.X, 0.0).T))
-    assert XT.flags.c_contiguous and 0 < ok.sum() < T
+    assert XT.shape == (p, T) and XT.flags.c_contiguous and 0 < ok.sum() < T
     big = np.iinfo(np.int64).max
     pos = np.where(store.span >= 1, np.arange(T), big)
     nxt = np.full(T, big)
@@ -606,6 +613,35 @@ def test_used_arrays_and_next_return_equal_their_numpy_forms():
     want = np.where(nxt < np.repeat(store.start + store.length, store.length), nxt, -1)
     np.testing.assert_array_equal(store.next_return, want)
     assert (want == -1).sum() > len(lens) and store.next_return.dtype == np.int64
+
+
+@pytest.mark.parametrize("model", ["market-adjusted", "market"])
+def test_a_store_without_securities_runs_and_a_study_whose_only_firm_has_no_prices_skips_it(model):
+    """A store of no security has no start either (its compiled passes loop over none: with a
+    start of [0] and no length they read past the arrays and crashed the process); the engine
+    runs on it, and a study whose only firm has an empty price file lists the firm as skipped."""
+    import pathlib
+    import tempfile
+
+    from analysis import warmup
+    from analysis.estimation import engine
+    from analysis.estimation.models import get_model
+    from analysis.estimation.store import store_from_arrays
+    from analysis.study import EventStudy
+
+    store = store_from_arrays(get_model(model), [])
+    assert len(store.start) == 0 and len(store.next_return) == 0 and store.used_arrays[2].shape[1] == 0
+    res = engine.run(store, np.zeros(0, np.int64), np.zeros(0, np.int64))
+    assert res.car.shape == (0, len(res.windows))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = pathlib.Path(tmp)
+        (folder / "u.csv").write_text("symbol,name,role,exchange,benchmark\nD,D Corp,supplier,XNAS,SPX\n")
+        (folder / "e.csv").write_text("event_id,announced_at,title,kind,source\none,2019-05-15,synthetic,action,x\n")
+        prices = {k: v for k, v in warmup._synthetic_prices().items() if k in ("SPX", "D")}
+        prices["D"] = prices["D"].iloc[:0]
+        fit = EventStudy(events=folder / "e.csv", universe=folder / "u.csv", prices=prices, placebo_draws=0,
+                         model=model).fit()
+    assert fit.skipped[["symbol", "reason"]].values.tolist() == [["D", "D: no adjusted close prices"]]
 
 
 def _residuals_by_numpy(store, ew, theta):

@@ -115,7 +115,10 @@ def test_float_columns_read_as_pandas_does_column_by_column():
                            index=idx),
               # a repeated label: pandas' own column-by-column reading (a 2-D "volume"), not the one array
               pd.DataFrame(np.c_[base["adj_close"], base["volume"], base["volume"] / 2], index=idx,
-                           columns=["adj_close", "volume", "volume"])]
+                           columns=["adj_close", "volume", "volume"]),
+              # two-level labels: pandas' partial-key lookup (each name a (n, 1) block)
+              pd.DataFrame(np.c_[base["adj_close"], base["volume"]], index=idx,
+                           columns=pd.MultiIndex.from_tuples([("adj_close", "X"), ("volume", "X")]))]
     for f in frames:
         got = calendars.float_columns(f, ("adj_close", "volume", "high"))
         assert list(got) == [c for c in ("adj_close", "volume") if c in f]

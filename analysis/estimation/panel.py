@@ -135,7 +135,7 @@ def _store_from_units(model: ModelSpec, symbols: list[str], units: list[tuple[di
     lens = np.concatenate([u_len for _, _, u_len in units]) if units else np.zeros(0, np.int64)
     order = np.argsort(ids, kind="stable")
     length = lens[order].astype(np.int64)
-    start = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
+    start = np.cumsum(length) - length  # (S,): none for no security
     T = int(length.sum())
     p = len(model.regressors)
     at = np.empty(len(ids), np.int64)
