@@ -696,6 +696,22 @@ def test_estimation_residuals_equal_the_numpy_form_bit_for_bit(model_name, windo
     np.testing.assert_array_equal(got_used, want_used)
     assert got.tobytes() == want.tobytes()
     assert np.isfinite(got).sum() > (30 if window == (-250, -11) else 3)
+    # the rows in two halves on two threads (a long run): the same bytes
+    from analysis.estimation import engine as engine_mod
+
+    split = pytest.MonkeyPatch()
+    split.setattr(engine_mod, "THREADED_ROWS", 1)
+    try:
+        halves, _ = estimation_residuals(store, ew, theta)
+        again = engine_mod.run(store, sec % len(lengths), np.full(len(sec), 3, np.int64), window, [(0, 1)], 2)
+        rows_split = {k: getattr(again, k) for k in ("ar", "ret", "normal", "span", "valid", "Xv")}
+    finally:
+        split.undo()
+    assert halves.tobytes() == got.tobytes()
+    one = engine_mod.run(store, sec % len(lengths), np.full(len(sec), 3, np.int64), window, [(0, 1)], 2)
+    for k, v in rows_split.items():
+        assert v.tobytes() == getattr(one, k).tobytes(), k
+    assert np.isfinite(one.ar).any()
 
 
 def _random_store(n_sec=5, n=700, seed=4):

@@ -103,8 +103,13 @@ def _event_rows(res: "EngineResult") -> dict:
     out = {"ar": np.empty((N, L)), "ret": np.empty((N, L)), "normal": np.empty((N, L)),
            "span": np.empty((N, L), np.int64), "valid": np.empty((N, L), bool), "Xv": np.empty((N, L, p))}
     seg_lo = store.start[sec]
-    kernels.event_period(store.y, store.XT, store.offset, store.span, seg_lo + p0 + days[0], seg_lo,
-                         seg_lo + store.length[sec], res.theta, *out.values())
+    base, seg_hi, theta = seg_lo + p0 + days[0], seg_lo + store.length[sec], res.theta
+
+    def rows(r: slice) -> None:  # rows are independent: a long run in two halves on two threads
+        kernels.event_period(store.y, store.XT, store.offset, store.span, base[r], seg_lo[r], seg_hi[r], theta[r],
+                             *(a[r] for a in out.values()))
+
+    kernels.map_on_threads(rows, kernels.parts(N, min_size=THREADED_ROWS))
     return out
 
 
@@ -252,8 +257,11 @@ def estimation_residuals(store: ReturnStore, ew: "RelativeDays", theta: np.ndarr
     est_ar = np.empty((N, Le))
     if ew.T >= ew.L:  # else every row runs past its data
         const = np.array([name == "const" for name in regressors])
-        kernels.residual_rows(store.y, store.XT, const, store.eligible, np.clip(ew.base, 0, ew.T - ew.L), theta,
-                              est_ar)
+        first = np.clip(ew.base, 0, ew.T - ew.L)
+        # rows are independent: a long run in two halves on two threads
+        kernels.map_on_threads(lambda r: kernels.residual_rows(store.y, store.XT, const, store.eligible, first[r],
+                                                               theta[r], est_ar[r]),
+                               kernels.parts(N, min_size=THREADED_ROWS))
     if len(ew.partial):
         rows = ew.partial
         part = store.y[ew.pflat]
@@ -262,6 +270,11 @@ def estimation_residuals(store: ReturnStore, ew: "RelativeDays", theta: np.ndarr
         est_ar[rows] = np.where(used[rows], part, np.nan)
     return est_ar, used
 
+
+#: Firm-events from which the row-by-row compiled passes run on two threads (:func:`_event_rows`,
+#: :func:`estimation_residuals`: the observed firm-events of a large study; a pseudo-event
+#: chunk of the calibration, whose tests already run beside the engine, stays on one).
+THREADED_ROWS = 20_000
 
 #: Firm-events per block: a block's arrays stay in the CPU cache (measured when blocks held (N, L) event-period
 #: arrays: 4096 beat 2048 and 16384).
