@@ -480,19 +480,18 @@ class EventStudy:
         # the outer one here restores the filters as they were once both threads are done, whatever the order
         with warnings.catch_warnings(), ThreadPoolExecutor(2) as pool:
             # the date-sensitivity re-run (reads the prices, the store and its own copy of the tests; writes
-            # nothing shared) on a worker while the frames are built; the volume frames (read the store and the
-            # engine result; assemble only passes them on) on the other; then pooled.csv and exposure_fit.csv
-            # (read only the frames) on the workers
+            # nothing shared) on a worker while the frames are built; then pooled.csv and exposure_fit.csv
+            # (read only the frames) on the other
             sensitivity = (pool.submit(self.sensitivity, frames, errors, base=panel, baseline=tests.copy())
                            if len(panel.frame) else None)
-            volumes = pool.submit(volume.volume_frames, panel, out, out.windows)
             limit_notes, _ = limits.window_flags(panel, out, out.windows)
             extended = self._limit_extended(panel, out)
+            volume_daily, volume_tests = volume.volume_frames(panel, out, out.windows)
             frames_out = tables.assemble(self, panel, out, skipped, tests, limit_notes,
-                                         limits.day_states_frame(panel, out), row_flags=row_flags, extended=extended)
+                                         limits.day_states_frame(panel, out), volume_daily, volume_tests,
+                                         row_flags=row_flags, extended=extended)
             frames_out["car"] = history.with_car_history(frames_out["car"], panel.frame, out, panel.store,
                                                           panel.catalog_p0, panel.exclude_days)
-            frames_out["volume"], frames_out["volume_tests"] = volumes.result()
             pooled = pool.submit(pooled_frame, frames_out["tests"], self.primary_window, car=frames_out["car"])
             exposure_fit = pool.submit(exposure_mod.study_fit, self, frames_out["car"])
             sensitivity = sensitivity.result() if sensitivity is not None else tables.empty_sensitivity()

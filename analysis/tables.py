@@ -148,13 +148,12 @@ def skipped_frame(panel, out: EngineResult, skipped: list[dict]) -> pd.DataFrame
 
 
 def assemble(study, panel, out: EngineResult, skipped: list[dict], tests: pd.DataFrame, limit_notes: np.ndarray,
-             limit_states: pd.DataFrame, row_flags: dict | None = None,
-             extended: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
-    """The result frames of the firm-events, keyed as the result object's attributes, from the
-    engine result and what the inference layer computed (test rows, price-limit notes and
-    states, the flags of every requested window ``row_flags`` {column: (N, W)}, and the
-    limit-extended rows ``extended``, placed after their firm-event's requested windows); the
-    volume frames (:func:`analysis.inference.volume.volume_frames`) are built beside them."""
+             limit_states: pd.DataFrame, volume_daily: pd.DataFrame, volume_tests: pd.DataFrame,
+             row_flags: dict | None = None, extended: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """All result frames, keyed as the result object's attributes, from the engine result and
+    what the inference layer computed (test rows, price-limit notes and states, volume, the
+    flags of every requested window ``row_flags`` {column: (N, W)}, and the limit-extended
+    rows ``extended``, placed after their firm-event's requested windows)."""
     ar = abnormal_frame(panel, out)
     car = car_frame(study, panel, out)
     car["limit_flag"] = limit_notes[out.ok].ravel() if len(car) else []
@@ -184,6 +183,8 @@ def assemble(study, panel, out: EngineResult, skipped: list[dict], tests: pd.Dat
         "tests": order_tests(tests),
         "estimation": estimation_frame(study, panel, out),
         "skipped": skipped_frame(panel, out, skipped),
+        "volume": volume_daily,
+        "volume_tests": volume_tests,
     }
 
 
