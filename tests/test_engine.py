@@ -700,7 +700,7 @@ def test_estimation_residuals_equal_the_numpy_form_bit_for_bit(model_name, windo
     from analysis.estimation import engine as engine_mod
 
     split = pytest.MonkeyPatch()
-    split.setattr(engine_mod, "THREADED_ROWS", 1)
+    split.setattr(engine_mod.kernels, "THREADED_ROWS", 1)
     try:
         halves, _ = estimation_residuals(store, ew, theta)
         again = engine_mod.run(store, sec % len(lengths), np.full(len(sec), 3, np.int64), window, [(0, 1)], 2)

@@ -33,11 +33,11 @@ def test_average_ranks_ties_and_missing():
 @pytest.fixture(params=["one thread", "rows split over threads"])
 def row_threads(request, monkeypatch):
     """Each test below twice: as the real catalog runs it, and with every row pass split over
-    threads (as from ranks.THREADED_ROWS firm-events, e.g. 10,000 firms)."""
+    threads (as from kernels.THREADED_ROWS firm-events, e.g. 10,000 firms)."""
     from analysis.inference import ranks
 
     if request.param != "one thread":
-        monkeypatch.setattr(ranks, "THREADED_ROWS", 1)
+        monkeypatch.setattr(ranks.kernels, "THREADED_ROWS", 1)
         monkeypatch.setattr(ranks.kernels, "thread_count", lambda threads=None: threads or 2)
     return request.param
 

@@ -109,7 +109,7 @@ def _event_rows(res: "EngineResult") -> dict:
         kernels.event_period(store.y, store.XT, store.offset, store.span, base[r], seg_lo[r], seg_hi[r], theta[r],
                              *(a[r] for a in out.values()))
 
-    kernels.map_on_threads(rows, kernels.parts(N, min_size=THREADED_ROWS))
+    kernels.map_on_threads(rows, kernels.parts(N, min_size=kernels.THREADED_ROWS))
     return out
 
 
@@ -261,7 +261,7 @@ def estimation_residuals(store: ReturnStore, ew: "RelativeDays", theta: np.ndarr
         # rows are independent: a long run in two halves on two threads
         kernels.map_on_threads(lambda r: kernels.residual_rows(store.y, store.XT, const, store.eligible, first[r],
                                                                theta[r], est_ar[r]),
-                               kernels.parts(N, min_size=THREADED_ROWS))
+                               kernels.parts(N, min_size=kernels.THREADED_ROWS))
     if len(ew.partial):
         rows = ew.partial
         part = store.y[ew.pflat]
@@ -270,11 +270,6 @@ def estimation_residuals(store: ReturnStore, ew: "RelativeDays", theta: np.ndarr
         est_ar[rows] = np.where(used[rows], part, np.nan)
     return est_ar, used
 
-
-#: Firm-events from which the row-by-row compiled passes run on two threads (:func:`_event_rows`,
-#: :func:`estimation_residuals`: the observed firm-events of a large study; a pseudo-event
-#: chunk of the calibration, whose tests already run beside the engine, stays on one).
-THREADED_ROWS = 20_000
 
 #: Firm-events per block: a block's arrays stay in the CPU cache (measured when blocks held (N, L) event-period
 #: arrays: 4096 beat 2048 and 16384).

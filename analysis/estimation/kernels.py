@@ -41,6 +41,12 @@ def map_on_threads(fn, jobs, threads: int | None = None) -> list:
         return list(pool.map(fn, jobs))
 
 
+#: Rows (firm-events) from which a pass that computes each row alone is split over threads (the
+#: split changes none of its numbers): the observed firm-events of a large study; a pseudo-event
+#: chunk of the calibration (whose tests already run beside the engine) stays on one thread.
+THREADED_ROWS = 20_000
+
+
 def parts(n: int, threads: int | None = None, min_size: int = 0) -> list[slice]:
     """Positions 0 .. n - 1 in :func:`thread_count` (``threads``) contiguous parts of about equal
     size, one per thread (for :func:`map_on_threads`); one part when n < ``min_size``."""

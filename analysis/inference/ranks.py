@@ -80,9 +80,6 @@ from analysis.estimation.pvalues import normal_p_value, t_p_value
 from analysis.inference.registry import CellTest, TestOutcome, register
 
 RANK_TESTS = ("corrado", "grank")
-#: Rows (firm-events) from which the sort and the rank pass are split over threads (each row's
-#: numbers are computed alone, so the split changes none of them).
-THREADED_ROWS = 20_000
 
 
 def average_ranks(x: np.ndarray) -> np.ndarray:
@@ -135,7 +132,8 @@ def sorted_rows(x: np.ndarray) -> SortedRows:
         _finish_sorted(x[rows], key[rows], shift, values[rows], ranks[rows], count[rows])
 
     if x.size:
-        kernels.map_on_threads(part, kernels.parts(n, min_size=THREADED_ROWS), None if n >= THREADED_ROWS else 1)
+        kernels.map_on_threads(part, kernels.parts(n, min_size=kernels.THREADED_ROWS),
+                               None if n >= kernels.THREADED_ROWS else 1)
     return SortedRows(ranks, values, count)
 
 
@@ -559,7 +557,7 @@ def rank_cells(est: np.ndarray, est_sorted: SortedRows, s: np.ndarray, win_ar: n
             np.ascontiguousarray(s, dtype=float), win_ar, rows[order], np.ascontiguousarray(cols[order]),
             cell[order], slot[cell][order], np.ascontiguousarray(xs[order], dtype=float))
     # families apart (no cell in two): contiguous runs of them, of about equal pairs, on threads
-    threads = kernels.thread_count() if len(win_ar) >= THREADED_ROWS else 1
+    threads = kernels.thread_count() if len(win_ar) >= kernels.THREADED_ROWS else 1
     kernels.map_on_threads(lambda ab: _rank_families(*args, fptr[ab[0]:ab[1] + 1], int(slot.max()) + 1, n,
                                                      z, u0, s2, T), kernels.group_runs(fptr, threads), threads)
     return {"corrado": (z, normal_p_value(z)), "grank": _grank_t(u0, s2, T, n, sd)}
