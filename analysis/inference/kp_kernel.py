@@ -83,27 +83,86 @@ def _pair(Z, PZ, PZ2, PM, d0, d1, a, b, hz_b, hq_b, hm_b, hz_a, hq_a):
     """(correlation, shared dates) of rows a, b of Z over the dates both use, in their common
     range [d0, d1).
 
-    Z is 0 where a row has no AR, so the cross moment is the plain dot product over [d0, d1);
-    the other moments come from each row's prefix sums over that range (PZ, PZ2, PM: sums of
-    Z, Z^2 and the used-day mask Mk before day d) less what falls on the days the other row
-    does not use there (its holes: the days of its range with Mk = 0, usually a few):
-    hz_b, hq_b, hm_b = sums of Z_a, Z_a^2, Mk_a over b's holes in [d0, d1); hz_a, hq_a = sums
-    of Z_b, Z_b^2 over a's holes. E.g. sum_t Z_a,t Mk_b,t = PZ_a[d1] - PZ_a[d0] - hz_b."""
+    Z is 0 where a row has no AR, so the cross moment is the plain dot product over [d0, d1)
+    (:func:`_dot`); the other moments come from each row's prefix sums over that range (PZ,
+    PZ2, PM: sums of Z, Z^2 and the used-day mask Mk before day d) less what falls on the days
+    the other row does not use there (its holes: the days of its range with Mk = 0, usually a
+    few): hz_b, hq_b, hm_b = sums of Z_a, Z_a^2, Mk_a over b's holes in [d0, d1); hz_a, hq_a =
+    sums of Z_b, Z_b^2 over a's holes. E.g. sum_t Z_a,t Mk_b,t = PZ_a[d1] - PZ_a[d0] - hz_b."""
     if d1 <= d0:
         return np.nan, 0.0
+    return _correlation(_dot(Z, a, b, d0, d1), PM[a, d1] - PM[a, d0] - hm_b, PZ[a, d1] - PZ[a, d0] - hz_b,
+                        PZ2[a, d1] - PZ2[a, d0] - hq_b, PZ[b, d1] - PZ[b, d0] - hz_a, PZ2[b, d1] - PZ2[b, d0] - hq_a)
+
+
+@_compiled(fastmath=FASTMATH, inline="always")
+def _dot(Z, a, b, d0, d1):
+    """sum_t Z_a,t Z_b,t over days d0 .. d1 - 1."""
     za = Z[a, d0:d1]
     zb = Z[b, d0:d1]
     sab = 0.0
     for d in range(d1 - d0):
         sab += za[d] * zb[d]
-    cnt = PM[a, d1] - PM[a, d0] - hm_b
-    sa = PZ[a, d1] - PZ[a, d0] - hz_b
-    saa = PZ2[a, d1] - PZ2[a, d0] - hq_b
-    sb = PZ[b, d1] - PZ[b, d0] - hz_a
-    sbb = PZ2[b, d1] - PZ2[b, d0] - hq_a
+    return sab
+
+
+@_compiled(inline="always")
+def _correlation(sab, cnt, sa, saa, sb, sbb):
+    """(Pearson correlation, cnt) of a pair from its sums over cnt shared days: sab = sum x y,
+    sa = sum x, saa = sum x^2, sb = sum y, sbb = sum y^2 (NaN without variance)."""
     den = (cnt * saa - sa * sa) * (cnt * sbb - sb * sb)
     c = (cnt * sab - sa * sb) / math.sqrt(den) if den > 0.0 else np.nan
     return c, cnt
+
+
+@_compiled(fastmath=FASTMATH)
+def _boundary_sums(Z, Mk, n, first, last, at, bounds, QZ, QZ2, QM):
+    """Sums of each row a < n of Z, Z^2 and Mk from first[a] up to each boundary of the event:
+    the boundaries are the days first[b] and last[b] + 1 of its rows, sorted (bounds[:k], k
+    returned), at[day] = j for the j-th (the days a pair's common range [d0, d1) starts and ends
+    on); QZ[a, j] = sum of Z_a over [first[a], bounds[j]) within a's range [first[a], last[a]],
+    likewise QZ2 and QM. Each row's range is summed segment by segment between boundaries (sums,
+    not running sums: they vectorize), so sum over [d0, d1) = Q[a, at[d1]] - Q[a, at[d0]]."""
+    for a in range(n):
+        at[first[a]] = 1
+        at[last[a] + 1] = 1
+    k = 0
+    for a in range(n):  # the boundary days in order: a pass over the event's marks, then cleared
+        for d in (first[a], last[a] + 1):
+            if at[d] == 1:
+                at[d] = -2  # listed
+                bounds[k] = d
+                k += 1
+    bounds[:k].sort()
+    for j in range(k):
+        at[bounds[j]] = j
+    for a in range(n):
+        lo = first[a]
+        hi = last[a] + 1
+        sz = 0.0
+        sq = 0.0
+        sm = 0.0
+        for j in range(k):
+            d0 = min(max(bounds[j - 1], lo), hi) if j > 0 else lo
+            d1 = min(max(bounds[j], lo), hi)
+            z = Z[a, d0:d1]
+            m = Mk[a, d0:d1]
+            t = 0.0
+            for d in range(d1 - d0):
+                t += z[d]
+            sz += t
+            t = 0.0
+            for d in range(d1 - d0):
+                t += z[d] * z[d]
+            sq += t
+            t = 0.0
+            for d in range(d1 - d0):
+                t += m[d]
+            sm += t
+            QZ[a, j] = sz
+            QZ2[a, j] = sq
+            QM[a, j] = sm
+    return k
 
 
 @_compiled(fastmath=FASTMATH)
@@ -353,6 +412,11 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
     n_holes = np.zeros(nmax, np.int64)
     pm = min(nmax, pairwise_max)
     corr = np.zeros((pm, pm))
+    QZ = np.zeros((pm, 2 * pm))  # sums up to the event's boundary days (whole events; _boundary_sums)
+    QZ2 = np.zeros((pm, 2 * pm))
+    QM = np.zeros((pm, 2 * pm))
+    bounds = np.zeros(2 * pm, np.int64)
+    at = np.zeros(D + 1, np.int64)
     ZT = np.zeros((D, pm))  # an event's rows laid out by day (whole events)
     MT = np.zeros((D, pm))
     HZ = np.zeros((pm, pm))  # hole sums of every pair (whole events; _pair)
@@ -390,87 +454,89 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
                     holes[a, nh] = lo + d
                     nh += 1
             n_holes[a] = nh
-        # prefix sums over each row's range, for _pair: four rows side by side (independent
-        # chains; each row's sums in day order). A row reads 0 outside its range there.
-        for a0 in range(0, n, 4):
-            a1 = min(a0 + 4, n)
-            d_lo = D
-            d_hi = 0
-            for a in range(a0, a1):
-                d_lo = min(d_lo, first[a])
-                d_hi = max(d_hi, last[a] + 1)
-            for a in range(a0, a1):
-                for d in range(d_lo, first[a]):
-                    Z[a, d] = 0.0
-                    Mk[a, d] = 0.0
-                for d in range(last[a] + 1, d_hi):
-                    Z[a, d] = 0.0
-                    Mk[a, d] = 0.0
-            if a1 - a0 == 4:
-                z0 = 0.0
-                z1 = 0.0
-                z2 = 0.0
-                z3 = 0.0
-                q0 = 0.0
-                q1 = 0.0
-                q2 = 0.0
-                q3 = 0.0
-                m0 = 0.0
-                m1 = 0.0
-                m2 = 0.0
-                m3 = 0.0
+        if not whole:
+            # prefix sums over each row's range, for _pair: four rows side by side (independent
+            # chains; each row's sums in day order). A row reads 0 outside its range there.
+            for a0 in range(0, n, 4):
+                a1 = min(a0 + 4, n)
+                d_lo = D
+                d_hi = 0
                 for a in range(a0, a1):
-                    PZ[a, d_lo] = 0.0
-                    PZ2[a, d_lo] = 0.0
-                    PM[a, d_lo] = 0.0
-                for d in range(d_lo, d_hi):
-                    x = Z[a0, d]
-                    z0 += x
-                    q0 += x * x
-                    m0 += Mk[a0, d]
-                    x = Z[a0 + 1, d]
-                    z1 += x
-                    q1 += x * x
-                    m1 += Mk[a0 + 1, d]
-                    x = Z[a0 + 2, d]
-                    z2 += x
-                    q2 += x * x
-                    m2 += Mk[a0 + 2, d]
-                    x = Z[a0 + 3, d]
-                    z3 += x
-                    q3 += x * x
-                    m3 += Mk[a0 + 3, d]
-                    PZ[a0, d + 1] = z0
-                    PZ2[a0, d + 1] = q0
-                    PM[a0, d + 1] = m0
-                    PZ[a0 + 1, d + 1] = z1
-                    PZ2[a0 + 1, d + 1] = q1
-                    PM[a0 + 1, d + 1] = m1
-                    PZ[a0 + 2, d + 1] = z2
-                    PZ2[a0 + 2, d + 1] = q2
-                    PM[a0 + 2, d + 1] = m2
-                    PZ[a0 + 3, d + 1] = z3
-                    PZ2[a0 + 3, d + 1] = q3
-                    PM[a0 + 3, d + 1] = m3
-            else:
+                    d_lo = min(d_lo, first[a])
+                    d_hi = max(d_hi, last[a] + 1)
                 for a in range(a0, a1):
-                    sz = 0.0
-                    sq = 0.0
-                    sm = 0.0
-                    PZ[a, first[a]] = 0.0
-                    PZ2[a, first[a]] = 0.0
-                    PM[a, first[a]] = 0.0
-                    for d in range(first[a], last[a] + 1):
-                        x = Z[a, d]
-                        sz += x
-                        sq += x * x
-                        sm += Mk[a, d]
-                        PZ[a, d + 1] = sz
-                        PZ2[a, d + 1] = sq
-                        PM[a, d + 1] = sm
+                    for d in range(d_lo, first[a]):
+                        Z[a, d] = 0.0
+                        Mk[a, d] = 0.0
+                    for d in range(last[a] + 1, d_hi):
+                        Z[a, d] = 0.0
+                        Mk[a, d] = 0.0
+                if a1 - a0 == 4:
+                    z0 = 0.0
+                    z1 = 0.0
+                    z2 = 0.0
+                    z3 = 0.0
+                    q0 = 0.0
+                    q1 = 0.0
+                    q2 = 0.0
+                    q3 = 0.0
+                    m0 = 0.0
+                    m1 = 0.0
+                    m2 = 0.0
+                    m3 = 0.0
+                    for a in range(a0, a1):
+                        PZ[a, d_lo] = 0.0
+                        PZ2[a, d_lo] = 0.0
+                        PM[a, d_lo] = 0.0
+                    for d in range(d_lo, d_hi):
+                        x = Z[a0, d]
+                        z0 += x
+                        q0 += x * x
+                        m0 += Mk[a0, d]
+                        x = Z[a0 + 1, d]
+                        z1 += x
+                        q1 += x * x
+                        m1 += Mk[a0 + 1, d]
+                        x = Z[a0 + 2, d]
+                        z2 += x
+                        q2 += x * x
+                        m2 += Mk[a0 + 2, d]
+                        x = Z[a0 + 3, d]
+                        z3 += x
+                        q3 += x * x
+                        m3 += Mk[a0 + 3, d]
+                        PZ[a0, d + 1] = z0
+                        PZ2[a0, d + 1] = q0
+                        PM[a0, d + 1] = m0
+                        PZ[a0 + 1, d + 1] = z1
+                        PZ2[a0 + 1, d + 1] = q1
+                        PM[a0 + 1, d + 1] = m1
+                        PZ[a0 + 2, d + 1] = z2
+                        PZ2[a0 + 2, d + 1] = q2
+                        PM[a0 + 2, d + 1] = m2
+                        PZ[a0 + 3, d + 1] = z3
+                        PZ2[a0 + 3, d + 1] = q3
+                        PM[a0 + 3, d + 1] = m3
+                else:
+                    for a in range(a0, a1):
+                        sz = 0.0
+                        sq = 0.0
+                        sm = 0.0
+                        PZ[a, first[a]] = 0.0
+                        PZ2[a, first[a]] = 0.0
+                        PM[a, first[a]] = 0.0
+                        for d in range(first[a], last[a] + 1):
+                            x = Z[a, d]
+                            sz += x
+                            sq += x * x
+                            sm += Mk[a, d]
+                            PZ[a, d + 1] = sz
+                            PZ2[a, d + 1] = sq
+                            PM[a, d + 1] = sm
         for a in range(n):
             zstate[a] = 0
         if whole:  # every pair of the event once, shared by its cells
+            _boundary_sums(Z, Mk, n, first, last, at, bounds, QZ, QZ2, QM)
             # hole sums of every pair at once: HZ[b, a] = sum of Z_a over b's holes, etc. (from
             # the rows laid out by day at the holes' days, 0 outside each row's range, so only
             # common days count)
@@ -505,7 +571,13 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
                 for b in range(a + 1, n):
                     d0 = max(first[a], first[b])
                     d1 = min(last[a], last[b]) + 1
-                    c, cnt = _pair(Z, PZ, PZ2, PM, d0, d1, a, b, HZ[b, a], HQ[b, a], HM[b, a], HZ[a, b], HQ[a, b])
+                    if d1 <= d0:
+                        c, cnt = np.nan, 0.0
+                    else:
+                        j0, j1 = at[d0], at[d1]
+                        c, cnt = _correlation(_dot(Z, a, b, d0, d1), QM[a, j1] - QM[a, j0] - HM[b, a],
+                                              QZ[a, j1] - QZ[a, j0] - HZ[b, a], QZ2[a, j1] - QZ2[a, j0] - HQ[b, a],
+                                              QZ[b, j1] - QZ[b, j0] - HZ[a, b], QZ2[b, j1] - QZ2[b, j0] - HQ[a, b])
                     good = cnt >= min_shared and math.isfinite(c)
                     ok[a, b] = good
                     ok[b, a] = good
