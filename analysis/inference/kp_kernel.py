@@ -182,6 +182,24 @@ def _hole_sums(Z, Mk, PM, holes, first, d0, d1, a, b):
     return sz, sq, sm
 
 
+@_compiled(inline="always")
+def _same_holes(holes, n_holes, hole_set, n_sets, b):
+    """An earlier row among hole_set[:n_sets] whose holes are the days of row b's, else -1."""
+    nb = n_holes[b]
+    for q in range(n_sets):
+        a = hole_set[q]
+        if n_holes[a] != nb:
+            continue
+        same = True
+        for u in range(nb):
+            if holes[a, u] != holes[b, u]:
+                same = False
+                break
+        if same:
+            return a
+    return -1
+
+
 @_compiled(fastmath=FASTMATH, inline="always")
 def _fill_ars(za, ma, yc, wc, Xc, use_k, theta, r, g):
     """za, ma (L,) get firm-event r's ARs y - sum_k theta[r, k] x_k (regressors with use_k) and
@@ -419,6 +437,7 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
     at = np.zeros(D + 1, np.int64)
     ZT = np.zeros((D, pm))  # an event's rows laid out by day (whole events)
     MT = np.zeros((D, pm))
+    hole_set = np.zeros(8, np.int64)  # rows whose holes later rows are compared with (_same_holes)
     HZ = np.zeros((pm, pm))  # hole sums of every pair (whole events; _pair)
     HQ = np.zeros((pm, pm))
     HM = np.zeros((pm, pm))
@@ -549,10 +568,21 @@ def cell_correlations(ev_lo, ev_hi, order, bnd, yc, wc, Xc, use_k, gstart, lo_re
                             inside = first[a] <= h and h <= last[a]
                             ZT[h, a] = Z[a, h] if inside else 0.0
                             MT[h, a] = Mk[a, h] if inside else 0.0
+            n_sets = 0  # rows with distinct holes so far (firms of one exchange share theirs)
             for b in range(n):
                 hz = HZ[b, :n]  # 1-D views: the loops below vectorize
                 hq = HQ[b, :n]
                 hm = HM[b, :n]
+                same = _same_holes(holes, n_holes, hole_set, n_sets, b)
+                if same >= 0:  # the same days: the same sums
+                    for a in range(n):
+                        hz[a] = HZ[same, a]
+                        hq[a] = HQ[same, a]
+                        hm[a] = HM[same, a]
+                    continue
+                if n_sets < hole_set.shape[0]:
+                    hole_set[n_sets] = b
+                    n_sets += 1
                 for a in range(n):
                     hz[a] = 0.0
                     hq[a] = 0.0
