@@ -845,3 +845,14 @@ def test_fit_sets_shares_fits_only_when_every_cell_lists_them_in_row_order():
     of, _ = fit_sets(np.r_[rows, 6, 7], np.r_[cell, 2, 2], 3, fit)  # cell 2: fits 2, 1
     assert of.tolist() == [0, 1, 2]
     assert fit_sets(rows, cell, 2, None)[0].tolist() == [0, 1]
+
+
+def test_block_size_is_about_four_blocks_a_thread_within_its_bounds():
+    from analysis.estimation.engine import BLOCK, BLOCK_MAX, block_size
+
+    assert (BLOCK, BLOCK_MAX) == (4096, 16384)
+    assert block_size(0, 2) == 4096 and block_size(10_000, 2) == 4096
+    assert block_size(100_000, 2) == 12_500  # ceil(100,000 / 8)
+    assert block_size(100_001, 2) == 12_501
+    assert block_size(1_000_000, 2) == 16384 and block_size(100_000, 1) == 16384
+    assert block_size(50_000, 0) == 12_500  # threads < 1 counts as one

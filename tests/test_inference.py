@@ -449,3 +449,50 @@ def test_a_cell_below_min_n_gets_nan_and_its_reason():
     assert np.isnan(out.statistic[0]) and np.isnan(out.p_value[0]) and np.isfinite(out.statistic[1])
     assert out.reason.tolist() == ["fewer than 2 firms", ""]
     assert REGISTRY["sign_exact"].run(cells).reason.tolist() == ["", ""]
+
+
+def _panel_cells(panel_result):
+    """Cells of the panel study's result, r_kp not computed yet."""
+    res = panel_result
+    ev = pd.factorize(res.panel.frame["event_id"])[0]
+    roles, names = pd.factorize(res.panel.frame["role"])
+    return build_cells(res.engine_result, res.panel.store, ev, roles, len(names), event_names=["panel_event"],
+                       group_names=[*names, "all"])
+
+
+def test_the_battery_computes_what_a_test_reads_on_a_thread_with_the_same_rows(panel_result, monkeypatch):
+    """run_battery computes r_kp (BMPKolariPynnonen.reads) on another thread while the tests that
+    do not read it run first; the frame is the one computed in registry order on one thread."""
+    import threading
+
+    import analysis.inference.cells as cells_module
+
+    kp = type(REGISTRY["bmp_kp"])
+    assert kp.reads == ("r_kp",)
+    on_thread = []
+    real = cells_module.kp_cell_correlations_aligned
+
+    def spy(*args, **kwargs):
+        on_thread.append(threading.current_thread() is not threading.main_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cells_module, "kp_cell_correlations_aligned", spy)
+    ahead = battery.run_battery(_panel_cells(panel_result))
+    assert on_thread == [True]  # once, beside the other tests
+    monkeypatch.setattr(kp, "reads", ())
+    inline = battery.run_battery(_panel_cells(panel_result))
+    assert on_thread == [True, False]
+    pd.testing.assert_frame_equal(ahead, inline)
+    assert list(dict.fromkeys(ahead["test"])) == [t for t in REGISTRY if t in set(ahead["test"])]
+    assert np.isfinite(ahead.loc[ahead["test"] == "bmp_kp", "r_kp"]).any()
+
+
+def test_an_error_computing_what_a_test_reads_is_raised_by_the_battery(panel_result, monkeypatch):
+    import analysis.inference.cells as cells_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("kp failed")
+
+    monkeypatch.setattr(cells_module, "kp_cell_correlations_aligned", broken)
+    with pytest.raises(RuntimeError, match="kp failed"):
+        battery.run_battery(_panel_cells(panel_result))

@@ -7,6 +7,8 @@ parametric tests (:mod:`~analysis.inference.parametric`), the rank tests
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 
@@ -51,13 +53,25 @@ def run_battery(cells: Cells, names=None) -> pd.DataFrame:
     if cells.n_cells == 0 or not tests:
         return pd.DataFrame(columns=TEST_COLUMNS)
     C, T = cells.n_cells, len(tests)
-    values = []  # per test: its statistic, p-value and extras, each (C,)
-    for test in tests:
-        outcome = test.run(cells)
-        extra = dict(outcome.extra)
-        if cells.calibration is not None:  # p_calibrated, size_5pct at the pseudo-event dates
-            extra.update(cells.calibration(cells, test, outcome))
-        values.append({"statistic": outcome.statistic, "p_value": outcome.p_value, **extra})
+    # per test: its statistic, p-value and extras, each (C,). The slow quantities a test reads
+    # (CellTest.reads, e.g. KP's r_kp; the core the main thread leaves idle between tests) on a
+    # thread while the tests that do not read them run first (each test's numbers are its own:
+    # the order they are computed in changes none; the rows keep the registry's order)
+    ahead = list(dict.fromkeys(name for t in tests for name in t.reads if name not in vars(cells)))
+    values = [None] * T
+    order = sorted(range(T), key=lambda i: any(name in ahead for name in tests[i].reads))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = {name: pool.submit(getattr, cells, name) for name in ahead}
+        for i in order:
+            test = tests[i]
+            for name in test.reads:
+                if name in pending:
+                    pending.pop(name).result()  # its error, if any, is raised here
+            outcome = test.run(cells)
+            extra = dict(outcome.extra)
+            if cells.calibration is not None:  # p_calibrated, size_5pct at the pseudo-event dates
+                extra.update(cells.calibration(cells, test, outcome))
+            values[i] = {"statistic": outcome.statistic, "p_value": outcome.p_value, **extra}
     names = list(dict.fromkeys(col for v in values for col in v))
     # the tests' rows one after the other: labels and test names repeated as whole columns (no
     # frame per test); a column a test does not fill is NaN on its rows (numeric columns: the

@@ -114,6 +114,7 @@ class BMPKolariPynnonen(CellTest):
     plain = "the BMP test corrected for the correlation of firms whose event falls on the same day"
     reference = "Kolari & Pynnönen (2010), eq. 13"
     distribution = "t(N-1)"
+    reads = ("r_kp",)
 
     def compute(self, cells: Cells) -> TestOutcome:
         r = np.asarray(cells.r_kp, dtype=float)

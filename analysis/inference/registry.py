@@ -49,6 +49,10 @@ class CellTest:
     distribution: ClassVar[str]
     #: smallest number of firms in a cell for the test to apply
     min_n: ClassVar[int] = 2
+    #: the slow :class:`~analysis.inference.cells.Cells` quantities the test reads (cached
+    #: properties, e.g. ``r_kp``): :func:`~analysis.inference.battery.run_battery` computes them
+    #: on a thread while the tests before this one run
+    reads: ClassVar[tuple[str, ...]] = ()
     #: a test that needs something a run may not provide (e.g. pseudo-event draws) says so here
     def available(self, cells: "Cells") -> bool:
         return True
