@@ -382,3 +382,53 @@ def test_rank_cells_of_rows_that_repeat_a_fit_equal_the_rows_themselves():
         for name in ("corrado", "grank"):
             np.testing.assert_array_equal(got[name][0], want[name][0])
             np.testing.assert_array_equal(got[name][1], want[name][1])
+
+
+def test_family_chunks_hold_whole_families_of_about_the_chunk_rows(monkeypatch):
+    """_family_chunks: pairs grouped by their cells' family, a chunk closed when the next family
+    would take it past RANK_CHUNK_ROWS rows (a larger family alone), every pair once."""
+    import analysis.inference.ranks as rk
+
+    monkeypatch.setattr(rk, "RANK_CHUNK_ROWS", 5)
+    # families (of cells): 0 -> 3 rows, 1 -> 2 rows, 2 -> 7 rows, 3 -> 1 row; cells 0..4
+    cell_family = np.array([0, 0, 1, 2, 3])
+    rows = np.array([0, 1, 2, 0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
+    cells = np.array([0, 0, 0, 1, 1, 2, 2, 3, 3, 3, 3, 3, 3, 3, 4])
+    chunks = rk._family_chunks(rows, cells, cell_family, 13)
+    # families 0 + 1: 3 + 2 = 5 rows (not over 5); family 2 alone (7); family 3 (1 row)
+    assert [sorted(set(cell_family[cells[c]])) for c in chunks] == [[0, 1], [2], [3]]
+    assert sorted(np.concatenate(chunks).tolist()) == list(range(len(rows)))
+    assert [len(set(rows[c])) for c in chunks] == [5, 7, 1]
+    assert len(rk._family_chunks(rows, cells, None, 13)) == 1  # no families: one chunk
+
+
+def test_rank_tests_in_chunks_of_families_give_the_same_bits(monkeypatch):
+    """rank_tests ranks whole families (events) at a time, about RANK_CHUNK_ROWS rows each: the
+    statistics and p-values are those of one pass over every row, bit for bit (each family's
+    cells read only its rows)."""
+    import analysis.inference.ranks as rk
+
+    rng = np.random.default_rng(11)
+    n, T = 48, 60
+    rets = (rng.standard_t(4, size=(n, T)) * 0.02).tolist()
+    spans = [[1] * T for _ in range(n)]
+    for i in range(0, n, 7):  # a suspension now and then: a missing day, then a 2-session return
+        rets[i][30] = nan
+        spans[i][30], spans[i][31] = 0, 2
+    store = _store(rets, spans)
+    windows = [(0, 0), (-1, 1), (0, 3)]
+    out = engine.run(store, np.arange(n), np.full(n, 50), estimation=(-40, -5), windows=windows, min_obs=20)
+    ev = np.repeat(np.arange(8), 6)
+    cells = build_cells(out, store, ev, np.tile([0, 0, 1, 1, 1, 0], 8), 2, with_all=True)
+    args = (out, cells.rows, cells.cell, cells.cell_window, cells.n_cells)
+    whole = rank_tests(*args, cell_family=cells.cell_event)
+    seen = []
+    real = rk._family_chunks
+    monkeypatch.setattr(rk, "_family_chunks", lambda *a: seen.append(real(*a)) or seen[-1])
+    monkeypatch.setattr(rk, "RANK_CHUNK_ROWS", 10)
+    chunked = rank_tests(*args, cell_family=cells.cell_event)
+    assert seen and all(len(c) >= 4 for c in seen)  # 8 events of 6 rows, 10 rows a chunk
+    assert np.isfinite(whole["corrado"][0]).sum() >= 20
+    for name in ("corrado", "grank"):
+        np.testing.assert_array_equal(chunked[name][0], whole[name][0])
+        np.testing.assert_array_equal(chunked[name][1], whole[name][1])

@@ -760,17 +760,12 @@ def rank_tests(
     if source is not None:
         fit_rows = _distinct(source[1][all_rows], len(source[0].ok))
         est_row = _position(fit_rows, source[1][all_rows], len(source[0].ok))
+    R = out.ar.shape[0]
     for outside, parts in by_days.values():
-        if source is None:
-            est = np.ascontiguousarray(_take(out.est_ar, all_rows, outside), dtype=float)
-        else:
-            est = np.ascontiguousarray(_take(source[0].est_ar, fit_rows, outside), dtype=float)
-        srt = sorted_rows(est)
         days = np.zeros(len(out.days), dtype=bool)  # the window days of these windows, as columns
         for j, _ in parts:
             days |= (out.days >= windows[j][0]) & (out.days <= windows[j][1])
         col_of_day = np.cumsum(days) - 1
-        win = np.ascontiguousarray(_take(day_ar, all_rows, days), dtype=float)
         rows, cells, scar, cols = [], [], [], []
         for j, sel in parts:
             r = cell_rows[sel]
@@ -781,15 +776,64 @@ def rank_tests(
             a, b = windows[j]
             first = col_of_day[np.searchsorted(out.days, a)]
             cols.append(np.tile([first, first + b - a + 1], (len(r), 1)))
-        rows, cells = np.concatenate(rows), np.concatenate(cells)
-        uc = _distinct(cells, n_cells)
-        fam = None if cell_family is None else np.asarray(cell_family)[uc]
-        got = rank_cells(est, srt, s[all_rows], win, np.concatenate(scar), _position(all_rows, rows, out.ar.shape[0]),
-                         _position(uc, cells, n_cells), len(uc), fam, np.concatenate(cols),
-                         None if source is None else est_row)
-        for name, (st, p) in got.items():
-            res[name][0][uc], res[name][1][uc] = st, p
+        rows, cells, scar, cols = (np.concatenate(x) for x in (rows, cells, scar, cols))
+        if source is not None:  # the pseudo-events' fits (a calibration chunk): ranked at once
+            est = np.ascontiguousarray(_take(source[0].est_ar, fit_rows, outside), dtype=float)
+            win = np.ascontiguousarray(_take(day_ar, all_rows, days), dtype=float)
+            uc = _distinct(cells, n_cells)
+            fam = None if cell_family is None else np.asarray(cell_family)[uc]
+            got = rank_cells(est, sorted_rows(est), s[all_rows], win, scar, _position(all_rows, rows, R),
+                             _position(uc, cells, n_cells), len(uc), fam, cols, est_row)
+            for name, (st, p) in got.items():
+                res[name][0][uc], res[name][1][uc] = st, p
+            continue
+        # whole families (cells sharing rows) at a time, about RANK_CHUNK_ROWS rows each: the
+        # (rows, estimation days) arrays of one chunk alive at once, not of every row
+        for take in _family_chunks(rows, cells, cell_family, R):
+            r_c = _distinct(rows[take], R)
+            est = np.ascontiguousarray(_take(out.est_ar, r_c, outside), dtype=float)
+            win = np.ascontiguousarray(_take(day_ar, r_c, days), dtype=float)
+            uc = _distinct(cells[take], n_cells)
+            fam = None if cell_family is None else np.asarray(cell_family)[uc]
+            got = rank_cells(est, sorted_rows(est), s[r_c], win, scar[take], _position(r_c, rows[take], R),
+                             _position(uc, cells[take], n_cells), len(uc), fam, cols[take])
+            for name, (st, p) in got.items():
+                res[name][0][uc], res[name][1][uc] = st, p
     return res
+
+
+#: Rows ranked at a time by :func:`rank_tests` (whole families of cells): a row's (estimation
+#: days) arrays take about 3 KB there (its ARs, sort keys, sorted values, ranks), so a chunk
+#: holds about 200 MB; at or above kernels.THREADED_ROWS, so a chunk still splits over threads.
+RANK_CHUNK_ROWS = 65_536
+
+
+def _family_chunks(rows: np.ndarray, cells: np.ndarray, cell_family, n_rows: int) -> list:
+    """The pairs (rows, cells) in chunks of whole families (``cell_family`` of the cells; one
+    family a cell without it) of about :data:`RANK_CHUNK_ROWS` rows: a list of index arrays into
+    the pairs, in family order (one family larger than that is a chunk of its own)."""
+    if cell_family is None or len(rows) == 0:
+        return [np.arange(len(rows))]
+    fam = np.asarray(cell_family)[cells]
+    codes, fam = np.unique(fam, return_inverse=True)
+    if len(codes) < 2:
+        return [np.arange(len(rows))]
+    row_fam = np.full(n_rows, -1, dtype=np.int64)
+    row_fam[rows] = fam  # a row's family (rows of several families count in one: sizes are a guide)
+    size = np.bincount(row_fam[row_fam >= 0], minlength=len(codes))
+    chunk = np.zeros(len(codes), dtype=np.int64)
+    filled = 0
+    for f in range(len(codes)):
+        if filled and filled + size[f] > RANK_CHUNK_ROWS:
+            chunk[f] = chunk[f - 1] + 1
+            filled = 0
+        else:
+            chunk[f] = chunk[f - 1] if f else 0
+        filled += size[f]
+    of_pair = chunk[fam]
+    order = np.argsort(of_pair, kind="stable")
+    bounds = np.searchsorted(of_pair[order], np.arange(chunk[-1] + 2))
+    return [order[bounds[c]:bounds[c + 1]] for c in range(chunk[-1] + 1)]
 
 
 def _distinct(values: np.ndarray, size: int) -> np.ndarray:
