@@ -266,3 +266,51 @@ def test_by_position_order_gives_each_firm_event_its_own_numbers():
         alone = run(np.array([i]), np.array([0]))
         for name in WINDOW_ARRAYS:
             np.testing.assert_array_equal(batch[name][i], alone[name][0])
+
+
+def test_map_on_threads_keeps_job_order_and_the_caller_takes_jobs_too():
+    """Results in the jobs' order; the calling thread runs jobs beside the one thread started."""
+    import threading
+    import time
+
+    from analysis.estimation.kernels import map_on_threads
+
+    ran_on = {}
+
+    def job(k):
+        ran_on[k] = threading.get_ident()
+        time.sleep(0.01)  # long enough for both threads to take jobs
+        return k * k
+
+    assert map_on_threads(job, range(12), threads=2) == [k * k for k in range(12)]
+    assert len(set(ran_on.values())) == 2 and threading.get_ident() in set(ran_on.values())
+    assert map_on_threads(job, [3], threads=2) == [9]  # one job: inline
+    assert map_on_threads(job, [], threads=2) == []
+
+
+def test_map_on_threads_raises_a_jobs_error_after_the_running_jobs_end():
+    import threading
+    import time
+
+    from analysis.estimation.kernels import map_on_threads
+
+    running, started = [0], []
+    lock = threading.Lock()
+
+    def job(k):
+        with lock:
+            running[0] += 1
+            started.append(k)
+        try:
+            time.sleep(0.02)
+            if k == 1:
+                raise ValueError("job 1 failed")
+            return k
+        finally:
+            with lock:
+                running[0] -= 1
+
+    with pytest.raises(ValueError, match="job 1 failed"):
+        map_on_threads(job, range(20), threads=2)
+    assert running[0] == 0  # nothing still running once the error is raised
+    assert len(started) < 20  # no job started after the failure was seen (a few were under way)

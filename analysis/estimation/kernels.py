@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 from numba import njit
@@ -32,13 +33,39 @@ def thread_count(threads: int | None = None) -> int:
 def map_on_threads(fn, jobs, threads: int | None = None) -> list:
     """``[fn(job) for job in jobs]``, up to :func:`thread_count` (``threads``) jobs at a time on
     threads (for work that releases the GIL: compiled loops, numpy), results in the jobs' order;
-    inline with one thread or one job. A job's error is raised here."""
+    inline with one thread or one job. The calling thread takes jobs too, beside n - 1 started
+    threads (one thread fewer to start per call, and no core waiting idle for the others). A
+    job's error is raised here once the jobs under way have ended (no further job starts)."""
     jobs = list(jobs)
     n = min(thread_count(threads), len(jobs))
     if n < 2:
         return [fn(job) for job in jobs]
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(fn, jobs))
+    results = [None] * len(jobs)
+    queue = iter(range(len(jobs)))
+    lock = threading.Lock()
+    failed = []
+
+    def take() -> None:  # jobs from the shared queue until it is empty (or a job failed)
+        while not failed:
+            with lock:
+                k = next(queue, None)
+            if k is None:
+                return
+            try:
+                results[k] = fn(jobs[k])
+            except BaseException:
+                failed.append(True)
+                raise
+
+    with ThreadPoolExecutor(max_workers=n - 1) as pool:
+        started = [pool.submit(take) for _ in range(n - 1)]
+        try:
+            take()
+        finally:
+            wait(started)
+        for f in started:
+            f.result()
+    return results
 
 
 #: Rows (firm-events) from which a pass that computes each row alone is split over threads (the
