@@ -462,23 +462,33 @@ def _panel_cells(panel_result):
 
 def test_the_battery_computes_what_a_test_reads_on_a_thread_with_the_same_rows(panel_result, monkeypatch):
     """run_battery computes r_kp (BMPKolariPynnonen.reads) on another thread while the tests that
-    do not read it run first; the frame is the one computed in registry order on one thread."""
+    do not read it run: the KP computation waits until the t-test has run on the main thread
+    (which it would not reach if the battery waited for r_kp first); the frame is the one
+    computed in registry order on one thread."""
     import threading
 
     import analysis.inference.cells as cells_module
 
     kp = type(REGISTRY["bmp_kp"])
     assert kp.reads == ("r_kp",)
-    on_thread = []
-    real = cells_module.kp_cell_correlations_aligned
+    on_thread, overlapped = [], []
+    t_cs_ran = threading.Event()
+    real_kp, real_t = cells_module.kp_cell_correlations_aligned, REGISTRY["t_cs"].compute
 
     def spy(*args, **kwargs):
         on_thread.append(threading.current_thread() is not threading.main_thread())
-        return real(*args, **kwargs)
+        if on_thread[-1]:
+            overlapped.append(t_cs_ran.wait(timeout=10))
+        return real_kp(*args, **kwargs)
+
+    def t_cs(cells):
+        t_cs_ran.set()
+        return real_t(cells)
 
     monkeypatch.setattr(cells_module, "kp_cell_correlations_aligned", spy)
+    monkeypatch.setattr(REGISTRY["t_cs"], "compute", t_cs)
     ahead = battery.run_battery(_panel_cells(panel_result))
-    assert on_thread == [True]  # once, beside the other tests
+    assert on_thread == [True] and overlapped == [True]  # once, beside the other tests
     monkeypatch.setattr(kp, "reads", ())
     inline = battery.run_battery(_panel_cells(panel_result))
     assert on_thread == [True, False]
@@ -488,11 +498,52 @@ def test_the_battery_computes_what_a_test_reads_on_a_thread_with_the_same_rows(p
 
 
 def test_an_error_computing_what_a_test_reads_is_raised_by_the_battery(panel_result, monkeypatch):
+    """The error of the thread computing r_kp is raised by run_battery (computed again on the main
+    thread, r_kp would succeed: the error must come from the thread)."""
+    import threading
+
     import analysis.inference.cells as cells_module
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("kp failed")
+    real = cells_module.kp_cell_correlations_aligned
 
-    monkeypatch.setattr(cells_module, "kp_cell_correlations_aligned", broken)
+    def broken_on_a_thread(*args, **kwargs):
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("kp failed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cells_module, "kp_cell_correlations_aligned", broken_on_a_thread)
     with pytest.raises(RuntimeError, match="kp failed"):
         battery.run_battery(_panel_cells(panel_result))
+
+
+def test_cells_cached_quantities_are_computed_once_and_take_no_shared_lock():
+    """Cells' cached quantities: computed on first read, then kept (not computed again); and no
+    lock shared between instances (functools.cached_property's before Python 3.12): a thread
+    computing one Cells' quantity does not hold up another thread reading another Cells'."""
+    import threading
+
+    from analysis.inference import cells as cells_module
+
+    calls = []
+    started, release, finished = threading.Event(), threading.Event(), threading.Event()
+
+    class Slow(Cells):
+        @cells_module.cached
+        def slow(self):
+            calls.append(self)
+            k = len(calls)
+            if k == 1:
+                started.set()
+                release.wait(timeout=10)
+                finished.set()
+            return k
+
+    a = Slow.from_members([0, 0, 1], [0.01, 0.02, 0.03], [0.01] * 3)
+    b = Slow.from_members([0, 1], [0.01, 0.02], [0.01] * 2)
+    worker = threading.Thread(target=lambda: a.slow)
+    worker.start()
+    assert started.wait(timeout=10)
+    assert b.slow == 2 and not finished.is_set()  # while a's is still being computed on the other thread
+    release.set()
+    worker.join(timeout=10)
+    assert a.slow == 1 and a.slow == 1 and b.slow == 2 and len(calls) == 2

@@ -13,7 +13,6 @@ independent numpy reference the tests hold it to).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Callable
 
 import numpy as np
@@ -158,6 +157,31 @@ def kp_cell_correlations_aligned(
     return res
 
 
+class cached:
+    """A property computed on first read and kept in the instance (``functools.cached_property``
+    without its lock: before Python 3.12 that lock is one per attribute, shared by every
+    instance, so the calibration's worker threads, each on its own :class:`Cells`, waited on
+    each other's ``r_kp``, ``moments``, ...). Two threads reading one instance's attribute at
+    once may both compute it (the same value): the first one stored is kept."""
+
+    def __init__(self, func):
+        self.func = func
+        self.__doc__ = func.__doc__
+        self.attrname = func.__name__
+
+    def __set_name__(self, owner, name):
+        self.attrname = name
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        stored = obj.__dict__
+        if self.attrname not in stored:
+            value = self.func(obj)
+            return stored.setdefault(self.attrname, value)
+        return stored[self.attrname]
+
+
 @dataclass(eq=False)
 class Cells:
     """All (event, group, window) cells of a run, and what the tests need of their members.
@@ -206,7 +230,7 @@ class Cells:
     def n_cells(self) -> int:
         return len(self.cell_event)
 
-    @cached_property
+    @cached
     def n(self) -> np.ndarray:
         """(C,) firms in each cell (float)."""
         return np.bincount(self.cell, minlength=self.n_cells).astype(float)
@@ -215,40 +239,40 @@ class Cells:
         """(C,) sum of a per-member array over each cell's members."""
         return np.bincount(self.cell, weights=values, minlength=self.n_cells)
 
-    @cached_property
+    @cached
     def member_window(self) -> np.ndarray:
         return self.cell_window[self.cell] if len(self.cell) else np.zeros(0, dtype=np.int64)
 
-    @cached_property
+    @cached
     def car(self) -> np.ndarray:
         """(K,) each member's CAR over its cell's window (decimal)."""
         return self.result.car[self.rows, self.member_window]
 
-    @cached_property
+    @cached
     def car_se(self) -> np.ndarray:
         """(K,) se(CAR) with estimation error (MacKinlay 1997)."""
         return self.result.car_se[self.rows, self.member_window]
 
-    @cached_property
+    @cached
     def scar(self) -> np.ndarray:
         return self.car / self.car_se
 
-    @cached_property
+    @cached
     def dof(self) -> np.ndarray:
         """(K,) estimation degrees of freedom M_i - k."""
         return self.result.dof[self.rows]
 
-    @cached_property
+    @cached
     def est_pos(self) -> np.ndarray:
         """(K,) positive estimation-window ARs (generalized sign test)."""
         return self.result.est_pos[self.rows].astype(float)
 
-    @cached_property
+    @cached
     def est_n(self) -> np.ndarray:
         """(K,) estimation-window ARs used (M_i)."""
         return self.result.m[self.rows].astype(float)
 
-    @cached_property
+    @cached
     def moments(self) -> dict[str, np.ndarray]:
         """(C,) per-cell sums of the members' CAR, CAR^2, SCAR, SCAR^2, Patell variance terms
         (M - k) / (M - k - 2), positive CARs, positive and total estimation ARs (the names of
@@ -271,13 +295,13 @@ class Cells:
             np.asarray(pos, dtype=float), np.asarray(m, dtype=float), self.n_cells)
         return dict(zip(cell_kernels.MOMENTS, sums))
 
-    @cached_property
+    @cached
     def mean_car(self) -> np.ndarray:
         """(C,) equal-weighted mean CAR of each cell (decimal)."""
         with np.errstate(invalid="ignore", divide="ignore"):
             return self.moments["car"] / self.n
 
-    @cached_property
+    @cached
     def r_kp(self) -> np.ndarray:
         """(C,) mean pairwise correlation of the members' estimation-window ARs (KP 2010).
         Firm-events that repeat one fit (the pseudo-events of several events on one date,
