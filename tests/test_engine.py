@@ -856,3 +856,29 @@ def test_block_size_is_about_four_blocks_a_thread_within_its_bounds():
     assert block_size(100_001, 2) == 12_501
     assert block_size(1_000_000, 2) == 16384 and block_size(100_000, 1) == 16384
     assert block_size(50_000, 0) == 12_500  # threads < 1 counts as one
+
+
+def test_run_splits_its_firm_events_in_block_size_blocks_and_the_blocks_change_no_number(monkeypatch):
+    """engine.run takes its blocks from block_size(N, threads): blocks of 3 firm-events (on one
+    thread and on two) give the arrays of one block, bit for bit."""
+    from analysis.estimation import engine
+    from analysis.estimation.models import get_model
+
+    rng = np.random.default_rng(5)
+    n_sec, T = 4, 400
+    mkt = rng.normal(0, 0.01, T)
+    rets = [(0.9 * mkt + rng.normal(0, 0.01, T)).tolist() for _ in range(n_sec)]
+    st = store_mod.store_from_arrays(get_model("market"), rets, X=[np.c_[np.ones(T), mkt]] * n_sec,
+                                     start_date="2020-01-02")
+    sec = np.repeat(np.arange(n_sec), 5)
+    p0 = np.tile([260, 280, 300, 320, 390], n_sec)  # the last ones' event periods run off the data
+    windows = [(0, 0), (-1, 1), (0, 5)]
+    one_block = engine.run(st, sec, p0, windows=windows, threads=1)
+    asked = []
+    monkeypatch.setattr(engine, "block_size", lambda n, threads: asked.append((n, threads)) or 3)
+    for threads in (1, 2):
+        split = engine.run(st, sec, p0, windows=windows, threads=threads)
+        for name in ("theta", "sigma2", "car", "car_se", "car_t", "bhar", "n_returns", "complete", "ok"):
+            np.testing.assert_array_equal(getattr(split, name), getattr(one_block, name), err_msg=name)
+    assert asked == [(20, 1), (20, 2)]
+    assert np.isfinite(one_block.car).sum() > 30

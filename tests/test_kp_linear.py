@@ -268,3 +268,57 @@ def test_members_by_cell_is_the_stable_sort_by_cell():
     got_slot, got_bnd = members_by_cell(cells, rows, slot, C, runs=[(0, cut), (cut, K)])
     np.testing.assert_array_equal(got_slot, slot[rows[order]])
     np.testing.assert_array_equal(got_bnd, np.searchsorted(cells[order], np.arange(C + 1)))
+
+
+def test_pairwise_path_with_exchange_holidays_shared_by_firms_matches_corrcoef():
+    """Firms of one exchange share its holidays (the days their range holds without an AR):
+    the kernel sums those holes once per set of equal holes (kp_kernel._same_holes) and reads
+    each pair's range sums from sums up to the event's boundary days (_boundary_sums). Three
+    exchanges with their own holidays, firms with the same holes but different ranges, a firm
+    with an extra suspension, cells of every firm, of one exchange and mixed: each cell's r is
+    the mean np.corrcoef over its pairs' shared used days (at least min_shared)."""
+    rng = np.random.default_rng(21)
+    D, n = 80, 12
+    exchange = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
+    holidays = [np.array([10, 11, 40, 70]), np.array([5, 33, 34, 60]), np.array([20, 50])]
+    f = rng.normal(0, 0.01, D)  # a common factor: correlations about 0.5
+    Tc = n * D + D
+    yc, xc, wc = np.zeros(Tc), np.zeros(Tc), np.zeros(Tc)
+    theta = np.column_stack([rng.normal(0, 0.001, n), rng.uniform(0.5, 1.5, n)])
+    for i in range(n):
+        w = np.ones(D)
+        w[holidays[exchange[i]]] = 0.0
+        if i == 6:
+            w[44:47] = 0.0  # a suspension of its own: holes unlike its exchange's
+        x = rng.normal(0, 0.01, D)
+        y = theta[i, 0] + theta[i, 1] * x + f + rng.normal(0, 0.01, D)
+        sl = slice(i * D, (i + 1) * D)
+        yc[sl], xc[sl], wc[sl] = y * w, x * w, w
+    gstart = np.arange(n) * D
+    # same holes, different ranges: firms 1 and 2 start or end between their exchange's holidays
+    lo = np.array([0, 2, 0, 12, 0, 0, 3, 0, 0, 0, 21, 0])
+    hi = np.array([D - 1, D - 1, 65, D - 1, D - 1, 58, D - 1, D - 1, D - 1, 49, D - 1, D - 1])
+    cells = [np.arange(n), np.arange(4), np.arange(4, 8), np.array([0, 4, 8, 1, 5, 9]), np.array([6, 7]),
+             np.array([3])]
+    slots = np.concatenate(cells)
+    mbnd = np.concatenate([[0], np.cumsum([len(c) for c in cells])])
+    days = np.arange(D)
+    z = [yc[g:g + D] - theta[i, 1] * xc[g:g + D] for i, g in enumerate(gstart)]
+    used = [(wc[g:g + D] > 0) & (days >= lo[i]) & (days <= hi[i]) for i, g in enumerate(gstart)]
+    for min_shared in (30, 50):
+        out = np.full(len(cells), -9.0)
+        cell_correlations(0, 1, np.arange(n), np.array([0, n]), yc, wc, np.vstack([wc, xc]),
+                          np.array([False, True]), gstart, lo, hi, theta, D, min_shared, np.array([0, len(cells)]),
+                          mbnd, slots, 200, out)
+        for c, members in enumerate(cells):
+            rs = []
+            for u, a in enumerate(members):
+                for b in members[u + 1:]:
+                    both = used[a] & used[b]
+                    if both.sum() >= min_shared:
+                        rs.append(np.corrcoef(z[a][both], z[b][both])[0, 1])
+            if rs:
+                np.testing.assert_allclose(out[c], np.mean(rs), rtol=0, atol=1e-12, err_msg=f"cell {c}")
+            else:
+                assert np.isnan(out[c]), c
+    assert np.isnan(out[-1])  # one member: no pair

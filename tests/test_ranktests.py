@@ -416,19 +416,24 @@ def test_rank_tests_in_chunks_of_families_give_the_same_bits(monkeypatch):
         rets[i][30] = nan
         spans[i][30], spans[i][31] = 0, 2
     store = _store(rets, spans)
-    windows = [(0, 0), (-1, 1), (0, 3)]
+    # -8:-2 overlaps the estimation window -40:-5: its cells rank other estimation days (a second pass)
+    windows = [(0, 0), (-1, 1), (0, 3), (-8, -2)]
     out = engine.run(store, np.arange(n), np.full(n, 50), estimation=(-40, -5), windows=windows, min_obs=20)
     ev = np.repeat(np.arange(8), 6)
     cells = build_cells(out, store, ev, np.tile([0, 0, 1, 1, 1, 0], 8), 2, with_all=True)
     args = (out, cells.rows, cells.cell, cells.cell_window, cells.n_cells)
-    whole = rank_tests(*args, cell_family=cells.cell_event)
-    seen = []
     real = rk._family_chunks
-    monkeypatch.setattr(rk, "_family_chunks", lambda *a: seen.append(real(*a)) or seen[-1])
-    monkeypatch.setattr(rk, "RANK_CHUNK_ROWS", 10)
-    chunked = rank_tests(*args, cell_family=cells.cell_event)
-    assert seen and all(len(c) >= 4 for c in seen)  # 8 events of 6 rows, 10 rows a chunk
-    assert np.isfinite(whole["corrado"][0]).sum() >= 20
-    for name in ("corrado", "grank"):
-        np.testing.assert_array_equal(chunked[name][0], whole[name][0])
-        np.testing.assert_array_equal(chunked[name][1], whole[name][1])
+    # families: the events; or every cell its own (a row in the cells of several families)
+    for family in (cells.cell_event, np.arange(cells.n_cells)):
+        monkeypatch.setattr(rk, "RANK_CHUNK_ROWS", 65_536)
+        whole = rank_tests(*args, cell_family=family)
+        seen = []
+        monkeypatch.setattr(rk, "_family_chunks", lambda *a: seen.append(real(*a)) or seen[-1])
+        monkeypatch.setattr(rk, "RANK_CHUNK_ROWS", 10)
+        chunked = rank_tests(*args, cell_family=family)
+        monkeypatch.setattr(rk, "_family_chunks", real)
+        assert len(seen) == 2 and all(len(c) >= 4 for c in seen)  # two passes; 8 events of 6 rows, 10 a chunk
+        assert np.isfinite(whole["corrado"][0]).sum() >= 20
+        for name in ("corrado", "grank"):
+            np.testing.assert_array_equal(chunked[name][0], whole[name][0])
+            np.testing.assert_array_equal(chunked[name][1], whole[name][1])
