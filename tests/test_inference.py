@@ -547,3 +547,18 @@ def test_cells_cached_quantities_are_computed_once_and_take_no_shared_lock():
     release.set()
     worker.join(timeout=10)
     assert a.slow == 1 and a.slow == 1 and b.slow == 2 and len(calls) == 2
+
+
+@pytest.mark.parametrize("first", ["analysis.inference.ranks", "analysis.inference.placebo",
+                                   "analysis.inference.parametric"])
+def test_the_registry_keeps_tests_csv_order_whatever_module_is_imported_first(first):
+    """tests.csv lists the portfolio, parametric, rank and placebo tests in that order also when
+    an analyst imports one family's module before the others (a new process: imports once)."""
+    import subprocess
+    import sys
+
+    code = (f"import {first}\nimport analysis.inference.battery\n"
+            "from analysis.inference.registry import REGISTRY\nprint(' '.join(REGISTRY))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["portfolio", "sq", "t_cs", "patell", "bmp", "bmp_kp", "gen_sign", "sign_exact",
+                                   "corrado", "grank", "placebo"]

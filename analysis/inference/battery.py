@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-# Registration order is tests.csv's order: portfolio, parametric, rank, then placebo tests.
+# Importing the families registers their tests (REGISTRY keeps registry.FAMILY_ORDER, tests.csv's order).
 from analysis.inference import portfolio  # noqa: F401, I001
 from analysis.inference import parametric  # noqa: F401, I001
 from analysis.inference import ranks  # noqa: F401, I001

@@ -76,8 +76,20 @@ class CellTest:
         return f"<{type(self).__name__} {self.name!r}: {self.label}>"
 
 
-#: name -> test, in the order tests.csv lists them
+#: name -> test, in the order tests.csv lists them (:data:`FAMILY_ORDER`)
 REGISTRY: dict[str, CellTest] = {}
+
+#: The test families, by module, in the order tests.csv lists their tests (within a family, the
+#: order the module defines them); a test of another module follows them, in registration order.
+#: Kept whatever the order the modules are imported in (an analyst importing
+#: ``analysis.inference.ranks`` first once put the rank tests first in tests.csv).
+FAMILY_ORDER = ("analysis.inference.portfolio", "analysis.inference.parametric", "analysis.inference.ranks",
+                "analysis.inference.placebo")
+
+
+def _family_rank(test: CellTest) -> int:
+    module = type(test).__module__
+    return FAMILY_ORDER.index(module) if module in FAMILY_ORDER else len(FAMILY_ORDER)
 
 
 def register(cls: type[CellTest]) -> type[CellTest]:
@@ -90,4 +102,7 @@ def register(cls: type[CellTest]) -> type[CellTest]:
     if cls.name in REGISTRY:
         raise ValueError(f"test {cls.name!r} is registered twice")
     REGISTRY[cls.name] = cls()
+    ordered = sorted(REGISTRY.items(), key=lambda item: _family_rank(item[1]))  # stable: a family's own order
+    REGISTRY.clear()
+    REGISTRY.update(ordered)
     return cls
