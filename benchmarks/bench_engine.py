@@ -89,10 +89,15 @@ TOL = 1e-10
 PARAMETRIC = ("t_cs", "patell", "bmp", "bmp_kp", "gen_sign", "sign_exact")
 
 
-def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_prices_option(ap: argparse.ArgumentParser) -> None:
+    """``--prices DIR``: the recorded prices (this benchmark's and bench_lemaire's)."""
     ap.add_argument("--prices", default=str(REPO.parent / "shared" / "prices"),
                     help="folder of recorded <SYMBOL>.csv files (default <repo>/../shared/prices)")
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_prices_option(ap)
     ap.add_argument("--n", type=int, default=100_000, help="firm-events for the engine")
     ap.add_argument("--loop-n", type=int, default=2000, help="firm-events for the statsmodels loop")
     ap.add_argument("--seed", type=int, default=7)

@@ -67,8 +67,7 @@ TOL = 1e-10
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--prices", default=str(REPO.parent / "shared" / "prices"),
-                    help="folder of recorded <SYMBOL>.csv files (default <repo>/../shared/prices)")
+    bench_engine.add_prices_option(ap)
     ap.add_argument("--n", type=int, default=2000, help="firm-events (default 2,000)")
     ap.add_argument("--repeat", type=int, default=7, help="timed engine runs, the best reported (default 7)")
     ap.add_argument("--seed", type=int, default=7)
