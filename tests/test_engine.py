@@ -847,15 +847,21 @@ def test_fit_sets_shares_fits_only_when_every_cell_lists_them_in_row_order():
     assert fit_sets(rows, cell, 2, None)[0].tolist() == [0, 1]
 
 
-def test_block_size_is_about_four_blocks_a_thread_within_its_bounds():
+def test_block_size_gives_each_thread_equal_blocks_within_the_bounds():
+    """q = max(ceil(n / (t BLOCK_MAX)), min(4, ceil(n / (t BLOCK))), 1) blocks a thread of
+    ceil(n / (t q)) firm-events each (worked by hand below)."""
     from analysis.estimation.engine import BLOCK, BLOCK_MAX, block_size
 
     assert (BLOCK, BLOCK_MAX) == (4096, 16384)
-    assert block_size(0, 2) == 4096 and block_size(10_000, 2) == 4096
-    assert block_size(100_000, 2) == 12_500  # ceil(100,000 / 8)
+    assert block_size(0, 2) == 1
+    assert block_size(2000, 2) == 1000  # q = 1: one block a thread
+    assert block_size(2000, 1) == 2000
+    assert block_size(10_000, 2) == 2500  # ceil(10,000 / 8,192) = 2 blocks a thread
+    assert block_size(100_000, 2) == 12_500  # q = 4 (ceil(100,000 / 32,768) = 4)
     assert block_size(100_001, 2) == 12_501
-    assert block_size(1_000_000, 2) == 16384 and block_size(100_000, 1) == 16384
-    assert block_size(50_000, 0) == 12_500  # threads < 1 counts as one
+    assert block_size(1_000_000, 2) == 16_130  # q = ceil(1,000,000 / 32,768) = 31: ceil(1e6 / 62)
+    assert block_size(100_000, 1) == 14_286  # q = ceil(100,000 / 16,384) = 7
+    assert block_size(50_000, 0) == 12_500  # threads < 1 counts as one: q = 4
 
 
 def test_run_splits_its_firm_events_in_block_size_blocks_and_the_blocks_change_no_number(monkeypatch):

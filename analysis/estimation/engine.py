@@ -271,20 +271,24 @@ def estimation_residuals(store: ReturnStore, ew: "RelativeDays", theta: np.ndarr
     return est_ar, used
 
 
-#: Firm-events per block, at least and at most: a block's arrays stay in the CPU cache, and each
-#: block's Python steps (about 40 numpy calls, holding the GIL) are paid once per block
-#: (:func:`block_size`).
+#: Firm-events per block: about BLOCK or more and at most BLOCK_MAX (a block's arrays stay in
+#: the CPU cache; each block's Python steps, about 40 numpy calls holding the GIL, are paid once
+#: per block: :func:`block_size`).
 BLOCK = 4096
 BLOCK_MAX = 16384
 
 
 def block_size(n: int, threads: int) -> int:
-    """Firm-events per block of a run of ``n`` on ``threads`` threads: about n / (4 threads)
-    (four blocks a thread, so the threads end together), within [:data:`BLOCK`,
-    :data:`BLOCK_MAX`]. Blocks change no number: firm-events are independent. Measured on the
-    2-core machine (engine.run alone, ``bench_engine``'s firm-events): 1M firm-events 0.78 s at
-    4096 against 0.57-0.63 s at 16384-32768."""
-    return int(min(BLOCK_MAX, max(BLOCK, -(-n // (4 * max(threads, 1))))))
+    """Firm-events per block of a run of ``n`` on ``threads`` threads: equal blocks, q of them a
+    thread (so the threads end together), q the fewest that keeps blocks within
+    :data:`BLOCK_MAX` and up to 4 while blocks stay about :data:`BLOCK` or more (a small run is
+    split once per thread). Blocks change no number: firm-events are independent. Measured on
+    the 2-core machine: 1M firm-events, engine.run alone, 0.78 s in blocks of 4096 against
+    0.57-0.63 s at 16384-32768; 2,000 (bench_lemaire's unit) median 5.78 -> 5.40 ms and 5.38 ->
+    4.78 ms split in two (300 interleaved rounds each; 10,000: 20.47 -> 19.89 ms)."""
+    t = max(threads, 1)
+    q = max(-(-n // (t * BLOCK_MAX)), min(4, -(-n // (t * BLOCK))), 1)
+    return max(1, -(-n // (t * q)))
 
 
 #: Smallest residual s.d. of a usable fit (decimal return per session). Below it the normal-return
