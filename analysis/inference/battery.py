@@ -53,10 +53,10 @@ def run_battery(cells: Cells, names=None) -> pd.DataFrame:
     if cells.n_cells == 0 or not tests:
         return pd.DataFrame(columns=TEST_COLUMNS)
     C, T = cells.n_cells, len(tests)
-    # per test: its statistic, p-value and extras, each (C,). The slow quantities a test reads
-    # (CellTest.reads, e.g. KP's r_kp; the core the main thread leaves idle between tests) on a
-    # thread while the tests that do not read them run first (each test's numbers are its own:
-    # the order they are computed in changes none; the rows keep the registry's order)
+    # per test: its statistic, p-value and extras, each (C,). The slow quantities tests read
+    # (CellTest.reads, e.g. KP's r_kp) are computed on a thread (the core the main thread leaves
+    # idle between tests) while the tests that do not read them run first (each test's numbers
+    # are its own: the order they are computed in changes none; the rows keep registry order)
     ahead = list(dict.fromkeys(name for t in tests for name in t.reads if name not in vars(cells)))
     values = [None] * T
     order = sorted(range(T), key=lambda i: any(name in ahead for name in tests[i].reads))

@@ -51,7 +51,7 @@ class CellTest:
     min_n: ClassVar[int] = 2
     #: the slow :class:`~analysis.inference.cells.Cells` quantities the test reads (cached
     #: properties, e.g. ``r_kp``): :func:`~analysis.inference.battery.run_battery` computes them
-    #: on a thread while the tests before this one run
+    #: on a thread while the tests that do not read them run
     reads: ClassVar[tuple[str, ...]] = ()
     #: a test that needs something a run may not provide (e.g. pseudo-event draws) says so here
     def available(self, cells: "Cells") -> bool:
