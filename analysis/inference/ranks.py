@@ -777,26 +777,20 @@ def rank_tests(
             first = col_of_day[np.searchsorted(out.days, a)]
             cols.append(np.tile([first, first + b - a + 1], (len(r), 1)))
         rows, cells, scar, cols = (np.concatenate(x) for x in (rows, cells, scar, cols))
-        if source is not None:  # the pseudo-events' fits (a calibration chunk): ranked at once
-            est = np.ascontiguousarray(_take(source[0].est_ar, fit_rows, outside), dtype=float)
-            win = np.ascontiguousarray(_take(day_ar, all_rows, days), dtype=float)
-            uc = _distinct(cells, n_cells)
-            fam = None if cell_family is None else np.asarray(cell_family)[uc]
-            got = rank_cells(est, sorted_rows(est), s[all_rows], win, scar, _position(all_rows, rows, R),
-                             _position(uc, cells, n_cells), len(uc), fam, cols, est_row)
-            for name, (st, p) in got.items():
-                res[name][0][uc], res[name][1][uc] = st, p
-            continue
         # whole families (cells sharing rows) at a time, about RANK_CHUNK_ROWS rows each: the
-        # (rows, estimation days) arrays of one chunk alive at once, not of every row
-        for take in _family_chunks(rows, cells, cell_family, R):
-            r_c = _distinct(rows[take], R)
-            est = np.ascontiguousarray(_take(out.est_ar, r_c, outside), dtype=float)
+        # (rows, estimation days) arrays of one chunk alive at once, not of every row; the
+        # pseudo-events' shared fits of a calibration chunk are ranked at once
+        pieces = ([(np.arange(len(rows)), all_rows)] if source is not None else
+                  [(take, _distinct(rows[take], R)) for take in _family_chunks(rows, cells, cell_family, R)])
+        for take, r_c in pieces:
+            fits = (out.est_ar, r_c) if source is None else (source[0].est_ar, fit_rows)
+            est = np.ascontiguousarray(_take(*fits, outside), dtype=float)
             win = np.ascontiguousarray(_take(day_ar, r_c, days), dtype=float)
             uc = _distinct(cells[take], n_cells)
             fam = None if cell_family is None else np.asarray(cell_family)[uc]
             got = rank_cells(est, sorted_rows(est), s[r_c], win, scar[take], _position(r_c, rows[take], R),
-                             _position(uc, cells[take], n_cells), len(uc), fam, cols[take])
+                             _position(uc, cells[take], n_cells), len(uc), fam, cols[take],
+                             None if source is None else est_row)
             for name, (st, p) in got.items():
                 res[name][0][uc], res[name][1][uc] = st, p
     return res
