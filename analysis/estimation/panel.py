@@ -16,7 +16,7 @@ from analysis.data.calendars import (block_eligible, calendar, day_zero, returns
 from analysis.errors import UserError
 from analysis.estimation.kernels import map_on_threads
 from analysis.estimation.models import ModelSpec, design_rows
-from analysis.estimation.store import _EPOCH, PART_FIELDS, ReturnStore, series_part
+from analysis.estimation.store import _EPOCH, PART_FIELDS, ReturnStore, segment_starts, series_part
 
 
 @dataclass
@@ -135,7 +135,7 @@ def _store_from_units(model: ModelSpec, symbols: list[str], units: list[tuple[di
     lens = np.concatenate([u_len for _, _, u_len in units]) if units else np.zeros(0, np.int64)
     order = np.argsort(ids, kind="stable")
     length = lens[order].astype(np.int64)
-    start = np.cumsum(length) - length  # (S,): none for no security
+    start = segment_starts(length)
     T = int(length.sum())
     p = len(model.regressors)
     at = np.empty(len(ids), np.int64)

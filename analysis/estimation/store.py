@@ -256,6 +256,14 @@ def _moment_sums(w, y, XT, start, length, at, s_lo, s_hi, pw, pxx, pxy, pyy):
                     pxx[r, i, j] = pxx[r - 1, i, j] + xi * XT[j, src]
 
 
+def segment_starts(lengths: np.ndarray) -> np.ndarray:
+    """(S,) each security's first flat position from the (S,) lengths of the securities laid one
+    after the other: cumsum(length) - length (an empty array for no security; a ``[0]`` prefix
+    would give a start without a security, which the compiled passes over ``start`` read past)."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    return np.cumsum(lengths) - lengths
+
+
 def store_from_arrays(spec: ModelSpec, rets, X=None, spans=None, start_date: str = "2005-01-03",
                       dates=None) -> ReturnStore:
     """A store from per-security arrays (tests, simulations, benchmarks).
@@ -268,7 +276,7 @@ def store_from_arrays(spec: ModelSpec, rets, X=None, spans=None, start_date: str
     """
     rets = [np.asarray(r, dtype=float) for r in rets]
     lengths = np.array([len(r) for r in rets], dtype=np.int64)
-    start = np.cumsum(lengths) - lengths  # (S,): none for no security
+    start = segment_starts(lengths)
     total = int(lengths.sum())
     p = len(spec.regressors)
     if dates is None:
@@ -298,7 +306,7 @@ def store_from_parts(spec: ModelSpec, symbols: list[str], parts: list[dict]) -> 
     """Concatenate securities' parts ({field: (len,) or (len, p) array}, :data:`PART_FIELDS`;
     dates as days since 1970-01-01) into one store, in the order given."""
     lengths = np.array([len(part["dates"]) for part in parts], dtype=np.int64)
-    starts = np.cumsum(lengths) - lengths  # (S,): none for no security
+    starts = segment_starts(lengths)
     cat = lambda name: np.concatenate([part[name] for part in parts]) if parts else np.empty(0)  # noqa: E731
     return ReturnStore(
         spec=spec,
