@@ -316,10 +316,12 @@ def run(
     sec: (N,) security indices into ``store``; p0: (N,) day-0 positions (sessions).
     ``last_day``: the event period reaches at least this relative day (for windows cumulated
     later, e.g. limit-extended ones; by default the last window end plus :data:`SPAN_BUFFER`).
-    Firm-events are independent: they are processed in blocks (cache-sized arrays, :func:`block_size`), on ``threads`` threads (default: up to 2; numpy and the compiled loops release the GIL), each
-    writing its rows of the run's arrays, allocated once (:func:`_allocate`). The event-period arrays
-    (ar, ret, normal, span, valid, Xv), ``est_window``, ``window`` and ``car_p`` are computed on first read:
-    the window sums are taken straight from the store (:func:`analysis.estimation.kernels.event_windows`).
+    Firm-events are independent: they are processed in blocks (cache-sized arrays,
+    :func:`block_size`), on ``threads`` threads (default: up to 2; numpy and the compiled loops
+    release the GIL), each writing its rows of the run's arrays, allocated once
+    (:func:`_allocate`). The event-period arrays (ar, ret, normal, span, valid, Xv),
+    ``est_window``, ``window`` and ``car_p`` are computed on first read: the window sums are taken
+    straight from the store (:func:`analysis.estimation.kernels.event_windows`).
     """
     sec = np.asarray(sec, dtype=np.int64)
     p0 = np.asarray(p0, dtype=np.int64)
