@@ -54,8 +54,6 @@ sys.path[:0] = [p for p in (str(REPO), str(REPO / "benchmarks")) if p not in sys
 import bench_engine  # noqa: E402
 from analysis.data.catalog import ROLES  # noqa: E402
 from analysis.estimation import engine  # noqa: E402
-from analysis.inference.battery import run_battery  # noqa: E402
-from analysis.inference.cells import build_cells  # noqa: E402
 
 US = ("XNAS", "XNYS")
 WINDOW = (-5, 5)
@@ -155,12 +153,10 @@ def run_engine(store, sec, p0, windows):
 
 
 def run_engine_and_tests(store, sec, p0, event_code, group_code, windows):
-    """:func:`run_engine`, then the cells and the six parametric tests (more than Lemaire's)."""
-    out = run_engine(store, sec, p0, windows)
-    cells = build_cells(out, store, event_code, group_code, len(ROLES),
-                        event_names=[f"e{k}" for k in range(int(event_code.max()) + 1)],
-                        group_names=[*ROLES, "all"])
-    run_battery(cells, names=bench_engine.PARAMETRIC)
+    """bench_engine's unit (engine.run, the cells and the six parametric tests: more than
+    Lemaire's) and the firms' p-values."""
+    out, _, _ = bench_engine.run_engine(store, sec, p0, event_code, group_code, len(ROLES), windows)
+    out.car_p  # noqa: B018
     return out
 
 
